@@ -1,0 +1,47 @@
+"""Shipyard: a production ML platform in one package.
+
+``import shipyard as sy``, then ``with sy.start_run(experiment="churn") as run: ...``.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from shipyard.tracking import (
+    active_run,
+    compare_runs,
+    delete_run,
+    end_run,
+    get_metric_history,
+    get_run,
+    list_experiments,
+    load_artifact,
+    log_artifact,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    search_runs,
+    set_tag,
+    start_run,
+)
+
+__all__ = [
+    "__version__",
+    "active_run",
+    "compare_runs",
+    "delete_run",
+    "end_run",
+    "get_metric_history",
+    "get_run",
+    "list_experiments",
+    "load_artifact",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "search_runs",
+    "set_tag",
+    "start_run",
+]

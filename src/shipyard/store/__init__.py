@@ -1,0 +1,56 @@
+"""Metadata store (SQLAlchemy + Alembic) and content-addressed artifact store."""
+
+from __future__ import annotations
+
+import threading
+
+from shipyard.config import get_settings, on_reset
+from shipyard.store._artifacts import ArtifactStore, Blob
+from shipyard.store._db import Database
+from shipyard.store._migrate import HEAD_REVISION, SchemaState, current_revision, upgrade
+
+__all__ = [
+    "HEAD_REVISION",
+    "ArtifactStore",
+    "Blob",
+    "Database",
+    "SchemaState",
+    "current_revision",
+    "default_artifacts",
+    "default_database",
+    "upgrade",
+]
+
+_lock = threading.Lock()
+_database: Database | None = None
+_artifacts: ArtifactStore | None = None
+
+
+def default_database() -> Database:
+    """The metadata store named by the settings (``SHIPYARD_DB_URL`` or ``SHIPYARD_HOME``)."""
+    global _database
+    with _lock:
+        if _database is None:
+            _database = Database(get_settings().db_url)
+        return _database
+
+
+def default_artifacts() -> ArtifactStore:
+    """The artifact store named by the settings (``SHIPYARD_ARTIFACTS_URL``)."""
+    global _artifacts
+    with _lock:
+        if _artifacts is None:
+            _artifacts = ArtifactStore(get_settings().artifacts_url)
+        return _artifacts
+
+
+def _forget() -> None:
+    global _database, _artifacts
+    with _lock:
+        if _database is not None:
+            _database.dispose()
+        _database = None
+        _artifacts = None
+
+
+on_reset(_forget)

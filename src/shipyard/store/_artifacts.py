@@ -1,0 +1,167 @@
+"""Content-addressed artifact store on a local folder or any fsspec URL."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from shipyard.errors import IntegrityError, InvalidInput, NotFound
+
+__all__ = ["ArtifactStore", "Blob"]
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Blob:
+    """Content stored once under its sha256 ``digest``."""
+
+    digest: str
+    size: int
+
+
+class ArtifactStore:
+    """Blobs addressed by sha256: identical content is stored once.
+
+    Content is written under a temporary name and renamed into place, so a crash never
+    leaves a half-written blob visible; every read re-hashes and raises
+    :class:`~shipyard.errors.IntegrityError` on a mismatch. ``url`` is a folder, or any
+    fsspec URL (``s3://bucket/prefix``, ``memory://name``). Thread-safe.
+
+    Example:
+        >>> store = ArtifactStore("memory://doctest")
+        >>> blob = store.put_bytes(b"hello")
+        >>> store.get_bytes(blob.digest)
+        b'hello'
+    """
+
+    def __init__(self, url: str | Path) -> None:
+        self.url = str(url)
+        self._fs: Any = None
+        self._root = ""
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem behind the store."""
+        if self._fs is None:
+            import fsspec.core
+
+            try:
+                fs, root = fsspec.core.url_to_fs(self.url)
+            except (ImportError, ValueError) as exc:
+                raise InvalidInput(
+                    f"SHIPYARD_ARTIFACTS_URL {self.url!r} cannot be opened: {exc}. Expected a "
+                    "folder or an fsspec URL such as s3://bucket/prefix (with its fsspec "
+                    "backend installed, e.g. s3fs)."
+                ) from exc
+            self._root = root.rstrip("/")
+            self._fs = fs
+        return self._fs
+
+    @property
+    def root(self) -> str:
+        """The store's root path inside its filesystem."""
+        _ = self.fs
+        return self._root
+
+    def put_bytes(self, data: bytes) -> Blob:
+        """Store ``data``; returns its blob (nothing is written when it is already stored)."""
+        digest = hashlib.sha256(data).hexdigest()
+        if not self.exists(digest):
+            self._commit(iter([data]), digest)
+        return Blob(digest, len(data))
+
+    def put_file(self, path: str | Path) -> Blob:
+        """Store the content of a local file, hashing it while it streams into place."""
+        source = Path(path)
+        if not source.is_file():
+            raise NotFound(f"Cannot log artifact: {source} is not a file.")
+        hasher = hashlib.sha256()
+        size = 0
+        with source.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                hasher.update(chunk)
+                size += len(chunk)
+        digest = hasher.hexdigest()
+        if not self.exists(digest):
+            with source.open("rb") as fh:
+                self._commit(iter(lambda: fh.read(_CHUNK), b""), digest)
+        return Blob(digest, size)
+
+    def exists(self, digest: str) -> bool:
+        """Whether a blob with this digest is stored."""
+        return bool(self.fs.exists(self._path(digest)))
+
+    def get_bytes(self, digest: str) -> bytes:
+        """The blob's content, verified against its digest."""
+        with self._open(digest) as fh:
+            data: bytes = fh.read()
+        self._verify(digest, hashlib.sha256(data).hexdigest())
+        return data
+
+    def download(self, digest: str, dest: str | Path) -> Path:
+        """Copy a blob to a local file, verified; the file appears only when complete."""
+        target = Path(dest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+        hasher = hashlib.sha256()
+        try:
+            with self._open(digest) as src, partial.open("wb") as out:
+                for chunk in iter(lambda: src.read(_CHUNK), b""):
+                    hasher.update(chunk)
+                    out.write(chunk)
+            self._verify(digest, hasher.hexdigest())
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+    def _commit(self, chunks: Iterator[bytes], digest: str) -> None:
+        final = self._path(digest)
+        temp = f"{self.root}/tmp/{uuid.uuid4().hex}"
+        self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+        hasher = hashlib.sha256()
+        try:
+            with self.fs.open(temp, "wb") as out:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    out.write(chunk)
+            if hasher.hexdigest() != digest:
+                raise IntegrityError(
+                    f"Content changed while it was being stored (expected sha256 {digest}, "
+                    f"read {hasher.hexdigest()}); nothing was stored. Log it again."
+                )
+            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+            self.fs.mv(temp, final)
+        finally:
+            if self.fs.exists(temp):
+                self.fs.rm(temp)
+
+    def _open(self, digest: str) -> IO[bytes]:
+        try:
+            handle: IO[bytes] = self.fs.open(self._path(digest), "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(
+                f"Artifact content sha256:{digest} is not in the artifact store at {self.url}."
+            ) from exc
+        return handle
+
+    def _verify(self, digest: str, actual: str) -> None:
+        if actual != digest:
+            raise IntegrityError(
+                f"Artifact sha256:{digest} in {self.url} is corrupt: its content hashes to "
+                f"{actual}. The stored copy was modified or damaged; restore it from a backup "
+                "or log the artifact again."
+            )
+
+    def _path(self, digest: str) -> str:
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise InvalidInput(f"Artifact digest {digest!r} is not a sha256 hex digest.")
+        return f"{self.root}/objects/{digest[:2]}/{digest[2:4]}/{digest}"
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.url!r})"

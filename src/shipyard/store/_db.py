@@ -1,0 +1,170 @@
+"""The metadata database: engine set-up per backend, transactions, schema check on first use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from shipyard.errors import InvalidInput, ShipyardError
+
+__all__ = ["Database"]
+
+_KNOWN_SCHEMES = ("sqlite:///<path>", "postgresql+psycopg://user@host/db", "memory://")
+_BUSY_TIMEOUT_MS = 30_000
+
+
+class Database:
+    """A metadata database picked by URL; connects and migrates lazily on first use.
+
+    ``sqlite:///path`` (embedded default: WAL, busy timeout, write transactions take the
+    write lock up front), ``postgresql+psycopg://...`` (production) or ``memory://`` (an
+    in-process SQLite database for tests and notebooks). Thread-safe.
+
+    Example:
+        >>> db = Database("memory://")
+        >>> with db.read() as conn:
+        ...     conn.scalar(text("select count(*) from runs"))
+        0
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.migrate = migrate
+        self._engine: Engine | None = None
+        self._lock = threading.RLock()
+        self._single_connection = False
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, created (and the schema brought up to date) on first use."""
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    engine = self._create_engine()
+                    if self.migrate:
+                        from shipyard.store._migrate import ensure_schema
+
+                        ensure_schema(engine, self.url)
+                    self._engine = engine
+        return self._engine
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that will write; commits on success, rolls back on error.
+
+        On SQLite it starts with ``BEGIN IMMEDIATE`` so concurrent writers wait for the lock
+        (busy timeout) instead of failing when a read turns into a write.
+        """
+        with self._guard(), self.engine.connect() as conn:
+            conn = conn.execution_options(shipyard_immediate=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot on both backends)."""
+        with self._guard(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection (after a fork, or when done)."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        # An in-memory database is one connection shared by every thread: serialize use.
+        if self._single_connection:
+            with self._lock:
+                yield
+        else:
+            yield
+
+    def _create_engine(self) -> Engine:
+        if self.url == "memory://" or self.url.startswith("memory://"):
+            self._single_connection = True
+            engine = create_engine(
+                "sqlite://",
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+            )
+            _configure_sqlite(engine, wal=False)
+            return engine
+        try:
+            url = make_url(self.url)
+        except ArgumentError as exc:
+            raise InvalidInput(
+                f"SHIPYARD_DB_URL {self.url!r} is not a database URL; expected one of "
+                f"{', '.join(_KNOWN_SCHEMES)}."
+            ) from exc
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            if url.database and url.database != ":memory:":
+                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
+            _configure_sqlite(engine, wal=True)
+            return engine
+        if backend == "postgresql":
+            if url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")
+            try:
+                return create_engine(url, pool_pre_ping=True)
+            except ModuleNotFoundError as exc:
+                raise ShipyardError(
+                    "PostgreSQL needs psycopg 3: pip install 'shipyard[postgres]'."
+                ) from exc
+        raise InvalidInput(
+            f"SHIPYARD_DB_URL scheme {url.drivername!r} is not supported; expected one of "
+            f"{', '.join(_KNOWN_SCHEMES)}."
+        )
+
+    def __repr__(self) -> str:
+        return f"Database({self.url!r})"
+
+
+def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+    """Pragmas per connection, and manual transaction control (pysqlite's is broken)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("shipyard_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def table_exists(conn: Connection, name: str) -> bool:
+    """Whether ``name`` exists in the connected database."""
+    try:
+        return inspect(conn).has_table(name)
+    except OperationalError as exc:  # pragma: no cover - unreachable database
+        raise ShipyardError(f"Cannot reach the metadata store: {exc}") from exc
+
+
+def ping(conn: Connection) -> None:
+    """One round trip, to check a connection works."""
+    conn.execute(text("select 1"))

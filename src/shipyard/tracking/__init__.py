@@ -1,0 +1,64 @@
+"""Experiments and runs: params, metric series, tags, artifacts, search and comparison."""
+
+from __future__ import annotations
+
+from shipyard.tracking._api import (
+    compare_runs,
+    delete_run,
+    download_artifact,
+    end_run,
+    get_metric_history,
+    get_run,
+    list_experiments,
+    load_artifact,
+    log_artifact,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    search_runs,
+    set_tag,
+    start_run,
+    tracking_store,
+)
+from shipyard.tracking._run import Run, active_run
+from shipyard.tracking._store import TrackingStore
+from shipyard.tracking._types import (
+    ArtifactInfo,
+    Experiment,
+    LatestMetric,
+    Point,
+    RunData,
+    RunId,
+    RunInfo,
+)
+
+__all__ = [
+    "ArtifactInfo",
+    "Experiment",
+    "LatestMetric",
+    "Point",
+    "Run",
+    "RunData",
+    "RunId",
+    "RunInfo",
+    "TrackingStore",
+    "active_run",
+    "compare_runs",
+    "delete_run",
+    "download_artifact",
+    "end_run",
+    "get_metric_history",
+    "get_run",
+    "list_experiments",
+    "load_artifact",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "search_runs",
+    "set_tag",
+    "start_run",
+    "tracking_store",
+]

@@ -1,0 +1,508 @@
+"""Experiments, runs, params, tags, metric series and artifact records in the metadata store.
+
+Writes take batches (metric points arrive buffered by the client, params as a dict), each
+batch one transaction. Returned objects are frozen snapshots. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.store import Blob, Database
+from shipyard.store._schema import (
+    ArtifactRow,
+    ExperimentRow,
+    LatestMetricRow,
+    MetricRow,
+    ParamRow,
+    RunRow,
+    TagRow,
+)
+from shipyard.tracking._process import ProcessInfo, is_alive
+from shipyard.tracking._types import (
+    ArtifactInfo,
+    Experiment,
+    ExperimentId,
+    LatestMetric,
+    Point,
+    RunData,
+    RunId,
+    RunInfo,
+)
+
+EXPERIMENTS = ExperimentRow.__table__
+RUNS = RunRow.__table__
+PARAMS = ParamRow.__table__
+TAGS = TagRow.__table__
+METRICS = MetricRow.__table__
+LATEST = LatestMetricRow.__table__
+ARTIFACTS = ArtifactRow.__table__
+
+#: A metric point as buffered by the client: (key, value, step, timestamp).
+RawPoint = tuple[str, float, int, float]
+
+
+class TrackingStore:
+    """Tracking records in a :class:`~shipyard.store.Database`."""
+
+    def __init__(self, db: Database, heartbeat_timeout: float = 30.0) -> None:
+        self.db = db
+        self.heartbeat_timeout = heartbeat_timeout
+
+    # -- experiments -------------------------------------------------------------------
+
+    def experiment(self, name: str, *, create: bool = True) -> Experiment:
+        """The experiment called ``name``, created when missing (safe across processes)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(EXPERIMENTS).where(EXPERIMENTS.c.name == name)).first()
+        if row is not None:
+            return _experiment(row)
+        if not create:
+            raise NotFound(f"No experiment named {name!r}. Try: shipyard experiments list")
+        new_id = ExperimentId(uuid.uuid4().hex)
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    insert(EXPERIMENTS).values(id=new_id, name=name, created_at=time.time())
+                )
+        except SAIntegrityError:
+            pass  # another process created it first: read theirs
+        return self.experiment(name, create=False)
+
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        """An experiment by name or id."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(EXPERIMENTS).where(
+                    (EXPERIMENTS.c.name == name_or_id) | (EXPERIMENTS.c.id == name_or_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"No experiment named {name_or_id!r}. Try: shipyard experiments list")
+        return _experiment(row)
+
+    def list_experiments(self) -> list[Experiment]:
+        """Every experiment with its number of (not deleted) runs, oldest first."""
+        counts = (
+            select(RUNS.c.experiment_id, func.count().label("n"))
+            .where(RUNS.c.deleted_at.is_(None))
+            .group_by(RUNS.c.experiment_id)
+            .subquery()
+        )
+        query = (
+            select(EXPERIMENTS, func.coalesce(counts.c.n, 0).label("run_count"))
+            .outerjoin(counts, counts.c.experiment_id == EXPERIMENTS.c.id)
+            .order_by(EXPERIMENTS.c.created_at)
+        )
+        with self.db.read() as conn:
+            return [_experiment(row) for row in conn.execute(query)]
+
+    # -- run lifecycle -----------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: ExperimentId,
+        name: str,
+        *,
+        parent_id: RunId | None,
+        process: ProcessInfo,
+        source: Mapping[str, Any],
+        environment: Mapping[str, Any],
+        tags: Mapping[str, str] | None = None,
+        start_time: float | None = None,
+    ) -> RunInfo:
+        """Insert a running run (and its initial tags) in one transaction."""
+        now = time.time() if start_time is None else start_time
+        run_id = RunId(uuid.uuid4().hex)
+        values = {
+            "id": run_id,
+            "experiment_id": experiment_id,
+            "parent_id": parent_id,
+            "name": name,
+            "status": "running",
+            "start_time": now,
+            "end_time": None,
+            "heartbeat_at": now,
+            "host": process.host,
+            "pid": process.pid,
+            "process_started": process.started,
+            "source_commit": source.get("commit"),
+            "source_dirty": source.get("dirty"),
+            "entry_point": source.get("entry_point"),
+            "environment": json.dumps(dict(environment), sort_keys=True),
+            "deleted_at": None,
+        }
+        with self.db.write() as conn:
+            if parent_id is not None:
+                self._require_run(conn, parent_id)
+            conn.execute(insert(RUNS).values(values))
+            if tags:
+                conn.execute(
+                    insert(TAGS),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                )
+        return _run_info(values)
+
+    def resume_run(self, run_id: RunId, process: ProcessInfo) -> RunInfo:
+        """Mark an existing run running again, owned by ``process``."""
+        now = time.time()
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id)
+                .values(
+                    status="running",
+                    end_time=None,
+                    heartbeat_at=now,
+                    host=process.host,
+                    pid=process.pid,
+                    process_started=process.started,
+                )
+            )
+            row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one()
+        return _run_info(row._mapping)
+
+    def end_run(self, run_id: RunId, status: str, end_time: float | None = None) -> None:
+        """Set a run's final status and end time."""
+        if status not in ("finished", "failed", "killed"):
+            raise InvalidInput(
+                f"Run status {status!r} is not a final status; expected finished, failed or killed."
+            )
+        with self.db.write() as conn:
+            conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id)
+                .values(status=status, end_time=time.time() if end_time is None else end_time)
+            )
+
+    def heartbeat(self, run_ids: Sequence[RunId], now: float | None = None) -> None:
+        """Record that the processes owning ``run_ids`` are alive."""
+        if not run_ids:
+            return
+        with self.db.write() as conn:
+            conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id.in_(run_ids), RUNS.c.status == "running")
+                .values(heartbeat_at=time.time() if now is None else now)
+            )
+
+    def reap(self, now: float | None = None) -> list[RunId]:
+        """Mark running runs whose process is gone as killed; returns their ids.
+
+        A run is dead when its heartbeat is older than ``heartbeat_timeout``, or at once when
+        it belongs to a process on this host that no longer exists. The end time is the last
+        heartbeat. Reads first and writes only when something died.
+        """
+        now = time.time() if now is None else now
+        me = ProcessInfo.current()
+        cutoff = now - self.heartbeat_timeout
+        query = select(
+            RUNS.c.id, RUNS.c.pid, RUNS.c.process_started, RUNS.c.host, RUNS.c.heartbeat_at
+        ).where(
+            RUNS.c.status == "running",
+            (RUNS.c.heartbeat_at < cutoff) | (RUNS.c.host == me.host),
+        )
+        with self.db.read() as conn:
+            candidates = conn.execute(query).all()
+        dead = [
+            row
+            for row in candidates
+            if row.heartbeat_at < cutoff
+            or (row.host == me.host and not is_alive(row.pid, row.process_started))
+        ]
+        if not dead:
+            return []
+        with self.db.write() as conn:
+            for row in dead:
+                conn.execute(
+                    update(RUNS)
+                    .where(
+                        RUNS.c.id == row.id,
+                        RUNS.c.status == "running",
+                        RUNS.c.heartbeat_at == row.heartbeat_at,
+                    )
+                    .values(status="killed", end_time=row.heartbeat_at)
+                )
+        return [RunId(row.id) for row in dead]
+
+    def delete_run(self, run_id: RunId, *, purge: bool = False) -> list[RunId]:
+        """Delete a run and its child runs (soft: hidden from searches; ``purge``: removed).
+
+        Artifact content stays in the artifact store (it may be shared with other runs).
+        Returns the ids deleted.
+        """
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            ids = [run_id]
+            frontier = [run_id]
+            while frontier:
+                frontier = [
+                    RunId(r)
+                    for r in conn.scalars(select(RUNS.c.id).where(RUNS.c.parent_id.in_(frontier)))
+                ]
+                ids.extend(frontier)
+            if purge:
+                for table in (ARTIFACTS, LATEST, METRICS, TAGS, PARAMS):
+                    conn.execute(delete(table).where(table.c.run_id.in_(ids)))
+                conn.execute(delete(RUNS).where(RUNS.c.id.in_(ids)))
+            else:
+                conn.execute(update(RUNS).where(RUNS.c.id.in_(ids)).values(deleted_at=time.time()))
+        return ids
+
+    # -- params, tags, metrics, artifacts ----------------------------------------------
+
+    def log_params(self, run_id: RunId, params: Mapping[str, str]) -> None:
+        """Record params; one already stored with another value is a :class:`Conflict`.
+
+        Re-logging the same value is a no-op. Nothing is written when any value conflicts.
+        """
+        if not params:
+            return
+        try:
+            with self.db.write() as conn:
+                self._require_run(conn, run_id)
+                stored = dict(
+                    conn.execute(
+                        select(PARAMS.c.key, PARAMS.c.value).where(
+                            PARAMS.c.run_id == run_id, PARAMS.c.key.in_(list(params))
+                        )
+                    )
+                    .tuples()
+                    .all()
+                )
+                _check_param_conflicts(run_id, stored, params)
+                new = [
+                    {"run_id": run_id, "key": k, "value": v}
+                    for k, v in params.items()
+                    if k not in stored
+                ]
+                if new:
+                    conn.execute(insert(PARAMS), new)
+        except SAIntegrityError as exc:  # a concurrent writer won the race (PostgreSQL)
+            with self.db.read() as conn:
+                stored = dict(
+                    conn.execute(
+                        select(PARAMS.c.key, PARAMS.c.value).where(PARAMS.c.run_id == run_id)
+                    )
+                    .tuples()
+                    .all()
+                )
+            _check_param_conflicts(run_id, stored, params)
+            raise Conflict(f"Params of run {run_id} changed concurrently: {exc.orig}") from exc
+
+    def set_tags(self, run_id: RunId, tags: Mapping[str, str]) -> None:
+        """Set tags, replacing any previous value of the same key."""
+        if not tags:
+            return
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(delete(TAGS).where(TAGS.c.run_id == run_id, TAGS.c.key.in_(list(tags))))
+            conn.execute(
+                insert(TAGS), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+            )
+
+    def write_metrics(
+        self, run_id: RunId, points: Sequence[RawPoint], heartbeat_at: float | None = None
+    ) -> None:
+        """Append metric points (one transaction) and keep each key's latest point."""
+        if not points:
+            return
+        latest: dict[str, list[Any]] = {}
+        for key, value, step, ts in points:
+            best = latest.get(key)
+            if best is None:
+                latest[key] = [value, step, ts, 1]
+            else:
+                best[3] += 1
+                if (step, ts) >= (best[1], best[2]):
+                    best[0], best[1], best[2] = value, step, ts
+        with self.db.write() as conn:
+            conn.execute(
+                insert(METRICS),
+                [
+                    {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
+                    for k, v, s, t in points
+                ],
+            )
+            self._upsert_latest(conn, run_id, latest)
+            if heartbeat_at is not None:
+                conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                    .values(heartbeat_at=heartbeat_at)
+                )
+
+    def _upsert_latest(self, conn: Connection, run_id: RunId, latest: dict[str, list[Any]]) -> None:
+        dialect = postgresql if self.db.dialect == "postgresql" else sqlite
+        stmt = dialect.insert(LATEST)
+        ex = stmt.excluded
+        newer = (ex.step > LATEST.c.step) | (
+            (ex.step == LATEST.c.step) & (ex.timestamp >= LATEST.c.timestamp)
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LATEST.c.run_id, LATEST.c.key],
+            set_={
+                "value": case((newer, ex.value), else_=LATEST.c.value),
+                "step": case((newer, ex.step), else_=LATEST.c.step),
+                "timestamp": case((newer, ex.timestamp), else_=LATEST.c.timestamp),
+                "count": LATEST.c.count + ex.count,
+            },
+        )
+        conn.execute(
+            stmt,
+            [
+                {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t, "count": n}
+                for k, (v, s, t, n) in latest.items()
+            ],
+        )
+
+    def read_metrics(self, run_id: RunId, key: str) -> list[Point]:
+        """Every point of one metric of a run, by step then time."""
+        query = (
+            select(METRICS.c.key, METRICS.c.value, METRICS.c.step, METRICS.c.timestamp)
+            .where(METRICS.c.run_id == run_id, METRICS.c.key == key)
+            .order_by(METRICS.c.step, METRICS.c.timestamp, METRICS.c.id)
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+            if not rows:
+                self._require_run(conn, run_id)
+        return [Point(r.key, r.value, r.step, r.timestamp) for r in rows]
+
+    def add_artifacts(self, run_id: RunId, entries: Iterable[tuple[str, Blob, str]]) -> None:
+        """Record (path, blob, kind) entries; a path logged again points at the new content."""
+        rows = [
+            {
+                "run_id": run_id,
+                "path": path,
+                "digest": blob.digest,
+                "size": blob.size,
+                "kind": kind,
+                "created_at": time.time(),
+            }
+            for path, blob, kind in entries
+        ]
+        if not rows:
+            return
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(
+                delete(ARTIFACTS).where(
+                    ARTIFACTS.c.run_id == run_id, ARTIFACTS.c.path.in_([r["path"] for r in rows])
+                )
+            )
+            conn.execute(insert(ARTIFACTS), rows)
+
+    # -- reading runs ------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunData:
+        """A run with its params, tags, latest metrics, artifacts and children.
+
+        ``run_id`` may be a unique prefix of at least 6 characters of the id.
+        """
+        self.reap()
+        with self.db.read() as conn:
+            row = self._find_run(conn, run_id)
+            rid = RunId(row.id)
+            params = dict(
+                conn.execute(select(PARAMS.c.key, PARAMS.c.value).where(PARAMS.c.run_id == rid))
+                .tuples()
+                .all()
+            )
+            tags = dict(
+                conn.execute(select(TAGS.c.key, TAGS.c.value).where(TAGS.c.run_id == rid))
+                .tuples()
+                .all()
+            )
+            metrics = {
+                m.key: LatestMetric(m.key, m.value, m.step, m.timestamp, m.count)
+                for m in conn.execute(
+                    select(LATEST).where(LATEST.c.run_id == rid).order_by(LATEST.c.key)
+                )
+            }
+            artifacts = [
+                ArtifactInfo(a.path, a.digest, a.size, a.kind, a.created_at)
+                for a in conn.execute(
+                    select(ARTIFACTS).where(ARTIFACTS.c.run_id == rid).order_by(ARTIFACTS.c.path)
+                )
+            ]
+            children = [
+                RunId(c)
+                for c in conn.scalars(
+                    select(RUNS.c.id)
+                    .where(RUNS.c.parent_id == rid, RUNS.c.deleted_at.is_(None))
+                    .order_by(RUNS.c.start_time)
+                )
+            ]
+            experiment = conn.scalar(
+                select(EXPERIMENTS.c.name).where(EXPERIMENTS.c.id == row.experiment_id)
+            )
+        return RunData(
+            _run_info(row._mapping), str(experiment), params, tags, metrics, artifacts, children
+        )
+
+    def _find_run(self, conn: Connection, run_id: str) -> Row[Any]:
+        row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
+        if row is None and 6 <= len(run_id) < 32:
+            matches = conn.execute(
+                select(RUNS).where(RUNS.c.id.startswith(run_id, autoescape=True)).limit(2)
+            ).all()
+            if len(matches) == 2:
+                raise InvalidInput(f"Run id prefix {run_id!r} matches several runs; give more.")
+            row = matches[0] if matches else None
+        if row is None:
+            raise NotFound(f"No run with id {run_id!r}. Try: shipyard runs list")
+        return row
+
+    def _require_run(self, conn: Connection, run_id: str) -> None:
+        if conn.scalar(select(RUNS.c.id).where(RUNS.c.id == run_id)) is None:
+            raise NotFound(f"No run with id {run_id!r}. Try: shipyard runs list")
+
+
+def _check_param_conflicts(
+    run_id: str, stored: Mapping[str, str], params: Mapping[str, str]
+) -> None:
+    clashes = {k: (stored[k], v) for k, v in params.items() if k in stored and stored[k] != v}
+    if clashes:
+        detail = "; ".join(f"'{k}' is {old!r}, not {new!r}" for k, (old, new) in clashes.items())
+        raise Conflict(
+            f"Params of run {run_id} are write-once: {detail}. Nothing was changed. Log the "
+            "new value under another key, or start a new run."
+        )
+
+
+def _experiment(row: Row[Any]) -> Experiment:
+    m = row._mapping
+    return Experiment(
+        ExperimentId(m["id"]), m["name"], m["created_at"], m["description"], m.get("run_count")
+    )
+
+
+def _run_info(m: Mapping[str, Any]) -> RunInfo:
+    env = m["environment"]
+    return RunInfo(
+        id=RunId(m["id"]),
+        experiment_id=ExperimentId(m["experiment_id"]),
+        name=m["name"],
+        status=m["status"],
+        start_time=m["start_time"],
+        end_time=m["end_time"],
+        parent_id=m["parent_id"],
+        host=m["host"],
+        pid=m["pid"],
+        source_commit=m["source_commit"],
+        source_dirty=m["source_dirty"],
+        entry_point=m["entry_point"],
+        environment=json.loads(env) if env else {},
+        deleted=m["deleted_at"] is not None,
+    )
