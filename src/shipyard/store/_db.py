@@ -57,7 +57,11 @@ class Database:
                     if self.migrate:
                         from shipyard.store._migrate import ensure_schema
 
-                        ensure_schema(engine, self.url)
+                        try:
+                            ensure_schema(engine, self.url)
+                        except BaseException:
+                            engine.dispose()  # close its connections: no leak on refusal
+                            raise
                     self._engine = engine
         return self._engine
 

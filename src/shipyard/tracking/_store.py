@@ -276,9 +276,7 @@ class TrackingStore:
                         select(PARAMS.c.key, PARAMS.c.value).where(
                             PARAMS.c.run_id == run_id, PARAMS.c.key.in_(list(params))
                         )
-                    )
-                    .tuples()
-                    .all()
+                    ).all()
                 )
                 _check_param_conflicts(run_id, stored, params)
                 new = [
@@ -293,9 +291,7 @@ class TrackingStore:
                 stored = dict(
                     conn.execute(
                         select(PARAMS.c.key, PARAMS.c.value).where(PARAMS.c.run_id == run_id)
-                    )
-                    .tuples()
-                    .all()
+                    ).all()
                 )
             _check_param_conflicts(run_id, stored, params)
             raise Conflict(f"Params of run {run_id} changed concurrently: {exc.orig}") from exc
@@ -415,14 +411,12 @@ class TrackingStore:
             row = self._find_run(conn, run_id)
             rid = RunId(row.id)
             params = dict(
-                conn.execute(select(PARAMS.c.key, PARAMS.c.value).where(PARAMS.c.run_id == rid))
-                .tuples()
-                .all()
+                conn.execute(
+                    select(PARAMS.c.key, PARAMS.c.value).where(PARAMS.c.run_id == rid)
+                ).all()
             )
             tags = dict(
-                conn.execute(select(TAGS.c.key, TAGS.c.value).where(TAGS.c.run_id == rid))
-                .tuples()
-                .all()
+                conn.execute(select(TAGS.c.key, TAGS.c.value).where(TAGS.c.run_id == rid)).all()
             )
             metrics = {
                 m.key: LatestMetric(m.key, m.value, m.step, m.timestamp, m.count)

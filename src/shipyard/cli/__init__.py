@@ -1,0 +1,45 @@
+"""The ``shipyard`` command line: thin commands over the public SDK."""
+
+from __future__ import annotations
+
+import typer
+
+from shipyard import __version__
+from shipyard.cli import _db, _tracking
+from shipyard.cli._common import state
+from shipyard.cli._quickstart import quickstart_cmd
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="shipyard",
+    help="Shipyard: data to a governed, monitored, self-retraining model service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("quickstart")(quickstart_cmd)
+app.add_typer(_tracking.experiments, name="experiments")
+app.add_typer(_tracking.runs, name="runs")
+app.add_typer(_db.app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"shipyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    state["debug"] = debug
+
+
+def main() -> None:
+    """Entry point of the ``shipyard`` console script."""
+    app()

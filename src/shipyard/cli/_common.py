@@ -1,0 +1,112 @@
+"""What every command shares: the console, error handling, tables and JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shipyard.errors import ShipyardError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+state = {"debug": False}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(fn: F) -> F:
+    """Print a Shipyard error's message and exit 1; ``--debug`` shows the traceback too."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ShipyardError as exc:
+            if state["debug"]:
+                err_console.print_exception()
+            err_console.print(f"[bold red]Error:[/] {exc}", markup=True, soft_wrap=True)
+            raise typer.Exit(1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output for scripts (``--json``)."""
+    typer.echo(json.dumps(data, indent=2, default=_json_default, allow_nan=False))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def when(epoch: float | None) -> str:
+    """Local-looking UTC time for tables."""
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def seconds(value: float | None) -> str:
+    """A duration such as ``2.4s`` or ``3m12s``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if value < 60:
+        return f"{value:.1f}s"
+    minutes, secs = divmod(int(value), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def number(value: Any, digits: int = 6) -> str:
+    """A metric value, compact (``digits`` significant digits)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "killed": "yellow"}
+
+
+def status(value: str) -> str:
+    """A run status, coloured."""
+    return f"[{STATUS_STYLE.get(value, 'white')}]{value}[/]"
+
+
+def table(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], no_wrap: int = 0
+) -> Table:
+    """A rich table with the given header and rows; the first ``no_wrap`` columns never wrap."""
+    out = Table(title=title, title_justify="left", header_style="bold")
+    for n, column in enumerate(columns):
+        out.add_column(column, overflow="fold", no_wrap=n < no_wrap)
+    for row in rows:
+        out.add_row(*[str(cell) for cell in row])
+    return out
+
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int = 30) -> str:
+    """A unicode sparkline of a series, resampled to at most ``width`` characters."""
+    if not values:
+        return ""
+    if len(values) > width:
+        step = len(values) / width
+        values = [values[int(i * step)] for i in range(width - 1)] + [values[-1]]
+    low, high = min(values), max(values)
+    span = high - low or 1.0
+    return "".join(_BLOCKS[int((v - low) / span * (len(_BLOCKS) - 1))] for v in values)

@@ -1,0 +1,56 @@
+"""``shipyard db``: the metadata store's schema."""
+
+from __future__ import annotations
+
+import typer
+
+from shipyard.cli._common import console, handle_errors, print_json
+from shipyard.config import get_settings
+from shipyard.store import HEAD_REVISION, Database, current_revision, upgrade
+
+app = typer.Typer(help="The metadata store: schema migrations.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+@handle_errors
+def upgrade_cmd() -> None:
+    """Apply pending schema migrations to the configured store (safe to repeat)."""
+    settings = get_settings()
+    db = Database(settings.db_url, migrate=False)
+    try:
+        state = upgrade(db.engine, settings.db_url)
+    finally:
+        db.dispose()
+    if state.before == state.after:
+        console.print(f"Store {settings.db_url} is up to date (schema {state.after}).")
+    else:
+        console.print(
+            f"Store {settings.db_url} upgraded: schema {state.before or 'empty'} -> {state.after}."
+        )
+
+
+@app.command("current")
+@handle_errors
+def current_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show the store's URL and schema revision, and the newest this code knows."""
+    settings = get_settings()
+    db = Database(settings.db_url, migrate=False)
+    try:
+        with db.engine.connect() as conn:
+            revision = current_revision(conn)
+    finally:
+        db.dispose()
+    data = {
+        "url": settings.db_url,
+        "artifacts": settings.artifacts_url,
+        "revision": revision,
+        "head": HEAD_REVISION,
+    }
+    if as_json:
+        print_json(data)
+        return
+    state = "up to date" if revision == HEAD_REVISION else "needs: shipyard db upgrade"
+    console.print(
+        f"metadata:  {settings.db_url}\nartifacts: {settings.artifacts_url}\n"
+        f"schema:    {revision or 'empty'} (code knows {HEAD_REVISION}; {state})"
+    )

@@ -1,0 +1,57 @@
+"""``shipyard quickstart``: the whole loop on bundled data."""
+
+from __future__ import annotations
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from shipyard import quickstart
+from shipyard.cli._common import console, handle_errors, number
+from shipyard.config import get_settings
+
+
+@handle_errors
+def quickstart_cmd(
+    rows: int = typer.Option(8_000, help="Loan applications to generate."),
+    seed: int = typer.Option(0, help="Random seed (same seed, same data and models)."),
+) -> None:
+    """Run the whole loop on bundled loan data and print where to look."""
+    settings = get_settings()
+    console.print(f"Shipyard quick start: store {settings.db_url}")
+    stages = 2 + 3  # data, three models, select
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("starting", total=stages)
+        first = [True]
+
+        def advance(name: str) -> None:
+            if not first[0]:
+                bar.advance(task)
+            first[0] = False
+            bar.update(task, description=name)
+
+        result = quickstart.run(rows=rows, seed=seed, progress=advance)
+        bar.advance(task)
+        bar.update(task, description="done")
+    m = result.metrics
+    console.print(
+        f"\n[bold green]Done.[/] Best model: learning_rate={result.best_params['learning_rate']}"
+        f"  AUC {number(m['auc'])}  accuracy {number(m['accuracy'])}"
+        f"  log-loss {number(m['log_loss'])}\n"
+    )
+    console.print("Where to look:")
+    console.print(f"  shipyard runs list -e {result.experiment} -o 'metrics.auc desc'")
+    console.print(f"  shipyard runs show {result.best_run_id[:12]}")
+    console.print(f"  shipyard runs compare {' '.join(r[:8] for r in result.child_run_ids)}")
+    console.print(
+        f"  Python: sy.search_runs('{result.experiment}', "
+        "filter='metrics.auc > 0.7', order_by=['metrics.auc desc'])"
+    )
+    console.print(f"  Everything is stored under {settings.home.resolve()}")

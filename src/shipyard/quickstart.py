@@ -1,0 +1,150 @@
+"""The whole loop on bundled data, as far as Shipyard goes today.
+
+Stages (each later capability adds its own): generate the loan applications, train a
+gradient-boosting model for a few learning rates as child runs of one tracked run, with
+learning curves, test metrics and artifacts, then pick the best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import shipyard.tracking as sy
+from shipyard.data import make_loans
+
+TARGET = "default"
+SENSITIVE = "gender"
+DROP = ["application_id", "applied_at", SENSITIVE, TARGET]
+EXPERIMENT = "quickstart-loans"
+
+
+@dataclass
+class QuickstartResult:
+    """What the quick start made, for printing and for tests."""
+
+    experiment: str
+    parent_run_id: str
+    child_run_ids: list[str]
+    best_run_id: str
+    best_params: dict[str, Any]
+    metrics: dict[str, float]
+    stages: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[str], None]
+
+
+def run(
+    rows: int = 8_000,
+    seed: int = 0,
+    learning_rates: tuple[float, ...] = (0.05, 0.1, 0.3),
+    progress: Progress | None = None,
+) -> QuickstartResult:
+    """Run every stage; ``progress`` is called with the name of each stage as it starts."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    report = progress or (lambda _stage: None)
+    stages: list[str] = []
+
+    def stage(name: str) -> None:
+        stages.append(name)
+        report(name)
+
+    stage("data: generate loan applications")
+    frame = make_loans(rows, seed=seed)
+    features = frame.drop(columns=DROP)
+    categorical = [
+        c for c in features.columns if isinstance(features[c].dtype, pd.CategoricalDtype)
+    ]
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, frame[TARGET], test_size=0.25, random_state=seed, stratify=frame[TARGET]
+    )
+
+    with sy.start_run(
+        experiment=EXPERIMENT, name="loans-gbm-search", tags={"stage": "quickstart"}
+    ) as parent:
+        parent.log_params(
+            {
+                "rows": rows,
+                "seed": seed,
+                "target": TARGET,
+                "features": len(features.columns),
+                "test_size": 0.25,
+            }
+        )
+        parent.log_artifact(frame.head(500), name="data/sample.parquet")
+        children: list[tuple[str, float, dict[str, Any], dict[str, float]]] = []
+        for lr in learning_rates:
+            stage(f"train: gradient boosting, learning_rate={lr}")
+            params = {
+                "model": "hist_gradient_boosting",
+                "learning_rate": lr,
+                "max_leaf_nodes": 31,
+                "max_iter": 200,
+                "early_stopping": True,
+            }
+            with sy.start_run(name=f"gbm-lr{lr}") as child:
+                child.log_params(params)
+                encoder = ColumnTransformer(
+                    [
+                        (
+                            "cat",
+                            OrdinalEncoder(
+                                handle_unknown="use_encoded_value", unknown_value=np.nan
+                            ),
+                            categorical,
+                        )
+                    ],
+                    remainder="passthrough",
+                    verbose_feature_names_out=False,
+                ).set_output(transform="pandas")
+                model = HistGradientBoostingClassifier(
+                    learning_rate=lr,
+                    max_leaf_nodes=31,
+                    max_iter=200,
+                    early_stopping=True,
+                    scoring="loss",
+                    validation_fraction=0.15,
+                    random_state=seed,
+                    categorical_features=categorical,
+                )
+                pipeline = Pipeline([("encode", encoder), ("model", model)])
+                pipeline.fit(x_train, y_train)
+                # Learning curves: sklearn records the (negated) loss per boosting iteration.
+                for step, (train, valid) in enumerate(
+                    zip(model.train_score_, model.validation_score_, strict=True)
+                ):
+                    child.log_metrics({"train_loss": -train, "valid_loss": -valid}, step=step)
+                proba = pipeline.predict_proba(x_test)[:, 1]
+                predicted = (proba >= 0.5).astype(int)
+                metrics = {
+                    "auc": float(roc_auc_score(y_test, proba)),
+                    "accuracy": float(accuracy_score(y_test, predicted)),
+                    "log_loss": float(log_loss(y_test, proba)),
+                    "iterations": float(model.n_iter_),
+                }
+                child.log_metrics(metrics)
+                matrix = confusion_matrix(y_test, predicted).tolist()
+                child.log_artifact(
+                    {"labels": [0, 1], "matrix": matrix}, name="confusion_matrix.json"
+                )
+                children.append((child.id, metrics["auc"], params, metrics))
+
+        stage("select: best child run by test AUC")
+        best_id, _, best_params, best_metrics = max(children, key=lambda c: c[1])
+        parent.log_metrics({f"best_{k}": v for k, v in best_metrics.items()})
+        parent.set_tags({"best_run": best_id, "best_learning_rate": best_params["learning_rate"]})
+
+    return QuickstartResult(
+        EXPERIMENT, parent.id, [c[0] for c in children], best_id, best_params, best_metrics, stages
+    )
