@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from shipyard._version import __version__
 from shipyard.tracking import (
     active_run,
     compare_runs,

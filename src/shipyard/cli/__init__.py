@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shipyard import __version__
+from shipyard._version import __version__
 from shipyard.cli import _db, _tracking
 from shipyard.cli._common import state
 from shipyard.cli._quickstart import quickstart_cmd

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
+from shipyard._version import __version__
 from shipyard.errors import StoreVersionError
 
 __all__ = ["HEAD_REVISION", "SchemaState", "current_revision", "ensure_schema", "upgrade"]
@@ -75,8 +76,6 @@ def known_revisions() -> set[str]:
 def _check_known(revision: str | None, url: str) -> None:
     if revision is None or revision in known_revisions():
         return
-    from shipyard import __version__
-
     raise StoreVersionError(
         f"The metadata store at {_redact(url)} is at schema revision {revision!r}, which "
         f"Shipyard {__version__} does not know (newest known: {HEAD_REVISION!r}). It was "

@@ -1,0 +1,159 @@
+"""The shipyard command line, through Typer's runner on a real store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import shipyard as sy
+from shipyard.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str, input: str | None = None):
+    result = runner.invoke(app, list(args), input=input, env={"COLUMNS": "160"})
+    return result
+
+
+@pytest.fixture
+def runs(home: Path) -> list[str]:
+    ids = []
+    for n, (model, auc) in enumerate([("lgbm", 0.93), ("rf", 0.88), ("lgbm", 0.81)]):
+        with sy.start_run(experiment="churn", name=f"r{n}") as run:
+            run.log_params({"model": model, "depth": n + 3})
+            for step in range(5):
+                run.log_metric("loss", 1.0 / (step + 1))
+            run.log_metric("auc", auc)
+            run.set_tag("team", "risk")
+        ids.append(run.id)
+    return ids
+
+
+def test_help_lists_every_command() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("quickstart", "experiments", "runs", "db"):
+        assert command in result.output
+    runs_help = invoke("runs", "--help").output
+    for verb in ("list", "show", "compare", "delete"):
+        assert verb in runs_help
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert sy.__version__ in result.output
+
+
+def test_experiments_list_json(runs: list[str]) -> None:
+    result = invoke("experiments", "list", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [(e["name"], e["runs"]) for e in data] == [("churn", 3)]
+
+
+def test_runs_list_filters_orders_and_paginates(runs: list[str]) -> None:
+    result = invoke("runs", "list", "-e", "churn", "-f", "params.model = 'lgbm'",
+                    "-o", "metrics.auc desc", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [r["name"] for r in data["runs"]] == ["r0", "r2"]
+    assert data["runs"][0]["metrics.auc"] == pytest.approx(0.93)
+
+    page = json.loads(invoke("runs", "list", "-n", "2", "--json").output)
+    assert len(page["runs"]) == 2 and page["next_page_token"]
+    rest = json.loads(invoke("runs", "list", "-n", "2", "--page-token",
+                             page["next_page_token"], "--json").output)
+    seen = {r["run_id"] for r in page["runs"] + rest["runs"]}
+    assert seen == set(runs) and rest["next_page_token"] is None
+
+    table = invoke("runs", "list", "-e", "churn", "-o", "metrics.auc desc")
+    assert table.exit_code == 0
+    assert table.output.index("r0") < table.output.index("r1") < table.output.index("r2")
+
+
+def test_runs_list_bad_filter_points_at_token(runs: list[str]) -> None:
+    result = invoke("runs", "list", "-f", "metrics.auc >> 0.9")
+    assert result.exit_code == 1
+    assert "Error" in result.output and "^" in result.output
+
+
+def test_runs_show_table_and_json(runs: list[str]) -> None:
+    result = invoke("runs", "show", runs[0][:8])
+    assert result.exit_code == 0, result.output
+    for text in ("r0", "lgbm", "auc", "0.93", "loss", "team"):
+        assert text in result.output
+    data = json.loads(invoke("runs", "show", runs[0], "--json").output)
+    assert data["params"] == {"model": "lgbm", "depth": "3"}
+    assert data["metrics"]["loss"]["count"] == 5
+    assert data["status"] == "finished"
+
+
+def test_runs_show_unknown_run_is_a_clear_error(home: Path) -> None:
+    result = invoke("runs", "show", "0123456789abcdef")
+    assert result.exit_code == 1
+    assert "No run with id" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_runs_compare_highlights_differences(runs: list[str]) -> None:
+    data = json.loads(invoke("runs", "compare", runs[0], runs[1], "--json").output)
+    assert data["params.model"]["differs"] is True
+    assert data["tags.team"]["differs"] is False
+    diff = invoke("runs", "compare", runs[0], runs[1], "--diff")
+    assert diff.exit_code == 0
+    assert "params.model" in diff.output and "tags.team" not in diff.output
+
+
+def test_runs_delete_soft_and_purge(runs: list[str], home: Path) -> None:
+    refused = invoke("runs", "delete", runs[1], input="n\n")
+    assert refused.exit_code == 1
+    assert len(sy.search_runs("churn")) == 3
+    assert invoke("runs", "delete", runs[1], "--yes").exit_code == 0
+    assert len(sy.search_runs("churn")) == 2
+    assert invoke("runs", "delete", runs[2], "--purge", "--yes").exit_code == 0
+    with sqlite3.connect(home / "shipyard.db") as conn:
+        assert conn.execute("select count(*) from runs").fetchone()[0] == 2
+        assert conn.execute(
+            "select count(*) from metrics where run_id = ?", (runs[2],)).fetchone()[0] == 0
+
+
+def test_db_upgrade_and_current(home: Path) -> None:
+    first = invoke("db", "upgrade")
+    assert first.exit_code == 0, first.output
+    assert "upgraded" in first.output
+    again = invoke("db", "upgrade")
+    assert "up to date" in again.output
+    data = json.loads(invoke("db", "current", "--json").output)
+    assert data["revision"] == data["head"]
+
+
+def test_db_refuses_a_store_from_newer_code(home: Path) -> None:
+    assert invoke("db", "upgrade").exit_code == 0
+    with sqlite3.connect(home / "shipyard.db") as conn:
+        conn.execute("update alembic_version set version_num = '9999'")
+    result = invoke("experiments", "list")
+    assert result.exit_code == 1
+    assert "newer Shipyard" in result.output
+    with sqlite3.connect(home / "shipyard.db") as conn:
+        assert conn.execute("select version_num from alembic_version").fetchone()[0] == "9999"
+
+
+@pytest.mark.slow
+def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
+    result = invoke("quickstart", "--rows", "3000")
+    assert result.exit_code == 0, result.output
+    assert "shipyard runs show" in result.output
+    found = sy.search_runs("quickstart-loans", order_by=["metrics.auc desc"])
+    assert len(found) == 4  # parent and three children
+    best = found.iloc[0]
+    assert best["metrics.auc"] > 0.7
+    parent = found[found["parent_id"].isna()].iloc[0]
+    assert parent["tags.best_run"] == best["run_id"]
+    history = sy.get_metric_history(best["run_id"], "valid_loss")
+    assert len(history) > 5 and history[-1].value < history[0].value

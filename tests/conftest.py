@@ -1,0 +1,96 @@
+"""Shared fixtures: an isolated SHIPYARD_HOME per test, and the store on every backend.
+
+PostgreSQL: a fresh database per test session on 127.0.0.1:5432 (user postgres, trust
+auth), dropped afterwards. Tests that need it skip when it is absent, and fail instead when
+SHIPYARD_REQUIRE_SERVICES=1 (as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard.config import reset_settings
+
+PG_ADMIN_URL = os.environ.get(
+    "SHIPYARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_SERVICES = os.environ.get("SHIPYARD_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(reason: str) -> None:
+    """Skip, or fail when services are required."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (SHIPYARD_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test session."""
+    try:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        service_missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+        raise AssertionError("unreachable") from exc
+    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty SHIPYARD_HOME (SQLite store, local artifacts) for one test."""
+    root = tmp_path / "shipyard-home"
+    monkeypatch.setenv("SHIPYARD_HOME", str(root))
+    for var in ("SHIPYARD_DB_URL", "SHIPYARD_ARTIFACTS_URL", "SHIPYARD_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    reset_settings()
+    yield root
+    reset_settings()
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "select tablename from pg_tables where schemaname = 'public' "
+            "and tablename <> 'alembic_version'"))]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL; returns the backend name.
+
+    On PostgreSQL the session database is emptied before the test.
+    """
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("SHIPYARD_DB_URL", url)
+        reset_settings()
+        from shipyard.store import default_database
+
+        default_database().engine  # migrate  # noqa: B018
+        _reset_postgres(url)
+    return str(request.param)

@@ -1,0 +1,43 @@
+"""The public names of each capability are pinned: changing them is a deliberate act."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "shipyard": [
+        "__version__", "active_run", "compare_runs", "delete_run", "end_run",
+        "get_metric_history", "get_run", "list_experiments", "load_artifact", "log_artifact",
+        "log_metric", "log_metrics", "log_param", "log_params", "search_runs", "set_tag",
+        "start_run",
+    ],
+    "shipyard.store": [
+        "HEAD_REVISION", "ArtifactStore", "Blob", "Database", "SchemaState", "current_revision",
+        "default_artifacts", "default_database", "upgrade",
+    ],
+    "shipyard.data": ["make_loans"],
+    "shipyard.errors": [
+        "Conflict", "IntegrityError", "InvalidFilter", "InvalidInput", "NotFound",
+        "ShipyardError", "StoreVersionError",
+    ],
+    "shipyard.config": ["Settings", "get_settings", "reset_settings"],
+    "shipyard.cli": ["app", "main"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_all_is_pinned(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(PUBLIC[module])
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name} is listed but missing"
+
+
+def test_tracking_all_is_pinned() -> None:
+    import shipyard.tracking as tracking
+
+    assert set(PUBLIC["shipyard"]) - {"__version__"} <= set(tracking.__all__)
+    for name in tracking.__all__:
+        assert hasattr(tracking, name)
