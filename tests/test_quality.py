@@ -30,3 +30,10 @@ def test_layers_point_one_way() -> None:
         pytest.skip("not running from a source checkout")
     result = subprocess.run([_tool("lint-imports")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_types_check_strictly() -> None:
+    if not (ROOT / "src").is_dir():
+        pytest.skip("not running from a source checkout")
+    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

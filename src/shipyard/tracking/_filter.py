@@ -349,7 +349,7 @@ def _compare(column: Any, op: str, operands: list[Any]) -> ColumnElement[bool]:
     if op == ">=":
         return column >= first  # type: ignore[no-any-return]
     if op == "in":
-        return column.in_(operands) if operands else false()  # type: ignore[no-any-return]
+        return column.in_(operands) if operands else false()
     if op == "like":
         return column.like(first)  # type: ignore[no-any-return]
     if op == "ilike":

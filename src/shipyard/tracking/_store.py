@@ -20,6 +20,7 @@ from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import Blob, Database
 from shipyard.store._schema import (
     ArtifactRow,
+    Base,
     ExperimentRow,
     LatestMetricRow,
     MetricRow,
@@ -39,13 +40,14 @@ from shipyard.tracking._types import (
     RunInfo,
 )
 
-EXPERIMENTS = ExperimentRow.__table__
-RUNS = RunRow.__table__
-PARAMS = ParamRow.__table__
-TAGS = TagRow.__table__
-METRICS = MetricRow.__table__
-LATEST = LatestMetricRow.__table__
-ARTIFACTS = ArtifactRow.__table__
+_tables = Base.metadata.tables
+EXPERIMENTS = _tables[ExperimentRow.__tablename__]
+RUNS = _tables[RunRow.__tablename__]
+PARAMS = _tables[ParamRow.__tablename__]
+TAGS = _tables[TagRow.__tablename__]
+METRICS = _tables[MetricRow.__tablename__]
+LATEST = _tables[LatestMetricRow.__tablename__]
+ARTIFACTS = _tables[ArtifactRow.__tablename__]
 
 #: A metric point as buffered by the client: (key, value, step, timestamp).
 RawPoint = tuple[str, float, int, float]
@@ -170,7 +172,7 @@ class TrackingStore:
                 )
             )
             row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one()
-        return _run_info(row._mapping)
+        return _run_info(dict(row._mapping))
 
     def end_run(self, run_id: RunId, status: str, end_time: float | None = None) -> None:
         """Set a run's final status and end time."""
@@ -419,7 +421,7 @@ class TrackingStore:
                 conn.execute(select(TAGS.c.key, TAGS.c.value).where(TAGS.c.run_id == rid)).all()
             )
             metrics = {
-                m.key: LatestMetric(m.key, m.value, m.step, m.timestamp, m.count)
+                m.key: LatestMetric(m.key, m.value, m.step, m.timestamp, m._mapping["count"])
                 for m in conn.execute(
                     select(LATEST).where(LATEST.c.run_id == rid).order_by(LATEST.c.key)
                 )
@@ -442,7 +444,13 @@ class TrackingStore:
                 select(EXPERIMENTS.c.name).where(EXPERIMENTS.c.id == row.experiment_id)
             )
         return RunData(
-            _run_info(row._mapping), str(experiment), params, tags, metrics, artifacts, children
+            _run_info(dict(row._mapping)),
+            str(experiment),
+            params,
+            tags,
+            metrics,
+            artifacts,
+            children,
         )
 
     def _find_run(self, conn: Connection, run_id: str) -> Row[Any]:
