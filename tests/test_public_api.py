@@ -8,7 +8,7 @@ import pytest
 
 PUBLIC = {
     "shipyard": [
-        "__version__", "active_run", "compare_runs", "delete_run", "end_run",
+        "__version__", "active_run", "autolog", "compare_runs", "delete_run", "end_run",
         "get_metric_history", "get_run", "list_experiments", "load_artifact", "log_artifact",
         "log_metric", "log_metrics", "log_param", "log_params", "search_runs", "set_tag",
         "start_run",

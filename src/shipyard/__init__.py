@@ -8,6 +8,7 @@ from __future__ import annotations
 from shipyard._version import __version__
 from shipyard.tracking import (
     active_run,
+    autolog,
     compare_runs,
     delete_run,
     end_run,
@@ -28,6 +29,7 @@ from shipyard.tracking import (
 __all__ = [
     "__version__",
     "active_run",
+    "autolog",
     "compare_runs",
     "delete_run",
     "end_run",

@@ -21,6 +21,7 @@ from shipyard.tracking._api import (
     start_run,
     tracking_store,
 )
+from shipyard.tracking._autolog import autolog
 from shipyard.tracking._run import Run, active_run
 from shipyard.tracking._store import TrackingStore
 from shipyard.tracking._types import (
@@ -44,6 +45,7 @@ __all__ = [
     "RunInfo",
     "TrackingStore",
     "active_run",
+    "autolog",
     "compare_runs",
     "delete_run",
     "download_artifact",

@@ -201,6 +201,7 @@ class Run:
 
     def end(self, status: str = "finished") -> None:
         """Flush everything and record the final status; a second call does nothing."""
+        check.final_status(status)
         with self._lock:
             if self._ended:
                 return

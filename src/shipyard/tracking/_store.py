@@ -28,6 +28,7 @@ from shipyard.store._schema import (
     RunRow,
     TagRow,
 )
+from shipyard.tracking import _validate as check
 from shipyard.tracking._process import ProcessInfo, is_alive
 from shipyard.tracking._types import (
     ArtifactInfo,
@@ -176,10 +177,7 @@ class TrackingStore:
 
     def end_run(self, run_id: RunId, status: str, end_time: float | None = None) -> None:
         """Set a run's final status and end time."""
-        if status not in ("finished", "failed", "killed"):
-            raise InvalidInput(
-                f"Run status {status!r} is not a final status; expected finished, failed or killed."
-            )
+        check.final_status(status)
         with self.db.write() as conn:
             conn.execute(
                 update(RUNS)

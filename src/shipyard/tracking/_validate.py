@@ -79,6 +79,15 @@ def metric_step(key: str, step: object) -> int:
     raise InvalidInput(f"Step of metric '{key}' must be an integer, got {step!r}.")
 
 
+def final_status(status: object) -> str:
+    """A status a run can end with."""
+    if status not in ("finished", "failed", "killed"):
+        raise InvalidInput(
+            f"Run status {status!r} is not a final status; expected finished, failed or killed."
+        )
+    return str(status)
+
+
 def text_value(kind: str, key: str, value: object, limit: int) -> str:
     """A param or tag value: str, number, bool or None, stored as text."""
     if isinstance(value, str):
