@@ -13,6 +13,9 @@ Grammar (keywords are case-insensitive)::
     op         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
 
 Keys with spaces or other characters are quoted with backticks: ``metrics.`val loss```.
+A comparison on a metric, param or tag matches only runs that have it (``!=``, ``not in``
+and ``not like`` too); ``not`` before a comparison negates it for every run. In ``like``
+patterns ``%`` and ``_`` are wildcards and ``\\`` escapes them, on every backend.
 Attributes: ``status``, ``name``, ``run_id``, ``parent_id``, ``start_time``, ``end_time``
 (epoch seconds or an ISO date). Params and tags compare as text, or as numbers when the
 literal is a number and the operator orders (``params.lr > 0.01``).
@@ -24,12 +27,11 @@ expressions, and a hand-written parser can point at the exact offending token.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, false, literal, not_, or_, select
+from sqlalchemy import Float, and_, case, cast, false, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from shipyard.errors import InvalidFilter
@@ -146,11 +148,10 @@ def resolve_field(token: Token, text: str) -> Field:
 
 
 class _Parser:
-    def __init__(self, text: str, numeric: Callable[[Any], ColumnElement[Any]]) -> None:
+    def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
-        self.numeric = numeric
 
     def parse(self) -> ColumnElement[bool]:
         if self.peek.kind == "end":
@@ -211,24 +212,23 @@ class _Parser:
             )
         field = resolve_field(self.take(), self.text)
         negate = bool(self.accept("keyword", "not"))
-        if self.accept("keyword", "is"):
+        is_token = self.accept("keyword", "is")
+        if is_token:
             if negate:
-                self.fail("Write 'is not null', not 'not is'")
+                self.fail("Write 'is not null', not 'not is'", is_token)
             is_not = bool(self.accept("keyword", "not"))
             if not self.accept("keyword", "null"):
                 self.fail("Expected 'null' after 'is'")
             return self.presence(field, present=is_not)
         if self.accept("keyword", "in"):
             values = self.value_list()
-            cond = self.condition(field, "in", values)
-            return not_(cond) if negate else cond
+            return self.condition(field, "not in" if negate else "in", values)
         for word in ("like", "ilike"):
             if self.accept("keyword", word):
                 value = self.take()
                 if value.kind != "string":
                     self.fail(f"'{word}' takes a quoted pattern such as '%lgbm%'", value)
-                cond = self.condition(field, word, [value])
-                return not_(cond) if negate else cond
+                return self.condition(field, f"not {word}" if negate else word, [value])
         if negate:
             self.fail("Expected 'in', 'like' or 'ilike' after 'not'")
         op = self.accept("op")
@@ -284,7 +284,7 @@ class _Parser:
                         f"not {value.text}",
                         value,
                     )
-            if op in ("like", "ilike"):
+            if op.endswith("like"):
                 self.fail(f"'{op}' compares text; {field.token.text} is a number", field.token)
             cond = _compare(LATEST.c.value, op, [v.value for v in values])
             sub = select(LATEST.c.run_id).where(LATEST.c.key == field.key, cond)
@@ -293,7 +293,7 @@ class _Parser:
         column: Any = table.c.value
         ordering = op in ("<", "<=", ">", ">=")
         if ordering and values[0].kind == "number":
-            column = self.numeric(column)
+            column = numeric_text(column)
             operands: list[Any] = [v.value for v in values]
         else:
             operands = [v.text if v.kind == "number" else v.value for v in values]
@@ -311,7 +311,7 @@ class _Parser:
                 continue
             if (
                 field.key == "status"
-                and op not in ("like", "ilike")
+                and not op.endswith("like")
                 and (value.value not in RUN_STATUSES)
             ):
                 self.fail(
@@ -350,36 +350,37 @@ def _compare(column: Any, op: str, operands: list[Any]) -> ColumnElement[bool]:
         return column >= first  # type: ignore[no-any-return]
     if op == "in":
         return column.in_(operands) if operands else false()
+    if op == "not in":
+        return column.not_in(operands) if operands else true()
     if op == "like":
-        return column.like(first)  # type: ignore[no-any-return]
+        return column.like(first, escape="\\")  # type: ignore[no-any-return]
     if op == "ilike":
-        return column.ilike(first)  # type: ignore[no-any-return]
+        return column.ilike(first, escape="\\")  # type: ignore[no-any-return]
+    if op == "not like":
+        return column.not_like(first, escape="\\")  # type: ignore[no-any-return]
+    if op == "not ilike":
+        return column.not_ilike(first, escape="\\")  # type: ignore[no-any-return]
     raise AssertionError(op)
 
 
-def compile_filter(text: str, numeric: Callable[[Any], ColumnElement[Any]]) -> ColumnElement[bool]:
+def compile_filter(text: str) -> ColumnElement[bool]:
     """A SQL condition on runs for ``text``; :class:`InvalidFilter` points at a bad token."""
-    return _Parser(text, numeric).parse()
+    return _Parser(text).parse()
 
 
-def numeric_text(dialect: str) -> Callable[[Any], ColumnElement[Any]]:
-    """A safe text-to-float conversion: NULL (not an error) where the text is no number."""
+#: Text that is a number, in the syntax PostgreSQL's regular expressions and Python's ``re``
+#: (SQLAlchemy's REGEXP on SQLite) read alike. Bounded (at most 100 integer digits, a
+#: two-digit exponent) so that every match fits a double: '1e999' is text, not an overflow.
+NUMBER = r"\A[-+]?([0-9]{1,100}\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,2})?\Z"
 
-    def convert(column: Any) -> ColumnElement[Any]:
-        if dialect == "postgresql":
-            pattern = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-            return case((column.regexp_match(pattern), cast(column, Float)), else_=None)
-        # SQLite: CAST never fails; keep only values whose text is a number.
-        return case(
-            (
-                column.op("GLOB")(literal("*[0-9]*"))
-                & ~column.op("GLOB")(literal("*[^0-9.eE+-]*")),
-                cast(column, Float),
-            ),
-            else_=None,
-        )
 
-    return convert
+def numeric_text(column: Any) -> ColumnElement[Any]:
+    """A safe text-to-float conversion: NULL (not an error) where the text is no number.
+
+    One pattern decides on every backend, so a param compares as a number, or not, alike on
+    SQLite (whose CAST turns '2024-01-01' into 2024.0) and PostgreSQL.
+    """
+    return case((column.regexp_match(NUMBER), cast(column, Float)), else_=None)
 
 
 def parse_order_by(clause: str) -> tuple[Field, bool]:

@@ -73,11 +73,11 @@ class Run:
         Raises:
             InvalidInput: a bad key, a non-number or non-finite value, a non-integer step.
         """
-        if key not in self._next_step:
+        if not isinstance(key, str) or key not in self._next_step:
             check.check_key("Metric", key)
         if type(value) is not float or value - value != 0.0:  # not a finite float: check fully
             value = check.metric_value(key, value)
-        ts = time.time() if timestamp is None else float(timestamp)
+        ts = time.time() if timestamp is None else check.metric_timestamp(key, timestamp)
         with self._lock:
             self._ensure_open()
             step = self._next_step.get(key, 0) if step is None else check.metric_step(key, step)
@@ -94,7 +94,7 @@ class Run:
         timestamp: float | None = None,
     ) -> None:
         """Log several metrics at the same step; all are checked before any is buffered."""
-        ts = time.time() if timestamp is None else float(timestamp)
+        ts = time.time() if timestamp is None else timestamp  # checked by log_metric
         points = [
             (check.check_key("Metric", k), check.metric_value(k, v))
             for k, v in _mapping("metrics", metrics).items()
@@ -127,7 +127,7 @@ class Run:
 
     def log_param(self, key: str, value: Any) -> None:
         """Record a param; params are write-once (same value again is fine)."""
-        self.log_params({key: value})
+        self.log_params({check.check_key("Param", key): value})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record several params in one transaction; all are checked first.
@@ -145,7 +145,7 @@ class Run:
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags can be changed)."""
-        self.set_tags({key: value})
+        self.set_tags({check.check_key("Tag", key): value})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set several tags in one transaction."""
@@ -163,6 +163,8 @@ class Run:
         ``name`` is the path inside the run (default: the file or folder name, or the
         object's kind). Returns what was recorded.
         """
+        if name is not None:
+            check.check_key("Artifact", name)
         entries: list[tuple[str, Any, str]] = []
         if isinstance(item, (str, Path)):
             source = Path(item)
@@ -396,8 +398,8 @@ class _Flusher:
             return list(self._runs)
 
     def _loop(self) -> None:
-        settings = get_settings()
         while True:
+            settings = get_settings()  # read each tick: reset_settings() takes effect
             self._wake.wait(settings.flush_interval)
             now = time.time()
             idle: dict[int, tuple[TrackingStore, list[RunId]]] = {}

@@ -15,7 +15,6 @@ from shipyard.errors import InvalidInput
 from shipyard.tracking._filter import (
     ATTRIBUTES,
     compile_filter,
-    numeric_text,
     parse_order_by,
 )
 from shipyard.tracking._store import EXPERIMENTS, LATEST, PARAMS, RUNS, TAGS, TrackingStore
@@ -61,7 +60,7 @@ def search(
     if not include_deleted:
         query = query.where(RUNS.c.deleted_at.is_(None))
     if filter is not None and filter.strip():
-        query = query.where(compile_filter(filter, numeric_text(store.db.dialect)))
+        query = query.where(compile_filter(filter))
     for n, clause in enumerate(orders):
         field, descending = parse_order_by(clause)
         if field.kind == "attributes":
@@ -88,8 +87,6 @@ def search(
 
 
 def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.DataFrame:
-    if not run_ids:
-        return pd.DataFrame(columns=_INFO_COLUMNS)
     wanted: dict[str, list[str] | None] = {"metrics": None, "params": None, "tags": None}
     if columns is not None:
         wanted = {"metrics": [], "params": [], "tags": []}
@@ -103,6 +100,8 @@ def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.D
             keys = wanted[prefix]
             assert keys is not None
             keys.append(key)
+    if not run_ids:
+        return pd.DataFrame(columns=_INFO_COLUMNS + list(columns or []))
     rows = conn.execute(
         select(
             RUNS.c.id,
@@ -141,8 +140,11 @@ def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.D
         for run_id, key, value in conn.execute(query):
             records[run_id][f"{prefix}.{key}"] = value
     frame = pd.DataFrame.from_records([records[i] for i in run_ids if i in records])
-    extra = sorted(c for c in frame.columns if c not in _INFO_COLUMNS)
-    frame = frame[_INFO_COLUMNS + extra]
+    if columns is None:
+        extra = sorted(c for c in frame.columns if c not in _INFO_COLUMNS)
+    else:  # exactly the columns asked for, empty where no run on the page has a value
+        extra = list(dict.fromkeys(columns))
+    frame = frame.reindex(columns=_INFO_COLUMNS + extra)
     for column in ("start_time", "end_time"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     return frame
@@ -174,7 +176,7 @@ def compare(store: TrackingStore, run_ids: Sequence[str]) -> pd.DataFrame:
         *sorted(i for i in frame.index if i not in ("experiment", "status", "duration")),
     ]
     frame = frame.loc[order]
-    frame["differs"] = frame.astype(str).nunique(axis=1) > 1
+    frame["differs"] = frame.astype(str).nunique(axis=1, dropna=False) > 1  # missing differs
     return frame
 
 

@@ -79,6 +79,17 @@ def metric_step(key: str, step: object) -> int:
     raise InvalidInput(f"Step of metric '{key}' must be an integer, got {step!r}.")
 
 
+def metric_timestamp(key: str, timestamp: object) -> float:
+    """Epoch seconds: a finite real number."""
+    if isinstance(timestamp, numbers.Real) and not isinstance(timestamp, bool):
+        seconds = float(timestamp)
+        if math.isfinite(seconds):
+            return seconds
+    raise InvalidInput(
+        f"Timestamp of metric '{key}' must be finite epoch seconds, got {timestamp!r}."
+    )
+
+
 def final_status(status: object) -> str:
     """A status a run can end with."""
     if status not in ("finished", "failed", "killed"):
