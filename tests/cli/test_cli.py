@@ -58,8 +58,17 @@ def test_experiments_list_json(runs: list[str]) -> None:
 
 
 def test_runs_list_filters_orders_and_paginates(runs: list[str]) -> None:
-    result = invoke("runs", "list", "-e", "churn", "-f", "params.model = 'lgbm'",
-                    "-o", "metrics.auc desc", "--json")
+    result = invoke(
+        "runs",
+        "list",
+        "-e",
+        "churn",
+        "-f",
+        "params.model = 'lgbm'",
+        "-o",
+        "metrics.auc desc",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert [r["name"] for r in data["runs"]] == ["r0", "r2"]
@@ -67,8 +76,9 @@ def test_runs_list_filters_orders_and_paginates(runs: list[str]) -> None:
 
     page = json.loads(invoke("runs", "list", "-n", "2", "--json").output)
     assert len(page["runs"]) == 2 and page["next_page_token"]
-    rest = json.loads(invoke("runs", "list", "-n", "2", "--page-token",
-                             page["next_page_token"], "--json").output)
+    rest = json.loads(
+        invoke("runs", "list", "-n", "2", "--page-token", page["next_page_token"], "--json").output
+    )
     seen = {r["run_id"] for r in page["runs"] + rest["runs"]}
     assert seen == set(runs) and rest["next_page_token"] is None
 
@@ -119,8 +129,10 @@ def test_runs_delete_soft_and_purge(runs: list[str], home: Path) -> None:
     assert invoke("runs", "delete", runs[2], "--purge", "--yes").exit_code == 0
     with sqlite3.connect(home / "shipyard.db") as conn:
         assert conn.execute("select count(*) from runs").fetchone()[0] == 2
-        assert conn.execute(
-            "select count(*) from metrics where run_id = ?", (runs[2],)).fetchone()[0] == 0
+        assert (
+            conn.execute("select count(*) from metrics where run_id = ?", (runs[2],)).fetchone()[0]
+            == 0
+        )
 
 
 def test_db_upgrade_and_current(home: Path) -> None:

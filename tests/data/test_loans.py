@@ -44,10 +44,14 @@ def test_concept_drift_changes_the_relationship_not_the_features() -> None:
     assert abs(corr(shifted)) < abs(corr(base))
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"n_rows": 0}, "n_rows"), ({"drift": 1.5}, "drift"), ({"concept_drift": -0.1},
-                                                           "concept_drift"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"n_rows": 0}, "n_rows"),
+        ({"drift": 1.5}, "drift"),
+        ({"concept_drift": -0.1}, "concept_drift"),
+    ],
+)
 def test_bad_arguments_name_the_field(kwargs: dict, field: str) -> None:
     args = {"n_rows": 100, **kwargs}
     with pytest.raises(InvalidInput, match=field):
