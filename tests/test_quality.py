@@ -25,6 +25,10 @@ def test_ruff_is_clean() -> None:
         [_tool("ruff"), "check", *folders], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    formatted = subprocess.run(
+        [_tool("ruff"), "format", "--check", *folders], cwd=ROOT, capture_output=True, text=True
+    )
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 
 def test_layers_point_one_way() -> None:
