@@ -152,6 +152,13 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0  # inside parentheses or 'not'
+        #: (kind, key) of fields every matching run must have: top-level 'and' comparisons.
+        self.required: set[tuple[str, str]] = set()
+
+    def note_required(self, field: Field, op: str) -> None:
+        if self.depth == 0 and not op.startswith("not "):
+            self.required.add((field.kind, field.key))
 
     def parse(self) -> ColumnElement[bool]:
         if self.peek.kind == "end":
@@ -185,6 +192,8 @@ class _Parser:
         parts = [self.term()]
         while self.accept("keyword", "or"):
             parts.append(self.term())
+        if len(parts) > 1 and self.depth == 0:
+            self.required.clear()  # 'a or b': neither field is required
         return parts[0] if len(parts) == 1 else or_(*parts)
 
     def term(self) -> ColumnElement[bool]:
@@ -195,9 +204,14 @@ class _Parser:
 
     def factor(self) -> ColumnElement[bool]:
         if self.accept("keyword", "not"):
-            return not_(self.factor())
+            self.depth += 1
+            negated = not_(self.factor())
+            self.depth -= 1
+            return negated
         if self.accept("punct", "("):
+            self.depth += 1
             inner = self.expr()
+            self.depth -= 1
             if not self.accept("punct", ")"):
                 self.fail(f"Expected ')' to close the group, found {self.peek.text or 'the end'!r}")
             return inner
@@ -270,7 +284,7 @@ class _Parser:
             column = ATTRIBUTES[field.key]
             return column.is_not(None) if present else column.is_(None)
         table = {"metrics": LATEST, "params": PARAMS, "tags": TAGS}[field.kind]
-        has = RUNS.c.id.in_(select(table.c.run_id).where(table.c.key == field.key))
+        has = _has(table, field.key)
         return has if present else not_(has)
 
     def condition(self, field: Field, op: str, values: list[Token]) -> ColumnElement[bool]:
@@ -286,9 +300,8 @@ class _Parser:
                     )
             if op.endswith("like"):
                 self.fail(f"'{op}' compares text; {field.token.text} is a number", field.token)
-            cond = _compare(LATEST.c.value, op, [v.value for v in values])
-            sub = select(LATEST.c.run_id).where(LATEST.c.key == field.key, cond)
-            return RUNS.c.id.in_(sub)
+            self.note_required(field, op)
+            return _has(LATEST, field.key, _compare(LATEST.c.value, op, [v.value for v in values]))
         table = PARAMS if field.kind == "params" else TAGS
         column: Any = table.c.value
         ordering = op in ("<", "<=", ">", ">=")
@@ -297,8 +310,8 @@ class _Parser:
             operands: list[Any] = [v.value for v in values]
         else:
             operands = [v.text if v.kind == "number" else v.value for v in values]
-        sub = select(table.c.run_id).where(table.c.key == field.key, _compare(column, op, operands))
-        return RUNS.c.id.in_(sub)
+        self.note_required(field, op)
+        return _has(table, field.key, _compare(column, op, operands))
 
     def attribute_condition(
         self, field: Field, op: str, values: list[Token]
@@ -366,6 +379,25 @@ def _compare(column: Any, op: str, operands: list[Any]) -> ColumnElement[bool]:
 def compile_filter(text: str) -> ColumnElement[bool]:
     """A SQL condition on runs for ``text``; :class:`InvalidFilter` points at a bad token."""
     return _Parser(text).parse()
+
+
+def analyze_filter(text: str) -> tuple[ColumnElement[bool], set[tuple[str, str]]]:
+    """The condition, and the (kind, key) fields that every matching run must have."""
+    parser = _Parser(text)
+    return parser.parse(), parser.required
+
+
+def _has(table: Any, key: str, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The run has ``key`` in ``table`` (with a value meeting ``conditions``).
+
+    A correlated EXISTS: each run is probed through the (run_id, key) primary key, so a page
+    in start-time order reads only as many rows as it needs, never the whole match set.
+    """
+    return (
+        select(table.c.run_id)
+        .where(table.c.run_id == RUNS.c.id, table.c.key == key, *conditions)
+        .exists()
+    )
 
 
 #: Text that is a number, in the syntax PostgreSQL's regular expressions and Python's ``re``

@@ -43,7 +43,13 @@ class ProcessInfo:
     @classmethod
     def current(cls) -> ProcessInfo:
         pid = os.getpid()
-        return cls(_hostname(), pid, _start_time(pid))
+        known = _current.get(pid)
+        if known is None:  # one entry per pid: a forked child gets its own
+            known = _current[pid] = cls(_hostname(), pid, _start_time(pid))
+        return known
+
+
+_current: dict[int, ProcessInfo] = {}
 
 
 @functools.lru_cache(maxsize=1)

@@ -204,17 +204,21 @@ class Run:
     def end(self, status: str = "finished") -> None:
         """Flush everything and record the final status; a second call does nothing."""
         check.final_status(status)
-        with self._lock:
-            if self._ended:
-                return
-        try:
-            self.flush()
-        finally:
+        with self._flush_lock:
+            with self._lock:
+                if self._ended:
+                    return
+                points, self._buffer = self._buffer, []
+            try:
+                self.store.finish_run(self.id, status, points)
+            except BaseException:
+                with self._lock:  # kept: the flusher or the exit handler will try again
+                    self._buffer[:0] = points
+                raise
             with self._lock:
                 self._ended = True
-            _flusher.forget(self)
-            _pop_active(self)
-            self.store.end_run(self.id, status)
+        _flusher.forget(self)
+        _pop_active(self)
 
     def data(self) -> RunData:
         """Everything stored for this run (flushes first)."""

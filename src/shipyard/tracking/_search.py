@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from shipyard.errors import InvalidInput
 from shipyard.tracking._filter import (
     ATTRIBUTES,
-    compile_filter,
+    analyze_filter,
     parse_order_by,
 )
 from shipyard.tracking._store import EXPERIMENTS, LATEST, PARAMS, RUNS, TAGS, TrackingStore
@@ -50,40 +50,81 @@ def search(
     fingerprint = hashlib.sha256(
         json.dumps([names, filter, orders, include_deleted]).encode()
     ).hexdigest()[:16]
-    offset = _read_token(page_token, fingerprint)
+    token = _read_token(page_token, fingerprint)
 
     store.reap()
-    query = select(RUNS.c.id)
-    if names:
-        ids = [store.get_experiment(name).id for name in names]
-        query = query.where(RUNS.c.experiment_id.in_(ids))
-    if not include_deleted:
-        query = query.where(RUNS.c.deleted_at.is_(None))
+    condition: Any = None
+    required: set[tuple[str, str]] = set()
     if filter is not None and filter.strip():
-        query = query.where(compile_filter(filter))
+        condition, required = analyze_filter(filter)
+    order: list[tuple[Any, bool]] = []  # (column, descending)
+    nullable = False
+    joins = []
     for n, clause in enumerate(orders):
         field, descending = parse_order_by(clause)
         if field.kind == "attributes":
             column: Any = ATTRIBUTES[field.key]
+            nullable = nullable or bool(column.nullable)
         else:
             table = {"metrics": LATEST, "params": PARAMS, "tags": TAGS}[field.kind].alias(f"o{n}")
-            query = query.outerjoin(
-                table, (table.c.run_id == RUNS.c.id) & (table.c.key == field.key)
-            )
+            on = (table.c.run_id == RUNS.c.id) & (table.c.key == field.key)
+            # When the filter demands the field, an inner join lets the database walk the
+            # (key, value) index in order instead of sorting every run.
+            inner = (field.kind, field.key) in required
+            joins.append((table, on, inner))
+            nullable = nullable or not inner
             column = table.c.value
-        query = query.order_by((column.desc() if descending else column.asc()).nulls_last())
-    query = query.order_by(RUNS.c.start_time.desc(), RUNS.c.id).offset(offset)
-    query = query.limit(max_results + 1)
+        order.append((column, descending))
+    order += [(RUNS.c.start_time, True), (RUNS.c.id, False)]
+
+    query = select(RUNS.c.id, *[c.label(f"k{i}") for i, (c, _) in enumerate(order)])
+    for table, on, inner in joins:
+        query = query.join(table, on) if inner else query.outerjoin(table, on)
+    if names:
+        ids = [store.get_experiment(name).id for name in names]
+        query = query.where(
+            RUNS.c.experiment_id == ids[0] if len(ids) == 1 else RUNS.c.experiment_id.in_(ids)
+        )
+    if not include_deleted:
+        query = query.where(RUNS.c.deleted_at.is_(None))
+    if condition is not None:
+        query = query.where(condition)
+    for column, descending in order:
+        term = column.desc() if descending else column.asc()
+        query = query.order_by(term.nulls_last() if nullable else term)
+    offset = int(token.get("o", 0))
+    if "k" in token and not nullable:
+        query = query.where(_after(order, token["k"]))  # keyset: seek, never skip rows
+        offset = 0
+    query = query.offset(offset).limit(max_results + 1)
 
     with store.db.read() as conn:
-        run_ids = list(conn.scalars(query))
-        more = len(run_ids) > max_results
-        run_ids = run_ids[:max_results]
-        frame = _frame(conn, run_ids, columns)
-    frame.attrs["next_page_token"] = (
-        _make_token(offset + max_results, fingerprint) if more else None
-    )
+        rows = conn.execute(query).all()
+        more = len(rows) > max_results
+        rows = rows[:max_results]
+        frame = _frame(conn, [r[0] for r in rows], columns)
+    next_token = None
+    if more:
+        next_token = {"q": fingerprint, "o": offset + max_results}
+        if not nullable:
+            next_token["k"] = list(rows[-1][1:])
+    frame.attrs["next_page_token"] = _make_token(next_token) if next_token else None
     return frame
+
+
+def _after(order: list[tuple[Any, bool]], last: list[Any]) -> Any:
+    """Rows after ``last`` in ``order``: a lexicographic comparison, led by a range on the
+    first column so the database can seek in its index."""
+    if len(last) != len(order):
+        raise InvalidInput("page_token does not match this search's order.")
+    terms = []
+    for i, (column, descending) in enumerate(order):
+        equal = [order[j][0] == last[j] for j in range(i)]
+        beyond = column < last[i] if descending else column > last[i]
+        terms.append(and_(*equal, beyond))
+    first, descending = order[0]
+    lead = first <= last[0] if descending else first >= last[0]
+    return and_(lead, or_(*terms))
 
 
 def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.DataFrame:
@@ -137,7 +178,7 @@ def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.D
         )
         if keys is not None:
             query = query.where(table.c.key.in_(keys))
-        for run_id, key, value in conn.execute(query):
+        for run_id, key, value in conn.execute(query).all():
             records[run_id][f"{prefix}.{key}"] = value
     frame = pd.DataFrame.from_records([records[i] for i in run_ids if i in records])
     if columns is None:
@@ -180,22 +221,27 @@ def compare(store: TrackingStore, run_ids: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def _make_token(offset: int, fingerprint: str) -> str:
-    raw = json.dumps({"o": offset, "q": fingerprint}).encode()
+def _make_token(state: dict[str, Any]) -> str:
+    raw = json.dumps(state).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _read_token(token: str | None, fingerprint: str) -> int:
+def _read_token(token: str | None, fingerprint: str) -> dict[str, Any]:
+    """The state a page token carries: the query fingerprint, an offset, and (for keyset
+    paging) the sort values of the last row returned."""
     if token is None:
-        return 0
+        return {}
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded))
-        offset, query = int(data["o"]), data["q"]
+        int(data["o"])
+        query = data["q"]
+        if "k" in data and not isinstance(data["k"], list):
+            raise TypeError("k")
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(f"page_token {token!r} is not a token returned by a search.") from exc
     if query != fingerprint:
         raise InvalidInput(
             "page_token belongs to a different search (experiments, filter or order changed)."
         )
-    return offset
+    return dict(data)

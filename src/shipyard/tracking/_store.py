@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
@@ -50,6 +50,45 @@ METRICS = _tables[MetricRow.__tablename__]
 LATEST = _tables[LatestMetricRow.__tablename__]
 ARTIFACTS = _tables[ArtifactRow.__tablename__]
 
+# Statements on the hot paths (run creation, params, metric flushes, run end), built once:
+# parameters are bound at execution, so no per-call statement construction or coercion.
+_INSERT_RUN = insert(RUNS)
+_INSERT_TAGS = insert(TAGS)
+_INSERT_PARAMS = insert(PARAMS)
+_INSERT_METRICS = insert(METRICS)
+_SELECT_PARAMS = select(PARAMS.c.key, PARAMS.c.value).where(
+    PARAMS.c.run_id == bindparam("rid"), PARAMS.c.key.in_(bindparam("keys", expanding=True))
+)
+_FINISH_RUN = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("rid"))
+    .values(status=bindparam("st"), end_time=bindparam("et"))
+)
+
+
+def _upsert_latest_statement(dialect: Any) -> Any:
+    """INSERT ... ON CONFLICT keeping the point with the highest (step, timestamp)."""
+    stmt = dialect.insert(LATEST)
+    ex = stmt.excluded
+    newer = (ex.step > LATEST.c.step) | (
+        (ex.step == LATEST.c.step) & (ex.timestamp >= LATEST.c.timestamp)
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[LATEST.c.run_id, LATEST.c.key],
+        set_={
+            "value": case((newer, ex.value), else_=LATEST.c.value),
+            "step": case((newer, ex.step), else_=LATEST.c.step),
+            "timestamp": case((newer, ex.timestamp), else_=LATEST.c.timestamp),
+            "count": LATEST.c.count + ex.count,
+        },
+    )
+
+
+_UPSERT_LATEST = {
+    "sqlite": _upsert_latest_statement(sqlite),
+    "postgresql": _upsert_latest_statement(postgresql),
+}
+
 #: A metric point as buffered by the client: (key, value, step, timestamp).
 RawPoint = tuple[str, float, int, float]
 
@@ -60,15 +99,24 @@ class TrackingStore:
     def __init__(self, db: Database, heartbeat_timeout: float = 30.0) -> None:
         self.db = db
         self.heartbeat_timeout = heartbeat_timeout
+        self._experiments: dict[str, Experiment] = {}
 
     # -- experiments -------------------------------------------------------------------
 
     def experiment(self, name: str, *, create: bool = True) -> Experiment:
-        """The experiment called ``name``, created when missing (safe across processes)."""
+        """The experiment called ``name``, created when missing (safe across processes).
+
+        Experiments are never renamed, so a name once resolved is remembered.
+        """
+        known = self._experiments.get(name)
+        if known is not None:
+            return known
         with self.db.read() as conn:
             row = conn.execute(select(EXPERIMENTS).where(EXPERIMENTS.c.name == name)).first()
         if row is not None:
-            return _experiment(row)
+            found = _experiment(row)
+            self._experiments[name] = found
+            return found
         if not create:
             raise NotFound(f"No experiment named {name!r}. Try: shipyard experiments list")
         new_id = ExperimentId(uuid.uuid4().hex)
@@ -147,10 +195,10 @@ class TrackingStore:
         with self.db.write() as conn:
             if parent_id is not None:
                 self._require_run(conn, parent_id)
-            conn.execute(insert(RUNS).values(values))
+            conn.execute(_INSERT_RUN, values)
             if tags:
                 conn.execute(
-                    insert(TAGS),
+                    _INSERT_TAGS,
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                 )
         return _run_info(values)
@@ -270,13 +318,8 @@ class TrackingStore:
             return
         try:
             with self.db.write() as conn:
-                self._require_run(conn, run_id)
                 stored = dict(
-                    conn.execute(
-                        select(PARAMS.c.key, PARAMS.c.value).where(
-                            PARAMS.c.run_id == run_id, PARAMS.c.key.in_(list(params))
-                        )
-                    ).all()
+                    conn.execute(_SELECT_PARAMS, {"rid": run_id, "keys": list(params)}).all()
                 )
                 _check_param_conflicts(run_id, stored, params)
                 new = [
@@ -285,9 +328,10 @@ class TrackingStore:
                     if k not in stored
                 ]
                 if new:
-                    conn.execute(insert(PARAMS), new)
-        except SAIntegrityError as exc:  # a concurrent writer won the race (PostgreSQL)
+                    conn.execute(_INSERT_PARAMS, new)
+        except SAIntegrityError as exc:  # no such run, or a concurrent writer won the race
             with self.db.read() as conn:
+                self._require_run(conn, run_id)
                 stored = dict(
                     conn.execute(
                         select(PARAMS.c.key, PARAMS.c.value).where(PARAMS.c.run_id == run_id)
@@ -313,6 +357,33 @@ class TrackingStore:
         """Append metric points (one transaction) and keep each key's latest point."""
         if not points:
             return
+        with self.db.write() as conn:
+            self._write_points(conn, run_id, points)
+            if heartbeat_at is not None:
+                conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                    .values(heartbeat_at=heartbeat_at)
+                )
+
+    def finish_run(
+        self,
+        run_id: RunId,
+        status: str,
+        points: Sequence[RawPoint] = (),
+        end_time: float | None = None,
+    ) -> None:
+        """Write the last metric points and the final status in one transaction."""
+        check.final_status(status)
+        with self.db.write() as conn:
+            if points:
+                self._write_points(conn, run_id, points)
+            conn.execute(
+                _FINISH_RUN,
+                {"rid": run_id, "st": status, "et": time.time() if end_time is None else end_time},
+            )
+
+    def _write_points(self, conn: Connection, run_id: RunId, points: Sequence[RawPoint]) -> None:
         latest: dict[str, list[Any]] = {}
         for key, value, step, ts in points:
             best = latest.get(key)
@@ -322,40 +393,18 @@ class TrackingStore:
                 best[3] += 1
                 if (step, ts) >= (best[1], best[2]):
                     best[0], best[1], best[2] = value, step, ts
-        with self.db.write() as conn:
-            conn.execute(
-                insert(METRICS),
-                [
-                    {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
-                    for k, v, s, t in points
-                ],
-            )
-            self._upsert_latest(conn, run_id, latest)
-            if heartbeat_at is not None:
-                conn.execute(
-                    update(RUNS)
-                    .where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                    .values(heartbeat_at=heartbeat_at)
-                )
+        conn.execute(
+            _INSERT_METRICS,
+            [
+                {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
+                for k, v, s, t in points
+            ],
+        )
+        self._upsert_latest(conn, run_id, latest)
 
     def _upsert_latest(self, conn: Connection, run_id: RunId, latest: dict[str, list[Any]]) -> None:
-        dialect = postgresql if self.db.dialect == "postgresql" else sqlite
-        stmt = dialect.insert(LATEST)
-        ex = stmt.excluded
-        newer = (ex.step > LATEST.c.step) | (
-            (ex.step == LATEST.c.step) & (ex.timestamp >= LATEST.c.timestamp)
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[LATEST.c.run_id, LATEST.c.key],
-            set_={
-                "value": case((newer, ex.value), else_=LATEST.c.value),
-                "step": case((newer, ex.step), else_=LATEST.c.step),
-                "timestamp": case((newer, ex.timestamp), else_=LATEST.c.timestamp),
-                "count": LATEST.c.count + ex.count,
-            },
-        )
         conn.execute(
-            stmt,
+            _UPSERT_LATEST[self.db.dialect],
             [
                 {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t, "count": n}
                 for k, (v, s, t, n) in latest.items()
