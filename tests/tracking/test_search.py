@@ -419,3 +419,26 @@ def test_purge_removes_the_rows_of_a_run_and_its_children(runs):
     assert set(names(sy.search_runs(include_deleted=True))) == ALL | {"omega"}
     with pytest.raises(NotFound):
         sy.delete_run(parent.id)
+
+
+def test_keyset_pages_handle_ties_in_the_sort_key(backend):
+    for n in range(7):
+        with sy.start_run(experiment="ties", name=f"t{n}") as run:
+            run.log_metric("score", 0.5 if n % 3 else 0.25)
+    for filter, order_by in (
+        ("metrics.score > 0", ["metrics.score desc"]),  # inner join: keyset on (value, ...)
+        (None, ["end_time desc"]),  # nullable sort key: offset pages
+        (None, ["status", "name desc"]),
+    ):
+        everything = sy.search_runs("ties", filter=filter, order_by=order_by)
+        seen, token = [], None
+        while True:
+            page = sy.search_runs(
+                "ties", filter=filter, order_by=order_by, max_results=2, page_token=token
+            )
+            seen.extend(page["run_id"])
+            token = page.attrs["next_page_token"]
+            if token is None:
+                break
+        assert seen == list(everything["run_id"]), (filter, order_by)
+        assert len(set(seen)) == 7
