@@ -55,7 +55,10 @@ ARTIFACTS = _tables[ArtifactRow.__tablename__]
 _INSERT_RUN = insert(RUNS)
 _INSERT_TAGS = insert(TAGS)
 _INSERT_PARAMS = insert(PARAMS)
-_INSERT_METRICS = insert(METRICS)
+_INSERT_METRICS_SQL = {
+    dialect: f"INSERT INTO metrics (run_id, key, step, timestamp, value) VALUES ({marks})"
+    for dialect, marks in (("sqlite", "?, ?, ?, ?, ?"), ("postgresql", "%s, %s, %s, %s, %s"))
+}
 _SELECT_PARAMS = select(PARAMS.c.key, PARAMS.c.value).where(
     PARAMS.c.run_id == bindparam("rid"), PARAMS.c.key.in_(bindparam("keys", expanding=True))
 )
@@ -393,12 +396,11 @@ class TrackingStore:
                 best[3] += 1
                 if (step, ts) >= (best[1], best[2]):
                     best[0], best[1], best[2] = value, step, ts
-        conn.execute(
-            _INSERT_METRICS,
-            [
-                {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
-                for k, v, s, t in points
-            ],
+        # The one statement that carries every metric point: handed to the driver as tuples,
+        # skipping SQLAlchemy's per-row parameter processing (half the cost of a flush).
+        conn.exec_driver_sql(
+            _INSERT_METRICS_SQL[self.db.dialect],
+            [(run_id, k, s, t, v) for k, v, s, t in points],
         )
         self._upsert_latest(conn, run_id, latest)
 
