@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from shipyard import data as datasets
 from shipyard._version import __version__
 from shipyard.tracking import (
     active_run,
@@ -31,6 +32,7 @@ __all__ = [
     "active_run",
     "autolog",
     "compare_runs",
+    "datasets",
     "delete_run",
     "end_run",
     "get_metric_history",

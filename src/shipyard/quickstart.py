@@ -1,8 +1,10 @@
 """The whole loop on bundled data, as far as Shipyard goes today.
 
-Stages (each later capability adds its own): generate the loan applications, train a
-gradient-boosting model for a few learning rates as child runs of one tracked run, with
-learning curves, test metrics and artifacts, then pick the best.
+Stages (each later capability adds its own): register the loan applications as a dataset
+version (schema inferred, profile stored), register a later, drifted month and diff the two;
+train a gradient-boosting model for a few learning rates as child runs of one tracked run
+that reads the dataset version (lineage), with learning curves, test metrics and artifacts,
+then pick the best.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import shipyard.data as datasets
 import shipyard.tracking as sy
 from shipyard.data import make_loans
 
@@ -33,6 +36,9 @@ class QuickstartResult:
     best_run_id: str
     best_params: dict[str, Any]
     metrics: dict[str, float]
+    dataset: str = ""
+    drifted: str = ""
+    moved: list[str] = field(default_factory=list)
     stages: list[str] = field(default_factory=list)
 
 
@@ -60,19 +66,35 @@ def run(
         stages.append(name)
         report(name)
 
-    stage("data: generate loan applications")
-    frame = make_loans(rows, seed=seed)
-    features = frame.drop(columns=DROP)
-    categorical = [
-        c for c in features.columns if isinstance(features[c].dtype, pd.CategoricalDtype)
-    ]
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, frame[TARGET], test_size=0.25, random_state=seed, stratify=frame[TARGET]
+    stage("data: register loan applications as a dataset version")
+    reference = datasets.register(
+        "loans",
+        make_loans(rows, seed=seed),
+        aliases=["quickstart"],
+        description="Synthetic loan applications (shipyard.data.make_loans)",
     )
+    stage("data: register a later, drifted month and diff it")
+    drifted = datasets.register(
+        "loans",
+        make_loans(max(rows // 4, 100), seed=seed + 1, drift=0.6),
+        description="A later month: poorer, younger applicants (drift=0.6)",
+    )
+    changes = datasets.diff(reference.ref, drifted.ref).stats
+    moved = sorted({f"{c}.{s}" for c, s in zip(changes["column"], changes["stat"], strict=True)})
 
     with sy.start_run(
-        experiment=EXPERIMENT, name="loans-gbm-search", tags={"stage": "quickstart"}
+        experiment=EXPERIMENT,
+        name="loans-gbm-search",
+        tags={"stage": "quickstart", "dataset": reference.ref},
     ) as parent:
+        frame = datasets.get(reference.ref).to_pandas()  # the run records what it read
+        features = frame.drop(columns=DROP)
+        categorical = [
+            c for c in features.columns if isinstance(features[c].dtype, pd.CategoricalDtype)
+        ]
+        x_train, x_test, y_train, y_test = train_test_split(
+            features, frame[TARGET], test_size=0.25, random_state=seed, stratify=frame[TARGET]
+        )
         parent.log_params(
             {
                 "rows": rows,
@@ -146,5 +168,14 @@ def run(
         parent.set_tags({"best_run": best_id, "best_learning_rate": best_params["learning_rate"]})
 
     return QuickstartResult(
-        EXPERIMENT, parent.id, [c[0] for c in children], best_id, best_params, best_metrics, stages
+        EXPERIMENT,
+        parent.id,
+        [c[0] for c in children],
+        best_id,
+        best_params,
+        best_metrics,
+        dataset=reference.ref,
+        drifted=drifted.ref,
+        moved=moved,
+        stages=stages,
     )

@@ -18,7 +18,7 @@ def quickstart_cmd(
     """Run the whole loop on bundled loan data and print where to look."""
     settings = get_settings()
     console.print(f"Shipyard quick start: store {settings.db_url}")
-    stages = 2 + 3  # data, three models, select
+    stages = 3 + 3  # two dataset versions, three models, select
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -46,7 +46,18 @@ def quickstart_cmd(
         f"  AUC {number(m['auc'])}  accuracy {number(m['accuracy'])}"
         f"  log-loss {number(m['log_loss'])}\n"
     )
+    console.print(
+        f"Data: {result.dataset} and a drifted month {result.drifted}; statistics that moved: "
+        f"{', '.join(result.moved[:6]) or 'none'}{' ...' if len(result.moved) > 6 else ''}\n"
+    )
     console.print("Where to look:")
+    console.print(f"  shipyard data show {result.dataset}")
+    console.print(f"  shipyard data diff {result.dataset} {result.drifted}")
+    console.print(f"  shipyard data profile {result.dataset} --html loans-profile.html")
+    console.print(f"  shipyard data lineage {result.dataset}")
+    console.print(
+        f'  shipyard data query "SELECT region, avg(income) FROM {result.dataset} GROUP BY 1"'
+    )
     console.print(f"  shipyard runs list -e {result.experiment} -o 'metrics.auc desc'")
     console.print(f"  shipyard runs show {result.best_run_id[:12]}")
     console.print(f"  shipyard runs compare {' '.join(r[:8] for r in result.child_run_ids)}")

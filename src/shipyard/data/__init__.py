@@ -1,7 +1,66 @@
-"""Datasets: the bundled synthetic loan data (versioning and validation come next)."""
+"""Datasets: versions, schemas, validation, profiles, SQL, transforms and lineage.
+
+``import shipyard as sy`` then ``sy.datasets.register("loans", df)``,
+``sy.datasets.get("loans@3").to_pandas()``, ``sy.datasets.query("SELECT ... FROM loans@3")``.
+"""
 
 from __future__ import annotations
 
+from shipyard.data._api import (
+    DatasetVersion,
+    get,
+    list_datasets,
+    profile,
+    register,
+    remove_alias,
+    resolve,
+    schema,
+    set_alias,
+    set_policy,
+    set_schema,
+    tag,
+    validate,
+    versions,
+)
+from shipyard.data._checks import ValidationReport
+from shipyard.data._derive import query, run_transform
+from shipyard.data._lineage import DatasetDiff, Lineage, diff, lineage
 from shipyard.data._loans import make_loans
+from shipyard.data._profile import Profile
+from shipyard.data._report import profile_html
+from shipyard.data._schema import ColumnSchema, Schema, infer_schema
+from shipyard.data._transforms import Transform, register_transform
+from shipyard.data._types import Dataset
 
-__all__ = ["make_loans"]
+__all__ = [
+    "ColumnSchema",
+    "Dataset",
+    "DatasetDiff",
+    "DatasetVersion",
+    "Lineage",
+    "Profile",
+    "Schema",
+    "Transform",
+    "ValidationReport",
+    "diff",
+    "get",
+    "infer_schema",
+    "lineage",
+    "list_datasets",
+    "make_loans",
+    "profile",
+    "profile_html",
+    "query",
+    "register",
+    "register_transform",
+    "remove_alias",
+    "resolve",
+    "run_transform",
+    "schema",
+    "set_alias",
+    "set_policy",
+    "set_schema",
+    "tag",
+    "validate",
+    "versions",
+]

@@ -56,7 +56,7 @@ def make_loans(
 
     Example:
         >>> df = make_loans(1_000, seed=1)
-        >>> df.shape, round(df["default"].mean(), 1)
+        >>> df.shape, round(float(df["default"].mean()), 1)
         ((1000, 17), 0.2)
     """
     if not isinstance(n_rows, int) or n_rows < 1:

@@ -40,7 +40,8 @@ def default_artifacts() -> ArtifactStore:
     global _artifacts
     with _lock:
         if _artifacts is None:
-            _artifacts = ArtifactStore(get_settings().artifacts_url)
+            settings = get_settings()
+            _artifacts = ArtifactStore(settings.artifacts_url, cache_dir=settings.home / "cache")
         return _artifacts
 
 

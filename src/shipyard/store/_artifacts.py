@@ -39,10 +39,12 @@ class ArtifactStore:
         b'hello'
     """
 
-    def __init__(self, url: str | Path) -> None:
+    def __init__(self, url: str | Path, cache_dir: str | Path | None = None) -> None:
         self.url = str(url)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._fs: Any = None
         self._root = ""
+        self._verified: set[str] = set()
 
     @property
     def fs(self) -> Any:
@@ -120,6 +122,34 @@ class ArtifactStore:
             partial.unlink(missing_ok=True)
         return target
 
+    def local_path(self, digest: str) -> Path:
+        """A local file with the blob's content, for engines that read paths (DuckDB, Arrow).
+
+        On a local store it is the stored file itself, hashed once per process before it is
+        handed out; on a remote store, a verified download into ``cache_dir``.
+        """
+        if _is_local(self.fs):
+            path = Path(self._path(digest))
+            if digest not in self._verified:
+                if not path.is_file():
+                    raise NotFound(
+                        f"Artifact content sha256:{digest} is not in the artifact store at "
+                        f"{self.url}."
+                    )
+                hasher = hashlib.sha256()
+                with path.open("rb") as fh:
+                    for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                        hasher.update(chunk)
+                self._verify(digest, hasher.hexdigest())
+                self._verified.add(digest)
+            return path
+        if self.cache_dir is None:
+            raise InvalidInput(f"Artifact store {self.url} is remote and has no cache folder.")
+        cached = self.cache_dir / digest
+        if not cached.is_file():
+            self.download(digest, cached)
+        return cached
+
     def _commit(self, chunks: Iterator[bytes], digest: str) -> None:
         final = self._path(digest)
         temp = f"{self.root}/tmp/{uuid.uuid4().hex}"
@@ -165,3 +195,8 @@ class ArtifactStore:
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
+
+
+def _is_local(fs: Any) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol or "local" in protocol

@@ -1,0 +1,286 @@
+"""The datasets SDK: register, get, version, alias, tag, validate and profile datasets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from shipyard._refs import Ref, check_name, parse_ref
+from shipyard.config import get_settings
+from shipyard.data._checks import Check, ValidationReport
+from shipyard.data._checks import validate as validate_table
+from shipyard.data._content import content_hash, to_arrow, write_parquet
+from shipyard.data._profile import Profile
+from shipyard.data._profile import profile as profile_table
+from shipyard.data._schema import Schema, infer_schema
+from shipyard.data._store import DatasetStore
+from shipyard.data._types import Dataset, VersionInfo
+from shipyard.errors import InvalidInput
+from shipyard.store import ArtifactStore, default_artifacts, default_database
+from shipyard.tracking import active_run
+from shipyard.tracking._validate import MAX_TAG_VALUE, check_key, text_value
+
+log = logging.getLogger("shipyard.data")
+
+
+@dataclass(frozen=True)
+class DatasetVersion(VersionInfo):
+    """An immutable dataset version; its data loads lazily.
+
+    Example:
+        >>> v = sy.datasets.get("loans@3")          # doctest: +SKIP
+        >>> v.to_pandas().shape, v.scan().aggregate("avg(income)")  # doctest: +SKIP
+    """
+
+    artifacts: ArtifactStore | None = field(default=None, repr=False, compare=False)
+
+    def path(self) -> Path:
+        """A local Parquet file with the version's data (verified against its hash)."""
+        assert self.artifacts is not None
+        return self.artifacts.local_path(self.digest)
+
+    def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The data as an Arrow table (optionally only some columns)."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.path(), columns=list(columns) if columns else None)
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The data as a pandas DataFrame (categories come back as categories)."""
+        return self.to_arrow(columns).to_pandas()
+
+    def dataset(self) -> Any:
+        """A ``pyarrow.dataset.Dataset`` over the version: filter and project before loading."""
+        import pyarrow.dataset as ds
+
+        return ds.dataset(self.path(), format="parquet")
+
+    def scan(self, connection: Any = None) -> Any:
+        """A DuckDB relation over the version, for larger-than-memory queries."""
+        import duckdb
+
+        con = connection if connection is not None else duckdb.connect()
+        return con.read_parquet(str(self.path()))
+
+    def profile(self) -> Profile:
+        """The profile computed when the version was registered."""
+        assert self.artifacts is not None
+        if self.profile_digest is None:
+            return profile_table(self.path())
+        return Profile.from_dict(json.loads(self.artifacts.get_bytes(self.profile_digest)))
+
+    def schema(self) -> Schema | None:
+        """The schema the version was validated against (or inferred from)."""
+        if self.schema_version is None:
+            return None
+        found = _store().schema(self.dataset_id, self.schema_version)
+        return None if found is None else Schema.from_dict(found[1])
+
+
+def _store() -> DatasetStore:
+    db = default_database()
+    if _cache.get("db") is not db:
+        _cache["db"] = db
+        _cache["store"] = DatasetStore(db)
+    store: DatasetStore = _cache["store"]
+    return store
+
+
+_cache: dict[str, Any] = {}
+
+
+def _handle(info: VersionInfo) -> DatasetVersion:
+    values = {f: getattr(info, f) for f in VersionInfo.__dataclass_fields__}
+    return DatasetVersion(**values, artifacts=default_artifacts())
+
+
+def register(
+    name: str,
+    source: Any,
+    *,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    aliases: Sequence[str] = (),
+    policy: str | None = None,
+    parents: Sequence[str] = (),
+    transform_id: str | None = None,
+    transform_params: Mapping[str, Any] | None = None,
+) -> DatasetVersion:
+    """Register ``source`` as a new immutable version of dataset ``name``.
+
+    ``source`` is a pandas/polars DataFrame, an Arrow table, or a CSV/Parquet/JSON-lines
+    file or folder (local or fsspec URL). Identical content returns the existing version and
+    stores nothing. The first version's schema is inferred and stored; later versions are
+    validated against the current schema, and the dataset's policy decides: ``"reject"``
+    raises with the report and stores nothing, ``"warn"`` (default) stores the version with
+    its report. Each version gets a profile.
+
+    Raises:
+        InvalidInput: unreadable or empty data, a mixed-type column, a rejected version.
+        NotFound: a file that does not exist.
+    """
+    check_name("Dataset", name)
+    clean_tags = {
+        check_key("Tag", k): text_value("Tag", k, v, MAX_TAG_VALUE) for k, v in (tags or {}).items()
+    }
+    for alias in aliases:
+        parse_ref("Dataset", f"{name}@{alias}")
+    table = to_arrow(source)
+    digest_of_content = content_hash(table)
+    store = _store()
+    dataset = store.dataset(name, create=True, policy=policy, description=description)
+    existing = store.by_content(dataset.id, digest_of_content)
+    if existing is not None:
+        for alias in aliases:
+            store.set_alias(dataset.id, alias, existing.id)
+        return _handle(store.get(existing.id) if aliases else existing)
+
+    current = store.schema(dataset.id)
+    new_schema: dict[str, Any] | None = None
+    report: ValidationReport | None = None
+    if current is None:
+        new_schema = infer_schema(table).to_dict()
+    else:
+        report = validate_table(table, Schema.from_dict(current[1]))
+        if not report.ok:
+            if dataset.policy == "reject":
+                raise InvalidInput(
+                    f"New version of dataset {name!r} rejected by its schema (version "
+                    f"{current[0]}); nothing was stored.\n{report.summary()}"
+                )
+            log.warning("Dataset %r: new version breaks its schema:\n%s", name, report.summary())
+
+    artifacts = default_artifacts()
+    stats = profile_table(table)
+    profile_blob = artifacts.put_bytes(json.dumps(stats.to_dict()).encode())
+    data_blob = _store_parquet(table, artifacts)
+    run = active_run()
+    info = store.add_version(
+        dataset,
+        content_hash=digest_of_content,
+        digest=data_blob.digest,
+        rows=table.num_rows,
+        columns=table.num_columns,
+        size=data_blob.size,
+        profile_digest=profile_blob.digest,
+        validation=report.to_dict() if report is not None else None,
+        new_schema=new_schema,
+        run_id=run.id if run is not None else None,
+        parents=parents,
+        transform_id=transform_id,
+        transform_params=transform_params,
+        description=description,
+        tags=clean_tags,
+        aliases=aliases,
+    )
+    return _handle(info)
+
+
+def _store_parquet(table: pa.Table, artifacts: ArtifactStore) -> Any:
+    temp_dir = get_settings().home / "tmp"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    temp = temp_dir / f"{uuid.uuid4().hex}.parquet"
+    try:
+        write_parquet(table, temp)
+        return artifacts.put_file(temp)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def get(ref: str) -> DatasetVersion:
+    """The version ``ref`` names (``loans``, ``loans@3``, ``loans@v3``, ``loans@golden``).
+
+    Inside an active run, the run records that it read this version (lineage).
+    """
+    info = _store().resolve(parse_ref("Dataset", ref))
+    run = active_run()
+    if run is not None:
+        _store().record_input(run.id, info.id)
+    return _handle(info)
+
+
+def resolve(ref: str) -> DatasetVersion:
+    """Like :func:`get`, without recording a read."""
+    return _handle(_store().resolve(parse_ref("Dataset", ref)))
+
+
+def list_datasets() -> list[Dataset]:
+    """Every dataset with its number of versions."""
+    return _store().list_datasets()
+
+
+def versions(name: str) -> list[DatasetVersion]:
+    """Every version of a dataset, newest first."""
+    return [_handle(v) for v in _store().versions(check_name("Dataset", name))]
+
+
+def set_alias(ref: str, alias: str) -> DatasetVersion:
+    """Point ``alias`` (e.g. ``golden``) at the version ``ref`` names."""
+    version = resolve(ref)
+    parse_ref("Dataset", f"{version.name}@{alias}")
+    _store().set_alias(version.dataset_id, alias, version.id)
+    return resolve(version.ref)
+
+
+def remove_alias(name: str, alias: str) -> None:
+    """Delete an alias of a dataset."""
+    _store().remove_alias(_store().dataset(name).id, alias)
+
+
+def tag(ref: str, **tags: Any) -> DatasetVersion:
+    """Set tags on a version."""
+    version = resolve(ref)
+    _store().set_tags(
+        version.id,
+        {check_key("Tag", k): text_value("Tag", k, v, MAX_TAG_VALUE) for k, v in tags.items()},
+    )
+    return resolve(version.ref)
+
+
+def set_policy(name: str, policy: str) -> None:
+    """``"reject"`` invalid new versions, or ``"warn"`` and accept them."""
+    _store().set_policy(name, policy)
+
+
+def schema(name: str) -> Schema:
+    """The current schema of a dataset."""
+    ds = _store().dataset(check_name("Dataset", name))
+    found = _store().schema(ds.id)
+    if found is None:
+        raise InvalidInput(f"Dataset {name!r} has no schema yet (register a version first).")
+    return Schema.from_dict(found[1])
+
+
+def set_schema(name: str, new: Schema) -> int:
+    """Store an edited schema as the dataset's next schema version; returns its number."""
+    if not isinstance(new, Schema):
+        raise InvalidInput(f"set_schema takes a Schema, got {type(new).__name__}.")
+    ds = _store().dataset(check_name("Dataset", name))
+    return _store().put_schema(ds.id, new.to_dict())
+
+
+def validate(
+    data: Any, against: str, checks: Mapping[str, tuple[str | None, Check]] | None = None
+) -> ValidationReport:
+    """Validate a version reference or any table (e.g. a serving batch) against a dataset's
+    current schema and optional user checks."""
+    table = resolve(data).to_arrow() if isinstance(data, str) else to_arrow(data)
+    return validate_table(table, schema(against), checks)
+
+
+def profile(ref: str) -> Profile:
+    """The stored profile of a version."""
+    return resolve(ref).profile()
+
+
+def parse(ref: str) -> Ref:
+    """Parse a dataset reference (exposed for the CLI)."""
+    return parse_ref("Dataset", ref)

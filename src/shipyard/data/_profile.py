@@ -1,0 +1,536 @@
+"""Dataset profiles: per-column statistics of an Arrow table or Parquet data, through DuckDB.
+
+Three vectorised passes, whatever the size: (1) every column's aggregates (counts, missing,
+distinct, min/max, mean/std, quantiles), each column on one DuckDB thread so the same data
+always gives the same numbers, columns split across cores; (2) one query with a
+``histogram`` aggregate per numeric column over fixed-width bins; (3) one ``UNION ALL`` of
+``GROUP BY`` queries for the top values of categorical and boolean columns. DuckDB scans
+Arrow memory in place (no copy, no pandas) and streams Parquet through ``pyarrow.dataset``.
+
+Up to :data:`EXACT_ROWS` rows, distinct counts and quantiles are exact; above, they are
+estimates in bounded memory (HyperLogLog, t-digest) and each column says so. NaN counts as
+missing. ``±inf`` is a value (in ``count`` and ``infinite``), but ``min``, ``max``,
+``mean``, ``std`` and quantiles describe the finite values, so a profile is strict JSON;
+infinities fall in the outer histogram bins, so ``sum(counts) == count``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from shipyard.errors import InvalidInput, NotFound, ShipyardError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["EXACT_ROWS", "KINDS", "QUANTILES", "ColumnProfile", "Histogram", "Profile", "profile"]
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+"""Quantiles every numeric column reports, keyed ``"0.01"`` … ``"0.99"``."""
+EXACT_ROWS = 100_000
+"""Above this many rows, distinct counts and quantiles are approximate."""
+KINDS = ("numeric", "categorical", "boolean", "datetime", "other")
+FORMAT = 1  # version of the ``to_dict`` layout
+_KEYS = tuple(f"{q:g}" for q in QUANTILES)
+_SOURCE = "profiled"
+
+
+class Histogram(TypedDict):
+    """Counts of a numeric column's values in ``len(counts)`` fixed-width bins.
+
+    Bin ``i`` holds ``edges[i] <= x < edges[i + 1]``; the last bin also holds ``x == max``
+    (as :func:`numpy.histogram` does with these edges). A constant column has one bin
+    with ``edges == [v, v]``.
+    """
+
+    edges: list[float]
+    counts: list[int]
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """Statistics of one column; immutable, JSON-safe (no NaN or infinity anywhere).
+
+    Attributes:
+        name: column name.
+        type: Arrow type as a string (``"int64"``, ``"double"``, ``"large_string"``,
+            ``"dictionary<values=string, indices=int8, ordered=0>"``, ``"timestamp[ns]"``).
+        kind: ``"numeric"``, ``"categorical"`` (strings, dictionaries), ``"boolean"``,
+            ``"datetime"`` (timestamps, dates) or ``"other"``.
+        count: values present (``count + missing`` is the number of rows).
+        missing: nulls, plus NaN in floating-point columns.
+        distinct: distinct values present (an estimate when ``approximate``).
+        min: smallest finite value (numeric: float; datetime: ISO 8601 string; else None).
+        max: largest finite value, as ``min``.
+        mean: mean of the finite values (numeric only).
+        std: sample standard deviation (``ddof=1``) of the finite values (numeric only).
+        quantiles: ``{"0.01": …, "0.99": …}`` of the finite values, linear interpolation
+            (numeric only, else empty).
+        histogram: fixed-width bins between ``min`` and ``max`` (numeric with a finite
+            value, else None).
+        top: up to ``top_k`` most frequent values with counts, most frequent first, ties by
+            value (categorical and boolean; booleans as ``"true"``/``"false"``).
+        infinite: how many values are ``±inf`` (counted in ``count`` and the histogram's
+            outer bins, not in ``min``/``max``/``mean``/``std``/quantiles).
+        approximate: whether ``distinct`` and ``quantiles`` are estimates.
+    """
+
+    name: str
+    type: str
+    kind: str
+    count: int
+    missing: int
+    distinct: int
+    min: float | str | None = None
+    max: float | str | None = None
+    mean: float | None = None
+    std: float | None = None
+    quantiles: dict[str, float] = field(default_factory=dict)
+    histogram: Histogram | None = None
+    top: list[tuple[str, int]] = field(default_factory=list)
+    infinite: int = 0
+    approximate: bool = False
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Per-column statistics of a table: what the profile functions return.
+
+    Attributes:
+        rows: number of rows.
+        columns: one :class:`ColumnProfile` per column, in table order.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> p = profile(pa.table({"x": [1.0, 2.0, None]}))
+        >>> p.rows, p.column("x").missing, p.column("x").mean
+        (3, 1, 1.5)
+    """
+
+    rows: int
+    columns: list[ColumnProfile]
+
+    def column(self, name: str) -> ColumnProfile:
+        """Return the profile of the column called ``name``.
+
+        Args:
+            name: a column name.
+
+        Returns:
+            That column's profile.
+
+        Raises:
+            NotFound: no column has that name (the message lists the known ones).
+        """
+        for column in self.columns:
+            if column.name == name:
+                return column
+        known = ", ".join(repr(c.name) for c in self.columns) or "none"
+        raise NotFound(f"The profile has no column {name!r}; its columns are: {known}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the profile as plain JSON-safe data (``from_dict`` reads it back exactly).
+
+        Returns:
+            ``{"format": 1, "rows": …, "columns": [{…}, …]}``; ``top`` entries are
+            ``[value, count]`` lists.
+        """
+        columns = []
+        for column in self.columns:
+            item = asdict(column)
+            item["top"] = [[value, n] for value, n in column.top]
+            columns.append(item)
+        return {"format": FORMAT, "rows": self.rows, "columns": columns}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Profile:
+        """Rebuild a profile from :meth:`to_dict` output (for example after JSON).
+
+        Args:
+            data: the mapping ``to_dict`` returned.
+
+        Returns:
+            An equal profile.
+
+        Raises:
+            InvalidInput: the mapping is not a profile this version can read.
+        """
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            got = data.get("format") if isinstance(data, Mapping) else type(data).__name__
+            raise InvalidInput(f"Expected a profile dict with format {FORMAT}, got {got!r}.")
+        known = {f.name for f in fields(ColumnProfile)} - {"top"}
+        try:
+            columns = [
+                ColumnProfile(
+                    **{key: value for key, value in item.items() if key in known},
+                    top=[(str(value), int(n)) for value, n in item.get("top", [])],
+                )
+                for item in data["columns"]
+            ]
+            return cls(rows=int(data["rows"]), columns=columns)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"Malformed profile dict: {exc!r}.") from exc
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per column: the scalar statistics and one column per quantile.
+
+        Returns:
+            A DataFrame indexed by column name with ``type``, ``kind``, ``count``,
+            ``missing``, ``distinct``, ``min``, ``max``, ``mean``, ``std``, ``q0.01`` …
+            ``q0.99`` and ``top`` (the most frequent value).
+        """
+        import pandas as pd
+
+        scalars = ["name", "type", "kind", "count", "missing", "distinct", "min", "max"]
+        scalars += ["mean", "std"]
+        records = [
+            [getattr(c, s) for s in scalars]
+            + [c.quantiles.get(k) for k in _KEYS]
+            + [c.top[0][0] if c.top else None]
+            for c in self.columns
+        ]
+        columns = [*scalars, *(f"q{k}" for k in _KEYS), "top"]
+        return pd.DataFrame(records, columns=columns).set_index("name")
+
+
+def profile(
+    data: pa.Table | pd.DataFrame | str | os.PathLike[str], *, bins: int = 20, top_k: int = 20
+) -> Profile:
+    """Profile every column of a table: counts, missing, distinct, moments, quantiles, charts.
+
+    Args:
+        data: a ``pyarrow.Table`` (or ``RecordBatch``), a pandas DataFrame (converted to
+            Arrow; its index is not profiled), or the path of a Parquet file or of a folder
+            of Parquet files (hive partitions become columns), which is streamed.
+        bins: number of histogram bins for numeric columns (at least 1).
+        top_k: number of most frequent values kept for categorical and boolean columns.
+
+    Returns:
+        The profile.
+
+    Raises:
+        InvalidInput: ``data`` is none of the above, is not readable Parquet, has duplicate
+            column names, or ``bins``/``top_k`` is not a positive integer.
+        NotFound: the path does not exist.
+        ShipyardError: DuckDB ran out of memory.
+    """
+    for name, value in (("bins", bins), ("top_k", top_k)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInput(f"{name} must be a positive integer, got {value!r}.")
+    source, schema, label = _open(data)
+    if len(set(schema.names)) != len(schema.names):
+        dupes = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        raise InvalidInput(f"{label} has duplicate column names {dupes}; rename them first.")
+    try:
+        rows = source.num_rows if isinstance(source, pa.Table) else source.count_rows()
+    except pa.ArrowException as exc:
+        raise InvalidInput(f"{label} is not readable as Parquet: {exc}") from exc
+    if not schema.names:
+        return Profile(rows=rows, columns=[])
+    plans = [_Plan(i, f, rows > EXACT_ROWS) for i, f in enumerate(schema)]
+    duckdb = _import_duckdb()
+    with tempfile.TemporaryDirectory(prefix="shipyard-profile-") as spill:
+        con = duckdb.connect()
+        try:
+            con.sql(f"SET temp_directory = {_literal(spill)}")
+            con.sql("SET TimeZone = 'UTC'")
+            con.register(_SOURCE, source)
+            return _run(con, source, plans, bins=bins, top_k=top_k)
+        except duckdb.OutOfMemoryException as exc:
+            raise ShipyardError(f"Ran out of memory profiling {label}: {exc}") from exc
+        except (duckdb.Error, pa.ArrowException) as exc:
+            raise InvalidInput(f"Could not profile {label}: {exc}") from exc
+        finally:
+            con.close()
+
+
+# -- input ----------------------------------------------------------------------------------
+
+
+def _open(data: object) -> tuple[pa.Table | ds.Dataset, pa.Schema, str]:
+    """Return a table or Parquet dataset DuckDB can scan, the original schema, and a label."""
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    if isinstance(data, pa.Table):
+        widened = _widened(data.schema)
+        return (data if widened is None else data.cast(widened)), data.schema, "the table"
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        if not path.exists():
+            raise NotFound(f"No Parquet file or folder at {str(path)!r}.")
+        try:
+            dataset = ds.dataset(path, format="parquet", partitioning="hive")
+            widened = _widened(dataset.schema)
+            if widened is not None:  # read through the widened schema: Arrow casts each batch
+                return (
+                    ds.dataset(path, format="parquet", partitioning="hive", schema=widened),
+                    dataset.schema,
+                    repr(str(path)),
+                )
+            return dataset, dataset.schema, repr(str(path))
+        except (pa.ArrowException, OSError) as exc:
+            raise InvalidInput(f"{str(path)!r} is not readable as Parquet: {exc}") from exc
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        try:
+            table = pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            raise InvalidInput(f"Could not convert the DataFrame to Arrow: {exc}") from exc
+        return _open(table)[0], table.schema, "the DataFrame"
+    raise InvalidInput(
+        "profile() expects a pyarrow.Table, a pandas DataFrame or the path of a Parquet "
+        f"file or folder, got {type(data).__name__}."
+    )
+
+
+def _widened(schema: pa.Schema) -> pa.Schema | None:
+    """Return ``schema`` with float16 and decimal256 (DuckDB cannot scan them) widened, or None."""
+    widened = schema
+    for i, f in enumerate(schema):
+        if pa.types.is_float16(f.type):
+            widened = widened.set(i, f.with_type(pa.float32()))
+        elif pa.types.is_decimal256(f.type):
+            widened = widened.set(i, f.with_type(pa.float64()))
+    return None if widened is schema else widened
+
+
+def _import_duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
+        raise ImportError("Profiles need DuckDB: pip install 'duckdb>=1.1'.") from exc
+    return duckdb
+
+
+# -- planning -------------------------------------------------------------------------------
+
+
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "numeric"
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "datetime"
+    if pa.types.is_dictionary(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "categorical"
+    if str(t) == "string_view":  # pa.types.is_string_view needs pyarrow >= 16
+        return "categorical"
+    return "other"
+
+
+class _Plan:
+    """How one column is queried: its SQL expressions and result aliases."""
+
+    def __init__(self, index: int, f: pa.Field, approximate: bool) -> None:
+        self.index = index
+        self.name = f.name
+        self.type = str(f.type)
+        self.kind = _kind(f.type)
+        self.floating = pa.types.is_floating(f.type)
+        self.approximate = approximate
+        self.sql = '"' + f.name.replace('"', '""') + '"'
+        self.value = f"{self.sql}::DOUBLE" if self.kind == "numeric" else self.sql
+
+    def alias(self, stat: str) -> str:
+        return f"c{self.index}_{stat}"
+
+    def aggregates(self) -> list[str]:
+        """SQL aggregates for the one-pass statistics query."""
+        v, a = self.value, self.alias
+        distinct = "approx_count_distinct({})" if self.approximate else "count(DISTINCT {})"
+        if self.kind != "numeric":
+            out = [f"count({v}) AS {a('n')}", f"{distinct.format(v)}::BIGINT AS {a('distinct')}"]
+            if self.kind == "datetime":
+                out += [f"min({v}) AS {a('min')}", f"max({v}) AS {a('max')}"]
+            return out
+        if self.floating:
+            present = f"CASE WHEN NOT isnan({v}) THEN {v} END"
+            finite = f"CASE WHEN isfinite({v}) THEN {v} END"
+            nan = f"count_if(isnan({v}))::BIGINT"
+            inf = f"count_if(isinf({v}))::BIGINT"
+        else:
+            present = finite = v
+            nan = inf = "0::BIGINT"
+        qs = "[" + ", ".join(repr(q) for q in QUANTILES) + "]"
+        quantile = "approx_quantile" if self.approximate else "quantile_cont"
+        return [
+            f"count({v}) - {nan} AS {a('n')}",
+            f"{inf} AS {a('inf')}",
+            f"{distinct.format(present)}::BIGINT AS {a('distinct')}",
+            f"min({finite}) AS {a('min')}",
+            f"max({finite}) AS {a('max')}",
+            f"avg({finite}) AS {a('mean')}",
+            f"stddev_samp({finite}) AS {a('std')}",
+            f"{quantile}({finite}, {qs}) AS {a('q')}",
+        ]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def _run(con: Any, source: object, plans: list[_Plan], *, bins: int, top_k: int) -> Profile:
+    """Run the three queries and assemble the profile."""
+    stats = _stats(con, source, plans)
+    rows = int(stats["n_rows"])
+    columns = [_column(p, stats, rows) for p in plans]
+    histograms = _histograms(con, plans, columns, bins)
+    tops = _tops(con, [p for p in plans if p.kind in ("categorical", "boolean")], top_k)
+    out = []
+    for p, c in zip(plans, columns, strict=True):
+        extra: dict[str, Any] = {}
+        if p.index in histograms:
+            extra["histogram"] = histograms[p.index]
+        if p.kind in ("categorical", "boolean"):
+            extra["top"] = tops.get(p.index, [])
+        out.append(replace(c, **extra))
+    return Profile(rows=rows, columns=out)
+
+
+def _stats(con: Any, source: object, plans: list[_Plan]) -> dict[str, Any]:
+    """Compute every column's aggregates in one pass: one single-threaded query per core.
+
+    Each column is aggregated by one DuckDB thread, so floating-point sums and sketches
+    merge in scan order and the same data always gives the same numbers; the columns are
+    split across cores (one cursor each) to keep the pass parallel.
+    """
+    workers = max(1, min(os.cpu_count() or 1, len(plans)))
+    ordered = sorted(plans, key=lambda p: p.kind != "numeric")  # spread the costly ones
+    groups = [ordered[i::workers] for i in range(workers)]
+    con.sql("SET threads = 1")
+
+    def run(group: list[_Plan]) -> dict[str, Any]:
+        cursor = con.cursor()
+        try:
+            cursor.register(_SOURCE, source)
+            select = ["count(*) AS n_rows", *(s for p in group for s in p.aggregates())]
+            return _one_row(cursor, f"SELECT {', '.join(select)} FROM {_SOURCE}")
+        finally:
+            cursor.close()
+
+    merged: dict[str, Any] = {}
+    with ThreadPoolExecutor(workers) as pool:
+        for result in pool.map(run, groups):
+            merged.update(result)
+    con.sql("RESET threads")
+    return merged
+
+
+def _one_row(con: Any, query: str) -> dict[str, Any]:
+    relation = con.sql(query)
+    return dict(zip(relation.columns, relation.fetchall()[0], strict=True))
+
+
+def _column(p: _Plan, stats: Mapping[str, Any], rows: int) -> ColumnProfile:
+    """Build one column's profile (without histogram and top values) from the stats row."""
+    count = int(stats[p.alias("n")] or 0)  # count_if over no rows is NULL
+    distinct = int(stats[p.alias("distinct")] or 0)
+    values: dict[str, Any] = {"count": count, "missing": rows - count, "distinct": distinct}
+    if p.kind == "datetime":
+        values.update(min=_iso(stats[p.alias("min")]), max=_iso(stats[p.alias("max")]))
+    elif p.kind == "numeric":
+        values.update({s: _float(stats[p.alias(s)]) for s in ("min", "max", "mean", "std")})
+        qs = stats[p.alias("q")]
+        values["quantiles"] = dict(zip(_KEYS, map(float, qs), strict=True)) if qs else {}
+        values["infinite"] = int(stats[p.alias("inf")] or 0)
+    return ColumnProfile(p.name, p.type, p.kind, approximate=p.approximate, **values)
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, date) else None
+
+
+def _edges(lo: float, hi: float, bins: int) -> list[float]:
+    """Return ``bins + 1`` increasing edges from ``lo`` to ``hi`` (one bin if they collide)."""
+    if math.isfinite(hi - lo):
+        edges = [float(e) for e in np.linspace(lo, hi, bins + 1)]
+    else:  # the range overflows a double: interpolate without computing hi - lo
+        t = np.linspace(0.0, 1.0, bins + 1)
+        edges = [float(e) for e in lo * (1 - t) + hi * t]
+        edges[0], edges[-1] = lo, hi
+    if any(b <= a for a, b in itertools.pairwise(edges)):
+        return [lo, hi]
+    return edges
+
+
+def _histograms(
+    con: Any, plans: list[_Plan], columns: list[ColumnProfile], bins: int
+) -> dict[int, Histogram]:
+    """Count each numeric column's values in fixed-width bins, in one query for all columns."""
+    out: dict[int, Histogram] = {}
+    inner, outer, wanted = [], [], []
+    for p, c in zip(plans, columns, strict=True):
+        if p.kind != "numeric" or not isinstance(c.min, float) or not isinstance(c.max, float):
+            continue
+        edges = _edges(c.min, c.max, bins)
+        if len(edges) == 2:  # constant column (or a range too narrow to split): one bin
+            out[p.index] = Histogram(edges=edges, counts=[c.count])
+            continue
+        k, v, j = len(edges) - 1, p.alias("v"), p.alias("j")
+        valid = f"{p.value} IS NOT NULL" + (f" AND NOT isnan({p.value})" if p.floating else "")
+        if math.isfinite(c.max - c.min):
+            scaled = f"({p.value} - {c.min!r}) * {k / (c.max - c.min)!r}"
+        else:
+            scaled = f"({p.value} / 2 - {c.min / 2!r}) * {k / (c.max / 2 - c.min / 2)!r}"
+        guess = f"least(greatest(floor({scaled}), 0), {k - 1})::INTEGER"
+        inner += [f"{p.value} AS {v}", f"CASE WHEN {valid} THEN {guess} END AS {j}"]
+        # The guess can be one bin off where a value sits on an edge: compare with the edges.
+        e = "([" + ", ".join(repr(x) for x in edges) + "]::DOUBLE[])"
+        outer.append(
+            f"histogram(CASE WHEN {j} > 0 AND {v} < {e}[{j} + 1] THEN {j} - 1 "
+            f"WHEN {j} < {k - 1} AND {v} >= {e}[{j} + 2] THEN {j} + 1 ELSE {j} END) AS {j}"
+        )
+        wanted.append((p, edges))
+    if not wanted:
+        return out
+    query = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {_SOURCE})"
+    row = _one_row(con, query)
+    for p, edges in wanted:
+        found = dict(row[p.alias("j")] or [])
+        counts = [int(found.get(i, 0)) for i in range(len(edges) - 1)]
+        out[p.index] = Histogram(edges=edges, counts=counts)
+    return out
+
+
+def _tops(con: Any, plans: list[_Plan], top_k: int) -> dict[int, list[tuple[str, int]]]:
+    """Return the ``top_k`` most frequent values of each column, in one query."""
+    if not plans:
+        return {}
+    parts = [
+        f"(SELECT {p.index} AS sy_col, CAST({p.sql} AS VARCHAR) AS sy_value, count(*) AS sy_n "
+        f"FROM {_SOURCE} WHERE {p.sql} IS NOT NULL GROUP BY {p.sql} "
+        f"ORDER BY sy_n DESC, sy_value LIMIT {top_k})"
+        for p in plans
+    ]
+    out: dict[int, list[tuple[str, int]]] = {}
+    result = con.sql(" UNION ALL ".join(parts)).to_arrow_table()
+    for col, value, n in zip(*(result.column(i).to_pylist() for i in range(3)), strict=True):
+        out.setdefault(col, []).append((value, int(n)))
+    for ranked in out.values():  # UNION ALL keeps no order across branches: restore it
+        ranked.sort(key=lambda item: (-item[1], item[0]))
+    return out

@@ -1,0 +1,72 @@
+"""SQL over dataset versions by ``name@version``, through DuckDB."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from shipyard.errors import InvalidInput
+
+#: ``name@selector`` outside quotes; the selector has no dots so ``loans@3.income`` reads as
+#: column ``income`` of ``loans@3``.
+_REF = re.compile(r"(?<![\w@])([A-Za-z][A-Za-z0-9_\-.]*@[A-Za-z0-9_\-]+)")
+_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
+
+
+def find_refs(sql: str) -> list[str]:
+    """The dataset references in a statement, in order of first appearance, outside quotes."""
+    refs: list[str] = []
+    for n, part in enumerate(_QUOTED.split(sql)):
+        if n % 2 == 0:
+            for ref in _REF.findall(part):
+                if ref not in refs:
+                    refs.append(ref)
+    return refs
+
+
+def rewrite(sql: str, names: dict[str, str]) -> str:
+    """Replace each reference (outside quotes) by its view name."""
+    parts = _QUOTED.split(sql)
+    for n in range(0, len(parts), 2):
+        parts[n] = _REF.sub(lambda m: names.get(m.group(1), m.group(1)), parts[n])
+    return "".join(parts)
+
+
+def run_sql(sql: str, views: dict[str, str], params: dict[str, Any] | None = None) -> pa.Table:
+    """Run ``sql`` in a fresh DuckDB connection with each view name bound to a Parquet file.
+
+    Raises:
+        InvalidInput: DuckDB refused the statement (its message is kept).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for view, path in views.items():
+            con.read_parquet(path).create_view(view)
+        relation = con.sql(sql, params=params) if params else con.sql(sql)
+        if relation is None:
+            raise InvalidInput("The SQL statement returns no rows; use a SELECT query.")
+        return _to_arrow(relation)
+    except duckdb.Error as exc:
+        raise InvalidInput(f"SQL failed: {exc}\n  {sql}") from exc
+    finally:
+        con.close()
+
+
+def _to_arrow(relation: Any) -> pa.Table:
+    for method in ("to_arrow_table", "fetch_arrow_table", "arrow"):
+        if hasattr(relation, method):
+            result = getattr(relation, method)()
+            if isinstance(result, pa.RecordBatchReader):
+                return result.read_all()
+            return result
+    raise InvalidInput("This DuckDB version cannot return Arrow tables.")  # pragma: no cover
+
+
+def frame(table: pa.Table) -> pd.DataFrame:
+    """The query result as pandas."""
+    return table.to_pandas()

@@ -1,0 +1,495 @@
+"""Datasets, versions, schemas, aliases, tags, lineage and transforms in the metadata store."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from shipyard._refs import Ref
+from shipyard.data._types import Dataset, VersionInfo
+from shipyard.errors import InvalidInput, NotFound
+from shipyard.store import Database
+from shipyard.store._schema import Base
+
+_t = Base.metadata.tables
+DATASETS = _t["datasets"]
+SCHEMAS = _t["dataset_schemas"]
+VERSIONS = _t["dataset_versions"]
+ALIASES = _t["dataset_aliases"]
+TAGS = _t["dataset_version_tags"]
+LINEAGE = _t["dataset_lineage"]
+RUN_INPUTS = _t["run_inputs"]
+TRANSFORMS = _t["transforms"]
+TRANSFORM_OUTPUTS = _t["transform_outputs"]
+RUNS = _t["runs"]
+
+POLICIES = ("warn", "reject")
+
+
+class DatasetStore:
+    """Dataset records in a :class:`~shipyard.store.Database`. Thread-safe."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- datasets ----------------------------------------------------------------------
+
+    def dataset(
+        self,
+        name: str,
+        *,
+        create: bool = False,
+        policy: str | None = None,
+        description: str | None = None,
+    ) -> Dataset:
+        """The dataset called ``name`` (created when ``create`` and missing)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(DATASETS).where(DATASETS.c.name == name)).first()
+        if row is None and create:
+            if policy is not None and policy not in POLICIES:
+                raise InvalidInput(f"policy must be one of {POLICIES}, got {policy!r}.")
+            try:
+                with self.db.write() as conn:
+                    conn.execute(
+                        insert(DATASETS).values(
+                            id=uuid.uuid4().hex,
+                            name=name,
+                            created_at=time.time(),
+                            description=description,
+                            policy=policy or "warn",
+                        )
+                    )
+            except SAIntegrityError:
+                pass  # created concurrently
+            return self.dataset(name)
+        if row is None:
+            raise NotFound(f"No dataset named {name!r}. Try: shipyard data list")
+        return _dataset(dict(row._mapping))
+
+    def set_policy(self, name: str, policy: str) -> None:
+        """Reject invalid new versions, or accept them with warnings."""
+        if policy not in POLICIES:
+            raise InvalidInput(f"policy must be one of {POLICIES}, got {policy!r}.")
+        ds = self.dataset(name)
+        with self.db.write() as conn:
+            conn.execute(update(DATASETS).where(DATASETS.c.id == ds.id).values(policy=policy))
+
+    def list_datasets(self) -> list[Dataset]:
+        """Every dataset with its number of versions and latest version."""
+        counts = (
+            select(
+                VERSIONS.c.dataset_id,
+                func.count().label("n"),
+                func.max(VERSIONS.c.version).label("latest"),
+            )
+            .group_by(VERSIONS.c.dataset_id)
+            .subquery()
+        )
+        query = (
+            select(DATASETS, counts.c.n, counts.c.latest)
+            .outerjoin(counts, counts.c.dataset_id == DATASETS.c.id)
+            .order_by(DATASETS.c.name)
+        )
+        with self.db.read() as conn:
+            return [
+                _dataset(dict(r._mapping), versions=r.n or 0, latest=r.latest)
+                for r in conn.execute(query).all()
+            ]
+
+    # -- schemas -----------------------------------------------------------------------
+
+    def schema(
+        self, dataset_id: str, version: int | None = None
+    ) -> tuple[int, dict[str, Any]] | None:
+        """(schema version, schema JSON), the newest unless ``version`` is given."""
+        query = select(SCHEMAS.c.version, SCHEMAS.c.schema).where(
+            SCHEMAS.c.dataset_id == dataset_id
+        )
+        query = (
+            query.where(SCHEMAS.c.version == version)
+            if version
+            else query.order_by(SCHEMAS.c.version.desc()).limit(1)
+        )
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (int(row.version), json.loads(row.schema))
+
+    def put_schema(self, dataset_id: str, schema: Mapping[str, Any]) -> int:
+        """Store a new schema version (an edit); returns its number."""
+        with self.db.write() as conn:
+            return self._put_schema(conn, dataset_id, schema)
+
+    def _put_schema(self, conn: Connection, dataset_id: str, schema: Mapping[str, Any]) -> int:
+        current = (
+            conn.scalar(
+                select(func.max(SCHEMAS.c.version)).where(SCHEMAS.c.dataset_id == dataset_id)
+            )
+            or 0
+        )
+        conn.execute(
+            insert(SCHEMAS).values(
+                dataset_id=dataset_id,
+                version=current + 1,
+                schema=json.dumps(schema, sort_keys=True),
+                created_at=time.time(),
+            )
+        )
+        return int(current) + 1
+
+    # -- versions ----------------------------------------------------------------------
+
+    def by_content(self, dataset_id: str, content_hash: str) -> VersionInfo | None:
+        """The version of this dataset with exactly this content, if any."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(VERSIONS.c.id).where(
+                    VERSIONS.c.dataset_id == dataset_id, VERSIONS.c.content_hash == content_hash
+                )
+            ).first()
+            return None if row is None else self._info(conn, row.id)
+
+    def add_version(
+        self,
+        dataset: Dataset,
+        *,
+        content_hash: str,
+        digest: str,
+        rows: int,
+        columns: int,
+        size: int,
+        profile_digest: str | None,
+        validation: Mapping[str, Any] | None,
+        new_schema: Mapping[str, Any] | None,
+        run_id: str | None,
+        parents: Sequence[str] = (),
+        transform_id: str | None = None,
+        transform_params: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        aliases: Sequence[str] = (),
+    ) -> VersionInfo:
+        """Record a version (its schema, lineage, tags and aliases) in one transaction.
+
+        Identical content registered concurrently returns the version that won.
+        """
+        version_id = uuid.uuid4().hex
+        try:
+            with self.db.write() as conn:
+                schema_version = (
+                    self._put_schema(conn, dataset.id, new_schema)
+                    if new_schema is not None
+                    else conn.scalar(
+                        select(func.max(SCHEMAS.c.version)).where(
+                            SCHEMAS.c.dataset_id == dataset.id
+                        )
+                    )
+                )
+                number = (
+                    conn.scalar(
+                        select(func.max(VERSIONS.c.version)).where(
+                            VERSIONS.c.dataset_id == dataset.id
+                        )
+                    )
+                    or 0
+                ) + 1
+                conn.execute(
+                    insert(VERSIONS).values(
+                        id=version_id,
+                        dataset_id=dataset.id,
+                        version=number,
+                        content_hash=content_hash,
+                        digest=digest,
+                        rows=rows,
+                        columns=columns,
+                        size=size,
+                        schema_version=schema_version,
+                        profile_digest=profile_digest,
+                        validation=json.dumps(validation) if validation is not None else None,
+                        created_at=time.time(),
+                        run_id=run_id,
+                        transform_id=transform_id,
+                        transform_params=(
+                            json.dumps(transform_params, sort_keys=True, default=str)
+                            if transform_params is not None
+                            else None
+                        ),
+                        description=description,
+                    )
+                )
+                if parents:
+                    conn.execute(
+                        insert(LINEAGE),
+                        [{"child_id": version_id, "parent_id": p} for p in dict.fromkeys(parents)],
+                    )
+                if tags:
+                    conn.execute(
+                        insert(TAGS),
+                        [{"version_id": version_id, "key": k, "value": v} for k, v in tags.items()],
+                    )
+                for alias in aliases:
+                    self._set_alias(conn, dataset.id, alias, version_id)
+        except SAIntegrityError:
+            existing = self.by_content(dataset.id, content_hash)
+            if existing is None:
+                raise
+            return existing
+        return self.get(version_id)
+
+    def get(self, version_id: str) -> VersionInfo:
+        """A version by id."""
+        with self.db.read() as conn:
+            return self._info(conn, version_id)
+
+    def resolve(self, ref: Ref) -> VersionInfo:
+        """The version a reference names: a number, ``latest`` or an alias."""
+        with self.db.read() as conn:
+            ds = conn.execute(select(DATASETS.c.id).where(DATASETS.c.name == ref.name)).first()
+            if ds is None:
+                raise NotFound(f"No dataset named {ref.name!r}. Try: shipyard data list")
+            latest = conn.scalar(
+                select(func.max(VERSIONS.c.version)).where(VERSIONS.c.dataset_id == ds.id)
+            )
+            if ref.version is not None or ref.alias == "latest":
+                number = ref.version if ref.version is not None else latest
+                row = conn.execute(
+                    select(VERSIONS.c.id).where(
+                        VERSIONS.c.dataset_id == ds.id, VERSIONS.c.version == number
+                    )
+                ).first()
+                if row is None:
+                    hint = f"latest is {latest}" if latest else "it has no versions yet"
+                    raise NotFound(
+                        f"Dataset {ref.name!r} has no version {number} ({hint}). "
+                        f"Try: shipyard data versions {ref.name}"
+                    )
+                return self._info(conn, row.id)
+            row = conn.execute(
+                select(ALIASES.c.version_id).where(
+                    ALIASES.c.dataset_id == ds.id, ALIASES.c.alias == ref.alias
+                )
+            ).first()
+            if row is None:
+                known = conn.scalars(
+                    select(ALIASES.c.alias).where(ALIASES.c.dataset_id == ds.id)
+                ).all()
+                raise NotFound(
+                    f"Dataset {ref.name!r} has no alias {ref.alias!r} (aliases: "
+                    f"{', '.join(known) or 'none'}; or use a version number)."
+                )
+            return self._info(conn, row.version_id)
+
+    def versions(self, name: str) -> list[VersionInfo]:
+        """Every version of a dataset, newest first."""
+        ds = self.dataset(name)
+        with self.db.read() as conn:
+            ids = conn.scalars(
+                select(VERSIONS.c.id)
+                .where(VERSIONS.c.dataset_id == ds.id)
+                .order_by(VERSIONS.c.version.desc())
+            ).all()
+            return [self._info(conn, i) for i in ids]
+
+    def set_alias(self, dataset_id: str, alias: str, version_id: str) -> None:
+        """Point ``alias`` at a version (moving it if it pointed elsewhere)."""
+        with self.db.write() as conn:
+            self._set_alias(conn, dataset_id, alias, version_id)
+
+    def _set_alias(self, conn: Connection, dataset_id: str, alias: str, version_id: str) -> None:
+        if alias == "latest" or alias.isdigit() or (alias[:1] in "vV" and alias[1:].isdigit()):
+            raise InvalidInput(
+                f"Alias {alias!r} is reserved: 'latest' and version numbers "
+                "always mean what they say."
+            )
+        conn.execute(
+            delete(ALIASES).where(ALIASES.c.dataset_id == dataset_id, ALIASES.c.alias == alias)
+        )
+        conn.execute(
+            insert(ALIASES).values(dataset_id=dataset_id, alias=alias, version_id=version_id)
+        )
+
+    def remove_alias(self, dataset_id: str, alias: str) -> None:
+        """Delete an alias; a missing one is a :class:`NotFound`."""
+        with self.db.write() as conn:
+            gone = conn.execute(
+                delete(ALIASES).where(ALIASES.c.dataset_id == dataset_id, ALIASES.c.alias == alias)
+            ).rowcount
+        if not gone:
+            raise NotFound(f"No alias {alias!r} to remove.")
+
+    def set_tags(self, version_id: str, tags: Mapping[str, str]) -> None:
+        """Set tags on a version (replacing values of the same keys)."""
+        with self.db.write() as conn:
+            conn.execute(
+                delete(TAGS).where(TAGS.c.version_id == version_id, TAGS.c.key.in_(list(tags)))
+            )
+            conn.execute(
+                insert(TAGS),
+                [{"version_id": version_id, "key": k, "value": v} for k, v in tags.items()],
+            )
+
+    # -- lineage -----------------------------------------------------------------------
+
+    def record_input(self, run_id: str, version_id: str) -> None:
+        """Remember that a run read a version (idempotent)."""
+        with self.db.write() as conn:
+            exists = conn.scalar(
+                select(RUN_INPUTS.c.run_id).where(
+                    RUN_INPUTS.c.run_id == run_id, RUN_INPUTS.c.version_id == version_id
+                )
+            )
+            if exists is None:
+                conn.execute(insert(RUN_INPUTS).values(run_id=run_id, version_id=version_id))
+
+    def children(self, version_id: str) -> list[str]:
+        """Ids of versions made from this one."""
+        with self.db.read() as conn:
+            return list(
+                conn.scalars(select(LINEAGE.c.child_id).where(LINEAGE.c.parent_id == version_id))
+            )
+
+    def readers(self, version_id: str) -> list[dict[str, Any]]:
+        """Runs that read this version: id, name, status."""
+        query = (
+            select(RUNS.c.id, RUNS.c.name, RUNS.c.status)
+            .join(RUN_INPUTS, RUN_INPUTS.c.run_id == RUNS.c.id)
+            .where(RUN_INPUTS.c.version_id == version_id)
+            .order_by(RUNS.c.start_time)
+        )
+        with self.db.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(query).all()]
+
+    def run_inputs(self, run_id: str) -> list[VersionInfo]:
+        """Dataset versions a run read."""
+        with self.db.read() as conn:
+            ids = conn.scalars(
+                select(RUN_INPUTS.c.version_id).where(RUN_INPUTS.c.run_id == run_id)
+            ).all()
+            return [self._info(conn, i) for i in ids]
+
+    # -- transforms --------------------------------------------------------------------
+
+    def transform(self, name: str, kind: str, code: str, code_hash: str) -> str:
+        """The id of this transform at this code (recorded on first sight)."""
+        query = select(TRANSFORMS.c.id).where(
+            TRANSFORMS.c.name == name, TRANSFORMS.c.code_hash == code_hash
+        )
+        with self.db.read() as conn:
+            found = conn.scalar(query)
+        if found is not None:
+            return str(found)
+        try:
+            with self.db.write() as conn:
+                new_id = uuid.uuid4().hex
+                conn.execute(
+                    insert(TRANSFORMS).values(
+                        id=new_id,
+                        name=name,
+                        kind=kind,
+                        code=code,
+                        code_hash=code_hash,
+                        created_at=time.time(),
+                    )
+                )
+                return new_id
+        except SAIntegrityError:
+            with self.db.read() as conn:
+                return str(conn.scalar(query))
+
+    def transform_code(self, transform_id: str) -> dict[str, Any]:
+        """Name, kind and code of a transform."""
+        with self.db.read() as conn:
+            row = conn.execute(select(TRANSFORMS).where(TRANSFORMS.c.id == transform_id)).first()
+        if row is None:
+            raise NotFound(f"No transform with id {transform_id!r}.")
+        return dict(row._mapping)
+
+    def cached_output(self, transform_id: str, input_key: str) -> VersionInfo | None:
+        """The version this transform already made from these inputs and params."""
+        with self.db.read() as conn:
+            found = conn.scalar(
+                select(TRANSFORM_OUTPUTS.c.version_id).where(
+                    TRANSFORM_OUTPUTS.c.transform_id == transform_id,
+                    TRANSFORM_OUTPUTS.c.input_key == input_key,
+                )
+            )
+            return None if found is None else self._info(conn, found)
+
+    def cache_output(self, transform_id: str, input_key: str, version_id: str) -> None:
+        """Remember the output of a transform run."""
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    insert(TRANSFORM_OUTPUTS).values(
+                        transform_id=transform_id, input_key=input_key, version_id=version_id
+                    )
+                )
+        except SAIntegrityError:
+            pass  # the same run finished concurrently: either output is right
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _info(self, conn: Connection, version_id: str) -> VersionInfo:
+        row = conn.execute(
+            select(VERSIONS, DATASETS.c.name.label("dataset_name"))
+            .join(DATASETS, DATASETS.c.id == VERSIONS.c.dataset_id)
+            .where(VERSIONS.c.id == version_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"No dataset version with id {version_id!r}.")
+        aliases = tuple(
+            conn.scalars(
+                select(ALIASES.c.alias)
+                .where(ALIASES.c.version_id == version_id)
+                .order_by(ALIASES.c.alias)
+            )
+        )
+        tags = {
+            k: v
+            for k, v in conn.execute(
+                select(TAGS.c.key, TAGS.c.value).where(TAGS.c.version_id == version_id)
+            ).all()
+        }
+        parents = tuple(
+            conn.scalars(select(LINEAGE.c.parent_id).where(LINEAGE.c.child_id == version_id))
+        )
+        return _version(row, aliases, tags, parents)
+
+
+def _dataset(m: Mapping[str, Any], versions: int = 0, latest: int | None = None) -> Dataset:
+    return Dataset(
+        m["id"], m["name"], m["created_at"], m["description"], m["policy"], versions, latest
+    )
+
+
+def _version(
+    row: Row[Any], aliases: tuple[str, ...], tags: dict[str, str], parents: tuple[str, ...]
+) -> VersionInfo:
+    m = row._mapping
+    return VersionInfo(
+        id=m["id"],
+        dataset_id=m["dataset_id"],
+        name=m["dataset_name"],
+        version=m["version"],
+        content_hash=m["content_hash"],
+        digest=m["digest"],
+        rows=m["rows"],
+        columns=m["columns"],
+        size=m["size"],
+        schema_version=m["schema_version"],
+        profile_digest=m["profile_digest"],
+        validation=json.loads(m["validation"]) if m["validation"] else None,
+        created_at=m["created_at"],
+        run_id=m["run_id"],
+        transform_id=m["transform_id"],
+        transform_params=json.loads(m["transform_params"]) if m["transform_params"] else None,
+        description=m["description"],
+        aliases=aliases,
+        tags=tags,
+        parents=parents,
+    )

@@ -1,0 +1,102 @@
+"""Named transforms (Python functions or SQL) whose outputs are cached dataset versions."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from shipyard._refs import check_name
+from shipyard.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A transform: a Python function ``fn(*frames, **params)`` or a SQL statement that
+    reads its inputs by dataset name (``SELECT ... FROM loans``) and params as ``$name``."""
+
+    name: str
+    kind: str  # "python" | "sql"
+    code: str
+    code_hash: str
+    fn: Callable[..., Any] | None = None
+
+
+_registry: dict[str, Transform] = {}
+
+
+def register_transform(name: str, fn_or_sql: Callable[..., Any] | str) -> Transform:
+    """Register (or replace) a named transform in this process; its code is hashed so that a
+    changed function is a new transform version and never returns a stale cached output."""
+    check_name("Transform", name)
+    if isinstance(fn_or_sql, str):
+        if not fn_or_sql.strip():
+            raise InvalidInput(f"Transform {name!r}: the SQL statement is empty.")
+        code, kind, fn = fn_or_sql.strip(), "sql", None
+    elif callable(fn_or_sql):
+        try:
+            code = textwrap.dedent(inspect.getsource(fn_or_sql))
+        except (OSError, TypeError) as exc:
+            raise InvalidInput(
+                f"Transform {name!r}: the source of {fn_or_sql!r} cannot be read, so its "
+                "output could not be cached safely. Define it in a file."
+            ) from exc
+        kind, fn = "python", fn_or_sql
+    else:
+        raise InvalidInput(
+            f"Transform {name!r} must be a function or a SQL string, got "
+            f"{type(fn_or_sql).__name__}."
+        )
+    transform = Transform(
+        name, kind, code, hashlib.sha256(f"{kind}\n{code}".encode()).hexdigest(), fn
+    )
+    _registry[name] = transform
+    return transform
+
+
+def get_transform(name_or_transform: str | Transform) -> Transform:
+    """A registered transform by name (or the transform itself)."""
+    if isinstance(name_or_transform, Transform):
+        return name_or_transform
+    found = _registry.get(name_or_transform)
+    if found is None:
+        known = ", ".join(sorted(_registry)) or "none"
+        raise NotFound(
+            f"No transform named {name_or_transform!r} registered in this process (registered: "
+            f"{known}). Call sy.datasets.register_transform(name, fn_or_sql) first."
+        )
+    return found
+
+
+def input_key(transform: Transform, version_ids: Sequence[str], params: Mapping[str, Any]) -> str:
+    """Cache key: the code, the exact input versions and the params."""
+    payload = json.dumps(
+        [transform.code_hash, list(version_ids), dict(params)], sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def apply_python(
+    transform: Transform,
+    frames: Sequence[pd.DataFrame] | Mapping[str, pd.DataFrame],
+    params: Mapping[str, Any],
+) -> Any:
+    """Call a Python transform; it must return a DataFrame or an Arrow table."""
+    assert transform.fn is not None
+    if isinstance(frames, Mapping):
+        result = transform.fn(**frames, **params)
+    else:
+        result = transform.fn(*frames, **params)
+    if not isinstance(result, (pd.DataFrame, pa.Table)):
+        raise InvalidInput(
+            f"Transform {transform.name!r} returned {type(result).__name__}; expected a pandas "
+            "DataFrame or an Arrow table."
+        )
+    return result

@@ -1,0 +1,70 @@
+"""``shipyard data`` commands on a real store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import shipyard as sy
+from shipyard.cli import app
+from shipyard.data import make_loans
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), env={"COLUMNS": "160"})
+
+
+def test_data_commands_end_to_end(home: Path, tmp_path: Path) -> None:
+    source = tmp_path / "loans.parquet"
+    make_loans(1_000, seed=3).to_parquet(source)
+    first = invoke("data", "register", "loans", str(source), "--alias", "golden", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["new"] is True
+    again = invoke("data", "register", "loans", str(source))
+    assert "already stored" in again.output
+    drifted = tmp_path / "drifted.parquet"
+    make_loans(1_000, seed=4, drift=1.0).to_parquet(drifted)
+    assert invoke("data", "register", "loans", str(drifted)).exit_code == 0
+
+    listed = json.loads(invoke("data", "list", "--json").output)
+    assert listed[0]["name"] == "loans" and listed[0]["versions"] == 2
+    versions = invoke("data", "versions", "loans")
+    assert "golden" in versions.output
+    show = invoke("data", "show", "loans@golden")
+    assert show.exit_code == 0 and "income" in show.output
+
+    diff = json.loads(invoke("data", "diff", "loans@1", "loans@2", "--json").output)
+    assert any(r["column"] == "income" for r in diff["stats"])
+
+    bad = tmp_path / "bad.csv"
+    make_loans(50, seed=5).drop(columns=["income"]).to_csv(bad, index=False)
+    check = invoke("data", "validate", str(bad), "--against", "loans")
+    assert check.exit_code == 1 and "income" in check.output
+    assert invoke("data", "validate", "loans@1", "--against", "loans").exit_code == 0
+
+    report = tmp_path / "profile.html"
+    assert invoke("data", "profile", "loans@1", "--html", str(report)).exit_code == 0
+    assert "credit_score" in report.read_text()
+
+    query = invoke(
+        "data", "query", "SELECT region, count(*) AS n FROM loans@1 GROUP BY 1", "--json"
+    )
+    assert sum(r["n"] for r in json.loads(query.output)) == 1_000
+    made = invoke("data", "query", "SELECT * FROM loans@2 WHERE age < 30", "--register-as", "young")
+    assert made.exit_code == 0 and "young@1" in made.output
+    graph = json.loads(invoke("data", "lineage", "loans@2", "--json").output)
+    assert graph["downstream"] == [
+        {"parent": "loans@2", "child": "young@1", "transform": "query:young"}
+    ]
+    tree = invoke("data", "lineage", "young@1")
+    assert "loans@2 -> young@1" in tree.output
+
+
+def test_data_errors_are_clear(home: Path) -> None:
+    result = invoke("data", "show", "ghost@1")
+    assert result.exit_code == 1 and "No dataset named 'ghost'" in result.output
+    assert sy.datasets.list_datasets() == []
