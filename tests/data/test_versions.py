@@ -152,3 +152,12 @@ def test_a_run_records_what_it_read(home, loans):
         sy.datasets.get("loans@1")
     graph = sy.datasets.lineage("loans@1")
     assert [r["id"] for r in graph.readers["loans@1"]] == [run.id]
+
+
+def test_user_checks_at_registration(home, loans):
+    positive = {"positive_income": ("income", lambda df: df["income"] > 0)}
+    sy.datasets.register("loans", loans, policy="reject", checks=positive)
+    bad = loans.head(30).assign(income=-1.0)
+    with pytest.raises(InvalidInput, match="positive_income"):
+        sy.datasets.register("loans", bad, checks=positive)
+    assert len(sy.datasets.versions("loans")) == 1

@@ -113,6 +113,7 @@ def register(
     parents: Sequence[str] = (),
     transform_id: str | None = None,
     transform_params: Mapping[str, Any] | None = None,
+    checks: Mapping[str, tuple[str | None, Check]] | None = None,
 ) -> DatasetVersion:
     """Register ``source`` as a new immutable version of dataset ``name``.
 
@@ -121,7 +122,8 @@ def register(
     stores nothing. The first version's schema is inferred and stored; later versions are
     validated against the current schema, and the dataset's policy decides: ``"reject"``
     raises with the report and stores nothing, ``"warn"`` (default) stores the version with
-    its report. Each version gets a profile.
+    its report. ``checks`` adds user checks (name -> (column or None, function returning a
+    boolean Series or bool)) to that validation. Each version gets a profile.
 
     Raises:
         InvalidInput: unreadable or empty data, a mixed-type column, a rejected version.
@@ -147,16 +149,20 @@ def register(
     new_schema: dict[str, Any] | None = None
     report: ValidationReport | None = None
     if current is None:
-        new_schema = infer_schema(table).to_dict()
+        inferred = infer_schema(table)
+        new_schema = inferred.to_dict()
+        if checks:
+            report = validate_table(table, inferred, checks)
     else:
-        report = validate_table(table, Schema.from_dict(current[1]))
-        if not report.ok:
-            if dataset.policy == "reject":
-                raise InvalidInput(
-                    f"New version of dataset {name!r} rejected by its schema (version "
-                    f"{current[0]}); nothing was stored.\n{report.summary()}"
-                )
-            log.warning("Dataset %r: new version breaks its schema:\n%s", name, report.summary())
+        report = validate_table(table, Schema.from_dict(current[1]), checks)
+    if report is not None and not report.ok:
+        schema_version = current[0] if current is not None else 1
+        if dataset.policy == "reject":
+            raise InvalidInput(
+                f"New version of dataset {name!r} rejected by its schema (version "
+                f"{schema_version}) and checks; nothing was stored.\n{report.summary()}"
+            )
+        log.warning("Dataset %r: new version breaks its schema:\n%s", name, report.summary())
 
     artifacts = default_artifacts()
     stats = profile_table(table)
