@@ -157,6 +157,17 @@ def test_parquet_file_gives_the_same_profile_as_the_table(
     assert profile(str(path)) == from_path
 
 
+def test_parquet_with_nan_and_inf_gives_the_same_profile(tmp_path: Path) -> None:
+    # pyarrow leaves NaN out of Parquet min/max statistics; the profile must still see them.
+    values = [1.0, float("nan"), 2.0, float("inf"), None, float("nan"), -3.0]
+    table = pa.table({"x": pa.array(values), "h": pa.array(np.array(values, np.float16))})
+    pq.write_table(table, tmp_path / "nan.parquet")
+    got = profile(tmp_path / "nan.parquet")
+    assert got == profile(table)
+    assert (got.column("x").missing, got.column("x").infinite) == (3, 1)
+    assert (got.column("h").missing, got.column("h").count) == (3, 4)
+
+
 def test_parquet_folder_is_profiled_as_one_table(loans: pd.DataFrame, tmp_path: Path) -> None:
     table = pa.Table.from_pandas(loans, preserve_index=False)
     folder = tmp_path / "loans"
@@ -171,6 +182,20 @@ def test_parquet_folder_is_profiled_as_one_table(loans: pd.DataFrame, tmp_path: 
         assert g.min == w.min and g.max == w.max
         assert g.mean == pytest.approx(w.mean) if w.mean is not None else g.mean is None
         assert g.histogram == w.histogram
+
+
+def test_hive_partitions_become_columns(tmp_path: Path) -> None:
+    for year, xs in ((2024, [1.0, 2.0]), (2025, [3.0])):
+        (tmp_path / f"year={year}").mkdir()
+        pq.write_table(pa.table({"x": xs}), tmp_path / f"year={year}" / "part.parquet")
+    p = profile(tmp_path)
+    assert p.rows == 3 and [c.name for c in p.columns] == ["x", "year"]
+    assert (p.column("year").type, p.column("year").min, p.column("year").distinct) == (
+        "int32",
+        2024.0,
+        2,
+    )
+    assert p.column("x").mean == 2.0
 
 
 def test_pandas_arrow_and_record_batch_agree(loans: pd.DataFrame) -> None:
@@ -209,7 +234,7 @@ def test_duplicate_column_names_are_rejected() -> None:
 # -- edge cases -----------------------------------------------------------------------------
 
 
-def test_empty_table_gives_none_stats() -> None:
+def test_empty_table_gives_none_stats(tmp_path: Path) -> None:
     table = pa.table(
         {
             "x": pa.array([], pa.float64()),
@@ -226,6 +251,8 @@ def test_empty_table_gives_none_stats() -> None:
         assert (c.min, c.max, c.mean, c.std, c.histogram) == (None,) * 5
         assert (c.quantiles, c.top) == ({}, [])
     assert profile(pd.DataFrame()) == Profile(rows=0, columns=[])
+    pq.write_table(table, tmp_path / "empty.parquet")
+    assert _without_types(profile(tmp_path / "empty.parquet")) == _without_types(p)
     assert profile_html(p, title="empty").count("<section") == 5
 
 

@@ -5,7 +5,7 @@ distinct, min/max, mean/std, quantiles), each column on one DuckDB thread so the
 always gives the same numbers, columns split across cores; (2) one query with a
 ``histogram`` aggregate per numeric column over fixed-width bins; (3) one ``UNION ALL`` of
 ``GROUP BY`` queries for the top values of categorical and boolean columns. DuckDB scans
-Arrow memory in place (no copy, no pandas) and streams Parquet through ``pyarrow.dataset``.
+Arrow memory in place (no copy, no pandas) and streams Parquet with its own reader.
 
 Up to :data:`EXACT_ROWS` rows, distinct counts and quantiles are exact; above, they are
 estimates in bounded memory (HyperLogLog, t-digest) and each column says so. NaN counts as
@@ -16,6 +16,7 @@ infinities fall in the outer histogram bins, so ``sum(counts) == count``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -194,8 +195,8 @@ class Profile:
         """
         import pandas as pd
 
-        scalars = ["name", "type", "kind", "count", "missing", "distinct", "min", "max"]
-        scalars += ["mean", "std"]
+        scalars = ["name", "type", "kind", "count", "missing", "distinct"]
+        scalars += ["min", "max", "mean", "std"]
         records = [
             [getattr(c, s) for s in scalars]
             + [c.quantiles.get(k) for k in _KEYS]
@@ -230,14 +231,10 @@ def profile(
     for name, value in (("bins", bins), ("top_k", top_k)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInput(f"{name} must be a positive integer, got {value!r}.")
-    source, schema, label = _open(data)
+    source, schema, rows, label = _open(data)
     if len(set(schema.names)) != len(schema.names):
         dupes = sorted({n for n in schema.names if schema.names.count(n) > 1})
         raise InvalidInput(f"{label} has duplicate column names {dupes}; rename them first.")
-    try:
-        rows = source.num_rows if isinstance(source, pa.Table) else source.count_rows()
-    except pa.ArrowException as exc:
-        raise InvalidInput(f"{label} is not readable as Parquet: {exc}") from exc
     if not schema.names:
         return Profile(rows=rows, columns=[])
     plans = [_Plan(i, f, rows > EXACT_ROWS) for i, f in enumerate(schema)]
@@ -246,8 +243,12 @@ def profile(
         con = duckdb.connect()
         try:
             con.sql(f"SET temp_directory = {_literal(spill)}")
-            con.sql("SET TimeZone = 'UTC'")
-            con.register(_SOURCE, source)
+            con.sql("SET GLOBAL TimeZone = 'UTC'")
+            _trust_no_nan_statistics(con, duckdb)
+            if isinstance(source, str):
+                con.sql(f"CREATE VIEW {_SOURCE} AS SELECT * FROM {source}")
+            else:
+                con.register(_SOURCE, source)
             return _run(con, source, plans, bins=bins, top_k=top_k)
         except duckdb.OutOfMemoryException as exc:
             raise ShipyardError(f"Ran out of memory profiling {label}: {exc}") from exc
@@ -260,29 +261,28 @@ def profile(
 # -- input ----------------------------------------------------------------------------------
 
 
-def _open(data: object) -> tuple[pa.Table | ds.Dataset, pa.Schema, str]:
-    """Return a table or Parquet dataset DuckDB can scan, the original schema, and a label."""
+def _open(data: object) -> tuple[pa.Table | str, pa.Schema, int, str]:
+    """Return what DuckDB scans (a table, or SQL reading Parquet), schema, row count, label."""
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
         widened = _widened(data.schema)
-        return (data if widened is None else data.cast(widened)), data.schema, "the table"
+        table = data if widened is None else data.cast(widened)
+        return table, data.schema, data.num_rows, "the table"
     if isinstance(data, (str, os.PathLike)):
         path = Path(data)
         if not path.exists():
             raise NotFound(f"No Parquet file or folder at {str(path)!r}.")
-        try:
+        try:  # pyarrow finds the files, schema (as written) and row count from the metadata
             dataset = ds.dataset(path, format="parquet", partitioning="hive")
-            widened = _widened(dataset.schema)
-            if widened is not None:  # read through the widened schema: Arrow casts each batch
-                return (
-                    ds.dataset(path, format="parquet", partitioning="hive", schema=widened),
-                    dataset.schema,
-                    repr(str(path)),
-                )
-            return dataset, dataset.schema, repr(str(path))
+            rows = dataset.count_rows()
         except (pa.ArrowException, OSError) as exc:
             raise InvalidInput(f"{str(path)!r} is not readable as Parquet: {exc}") from exc
+        # DuckDB's own reader streams each column chunk in small vectors, in bounded memory.
+        hive = dataset.partitioning is not None and len(dataset.partitioning.schema) > 0
+        files = ", ".join(_literal(f) for f in dataset.files)
+        sql = f"read_parquet([{files}], hive_partitioning = {str(hive).lower()})"
+        return sql, dataset.schema, rows, repr(str(path))
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
@@ -290,7 +290,7 @@ def _open(data: object) -> tuple[pa.Table | ds.Dataset, pa.Schema, str]:
             table = pa.Table.from_pandas(data, preserve_index=False)
         except (pa.ArrowException, TypeError, ValueError) as exc:
             raise InvalidInput(f"Could not convert the DataFrame to Arrow: {exc}") from exc
-        return _open(table)[0], table.schema, "the DataFrame"
+        return _open(table)[0], table.schema, table.num_rows, "the DataFrame"
     raise InvalidInput(
         "profile() expects a pyarrow.Table, a pandas DataFrame or the path of a Parquet "
         f"file or folder, got {type(data).__name__}."
@@ -298,7 +298,7 @@ def _open(data: object) -> tuple[pa.Table | ds.Dataset, pa.Schema, str]:
 
 
 def _widened(schema: pa.Schema) -> pa.Schema | None:
-    """Return ``schema`` with float16 and decimal256 (DuckDB cannot scan them) widened, or None."""
+    """Return ``schema`` with float16 and decimal256 (DuckDB cannot scan them) widened."""
     widened = schema
     for i, f in enumerate(schema):
         if pa.types.is_float16(f.type):
@@ -306,6 +306,17 @@ def _widened(schema: pa.Schema) -> pa.Schema | None:
         elif pa.types.is_decimal256(f.type):
             widened = widened.set(i, f.with_type(pa.float64()))
     return None if widened is schema else widened
+
+
+def _trust_no_nan_statistics(con: Any, duckdb: Any) -> None:
+    """Make DuckDB assume Parquet float columns may hold NaN whatever their min/max say.
+
+    Parquet writers (pyarrow among them) leave NaN out of min/max statistics, and DuckDB
+    >= 1.3 otherwise folds ``isnan(x)`` to false from them (duckdb/duckdb#25521). Older
+    versions ignore float statistics, and lack the setting.
+    """
+    with contextlib.suppress(duckdb.Error):  # GLOBAL: the stats cursors are connections too
+        con.sql("SET GLOBAL parquet_can_have_nan = true")
 
 
 def _import_duckdb() -> Any:
@@ -326,9 +337,7 @@ def _kind(t: pa.DataType) -> str:
         return "numeric"
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         return "datetime"
-    if pa.types.is_dictionary(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "categorical"
-    if str(t) == "string_view":  # pa.types.is_string_view needs pyarrow >= 16
+    if pa.types.is_dictionary(t) or str(t) in ("string", "large_string", "string_view"):
         return "categorical"
     return "other"
 
@@ -394,14 +403,10 @@ def _run(con: Any, source: object, plans: list[_Plan], *, bins: int, top_k: int)
     columns = [_column(p, stats, rows) for p in plans]
     histograms = _histograms(con, plans, columns, bins)
     tops = _tops(con, [p for p in plans if p.kind in ("categorical", "boolean")], top_k)
-    out = []
-    for p, c in zip(plans, columns, strict=True):
-        extra: dict[str, Any] = {}
-        if p.index in histograms:
-            extra["histogram"] = histograms[p.index]
-        if p.kind in ("categorical", "boolean"):
-            extra["top"] = tops.get(p.index, [])
-        out.append(replace(c, **extra))
+    out = [
+        replace(c, histogram=histograms.get(p.index), top=tops.get(p.index, []))
+        for p, c in zip(plans, columns, strict=True)
+    ]
     return Profile(rows=rows, columns=out)
 
 
@@ -420,7 +425,8 @@ def _stats(con: Any, source: object, plans: list[_Plan]) -> dict[str, Any]:
     def run(group: list[_Plan]) -> dict[str, Any]:
         cursor = con.cursor()
         try:
-            cursor.register(_SOURCE, source)
+            if not isinstance(source, str):  # registered tables are per connection
+                cursor.register(_SOURCE, source)
             select = ["count(*) AS n_rows", *(s for p in group for s in p.aggregates())]
             return _one_row(cursor, f"SELECT {', '.join(select)} FROM {_SOURCE}")
         finally:
@@ -455,10 +461,7 @@ def _column(p: _Plan, stats: Mapping[str, Any], rows: int) -> ColumnProfile:
 
 
 def _float(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def _iso(value: Any) -> str | None:
@@ -467,12 +470,11 @@ def _iso(value: Any) -> str | None:
 
 def _edges(lo: float, hi: float, bins: int) -> list[float]:
     """Return ``bins + 1`` increasing edges from ``lo`` to ``hi`` (one bin if they collide)."""
-    if math.isfinite(hi - lo):
-        edges = [float(e) for e in np.linspace(lo, hi, bins + 1)]
-    else:  # the range overflows a double: interpolate without computing hi - lo
-        t = np.linspace(0.0, 1.0, bins + 1)
-        edges = [float(e) for e in lo * (1 - t) + hi * t]
-        edges[0], edges[-1] = lo, hi
+    # Interpolate rather than step from lo: near the limits of a double, hi - lo (or
+    # numpy.linspace's own products) overflow, while lo * (1 - t) + hi * t never does.
+    t = np.linspace(0.0, 1.0, bins + 1)
+    edges = [float(e) for e in lo * (1 - t) + hi * t]
+    edges[0], edges[-1] = lo, hi
     if any(b <= a for a, b in itertools.pairwise(edges)):
         return [lo, hi]
     return edges

@@ -22,7 +22,9 @@ h1 { margin: 0 0 4px; font-size: 24px; } h2 { margin-top: 32px; font-size: 18px;
 table { border-collapse: collapse; }
 .summary { width: 100%; background: #fff; }
 .summary th, .summary td { padding: 5px 10px; border-bottom: 1px solid #e4e7eb; text-align: left; }
-.summary td.num, .stats td { text-align: right; font-variant-numeric: tabular-nums; }
+.summary td.num, .summary td.val, .stats td { text-align: right;
+    font-variant-numeric: tabular-nums; }
+.summary td.num, .stats td { white-space: nowrap; }
 .summary th { background: #f0f4f8; position: sticky; top: 0; }
 section { background: #fff; border: 1px solid #e4e7eb; border-radius: 6px; padding: 12px 16px;
           margin: 14px 0; }
@@ -36,7 +38,7 @@ section h3 { margin: 0 0 8px; font-size: 16px; word-break: break-all; }
 .note { color: #616e7c; font-size: 12px; }
 svg text { font: 11px system-ui, sans-serif; fill: #3e4c59; }
 .bar { fill: #2680c2; } .bar:hover { fill: #0f609b; }
-.warn { color: #ad1d1d; }
+.warn { color: #ad1d1d; } .scroll { overflow-x: auto; }
 """
 _WIDTH, _HEIGHT = 460, 170  # histogram drawing size, in SVG user units
 _LABEL_CHARS = 28
@@ -103,7 +105,7 @@ def _pct(part: int, whole: int) -> str:
 def _summary(profile: Profile) -> str:
     """One row per column: kind, type, missing, distinct, mean, min, max."""
     head = ("Column", "Kind", "Type", "Missing", "Distinct", "Mean", "Min", "Max")
-    rows = ['<table class="summary"><thead><tr>']
+    rows = ['<div class="scroll"><table class="summary"><thead><tr>']
     rows.append("".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>")
     for i, c in enumerate(profile.columns):
         missing = f"{c.missing:,} ({_pct(c.missing, profile.rows)})"
@@ -115,11 +117,11 @@ def _summary(profile: Profile) -> str:
             f'<td class="num">{missing}</td>',
             f'<td class="num">{approx}{c.distinct:,}</td>',
             f'<td class="num">{_fmt(c.mean)}</td>',
-            f'<td class="num">{_fmt(c.min)}</td>',
-            f'<td class="num">{_fmt(c.max)}</td>',
+            f'<td class="val">{_fmt(c.min)}</td>',
+            f'<td class="val">{_fmt(c.max)}</td>',
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    rows.append("</tbody></table>")
+    rows.append("</tbody></table></div>")
     return "\n".join(rows)
 
 
@@ -193,7 +195,7 @@ def _histogram_svg(name: str, hist: Histogram) -> str:
         f'<text x="{left}" y="{y}">{_fmt(edges[0])}</text>',
         f'<text x="{left + plot_w}" y="{y}" text-anchor="end">{_fmt(edges[-1])}</text>',
         f'<text x="{left + plot_w / 2:.0f}" y="{y + 14}" text-anchor="middle">'
-        f"{len(counts)} bins</text>",
+        f"{len(counts)} bin{'s' if len(counts) > 1 else ''}</text>",
     ]
     return _svg(_WIDTH, _HEIGHT, f"Histogram of {name}", shapes)
 
@@ -201,7 +203,7 @@ def _histogram_svg(name: str, hist: Histogram) -> str:
 def _top_svg(name: str, top: list[tuple[str, int]], count: int) -> str:
     """Horizontal bars for the most frequent values, with their counts and shares."""
     label_w, bar_w, row_h = 190, 190, 20
-    width = label_w + bar_w + 90
+    width = label_w + bar_w + 120
     peak = max(n for _, n in top) or 1
     shapes = []
     for i, (value, n) in enumerate(top):
