@@ -161,3 +161,16 @@ def test_user_checks_at_registration(home, loans):
     with pytest.raises(InvalidInput, match="positive_income"):
         sy.datasets.register("loans", bad, checks=positive)
     assert len(sy.datasets.versions("loans")) == 1
+
+
+def test_register_from_an_fsspec_url(home, loans):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    with fs.open("/shipyard-test/loans/part-0.parquet", "wb") as fh:
+        loans.head(120).to_parquet(fh)
+    with fs.open("/shipyard-test/loans/part-1.parquet", "wb") as fh:
+        loans.tail(80).to_parquet(fh)
+    version = sy.datasets.register("remote", "memory://shipyard-test/loans")
+    assert version.rows == 200
+    fs.rm("/shipyard-test", recursive=True)
