@@ -33,7 +33,7 @@ def service_missing(reason: str) -> None:
     """Skip, or fail when services are required."""
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (SHIPYARD_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
+    pytest.skip(reason=reason)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _tool(name: str) -> str:
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} is not installed (pip install '.[dev]')")
+        pytest.skip(reason=f"{name} is not installed (pip install '.[dev]')")
     return found
 
 
@@ -33,13 +33,13 @@ def test_ruff_is_clean() -> None:
 
 def test_layers_point_one_way() -> None:
     if not (ROOT / "pyproject.toml").is_file():
-        pytest.skip("not running from a source checkout")
+        pytest.skip(reason="not running from a source checkout")
     result = subprocess.run([_tool("lint-imports")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_types_check_strictly() -> None:
     if not (ROOT / "src").is_dir():
-        pytest.skip("not running from a source checkout")
+        pytest.skip(reason="not running from a source checkout")
     result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

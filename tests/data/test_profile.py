@@ -452,7 +452,7 @@ def test_profiling_a_million_rows_stays_within_twice_the_table() -> None:
         """
     )
     if not Path("/proc/self/clear_refs").exists():
-        pytest.skip("needs Linux /proc to reset the peak resident size")
+        pytest.skip(reason="needs Linux /proc to reset the peak resident size")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     nbytes, extra = map(int, out.stdout.split())
