@@ -12,6 +12,7 @@ __all__ = ["NAME_PATTERN", "Ref", "check_name", "parse_ref"]
 
 NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_\-.]{0,127}"
 _NAME = re.compile(rf"\A{NAME_PATTERN}\Z")
+MAX_VERSION = 2**31 - 1
 _SELECTOR = re.compile(r"\A[A-Za-z0-9_\-.]{1,64}\Z")
 
 
@@ -60,7 +61,7 @@ def parse_ref(kind: str, ref: object) -> Ref:
     digits = selector[1:] if selector[:1] in ("v", "V") and selector[1:].isdigit() else selector
     if digits.isdigit():
         version = int(digits)
-        if version < 1:
-            raise InvalidInput(f"{kind} reference {ref!r}: versions start at 1.")
+        if not 1 <= version <= MAX_VERSION:
+            raise InvalidInput(f"{kind} reference {ref!r}: versions run from 1 to {MAX_VERSION:,}.")
         return Ref(name, version=version)
     return Ref(name, alias=selector)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -275,7 +276,7 @@ def query_cmd(
         console.print(f"Registered {result.ref}: {result.rows:,} rows x {result.columns} columns")
         return
     if as_json:
-        print_json(result.head(limit).to_dict("records"))
+        print_json(json.loads(result.head(limit).to_json(orient="records", date_format="iso")))
         return
     console.print(result.head(limit).to_string(index=False))
     if len(result) > limit:

@@ -21,9 +21,9 @@ from shipyard.data._content import content_hash, to_arrow, write_parquet
 from shipyard.data._profile import Profile
 from shipyard.data._profile import profile as profile_table
 from shipyard.data._schema import Schema, infer_schema
-from shipyard.data._store import DatasetStore
+from shipyard.data._store import POLICIES, DatasetStore, SchemaChanged, check_alias
 from shipyard.data._types import Dataset, VersionInfo
-from shipyard.errors import InvalidInput
+from shipyard.errors import Conflict, InvalidInput
 from shipyard.store import ArtifactStore, default_artifacts, default_database
 from shipyard.tracking import active_run
 from shipyard.tracking._validate import MAX_TAG_VALUE, check_key, text_value
@@ -130,22 +130,75 @@ def register(
         NotFound: a file that does not exist.
     """
     check_name("Dataset", name)
+    if policy is not None and policy not in POLICIES:
+        raise InvalidInput(f"policy must be one of {POLICIES}, got {policy!r}.")
     clean_tags = {
         check_key("Tag", k): text_value("Tag", k, v, MAX_TAG_VALUE) for k, v in (tags or {}).items()
     }
     for alias in aliases:
-        parse_ref("Dataset", f"{name}@{alias}")
+        parse_ref("Dataset", f"{name}@{check_alias(alias)}")
+    store = _store()
+    unknown = store.versions_exist(list(parents))
+    if unknown:
+        raise InvalidInput(f"parents must be dataset version ids; unknown: {unknown}.")
     table = to_arrow(source)
     digest_of_content = content_hash(table)
-    store = _store()
-    dataset = store.dataset(name, create=True, policy=policy, description=description)
-    existing = store.by_content(dataset.id, digest_of_content)
-    if existing is not None:
-        for alias in aliases:
-            store.set_alias(dataset.id, alias, existing.id)
-        return _handle(store.get(existing.id) if aliases else existing)
+    blobs: tuple[Any, Any] | None = None
+    for _ in range(3):
+        dataset = store.dataset_or_none(name)
+        if dataset is not None and policy is not None and policy != dataset.policy:
+            store.set_policy(name, policy)
+        if dataset is not None:
+            existing = store.by_content(dataset.id, digest_of_content)
+            if existing is not None:  # same content: nothing new is stored
+                store.label(existing.id, aliases, clean_tags)
+                return _handle(store.get(existing.id))
+        effective = policy or (dataset.policy if dataset is not None else "warn")
+        current = store.schema(dataset.id) if dataset is not None else None
+        new_schema, report = _check(name, table, current, checks, effective)
+        if blobs is None:
+            artifacts = default_artifacts()
+            stats = profile_table(table)
+            blobs = (
+                artifacts.put_bytes(json.dumps(stats.to_dict()).encode()),
+                _store_parquet(table, artifacts),
+            )
+        run = active_run()
+        try:
+            info = store.add_version(
+                name,
+                policy=effective,
+                expected_schema=current[0] if current else None,
+                content_hash=digest_of_content,
+                digest=blobs[1].digest,
+                rows=table.num_rows,
+                columns=table.num_columns,
+                size=blobs[1].size,
+                profile_digest=blobs[0].digest,
+                validation=report.to_dict() if report is not None else None,
+                new_schema=new_schema,
+                run_id=run.id if run is not None else None,
+                parents=parents,
+                transform_id=transform_id,
+                transform_params=transform_params,
+                description=description,
+                tags=clean_tags,
+                aliases=aliases,
+            )
+        except SchemaChanged:
+            continue  # another writer changed the schema: validate against the new one
+        return _handle(info)
+    raise Conflict(f"The schema of dataset {name!r} kept changing while registering; try again.")
 
-    current = store.schema(dataset.id)
+
+def _check(
+    name: str,
+    table: pa.Table,
+    current: tuple[int, dict[str, Any]] | None,
+    checks: Mapping[str, tuple[str | None, Check]] | None,
+    policy: str,
+) -> tuple[dict[str, Any] | None, ValidationReport | None]:
+    """(schema to store for a first version, validation report); raises when rejected."""
     new_schema: dict[str, Any] | None = None
     report: ValidationReport | None = None
     if current is None:
@@ -157,37 +210,13 @@ def register(
         report = validate_table(table, Schema.from_dict(current[1]), checks)
     if report is not None and not report.ok:
         schema_version = current[0] if current is not None else 1
-        if dataset.policy == "reject":
+        if policy == "reject":
             raise InvalidInput(
                 f"New version of dataset {name!r} rejected by its schema (version "
                 f"{schema_version}) and checks; nothing was stored.\n{report.summary()}"
             )
         log.warning("Dataset %r: new version breaks its schema:\n%s", name, report.summary())
-
-    artifacts = default_artifacts()
-    stats = profile_table(table)
-    profile_blob = artifacts.put_bytes(json.dumps(stats.to_dict()).encode())
-    data_blob = _store_parquet(table, artifacts)
-    run = active_run()
-    info = store.add_version(
-        dataset,
-        content_hash=digest_of_content,
-        digest=data_blob.digest,
-        rows=table.num_rows,
-        columns=table.num_columns,
-        size=data_blob.size,
-        profile_digest=profile_blob.digest,
-        validation=report.to_dict() if report is not None else None,
-        new_schema=new_schema,
-        run_id=run.id if run is not None else None,
-        parents=parents,
-        transform_id=transform_id,
-        transform_params=transform_params,
-        description=description,
-        tags=clean_tags,
-        aliases=aliases,
-    )
-    return _handle(info)
+    return new_schema, report
 
 
 def _store_parquet(table: pa.Table, artifacts: ArtifactStore) -> Any:
@@ -231,7 +260,7 @@ def versions(name: str) -> list[DatasetVersion]:
 def set_alias(ref: str, alias: str) -> DatasetVersion:
     """Point ``alias`` (e.g. ``golden``) at the version ``ref`` names."""
     version = resolve(ref)
-    parse_ref("Dataset", f"{version.name}@{alias}")
+    parse_ref("Dataset", f"{version.name}@{check_alias(alias)}")
     _store().set_alias(version.dataset_id, alias, version.id)
     return resolve(version.ref)
 

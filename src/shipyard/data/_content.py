@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from shipyard.errors import InvalidInput, NotFound
 
+_DELIMITERS = {".tsv": "\t"}
 _SUFFIXES = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -105,7 +106,38 @@ def _read_path(path: str) -> pa.Table:
                 with fs.open(f, "rb") as fh:
                     tables.append(pj.read_json(fh))
             return pa.concat_tables(tables, promote_options="permissive")
-        dataset = ds.dataset(files, filesystem=fs, format=fmt)
+        file_format: Any = fmt
+        suffixes = {Path(f).suffix.lower() for f in files}
+        if fmt == "csv" and suffixes <= set(_DELIMITERS):
+            import pyarrow.csv as pcsv
+
+            delimiter = _DELIMITERS[suffixes.pop()]
+            file_format = ds.CsvFileFormat(parse_options=pcsv.ParseOptions(delimiter=delimiter))
+        elif fmt == "csv" and suffixes & set(_DELIMITERS):
+            raise InvalidInput(f"Cannot register {path}: it mixes .csv and .tsv files.")
+        base = root if fs.isdir(root) else None
+        parts = [ds.dataset(f, filesystem=fs, format=file_format) for f in files]
+        first = parts[0].schema.remove_metadata()
+        odd = next(
+            (
+                f
+                for f, p in zip(files, parts, strict=True)
+                if not p.schema.remove_metadata().equals(first)
+            ),
+            None,
+        )
+        if odd is not None:
+            raise InvalidInput(
+                f"Cannot register {path}: its files have different columns or types "
+                f"({files[0]} vs {odd}). Register them separately or align them first."
+            )
+        dataset = ds.dataset(
+            files,
+            filesystem=fs,
+            format=file_format,
+            partitioning="hive",
+            partition_base_dir=base,
+        )
         return dataset.to_table()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise InvalidInput(f"Cannot read {path} as {fmt}: {exc}") from exc
@@ -131,17 +163,40 @@ class _HashSink:
 
 
 def content_hash(table: pa.Table) -> str:
-    """sha256 of the table's logical content: schema (without pandas metadata) and values.
+    """sha256 of the table's logical content: column names, value types and values.
 
-    Chunking does not matter (chunks are combined), so the same data read two ways hashes
-    the same. Streams Arrow IPC into the hash: no copy of the data on disk or in memory
-    beyond the combined chunks.
+    Physical details that do not change what the data says are normalised away, so the same
+    data read back from its stored Parquet, from pandas, or in other chunks hashes the same:
+    dictionary (category) columns are hashed as their values, dates as date32, second
+    timestamps as milliseconds (as Parquet stores them), and each
+    column with nulls as its validity mask plus its non-null values (bytes left under null
+    slots do not count). Streams Arrow IPC into the hash; nothing is written anywhere.
     """
-    normal = table.replace_schema_metadata(None).combine_chunks()
     sink = _HashSink()
-    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), normal.schema) as writer:
-        writer.write_table(normal, max_chunksize=1 << 20)
+    for field, column in zip(table.schema, table.columns, strict=True):
+        array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        array = _canonical(array)
+        parts = [(field.name, array)]
+        if array.null_count:
+            parts = [(f"{field.name}\0valid", array.is_valid()), (field.name, array.drop_null())]
+        for name, values in parts:  # one IPC stream per part, all into the same hash
+            piece = pa.Table.from_arrays([values], names=[name])
+            with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), piece.schema) as writer:
+                writer.write_table(piece, max_chunksize=1 << 20)
     return sink.hasher.hexdigest()
+
+
+def _canonical(array: pa.Array) -> pa.Array:
+    """One physical form per logical type (see :func:`content_hash`)."""
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_date64(array.type):
+        array = array.cast(pa.date32())
+    if pa.types.is_timestamp(array.type) and array.type.unit == "s":  # Parquet stores ms
+        array = array.cast(pa.timestamp("ms", array.type.tz))
+    if pa.types.is_large_string(array.type):
+        array = array.cast(pa.string())
+    return array
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:

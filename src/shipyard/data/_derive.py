@@ -71,9 +71,10 @@ def run_transform(
     versions = [_api.get(ref) for ref in refs]
     store = _api._store()
     transform_id = store.transform(t.name, t.kind, t.code, t.code_hash)
-    key = input_key(t, [v.id for v in versions], params)
+    arguments = list(named) if named is not None else [None] * len(versions)
+    key = input_key(t, list(zip(arguments, [v.id for v in versions], strict=True)), params, output)
     cached = store.cached_output(transform_id, key)
-    if cached is not None:
+    if cached is not None and cached.name == output:
         return _api._handle(cached)
     if t.kind == "python":
         if named is not None:

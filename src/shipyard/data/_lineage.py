@@ -55,7 +55,7 @@ def lineage(ref: str, depth: int = 20) -> Lineage:
         return info.ref, name
 
     upstream: list[Edge] = []
-    frontier = [focus.id]
+    frontier, seen = [focus.id], {focus.id}
     for _ in range(depth):
         nxt = []
         for vid in frontier:
@@ -63,19 +63,23 @@ def lineage(ref: str, depth: int = 20) -> Lineage:
             for parent in store.get(vid).parents:
                 parent_ref, _ = ref_of(parent)
                 upstream.append(Edge(parent_ref, child_ref, transform))
-                nxt.append(parent)
+                if parent not in seen:  # a diamond is walked once
+                    seen.add(parent)
+                    nxt.append(parent)
         frontier = nxt
         if not frontier:
             break
     downstream: list[Edge] = []
-    frontier = [focus.id]
+    frontier, seen = [focus.id], {focus.id}
     for _ in range(depth):
         nxt = []
         for vid in frontier:
             for child in store.children(vid):
                 child_ref, transform = ref_of(child)
                 downstream.append(Edge(refs[vid], child_ref, transform))
-                nxt.append(child)
+                if child not in seen:
+                    seen.add(child)
+                    nxt.append(child)
         frontier = nxt
         if not frontier:
             break
@@ -93,10 +97,12 @@ class DatasetDiff:
     schema_changes: list[str]
     stats: pd.DataFrame  # column, stat, a, b, change; only the statistics that moved
 
+    hashes: tuple[str, str] = ("", "")
+
     @property
     def same_content(self) -> bool:
-        """Whether both refer to identical data."""
-        return not self.schema_changes and self.stats.empty and self.rows[0] == self.rows[1]
+        """Whether both refer to identical data (their content hashes are equal)."""
+        return self.hashes[0] == self.hashes[1]
 
 
 #: A statistic "moved" when it changed by more than this share of its scale.
@@ -140,7 +146,9 @@ def diff(a_ref: str, b_ref: str) -> DatasetDiff:
         if ca.distinct != cb.distinct and ca.kind != "numeric":
             rows.append(_row(name, "distinct", ca.distinct, cb.distinct))
     stats = pd.DataFrame(rows, columns=["column", "stat", "a", "b", "change"])
-    return DatasetDiff(a.ref, b.ref, (a.rows, b.rows), changes, stats)
+    return DatasetDiff(
+        a.ref, b.ref, (a.rows, b.rows), changes, stats, (a.content_hash, b.content_hash)
+    )
 
 
 def _number(value: Any) -> bool:

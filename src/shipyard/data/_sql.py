@@ -12,8 +12,9 @@ from shipyard.errors import InvalidInput
 
 #: ``name@selector`` outside quotes; the selector has no dots so ``loans@3.income`` reads as
 #: column ``income`` of ``loans@3``.
-_REF = re.compile(r"(?<![\w@])([A-Za-z][A-Za-z0-9_\-.]*@[A-Za-z0-9_\-]+)")
-_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
+_REF = re.compile(r"(?<![\w@])([A-Za-z][A-Za-z0-9_\-.]*@[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
+#: Literals and comments, where references are left alone: '...', "...", $$...$$, -- and /* */.
+_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$\$.*?\$\$|--[^\n]*|/\*.*?\*/)", re.S)
 
 
 def find_refs(sql: str) -> list[str]:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard._refs import Ref
 from shipyard.data._types import Dataset, VersionInfo
-from shipyard.errors import InvalidInput, NotFound
+from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import Database
 from shipyard.store._schema import Base
 
@@ -30,6 +30,21 @@ TRANSFORM_OUTPUTS = _t["transform_outputs"]
 RUNS = _t["runs"]
 
 POLICIES = ("warn", "reject")
+RESERVED_ALIASES = "'latest' and version numbers (3, v3)"
+
+
+class SchemaChanged(Exception):
+    """Another writer changed the dataset's schema while this version was being validated."""
+
+
+def check_alias(alias: str) -> str:
+    """An alias that does not shadow ``latest`` or a version number."""
+    if alias == "latest" or alias.isdigit() or (alias[:1] in "vV" and alias[1:].isdigit()):
+        raise InvalidInput(
+            f"Alias {alias!r} is reserved: {RESERVED_ALIASES} always mean what "
+            "they say. Field: aliases."
+        )
+    return alias
 
 
 class DatasetStore:
@@ -156,8 +171,10 @@ class DatasetStore:
 
     def add_version(
         self,
-        dataset: Dataset,
+        name: str,
         *,
+        policy: str,
+        expected_schema: int | None,
         content_hash: str,
         digest: str,
         rows: int,
@@ -174,72 +191,179 @@ class DatasetStore:
         tags: Mapping[str, str] | None = None,
         aliases: Sequence[str] = (),
     ) -> VersionInfo:
-        """Record a version (its schema, lineage, tags and aliases) in one transaction.
+        """Record a version, and the dataset on its first version, in one transaction.
 
-        Identical content registered concurrently returns the version that won.
+        The dataset row is locked (SQLite: the write lock) so version numbers never race.
+        ``expected_schema`` is the schema version the data was validated against (None: the
+        dataset had none, and ``new_schema`` becomes version 1); if another writer changed
+        the schema meanwhile, :class:`SchemaChanged` asks the caller to validate again.
+        Identical content registered concurrently returns the version that won, with this
+        call's aliases and tags applied to it.
         """
+        for attempt in range(3):
+            try:
+                with self.db.write() as conn:
+                    return self._add_version(
+                        conn,
+                        name,
+                        policy,
+                        expected_schema,
+                        content_hash,
+                        digest,
+                        rows,
+                        columns,
+                        size,
+                        profile_digest,
+                        validation,
+                        new_schema,
+                        run_id,
+                        parents,
+                        transform_id,
+                        transform_params,
+                        description,
+                        tags or {},
+                        aliases,
+                    )
+            except SAIntegrityError as exc:
+                found = self.dataset_or_none(name)
+                existing = found and self.by_content(found.id, content_hash)
+                if existing:
+                    self.label(existing.id, aliases, tags or {})
+                    return self.get(existing.id)
+                if attempt == 2:
+                    raise Conflict(
+                        f"Dataset {name!r} is being written by others; version not stored "
+                        f"({exc.orig}). Try again."
+                    ) from exc
+        raise AssertionError("unreachable")
+
+    def _add_version(
+        self,
+        conn: Connection,
+        name: str,
+        policy: str,
+        expected_schema: int | None,
+        content_hash: str,
+        digest: str,
+        rows: int,
+        columns: int,
+        size: int,
+        profile_digest: str | None,
+        validation: Mapping[str, Any] | None,
+        new_schema: Mapping[str, Any] | None,
+        run_id: str | None,
+        parents: Sequence[str],
+        transform_id: str | None,
+        transform_params: Mapping[str, Any] | None,
+        description: str | None,
+        tags: Mapping[str, str],
+        aliases: Sequence[str],
+    ) -> VersionInfo:
+        dataset_id = conn.scalar(
+            select(DATASETS.c.id).where(DATASETS.c.name == name).with_for_update()
+        )
+        if dataset_id is None:
+            dataset_id = uuid.uuid4().hex
+            conn.execute(
+                insert(DATASETS).values(
+                    id=dataset_id,
+                    name=name,
+                    created_at=time.time(),
+                    description=description,
+                    policy=policy,
+                )
+            )
+        current = conn.scalar(
+            select(func.max(SCHEMAS.c.version)).where(SCHEMAS.c.dataset_id == dataset_id)
+        )
+        if current != expected_schema:
+            raise SchemaChanged(name)
+        schema_version = (
+            self._put_schema(conn, dataset_id, new_schema) if new_schema is not None else current
+        )
+        number = (
+            conn.scalar(
+                select(func.max(VERSIONS.c.version)).where(VERSIONS.c.dataset_id == dataset_id)
+            )
+            or 0
+        ) + 1
         version_id = uuid.uuid4().hex
-        try:
-            with self.db.write() as conn:
-                schema_version = (
-                    self._put_schema(conn, dataset.id, new_schema)
-                    if new_schema is not None
-                    else conn.scalar(
-                        select(func.max(SCHEMAS.c.version)).where(
-                            SCHEMAS.c.dataset_id == dataset.id
-                        )
-                    )
-                )
-                number = (
-                    conn.scalar(
-                        select(func.max(VERSIONS.c.version)).where(
-                            VERSIONS.c.dataset_id == dataset.id
-                        )
-                    )
-                    or 0
-                ) + 1
-                conn.execute(
-                    insert(VERSIONS).values(
-                        id=version_id,
-                        dataset_id=dataset.id,
-                        version=number,
-                        content_hash=content_hash,
-                        digest=digest,
-                        rows=rows,
-                        columns=columns,
-                        size=size,
-                        schema_version=schema_version,
-                        profile_digest=profile_digest,
-                        validation=json.dumps(validation) if validation is not None else None,
-                        created_at=time.time(),
-                        run_id=run_id,
-                        transform_id=transform_id,
-                        transform_params=(
-                            json.dumps(transform_params, sort_keys=True, default=str)
-                            if transform_params is not None
-                            else None
-                        ),
-                        description=description,
-                    )
-                )
-                if parents:
-                    conn.execute(
-                        insert(LINEAGE),
-                        [{"child_id": version_id, "parent_id": p} for p in dict.fromkeys(parents)],
-                    )
-                if tags:
-                    conn.execute(
-                        insert(TAGS),
-                        [{"version_id": version_id, "key": k, "value": v} for k, v in tags.items()],
-                    )
-                for alias in aliases:
-                    self._set_alias(conn, dataset.id, alias, version_id)
-        except SAIntegrityError:
-            existing = self.by_content(dataset.id, content_hash)
-            if existing is None:
-                raise
-            return existing
-        return self.get(version_id)
+        conn.execute(
+            insert(VERSIONS).values(
+                id=version_id,
+                dataset_id=dataset_id,
+                version=number,
+                content_hash=content_hash,
+                digest=digest,
+                rows=rows,
+                columns=columns,
+                size=size,
+                schema_version=schema_version,
+                profile_digest=profile_digest,
+                validation=json.dumps(validation) if validation is not None else None,
+                created_at=time.time(),
+                run_id=run_id,
+                transform_id=transform_id,
+                transform_params=(
+                    json.dumps(transform_params, sort_keys=True)
+                    if transform_params is not None
+                    else None
+                ),
+                description=description,
+            )
+        )
+        if parents:
+            conn.execute(
+                insert(LINEAGE),
+                [{"child_id": version_id, "parent_id": p} for p in dict.fromkeys(parents)],
+            )
+        self._label(conn, dataset_id, version_id, aliases, tags)
+        return self._info(conn, version_id)
+
+    def label(self, version_id: str, aliases: Sequence[str], tags: Mapping[str, str]) -> None:
+        """Point aliases at a version and set tags on it, in one transaction."""
+        if not aliases and not tags:
+            return
+        with self.db.write() as conn:
+            dataset_id = conn.scalar(
+                select(VERSIONS.c.dataset_id).where(VERSIONS.c.id == version_id)
+            )
+            self._label(conn, str(dataset_id), version_id, aliases, tags)
+
+    def _label(
+        self,
+        conn: Connection,
+        dataset_id: str,
+        version_id: str,
+        aliases: Sequence[str],
+        tags: Mapping[str, str],
+    ) -> None:
+        if tags:
+            conn.execute(
+                delete(TAGS).where(TAGS.c.version_id == version_id, TAGS.c.key.in_(list(tags)))
+            )
+            conn.execute(
+                insert(TAGS),
+                [{"version_id": version_id, "key": k, "value": v} for k, v in tags.items()],
+            )
+        for alias in aliases:
+            self._set_alias(conn, dataset_id, alias, version_id)
+
+    def dataset_or_none(self, name: str) -> Dataset | None:
+        """The dataset called ``name``, or None."""
+        with self.db.read() as conn:
+            row = conn.execute(select(DATASETS).where(DATASETS.c.name == name)).first()
+        return None if row is None else _dataset(dict(row._mapping))
+
+    def versions_exist(self, version_ids: Sequence[str]) -> list[str]:
+        """The ids among ``version_ids`` that are not dataset versions."""
+        if not version_ids:
+            return []
+        with self.db.read() as conn:
+            found = set(
+                conn.scalars(select(VERSIONS.c.id).where(VERSIONS.c.id.in_(list(version_ids))))
+            )
+        return [v for v in version_ids if v not in found]
 
     def get(self, version_id: str) -> VersionInfo:
         """A version by id."""
@@ -262,6 +386,8 @@ class DatasetStore:
                         VERSIONS.c.dataset_id == ds.id, VERSIONS.c.version == number
                     )
                 ).first()
+                if row is None and number is None:
+                    raise NotFound(f"Dataset {ref.name!r} has no versions yet.")
                 if row is None:
                     hint = f"latest is {latest}" if latest else "it has no versions yet"
                     raise NotFound(
@@ -301,11 +427,7 @@ class DatasetStore:
             self._set_alias(conn, dataset_id, alias, version_id)
 
     def _set_alias(self, conn: Connection, dataset_id: str, alias: str, version_id: str) -> None:
-        if alias == "latest" or alias.isdigit() or (alias[:1] in "vV" and alias[1:].isdigit()):
-            raise InvalidInput(
-                f"Alias {alias!r} is reserved: 'latest' and version numbers "
-                "always mean what they say."
-            )
+        check_alias(alias)
         conn.execute(
             delete(ALIASES).where(ALIASES.c.dataset_id == dataset_id, ALIASES.c.alias == alias)
         )
@@ -314,24 +436,24 @@ class DatasetStore:
         )
 
     def remove_alias(self, dataset_id: str, alias: str) -> None:
-        """Delete an alias; a missing one is a :class:`NotFound`."""
+        """Delete an alias; a missing one is a :class:`NotFound` listing the known ones."""
         with self.db.write() as conn:
             gone = conn.execute(
                 delete(ALIASES).where(ALIASES.c.dataset_id == dataset_id, ALIASES.c.alias == alias)
             ).rowcount
+            known = list(
+                conn.scalars(select(ALIASES.c.alias).where(ALIASES.c.dataset_id == dataset_id))
+            )
+            name = conn.scalar(select(DATASETS.c.name).where(DATASETS.c.id == dataset_id))
         if not gone:
-            raise NotFound(f"No alias {alias!r} to remove.")
+            raise NotFound(
+                f"Dataset {name!r} has no alias {alias!r} to remove (aliases: "
+                f"{', '.join(known) or 'none'})."
+            )
 
     def set_tags(self, version_id: str, tags: Mapping[str, str]) -> None:
         """Set tags on a version (replacing values of the same keys)."""
-        with self.db.write() as conn:
-            conn.execute(
-                delete(TAGS).where(TAGS.c.version_id == version_id, TAGS.c.key.in_(list(tags)))
-            )
-            conn.execute(
-                insert(TAGS),
-                [{"version_id": version_id, "key": k, "value": v} for k, v in tags.items()],
-            )
+        self.label(version_id, (), tags)
 
     # -- lineage -----------------------------------------------------------------------
 

@@ -33,8 +33,13 @@ _registry: dict[str, Transform] = {}
 
 
 def register_transform(name: str, fn_or_sql: Callable[..., Any] | str) -> Transform:
-    """Register (or replace) a named transform in this process; its code is hashed so that a
-    changed function is a new transform version and never returns a stale cached output."""
+    """Register (or replace) a named transform in this process.
+
+    Its code is hashed, with the plain values (numbers, strings, tuples...) and the source of
+    the functions it reads from globals and closures, so a changed function, constant or helper
+    is a new transform version. State it reaches any other way (files, objects it mutates)
+    is not seen: keep transforms pure.
+    """
     check_name("Transform", name)
     if isinstance(fn_or_sql, str):
         if not fn_or_sql.strip():
@@ -54,6 +59,8 @@ def register_transform(name: str, fn_or_sql: Callable[..., Any] | str) -> Transf
             f"Transform {name!r} must be a function or a SQL string, got "
             f"{type(fn_or_sql).__name__}."
         )
+    if fn is not None:
+        code = code + _free_values(fn)
     transform = Transform(
         name, kind, code, hashlib.sha256(f"{kind}\n{code}".encode()).hexdigest(), fn
     )
@@ -75,11 +82,29 @@ def get_transform(name_or_transform: str | Transform) -> Transform:
     return found
 
 
-def input_key(transform: Transform, version_ids: Sequence[str], params: Mapping[str, Any]) -> str:
-    """Cache key: the code, the exact input versions and the params."""
-    payload = json.dumps(
-        [transform.code_hash, list(version_ids), dict(params)], sort_keys=True, default=str
-    )
+def input_key(
+    transform: Transform,
+    inputs: Sequence[tuple[str | None, str]],
+    params: Mapping[str, Any],
+    output: str,
+) -> str:
+    """Cache key: the code, which version goes to which argument, the params and the output.
+
+    Raises:
+        InvalidInput: a param that is not plain JSON (numbers, strings, lists, dicts), whose
+            value could not be told apart from a similar one.
+    """
+    try:
+        payload = json.dumps(
+            [transform.code_hash, [list(i) for i in inputs], dict(params), output],
+            sort_keys=True,
+            allow_nan=False,
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"Transform {transform.name!r}: params must be plain JSON values (numbers, strings, "
+            f"lists, dicts) so the cache can tell them apart: {exc}"
+        ) from exc
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -100,3 +125,23 @@ def apply_python(
             "DataFrame or an Arrow table."
         )
     return result
+
+
+def _free_values(fn: Callable[..., Any]) -> str:
+    """Text standing for what ``fn`` reads outside its body: plain values and helper source."""
+    try:
+        free = inspect.getclosurevars(fn)
+    except TypeError:
+        return ""
+    parts = []
+    for scope, values in (("nonlocal", free.nonlocals), ("global", free.globals)):
+        for key in sorted(values):
+            value = values[key]
+            if isinstance(value, (int, float, str, bool, bytes, tuple, frozenset, type(None))):
+                parts.append(f"# {scope} {key} = {value!r}")
+            elif inspect.isfunction(value):
+                try:
+                    parts.append(f"# {scope} {key}:\n{inspect.getsource(value)}")
+                except (OSError, TypeError):
+                    parts.append(f"# {scope} {key}: {value.__module__}.{value.__qualname__}")
+    return "\n" + "\n".join(parts) if parts else ""
