@@ -227,7 +227,7 @@ def validate_cmd(
 ) -> None:
     """Validate a version or a file against a dataset's schema; exit 1 on failures."""
     target: Any = source
-    if Path(source).exists():
+    if Path(source).exists() or "://" in source:
         from shipyard.data._content import to_arrow
 
         target = to_arrow(source)

@@ -458,15 +458,18 @@ class DatasetStore:
     # -- lineage -----------------------------------------------------------------------
 
     def record_input(self, run_id: str, version_id: str) -> None:
-        """Remember that a run read a version (idempotent)."""
-        with self.db.write() as conn:
-            exists = conn.scalar(
-                select(RUN_INPUTS.c.run_id).where(
-                    RUN_INPUTS.c.run_id == run_id, RUN_INPUTS.c.version_id == version_id
+        """Remember that a run read a version (idempotent, also across threads)."""
+        try:
+            with self.db.write() as conn:
+                seen = conn.scalar(
+                    select(RUN_INPUTS.c.run_id).where(
+                        RUN_INPUTS.c.run_id == run_id, RUN_INPUTS.c.version_id == version_id
+                    )
                 )
-            )
-            if exists is None:
-                conn.execute(insert(RUN_INPUTS).values(run_id=run_id, version_id=version_id))
+                if seen is None:
+                    conn.execute(insert(RUN_INPUTS).values(run_id=run_id, version_id=version_id))
+        except SAIntegrityError:
+            pass  # recorded by a concurrent read of the same version in the same run
 
     def children(self, version_id: str) -> list[str]:
         """Ids of versions made from this one."""
