@@ -73,7 +73,7 @@ class ArtifactStore:
     def put_bytes(self, data: bytes) -> Blob:
         """Store ``data``; returns its blob (nothing is written when it is already stored)."""
         digest = hashlib.sha256(data).hexdigest()
-        if not self.exists(digest):
+        if not self._intact(digest, len(data)):
             self._commit(iter([data]), digest)
         return Blob(digest, len(data))
 
@@ -89,10 +89,15 @@ class ArtifactStore:
                 hasher.update(chunk)
                 size += len(chunk)
         digest = hasher.hexdigest()
-        if not self.exists(digest):
+        if not self._intact(digest, size):
             with source.open("rb") as fh:
                 self._commit(iter(lambda: fh.read(_CHUNK), b""), digest)
         return Blob(digest, size)
+
+    def _intact(self, digest: str, size: int) -> bool:
+        """Stored with the right size: a damaged copy (truncated, say) is written again."""
+        path = self._path(digest)
+        return bool(self.fs.exists(path)) and int(self.fs.size(path)) == size
 
     def exists(self, digest: str) -> bool:
         """Whether a blob with this digest is stored."""

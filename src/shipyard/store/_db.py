@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from shipyard.errors import InvalidInput, ShipyardError
@@ -41,6 +43,7 @@ class Database:
         self._engine: Engine | None = None
         self._lock = threading.RLock()
         self._single_connection = False
+        _instances.add(self)
 
     @property
     def dialect(self) -> str:
@@ -72,7 +75,7 @@ class Database:
         On SQLite it starts with ``BEGIN IMMEDIATE`` so concurrent writers wait for the lock
         (busy timeout) instead of failing when a read turns into a write.
         """
-        with self._guard(), self.engine.connect() as conn:
+        with self._guard(), self._connect() as conn:
             conn = conn.execution_options(shipyard_immediate=True)
             with conn.begin():
                 yield conn
@@ -80,8 +83,26 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (a consistent snapshot on both backends)."""
-        with self._guard(), self.engine.connect() as conn, conn.begin():
-            yield conn
+        with self._guard(), self._connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def _connect(self) -> Connection:
+        """A connection, or a :class:`ShipyardError` naming the store when it is unreachable."""
+        try:
+            return self.engine.connect()
+        except (OperationalError, DBAPIError) as exc:
+            raise ShipyardError(
+                f"Cannot reach the metadata store at {_redact(self.url)}: {exc.orig}. Check "
+                "SHIPYARD_DB_URL and that the database server is running."
+            ) from exc
+
+    def _after_fork(self) -> None:
+        # Pooled connections belong to the parent: forget them without closing them.
+        if self._engine is not None:
+            self._engine.dispose(close=False)
 
     def dispose(self) -> None:
         """Close every pooled connection (after a fork, or when done)."""
@@ -141,6 +162,17 @@ class Database:
         return f"Database({self.url!r})"
 
 
+_instances: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _forget_pools_after_fork() -> None:
+    for db in list(_instances):
+        db._after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
 def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
     """Pragmas per connection, and manual transaction control (pysqlite's is broken)."""
 
@@ -173,3 +205,10 @@ def table_exists(conn: Connection, name: str) -> bool:
 def ping(conn: Connection) -> None:
     """One round trip, to check a connection works."""
     conn.execute(text("select 1"))
+
+
+def _redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url

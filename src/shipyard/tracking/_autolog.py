@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from shipyard.errors import ShipyardError
 from shipyard.tracking import _validate as check
 from shipyard.tracking._run import Run, active_run
 
@@ -26,6 +29,7 @@ from shipyard.tracking._run import Run, active_run
 _inside: ContextVar[bool] = ContextVar("shipyard_autolog_inside", default=False)
 _patched: dict[type, Any] = {}
 _autologged: weakref.WeakSet[Run] = weakref.WeakSet()
+log = logging.getLogger("shipyard.tracking")
 _lock = threading.Lock()
 
 
@@ -98,19 +102,21 @@ def _tracked_fit(
     _autologged.add(run)
     try:
         params = {k: _param(v) for k, v in estimator.get_params(deep=False).items()}
-        run.log_params(params)
-        run.set_tags(
-            {
-                "estimator": f"{type(estimator).__module__}.{type(estimator).__name__}",
-                "autolog": "sklearn",
-            }
-        )
+        with _never_blocks_fit():
+            run.log_params(params)
+            run.set_tags(
+                {
+                    "estimator": f"{type(estimator).__module__}.{type(estimator).__name__}",
+                    "autolog": "sklearn",
+                }
+            )
         started = time.perf_counter()
         result = fit(estimator, *args, **kwargs)
-        run.log_metric("fit_time", time.perf_counter() - started)
-        shape = getattr(X, "shape", None)
-        if shape is not None and len(shape) == 2:
-            run.log_params({"training_rows": int(shape[0]), "training_features": int(shape[1])})
+        with _never_blocks_fit():
+            run.log_metric("fit_time", time.perf_counter() - started)
+            shape = getattr(X, "shape", None)
+            if shape is not None and len(shape) == 2:
+                run.log_params({"training_rows": int(shape[0]), "training_features": int(shape[1])})
         if log_score and y is not None and hasattr(estimator, "score"):
             # A score that cannot be computed (e.g. unsupported targets) is skipped.
             with contextlib.suppress(Exception):
@@ -125,8 +131,19 @@ def _tracked_fit(
 
 
 def _param(value: Any) -> Any:
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # numpy scalars log as plain numbers
     plain = value is None or isinstance(value, (str, bool, int, float))
     text = value if plain else repr(value)
     if isinstance(text, str) and len(text) > check.MAX_PARAM_VALUE:
         return text[: check.MAX_PARAM_VALUE - 3] + "..."
     return text
+
+
+@contextlib.contextmanager
+def _never_blocks_fit() -> Iterator[None]:
+    """Logging trouble (a param clashing with the run's, say) is reported, never fatal."""
+    try:
+        yield
+    except ShipyardError as exc:
+        log.warning("Autologging skipped a value: %s", exc)

@@ -58,22 +58,39 @@ def _hostname() -> str:
 
 
 def _start_time(pid: int) -> str | None:
+    """``<starttime>@<pid namespace>`` of a process of ours: pids mean something only inside
+    one PID namespace (containers sharing a host name have their own)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # Field 22 (starttime) counts from the closing parenthesis of the command name.
-    return stat.rsplit(")", 1)[1].split()[19]
+    return f"{stat.rsplit(')', 1)[1].split()[19]}@{_pid_namespace()}"
+
+
+@functools.lru_cache(maxsize=1)
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "?"
 
 
 def is_alive(pid: int, started: str | None) -> bool:
-    """Whether the process that logged a run still runs on this host."""
+    """Whether the process that logged a run still runs on this host.
+
+    True when it cannot be told from here (another PID namespace, no /proc entry visible
+    under ``hidepid``): the heartbeat timeout decides those.
+    """
     if pid == os.getpid():
         return True
+    when, _, namespace = (started or "").partition("@")
+    if namespace and namespace != _pid_namespace():
+        return True  # a pid from another namespace: unknowable here
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
-        return False
+        return not Path("/proc/self/stat").exists()  # no /proc at all: unknown, else gone
     except OSError:  # no /proc (macOS): fall back to signal 0
         try:
             os.kill(pid, 0)
@@ -85,7 +102,7 @@ def is_alive(pid: int, started: str | None) -> bool:
     fields = stat.rsplit(")", 1)[1].split()
     if fields[0] in ("Z", "X"):  # zombie or dead
         return False
-    return started is None or fields[19] == started
+    return not when or fields[19] == when
 
 
 @functools.lru_cache(maxsize=1)

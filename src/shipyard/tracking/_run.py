@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import random
 import sys
 import threading
@@ -16,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from shipyard.config import get_settings
-from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.store import ArtifactStore
 from shipyard.tracking import _validate as check
 from shipyard.tracking._objects import serialize, with_extension
@@ -51,6 +52,8 @@ class Run:
         self._flush_lock = threading.Lock()
         self._next_step: dict[str, int] = {}
         self._ended = False
+        self._closing = False
+        self._pid = os.getpid()  # a forked child must not end or flush its parent's run
         self._last_write = time.time()
 
     @property
@@ -99,6 +102,9 @@ class Run:
             (check.check_key("Metric", k), check.metric_value(k, v))
             for k, v in _mapping("metrics", metrics).items()
         ]
+        if step is None and points:  # one step for all: the next step of the furthest key
+            with self._lock:
+                step = max(self._next_step.get(key, 0) for key, _ in points)
         for key, value in points:
             self.log_metric(key, value, step, ts)
 
@@ -112,6 +118,9 @@ class Run:
             now = time.time()
             try:
                 self.store.write_metrics(self.id, points, heartbeat_at=now)
+            except NotFound:
+                self._detach()  # the run was deleted: its points have nowhere to go
+                raise
             except BaseException:
                 with self._lock:
                     self._buffer[:0] = points
@@ -202,21 +211,37 @@ class Run:
     # -- lifecycle ---------------------------------------------------------------------
 
     def end(self, status: str = "finished") -> None:
-        """Flush everything and record the final status; a second call does nothing."""
+        """Flush everything and record the final status; a second call does nothing.
+
+        In a process forked from the one that started the run, it only flushes: the status is
+        the owner's to set.
+        """
         check.final_status(status)
+        if self._pid != os.getpid():
+            self.flush()
+            return
         with self._flush_lock:
             with self._lock:
                 if self._ended:
                     return
                 points, self._buffer = self._buffer, []
+                self._closing = True  # from here on, log_metric refuses rather than loses
             try:
                 self.store.finish_run(self.id, status, points)
+            except NotFound:
+                self._detach()  # the run was deleted: nothing left to end or retry
+                raise
             except BaseException:
                 with self._lock:  # kept: the flusher or the exit handler will try again
                     self._buffer[:0] = points
+                    self._closing = False
                 raise
-            with self._lock:
-                self._ended = True
+        self._detach()
+
+    def _detach(self) -> None:
+        with self._lock:
+            self._ended = True
+            self._buffer = []
         _flusher.forget(self)
         _pop_active(self)
 
@@ -243,7 +268,7 @@ class Run:
         self.end(status)
 
     def _ensure_open(self) -> None:
-        if self._ended:
+        if self._ended or self._closing:
             raise InvalidInput(f"Run {self.id} has ended; start a new run to log more.")
 
     def __repr__(self) -> str:
@@ -382,7 +407,7 @@ class _Flusher:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
-        self._crashed = False
+        self._crashed: str | None = None  # final status when an exception ends the process
 
     def track(self, run: Run) -> None:
         with self._lock:
@@ -421,10 +446,29 @@ class _Flusher:
                 except Exception as exc:
                     log.warning("Could not write heartbeat: %s", exc)
 
+    def after_fork(self) -> None:
+        """In a forked child: inherited runs belong to the parent, and so does the thread.
+
+        Their buffered points are the parent's to write, so the child drops its copies, and
+        gets fresh locks (a lock held at fork time would never be released here). Points the
+        child logs to an inherited run are written by ``run.flush()`` or ``run.end()``; the
+        run's status stays with the process that started it.
+        """
+        for run in list(self._runs):
+            run._buffer = []
+            run._lock = threading.Lock()
+            run._flush_lock = threading.Lock()
+        self._runs = weakref.WeakSet()
+        self._thread = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+
     def close_all(self) -> None:
-        """At interpreter exit: flush and end every open run."""
-        status = "failed" if self._crashed else "finished"
+        """At interpreter exit: flush and end every open run this process started."""
+        status = self._crashed or "finished"
         for run in self.open_runs():
+            if run._pid != os.getpid():
+                continue
             try:
                 run.end(status)
             except Exception as exc:
@@ -433,6 +477,7 @@ class _Flusher:
 
 _flusher = _Flusher()
 atexit.register(_flusher.close_all)
+os.register_at_fork(after_in_child=_flusher.after_fork)
 
 _previous_hook = sys.excepthook
 
@@ -440,7 +485,7 @@ _previous_hook = sys.excepthook
 def _excepthook(
     exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
-    _flusher._crashed = True
+    _flusher._crashed = "killed" if issubclass(exc_type, KeyboardInterrupt) else "failed"
     _previous_hook(exc_type, exc, tb)
 
 

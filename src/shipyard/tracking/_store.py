@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, delete, func, insert, select, update
@@ -312,7 +313,7 @@ class TrackingStore:
 
     # -- params, tags, metrics, artifacts ----------------------------------------------
 
-    def log_params(self, run_id: RunId, params: Mapping[str, str]) -> None:
+    def log_params(self, run_id: RunId, params: Mapping[str, str], _retry: bool = True) -> None:
         """Record params; one already stored with another value is a :class:`Conflict`.
 
         Re-logging the same value is a no-op. Nothing is written when any value conflicts.
@@ -341,6 +342,9 @@ class TrackingStore:
                     ).all()
                 )
             _check_param_conflicts(run_id, stored, params)
+            if _retry:  # the racing writer stored the same values: store the rest, once more
+                self.log_params(run_id, params, _retry=False)
+                return
             raise Conflict(f"Params of run {run_id} changed concurrently: {exc.orig}") from exc
 
     def set_tags(self, run_id: RunId, tags: Mapping[str, str]) -> None:
@@ -360,7 +364,7 @@ class TrackingStore:
         """Append metric points (one transaction) and keep each key's latest point."""
         if not points:
             return
-        with self.db.write() as conn:
+        with self._run_must_exist(run_id), self.db.write() as conn:
             self._write_points(conn, run_id, points)
             if heartbeat_at is not None:
                 conn.execute(
@@ -378,7 +382,7 @@ class TrackingStore:
     ) -> None:
         """Write the last metric points and the final status in one transaction."""
         check.final_status(status)
-        with self.db.write() as conn:
+        with self._run_must_exist(run_id), self.db.write() as conn:
             if points:
                 self._write_points(conn, run_id, points)
             conn.execute(
@@ -514,6 +518,16 @@ class TrackingStore:
         if row is None:
             raise NotFound(f"No run with id {run_id!r}. Try: shipyard runs list")
         return row
+
+    @contextmanager
+    def _run_must_exist(self, run_id: str) -> Iterator[None]:
+        """Turn a foreign-key failure (the run was purged meanwhile) into :class:`NotFound`."""
+        try:
+            yield
+        except SAIntegrityError as exc:
+            raise NotFound(
+                f"Run {run_id} no longer exists (it was deleted); nothing was written."
+            ) from exc
 
     def _require_run(self, conn: Connection, run_id: str) -> None:
         if conn.scalar(select(RUNS.c.id).where(RUNS.c.id == run_id)) is None:

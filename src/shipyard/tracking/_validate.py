@@ -44,7 +44,7 @@ def check_name(kind: str, name: object) -> str:
     """An experiment or run name: 1-256 printable characters."""
     if not isinstance(name, str):
         raise InvalidInput(f"{kind} name must be a string, got {type(name).__name__} {name!r}.")
-    if not name.strip() or len(name) > MAX_NAME or not name.isprintable():
+    if not name.strip() or len(name) > MAX_NAME or not name.isprintable() or "\x00" in name:
         raise InvalidInput(
             f"{kind} name {name!r} is not valid: expected 1-{MAX_NAME} printable characters, "
             "not only spaces."
@@ -71,11 +71,12 @@ def metric_value(key: str, value: object) -> float:
 
 
 def metric_step(key: str, step: object) -> int:
-    """An integer step (numpy integers welcome)."""
-    if type(step) is int:
-        return step
+    """An integer step that fits in 64 bits (numpy integers welcome)."""
     if isinstance(step, numbers.Integral) and not isinstance(step, bool):
-        return int(step)
+        value = int(step)
+        if -(2**63) <= value < 2**63:
+            return value
+        raise InvalidInput(f"Step of metric '{key}' must fit in 64 bits, got {step}.")
     raise InvalidInput(f"Step of metric '{key}' must be an integer, got {step!r}.")
 
 
@@ -110,6 +111,8 @@ def text_value(kind: str, key: str, value: object, limit: int) -> str:
             f"{kind} '{key}' must be a string, number, bool or None, got "
             f"{type(value).__name__}. Convert it (e.g. str(value) or json.dumps(value)) first."
         )
+    if "\x00" in text:
+        raise InvalidInput(f"{kind} '{key}' contains a NUL character, which no store keeps.")
     if len(text) > limit:
         raise InvalidInput(
             f"{kind} '{key}' is {len(text)} characters long; at most {limit} are stored. "
