@@ -171,3 +171,21 @@ def test_log_metrics_logs_every_key_at_one_step(home):
         run.log_metrics({"acc": 0.9, "loss": 0.4})
     data = sy.get_run(run.id)
     assert data.metrics["acc"].step == data.metrics["loss"].step == 2
+
+
+def test_ordering_by_a_param_puts_numbers_in_numeric_order(backend):
+    for epochs in ("9", "25", "2", "100", "10", "many"):
+        with sy.start_run(experiment="order", name=f"e{epochs}") as run:
+            run.log_param("epochs", epochs)
+    found = sy.search_runs("order", order_by=["params.epochs desc"])
+    assert list(found["params.epochs"]) == ["100", "25", "10", "9", "2", "many"]
+    found = sy.search_runs("order", filter="params.epochs > 5", order_by=["params.epochs"])
+    assert list(found["params.epochs"]) == ["9", "10", "25", "100"]
+    seen, token = [], None
+    while True:
+        page = sy.search_runs("order", order_by=["params.epochs"], max_results=2, page_token=token)
+        seen.extend(page["params.epochs"])
+        token = page.attrs["next_page_token"]
+        if token is None:
+            break
+    assert seen == ["2", "9", "10", "25", "100", "many"]

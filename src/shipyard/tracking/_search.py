@@ -15,6 +15,7 @@ from shipyard.errors import InvalidInput
 from shipyard.tracking._filter import (
     ATTRIBUTES,
     analyze_filter,
+    numeric_text,
     parse_order_by,
 )
 from shipyard.tracking._store import EXPERIMENTS, LATEST, PARAMS, RUNS, TAGS, TrackingStore
@@ -74,6 +75,13 @@ def search(
             joins.append((table, on, inner))
             nullable = nullable or not inner
             column = table.c.value
+            if field.kind != "metrics":
+                # Params and tags: numbers first in numeric order (as filters compare them),
+                # then the rest as text. The numeric key can be NULL: pages use offsets.
+                number = numeric_text(column)
+                order.append((number.is_(None), False))
+                order.append((number, descending))
+                nullable = True
         order.append((column, descending))
     order += [(RUNS.c.start_time, True), (RUNS.c.id, False)]
 
