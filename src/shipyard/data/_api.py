@@ -21,7 +21,13 @@ from shipyard.data._content import content_hash, to_arrow, write_parquet
 from shipyard.data._profile import Profile
 from shipyard.data._profile import profile as profile_table
 from shipyard.data._schema import Schema, infer_schema
-from shipyard.data._store import POLICIES, DatasetStore, SchemaChanged, check_alias
+from shipyard.data._store import (
+    POLICIES,
+    DatasetStore,
+    NewVersion,
+    SchemaChanged,
+    check_alias,
+)
 from shipyard.data._types import Dataset, VersionInfo
 from shipyard.errors import Conflict, InvalidInput
 from shipyard.store import ArtifactStore, default_artifacts, default_database
@@ -165,8 +171,7 @@ def register(
             )
         run = active_run()
         try:
-            info = store.add_version(
-                name,
+            new = NewVersion(
                 policy=effective,
                 expected_schema=current[0] if current else None,
                 content_hash=digest_of_content,
@@ -185,6 +190,7 @@ def register(
                 tags=clean_tags,
                 aliases=aliases,
             )
+            info = store.add_version(name, new)
         except SchemaChanged:
             continue  # another writer changed the schema: validate against the new one
         return _handle(info)

@@ -8,7 +8,13 @@ from typing import Any
 import pandas as pd
 
 from shipyard.data import _api, _sql
-from shipyard.data._transforms import Transform, apply_python, get_transform, input_key
+from shipyard.data._transforms import (
+    Transform,
+    apply_python,
+    code_hash,
+    get_transform,
+    input_key,
+)
 from shipyard.errors import InvalidInput
 
 
@@ -34,9 +40,9 @@ def query(
     views = {names[ref]: str(v.path()) for ref, v in zip(refs, versions, strict=True)}
     table = _sql.run_sql(_sql.rewrite(sql, names), views, dict(params or {}))
     if register_as is None:
-        return _sql.frame(table)
+        return table.to_pandas()
     transform_id = _api._store().transform(
-        f"query:{register_as}", "sql", sql.strip(), _hash_sql(sql)
+        f"query:{register_as}", "sql", sql.strip(), code_hash("sql", sql.strip())
     )
     return _api.register(
         register_as,
@@ -100,9 +106,3 @@ def run_transform(
     )
     store.cache_output(transform_id, key, made.id)
     return made
-
-
-def _hash_sql(sql: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"sql\n{sql.strip()}".encode()).hexdigest()

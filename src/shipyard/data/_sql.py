@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 
 from shipyard.errors import InvalidInput
@@ -66,8 +65,3 @@ def _to_arrow(relation: Any) -> pa.Table:
                 return result.read_all()
             return result
     raise InvalidInput("This DuckDB version cannot return Arrow tables.")  # pragma: no cover
-
-
-def frame(table: pa.Table) -> pd.DataFrame:
-    """The query result as pandas."""
-    return table.to_pandas()

@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
@@ -33,6 +34,29 @@ POLICIES = ("warn", "reject")
 RESERVED_ALIASES = "'latest' and version numbers (3, v3)"
 
 
+@dataclass(frozen=True)
+class NewVersion:
+    """What :meth:`DatasetStore.add_version` records for a new version."""
+
+    policy: str
+    expected_schema: int | None
+    content_hash: str
+    digest: str
+    rows: int
+    columns: int
+    size: int
+    profile_digest: str | None
+    validation: Mapping[str, Any] | None
+    new_schema: Mapping[str, Any] | None
+    run_id: str | None
+    parents: Sequence[str] = ()
+    transform_id: str | None = None
+    transform_params: Mapping[str, Any] | None = None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    aliases: Sequence[str] = ()
+
+
 class SchemaChanged(Exception):
     """Another writer changed the dataset's schema while this version was being validated."""
 
@@ -55,37 +79,12 @@ class DatasetStore:
 
     # -- datasets ----------------------------------------------------------------------
 
-    def dataset(
-        self,
-        name: str,
-        *,
-        create: bool = False,
-        policy: str | None = None,
-        description: str | None = None,
-    ) -> Dataset:
-        """The dataset called ``name`` (created when ``create`` and missing)."""
-        with self.db.read() as conn:
-            row = conn.execute(select(DATASETS).where(DATASETS.c.name == name)).first()
-        if row is None and create:
-            if policy is not None and policy not in POLICIES:
-                raise InvalidInput(f"policy must be one of {POLICIES}, got {policy!r}.")
-            try:
-                with self.db.write() as conn:
-                    conn.execute(
-                        insert(DATASETS).values(
-                            id=uuid.uuid4().hex,
-                            name=name,
-                            created_at=time.time(),
-                            description=description,
-                            policy=policy or "warn",
-                        )
-                    )
-            except SAIntegrityError:
-                pass  # created concurrently
-            return self.dataset(name)
-        if row is None:
+    def dataset(self, name: str) -> Dataset:
+        """The dataset called ``name`` (datasets are created with their first version)."""
+        found = self.dataset_or_none(name)
+        if found is None:
             raise NotFound(f"No dataset named {name!r}. Try: shipyard data list")
-        return _dataset(dict(row._mapping))
+        return found
 
     def set_policy(self, name: str, policy: str) -> None:
         """Reject invalid new versions, or accept them with warnings."""
@@ -169,66 +168,25 @@ class DatasetStore:
             ).first()
             return None if row is None else self._info(conn, row.id)
 
-    def add_version(
-        self,
-        name: str,
-        *,
-        policy: str,
-        expected_schema: int | None,
-        content_hash: str,
-        digest: str,
-        rows: int,
-        columns: int,
-        size: int,
-        profile_digest: str | None,
-        validation: Mapping[str, Any] | None,
-        new_schema: Mapping[str, Any] | None,
-        run_id: str | None,
-        parents: Sequence[str] = (),
-        transform_id: str | None = None,
-        transform_params: Mapping[str, Any] | None = None,
-        description: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        aliases: Sequence[str] = (),
-    ) -> VersionInfo:
+    def add_version(self, name: str, new: NewVersion) -> VersionInfo:
         """Record a version, and the dataset on its first version, in one transaction.
 
         The dataset row is locked (SQLite: the write lock) so version numbers never race.
-        ``expected_schema`` is the schema version the data was validated against (None: the
-        dataset had none, and ``new_schema`` becomes version 1); if another writer changed
-        the schema meanwhile, :class:`SchemaChanged` asks the caller to validate again.
-        Identical content registered concurrently returns the version that won, with this
-        call's aliases and tags applied to it.
+        ``new.expected_schema`` is the schema version the data was validated against (None:
+        the dataset had none, and ``new.new_schema`` becomes version 1); if another writer
+        changed the schema meanwhile, :class:`SchemaChanged` asks the caller to validate
+        again. Identical content registered concurrently returns the version that won, with
+        this call's aliases and tags applied to it.
         """
         for attempt in range(3):
             try:
                 with self.db.write() as conn:
-                    return self._add_version(
-                        conn,
-                        name,
-                        policy,
-                        expected_schema,
-                        content_hash,
-                        digest,
-                        rows,
-                        columns,
-                        size,
-                        profile_digest,
-                        validation,
-                        new_schema,
-                        run_id,
-                        parents,
-                        transform_id,
-                        transform_params,
-                        description,
-                        tags or {},
-                        aliases,
-                    )
+                    return self._add_version(conn, name, new)
             except SAIntegrityError as exc:
                 found = self.dataset_or_none(name)
-                existing = found and self.by_content(found.id, content_hash)
+                existing = found and self.by_content(found.id, new.content_hash)
                 if existing:
-                    self.label(existing.id, aliases, tags or {})
+                    self.label(existing.id, new.aliases, new.tags)
                     return self.get(existing.id)
                 if attempt == 2:
                     raise Conflict(
@@ -237,28 +195,7 @@ class DatasetStore:
                     ) from exc
         raise AssertionError("unreachable")
 
-    def _add_version(
-        self,
-        conn: Connection,
-        name: str,
-        policy: str,
-        expected_schema: int | None,
-        content_hash: str,
-        digest: str,
-        rows: int,
-        columns: int,
-        size: int,
-        profile_digest: str | None,
-        validation: Mapping[str, Any] | None,
-        new_schema: Mapping[str, Any] | None,
-        run_id: str | None,
-        parents: Sequence[str],
-        transform_id: str | None,
-        transform_params: Mapping[str, Any] | None,
-        description: str | None,
-        tags: Mapping[str, str],
-        aliases: Sequence[str],
-    ) -> VersionInfo:
+    def _add_version(self, conn: Connection, name: str, new: NewVersion) -> VersionInfo:
         dataset_id = conn.scalar(
             select(DATASETS.c.id).where(DATASETS.c.name == name).with_for_update()
         )
@@ -269,17 +206,19 @@ class DatasetStore:
                     id=dataset_id,
                     name=name,
                     created_at=time.time(),
-                    description=description,
-                    policy=policy,
+                    description=new.description,
+                    policy=new.policy,
                 )
             )
         current = conn.scalar(
             select(func.max(SCHEMAS.c.version)).where(SCHEMAS.c.dataset_id == dataset_id)
         )
-        if current != expected_schema:
+        if current != new.expected_schema:
             raise SchemaChanged(name)
         schema_version = (
-            self._put_schema(conn, dataset_id, new_schema) if new_schema is not None else current
+            self._put_schema(conn, dataset_id, new.new_schema)
+            if new.new_schema is not None
+            else current
         )
         number = (
             conn.scalar(
@@ -293,31 +232,31 @@ class DatasetStore:
                 id=version_id,
                 dataset_id=dataset_id,
                 version=number,
-                content_hash=content_hash,
-                digest=digest,
-                rows=rows,
-                columns=columns,
-                size=size,
+                content_hash=new.content_hash,
+                digest=new.digest,
+                rows=new.rows,
+                columns=new.columns,
+                size=new.size,
                 schema_version=schema_version,
-                profile_digest=profile_digest,
-                validation=json.dumps(validation) if validation is not None else None,
+                profile_digest=new.profile_digest,
+                validation=json.dumps(new.validation) if new.validation is not None else None,
                 created_at=time.time(),
-                run_id=run_id,
-                transform_id=transform_id,
+                run_id=new.run_id,
+                transform_id=new.transform_id,
                 transform_params=(
-                    json.dumps(transform_params, sort_keys=True)
-                    if transform_params is not None
+                    json.dumps(new.transform_params, sort_keys=True)
+                    if new.transform_params is not None
                     else None
                 ),
-                description=description,
+                description=new.description,
             )
         )
-        if parents:
+        if new.parents:
             conn.execute(
                 insert(LINEAGE),
-                [{"child_id": version_id, "parent_id": p} for p in dict.fromkeys(parents)],
+                [{"child_id": version_id, "parent_id": p} for p in dict.fromkeys(new.parents)],
             )
-        self._label(conn, dataset_id, version_id, aliases, tags)
+        self._label(conn, dataset_id, version_id, new.aliases, new.tags)
         return self._info(conn, version_id)
 
     def label(self, version_id: str, aliases: Sequence[str], tags: Mapping[str, str]) -> None:

@@ -61,11 +61,14 @@ def register_transform(name: str, fn_or_sql: Callable[..., Any] | str) -> Transf
         )
     if fn is not None:
         code = code + _free_values(fn)
-    transform = Transform(
-        name, kind, code, hashlib.sha256(f"{kind}\n{code}".encode()).hexdigest(), fn
-    )
+    transform = Transform(name, kind, code, code_hash(kind, code), fn)
     _registry[name] = transform
     return transform
+
+
+def code_hash(kind: str, code: str) -> str:
+    """The identity of a transform's code: sha256 of its kind and text."""
+    return hashlib.sha256(f"{kind}\n{code}".encode()).hexdigest()
 
 
 def get_transform(name_or_transform: str | Transform) -> Transform:
