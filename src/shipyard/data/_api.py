@@ -253,6 +253,11 @@ def resolve(ref: str) -> DatasetVersion:
     return _handle(_store().resolve(parse_ref("Dataset", ref)))
 
 
+def run_inputs(run_id: str) -> list[DatasetVersion]:
+    """The dataset versions a run read (its lineage inputs)."""
+    return [_handle(info) for info in _store().run_inputs(run_id)]
+
+
 def list_datasets() -> list[Dataset]:
     """Every dataset with its number of versions."""
     return _store().list_datasets()

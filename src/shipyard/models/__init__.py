@@ -1,0 +1,66 @@
+"""Model registry: versions, flavors, signatures, aliases, stages, rollback, ONNX and int8.
+
+``sy.models.register("churn", model, X=X_train, y=y_train)``, then
+``sy.models.promote("churn@1", to="production")`` and ``sy.models.load("churn@production")``.
+
+Safe serialization: loading never runs code from an artifact nobody trusted. LightGBM,
+XGBoost and ONNX models are stored in their own formats, which carry no code; scikit-learn
+models in skops, which builds only scikit-learn, NumPy and SciPy types plus those the
+registering user named in ``trusted=``. Pickle is used for :class:`PythonModel` objects and
+for scikit-learn when asked (``serialization="pickle"``); every artifact's sha256 is checked
+against the registry record before it is deserialized, so a changed artifact never loads.
+"""
+
+from __future__ import annotations
+
+from shipyard.models._api import (
+    clear_cache,
+    compare,
+    delete,
+    delete_model,
+    get,
+    history,
+    list_models,
+    load,
+    promote,
+    register,
+    remove_alias,
+    rollback,
+    set_alias,
+    versions,
+)
+from shipyard.models._env import ModelEnvironmentWarning
+from shipyard.models._export import export
+from shipyard.models._flavors import PythonModel
+from shipyard.models._loaded import LoadedModel
+from shipyard.models._signature import ColumnSpec, Signature, infer_signature
+from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
+
+__all__ = [
+    "STAGES",
+    "ColumnSpec",
+    "Export",
+    "LoadedModel",
+    "Model",
+    "ModelEnvironmentWarning",
+    "ModelEvent",
+    "ModelVersion",
+    "PythonModel",
+    "Signature",
+    "clear_cache",
+    "compare",
+    "delete",
+    "delete_model",
+    "export",
+    "get",
+    "history",
+    "infer_signature",
+    "list_models",
+    "load",
+    "promote",
+    "register",
+    "remove_alias",
+    "rollback",
+    "set_alias",
+    "versions",
+]

@@ -1,0 +1,675 @@
+"""Models, versions, aliases, stages, exports and their history in the metadata store.
+
+Every move (alias set, stage change, rollback, delete) is one transaction that also writes
+its event, under the model row's lock (``SELECT ... FOR UPDATE`` on PostgreSQL, the write
+lock on SQLite), so concurrent moves serialize and the registry is never half-moved:
+exactly one version is in production, and an alias always points at a version that exists.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from shipyard._refs import Ref
+from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.models._signature import Signature
+from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
+from shipyard.store import Database
+from shipyard.store._schema import Base
+
+_t = Base.metadata.tables
+MODELS = _t["models"]
+VERSIONS = _t["model_versions"]
+ALIASES = _t["model_aliases"]
+TAGS = _t["model_version_tags"]
+INPUTS = _t["model_inputs"]
+EXPORTS = _t["model_exports"]
+EVENTS = _t["model_events"]
+DATASET_VERSIONS = _t["dataset_versions"]
+DATASETS = _t["datasets"]
+
+RESERVED = ("latest", *STAGES)
+
+
+@dataclass(frozen=True)
+class NewModelVersion:
+    """What :meth:`ModelStore.add_version` records."""
+
+    flavor: str
+    digest: str
+    size: int
+    flavor_meta: Mapping[str, Any]
+    signature: Signature | None
+    environment: Mapping[str, Any]
+    sample_digest: str | None
+    metrics: Mapping[str, float]
+    run_id: str | None
+    source_commit: str | None
+    created_by: str | None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    datasets: Sequence[str] = ()  # dataset version ids
+    aliases: Sequence[str] = ()
+    stage: str = "none"
+    reason: str | None = None
+
+
+def check_alias(alias: object) -> str:
+    """An alias that does not shadow ``latest``, a stage or a version number."""
+    from shipyard._refs import _SELECTOR
+
+    if not isinstance(alias, str) or not _SELECTOR.match(alias):
+        raise InvalidInput(
+            f"Alias {alias!r} is not valid: expected 1 to 64 letters, digits, '_', '-' or '.'."
+        )
+    if alias in RESERVED or alias.isdigit() or (alias[:1] in "vV" and alias[1:].isdigit()):
+        raise InvalidInput(
+            f"Alias {alias!r} is reserved: 'latest', the stages ({', '.join(STAGES)}) and "
+            "version numbers always mean what they say. Field: alias."
+        )
+    return alias
+
+
+def check_stage(stage: object) -> str:
+    """One of the lifecycle stages."""
+    if stage not in STAGES:
+        raise InvalidInput(f"stage must be one of {', '.join(STAGES)}; got {stage!r}.")
+    return str(stage)
+
+
+class ModelStore:
+    """Model registry records in a :class:`~shipyard.store.Database`. Thread-safe."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- registration ------------------------------------------------------------------
+
+    def add_version(self, name: str, new: NewModelVersion) -> ModelVersion:
+        """Record a version (and the model on its first version) in one transaction."""
+        for attempt in range(3):
+            try:
+                with self.db.write() as conn:
+                    return self._add_version(conn, name, new)
+            except SAIntegrityError as exc:  # two first registrations raced on the name
+                if attempt == 2:
+                    raise Conflict(
+                        f"Model {name!r} is being registered by others; version not stored "
+                        f"({exc.orig}). Try again."
+                    ) from exc
+        raise AssertionError("unreachable")
+
+    def _add_version(self, conn: Connection, name: str, new: NewModelVersion) -> ModelVersion:
+        now = time.time()
+        found = conn.execute(
+            select(MODELS.c.id, MODELS.c.next_version)
+            .where(MODELS.c.name == name)
+            .with_for_update()
+        ).first()
+        if found is None:
+            model_id, number = uuid.uuid4().hex, 1
+            conn.execute(
+                insert(MODELS).values(
+                    id=model_id, name=name, created_at=now, description=None, next_version=2
+                )
+            )
+        else:
+            model_id, number = found.id, int(found.next_version)
+            conn.execute(
+                update(MODELS).where(MODELS.c.id == model_id).values(next_version=number + 1)
+            )
+        version_id = uuid.uuid4().hex
+        conn.execute(
+            insert(VERSIONS).values(
+                id=version_id,
+                model_id=model_id,
+                version=number,
+                flavor=new.flavor,
+                digest=new.digest,
+                size=new.size,
+                flavor_meta=json.dumps(new.flavor_meta),
+                signature=None if new.signature is None else json.dumps(new.signature.to_dict()),
+                environment=json.dumps(new.environment),
+                sample_digest=new.sample_digest,
+                metrics=json.dumps(dict(new.metrics)) if new.metrics else None,
+                run_id=new.run_id,
+                source_commit=new.source_commit,
+                stage="none",
+                description=new.description,
+                created_at=now,
+                created_by=new.created_by,
+            )
+        )
+        if new.tags:
+            conn.execute(
+                insert(TAGS),
+                [{"version_id": version_id, "key": k, "value": v} for k, v in new.tags.items()],
+            )
+        if new.datasets:
+            conn.execute(
+                insert(INPUTS),
+                [
+                    {"version_id": version_id, "dataset_version_id": d}
+                    for d in dict.fromkeys(new.datasets)
+                ],
+            )
+        self._event(
+            conn, model_id, number, "registered", None, new.flavor, new.created_by, new.reason
+        )
+        for alias in new.aliases:
+            self._set_alias(conn, model_id, alias, version_id, number, new.created_by, new.reason)
+        if new.stage != "none":
+            self._set_stage(
+                conn, model_id, version_id, number, new.stage, new.created_by, new.reason
+            )
+        return self._info(conn, version_id)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, version_id: str) -> ModelVersion:
+        """A version by id."""
+        with self.db.read() as conn:
+            return self._info(conn, version_id)
+
+    def resolve(self, ref: Ref) -> ModelVersion:
+        """The version a reference names: a number, ``latest``, an alias or a stage."""
+        with self.db.read() as conn:
+            return self._info(conn, self._resolve(conn, ref))
+
+    def resolve_id(self, ref: Ref) -> str:
+        """The id of the version a reference names (one small query on the hot path)."""
+        with self.db.read() as conn:
+            return self._resolve(conn, ref)
+
+    def _resolve(self, conn: Connection, ref: Ref) -> str:
+        model_id = conn.scalar(select(MODELS.c.id).where(MODELS.c.name == ref.name))
+        if model_id is None:
+            raise NotFound(f"No model named {ref.name!r}. Try: shipyard models list")
+        where = VERSIONS.c.model_id == model_id
+        if ref.version is not None:
+            found = conn.scalar(
+                select(VERSIONS.c.id).where(where, VERSIONS.c.version == ref.version)
+            )
+        elif ref.alias == "latest":
+            found = conn.scalar(
+                select(VERSIONS.c.id).where(where).order_by(VERSIONS.c.version.desc()).limit(1)
+            )
+        else:
+            found = conn.scalar(
+                select(ALIASES.c.version_id).where(
+                    ALIASES.c.model_id == model_id, ALIASES.c.alias == ref.alias
+                )
+            )
+            if found is None and ref.alias in STAGES:
+                found = conn.scalar(
+                    select(VERSIONS.c.id)
+                    .where(where, VERSIONS.c.stage == ref.alias)
+                    .order_by(VERSIONS.c.version.desc())
+                    .limit(1)
+                )
+        if found is None:
+            raise NotFound(self._missing(conn, model_id, ref))
+        return str(found)
+
+    def _missing(self, conn: Connection, model_id: str, ref: Ref) -> str:
+        latest = conn.scalar(
+            select(func.max(VERSIONS.c.version)).where(VERSIONS.c.model_id == model_id)
+        )
+        if ref.version is not None or ref.alias == "latest":
+            hint = f"latest is {latest}" if latest else "it has no versions"
+            return (
+                f"Model {ref.name!r} has no version {ref.version or 'latest'} ({hint}). "
+                f"Try: shipyard models versions {ref.name}"
+            )
+        if ref.alias in STAGES:
+            return f"Model {ref.name!r} has no version in stage {ref.alias!r}."
+        known = conn.scalars(select(ALIASES.c.alias).where(ALIASES.c.model_id == model_id)).all()
+        return (
+            f"Model {ref.name!r} has no alias {ref.alias!r} (aliases: "
+            f"{', '.join(sorted(known)) or 'none'}; or use a version number)."
+        )
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of a model, newest first."""
+        with self.db.read() as conn:
+            model_id = self._model_id(conn, name)
+            ids = conn.scalars(
+                select(VERSIONS.c.id)
+                .where(VERSIONS.c.model_id == model_id)
+                .order_by(VERSIONS.c.version.desc())
+            ).all()
+            return [self._info(conn, i) for i in ids]
+
+    def list_models(self) -> list[Model]:
+        """Every model with its version count, latest and production versions and aliases."""
+        counts = (
+            select(
+                VERSIONS.c.model_id,
+                func.count().label("n"),
+                func.max(VERSIONS.c.version).label("latest"),
+            )
+            .group_by(VERSIONS.c.model_id)
+            .subquery()
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(MODELS, counts.c.n, counts.c.latest)
+                .outerjoin(counts, counts.c.model_id == MODELS.c.id)
+                .order_by(MODELS.c.name)
+            ).all()
+            production = dict(
+                conn.execute(
+                    select(VERSIONS.c.model_id, VERSIONS.c.version).where(
+                        VERSIONS.c.stage == "production"
+                    )
+                ).all()
+            )
+            aliases: dict[str, dict[str, int]] = {}
+            for model_id, alias, number in conn.execute(
+                select(ALIASES.c.model_id, ALIASES.c.alias, VERSIONS.c.version).join(
+                    VERSIONS, VERSIONS.c.id == ALIASES.c.version_id
+                )
+            ).all():
+                aliases.setdefault(model_id, {})[alias] = number
+        return [
+            Model(
+                r.id,
+                r.name,
+                r.created_at,
+                r.description,
+                r.n or 0,
+                r.latest,
+                production.get(r.id),
+                dict(sorted(aliases.get(r.id, {}).items())),
+            )
+            for r in rows
+        ]
+
+    def events(self, name: str, limit: int = 200) -> list[ModelEvent]:
+        """The model's recorded moves, newest first."""
+        with self.db.read() as conn:
+            model_id = self._model_id(conn, name)
+            rows = conn.execute(
+                select(EVENTS)
+                .where(EVENTS.c.model_id == model_id)
+                .order_by(EVENTS.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            ModelEvent(r.id, name, r.version, r.kind, r.before, r.after, r.actor, r.reason, r.at)
+            for r in rows
+        ]
+
+    # -- moves -------------------------------------------------------------------------
+
+    def set_alias(
+        self, ref: Ref, alias: str, actor: str | None, reason: str | None
+    ) -> ModelVersion:
+        """Point ``alias`` at the version ``ref`` names (moving it if it pointed elsewhere)."""
+        check_alias(alias)
+        with self.db.write() as conn:
+            model_id = self._lock(conn, ref.name)
+            version_id = self._resolve(conn, ref)
+            number = conn.scalar(select(VERSIONS.c.version).where(VERSIONS.c.id == version_id))
+            self._set_alias(conn, model_id, alias, version_id, int(number or 0), actor, reason)
+            return self._info(conn, version_id)
+
+    def _set_alias(
+        self,
+        conn: Connection,
+        model_id: str,
+        alias: str,
+        version_id: str,
+        number: int,
+        actor: str | None,
+        reason: str | None,
+    ) -> None:
+        check_alias(alias)
+        before = conn.scalar(
+            select(VERSIONS.c.version)
+            .join(ALIASES, ALIASES.c.version_id == VERSIONS.c.id)
+            .where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
+        )
+        if before == number:
+            return
+        conn.execute(
+            delete(ALIASES).where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
+        )
+        conn.execute(insert(ALIASES).values(model_id=model_id, alias=alias, version_id=version_id))
+        self._event(
+            conn, model_id, number, "alias", _at(alias, before), _at(alias, number), actor, reason
+        )
+
+    def remove_alias(self, name: str, alias: str, actor: str | None, reason: str | None) -> None:
+        """Delete an alias; a missing one is a :class:`NotFound` listing the known ones."""
+        with self.db.write() as conn:
+            model_id = self._lock(conn, name)
+            number = conn.scalar(
+                select(VERSIONS.c.version)
+                .join(ALIASES, ALIASES.c.version_id == VERSIONS.c.id)
+                .where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
+            )
+            if number is None:
+                known = conn.scalars(
+                    select(ALIASES.c.alias).where(ALIASES.c.model_id == model_id)
+                ).all()
+                raise NotFound(
+                    f"Model {name!r} has no alias {alias!r} to remove (aliases: "
+                    f"{', '.join(sorted(known)) or 'none'})."
+                )
+            conn.execute(
+                delete(ALIASES).where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
+            )
+            self._event(
+                conn, model_id, number, "alias-removed", _at(alias, number), None, actor, reason
+            )
+
+    def set_stage(
+        self, ref: Ref, stage: str, actor: str | None, reason: str | None
+    ) -> ModelVersion:
+        """Move a version to a stage; promoting to production archives the previous one."""
+        check_stage(stage)
+        with self.db.write() as conn:
+            model_id = self._lock(conn, ref.name)
+            version_id = self._resolve(conn, ref)
+            number = int(
+                conn.scalar(select(VERSIONS.c.version).where(VERSIONS.c.id == version_id)) or 0
+            )
+            self._set_stage(conn, model_id, version_id, number, stage, actor, reason)
+            return self._info(conn, version_id)
+
+    def _set_stage(
+        self,
+        conn: Connection,
+        model_id: str,
+        version_id: str,
+        number: int,
+        stage: str,
+        actor: str | None,
+        reason: str | None,
+        kind: str = "stage",
+    ) -> None:
+        current = conn.scalar(select(VERSIONS.c.stage).where(VERSIONS.c.id == version_id))
+        if current == stage:
+            return
+        if stage == "production":
+            for other_id, other in conn.execute(
+                select(VERSIONS.c.id, VERSIONS.c.version).where(
+                    VERSIONS.c.model_id == model_id,
+                    VERSIONS.c.stage == "production",
+                    VERSIONS.c.id != version_id,
+                )
+            ).all():
+                conn.execute(
+                    update(VERSIONS).where(VERSIONS.c.id == other_id).values(stage="archived")
+                )
+                self._event(
+                    conn,
+                    model_id,
+                    other,
+                    "stage",
+                    "production",
+                    "archived",
+                    actor,
+                    f"replaced by version {number}",
+                )
+        conn.execute(update(VERSIONS).where(VERSIONS.c.id == version_id).values(stage=stage))
+        self._event(conn, model_id, number, kind, current, stage, actor, reason)
+
+    def rollback(self, name: str, actor: str | None, reason: str | None) -> tuple[int | None, int]:
+        """Put the previous production version back in production; (from, to) numbers.
+
+        Production history is replayed from the events: a promotion pushes a version, a
+        rollback pops one; deleted versions are skipped. So rolling back twice goes back two
+        promotions, not back and forth.
+        """
+        with self.db.write() as conn:
+            model_id = self._lock(conn, name)
+            rows = conn.execute(
+                select(EVENTS.c.kind, EVENTS.c.version)
+                .where(
+                    EVENTS.c.model_id == model_id,
+                    EVENTS.c.kind.in_(("stage", "rollback")),
+                    EVENTS.c.after == "production",
+                )
+                .order_by(EVENTS.c.id)
+            ).all()
+            stack: list[int] = []
+            for kind, number in rows:
+                if kind == "rollback":
+                    while stack and stack[-1] != number:
+                        stack.pop()  # the versions rolled back from
+                    if stack:
+                        continue
+                stack.append(number)
+            live = dict(
+                conn.execute(
+                    select(VERSIONS.c.version, VERSIONS.c.id).where(VERSIONS.c.model_id == model_id)
+                ).all()
+            )
+            current = conn.scalar(
+                select(VERSIONS.c.version).where(
+                    VERSIONS.c.model_id == model_id, VERSIONS.c.stage == "production"
+                )
+            )
+            candidates = [v for v in stack if v in live]
+            if candidates and candidates[-1] == current:
+                candidates.pop()
+            candidates = [v for v in candidates if v != current]
+            if not candidates:
+                raise Conflict(
+                    f"Model {name!r} has no earlier production version to roll back to "
+                    f"(production now: {current if current is not None else 'none'}). "
+                    f"Try: shipyard models promote {name} <version> --to production"
+                )
+            target = candidates[-1]
+            self._set_stage(
+                conn,
+                model_id,
+                live[target],
+                target,
+                "production",
+                actor,
+                reason or f"rollback from version {current}",
+                kind="rollback",
+            )
+            return (None if current is None else int(current)), int(target)
+
+    def delete_version(
+        self, ref: Ref, actor: str | None, reason: str | None, force: bool
+    ) -> ModelVersion:
+        """Delete a version; one in production or with aliases only with ``force``."""
+        with self.db.write() as conn:
+            model_id = self._lock(conn, ref.name)
+            info = self._info(conn, self._resolve(conn, ref))
+            if not force and (info.stage == "production" or info.aliases):
+                holds = ", ".join(
+                    (["stage production"] if info.stage == "production" else [])
+                    + [f"alias {a!r}" for a in info.aliases]
+                )
+                raise Conflict(
+                    f"Model version {info.ref} is in use ({holds}); move those first or delete "
+                    "with force (its aliases are removed with it)."
+                )
+            for alias in info.aliases:
+                self._event(
+                    conn,
+                    model_id,
+                    info.version,
+                    "alias-removed",
+                    _at(alias, info.version),
+                    None,
+                    actor,
+                    "version deleted",
+                )
+            conn.execute(delete(ALIASES).where(ALIASES.c.version_id == info.id))
+            conn.execute(delete(VERSIONS).where(VERSIONS.c.id == info.id))
+            self._event(conn, model_id, info.version, "deleted", info.stage, None, actor, reason)
+            return info
+
+    def delete_model(self, name: str) -> int:
+        """Delete a model with all its versions and history; returns how many versions."""
+        with self.db.write() as conn:
+            model_id = self._lock(conn, name)
+            count = conn.scalar(
+                select(func.count()).select_from(VERSIONS).where(VERSIONS.c.model_id == model_id)
+            )
+            conn.execute(delete(MODELS).where(MODELS.c.id == model_id))
+            return int(count or 0)
+
+    def add_export(
+        self,
+        version_id: str,
+        fmt: str,
+        digest: str,
+        size: int,
+        meta: Mapping[str, Any],
+        report: Mapping[str, Any],
+        actor: str | None,
+    ) -> ModelVersion:
+        """Store another form of a version (replacing an earlier one of that format)."""
+        with self.db.write() as conn:
+            row = conn.execute(
+                select(VERSIONS.c.model_id, VERSIONS.c.version).where(VERSIONS.c.id == version_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"Model version {version_id!r} was deleted meanwhile.")
+            conn.execute(
+                delete(EXPORTS).where(EXPORTS.c.version_id == version_id, EXPORTS.c.format == fmt)
+            )
+            conn.execute(
+                insert(EXPORTS).values(
+                    version_id=version_id,
+                    format=fmt,
+                    digest=digest,
+                    size=size,
+                    meta=json.dumps(meta),
+                    report=json.dumps(report),
+                    created_at=time.time(),
+                )
+            )
+            self._event(conn, row.model_id, row.version, "exported", None, fmt, actor, None)
+            return self._info(conn, version_id)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _model_id(self, conn: Connection, name: str) -> str:
+        model_id = conn.scalar(select(MODELS.c.id).where(MODELS.c.name == name))
+        if model_id is None:
+            raise NotFound(f"No model named {name!r}. Try: shipyard models list")
+        return str(model_id)
+
+    def _lock(self, conn: Connection, name: str) -> str:
+        """The model's id, its row locked until the transaction ends."""
+        model_id = conn.scalar(select(MODELS.c.id).where(MODELS.c.name == name).with_for_update())
+        if model_id is None:
+            raise NotFound(f"No model named {name!r}. Try: shipyard models list")
+        return str(model_id)
+
+    def _event(
+        self,
+        conn: Connection,
+        model_id: str,
+        version: int | None,
+        kind: str,
+        before: str | None,
+        after: str | None,
+        actor: str | None,
+        reason: str | None,
+    ) -> None:
+        conn.execute(
+            insert(EVENTS).values(
+                model_id=model_id,
+                version=version,
+                kind=kind,
+                before=before,
+                after=after,
+                actor=actor,
+                reason=reason,
+                at=time.time(),
+            )
+        )
+
+    def _info(self, conn: Connection, version_id: str) -> ModelVersion:
+        row = conn.execute(
+            select(VERSIONS, MODELS.c.name.label("model_name"))
+            .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
+            .where(VERSIONS.c.id == version_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"No model version with id {version_id!r}.")
+        aliases = tuple(
+            conn.scalars(
+                select(ALIASES.c.alias)
+                .where(ALIASES.c.version_id == version_id)
+                .order_by(ALIASES.c.alias)
+            )
+        )
+        tags = dict(
+            conn.execute(
+                select(TAGS.c.key, TAGS.c.value).where(TAGS.c.version_id == version_id)
+            ).all()
+        )
+        datasets = tuple(
+            f"{n}@{v}"
+            for n, v in conn.execute(
+                select(DATASETS.c.name, DATASET_VERSIONS.c.version)
+                .join(DATASET_VERSIONS, DATASET_VERSIONS.c.dataset_id == DATASETS.c.id)
+                .join(INPUTS, INPUTS.c.dataset_version_id == DATASET_VERSIONS.c.id)
+                .where(INPUTS.c.version_id == version_id)
+                .order_by(DATASETS.c.name, DATASET_VERSIONS.c.version)
+            ).all()
+        )
+        exports = {
+            e.format: Export(
+                e.format, e.digest, e.size, json.loads(e.meta), json.loads(e.report), e.created_at
+            )
+            for e in conn.execute(select(EXPORTS).where(EXPORTS.c.version_id == version_id)).all()
+        }
+        return _version(row, aliases, tags, datasets, exports)
+
+
+def _at(alias: str, number: int | None) -> str | None:
+    return None if number is None else f"{alias}@{number}"
+
+
+def _version(
+    row: Row[Any],
+    aliases: tuple[str, ...],
+    tags: dict[str, str],
+    datasets: tuple[str, ...],
+    exports: dict[str, Export],
+) -> ModelVersion:
+    m = row._mapping
+    return ModelVersion(
+        id=m["id"],
+        model_id=m["model_id"],
+        name=m["model_name"],
+        version=m["version"],
+        flavor=m["flavor"],
+        digest=m["digest"],
+        size=m["size"],
+        flavor_meta=json.loads(m["flavor_meta"]),
+        signature=Signature.from_dict(json.loads(m["signature"])) if m["signature"] else None,
+        environment=json.loads(m["environment"]),
+        sample_digest=m["sample_digest"],
+        metrics=json.loads(m["metrics"]) if m["metrics"] else {},
+        run_id=m["run_id"],
+        source_commit=m["source_commit"],
+        stage=m["stage"],
+        description=m["description"],
+        created_at=m["created_at"],
+        created_by=m["created_by"],
+        aliases=aliases,
+        tags=tags,
+        datasets=datasets,
+        exports=exports,
+    )
