@@ -12,6 +12,7 @@ PUBLIC = {
         "active_run",
         "autolog",
         "datasets",
+        "models",
         "compare_runs",
         "delete_run",
         "end_run",
@@ -62,6 +63,7 @@ PUBLIC = {
         "register_transform",
         "remove_alias",
         "resolve",
+        "run_inputs",
         "run_transform",
         "schema",
         "set_alias",
@@ -69,6 +71,35 @@ PUBLIC = {
         "set_schema",
         "tag",
         "validate",
+        "versions",
+    ],
+    "shipyard.models": [
+        "STAGES",
+        "ColumnSpec",
+        "Export",
+        "ExportRefused",
+        "LoadedModel",
+        "Model",
+        "ModelEnvironmentWarning",
+        "ModelEvent",
+        "ModelVersion",
+        "PythonModel",
+        "Signature",
+        "clear_cache",
+        "compare",
+        "delete",
+        "delete_model",
+        "export",
+        "get",
+        "history",
+        "infer_signature",
+        "list_models",
+        "load",
+        "promote",
+        "register",
+        "remove_alias",
+        "rollback",
+        "set_alias",
         "versions",
     ],
     "shipyard.errors": [
@@ -96,6 +127,6 @@ def test_all_is_pinned(module: str) -> None:
 def test_tracking_all_is_pinned() -> None:
     import shipyard.tracking as tracking
 
-    assert set(PUBLIC["shipyard"]) - {"__version__", "datasets"} <= set(tracking.__all__)
+    assert set(PUBLIC["shipyard"]) - {"__version__", "datasets", "models"} <= set(tracking.__all__)
     for name in tracking.__all__:
         assert hasattr(tracking, name)

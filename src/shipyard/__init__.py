@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from shipyard import data as datasets
+from shipyard import models
 from shipyard._version import __version__
 from shipyard.tracking import (
     active_run,
@@ -33,6 +34,7 @@ __all__ = [
     "autolog",
     "compare_runs",
     "datasets",
+    "models",
     "delete_run",
     "end_run",
     "get_metric_history",

@@ -4,7 +4,9 @@ Stages (each later capability adds its own): register the loan applications as a
 version (schema inferred, profile stored), register a later, drifted month and diff the two;
 train a gradient-boosting model for a few learning rates as child runs of one tracked run
 that reads the dataset version (lineage), with learning curves, test metrics and artifacts,
-then pick the best.
+then pick the best; register every model as a version of ``loans-default``, point the
+``champion`` alias at the best and promote it to production, export it to ONNX (checked
+against the native model) and score the drifted month with it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 import shipyard.data as datasets
+import shipyard.models as models
 import shipyard.tracking as sy
 from shipyard.data import make_loans
 
@@ -24,6 +27,7 @@ TARGET = "default"
 SENSITIVE = "gender"
 DROP = ["application_id", "applied_at", SENSITIVE, TARGET]
 EXPERIMENT = "quickstart-loans"
+MODEL = "loans-default"
 
 
 @dataclass
@@ -40,6 +44,9 @@ class QuickstartResult:
     drifted: str = ""
     moved: list[str] = field(default_factory=list)
     stages: list[str] = field(default_factory=list)
+    model: str = ""
+    export: dict[str, Any] = field(default_factory=dict)
+    drifted_default_rate: float = 0.0
 
 
 Progress = Callable[[str], None]
@@ -105,7 +112,7 @@ def run(
             }
         )
         parent.log_artifact(frame.head(500), name="data/sample.parquet")
-        children: list[tuple[str, float, dict[str, Any], dict[str, float]]] = []
+        children: list[tuple[str, float, dict[str, Any], dict[str, float], Any]] = []
         for lr in learning_rates:
             stage(f"train: gradient boosting, learning_rate={lr}")
             params = {
@@ -160,12 +167,35 @@ def run(
                 child.log_artifact(
                     {"labels": [0, 1], "matrix": matrix}, name="confusion_matrix.json"
                 )
-                children.append((child.id, metrics["auc"], params, metrics))
+                children.append((child.id, metrics["auc"], params, metrics, pipeline))
 
         stage("select: best child run by test AUC")
-        best_id, _, best_params, best_metrics = max(children, key=lambda c: c[1])
+        best_id, _, best_params, best_metrics, _ = max(children, key=lambda c: c[1])
         parent.log_metrics({f"best_{k}": v for k, v in best_metrics.items()})
         parent.set_tags({"best_run": best_id, "best_learning_rate": best_params["learning_rate"]})
+
+    stage(f"registry: register the models as versions of {MODEL}, promote the best")
+    best_ref = ""
+    for child_id, _, child_params, _, pipeline in children:
+        version = models.register(
+            MODEL,
+            pipeline,
+            X=x_train,
+            y=y_train,
+            run=child_id,
+            datasets=[reference.ref],
+            description=f"Gradient boosting, learning_rate={child_params['learning_rate']}",
+        )
+        if child_id == best_id:
+            best_ref = version.ref
+    models.set_alias(best_ref, "champion", reason="best test AUC of the quick start")
+    models.promote(best_ref, to="production", reason="best test AUC of the quick start")
+
+    stage("registry: export the champion to ONNX, checked against the native model")
+    exported = models.export(f"{MODEL}@champion", "onnx")
+    champion = models.load(f"{MODEL}@champion", format="onnx")
+    later = datasets.get(drifted.ref).to_pandas()
+    scored = champion.predict(later)
 
     return QuickstartResult(
         EXPERIMENT,
@@ -178,4 +208,7 @@ def run(
         drifted=drifted.ref,
         moved=moved,
         stages=stages,
+        model=best_ref,
+        export=exported.exports["onnx"].report,
+        drifted_default_rate=float(np.mean(scored)),
     )

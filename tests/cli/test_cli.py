@@ -37,8 +37,13 @@ def runs(home: Path) -> list[str]:
 def test_help_lists_every_command() -> None:
     result = invoke("--help")
     assert result.exit_code == 0
-    for command in ("quickstart", "experiments", "runs", "db"):
+    for command in ("quickstart", "experiments", "runs", "data", "models", "db"):
         assert command in result.output
+    models_help = invoke("models", "--help").output
+    for verb in ("list", "show", "versions", "promote", "rollback", "alias", "export"):
+        assert verb in models_help
+    for verb in ("compare", "delete"):
+        assert verb in models_help
     runs_help = invoke("runs", "--help").output
     for verb in ("list", "show", "compare", "delete"):
         assert verb in runs_help
@@ -169,3 +174,14 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     assert parent["tags.best_run"] == best["run_id"]
     history = sy.get_metric_history(best["run_id"], "valid_loss")
     assert len(history) > 5 and history[-1].value < history[0].value
+    # The registry stage: three versions, the best run's is champion and in production,
+    # with a parity-checked ONNX export and lineage back to its run and dataset.
+    versions = sy.models.versions("loans-default")
+    assert len(versions) == 3
+    champion = sy.models.get("loans-default@champion")
+    assert champion.run_id == best["run_id"]
+    assert champion.stage == "production"
+    assert champion.datasets == ("loans@1",)
+    assert champion.metrics["auc"] == pytest.approx(best["metrics.auc"])
+    assert champion.exports["onnx"].report["label_agreement"] >= 0.999
+    assert "shipyard models show loans-default@champion" in result.output

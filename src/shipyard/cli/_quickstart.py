@@ -18,7 +18,7 @@ def quickstart_cmd(
     """Run the whole loop on bundled loan data and print where to look."""
     settings = get_settings()
     console.print(f"Shipyard quick start: store {settings.db_url}")
-    stages = 3 + 3  # two dataset versions, three models, select
+    stages = 3 + 3 + 2  # two dataset versions, three models, select, register, export
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -50,6 +50,13 @@ def quickstart_cmd(
         f"Data: {result.dataset} and a drifted month {result.drifted}; statistics that moved: "
         f"{', '.join(result.moved[:6]) or 'none'}{' ...' if len(result.moved) > 6 else ''}\n"
     )
+    report = result.export
+    console.print(
+        f"Registry: {result.model} is the champion and in production; its ONNX form matches "
+        f"(max probability difference {number(report.get('max_abs_diff'), 2)}, labels agree "
+        f"on {number(100 * report.get('label_agreement', 0), 4)}% of {report.get('rows')} rows); "
+        f"it predicts {result.drifted_default_rate:.1%} defaults on the drifted month.\n"
+    )
     console.print("Where to look:")
     console.print(f"  shipyard data show {result.dataset}")
     console.print(f"  shipyard data diff {result.dataset} {result.drifted}")
@@ -61,6 +68,10 @@ def quickstart_cmd(
     console.print(f"  shipyard runs list -e {result.experiment} -o 'metrics.auc desc'")
     console.print(f"  shipyard runs show {result.best_run_id[:12]}")
     console.print(f"  shipyard runs compare {' '.join(r[:8] for r in result.child_run_ids)}")
+    name = result.model.partition("@")[0]
+    console.print(f"  shipyard models versions {name}")
+    console.print(f"  shipyard models show {name}@champion")
+    console.print(f"  shipyard models compare {name}@1 {name}@2 {name}@3")
     console.print(
         f"  Python: sy.search_runs('{result.experiment}', "
         "filter='metrics.auc > 0.7', order_by=['metrics.auc desc'])"

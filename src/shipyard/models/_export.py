@@ -75,7 +75,8 @@ def export(
             f"Model {info.ref} has no signature, so its ONNX form cannot be fed. Register it "
             "with X=<training data>."
         )
-    sample, labels = _sample(info, info.signature, data, target, rows)
+    sig = info.signature
+    sample, labels = _sample(info, sig, data, target, rows)
     result = export_onnx(
         loaded.native,
         info.flavor,
@@ -91,7 +92,7 @@ def export(
         info.id, result.format, blob.digest, blob.size, result.meta, result.report, _actor()
     )
     if quantize == "int8":
-        quantized = quantize_int8(result, info.signature, sample, labels, tolerance=tolerance)
+        quantized = quantize_int8(result, sig, sample, labels, tolerance=tolerance)
         blob = artifacts.put_bytes(quantized.data)
         info = store.add_export(
             info.id,

@@ -314,6 +314,100 @@ class OnnxFlavor:
         return OnnxPredictor(model, meta, sig)
 
 
+# -- PyTorch (optional extra) ------------------------------------------------------------
+
+
+class TorchFlavor:
+    """``torch.nn.Module`` saved as TorchScript: a graph and weights, no Python pickle.
+
+    Inputs are the signature's columns stacked as one float32 tensor, in order. A classifier
+    returns one column per class (logits or probabilities) or one column for P(class 1).
+    """
+
+    name = "torch"
+    packages = ("torch", "numpy")
+
+    def handles(self, model: Any) -> bool:
+        if not type(model).__module__.startswith("torch"):
+            import sys
+
+            if "torch" not in sys.modules:
+                return False
+        import torch
+
+        return isinstance(model, torch.nn.Module)
+
+    def save(self, model: Any, **_: Any) -> Saved:
+        import torch
+
+        scripted = model
+        if not isinstance(model, torch.jit.ScriptModule):
+            try:
+                scripted = torch.jit.script(model.eval())
+            except Exception as exc:  # TorchScript reports many error types
+                raise InvalidInput(
+                    f"The {type(model).__name__} cannot be compiled to TorchScript ({exc}). "
+                    "Pass a traced module instead: torch.jit.trace(model, example_input)."
+                ) from exc
+        buffer = io.BytesIO()
+        torch.jit.save(scripted, buffer)
+        return Saved(buffer.getvalue(), {"format": "torchscript"})
+
+    def load(self, data: bytes, meta: Mapping[str, Any]) -> Any:
+        try:
+            import torch
+        except ImportError as exc:
+            raise ShipyardError("This model needs PyTorch: pip install 'shipyard[torch]'.") from exc
+        loaded = torch.jit.load(io.BytesIO(data), map_location="cpu")  # type: ignore[no-untyped-call]
+        return loaded.eval()
+
+    def predictor(self, model: Any, meta: Mapping[str, Any], sig: Signature | None) -> Predictor:
+        if sig is None:
+            raise InvalidInput("A PyTorch model needs a signature; register it with X=... .")
+        text = [c.name for c in sig.inputs if c.type not in ("int", "float", "bool")]
+        if text:
+            raise InvalidInput(
+                f"A PyTorch model takes numeric inputs; columns {text} are not. Encode them "
+                "inside the module or before registering."
+            )
+        return _TorchPredictor(model, sig)
+
+
+class _TorchPredictor:
+    def __init__(self, model: Any, sig: Signature) -> None:
+        self.model = model
+        self.classes = sig.classes if sig.task == "classification" else None
+
+    def _raw(self, columns: Columns) -> np.ndarray:
+        import torch
+
+        stacked = np.column_stack([v.astype(np.float32) for v in columns.values()])
+        with torch.no_grad():
+            out: np.ndarray = self.model(torch.from_numpy(stacked)).numpy()
+        return out
+
+    def predict(self, columns: Columns) -> np.ndarray:
+        proba = self.predict_proba(columns)
+        if proba is None:
+            return self._raw(columns).reshape(-1)
+        return _labels(proba, self.classes or ())
+
+    def predict_proba(self, columns: Columns) -> np.ndarray | None:
+        if not self.classes:
+            return None
+        raw = self._raw(columns).astype(np.float64)
+        if raw.ndim == 1 or raw.shape[1] == 1:
+            p = raw.reshape(-1)
+            if p.min(initial=0.0) < 0 or p.max(initial=0.0) > 1:
+                p = 1.0 / (1.0 + np.exp(-p))  # a logit
+            return _two_columns(p)
+        if np.allclose(raw.sum(axis=1), 1.0, atol=1e-4) and raw.min() >= 0:
+            return raw
+        shifted = np.exp(raw - raw.max(axis=1, keepdims=True))  # softmax of logits
+        proba: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
+        return proba
+
+
 # -- generic Python -----------------------------------------------------------------------
 
 
@@ -355,7 +449,14 @@ class PythonFlavor:
 
 FLAVORS: dict[str, Any] = {
     f.name: f
-    for f in (LightGBMFlavor(), XGBoostFlavor(), SklearnFlavor(), OnnxFlavor(), PythonFlavor())
+    for f in (
+        LightGBMFlavor(),
+        XGBoostFlavor(),
+        SklearnFlavor(),
+        OnnxFlavor(),
+        TorchFlavor(),
+        PythonFlavor(),
+    )
 }
 
 
@@ -368,8 +469,9 @@ def flavor_for(model: Any, flavor: str | None = None) -> Any:
             return candidate
     raise InvalidInput(
         f"No flavor knows how to save a {type(model).__module__}.{type(model).__name__}: "
-        f"expected a scikit-learn estimator, LightGBM or XGBoost model, ONNX ModelProto, or "
-        f"an object with a predict method (subclass shipyard.models.PythonModel)."
+        "expected a scikit-learn estimator, LightGBM or XGBoost model, ONNX ModelProto, "
+        "PyTorch module, or an object with a predict method (subclass "
+        "shipyard.models.PythonModel)."
     )
 
 

@@ -50,9 +50,16 @@ class ColumnSpec:
                 f"Signature column {self.name!r}: field 'type' must be one of {TYPES}, "
                 f"got {self.type!r}."
             )
+        if self.type == "category" and self.categories is None:
+            raise InvalidInput(
+                f"Signature column {self.name!r}: a category column needs field 'categories' "
+                "(its allowed values)."
+            )
         if self.categories is not None:
             object.__setattr__(self, "categories", tuple(str(c) for c in self.categories))
             object.__setattr__(self, "_allowed", frozenset(self.categories))
+            object.__setattr__(self, "_codes", {c: i for i, c in enumerate(self.categories)})
+            object.__setattr__(self, "_dtype", pd.CategoricalDtype(list(self.categories)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -189,13 +196,25 @@ class Signature:
         for spec in self.inputs:
             values = columns[spec.name]
             if spec.type == "category":
-                data[spec.name] = pd.Categorical(values, categories=spec.categories)
+                data[spec.name] = _as_categorical(spec, values)
             else:
                 data[spec.name] = values
         return pd.DataFrame(data, copy=False)
 
 
 _MISSING: Any = object()
+
+
+def _as_categorical(spec: ColumnSpec, values: np.ndarray) -> pd.Categorical:
+    """Validated values as a Categorical with the training categories."""
+    dtype: pd.CategoricalDtype = spec._dtype  # type: ignore[attr-defined]
+    if len(values) > 64:
+        return pd.Categorical(values, dtype=dtype)
+    codes: dict[str, int] = spec._codes  # type: ignore[attr-defined]
+    return pd.Categorical.from_codes(
+        np.fromiter((codes.get(v, -1) for v in values), dtype=np.int64, count=len(values)),
+        dtype=dtype,
+    )
 
 
 def infer_signature(
