@@ -15,26 +15,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard._refs import Ref
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.models import _queries as q
+from shipyard.models._queries import (
+    ALIASES,
+    EVENTS,
+    EXPORTS,
+    INPUTS,
+    MODELS,
+    TAGS,
+    VERSIONS,
+)
 from shipyard.models._signature import Signature
-from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
+from shipyard.models._types import STAGES, Model, ModelEvent, ModelVersion
 from shipyard.store import Database
-from shipyard.store._schema import Base
-
-_t = Base.metadata.tables
-MODELS = _t["models"]
-VERSIONS = _t["model_versions"]
-ALIASES = _t["model_aliases"]
-TAGS = _t["model_version_tags"]
-INPUTS = _t["model_inputs"]
-EXPORTS = _t["model_exports"]
-EVENTS = _t["model_events"]
-DATASET_VERSIONS = _t["dataset_versions"]
-DATASETS = _t["datasets"]
 
 RESERVED = ("latest", *STAGES)
 
@@ -161,92 +159,42 @@ class ModelStore:
                     for d in dict.fromkeys(new.datasets)
                 ],
             )
-        self._event(
-            conn, model_id, number, "registered", None, new.flavor, new.created_by, new.reason
-        )
+        q.event(conn, model_id, number, "registered", None, new.flavor, new.created_by, new.reason)
         for alias in new.aliases:
             self._set_alias(conn, model_id, alias, version_id, number, new.created_by, new.reason)
         if new.stage != "none":
             self._set_stage(
                 conn, model_id, version_id, number, new.stage, new.created_by, new.reason
             )
-        return self._info(conn, version_id)
+        return q.info(conn, version_id)
 
     # -- reading -----------------------------------------------------------------------
 
     def get(self, version_id: str) -> ModelVersion:
         """A version by id."""
         with self.db.read() as conn:
-            return self._info(conn, version_id)
+            return q.info(conn, version_id)
 
     def resolve(self, ref: Ref) -> ModelVersion:
         """The version a reference names: a number, ``latest``, an alias or a stage."""
         with self.db.read() as conn:
-            return self._info(conn, self._resolve(conn, ref))
+            return q.info(conn, q.resolve(conn, ref))
 
     def resolve_id(self, ref: Ref) -> str:
         """The id of the version a reference names (one small query on the hot path)."""
         with self.db.read() as conn:
-            return self._resolve(conn, ref)
-
-    def _resolve(self, conn: Connection, ref: Ref) -> str:
-        model_id = conn.scalar(select(MODELS.c.id).where(MODELS.c.name == ref.name))
-        if model_id is None:
-            raise NotFound(f"No model named {ref.name!r}. Try: shipyard models list")
-        where = VERSIONS.c.model_id == model_id
-        if ref.version is not None:
-            found = conn.scalar(
-                select(VERSIONS.c.id).where(where, VERSIONS.c.version == ref.version)
-            )
-        elif ref.alias == "latest":
-            found = conn.scalar(
-                select(VERSIONS.c.id).where(where).order_by(VERSIONS.c.version.desc()).limit(1)
-            )
-        else:
-            found = conn.scalar(
-                select(ALIASES.c.version_id).where(
-                    ALIASES.c.model_id == model_id, ALIASES.c.alias == ref.alias
-                )
-            )
-            if found is None and ref.alias in STAGES:
-                found = conn.scalar(
-                    select(VERSIONS.c.id)
-                    .where(where, VERSIONS.c.stage == ref.alias)
-                    .order_by(VERSIONS.c.version.desc())
-                    .limit(1)
-                )
-        if found is None:
-            raise NotFound(self._missing(conn, model_id, ref))
-        return str(found)
-
-    def _missing(self, conn: Connection, model_id: str, ref: Ref) -> str:
-        latest = conn.scalar(
-            select(func.max(VERSIONS.c.version)).where(VERSIONS.c.model_id == model_id)
-        )
-        if ref.version is not None or ref.alias == "latest":
-            hint = f"latest is {latest}" if latest else "it has no versions"
-            return (
-                f"Model {ref.name!r} has no version {ref.version or 'latest'} ({hint}). "
-                f"Try: shipyard models versions {ref.name}"
-            )
-        if ref.alias in STAGES:
-            return f"Model {ref.name!r} has no version in stage {ref.alias!r}."
-        known = conn.scalars(select(ALIASES.c.alias).where(ALIASES.c.model_id == model_id)).all()
-        return (
-            f"Model {ref.name!r} has no alias {ref.alias!r} (aliases: "
-            f"{', '.join(sorted(known)) or 'none'}; or use a version number)."
-        )
+            return q.resolve(conn, ref)
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of a model, newest first."""
         with self.db.read() as conn:
-            model_id = self._model_id(conn, name)
+            model_id = q.model_id(conn, name)
             ids = conn.scalars(
                 select(VERSIONS.c.id)
                 .where(VERSIONS.c.model_id == model_id)
                 .order_by(VERSIONS.c.version.desc())
             ).all()
-            return [self._info(conn, i) for i in ids]
+            return [q.info(conn, i) for i in ids]
 
     def list_models(self) -> list[Model]:
         """Every model with its version count, latest and production versions and aliases."""
@@ -296,7 +244,7 @@ class ModelStore:
     def events(self, name: str, limit: int = 200) -> list[ModelEvent]:
         """The model's recorded moves, newest first."""
         with self.db.read() as conn:
-            model_id = self._model_id(conn, name)
+            model_id = q.model_id(conn, name)
             rows = conn.execute(
                 select(EVENTS)
                 .where(EVENTS.c.model_id == model_id)
@@ -316,11 +264,11 @@ class ModelStore:
         """Point ``alias`` at the version ``ref`` names (moving it if it pointed elsewhere)."""
         check_alias(alias)
         with self.db.write() as conn:
-            model_id = self._lock(conn, ref.name)
-            version_id = self._resolve(conn, ref)
+            model_id = q.lock(conn, ref.name)
+            version_id = q.resolve(conn, ref)
             number = conn.scalar(select(VERSIONS.c.version).where(VERSIONS.c.id == version_id))
             self._set_alias(conn, model_id, alias, version_id, int(number or 0), actor, reason)
-            return self._info(conn, version_id)
+            return q.info(conn, version_id)
 
     def _set_alias(
         self,
@@ -344,14 +292,14 @@ class ModelStore:
             delete(ALIASES).where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
         )
         conn.execute(insert(ALIASES).values(model_id=model_id, alias=alias, version_id=version_id))
-        self._event(
-            conn, model_id, number, "alias", _at(alias, before), _at(alias, number), actor, reason
+        q.event(
+            conn, model_id, number, "alias", q.at(alias, before), q.at(alias, number), actor, reason
         )
 
     def remove_alias(self, name: str, alias: str, actor: str | None, reason: str | None) -> None:
         """Delete an alias; a missing one is a :class:`NotFound` listing the known ones."""
         with self.db.write() as conn:
-            model_id = self._lock(conn, name)
+            model_id = q.lock(conn, name)
             number = conn.scalar(
                 select(VERSIONS.c.version)
                 .join(ALIASES, ALIASES.c.version_id == VERSIONS.c.id)
@@ -368,8 +316,8 @@ class ModelStore:
             conn.execute(
                 delete(ALIASES).where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
             )
-            self._event(
-                conn, model_id, number, "alias-removed", _at(alias, number), None, actor, reason
+            q.event(
+                conn, model_id, number, "alias-removed", q.at(alias, number), None, actor, reason
             )
 
     def set_stage(
@@ -378,13 +326,13 @@ class ModelStore:
         """Move a version to a stage; promoting to production archives the previous one."""
         check_stage(stage)
         with self.db.write() as conn:
-            model_id = self._lock(conn, ref.name)
-            version_id = self._resolve(conn, ref)
+            model_id = q.lock(conn, ref.name)
+            version_id = q.resolve(conn, ref)
             number = int(
                 conn.scalar(select(VERSIONS.c.version).where(VERSIONS.c.id == version_id)) or 0
             )
             self._set_stage(conn, model_id, version_id, number, stage, actor, reason)
-            return self._info(conn, version_id)
+            return q.info(conn, version_id)
 
     def _set_stage(
         self,
@@ -411,7 +359,7 @@ class ModelStore:
                 conn.execute(
                     update(VERSIONS).where(VERSIONS.c.id == other_id).values(stage="archived")
                 )
-                self._event(
+                q.event(
                     conn,
                     model_id,
                     other,
@@ -422,7 +370,7 @@ class ModelStore:
                     f"replaced by version {number}",
                 )
         conn.execute(update(VERSIONS).where(VERSIONS.c.id == version_id).values(stage=stage))
-        self._event(conn, model_id, number, kind, current, stage, actor, reason)
+        q.event(conn, model_id, number, kind, current, stage, actor, reason)
 
     def rollback(self, name: str, actor: str | None, reason: str | None) -> tuple[int | None, int]:
         """Put the previous production version back in production; (from, to) numbers.
@@ -432,7 +380,7 @@ class ModelStore:
         promotions, not back and forth.
         """
         with self.db.write() as conn:
-            model_id = self._lock(conn, name)
+            model_id = q.lock(conn, name)
             rows = conn.execute(
                 select(EVENTS.c.kind, EVENTS.c.version)
                 .where(
@@ -488,8 +436,8 @@ class ModelStore:
     ) -> ModelVersion:
         """Delete a version; one in production or with aliases only with ``force``."""
         with self.db.write() as conn:
-            model_id = self._lock(conn, ref.name)
-            info = self._info(conn, self._resolve(conn, ref))
+            model_id = q.lock(conn, ref.name)
+            info = q.info(conn, q.resolve(conn, ref))
             if not force and (info.stage == "production" or info.aliases):
                 holds = ", ".join(
                     (["stage production"] if info.stage == "production" else [])
@@ -500,25 +448,25 @@ class ModelStore:
                     "with force (its aliases are removed with it)."
                 )
             for alias in info.aliases:
-                self._event(
+                q.event(
                     conn,
                     model_id,
                     info.version,
                     "alias-removed",
-                    _at(alias, info.version),
+                    q.at(alias, info.version),
                     None,
                     actor,
                     "version deleted",
                 )
             conn.execute(delete(ALIASES).where(ALIASES.c.version_id == info.id))
             conn.execute(delete(VERSIONS).where(VERSIONS.c.id == info.id))
-            self._event(conn, model_id, info.version, "deleted", info.stage, None, actor, reason)
+            q.event(conn, model_id, info.version, "deleted", info.stage, None, actor, reason)
             return info
 
     def delete_model(self, name: str) -> int:
         """Delete a model with all its versions and history; returns how many versions."""
         with self.db.write() as conn:
-            model_id = self._lock(conn, name)
+            model_id = q.lock(conn, name)
             count = conn.scalar(
                 select(func.count()).select_from(VERSIONS).where(VERSIONS.c.model_id == model_id)
             )
@@ -556,120 +504,7 @@ class ModelStore:
                     created_at=time.time(),
                 )
             )
-            self._event(conn, row.model_id, row.version, "exported", None, fmt, actor, None)
-            return self._info(conn, version_id)
+            q.event(conn, row.model_id, row.version, "exported", None, fmt, actor, None)
+            return q.info(conn, version_id)
 
     # -- helpers -----------------------------------------------------------------------
-
-    def _model_id(self, conn: Connection, name: str) -> str:
-        model_id = conn.scalar(select(MODELS.c.id).where(MODELS.c.name == name))
-        if model_id is None:
-            raise NotFound(f"No model named {name!r}. Try: shipyard models list")
-        return str(model_id)
-
-    def _lock(self, conn: Connection, name: str) -> str:
-        """The model's id, its row locked until the transaction ends."""
-        model_id = conn.scalar(select(MODELS.c.id).where(MODELS.c.name == name).with_for_update())
-        if model_id is None:
-            raise NotFound(f"No model named {name!r}. Try: shipyard models list")
-        return str(model_id)
-
-    def _event(
-        self,
-        conn: Connection,
-        model_id: str,
-        version: int | None,
-        kind: str,
-        before: str | None,
-        after: str | None,
-        actor: str | None,
-        reason: str | None,
-    ) -> None:
-        conn.execute(
-            insert(EVENTS).values(
-                model_id=model_id,
-                version=version,
-                kind=kind,
-                before=before,
-                after=after,
-                actor=actor,
-                reason=reason,
-                at=time.time(),
-            )
-        )
-
-    def _info(self, conn: Connection, version_id: str) -> ModelVersion:
-        row = conn.execute(
-            select(VERSIONS, MODELS.c.name.label("model_name"))
-            .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
-            .where(VERSIONS.c.id == version_id)
-        ).first()
-        if row is None:
-            raise NotFound(f"No model version with id {version_id!r}.")
-        aliases = tuple(
-            conn.scalars(
-                select(ALIASES.c.alias)
-                .where(ALIASES.c.version_id == version_id)
-                .order_by(ALIASES.c.alias)
-            )
-        )
-        tags = dict(
-            conn.execute(
-                select(TAGS.c.key, TAGS.c.value).where(TAGS.c.version_id == version_id)
-            ).all()
-        )
-        datasets = tuple(
-            f"{n}@{v}"
-            for n, v in conn.execute(
-                select(DATASETS.c.name, DATASET_VERSIONS.c.version)
-                .join(DATASET_VERSIONS, DATASET_VERSIONS.c.dataset_id == DATASETS.c.id)
-                .join(INPUTS, INPUTS.c.dataset_version_id == DATASET_VERSIONS.c.id)
-                .where(INPUTS.c.version_id == version_id)
-                .order_by(DATASETS.c.name, DATASET_VERSIONS.c.version)
-            ).all()
-        )
-        exports = {
-            e.format: Export(
-                e.format, e.digest, e.size, json.loads(e.meta), json.loads(e.report), e.created_at
-            )
-            for e in conn.execute(select(EXPORTS).where(EXPORTS.c.version_id == version_id)).all()
-        }
-        return _version(row, aliases, tags, datasets, exports)
-
-
-def _at(alias: str, number: int | None) -> str | None:
-    return None if number is None else f"{alias}@{number}"
-
-
-def _version(
-    row: Row[Any],
-    aliases: tuple[str, ...],
-    tags: dict[str, str],
-    datasets: tuple[str, ...],
-    exports: dict[str, Export],
-) -> ModelVersion:
-    m = row._mapping
-    return ModelVersion(
-        id=m["id"],
-        model_id=m["model_id"],
-        name=m["model_name"],
-        version=m["version"],
-        flavor=m["flavor"],
-        digest=m["digest"],
-        size=m["size"],
-        flavor_meta=json.loads(m["flavor_meta"]),
-        signature=Signature.from_dict(json.loads(m["signature"])) if m["signature"] else None,
-        environment=json.loads(m["environment"]),
-        sample_digest=m["sample_digest"],
-        metrics=json.loads(m["metrics"]) if m["metrics"] else {},
-        run_id=m["run_id"],
-        source_commit=m["source_commit"],
-        stage=m["stage"],
-        description=m["description"],
-        created_at=m["created_at"],
-        created_by=m["created_by"],
-        aliases=aliases,
-        tags=tags,
-        datasets=datasets,
-        exports=exports,
-    )
