@@ -136,7 +136,10 @@ def register(
         check_key("tag", k): text_value("tag", k, v, MAX_TAG_VALUE) for k, v in (tags or {}).items()
     }
     kind = flavor_for(model, flavor)
-    saved = kind.save(model, serialization=serialization, trusted=tuple(trusted))
+    frame = _training_frame(X, model, datasets)
+    sig = _signature(signature, frame, y, model)
+    example = None if sig is None or frame is None else sig.validate(_head(frame, 8))
+    saved = kind.save(model, serialization=serialization, trusted=tuple(trusted), example=example)
     store = default_artifacts()
     meta = dict(saved.meta)
     if artifacts:
@@ -145,8 +148,6 @@ def register(
         }
     run_id, source_commit, run_metrics, run_inputs = _run_lineage(run)
     dataset_ids = [*(_dataset(d).id for d in datasets), *run_inputs]
-    frame = _training_frame(X, model, datasets)
-    sig = _signature(signature, frame, y, model)
     blob = store.put_bytes(saved.data)
     new = NewModelVersion(
         flavor=kind.name,

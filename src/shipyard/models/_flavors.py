@@ -318,48 +318,60 @@ class OnnxFlavor:
 
 
 class TorchFlavor:
-    """``torch.nn.Module`` saved as TorchScript: a graph and weights, no Python pickle.
+    """``torch.nn.Module`` saved with ``torch.export``: a graph and weights, no Python pickle.
 
-    Inputs are the signature's columns stacked as one float32 tensor, in order. A classifier
-    returns one column per class (logits or probabilities) or one column for P(class 1).
+    Inputs are the signature's columns stacked as one float32 tensor, in order; the batch
+    dimension is dynamic. A classifier returns one column per class (logits or
+    probabilities) or one column for P(class 1).
     """
 
     name = "torch"
     packages = ("torch", "numpy")
 
     def handles(self, model: Any) -> bool:
-        if not type(model).__module__.startswith("torch"):
-            import sys
+        import sys
 
-            if "torch" not in sys.modules:
-                return False
+        if "torch" not in sys.modules:
+            return False
         import torch
 
-        return isinstance(model, torch.nn.Module)
+        return isinstance(model, (torch.nn.Module, torch.export.ExportedProgram))
 
-    def save(self, model: Any, **_: Any) -> Saved:
+    def save(self, model: Any, *, example: Columns | None = None, **_: Any) -> Saved:
         import torch
 
-        scripted = model
-        if not isinstance(model, torch.jit.ScriptModule):
-            try:
-                scripted = torch.jit.script(model.eval())
-            except Exception as exc:  # TorchScript reports many error types
+        program = model
+        if not isinstance(model, torch.export.ExportedProgram):
+            if not example:
                 raise InvalidInput(
-                    f"The {type(model).__name__} cannot be compiled to TorchScript ({exc}). "
-                    "Pass a traced module instead: torch.jit.trace(model, example_input)."
+                    "A PyTorch model needs example inputs to be exported: register it with "
+                    "X=<training data>."
+                )
+            text = [name for name, v in example.items() if v.dtype.kind not in "biuf"]
+            if text:
+                raise InvalidInput(
+                    f"A PyTorch model takes numeric inputs; columns {text} are not. Encode "
+                    "them before registering."
+                )
+            rows = torch.from_numpy(_stack(example))
+            batch = torch.export.Dim("batch", min=1)
+            try:
+                program = torch.export.export(model.eval(), (rows,), dynamic_shapes=({0: batch},))
+            except Exception as exc:  # torch.export reports many error types
+                raise InvalidInput(
+                    f"torch.export cannot export the {type(model).__name__}: {exc}. Export it "
+                    "yourself (torch.export.export) and register the ExportedProgram."
                 ) from exc
         buffer = io.BytesIO()
-        torch.jit.save(scripted, buffer)
-        return Saved(buffer.getvalue(), {"format": "torchscript"})
+        torch.export.save(program, buffer)
+        return Saved(buffer.getvalue(), {"format": "torch-export"})
 
     def load(self, data: bytes, meta: Mapping[str, Any]) -> Any:
         try:
             import torch
         except ImportError as exc:
             raise ShipyardError("This model needs PyTorch: pip install 'shipyard[torch]'.") from exc
-        loaded = torch.jit.load(io.BytesIO(data), map_location="cpu")  # type: ignore[no-untyped-call]
-        return loaded.eval()
+        return torch.export.load(io.BytesIO(data)).module()
 
     def predictor(self, model: Any, meta: Mapping[str, Any], sig: Signature | None) -> Predictor:
         if sig is None:
@@ -373,6 +385,10 @@ class TorchFlavor:
         return _TorchPredictor(model, sig)
 
 
+def _stack(columns: Columns) -> np.ndarray:
+    return np.column_stack([np.asarray(v, dtype=np.float32) for v in columns.values()])
+
+
 class _TorchPredictor:
     def __init__(self, model: Any, sig: Signature) -> None:
         self.model = model
@@ -381,9 +397,8 @@ class _TorchPredictor:
     def _raw(self, columns: Columns) -> np.ndarray:
         import torch
 
-        stacked = np.column_stack([v.astype(np.float32) for v in columns.values()])
         with torch.no_grad():
-            out: np.ndarray = self.model(torch.from_numpy(stacked)).numpy()
+            out: np.ndarray = self.model(torch.from_numpy(_stack(columns))).numpy()
         return out
 
     def predict(self, columns: Columns) -> np.ndarray:
