@@ -53,7 +53,7 @@ def quickstart_cmd(
     report = result.export
     console.print(
         f"Registry: {result.model} is the champion and in production; its ONNX form matches "
-        f"(max probability difference {number(report.get('max_abs_diff'), 2)}, labels agree "
+        f"(max probability difference {number(report.get('max_diff'), 2)}, labels agree "
         f"on {number(100 * report.get('label_agreement', 0), 4)}% of {report.get('rows')} rows); "
         f"it predicts {result.drifted_default_rate:.1%} defaults on the drifted month.\n"
     )

@@ -33,6 +33,7 @@ from shipyard.models._env import ModelEnvironmentWarning
 from shipyard.models._export import export
 from shipyard.models._flavors import PythonModel
 from shipyard.models._loaded import LoadedModel
+from shipyard.models._onnx import ExportRefused
 from shipyard.models._signature import ColumnSpec, Signature, infer_signature
 from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
 
@@ -40,6 +41,7 @@ __all__ = [
     "STAGES",
     "ColumnSpec",
     "Export",
+    "ExportRefused",
     "LoadedModel",
     "Model",
     "ModelEnvironmentWarning",

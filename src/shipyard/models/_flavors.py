@@ -27,6 +27,9 @@ __all__ = ["FLAVORS", "Predictor", "PythonModel", "Saved", "flavor_for", "get_fl
 
 # Modules whose types skops may build without the registering user naming them.
 SAFE_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.", "builtins.")
+# functools.partial carries a function, and skops lists that function as a type of its own
+# (scikit-learn wraps check_array this way), so the partial adds nothing to trust.
+SAFE_TYPES = frozenset({"functools.partial"})
 
 
 class Predictor(Protocol):
@@ -122,7 +125,7 @@ class SklearnFlavor:
         return isinstance(model, BaseEstimator)
 
     def save(
-        self, model: Any, *, serialization: str = "skops", trusted: Sequence[str] = ()
+        self, model: Any, *, serialization: str = "skops", trusted: Sequence[str] = (), **_: Any
     ) -> Saved:
         _check_fitted(model)
         meta: dict[str, Any] = {
@@ -139,7 +142,11 @@ class SklearnFlavor:
 
         data = sio.dumps(model)
         needed = sio.get_untrusted_types(data=data)
-        unsafe = sorted(t for t in needed if not t.startswith(SAFE_MODULES) and t not in trusted)
+        unsafe = sorted(
+            t
+            for t in needed
+            if not t.startswith(SAFE_MODULES) and t not in SAFE_TYPES and t not in trusted
+        )
         if unsafe:
             raise InvalidInput(
                 f"The model holds types skops will not load without your trust: {unsafe}. "

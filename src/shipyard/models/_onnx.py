@@ -1,0 +1,574 @@
+"""ONNX export: convert a model, prove it predicts what the original does, and serve it fast.
+
+:func:`export_onnx` converts (skl2onnx for scikit-learn, onnxmltools for LightGBM and
+XGBoost) and refuses the result unless it agrees with the native model on a sample.
+:class:`OnnxPredictor` works everything out in ``__init__``, so a one-row call costs a few
+microseconds over ONNX Runtime itself. :func:`quantize_int8` shrinks MLP-like graphs.
+
+Input layouts: one input per signature column, named like it, for scikit-learn pipelines
+that select columns by name (numbers as float32, which the converters concatenate into one
+float tensor; integers are exact up to 2**24; text as strings); otherwise one float32
+matrix, a column per signature input (one feed runs faster than many), with category
+columns as codes: the index in ``ColumnSpec.categories``, NaN for null or unknown.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.models._signature import Columns, Signature
+
+if TYPE_CHECKING:
+    from shipyard.models._flavors import Predictor
+
+__all__ = ["ExportRefused", "ExportResult", "OnnxPredictor", "export_onnx", "quantize_int8"]
+
+LATENCY_CALLS = 200  # one-row calls timed for a p50
+BATCH_ROWS, BATCH_CALLS = 1_000, 20
+_TEXT = ("string", "category")
+_BOOL_AS_INT = r"Field onnx\.AttributeProto\.ints: Expected an int, got a boolean"
+
+Feed = Callable[[Columns], dict[str, np.ndarray]]
+
+
+class ExportRefused(InvalidInput):
+    """The model cannot be exported, or its export does not predict what the original does.
+
+    Attributes:
+        report: the figures that were measured (differences, agreement, sizes, errors).
+    """
+
+    def __init__(self, message: str, report: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.report: dict[str, Any] = dict(report or {})
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A converted model, what :class:`OnnxPredictor` needs to run it, and the checks it passed.
+
+    Attributes:
+        format: ``onnx`` or ``onnx-int8``.
+        data: the serialized ONNX model.
+        meta: JSON-ready input layout, output names, class order and category codes.
+        report: JSON-ready figures: parity, size, converter, latency.
+    """
+
+    format: str
+    data: bytes
+    meta: dict[str, Any]
+    report: dict[str, Any]
+
+
+# -- inference ----------------------------------------------------------------------------
+
+
+class OnnxPredictor:
+    """Runs an ONNX model through ONNX Runtime on validated columns.
+
+    ``meta`` is what :func:`export_onnx` recorded; without ``inputs`` (a raw ModelProto)
+    the layout comes from the graph: inputs named like the signature's columns, or one
+    input as wide as the signature. Probabilities come in ``signature.classes`` order,
+    using the class labels the graph declares when those are the signature's classes.
+
+    Thread-safe: an ONNX Runtime session may be run concurrently.
+
+    Raises:
+        InvalidInput: the graph's inputs fit neither layout, or ONNX Runtime cannot load it.
+    """
+
+    def __init__(self, data: bytes, meta: Mapping[str, Any], signature: Signature) -> None:
+        self.signature = signature
+        self.session = _session(data)
+        described = {} if "inputs" in meta else _describe(data, self.session, signature)
+        self.meta: dict[str, Any] = {**meta, **described}
+        self._feed = _feeder(self.meta, signature)
+        outputs = self.meta["outputs"]
+        self._label = [outputs["label"]] if outputs.get("label") else None
+        self._proba = [outputs["probabilities"]] if outputs.get("probabilities") else None
+        self._value = [outputs.get("value") or self.session.get_outputs()[0].name]
+        self._zipmap = bool(outputs.get("zipmap"))
+        self._keys = list(self.meta.get("classes") or signature.classes or ())
+        wanted = list(signature.classes or self._keys)
+        self._classes = np.asarray(wanted)
+        self._order = None if self._keys == wanted else [self._keys.index(c) for c in wanted]
+        self._run = self.session.run
+
+    def predict(self, columns: Columns) -> np.ndarray:
+        """Labels (values of ``signature.classes``) for a classifier, else 1-D values."""
+        if self._label is not None:
+            return np.asarray(self._run(self._label, self._feed(columns))[0]).reshape(-1)
+        if self._proba is not None:
+            labels: np.ndarray = self._classes[np.argmax(self._probabilities(columns), axis=1)]
+            return labels
+        values = self._run(self._value, self._feed(columns))[0]
+        return np.asarray(values, dtype=np.float64).reshape(-1)
+
+    def predict_proba(self, columns: Columns) -> np.ndarray | None:
+        """Class probabilities, float64 of shape (rows, classes), or None for a regressor."""
+        return None if self._proba is None else self._probabilities(columns)
+
+    def _probabilities(self, columns: Columns) -> np.ndarray:
+        out = self._run(self._proba, self._feed(columns))[0]
+        if self._zipmap:
+            out = [[row[k] for k in self._keys] for row in out]
+        proba = np.asarray(out, dtype=np.float64)
+        if proba.ndim == 1 or (proba.shape[1] == 1 and len(self._keys) == 2):
+            proba = proba.reshape(-1)
+            proba = np.column_stack([1.0 - proba, proba])
+        return proba if self._order is None else proba[:, self._order]
+
+
+def _session(data: bytes) -> Any:
+    ort = _require("onnxruntime")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only; shape notes would go to stderr
+    try:
+        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ONNX Runtime's exception types are not exported
+        raise InvalidInput(
+            f"ONNX Runtime {ort.__version__} cannot load the model: {exc}. Check that it is a "
+            "valid ONNX model (onnx.checker.check_model) of an opset this runtime supports."
+        ) from exc
+
+
+def _describe(data: bytes, session: Any, signature: Signature) -> dict[str, Any]:
+    """The input layout, outputs and class order, read from the graph."""
+    names = signature.names
+    graph = session.get_inputs()
+    by_name = {i.name: i for i in graph}
+    inputs: list[dict[str, Any]]
+    width = graph[0].shape[-1] if len(graph) == 1 and len(graph[0].shape) == 2 else -1
+    if set(names) <= set(by_name):
+        inputs = [_input(by_name[n], [n]) for n in names]
+    elif width == len(names) or width is None or isinstance(width, str):  # str: a named dim
+        inputs = [_input(graph[0], names)]
+    else:
+        shown = [f"{i.name}{i.shape}" for i in graph]
+        raise InvalidInput(
+            f"The ONNX model's inputs {shown} fit neither layout: expected inputs named like "
+            f"the signature's columns ({', '.join(names[:10])}) or one [rows, {len(names)}] "
+            "matrix. Rename the graph's inputs, or register it with a matching signature."
+        )
+    numeric = {n for f in inputs if f["dtype"] != "string" for n in f["columns"]}
+    coded = [c for c in signature.inputs if c.type == "category" and c.name in numeric]
+    codes = {c.name: list(c.categories or ()) for c in coded}
+    return {"inputs": inputs, "codes": codes, **_outputs(data, session, signature)}
+
+
+def _input(arg: Any, columns: list[str]) -> dict[str, Any]:
+    dtype = {"float": "float32", "double": "float64"}.get(arg.type[7:-1], arg.type[7:-1])
+    return {"name": arg.name, "dtype": dtype, "rank": len(arg.shape), "columns": columns}
+
+
+def _outputs(data: bytes, session: Any, signature: Signature) -> dict[str, Any]:
+    outs = [(o.name, o.type) for o in session.get_outputs()]
+    floats = [n for n, t in outs if t in ("tensor(float)", "tensor(double)")]
+    if signature.task != "classification" and signature.classes is None:
+        value = next((n for n in floats if n in ("variable", "predictions")), None)
+        return {"outputs": {"value": value or (floats or [outs[0][0]])[0]}, "classes": None}
+    maps = [n for n, t in outs if t.startswith("seq(map")]
+    prob = next((n for n in floats + maps if "prob" in n.lower()), None)
+    prob = prob or next(iter(floats + maps), None)
+    labels = [n for n, t in outs if t in ("tensor(int64)", "tensor(string)")]
+    label = next((n for n in labels if "label" in n.lower()), None) or next(iter(labels), None)
+    expected = list(signature.classes or ())
+    as_text = {str(c): c for c in expected}
+    declared = _declared_classes(data)
+    known = declared is not None and sorted(map(str, declared)) == sorted(as_text)
+    classes = [as_text[str(c)] for c in declared or ()] if known else expected or declared
+    label = label if known or prob is None else None  # else its values may be indices
+    outputs = {"label": label, "probabilities": prob, "zipmap": prob in maps}
+    return {"outputs": outputs, "classes": classes}
+
+
+def _declared_classes(data: bytes) -> list[Any] | None:
+    """The class labels an ONNX-ML classifier node declares, in probability order."""
+    for node in _require("onnx").load_model_from_string(data).graph.node:
+        if node.domain == "ai.onnx.ml" and node.op_type.endswith("Classifier"):
+            for attr in node.attribute:
+                if attr.name == "classlabels_int64s":
+                    return [int(v) for v in attr.ints]
+                if attr.name == "classlabels_strings":
+                    return [v.decode() for v in attr.strings]
+    return None
+
+
+def _feeder(meta: Mapping[str, Any], signature: Signature) -> Feed:
+    """A function from validated columns to the session's feed, worked out once."""
+    inputs = meta["inputs"]
+    types = {c.name: c.type for c in signature.inputs}
+    dates = [n for f in inputs for n in f["columns"] if types[n] == "datetime"]
+    if dates:
+        raise InvalidInput(
+            f"Columns {dates} hold datetimes, which ONNX models cannot take; derive numeric "
+            "features (e.g. day of week) in the training frame and register that model."
+        )
+    codes = {n: {c: float(i) for i, c in enumerate(cats)}.get for n, cats in meta["codes"].items()}
+    if len(inputs) == 1 and len(inputs[0]["columns"]) > 1:
+        return _matrix(inputs[0], codes)
+    plain, coded, text = [], [], []
+    for f in inputs:
+        (column,) = f["columns"]
+        at = (slice(None), None) if f["rank"] == 2 else slice(None)
+        if f["dtype"] == "string":
+            text.append((f["name"], column, at))
+        elif column in codes:
+            coded.append((f["name"], column, at, np.dtype(f["dtype"]), codes[column]))
+        else:
+            plain.append((f["name"], column, at, np.dtype(f["dtype"])))
+
+    def feed(c: Columns) -> dict[str, np.ndarray]:
+        out = {name: c[column].astype(dtype)[at] for name, column, at, dtype in plain}
+        for name, column, at in text:
+            out[name] = c[column][at]
+        for name, column, at, dtype, get in coded:
+            out[name] = np.array([get(v, math.nan) for v in c[column]], dtype)[at]
+        return out
+
+    return feed
+
+
+def _matrix(spec: Mapping[str, Any], codes: Mapping[str, Callable[..., Any]]) -> Feed:
+    """One [rows, columns] input; category columns as codes. One row takes a fast path."""
+    name, dtype = spec["name"], np.dtype(spec["dtype"])
+    plan = [(column, codes.get(column)) for column in spec["columns"]]
+    first, width, nan = plan[0][0], len(plan), math.nan
+
+    def feed(c: Columns) -> dict[str, np.ndarray]:
+        rows = len(c[first])
+        if rows == 1:
+            row = [c[n][0] if get is None else get(c[n][0], nan) for n, get in plan]
+            return {name: np.array([row], dtype)}
+        out = np.empty((rows, width), dtype)
+        for j, (n, get) in enumerate(plan):
+            out[:, j] = c[n] if get is None else [get(v, nan) for v in c[n]]
+        return {name: out}
+
+    return feed
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+def export_onnx(
+    model: Any,
+    flavor: str,
+    signature: Signature,
+    reference: Predictor,
+    sample: Columns,
+    *,
+    atol: float = 1e-4,
+    min_agreement: float = 0.999,
+) -> ExportResult:
+    """Convert ``model`` to ONNX and check that it predicts what ``reference`` does.
+
+    Classifiers are compared on probabilities (max absolute difference) and labels (share
+    of rows that agree); regressors on predictions, the difference divided by the largest
+    absolute reference prediction: float32 keeps ~7 significant digits, so an absolute
+    tolerance would refuse every honest conversion of a model that predicts incomes.
+
+    Args:
+        model: the fitted model: scikit-learn estimator or pipeline, LightGBM or XGBoost
+            model or Booster, ONNX ModelProto or its bytes.
+        flavor: ``sklearn``, ``lightgbm``, ``xgboost`` or ``onnx``.
+        signature: the model's signature.
+        reference: the native predictor to compare against.
+        sample: validated columns to compare on (a few thousand rows is plenty).
+        atol: largest difference allowed.
+        min_agreement: smallest share of rows whose labels must agree.
+
+    Returns:
+        The ONNX bytes, the meta :class:`OnnxPredictor` needs, and the figures measured.
+
+    Raises:
+        ExportRefused: the converter cannot handle the model, or the export disagrees with
+            the original; ``.report`` holds the figures.
+    """
+    if not len(next(iter(sample.values()), ())):
+        raise InvalidInput("The export check needs sample rows; got none. Pass validated rows.")
+    data, converter = _convert(model, flavor, signature)
+    what = type(model).__name__
+    try:
+        predictor = OnnxPredictor(data, {"format": "onnx"}, signature)
+    except InvalidInput as exc:
+        raise ExportRefused(f"The ONNX form of the {what} ({converter}) fails: {exc}") from exc
+    report = {**_parity(predictor, reference, sample, signature), "converter": converter}
+    report.update(atol=atol, min_agreement=min_agreement)
+    agreement = report["label_agreement"]
+    shown = "n/a" if agreement is None else f"{agreement:.2%}"
+    if report["max_diff"] > atol or (agreement is not None and agreement < min_agreement):
+        raise ExportRefused(
+            f"The ONNX export of the {what} does not predict what the original does on "
+            f"{report['rows']} sample rows: max difference {report['max_diff']:.3g} (allowed "
+            f"{atol:g}), labels agree on {shown} (required {min_agreement:.2%}). "
+            "Differences on a few rows usually come from float32: ONNX Runtime computes "
+            "features in float32, so a scaler before trees can move values across split "
+            "thresholds (trees need no scaling); large ones mean the converter mishandled part "
+            "of the model. Keep serving the native flavor, or pass a larger atol or lower "
+            "min_agreement if these figures are acceptable.",
+            report,
+        )
+    call = predictor.predict_proba if predictor._proba is not None else predictor.predict
+    one = {k: v[:1] for k, v in sample.items()}
+    report.update(size_bytes=len(data), latency_p50_us=_p50_us(call, one))
+    return ExportResult("onnx", data, {**predictor.meta, "converter": converter}, report)
+
+
+def _convert(model: Any, flavor: str, signature: Signature) -> tuple[bytes, str]:
+    """The model as ONNX bytes, and the converter with its version."""
+    if flavor == "onnx":
+        return (model if isinstance(model, bytes) else model.SerializeToString()), "none"
+    converters = {"sklearn": _from_sklearn, "lightgbm": _from_booster, "xgboost": _from_booster}
+    if flavor not in converters:
+        raise ExportRefused(
+            f"ONNX export supports the flavors {', '.join([*converters, 'onnx'])}, got "
+            f"{flavor!r}. Convert the model yourself and register the ModelProto."
+        )
+    package = "skl2onnx" if flavor == "sklearn" else "onnxmltools"
+    converter = f"{package} {_require(package).__version__}"
+    try:
+        proto = converters[flavor](model, flavor, signature)
+    except ExportRefused:
+        raise
+    except Exception as exc:  # converters raise many unrelated types
+        error = f"{type(exc).__name__}: {exc}"
+        raise ExportRefused(
+            f"{converter} cannot convert the {type(model).__name__}: {error}. Keep serving "
+            "the native flavor, or build the model from steps the converter supports.",
+            {"converter": converter, "error": error},
+        ) from exc
+    return proto.SerializeToString(), converter
+
+
+def _from_sklearn(model: Any, flavor: str, signature: Signature) -> Any:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.base import is_classifier
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    first = last = model
+    while isinstance(first, Pipeline):
+        first = first.steps[0][1]
+    while isinstance(last, Pipeline):
+        last = last.steps[-1][1]
+    named = getattr(model, "feature_names_in_", None) is not None
+    if named and isinstance(first, ColumnTransformer):  # it selects columns by name
+        types = [
+            (c.name, (StringTensorType if c.type in _TEXT else FloatTensorType)([None, 1]))
+            for c in signature.inputs
+        ]
+    else:
+        width = getattr(model, "n_features_in_", len(signature.inputs))
+        _one_matrix(signature, type(model).__name__, width, codes=False)
+        types = [("input", FloatTensorType([None, len(signature.inputs)]))]
+    options = {id(last): {"zipmap": False}} if is_classifier(last) else None
+    with warnings.catch_warnings():  # skl2onnx 1.20 writes bools into HistGradientBoosting's
+        # int attributes; protobuf 6 warns (an error under -W error), protobuf 7 refuses
+        warnings.filterwarnings("ignore", _BOOL_AS_INT, DeprecationWarning)
+        return convert_sklearn(model, initial_types=types, options=options)
+
+
+def _from_booster(model: Any, flavor: str, signature: Signature) -> Any:
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    what = type(model).__name__
+    types = [("input", FloatTensorType([None, len(signature.inputs)]))]
+    if flavor == "xgboost":
+        booster = (model.get_booster() if hasattr(model, "get_booster") else model).copy()
+        _one_matrix(signature, what, booster.num_features(), codes=True)
+        booster.feature_names = [f"f{i}" for i in range(booster.num_features())]  # it needs f%d
+        return onnxmltools.convert_xgboost(booster, initial_types=types)
+    booster = getattr(model, "booster_", model)
+    _one_matrix(signature, what, booster.num_feature(), codes=True)
+    trained = [list(map(str, c)) for c in getattr(booster, "pandas_categorical", None) or ()]
+    signed = [list(c.categories or ()) for c in signature.inputs if c.type == "category"]
+    if trained and trained != signed:
+        raise ExportRefused(
+            f"The {what} was trained with categories {trained}, but the signature lists "
+            f"{signed}, so category codes would not line up. Infer the signature from the "
+            "training frame: infer_signature(X, y, model=model)."
+        )
+    return onnxmltools.convert_lightgbm(model, initial_types=types, zipmap=False)
+
+
+def _one_matrix(signature: Signature, what: str, features: int, *, codes: bool) -> None:
+    """Check that the model takes the signature as one numeric matrix (categories as codes?)."""
+    refused = ("string",) if codes else _TEXT
+    text = [c.name for c in signature.inputs if c.type in refused]
+    if text:
+        raise ExportRefused(
+            f"The {what} takes text columns {text}, but its converter needs one numeric "
+            "matrix. Encode them in the model (a ColumnTransformer with a OneHotEncoder), or "
+            "keep serving the native flavor."
+        )
+    if features != len(signature.inputs):
+        raise ExportRefused(
+            f"The {what} takes {features} features, but the signature has "
+            f"{len(signature.inputs)} columns; register it with the training frame's signature."
+        )
+
+
+def _parity(
+    onnx: OnnxPredictor, reference: Predictor, sample: Columns, signature: Signature
+) -> dict[str, Any]:
+    """How far the ONNX predictions are from the reference's on ``sample``."""
+    got, want = onnx.predict(sample), np.asarray(reference.predict(sample)).reshape(-1)
+    if onnx._proba is not None or signature.task == "classification":
+        native = reference.predict_proba(sample)  # None: a classifier without probabilities
+        diff = 0.0 if native is None else _max_diff(onnx.predict_proba(sample), native)
+        compared = "labels" if native is None else "probabilities"
+        report = dict(compared=compared, max_abs_diff=diff, max_diff=diff)
+        return {"rows": len(got), **report, "label_agreement": float(np.mean(got == want))}
+    diff = _max_diff(got, want)
+    scale = float(np.max(np.abs(want.astype(np.float64)), initial=0.0)) or 1.0
+    report = dict(compared="predictions / max |prediction|", scale=scale, max_abs_diff=diff)
+    return {"rows": len(got), **report, "max_diff": diff / scale, "label_agreement": None}
+
+
+def _max_diff(got: np.ndarray | None, want: np.ndarray | None) -> float:
+    """Largest absolute difference; a NaN on one side only counts as infinite."""
+    if got is None or want is None:
+        return 0.0 if got is None and want is None else math.inf
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return math.inf
+    diff = np.abs(got - want)
+    diff[np.isnan(diff) & ~(np.isnan(got) & np.isnan(want))] = math.inf
+    return float(np.nanmax(diff, initial=0.0))
+
+
+# -- quantization -------------------------------------------------------------------------
+
+
+def quantize_int8(
+    exported: ExportResult,
+    signature: Signature,
+    sample: Columns,
+    labels: np.ndarray | None = None,
+    *,
+    tolerance: float = 0.01,
+) -> ExportResult:
+    """Store the float export's MatMul/Gemm weights as int8, if that keeps the metric.
+
+    The metric is accuracy for classifiers, RMSE for regressors, against ``labels`` or,
+    when None, the float model's predictions (the report says which). The drop is float
+    minus int8 accuracy, or the RMSE increase over the std of the labels (or float
+    predictions), so ``tolerance`` reads the same at any target scale.
+
+    Raises:
+        ExportRefused: the graph has no MatMul/Gemm (tree ensembles), or the drop exceeds
+            ``tolerance``; ``.report`` holds the figures.
+    """
+    onnx, ort = _require("onnx"), _require("onnxruntime")
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if exported.format != "onnx":
+        raise ExportRefused(f"Quantize the float 'onnx' export, not {exported.format!r}.")
+    ops = sorted({n.op_type for n in onnx.load_model_from_string(exported.data).graph.node})
+    if not {"MatMul", "Gemm"} & set(ops):
+        raise ExportRefused(
+            f"Nothing to quantize: the ONNX graph has no MatMul or Gemm (its operators: "
+            f"{', '.join(ops)}); only float-heavy graphs such as MLPs benefit. Serve the "
+            "float 'onnx' export.",
+            {"operators": ops},
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        source, ready, target = (Path(tmp, f) for f in ("float.onnx", "ready.onnx", "int8.onnx"))
+        source.write_bytes(exported.data)
+        try:  # shape inference first, as onnxruntime asks; symbolic shapes fail on ONNX-ML ops
+            quant_pre_process(source, ready, skip_symbolic_shape=True)
+            untyped = {"DefaultTensorType": onnx.TensorProto.FLOAT}  # after ONNX-ML operators
+            quantize_dynamic(ready, target, weight_type=QuantType.QInt8, extra_options=untyped)
+        except Exception as exc:  # the quantizer raises many unrelated types
+            error = f"{type(exc).__name__}: {exc}"
+            raise ExportRefused(
+                f"onnxruntime {ort.__version__} could not quantize the model: {error}. Serve "
+                "the float 'onnx' export.",
+                {"error": error},
+            ) from exc
+        data = target.read_bytes()
+    how = f"dynamic int8 weights (onnxruntime {ort.__version__})"
+    meta = {**exported.meta, "format": "onnx-int8", "quantization": how}
+    base = OnnxPredictor(exported.data, exported.meta, signature)
+    small = OnnxPredictor(data, meta, signature)
+    report = _metric_drop(base, small, sample, labels)
+    size = len(exported.data)
+    report.update(tolerance=tolerance, size_bytes_float=size, size_bytes_int8=len(data))
+    report["size_ratio"] = round(size / len(data), 2)
+    if report["drop"] > tolerance:
+        raise ExportRefused(
+            f"The int8 model loses too much: {report['metric']} {report['metric_float']:.4g} "
+            f"(float) -> {report['metric_int8']:.4g} (int8), a drop of {report['drop']:.4g} "
+            f"(allowed {tolerance:g}). Serve the float 'onnx' export.",
+            report,
+        )
+    one = {k: v[:1] for k, v in sample.items()}
+    batch = {k: np.resize(v, BATCH_ROWS) for k, v in sample.items()}
+    for name, model in (("float", base), ("int8", small)):
+        report[f"latency_p50_us_{name}"] = _p50_us(model.predict, one)
+        batch_us = _p50_us(model.predict, batch, BATCH_CALLS)
+        report[f"batch_{BATCH_ROWS}_p50_ms_{name}"] = round(batch_us / 1000, 3)
+    return ExportResult("onnx-int8", data, meta, report)
+
+
+def _metric_drop(
+    base: OnnxPredictor, small: OnnxPredictor, sample: Columns, labels: np.ndarray | None
+) -> dict[str, Any]:
+    expected, got = base.predict(sample), small.predict(sample)
+    truth = expected if labels is None else np.asarray(labels).reshape(-1)
+    against = "labels" if labels is not None else "float model"
+    if base._proba is not None or base.signature.task == "classification":
+        name = "accuracy" if labels is not None else "agreement with float labels"
+        before, after = float(np.mean(expected == truth)), float(np.mean(got == truth))
+        drop = before - after
+    else:
+        truth = truth.astype(np.float64)
+        name = "rmse"
+        before, after = (float(np.sqrt(np.mean((p - truth) ** 2))) for p in (expected, got))
+        drop = (after - before) / (float(np.std(truth)) or 1.0)
+    report = dict(metric=name, metric_against=against, metric_float=before, metric_int8=after)
+    return {"rows": len(truth), **report, "drop": drop}
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _require(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ShipyardError(
+            f"ONNX export and serving need the {module!r} package, which is not installed: "
+            f"pip install {module}"
+        ) from exc
+
+
+def _p50_us(call: Callable[[Columns], Any], columns: Columns, calls: int = LATENCY_CALLS) -> float:
+    """Median wall time of ``call(columns)`` in microseconds, after a short warm-up."""
+    for _ in range(min(10, calls)):
+        call(columns)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter_ns()
+        call(columns)
+        times.append(time.perf_counter_ns() - start)
+    return round(statistics.median(times) / 1000, 1)
