@@ -100,6 +100,7 @@ PUBLIC = {
         "remove_alias",
         "rollback",
         "set_alias",
+        "trained_on",
         "versions",
     ],
     "shipyard.errors": [

@@ -295,9 +295,12 @@ def alias_cmd(ref: str = typer.Argument(...), alias: str = typer.Argument(...)) 
 @handle_errors
 def lineage_cmd(ref: str = typer.Argument(...), as_json: bool = JSON) -> None:
     """Show where a version came from, what was made from it, and the runs that read them."""
+    from shipyard import models
+
     graph = data.lineage(ref)
+    trained = models.trained_on(graph.focus)
     if as_json:
-        print_json(graph.to_dict())
+        print_json({**graph.to_dict(), "models": [v.ref for v in trained]})
         return
     root = Tree(
         f"[bold]{graph.focus}[/]"
@@ -313,4 +316,9 @@ def lineage_cmd(ref: str = typer.Argument(...), as_json: bool = JSON) -> None:
     for version, readers in graph.readers.items():
         for r in readers:
             runs.add(f"{r['name']} ({r['id'][:8]}, {r['status']}) read {version}")
+    made = root.add("models trained on it")
+    for v in trained:
+        made.add(
+            f"{v.ref} ({v.flavor}, {v.stage}{', ' + ', '.join(v.aliases) if v.aliases else ''})"
+        )
     console.print(root)

@@ -27,6 +27,7 @@ from shipyard.models._api import (
     remove_alias,
     rollback,
     set_alias,
+    trained_on,
     versions,
 )
 from shipyard.models._env import ModelEnvironmentWarning
@@ -64,5 +65,6 @@ __all__ = [
     "remove_alias",
     "rollback",
     "set_alias",
+    "trained_on",
     "versions",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "remove_alias",
     "rollback",
     "set_alias",
+    "trained_on",
     "versions",
 ]
 
@@ -278,6 +279,11 @@ def list_models() -> list[Model]:
     return _store().list_models()
 
 
+def trained_on(dataset: str) -> list[ModelVersion]:
+    """Model versions trained on a dataset version (``"loans@3"``): its lineage downstream."""
+    return _store().trained_on(datasets_api.resolve(dataset).id)
+
+
 def history(name: str, limit: int = 200) -> list[ModelEvent]:
     """Every recorded move of a model (who, when, what, why), newest first."""
     check_name("Model", name)
@@ -307,17 +313,21 @@ def load(ref: str, *, format: str = "native", check_environment: bool = True) ->
     parsed = parse_ref("Model", ref)
     version_id = store.resolve_id(parsed)
     with _lock:
-        for fmt in _formats(format):
-            hit = _loaded.get((version_id, fmt))
-            if hit is not None:
-                _loaded.move_to_end((version_id, fmt))
-                return hit
-    info = store.get(version_id)
-    loaded = _load(info, format, check_environment)
-    with _lock:
-        _loaded[(version_id, loaded.format)] = loaded
-        while len(_loaded) > CACHE_SIZE:
-            _loaded.popitem(last=False)
+        hit = next(
+            (h for f in _formats(format) if (h := _loaded.get((version_id, f))) is not None),
+            None,
+        )
+        if hit is not None:
+            _loaded.move_to_end((version_id, hit.format))
+    loaded = hit or _load(store.get(version_id), format)
+    if check_environment and loaded.format == "native":
+        v = loaded.version
+        _env.check(v.ref, v.environment, v.flavor_meta.get("format"))
+    if hit is None:
+        with _lock:
+            _loaded[(version_id, loaded.format)] = loaded
+            while len(_loaded) > CACHE_SIZE:
+                _loaded.popitem(last=False)
     return loaded
 
 
@@ -325,7 +335,7 @@ def _formats(format: str) -> tuple[str, ...]:
     return ("onnx-int8", "onnx", "native") if format == "auto" else (format,)
 
 
-def _load(info: ModelVersion, format: str, check_environment: bool) -> LoadedModel:
+def _load(info: ModelVersion, format: str) -> LoadedModel:
     artifacts = default_artifacts()
     chosen = next((f for f in _formats(format) if f == "native" or f in info.exports), None)
     if chosen is None:
@@ -343,8 +353,6 @@ def _load(info: ModelVersion, format: str, check_environment: bool) -> LoadedMod
         data = artifacts.get_bytes(export.digest)  # verified against the recorded sha256
         return LoadedModel(info, chosen, data, OnnxPredictor(data, export.meta, info.signature))
     kind = get_flavor(info.flavor)
-    if check_environment:
-        _env.check(info.ref, info.environment, info.flavor_meta.get("format"))
     data = artifacts.get_bytes(info.digest)  # verified before any deserialization
     native = kind.load(data, info.flavor_meta)
     files = info.flavor_meta.get("artifacts")
@@ -437,5 +445,5 @@ def compare(refs: Sequence[str]) -> pd.DataFrame:
                 fields.update({f"params.{k}": p for k, p in sorted(params.items())})
         columns[v.ref] = fields
     frame = pd.DataFrame(columns)
-    differs = frame.astype(str).nunique(axis=1) > 1
+    differs = frame.astype(str).nunique(axis=1, dropna=False) > 1
     return pd.concat([frame[differs], frame[~differs]])

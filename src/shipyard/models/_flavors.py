@@ -25,11 +25,36 @@ from shipyard.models._signature import Columns, Signature
 
 __all__ = ["FLAVORS", "Predictor", "PythonModel", "Saved", "flavor_for", "get_flavor"]
 
-# Modules whose types skops may build without the registering user naming them.
-SAFE_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.", "builtins.")
-# functools.partial carries a function, and skops lists that function as a type of its own
-# (scikit-learn wraps check_array this way), so the partial adds nothing to trust.
+# What skops may build without the registering user naming it: classes of scikit-learn,
+# SciPy, LightGBM and XGBoost, NumPy ufuncs (np.log1p in a FunctionTransformer), and
+# scikit-learn's helper functions (it wraps check_array in partials). Not NumPy functions
+# such as numpy.load, nor builtins such as eval.
+SAFE_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.")
+# functools.partial carries a function, and skops lists that function as a type of its own,
+# so the partial adds nothing to trust.
 SAFE_TYPES = frozenset({"functools.partial"})
+
+
+def _safe_type(name: str) -> bool:
+    """Whether skops may build ``name`` (a dotted type or function name) unasked."""
+    if name in SAFE_TYPES:
+        return True
+    if not name.startswith(SAFE_MODULES):
+        return False
+    import importlib
+
+    module, _, attr = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return False
+    if isinstance(found, np.ufunc):
+        return True
+    if isinstance(found, type):
+        if name.startswith("numpy."):  # dtypes and scalar types only
+            return issubclass(found, (np.dtype, np.generic))
+        return True
+    return name.startswith("sklearn.utils.") and callable(found)
 
 
 class Predictor(Protocol):
@@ -142,11 +167,7 @@ class SklearnFlavor:
 
         data = sio.dumps(model)
         needed = sio.get_untrusted_types(data=data)
-        unsafe = sorted(
-            t
-            for t in needed
-            if not t.startswith(SAFE_MODULES) and t not in SAFE_TYPES and t not in trusted
-        )
+        unsafe = sorted(t for t in needed if t not in trusted and not _safe_type(t))
         if unsafe:
             raise InvalidInput(
                 f"The model holds types skops will not load without your trust: {unsafe}. "
@@ -207,6 +228,8 @@ class LightGBMFlavor:
     def save(self, model: Any, **_: Any) -> Saved:
         import lightgbm as lgb
 
+        if not isinstance(model, lgb.Booster):
+            _check_fitted(model)
         booster = model if isinstance(model, lgb.Booster) else model.booster_
         kind = "booster"
         if isinstance(model, lgb.LGBMClassifier):
@@ -272,6 +295,8 @@ class XGBoostFlavor:
     def save(self, model: Any, **_: Any) -> Saved:
         import xgboost as xgb
 
+        if not isinstance(model, xgb.Booster):
+            _check_fitted(model)
         booster = model if isinstance(model, xgb.Booster) else model.get_booster()
         kind = "booster"
         if isinstance(model, xgb.XGBClassifier):

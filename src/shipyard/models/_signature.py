@@ -57,6 +57,11 @@ class ColumnSpec:
             )
         if self.categories is not None:
             object.__setattr__(self, "categories", tuple(str(c) for c in self.categories))
+            if len(set(self.categories)) != len(self.categories):
+                raise InvalidInput(
+                    f"Signature column {self.name!r}: field 'categories' repeats values "
+                    f"({list(self.categories)[:MAX_SHOWN]}); each category must appear once."
+                )
             object.__setattr__(self, "_allowed", frozenset(self.categories))
             object.__setattr__(self, "_codes", {c: i for i, c in enumerate(self.categories)})
             object.__setattr__(self, "_dtype", pd.CategoricalDtype(list(self.categories)))
@@ -234,7 +239,7 @@ def infer_signature(
     Raises:
         InvalidInput: a column of a type signatures do not support.
     """
-    frame = _as_frame(X, model)
+    frame = _model_columns(_as_frame(X, model), model)
     inputs = tuple(_spec(str(name), frame[name]) for name in frame.columns)
     classes = getattr(model, "classes_", None)
     task: str | None = None
@@ -285,11 +290,45 @@ def _as_frame(X: Any, model: Any) -> pd.DataFrame:
     return pd.DataFrame(array, columns=[str(n) for n in names])
 
 
+def fitted_columns(model: Any) -> list[str] | None:
+    """The column names a fitted model takes, in its order, when it knows them."""
+    try:
+        names = getattr(model, "feature_names_in_", None)
+        if names is None and type(model).__module__.startswith("lightgbm"):
+            booster = getattr(model, "booster_", model)
+            names = booster.feature_name() if hasattr(booster, "feature_name") else None
+        if names is None and type(model).__module__.startswith("xgboost"):
+            booster = model.get_booster() if hasattr(model, "get_booster") else model
+            names = getattr(booster, "feature_names", None)
+    except (AttributeError, ValueError):  # not fitted: its flavor says so when saving
+        return None
+    return None if names is None else [str(n) for n in names]
+
+
+def _model_columns(frame: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """``frame`` restricted to the model's own columns, in the model's order."""
+    names = fitted_columns(model) if model is not None else None
+    if names is None or list(frame.columns) == names:
+        return frame
+    present = {str(c) for c in frame.columns}
+    missing = [n for n in names if n not in present]
+    if missing:
+        raise InvalidInput(
+            f"X lacks columns the model was fitted on: {missing[:MAX_SHOWN]}. Pass the "
+            "training inputs as X."
+        )
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    return frame[names]
+
+
 def _spec(name: str, series: pd.Series) -> ColumnSpec:
     dtype = series.dtype
     nulls = bool(series.isna().any())
     if isinstance(dtype, pd.CategoricalDtype):
-        return ColumnSpec(name, "category", nulls, tuple(str(c) for c in dtype.categories))
+        if all(isinstance(c, str) for c in dtype.categories):
+            return ColumnSpec(name, "category", nulls, tuple(dtype.categories))
+        # Categories of numbers: checked as their number type, without a list of values.
+        return _spec(name, pd.Series(np.asarray(series, dtype=object)).infer_objects())
     kind = getattr(dtype, "kind", "O")
     if kind == "b" or str(dtype) == "boolean":
         return ColumnSpec(name, "bool", nulls)
@@ -408,7 +447,7 @@ def _check(spec: ColumnSpec, raw: Any) -> np.ndarray:
 def _numbers(spec: ColumnSpec, values: np.ndarray, *, float_ok: bool) -> np.ndarray:
     out = np.empty(len(values), dtype=np.float64)
     for i, v in enumerate(values):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        if _null(v):
             out[i] = math.nan
         elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
             v, (bool, np.bool_)

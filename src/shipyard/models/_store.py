@@ -68,7 +68,8 @@ def check_alias(alias: object) -> str:
         raise InvalidInput(
             f"Alias {alias!r} is not valid: expected 1 to 64 letters, digits, '_', '-' or '.'."
         )
-    if alias in RESERVED or alias.isdigit() or (alias[:1] in "vV" and alias[1:].isdigit()):
+    folded = alias.lower()
+    if folded in RESERVED or alias.isdigit() or (folded[:1] == "v" and alias[1:].isdigit()):
         raise InvalidInput(
             f"Alias {alias!r} is reserved: 'latest', the stages ({', '.join(STAGES)}) and "
             "version numbers always mean what they say. Field: alias."
@@ -195,6 +196,15 @@ class ModelStore:
                 .order_by(VERSIONS.c.version.desc())
             ).all()
             return [q.info(conn, i) for i in ids]
+
+    def trained_on(self, dataset_version_id: str) -> list[ModelVersion]:
+        """Versions trained on a dataset version (lineage downstream of the data)."""
+        with self.db.read() as conn:
+            ids = conn.scalars(
+                select(INPUTS.c.version_id).where(INPUTS.c.dataset_version_id == dataset_version_id)
+            ).all()
+            found = [q.info(conn, i) for i in ids]
+        return sorted(found, key=lambda v: (v.name, v.version))
 
     def list_models(self) -> list[Model]:
         """Every model with its version count, latest and production versions and aliases."""
