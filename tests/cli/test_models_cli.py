@@ -179,3 +179,19 @@ def test_an_unknown_model_is_an_error(home):
         result = invoke("models", *args)
         assert result.exit_code == 1
         assert "No model named 'ghost'. Try: shipyard models list" in result.output
+
+
+def test_data_lineage_lists_the_models_trained_on_a_version(home: Path) -> None:
+    loans = make_loans(300, seed=4)
+    sy.datasets.register("loans", loans)
+    model = LogisticRegression().fit(loans[COLUMNS], loans["default"])
+    with sy.start_run(experiment="lineage"):
+        frame = sy.datasets.get("loans@1").to_pandas()  # the run records the read
+        sy.models.register("churn", model, X=frame[COLUMNS], y=frame["default"])
+    sy.models.register("other", model, X=loans[COLUMNS])  # not trained on a dataset version
+    assert [v.ref for v in sy.models.trained_on("loans@1")] == ["churn@1"]
+    assert sy.models.get("churn@1").datasets == ("loans@1",)
+    graph = as_json("data", "lineage", "loans@1")
+    assert graph["models"] == ["churn@1"]
+    tree = invoke("data", "lineage", "loans@1")
+    assert "models trained on it" in tree.output and "churn@1" in tree.output
