@@ -156,7 +156,7 @@ def register(
         size=blob.size,
         flavor_meta=meta,
         signature=sig,
-        environment=_env.capture(kind.packages, requirements),
+        environment=_env.capture([*kind.packages, *_env.packages_of(model)], requirements),
         sample_digest=_store_sample(store, frame, y, sig),
         metrics={**run_metrics, **{k: float(v) for k, v in (metrics or {}).items()}},
         run_id=run_id,

@@ -7,6 +7,7 @@ milliseconds instead of seconds.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import re
 import sys
@@ -16,7 +17,7 @@ from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
-__all__ = ["ModelEnvironmentWarning", "capture", "check", "differences"]
+__all__ = ["ModelEnvironmentWarning", "capture", "check", "differences", "packages_of"]
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -32,6 +33,33 @@ def installed(distribution: str) -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
+
+
+@lru_cache(maxsize=1)
+def _distributions() -> Mapping[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def packages_of(model: Any) -> list[str]:
+    """Distributions that define the model and the estimators inside it (a Pipeline's steps).
+
+    A scikit-learn pipeline with a LightGBM step needs lightgbm where it is loaded; a
+    PythonModel needs the package its class lives in.
+    """
+    objects = [model]
+    get_params = getattr(model, "get_params", None)
+    if callable(get_params):
+        with contextlib.suppress(Exception):  # get_params failed: inspect the model alone
+            objects += list(get_params(deep=True).values())
+    roots = {type(o).__module__.partition(".")[0] for o in objects}
+    roots -= {"builtins", "__main__", *sys.stdlib_module_names}
+    found: list[str] = []
+    for root in sorted(roots - {"sklearn"}):  # scikit-learn is every sklearn model's own
+        if installed(root) is not None:  # most distributions are named like their module
+            found.append(root)
+        else:  # scanning every installed distribution costs ~0.1 s: only when needed
+            found += _distributions().get(root, [])
+    return list(dict.fromkeys(found))
 
 
 def capture(packages: Iterable[str], requirements: Iterable[str] = ()) -> dict[str, Any]:

@@ -32,7 +32,7 @@ __all__ = ["FLAVORS", "Predictor", "PythonModel", "Saved", "flavor_for", "get_fl
 SAFE_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.")
 # functools.partial carries a function, and skops lists that function as a type of its own,
 # so the partial adds nothing to trust.
-SAFE_TYPES = frozenset({"functools.partial"})
+SAFE_TYPES = frozenset({"functools.partial", "collections.OrderedDict"})
 
 
 def _safe_type(name: str) -> bool:
