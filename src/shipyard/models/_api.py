@@ -17,6 +17,7 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard._refs import check_name, parse_ref
+from shipyard.config import get_settings
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._flavors import flavor_for, get_flavor
@@ -26,7 +27,7 @@ from shipyard.models._store import ModelStore, NewModelVersion, check_alias, che
 from shipyard.models._types import Model, ModelEvent, ModelVersion
 from shipyard.store import ArtifactStore, default_artifacts, default_database
 from shipyard.tracking import Run, active_run, get_run
-from shipyard.tracking._validate import MAX_TAG_VALUE, check_key, text_value
+from shipyard.tracking._validate import MAX_TAG_VALUE, check_key, metric_value, text_value
 
 __all__ = [
     "compare",
@@ -68,7 +69,7 @@ def _store() -> ModelStore:
 def _actor() -> str | None:
     """Who is acting: ``SHIPYARD_USER``, else the login name."""
     try:
-        return os.environ.get("SHIPYARD_USER") or getpass.getuser()
+        return (os.environ.get("SHIPYARD_USER") or getpass.getuser())[:128]
     except (KeyError, OSError):  # no login name in some containers
         return None
 
@@ -130,22 +131,36 @@ def register(
         'churn@1'
     """
     check_name("Model", name)
+    for field, value in (
+        ("aliases", aliases),
+        ("requirements", requirements),
+        ("datasets", datasets),
+        ("trusted", trusted),
+    ):
+        if isinstance(value, (str, bytes)):
+            raise InvalidInput(f"Field {field!r} takes a list, got the string {value!r}.")
     for alias in aliases:
         check_alias(alias)
     check_stage(stage)
     clean_tags = {
         check_key("tag", k): text_value("tag", k, v, MAX_TAG_VALUE) for k, v in (tags or {}).items()
     }
+    clean_metrics = {check_key("metric", k): metric_value(k, v) for k, v in (metrics or {}).items()}
     kind = flavor_for(model, flavor)
     frame = _training_frame(X, model, datasets)
     sig = _signature(signature, frame, y, model)
-    example = None if sig is None or frame is None else sig.validate(_head(frame, 8))
+    _check_signature(kind, sig, model)
+    example = None if sig is None or frame is None else sig.validate(_head(frame, 256))
     saved = kind.save(model, serialization=serialization, trusted=tuple(trusted), example=example)
     store = default_artifacts()
     meta = dict(saved.meta)
     if artifacts:
         meta["artifacts"] = {
-            check_key("artifact", k): store.put_file(Path(p)).digest for k, p in artifacts.items()
+            check_key("artifact", k): {
+                "digest": store.put_file(Path(p)).digest,
+                "filename": Path(p).name,
+            }
+            for k, p in artifacts.items()
         }
     run_id, source_commit, run_metrics, run_inputs = _run_lineage(run)
     dataset_ids = [*(_dataset(d).id for d in datasets), *run_inputs]
@@ -158,7 +173,7 @@ def register(
         signature=sig,
         environment=_env.capture([*kind.packages, *_env.packages_of(model)], requirements),
         sample_digest=_store_sample(store, frame, y, sig),
-        metrics={**run_metrics, **{k: float(v) for k, v in (metrics or {}).items()}},
+        metrics={**run_metrics, **clean_metrics},
         run_id=run_id,
         source_commit=source_commit,
         created_by=_actor(),
@@ -170,6 +185,21 @@ def register(
         reason=reason,
     )
     return _store().add_version(name, new)
+
+
+def _check_signature(kind: Any, sig: Signature | None, model: Any) -> None:
+    """A flavor that feeds columns needs a signature; its width must be the model's."""
+    if sig is None and kind.needs_signature:
+        raise InvalidInput(
+            f"A {kind.name} model is fed the signature's columns, so it needs one: register it "
+            "with X=<training inputs> (or signature=..., or datasets=[...])."
+        )
+    width = getattr(model, "n_features_in_", None)
+    if sig is not None and isinstance(width, int) and width != len(sig.inputs):
+        raise InvalidInput(
+            f"The model was fitted on {width} columns, but X has {len(sig.inputs)} "
+            f"({', '.join(sig.names[:10])}). Pass the training inputs as X."
+        )
 
 
 def _run_lineage(
@@ -240,7 +270,7 @@ def _store_sample(store: ArtifactStore, frame: Any, y: Any, sig: Signature | Non
         return None
     columns = sig.validate(_head(frame, SAMPLE_ROWS))
     table = sig.frame(columns)
-    if y is not None:
+    if y is not None and np.ndim(y) == 1:
         labels = np.asarray(y)[: len(table)]
         if len(labels) == len(table):
             table[LABEL_COLUMN] = labels
@@ -309,25 +339,25 @@ def load(ref: str, *, format: str = "native", check_environment: bool = True) ->
     """
     if format not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
-    store = _store()
-    parsed = parse_ref("Model", ref)
-    version_id = store.resolve_id(parsed)
+    info = _store().resolve(parse_ref("Model", ref))
+    chosen = next((f for f in _formats(format) if f == "native" or f in info.exports), format)
     with _lock:
-        hit = next(
-            (h for f in _formats(format) if (h := _loaded.get((version_id, f))) is not None),
-            None,
-        )
+        hit = _loaded.get((info.id, chosen))
         if hit is not None:
-            _loaded.move_to_end((version_id, hit.format))
-    loaded = hit or _load(store.get(version_id), format)
-    if check_environment and loaded.format == "native":
-        v = loaded.version
-        _env.check(v.ref, v.environment, v.flavor_meta.get("format"))
-    if hit is None:
+            _loaded.move_to_end((info.id, chosen))
+    if hit is not None:
+        loaded = hit.with_version(info)  # the cached model, with today's stage and aliases
+        if loaded is not hit:
+            with _lock:
+                _loaded[(info.id, chosen)] = loaded
+    else:
+        loaded = _load(info, chosen)
         with _lock:
-            _loaded[(version_id, loaded.format)] = loaded
+            _loaded[(info.id, chosen)] = loaded
             while len(_loaded) > CACHE_SIZE:
                 _loaded.popitem(last=False)
+    if check_environment and loaded.format == "native":
+        _env.check(info.ref, info.environment, info.flavor_meta.get("format"))
     return loaded
 
 
@@ -337,8 +367,8 @@ def _formats(format: str) -> tuple[str, ...]:
 
 def _load(info: ModelVersion, format: str) -> LoadedModel:
     artifacts = default_artifacts()
-    chosen = next((f for f in _formats(format) if f == "native" or f in info.exports), None)
-    if chosen is None:
+    chosen = format
+    if chosen != "native" and chosen not in info.exports:
         raise NotFound(
             f"Model {info.ref} has no {format} export (exports: "
             f"{', '.join(info.exports) or 'none'}). Try: shipyard models export {info.ref} "
@@ -357,10 +387,23 @@ def _load(info: ModelVersion, format: str) -> LoadedModel:
     native = kind.load(data, info.flavor_meta)
     files = info.flavor_meta.get("artifacts")
     if files and hasattr(native, "load"):
-        native.load({k: artifacts.local_path(d) for k, d in files.items()})
+        native.load(_artifact_copies(info, files))
     return LoadedModel(
         info, "native", native, kind.predictor(native, info.flavor_meta, info.signature)
     )
+
+
+def _artifact_copies(info: ModelVersion, files: Mapping[str, Any]) -> dict[str, Path]:
+    """Private copies of a PythonModel's files under their own names (a model that writes to
+    its file must not change the stored, shared blob)."""
+    folder = get_settings().home / "cache" / "model-files" / info.id
+    paths: dict[str, Path] = {}
+    for key, entry in files.items():
+        target = folder / key / entry["filename"]
+        if not target.exists():
+            default_artifacts().download(entry["digest"], target)  # verified copy
+        paths[key] = target
+    return paths
 
 
 def clear_cache() -> None:

@@ -11,9 +11,10 @@ the artifact's sha256 matches the version's record.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,20 +27,22 @@ from shipyard.models._signature import Columns, Signature
 __all__ = ["FLAVORS", "Predictor", "PythonModel", "Saved", "flavor_for", "get_flavor"]
 
 # What skops may build without the registering user naming it: classes of scikit-learn,
-# SciPy, LightGBM and XGBoost, NumPy ufuncs (np.log1p in a FunctionTransformer), and
-# scikit-learn's helper functions (it wraps check_array in partials). Not NumPy functions
-# such as numpy.load, nor builtins such as eval.
+# SciPy, LightGBM and XGBoost (not their test helpers), NumPy's dtypes, scalar types and
+# ufuncs (np.log1p in a FunctionTransformer), and scikit-learn functions named here (it wraps
+# check_array in partials). Not other functions: scikit-learn's test helpers run scripts,
+# numpy.load reads files, builtins.eval runs code.
 SAFE_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.")
+SAFE_FUNCTIONS = frozenset({"sklearn.utils.validation.check_array"})
 # functools.partial carries a function, and skops lists that function as a type of its own,
-# so the partial adds nothing to trust.
+# so the partial adds nothing to trust; OrderedDict is a plain container.
 SAFE_TYPES = frozenset({"functools.partial", "collections.OrderedDict"})
 
 
 def _safe_type(name: str) -> bool:
     """Whether skops may build ``name`` (a dotted type or function name) unasked."""
-    if name in SAFE_TYPES:
+    if name in SAFE_TYPES or name in SAFE_FUNCTIONS:
         return True
-    if not name.startswith(SAFE_MODULES):
+    if not name.startswith(SAFE_MODULES) or "._testing" in name or ".tests." in name:
         return False
     import importlib
 
@@ -54,7 +57,7 @@ def _safe_type(name: str) -> bool:
         if name.startswith("numpy."):  # dtypes and scalar types only
             return issubclass(found, (np.dtype, np.generic))
         return True
-    return name.startswith("sklearn.utils.") and callable(found)
+    return False
 
 
 class Predictor(Protocol):
@@ -127,12 +130,24 @@ class _Native:
         return np.column_stack(list(columns.values()))
 
     def predict(self, columns: Columns) -> np.ndarray:
-        return np.asarray(self.model.predict(self._input(columns)))
+        with refused_input():
+            return np.asarray(self.model.predict(self._input(columns)))
 
     def predict_proba(self, columns: Columns) -> np.ndarray | None:
         if not hasattr(self.model, "predict_proba"):
             return None
-        return np.asarray(self.model.predict_proba(self._input(columns)))
+        with refused_input():
+            return np.asarray(self.model.predict_proba(self._input(columns)))
+
+
+@contextlib.contextmanager
+def refused_input() -> Iterator[None]:
+    """A model that refuses valid-looking input (a category its encoder never saw, a
+    shape it does not take) raises InvalidInput with the library's words, not a crash."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(f"The model refused the input: {type(exc).__name__}: {exc}") from exc
 
 
 # -- scikit-learn -------------------------------------------------------------------------
@@ -140,6 +155,7 @@ class _Native:
 
 class SklearnFlavor:
     name = "sklearn"
+    needs_signature = False
     packages = ("scikit-learn", "numpy", "scipy", "skops")
 
     def handles(self, model: Any) -> bool:
@@ -215,6 +231,7 @@ def _check_fitted(model: Any) -> None:
 
 class LightGBMFlavor:
     name = "lightgbm"
+    needs_signature = True
     packages = ("lightgbm", "numpy")
 
     def handles(self, model: Any) -> bool:
@@ -263,7 +280,8 @@ class _BoosterPredictor:
     def _raw(self, columns: Columns) -> np.ndarray:
         if self.signature is None:
             raise InvalidInput("This model has no signature; register it with X=... first.")
-        return np.asarray(self.score(self.signature.frame(columns)))
+        with refused_input():
+            return np.asarray(self.score(self.signature.frame(columns)))
 
     def predict(self, columns: Columns) -> np.ndarray:
         raw = self._raw(columns)
@@ -282,6 +300,7 @@ class _BoosterPredictor:
 
 class XGBoostFlavor:
     name = "xgboost"
+    needs_signature = True
     packages = ("xgboost", "numpy")
 
     def handles(self, model: Any) -> bool:
@@ -327,6 +346,7 @@ class XGBoostFlavor:
 
 class OnnxFlavor:
     name = "onnx"
+    needs_signature = True
     packages = ("onnxruntime", "onnx")
 
     def handles(self, model: Any) -> bool:
@@ -358,6 +378,7 @@ class TorchFlavor:
     """
 
     name = "torch"
+    needs_signature = True
     packages = ("torch", "numpy")
 
     def handles(self, model: Any) -> bool:
@@ -396,7 +417,12 @@ class TorchFlavor:
                 ) from exc
         buffer = io.BytesIO()
         torch.export.save(program, buffer)
-        return Saved(buffer.getvalue(), {"format": "torch-export"})
+        meta: dict[str, Any] = {"format": "torch-export", "output": "values"}
+        if example:
+            with torch.no_grad():
+                out = program.module()(torch.from_numpy(_stack(example))).numpy()
+            meta["output"] = _output_kind(out)
+        return Saved(buffer.getvalue(), meta)
 
     def load(self, data: bytes, meta: Mapping[str, Any]) -> Any:
         try:
@@ -414,17 +440,27 @@ class TorchFlavor:
                 f"A PyTorch model takes numeric inputs; columns {text} are not. Encode them "
                 "inside the module or before registering."
             )
-        return _TorchPredictor(model, sig)
+        return _TorchPredictor(model, sig, str(meta.get("output", "logits")))
 
 
 def _stack(columns: Columns) -> np.ndarray:
     return np.column_stack([np.asarray(v, dtype=np.float32) for v in columns.values()])
 
 
+def _output_kind(out: np.ndarray) -> str:
+    """``probabilities`` when every training row's outputs are in [0, 1] (and sum to 1 when
+    there are several), else ``logits``: decided once, at registration, never per batch."""
+    in_range = bool(out.size) and float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    if out.ndim == 2 and out.shape[1] > 1:
+        in_range = in_range and bool(np.allclose(out.sum(axis=1), 1.0, atol=1e-4))
+    return "probabilities" if in_range else "logits"
+
+
 class _TorchPredictor:
-    def __init__(self, model: Any, sig: Signature) -> None:
+    def __init__(self, model: Any, sig: Signature, output: str) -> None:
         self.model = model
         self.classes = sig.classes if sig.task == "classification" else None
+        self.logits = output == "logits"
 
     def _raw(self, columns: Columns) -> np.ndarray:
         import torch
@@ -436,7 +472,8 @@ class _TorchPredictor:
     def predict(self, columns: Columns) -> np.ndarray:
         proba = self.predict_proba(columns)
         if proba is None:
-            return self._raw(columns).reshape(-1)
+            raw = self._raw(columns)
+            return raw.reshape(-1) if raw.ndim == 2 and raw.shape[1] == 1 else raw
         return _labels(proba, self.classes or ())
 
     def predict_proba(self, columns: Columns) -> np.ndarray | None:
@@ -445,10 +482,8 @@ class _TorchPredictor:
         raw = self._raw(columns).astype(np.float64)
         if raw.ndim == 1 or raw.shape[1] == 1:
             p = raw.reshape(-1)
-            if p.min(initial=0.0) < 0 or p.max(initial=0.0) > 1:
-                p = 1.0 / (1.0 + np.exp(-p))  # a logit
-            return _two_columns(p)
-        if np.allclose(raw.sum(axis=1), 1.0, atol=1e-4) and raw.min() >= 0:
+            return _two_columns(1.0 / (1.0 + np.exp(-p)) if self.logits else p)
+        if not self.logits:
             return raw
         shifted = np.exp(raw - raw.max(axis=1, keepdims=True))  # softmax of logits
         proba: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
@@ -460,6 +495,7 @@ class _TorchPredictor:
 
 class PythonFlavor:
     name = "python"
+    needs_signature = False
     packages = ("numpy", "pandas")
 
     def handles(self, model: Any) -> bool:
@@ -510,7 +546,13 @@ FLAVORS: dict[str, Any] = {
 def flavor_for(model: Any, flavor: str | None = None) -> Any:
     """The flavor that handles ``model`` (or the one named)."""
     if flavor is not None:
-        return get_flavor(flavor)
+        chosen = get_flavor(flavor)
+        if not chosen.handles(model):
+            raise InvalidInput(
+                f"Field 'flavor': the {flavor} flavor cannot save a "
+                f"{type(model).__module__}.{type(model).__name__}; leave flavor unset to detect it."
+            )
+        return chosen
     for candidate in FLAVORS.values():
         if candidate.handles(model):
             return candidate

@@ -38,6 +38,12 @@ class LoadedModel:
     def __repr__(self) -> str:
         return f"<LoadedModel {self.version.ref} {self.version.flavor} ({self.format})>"
 
+    def with_version(self, version: ModelVersion) -> LoadedModel:
+        """The same loaded model, described by a fresher record of its version."""
+        if version == self.version:
+            return self
+        return LoadedModel(version, self.format, self.native, self._predictor)
+
     @property
     def signature(self) -> Signature | None:
         """What the model takes and returns (None if it was registered without one)."""

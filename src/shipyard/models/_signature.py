@@ -56,7 +56,16 @@ class ColumnSpec:
                 "(its allowed values)."
             )
         if self.categories is not None:
-            object.__setattr__(self, "categories", tuple(str(c) for c in self.categories))
+            values = tuple(_plain(c) for c in self.categories)
+            if not (
+                all(isinstance(c, str) for c in values)
+                or all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in values)
+            ):
+                raise InvalidInput(
+                    f"Signature column {self.name!r}: field 'categories' must hold only text or "
+                    f"only numbers, got {list(values)[:MAX_SHOWN]}."
+                )
+            object.__setattr__(self, "categories", values)
             if len(set(self.categories)) != len(self.categories):
                 raise InvalidInput(
                     f"Signature column {self.name!r}: field 'categories' repeats values "
@@ -193,6 +202,8 @@ class Signature:
                     f"Column {spec.name!r} has {len(array)} values; the other columns have {rows}."
                 )
             out[spec.name] = array
+        if rows == 0:
+            raise InvalidInput("The input has no rows; send at least one row to predict.")
         return out
 
     def frame(self, columns: Columns) -> pd.DataFrame:
@@ -247,7 +258,7 @@ def infer_signature(
         task = "classification"
     elif model is not None and _is_regressor(model):
         task = "regression"
-    elif y is not None:
+    elif y is not None and np.ndim(y) == 1:
         labels = pd.Series(np.asarray(y))
         if labels.dtype.kind in "biuO" or isinstance(labels.dtype, pd.CategoricalDtype):
             task, classes = "classification", np.sort(labels.dropna().unique())
@@ -325,10 +336,7 @@ def _spec(name: str, series: pd.Series) -> ColumnSpec:
     dtype = series.dtype
     nulls = bool(series.isna().any())
     if isinstance(dtype, pd.CategoricalDtype):
-        if all(isinstance(c, str) for c in dtype.categories):
-            return ColumnSpec(name, "category", nulls, tuple(dtype.categories))
-        # Categories of numbers: checked as their number type, without a list of values.
-        return _spec(name, pd.Series(np.asarray(series, dtype=object)).infer_objects())
+        return ColumnSpec(name, "category", nulls, tuple(dtype.categories))
     kind = getattr(dtype, "kind", "O")
     if kind == "b" or str(dtype) == "boolean":
         return ColumnSpec(name, "bool", nulls)
@@ -362,7 +370,11 @@ def _columns(data: Any, sig: Signature) -> Mapping[str, Any]:
     if isinstance(data, pd.DataFrame):
         get = getattr(data, "_get_column_array", None)
         index = {str(c): i for i, c in enumerate(data.columns)}
-        if get is None or len(index) != data.shape[1]:
+        if len(index) != data.shape[1]:
+            names = [str(c) for c in data.columns]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            raise InvalidInput(f"The input repeats column names: {repeated[:MAX_SHOWN]}.")
+        if get is None:
             return {str(c): data[c].array for c in data.columns}
         return {c: get(i) for c, i in index.items() if c in sig._index}
     if isinstance(data, Mapping):
@@ -410,8 +422,15 @@ def _check(spec: ColumnSpec, raw: Any) -> np.ndarray:
         if kind == "O":
             return _numbers(spec, values, float_ok=True)
     elif want == "int":
-        if kind in "iu":
+        if kind == "i":
             return values.astype(np.int64, copy=False)
+        if kind == "u":
+            if values.size and values.max() > np.iinfo(np.int64).max:
+                raise InvalidInput(
+                    f"Column {spec.name!r}: expected int values, got {_plain(values.max())!r}, "
+                    "outside the 64-bit integer range."
+                )
+            return values.astype(np.int64)
         if kind == "f":
             return _integral(spec, values)
         if kind == "O":
@@ -425,11 +444,11 @@ def _check(spec: ColumnSpec, raw: Any) -> np.ndarray:
         if kind in "UT":
             values = values.astype(object)
             kind = "O"
-        if kind == "O":
-            return _text(spec, values)
+        if kind == "O" or (want == "category" and kind in "iuf"):
+            return _text(spec, values.astype(object))
     elif want == "datetime":
         if kind == "M":
-            return values
+            return _nulls_ok(spec, values)
         if kind in "OU":
             try:
                 parsed = pd.to_datetime(pd.Series(values), errors="raise").to_numpy()
@@ -470,6 +489,12 @@ def _integral(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
             )
         return values  # nulls stay NaN in a float column, as pandas would hold them
     rounded = np.round(values)
+    outside = ~np.isfinite(values) | (np.abs(values) > 2.0**63 - 1024)
+    if outside.any():
+        raise InvalidInput(
+            f"Column {spec.name!r}: expected int values, got {_plain(values[outside][0])!r}, "
+            "outside the 64-bit integer range."
+        )
     if not np.array_equal(rounded, values):
         bad = values[rounded != values][0]
         raise InvalidInput(f"Column {spec.name!r}: expected int values, got {_plain(bad)!r}.")
@@ -483,10 +508,8 @@ def _categorical(spec: ColumnSpec, values: pd.Categorical) -> np.ndarray:
     dtype = values.dtype
     seen = getattr(spec, "_seen", None)
     if seen is None or seen[0] is not dtype:
-        categories = np.asarray(dtype.categories, dtype=object)
-        if not all(isinstance(c, str) for c in categories):
-            return _text(spec, np.asarray(values, dtype=object))
-        allowed: frozenset[str] | None = getattr(spec, "_allowed", None)
+        categories = np.asarray([_plain(c) for c in dtype.categories], dtype=object)
+        allowed: frozenset[Any] | None = getattr(spec, "_allowed", None)
         unknown = [c for c in categories if allowed is not None and c not in allowed]
         seen = (dtype, categories, frozenset(unknown))
         object.__setattr__(spec, "_seen", seen)
@@ -499,27 +522,28 @@ def _categorical(spec: ColumnSpec, values: pd.Categorical) -> np.ndarray:
 
 
 def _text(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
-    allowed: frozenset[str] | None = getattr(spec, "_allowed", None)
+    """Text values (or the values of a category column), each checked once."""
+    allowed: frozenset[Any] | None = getattr(spec, "_allowed", None)
     if len(values) > 64:  # check each distinct value once
         distinct = pd.unique(values)
         if len(distinct) < len(values):
             _text(spec, np.asarray(distinct, dtype=object))
             return values
     for v in values:
-        if isinstance(v, str):
-            if allowed is not None and v not in allowed:
-                shown = ", ".join(repr(c) for c in (spec.categories or ())[:MAX_SHOWN])
-                raise InvalidInput(
-                    f"Column {spec.name!r}: unknown category {v!r} (allowed: {shown}"
-                    f"{', ...' if len(allowed) > MAX_SHOWN else ''})."
-                )
-        elif _null(v):
+        if _null(v):
             if not spec.nullable:
                 raise InvalidInput(
                     f"Column {spec.name!r}: expected {spec.type} values, got a null; the model "
                     "was trained without nulls here."
                 )
-        else:
+        elif allowed is not None and not isinstance(v, bool):
+            if v not in allowed:
+                shown = ", ".join(repr(c) for c in (spec.categories or ())[:MAX_SHOWN])
+                raise InvalidInput(
+                    f"Column {spec.name!r}: unknown category {v!r} (allowed: {shown}"
+                    f"{', ...' if len(allowed) > MAX_SHOWN else ''})."
+                )
+        elif not isinstance(v, str):
             raise InvalidInput(
                 f"Column {spec.name!r}: expected {spec.type} values, got {type(v).__name__} {v!r}."
             )

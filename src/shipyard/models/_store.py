@@ -500,6 +500,8 @@ class ModelStore:
             ).first()
             if row is None:
                 raise NotFound(f"Model version {version_id!r} was deleted meanwhile.")
+            # Concurrent exports of one version serialize on the model row (PostgreSQL).
+            conn.execute(select(MODELS.c.id).where(MODELS.c.id == row.model_id).with_for_update())
             conn.execute(
                 delete(EXPORTS).where(EXPORTS.c.version_id == version_id, EXPORTS.c.format == fmt)
             )
