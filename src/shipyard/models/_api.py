@@ -400,10 +400,20 @@ def _artifact_copies(info: ModelVersion, files: Mapping[str, Any]) -> dict[str, 
     paths: dict[str, Path] = {}
     for key, entry in files.items():
         target = folder / key / entry["filename"]
-        if not target.exists():
+        if not (target.exists() and _sha256(target) == entry["digest"]):  # changed or new
             default_artifacts().download(entry["digest"], target)  # verified copy
         paths[key] = target
     return paths
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def clear_cache() -> None:
