@@ -197,16 +197,15 @@ class SklearnFlavor:
         if meta.get("format") == "pickle":
             return pickle.loads(data)  # the caller verified the sha256 against the record
         import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
 
-        trusted = set(meta.get("trusted", ()))
-        needed = sio.get_untrusted_types(data=data)
-        unexpected = sorted(set(needed) - trusted)
-        if unexpected:
+        try:  # skops refuses any type outside the list recorded at registration
+            return sio.loads(data, trusted=sorted(meta.get("trusted", ())))
+        except UntrustedTypesFoundException as exc:
             raise ShipyardError(
-                f"The stored model holds types that were not trusted at registration: "
-                f"{unexpected}; refusing to load it."
-            )
-        return sio.loads(data, trusted=sorted(trusted))
+                f"The stored model holds types that were not trusted at registration "
+                f"({exc}); refusing to load it."
+            ) from exc
 
     def predictor(self, model: Any, meta: Mapping[str, Any], sig: Signature | None) -> Predictor:
         return _Native(model, sig, bool(meta.get("feature_names", True)))

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, select
 
 from shipyard._refs import Ref
 from shipyard.errors import NotFound
@@ -26,33 +26,47 @@ DATASET_VERSIONS = _t["dataset_versions"]
 DATASETS = _t["datasets"]
 
 
+# The hot path of ``models.load`` is built once: one statement per kind of reference.
+_BY_NUMBER = (
+    select(VERSIONS.c.id)
+    .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
+    .where(MODELS.c.name == bindparam("name"), VERSIONS.c.version == bindparam("number"))
+)
+_LATEST = (
+    select(VERSIONS.c.id)
+    .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
+    .where(MODELS.c.name == bindparam("name"))
+    .order_by(VERSIONS.c.version.desc())
+    .limit(1)
+)
+_BY_ALIAS = (
+    select(ALIASES.c.version_id)
+    .join(MODELS, MODELS.c.id == ALIASES.c.model_id)
+    .where(MODELS.c.name == bindparam("name"), ALIASES.c.alias == bindparam("alias"))
+)
+
+
 def resolve(conn: Connection, ref: Ref) -> str:
-    model_id = conn.scalar(select(MODELS.c.id).where(MODELS.c.name == ref.name))
-    if model_id is None:
-        raise NotFound(f"No model named {ref.name!r}. Try: shipyard models list")
-    where = VERSIONS.c.model_id == model_id
+    """The id of the version ``ref`` names: one query when it exists."""
     if ref.version is not None:
-        found = conn.scalar(select(VERSIONS.c.id).where(where, VERSIONS.c.version == ref.version))
+        found = conn.scalar(_BY_NUMBER, {"name": ref.name, "number": ref.version})
     elif ref.alias == "latest":
-        found = conn.scalar(
-            select(VERSIONS.c.id).where(where).order_by(VERSIONS.c.version.desc()).limit(1)
-        )
+        found = conn.scalar(_LATEST, {"name": ref.name})
     else:
+        found = conn.scalar(_BY_ALIAS, {"name": ref.name, "alias": ref.alias})
+    if found is not None:
+        return str(found)
+    owner = model_id(conn, ref.name)  # NotFound for an unknown model
+    if ref.alias in STAGES:
         found = conn.scalar(
-            select(ALIASES.c.version_id).where(
-                ALIASES.c.model_id == model_id, ALIASES.c.alias == ref.alias
-            )
+            select(VERSIONS.c.id)
+            .where(VERSIONS.c.model_id == owner, VERSIONS.c.stage == ref.alias)
+            .order_by(VERSIONS.c.version.desc())
+            .limit(1)
         )
-        if found is None and ref.alias in STAGES:
-            found = conn.scalar(
-                select(VERSIONS.c.id)
-                .where(where, VERSIONS.c.stage == ref.alias)
-                .order_by(VERSIONS.c.version.desc())
-                .limit(1)
-            )
-    if found is None:
-        raise NotFound(missing(conn, model_id, ref))
-    return str(found)
+        if found is not None:
+            return str(found)
+    raise NotFound(missing(conn, owner, ref))
 
 
 def missing(conn: Connection, model_id: str, ref: Ref) -> str:
@@ -113,39 +127,41 @@ def event(
     )
 
 
+_VERSION = (
+    select(VERSIONS, MODELS.c.name.label("model_name"))
+    .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
+    .where(VERSIONS.c.id == bindparam("vid"))
+)
+_ALIASES = (
+    select(ALIASES.c.alias)
+    .where(ALIASES.c.version_id == bindparam("vid"))
+    .order_by(ALIASES.c.alias)
+)
+_TAGS = select(TAGS.c.key, TAGS.c.value).where(TAGS.c.version_id == bindparam("vid"))
+_DATASETS = (
+    select(DATASETS.c.name, DATASET_VERSIONS.c.version)
+    .join(DATASET_VERSIONS, DATASET_VERSIONS.c.dataset_id == DATASETS.c.id)
+    .join(INPUTS, INPUTS.c.dataset_version_id == DATASET_VERSIONS.c.id)
+    .where(INPUTS.c.version_id == bindparam("vid"))
+    .order_by(DATASETS.c.name, DATASET_VERSIONS.c.version)
+)
+_EXPORTS = select(EXPORTS).where(EXPORTS.c.version_id == bindparam("vid"))
+
+
 def info(conn: Connection, version_id: str) -> ModelVersion:
-    row = conn.execute(
-        select(VERSIONS, MODELS.c.name.label("model_name"))
-        .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
-        .where(VERSIONS.c.id == version_id)
-    ).first()
+    """The full record of a version: row, aliases, tags, dataset inputs, exports."""
+    key = {"vid": version_id}
+    row = conn.execute(_VERSION, key).first()
     if row is None:
         raise NotFound(f"No model version with id {version_id!r}.")
-    aliases = tuple(
-        conn.scalars(
-            select(ALIASES.c.alias)
-            .where(ALIASES.c.version_id == version_id)
-            .order_by(ALIASES.c.alias)
-        )
-    )
-    tags = dict(
-        conn.execute(select(TAGS.c.key, TAGS.c.value).where(TAGS.c.version_id == version_id)).all()
-    )
-    datasets = tuple(
-        f"{n}@{v}"
-        for n, v in conn.execute(
-            select(DATASETS.c.name, DATASET_VERSIONS.c.version)
-            .join(DATASET_VERSIONS, DATASET_VERSIONS.c.dataset_id == DATASETS.c.id)
-            .join(INPUTS, INPUTS.c.dataset_version_id == DATASET_VERSIONS.c.id)
-            .where(INPUTS.c.version_id == version_id)
-            .order_by(DATASETS.c.name, DATASET_VERSIONS.c.version)
-        ).all()
-    )
+    aliases = tuple(conn.scalars(_ALIASES, key))
+    tags = {k: v for k, v in conn.execute(_TAGS, key).all()}
+    datasets = tuple(f"{n}@{v}" for n, v in conn.execute(_DATASETS, key).all())
     exports = {
         e.format: Export(
             e.format, e.digest, e.size, json.loads(e.meta), json.loads(e.report), e.created_at
         )
-        for e in conn.execute(select(EXPORTS).where(EXPORTS.c.version_id == version_id)).all()
+        for e in conn.execute(_EXPORTS, key).all()
     }
     return _version(row, aliases, tags, datasets, exports)
 

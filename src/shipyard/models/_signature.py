@@ -407,6 +407,17 @@ def _columns(data: Any, sig: Signature) -> Mapping[str, Any]:
 def _check(spec: ColumnSpec, raw: Any) -> np.ndarray:
     if isinstance(raw, pd.Categorical):
         return _categorical(spec, raw)
+    if type(raw) is list and len(raw) == 1:  # one record, as serving sends: no object arrays
+        value = raw[0]
+        scalar = type(value)
+        if spec.type == "float" and (scalar is float or scalar is int):
+            return np.array([value], dtype=np.float64)
+        if spec.type == "int" and scalar is int and -(2**63) <= value < 2**63:
+            return np.array([value], dtype=np.int64)
+        if scalar is str and spec.type in ("string", "category"):
+            allowed: frozenset[Any] | None = getattr(spec, "_allowed", None)
+            if allowed is None or value in allowed:
+                return np.array([value], dtype=object)
     values: np.ndarray = (
         raw
         if isinstance(raw, np.ndarray)
