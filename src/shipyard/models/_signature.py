@@ -9,7 +9,6 @@ one NumPy array per input column, in signature order.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
+from shipyard.models._validate import MAX_SHOWN, as_categorical, check, columns_of, plain
 
 __all__ = ["ColumnSpec", "Signature", "infer_signature"]
 
 TYPES = ("int", "float", "bool", "string", "category", "datetime")
 TASKS = ("classification", "regression")
-MAX_SHOWN = 10
 
 Columns = dict[str, np.ndarray]
 
@@ -56,7 +55,7 @@ class ColumnSpec:
                 "(its allowed values)."
             )
         if self.categories is not None:
-            values = tuple(_plain(c) for c in self.categories)
+            values = tuple(plain(c) for c in self.categories)
             if not (
                 all(isinstance(c, str) for c in values)
                 or all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in values)
@@ -130,7 +129,7 @@ class Signature:
         return {
             "inputs": [c.to_dict() for c in self.inputs],
             "task": self.task,
-            "classes": None if self.classes is None else [_plain(c) for c in self.classes],
+            "classes": None if self.classes is None else [plain(c) for c in self.classes],
             "target": self.target,
         }
 
@@ -166,7 +165,7 @@ class Signature:
                     "name": "probabilities",
                     "type": "float",
                     "shape": [len(self.classes)],
-                    "classes": [_plain(c) for c in self.classes],
+                    "classes": [plain(c) for c in self.classes],
                 },
             ]
         return [{"name": "prediction", "type": "float" if self.task == "regression" else "any"}]
@@ -183,7 +182,7 @@ class Signature:
             InvalidInput: a missing column, a value of the wrong type, an unknown category,
                 or a null where none is allowed; the message names the column.
         """
-        raw = _columns(data, self)
+        raw = columns_of(data, self)
         out: Columns = {}
         rows = -1
         for spec in self.inputs:
@@ -194,7 +193,7 @@ class Signature:
                     f"Missing column {spec.name!r} (expected {spec.type}). The model takes: "
                     f"{', '.join(self.names[:MAX_SHOWN])}{more}."
                 )
-            array = _check(spec, values)
+            array = check(spec, values)
             if rows == -1:
                 rows = len(array)
             elif len(array) != rows:
@@ -212,25 +211,13 @@ class Signature:
         for spec in self.inputs:
             values = columns[spec.name]
             if spec.type == "category":
-                data[spec.name] = _as_categorical(spec, values)
+                data[spec.name] = as_categorical(spec, values)
             else:
                 data[spec.name] = values
         return pd.DataFrame(data, copy=False)
 
 
 _MISSING: Any = object()
-
-
-def _as_categorical(spec: ColumnSpec, values: np.ndarray) -> pd.Categorical:
-    """Validated values as a Categorical with the training categories."""
-    dtype: pd.CategoricalDtype = spec._dtype  # type: ignore[attr-defined]
-    if len(values) > 64:
-        return pd.Categorical(values, dtype=dtype)
-    codes: dict[str, int] = spec._codes  # type: ignore[attr-defined]
-    return pd.Categorical.from_codes(
-        np.fromiter((codes.get(v, -1) for v in values), dtype=np.int64, count=len(values)),
-        dtype=dtype,
-    )
 
 
 def infer_signature(
@@ -267,7 +254,7 @@ def infer_signature(
     if target is None and isinstance(y, pd.Series) and y.name is not None:
         target = str(y.name)
     return Signature(
-        inputs, task, None if classes is None else tuple(_plain(c) for c in classes), target
+        inputs, task, None if classes is None else tuple(plain(c) for c in classes), target
     )
 
 
@@ -365,235 +352,6 @@ def _spec(name: str, series: pd.Series) -> ColumnSpec:
     return ColumnSpec(name, types[inferred], nulls)
 
 
-def _columns(data: Any, sig: Signature) -> Mapping[str, Any]:
-    """The input as a mapping of column name to a sequence of values."""
-    if isinstance(data, pd.DataFrame):
-        get = getattr(data, "_get_column_array", None)
-        index = {str(c): i for i, c in enumerate(data.columns)}
-        if len(index) != data.shape[1]:
-            names = [str(c) for c in data.columns]
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            raise InvalidInput(f"The input repeats column names: {repeated[:MAX_SHOWN]}.")
-        if get is None:
-            return {str(c): data[c].array for c in data.columns}
-        return {c: get(i) for c, i in index.items() if c in sig._index}
-    if isinstance(data, Mapping):
-        first = next(iter(data.values()), None)
-        if first is None or (np.ndim(first) == 0 and not isinstance(first, (list, tuple))):
-            return {str(k): [v] for k, v in data.items()}  # one record
-        return {str(k): v for k, v in data.items()}
-    if hasattr(data, "schema") and hasattr(data, "column_names"):  # Arrow table / batch
-        return {n: data.column(n).to_numpy(zero_copy_only=False) for n in data.column_names}
-    if isinstance(data, Sequence) and data and isinstance(data[0], Mapping):
-        names = sig.names
-        present = {k for record in data for k in record}
-        return {n: [record.get(n) for record in data] for n in names if n in present}
-    if isinstance(data, (np.ndarray, Sequence)):
-        array = np.asarray(data, dtype=object if not isinstance(data, np.ndarray) else None)
-        if array.ndim == 1:
-            array = array.reshape(1, -1)
-        if array.ndim != 2 or array.shape[1] != len(sig.inputs):
-            raise InvalidInput(
-                f"An array input must have one column per model input ({len(sig.inputs)}: "
-                f"{', '.join(sig.names[:MAX_SHOWN])}), got shape {array.shape}."
-            )
-        return {n: array[:, i] for i, n in enumerate(sig.names)}
-    raise InvalidInput(
-        f"Model input must be a DataFrame, Arrow table, dict, list of records or 2-D array, "
-        f"got {type(data).__name__}."
-    )
-
-
-def _check(spec: ColumnSpec, raw: Any) -> np.ndarray:
-    if isinstance(raw, pd.Categorical):
-        return _categorical(spec, raw)
-    if type(raw) is list and len(raw) == 1:  # one record, as serving sends: no object arrays
-        value = raw[0]
-        scalar = type(value)
-        if spec.type == "float" and (scalar is float or scalar is int):
-            return np.array([value], dtype=np.float64)
-        if spec.type == "int" and scalar is int and -(2**63) <= value < 2**63:
-            return np.array([value], dtype=np.int64)
-        if scalar is str and spec.type in ("string", "category"):
-            allowed: frozenset[Any] | None = getattr(spec, "_allowed", None)
-            if allowed is None or value in allowed:
-                return np.array([value], dtype=object)
-    values: np.ndarray = (
-        raw
-        if isinstance(raw, np.ndarray)
-        else np.asarray(raw, dtype=object if isinstance(raw, list) else None)
-    )
-    if values.ndim != 1:
-        values = values.reshape(-1)
-    kind = values.dtype.kind
-    name, want = spec.name, spec.type
-    if want == "float":
-        if kind in "fiu":
-            return values.astype(np.float64, copy=False)
-        if kind == "O":
-            return _numbers(spec, values, float_ok=True)
-    elif want == "int":
-        if kind == "i":
-            return values.astype(np.int64, copy=False)
-        if kind == "u":
-            if values.size and values.max() > np.iinfo(np.int64).max:
-                raise InvalidInput(
-                    f"Column {spec.name!r}: expected int values, got {_plain(values.max())!r}, "
-                    "outside the 64-bit integer range."
-                )
-            return values.astype(np.int64)
-        if kind == "f":
-            return _integral(spec, values)
-        if kind == "O":
-            return _numbers(spec, values, float_ok=False)
-    elif want == "bool":
-        if kind == "b":
-            return values
-        if kind == "O" and all(isinstance(v, (bool, np.bool_)) or _null(v) for v in values):
-            return _nulls_ok(spec, values)
-    elif want in ("string", "category"):
-        if kind in "UT":
-            values = values.astype(object)
-            kind = "O"
-        if kind == "O" or (want == "category" and kind in "iuf"):
-            return _text(spec, values.astype(object))
-    elif want == "datetime":
-        if kind == "M":
-            return _nulls_ok(spec, values)
-        if kind in "OU":
-            try:
-                parsed = pd.to_datetime(pd.Series(values), errors="raise").to_numpy()
-            except (ValueError, TypeError) as exc:
-                raise InvalidInput(
-                    f"Column {name!r}: expected datetime values, got {_sample(values)} ({exc})."
-                ) from exc
-            return _nulls_ok(spec, parsed)
-    raise InvalidInput(
-        f"Column {name!r}: expected {want} values, got {_described(values)} such as "
-        f"{_sample(values)}."
-    )
-
-
-def _numbers(spec: ColumnSpec, values: np.ndarray, *, float_ok: bool) -> np.ndarray:
-    out = np.empty(len(values), dtype=np.float64)
-    for i, v in enumerate(values):
-        if _null(v):
-            out[i] = math.nan
-        elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
-            v, (bool, np.bool_)
-        ):
-            out[i] = v
-        else:
-            raise InvalidInput(
-                f"Column {spec.name!r}: expected {spec.type} values, got {type(v).__name__} {v!r}."
-            )
-    return out if float_ok else _integral(spec, out)
-
-
-def _integral(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
-    missing = np.isnan(values)
-    if missing.any():
-        if not spec.nullable:
-            raise InvalidInput(
-                f"Column {spec.name!r}: expected int values, got a null at row "
-                f"{int(np.argmax(missing))}; the model was trained without nulls here."
-            )
-        return values  # nulls stay NaN in a float column, as pandas would hold them
-    rounded = np.round(values)
-    outside = ~np.isfinite(values) | (np.abs(values) > 2.0**63 - 1024)
-    if outside.any():
-        raise InvalidInput(
-            f"Column {spec.name!r}: expected int values, got {_plain(values[outside][0])!r}, "
-            "outside the 64-bit integer range."
-        )
-    if not np.array_equal(rounded, values):
-        bad = values[rounded != values][0]
-        raise InvalidInput(f"Column {spec.name!r}: expected int values, got {_plain(bad)!r}.")
-    return values.astype(np.int64)
-
-
-def _categorical(spec: ColumnSpec, values: pd.Categorical) -> np.ndarray:
-    """A pandas Categorical: its categories are checked once per dtype, not every value."""
-    if spec.type not in ("string", "category"):
-        return _check(spec, np.asarray(values, dtype=object))
-    dtype = values.dtype
-    seen = getattr(spec, "_seen", None)
-    if seen is None or seen[0] is not dtype:
-        categories = np.asarray([_plain(c) for c in dtype.categories], dtype=object)
-        allowed: frozenset[Any] | None = getattr(spec, "_allowed", None)
-        unknown = [c for c in categories if allowed is not None and c not in allowed]
-        seen = (dtype, categories, frozenset(unknown))
-        object.__setattr__(spec, "_seen", seen)
-    codes = values.codes
-    out: np.ndarray = seen[1][codes]
-    if seen[2] or codes.min(initial=0) < 0:
-        out[codes < 0] = None
-        _text(spec, out)  # unknown categories or nulls: the per-value check says which
-    return out
-
-
-def _text(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
-    """Text values (or the values of a category column), each checked once."""
-    allowed: frozenset[Any] | None = getattr(spec, "_allowed", None)
-    if len(values) > 64:  # check each distinct value once
-        distinct = pd.unique(values)
-        if len(distinct) < len(values):
-            _text(spec, np.asarray(distinct, dtype=object))
-            return values
-    for v in values:
-        if _null(v):
-            if not spec.nullable:
-                raise InvalidInput(
-                    f"Column {spec.name!r}: expected {spec.type} values, got a null; the model "
-                    "was trained without nulls here."
-                )
-        elif allowed is not None and not isinstance(v, bool):
-            if v not in allowed:
-                shown = ", ".join(repr(c) for c in (spec.categories or ())[:MAX_SHOWN])
-                raise InvalidInput(
-                    f"Column {spec.name!r}: unknown category {v!r} (allowed: {shown}"
-                    f"{', ...' if len(allowed) > MAX_SHOWN else ''})."
-                )
-        elif not isinstance(v, str):
-            raise InvalidInput(
-                f"Column {spec.name!r}: expected {spec.type} values, got {type(v).__name__} {v!r}."
-            )
-    return values
-
-
-def _nulls_ok(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
-    if not spec.nullable and pd.isna(values).any():
-        raise InvalidInput(
-            f"Column {spec.name!r}: expected {spec.type} values, got a null; the model was "
-            "trained without nulls here."
-        )
-    return values
-
-
-def _null(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
-
-
-def _described(values: np.ndarray) -> str:
-    if values.dtype.kind == "O":
-        kinds = sorted({type(v).__name__ for v in values[:100] if not _null(v)})
-        return " and ".join(kinds) or "nulls"
-    return {
-        "b": "bool",
-        "i": "int",
-        "u": "int",
-        "f": "float",
-        "M": "datetime",
-        "U": "string",
-        "T": "string",
-    }.get(values.dtype.kind, str(values.dtype))
-
-
-def _sample(values: np.ndarray) -> str:
-    shown = [repr(_plain(v)) for v in values[:3]]
-    return ", ".join(shown)
-
-
 def _value_type(values: Sequence[Any]) -> str:
     if all(isinstance(v, bool) for v in values):
         return "bool"
@@ -602,8 +360,3 @@ def _value_type(values: Sequence[Any]) -> str:
     if all(isinstance(v, (int, float)) for v in values):
         return "float"
     return "string"
-
-
-def _plain(value: Any) -> Any:
-    """A NumPy scalar as the Python value JSON can hold."""
-    return value.item() if isinstance(value, np.generic) else value
