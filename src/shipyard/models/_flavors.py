@@ -105,12 +105,12 @@ def _classes(model: Any) -> list[Any] | None:
     return None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes]
 
 
-def _labels(proba: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
+def labels_from(proba: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
     labels: np.ndarray = np.asarray(classes)[np.argmax(proba, axis=1)]
     return labels
 
 
-def _two_columns(p: np.ndarray) -> np.ndarray:
+def two_columns(p: np.ndarray) -> np.ndarray:
     """A binary classifier's P(class 1) as the two-column probabilities."""
     p = np.asarray(p, dtype=np.float64)
     return p if p.ndim == 2 else np.column_stack([1.0 - p, p])
@@ -286,12 +286,12 @@ class _BoosterPredictor:
         raw = self._raw(columns)
         if self.classes is None:
             return raw
-        return _labels(_two_columns(raw), self.classes)
+        return labels_from(two_columns(raw), self.classes)
 
     def predict_proba(self, columns: Columns) -> np.ndarray | None:
         if self.classes is None:
             return None
-        return _two_columns(self._raw(columns))
+        return two_columns(self._raw(columns))
 
 
 # -- XGBoost ------------------------------------------------------------------------------
@@ -365,130 +365,6 @@ class OnnxFlavor:
         return OnnxPredictor(model, meta, sig)
 
 
-# -- PyTorch (optional extra) ------------------------------------------------------------
-
-
-class TorchFlavor:
-    """``torch.nn.Module`` saved with ``torch.export``: a graph and weights, no Python pickle.
-
-    Inputs are the signature's columns stacked as one float32 tensor, in order; the batch
-    dimension is dynamic. A classifier returns one column per class (logits or
-    probabilities) or one column for P(class 1).
-    """
-
-    name = "torch"
-    needs_signature = True
-    packages = ("torch", "numpy")
-
-    def handles(self, model: Any) -> bool:
-        import sys
-
-        if "torch" not in sys.modules:
-            return False
-        import torch
-
-        return isinstance(model, (torch.nn.Module, torch.export.ExportedProgram))
-
-    def save(self, model: Any, *, example: Columns | None = None, **_: Any) -> Saved:
-        import torch
-
-        program = model
-        if not isinstance(model, torch.export.ExportedProgram):
-            if not example:
-                raise InvalidInput(
-                    "A PyTorch model needs example inputs to be exported: register it with "
-                    "X=<training data>."
-                )
-            text = [name for name, v in example.items() if v.dtype.kind not in "biuf"]
-            if text:
-                raise InvalidInput(
-                    f"A PyTorch model takes numeric inputs; columns {text} are not. Encode "
-                    "them before registering."
-                )
-            rows = torch.from_numpy(_stack(example))
-            batch = torch.export.Dim("batch", min=1)
-            try:
-                program = torch.export.export(model.eval(), (rows,), dynamic_shapes=({0: batch},))
-            except Exception as exc:  # torch.export reports many error types
-                raise InvalidInput(
-                    f"torch.export cannot export the {type(model).__name__}: {exc}. Export it "
-                    "yourself (torch.export.export) and register the ExportedProgram."
-                ) from exc
-        buffer = io.BytesIO()
-        torch.export.save(program, buffer)
-        meta: dict[str, Any] = {"format": "torch-export", "output": "values"}
-        if example:
-            with torch.no_grad():
-                out = program.module()(torch.from_numpy(_stack(example))).numpy()
-            meta["output"] = _output_kind(out)
-        return Saved(buffer.getvalue(), meta)
-
-    def load(self, data: bytes, meta: Mapping[str, Any]) -> Any:
-        try:
-            import torch
-        except ImportError as exc:
-            raise ShipyardError("This model needs PyTorch: pip install 'shipyard[torch]'.") from exc
-        return torch.export.load(io.BytesIO(data)).module()
-
-    def predictor(self, model: Any, meta: Mapping[str, Any], sig: Signature | None) -> Predictor:
-        if sig is None:
-            raise InvalidInput("A PyTorch model needs a signature; register it with X=... .")
-        text = [c.name for c in sig.inputs if c.type not in ("int", "float", "bool")]
-        if text:
-            raise InvalidInput(
-                f"A PyTorch model takes numeric inputs; columns {text} are not. Encode them "
-                "inside the module or before registering."
-            )
-        return _TorchPredictor(model, sig, str(meta.get("output", "logits")))
-
-
-def _stack(columns: Columns) -> np.ndarray:
-    return np.column_stack([np.asarray(v, dtype=np.float32) for v in columns.values()])
-
-
-def _output_kind(out: np.ndarray) -> str:
-    """``probabilities`` when every training row's outputs are in [0, 1] (and sum to 1 when
-    there are several), else ``logits``: decided once, at registration, never per batch."""
-    in_range = bool(out.size) and float(out.min()) >= 0.0 and float(out.max()) <= 1.0
-    if out.ndim == 2 and out.shape[1] > 1:
-        in_range = in_range and bool(np.allclose(out.sum(axis=1), 1.0, atol=1e-4))
-    return "probabilities" if in_range else "logits"
-
-
-class _TorchPredictor:
-    def __init__(self, model: Any, sig: Signature, output: str) -> None:
-        self.model = model
-        self.classes = sig.classes if sig.task == "classification" else None
-        self.logits = output == "logits"
-
-    def _raw(self, columns: Columns) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            out: np.ndarray = self.model(torch.from_numpy(_stack(columns))).numpy()
-        return out
-
-    def predict(self, columns: Columns) -> np.ndarray:
-        proba = self.predict_proba(columns)
-        if proba is None:
-            raw = self._raw(columns)
-            return raw.reshape(-1) if raw.ndim == 2 and raw.shape[1] == 1 else raw
-        return _labels(proba, self.classes or ())
-
-    def predict_proba(self, columns: Columns) -> np.ndarray | None:
-        if not self.classes:
-            return None
-        raw = self._raw(columns).astype(np.float64)
-        if raw.ndim == 1 or raw.shape[1] == 1:
-            p = raw.reshape(-1)
-            return _two_columns(1.0 / (1.0 + np.exp(-p)) if self.logits else p)
-        if not self.logits:
-            return raw
-        shifted = np.exp(raw - raw.max(axis=1, keepdims=True))  # softmax of logits
-        proba: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
-        return proba
-
-
 # -- generic Python -----------------------------------------------------------------------
 
 
@@ -528,6 +404,8 @@ class PythonFlavor:
     def predictor(self, model: Any, meta: Mapping[str, Any], sig: Signature | None) -> Predictor:
         return _Native(model, sig, frame=sig is not None)
 
+
+from shipyard.models._torch import TorchFlavor  # noqa: E402 - it builds on the helpers above
 
 FLAVORS: dict[str, Any] = {
     f.name: f
