@@ -31,8 +31,8 @@ from shipyard.models._onnx import (
     ExportResult,
     OnnxPredictor,
     export_onnx,
-    quantize_int8,
 )
+from shipyard.models._quantize import quantize_int8
 from shipyard.models._signature import ColumnSpec, Signature, infer_signature
 
 CATEGORIES = ["gender", "education", "home_ownership", "purpose", "region"]

@@ -60,7 +60,8 @@ def export(
         ExportRefused: the conversion or quantization does not match (figures attached).
         InvalidInput: no data to check with, or a model type the converters do not know.
     """
-    from shipyard.models._onnx import export_onnx, quantize_int8
+    from shipyard.models._onnx import export_onnx
+    from shipyard.models._quantize import quantize_int8
 
     if format not in EXPORT_FORMATS:
         raise InvalidInput(f"format must be one of {EXPORT_FORMATS}; got {format!r}.")

@@ -3,7 +3,7 @@
 :func:`export_onnx` converts (skl2onnx for scikit-learn, onnxmltools for LightGBM and
 XGBoost) and refuses the result unless it agrees with the native model on a sample.
 :class:`OnnxPredictor` works everything out in ``__init__``, so a one-row call costs a few
-microseconds over ONNX Runtime itself. :func:`quantize_int8` shrinks MLP-like graphs.
+microseconds over ONNX Runtime itself. Quantization lives in ``_quantize.py``.
 
 Input layouts: one input per signature column, named like it, for scikit-learn pipelines
 that select columns by name (numbers as float32, which the converters concatenate into one
@@ -17,12 +17,10 @@ from __future__ import annotations
 import importlib
 import math
 import statistics
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,10 +31,9 @@ from shipyard.models._signature import Columns, Signature
 if TYPE_CHECKING:
     from shipyard.models._flavors import Predictor
 
-__all__ = ["ExportRefused", "ExportResult", "OnnxPredictor", "export_onnx", "quantize_int8"]
+__all__ = ["ExportRefused", "ExportResult", "OnnxPredictor", "export_onnx", "p50_us", "require"]
 
 LATENCY_CALLS = 200  # one-row calls timed for a p50
-BATCH_ROWS, BATCH_CALLS = 1_000, 20
 _TEXT = ("string", "category")
 _BOOL_AS_INT = r"Field onnx\.AttributeProto\.ints: Expected an int, got a boolean"
 
@@ -132,7 +129,7 @@ class OnnxPredictor:
 
 
 def _session(data: bytes) -> Any:
-    ort = _require("onnxruntime")
+    ort = require("onnxruntime")
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -199,7 +196,7 @@ def _outputs(data: bytes, session: Any, signature: Signature) -> dict[str, Any]:
 
 def _declared_classes(data: bytes) -> list[Any] | None:
     """The class labels an ONNX-ML classifier node declares, in probability order."""
-    for node in _require("onnx").load_model_from_string(data).graph.node:
+    for node in require("onnx").load_model_from_string(data).graph.node:
         if node.domain == "ai.onnx.ml" and node.op_type.endswith("Classifier"):
             for attr in node.attribute:
                 if attr.name == "classlabels_int64s":
@@ -326,7 +323,7 @@ def export_onnx(
         )
     call = predictor.predict_proba if predictor._proba is not None else predictor.predict
     one = {k: v[:1] for k, v in sample.items()}
-    report.update(size_bytes=len(data), latency_p50_us=_p50_us(call, one))
+    report.update(size_bytes=len(data), latency_p50_us=p50_us(call, one))
     return ExportResult("onnx", data, {**predictor.meta, "converter": converter}, report)
 
 
@@ -341,7 +338,7 @@ def _convert(model: Any, flavor: str, signature: Signature) -> tuple[bytes, str]
             f"{flavor!r}. Convert the model yourself and register the ModelProto."
         )
     package = "skl2onnx" if flavor == "sklearn" else "onnxmltools"
-    converter = f"{package} {_require(package).__version__}"
+    converter = f"{package} {require(package).__version__}"
     try:
         proto = converters[flavor](model, flavor, signature)
     except ExportRefused:
@@ -458,101 +455,7 @@ def _max_diff(got: np.ndarray | None, want: np.ndarray | None) -> float:
 # -- quantization -------------------------------------------------------------------------
 
 
-def quantize_int8(
-    exported: ExportResult,
-    signature: Signature,
-    sample: Columns,
-    labels: np.ndarray | None = None,
-    *,
-    tolerance: float = 0.01,
-) -> ExportResult:
-    """Store the float export's MatMul/Gemm weights as int8, if that keeps the metric.
-
-    The metric is accuracy for classifiers, RMSE for regressors, against ``labels`` or,
-    when None, the float model's predictions (the report says which). The drop is float
-    minus int8 accuracy, or the RMSE increase over the std of the labels (or float
-    predictions), so ``tolerance`` reads the same at any target scale.
-
-    Raises:
-        ExportRefused: the graph has no MatMul/Gemm (tree ensembles), or the drop exceeds
-            ``tolerance``; ``.report`` holds the figures.
-    """
-    onnx, ort = _require("onnx"), _require("onnxruntime")
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    if exported.format != "onnx":
-        raise ExportRefused(f"Quantize the float 'onnx' export, not {exported.format!r}.")
-    ops = sorted({n.op_type for n in onnx.load_model_from_string(exported.data).graph.node})
-    if not {"MatMul", "Gemm"} & set(ops):
-        raise ExportRefused(
-            f"Nothing to quantize: the ONNX graph has no MatMul or Gemm (its operators: "
-            f"{', '.join(ops)}); only float-heavy graphs such as MLPs benefit. Serve the "
-            "float 'onnx' export.",
-            {"operators": ops},
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        source, ready, target = (Path(tmp, f) for f in ("float.onnx", "ready.onnx", "int8.onnx"))
-        source.write_bytes(exported.data)
-        try:  # shape inference first, as onnxruntime asks; symbolic shapes fail on ONNX-ML ops
-            quant_pre_process(source, ready, skip_symbolic_shape=True)
-            untyped = {"DefaultTensorType": onnx.TensorProto.FLOAT}  # after ONNX-ML operators
-            quantize_dynamic(ready, target, weight_type=QuantType.QInt8, extra_options=untyped)
-        except Exception as exc:  # the quantizer raises many unrelated types
-            error = f"{type(exc).__name__}: {exc}"
-            raise ExportRefused(
-                f"onnxruntime {ort.__version__} could not quantize the model: {error}. Serve "
-                "the float 'onnx' export.",
-                {"error": error},
-            ) from exc
-        data = target.read_bytes()
-    how = f"dynamic int8 weights (onnxruntime {ort.__version__})"
-    meta = {**exported.meta, "format": "onnx-int8", "quantization": how}
-    base = OnnxPredictor(exported.data, exported.meta, signature)
-    small = OnnxPredictor(data, meta, signature)
-    report = _metric_drop(base, small, sample, labels)
-    size = len(exported.data)
-    report.update(tolerance=tolerance, size_bytes_float=size, size_bytes_int8=len(data))
-    report["size_ratio"] = round(size / len(data), 2)
-    if report["drop"] > tolerance:
-        raise ExportRefused(
-            f"The int8 model loses too much: {report['metric']} {report['metric_float']:.4g} "
-            f"(float) -> {report['metric_int8']:.4g} (int8), a drop of {report['drop']:.4g} "
-            f"(allowed {tolerance:g}). Serve the float 'onnx' export.",
-            report,
-        )
-    one = {k: v[:1] for k, v in sample.items()}
-    batch = {k: np.resize(v, BATCH_ROWS) for k, v in sample.items()}
-    for name, model in (("float", base), ("int8", small)):
-        report[f"latency_p50_us_{name}"] = _p50_us(model.predict, one)
-        batch_us = _p50_us(model.predict, batch, BATCH_CALLS)
-        report[f"batch_{BATCH_ROWS}_p50_ms_{name}"] = round(batch_us / 1000, 3)
-    return ExportResult("onnx-int8", data, meta, report)
-
-
-def _metric_drop(
-    base: OnnxPredictor, small: OnnxPredictor, sample: Columns, labels: np.ndarray | None
-) -> dict[str, Any]:
-    expected, got = base.predict(sample), small.predict(sample)
-    truth = expected if labels is None else np.asarray(labels).reshape(-1)
-    against = "labels" if labels is not None else "float model"
-    if base._proba is not None or base.signature.task == "classification":
-        name = "accuracy" if labels is not None else "agreement with float labels"
-        before, after = float(np.mean(expected == truth)), float(np.mean(got == truth))
-        drop = before - after
-    else:
-        truth = truth.astype(np.float64)
-        name = "rmse"
-        before, after = (float(np.sqrt(np.mean((p - truth) ** 2))) for p in (expected, got))
-        drop = (after - before) / (float(np.std(truth)) or 1.0)
-    report = dict(metric=name, metric_against=against, metric_float=before, metric_int8=after)
-    return {"rows": len(truth), **report, "drop": drop}
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-def _require(module: str) -> Any:
+def require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -562,7 +465,7 @@ def _require(module: str) -> Any:
         ) from exc
 
 
-def _p50_us(call: Callable[[Columns], Any], columns: Columns, calls: int = LATENCY_CALLS) -> float:
+def p50_us(call: Callable[[Columns], Any], columns: Columns, calls: int = LATENCY_CALLS) -> float:
     """Median wall time of ``call(columns)`` in microseconds, after a short warm-up."""
     for _ in range(min(10, calls)):
         call(columns)
