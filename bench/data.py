@@ -50,9 +50,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from _common import log, temp_folder
 
 DEFAULT_ANCHOR = Path("/tmp/anchor-venv/bin/python")
 GOAL_SECONDS = 10.0
@@ -236,10 +237,6 @@ def measure(python: str, kind: str, path: Path, runs: int, timeout: float) -> di
     }
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def print_table(results: dict, nbytes: int, args: argparse.Namespace, anchor_note: str) -> None:
     sys.stderr.flush()
     floor = results["read"]["median"]
@@ -349,8 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     anchor, anchor_note = anchor_python(args)
     if anchor is None:
         log(f"Anchor {anchor_note}")
-    root = Path(tempfile.mkdtemp(prefix="shipyard-bench-data-"))
-    try:
+    with temp_folder("shipyard-bench-data-", args.keep) as root:
         path = root / "bench.parquet"
         log(f"Writing {args.rows:,} × 25 to {path}")
         nbytes = make_parquet(path, args.rows)
@@ -364,11 +360,6 @@ def main(argv: list[str] | None = None) -> int:
                 results[kind] = measure(anchor, kind, path, 1, args.anchor_timeout)
             anchor_note = f"{results['anchor']['versions']} ({anchor})"
         print_table(results, nbytes, args, anchor_note)
-    finally:
-        if args.keep:
-            log(f"Kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

@@ -43,30 +43,44 @@ sub-folders, MLflow's download folders too), removed at the end (``--keep`` keep
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import math
 import os
 import pickle
-import platform
-import shutil
-import signal
-import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-# Before MLflow is imported anywhere: no telemetry, no outbound network.
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-os.environ["DO_NOT_TRACK"] = "true"
+from _common import (
+    OtherLoad,
+    Report,
+    Row,
+    Timing,
+    Workspace,
+    exit_on_sigterm,
+    fill_defaults,
+    fmt_kb,
+    fmt_s,
+    interleaved,
+    latencies,
+    log,
+    measure,
+    no_mlflow_telemetry,
+    print_report,
+    quiet_mlflow,
+    scenario_numbers,
+    source_state,
+    timed_call,
+    versions,
+    workspace,
+)
+
+no_mlflow_telemetry()  # before MLflow is imported anywhere
 
 NAME = "churn"  # the gradient-boosting model, in both registries
 MLP_NAME = "churn-mlp"  # the MLP of scenario 4's int8 rows
@@ -75,256 +89,6 @@ HGB_ITERATIONS = 36  # pickled ~140 KB on this data
 MLP_LAYERS = (256, 128)
 TARGET = "default"
 ROW_POOL = 64  # distinct one-row inputs, cycled through in scenario 4
-
-
-# -- measuring ---------------------------------------------------------------------------
-
-
-@dataclass
-class Timing:
-    """Seconds of each timed repeat (or, for ``latency``, of each call)."""
-
-    samples: list[float]
-    latency: bool = False
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def p99(self) -> float:
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
-
-    @property
-    def n(self) -> int:
-        return len(self.samples)
-
-    def cell(self) -> str:
-        if self.latency:
-            return f"{fmt_s(self.median)} / {fmt_s(self.p99)}"
-        return fmt_s(self.median)
-
-    def spread(self) -> str:
-        if self.latency:
-            return f"{self.n:,} calls"
-        if self.n == 1:
-            return "n=1"
-        return f"n={self.n}, {fmt_s(min(self.samples))}–{fmt_s(max(self.samples))}"
-
-
-def settle() -> None:
-    """Collect garbage, then freeze what survives (``gc.freeze``) before timing.
-
-    With MLflow, torch (which skops's import pulls in through scikit-learn) and the rest
-    loaded, a full ``gc.collect()`` walks a heap of millions of objects (~0.1 s) and leaves
-    the CPU caches cold: the next sub-millisecond call then runs up to 10x slower (a
-    40 µs SQLAlchemy query took 400 µs). Frozen objects are skipped by the collector, so
-    the ``gc.collect()`` before each repeat only walks what was made since.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-def measure(timed: Callable[[], float], repeats: int, budget: float) -> Timing:
-    """Call ``timed`` (which returns the seconds it measured) up to ``repeats`` times.
-
-    Stops early once ``budget`` seconds are spent, after at least one repeat.
-    """
-    settle()
-    samples: list[float] = []
-    deadline = time.perf_counter() + budget
-    while len(samples) < repeats:
-        gc.collect()
-        samples.append(timed())
-        if time.perf_counter() > deadline:
-            break
-    return Timing(samples)
-
-
-def interleaved(
-    fns: dict[str, Callable[[], Any]], repeats: int, before: Callable[[], Any] | None = None
-) -> dict[str, Timing]:
-    """Time each of ``fns`` ``repeats`` times, in rounds (one call of each per round), so
-    that a slow spell of the machine falls on all of them alike. ``before`` runs untimed
-    before each call."""
-    settle()
-    samples: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for key, fn in fns.items():
-            if before is not None:
-                before()
-            gc.collect()
-            start = time.perf_counter()
-            fn()
-            samples[key].append(time.perf_counter() - start)
-    return {k: Timing(v) for k, v in samples.items()}
-
-
-def latencies(
-    fns: dict[str, Callable[[int], Any]], calls: int, rounds: int, warmup: int
-) -> dict[str, Timing]:
-    """Per-call seconds of ``calls`` calls of each of ``fns`` (called with the call number).
-
-    After ``warmup`` untimed calls each, the calls run in ``rounds`` blocks, the predictors
-    taking turns block by block.
-    """
-    for fn in fns.values():
-        for i in range(warmup):
-            fn(i)
-    settle()
-    samples: dict[str, list[float]] = {k: [] for k in fns}
-    block = max(1, calls // rounds)
-    clock = time.perf_counter
-    for r in range(rounds):
-        for key, fn in fns.items():
-            out = samples[key]
-            gc.collect()
-            for i in range(r * block, (r + 1) * block):
-                start = clock()
-                fn(i)
-                out.append(clock() - start)
-    return {k: Timing(v, latency=True) for k, v in samples.items()}
-
-
-def fmt_s(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
-
-
-def fmt_kb(size: int) -> str:
-    return f"{size / 1024:,.0f} KB"
-
-
-class OtherLoad:
-    """CPU time the rest of the machine used while the benchmark ran (Linux ``/proc/stat``).
-
-    The machine's 2 cores are shared: anything else running skews the figures (OpenMP in
-    scikit-learn's tree predictors spins on a busy core), so the footer says how much ran.
-    """
-
-    def __init__(self) -> None:
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample() -> tuple[float, float, float] | None:
-        try:
-            fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-        except OSError:
-            return None
-        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
-        busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-        mine = os.times()
-        return (
-            busy,
-            mine.user + mine.system + mine.children_user + mine.children_system,
-            (time.monotonic()),
-        )
-
-    def summary(self) -> str:
-        end = self._sample()
-        if self.start is None or end is None:
-            return "other processes' CPU use unknown"
-        others = max(0.0, (end[0] - self.start[0]) - (end[1] - self.start[1]))
-        wall = end[2] - self.start[2]
-        return (
-            f"other processes used {others:.1f} CPU-s in {wall:.0f} s "
-            f"({100 * others / wall:.0f}% of one core)"
-        )
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# -- results -----------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    scenario: str
-    mlflow: Timing | None
-    shipyard: Timing | None
-    mlflow_note: str = ""
-    shipyard_note: str = ""
-    goal: str = ""
-    met: bool | None = None  # None: no goal for this row
-
-    @property
-    def speedup(self) -> float | None:
-        if self.mlflow is None or self.shipyard is None:
-            return None
-        return self.mlflow.median / self.shipyard.median
-
-
-@dataclass
-class Report:
-    rows: list[Row] = field(default_factory=list)
-    setup: list[tuple[str, str]] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-    def add(self, row: Row) -> Row:
-        self.rows.append(row)
-        ml = row.mlflow.cell() if row.mlflow else "—"
-        sy = row.shipyard.cell() if row.shipyard else "—"
-        ratio = f" ({row.speedup:,.1f}×)" if row.speedup else ""
-        log(f"  {row.scenario}: MLflow {ml}, Shipyard {sy}{ratio}")
-        return row
-
-
-# -- workspace -----------------------------------------------------------------------------
-
-
-class Workspace:
-    """One temp folder: MLflow's store under ``mlflow/``, Shipyard's under ``shipyard/``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def shipyard(self) -> Path:
-        """Point Shipyard's settings at a new store under the workspace."""
-        from shipyard.config import reset_settings
-
-        home = self.root / "shipyard"
-        home.mkdir(parents=True)
-        os.environ["SHIPYARD_HOME"] = str(home)
-        os.environ["SHIPYARD_DB_URL"] = f"sqlite:///{home / 'shipyard.db'}"
-        os.environ["SHIPYARD_ARTIFACTS_URL"] = str(home / "artifacts")
-        os.environ.pop("SHIPYARD_CONFIG", None)
-        reset_settings()
-        return home
-
-    def mlflow(self) -> tuple[Any, str]:
-        """A new MLflow SQLite store (tracking and registry) and one experiment in it.
-
-        Returns (client, experiment id).
-        """
-        import mlflow
-        from mlflow import MlflowClient
-
-        folder = self.root / "mlflow"
-        folder.mkdir(parents=True)
-        uri = f"sqlite:///{folder / 'mlflow.db'}"
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        experiment_id = client.create_experiment(
-            "bench-registry", artifact_location=(folder / "artifacts").as_uri()
-        )
-        return client, experiment_id
-
-
-@contextmanager
-def inside(folder: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 # -- models and inputs ---------------------------------------------------------------------
@@ -480,7 +244,7 @@ def bench_register(
     ws: Workspace, models: Models, state: State, report: Report, args: argparse.Namespace
 ) -> None:
     log("Scenario 1: register a version inside a run")
-    state.ml_client, state.ml_experiment = ws.mlflow()
+    state.ml_client, _, state.ml_experiment = ws.mlflow(experiment="bench-registry", registry=True)
 
     # Warm-ups (imports, the registered model's creation): one of each kind, untimed.
     mlflow_log(models, state, models.hgb, "hgb")
@@ -496,8 +260,8 @@ def bench_register(
         state.ml_versions.append(version)
         return seconds
 
-    ml = measure(ml_default, args.runs, args.budget)
-    ml_pip = measure(ml_given, max(args.runs, 5), args.budget)
+    ml = measure(ml_default, args.runs, args.budget, freeze=True)
+    ml_pip = measure(ml_given, max(args.runs, 5), args.budget, freeze=True)
 
     ws.shipyard()
     shipyard_register(models, models.hgb)  # warm-up: store, schema, first imports (skops)
@@ -507,7 +271,7 @@ def bench_register(
         state.sy_versions.append(version.version)
         return seconds
 
-    syt = measure(sy_register, max(args.runs, 10), args.budget)
+    syt = measure(sy_register, max(args.runs, 10), args.budget, freeze=True)
 
     # What was stored: the same model, a signature, an environment, the run.
     from shipyard import models as registry
@@ -661,7 +425,7 @@ def bench_load(
     registry.clear_cache()
     registry.load(f"{NAME}@champion")  # the one cold load; the timed ones hit the cache
     warm = measure(
-        lambda: _timed(lambda: registry.load(f"{NAME}@champion")), args.warm_repeats, args.budget
+        timed_call(lambda: registry.load(f"{NAME}@champion")), args.warm_repeats, args.budget
     )
 
     for label, ml_key, sy_key, note in (
@@ -771,12 +535,6 @@ def fresh_load(tool: str, ref: str, tracking_uri: str) -> float:
     if out.returncode != 0:
         raise RuntimeError(f"{tool} load of {ref} in a new process failed:\n{out.stderr[-2000:]}")
     return float(out.stdout.strip().splitlines()[-1])
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 # -- scenario 4: one-row predictions -------------------------------------------------------
@@ -1080,76 +838,30 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
-# -- output ------------------------------------------------------------------------------
+# -- output and arguments ------------------------------------------------------------------
 
 
-def print_report(report: Report, args: argparse.Namespace, wall: float, others: OtherLoad) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=None if sys.stdout.isatty() else 190)
-    table = Table(title="Model registry: MLflow vs Shipyard (SQLite, same machine, same process)")
-    table.add_column("Scenario", overflow="fold", ratio=3)
-    table.add_column("MLflow", justify="right", no_wrap=True)
-    table.add_column("Shipyard", justify="right", no_wrap=True)
-    table.add_column("Speed-up", justify="right", no_wrap=True)
-    table.add_column("Goal", overflow="fold")
-    table.add_column("Result", no_wrap=True)
-    table.add_column("Notes (MLflow | Shipyard)", overflow="fold", ratio=2)
-    for row in report.rows:
-        speedup = f"{row.speedup:,.1f}×" if row.speedup else "—"
-        result = {True: "[green]met[/]", False: "[red]missed[/]", None: "—"}[row.met]
-        table.add_row(
-            row.scenario,
-            row.mlflow.cell() if row.mlflow else "—",
-            row.shipyard.cell() if row.shipyard else "—",
-            speedup,
-            row.goal or "—",
-            result,
-            " | ".join(x for x in (row.mlflow_note, row.shipyard_note) if x),
-        )
-    console.print(table)
-    console.print(
-        "Rows 1–3: medians of the repeats shown in Notes (n=...). Row 4: p50 / p99 per call "
-        "(speed-up on p50); the 'floor' rows are not Shipyard and sit in its column for "
-        "comparison. GBM = the HistGradientBoostingClassifier."
-    )
-    for what, value in report.setup:
-        console.print(f"  setup: {what}: {value}")
-    for what in report.skipped:
-        console.print(f"  [yellow]skipped[/]: {what}")
-    import mlflow
+def print_results(report: Report, args: argparse.Namespace, wall: float, others: OtherLoad) -> None:
     import onnxruntime
     import sklearn
     import skops
-    import sqlalchemy
 
-    import shipyard
-
-    console.print(
-        f"Python {platform.python_version()}, MLflow {mlflow.__version__}, Shipyard "
-        f"{shipyard.__version__} ({args.source}), scikit-learn {sklearn.__version__}, skops "
-        f"{skops.__version__}, ONNX Runtime {onnxruntime.__version__}, SQLAlchemy "
-        f"{sqlalchemy.__version__}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs; "
+    libraries = [
+        ("scikit-learn", sklearn.__version__),
+        ("skops", skops.__version__),
+        ("ONNX Runtime", onnxruntime.__version__),
+    ]
+    print_report(
+        report,
+        title="Model registry: MLflow vs Shipyard (SQLite, same machine, same process)",
+        width=190,
+        legend="Rows 1–3: medians of the repeats shown in Notes (n=...). Row 4: p50 / p99 per call "
+        "(speed-up on p50); the 'floor' rows are not Shipyard and sit in its column for "
+        "comparison. GBM = the HistGradientBoostingClassifier.",
+        footer=f"{versions(args.source, libraries)}; "
         f"{'--quick; ' if args.quick else ''}--runs {args.runs}, --calls {args.calls}, "
-        f"--budget {args.budget:g}s; total wall time {wall:.1f} s; {others.summary()}"
+        f"--budget {args.budget:g}s; total wall time {wall:.1f} s; {others.summary()}",
     )
-
-
-def source_state() -> str:
-    """The git commit of the Shipyard source benchmarked, and whether it had local edits."""
-    folder = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "git unknown"
-    return f"git {out.stdout.strip()}" if out.returncode == 0 else "git unknown"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -1190,9 +902,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "calls": 500 if quick else 2_000,
         "budget": 10.0 if quick else 60.0,
     }
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    fill_defaults(args, defaults)
     args.alias_moves = 10 if quick else 30
     args.load_repeats = 5 if quick else 15
     args.warm_repeats = 50 if quick else 200
@@ -1202,7 +912,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.fresh is None:
         args.fresh = not quick
     args.fresh_repeats = max(1, min(args.runs, 3))
-    args.only = {int(x) for x in args.only.split(",")} | {1} if args.only else {1, 2, 3, 4}
+    args.only = scenario_numbers(args.only, (1, 2, 3, 4), always=(1,))
     if args.runs < 1 or args.calls < args.rounds:
         parser.error("--runs must be at least 1 and --calls at least 4")
     return args
@@ -1211,42 +921,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.source = source_state()  # before the run: the code imported is the code measured
-    import mlflow  # noqa: F401  (imported first so its logging set-up can be quietened)
-
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", module="mlflow")
-    # A kill (SIGTERM, e.g. from `timeout`) still removes the temp folder.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    quiet_mlflow(logging.ERROR)
+    exit_on_sigterm()
     wall = time.perf_counter()
     others = OtherLoad()
-    root = Path(tempfile.mkdtemp(prefix="shipyard-bench-registry-"))
-    # MLflow downloads each model it loads into a fresh temp folder: keep those in ours.
-    (root / "tmp").mkdir()
-    tempfile.tempdir = str(root / "tmp")
-    os.environ["TMPDIR"] = str(root / "tmp")
-    log(f"Working in {root}")
     report = Report()
     state = State()
     scenarios = {1: bench_register, 2: bench_alias, 3: bench_load, 4: bench_predict}
-    try:
-        with inside(root):
-            ws = Workspace(root)
-            models = build_models(args, report)
-            for number, scenario in scenarios.items():
-                if number in args.only:
-                    during = OtherLoad()
-                    scenario(ws, models, state, report, args)
-                    report.setup.append((f"Scenario {number}", during.summary()))
-    finally:
-        from shipyard.config import reset_settings
-
-        reset_settings()  # close Shipyard's connections before the folder goes
-        if args.keep:
-            log(f"Kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    print_report(report, args, time.perf_counter() - wall, others)
+    with workspace("shipyard-bench-registry-", args.keep) as ws:
+        # MLflow downloads each model it loads into a fresh temp folder: keep those in ours.
+        (ws.root / "tmp").mkdir()
+        tempfile.tempdir = str(ws.root / "tmp")
+        os.environ["TMPDIR"] = str(ws.root / "tmp")
+        models = build_models(args, report)
+        for number, scenario in scenarios.items():
+            if number in args.only:
+                during = OtherLoad()
+                scenario(ws, models, state, report, args)
+                report.setup.append((f"Scenario {number}", during.summary()))
+    print_results(report, args, time.perf_counter() - wall, others)
     return 0
 
 

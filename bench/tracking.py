@@ -33,29 +33,41 @@ process also works from inside it so nothing lands in the current folder.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
-import platform
 import random
-import shutil
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Before MLflow is imported anywhere: no telemetry, no outbound network.
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-os.environ["DO_NOT_TRACK"] = "true"
+from _common import (
+    Report,
+    Row,
+    Timing,
+    Workspace,
+    exit_on_sigterm,
+    fill_defaults,
+    fmt_rate,
+    fmt_s,
+    log,
+    measure,
+    no_mlflow_telemetry,
+    print_report,
+    quiet_mlflow,
+    scenario_numbers,
+    source_state,
+    timed_call,
+    versions,
+    workspace,
+)
+
+no_mlflow_telemetry()  # before MLflow is imported anywhere
 
 SEARCH_FILTER = "metrics.auc > 0.9"
 DEEP_FILTER = "metrics.auc > 0.6"  # ~80% of runs match: enough pages to go 50 deep
@@ -64,144 +76,7 @@ MLFLOW_ORDER = "metrics.auc DESC"
 INSERT_CHUNK = 5_000  # runs per executemany batch when populating
 
 
-# -- measuring ---------------------------------------------------------------------------
-
-
-@dataclass
-class Timing:
-    """Seconds of each timed repeat."""
-
-    samples: list[float]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def n(self) -> int:
-        return len(self.samples)
-
-    def spread(self) -> str:
-        if self.n == 1:
-            return "n=1"
-        return f"n={self.n}, {fmt_s(min(self.samples))}–{fmt_s(max(self.samples))}"
-
-
-def measure(timed: Callable[[], float], repeats: int, budget: float) -> Timing:
-    """Call ``timed`` (which returns the seconds it measured) up to ``repeats`` times.
-
-    Stops early once ``budget`` seconds are spent, after at least one repeat.
-    """
-    samples: list[float] = []
-    deadline = time.perf_counter() + budget
-    while len(samples) < repeats:
-        gc.collect()
-        samples.append(timed())
-        if time.perf_counter() > deadline:
-            break
-    return Timing(samples)
-
-
-def timed_call(fn: Callable[[], Any]) -> Callable[[], float]:
-    """``fn`` wrapped so that it returns its own wall time."""
-
-    def run() -> float:
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
-
-    return run
-
-
-def fmt_s(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
-
-
-def fmt_rate(count: float, seconds: float, unit: str) -> str:
-    return f"{count / seconds:,.0f} {unit}/s"
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# -- results -----------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    scenario: str
-    mlflow: Timing | None
-    shipyard: Timing | None
-    mlflow_note: str = ""
-    shipyard_note: str = ""
-    goal: str = ""
-    met: bool | None = None  # None: no goal for this row
-
-    @property
-    def speedup(self) -> float | None:
-        if self.mlflow is None or self.shipyard is None:
-            return None
-        return self.mlflow.median / self.shipyard.median
-
-
-@dataclass
-class Report:
-    rows: list[Row] = field(default_factory=list)
-    setup: list[tuple[str, str]] = field(default_factory=list)
-
-    def add(self, row: Row) -> Row:
-        self.rows.append(row)
-        ml = fmt_s(row.mlflow.median) if row.mlflow else "—"
-        sy = fmt_s(row.shipyard.median) if row.shipyard else "—"
-        ratio = f" ({row.speedup:,.1f}×)" if row.speedup else ""
-        log(f"  {row.scenario}: MLflow {ml}, Shipyard {sy}{ratio}")
-        return row
-
-
-# -- workspace: temp folders for each tool and scenario ------------------------------------
-
-
-class Workspace:
-    """One temp folder; a fresh SQLite store per tool and scenario inside it."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def shipyard(self, name: str) -> Path:
-        """Point Shipyard's settings at a new store under the workspace."""
-        from shipyard.config import reset_settings
-
-        home = self.root / "shipyard" / name
-        home.mkdir(parents=True)
-        os.environ["SHIPYARD_HOME"] = str(home)
-        os.environ["SHIPYARD_DB_URL"] = f"sqlite:///{home / 'shipyard.db'}"
-        os.environ["SHIPYARD_ARTIFACTS_URL"] = str(home / "artifacts")
-        os.environ.pop("SHIPYARD_CONFIG", None)
-        reset_settings()
-        return home
-
-    def mlflow(self, name: str) -> tuple[Any, str, str]:
-        """A new MLflow SQLite store (schema created by its client) and one experiment in it.
-
-        Returns (client, tracking URI, experiment id).
-        """
-        import mlflow
-        from mlflow import MlflowClient
-
-        folder = self.root / "mlflow" / name
-        folder.mkdir(parents=True)
-        uri = f"sqlite:///{folder / 'mlflow.db'}"
-        mlflow.set_tracking_uri(uri)
-        client = MlflowClient(tracking_uri=uri)
-        experiment_id = client.create_experiment(
-            f"bench-{name}", artifact_location=(folder / "artifacts").as_uri()
-        )
-        return client, uri, experiment_id
+# -- SQLite settings for reference rows ----------------------------------------------------
 
 
 @contextmanager
@@ -236,16 +111,6 @@ def shipyard_sqlite_settings(folder: Path) -> Iterator[None]:
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         conn.close()
         assert mode == "wal", f"{db} is in journal mode {mode!r}, not WAL"
-
-
-@contextmanager
-def inside(folder: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 # -- scenario 1: metric values one call at a time ------------------------------------------
@@ -819,66 +684,19 @@ def bench_big_mlflow(
     return first, small
 
 
-# -- output ------------------------------------------------------------------------------
+# -- output and arguments ------------------------------------------------------------------
 
 
-def print_report(report: Report, args: argparse.Namespace, wall: float) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=None if sys.stdout.isatty() else 170)
-    table = Table(title="Tracking: MLflow vs Shipyard (SQLite, same machine, same process)")
-    table.add_column("Scenario", overflow="fold", ratio=3)
-    table.add_column("MLflow", justify="right", no_wrap=True)
-    table.add_column("Shipyard", justify="right", no_wrap=True)
-    table.add_column("Speed-up", justify="right", no_wrap=True)
-    table.add_column("Goal", overflow="fold")
-    table.add_column("Result", no_wrap=True)
-    table.add_column("Notes (MLflow | Shipyard)", overflow="fold", ratio=2)
-    for row in report.rows:
-        speedup = f"{row.speedup:,.1f}×" if row.speedup else "—"
-        result = {True: "[green]met[/]", False: "[red]missed[/]", None: "—"}[row.met]
-        table.add_row(
-            row.scenario,
-            fmt_s(row.mlflow.median) if row.mlflow else "—",
-            fmt_s(row.shipyard.median) if row.shipyard else "—",
-            speedup,
-            row.goal or "—",
-            result,
-            " | ".join(x for x in (row.mlflow_note, row.shipyard_note) if x),
-        )
-    console.print(table)
-    console.print("Times are medians of the repeats shown in Notes (n=...).")
-    for what, value in report.setup:
-        console.print(f"  setup: {what}: {value}")
-    import mlflow
-    import sqlalchemy
-
-    import shipyard
-
-    console.print(
-        f"Python {platform.python_version()}, MLflow {mlflow.__version__}, Shipyard "
-        f"{shipyard.__version__} ({args.source}), SQLAlchemy {sqlalchemy.__version__}, SQLite "
-        f"{sqlite3.sqlite_version}, {os.cpu_count()} CPUs; "
+def print_results(report: Report, args: argparse.Namespace, wall: float) -> None:
+    print_report(
+        report,
+        title="Tracking: MLflow vs Shipyard (SQLite, same machine, same process)",
+        width=170,
+        legend="Times are medians of the repeats shown in Notes (n=...).",
+        footer=f"{versions(args.source)}; "
         f"{'--quick; ' if args.quick else ''}--runs {args.runs}, --budget {args.budget:g}s; "
-        f"total wall time {wall:.1f} s"
+        f"total wall time {wall:.1f} s",
     )
-
-
-def source_state() -> str:
-    """The git commit of the Shipyard source benchmarked, and whether it had local edits."""
-    folder = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "git unknown"
-    return f"git {out.stdout.strip()}" if out.returncode == 0 else "git unknown"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -919,13 +737,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "big_runs": 20_000 if quick else 100_000,
         "budget": 5.0 if quick else 30.0,
     }
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    fill_defaults(args, defaults)
     args.page = 100
     args.big_page = 1_000
     args.deep_page = 50
-    args.only = {int(x) for x in args.only.split(",")} if args.only else {1, 2, 3, 4}
+    args.only = scenario_numbers(args.only, (1, 2, 3, 4))
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     return args
@@ -934,33 +750,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.source = source_state()  # before the run: the code imported is the code measured
-    import mlflow  # noqa: F401  (imported first so its logging set-up can be quietened)
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", module="mlflow")
-    # A kill (SIGTERM, e.g. from `timeout`) still removes the temp folder.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    quiet_mlflow(logging.WARNING)
+    exit_on_sigterm()
     wall = time.perf_counter()
-    root = Path(tempfile.mkdtemp(prefix="shipyard-bench-"))
-    log(f"Working in {root}")
     report = Report()
     scenarios = {1: bench_log_metric, 2: bench_create_runs, 3: bench_search, 4: bench_big}
-    try:
-        with inside(root):
-            ws = Workspace(root)
-            for number, scenario in scenarios.items():
-                if number in args.only:
-                    scenario(ws, report, args)
-    finally:
-        from shipyard.config import reset_settings
-
-        reset_settings()  # close Shipyard's connections before the folder goes
-        if args.keep:
-            log(f"Kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    print_report(report, args, time.perf_counter() - wall)
+    with workspace("shipyard-bench-", args.keep) as ws:
+        for number, scenario in scenarios.items():
+            if number in args.only:
+                scenario(ws, report, args)
+    print_results(report, args, time.perf_counter() - wall)
     return 0
 
 
