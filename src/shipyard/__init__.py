@@ -8,6 +8,7 @@ from __future__ import annotations
 from shipyard import data as datasets
 from shipyard import models
 from shipyard._version import __version__
+from shipyard.automl import train
 from shipyard.tracking import (
     active_run,
     autolog,
@@ -49,4 +50,5 @@ __all__ = [
     "search_runs",
     "set_tag",
     "start_run",
+    "train",
 ]

@@ -8,6 +8,7 @@ from shipyard._version import __version__
 from shipyard.cli import _data, _db, _models, _tracking
 from shipyard.cli._common import state
 from shipyard.cli._quickstart import quickstart_cmd
+from shipyard.cli._train import train_cmd
 
 __all__ = ["app", "main"]
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("quickstart")(quickstart_cmd)
+app.command("train")(train_cmd)
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
 app.add_typer(_tracking.experiments, name="experiments")

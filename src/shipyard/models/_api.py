@@ -100,7 +100,9 @@ def register(
     Args:
         name: the model's name (created with its first version).
         model: a fitted scikit-learn estimator or pipeline, LightGBM or XGBoost model, ONNX
-            ``ModelProto``, or any object with ``predict`` (see :class:`PythonModel`).
+            ``ModelProto``, PyTorch module, any object with ``predict`` (see
+            :class:`PythonModel`), or the result of ``sy.train`` (its model, sample rows,
+            run and dataset are used).
         X: training inputs (or a sample); the signature is inferred from it and up to 1,000
             rows are kept for export checks. Without it, the signature comes from the first
             dataset version in ``datasets`` (the model's ``feature_names_in_`` columns).
@@ -131,6 +133,14 @@ def register(
         'churn@1'
     """
     check_name("Model", name)
+    registration = getattr(model, "registration", None)
+    if callable(registration) and not hasattr(model, "predict"):  # e.g. sy.train's result
+        given = registration()
+        model = given["model"]
+        X = given.get("X") if X is None else X
+        y = given.get("y") if y is None else y
+        run = given.get("run") if run is None else run
+        datasets = list(datasets) or list(given.get("datasets", ()))
     for field, value in (
         ("aliases", aliases),
         ("requirements", requirements),

@@ -27,11 +27,11 @@ from shipyard.models._signature import Columns, Signature
 __all__ = ["FLAVORS", "Predictor", "PythonModel", "Saved", "flavor_for", "get_flavor"]
 
 # What skops may build without the registering user naming it: classes of scikit-learn,
-# SciPy, LightGBM and XGBoost (not their test helpers), NumPy's dtypes, scalar types and
-# ufuncs (np.log1p in a FunctionTransformer), and scikit-learn functions named here (it wraps
-# check_array in partials). Not other functions: scikit-learn's test helpers run scripts,
-# numpy.load reads files, builtins.eval runs code.
-SAFE_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.")
+# SciPy, LightGBM, XGBoost and Shipyard (its preprocessing) but not their test helpers;
+# NumPy's dtypes, scalar types and ufuncs (np.log1p in a FunctionTransformer); and
+# scikit-learn functions named here (it wraps check_array in partials). Not other functions:
+# scikit-learn's test helpers run scripts, numpy.load reads files, builtins.eval runs code.
+SAFE_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.", "shipyard.")
 SAFE_FUNCTIONS = frozenset({"sklearn.utils.validation.check_array"})
 # functools.partial carries a function, and skops lists that function as a type of its own,
 # so the partial adds nothing to trust; OrderedDict is a plain container.
