@@ -8,7 +8,7 @@ from __future__ import annotations
 from shipyard import data as datasets
 from shipyard import models
 from shipyard._version import __version__
-from shipyard.automl import train
+from shipyard.automl import automl, train, tune
 from shipyard.tracking import (
     active_run,
     autolog,
@@ -33,6 +33,7 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "automl",
     "compare_runs",
     "datasets",
     "delete_run",
@@ -51,4 +52,5 @@ __all__ = [
     "set_tag",
     "start_run",
     "train",
+    "tune",
 ]

@@ -1,20 +1,27 @@
 """Training and AutoML: preprocessing inside the model, tracked training, model search.
 
-``sy.train("lightgbm", dataset="loans@3", target="default", split="kfold")`` returns a result
-that ``sy.models.register("churn", result)`` takes as it is.
+``sy.train("lightgbm", dataset="loans@3", target="default", split="kfold")`` and
+``sy.automl(dataset="loans@3", target="default", time_budget=120)`` return results that
+``sy.models.register("churn", result)`` takes as they are; ``sy.tune`` tunes one model.
 """
 
 from __future__ import annotations
 
 from shipyard.automl._preprocess import DateParts, column_kinds, make_preprocessor
+from shipyard.automl._search import AutoMLResult, automl, tune
+from shipyard.automl._spaces import FAMILIES
 from shipyard.automl._train import ESTIMATORS, TrainResult, estimator, train
 
 __all__ = [
     "ESTIMATORS",
+    "FAMILIES",
+    "AutoMLResult",
     "DateParts",
     "TrainResult",
+    "automl",
     "column_kinds",
     "estimator",
     "make_preprocessor",
     "train",
+    "tune",
 ]

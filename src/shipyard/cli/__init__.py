@@ -6,6 +6,7 @@ import typer
 
 from shipyard._version import __version__
 from shipyard.cli import _data, _db, _models, _tracking
+from shipyard.cli._automl import automl_cmd
 from shipyard.cli._common import state
 from shipyard.cli._quickstart import quickstart_cmd
 from shipyard.cli._train import train_cmd
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.command("quickstart")(quickstart_cmd)
 app.command("train")(train_cmd)
+app.command("automl")(automl_cmd)
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
 app.add_typer(_tracking.experiments, name="experiments")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from shipyard import automl, models
+from shipyard import models
+from shipyard.automl import ESTIMATORS, train
 from shipyard.cli._common import console, handle_errors, number, print_json, table
 
 
 @handle_errors
 def train_cmd(
-    model: str = typer.Argument(..., help=f"Model family: {', '.join(automl.ESTIMATORS)}."),
+    model: str = typer.Argument(..., help=f"Model family: {', '.join(ESTIMATORS)}."),
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset version, e.g. loans@3."),
     target: str = typer.Option(..., "--target", "-t", help="Column to predict."),
     split: str = typer.Option("holdout", "--split", help="holdout or kfold."),
@@ -25,7 +26,7 @@ def train_cmd(
 ) -> None:
     """Train one model with its preprocessing inside it; print its scores per fold."""
     with console.status(f"Training {model} on {dataset}..."):
-        result = automl.train(
+        result = train(
             model,
             dataset=dataset,
             target=target,

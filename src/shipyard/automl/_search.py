@@ -1,0 +1,479 @@
+"""Model search with Optuna: ``sy.automl`` over model families, ``sy.tune`` for one model.
+
+Every trial is a child run of one tracked run (params, a score per fold, its state), scored by
+cross-validation on the same folds, pruned after a fold when it is already worse than the
+median trial there, and the search stops starting trials when the time budget is spent. The
+best configuration is refitted on every row and returned ready to register.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard import data as datasets_api
+from shipyard import tracking
+from shipyard.automl._spaces import FAMILIES, suggest
+from shipyard.automl._train import (
+    TrainResult,
+    _check_target,
+    _clone,
+    _encoding,
+    _frame,
+    _pipeline,
+    _score,
+    _splits,
+    _task_of,
+)
+from shipyard.errors import InvalidInput
+
+__all__ = ["AutoMLResult", "automl", "tune"]
+
+SAMPLERS = ("tpe", "random", "grid")
+LOWER_IS_BETTER = ("rmse", "mae", "log_loss")
+
+Progress = Callable[[int, float | None, float], None]
+
+
+@dataclass
+class AutoMLResult:
+    """The best model of a search, its leaderboard and run; ``sy.models.register`` takes it."""
+
+    best: TrainResult
+    leaderboard: pd.DataFrame
+    metric: str
+    run_id: str
+
+    def registration(self) -> dict[str, Any]:
+        """What ``sy.models.register`` records: the best model with the search's lineage."""
+        return {**self.best.registration(), "run": self.run_id}
+
+
+def automl(
+    *,
+    target: str,
+    dataset: Any = None,
+    data: pd.DataFrame | None = None,
+    task: str | None = None,
+    metric: str | None = None,
+    time_budget: float = 60.0,
+    n_trials: int | None = None,
+    families: tuple[str, ...] | list[str] | None = None,
+    folds: int = 3,
+    sampler: str = "tpe",
+    time_column: str | None = None,
+    drop: tuple[str, ...] | list[str] = (),
+    seed: int = 0,
+    experiment: str = "automl",
+    progress: Progress | None = None,
+) -> AutoMLResult:
+    """Search model families and their hyper-parameters; return the best, refitted.
+
+    Args:
+        target: the column to predict; ``dataset`` (``"loans@3"``) or ``data`` (DataFrame).
+        task: ``classification`` or ``regression``; inferred from the target.
+        metric: what to optimise: ``auc`` (binary default), ``accuracy`` (multiclass
+            default), ``f1``, ``log_loss``, ``rmse`` (regression default), ``mae``, ``r2``.
+        time_budget: seconds for the whole search, refit included; trials stop starting
+            when it is spent.
+        n_trials: stop after this many trials (with a seed, the same leaderboard each time).
+        families: which of ``linear``, ``random_forest``, ``hist_gradient_boosting``,
+            ``lightgbm``, ``xgboost``, ``mlp`` to search (default: all).
+        folds: cross-validation folds per trial (time-ordered with ``time_column``).
+        sampler: ``tpe`` (default) or ``random``.
+        progress: called after each trial with (trials done, best score, seconds left).
+
+    Raises:
+        InvalidInput: bad target, metric, family, sampler or budget (named).
+    """
+    optuna = _optuna()
+    frame, ref = _frame(dataset, data)
+    if target not in frame.columns:
+        raise InvalidInput(
+            f"target {target!r} is not a column of the data (columns: "
+            f"{', '.join(map(str, frame.columns[:20]))})."
+        )
+    features, y = frame.drop(columns=[target, *drop]), frame[target]
+    task = task or _task_of(None, y)
+    _check_target(features, y, target, task)
+    metric = metric or _default_metric(task, y)
+    chosen = list(families or FAMILIES)
+    unknown = [f for f in chosen if f not in FAMILIES]
+    if unknown:
+        raise InvalidInput(f"families {unknown} unknown; choose from {', '.join(FAMILIES)}.")
+    if sampler not in ("tpe", "random"):
+        raise InvalidInput(f"sampler must be 'tpe' or 'random' for automl; got {sampler!r}.")
+    if not time_budget > 0:
+        raise InvalidInput(f"time_budget must be a positive number of seconds; got {time_budget}.")
+    splits = _splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
+    started = time.monotonic()
+
+    def build(trial: Any) -> Any:
+        family = trial.suggest_categorical("family", chosen)
+        model = suggest(trial, family, task, seed)
+        return _pipeline(model, features, _encoding("auto", model))
+
+    with tracking.start_run(experiment=experiment, name="automl") as parent:
+        if ref is not None:
+            datasets_api.get(ref)  # lineage: the search read this version
+        parent.log_params(
+            {
+                "target": target,
+                "task": task,
+                "metric": metric,
+                "time_budget": time_budget,
+                "folds": folds,
+                "sampler": sampler,
+                "seed": seed,
+                "families": ",".join(chosen),
+                "rows": len(frame),
+            }
+        )
+        study = _run_study(
+            optuna,
+            build,
+            features,
+            y,
+            splits,
+            task,
+            metric,
+            sampler,
+            seed,
+            n_trials,
+            started,
+            time_budget,
+            progress,
+            parent,
+        )
+        best_trial = _best(study)
+        if best_trial is None:
+            raise InvalidInput(
+                f"No trial finished within the time budget of {time_budget:g} s; give it more "
+                "time, fewer rows or fewer families."
+            )
+        best_model = _clone(build(optuna.trial.FixedTrial(best_trial.params))).fit(features, y)
+        leaderboard = _leaderboard(study, metric)
+        parent.log_artifact(leaderboard, name="leaderboard.parquet")
+        best_metrics = dict(best_trial.user_attrs.get("metrics", {}))
+        parent.log_metrics(best_metrics)
+        parent.set_tags(
+            {"best_trial": str(best_trial.number), "best_family": str(best_trial.params["family"])}
+        )
+    sample = frame.sample(min(len(frame), 1000), random_state=seed)
+    best = TrainResult(
+        model=best_model,
+        task=task,
+        metrics=best_metrics,
+        fold_metrics=list(best_trial.user_attrs.get("folds", [])),
+        run_id=str(parent.id),
+        dataset=ref,
+        target=target,
+        features=[str(c) for c in features.columns],
+        sample=sample,
+    )
+    return AutoMLResult(best, leaderboard, metric, str(parent.id))
+
+
+def _run_study(
+    optuna: Any,
+    build: Callable[[Any], Any],
+    features: pd.DataFrame,
+    y: pd.Series,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    task: str,
+    metric: str,
+    sampler: str,
+    seed: int,
+    n_trials: int | None,
+    started: float,
+    time_budget: float,
+    progress: Progress | None,
+    parent: Any,
+) -> Any:
+    lower = metric in LOWER_IS_BETTER
+    study = optuna.create_study(
+        direction="minimize" if lower else "maximize",
+        sampler=(
+            optuna.samplers.TPESampler(seed=seed)
+            if sampler == "tpe"
+            else optuna.samplers.RandomSampler(seed=seed)
+        ),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
+    )
+
+    def objective(trial: Any) -> float:
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            # a trial that stops early is scored as it is; its warning is noise in a search
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return scored(trial)
+
+    def scored(trial: Any) -> float:
+        pipeline = build(trial)
+        with tracking.start_run(name=f"trial-{trial.number}-{trial.params['family']}") as run:
+            trial.set_user_attr("run_id", str(run.id))
+            run.log_params({k: v for k, v in trial.params.items()})
+            scores: list[dict[str, float]] = []
+            for number, (train_rows, test_rows) in enumerate(splits):
+                fitted = _clone(pipeline).fit(features.iloc[train_rows], y.iloc[train_rows])
+                fold = _score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
+                if metric not in fold:
+                    raise InvalidInput(
+                        f"metric {metric!r} is not available for this {task} task; "
+                        f"choose from {', '.join(fold)}."
+                    )
+                scores.append(fold)
+                run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
+                running = float(np.mean([s[metric] for s in scores]))
+                trial.report(running, number)
+                if trial.should_prune():
+                    run.set_tag("state", "pruned")
+                    raise optuna.TrialPruned()
+            means = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
+            run.log_metrics(means)
+            run.set_tag("state", "complete")
+            trial.set_user_attr("metrics", means)
+            trial.set_user_attr("folds", scores)
+            return means[metric]
+
+    def after(study: Any, trial: Any) -> None:
+        best = _best(study)
+        if best is not None:
+            parent.log_metric(f"best_{metric}", float(best.value), step=trial.number)
+        left = max(0.0, started + time_budget - time.monotonic())
+        if progress is not None:
+            progress(len(study.trials), None if best is None else float(best.value), left)
+        # Stop starting trials once a typical trial would overrun the time left for the
+        # refit, which costs about one fold's fit on every row.
+        durations = sorted(_seconds(t) for t in study.trials if t.state.name == "COMPLETE")
+        typical = durations[len(durations) // 2] if durations else 0.0
+        refit = (_seconds(best) / len(splits) * 1.5) if best is not None else 0.0
+        if time.monotonic() + typical + refit >= started + time_budget:
+            study.stop()
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+        study.optimize(
+            objective,
+            n_trials=n_trials,
+            timeout=max(0.0, started + time_budget - time.monotonic()),
+            callbacks=[after],
+            catch=(),
+        )
+    return study
+
+
+def _best(study: Any) -> Any:
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    if not complete:
+        return None
+    return study.best_trial
+
+
+def _leaderboard(study: Any, metric: str) -> pd.DataFrame:
+    rows = []
+    for t in study.trials:
+        complete = t.state.name == "COMPLETE"
+        rows.append(
+            {
+                "trial": t.number,
+                "family": t.params.get("family"),
+                metric: t.value if complete else math.nan,  # pruned: scored on some folds
+                "state": t.state.name.lower(),
+                "seconds": _seconds(t),
+                "run_id": t.user_attrs.get("run_id"),
+                "params": ", ".join(
+                    f"{k.split('.', 1)[-1]}={_short(v)}"
+                    for k, v in t.params.items()
+                    if k != "family"
+                ),
+            }
+        )
+    board = pd.DataFrame(rows)
+    if board.empty:
+        return board
+    ascending = metric in LOWER_IS_BETTER
+    return board.sort_values(metric, ascending=ascending, na_position="last").reset_index(drop=True)
+
+
+def _seconds(trial: Any) -> float:
+    if trial.datetime_complete is None or trial.datetime_start is None:
+        return math.nan
+    return float((trial.datetime_complete - trial.datetime_start).total_seconds())
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _default_metric(task: str, y: pd.Series) -> str:
+    if task == "regression":
+        return "rmse"
+    return "auc" if y.nunique() == 2 else "accuracy"
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as exc:  # pragma: no cover - optuna is a dependency
+        raise InvalidInput("Model search needs Optuna: pip install optuna.") from exc
+    return optuna
+
+
+def tune(
+    model: Any,
+    space: Mapping[str, Any],
+    *,
+    n_trials: int = 20,
+    sampler: str = "tpe",
+    target: str | None = None,
+    dataset: Any = None,
+    data: pd.DataFrame | None = None,
+    metric: str | None = None,
+    direction: str = "minimize",
+    folds: int = 3,
+    seed: int = 0,
+    experiment: str = "tune",
+) -> pd.DataFrame:
+    """Tune a model's hyper-parameters (or any objective) with Optuna, every trial tracked.
+
+    ``space`` maps a parameter to a list (choices), ``(low, high)`` (ints or floats), or
+    ``(low, high, "log")``. ``model`` is an estimator (scored by cross-validation on
+    ``dataset``/``data`` and ``target``, preprocessing inside) or a function taking the
+    parameters as a dict and returning a number to ``direction``-optimise.
+
+    Returns:
+        The trials, best first: params, score, state and run id.
+    """
+    optuna = _optuna()
+    if sampler not in SAMPLERS:
+        raise InvalidInput(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
+    _check_space(space)
+    if callable(model) and not hasattr(model, "fit"):
+        score = model
+        if direction not in ("minimize", "maximize"):
+            raise InvalidInput(f"direction must be 'minimize' or 'maximize'; got {direction!r}.")
+    else:
+        score, direction = _cv_objective(model, target, dataset, data, metric, folds, seed)
+    samplers = {
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "grid": lambda: optuna.samplers.GridSampler(_grid(space), seed=seed),
+    }
+    study = optuna.create_study(direction=direction, sampler=samplers[sampler]())
+
+    def objective(trial: Any) -> float:
+        params = {name: _suggest(trial, name, spec) for name, spec in space.items()}
+        with tracking.start_run(name=f"trial-{trial.number}") as run:
+            run.log_params(params)
+            value = float(score(params))
+            run.log_metric("score", value)
+            trial.set_user_attr("run_id", str(run.id))
+        return value
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with tracking.start_run(experiment=experiment, name="tune") as parent:
+        parent.log_params({"n_trials": n_trials, "sampler": sampler, "direction": direction})
+        study.optimize(objective, n_trials=n_trials)
+        parent.log_metric("best_score", float(study.best_value))
+        board = (
+            pd.DataFrame(
+                [
+                    {
+                        **t.params,
+                        "score": t.value,
+                        "state": t.state.name.lower(),
+                        "run_id": t.user_attrs.get("run_id"),
+                    }
+                    for t in study.trials
+                ]
+            )
+            .sort_values("score", ascending=direction == "minimize")
+            .reset_index(drop=True)
+        )
+        parent.log_artifact(board, name="trials.parquet")
+    return board
+
+
+def _check_space(space: Mapping[str, Any]) -> None:
+    if not isinstance(space, Mapping) or not space:
+        raise InvalidInput("space must be a non-empty dict of parameter -> choices or range.")
+    for name, spec in space.items():
+        ok = (isinstance(spec, list) and spec) or (
+            isinstance(spec, tuple)
+            and len(spec) in (2, 3)
+            and all(isinstance(v, (int, float)) for v in spec[:2])
+            and spec[0] < spec[1]
+            and (len(spec) == 2 or spec[2] == "log")
+        )
+        if not ok:
+            raise InvalidInput(
+                f"space[{name!r}] must be a list of choices, (low, high) or (low, high, 'log'); "
+                f"got {spec!r}."
+            )
+
+
+def _suggest(trial: Any, name: str, spec: Any) -> Any:
+    if isinstance(spec, list):
+        return trial.suggest_categorical(name, spec)
+    low, high, *rest = spec
+    log = bool(rest)
+    if isinstance(low, int) and isinstance(high, int):
+        return trial.suggest_int(name, low, high, log=log)
+    return trial.suggest_float(name, float(low), float(high), log=log)
+
+
+def _grid(space: Mapping[str, Any]) -> dict[str, list[Any]]:
+    grid: dict[str, list[Any]] = {}
+    for name, spec in space.items():
+        if isinstance(spec, list):
+            grid[name] = spec
+        elif isinstance(spec[0], int) and isinstance(spec[1], int) and spec[1] - spec[0] <= 20:
+            grid[name] = list(range(spec[0], spec[1] + 1))
+        else:
+            raise InvalidInput(
+                f"sampler='grid' needs choices for {name!r}: give a list, or an int range of at "
+                "most 21 values."
+            )
+    return grid
+
+
+def _cv_objective(
+    model: Any,
+    target: str | None,
+    dataset: Any,
+    data: pd.DataFrame | None,
+    metric: str | None,
+    folds: int,
+    seed: int,
+) -> tuple[Callable[[dict[str, Any]], float], str]:
+    if target is None:
+        raise InvalidInput("Tuning an estimator needs target= and dataset= or data=.")
+    frame, _ = _frame(dataset, data)
+    if target not in frame.columns:
+        raise InvalidInput(f"target {target!r} is not a column of the data.")
+    features, y = frame.drop(columns=[target]), frame[target]
+    task = _task_of(model, y)
+    _check_target(features, y, target, task)
+    chosen = metric or _default_metric(task, y)
+    splits = _splits(features, y, task, "kfold", 0.2, folds, None, seed)
+    base = _pipeline(model, features, _encoding("auto", model))
+
+    def score(params: dict[str, Any]) -> float:
+        values = []
+        for train_rows, test_rows in splits:
+            fitted = _clone(base).set_params(**{f"model__{k}": v for k, v in params.items()})
+            fitted.fit(features.iloc[train_rows], y.iloc[train_rows])
+            values.append(_score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)[chosen])
+        return float(np.mean(values))
+
+    return score, "minimize" if chosen in LOWER_IS_BETTER else "maximize"

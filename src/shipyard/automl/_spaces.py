@@ -1,0 +1,93 @@
+"""Search spaces: each model family's hyper-parameters as Optuna suggestions.
+
+The MLP family is searched as an architecture: depth, a width per layer, activation, L2
+penalty (scikit-learn's MLP has no dropout; alpha plays that part) and learning rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shipyard.automl._train import estimator
+
+__all__ = ["FAMILIES", "suggest"]
+
+FAMILIES = ("linear", "random_forest", "hist_gradient_boosting", "lightgbm", "xgboost", "mlp")
+
+
+def _linear(trial: Any, task: str) -> dict[str, Any]:
+    key = "C" if task == "classification" else "alpha"
+    return {key: trial.suggest_float(f"linear.{key}", 1e-3, 1e2, log=True)}
+
+
+def _forest(trial: Any, task: str) -> dict[str, Any]:
+    return {
+        "n_estimators": trial.suggest_int("random_forest.n_estimators", 50, 300, log=True),
+        "max_depth": trial.suggest_int("random_forest.max_depth", 3, 20),
+        "min_samples_leaf": trial.suggest_int("random_forest.min_samples_leaf", 1, 20, log=True),
+        "max_features": trial.suggest_float("random_forest.max_features", 0.2, 1.0),
+    }
+
+
+def _hgb(trial: Any, task: str) -> dict[str, Any]:
+    return {
+        "learning_rate": trial.suggest_float("hgb.learning_rate", 0.01, 0.3, log=True),
+        "max_leaf_nodes": trial.suggest_int("hgb.max_leaf_nodes", 8, 128, log=True),
+        "min_samples_leaf": trial.suggest_int("hgb.min_samples_leaf", 5, 100, log=True),
+        "l2_regularization": trial.suggest_float("hgb.l2_regularization", 1e-6, 10.0, log=True),
+        "max_iter": trial.suggest_int("hgb.max_iter", 50, 400, log=True),
+    }
+
+
+def _lightgbm(trial: Any, task: str) -> dict[str, Any]:
+    return {
+        "learning_rate": trial.suggest_float("lightgbm.learning_rate", 0.01, 0.3, log=True),
+        "num_leaves": trial.suggest_int("lightgbm.num_leaves", 8, 128, log=True),
+        "n_estimators": trial.suggest_int("lightgbm.n_estimators", 50, 400, log=True),
+        "min_child_samples": trial.suggest_int("lightgbm.min_child_samples", 5, 100, log=True),
+        "subsample": trial.suggest_float("lightgbm.subsample", 0.5, 1.0),
+        "subsample_freq": 1,
+        "colsample_bytree": trial.suggest_float("lightgbm.colsample_bytree", 0.4, 1.0),
+        "reg_lambda": trial.suggest_float("lightgbm.reg_lambda", 1e-6, 10.0, log=True),
+    }
+
+
+def _xgboost(trial: Any, task: str) -> dict[str, Any]:
+    return {
+        "learning_rate": trial.suggest_float("xgboost.learning_rate", 0.01, 0.3, log=True),
+        "max_depth": trial.suggest_int("xgboost.max_depth", 2, 10),
+        "n_estimators": trial.suggest_int("xgboost.n_estimators", 50, 400, log=True),
+        "min_child_weight": trial.suggest_float("xgboost.min_child_weight", 0.5, 20.0, log=True),
+        "subsample": trial.suggest_float("xgboost.subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("xgboost.colsample_bytree", 0.4, 1.0),
+        "reg_lambda": trial.suggest_float("xgboost.reg_lambda", 1e-6, 10.0, log=True),
+    }
+
+
+def _mlp(trial: Any, task: str) -> dict[str, Any]:
+    depth = trial.suggest_int("mlp.depth", 1, 3)
+    widths = tuple(trial.suggest_int(f"mlp.width_{i}", 16, 256, log=True) for i in range(depth))
+    return {
+        "hidden_layer_sizes": widths,
+        "activation": trial.suggest_categorical("mlp.activation", ["relu", "tanh"]),
+        "alpha": trial.suggest_float("mlp.alpha", 1e-6, 1e-1, log=True),
+        "learning_rate_init": trial.suggest_float("mlp.learning_rate_init", 1e-4, 1e-2, log=True),
+        "batch_size": trial.suggest_categorical("mlp.batch_size", [64, 128, 256]),
+    }
+
+
+_SPACES: dict[str, Callable[[Any, str], dict[str, Any]]] = {
+    "linear": _linear,
+    "random_forest": _forest,
+    "hist_gradient_boosting": _hgb,
+    "lightgbm": _lightgbm,
+    "xgboost": _xgboost,
+    "mlp": _mlp,
+}
+
+
+def suggest(trial: Any, family: str, task: str, seed: int) -> Any:
+    """An unfitted estimator of ``family`` with hyper-parameters the trial suggests."""
+    model = estimator(family, task, seed)
+    return model.set_params(**_SPACES[family](trial, task))
