@@ -72,6 +72,7 @@ def automl(
     drop: tuple[str, ...] | list[str] = (),
     seed: int = 0,
     experiment: str = "automl",
+    ensemble: int = 0,
     progress: Progress | None = None,
 ) -> AutoMLResult:
     """Search model families and their hyper-parameters; return the best, refitted.
@@ -88,6 +89,9 @@ def automl(
             ``lightgbm``, ``xgboost``, ``mlp`` to search (default: all).
         folds: cross-validation folds per trial (time-ordered with ``time_column``).
         sampler: ``tpe`` (default) or ``random``.
+        ensemble: combine the best trials of this many different families (soft voting;
+            averaging for regression), scored on the same folds, and keep the combination when
+            it beats the best single model (0: no ensemble).
         progress: called after each trial with (trials done, best score, seconds left).
 
     Raises:
@@ -158,20 +162,45 @@ def automl(
                 f"No trial finished within the time budget of {time_budget:g} s; give it more "
                 "time, fewer rows or fewer families."
             )
-        best_model = _clone(build(optuna.trial.FixedTrial(best_trial.params))).fit(features, y)
         leaderboard = _leaderboard(study, metric)
-        parent.log_artifact(leaderboard, name="leaderboard.parquet")
+        best_pipeline = build(optuna.trial.FixedTrial(best_trial.params))
         best_metrics = dict(best_trial.user_attrs.get("metrics", {}))
+        best_folds = list(best_trial.user_attrs.get("folds", []))
+        family = str(best_trial.params["family"])
+        if ensemble >= 2:
+            combined = _ensemble(optuna, study, build, ensemble, task, features, y, splits, metric)
+            if combined is not None and _better(combined[1][metric], best_metrics[metric], metric):
+                best_pipeline, best_metrics, best_folds = combined
+                family = "ensemble"
+                leaderboard = pd.concat(
+                    [
+                        pd.DataFrame(
+                            [
+                                {
+                                    "trial": -1,
+                                    "family": "ensemble",
+                                    metric: best_metrics[metric],
+                                    "state": "complete",
+                                    "seconds": math.nan,
+                                    "run_id": None,
+                                    "params": ", ".join(n for n, _ in best_pipeline.estimators),
+                                }
+                            ]
+                        ),
+                        leaderboard,
+                    ],
+                    ignore_index=True,
+                )
+        best_model = _clone(best_pipeline).fit(features, y)
+        parent.log_artifact(leaderboard, name="leaderboard.parquet")
         parent.log_metrics(best_metrics)
-        parent.set_tags(
-            {"best_trial": str(best_trial.number), "best_family": str(best_trial.params["family"])}
-        )
+        parent.set_tags({"best_trial": str(best_trial.number), "best_family": family})
     sample = frame.sample(min(len(frame), 1000), random_state=seed)
     best = TrainResult(
         model=best_model,
         task=task,
         metrics=best_metrics,
-        fold_metrics=list(best_trial.user_attrs.get("folds", [])),
+        fold_metrics=best_folds,
         run_id=str(parent.id),
         dataset=ref,
         target=target,
@@ -259,7 +288,6 @@ def _run_study(
         if time.monotonic() + typical + refit >= started + time_budget:
             study.stop()
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
         study.optimize(
@@ -270,6 +298,58 @@ def _run_study(
             catch=(),
         )
     return study
+
+
+def _better(a: float, b: float, metric: str) -> bool:
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
+def _ensemble(
+    optuna: Any,
+    study: Any,
+    build: Callable[[Any], Any],
+    size: int,
+    task: str,
+    features: pd.DataFrame,
+    y: pd.Series,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    metric: str,
+) -> tuple[Any, dict[str, float], list[dict[str, float]]] | None:
+    """The best trial of each of the top families, voting; None with fewer than two."""
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    ranked = sorted(
+        (t for t in study.trials if t.state.name == "COMPLETE"),
+        key=lambda t: t.value,
+        reverse=metric not in LOWER_IS_BETTER,
+    )
+    members: dict[str, Any] = {}
+    for trial in ranked:
+        members.setdefault(str(trial.params["family"]), trial)
+        if len(members) == size:
+            break
+    if len(members) < 2:
+        return None
+    estimators = [
+        (f"{family}-{t.number}", build(optuna.trial.FixedTrial(t.params)))
+        for family, t in members.items()
+    ]
+    voting = (
+        VotingClassifier(estimators, voting="soft")
+        if task == "classification"
+        else VotingRegressor(estimators)
+    )
+    with tracking.start_run(name="ensemble") as run:
+        run.log_params({"members": ", ".join(n for n, _ in estimators)})
+        scores = []
+        for number, (train_rows, test_rows) in enumerate(splits):
+            fitted = _clone(voting).fit(features.iloc[train_rows], y.iloc[train_rows])
+            fold = _score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
+            run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
+            scores.append(fold)
+        means = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
+        run.log_metrics(means)
+    return voting, means, scores
 
 
 def _best(study: Any) -> Any:
@@ -326,6 +406,7 @@ def _optuna() -> Any:
         import optuna
     except ImportError as exc:  # pragma: no cover - optuna is a dependency
         raise InvalidInput("Model search needs Optuna: pip install optuna.") from exc
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # trials are tracked as runs
     return optuna
 
 
@@ -380,7 +461,6 @@ def tune(
             trial.set_user_attr("run_id", str(run.id))
         return value
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tracking.start_run(experiment=experiment, name="tune") as parent:
         parent.log_params({"n_trials": n_trials, "sampler": sampler, "direction": direction})
         study.optimize(objective, n_trials=n_trials)
