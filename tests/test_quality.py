@@ -43,3 +43,9 @@ def test_types_check_strictly() -> None:
         pytest.skip(reason="not running from a source checkout")
     result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_test_file_names_are_unique() -> None:
+    # pytest imports test files by basename (no __init__.py): two alike break collection.
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
