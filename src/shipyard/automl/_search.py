@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard import tracking
+from shipyard.automl._executors import FoldJob, make_executor
 from shipyard.automl._spaces import FAMILIES, suggest
 from shipyard.automl._train import (
     TrainResult,
@@ -73,6 +73,9 @@ def automl(
     seed: int = 0,
     experiment: str = "automl",
     ensemble: int = 0,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
     progress: Progress | None = None,
 ) -> AutoMLResult:
     """Search model families and their hyper-parameters; return the best, refitted.
@@ -92,6 +95,10 @@ def automl(
         ensemble: combine the best trials of this many different families (soft voting;
             averaging for regression), scored on the same folds, and keep the combination when
             it beats the best single model (0: no ensemble).
+        executor: where folds are fitted: ``local`` (this process, one at a time),
+            ``processes`` (``workers`` local processes, trials side by side) or ``ray``
+            (tasks on the Ray cluster at ``address``, or a local one started for you). Every
+            trial is tracked from this process, in the same store.
         progress: called after each trial with (trials done, best score, seconds left).
 
     Raises:
@@ -119,10 +126,8 @@ def automl(
     splits = _splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
     started = time.monotonic()
 
-    def build(trial: Any) -> Any:
-        family = trial.suggest_categorical("family", chosen)
-        model = suggest(trial, family, task, seed)
-        return _pipeline(model, features, _encoding("auto", model))
+    def build(params: dict[str, Any]) -> Any:
+        return make_pipeline(params, task, seed, features)
 
     with tracking.start_run(experiment=experiment, name="automl") as parent:
         if ref is not None:
@@ -142,7 +147,7 @@ def automl(
         )
         study = _run_study(
             optuna,
-            build,
+            chosen,
             features,
             y,
             splits,
@@ -155,6 +160,7 @@ def automl(
             time_budget,
             progress,
             parent,
+            make_executor(executor, features, y, workers, address),
         )
         best_trial = _best(study)
         if best_trial is None:
@@ -163,7 +169,7 @@ def automl(
                 "time, fewer rows or fewer families."
             )
         leaderboard = _leaderboard(study, metric)
-        best_pipeline = build(optuna.trial.FixedTrial(best_trial.params))
+        best_pipeline = build(best_trial.params)
         best_metrics = dict(best_trial.user_attrs.get("metrics", {}))
         best_folds = list(best_trial.user_attrs.get("folds", []))
         family = str(best_trial.params["family"])
@@ -210,9 +216,26 @@ def automl(
     return AutoMLResult(best, leaderboard, metric, str(parent.id))
 
 
+def make_pipeline(params: dict[str, Any], task: str, seed: int, features: pd.DataFrame) -> Any:
+    """The unfitted pipeline (preprocessing, estimator) of one trial's parameters."""
+    import optuna
+
+    model = suggest(optuna.trial.FixedTrial(params), str(params["family"]), task, seed)
+    return _pipeline(model, features, _encoding("auto", model))
+
+
+@dataclass
+class _Trial:
+    """A trial in flight: its Optuna trial, its run, its scores so far."""
+
+    trial: Any
+    run: Any
+    scores: list[dict[str, float]]
+
+
 def _run_study(
     optuna: Any,
-    build: Callable[[Any], Any],
+    families: list[str],
     features: pd.DataFrame,
     y: pd.Series,
     splits: list[tuple[np.ndarray, np.ndarray]],
@@ -225,10 +248,12 @@ def _run_study(
     time_budget: float,
     progress: Progress | None,
     parent: Any,
+    executor: Any,
 ) -> Any:
-    lower = metric in LOWER_IS_BETTER
+    """Ask Optuna for trials, run their folds one after another (trials side by side when
+    the executor has several workers), report each fold for pruning, tell the outcome."""
     study = optuna.create_study(
-        direction="minimize" if lower else "maximize",
+        direction="minimize" if metric in LOWER_IS_BETTER else "maximize",
         sampler=(
             optuna.samplers.TPESampler(seed=seed)
             if sampler == "tpe"
@@ -236,67 +261,101 @@ def _run_study(
         ),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
     )
+    flying: dict[Any, _Trial] = {}
+    current: _Trial | None = None  # the trial whose fold is being handled
+    asked = 0
+    stopping = False
+    deadline = started + time_budget
 
-    def objective(trial: Any) -> float:
-        from sklearn.exceptions import ConvergenceWarning
+    def submit(state: _Trial) -> None:
+        train_rows, test_rows = splits[len(state.scores)]
+        job = FoldJob(dict(state.trial.params), task, seed, train_rows, test_rows)
+        flying[executor.submit(job)] = state
 
-        with warnings.catch_warnings():
-            # a trial that stops early is scored as it is; its warning is noise in a search
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return scored(trial)
+    def ask() -> None:
+        nonlocal asked
+        trial = study.ask()
+        trial.suggest_categorical("family", families)
+        suggest(trial, str(trial.params["family"]), task, seed)  # records the parameters
+        run = tracking.start_run(
+            name=f"trial-{trial.number}-{trial.params['family']}", parent=parent
+        )
+        trial.set_user_attr("run_id", str(run.id))
+        run.log_params(dict(trial.params))
+        asked += 1
+        submit(_Trial(trial, run, []))
 
-    def scored(trial: Any) -> float:
-        pipeline = build(trial)
-        with tracking.start_run(name=f"trial-{trial.number}-{trial.params['family']}") as run:
-            trial.set_user_attr("run_id", str(run.id))
-            run.log_params({k: v for k, v in trial.params.items()})
-            scores: list[dict[str, float]] = []
-            for number, (train_rows, test_rows) in enumerate(splits):
-                fitted = _clone(pipeline).fit(features.iloc[train_rows], y.iloc[train_rows])
-                fold = _score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
+    def finish(state: _Trial, outcome: str, value: float | None = None) -> None:
+        state.run.set_tag("state", outcome)
+        state.run.end()
+        if outcome == "complete":
+            study.tell(state.trial, value)
+        else:  # pruned, or stopped by the budget: Optuna has no better word for either
+            study.tell(state.trial, state=optuna.trial.TrialState.PRUNED)
+        best = _best(study)
+        if best is not None:
+            parent.log_metric(f"best_{metric}", float(best.value), step=state.trial.number)
+        if progress is not None:
+            left = max(0.0, started + time_budget - time.monotonic())
+            progress(len(study.trials), None if best is None else float(best.value), left)
+
+    def out_of_time() -> bool:
+        # Stop starting trials once a typical trial would overrun the time left for the
+        # refit, which costs about one fold's fit on every row.
+        durations = sorted(_seconds(t) for t in study.trials if t.state.name == "COMPLETE")
+        typical = durations[len(durations) // 2] if durations else 0.0
+        best = _best(study)
+        refit = (_seconds(best) / len(splits) * 1.5) if best is not None else 0.0
+        return time.monotonic() + typical + refit >= started + time_budget
+
+    try:
+        while True:
+            while (
+                not stopping
+                and len(flying) < executor.workers
+                and (n_trials is None or asked < n_trials)
+                and not out_of_time()
+            ):
+                ask()
+            if not flying:
+                break
+            for handle in executor.wait(list(flying)):
+                state = flying[handle]
+                fold = executor.result(handle)
+                del flying[handle]
+                current = state
                 if metric not in fold:
                     raise InvalidInput(
                         f"metric {metric!r} is not available for this {task} task; "
                         f"choose from {', '.join(fold)}."
                     )
-                scores.append(fold)
-                run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
-                running = float(np.mean([s[metric] for s in scores]))
-                trial.report(running, number)
-                if trial.should_prune():
-                    run.set_tag("state", "pruned")
-                    raise optuna.TrialPruned()
-            means = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
-            run.log_metrics(means)
-            run.set_tag("state", "complete")
-            trial.set_user_attr("metrics", means)
-            trial.set_user_attr("folds", scores)
-            return means[metric]
-
-    def after(study: Any, trial: Any) -> None:
-        best = _best(study)
-        if best is not None:
-            parent.log_metric(f"best_{metric}", float(best.value), step=trial.number)
-        left = max(0.0, started + time_budget - time.monotonic())
-        if progress is not None:
-            progress(len(study.trials), None if best is None else float(best.value), left)
-        # Stop starting trials once a typical trial would overrun the time left for the
-        # refit, which costs about one fold's fit on every row.
-        durations = sorted(_seconds(t) for t in study.trials if t.state.name == "COMPLETE")
-        typical = durations[len(durations) // 2] if durations else 0.0
-        refit = (_seconds(best) / len(splits) * 1.5) if best is not None else 0.0
-        if time.monotonic() + typical + refit >= started + time_budget:
-            study.stop()
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
-        study.optimize(
-            objective,
-            n_trials=n_trials,
-            timeout=max(0.0, started + time_budget - time.monotonic()),
-            callbacks=[after],
-            catch=(),
-        )
+                number = len(state.scores)
+                state.scores.append(fold)
+                state.run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
+                running = float(np.mean([f[metric] for f in state.scores]))
+                state.trial.report(running, number)
+                if state.trial.should_prune():
+                    finish(state, "pruned")
+                elif len(state.scores) < len(splits) and time.monotonic() >= deadline:
+                    finish(state, "stopped")  # out of time: scored on some folds only
+                elif len(state.scores) < len(splits):
+                    submit(state)
+                else:
+                    means = {k: float(np.mean([f[k] for f in state.scores])) for k in fold}
+                    state.run.log_metrics(means)
+                    state.trial.set_user_attr("metrics", means)
+                    state.trial.set_user_attr("folds", state.scores)
+                    finish(state, "complete", means[metric])
+                current = None
+            if time.monotonic() >= deadline:
+                stopping = True  # start no more trials
+    except BaseException as exc:
+        status = "killed" if isinstance(exc, KeyboardInterrupt) else "failed"
+        for state in [*flying.values(), *([current] if current is not None else [])]:
+            state.run.end(status)
+        raise
+    finally:
+        executor.close()
     return study
 
 
@@ -330,10 +389,7 @@ def _ensemble(
             break
     if len(members) < 2:
         return None
-    estimators = [
-        (f"{family}-{t.number}", build(optuna.trial.FixedTrial(t.params)))
-        for family, t in members.items()
-    ]
+    estimators = [(f"{family}-{t.number}", build(t.params)) for family, t in members.items()]
     voting = (
         VotingClassifier(estimators, voting="soft")
         if task == "classification"

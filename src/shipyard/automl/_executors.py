@@ -1,0 +1,176 @@
+"""Where trials' folds are fitted: in this process, in local worker processes, or on Ray.
+
+Workers only fit and score one fold of one configuration; the search (Optuna's ask and tell,
+pruning) and all tracking stay in the calling process, so every trial is a run in the same
+store whatever executes it, and workers need no access to the store.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidInput
+
+__all__ = ["EXECUTORS", "FoldJob", "make_executor"]
+
+EXECUTORS = ("local", "processes", "ray")
+
+_data: dict[str, Any] = {}  # a worker's copy of the training data
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """Fit one configuration on one fold's training rows and score it on its test rows."""
+
+    params: dict[str, Any]
+    task: str
+    seed: int
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+
+
+def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) -> dict[str, float]:
+    """The fold's scores (the worker's own copy of the data unless given)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from shipyard.automl._search import make_pipeline
+    from shipyard.automl._train import _score
+
+    features = _data["features"] if features is None else features
+    y = _data["y"] if y is None else y
+    pipeline = make_pipeline(job.params, job.task, job.seed, features)
+    with warnings.catch_warnings():
+        # a trial that stops early is scored as it is; its warning is noise in a search
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipeline.fit(features.iloc[job.train_rows], y.iloc[job.train_rows])
+    return _score(pipeline, features.iloc[job.test_rows], y.iloc[job.test_rows], job.task)
+
+
+def _remember(features: pd.DataFrame, y: Any) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core per worker (see NOTES on OpenMP)
+    _data.update(features=features, y=y)
+
+
+class _Done(Future):  # type: ignore[type-arg]
+    """A job run at once, in this process."""
+
+    def __init__(self, result: Any = None, error: BaseException | None = None) -> None:
+        super().__init__()
+        if error is not None:
+            self.set_exception(error)
+        else:
+            self.set_result(result)
+
+
+class LocalExecutor:
+    """One fold at a time, in this process."""
+
+    workers = 1
+
+    def __init__(self, features: pd.DataFrame, y: Any) -> None:
+        self.features, self.y = features, y
+
+    def submit(self, job: FoldJob) -> Any:
+        try:
+            return _Done(fit_fold(job, self.features, self.y))
+        except Exception as exc:  # delivered through the future, like the other executors
+            return _Done(error=exc)
+
+    def wait(self, pending: list[Any]) -> list[Any]:
+        return [f for f in pending if f.done()]
+
+    def result(self, handle: Any) -> dict[str, float]:
+        return handle.result()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessExecutor:
+    """Folds of different trials at once, in local worker processes (one core each)."""
+
+    def __init__(self, features: pd.DataFrame, y: Any, workers: int) -> None:
+        import multiprocessing
+
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),  # no forked threads or locks
+            initializer=_remember,
+            initargs=(features, y),
+        )
+
+    def submit(self, job: FoldJob) -> Any:
+        return self.pool.submit(fit_fold, job)
+
+    def wait(self, pending: list[Any]) -> list[Any]:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        return list(done)
+
+    def result(self, handle: Any) -> dict[str, float]:
+        return handle.result()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+class RayExecutor:
+    """Folds of different trials at once, as tasks on a Ray cluster."""
+
+    def __init__(self, features: pd.DataFrame, y: Any, workers: int, address: str | None) -> None:
+        try:
+            import ray
+        except ImportError as exc:
+            raise InvalidInput("executor='ray' needs Ray: pip install 'shipyard[ray]'.") from exc
+        if not ray.is_initialized():
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                # a cluster started here is this machine's only: keep it on loopback
+                _node_ip_address="127.0.0.1" if address is None else None,
+            )
+        self.ray = ray
+        cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
+        self.workers = workers or max(1, int(cpus))
+        self.data = ray.put((features, y))
+        self.task = ray.remote(num_cpus=1)(_fit_on_ray)
+
+    def submit(self, job: FoldJob) -> Any:
+        return self.task.remote(job, self.data)
+
+    def wait(self, pending: list[Any]) -> list[Any]:
+        done, _ = self.ray.wait(pending, num_returns=1)
+        return list(done)
+
+    def result(self, handle: Any) -> dict[str, float]:
+        return self.ray.get(handle)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        pass  # the cluster outlives the search; ray.shutdown() is the caller's to call
+
+
+def _fit_on_ray(job: FoldJob, data: tuple[pd.DataFrame, Any]) -> dict[str, float]:
+    return fit_fold(job, *data)
+
+
+def make_executor(
+    name: str, features: pd.DataFrame, y: Any, workers: int | None, address: str | None
+) -> Any:
+    """An executor by name: ``local``, ``processes`` or ``ray``."""
+    if name not in EXECUTORS:
+        raise InvalidInput(f"executor must be one of {EXECUTORS}; got {name!r}.")
+    if workers is not None and workers < 1:
+        raise InvalidInput(f"workers must be at least 1, got {workers}.")
+    if name == "local":
+        return LocalExecutor(features, y)
+    if name == "processes":
+        return ProcessExecutor(features, y, workers or os.cpu_count() or 1)
+    return RayExecutor(features, y, workers or 0, address)
