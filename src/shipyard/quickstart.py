@@ -6,7 +6,8 @@ train a gradient-boosting model for a few learning rates as child runs of one tr
 that reads the dataset version (lineage), with learning curves, test metrics and artifacts,
 then pick the best; register every model as a version of ``loans-default``, point the
 ``champion`` alias at the best and promote it to production, export it to ONNX (checked
-against the native model) and score the drifted month with it.
+against the native model) and score the drifted month with it; then let AutoML search model
+families for a few seconds and register its best as the ``challenger``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 import shipyard.data as datasets
 import shipyard.models as models
 import shipyard.tracking as sy
+from shipyard.automl import automl
 from shipyard.data import make_loans
 
 TARGET = "default"
@@ -47,6 +49,9 @@ class QuickstartResult:
     model: str = ""
     export: dict[str, Any] = field(default_factory=dict)
     drifted_default_rate: float = 0.0
+    challenger: str = ""
+    automl_trials: int = 0
+    automl_metrics: dict[str, float] = field(default_factory=dict)
 
 
 Progress = Callable[[str], None]
@@ -57,6 +62,7 @@ def run(
     seed: int = 0,
     learning_rates: tuple[float, ...] = (0.05, 0.1, 0.3),
     progress: Progress | None = None,
+    automl_budget: float = 10.0,
 ) -> QuickstartResult:
     """Run every stage; ``progress`` is called with the name of each stage as it starts."""
     from sklearn.compose import ColumnTransformer
@@ -199,6 +205,20 @@ def run(
     later = datasets.get(drifted.ref).to_pandas()
     scored = champion.predict(later)
 
+    stage(f"automl: search model families for {automl_budget:g} s, register the best")
+    searched = automl(
+        dataset=reference.ref,
+        target=TARGET,
+        drop=["application_id", SENSITIVE],
+        time_budget=automl_budget,
+        families=["linear", "lightgbm"],
+        seed=seed,
+        experiment="quickstart-automl",
+    )
+    challenger = models.register(
+        MODEL, searched, aliases=["challenger"], description="The AutoML search's best"
+    )
+
     return QuickstartResult(
         EXPERIMENT,
         parent.id,
@@ -213,4 +233,7 @@ def run(
         model=best_ref,
         export=exported.exports["onnx"].report,
         drifted_default_rate=float(np.mean(scored)),
+        challenger=challenger.ref,
+        automl_trials=len(searched.leaderboard),
+        automl_metrics=searched.best.metrics,
     )

@@ -163,7 +163,7 @@ def test_db_refuses_a_store_from_newer_code(home: Path) -> None:
 
 @pytest.mark.slow
 def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
-    result = invoke("quickstart", "--rows", "3000")
+    result = invoke("quickstart", "--rows", "3000", "--automl-budget", "3")
     assert result.exit_code == 0, result.output
     assert "shipyard runs show" in result.output
     found = sy.search_runs("quickstart-loans", order_by=["metrics.auc desc"])
@@ -177,7 +177,7 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     # The registry stage: three versions, the best run's is champion and in production,
     # with a parity-checked ONNX export and lineage back to its run and dataset.
     versions = sy.models.versions("loans-default")
-    assert len(versions) == 3
+    assert len(versions) == 4  # three trained, one from the AutoML search
     champion = sy.models.get("loans-default@champion")
     assert champion.run_id == best["run_id"]
     assert champion.stage == "production"
@@ -185,3 +185,7 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     assert champion.metrics["auc"] == pytest.approx(best["metrics.auc"])
     assert champion.exports["onnx"].report["label_agreement"] >= 0.999
     assert "shipyard models show loans-default@champion" in result.output
+    challenger = sy.models.get("loans-default@challenger")
+    assert challenger.version == 4 and challenger.datasets == ("loans@1",)
+    assert sy.get_run(challenger.run_id).params["time_budget"] == "3.0"
+    assert "AutoML:" in result.output

@@ -336,7 +336,11 @@ def _run_study(
                 state.trial.report(running, number)
                 if state.trial.should_prune():
                     finish(state, "pruned")
-                elif len(state.scores) < len(splits) and time.monotonic() >= deadline:
+                elif (
+                    len(state.scores) < len(splits)
+                    and time.monotonic() >= deadline
+                    and _best(study) is not None  # the first trial always completes
+                ):
                     finish(state, "stopped")  # out of time: scored on some folds only
                 elif len(state.scores) < len(splits):
                     submit(state)

@@ -14,11 +14,12 @@ from shipyard.config import get_settings
 def quickstart_cmd(
     rows: int = typer.Option(8_000, help="Loan applications to generate."),
     seed: int = typer.Option(0, help="Random seed (same seed, same data and models)."),
+    automl_budget: float = typer.Option(10.0, help="Seconds for the AutoML search."),
 ) -> None:
     """Run the whole loop on bundled loan data and print where to look."""
     settings = get_settings()
     console.print(f"Shipyard quick start: store {settings.db_url}")
-    stages = 3 + 3 + 2  # two dataset versions, three models, select, register, export
+    stages = 3 + 3 + 3  # datasets, three models, select, register, export, automl
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -37,7 +38,7 @@ def quickstart_cmd(
             first[0] = False
             bar.update(task, description=name)
 
-        result = quickstart.run(rows=rows, seed=seed, progress=advance)
+        result = quickstart.run(rows=rows, seed=seed, progress=advance, automl_budget=automl_budget)
         bar.advance(task)
         bar.update(task, description="done")
     m = result.metrics
@@ -57,6 +58,11 @@ def quickstart_cmd(
         f"on {number(100 * report.get('label_agreement', 0), 4)}% of {report.get('rows')} rows); "
         f"it predicts {result.drifted_default_rate:.1%} defaults on the drifted month.\n"
     )
+    console.print(
+        f"AutoML: {result.automl_trials} trials; its best, {result.challenger} (alias "
+        f"challenger), scored AUC {number(result.automl_metrics.get('auc'), 4)} in "
+        "cross-validation.\n"
+    )
     console.print("Where to look:")
     console.print(f"  shipyard data show {result.dataset}")
     console.print(f"  shipyard data diff {result.dataset} {result.drifted}")
@@ -71,7 +77,8 @@ def quickstart_cmd(
     name = result.model.partition("@")[0]
     console.print(f"  shipyard models versions {name}")
     console.print(f"  shipyard models show {name}@champion")
-    console.print(f"  shipyard models compare {name}@1 {name}@2 {name}@3")
+    console.print(f"  shipyard models compare {name}@champion {name}@challenger")
+    console.print("  shipyard runs list -e quickstart-automl -o 'metrics.auc desc'")
     console.print(
         f"  Python: sy.search_runs('{result.experiment}', "
         "filter='metrics.auc > 0.7', order_by=['metrics.auc desc'])"
