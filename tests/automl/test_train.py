@@ -170,3 +170,8 @@ def test_train_command_prints_folds_and_registers(loans: str) -> None:
     assert data["registered"] == "churn@1" and data["task"] == "classification"
     bad = runner.invoke(app, ["train", "linear", "-d", loans, "-t", "nope"])
     assert bad.exit_code == 1 and "target 'nope' is not a column" in bad.output
+
+
+def test_drop_must_name_existing_columns(home: Path) -> None:
+    with pytest.raises(InvalidInput, match="drop names columns the data lacks: \\['nope'\\]"):
+        sy.train("linear", data=make_loans(100, seed=5), target="default", drop=["nope"])

@@ -31,6 +31,7 @@ from shipyard.automl._train import (
     _score,
     _splits,
     _task_of,
+    split_target,
 )
 from shipyard.errors import InvalidInput
 
@@ -106,12 +107,7 @@ def automl(
     """
     optuna = _optuna()
     frame, ref = _frame(dataset, data)
-    if target not in frame.columns:
-        raise InvalidInput(
-            f"target {target!r} is not a column of the data (columns: "
-            f"{', '.join(map(str, frame.columns[:20]))})."
-        )
-    features, y = frame.drop(columns=[target, *drop]), frame[target]
+    features, y = split_target(frame, target, drop)
     task = task or _task_of(None, y)
     _check_target(features, y, target, task)
     metric = metric or _default_metric(task, y)
@@ -599,9 +595,7 @@ def _cv_objective(
     if target is None:
         raise InvalidInput("Tuning an estimator needs target= and dataset= or data=.")
     frame, _ = _frame(dataset, data)
-    if target not in frame.columns:
-        raise InvalidInput(f"target {target!r} is not a column of the data.")
-    features, y = frame.drop(columns=[target]), frame[target]
+    features, y = split_target(frame, target)
     task = _task_of(model, y)
     _check_target(features, y, target, task)
     chosen = metric or _default_metric(task, y)

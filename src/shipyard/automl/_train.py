@@ -165,17 +165,7 @@ def train(
     frame, ref = _frame(dataset, data)
     if split not in SPLITS:
         raise InvalidInput(f"split must be one of {SPLITS}; got {split!r}.")
-    if target not in frame.columns:
-        raise InvalidInput(
-            f"target {target!r} is not a column of the data (columns: "
-            f"{', '.join(map(str, frame.columns[:20]))})."
-        )
-    features = frame.drop(columns=[target, *drop])
-    y = frame[target]
-    if y.isna().any():
-        raise InvalidInput(
-            f"target {target!r} has {int(y.isna().sum())} missing values; drop those rows first."
-        )
+    features, y = split_target(frame, target, drop)
     if isinstance(model, str):
         model = estimator(model, task or _task_of(None, y), seed)
     task = task or _task_of(model, y)
@@ -232,6 +222,26 @@ def _frame(dataset: Any, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str |
             f"{type(dataset).__name__}."
         )
     return version.to_pandas(), version.ref
+
+
+def split_target(
+    frame: pd.DataFrame, target: str, drop: tuple[str, ...] | list[str] = ()
+) -> tuple[pd.DataFrame, pd.Series]:
+    """(features, target) of a frame: the target must exist and have no missing values."""
+    if target not in frame.columns:
+        raise InvalidInput(
+            f"target {target!r} is not a column of the data (columns: "
+            f"{', '.join(map(str, frame.columns[:20]))})."
+        )
+    missing = [c for c in drop if c not in frame.columns]
+    if missing:
+        raise InvalidInput(f"drop names columns the data lacks: {missing}.")
+    y = frame[target]
+    if y.isna().any():
+        raise InvalidInput(
+            f"target {target!r} has {int(y.isna().sum())} missing values; drop those rows first."
+        )
+    return frame.drop(columns=[target, *drop]), y
 
 
 def _task_of(model: Any, y: pd.Series) -> str:
