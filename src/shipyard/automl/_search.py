@@ -20,7 +20,7 @@ import pandas as pd
 from shipyard import data as datasets_api
 from shipyard import tracking
 from shipyard.automl._executors import FoldJob, make_executor
-from shipyard.automl._spaces import FAMILIES, suggest
+from shipyard.automl._spaces import FAMILIES, cheap_starts, suggest
 from shipyard.automl._train import (
     TrainResult,
     _check_target,
@@ -217,6 +217,9 @@ def make_pipeline(params: dict[str, Any], task: str, seed: int, features: pd.Dat
     import optuna
 
     model = suggest(optuna.trial.FixedTrial(params), str(params["family"]), task, seed)
+    batch = model.get_params().get("batch_size")
+    if isinstance(batch, int) and batch > len(features) // 2:  # a fold's rows, roughly
+        model.set_params(batch_size="auto")  # scikit-learn would clip it, with a warning
     return _pipeline(model, features, _encoding("auto", model))
 
 
@@ -257,6 +260,8 @@ def _run_study(
         ),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
     )
+    for start in cheap_starts(families, task):
+        study.enqueue_trial(start, skip_if_exists=True)
     flying: dict[Any, _Trial] = {}
     current: _Trial | None = None  # the trial whose fold is being handled
     asked = 0
@@ -293,12 +298,12 @@ def _run_study(
             parent.log_metric(f"best_{metric}", float(best.value), step=state.trial.number)
         if progress is not None:
             left = max(0.0, started + time_budget - time.monotonic())
-            progress(len(study.trials), None if best is None else float(best.value), left)
+            progress(len(_trials(study)), None if best is None else float(best.value), left)
 
     def out_of_time() -> bool:
         # Stop starting trials once a typical trial would overrun the time left for the
         # refit, which costs about one fold's fit on every row.
-        durations = sorted(_seconds(t) for t in study.trials if t.state.name == "COMPLETE")
+        durations = sorted(_seconds(t) for t in _trials(study, complete=True))
         typical = durations[len(durations) // 2] if durations else 0.0
         best = _best(study)
         refit = (_seconds(best) / len(splits) * 1.5) if best is not None else 0.0
@@ -378,7 +383,7 @@ def _ensemble(
     from sklearn.ensemble import VotingClassifier, VotingRegressor
 
     ranked = sorted(
-        (t for t in study.trials if t.state.name == "COMPLETE"),
+        _trials(study, complete=True),
         key=lambda t: t.value,
         reverse=metric not in LOWER_IS_BETTER,
     )
@@ -408,16 +413,26 @@ def _ensemble(
     return voting, means, scores
 
 
+def _trials(study: Any, complete: bool = False) -> list[Any]:
+    """The study's trials without copying them (``study.trials`` deep-copies every trial on
+    every call: quadratic in the number of trials, half the budget on small data)."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE,) if complete else None
+    return list(study.get_trials(deepcopy=False, states=states))
+
+
 def _best(study: Any) -> Any:
-    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    complete = _trials(study, complete=True)
     if not complete:
         return None
-    return study.best_trial
+    lower = study.direction.name == "MINIMIZE"
+    return (min if lower else max)(complete, key=lambda t: t.value)
 
 
 def _leaderboard(study: Any, metric: str) -> pd.DataFrame:
     rows = []
-    for t in study.trials:
+    for t in _trials(study):
         complete = t.state.name == "COMPLETE"
         rows.append(
             {

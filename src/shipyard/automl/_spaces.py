@@ -11,7 +11,7 @@ from typing import Any
 
 from shipyard.automl._train import estimator
 
-__all__ = ["FAMILIES", "suggest"]
+__all__ = ["FAMILIES", "cheap_starts", "suggest"]
 
 FAMILIES = ("linear", "random_forest", "hist_gradient_boosting", "lightgbm", "xgboost", "mlp")
 
@@ -92,3 +92,61 @@ def suggest(trial: Any, family: str, task: str, seed: int) -> Any:
     """An unfitted estimator of ``family`` with hyper-parameters the trial suggests."""
     model = estimator(family, task, seed)
     return model.set_params(**_SPACES[family](trial, task))
+
+
+# Where a search starts: one cheap, sound configuration per family, cheapest families first,
+# so that even a short budget scores every family once before the sampler explores.
+_CHEAP: dict[str, dict[str, Any]] = {
+    "linear": {},
+    "lightgbm": {
+        "lightgbm.learning_rate": 0.1,
+        "lightgbm.num_leaves": 15,
+        "lightgbm.n_estimators": 50,
+        "lightgbm.min_child_samples": 20,
+        "lightgbm.subsample": 1.0,
+        "lightgbm.colsample_bytree": 1.0,
+        "lightgbm.reg_lambda": 1e-3,
+    },
+    "xgboost": {
+        "xgboost.learning_rate": 0.1,
+        "xgboost.max_depth": 4,
+        "xgboost.n_estimators": 50,
+        "xgboost.min_child_weight": 1.0,
+        "xgboost.subsample": 1.0,
+        "xgboost.colsample_bytree": 1.0,
+        "xgboost.reg_lambda": 1.0,
+    },
+    "hist_gradient_boosting": {
+        "hgb.learning_rate": 0.1,
+        "hgb.max_leaf_nodes": 15,
+        "hgb.min_samples_leaf": 20,
+        "hgb.l2_regularization": 1e-3,
+        "hgb.max_iter": 50,
+    },
+    "random_forest": {
+        "random_forest.n_estimators": 50,
+        "random_forest.max_depth": 8,
+        "random_forest.min_samples_leaf": 5,
+        "random_forest.max_features": 0.5,
+    },
+    "mlp": {
+        "mlp.depth": 1,
+        "mlp.width_0": 32,
+        "mlp.activation": "relu",
+        "mlp.alpha": 1e-4,
+        "mlp.learning_rate_init": 1e-3,
+        "mlp.batch_size": 64,
+    },
+}
+
+
+def cheap_starts(families: list[str], task: str) -> list[dict[str, Any]]:
+    """The first trials of a search over ``families``: a cheap configuration of each."""
+    starts = []
+    for family in _CHEAP:
+        if family in families:
+            params = dict(_CHEAP[family])
+            if family == "linear":
+                params["linear.C" if task == "classification" else "linear.alpha"] = 1.0
+            starts.append({"family": family, **params})
+    return starts
