@@ -61,7 +61,9 @@ def test_a_seed_gives_the_same_leaderboard(loans: str) -> None:
             families=["linear", "random_forest"],
             seed=7,
         ).leaderboard
-        return list(zip(found["family"], found["params"], found["auc"].round(10).fillna(-1.0), strict=True))
+        return list(
+            zip(found["family"], found["params"], found["auc"].round(10).fillna(-1.0), strict=True)
+        )
 
     assert board() == board()
 
