@@ -11,6 +11,7 @@ the artifact's sha256 matches the version's record.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import io
 import pickle
@@ -76,7 +77,7 @@ class Saved:
     meta: dict[str, Any]
 
 
-class PythonModel:
+class PythonModel(abc.ABC):
     """Base for models no other flavor knows: subclass it and implement :meth:`predict`.
 
     Files passed as ``artifacts`` at registration are stored with the version and handed
@@ -89,12 +90,12 @@ class PythonModel:
         ...         return (df["score"] > 0.5).to_numpy()
     """
 
-    def load(self, artifacts: Mapping[str, Path]) -> None:
-        """Called after loading, with the local paths of the stored artifacts."""
+    def load(self, artifacts: Mapping[str, Path]) -> None:  # noqa: B027 - optional hook
+        """Called after loading, with the local paths of the stored artifacts (optional)."""
 
-    def predict(self, df: Any) -> Any:  # pragma: no cover - subclasses implement it
+    @abc.abstractmethod
+    def predict(self, df: Any) -> Any:
         """Predictions for a DataFrame with the signature's columns."""
-        raise NotImplementedError
 
 
 # -- helpers shared by flavors ------------------------------------------------------------
