@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 from shipyard.automl._preprocess import DateParts, column_kinds, make_preprocessor
-from shipyard.automl._search import AutoMLResult, automl, tune
+from shipyard.automl._search import AutoMLResult, automl
 from shipyard.automl._spaces import FAMILIES
 from shipyard.automl._train import ESTIMATORS, TrainResult, estimator, train
+from shipyard.automl._tune import tune
 
 __all__ = [
     "ESTIMATORS",
