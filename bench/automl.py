@@ -332,19 +332,19 @@ def worker_overhead(spec: dict) -> dict:
     import shipyard as sy
     from shipyard import tracking
     from shipyard.automl import _search
-    from shipyard.automl._train import _clone, _pipeline, _score, _splits
+    from shipyard.automl._problem import build_pipeline, clone_pipeline, make_splits, score
 
     out: dict[str, Any] = {"versions": f"Shipyard {sy.__version__}", "module": sy.__file__}
     frame = sy.data.make_loans(spec["rows"], seed=0).drop(columns=["application_id"])
     features, y = frame.drop(columns=["default"]), frame["default"]
-    splits = _splits(features, y, "classification", "kfold", 0.2, 3, None, 0)
+    splits = make_splits(features, y, "classification", "kfold", 0.2, 3, None, 0)
 
     def pipeline(trees: int) -> Any:
         model = lightgbm.LGBMClassifier(
             n_estimators=trees, learning_rate=0.05, num_leaves=31, n_jobs=1, verbose=-1,
             random_state=0,
         )  # fmt: skip
-        return _pipeline(model, features, "ordinal")
+        return build_pipeline(model, features, "ordinal")
 
     def params(trees: int) -> dict[str, Any]:  # as many as a LightGBM trial logs
         return {
@@ -363,8 +363,8 @@ def worker_overhead(spec: dict) -> dict:
         base = pipeline(trees)
         scores = []
         for number, (train_rows, test_rows) in enumerate(splits):
-            fitted = _clone(base).fit(features.iloc[train_rows], y.iloc[train_rows])
-            fold = _score(fitted, features.iloc[test_rows], y.iloc[test_rows], "classification")
+            fitted = clone_pipeline(base).fit(features.iloc[train_rows], y.iloc[train_rows])
+            fold = score(fitted, features.iloc[test_rows], y.iloc[test_rows], "classification")
             scores.append(fold)
             if run is not None:
                 run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
@@ -432,7 +432,7 @@ def worker_overhead(spec: dict) -> dict:
     #    per-trial bookkeeping (Optuna sampling and pruning, pipeline build, tracking);
     #    once with tracking, once with tracking stubbed out (same seed: the same trials).
     # Where the fold work happens depends on the search's version: the search's own
-    # _clone(...).fit and _score, or _executors.fit_fold (fit and score of one fold). Wrap
+    # clone_pipeline(...).fit and _score, or _executors.fit_fold (fit and score of one fold). Wrap
     # whichever exist; nested wrapped calls count once.
     import importlib
     import importlib.util

@@ -10,7 +10,7 @@ import pytest
 
 import shipyard as sy
 from shipyard.automl import column_kinds, make_preprocessor
-from shipyard.automl._train import _splits
+from shipyard.automl._problem import make_splits
 from shipyard.data import make_loans
 from shipyard.errors import InvalidInput
 
@@ -56,19 +56,21 @@ def test_the_registered_model_carries_its_preprocessing(loans: str) -> None:
 
 def test_time_ordered_holdout_tests_on_the_latest_rows() -> None:
     frame = make_loans(400, seed=1)
-    splits = _splits(frame, frame["default"], "classification", "holdout", 0.25, 5, "applied_at", 0)
+    splits = make_splits(
+        frame, frame["default"], "classification", "holdout", 0.25, 5, "applied_at", 0
+    )
     ((train_rows, test_rows),) = splits
     times = frame["applied_at"].to_numpy()
     assert times[train_rows].max() <= times[test_rows].min()
     assert len(test_rows) == 100
-    folds = _splits(frame, frame["default"], "classification", "kfold", 0.2, 4, "applied_at", 0)
+    folds = make_splits(frame, frame["default"], "classification", "kfold", 0.2, 4, "applied_at", 0)
     for train_rows, test_rows in folds:
         assert times[train_rows].max() <= times[test_rows].min()
 
 
 def test_stratified_holdout_keeps_the_class_balance() -> None:
     frame = make_loans(1000, seed=2)
-    ((_, test_rows),) = _splits(
+    ((_, test_rows),) = make_splits(
         frame, frame["default"], "classification", "holdout", 0.2, 5, None, 0
     )
     overall = frame["default"].mean()

@@ -40,8 +40,8 @@ def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) 
     """The fold's scores (the worker's own copy of the data unless given)."""
     from sklearn.exceptions import ConvergenceWarning
 
+    from shipyard.automl._problem import score
     from shipyard.automl._search import make_pipeline
-    from shipyard.automl._train import _score
 
     features = _data["features"] if features is None else features
     y = _data["y"] if y is None else y
@@ -50,7 +50,7 @@ def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) 
         # a trial that stops early is scored as it is; its warning is noise in a search
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipeline.fit(features.iloc[job.train_rows], y.iloc[job.train_rows])
-    return _score(pipeline, features.iloc[job.test_rows], y.iloc[job.test_rows], job.task)
+    return score(pipeline, features.iloc[job.test_rows], y.iloc[job.test_rows], job.task)
 
 
 def _remember(features: pd.DataFrame, y: Any) -> None:

@@ -20,19 +20,19 @@ import pandas as pd
 from shipyard import data as datasets_api
 from shipyard import tracking
 from shipyard.automl._executors import FoldJob, make_executor
-from shipyard.automl._spaces import FAMILIES, cheap_starts, suggest
-from shipyard.automl._train import (
-    TrainResult,
-    _check_target,
-    _clone,
-    _encoding,
-    _frame,
-    _pipeline,
-    _score,
-    _splits,
-    _task_of,
+from shipyard.automl._problem import (
+    build_pipeline,
+    check_target,
+    clone_pipeline,
+    encoding_for,
+    make_splits,
+    read_frame,
+    score,
     split_target,
+    task_of,
 )
+from shipyard.automl._spaces import FAMILIES, cheap_starts, suggest
+from shipyard.automl._train import TrainResult
 from shipyard.errors import InvalidInput
 
 __all__ = ["LOWER_IS_BETTER", "AutoMLResult", "automl", "default_metric", "load_optuna"]
@@ -105,10 +105,10 @@ def automl(
         InvalidInput: bad target, metric, family, sampler or budget (named).
     """
     optuna = load_optuna()
-    frame, ref = _frame(dataset, data)
+    frame, ref = read_frame(dataset, data)
     features, y = split_target(frame, target, drop)
-    task = task or _task_of(None, y)
-    _check_target(features, y, target, task)
+    task = task or task_of(None, y)
+    check_target(features, y, target, task)
     metric = metric or default_metric(task, y)
     chosen = list(families or FAMILIES)
     unknown = [f for f in chosen if f not in FAMILIES]
@@ -118,7 +118,7 @@ def automl(
         raise InvalidInput(f"sampler must be 'tpe' or 'random' for automl; got {sampler!r}.")
     if not time_budget > 0:
         raise InvalidInput(f"time_budget must be a positive number of seconds; got {time_budget}.")
-    splits = _splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
+    splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
     started = time.monotonic()
 
     def build(params: dict[str, Any]) -> Any:
@@ -192,7 +192,7 @@ def automl(
                     ],
                     ignore_index=True,
                 )
-        best_model = _clone(best_pipeline).fit(features, y)
+        best_model = clone_pipeline(best_pipeline).fit(features, y)
         parent.log_artifact(leaderboard, name="leaderboard.parquet")
         parent.log_metrics(best_metrics)
         parent.set_tags({"best_trial": str(best_trial.number), "best_family": family})
@@ -219,7 +219,7 @@ def make_pipeline(params: dict[str, Any], task: str, seed: int, features: pd.Dat
     batch = model.get_params().get("batch_size")
     if isinstance(batch, int) and batch > len(features) // 2:  # a fold's rows, roughly
         model.set_params(batch_size="auto")  # scikit-learn would clip it, with a warning
-    return _pipeline(model, features, _encoding("auto", model))
+    return build_pipeline(model, features, encoding_for("auto", model))
 
 
 @dataclass
@@ -403,8 +403,8 @@ def _ensemble(
         run.log_params({"members": ", ".join(n for n, _ in estimators)})
         scores = []
         for number, (train_rows, test_rows) in enumerate(splits):
-            fitted = _clone(voting).fit(features.iloc[train_rows], y.iloc[train_rows])
-            fold = _score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
+            fitted = clone_pipeline(voting).fit(features.iloc[train_rows], y.iloc[train_rows])
+            fold = score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
             run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
             scores.append(fold)
         means = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}

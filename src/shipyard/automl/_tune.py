@@ -9,18 +9,18 @@ import numpy as np
 import pandas as pd
 
 from shipyard import tracking
-from shipyard.automl._search import LOWER_IS_BETTER, default_metric, load_optuna
-from shipyard.automl._train import (
-    _check_target,
-    _clone,
-    _encoding,
-    _frame,
-    _pipeline,
-    _score,
-    _splits,
-    _task_of,
+from shipyard.automl._problem import (
+    build_pipeline,
+    check_target,
+    clone_pipeline,
+    encoding_for,
+    make_splits,
+    read_frame,
+    score,
     split_target,
+    task_of,
 )
+from shipyard.automl._search import LOWER_IS_BETTER, default_metric, load_optuna
 from shipyard.errors import InvalidInput
 
 __all__ = ["tune"]
@@ -156,20 +156,21 @@ def _cv_objective(
 ) -> tuple[Callable[[dict[str, Any]], float], str]:
     if target is None:
         raise InvalidInput("Tuning an estimator needs target= and dataset= or data=.")
-    frame, _ = _frame(dataset, data)
+    frame, _ = read_frame(dataset, data)
     features, y = split_target(frame, target)
-    task = _task_of(model, y)
-    _check_target(features, y, target, task)
+    task = task_of(model, y)
+    check_target(features, y, target, task)
     chosen = metric or default_metric(task, y)
-    splits = _splits(features, y, task, "kfold", 0.2, folds, None, seed)
-    base = _pipeline(model, features, _encoding("auto", model))
+    splits = make_splits(features, y, task, "kfold", 0.2, folds, None, seed)
+    base = build_pipeline(model, features, encoding_for("auto", model))
 
-    def score(params: dict[str, Any]) -> float:
+    def objective(params: dict[str, Any]) -> float:
         values = []
         for train_rows, test_rows in splits:
-            fitted = _clone(base).set_params(**{f"model__{k}": v for k, v in params.items()})
+            fitted = clone_pipeline(base)
+            fitted.set_params(**{f"model__{k}": v for k, v in params.items()})
             fitted.fit(features.iloc[train_rows], y.iloc[train_rows])
-            values.append(_score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)[chosen])
+            values.append(score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)[chosen])
         return float(np.mean(values))
 
-    return score, "minimize" if chosen in LOWER_IS_BETTER else "maximize"
+    return objective, "minimize" if chosen in LOWER_IS_BETTER else "maximize"

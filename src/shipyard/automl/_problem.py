@@ -1,0 +1,201 @@
+"""The learning problem shared by ``train``, ``automl`` and ``tune``.
+
+Reading the data (a dataset version or a DataFrame), separating the target and checking it,
+the task, the pipeline around an estimator (its preprocessing inside), the splits, and the
+scores every fold reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard import data as datasets_api
+from shipyard.automl._preprocess import ENCODINGS, make_preprocessor
+from shipyard.errors import InvalidInput
+
+__all__ = [
+    "TREES",
+    "build_pipeline",
+    "check_target",
+    "clone_pipeline",
+    "encoding_for",
+    "is_tree",
+    "make_splits",
+    "read_frame",
+    "score",
+    "split_target",
+    "task_of",
+]
+
+TREES = ("Forest", "Boost", "Tree", "LGBM", "XGB")
+
+
+def read_frame(dataset: Any, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str | None]:
+    if (dataset is None) == (data is None):
+        raise InvalidInput("Give exactly one of dataset='name@version' or data=<DataFrame>.")
+    if data is not None:
+        if not isinstance(data, pd.DataFrame):
+            raise InvalidInput(f"data must be a DataFrame, got {type(data).__name__}.")
+        return data.reset_index(drop=True), None
+    version = datasets_api.resolve(dataset) if isinstance(dataset, str) else dataset
+    if not isinstance(version, datasets_api.DatasetVersion):
+        raise InvalidInput(
+            f"dataset must be a reference like 'loans@3' or a DatasetVersion, got "
+            f"{type(dataset).__name__}."
+        )
+    return version.to_pandas(), version.ref
+
+
+def split_target(
+    frame: pd.DataFrame, target: str, drop: tuple[str, ...] | list[str] = ()
+) -> tuple[pd.DataFrame, pd.Series]:
+    """(features, target) of a frame: the target must exist and have no missing values."""
+    if target not in frame.columns:
+        raise InvalidInput(
+            f"target {target!r} is not a column of the data (columns: "
+            f"{', '.join(map(str, frame.columns[:20]))})."
+        )
+    missing = [c for c in drop if c not in frame.columns]
+    if missing:
+        raise InvalidInput(f"drop names columns the data lacks: {missing}.")
+    y = frame[target]
+    if y.isna().any():
+        raise InvalidInput(
+            f"target {target!r} has {int(y.isna().sum())} missing values; drop those rows first."
+        )
+    return frame.drop(columns=[target, *drop]), y
+
+
+def task_of(model: Any, y: pd.Series) -> str:
+    if model is not None:
+        from sklearn.base import is_classifier, is_regressor
+
+        if is_classifier(model):
+            return "classification"
+        if is_regressor(model):
+            return "regression"
+    if y.dtype.kind == "f" and y.nunique() > 20:
+        return "regression"
+    return "classification"
+
+
+def check_target(features: pd.DataFrame, y: pd.Series, target: str, task: str) -> None:
+    if task == "classification" and y.nunique() < 2:
+        raise InvalidInput(
+            f"target {target!r} has one class only ({y.iloc[0]!r}); a classifier needs two."
+        )
+    for column in features.columns:
+        values = features[column]
+        if len(values) and values.astype(str).equals(y.astype(str)):
+            raise InvalidInput(
+                f"Column {column!r} is identical to the target {target!r}: it leaks the answer. "
+                f"Drop it (drop=[{column!r}])."
+            )
+
+
+def encoding_for(preprocess: str | None, model: Any) -> str | None:
+    if preprocess is None:
+        return None
+    if preprocess == "auto":
+        return "ordinal" if is_tree(model) else "onehot"
+    if preprocess not in ENCODINGS:
+        raise InvalidInput(f"preprocess must be 'auto', None or one of {ENCODINGS}.")
+    return preprocess
+
+
+def is_tree(model: Any) -> bool:
+    return any(word in type(model).__name__ for word in TREES)
+
+
+def build_pipeline(model: Any, features: pd.DataFrame, encoding: str | None) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    if encoding is None:
+        return Pipeline([("model", model)])
+    pre = make_preprocessor(features, encoding=encoding, scale=not is_tree(model))
+    return Pipeline([("preprocess", pre), ("model", model)])
+
+
+def make_splits(
+    features: pd.DataFrame,
+    y: pd.Series,
+    task: str,
+    split: str,
+    test_size: float,
+    folds: int,
+    time_column: str | None,
+    seed: int,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import (
+        KFold,
+        StratifiedKFold,
+        TimeSeriesSplit,
+        train_test_split,
+    )
+
+    rows = np.arange(len(features))
+    if split == "kfold" and folds < 2:
+        raise InvalidInput(f"folds must be at least 2, got {folds}.")
+    if split == "holdout" and not 0 < test_size < 1:
+        raise InvalidInput(f"test_size must be between 0 and 1, got {test_size}.")
+    needed = folds if split == "kfold" else 2
+    smallest = int(y.value_counts().min()) if task == "classification" else len(y)
+    if len(y) < 2 * needed or smallest < needed:
+        raise InvalidInput(
+            f"Too few rows for {split} ({len(y)} rows; the rarest class has {smallest}); "
+            f"need at least {needed} of each class. Use fewer folds or more data."
+        )
+    if time_column is not None:
+        if time_column not in features.columns:
+            raise InvalidInput(f"time_column {time_column!r} is not a feature column.")
+        order = np.argsort(features[time_column].to_numpy(), kind="stable")
+        if split == "kfold":
+            return [(order[a], order[b]) for a, b in TimeSeriesSplit(folds).split(order)]
+        cut = round(len(order) * (1 - test_size))
+        return [(order[:cut], order[cut:])]
+    stratify = y if task == "classification" else None
+    if split == "kfold":
+        kind = StratifiedKFold if task == "classification" else KFold
+        splitter = kind(folds, shuffle=True, random_state=seed)
+        return list(splitter.split(features, y))
+    train_rows, test_rows = train_test_split(
+        rows, test_size=test_size, random_state=seed, stratify=stratify
+    )
+    return [(np.sort(train_rows), np.sort(test_rows))]
+
+
+def clone_pipeline(pipeline: Any) -> Any:
+    from sklearn.base import clone
+
+    return clone(pipeline)
+
+
+def score(model: Any, X: pd.DataFrame, y: pd.Series, task: str) -> dict[str, float]:
+    from sklearn import metrics as m
+
+    if task == "regression":
+        predicted = model.predict(X)
+        return {
+            "rmse": float(np.sqrt(m.mean_squared_error(y, predicted))),
+            "mae": float(m.mean_absolute_error(y, predicted)),
+            "r2": float(m.r2_score(y, predicted)),
+        }
+    predicted = model.predict(X)
+    classes = list(getattr(model, "classes_", sorted(pd.unique(y))))
+    f1 = (
+        m.f1_score(y, predicted, pos_label=classes[-1])
+        if len(classes) == 2
+        else m.f1_score(y, predicted, average="macro")
+    )
+    scores = {"accuracy": float(m.accuracy_score(y, predicted)), "f1": float(f1)}
+    if hasattr(model, "predict_proba"):
+        proba = model.predict_proba(X)
+        if len(classes) == 2:
+            scores["auc"] = float(m.roc_auc_score(y == classes[1], proba[:, 1]))
+        elif set(y.unique()) == set(classes):
+            scores["auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
+        scores["log_loss"] = float(m.log_loss(y, proba, labels=classes))
+    return scores
