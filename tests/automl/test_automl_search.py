@@ -83,9 +83,15 @@ def test_architecture_search_over_the_mlp_family(loans: str) -> None:
         dataset=loans, target="default", drop=DROP, n_trials=3, time_budget=120, families=["mlp"]
     )
     params = sy.get_run(result.leaderboard.iloc[0]["run_id"]).params
-    assert {"mlp.depth", "mlp.width_0", "mlp.activation", "mlp.alpha"} <= set(params)
+    assert {"mlp.depth", "mlp.width_0", "mlp.activation", "mlp.l2", "mlp.learning_rate"} <= set(
+        params
+    )
     depth = int(params["mlp.depth"])
-    assert len(result.best.model[-1].hidden_layer_sizes) in {1, 2, 3} and depth >= 1
+    model = result.best.model[-1]
+    assert len(model.hidden_layer_sizes) == depth
+    # PyTorch is installed with the dev extra: the family searches its MLP, dropout included
+    assert type(model).__name__ == "TorchMLPClassifier" and "mlp.dropout" in params
+    assert model.validation_curve_ and model.n_epochs_ == len(model.validation_curve_)
 
 
 def test_regression_minimises_rmse(home: Path) -> None:

@@ -8,7 +8,6 @@ store whatever executes it, and workers need no access to the store.
 from __future__ import annotations
 
 import os
-import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard.automl._fitting import FoldOutcome, fit_within
 from shipyard.errors import InvalidInput
 
 __all__ = ["EXECUTORS", "FoldJob", "make_executor"]
@@ -34,23 +34,23 @@ class FoldJob:
     seed: int
     train_rows: np.ndarray
     test_rows: np.ndarray
+    deadline: float | None = None  # time.time() by which the fit stops, finished or not
+    curve_bar: tuple[float, ...] | None = None  # prune a curve worse than this (PyTorch MLP)
 
 
-def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) -> dict[str, float]:
+def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) -> FoldOutcome:
     """The fold's scores (the worker's own copy of the data unless given)."""
-    from sklearn.exceptions import ConvergenceWarning
-
     from shipyard.automl._problem import score
     from shipyard.automl._search import make_pipeline
 
     features = _data["features"] if features is None else features
     y = _data["y"] if y is None else y
     pipeline = make_pipeline(job.params, job.task, job.seed, features)
-    with warnings.catch_warnings():
-        # a trial that stops early is scored as it is; its warning is noise in a search
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        pipeline.fit(features.iloc[job.train_rows], y.iloc[job.train_rows])
-    return score(pipeline, features.iloc[job.test_rows], y.iloc[job.test_rows], job.task)
+    train_x, train_y = features.iloc[job.train_rows], y.iloc[job.train_rows]
+    stopped = fit_within(pipeline, train_x, train_y, job.deadline, job.curve_bar)
+    scores = score(pipeline, features.iloc[job.test_rows], y.iloc[job.test_rows], job.task)
+    curve = list(getattr(pipeline.steps[-1][1], "validation_curve_", []))
+    return FoldOutcome(scores, stopped, curve)
 
 
 def _remember(features: pd.DataFrame, y: Any) -> None:
@@ -86,7 +86,7 @@ class LocalExecutor:
     def wait(self, pending: list[Any]) -> list[Any]:
         return [f for f in pending if f.done()]
 
-    def result(self, handle: Any) -> dict[str, float]:
+    def result(self, handle: Any) -> FoldOutcome:
         return handle.result()  # type: ignore[no-any-return]
 
     def close(self) -> None:
@@ -114,7 +114,7 @@ class ProcessExecutor:
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
         return list(done)
 
-    def result(self, handle: Any) -> dict[str, float]:
+    def result(self, handle: Any) -> FoldOutcome:
         return handle.result()  # type: ignore[no-any-return]
 
     def close(self) -> None:
@@ -150,14 +150,14 @@ class RayExecutor:
         done, _ = self.ray.wait(pending, num_returns=1)
         return list(done)
 
-    def result(self, handle: Any) -> dict[str, float]:
+    def result(self, handle: Any) -> FoldOutcome:
         return self.ray.get(handle)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         pass  # the cluster outlives the search; ray.shutdown() is the caller's to call
 
 
-def _fit_on_ray(job: FoldJob, data: tuple[pd.DataFrame, Any]) -> dict[str, float]:
+def _fit_on_ray(job: FoldJob, data: tuple[pd.DataFrame, Any]) -> FoldOutcome:
     return fit_fold(job, *data)
 
 

@@ -217,7 +217,9 @@ def make_pipeline(params: dict[str, Any], task: str, seed: int, features: pd.Dat
 
     model = suggest(optuna.trial.FixedTrial(params), str(params["family"]), task, seed)
     batch = model.get_params().get("batch_size")
-    if isinstance(batch, int) and batch > len(features) // 2:  # a fold's rows, roughly
+    sklearn_mlp = type(model).__name__.startswith("MLP")
+    # a fold has about half the rows or more
+    if sklearn_mlp and isinstance(batch, int) and batch > len(features) // 2:
         model.set_params(batch_size="auto")  # scikit-learn would clip it, with a warning
     return build_pipeline(model, features, encoding_for("auto", model))
 
@@ -266,10 +268,21 @@ def _run_study(
     asked = 0
     stopping = False
     deadline = started + time_budget
+    curves: list[list[float]] = []  # validation curves of the MLP folds that finished
+
+    def refit_reserve() -> float:
+        # the refit costs about one fold's fit on every row
+        best = _best(study)
+        return (_seconds(best) / len(splits) * 1.5) if best is not None else 0.0
 
     def submit(state: _Trial) -> None:
         train_rows, test_rows = splits[len(state.scores)]
-        job = FoldJob(dict(state.trial.params), task, seed, train_rows, test_rows)
+        # Folds stop at the budget, less the refit's share; the first trial always finishes.
+        stop_at = None
+        if _best(study) is not None:
+            stop_at = time.time() + (deadline - time.monotonic()) - refit_reserve()
+        bar = _curve_bar(curves) if state.trial.params["family"] == "mlp" else None
+        job = FoldJob(dict(state.trial.params), task, seed, train_rows, test_rows, stop_at, bar)
         flying[executor.submit(job)] = state
 
     def ask() -> None:
@@ -304,9 +317,7 @@ def _run_study(
         # refit, which costs about one fold's fit on every row.
         durations = sorted(_seconds(t) for t in _trials(study, complete=True))
         typical = durations[len(durations) // 2] if durations else 0.0
-        best = _best(study)
-        refit = (_seconds(best) / len(splits) * 1.5) if best is not None else 0.0
-        return time.monotonic() + typical + refit >= started + time_budget
+        return time.monotonic() + typical + refit_reserve() >= deadline
 
     try:
         while True:
@@ -321,7 +332,8 @@ def _run_study(
                 break
             for handle in executor.wait(list(flying)):
                 state = flying[handle]
-                fold = executor.result(handle)
+                outcome = executor.result(handle)
+                fold = outcome.scores
                 del flying[handle]
                 current = state
                 if metric not in fold:
@@ -334,14 +346,16 @@ def _run_study(
                 state.run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
                 running = float(np.mean([f[metric] for f in state.scores]))
                 state.trial.report(running, number)
-                if state.trial.should_prune():
+                if outcome.curve and outcome.stopped is None:
+                    curves.append(outcome.curve)
+                if outcome.stopped == "pruned" or state.trial.should_prune():
                     finish(state, "pruned")
-                elif (
+                elif outcome.stopped == "deadline" or (
                     len(state.scores) < len(splits)
                     and time.monotonic() >= deadline
                     and _best(study) is not None  # the first trial always completes
                 ):
-                    finish(state, "stopped")  # out of time: scored on some folds only
+                    finish(state, "stopped")  # out of time: cut short or on some folds only
                 elif len(state.scores) < len(splits):
                     submit(state)
                 else:
@@ -361,6 +375,16 @@ def _run_study(
     finally:
         executor.close()
     return study
+
+
+def _curve_bar(curves: list[list[float]], least: int = 3) -> tuple[float, ...] | None:
+    """Per epoch, the median of the best validation loss reached so far by earlier MLP
+    folds (a curve that stopped early keeps its last value); None with fewer than ``least``."""
+    if len(curves) < least:
+        return None
+    longest = max(len(c) for c in curves)
+    table = np.array([np.minimum.accumulate(c + [c[-1]] * (longest - len(c))) for c in curves])
+    return tuple(float(v) for v in np.median(table, axis=0))
 
 
 def _better(a: float, b: float, metric: str) -> bool:

@@ -1,7 +1,9 @@
 """Search spaces: each model family's hyper-parameters as Optuna suggestions.
 
-The MLP family is searched as an architecture: depth, a width per layer, activation, L2
-penalty (scikit-learn's MLP has no dropout; alpha plays that part) and learning rate.
+The MLP family is searched as an architecture: depth, a width per layer, activation,
+dropout, L2 penalty, learning rate and batch size. With PyTorch installed the family builds
+Shipyard's PyTorch MLP (``_torch_mlp.py``: dropout, pruning on validation curves); without
+it, scikit-learn's MLP (no dropout; its L2 penalty ``alpha`` plays that part).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from shipyard.automl._torch_mlp import ACTIVATIONS, torch_available
 from shipyard.automl._train import estimator
 
 __all__ = ["FAMILIES", "cheap_starts", "suggest"]
@@ -69,11 +72,20 @@ def _xgboost(trial: Any, task: str) -> dict[str, Any]:
 def _mlp(trial: Any, task: str) -> dict[str, Any]:
     depth = trial.suggest_int("mlp.depth", 1, 3)
     widths = tuple(trial.suggest_int(f"mlp.width_{i}", 16, 256, log=True) for i in range(depth))
+    if not torch_available():
+        return {
+            "hidden_layer_sizes": widths,
+            "activation": trial.suggest_categorical("mlp.activation", ["relu", "tanh"]),
+            "alpha": trial.suggest_float("mlp.l2", 1e-6, 1e-1, log=True),
+            "learning_rate_init": trial.suggest_float("mlp.learning_rate", 1e-4, 1e-2, log=True),
+            "batch_size": trial.suggest_categorical("mlp.batch_size", [64, 128, 256]),
+        }
     return {
         "hidden_layer_sizes": widths,
-        "activation": trial.suggest_categorical("mlp.activation", ["relu", "tanh"]),
-        "alpha": trial.suggest_float("mlp.alpha", 1e-6, 1e-1, log=True),
-        "learning_rate_init": trial.suggest_float("mlp.learning_rate_init", 1e-4, 1e-2, log=True),
+        "activation": trial.suggest_categorical("mlp.activation", list(ACTIVATIONS)),
+        "dropout": trial.suggest_float("mlp.dropout", 0.0, 0.5),
+        "weight_decay": trial.suggest_float("mlp.l2", 1e-6, 1e-1, log=True),
+        "learning_rate": trial.suggest_float("mlp.learning_rate", 1e-4, 1e-2, log=True),
         "batch_size": trial.suggest_categorical("mlp.batch_size", [64, 128, 256]),
     }
 
@@ -90,7 +102,8 @@ _SPACES: dict[str, Callable[[Any, str], dict[str, Any]]] = {
 
 def suggest(trial: Any, family: str, task: str, seed: int) -> Any:
     """An unfitted estimator of ``family`` with hyper-parameters the trial suggests."""
-    model = estimator(family, task, seed)
+    kind = "torch_mlp" if family == "mlp" and torch_available() else family
+    model = estimator(kind, task, seed)
     return model.set_params(**_SPACES[family](trial, task))
 
 
@@ -133,9 +146,9 @@ _CHEAP: dict[str, dict[str, Any]] = {
         "mlp.depth": 1,
         "mlp.width_0": 32,
         "mlp.activation": "relu",
-        "mlp.alpha": 1e-4,
-        "mlp.learning_rate_init": 1e-3,
-        "mlp.batch_size": 64,
+        "mlp.l2": 1e-4,
+        "mlp.learning_rate": 1e-3,
+        "mlp.batch_size": 128,
     },
 }
 
@@ -146,6 +159,8 @@ def cheap_starts(families: list[str], task: str) -> list[dict[str, Any]]:
     for family in _CHEAP:
         if family in families:
             params = dict(_CHEAP[family])
+            if family == "mlp" and torch_available():
+                params["mlp.dropout"] = 0.0
             if family == "linear":
                 params["linear.C" if task == "classification" else "linear.alpha"] = 1.0
             starts.append({"family": family, **params})

@@ -93,6 +93,18 @@ def _estimators() -> dict[str, Any]:
         kind = xgb.XGBClassifier if task == "classification" else xgb.XGBRegressor
         return kind(n_jobs=1, random_state=seed, tree_method="hist")
 
+    def torch_mlp(task: str, seed: int) -> Any:
+        from shipyard.automl._torch_mlp import (
+            TorchMLPClassifier,
+            TorchMLPRegressor,
+            torch_available,
+        )
+
+        if not torch_available():
+            raise InvalidInput("torch_mlp needs PyTorch: pip install 'shipyard[torch]'.")
+        kind = TorchMLPClassifier if task == "classification" else TorchMLPRegressor
+        return kind(hidden_layer_sizes=(64, 64), random_state=seed)
+
     return {
         "linear": lambda task, seed: (
             LogisticRegression(max_iter=1000) if task == "classification" else Ridge()
@@ -110,6 +122,7 @@ def _estimators() -> dict[str, Any]:
         "mlp": lambda task, seed: (MLPClassifier if task == "classification" else MLPRegressor)(
             hidden_layer_sizes=(64, 64), early_stopping=True, max_iter=300, random_state=seed
         ),
+        "torch_mlp": torch_mlp,
     }
 
 
@@ -120,6 +133,7 @@ ESTIMATORS = (
     "lightgbm",
     "xgboost",
     "mlp",
+    "torch_mlp",
 )
 
 
