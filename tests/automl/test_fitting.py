@@ -66,7 +66,7 @@ def test_a_fit_stops_at_its_deadline_and_still_predicts(make: object, table: tup
     pipeline = Pipeline([("model", make())])  # type: ignore[operator]
     started = time.time()
     assert fit_within(pipeline, X, y, deadline=started + 1.0) == "deadline"
-    assert time.time() - started < 1.0 + 1.5  # one chunk, round or epoch past the deadline
+    assert time.time() - started < 1.0 + 0.5  # stops before the step that would overrun
     assert roc_auc_score(y, pipeline.predict_proba(X)[:, 1]) > 0.7
 
 

@@ -4,8 +4,10 @@ A search keeps its time budget only if a fit already running can stop. Each kind
 estimator stops its own way: LightGBM and XGBoost through a callback between boosting
 rounds; random forests and histogram gradient boosting grow in chunks (``warm_start``,
 which gives the same model as one fit when nothing stops it); the PyTorch MLP checks after
-each epoch, and also stops when its validation curve is worse than ``curve_bar`` (pruning on
-curves). scikit-learn's MLP cannot be stopped; its fits are bounded by ``max_iter``.
+each epoch. Each stops when the next round, tree or epoch would end past the deadline (at
+the pace measured so far), so a fold ends before the deadline, not one step after it. The
+MLP also stops when its validation curve is worse than ``curve_bar`` (pruning on curves).
+scikit-learn's MLP cannot be stopped; its fits are bounded by ``max_iter``.
 
 Deadlines are ``time.time()`` values, so they hold in worker processes and on Ray nodes.
 """
@@ -22,7 +24,7 @@ import pandas as pd
 
 __all__ = ["FoldOutcome", "fit_within"]
 
-CHUNK_TREES = 10  # trees or boosting rounds grown between two looks at the clock
+CHUNK_TREES = 10  # the most trees or boosting rounds grown between two looks at the clock
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,12 @@ def _fit_lightgbm(model: Any, X: Any, y: Any, deadline: float) -> str | None:
 
     stopped: list[str] = []
 
+    started = time.time()
+
     def clock(env: Any) -> None:
-        if time.time() >= deadline and env.iteration + 1 < env.end_iteration:
+        now = time.time()
+        per_round = (now - started) / (env.iteration - env.begin_iteration + 1)
+        if now + per_round >= deadline and env.iteration + 1 < env.end_iteration:
             stopped.append("deadline")
             raise EarlyStopException(env.iteration, env.evaluation_result_list)
 
@@ -94,9 +100,11 @@ def _fit_xgboost(model: Any, X: Any, y: Any, deadline: float) -> str | None:
 
     class Clock(TrainingCallback):
         stopped = False
+        started = time.time()
 
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            self.stopped = time.time() >= deadline
+            now = time.time()
+            self.stopped = now + (now - self.started) / (epoch + 1) >= deadline
             return self.stopped
 
     clock = Clock()
@@ -110,23 +118,29 @@ def _fit_xgboost(model: Any, X: Any, y: Any, deadline: float) -> str | None:
 
 
 def _grow(model: Any, X: Any, y: Any, deadline: float, size: str, grown: Any) -> str | None:
-    """Fit with ``warm_start`` in chunks of CHUNK_TREES until ``size`` is reached, the model
-    stops on its own (early stopping) or the deadline passes."""
+    """Fit with ``warm_start`` in chunks until ``size`` is reached, the model stops on its
+    own (early stopping) or the next tree would end past the deadline. Chunks start at two
+    trees and adapt to the measured time per tree, up to CHUNK_TREES."""
     total = int(model.get_params()[size])
     warm = model.get_params()["warm_start"]
     stopped = None
+    started = time.time()
     try:
         model.set_params(warm_start=True)
         target = 0
+        chunk = min(2, total)
         while target < total:
-            target = min(total, target + CHUNK_TREES)
+            target = min(total, target + chunk)
             model.set_params(**{size: target})
             model.fit(X, y)
             if grown(model) < target:  # stopped on its own (early stopping)
                 break
-            if target < total and time.time() >= deadline:
+            per_tree = (time.time() - started) / target
+            left = deadline - time.time()
+            if target < total and left < per_tree:
                 stopped = "deadline"
                 break
+            chunk = max(1, min(CHUNK_TREES, int(left / per_tree)))
     finally:
         model.set_params(warm_start=warm)
         if stopped is None:

@@ -104,6 +104,7 @@ def automl(
     Raises:
         InvalidInput: bad target, metric, family, sampler or budget (named).
     """
+    started = time.monotonic()  # the budget counts from the call: reading data included
     optuna = load_optuna()
     frame, ref = read_frame(dataset, data)
     features, y = split_target(frame, target, drop)
@@ -119,7 +120,6 @@ def automl(
     if not time_budget > 0:
         raise InvalidInput(f"time_budget must be a positive number of seconds; got {time_budget}.")
     splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
-    started = time.monotonic()
 
     def build(params: dict[str, Any]) -> Any:
         return make_pipeline(params, task, seed, features)

@@ -117,6 +117,7 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         curve: list[float] = []
         best, best_state, since_best = np.inf, None, 0
         self.stopped_ = "max_epochs"
+        started = time.time()
         for epoch in range(self.max_epochs):
             net.train()
             order = torch.randperm(len(train_rows), generator=generator)
@@ -140,7 +141,8 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
             if since_best >= self.patience:
                 self.stopped_ = "plateau"
                 break
-            if deadline is not None and time.time() >= deadline:
+            per_epoch = (time.time() - started) / (epoch + 1)
+            if deadline is not None and time.time() + per_epoch >= deadline:
                 self.stopped_ = "deadline"
                 break
             if (
