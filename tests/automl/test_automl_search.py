@@ -148,7 +148,7 @@ def test_tune_an_estimator_and_an_objective(home: Path) -> None:
         sy.tune(lambda p: 0.0, {"x": (0.0, 1.0)}, sampler="grid")
 
 
-def test_automl_command_prints_the_leaderboard(loans: str) -> None:
+def test_automl_command_prints_the_leaderboard(loans: str, tmp_path: Path) -> None:
     import json
 
     from typer.testing import CliRunner
@@ -171,6 +171,8 @@ def test_automl_command_prints_the_leaderboard(loans: str) -> None:
             "linear",
             "--register",
             "best",
+            "--html",
+            str(tmp_path / "search.html"),
             "--json",
         ],
     )
@@ -178,6 +180,8 @@ def test_automl_command_prints_the_leaderboard(loans: str) -> None:
     data = json.loads(out.stdout)
     assert data["metric"] == "auc" and len(data["leaderboard"]) == 3
     assert data["registered"] == "best@1"
+    page = (tmp_path / "search.html").read_text()
+    assert data["report"] == str(tmp_path / "search.html") and "Plotly.newPlot" in page
     shown = CliRunner().invoke(
         app,
         ["automl", "-d", loans, "-t", "default", "--trials", "2", "--family", "linear"],
@@ -216,3 +220,28 @@ def test_an_ensemble_of_the_top_families_is_scored_and_kept_when_better(loans: s
         sy.models.load(version.ref).predict_proba(raw),
         result.best.model.predict_proba(raw[result.best.features]),
     )
+
+
+def test_the_leaderboard_chart_and_report(loans: str, tmp_path: Path) -> None:
+    result = sy.automl(
+        dataset=loans,
+        target="default",
+        drop=DROP,
+        n_trials=8,
+        time_budget=120,
+        families=["linear", "lightgbm"],
+        seed=2,
+    )
+    board = result.leaderboard
+    assert board["started"].min() == 0 and (board["started"] >= 0).all()
+    figure = result.figure()
+    names = {trace.name for trace in figure.data}
+    assert {"linear", "lightgbm", "best so far"} <= names
+    best_line = next(t for t in figure.data if t.name == "best so far")
+    assert list(best_line.y) == sorted(best_line.y)  # AUC: the best so far never falls
+    assert best_line.y[-1] == pytest.approx(board["auc"].max())
+    bars = next(t for t in figure.data if t.type == "bar")
+    assert set(bars.y) == set(board.loc[board["auc"].notna(), "family"])
+    page = result.report(tmp_path / "report.html").read_text()
+    assert "Plotly.newPlot" in page and "<table" in page
+    assert page.count("<tr") == len(board) + 1  # a row per trial, and the header

@@ -17,6 +17,7 @@ from shipyard.automl._preprocess import ENCODINGS, make_preprocessor
 from shipyard.errors import InvalidInput
 
 __all__ = [
+    "LOWER_IS_BETTER",
     "TREES",
     "build_pipeline",
     "check_target",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 TREES = ("Forest", "Boost", "Tree", "LGBM", "XGB")
+LOWER_IS_BETTER = ("rmse", "mae", "log_loss")  # metrics a search minimises
 
 
 def read_frame(dataset: Any, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str | None]:

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from shipyard import data as datasets_api
 from shipyard import tracking
 from shipyard.automl._executors import FoldJob, make_executor
 from shipyard.automl._problem import (
+    LOWER_IS_BETTER,
     build_pipeline,
     check_target,
     clone_pipeline,
@@ -31,13 +33,13 @@ from shipyard.automl._problem import (
     split_target,
     task_of,
 )
+from shipyard.automl._report import leaderboard_figure, write_report
 from shipyard.automl._spaces import FAMILIES, cheap_starts, suggest
 from shipyard.automl._train import TrainResult
 from shipyard.errors import InvalidInput
 
 __all__ = ["LOWER_IS_BETTER", "AutoMLResult", "automl", "default_metric", "load_optuna"]
 
-LOWER_IS_BETTER = ("rmse", "mae", "log_loss")
 
 Progress = Callable[[int, float | None, float], None]
 
@@ -54,6 +56,14 @@ class AutoMLResult:
     def registration(self) -> dict[str, Any]:
         """What ``sy.models.register`` records: the best model with the search's lineage."""
         return {**self.best.registration(), "run": self.run_id}
+
+    def figure(self) -> Any:
+        """The leaderboard as a plotly Figure: scores over time per family, best so far."""
+        return leaderboard_figure(self.leaderboard, self.metric)
+
+    def report(self, path: str | Path) -> Path:
+        """Write the chart and the leaderboard as one self-contained HTML page."""
+        return write_report(self.leaderboard, self.metric, path, f"AutoML run {self.run_id}")
 
 
 def automl(
@@ -182,6 +192,7 @@ def automl(
                                     "family": "ensemble",
                                     metric: best_metrics[metric],
                                     "state": "complete",
+                                    "started": math.nan,
                                     "seconds": math.nan,
                                     "run_id": None,
                                     "params": ", ".join(n for n, _ in best_pipeline.estimators),
@@ -455,7 +466,10 @@ def _best(study: Any) -> Any:
 
 def _leaderboard(study: Any, metric: str) -> pd.DataFrame:
     rows = []
-    for t in _trials(study):
+    trials = _trials(study)
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    first = min(starts) if starts else None
+    for t in trials:
         complete = t.state.name == "COMPLETE"
         rows.append(
             {
@@ -463,6 +477,11 @@ def _leaderboard(study: Any, metric: str) -> pd.DataFrame:
                 "family": t.params.get("family"),
                 metric: t.value if complete else math.nan,  # pruned: scored on some folds
                 "state": t.state.name.lower(),
+                "started": (
+                    (t.datetime_start - first).total_seconds()
+                    if first is not None and t.datetime_start is not None
+                    else math.nan
+                ),
                 "seconds": _seconds(t),
                 "run_id": t.user_attrs.get("run_id"),
                 "params": ", ".join(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.live import Live
 from rich.text import Text
@@ -23,6 +25,9 @@ def automl_cmd(
     drop: list[str] = typer.Option(None, "--drop", help="Columns that are not features."),
     seed: int = typer.Option(0, "--seed"),
     register: str = typer.Option(None, "--register", help="Register the best under this name."),
+    html: Path = typer.Option(
+        None, "--html", help="Write the leaderboard chart and table to this HTML file."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Search model families and hyper-parameters; print the leaderboard."""
@@ -47,6 +52,7 @@ def automl_cmd(
         )
     version = models.register(register, result) if register else None
     board = result.leaderboard
+    report = result.report(html) if html is not None else None
     if as_json:
         print_json(
             {
@@ -55,6 +61,7 @@ def automl_cmd(
                 "best": result.best.metrics,
                 "leaderboard": board.drop(columns=["run_id"]).head(20).to_dict("records"),
                 "registered": version.ref if version else None,
+                "report": str(report) if report else None,
             }
         )
         return
@@ -80,3 +87,5 @@ def automl_cmd(
     console.print(f"Run {result.run_id[:12]}: shipyard runs list -e automl")
     if version is not None:
         console.print(f"Registered {version.ref}: shipyard models show {version.ref}")
+    if report is not None:
+        console.print(f"Report: {report}")
