@@ -115,6 +115,7 @@ PUBLIC = {
         "register",
         "remove_alias",
         "rollback",
+        "sample",
         "set_alias",
         "trained_on",
         "versions",

@@ -308,6 +308,15 @@ def get(ref: str) -> ModelVersion:
     return _store().resolve(parse_ref("Model", ref))
 
 
+def sample(ref: str | ModelVersion) -> pd.DataFrame | None:
+    """The input rows stored with a version at registration (up to 1,000; labels, when
+    given, in the ``__label__`` column), or None if it was registered without ``X``."""
+    info = get(ref) if isinstance(ref, str) else ref
+    if info.sample_digest is None:
+        return None
+    return pd.read_parquet(io.BytesIO(default_artifacts().get_bytes(info.sample_digest)))
+
+
 def versions(name: str) -> list[ModelVersion]:
     """Every version of a model, newest first."""
     check_name("Model", name)

@@ -1,0 +1,79 @@
+"""Running the server: uvicorn, one process or ``workers`` processes.
+
+With several workers uvicorn imports the app in each process, so the settings travel in an
+environment variable and :func:`app_from_env` builds the app there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from fastapi import FastAPI
+
+from shipyard.errors import InvalidInput
+from shipyard.serving._app import create_app
+
+__all__ = ["app_from_env", "serve"]
+
+ENV = "SHIPYARD_SERVE_CONFIG"
+FORMATS = ("auto", "onnx", "native")
+
+
+def serve(
+    model: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    format: str = "auto",
+    max_batch: int = 64,
+    max_wait: float = 0.0,
+    poll: float = 2.0,
+    log_level: str = "warning",
+) -> None:
+    """Serve ``model`` (``churn@champion``) until interrupted. See :func:`create_app`."""
+    import uvicorn
+
+    settings = _settings(model, format, max_batch, max_wait, poll)
+    if workers < 1:
+        raise InvalidInput(f"workers must be at least 1, got {workers}.")
+    if not 0 < port < 65536:
+        raise InvalidInput(f"port must be between 1 and 65535, got {port}.")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(**settings), **common)
+        return
+    os.environ[ENV] = json.dumps(settings)
+    uvicorn.run("shipyard.serving._run:app_from_env", factory=True, workers=workers, **common)
+
+
+def app_from_env() -> FastAPI:
+    """The app a worker process builds from the settings ``serve`` left in the environment."""
+    return create_app(**json.loads(os.environ[ENV]))
+
+
+def _settings(
+    model: str, format: str, max_batch: int, max_wait: float, poll: float
+) -> dict[str, Any]:
+    if format not in FORMATS:
+        raise InvalidInput(f"format must be one of {FORMATS}; got {format!r}.")
+    if max_batch < 1:
+        raise InvalidInput(f"max_batch must be at least 1, got {max_batch}.")
+    if not 0 <= max_wait <= 1:
+        raise InvalidInput(f"max_wait must be between 0 and 1 second, got {max_wait}.")
+    if poll < 0:
+        raise InvalidInput(f"poll must be 0 (off) or a number of seconds, got {poll}.")
+    return {
+        "model": model,
+        "format": format,
+        "max_batch": max_batch,
+        "max_wait": max_wait,
+        "poll": poll,
+    }

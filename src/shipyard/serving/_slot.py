@@ -1,0 +1,116 @@
+"""A served model: the version a reference names, loaded, warmed and swapped when it moves.
+
+``churn@champion`` is resolved against the registry every ``poll`` seconds (one prebuilt
+query). When the alias (or stage) names another version, that version is loaded in a thread
+and warmed on its stored sample rows while the current one keeps answering; only then does
+it take traffic, in one assignment, so no request sees a half-loaded model. A version that
+fails to load or to warm never takes traffic: the old one stays and the error is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from shipyard import models
+from shipyard.serving._batcher import Batcher
+
+__all__ = ["Active", "Slot"]
+
+log = logging.getLogger("shipyard.serving")
+
+WARM_ROWS = 16
+
+
+@dataclass(frozen=True)
+class Active:
+    """What answers requests now: a loaded version and its batcher (swapped as one)."""
+
+    model: Any  # models.LoadedModel
+    batcher: Batcher
+
+    @property
+    def name(self) -> str:
+        return str(self.model.version.name)
+
+    @property
+    def version(self) -> int:
+        return int(self.model.version.version)
+
+
+class Slot:
+    """One model reference being served (see the module docstring)."""
+
+    def __init__(
+        self,
+        ref: str,
+        *,
+        format: str = "auto",
+        max_batch: int = 64,
+        max_wait: float = 0.0,
+        observe_batch: Any = None,
+        observe_load: Any = None,
+    ) -> None:
+        self.ref = ref
+        self.format = format
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.observe_batch = observe_batch
+        self.observe_load = observe_load  # told (version ref, seconds) after every load
+        self.active: Active | None = None
+        self.last_error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.active is not None
+
+    def load(self) -> Active:
+        """Load and warm the version the reference names now, and make it active."""
+        info = models.get(self.ref)
+        self.active = self._prepare(info)
+        return self.active
+
+    async def refresh(self) -> bool:
+        """Swap to the version the reference names now, if it moved; True if swapped."""
+        try:
+            info = await asyncio.to_thread(models.get, self.ref)
+        except Exception as exc:
+            self.last_error = f"resolving {self.ref}: {exc}"
+            return False
+        current = self.active
+        if current is not None and current.model.version.id == info.id:
+            return False
+        try:
+            prepared = await asyncio.to_thread(self._prepare, info)
+        except Exception as exc:
+            self.last_error = f"loading {info.ref}: {exc}"
+            log.error("model %s failed to load and takes no traffic: %s", info.ref, exc)
+            return False
+        self.active = prepared
+        self.last_error = None
+        log.info("now serving %s (was %s)", info.ref, current and current.model.version.ref)
+        return True
+
+    def _prepare(self, info: Any) -> Active:
+        started = time.perf_counter()
+        model = models.load(info.ref, format=self.format)
+        _warm(model, info)
+        if self.observe_load is not None:
+            self.observe_load(info.ref, time.perf_counter() - started)
+        batcher = Batcher(model.predict_columns, self.max_batch, self.max_wait, self.observe_batch)
+        return Active(model, batcher)
+
+
+def _warm(model: Any, info: Any) -> None:
+    """Predict once on stored rows, so the first request pays no lazy initialisation; a
+    model that cannot predict its own sample is refused here."""
+    frame = models.sample(info)
+    if frame is None or model.signature is None:
+        return
+    rows = frame[[c for c in model.signature.names if c in frame.columns]].head(WARM_ROWS)
+    columns = model.validate(rows)
+    model.predict_columns(columns)
+    model.predict_columns({name: values[:1] for name, values in columns.items()})

@@ -1,0 +1,105 @@
+"""A registered loans model and a real uvicorn server on 127.0.0.1 in a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+import shipyard as sy
+from shipyard import serving
+from shipyard.config import reset_settings
+from shipyard.data import make_loans
+
+FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
+
+
+class Running:
+    """A uvicorn server in a daemon thread; ``url`` is where it listens."""
+
+    def __init__(self, app: Any) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A store holding ``loans-gbm`` @1 (HGB pipeline, ONNX) and @2 (logistic, native),
+    alias ``champion`` on 1, shared by a module's tests."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    root = tmp_path_factory.mktemp("serving-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHIPYARD_HOME", str(root))
+        for var in ("SHIPYARD_DB_URL", "SHIPYARD_ARTIFACTS_URL", "SHIPYARD_CONFIG"):
+            patch.delenv(var, raising=False)
+        reset_settings()
+        frame = make_loans(3000, seed=0)
+        X, y = frame[FEATURES], frame["default"]
+        numeric = FEATURES[:5]
+        encode = ColumnTransformer(
+            [("num", "passthrough", numeric), ("cat", OneHotEncoder(), ["region"])]
+        )
+        gbm = Pipeline([("pre", encode), ("model", HistGradientBoostingClassifier(max_iter=30))])
+        scaled = ColumnTransformer(
+            [("num", StandardScaler(), numeric), ("cat", OneHotEncoder(), ["region"])]
+        )
+        linear = Pipeline([("pre", scaled), ("model", LogisticRegression(max_iter=500))])
+        sy.models.register("loans-gbm", gbm.fit(X, y), X=X, y=y, aliases=["champion"])
+        sy.models.export("loans-gbm@1", "onnx")
+        sy.models.register("loans-gbm", linear.fit(X, y), X=X, y=y)
+        yield root
+        sy.models.clear_cache()
+    reset_settings()
+
+
+@pytest.fixture
+def store(registry: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("SHIPYARD_HOME", str(registry))
+    for var in ("SHIPYARD_DB_URL", "SHIPYARD_ARTIFACTS_URL", "SHIPYARD_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    reset_settings()
+    yield registry
+    reset_settings()
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[[Any], Running]]:
+    """Start apps on 127.0.0.1 (``start_server(app).url``); all stop after the test."""
+    started: list[Running] = []
+
+    def start(app: Any) -> Running:
+        started.append(Running(app))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def served(store: Path, start_server: Callable[[Any], Running]) -> Running:
+    """``loans-gbm@champion`` served, following the alias every 0.2 s."""
+    return start_server(serving.create_app("loans-gbm@champion", poll=0.2))
