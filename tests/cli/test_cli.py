@@ -37,7 +37,17 @@ def runs(home: Path) -> list[str]:
 def test_help_lists_every_command() -> None:
     result = invoke("--help")
     assert result.exit_code == 0
-    for command in ("quickstart", "experiments", "runs", "data", "models", "train", "automl", "db"):
+    for command in (
+        "quickstart",
+        "experiments",
+        "runs",
+        "data",
+        "models",
+        "train",
+        "automl",
+        "serve",
+        "db",
+    ):
         assert command in result.output
     models_help = invoke("models", "--help").output
     for verb in ("list", "show", "versions", "promote", "rollback", "alias", "export"):

@@ -9,6 +9,7 @@ from shipyard.cli import _data, _db, _models, _tracking
 from shipyard.cli._automl import automl_cmd
 from shipyard.cli._common import state
 from shipyard.cli._quickstart import quickstart_cmd
+from shipyard.cli._serve import serve_cmd
 from shipyard.cli._train import train_cmd
 
 __all__ = ["app", "main"]
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.command("quickstart")(quickstart_cmd)
 app.command("train")(train_cmd)
 app.command("automl")(automl_cmd)
+app.command("serve")(serve_cmd)
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
 app.add_typer(_tracking.experiments, name="experiments")

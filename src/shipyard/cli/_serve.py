@@ -1,0 +1,46 @@
+"""``shipyard serve``: an inference server for one model reference."""
+
+from __future__ import annotations
+
+import typer
+
+from shipyard.cli._common import console, handle_errors
+
+
+@handle_errors
+def serve_cmd(
+    model: str = typer.Argument(..., help="Model reference, e.g. churn@champion (followed live)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", "-p"),
+    workers: int = typer.Option(1, "--workers", "-w", help="Server processes."),
+    format: str = typer.Option(
+        "auto", "--format", help="auto (int8 ONNX, ONNX, then native), onnx or native."
+    ),
+    max_batch: int = typer.Option(
+        64, "--max-batch", help="Most rows per model call (1: no micro-batching)."
+    ),
+    max_wait: float = typer.Option(
+        0.0, "--max-wait", help="Seconds a batch waits for more requests (0: none)."
+    ),
+    poll: float = typer.Option(
+        2.0, "--poll", help="Seconds between checks that the alias still names the version."
+    ),
+) -> None:
+    """Serve a model: Open Inference Protocol v2 (/v2/models/NAME/infer), POST /predict,
+    /metrics; hot-swaps when the alias moves."""
+    from shipyard import serving
+
+    console.print(
+        f"Serving {model} on http://{host}:{port} ({workers} worker(s)); "
+        f"POST /predict or /v2/models/<name>/infer, metrics at /metrics. Ctrl-C stops."
+    )
+    serving.serve(
+        model,
+        host=host,
+        port=port,
+        workers=workers,
+        format=format,
+        max_batch=max_batch,
+        max_wait=max_wait,
+        poll=poll,
+    )
