@@ -37,7 +37,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["Settings", "get_settings", "reset_settings"]
+__all__ = ["Settings", "current_user", "get_settings", "reset_settings"]
 
 _ENV_PREFIX = "SHIPYARD_"
 
@@ -132,3 +132,13 @@ _reset_listeners: list[Any] = []
 def on_reset(listener: Any) -> None:
     """Register a zero-argument callable run by :func:`reset_settings` (used by store caches)."""
     _reset_listeners.append(listener)
+
+
+def current_user() -> str | None:
+    """Who is acting, for event records: ``SHIPYARD_USER``, else the login name."""
+    import getpass
+
+    try:
+        return (os.environ.get("SHIPYARD_USER") or getpass.getuser())[:128]
+    except (KeyError, OSError):  # no login name in some containers
+        return None

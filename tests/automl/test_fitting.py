@@ -65,8 +65,9 @@ def test_a_fit_stops_at_its_deadline_and_still_predicts(make: object, table: tup
     X, y = table
     pipeline = Pipeline([("model", make())])  # type: ignore[operator]
     started = time.time()
-    assert fit_within(pipeline, X, y, deadline=started + 1.0) == "deadline"
-    assert time.time() - started < 1.0 + 0.5  # stops before the step that would overrun
+    assert fit_within(pipeline, X, y, deadline=started + 1.5) == "deadline"
+    # it stops before the step that would overrun; the slack is for a loaded machine
+    assert time.time() - started < 1.5 + 1.0
     assert roc_auc_score(y, pipeline.predict_proba(X)[:, 1]) > 0.7
 
 
@@ -93,7 +94,7 @@ def test_torch_mlp_regressor_predicts_on_the_target_scale() -> None:
 def test_a_curve_worse_than_the_bar_is_pruned_after_the_warmup(table: tuple) -> None:
     X, y = table
     model = TorchMLPClassifier((16,), max_epochs=100).fit(X, y, curve_bar=[0.0] * 100)
-    assert model.stopped_ == "pruned" and model.n_epochs_ == 6  # warm-up epochs, then one
+    assert model.stopped_ == "pruned" and model.n_epochs_ == 11  # warm-up epochs, then one
     assert fit_within(Pipeline([("model", model)]), X, y, curve_bar=[0.0] * 100) == "pruned"
 
 

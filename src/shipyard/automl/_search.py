@@ -292,7 +292,8 @@ def _run_study(
         stop_at = None
         if _best(study) is not None:
             stop_at = time.time() + (deadline - time.monotonic()) - refit_reserve()
-        bar = _curve_bar(curves) if state.trial.params["family"] == "mlp" else None
+        is_mlp = state.trial.params["family"] == "mlp"
+        bar = _curve_bar(curves, least=3 * len(splits)) if is_mlp else None  # 3 trials
         job = FoldJob(dict(state.trial.params), task, seed, train_rows, test_rows, stop_at, bar)
         flying[executor.submit(job)] = state
 

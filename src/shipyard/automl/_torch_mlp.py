@@ -26,7 +26,7 @@ from shipyard.errors import InvalidInput
 __all__ = ["ACTIVATIONS", "TorchMLPClassifier", "TorchMLPRegressor", "torch_available"]
 
 ACTIVATIONS = ("relu", "tanh", "silu")
-WARMUP_EPOCHS = 5  # curves are noisy at first: no pruning before this many epochs
+WARMUP_EPOCHS = 10  # curves are noisy at first: no pruning before this many epochs
 
 
 def torch_available() -> bool:

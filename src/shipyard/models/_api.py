@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
 import io
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -17,7 +15,7 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard._refs import check_name, parse_ref
-from shipyard.config import get_settings
+from shipyard.config import current_user, get_settings
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._flavors import flavor_for, get_flavor
@@ -64,14 +62,6 @@ def _store() -> ModelStore:
             _loaded.clear()
         store: ModelStore = _cache["store"]
     return store
-
-
-def _actor() -> str | None:
-    """Who is acting: ``SHIPYARD_USER``, else the login name."""
-    try:
-        return (os.environ.get("SHIPYARD_USER") or getpass.getuser())[:128]
-    except (KeyError, OSError):  # no login name in some containers
-        return None
 
 
 def register(
@@ -186,7 +176,7 @@ def register(
         metrics={**run_metrics, **clean_metrics},
         run_id=run_id,
         source_commit=source_commit,
-        created_by=_actor(),
+        created_by=current_user(),
         description=description,
         tags=clean_tags,
         datasets=dataset_ids,
@@ -446,19 +436,19 @@ def clear_cache() -> None:
 
 def set_alias(ref: str, alias: str, *, reason: str | None = None) -> ModelVersion:
     """Point ``alias`` at the version ``ref`` names (``set_alias("churn@7", "champion")``)."""
-    return _store().set_alias(parse_ref("Model", ref), alias, _actor(), reason)
+    return _store().set_alias(parse_ref("Model", ref), alias, current_user(), reason)
 
 
 def remove_alias(name: str, alias: str, *, reason: str | None = None) -> None:
     """Remove an alias from a model."""
     check_name("Model", name)
-    _store().remove_alias(name, alias, _actor(), reason)
+    _store().remove_alias(name, alias, current_user(), reason)
 
 
 def promote(ref: str, to: str = "production", *, reason: str | None = None) -> ModelVersion:
     """Move a version to a stage: ``staging``, ``production`` (the previous production
     version is archived in the same transaction), ``archived`` or ``none``."""
-    return _store().set_stage(parse_ref("Model", ref), to, _actor(), reason)
+    return _store().set_stage(parse_ref("Model", ref), to, current_user(), reason)
 
 
 def rollback(name: str, *, reason: str | None = None) -> ModelVersion:
@@ -468,7 +458,7 @@ def rollback(name: str, *, reason: str | None = None) -> ModelVersion:
         Conflict: there is no earlier production version.
     """
     check_name("Model", name)
-    _, target = _store().rollback(name, _actor(), reason)
+    _, target = _store().rollback(name, current_user(), reason)
     return get(f"{name}@{target}")
 
 
@@ -480,7 +470,7 @@ def delete(ref: str, *, force: bool = False, reason: str | None = None) -> Model
         raise InvalidInput(
             f"Name the version to delete ({ref}@3); delete_model({ref!r}) deletes every version."
         )
-    return _store().delete_version(parsed, _actor(), reason, force)
+    return _store().delete_version(parsed, current_user(), reason, force)
 
 
 def delete_model(name: str) -> int:

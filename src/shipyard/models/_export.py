@@ -10,8 +10,9 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard._refs import parse_ref
+from shipyard.config import current_user
 from shipyard.errors import InvalidInput
-from shipyard.models._api import LABEL_COLUMN, _actor, _store, load
+from shipyard.models._api import LABEL_COLUMN, _store, load
 from shipyard.models._signature import Columns, Signature
 from shipyard.models._types import ModelVersion
 from shipyard.store import default_artifacts
@@ -90,7 +91,7 @@ def export(
     artifacts = default_artifacts()
     blob = artifacts.put_bytes(result.data)
     info = store.add_export(
-        info.id, result.format, blob.digest, blob.size, result.meta, result.report, _actor()
+        info.id, result.format, blob.digest, blob.size, result.meta, result.report, current_user()
     )
     if quantize == "int8":
         quantized = quantize_int8(result, sig, sample, labels, tolerance=tolerance)
@@ -102,7 +103,7 @@ def export(
             blob.size,
             quantized.meta,
             quantized.report,
-            _actor(),
+            current_user(),
         )
     return info
 

@@ -6,11 +6,26 @@ Protocol v2 (``/v2/models/churn/infer``, as KServe and Triton clients send) and 
 signature (422 naming the column), concurrent requests share model calls (micro-batching),
 the ONNX artifact runs when the version has one, and moving the alias swaps the model
 without a failed request. ``/metrics`` is Prometheus.
+
+``deployments.create("fraud", {"a": "fraud@3", "b": "fraud@4"}, policy="canary")`` stores a
+named deployment (routes and a traffic policy: fixed split, canary, blue-green, shadow,
+bandit) that ``shipyard serve --deployment fraud`` follows live.
 """
 
 from __future__ import annotations
 
+from shipyard.serving import _deployments as deployments
 from shipyard.serving._app import create_app
+from shipyard.serving._deployments import Deployment, DeploymentEvent, Route
+from shipyard.serving._policies import POLICIES
 from shipyard.serving._run import serve
 
-__all__ = ["create_app", "serve"]
+__all__ = [
+    "POLICIES",
+    "Deployment",
+    "DeploymentEvent",
+    "Route",
+    "create_app",
+    "deployments",
+    "serve",
+]
