@@ -110,9 +110,9 @@ CHECK_ROW = 0  # the row every server answers before timing
 JSON = {"content-type": "application/json"}
 PARTS = ("ceiling", "floor", "mlflow", "shipyard", "memory")
 SHIPYARD_VARIANTS = {  # key: (label, --max-batch, --max-wait)
-    "sy-default": ("as shipped: micro-batching, --max-batch 64 --max-wait 0", 64, 0.0),
-    "sy-nobatch": ("no micro-batching: --max-batch 1", 1, 0.0),
-    "sy-wait": ("micro-batching with --max-wait 0.002", 64, 0.002),
+    "sy-default": ("as shipped (micro-batching: --max-batch 64 --max-wait 0)", 64, 0.0),
+    "sy-nobatch": ("--max-batch 1 (no micro-batching)", 1, 0.0),
+    "sy-wait": ("--max-wait 0.002 (micro-batching, batches held 2 ms)", 64, 0.002),
 }
 WIDTH = 190
 
@@ -935,6 +935,18 @@ def _ratio(value: float, digits: int = 2) -> str:
     return f"{value:,.{digits}f}×" if value < 10 else f"{value:,.0f}×"
 
 
+def _load_notes(*loads: tuple[str, Load | None]) -> str:
+    """Server CPU per request, cores used (server + load generator), errors."""
+    shown = [(name, load) for name, load in loads if load is not None]
+    cpu = " · ".join(f"{name} {load.cpu_per_request()}" for name, load in shown)
+    cores = " · ".join(
+        f"{name} {load.server_cpu / load.seconds:.2f}+{load.client_cpu / load.seconds:.2f}"
+        for name, load in shown
+    )
+    errors = [f"{name}: {load.errors:,} errors" for name, load in shown if load.errors]
+    return "; ".join([f"CPU/request: {cpu}", f"cores (server+client): {cores}", *errors])
+
+
 def load_lines(results: dict[str, Measured], connections: int, number: int) -> list[Line]:
     """The rows of one concurrency: each Shipyard variant against MLflow and the floor."""
 
@@ -964,7 +976,7 @@ def load_lines(results: dict[str, Measured], connections: int, number: int) -> l
         if shipyard is None:
             continue
         line = Line(
-            f"{number}{letter}. one-row requests, {what}: Shipyard {SHIPYARD_VARIANTS[key][0]}",
+            f"{number}{letter}. one row, {what}: Shipyard {SHIPYARD_VARIANTS[key][0]}",
             mlflow.cell() if mlflow else "—",
             floor.cell() if floor else "—",
             shipyard.cell(),
@@ -984,41 +996,17 @@ def load_lines(results: dict[str, Measured], connections: int, number: int) -> l
                 line.met = test(shipyard, floor) and shipyard.errors == 0
         elif key == "sy-wait":
             line.goal = "— (holds each batch 2 ms by design)"
-        cpu = [
-            f"{name} {load.cpu_per_request()}"
-            for name, load in (("MLflow", mlflow), ("floor", floor), ("Shipyard", shipyard))
-            if load is not None
-        ]
-        cores = [
-            f"{name} {load.server_cpu / load.seconds:.2f} + client "
-            f"{load.client_cpu / load.seconds:.2f}"
-            for name, load in (("MLflow", mlflow), ("floor", floor), ("Shipyard", shipyard))
-            if load is not None
-        ]
-        errors = [
-            f"{name} {load.errors:,} errors"
-            for name, load in (("MLflow", mlflow), ("floor", floor), ("Shipyard", shipyard))
-            if load is not None and load.errors
-        ]
-        line.notes = "; ".join(
-            [
-                "server CPU/request: " + ", ".join(cpu),
-                "cores used (server + load generator): " + ", ".join(cores),
-                *errors,
-            ]
-        )
+        line.notes = _load_notes(("MLflow", mlflow), ("floor", floor), ("Shipyard", shipyard))
         lines.append(line)
     ceiling = results.get("ceiling")
     if ceiling and connections in ceiling.loads:
         load = ceiling.loads[connections]
         lines.append(
             Line(
-                f"{number}d. reference, {what}: the HTTP ceiling, a FastAPI endpoint returning a "
-                "constant (no model; shown in the Floor column)",
+                f"{number}d. reference, {what}: the HTTP ceiling, a FastAPI endpoint returning "
+                "a constant, no model (in the Floor column)",
                 floor=load.cell(),
-                notes=f"server CPU/request {load.cpu_per_request()}; cores used: server "
-                f"{load.server_cpu / load.seconds:.2f} + client "
-                f"{load.client_cpu / load.seconds:.2f}",
+                notes=_load_notes(("ceiling", load)),
             )
         )
     return lines
@@ -1037,8 +1025,8 @@ def big_lines(results: dict[str, Measured]) -> list[Line]:
         if timing is None:
             continue
         line = Line(
-            f"3{letter}. one request of 1,000 rows: Shipyard {what} (as shipped); the floor "
-            "builds its array row by row; MLflow dataframe_records",
+            f"3{letter}. one request of 1,000 rows: Shipyard {what}, as shipped (the floor: "
+            "records, array built row by row; MLflow: dataframe_records)",
             mlflow.cell() if mlflow else "—",
             floor.cell() if floor else "—",
             timing.cell(),
@@ -1049,7 +1037,9 @@ def big_lines(results: dict[str, Measured]) -> list[Line]:
             line.met = timing.median < floor.median
         if mlflow:
             line.vs_mlflow = f"time {_ratio(timing.median / mlflow.median)}"
-        line.notes = f"p50 / p99 of {timing.n} sequential requests each, one keep-alive connection"
+        line.notes = (
+            f"p50 / p99 of {timing.n} sequential requests each on one keep-alive connection"
+        )
         lines.append(line)
     return lines
 
@@ -1095,6 +1085,7 @@ def print_results(
     import sklearn
     import uvicorn
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else WIDTH)
@@ -1107,22 +1098,17 @@ def print_results(
     table.add_column("MLflow", justify="right", no_wrap=True)
     table.add_column("Floor", justify="right", no_wrap=True)
     table.add_column("Shipyard", justify="right", no_wrap=True)
-    table.add_column("Shipyard ÷ floor", justify="right", no_wrap=True)
-    table.add_column("Shipyard ÷ MLflow", justify="right", no_wrap=True)
+    table.add_column("Shipyard÷floor", justify="right", no_wrap=True)
+    table.add_column("Shipyard÷MLflow", justify="right", no_wrap=True)
     table.add_column("Goal", overflow="fold", ratio=1)
     table.add_column("Result", no_wrap=True)
     table.add_column("Notes", overflow="fold", ratio=3)
     for line in lines:
         table.add_row(
-            line.scenario,
-            line.mlflow,
-            line.floor,
-            line.shipyard,
-            line.vs_floor,
-            line.vs_mlflow,
-            line.goal,
+            *map(escape, (line.scenario, line.mlflow, line.floor, line.shipyard)),
+            *map(escape, (line.vs_floor, line.vs_mlflow, line.goal)),
             {True: "[green]met[/]", False: "[red]missed[/]", None: "—"}[line.met],
-            line.notes,
+            escape(line.notes),
         )
     console.print(table)
     console.print(
@@ -1136,14 +1122,16 @@ def print_results(
         "Prometheus metrics on; it has no inference log to turn on."
     )
     for what, value in setup.notes:
-        console.print(f"  setup: {what}: {value}")
+        console.print(escape(f"  setup: {what}: {value}"))
     for result in results.values():
         console.print(
-            f"  server: {result.label}: ready {result.start_seconds:.1f} s after start; "
-            f"{result.answer}; RSS {fmt_mb(result.rss[0])}"
+            escape(
+                f"  server: {result.label}: ready {result.start_seconds:.1f} s after start; "
+                f"{result.answer}; RSS {fmt_mb(result.rss[0])}"
+            )
         )
     for what in skipped:
-        console.print(f"  [yellow]skipped[/]: {what}")
+        console.print(f"  [yellow]skipped[/]: {escape(what)}")
     extra = [
         ("scikit-learn", sklearn.__version__),
         ("ONNX Runtime", onnxruntime.__version__),

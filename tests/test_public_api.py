@@ -129,8 +129,17 @@ PUBLIC = {
         "ShipyardError",
         "StoreVersionError",
     ],
-    "shipyard.config": ["Settings", "get_settings", "reset_settings"],
+    "shipyard.config": ["Settings", "current_user", "get_settings", "reset_settings"],
     "shipyard.cli": ["app", "main"],
+    "shipyard.serving": [
+        "POLICIES",
+        "Deployment",
+        "DeploymentEvent",
+        "Route",
+        "create_app",
+        "deployments",
+        "serve",
+    ],
 }
 
 

@@ -9,7 +9,10 @@ from shipyard.cli._common import console, handle_errors
 
 @handle_errors
 def serve_cmd(
-    model: str = typer.Argument(..., help="Model reference, e.g. churn@champion (followed live)."),
+    model: str = typer.Argument(None, help="Model reference, e.g. churn@champion (followed live)."),
+    deployment: str = typer.Option(
+        None, "--deployment", "-d", help="Serve a named deployment (routes and policy)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", "-p"),
     workers: int = typer.Option(1, "--workers", "-w", help="Server processes."),
@@ -23,7 +26,13 @@ def serve_cmd(
         0.0, "--max-wait", help="Seconds a batch waits for more requests (0: none)."
     ),
     poll: float = typer.Option(
-        2.0, "--poll", help="Seconds between checks that the alias still names the version."
+        2.0, "--poll", help="Seconds between checks of aliases and the deployment."
+    ),
+    log_sample: float = typer.Option(
+        1.0, "--log-sample", help="Share of requests in the inference log (0: none)."
+    ),
+    log_dir: str = typer.Option(
+        None, "--log-dir", help="Inference log folder (default SHIPYARD_HOME/inference)."
     ),
 ) -> None:
     """Serve a model: Open Inference Protocol v2 (/v2/models/NAME/infer), POST /predict,
@@ -31,11 +40,13 @@ def serve_cmd(
     from shipyard import serving
 
     console.print(
-        f"Serving {model} on http://{host}:{port} ({workers} worker(s)); "
+        f"Serving {model or 'deployment ' + deployment} on http://{host}:{port} "
+        f"({workers} worker(s)); "
         f"POST /predict or /v2/models/<name>/infer, metrics at /metrics. Ctrl-C stops."
     )
     serving.serve(
         model,
+        deployment=deployment,
         host=host,
         port=port,
         workers=workers,
@@ -43,4 +54,6 @@ def serve_cmd(
         max_batch=max_batch,
         max_wait=max_wait,
         poll=poll,
+        log_sample=log_sample,
+        log_dir=log_dir,
     )

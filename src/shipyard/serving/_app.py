@@ -1,11 +1,18 @@
 """The inference server: FastAPI app speaking the Open Inference Protocol v2 and plain JSON.
 
 Endpoints: ``/v2/health/live``, ``/v2/health/ready``, ``/v2``, ``/v2/models/{name}``
-(``/versions/{v}``), ``.../ready``, ``.../infer``; ``POST /predict``; ``GET /metrics``.
-Bodies are read with orjson and answered with orjson; errors are ``{"error": "..."}`` as the
-protocol says: 400 for a body that is not what the protocol describes, 422 for input the
-model's signature refuses (the column named), 404 for another model or version, 503 while no
-model is ready. Every answer carries ``X-Request-ID`` (the client's, or a new one).
+(``/versions/{v}``), ``.../ready``, ``.../infer``; ``POST /predict``; ``POST /feedback``;
+``GET /metrics``. Bodies are read with orjson and answered with orjson; errors are
+``{"error": "..."}`` as the protocol says: 400 for a body that is not what the protocol
+describes, 422 for input the model's signature refuses (the column named), 404 for another
+model or version, 503 while no model is ready. Every answer carries ``X-Request-ID`` (the
+client's, or a new one).
+
+It serves one model reference (``churn@champion``) or a named deployment (routes and a
+policy, see ``_deployments``); either way a :class:`~shipyard.serving._router.Router` picks
+the route. A watcher polls the store: a moved alias or a changed deployment builds a new
+router whose models are loaded and warmed before it replaces the old one; a canary's judge
+runs there too.
 """
 
 from __future__ import annotations
@@ -15,15 +22,21 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from shipyard._version import __version__
+from shipyard.config import get_settings
 from shipyard.errors import InvalidInput
+from shipyard.serving import _deployments as deployments
+from shipyard.serving._canary import judge
+from shipyard.serving._log import InferenceLog
 from shipyard.serving._metrics import Metrics
 from shipyard.serving._protocol import (
     BadRequest,
@@ -32,6 +45,7 @@ from shipyard.serving._protocol import (
     plain_columns,
     plain_outputs,
 )
+from shipyard.serving._router import Router, RouteStats, Ticket, Tickets
 from shipyard.serving._slot import Active, Slot
 
 __all__ = ["create_app"]
@@ -46,6 +60,7 @@ _OIP_TYPES = {
     "category": "BYTES",
     "datetime": "BYTES",
 }
+MAIN = "main"  # the one route of a server for a single model reference
 
 
 class HTTPError(Exception):
@@ -55,41 +70,160 @@ class HTTPError(Exception):
         self.message = message
 
 
+class _Server:
+    """What the endpoints share: the current router, statistics, log, metrics."""
+
+    def __init__(
+        self,
+        model: str | None,
+        deployment: str | None,
+        format: str,
+        max_batch: int,
+        max_wait: float,
+        log_sample: float,
+        log_dir: str | Path | None,
+    ) -> None:
+        if (model is None) == (deployment is None):
+            raise InvalidInput("Serve exactly one of model='name@alias' or deployment='name'.")
+        self.model = model
+        self.deployment = deployment
+        self.name = deployment or str(model).split("@")[0]
+        self.format = format
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.metrics = Metrics()
+        self.batch_rows = self.metrics.batch.labels(self.name)
+        self.stats: dict[str, RouteStats] = {}
+        self.tickets = Tickets()
+        self.router: Router | None = None
+        self.log: InferenceLog | None = None
+        if log_sample > 0:
+            folder = Path(log_dir) if log_dir is not None else get_settings().home / "inference"
+            self.log = InferenceLog(folder, self.name, sample=log_sample)
+        self.last_error: str | None = None
+
+    # -- building routers ----------------------------------------------------------------
+    def _slot(self, ref: str, old: Router | None) -> Slot:
+        if old is not None:
+            for route, slot in old.slots.items():
+                if old.models[route] == ref:
+                    return slot  # same reference: keep the loaded model
+        return Slot(
+            ref,
+            format=self.format,
+            max_batch=self.max_batch,
+            max_wait=self.max_wait,
+            observe_batch=self.batch_rows.observe,
+            observe_load=lambda ref, seconds: self.metrics.load.labels(ref.split("@")[0]).observe(
+                seconds
+            ),
+        )
+
+    def build(self) -> Router:
+        """A router for the deployment (or model) as stored now, every model loaded."""
+        old = self.router
+        if self.deployment is None:
+            assert self.model is not None
+            slots = {MAIN: self._slot(self.model, old)}
+            models, weights, policy, revision = {MAIN: self.model}, {MAIN: 100.0}, {}, 0
+        else:
+            stored = deployments.get(self.deployment)
+            models = {r.name: r.model for r in stored.routes}
+            slots = {r.name: self._slot(r.model, old) for r in stored.routes}
+            weights, policy, revision = stored.split, stored.policy, stored.revision
+        for slot in slots.values():
+            if not slot.ready:
+                slot.load()
+        return Router(self.name, slots, models, weights, policy, revision, self.stats)
+
+    async def watch(self, poll: float) -> None:
+        """Follow the store: aliases, the deployment's revision, the canary's judgement."""
+        while True:
+            await asyncio.sleep(poll)
+            try:
+                await self._check()
+            except Exception as exc:
+                if str(exc) != self.last_error:
+                    log.error("could not apply a change of %s: %s", self.name, exc)
+                    self.metrics.load_failures.labels(self.name).inc()
+                self.last_error = str(exc)
+
+    async def _check(self) -> None:
+        router = self.router
+        if router is None:
+            return
+        for slot in router.slots.values():
+            before = slot.last_error
+            await slot.refresh()
+            if slot.last_error is not None and slot.last_error != before:
+                self.metrics.load_failures.labels(self.name).inc()
+        if self.deployment is None:
+            return
+        revision = await asyncio.to_thread(deployments.revision, self.deployment)
+        if revision != router.revision:
+            self.router = await asyncio.to_thread(self.build)
+            self.last_error = None
+            return
+        policy = router.policy
+        if policy.get("kind") == "canary" and policy.get("status") == "running":
+            decision = judge(
+                policy, self.stats[policy["baseline"]], self.stats[policy["candidate"]]
+            )
+            if decision is None:
+                return
+            applied = await asyncio.to_thread(
+                deployments.record_decision,
+                self.deployment,
+                router.revision,
+                decision.policy,
+                decision.weights,
+                decision.kind,
+                decision.evidence,
+            )
+            if applied is not None:
+                log.info("%s: %s %s", self.name, decision.kind, decision.evidence)
+                for route in (policy["baseline"], policy["candidate"]):
+                    self.stats[route].reset()
+                self.router = await asyncio.to_thread(self.build)
+
+
 def create_app(
-    model: str,
+    model: str | None = None,
     *,
+    deployment: str | None = None,
     format: str = "auto",
     max_batch: int = 64,
     max_wait: float = 0.0,
     poll: float = 2.0,
+    log_sample: float = 1.0,
+    log_dir: str | Path | None = None,
 ) -> FastAPI:
-    """An app serving the model version ``model`` names (``churn@champion``); it follows
-    the reference, hot-swapping when the alias moves (checked every ``poll`` seconds).
+    """An app serving ``model`` (``churn@champion``, followed as the alias moves) or the
+    named ``deployment`` (its routes and policy, followed as they change).
 
     ``format``: ``auto`` (int8 ONNX, then ONNX, then native), ``onnx`` or ``native``.
     ``max_batch``/``max_wait``: micro-batching (``max_batch=1`` turns it off).
+    ``poll``: seconds between checks of the store (0: never). ``log_sample``: share of
+    requests written to the inference log (0: none) under ``log_dir``
+    (``SHIPYARD_HOME/inference``).
     """
-    metrics = Metrics()
-    batch_rows = metrics.batch.labels(model.split("@")[0])
-    slot = Slot(
-        model,
-        format=format,
-        max_batch=max_batch,
-        max_wait=max_wait,
-        observe_batch=batch_rows.observe,
-        observe_load=lambda ref, seconds: metrics.load.labels(ref.split("@")[0]).observe(seconds),
-    )
+    server = _Server(model, deployment, format, max_batch, max_wait, log_sample, log_dir)
+    metrics = server.metrics
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        active = await asyncio.to_thread(slot.load)
-        log.info("serving %s (%s)", active.model.version.ref, active.model.format)
-        watcher = asyncio.create_task(_watch(slot, poll, metrics)) if poll > 0 else None
-        yield
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        server.router = await asyncio.to_thread(server.build)
+        log.info("serving %s", server.name)
+        watcher = asyncio.create_task(server.watch(poll)) if poll > 0 else None
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            if server.log is not None:
+                await asyncio.to_thread(server.log.close)
 
     app = FastAPI(
         title="Shipyard model server",
@@ -98,9 +232,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.slot = slot
-    app.state.metrics = metrics
+    app.state.server = server
     counters: dict[tuple[str, str, str, int], Any] = {}
+    shadow_tasks: set[asyncio.Task[None]] = set()
     timers: dict[tuple[str, str, str], Any] = {}
 
     def record(endpoint: str, active: Active | None, code: int, seconds: float) -> None:
@@ -116,37 +250,72 @@ def create_app(
                 timer = timers[key[:3]] = metrics.latency.labels(endpoint, name, version)
             timer.observe(seconds)
 
-    def current(name: str | None = None, version: str | None = None) -> Active:
-        active = slot.active
-        if active is None:
-            raise HTTPError(503, f"No model is ready yet ({slot.ref}).")
-        if name is not None and name != active.name:
-            raise HTTPError(404, f"Model {name!r} is not served here (serving {active.name!r}).")
-        if version is not None and version != str(active.version):
+    def current_router(name: str | None = None) -> Router:
+        router = server.router
+        if router is None or not router.ready:
+            raise HTTPError(503, f"No model is ready yet ({server.name}).")
+        if name is not None and name != server.name:
+            raise HTTPError(404, f"Model {name!r} is not served here (serving {server.name!r}).")
+        return router
+
+    def pick(router: Router, body: Any, request: Request, version: str | None) -> str:
+        if version is not None:
+            for route, slot in router.slots.items():
+                if slot.active is not None and str(slot.active.version) == version:
+                    return route
+            served = sorted({str(s.active.version) for s in router.slots.values() if s.active})
             raise HTTPError(
                 404,
-                f"Version {version!r} of {active.name!r} is not served here "
-                f"(serving version {active.version}).",
+                f"Version {version!r} of {server.name!r} is not served here "
+                f"(serving {', '.join(served)}).",
             )
-        return active
+        sticky = router.policy.get("sticky")
+        key = None
+        if sticky:
+            key = request.headers.get(sticky)
+            if key is None and isinstance(body, dict):
+                record = body
+                if isinstance(body.get("records"), list) and body["records"]:
+                    record = body["records"][0]
+                value = record.get(sticky) if isinstance(record, dict) else None
+                key = None if value is None else str(value)
+        return router.choose(key)
+
+    Parse = Callable[[Any, list[str]], tuple[dict[str, Any], int]]
+    Shape = Callable[[Active, Any, np.ndarray, np.ndarray | None], dict[str, Any]]
 
     async def answer(
         request: Request,
         endpoint: str,
-        handle: Callable[[Any, Active], Awaitable[dict[str, Any]]],
+        parse: Parse,
+        shape: Shape,
         name: str | None = None,
         version: str | None = None,
     ) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         active: Active | None = None
+        route: str | None = None
         try:
-            active = current(name, version)
+            router = current_router(name)
             try:
                 body = orjson.loads(await request.body())
             except orjson.JSONDecodeError as exc:
                 raise HTTPError(400, f"The body is not valid JSON: {exc}.") from exc
-            payload = await handle(body, active)
+            route = pick(router, body, request, version)
+            active = router.slots[route].active
+            assert active is not None
+            signature = active.model.signature
+            raw, rows = parse(body, signature.names if signature is not None else [])
+            columns = active.model.validate(raw)
+            try:
+                labels, proba = await active.batcher.predict(columns, rows)
+            except InvalidInput:
+                raise
+            except Exception:
+                server.stats[route].errors += 1
+                raise
+            payload = shape(active, body, labels, proba)
             payload.setdefault("id", request_id)
             status = 200
         except HTTPError as exc:
@@ -158,7 +327,24 @@ def create_app(
         except Exception as exc:
             log.exception("request %s failed", request_id)
             status, payload = 500, {"error": f"The model failed on this input: {exc}"}
-        record(endpoint, active, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        record(endpoint, active, status, seconds)
+        if status == 200 and route is not None and active is not None:
+            stats = server.stats[route]
+            stats.requests += 1
+            stats.latencies.append(seconds)
+            first = labels[0].item() if hasattr(labels[0], "item") else labels[0]
+            server.tickets.add(request_id, Ticket(route, active.name, active.version, first))
+            if server.log is not None and server.log.wanted():
+                server.log.request(
+                    request_id, route, active.name, active.version, seconds, columns, labels, proba
+                )
+            for shadow in router.shadows:
+                task = asyncio.create_task(
+                    run_shadow(router, shadow, raw, rows, request_id, labels)
+                )
+                shadow_tasks.add(task)  # held until done: the loop keeps only weak references
+                task.add_done_callback(shadow_tasks.discard)
         return Response(
             orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
             status_code=status,
@@ -166,27 +352,50 @@ def create_app(
             headers={"x-request-id": request_id},
         )
 
-    async def infer(body: Any, active: Active) -> dict[str, Any]:
-        signature = active.model.signature
-        names = signature.names if signature is not None else []
-        raw, rows = oip_columns(body, names)
-        columns = active.model.validate(raw)
-        labels, proba = await active.batcher.predict(columns, rows)
+    async def run_shadow(
+        router: Router, route: str, raw: dict[str, Any], rows: int, request_id: str, primary: Any
+    ) -> None:
+        """A copy of the request to a shadow route: logged and compared, never returned."""
+        active = router.slots[route].active
+        if active is None:
+            return
+        started = time.perf_counter()
+        try:
+            columns = active.model.validate(raw)
+            labels, proba = await active.batcher.predict(columns, rows)
+        except Exception as exc:
+            server.stats[route].errors += 1
+            metrics.shadow.labels(server.name, route, "error").inc()
+            log.debug("shadow %s failed on %s: %s", route, request_id, exc)
+            return
+        seconds = time.perf_counter() - started
+        stats = server.stats[route]
+        stats.requests += 1
+        stats.latencies.append(seconds)
+        agree = int(np.sum(np.asarray(labels) == np.asarray(primary)))
+        metrics.shadow.labels(server.name, route, "agree").inc(agree)
+        metrics.shadow.labels(server.name, route, "differ").inc(rows - agree)
+        if server.log is not None:
+            server.log.request(
+                request_id, route, active.name, active.version, seconds, columns, labels, proba,
+                shadow=True,
+            )  # fmt: skip
+
+    def infer_shape(
+        active: Active, body: Any, labels: np.ndarray, proba: np.ndarray | None
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "model_name": active.name,
+            "model_name": server.name,
             "model_version": str(active.version),
             "outputs": oip_outputs(labels, proba),
         }
-        if isinstance(body.get("id"), str):
+        if isinstance(body, dict) and isinstance(body.get("id"), str):
             out["id"] = body["id"]
         return out
 
-    async def predict(body: Any, active: Active) -> dict[str, Any]:
-        signature = active.model.signature
-        names = signature.names if signature is not None else []
-        raw, rows = plain_columns(body, names)
-        columns = active.model.validate(raw)
-        labels, proba = await active.batcher.predict(columns, rows)
+    def predict_shape(
+        active: Active, body: Any, labels: np.ndarray, proba: np.ndarray | None
+    ) -> dict[str, Any]:
         out = plain_outputs(labels, proba)
         out.update(model=active.name, version=active.version)
         if active.model.classes is not None and proba is not None:
@@ -202,7 +411,8 @@ def create_app(
 
     @app.get("/v2/health/ready", tags=["health"])
     async def ready() -> Response:
-        return plain(200 if slot.ready else 503, {"ready": slot.ready})
+        ok = server.router is not None and server.router.ready
+        return plain(200 if ok else 503, {"ready": ok})
 
     @app.get("/v2", tags=["metadata"])
     async def server_metadata() -> Response:
@@ -210,29 +420,30 @@ def create_app(
 
     def metadata(name: str, version: str | None) -> Response:
         try:
-            active = current(name, version)
+            router = current_router(name)
+            served = [s.active for s in router.slots.values() if s.active is not None]
+            if version is not None:
+                served = [a for a in served if str(a.version) == version]
+                if not served:
+                    raise HTTPError(404, f"Version {version!r} of {name!r} is not served here.")
         except HTTPError as exc:
             return plain(exc.status, {"error": exc.message})
-        signature = active.model.signature
+        first = served[0]
+        signature = first.model.signature
         inputs = [
             {"name": spec.name, "datatype": _OIP_TYPES.get(spec.type, "BYTES"), "shape": [-1]}
             for spec in (signature.inputs if signature is not None else [])
         ]
         outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
-        if active.model.classes is not None:
-            outputs.append(
-                {
-                    "name": "predict_proba",
-                    "datatype": "FP64",
-                    "shape": [-1, len(active.model.classes)],
-                }
-            )
+        if first.model.classes is not None:
+            width = len(first.model.classes)
+            outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, width]})
         return plain(
             200,
             {
-                "name": active.name,
-                "versions": [str(active.version)],
-                "platform": f"shipyard-{active.model.version.flavor}-{active.model.format}",
+                "name": name,
+                "versions": sorted({str(a.version) for a in served}, key=int),
+                "platform": f"shipyard-{first.model.version.flavor}-{first.model.format}",
                 "inputs": inputs,
                 "outputs": outputs,
             },
@@ -247,10 +458,9 @@ def create_app(
         return metadata(name, version)
 
     def model_ready(name: str, version: str | None) -> Response:
-        try:
-            current(name, version)
-        except HTTPError as exc:
-            return plain(exc.status, {"error": exc.message})
+        response = metadata(name, version)
+        if response.status_code != 200:
+            return response
         return plain(200, {"name": name, "ready": True})
 
     @app.get("/v2/models/{name}/ready", tags=["health"])
@@ -263,28 +473,55 @@ def create_app(
 
     @app.post("/v2/models/{name}/infer", tags=["inference"])
     async def infer_latest(name: str, request: Request) -> Response:
-        return await answer(request, "infer", infer, name)
+        return await answer(request, "infer", oip_columns, infer_shape, name)
 
     @app.post("/v2/models/{name}/versions/{version}/infer", tags=["inference"])
     async def infer_version(name: str, version: str, request: Request) -> Response:
-        return await answer(request, "infer", infer, name, version)
+        return await answer(request, "infer", oip_columns, infer_shape, name, version)
 
     @app.post("/predict", tags=["inference"])
     async def predict_route(request: Request) -> Response:
-        return await answer(request, "predict", predict)
+        return await answer(request, "predict", plain_columns, predict_shape)
+
+    @app.post("/feedback", tags=["inference"])
+    async def feedback_route(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            return plain(400, {"error": f"The body is not valid JSON: {exc}."})
+        items = body if isinstance(body, list) else [body]
+        if not items or not all(isinstance(i, dict) for i in items):
+            return plain(400, {"error": 'Send {"id": ..., "label": ..., "reward": ...} or a list.'})
+        for i, item in enumerate(items):
+            if not isinstance(item.get("id"), str):
+                return plain(400, {"error": f"feedback[{i}].id must be a request id (text)."})
+            reward = item.get("reward")
+            if reward is not None and (
+                isinstance(reward, bool) or not isinstance(reward, (int, float))
+                or not 0 <= reward <= 1
+            ):  # fmt: skip
+                return plain(400, {"error": f"feedback[{i}].reward must be a number in [0, 1]."})
+            if "label" not in item and reward is None:
+                return plain(400, {"error": f"feedback[{i}] needs a label or a reward."})
+        known = 0
+        for item in items:
+            ticket = server.tickets.get(item["id"])
+            reward, label = item.get("reward"), item.get("label")
+            if ticket is not None:
+                known += 1
+                stats = server.stats.setdefault(ticket.route, RouteStats())
+                if label is not None:
+                    stats.labelled += 1
+                    stats.correct += float(label == ticket.prediction)
+                if reward is not None:
+                    stats.rewarded += 1
+                    stats.rewards += float(reward)
+            if server.log is not None:
+                server.log.feedback(item["id"], label, reward)
+        return plain(200, {"accepted": len(items), "matched": known})
 
     @app.get("/metrics", tags=["operations"])
     async def metrics_route() -> Response:
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
     return app
-
-
-async def _watch(slot: Slot, poll: float, metrics: Metrics) -> None:
-    """Follow the reference: swap when it names another version."""
-    while True:
-        await asyncio.sleep(poll)
-        before = slot.last_error
-        await slot.refresh()
-        if slot.last_error is not None and slot.last_error != before:
-            metrics.load_failures.labels(slot.ref.split("@")[0]).inc()

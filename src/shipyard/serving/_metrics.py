@@ -50,5 +50,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.shadow = Counter(
+            "shipyard_shadow_rows",
+            "Rows a shadow route answered: agreeing with the answer returned, differing, or "
+            "failing.",
+            ["deployment", "route", "outcome"],
+            registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,8 +22,9 @@ FORMATS = ("auto", "onnx", "native")
 
 
 def serve(
-    model: str,
+    model: str | None = None,
     *,
+    deployment: str | None = None,
     host: str = "127.0.0.1",
     port: int = 8080,
     workers: int = 1,
@@ -31,12 +32,16 @@ def serve(
     max_batch: int = 64,
     max_wait: float = 0.0,
     poll: float = 2.0,
+    log_sample: float = 1.0,
+    log_dir: str | None = None,
     log_level: str = "warning",
 ) -> None:
-    """Serve ``model`` (``churn@champion``) until interrupted. See :func:`create_app`."""
+    """Serve ``model`` (``churn@champion``) or ``deployment`` until interrupted. See
+    :func:`create_app`."""
     import uvicorn
 
-    settings = _settings(model, format, max_batch, max_wait, poll)
+    settings = _settings(model, deployment, format, max_batch, max_wait, poll, log_sample)
+    settings["log_dir"] = log_dir
     if workers < 1:
         raise InvalidInput(f"workers must be at least 1, got {workers}.")
     if not 0 < port < 65536:
@@ -60,8 +65,18 @@ def app_from_env() -> FastAPI:
 
 
 def _settings(
-    model: str, format: str, max_batch: int, max_wait: float, poll: float
+    model: str | None,
+    deployment: str | None,
+    format: str,
+    max_batch: int,
+    max_wait: float,
+    poll: float,
+    log_sample: float,
 ) -> dict[str, Any]:
+    if (model is None) == (deployment is None):
+        raise InvalidInput("Serve exactly one of a model reference or --deployment NAME.")
+    if not 0 <= log_sample <= 1:
+        raise InvalidInput(f"log_sample must be between 0 and 1, got {log_sample}.")
     if format not in FORMATS:
         raise InvalidInput(f"format must be one of {FORMATS}; got {format!r}.")
     if max_batch < 1:
@@ -72,6 +87,8 @@ def _settings(
         raise InvalidInput(f"poll must be 0 (off) or a number of seconds, got {poll}.")
     return {
         "model": model,
+        "deployment": deployment,
+        "log_sample": log_sample,
         "format": format,
         "max_batch": max_batch,
         "max_wait": max_wait,
