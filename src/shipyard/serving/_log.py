@@ -7,9 +7,10 @@ thread in batches, so logging never waits on a disk. Layout under the log folder
     <deployment>/requests/<model>/v<version>/<date>/<time>-<uuid>.parquet
     <deployment>/feedback/<date>/<time>-<uuid>.parquet
 
-A request file has ``request_id``, ``at`` (epoch seconds), ``route``, ``model``, ``version``,
-``latency_ms``, ``prediction`` (its label or value), ``probability`` (the top class's, for
-classifiers), ``shadow`` (answered by a shadow route) and one column per model input.
+A request file has ``request_id``, ``row`` (its place in the request), ``at`` (epoch
+seconds), ``route``, ``model``, ``version``, ``latency_ms``, ``prediction`` (its label or
+value), ``probability`` (the top class's, for classifiers), ``shadow`` (answered by a shadow
+route) and one column per model input.
 Feedback has ``request_id``, ``at``, ``label`` (JSON text) and ``reward``. Monitoring reads
 them with DuckDB (``read_inference_log``) and joins on ``request_id``. Files are written to a
 temporary name and renamed, so a reader never sees half a file.
@@ -172,6 +173,7 @@ def _request_table(items: list[dict[str, Any]]) -> Any:
     labels = np.concatenate([np.asarray(item["labels"]) for item in items])
     data: dict[str, Any] = {
         "request_id": repeat("request_id"),
+        "row": np.concatenate([np.arange(n, dtype=np.int32) for n in counts]),
         "at": repeat("at"),
         "route": repeat("route"),
         "model": repeat("model"),
@@ -196,20 +198,21 @@ def _request_table(items: list[dict[str, Any]]) -> Any:
 def read_requests(folder: str | Path, deployment: str) -> Any:
     """Every logged request row of a deployment as an Arrow table (DuckDB; columns of
     different versions are unioned by name)."""
-    return _read(Path(folder) / deployment / "requests" / "**" / "*.parquet")
+    pattern = Path(folder) / deployment / "requests" / "**" / "*.parquet"
+    return _read(pattern, '"at", request_id, "row"')
 
 
 def read_feedback(folder: str | Path, deployment: str) -> Any:
-    return _read(Path(folder) / deployment / "feedback" / "**" / "*.parquet")
+    return _read(Path(folder) / deployment / "feedback" / "**" / "*.parquet", '"at"')
 
 
-def _read(pattern: Path) -> Any:
+def _read(pattern: Path, order: str) -> Any:
     import duckdb
 
     if not list(Path(str(pattern).split("**")[0]).rglob("*.parquet")):
         return None
     quoted = str(pattern).replace("'", "''")
-    query = f"SELECT * FROM read_parquet('{quoted}', union_by_name = true) ORDER BY at"
+    query = f"SELECT * FROM read_parquet('{quoted}', union_by_name = true) ORDER BY {order}"
     relation = duckdb.sql(query)
     assert relation is not None
     return relation.to_arrow_table()
