@@ -29,10 +29,13 @@ Servers, each alone in its own process while it is measured, one uvicorn worker 
 - MLflow: ``mlflow models serve -m <model> --env-manager local -w 1``, ``POST /invocations``
   with ``{"dataframe_records": [...]}``; its pyfunc answers labels only (less work);
 - Shipyard: ``python -m shipyard.cli serve bench@champion --workers 1`` (ONNX Runtime, as
-  ``--format auto`` picks the export) as it ships (micro-batching on: ``--max-batch 64
-  --max-wait 0``), without micro-batching (``--max-batch 1``) and with ``--max-wait 0.002``;
-  ``POST /predict`` with the bare record. Validation against the signature, routing (the
-  alias re-resolved every 2 s) and Prometheus metrics stay on.
+  ``--format auto`` picks the export), ``POST /predict`` with the bare record: as it ships
+  (micro-batching on: ``--max-batch 64 --max-wait 0``), without micro-batching
+  (``--max-batch 1``), with ``--max-wait 0.002``, and as shipped but with the inference log
+  off (``--log-sample 0``, a reference for its cost). Otherwise its defaults stay on:
+  validation against the signature, routing (the alias re-resolved every 2 s), Prometheus
+  metrics, the inference log (every request; each server its own ``--log-dir``, whose rows
+  are counted afterwards).
 
 Scenarios (the issue's goals in brackets):
 
@@ -44,8 +47,10 @@ Scenarios (the issue's goals in brackets):
    the floor's records, MLflow's ``dataframe_records`` [Shipyard faster than the floor].
 4. Memory: one Shipyard worker with one model, its RSS after a warm-up; then the
    ``champion`` alias moves between two more versions ``--swaps`` times (server polling
-   every 0.05 s; each move waits until ``/v2/models/bench`` reports the new version) and
-   the RSS after [no growth].
+   every 0.05 s; each move waits until ``/v2/models/bench`` reports the new version, then one
+   request checks that it answers) and the RSS after, with no other traffic meanwhile, so
+   that what requests keep (the inference log's queue, recent request ids) does not count
+   as growth [no growth; read here as at most 2%, at least 2 MB].
 
 Load: wrk (Debian's package) with a Lua script that POSTs the body: ``-t1 -c1`` and
 ``-t2 -c32``, ``--latency``, figures read from the script's ``done`` hook. Without wrk (or
@@ -106,13 +111,18 @@ FEATURES = 20
 TRAIN_ROWS = 20_000
 TREES = 100
 BIG_ROWS = 1_000
+BIG_WARMUP = 3  # untimed 1,000-row requests before the timed ones
 CHECK_ROW = 0  # the row every server answers before timing
 JSON = {"content-type": "application/json"}
 PARTS = ("ceiling", "floor", "mlflow", "shipyard", "memory")
-SHIPYARD_VARIANTS = {  # key: (label, --max-batch, --max-wait)
-    "sy-default": ("as shipped (micro-batching: --max-batch 64 --max-wait 0)", 64, 0.0),
-    "sy-nobatch": ("--max-batch 1 (no micro-batching)", 1, 0.0),
-    "sy-wait": ("--max-wait 0.002 (micro-batching, batches held 2 ms)", 64, 0.002),
+SHIPYARD_VARIANTS = {  # key: (label, arguments of shipyard serve besides the model and port)
+    "sy-default": (
+        "as shipped (micro-batching: --max-batch 64 --max-wait 0)",
+        ["--max-batch", "64", "--max-wait", "0"],
+    ),
+    "sy-nobatch": ("--max-batch 1 (no micro-batching)", ["--max-batch", "1"]),
+    "sy-wait": ("--max-wait 0.002 (micro-batching, batches held 2 ms)", ["--max-wait", "0.002"]),
+    "sy-nolog": ("as shipped but the inference log off (--log-sample 0)", ["--log-sample", "0"]),
 }
 WIDTH = 190
 
@@ -578,6 +588,7 @@ class Setup:
     mlflow_model: str
     onnx: Path
     env: dict[str, str]  # every server's environment
+    serve_options: str  # the source of the snapshot's ``shipyard serve`` (which options exist)
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -699,6 +710,7 @@ def build(ws: Any, args: argparse.Namespace) -> Setup:
         mlflow_model=logged.model_uri,
         onnx=onnx_path,
         env=env,
+        serve_options=(Path(sy.__file__).parent / "cli" / "_serve.py").read_text(),
     )
     one = len(paths["one"].read_bytes())
     setup.notes.append(
@@ -742,10 +754,12 @@ def make_server(key: str, setup: Setup, *, poll: float = 2.0) -> Server:
         return Server(
             key, "mlflow models serve", cmd, setup.env, path="/invocations", ready="/ping", **common
         )
-    label, max_batch, max_wait = SHIPYARD_VARIANTS.get(key, SHIPYARD_VARIANTS["sy-default"])
+    label, extra = SHIPYARD_VARIANTS.get(key, SHIPYARD_VARIANTS["sy-default"])
     cmd = [python, "-m", "shipyard.cli", "serve", f"{NAME}@champion", "--host", HOST]
-    cmd += ["--port", str(port), "--workers", "1", "--format", "auto"]
-    cmd += ["--max-batch", str(max_batch), "--max-wait", str(max_wait), "--poll", str(poll)]
+    cmd += ["--port", str(port), "--workers", "1", "--format", "auto", "--poll", str(poll)]
+    cmd += extra
+    if "--log-dir" in setup.serve_options:  # each server its own inference log, counted after
+        cmd += ["--log-dir", str(setup.root / "inference" / key)]
     return Server(
         key,
         f"Shipyard, {label}",
@@ -792,7 +806,7 @@ def big_requests(server: Server, body: Path, setup: Setup, count: int) -> Timing
     content = body.read_bytes()
     samples = []
     with httpx.Client(timeout=120) as client:
-        for _ in range(3):
+        for _ in range(BIG_WARMUP):
             client.post(server.url, content=content, headers=JSON).read()
         for _ in range(count):
             start = time.perf_counter()
@@ -819,6 +833,8 @@ class Measured:
     loads: dict[int, Load] = field(default_factory=dict)
     big: dict[str, Timing] = field(default_factory=dict)
     rss: tuple[int, int] = (0, 0)
+    answered: int = 0  # rows answered (wrk's counts: requests still in flight at the end not)
+    logged: int | None = None  # rows in its inference log
 
 
 def bench_server(key: str, setup: Setup, client: Any, args: argparse.Namespace) -> Measured:
@@ -829,12 +845,14 @@ def bench_server(key: str, setup: Setup, client: Any, args: argparse.Namespace) 
         answer = check_answer(server, setup)
         log(f"  ready in {started:.1f} s; {answer}")
         result = Measured(key, server.label, started, answer)
-        client.run(server, setup.bodies[_one(key)], 32, args.warmup, "warmup")
+        warm = client.run(server, setup.bodies[_one(key)], 32, args.warmup, "warmup")
+        result.answered += warm.requests + 1
         for connections in (1, 32):
             load = client.run(
                 server, setup.bodies[_one(key)], connections, args.duration, f"c{connections}"
             )
             result.loads[connections] = load
+            result.answered += load.requests
             log(f"  {connections} connection(s): {load.summary()}")
         bodies = {"floor": ("big-records",), "mlflow": ("big-mlflow",)}.get(key, ())
         if key == "sy-default":
@@ -842,12 +860,23 @@ def bench_server(key: str, setup: Setup, client: Any, args: argparse.Namespace) 
         for body in bodies:
             timing = big_requests(server, setup.bodies[body], setup, args.big_requests)
             result.big[body] = timing
+            result.answered += BIG_ROWS * (timing.n + BIG_WARMUP)
             log(f"  1,000 rows ({body}): median {fmt_s(timing.median)}, {timing.spread()}")
         result.rss = server.rss()
         log(f"  RSS {fmt_mb(result.rss[0])}")
-        return result
     finally:
         server.stop()
+    if key.startswith("sy-") and "--log-dir" in setup.serve_options:
+        result.logged = logged_rows(setup.root / "inference" / key)
+        log(f"  inference log: {result.logged:,} rows (≥ {result.answered:,} rows answered)")
+    return result
+
+
+def logged_rows(folder: Path) -> int:
+    """Rows in the Parquet files of an inference log folder."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in folder.rglob("*.parquet"))
 
 
 def _one(key: str) -> str:
@@ -860,20 +889,24 @@ def _one(key: str) -> str:
 @dataclass
 class Memory:
     warm: int  # RSS after the warm-up
-    after: int  # after the swaps and another warm-up
+    swapped: int  # after the swaps (no traffic meanwhile but one check request per swap)
+    loaded: int  # after another warm-up on the version the swaps ended on
     series: list[tuple[int, int]]  # (swaps done, RSS)
     swaps: Timing  # seconds from set_alias to the new version answering
     errors: int
 
 
 def bench_memory(setup: Setup, client: Any, args: argparse.Namespace) -> Memory:
+    """RSS of one Shipyard worker after a warm-up, then after ``--swaps`` moves of the
+    champion alias between two more versions (each move: set_alias, wait until the server
+    reports the new version, one request checked to answer from it)."""
     import httpx
     import orjson
 
     import shipyard as sy
 
     server = make_server("sy-memory", setup, poll=0.05)
-    server.label = "Shipyard, one worker, --poll 0.05 (memory)"
+    server.label = "Shipyard as shipped, --poll 0.05 (memory and hot swaps)"
     log(f"{server.label}: starting")
     try:
         sy.models.set_alias(f"{NAME}@{setup.versions[0]}", "champion")
@@ -884,33 +917,37 @@ def bench_memory(setup: Setup, client: Any, args: argparse.Namespace) -> Memory:
         rss_warm = server.rss()[0]
         log(f"  RSS after warm-up: {fmt_mb(rss_warm)}")
         meta = server.base(f"/v2/models/{NAME}")
+        one = setup.bodies["one"].read_bytes()
         targets = setup.versions[1:]
         samples, series = [], []
-        with httpx.Client(timeout=5) as http:
+        with httpx.Client(timeout=10) as http:
             for i in range(args.swaps):
                 target = targets[i % len(targets)]
                 start = time.perf_counter()
                 sy.models.set_alias(f"{NAME}@{target}", "champion")
                 deadline = start + 60
-                while True:
-                    served = orjson.loads(http.get(meta).content).get("versions")
-                    if served == [str(target)]:
-                        break
+                while orjson.loads(http.get(meta).content).get("versions") != [str(target)]:
                     if time.perf_counter() > deadline:
                         raise ServerFailed(f"version {target} not served 60 s after set_alias")
                     time.sleep(0.002)
                 samples.append(time.perf_counter() - start)
-                if (i + 1) % 10 == 0 or i == 0:
+                answer = orjson.loads(http.post(server.url, content=one, headers=JSON).content)
+                if answer.get("version") != target:
+                    raise ServerFailed(f"after swap {i + 1} the answer came from {answer}")
+                if i + 1 in (1, 2) or (i + 1) % 10 == 0:
                     series.append((i + 1, server.rss()[0]))
-        after_load = client.run(server, setup.bodies["one"], 32, args.warmup, "memory-after")
         time.sleep(0.5)
-        rss_after = server.rss()[0]
+        rss_swapped = server.rss()[0]
+        again = client.run(server, setup.bodies["one"], 32, args.warmup, "memory-after")
+        time.sleep(0.5)
+        rss_loaded = server.rss()[0]
         timing = Timing(samples, latency=True)
         log(
             f"  {args.swaps} swaps: median {fmt_s(timing.median)}, p99 {fmt_s(timing.p99)}; "
-            f"RSS after: {fmt_mb(rss_after)} ({(rss_after - rss_warm) / 2**20:+.1f} MB)"
+            f"RSS after: {fmt_mb(rss_swapped)} ({(rss_swapped - rss_warm) / 2**20:+.1f} MB); "
+            f"after another warm-up: {fmt_mb(rss_loaded)}"
         )
-        return Memory(rss_warm, rss_after, series, timing, warm.errors + after_load.errors)
+        return Memory(rss_warm, rss_swapped, rss_loaded, series, timing, warm.errors + again.errors)
     finally:
         server.stop()
 
@@ -964,19 +1001,20 @@ def load_lines(results: dict[str, Measured], connections: int, number: int) -> l
             "sy-default": ("above the floor's req/s", lambda s, f: s.rps > f.rps),
             "sy-wait": ("above the floor's req/s", lambda s, f: s.rps > f.rps),
         }
-        order = ("sy-nobatch", "sy-default", "sy-wait")
+        order = ("sy-nobatch", "sy-default", "sy-wait", "sy-nolog")
     else:
         goals = {
             "sy-default": ("p99 ≤ 1.5× the floor's", lambda s, f: s.p99 <= 1.5 * f.p99),
             "sy-nobatch": ("p99 ≤ 1.5× the floor's", lambda s, f: s.p99 <= 1.5 * f.p99),
         }
-        order = ("sy-default", "sy-nobatch", "sy-wait")
-    for letter, key in zip("abc", order, strict=True):
+        order = ("sy-default", "sy-nobatch", "sy-wait", "sy-nolog")
+    letters = iter("abcdefgh")
+    for key in order:
         shipyard = get(key)
         if shipyard is None:
             continue
         line = Line(
-            f"{number}{letter}. one row, {what}: Shipyard {SHIPYARD_VARIANTS[key][0]}",
+            f"{number}{next(letters)}. one row, {what}: Shipyard {SHIPYARD_VARIANTS[key][0]}",
             mlflow.cell() if mlflow else "—",
             floor.cell() if floor else "—",
             shipyard.cell(),
@@ -996,6 +1034,8 @@ def load_lines(results: dict[str, Measured], connections: int, number: int) -> l
                 line.met = test(shipyard, floor) and shipyard.errors == 0
         elif key == "sy-wait":
             line.goal = "— (holds each batch 2 ms by design)"
+        elif key == "sy-nolog":
+            line.goal = "— (reference: the inference log's cost)"
         line.notes = _load_notes(("MLflow", mlflow), ("floor", floor), ("Shipyard", shipyard))
         lines.append(line)
     ceiling = results.get("ceiling")
@@ -1003,7 +1043,8 @@ def load_lines(results: dict[str, Measured], connections: int, number: int) -> l
         load = ceiling.loads[connections]
         lines.append(
             Line(
-                f"{number}d. reference, {what}: the HTTP ceiling, a FastAPI endpoint returning "
+                f"{number}{next(letters)}. reference, {what}: the HTTP ceiling, a FastAPI "
+                "endpoint returning "
                 "a constant, no model (in the Floor column)",
                 floor=load.cell(),
                 notes=_load_notes(("ceiling", load)),
@@ -1047,24 +1088,32 @@ def big_lines(results: dict[str, Measured]) -> list[Line]:
 def memory_line(memory: Memory | None, results: dict[str, Measured], swaps: int) -> list[Line]:
     if memory is None:
         return []
-    growth = memory.after - memory.warm
+    growth = memory.swapped - memory.warm
     tolerance = max(2 * 2**20, 0.02 * memory.warm)
-    mlflow = results.get("mlflow")
-    floor = results.get("floor")
+    mlflow, floor = results.get("mlflow"), results.get("floor")
     series = ", ".join(f"{n}: {fmt_mb(rss)}" for n, rss in memory.series)
+    later = ""
+    if len(memory.series) > 2:
+        later = (
+            f" ({(memory.series[-1][1] - memory.series[1][1]) / 2**20:+.1f} MB from swap 2 to "
+            f"{memory.series[-1][0]}, once both versions had been loaded)"
+        )
+    others = "MLflow and floor columns: their RSS after their load tests" + (
+        f" (MLflow's CLI parent process holds {fmt_mb(mlflow.rss[1])} more)" if mlflow else ""
+    )
     return [
         Line(
-            f"4. memory: RSS of one worker with one model after a warm-up, and after {swaps} "
-            "hot swaps (the champion alias moved back and forth between two more versions)",
+            f"4. memory: RSS of one Shipyard worker with one model after a warm-up → after {swaps} "
+            "hot swaps (champion moved back and forth between two more versions)",
             fmt_mb(mlflow.rss[0]) if mlflow else "—",
             fmt_mb(floor.rss[0]) if floor else "—",
-            f"{fmt_mb(memory.warm)} →\n{fmt_mb(memory.after)}",
+            f"{fmt_mb(memory.warm)} →\n{fmt_mb(memory.swapped)}",
             goal=f"no growth (read as ≤ {fmt_mb(tolerance)}: 2%, at least 2 MB)",
             met=growth <= tolerance and memory.errors == 0,
-            notes=f"growth {growth / 2**20:+.1f} MB; RSS after n swaps: {series}; swap (set_alias "
-            f"to the new version answering, --poll 0.05): p50 {fmt_s(memory.swaps.median)}, p99 "
-            f"{fmt_s(memory.swaps.p99)}; MLflow and floor: RSS after their load tests"
-            + (f" (MLflow's CLI parent holds {fmt_mb(mlflow.rss[1])} more)" if mlflow else ""),
+            notes=f"growth {growth / 2**20:+.1f} MB{later}; RSS after n swaps: {series}; after "
+            f"another warm-up: {fmt_mb(memory.loaded)}; a swap (set_alias "
+            f"until the server reports the new version, --poll 0.05): p50 "
+            f"{fmt_s(memory.swaps.median)}, p99 {fmt_s(memory.swaps.p99)}; {others}",
         )
     ]
 
@@ -1118,16 +1167,26 @@ def print_results(
         "over the other's: above 1 is better for req/s, worse for p99 and time. The servers "
         f"and the load generator share this machine's {os.cpu_count()} cores (nothing is "
         "pinned): the Notes give the cores each used and the server's CPU time per request. "
-        "Shipyard's server has validation, routing (alias re-resolved every 2 s) and "
-        "Prometheus metrics on; it has no inference log to turn on."
+        "Shipyard's server runs with its defaults: validation against the signature, routing "
+        "(the alias re-resolved every 2 s), Prometheus metrics and "
+        + (
+            "the inference log (every request, Parquet written by a background thread) on."
+            if "--log-sample" in setup.serve_options
+            else "no inference log (this version has none)."
+        )
     )
     for what, value in setup.notes:
         console.print(escape(f"  setup: {what}: {value}"))
     for result in results.values():
+        logged = (
+            ""
+            if result.logged is None
+            else f"; inference log: {result.logged:,} rows (≥ {result.answered:,} answered)"
+        )
         console.print(
             escape(
                 f"  server: {result.label}: ready {result.start_seconds:.1f} s after start; "
-                f"{result.answer}; RSS {fmt_mb(result.rss[0])}"
+                f"{result.answer}; RSS {fmt_mb(result.rss[0])}{logged}"
             )
         )
     for what in skipped:
@@ -1245,9 +1304,13 @@ def main(argv: list[str] | None = None) -> int:
                     ("sy-default", "shipyard"),
                     ("sy-nobatch", "shipyard"),
                     ("sy-wait", "shipyard"),
+                    ("sy-nolog", "shipyard"),
                 )
                 if part in args.only
             ]
+            if "sy-nolog" in keys and "--log-sample" not in setup.serve_options:
+                keys.remove("sy-nolog")
+                skipped.append("inference log off: this Shipyard's serve has no --log-sample")
             for key in keys:
                 try:
                     results[key] = bench_server(key, setup, client, args)

@@ -133,11 +133,16 @@ PUBLIC = {
     "shipyard.cli": ["app", "main"],
     "shipyard.serving": [
         "POLICIES",
+        "SCOPES",
+        "ApiKey",
         "Deployment",
         "DeploymentEvent",
         "Route",
         "create_app",
+        "create_key",
         "deployments",
+        "list_keys",
+        "revoke_key",
         "serve",
     ],
 }

@@ -34,6 +34,12 @@ def serve_cmd(
     log_dir: str = typer.Option(
         None, "--log-dir", help="Inference log folder (default SHIPYARD_HOME/inference)."
     ),
+    auth: bool = typer.Option(
+        False, "--auth", help="Require API keys (shipyard keys create) on all but health."
+    ),
+    max_inflight: int = typer.Option(
+        1024, "--max-inflight", help="Answer 503 beyond this many requests in flight."
+    ),
 ) -> None:
     """Serve a model: Open Inference Protocol v2 (/v2/models/NAME/infer), POST /predict,
     /metrics; hot-swaps when the alias moves."""
@@ -56,4 +62,6 @@ def serve_cmd(
         poll=poll,
         log_sample=log_sample,
         log_dir=log_dir,
+        auth=auth,
+        max_inflight=max_inflight,
     )

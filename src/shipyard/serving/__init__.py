@@ -16,16 +16,22 @@ from __future__ import annotations
 
 from shipyard.serving import _deployments as deployments
 from shipyard.serving._app import create_app
+from shipyard.serving._auth import SCOPES, ApiKey, create_key, list_keys, revoke_key
 from shipyard.serving._deployments import Deployment, DeploymentEvent, Route
 from shipyard.serving._policies import POLICIES
 from shipyard.serving._run import serve
 
 __all__ = [
     "POLICIES",
+    "SCOPES",
+    "ApiKey",
     "Deployment",
     "DeploymentEvent",
     "Route",
     "create_app",
+    "create_key",
     "deployments",
+    "list_keys",
+    "revoke_key",
     "serve",
 ]

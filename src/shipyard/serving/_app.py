@@ -35,6 +35,7 @@ from shipyard._version import __version__
 from shipyard.config import get_settings
 from shipyard.errors import InvalidInput
 from shipyard.serving import _deployments as deployments
+from shipyard.serving._auth import Keyring, RateLimiter
 from shipyard.serving._canary import judge
 from shipyard.serving._log import InferenceLog
 from shipyard.serving._metrics import Metrics
@@ -63,6 +64,12 @@ _OIP_TYPES = {
 MAIN = "main"  # the one route of a server for a single model reference
 
 
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(payload), status_code=status, media_type="application/json", headers=headers
+    )
+
+
 class HTTPError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -82,6 +89,8 @@ class _Server:
         max_wait: float,
         log_sample: float,
         log_dir: str | Path | None,
+        auth: bool,
+        max_inflight: int,
     ) -> None:
         if (model is None) == (deployment is None):
             raise InvalidInput("Serve exactly one of model='name@alias' or deployment='name'.")
@@ -101,6 +110,52 @@ class _Server:
             folder = Path(log_dir) if log_dir is not None else get_settings().home / "inference"
             self.log = InferenceLog(folder, self.name, sample=log_sample)
         self.last_error: str | None = None
+        self.keyring = Keyring() if auth else None
+        self.limiter = RateLimiter()
+        self.max_inflight = max_inflight
+        self.inflight = 0
+
+    def gate(self, request: Request, scope: str) -> Response | None:
+        """None when the request may go on; otherwise the answer that stops it (401, 403,
+        429 or 503)."""
+        if self.inflight >= self.max_inflight:
+            return _json(
+                503,
+                {"error": f"Overloaded: {self.inflight} requests in flight; retry shortly."},
+                {"retry-after": "1"},
+            )
+        if self.keyring is None:
+            return None
+        header = request.headers.get("authorization", "")
+        key = header[7:].strip() if header[:7].lower() == "bearer " else None
+        key = key or request.headers.get("x-api-key")
+        if not key:
+            return _json(
+                401,
+                {"error": "An API key is required: 'Authorization: Bearer <key>'."},
+                {"www-authenticate": "Bearer"},
+            )
+        found = self.keyring.find(key)
+        if found is None:
+            return _json(
+                401, {"error": "Unknown or revoked API key."}, {"www-authenticate": "Bearer"}
+            )
+        if scope not in found.scopes:
+            return _json(
+                403,
+                {"error": f"Key {found.name!r} lacks the {scope!r} scope "
+                 f"(it has {', '.join(found.scopes)})."},
+            )  # fmt: skip
+        if found.rate_limit is not None:
+            wait = self.limiter.allow(found.name, found.rate_limit)
+            if wait > 0:
+                return _json(
+                    429,
+                    {"error": f"Rate limit of {found.rate_limit:g} requests/s for key "
+                     f"{found.name!r} reached."},
+                    {"retry-after": str(max(1, round(wait)))},
+                )  # fmt: skip
+        return None
 
     # -- building routers ----------------------------------------------------------------
     def _slot(self, ref: str, old: Router | None) -> Slot:
@@ -149,6 +204,8 @@ class _Server:
                 self.last_error = str(exc)
 
     async def _check(self) -> None:
+        if self.keyring is not None:
+            await asyncio.to_thread(self.keyring.refresh)  # revoked keys stop working
         router = self.router
         if router is None:
             return
@@ -197,6 +254,8 @@ def create_app(
     poll: float = 2.0,
     log_sample: float = 1.0,
     log_dir: str | Path | None = None,
+    auth: bool = False,
+    max_inflight: int = 1024,
 ) -> FastAPI:
     """An app serving ``model`` (``churn@champion``, followed as the alias moves) or the
     named ``deployment`` (its routes and policy, followed as they change).
@@ -205,9 +264,13 @@ def create_app(
     ``max_batch``/``max_wait``: micro-batching (``max_batch=1`` turns it off).
     ``poll``: seconds between checks of the store (0: never). ``log_sample``: share of
     requests written to the inference log (0: none) under ``log_dir``
-    (``SHIPYARD_HOME/inference``).
+    (``SHIPYARD_HOME/inference``). ``auth``: every endpoint but health needs an API key
+    with the endpoint's scope (``shipyard keys create``). ``max_inflight``: requests
+    answered 503 at once beyond this many in flight, rather than queued without end.
     """
-    server = _Server(model, deployment, format, max_batch, max_wait, log_sample, log_dir)
+    server = _Server(
+        model, deployment, format, max_batch, max_wait, log_sample, log_dir, auth, max_inflight
+    )
     metrics = server.metrics
 
     @contextlib.asynccontextmanager
@@ -291,6 +354,23 @@ def create_app(
         shape: Shape,
         name: str | None = None,
         version: str | None = None,
+    ) -> Response:
+        refused = server.gate(request, "predict")
+        if refused is not None:
+            return refused
+        server.inflight += 1
+        try:
+            return await answered(request, endpoint, parse, shape, name, version)
+        finally:
+            server.inflight -= 1
+
+    async def answered(
+        request: Request,
+        endpoint: str,
+        parse: Parse,
+        shape: Shape,
+        name: str | None,
+        version: str | None,
     ) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
@@ -402,8 +482,7 @@ def create_app(
             out["classes"] = list(active.model.classes)
         return out
 
-    def plain(status: int, payload: Any) -> Response:
-        return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+    plain = _json
 
     @app.get("/v2/health/live", tags=["health"])
     async def live() -> Response:
@@ -415,7 +494,10 @@ def create_app(
         return plain(200 if ok else 503, {"ready": ok})
 
     @app.get("/v2", tags=["metadata"])
-    async def server_metadata() -> Response:
+    async def server_metadata(request: Request) -> Response:
+        refused = server.gate(request, "predict")
+        if refused is not None:
+            return refused
         return plain(200, {"name": "shipyard", "version": __version__, "extensions": []})
 
     def metadata(name: str, version: str | None) -> Response:
@@ -450,12 +532,12 @@ def create_app(
         )
 
     @app.get("/v2/models/{name}", tags=["metadata"])
-    async def model_metadata(name: str) -> Response:
-        return metadata(name, None)
+    async def model_metadata(name: str, request: Request) -> Response:
+        return server.gate(request, "predict") or metadata(name, None)
 
     @app.get("/v2/models/{name}/versions/{version}", tags=["metadata"])
-    async def version_metadata(name: str, version: str) -> Response:
-        return metadata(name, version)
+    async def version_metadata(name: str, version: str, request: Request) -> Response:
+        return server.gate(request, "predict") or metadata(name, version)
 
     def model_ready(name: str, version: str | None) -> Response:
         response = metadata(name, version)
@@ -464,12 +546,12 @@ def create_app(
         return plain(200, {"name": name, "ready": True})
 
     @app.get("/v2/models/{name}/ready", tags=["health"])
-    async def model_is_ready(name: str) -> Response:
-        return model_ready(name, None)
+    async def model_is_ready(name: str, request: Request) -> Response:
+        return server.gate(request, "predict") or model_ready(name, None)
 
     @app.get("/v2/models/{name}/versions/{version}/ready", tags=["health"])
-    async def version_is_ready(name: str, version: str) -> Response:
-        return model_ready(name, version)
+    async def version_is_ready(name: str, version: str, request: Request) -> Response:
+        return server.gate(request, "predict") or model_ready(name, version)
 
     @app.post("/v2/models/{name}/infer", tags=["inference"])
     async def infer_latest(name: str, request: Request) -> Response:
@@ -485,6 +567,9 @@ def create_app(
 
     @app.post("/feedback", tags=["inference"])
     async def feedback_route(request: Request) -> Response:
+        refused = server.gate(request, "feedback")
+        if refused is not None:
+            return refused
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError as exc:
@@ -521,7 +606,10 @@ def create_app(
         return plain(200, {"accepted": len(items), "matched": known})
 
     @app.get("/metrics", tags=["operations"])
-    async def metrics_route() -> Response:
+    async def metrics_route(request: Request) -> Response:
+        refused = server.gate(request, "admin")
+        if refused is not None:
+            return refused
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
     return app

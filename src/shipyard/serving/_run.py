@@ -34,6 +34,8 @@ def serve(
     poll: float = 2.0,
     log_sample: float = 1.0,
     log_dir: str | None = None,
+    auth: bool = False,
+    max_inflight: int = 1024,
     log_level: str = "warning",
 ) -> None:
     """Serve ``model`` (``churn@champion``) or ``deployment`` until interrupted. See
@@ -41,7 +43,9 @@ def serve(
     import uvicorn
 
     settings = _settings(model, deployment, format, max_batch, max_wait, poll, log_sample)
-    settings["log_dir"] = log_dir
+    if max_inflight < 1:
+        raise InvalidInput(f"max_inflight must be at least 1, got {max_inflight}.")
+    settings.update(log_dir=log_dir, auth=auth, max_inflight=max_inflight)
     if workers < 1:
         raise InvalidInput(f"workers must be at least 1, got {workers}.")
     if not 0 < port < 65536:

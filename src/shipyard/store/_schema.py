@@ -438,3 +438,19 @@ class DeploymentEventRow(Base):
     actor: Mapped[str | None] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[float] = mapped_column(Float)
+
+
+class ApiKeyRow(Base):
+    """An API key for the inference server: only its SHA-256 is stored, never the key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to tell keys apart
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the whole key
+    scopes: Mapped[str] = mapped_column(String(256))  # comma-separated: predict,feedback,admin
+    rate_limit: Mapped[float | None] = mapped_column(Float)  # requests per second; None: none
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    revoked_at: Mapped[float | None] = mapped_column(Float)
