@@ -85,9 +85,7 @@ def store(registry: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     reset_settings()
 
 
-@pytest.fixture
-def start_server() -> Iterator[Callable[[Any], Running]]:
-    """Start apps on 127.0.0.1 (``start_server(app).url``); all stop after the test."""
+def _starter() -> Iterator[Callable[[Any], Running]]:
     started: list[Running] = []
 
     def start(app: Any) -> Running:
@@ -97,6 +95,18 @@ def start_server() -> Iterator[Callable[[Any], Running]]:
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[[Any], Running]]:
+    """Start apps on 127.0.0.1 (``start_server(app).url``); all stop after the test."""
+    yield from _starter()
+
+
+@pytest.fixture(scope="module")
+def start_module_server() -> Iterator[Callable[[Any], Running]]:
+    """``start_server`` whose servers stop after the module's tests."""
+    yield from _starter()
 
 
 @pytest.fixture

@@ -40,7 +40,11 @@ from shipyard.serving._canary import judge
 from shipyard.serving._log import InferenceLog
 from shipyard.serving._metrics import Metrics
 from shipyard.serving._protocol import (
+    FEEDBACK_BODY,
+    INFER_BODY,
+    PREDICT_BODY,
     BadRequest,
+    body_schema,
     oip_columns,
     oip_outputs,
     plain_columns,
@@ -553,19 +557,23 @@ def create_app(
     async def version_is_ready(name: str, version: str, request: Request) -> Response:
         return server.gate(request, "predict") or model_ready(name, version)
 
-    @app.post("/v2/models/{name}/infer", tags=["inference"])
+    @app.post("/v2/models/{name}/infer", tags=["inference"], openapi_extra=body_schema(INFER_BODY))
     async def infer_latest(name: str, request: Request) -> Response:
         return await answer(request, "infer", oip_columns, infer_shape, name)
 
-    @app.post("/v2/models/{name}/versions/{version}/infer", tags=["inference"])
+    @app.post(
+        "/v2/models/{name}/versions/{version}/infer",
+        tags=["inference"],
+        openapi_extra=body_schema(INFER_BODY),
+    )
     async def infer_version(name: str, version: str, request: Request) -> Response:
         return await answer(request, "infer", oip_columns, infer_shape, name, version)
 
-    @app.post("/predict", tags=["inference"])
+    @app.post("/predict", tags=["inference"], openapi_extra=body_schema(PREDICT_BODY))
     async def predict_route(request: Request) -> Response:
         return await answer(request, "predict", plain_columns, predict_shape)
 
-    @app.post("/feedback", tags=["inference"])
+    @app.post("/feedback", tags=["inference"], openapi_extra=body_schema(FEEDBACK_BODY))
     async def feedback_route(request: Request) -> Response:
         refused = server.gate(request, "feedback")
         if refused is not None:

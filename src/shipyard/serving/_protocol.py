@@ -182,3 +182,63 @@ def _datatype(values: np.ndarray) -> str:
     if kind == "f":
         return "FP64"
     return "BYTES"
+
+
+# -- OpenAPI descriptions of the bodies (the parsing above is what enforces them) ----------
+
+_SCALAR: dict[str, Any] = {"type": ["string", "number", "integer", "boolean", "null"]}
+_RECORD: dict[str, Any] = {"type": "object", "additionalProperties": _SCALAR}
+PREDICT_BODY: dict[str, Any] = {
+    "oneOf": [
+        {**_RECORD, "description": "One record: column name to value."},
+        {"type": "array", "items": _RECORD, "description": "A list of records."},
+        {
+            "type": "object",
+            "required": ["records"],
+            "properties": {"records": {"type": "array", "items": _RECORD}},
+        },
+        {
+            "type": "object",
+            "required": ["columns"],
+            "properties": {
+                "columns": {"type": "object", "additionalProperties": {"type": "array"}}
+            },
+        },
+    ]
+}
+_TENSOR: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "shape", "datatype", "data"],
+    "properties": {
+        "name": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "datatype": {"type": "string", "enum": sorted(_DATATYPES)},
+        "data": {"type": "array"},
+        "parameters": {"type": "object"},
+    },
+}
+INFER_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "id": {"type": "string"},
+        "inputs": {"type": "array", "items": _TENSOR},
+        "outputs": {"type": "array", "items": {"type": "object"}},
+        "parameters": {"type": "object"},
+    },
+}
+_FEEDBACK: dict[str, Any] = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {
+        "id": {"type": "string", "description": "The request id the answer carried."},
+        "label": {**_SCALAR, "description": "The true label or value."},
+        "reward": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
+FEEDBACK_BODY: dict[str, Any] = {"oneOf": [_FEEDBACK, {"type": "array", "items": _FEEDBACK}]}
+
+
+def body_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` for a route whose JSON body is read by hand."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
