@@ -7,7 +7,9 @@ that reads the dataset version (lineage), with learning curves, test metrics and
 then pick the best; register every model as a version of ``loans-default``, point the
 ``champion`` alias at the best and promote it to production, export it to ONNX (checked
 against the native model) and score the drifted month with it; then let AutoML search model
-families for a few seconds and register its best as the ``challenger``.
+families for a few seconds and register its best as the ``challenger``; deploy the champion
+with the challenger in shadow, serve it over HTTP on 127.0.0.1, send it the drifted month's
+applications with their outcomes as feedback, and read the inference log back.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ SENSITIVE = "gender"
 DROP = ["application_id", "applied_at", SENSITIVE, TARGET]
 EXPERIMENT = "quickstart-loans"
 MODEL = "loans-default"
+JSON_HEADERS = {"content-type": "application/json"}
 
 
 @dataclass
@@ -52,6 +55,12 @@ class QuickstartResult:
     challenger: str = ""
     automl_trials: int = 0
     automl_metrics: dict[str, float] = field(default_factory=dict)
+    deployment: str = ""
+    served: int = 0
+    served_p50_ms: float = 0.0
+    shadow_agreement: float = 0.0
+    logged_rows: int = 0
+    feedback_rows: int = 0
 
 
 Progress = Callable[[str], None]
@@ -63,6 +72,7 @@ def run(
     learning_rates: tuple[float, ...] = (0.05, 0.1, 0.3),
     progress: Progress | None = None,
     automl_budget: float = 10.0,
+    serve_requests: int = 200,
 ) -> QuickstartResult:
     """Run every stage; ``progress`` is called with the name of each stage as it starts."""
     from sklearn.compose import ColumnTransformer
@@ -219,6 +229,9 @@ def run(
         MODEL, searched, aliases=["challenger"], description="The AutoML search's best"
     )
 
+    stage(f"serving: deploy {MODEL}@champion with the challenger in shadow, send it traffic")
+    served = _serve(later, requests=serve_requests)
+
     return QuickstartResult(
         EXPERIMENT,
         parent.id,
@@ -236,4 +249,52 @@ def run(
         challenger=challenger.ref,
         automl_trials=len(searched.leaderboard),
         automl_metrics=searched.best.metrics,
+        **served,
     )
+
+
+def _serve(later: pd.DataFrame, requests: int) -> dict[str, Any]:
+    """Deployment ``loans`` (champion answers, challenger shadows), served from a thread:
+    one-record requests, outcomes posted as feedback, the inference log read back."""
+    import time
+
+    import httpx
+    import orjson
+
+    from shipyard import serving
+
+    name = "loans"
+    routes = {"champion": f"{MODEL}@champion", "challenger": f"{MODEL}@challenger"}
+    if any(d.name == name for d in serving.deployments.list_deployments()):
+        serving.deployments.delete(name)  # a quick start run again starts afresh
+    serving.deployments.create(name, routes, policy="shadow", reason="quick start")
+    records = later.drop(columns=[TARGET]).head(requests)
+    outcomes = later[TARGET].head(requests).tolist()
+    latencies = []
+    app = serving.create_app(deployment=name, poll=0)
+    with serving.background(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        ids = []
+        for record in records.to_dict("records"):
+            record["applied_at"] = str(record["applied_at"])
+            body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)  # NaN as null
+            started = time.perf_counter()
+            answer = client.post("/predict", content=body, headers=JSON_HEADERS)
+            latencies.append(time.perf_counter() - started)
+            answer.raise_for_status()
+            ids.append(answer.json()["id"])
+        feedback = [{"id": i, "label": int(y)} for i, y in zip(ids, outcomes, strict=True)]
+        client.post("/feedback", json=feedback).raise_for_status()
+    log = serving.read_requests(name).to_pandas()
+    log = log[log["request_id"].isin(ids)]
+    primary = log[~log["shadow"]].set_index("request_id")["prediction"]
+    shadow = log[log["shadow"]].set_index("request_id")["prediction"]
+    both = primary.index.intersection(shadow.index)
+    agreement = float((primary[both] == shadow[both]).mean()) if len(both) else 0.0
+    return {
+        "deployment": name,
+        "served": len(ids),
+        "served_p50_ms": float(np.median(latencies) * 1e3),
+        "shadow_agreement": agreement,
+        "logged_rows": len(log),
+        "feedback_rows": len(serving.read_feedback(name)),
+    }

@@ -199,3 +199,16 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     assert challenger.version == 4 and challenger.datasets == ("loans@1",)
     assert sy.get_run(challenger.run_id).params["time_budget"] == "3.0"
     assert "AutoML:" in result.output
+    # The serving stage: the champion answered over HTTP, the challenger shadowed it, and
+    # both answers and the posted outcomes are in the inference log.
+    from shipyard import serving
+
+    loans = serving.deployments.get("loans")
+    assert loans.policy == {"kind": "shadow", "primary": "champion"}
+    log = serving.read_requests("loans").to_pandas()
+    assert len(log) == 400 and log["shadow"].sum() == 200
+    assert set(log.loc[~log["shadow"], "version"]) == {champion.version}
+    assert set(log.loc[log["shadow"], "version"]) == {4}
+    assert len(serving.read_feedback("loans")) == 200
+    assert "Serving: deployment loans" in result.output
+    assert "shipyard serve --deployment loans" in result.output

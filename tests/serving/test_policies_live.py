@@ -140,7 +140,7 @@ def test_shadow_answers_are_logged_and_compared_never_returned(
 
         wait_for(lambda: shadowed() == 30)  # shadow calls finish after their answers
     running.stop()  # flushes the inference log
-    table = read_requests(tmp_path / "log", "shadowed").to_pandas()
+    table = read_requests("shadowed", folder=tmp_path / "log").to_pandas()
     assert (table[table["shadow"]]["version"] == 2).sum() == 30
     assert (table[~table["shadow"]]["version"] == 1).sum() == 30
     assert set(table.loc[table["shadow"], "request_id"]) == {a["id"] for a in answers}
@@ -211,7 +211,7 @@ def test_the_inference_log_holds_features_predictions_and_feedback(
             "/feedback", json=[{"id": one["id"], "label": 1}, {"id": "unknown", "label": 0}]
         )
     running.stop()
-    table = read_requests(tmp_path / "log", "logged").to_pandas()
+    table = read_requests("logged", folder=tmp_path / "log").to_pandas()
     assert len(table) == 26 and set(table["request_id"]) == {many["id"], one["id"]}
     first = table[table["request_id"] == many["id"]]
     assert list(first["prediction"]) == many["predictions"]
@@ -219,7 +219,7 @@ def test_the_inference_log_holds_features_predictions_and_feedback(
     assert list(first["region"]) == [r["region"] for r in records]
     assert np.allclose(first["probability"], np.max(many["probabilities"], axis=1), atol=1e-6)
     assert (table["latency_ms"] > 0).all() and (table["model"] == "loans-gbm").all()
-    feedback = read_feedback(tmp_path / "log", "logged").to_pandas()
+    feedback = read_feedback("logged", folder=tmp_path / "log").to_pandas()
     assert set(feedback["request_id"]) == {one["id"], "unknown"}
     assert feedback.set_index("request_id").loc[one["id"], "label"] == "1"
 

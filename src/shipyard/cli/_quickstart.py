@@ -63,6 +63,12 @@ def quickstart_cmd(
         f"challenger), scored AUC {number(result.automl_metrics.get('auc'), 4)} in "
         "cross-validation.\n"
     )
+    console.print(
+        f"Serving: deployment {result.deployment} (champion answers, challenger in shadow) "
+        f"answered {result.served} requests over HTTP, median {result.served_p50_ms:.1f} ms "
+        f"round trip; the shadow agreed on {result.shadow_agreement:.1%}; the inference log "
+        f"holds {result.logged_rows} rows and {result.feedback_rows} outcomes as feedback.\n"
+    )
     console.print("Where to look:")
     console.print(f"  shipyard data show {result.dataset}")
     console.print(f"  shipyard data diff {result.dataset} {result.drifted}")
@@ -79,6 +85,8 @@ def quickstart_cmd(
     console.print(f"  shipyard models show {name}@champion")
     console.print(f"  shipyard models compare {name}@champion {name}@challenger")
     console.print("  shipyard runs list -e quickstart-automl -o 'metrics.auc desc'")
+    console.print(f"  shipyard deployments show {result.deployment}")
+    console.print(f"  shipyard serve --deployment {result.deployment} --port 8080")
     console.print(
         f"  Python: sy.search_runs('{result.experiment}', "
         "filter='metrics.auc > 0.7', order_by=['metrics.auc desc'])"

@@ -18,8 +18,9 @@ from shipyard.serving import _deployments as deployments
 from shipyard.serving._app import create_app
 from shipyard.serving._auth import SCOPES, ApiKey, create_key, list_keys, revoke_key
 from shipyard.serving._deployments import Deployment, DeploymentEvent, Route
+from shipyard.serving._log import read_feedback, read_requests
 from shipyard.serving._policies import POLICIES
-from shipyard.serving._run import serve
+from shipyard.serving._run import background, serve
 
 __all__ = [
     "POLICIES",
@@ -28,10 +29,13 @@ __all__ = [
     "Deployment",
     "DeploymentEvent",
     "Route",
+    "background",
     "create_app",
     "create_key",
     "deployments",
     "list_keys",
+    "read_feedback",
+    "read_requests",
     "revoke_key",
     "serve",
 ]

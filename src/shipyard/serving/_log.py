@@ -195,15 +195,25 @@ def _request_table(items: list[dict[str, Any]]) -> Any:
     return pa.table({k: pa.array(v) for k, v in data.items()})
 
 
-def read_requests(folder: str | Path, deployment: str) -> Any:
-    """Every logged request row of a deployment as an Arrow table (DuckDB; columns of
-    different versions are unioned by name)."""
-    pattern = Path(folder) / deployment / "requests" / "**" / "*.parquet"
+def read_requests(deployment: str, folder: str | Path | None = None) -> Any:
+    """Every logged request row of a deployment (or served model) as an Arrow table, None
+    before any (DuckDB; columns of different versions are unioned by name). ``folder``: the
+    server's ``log_dir`` (default ``SHIPYARD_HOME/inference``)."""
+    pattern = _folder(folder) / deployment / "requests" / "**" / "*.parquet"
     return _read(pattern, '"at", request_id, "row"')
 
 
-def read_feedback(folder: str | Path, deployment: str) -> Any:
-    return _read(Path(folder) / deployment / "feedback" / "**" / "*.parquet", '"at"')
+def read_feedback(deployment: str, folder: str | Path | None = None) -> Any:
+    """Feedback posted to a deployment's server (request id, label, reward), or None."""
+    return _read(_folder(folder) / deployment / "feedback" / "**" / "*.parquet", '"at"')
+
+
+def _folder(folder: str | Path | None) -> Path:
+    if folder is not None:
+        return Path(folder)
+    from shipyard.config import get_settings
+
+    return get_settings().home / "inference"
 
 
 def _read(pattern: Path, order: str) -> Any:

@@ -6,8 +6,12 @@ environment variable and :func:`app_from_env` builds the app there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,7 +19,7 @@ from fastapi import FastAPI
 from shipyard.errors import InvalidInput
 from shipyard.serving._app import create_app
 
-__all__ = ["app_from_env", "serve"]
+__all__ = ["app_from_env", "background", "serve"]
 
 ENV = "SHIPYARD_SERVE_CONFIG"
 FORMATS = ("auto", "onnx", "native")
@@ -98,3 +102,28 @@ def _settings(
         "max_wait": max_wait,
         "poll": poll,
     }
+
+
+@contextlib.contextmanager
+def background(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` from a thread of this process while the block runs; yields its URL
+    (``port=0`` picks a free port). For notebooks, scripts and the quick start."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="shipyard-serve", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("The server did not start; see the log above.")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
