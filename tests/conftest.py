@@ -8,6 +8,12 @@ SHIPYARD_REQUIRE_SERVICES=1 (as in CI).
 from __future__ import annotations
 
 import os
+
+# One OpenMP/BLAS thread per test process (set before NumPy or scikit-learn load): on two
+# cores, OpenMP threads spinning against the rest of the suite made small fits ~50x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

@@ -73,21 +73,22 @@ def test_a_fit_stops_at_its_deadline_and_still_predicts(make: object, table: tup
 
 def test_torch_mlp_learns_and_keeps_its_validation_curve(table: tuple) -> None:
     X, y = table
-    model = TorchMLPClassifier((64, 32), dropout=0.1, random_state=3).fit(X[:5000], y[:5000])
+    make = dict(dropout=0.1, random_state=3, max_epochs=25, batch_size=256)
+    model = TorchMLPClassifier((64, 32), **make).fit(X[:5000], y[:5000])
     proba = model.predict_proba(X[5000:])
     assert proba.shape == (1000, 2) and np.allclose(proba.sum(axis=1), 1.0)
     assert roc_auc_score(y[5000:], proba[:, 1]) > 0.9
     assert model.stopped_ in ("plateau", "max_epochs")
     assert len(model.validation_curve_) == model.n_epochs_ >= 1
     assert set(model.predict(X[:10])) <= {0, 1}
-    again = TorchMLPClassifier((64, 32), dropout=0.1, random_state=3).fit(X[:5000], y[:5000])
+    again = TorchMLPClassifier((64, 32), **make).fit(X[:5000], y[:5000])
     np.testing.assert_array_equal(model.predict_proba(X), again.predict_proba(X))  # seeded
 
 
 def test_torch_mlp_regressor_predicts_on_the_target_scale() -> None:
     X, y = make_regression(2000, 8, noise=3.0, random_state=0)
     y = y * 50 + 1000  # far from the standardised scale it trains on
-    model = TorchMLPRegressor((64,), learning_rate=3e-3).fit(X[:1600], y[:1600])
+    model = TorchMLPRegressor((64,), learning_rate=1e-2, max_epochs=60).fit(X[:1600], y[:1600])
     assert r2_score(y[1600:], model.predict(X[1600:])) > 0.9
 
 

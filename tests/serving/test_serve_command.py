@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -34,7 +35,7 @@ def test_serve_command_with_two_workers(store: Path) -> None:
     env = {**os.environ, "SHIPYARD_HOME": str(store)}
     command = [sys.executable, "-m", "shipyard.cli", "serve", "loans-gbm@champion"]
     process = subprocess.Popen(
-        [*command, "--port", str(port), "--workers", "2"],
+        [*command, "--port", str(port), "--workers", "2", "--access-log"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -54,8 +55,13 @@ def test_serve_command_with_two_workers(store: Path) -> None:
             time.sleep(0.2)
         with httpx.Client(base_url=url) as client:
             answers = [client.post("/predict", json=ROW) for _ in range(20)]
+            refused = client.post("/predict", json={"age": "x"})
         assert all(a.status_code == 200 for a in answers)
         assert {a.json()["version"] for a in answers} == {1}
     finally:
         process.terminate()
-        process.communicate(timeout=30)  # reads and closes the pipe
+        output = process.communicate(timeout=30)[0].decode()  # reads and closes the pipe
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert {line["request_id"] for line in lines} >= {a.json()["id"] for a in answers}
+    failed = next(line for line in lines if line["request_id"] == refused.headers["x-request-id"])
+    assert failed["status"] == 422 and "income" in failed["error"]

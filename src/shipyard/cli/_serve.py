@@ -40,6 +40,9 @@ def serve_cmd(
     max_inflight: int = typer.Option(
         1024, "--max-inflight", help="Answer 503 beyond this many requests in flight."
     ),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="One JSON line per request on stderr (request id, ...)."
+    ),
 ) -> None:
     """Serve a model: Open Inference Protocol v2 (/v2/models/NAME/infer), POST /predict,
     /metrics; hot-swaps when the alias moves."""
@@ -64,4 +67,5 @@ def serve_cmd(
         log_dir=log_dir,
         auth=auth,
         max_inflight=max_inflight,
+        access_log=access_log,
     )

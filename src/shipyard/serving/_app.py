@@ -56,6 +56,7 @@ from shipyard.serving._slot import Active, Slot
 __all__ = ["create_app"]
 
 log = logging.getLogger("shipyard.serving")
+access = logging.getLogger("shipyard.serving.access")  # one JSON line per request, at INFO
 
 _OIP_TYPES = {
     "float": "FP64",
@@ -413,6 +414,22 @@ def create_app(
             status, payload = 500, {"error": f"The model failed on this input: {exc}"}
         seconds = time.perf_counter() - started
         record(endpoint, active, status, seconds)
+        if access.isEnabledFor(logging.INFO):
+            access.info(
+                orjson.dumps(
+                    {
+                        "at": time.time(),
+                        "request_id": request_id,
+                        "endpoint": endpoint,
+                        "route": route,
+                        "model": active.name if active else None,
+                        "version": active.version if active else None,
+                        "status": status,
+                        "latency_ms": round(seconds * 1e3, 3),
+                        **({"error": payload["error"]} if status >= 400 else {}),
+                    }
+                ).decode()
+            )
         if status == 200 and route is not None and active is not None:
             stats = server.stats[route]
             stats.requests += 1

@@ -22,6 +22,7 @@ from shipyard.serving._app import create_app
 __all__ = ["app_from_env", "background", "serve"]
 
 ENV = "SHIPYARD_SERVE_CONFIG"
+ACCESS_ENV = "SHIPYARD_ACCESS_LOG"
 FORMATS = ("auto", "onnx", "native")
 
 
@@ -40,6 +41,7 @@ def serve(
     log_dir: str | None = None,
     auth: bool = False,
     max_inflight: int = 1024,
+    access_log: bool = False,
     log_level: str = "warning",
 ) -> None:
     """Serve ``model`` (``churn@champion``) or ``deployment`` until interrupted. See
@@ -50,6 +52,8 @@ def serve(
     if max_inflight < 1:
         raise InvalidInput(f"max_inflight must be at least 1, got {max_inflight}.")
     settings.update(log_dir=log_dir, auth=auth, max_inflight=max_inflight)
+    if access_log:
+        os.environ[ACCESS_ENV] = "1"  # workers started by uvicorn read it too
     if workers < 1:
         raise InvalidInput(f"workers must be at least 1, got {workers}.")
     if not 0 < port < 65536:
@@ -60,6 +64,7 @@ def serve(
         "log_level": log_level,
         "access_log": False,
     }
+    _configure_logs()
     if workers == 1:
         uvicorn.run(create_app(**settings), **common)
         return
@@ -69,7 +74,23 @@ def serve(
 
 def app_from_env() -> FastAPI:
     """The app a worker process builds from the settings ``serve`` left in the environment."""
+    _configure_logs()
     return create_app(**json.loads(os.environ[ENV]))
+
+
+def _configure_logs() -> None:
+    """Access lines (JSON, one per request) and the server's own messages on stderr."""
+    import logging
+
+    if os.environ.get(ACCESS_ENV) != "1":
+        return
+    access = logging.getLogger("shipyard.serving.access")
+    if not access.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
 
 
 def _settings(
