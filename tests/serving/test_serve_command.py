@@ -64,4 +64,4 @@ def test_serve_command_with_two_workers(store: Path) -> None:
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert {line["request_id"] for line in lines} >= {a.json()["id"] for a in answers}
     failed = next(line for line in lines if line["request_id"] == refused.headers["x-request-id"])
-    assert failed["status"] == 422 and "income" in failed["error"]
+    assert failed["status"] == 422 and "age" in failed["error"]
