@@ -226,34 +226,37 @@ def _proc_stat(pid: int) -> list[str] | None:
         return None
 
 
-def machine_busy() -> float:
-    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``)."""
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds the machine has spent busy since boot, and of those in softirq (which is
+    charged to no process: on 127.0.0.1 mostly the loopback's packet processing)."""
     try:
         fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     except OSError:
-        return math.nan
+        return math.nan, math.nan
     user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) / tick, softirq / tick
 
 
 class Others:
-    """CPU time of other processes during a stretch: the machine's busy time less this
-    process's, its finished children's (wrk) and the server's."""
+    """CPU time of other processes during a stretch: the machine's busy time less softirq,
+    this process's, its finished children's (wrk) and the server's."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.start = self._sample()
 
-    def _sample(self) -> tuple[float, float, float, float]:
+    def _sample(self) -> tuple[float, float, float, float, float]:
         mine = os.times()
         own = mine.user + mine.system + mine.children_user + mine.children_system
-        return machine_busy(), own, self.server.cpu_seconds(), time.monotonic()
+        busy, softirq = machine_cpu()
+        return busy, softirq, own, self.server.cpu_seconds(), time.monotonic()
 
-    def stop(self) -> tuple[float, float]:
-        """(other processes' CPU seconds, wall seconds)."""
+    def stop(self) -> tuple[float, float, float]:
+        """(other processes' CPU seconds, softirq seconds, wall seconds)."""
         end = self._sample()
-        used = (end[0] - self.start[0]) - (end[1] - self.start[1]) - (end[2] - self.start[2])
-        return max(0.0, used), end[3] - self.start[3]
+        busy, softirq, own, server, wall = (b - a for a, b in zip(self.start, end, strict=True))
+        return max(0.0, busy - softirq - own - server), softirq, wall
 
 
 def rss_bytes(pid: int) -> int:
@@ -863,7 +866,7 @@ class Measured:
     big: dict[str, Timing] = field(default_factory=dict)
     rss: tuple[int, int] = (0, 0)
     answered: int = 0  # rows answered (wrk's counts: requests still in flight at the end not)
-    others: tuple[float, float] = (0.0, 0.0)  # other processes' CPU-s during its tests, wall s
+    others: tuple[float, float, float] = (0.0, 0.0, 0.0)  # see Others.stop
     logged: int | None = None  # rows in its inference log
 
 
@@ -904,10 +907,14 @@ def bench_server(key: str, setup: Setup, client: Any, args: argparse.Namespace) 
     return result
 
 
-def _others(others: tuple[float, float]) -> str:
-    used, wall = others
-    share = 100 * used / wall if wall else 0.0
-    return f"other processes used {used:.1f} CPU-s in {wall:.0f} s ({share:.0f}% of a core)"
+def _others(others: tuple[float, float, float]) -> str:
+    used, softirq, wall = others
+    if not wall:
+        return "other processes: not measured"
+    return (
+        f"other processes used {used:.1f} CPU-s in {wall:.0f} s ({100 * used / wall:.0f}% of a "
+        f"core; kernel softirq, mostly loopback networking, another {100 * softirq / wall:.0f}%)"
+    )
 
 
 def logged_rows(folder: Path) -> int:
@@ -972,7 +979,7 @@ def bench_memory(setup: Setup, client: Any, args: argparse.Namespace) -> Memory:
                 answer = orjson.loads(http.post(server.url, content=one, headers=JSON).content)
                 if answer.get("version") != target:
                     raise ServerFailed(f"after swap {i + 1} the answer came from {answer}")
-                if i + 1 in (1, 2) or (i + 1) % 10 == 0:
+                if i + 1 in (1, 2, 10, args.swaps) or (i + 1) % 50 == 0:
                     series.append((i + 1, server.rss()[0]))
         time.sleep(0.5)
         rss_swapped = server.rss()[0]
@@ -1232,6 +1239,7 @@ def print_results(
     total = (
         sum(r.others[0] for r in results.values()),
         sum(r.others[1] for r in results.values()),
+        sum(r.others[2] for r in results.values()),
     )
     extra = [
         ("scikit-learn", sklearn.__version__),
