@@ -131,6 +131,7 @@ PUBLIC = {
     ],
     "shipyard.config": ["Settings", "current_user", "get_settings", "reset_settings"],
     "shipyard.cli": ["app", "main"],
+    "shipyard.monitoring": ["DEFAULTS", "DriftReport", "FeatureDrift", "Reference", "drift"],
     "shipyard.serving": [
         "POLICIES",
         "SCOPES",

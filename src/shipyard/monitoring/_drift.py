@@ -1,0 +1,496 @@
+"""Data drift per feature between a reference and a current window, and a verdict.
+
+Numeric features: Kolmogorov–Smirnov (statistic and asymptotic p-value), Wasserstein distance
+(and normalised by the reference's standard deviation), population stability index and
+Jensen–Shannon distance on ten reference-quantile bins. All four come from one sort per
+column: the two sorted samples give both empirical CDFs on the merged values (KS and
+Wasserstein) and the bin counts (PSI and Jensen–Shannon) by binary search, so no statistic
+re-reads or re-sorts the data; a reference's sorted columns are kept and reused across
+windows (:class:`Reference`). Categorical features: chi-square test of homogeneity, PSI and
+Jensen–Shannon on the category shares (counted once, in Arrow).
+
+Written here rather than calling SciPy per statistic: SciPy's functions each sort (or bin)
+the data again, four times per column; tests check every statistic against SciPy's.
+
+Which statistic decides (defaults, overridable per feature): on small windows (either side at
+most ``SMALL_WINDOW`` rows) the tests' p-values (KS for numbers, chi-square for categories,
+below 0.05); on larger windows effect sizes, because a p-value there flags shifts too small
+to matter: normalised Wasserstein at least 0.1 for numbers, Jensen–Shannon at least 0.1 for
+categories.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidInput
+
+__all__ = ["DEFAULTS", "DriftReport", "FeatureDrift", "Reference", "drift"]
+
+SMALL_WINDOW = 1_000
+MIN_ROWS = 30  # fewer non-missing values than this on a side: no test has power; no verdict
+BINS = 10
+EPSILON = 1e-4  # share given to an empty bin in PSI and Jensen–Shannon
+METHODS = {
+    "numeric": ("ks", "wasserstein", "psi", "jensenshannon"),
+    "categorical": ("chisquare", "psi", "jensenshannon"),
+}
+# method -> (default threshold, True when the statistic is a p-value: drift below it)
+DEFAULTS: dict[str, tuple[float, bool]] = {
+    "ks": (0.05, True),
+    "chisquare": (0.05, True),
+    "wasserstein": (0.1, False),  # normalised by the reference's standard deviation
+    "psi": (0.1, False),
+    "jensenshannon": (0.1, False),
+}
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """One feature's statistics and the verdict of its deciding method."""
+
+    feature: str
+    kind: str  # numeric or categorical ("" when the feature is missing on a side)
+    method: str | None
+    statistic: float | None  # the deciding method's value (a p-value for ks/chisquare)
+    threshold: float | None
+    drifted: bool
+    stats: dict[str, float] = field(default_factory=dict)
+    reference_rows: int = 0
+    current_rows: int = 0
+    reference_missing: float = 0.0  # share of missing values
+    current_missing: float = 0.0
+    note: str = ""  # why there is no verdict (missing on a side, all missing, too few rows)
+
+
+@dataclass
+class DriftReport:
+    """Per-feature drift and the dataset-level verdict (``drifted``)."""
+
+    features: list[FeatureDrift]
+    share: float  # drifted share of the judged features (importance-weighted when given)
+    drift_share: float  # the share at which the dataset counts as drifted
+    weighted: bool
+
+    @property
+    def drifted(self) -> bool:
+        return self.share >= self.drift_share and any(f.drifted for f in self.features)
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return [f.feature for f in self.features if f.drifted]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per feature: method, statistic, p-value where the method has one,
+        threshold, drifted; then every statistic computed and the notes."""
+        rows = []
+        for f in self.features:
+            p_value = f.statistic if f.method in ("ks", "chisquare") else None
+            rows.append(
+                {
+                    "feature": f.feature,
+                    "kind": f.kind,
+                    "method": f.method,
+                    "statistic": f.statistic,
+                    "p_value": p_value,
+                    "threshold": f.threshold,
+                    "drifted": f.drifted,
+                    **f.stats,
+                    "reference_rows": f.reference_rows,
+                    "current_rows": f.current_rows,
+                    "reference_missing": f.reference_missing,
+                    "current_missing": f.current_missing,
+                    "note": f.note,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        frame = self.to_frame().astype(object).where(lambda d: d.notna(), None)
+        return {
+            "drifted": self.drifted,
+            "share": self.share,
+            "drift_share": self.drift_share,
+            "weighted": self.weighted,
+            "features": frame.to_dict("records"),
+        }
+
+
+@dataclass
+class _Column:
+    kind: str
+    rows: int
+    missing: float
+    sorted: np.ndarray | None = None  # numeric: finite values, ascending
+    counts: dict[Any, int] | None = None  # categorical: value -> count (missing excluded)
+    std: float = 0.0
+    edges: np.ndarray | None = None  # numeric reference: inner bin edges (quantiles)
+
+
+class Reference:
+    """A reference window prepared once (columns sorted or counted), reused for each current
+    window: ``ref = Reference(df); drift(ref, window1); drift(ref, window2)``."""
+
+    def __init__(self, data: Any, categorical: Sequence[str] = (), workers: int = 0) -> None:
+        table = _table(data, "reference")
+        self.columns = _prepare(table, set(categorical), workers, reference=True)
+        self.categorical = tuple(categorical)
+
+
+def drift(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
+    methods: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    importance: Mapping[str, float] | None = None,
+    drift_share: float = 0.5,
+    workers: int = 0,
+) -> DriftReport:
+    """Drift of ``current`` against ``reference`` (DataFrames, Arrow tables, dataset
+    references like ``"loans@1"``, or a prepared :class:`Reference`).
+
+    Args:
+        columns: features to compare (default: every column of either side).
+        categorical: columns to treat as categories although they hold numbers.
+        methods: per feature, the deciding method (``ks``, ``wasserstein``, ``psi``,
+            ``jensenshannon``, ``chisquare``), instead of the default by window size.
+        thresholds: per feature, the threshold of its deciding method.
+        importance: per feature weights (e.g. a model's feature importances): the dataset
+            verdict weighs drifted features by them.
+        drift_share: the dataset drifts when at least this (weighted) share of the judged
+            features drifts.
+        workers: threads computing columns side by side (0: one per core).
+
+    Raises:
+        InvalidInput: a method, threshold or share that makes no sense (named).
+    """
+    if not 0 < drift_share <= 1:
+        raise InvalidInput(f"drift_share must be in (0, 1]; got {drift_share}.")
+    prepared = (
+        reference
+        if isinstance(reference, Reference)
+        else Reference(reference, categorical=categorical, workers=workers)
+    )
+    current_table = _table(current, "current")
+    categories = set(categorical) | set(prepared.categorical)
+    names = list(columns) if columns is not None else _union(prepared.columns, current_table)
+    methods = dict(methods or {})
+    thresholds = dict(thresholds or {})
+    _check_choices(methods, thresholds, names)
+    wanted = [n for n in names if n in current_table.column_names]
+    current_columns = _prepare(current_table.select(wanted), categories, workers)
+    features = [
+        _compare(
+            name,
+            prepared.columns.get(name),
+            current_columns.get(name),
+            methods.get(name),
+            thresholds.get(name),
+        )
+        for name in names
+    ]
+    return _verdict(features, importance, drift_share)
+
+
+# -- inputs -----------------------------------------------------------------------------
+
+
+def _table(data: Any, side: str) -> Any:
+    import pyarrow as pa
+
+    if isinstance(data, str):
+        from shipyard import data as datasets
+
+        return datasets.resolve(data).to_arrow()
+    if hasattr(data, "to_arrow") and hasattr(data, "ref"):  # a DatasetVersion
+        return data.to_arrow()
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise InvalidInput(
+        f"{side} must be a DataFrame, an Arrow table or a dataset reference like 'loans@1'; "
+        f"got {type(data).__name__}."
+    )
+
+
+def _union(reference: Mapping[str, _Column], table: Any) -> list[str]:
+    names = list(reference)
+    names += [n for n in table.column_names if n not in reference]
+    return names
+
+
+def _check_choices(
+    methods: Mapping[str, str], thresholds: Mapping[str, float], names: Sequence[str]
+) -> None:
+    for feature, method in methods.items():
+        if method not in DEFAULTS:
+            raise InvalidInput(
+                f"methods[{feature!r}] must be one of {', '.join(DEFAULTS)}; got {method!r}."
+            )
+    for feature, value in thresholds.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise InvalidInput(f"thresholds[{feature!r}] must be a non-negative number.")
+    unknown = sorted((set(methods) | set(thresholds)) - set(names))
+    if unknown:
+        raise InvalidInput(f"methods/thresholds name columns not compared: {unknown}.")
+
+
+def _prepare(
+    table: Any, categorical: set[str], workers: int, reference: bool = False
+) -> dict[str, _Column]:
+    names = table.column_names
+
+    def one(name: str) -> _Column:
+        return _column(table.column(name), name in categorical, reference)
+
+    if len(names) <= 1 or workers == 1:
+        return {n: one(n) for n in names}
+    # NumPy's sort and Arrow's counting release the GIL: columns run side by side
+    with ThreadPoolExecutor(max_workers=workers or None) as pool:
+        return dict(zip(names, pool.map(one, names), strict=True))
+
+
+def _column(column: Any, categorical: bool, reference: bool) -> _Column:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    rows = len(column)
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = column.type
+    numeric = (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_temporal(kind)
+        or pa.types.is_decimal(kind)
+    )
+    if numeric and not categorical:
+        if pa.types.is_temporal(kind):
+            column = column.cast(pa.int64()) if not pa.types.is_timestamp(kind) else (
+                pc.cast(column, pa.timestamp("ns")).cast(pa.int64())
+            )  # fmt: skip
+        values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        finite = values[np.isfinite(values)]
+        finite.sort()
+        out = _Column("numeric", rows, 1 - len(finite) / rows if rows else 0.0, sorted=finite)
+        if len(finite):
+            out.std = float(np.std(finite))
+            if reference:
+                out.edges = _edges(finite)
+        return out
+    counted = pc.value_counts(column.drop_null()).to_pylist()
+    counts = {c["values"]: int(c["counts"]) for c in counted}
+    present = sum(counts.values())
+    return _Column("categorical", rows, 1 - present / rows if rows else 0.0, counts=counts)
+
+
+def _edges(sorted_values: np.ndarray) -> np.ndarray:
+    """Inner bin edges at the reference's deciles (repeated edges merged)."""
+    n = len(sorted_values)
+    positions = (np.arange(1, BINS) * n) // BINS
+    return np.unique(sorted_values[positions])
+
+
+# -- statistics --------------------------------------------------------------------------
+
+
+def numeric_stats(
+    reference: np.ndarray, current: np.ndarray, edges: np.ndarray, std: float
+) -> dict[str, float]:
+    """Every numeric statistic from two sorted samples (see the module docstring)."""
+    from scipy.stats import kstwo, kstwobign
+
+    n, m = len(reference), len(current)
+    ks = _ks(reference, current)
+    wasserstein = _wasserstein(reference, current)
+    effective = round(n * m / (n + m))
+    # SciPy's asymptotic two-sample p-value is kstwo.sf(D, round(nm/(n+m))); it takes half a
+    # second when the p-value is astronomically small, so the limiting distribution answers
+    # first and the exact one is asked only where its digits could matter.
+    p_value = float(kstwobign.sf(ks * math.sqrt(effective))) if effective > 0 else 1.0
+    if effective > 0 and p_value > 1e-8:
+        p_value = float(kstwo.sf(ks, effective))
+    p_ref = _shares(_bin_counts(reference, edges))
+    p_cur = _shares(_bin_counts(current, edges))
+    scale = std if std > 0 else (abs(float(np.mean(reference))) or 1.0)
+    return {
+        "ks": ks,
+        "ks_p_value": p_value,
+        "wasserstein": wasserstein,
+        "wasserstein_norm": wasserstein / scale,
+        "psi": _psi(p_ref, p_cur),
+        "jensenshannon": _js(p_ref, p_cur),
+    }
+
+
+def _steps(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a sorted sample and its empirical CDF at each."""
+    last = np.append(np.flatnonzero(np.diff(sorted_values)), len(sorted_values) - 1)
+    return sorted_values[last], (last + 1) / len(sorted_values)
+
+
+def _ks(reference: np.ndarray, current: np.ndarray) -> float:
+    """sup |F_r - F_c|: both CDFs are steps, so the largest gap is at a sample point;
+    each side's distinct points are looked up in the other (two binary searches)."""
+    at_r, cdf_r = _steps(reference)
+    at_c, cdf_c = _steps(current)
+    gap_r = np.abs(cdf_r - np.searchsorted(current, at_r, side="right") / len(current))
+    gap_c = np.abs(np.searchsorted(reference, at_c, side="right") / len(reference) - cdf_c)
+    return float(max(gap_r.max(), gap_c.max()))
+
+
+def _wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
+    """W1 as the integral of |F_r^-1(u) - F_c^-1(u)| over u in (0, 1]: the two samples'
+    quantile levels i/n and j/m, merged exactly as integers in units of 1/(n m), pick which
+    order statistics face each other on each step. Equal to SciPy's wasserstein_distance
+    (the same area, integrated along the other axis) without searching the data."""
+    n, m = len(reference), len(current)
+    levels = np.concatenate(
+        [np.arange(1, n + 1, dtype=np.int64) * m, np.arange(1, m + 1, dtype=np.int64) * n]
+    )
+    levels.sort(kind="stable")  # two sorted runs: a linear merge
+    steps = np.diff(levels, prepend=0)
+    i = (levels + m - 1) // m - 1  # the order statistic of the reference at each level
+    j = (levels + n - 1) // n - 1
+    return float(np.dot(steps, np.abs(reference[i] - current[j])) / (n * m))
+
+
+def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts in the bins (-inf, e1), [e1, e2), ..., [ek, inf) by binary search."""
+    cuts = np.searchsorted(sorted_values, edges, side="left")
+    return np.diff(np.concatenate([[0], cuts, [len(sorted_values)]]))
+
+
+def categorical_stats(reference: Mapping[Any, int], current: Mapping[Any, int]) -> dict[str, float]:
+    from scipy.stats import chi2_contingency
+
+    values = sorted(set(reference) | set(current), key=lambda v: (str(type(v)), v))
+    ref = np.array([reference.get(v, 0) for v in values], dtype=np.float64)
+    cur = np.array([current.get(v, 0) for v in values], dtype=np.float64)
+    if len(values) < 2:
+        chi2, p_value = 0.0, 1.0
+    else:
+        chi2, p_value, _, _ = chi2_contingency(np.vstack([ref, cur]), correction=False)
+    p_ref, p_cur = _shares(ref), _shares(cur)
+    return {
+        "chisquare": float(chi2),
+        "chisquare_p_value": float(p_value),
+        "psi": _psi(p_ref, p_cur),
+        "jensenshannon": _js(p_ref, p_cur),
+        "categories": float(len(values)),
+        "new_categories": float(sum(1 for v in current if v not in reference)),
+    }
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    total = counts.sum()
+    shares = counts / total if total else np.full(len(counts), 1 / max(len(counts), 1))
+    shares = np.maximum(shares, EPSILON)
+    out: np.ndarray = shares / shares.sum()
+    return out
+
+
+def _psi(p: np.ndarray, q: np.ndarray) -> float:
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def _js(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon distance (natural log), as ``scipy.spatial.distance.jensenshannon``."""
+    mid = (p + q) / 2
+    divergence = (np.sum(p * np.log(p / mid)) + np.sum(q * np.log(q / mid))) / 2
+    return float(math.sqrt(max(divergence, 0.0)))
+
+
+# -- verdicts ----------------------------------------------------------------------------
+
+
+def _compare(
+    name: str,
+    ref: _Column | None,
+    cur: _Column | None,
+    method: str | None,
+    threshold: float | None,
+) -> FeatureDrift:
+    if ref is None or cur is None:
+        side = "reference" if ref is None else "current window"
+        return FeatureDrift(
+            name, "", None, None, None, False,
+            reference_rows=ref.rows if ref else 0, current_rows=cur.rows if cur else 0,
+            note=f"missing in the {side}",
+        )  # fmt: skip
+    common: dict[str, Any] = {
+        "reference_rows": ref.rows,
+        "current_rows": cur.rows,
+        "reference_missing": ref.missing,
+        "current_missing": cur.missing,
+    }
+    if ref.kind != cur.kind:
+        return FeatureDrift(
+            name, cur.kind, None, None, None, False,
+            note=f"{ref.kind} in the reference but {cur.kind} in the current window", **common,
+        )  # fmt: skip
+    present_ref = len(ref.sorted) if ref.sorted is not None else sum((ref.counts or {}).values())
+    present_cur = len(cur.sorted) if cur.sorted is not None else sum((cur.counts or {}).values())
+    if present_ref == 0 or present_cur == 0:
+        side = "reference" if present_ref == 0 else "current window"
+        return FeatureDrift(
+            name, ref.kind, None, None, None, False, note=f"all missing in the {side}", **common
+        )
+    if ref.kind == "numeric":
+        assert ref.sorted is not None and cur.sorted is not None and ref.edges is not None
+        stats = numeric_stats(ref.sorted, cur.sorted, ref.edges, ref.std)
+    else:
+        stats = categorical_stats(ref.counts or {}, cur.counts or {})
+    if min(present_ref, present_cur) < MIN_ROWS:
+        return FeatureDrift(
+            name, ref.kind, None, None, None, False, stats,
+            note=f"too few values to judge ({min(present_ref, present_cur)} < {MIN_ROWS})",
+            **common,
+        )  # fmt: skip
+    small = min(present_ref, present_cur) <= SMALL_WINDOW
+    chosen = method or (
+        ("ks" if small else "wasserstein")
+        if ref.kind == "numeric"
+        else ("chisquare" if small else "jensenshannon")
+    )
+    if chosen not in METHODS[ref.kind]:
+        raise InvalidInput(
+            f"methods[{name!r}]: {chosen} does not apply to a {ref.kind} feature (choose from "
+            f"{', '.join(METHODS[ref.kind])})."
+        )
+    default, is_p_value = DEFAULTS[chosen]
+    limit = default if threshold is None else float(threshold)
+    key = {"ks": "ks_p_value", "chisquare": "chisquare_p_value", "wasserstein": "wasserstein_norm"}
+    value = stats[key.get(chosen, chosen)]
+    drifted = value < limit if is_p_value else value >= limit
+    note = ""
+    if ref.kind == "numeric" and ref.std == 0:
+        note = "constant in the reference"
+    return FeatureDrift(
+        name, ref.kind, chosen, value, limit, bool(drifted), stats, note=note, **common
+    )
+
+
+def _verdict(
+    features: list[FeatureDrift], importance: Mapping[str, float] | None, drift_share: float
+) -> DriftReport:
+    judged = [f for f in features if f.method is not None]
+    if importance:
+        weights = {f.feature: max(float(importance.get(f.feature, 0.0)), 0.0) for f in judged}
+        total = sum(weights.values())
+        share = sum(weights[f.feature] for f in judged if f.drifted) / total if total else 0.0
+    else:
+        share = sum(f.drifted for f in judged) / len(judged) if judged else 0.0
+    return DriftReport(features, share, drift_share, bool(importance))

@@ -1,0 +1,174 @@
+"""Data drift: statistics against SciPy's, verdicts, false alarms, and odd windows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
+
+import shipyard as sy
+from shipyard import monitoring
+from shipyard.errors import InvalidInput
+from shipyard.monitoring._drift import _bin_counts, _edges, categorical_stats, numeric_stats
+
+
+def _numeric(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    r, c = np.sort(a), np.sort(b)
+    return numeric_stats(r, c, _edges(r), float(np.std(r)))
+
+
+@pytest.mark.parametrize(
+    ("n", "m", "decimals"),
+    [(2000, 1500, None), (300, 4000, 1), (60, 45, 0), (20_000, 20_000, 2)],
+)
+def test_numeric_statistics_agree_with_scipy(n: int, m: int, decimals: int | None) -> None:
+    rng = np.random.default_rng(n)
+    a, b = rng.normal(0, 1, n), rng.normal(0.08, 1.05, m)
+    if decimals is not None:  # ties inside and across the samples
+        a, b = np.round(a, decimals), np.round(b, decimals)
+    got = _numeric(a, b)
+    want = ks_2samp(a, b, method="asymp")
+    assert got["ks"] == pytest.approx(want.statistic, abs=1e-12)
+    if want.pvalue > 1e-8:  # where the digits matter, SciPy's own formula
+        assert got["ks_p_value"] == pytest.approx(want.pvalue, rel=1e-9)
+    else:  # astronomically small: the limiting distribution, also below 1e-8
+        assert got["ks_p_value"] < 1e-8
+    assert got["wasserstein"] == pytest.approx(wasserstein_distance(a, b), rel=1e-9)
+    # PSI and Jensen–Shannon on the reference's decile bins, counted the plain way
+    edges = _edges(np.sort(a))
+    bins = np.concatenate([[-np.inf], edges, [np.inf]])
+    counts_a, counts_b = np.histogram(a, bins)[0], np.histogram(b, bins)[0]
+    assert np.array_equal(counts_a, _bin_counts(np.sort(a), edges))
+    p = np.maximum(counts_a / n, 1e-4)
+    q = np.maximum(counts_b / m, 1e-4)
+    p, q = p / p.sum(), q / q.sum()
+    assert got["psi"] == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-9)
+    assert got["jensenshannon"] == pytest.approx(float(jensenshannon(p, q)), rel=1e-9)
+
+
+def test_categorical_statistics_agree_with_scipy() -> None:
+    ref = {"a": 500, "b": 300, "c": 200}
+    cur = {"a": 350, "b": 300, "c": 250, "d": 100}
+    got = categorical_stats(ref, cur)
+    table = np.array([[500, 300, 200, 0], [350, 300, 250, 100]])
+    chi2, p_value, _, _ = chi2_contingency(table, correction=False)
+    assert got["chisquare"] == pytest.approx(chi2) and got["chisquare_p_value"] == pytest.approx(
+        p_value
+    )
+    p = np.maximum(table[0] / 1000, 1e-4)
+    q = np.maximum(table[1] / 1000, 1e-4)
+    p, q = p / p.sum(), q / q.sum()
+    assert got["jensenshannon"] == pytest.approx(float(jensenshannon(p, q)))
+    assert got["new_categories"] == 1 and got["categories"] == 4
+
+
+def _frame(n: int, rng: np.random.Generator, shift: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "income": rng.lognormal(10 + shift, 0.5, n),
+            "age": rng.integers(18, 80, n),
+            "score": rng.normal(600 + 40 * shift, 50, n),
+            "region": rng.choice(["north", "south", "east", "west"], n),
+            "channel": rng.choice(["web", "branch"], n, p=[0.7 - shift / 2, 0.3 + shift / 2]),
+        }
+    )
+
+
+def test_shifted_features_drift_and_the_dataset_verdict_follows() -> None:
+    rng = np.random.default_rng(0)
+    report = monitoring.drift(_frame(20_000, rng), _frame(20_000, rng, shift=0.5))
+    assert set(report.drifted_features) == {"income", "score", "channel"}
+    assert report.share == pytest.approx(3 / 5) and report.drifted
+    frame = report.to_frame().set_index("feature")
+    assert frame.loc["income", "method"] == "wasserstein"  # large windows: effect sizes
+    assert frame.loc["channel", "method"] == "jensenshannon"
+    assert pd.isna(frame.loc["income", "p_value"])
+    assert {"statistic", "threshold", "drifted", "ks", "psi"} <= set(frame.columns)
+    weighted = monitoring.drift(
+        _frame(20_000, rng), _frame(20_000, rng, shift=0.5),
+        importance={"income": 0.05, "score": 0.05, "channel": 0.0, "age": 0.5, "region": 0.4},
+    )  # fmt: skip
+    assert weighted.share == pytest.approx(0.1) and not weighted.drifted
+
+
+def test_small_windows_are_judged_by_p_values() -> None:
+    rng = np.random.default_rng(1)
+    report = monitoring.drift(_frame(400, rng), _frame(300, rng, shift=1.0))
+    frame = report.to_frame().set_index("feature")
+    assert frame.loc["score", "method"] == "ks" and frame.loc["score", "p_value"] < 0.05
+    assert frame.loc["region", "method"] == "chisquare"
+    assert frame.loc["score", "drifted"]
+
+
+def test_large_samples_of_one_distribution_raise_no_false_alarms() -> None:
+    rng = np.random.default_rng(2)
+    alarms = 0
+    for _ in range(10):
+        report = monitoring.drift(_frame(100_000, rng), _frame(100_000, rng))
+        alarms += len(report.drifted_features)
+    assert alarms == 0  # KS p-values alone would flag ~5% of the 50 comparisons
+
+
+def test_methods_and_thresholds_per_feature() -> None:
+    rng = np.random.default_rng(3)
+    ref, cur = _frame(5000, rng), _frame(5000, rng, shift=0.1)
+    report = monitoring.drift(
+        ref, cur, methods={"income": "psi", "region": "psi"}, thresholds={"score": 0.01}
+    )
+    frame = report.to_frame().set_index("feature")
+    assert frame.loc["income", "method"] == "psi" and frame.loc["score", "threshold"] == 0.01
+    assert frame.loc["score", "drifted"]  # a tiny shift, drifted under a strict threshold
+    with pytest.raises(InvalidInput, match="methods\\['region'\\]"):
+        monitoring.drift(ref, cur, methods={"region": "ks"})
+    with pytest.raises(InvalidInput, match="one of"):
+        monitoring.drift(ref, cur, methods={"income": "t-test"})
+    with pytest.raises(InvalidInput, match="not compared"):
+        monitoring.drift(ref, cur, thresholds={"nope": 0.1})
+    with pytest.raises(InvalidInput, match="drift_share"):
+        monitoring.drift(ref, cur, drift_share=0)
+
+
+def test_odd_windows_are_reported_not_judged_and_never_crash() -> None:
+    rng = np.random.default_rng(4)
+    ref = _frame(2000, rng).assign(constant=1.0, empty=np.nan, only_ref=1)
+    cur = _frame(2000, rng).assign(constant=1.0, empty=np.nan, only_cur="x")
+    report = monitoring.drift(ref, cur)
+    frame = report.to_frame().set_index("feature")
+    assert frame.loc["only_ref", "note"] == "missing in the current window"
+    assert frame.loc["only_cur", "note"] == "missing in the reference"
+    assert frame.loc["empty", "note"] == "all missing in the reference"
+    assert frame.loc["constant", "note"] == "constant in the reference"
+    assert not frame.loc["constant", "drifted"]
+    for feature in ("only_ref", "only_cur", "empty"):
+        assert not frame.loc[feature, "drifted"] and pd.isna(frame.loc[feature, "method"])
+    tiny = monitoring.drift(_frame(10, rng), _frame(8, rng, shift=0.5)).to_frame()
+    assert not tiny["drifted"].any() and tiny["note"].str.startswith("too few values").all()
+    shifted_constant = monitoring.drift(ref[["constant"]], cur[["constant"]].assign(constant=2.0))
+    assert shifted_constant.drifted_features == ["constant"]
+
+
+def test_inputs_arrow_dataset_versions_and_a_prepared_reference(home: Path) -> None:
+    rng = np.random.default_rng(5)
+    ref, cur = _frame(3000, rng), _frame(3000, rng, shift=0.5)
+    version = sy.datasets.register("applications", ref)
+    prepared = monitoring.Reference(version.ref)
+    from_ref = monitoring.drift(version.ref, cur).to_frame()
+    from_arrow = monitoring.drift(pa.Table.from_pandas(ref), pa.Table.from_pandas(cur)).to_frame()
+    reused = monitoring.drift(prepared, cur).to_frame()
+    pd.testing.assert_frame_equal(from_ref, from_arrow)
+    pd.testing.assert_frame_equal(from_ref, reused)
+    with pytest.raises(InvalidInput, match="current must be"):
+        monitoring.drift(ref, [1, 2, 3])
+    assert monitoring.drift(ref, cur).to_dict()["features"][0]["feature"] == "income"
+
+
+def test_a_tiny_p_value_is_tiny_in_both() -> None:
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(0, 1, 3000), rng.normal(1, 1, 3000)
+    assert ks_2samp(a, b, method="asymp").pvalue < 1e-8
+    assert _numeric(a, b)["ks_p_value"] < 1e-8
