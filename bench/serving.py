@@ -3,9 +3,10 @@ FastAPI + ONNX Runtime app, over HTTP on 127.0.0.1, on the same model, in one ru
 
 Usage::
 
-    python bench/serving.py                  # full run: 20-s load tests (~6 min)
-    python bench/serving.py --quick          # 5-s load tests, 20 swaps, a smoke run (~2.5 min)
-    python bench/serving.py --duration 30    # seconds per load test
+    python bench/serving.py                  # full run: 3 rounds of 7-s load tests (~7 min)
+    python bench/serving.py --quick          # 1 round of 5-s load tests, 20 swaps (~2 min)
+    python bench/serving.py --duration 30    # seconds per load test (over all rounds)
+    python bench/serving.py --rounds 1       # each server started and measured once
     python bench/serving.py --only floor,shipyard  # of ceiling, floor, mlflow, shipyard, memory
     python bench/serving.py --client python  # the built-in asyncio load generator, not wrk
     python bench/serving.py --keep           # keep the temp folder (server logs, wrk output)
@@ -55,11 +56,14 @@ Scenarios (the issue's goals in brackets):
 Load: wrk (Debian's package) with a Lua script that POSTs the body: ``-t1 -c1`` and
 ``-t2 -c32``, ``--latency``, figures read from the script's ``done`` hook. Without wrk (or
 with ``--client python``), an asyncio client on raw sockets in this process (keep-alive,
-fixed concurrency, every latency recorded). Each server gets ``--warmup`` s of load at 32
-connections before it is measured, and every server's answer for the same row is checked
-against scikit-learn's before any timing. The servers and the load generator share the
-machine's cores (2 here): the notes give how many cores each used and the server's CPU
-time per request, the fairer figure on a shared machine.
+fixed concurrency, every latency recorded). The load tests run in ``--rounds`` rounds (3;
+``--duration`` is split over them): each round starts every server in turn, checks its
+answer for the same row against scikit-learn's, warms it up for ``--warmup`` s at 32
+connections, measures it and stops it, so that a busy spell of a shared machine falls on
+all servers alike; the table gives the medians of the rounds. The servers and the load
+generator share the machine's cores (2 here): the notes give how many cores each used and
+the server's CPU time per request, and the set-up lines how much CPU other processes used
+while each server was measured.
 
 Everything is written under one temporary folder (the stores, the apps, the server logs),
 removed at the end (``--keep`` keeps it); every server started is ended on exit, SIGTERM
@@ -82,6 +86,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -416,10 +421,11 @@ class Load:
     worst: float
     server_cpu: float  # CPU seconds of the server's processes during the test
     client_cpu: float  # and of the load generator's
+    rate: float | None = None  # requests/s when not requests / seconds (rounds: their median)
 
     @property
     def rps(self) -> float:
-        return self.requests / self.seconds
+        return self.rate if self.rate is not None else self.requests / self.seconds
 
     def cell(self) -> str:
         return f"{self.rps:,.0f}/s\n{fmt_s(self.p50)} / {fmt_s(self.p99)}"
@@ -856,49 +862,80 @@ def big_requests(server: Server, body: Path, setup: Setup, count: int) -> Timing
 
 @dataclass
 class Measured:
-    """What one server did."""
+    """What one server did, over the rounds."""
 
     key: str
     label: str
-    start_seconds: float
-    answer: str
-    loads: dict[int, Load] = field(default_factory=dict)
-    big: dict[str, Timing] = field(default_factory=dict)
-    rss: tuple[int, int] = (0, 0)
+    start_seconds: list[float] = field(default_factory=list)
+    answer: str = ""
+    runs: dict[int, list[Load]] = field(default_factory=dict)  # connections: one per round
+    samples: dict[str, list[float]] = field(default_factory=dict)  # 1,000-row request seconds
+    rss: tuple[int, int] = (0, 0)  # after its last round
     answered: int = 0  # rows answered (wrk's counts: requests still in flight at the end not)
-    others: tuple[float, float, float] = (0.0, 0.0, 0.0)  # see Others.stop
+    others: tuple[float, float, float] = (0.0, 0.0, 0.0)  # see Others.stop, summed
     logged: int | None = None  # rows in its inference log
 
+    @property
+    def loads(self) -> dict[int, Load]:
+        return {c: combine(runs) for c, runs in self.runs.items()}
 
-def bench_server(key: str, setup: Setup, client: Any, args: argparse.Namespace) -> Measured:
+    @property
+    def big(self) -> dict[str, Timing]:
+        return {k: Timing(v, latency=True) for k, v in self.samples.items()}
+
+
+def combine(runs: list[Load]) -> Load:
+    """The rounds of one load test as one: requests/s, p50 and p99 the medians of the
+    rounds'; counts and CPU seconds summed."""
+    return Load(
+        runs[0].connections,
+        sum(r.seconds for r in runs),
+        sum(r.requests for r in runs),
+        sum(r.errors for r in runs),
+        statistics.median(r.p50 for r in runs),
+        statistics.median(r.p99 for r in runs),
+        max(r.worst for r in runs),
+        sum(r.server_cpu for r in runs),
+        sum(r.client_cpu for r in runs),
+        rate=statistics.median(r.rps for r in runs),
+    )
+
+
+def bench_server(
+    key: str, setup: Setup, client: Any, args: argparse.Namespace, result: Measured | None
+) -> Measured:
+    """One round of one server: start, check, warm up, the load tests, the 1,000-row
+    requests (for the floor, MLflow and Shipyard as shipped), stop."""
     server = make_server(key, setup)
-    log(f"{server.label}: starting")
+    result = result or Measured(key, server.label)
+    turn = f"round {len(result.start_seconds) + 1}/{args.rounds}"
+    log(f"{server.label}: starting ({turn})")
+    body = setup.bodies["one-mlflow" if key == "mlflow" else "one"]
     try:
         started = server.start(args.start_timeout)
-        answer = check_answer(server, setup)
-        log(f"  ready in {started:.1f} s; {answer}")
-        result = Measured(key, server.label, started, answer)
+        result.start_seconds.append(started)
+        result.answer = check_answer(server, setup)
+        log(f"  ready in {started:.1f} s; {result.answer}")
         others = Others(server)
-        warm = client.run(server, setup.bodies[_one(key)], 32, args.warmup, "warmup")
+        warm = client.run(server, body, 32, args.warmup, "warmup")
         result.answered += warm.requests + 1
         for connections in (1, 32):
-            load = client.run(
-                server, setup.bodies[_one(key)], connections, args.duration, f"c{connections}"
-            )
-            result.loads[connections] = load
+            load = client.run(server, body, connections, args.round_seconds, f"c{connections}")
+            result.runs.setdefault(connections, []).append(load)
             result.answered += load.requests
             log(f"  {connections} connection(s): {load.summary()}")
         bodies = {"floor": ("big-records",), "mlflow": ("big-mlflow",)}.get(key, ())
         if key == "sy-default":
             bodies = ("big-records", "big-columns")
-        for body in bodies:
-            timing = big_requests(server, setup.bodies[body], setup, args.big_requests)
-            result.big[body] = timing
+        for name in bodies:
+            timing = big_requests(server, setup.bodies[name], setup, args.round_big)
+            result.samples.setdefault(name, []).extend(timing.samples)
             result.answered += BIG_ROWS * (timing.n + BIG_WARMUP)
-            log(f"  1,000 rows ({body}): median {fmt_s(timing.median)}, {timing.spread()}")
-        result.others = others.stop()
+            log(f"  1,000 rows ({name}): median {fmt_s(timing.median)}, {timing.spread()}")
+        used = others.stop()
+        result.others = tuple(a + b for a, b in zip(result.others, used, strict=True))
         result.rss = server.rss()
-        log(f"  RSS {fmt_mb(result.rss[0])}; {_others(result.others)}")
+        log(f"  RSS {fmt_mb(result.rss[0])}; {_others(used)}")
     finally:
         server.stop()
     if key.startswith("sy-") and "--log-dir" in setup.serve_options:
@@ -922,10 +959,6 @@ def logged_rows(folder: Path) -> int:
     import pyarrow.parquet as pq
 
     return sum(pq.ParquetFile(path).metadata.num_rows for path in folder.rglob("*.parquet"))
-
-
-def _one(key: str) -> str:
-    return "one-mlflow" if key == "mlflow" else "one"
 
 
 # -- memory and hot swaps ----------------------------------------------------------------------
@@ -1205,9 +1238,15 @@ def print_results(
         )
     console.print(table)
     console.print(
-        f"Rows 1–2: requests/s over {args.duration} s, then p50 / p99 latency ({client.method}), "
-        f"after {args.warmup} s of warm-up at 32 "
-        "connections. Row 3: p50 / p99 of one 1,000-row request. Ratios are Shipyard's figure "
+        f"Rows 1–2: requests/s, then p50 / p99 latency ({client.method}): "
+        + (
+            f"the medians of {args.rounds} rounds of {args.round_seconds} s (each round starts "
+            "every server afresh, the servers taking turns)"
+            if args.rounds > 1
+            else f"one run of {args.round_seconds} s"
+        )
+        + f", each after {args.warmup} s of warm-up at 32 connections. Row 3: p50 / p99 of "
+        "one 1,000-row request, the samples of all rounds. Ratios are Shipyard's figure "
         "over the other's: above 1 is better for req/s, worse for p99 and time. The servers "
         f"and the load generator share this machine's {os.cpu_count()} cores (nothing is "
         "pinned): the Notes give the cores each used and the server's CPU time per request. "
@@ -1229,7 +1268,8 @@ def print_results(
         )
         console.print(
             escape(
-                f"  server: {result.label}: ready {result.start_seconds:.1f} s after start; "
+                f"  server: {result.label}: ready "
+                f"{', '.join(f'{x:.1f}' for x in result.start_seconds)} s after start; "
                 f"{result.answer}; RSS {fmt_mb(result.rss[0])}{logged}; during its tests "
                 f"{_others(result.others)}"
             )
@@ -1251,7 +1291,8 @@ def print_results(
     ]
     console.print(
         f"{versions(args.source, extra)}; {platform.machine()}; "
-        f"{'--quick; ' if args.quick else ''}--duration {args.duration}, --warmup {args.warmup}, "
+        f"{'--quick; ' if args.quick else ''}--duration {args.duration}, --rounds {args.rounds}, "
+        f"--warmup {args.warmup}, "
         f"--big-requests {args.big_requests}, --swaps {args.swaps}; total wall time "
         f"{wall / 60:.1f} min; during all load tests {_others(total)}"
     )
@@ -1264,7 +1305,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="5-s load tests, a smoke run")
     parser.add_argument(
-        "--duration", type=int, default=None, help="seconds per load test (default 20, quick 5)"
+        "--duration",
+        type=int,
+        default=None,
+        help="seconds of each load test, split over the rounds (default 20, quick 5)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds: every server is started, measured and stopped once per round, the servers "
+        "taking turns, so that a busy spell of the machine falls on all alike; the table gives "
+        "the medians (default 3, quick 1)",
     )
     parser.add_argument(
         "--warmup", type=int, default=None, help="seconds of warm-up load (default 2, quick 1)"
@@ -1298,6 +1350,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args,
         {
             "duration": 5 if quick else 20,
+            "rounds": 1 if quick else 3,
             "warmup": 1 if quick else 2,
             "big_requests": 10 if quick else 30,
             "swaps": 20 if quick else 100,
@@ -1308,8 +1361,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = args.only - set(PARTS)
     if unknown:
         parser.error(f"unknown --only part(s): {', '.join(sorted(unknown))}")
-    if args.duration < 1 or args.warmup < 1 or args.big_requests < 1 or args.swaps < 1:
-        parser.error("--duration, --warmup, --big-requests and --swaps must be at least 1")
+    if min(args.duration, args.rounds, args.warmup, args.big_requests, args.swaps) < 1:
+        parser.error("--duration, --rounds, --warmup, --big-requests, --swaps: at least 1")
+    args.round_seconds = max(1, round(args.duration / args.rounds))  # wrk takes whole seconds
+    args.round_big = max(1, round(args.big_requests / args.rounds))
     return args
 
 
@@ -1323,6 +1378,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.client == "wrk" and wrk is None:
         raise SystemExit("--client wrk: wrk is not on PATH (apt-get install wrk)")
     results: dict[str, Measured] = {}
+    failed: set[str] = set()
     skipped: list[str] = []
     memory = None
     with workspace("shipyard-bench-serving-", args.keep) as ws:
@@ -1360,12 +1416,17 @@ def main(argv: list[str] | None = None) -> int:
             if "sy-nolog" in keys and "--log-sample" not in setup.serve_options:
                 keys.remove("sy-nolog")
                 skipped.append("inference log off: this Shipyard's serve has no --log-sample")
-            for key in keys:
-                try:
-                    results[key] = bench_server(key, setup, client, args)
-                except ServerFailed as exc:
-                    log(f"  skipped: {exc}")
-                    skipped.append(f"{key}: {exc}")
+            for _ in range(args.rounds):
+                for key in keys:
+                    if key in failed:
+                        continue
+                    try:
+                        results[key] = bench_server(key, setup, client, args, results.get(key))
+                    except ServerFailed as exc:
+                        log(f"  skipped: {exc}")
+                        skipped.append(f"{key}: {exc}")
+                        failed.add(key)
+                        results.pop(key, None)
             if "memory" in args.only:
                 try:
                     memory = bench_memory(setup, client, args)

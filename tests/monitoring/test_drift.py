@@ -172,3 +172,18 @@ def test_a_tiny_p_value_is_tiny_in_both() -> None:
     a, b = rng.normal(0, 1, 3000), rng.normal(1, 1, 3000)
     assert ks_2samp(a, b, method="asymp").pvalue < 1e-8
     assert _numeric(a, b)["ks_p_value"] < 1e-8
+
+
+def test_the_html_report_shows_every_judged_feature_drifted_first(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    report = monitoring.drift(_frame(5000, rng), _frame(5000, rng, shift=0.5))
+    page = report.to_html(tmp_path / "drift.html").read_text()
+    assert page.count("Plotly.newPlot") == 5 and page.count("plotly.js v") == 1
+    first_chart = page.index("Plotly.newPlot")
+    assert "income: drifted" in page and "region: no drift" in page
+    assert page.index("income: drifted") < page.index("region: no drift")
+    assert page.index("<table") < first_chart and "3 of\n5 judged features drifted" in page
+    numeric = next(f for f in report.features if f.feature == "income").distribution
+    assert len(numeric["bins"]) == 10 and sum(numeric["reference"]) == pytest.approx(1.0)
+    categorical = next(f for f in report.features if f.feature == "region").distribution
+    assert sorted(categorical["bins"]) == ["east", "north", "south", "west"]

@@ -21,10 +21,12 @@ categories.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,6 +70,8 @@ class FeatureDrift:
     reference_missing: float = 0.0  # share of missing values
     current_missing: float = 0.0
     note: str = ""  # why there is no verdict (missing on a side, all missing, too few rows)
+    # for charts: bin (or category) labels and each side's shares
+    distribution: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -111,6 +115,12 @@ class DriftReport:
                 }
             )
         return pd.DataFrame(rows)
+
+    def to_html(self, path: str | Path, title: str = "Data drift") -> Path:
+        """A static HTML page: verdict, table and a chart per feature (opens offline)."""
+        from shipyard.monitoring._report import write_html
+
+        return write_html(self, path, title)
 
     def to_dict(self) -> dict[str, Any]:
         frame = self.to_frame().astype(object).where(lambda d: d.notna(), None)
@@ -451,8 +461,10 @@ def _compare(
     if ref.kind == "numeric":
         assert ref.sorted is not None and cur.sorted is not None and ref.edges is not None
         stats = numeric_stats(ref.sorted, cur.sorted, ref.edges, ref.std)
+        common["distribution"] = _numeric_distribution(ref.sorted, cur.sorted, ref.edges)
     else:
         stats = categorical_stats(ref.counts or {}, cur.counts or {})
+        common["distribution"] = _categorical_distribution(ref.counts or {}, cur.counts or {})
     if min(present_ref, present_cur) < MIN_ROWS:
         return FeatureDrift(
             name, ref.kind, None, None, None, False, stats,
@@ -481,6 +493,36 @@ def _compare(
     return FeatureDrift(
         name, ref.kind, chosen, value, limit, bool(drifted), stats, note=note, **common
     )
+
+
+def _numeric_distribution(
+    reference: np.ndarray, current: np.ndarray, edges: np.ndarray
+) -> dict[str, list[Any]]:
+    bounds = [float(min(reference[0], current[0])), *edges.tolist()]
+    bounds.append(float(max(reference[-1], current[-1])))
+    labels = [f"{_short(a)} to {_short(b)}" for a, b in itertools.pairwise(bounds)]
+    ref = _bin_counts(reference, edges) / len(reference)
+    cur = _bin_counts(current, edges) / len(current)
+    return {"bins": labels, "reference": ref.tolist(), "current": cur.tolist()}
+
+
+def _categorical_distribution(
+    reference: Mapping[Any, int], current: Mapping[Any, int], top: int = 20
+) -> dict[str, list[Any]]:
+    total_r, total_c = sum(reference.values()) or 1, sum(current.values()) or 1
+    values = sorted(
+        set(reference) | set(current),
+        key=lambda v: -(reference.get(v, 0) / total_r + current.get(v, 0) / total_c),
+    )[:top]
+    return {
+        "bins": [str(v) for v in values],
+        "reference": [reference.get(v, 0) / total_r for v in values],
+        "current": [current.get(v, 0) / total_c for v in values],
+    }
+
+
+def _short(value: float) -> str:
+    return f"{value:.3g}"
 
 
 def _verdict(

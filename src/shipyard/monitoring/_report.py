@@ -1,0 +1,89 @@
+"""A drift report as a static HTML page: the verdict, a table, and per-feature charts.
+
+Each judged feature gets the reference's and the current window's shares per bin (numeric:
+the reference's deciles; categorical: the most common categories) side by side, drifted
+features first. plotly.js is inlined once, so the page opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+from shipyard.monitoring._drift import DriftReport, FeatureDrift
+
+__all__ = ["feature_figure", "write_html"]
+
+
+def feature_figure(feature: FeatureDrift) -> Any:
+    """Reference vs current shares of one feature, as a plotly bar chart."""
+    import plotly.graph_objects as go
+
+    shown = feature.distribution
+    figure = go.Figure(
+        [
+            go.Bar(name="reference", x=shown.get("bins", []), y=shown.get("reference", [])),
+            go.Bar(name="current", x=shown.get("bins", []), y=shown.get("current", [])),
+        ]
+    )
+    verdict = "drifted" if feature.drifted else "no drift"
+    statistic = "" if feature.statistic is None else f", {feature.method} {feature.statistic:.3g}"
+    figure.update_layout(
+        title=f"{feature.feature}: {verdict}{statistic}",
+        barmode="group",
+        height=320,
+        template="plotly_white",
+        yaxis_title="share of rows",
+        margin={"t": 50, "b": 60},
+    )
+    return figure
+
+
+def write_html(report: DriftReport, path: str | Path, title: str = "Data drift") -> Path:
+    """Write the report to ``path`` (atomically) and return it."""
+    import plotly.io as pio
+
+    features = sorted(
+        (f for f in report.features if f.distribution),
+        key=lambda f: (not f.drifted, f.feature),
+    )
+    charts = []
+    for i, feature in enumerate(features):
+        charts.append(
+            pio.to_html(feature_figure(feature), full_html=False, include_plotlyjs=(i == 0))
+        )
+    frame = report.to_frame()
+    keep = ["feature", "kind", "method", "statistic", "threshold", "drifted", "note"]
+    table = frame[keep].copy()
+    table["statistic"] = [_number(v) for v in table["statistic"]]
+    verdict = "drifted" if report.drifted else "no dataset drift"
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
+table.drift {{ border-collapse: collapse; font-size: 0.85rem; }}
+table.drift th, table.drift td {{ padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd;
+  text-align: left; }}
+</style></head>
+<body><h1>{html.escape(title)}</h1>
+<p><strong>{verdict}</strong>: {len(report.drifted_features)} of
+{sum(f.method is not None for f in report.features)} judged features drifted
+({report.share:.0%}{" by importance" if report.weighted else ""}; the dataset drifts at
+{report.drift_share:.0%}).</p>
+{table.to_html(index=False, border=0, classes="drift", na_rep="")}
+{"".join(charts)}
+</body></html>
+"""
+    target = Path(path)
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(page, encoding="utf-8")
+    temporary.replace(target)
+    return target
+
+
+def _number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.4g}"
