@@ -131,7 +131,15 @@ PUBLIC = {
     ],
     "shipyard.config": ["Settings", "current_user", "get_settings", "reset_settings"],
     "shipyard.cli": ["app", "main"],
-    "shipyard.monitoring": ["DEFAULTS", "DriftReport", "FeatureDrift", "Reference", "drift"],
+    "shipyard.monitoring": [
+        "DEFAULTS",
+        "DriftReport",
+        "FeatureDrift",
+        "PageHinkley",
+        "Reference",
+        "detect_changes",
+        "drift",
+    ],
     "shipyard.serving": [
         "POLICIES",
         "SCOPES",

@@ -187,3 +187,14 @@ def test_the_html_report_shows_every_judged_feature_drifted_first(tmp_path: Path
     assert len(numeric["bins"]) == 10 and sum(numeric["reference"]) == pytest.approx(1.0)
     categorical = next(f for f in report.features if f.feature == "region").distribution
     assert sorted(categorical["bins"]) == ["east", "north", "south", "west"]
+
+
+def test_page_hinkley_signals_a_lasting_rise_not_noise() -> None:
+    rng = np.random.default_rng(7)
+    steady = rng.binomial(1, 0.1, 3000).astype(float)  # a 10% error rate, row by row
+    assert monitoring.detect_changes(steady, delta=0.01, threshold=20) == []
+    worse = np.concatenate([steady, rng.binomial(1, 0.3, 1000).astype(float)])
+    found = monitoring.detect_changes(worse, delta=0.01, threshold=20)
+    assert found and 3000 < found[0] < 3300  # within a few hundred rows of the change
+    with pytest.raises(InvalidInput, match="threshold"):
+        monitoring.PageHinkley(threshold=0)

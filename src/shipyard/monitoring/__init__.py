@@ -2,11 +2,22 @@
 
 ``sy.monitoring.drift("loans@1", current_df)`` compares every feature (numeric: KS,
 Wasserstein, PSI, Jensen–Shannon; categorical: chi-square, PSI, Jensen–Shannon) and says which
-drifted and whether the dataset did; ``report.to_frame()`` has a row per feature.
+drifted and whether the dataset did; ``report.to_frame()`` has a row per feature and
+``report.to_html(path)`` charts them. ``PageHinkley`` watches a metric stream for a lasting
+rise (concept drift once labels arrive).
 """
 
 from __future__ import annotations
 
+from shipyard.monitoring._concept import PageHinkley, detect_changes
 from shipyard.monitoring._drift import DEFAULTS, DriftReport, FeatureDrift, Reference, drift
 
-__all__ = ["DEFAULTS", "DriftReport", "FeatureDrift", "Reference", "drift"]
+__all__ = [
+    "DEFAULTS",
+    "DriftReport",
+    "FeatureDrift",
+    "PageHinkley",
+    "Reference",
+    "detect_changes",
+    "drift",
+]
