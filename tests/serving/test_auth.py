@@ -102,8 +102,8 @@ def test_a_key_over_its_rate_limit_gets_429(keys: Any, start_server: Any) -> Non
 
 
 def test_overload_answers_503_at_once_instead_of_queueing(store: Path, start_server: Any) -> None:
-    # batches wait 0.3 s for company, so every request below is in flight together
-    app = serving.create_app("loans-gbm@champion", poll=0, max_wait=0.3, max_inflight=3)
+    # batches wait 1 s for company, so every request below is in flight together
+    app = serving.create_app("loans-gbm@champion", poll=0, max_wait=1.0, max_inflight=3)
     running = start_server(app)
     results: list[tuple[int, float, str | None]] = []
 
@@ -122,4 +122,4 @@ def test_overload_answers_503_at_once_instead_of_queueing(store: Path, start_ser
     busy = [r for r in results if r[0] == 503]
     assert len(ok) + len(busy) == 10 and 1 <= len(ok) <= 3 and len(busy) >= 7
     assert all(r[2] == "1" for r in busy)
-    assert max(r[1] for r in busy) < 0.25  # refused at once, not after the batch wait
+    assert max(r[1] for r in busy) < 0.6  # refused at once, not after the batch wait

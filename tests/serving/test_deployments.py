@@ -37,7 +37,7 @@ def test_create_show_and_change_a_deployment(fraud: str) -> None:
     assert [d.name for d in deployments.list_deployments()] == ["checkout"]
     moved = deployments.set_policy("checkout", "blue_green", live="b")
     assert moved.split == {"a": 0.0, "b": 100.0} and moved.revision == 2
-    assert deployments.revision("checkout") == 2
+    assert deployments.revision("checkout") == (moved.id, 2)
     switched = deployments.promote("checkout")  # blue-green: to the other colour
     assert switched.split == {"a": 100.0, "b": 0.0} and switched.policy["live"] == "a"
     back = deployments.rollback("checkout")

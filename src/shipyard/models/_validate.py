@@ -8,6 +8,7 @@ are what serving and DataFrames send.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -91,18 +92,31 @@ def check(spec: ColumnSpec, raw: Any) -> np.ndarray:
             allowed: frozenset[Any] | None = getattr(spec, "_allowed", None)
             if allowed is None or value in allowed:
                 return np.array([value], dtype=object)
-    if type(raw) is list and spec.type in ("float", "int") and set(map(type, raw)) <= _NUMBERS:
-        # Columns of JSON numbers (and nulls): one conversion in C instead of a check per
-        # value; the types were checked above, so nothing but numbers gets through.
-        numbers = np.array(raw, dtype=np.float64)  # None becomes NaN
-        return numbers if spec.type == "float" else _integral(spec, numbers)
-    values: np.ndarray = (
-        raw
-        if isinstance(raw, np.ndarray)
-        else np.asarray(raw, dtype=object if isinstance(raw, list) else None)
-    )
+    if type(raw) is list and spec.type in ("float", "int"):
+        kinds = set(map(type, raw))
+        if kinds <= _NUMBERS:
+            # Columns of JSON numbers (and nulls): one conversion in C instead of a check per
+            # value; the types were checked above, so nothing but numbers gets through.
+            if spec.type == "int" and kinds == {int}:
+                with contextlib.suppress(OverflowError):  # beyond 64 bits: refused below
+                    return np.array(raw, dtype=np.int64)  # exact, not through float64
+            numbers = np.array(raw, dtype=np.float64)  # None becomes NaN
+            return numbers if spec.type == "float" else _integral(spec, numbers)
+    if isinstance(raw, np.ndarray):
+        values: np.ndarray = raw
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values.reshape(-1)  # a one-column matrix
+    else:
+        values = (
+            np.fromiter(raw, dtype=object, count=len(raw))  # one value per row, even a list
+            if isinstance(raw, list)
+            else np.asarray(raw)
+        )
     if values.ndim != 1:
-        values = values.reshape(-1)
+        raise InvalidInput(
+            f"Column {spec.name!r}: expected one value per row, got an array of shape "
+            f"{values.shape}."
+        )
     kind = values.dtype.kind
     name, want = spec.name, spec.type
     if want == "float":
@@ -213,6 +227,12 @@ def _categorical(spec: ColumnSpec, values: pd.Categorical) -> np.ndarray:
 def _text(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
     """Text values (or the values of a category column), each checked once."""
     allowed: frozenset[Any] | None = getattr(spec, "_allowed", None)
+    nested = next((v for v in values if isinstance(v, (list, dict, tuple, set))), None)
+    if nested is not None:
+        raise InvalidInput(
+            f"Column {spec.name!r}: expected single {spec.type} values, got "
+            f"{type(nested).__name__} {str(nested)[:40]}."
+        )
     if len(values) > 64:  # check each distinct value once
         distinct = pd.unique(values)
         if len(distinct) < len(values):

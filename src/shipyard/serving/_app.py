@@ -185,12 +185,13 @@ class _Server:
         if self.deployment is None:
             assert self.model is not None
             slots = {MAIN: self._slot(self.model, old)}
-            models, weights, policy, revision = {MAIN: self.model}, {MAIN: 100.0}, {}, 0
+            models, weights, policy = {MAIN: self.model}, {MAIN: 100.0}, {}
+            revision: tuple[str, int] = ("", 0)
         else:
             stored = deployments.get(self.deployment)
             models = {r.name: r.model for r in stored.routes}
             slots = {r.name: self._slot(r.model, old) for r in stored.routes}
-            weights, policy, revision = stored.split, stored.policy, stored.revision
+            weights, policy, revision = stored.split, stored.policy, (stored.id, stored.revision)
         for slot in slots.values():
             if not slot.ready:
                 slot.load()
@@ -223,7 +224,9 @@ class _Server:
             return
         revision = await asyncio.to_thread(deployments.revision, self.deployment)
         if revision != router.revision:
-            self.router = await asyncio.to_thread(self.build)
+            rebuilt = await asyncio.to_thread(self.build)
+            self._fresh_stats(router, rebuilt)
+            self.router = rebuilt
             self.last_error = None
             return
         policy = router.policy
@@ -236,17 +239,33 @@ class _Server:
             applied = await asyncio.to_thread(
                 deployments.record_decision,
                 self.deployment,
-                router.revision,
+                router.revision[1],
                 decision.policy,
                 decision.weights,
                 decision.kind,
                 decision.evidence,
+                router.revision[0],
             )
             if applied is not None:
                 log.info("%s: %s %s", self.name, decision.kind, decision.evidence)
                 for route in (policy["baseline"], policy["candidate"]):
                     self.stats[route].reset()
                 self.router = await asyncio.to_thread(self.build)
+
+    def _fresh_stats(self, old: Router, new: Router) -> None:
+        """Statistics start over where what they measured changed: every route of a
+        deployment created again, and a canary's two routes at each step (whoever took it:
+        another worker's decision arrives here as a new revision)."""
+        if old.revision[0] != new.revision[0]:
+            for stats in self.stats.values():
+                stats.reset()
+            return
+        keys = ("kind", "step", "status", "baseline", "candidate")
+        if new.policy.get("kind") == "canary" and any(
+            old.policy.get(k) != new.policy.get(k) for k in keys
+        ):
+            for route in (new.policy["baseline"], new.policy["candidate"]):
+                self.stats[route].reset()
 
 
 def create_app(
@@ -261,6 +280,7 @@ def create_app(
     log_dir: str | Path | None = None,
     auth: bool = False,
     max_inflight: int = 1024,
+    max_body: int = 64 * 1024 * 1024,
 ) -> FastAPI:
     """An app serving ``model`` (``churn@champion``, followed as the alias moves) or the
     named ``deployment`` (its routes and policy, followed as they change).
@@ -272,6 +292,7 @@ def create_app(
     (``SHIPYARD_HOME/inference``). ``auth``: every endpoint but health needs an API key
     with the endpoint's scope (``shipyard keys create``). ``max_inflight``: requests
     answered 503 at once beyond this many in flight, rather than queued without end.
+    ``max_body``: bodies larger than this many bytes are answered 413.
     """
     server = _Server(
         model, deployment, format, max_batch, max_wait, log_sample, log_dir, auth, max_inflight
@@ -299,6 +320,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None if auth else "/openapi.json",  # with auth, only health is open
     )
     app.state.server = server
     counters: dict[tuple[str, str, str, int], Any] = {}
@@ -383,10 +405,11 @@ def create_app(
         route: str | None = None
         try:
             router = current_router(name)
-            try:
-                body = orjson.loads(await request.body())
-            except orjson.JSONDecodeError as exc:
-                raise HTTPError(400, f"The body is not valid JSON: {exc}.") from exc
+            body = await read_body(request)
+            if "x-request-id" not in request.headers and isinstance(body, dict):
+                given = body.get("id")  # an OIP request names itself: feedback uses that id
+                if isinstance(given, str) and 0 < len(given) <= 128:
+                    request_id = given
             route = pick(router, body, request, version)
             active = router.slots[route].active
             assert active is not None
@@ -436,13 +459,15 @@ def create_app(
             stats.latencies.append(seconds)
             first = labels[0].item() if hasattr(labels[0], "item") else labels[0]
             server.tickets.add(request_id, Ticket(route, active.name, active.version, first))
-            if server.log is not None and server.log.wanted():
+            logged = server.log is not None and server.log.wanted()
+            if logged:
+                assert server.log is not None
                 server.log.request(
                     request_id, route, active.name, active.version, seconds, columns, labels, proba
                 )
             for shadow in router.shadows:
                 task = asyncio.create_task(
-                    run_shadow(router, shadow, raw, rows, request_id, labels)
+                    run_shadow(router, shadow, raw, rows, request_id, labels, logged)
                 )
                 shadow_tasks.add(task)  # held until done: the loop keeps only weak references
                 task.add_done_callback(shadow_tasks.discard)
@@ -454,7 +479,13 @@ def create_app(
         )
 
     async def run_shadow(
-        router: Router, route: str, raw: dict[str, Any], rows: int, request_id: str, primary: Any
+        router: Router,
+        route: str,
+        raw: dict[str, Any],
+        rows: int,
+        request_id: str,
+        primary: Any,
+        logged: bool,
     ) -> None:
         """A copy of the request to a shadow route: logged and compared, never returned."""
         active = router.slots[route].active
@@ -475,8 +506,8 @@ def create_app(
         stats.latencies.append(seconds)
         agree = int(np.sum(np.asarray(labels) == np.asarray(primary)))
         metrics.shadow.labels(server.name, route, "agree").inc(agree)
-        metrics.shadow.labels(server.name, route, "differ").inc(rows - agree)
-        if server.log is not None:
+        metrics.shadow.labels(server.name, route, "differ").inc(len(labels) - agree)
+        if server.log is not None and logged:  # sampled with the answer it shadows
             server.log.request(
                 request_id, route, active.name, active.version, seconds, columns, labels, proba,
                 shadow=True,
@@ -504,6 +535,22 @@ def create_app(
         return out
 
     plain = _json
+
+    async def read_body(request: Request) -> Any:
+        """The JSON body; 413 beyond ``max_body`` bytes (checked as it streams in)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            raise HTTPError(413, f"The body is larger than {max_body:,} bytes.")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise HTTPError(413, f"The body is larger than {max_body:,} bytes.")
+            chunks.append(chunk)
+        try:
+            return orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError as exc:
+            raise HTTPError(400, f"The body is not valid JSON: {exc}.") from exc
 
     @app.get("/v2/health/live", tags=["health"])
     async def live() -> Response:
@@ -596,9 +643,9 @@ def create_app(
         if refused is not None:
             return refused
         try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
-            return plain(400, {"error": f"The body is not valid JSON: {exc}."})
+            body = await read_body(request)
+        except HTTPError as exc:
+            return plain(exc.status, {"error": exc.message})
         items = body if isinstance(body, list) else [body]
         if not items or not all(isinstance(i, dict) for i in items):
             return plain(400, {"error": 'Send {"id": ..., "label": ..., "reward": ...} or a list.'})
@@ -620,10 +667,12 @@ def create_app(
             if ticket is not None:
                 known += 1
                 stats = server.stats.setdefault(ticket.route, RouteStats())
-                if label is not None:
+                if label is not None and not ticket.labelled:  # once per request
+                    ticket.labelled = True
                     stats.labelled += 1
                     stats.correct += float(label == ticket.prediction)
-                if reward is not None:
+                if reward is not None and not ticket.rewarded:
+                    ticket.rewarded = True
                     stats.rewarded += 1
                     stats.rewards += float(reward)
             if server.log is not None:

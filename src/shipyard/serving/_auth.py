@@ -94,19 +94,31 @@ def revoke_key(name: str) -> None:
 
 
 class Keyring:
-    """The live keys by hash, as a server checks them (refreshed from the store)."""
+    """The live keys by hash, as a server checks them: read again from the store every
+    ``ttl`` seconds (a revoked key stops working within it), and at most once a second when
+    an unknown key arrives (a new key works at once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
         self._by_digest: dict[str, ApiKey] = {}
+        self.loaded = 0.0
         self.refresh()
 
     def refresh(self) -> None:
         with default_database().read() as conn:
             rows = conn.execute(select(KEYS).where(KEYS.c.revoked_at.is_(None))).all()
         self._by_digest = {r.digest: _key(r) for r in rows}
+        self.loaded = time.monotonic()
 
     def find(self, key: str) -> ApiKey | None:
-        return self._by_digest.get(_digest(key))
+        age = time.monotonic() - self.loaded
+        if age > self.ttl:
+            self.refresh()
+        found = self._by_digest.get(_digest(key))
+        if found is None and age > 1.0:
+            self.refresh()
+            found = self._by_digest.get(_digest(key))
+        return found
 
 
 class RateLimiter:
@@ -118,8 +130,9 @@ class RateLimiter:
     def allow(self, name: str, rate: float) -> float:
         """0 if the request may go; otherwise seconds until it may."""
         now = time.monotonic()
-        tokens, last = self._buckets.get(name, (rate, now))
-        tokens = min(rate, tokens + (now - last) * rate)
+        capacity = max(rate, 1.0)  # a rate under 1/s still allows one request at a time
+        tokens, last = self._buckets.get(name, (capacity, now))
+        tokens = min(capacity, tokens + (now - last) * rate)
         if tokens >= 1:
             self._buckets[name] = (tokens - 1, now)
             return 0.0

@@ -51,10 +51,13 @@ class Batcher:
         self, columns: dict[str, np.ndarray], rows: int
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels (or values) and probabilities (or None) for these rows."""
-        if rows >= self.max_batch:  # big enough alone: no point waiting for company
+        rows = len(next(iter(columns.values()))) if columns else rows  # as validated
+        if rows >= self.max_batch:
+            # big enough alone: no point waiting for company; run in a thread so the loop
+            # keeps answering others (ONNX Runtime and NumPy release the GIL)
             if self.observe is not None:
                 self.observe(rows)
-            return self.run(columns)
+            return await asyncio.to_thread(self.run, columns)
         loop = asyncio.get_running_loop()
         waiting = _Waiting(columns, rows, loop.create_future())
         self._waiting.append(waiting)

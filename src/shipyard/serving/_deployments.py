@@ -50,8 +50,9 @@ DEPLOYMENTS = _t["deployments"]
 ROUTES = _t["deployment_routes"]
 EVENTS = _t["deployment_events"]
 
-# moves that change the split and can be undone by rollback
-_UNDOABLE = ("promoted", "canary-step", "policy", "route")
+# moves that change the policy and split, and can be undone by rollback (a route's model is
+# changed back with set_route, not rollback)
+_UNDOABLE = ("promoted", "policy", "canary-step", "canary-promoted", "canary-rolled-back")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Route:
 
 @dataclass(frozen=True)
 class Deployment:
+    id: str
     name: str
     routes: tuple[Route, ...]
     policy: dict[str, Any]
@@ -141,13 +143,16 @@ def get(name: str) -> Deployment:
         return _read(conn, name)
 
 
-def revision(name: str) -> int:
-    """The deployment's revision (one indexed read; servers poll it)."""
+def revision(name: str) -> tuple[str, int]:
+    """The deployment's id and revision (one indexed read; servers poll it): a deployment
+    deleted and created again under its name has another id."""
     with default_database().read() as conn:
-        value = conn.scalar(select(DEPLOYMENTS.c.revision).where(DEPLOYMENTS.c.name == name))
-    if value is None:
+        row = conn.execute(
+            select(DEPLOYMENTS.c.id, DEPLOYMENTS.c.revision).where(DEPLOYMENTS.c.name == name)
+        ).first()
+    if row is None:
         raise NotFound(f"No deployment named {name!r}. Try: shipyard deployments list")
-    return int(value)
+    return str(row.id), int(row.revision)
 
 
 def list_deployments() -> list[Deployment]:
@@ -272,13 +277,15 @@ def record_decision(
     weights: dict[str, float],
     kind: str,
     evidence: dict[str, Any],
+    seen_id: str | None = None,
 ) -> Deployment | None:
     """A server's decision (a canary step or rollback), applied only if nobody changed the
-    deployment since ``seen_revision``; None when someone did (the decision is dropped)."""
+    deployment since ``seen_revision`` (of the deployment ``seen_id``, when given); None
+    when someone did (the decision is dropped)."""
     with default_database().write() as conn:
         deployment_id = _lock(conn, name)
         current = _read(conn, name)
-        if current.revision != seen_revision:
+        if current.revision != seen_revision or seen_id not in (None, current.id):
             return None
         _change(conn, deployment_id, current, policy, weights, kind, None, evidence)
         return _read(conn, name)
@@ -408,6 +415,7 @@ def _read(conn: Connection, name: str) -> Deployment:
         select(ROUTES).where(ROUTES.c.deployment_id == row.id).order_by(ROUTES.c.position)
     ).all()
     return Deployment(
+        id=row.id,
         name=row.name,
         routes=tuple(Route(r.route, r.model, float(r.weight)) for r in routes),
         policy=json.loads(row.policy),

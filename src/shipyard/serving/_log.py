@@ -132,7 +132,9 @@ class InferenceLog:
         for item in taken:
             groups.setdefault((item["model"], item["version"]), []).append(item)
         for (model, version), items in groups.items():
-            self._write(self.root / "requests" / model / f"v{version}", _request_table(items))
+            table = _table_of(items)
+            if table is not None:
+                self._write(self.root / "requests" / model / f"v{version}", table)
         self.written += len(taken)
 
     def _write_feedback(self) -> None:
@@ -152,6 +154,23 @@ class InferenceLog:
         temporary = day / f".{name}.tmp"
         pq.write_table(table, temporary)
         os.replace(temporary, day / name)
+
+
+def _table_of(items: list[dict[str, Any]]) -> Any:
+    """The Arrow table of a group; an entry that cannot be written is dropped alone (logged),
+    never the whole group."""
+    try:
+        return _request_table(items)
+    except Exception:
+        good = []
+        for item in items:
+            try:
+                _request_table([item])
+            except Exception:
+                log.exception("inference log: dropped the entry of request %s", item["request_id"])
+            else:
+                good.append(item)
+        return _request_table(good) if good else None
 
 
 def _drain(queue: deque[dict[str, Any]]) -> list[dict[str, Any]]:

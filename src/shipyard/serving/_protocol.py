@@ -8,6 +8,7 @@ one by one.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -117,7 +118,7 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
         if not isinstance(data, list):
             raise BadRequest(f"{where}: data must be a list.")
         flat = _flatten(data, where)
-        size = int(np.prod(shape))
+        size = math.prod(shape)  # Python ints: no overflow
         if len(flat) != size:
             raise BadRequest(f"{where}: shape {shape} holds {size} values; data has {len(flat)}.")
         if len(shape) == 2 and shape[1] != 1:
@@ -131,7 +132,7 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
                     f"{where} has {shape[1]} columns; the model takes {len(names)} "
                     f"({', '.join(names[:10])})."
                 )
-            matrix = np.asarray(flat, dtype=object).reshape(shape)
+            matrix = np.fromiter(flat, dtype=object, count=len(flat)).reshape(shape)
             return {n: matrix[:, j] for j, n in enumerate(names)}, shape[0]
         columns[name] = flat
         rows.add(shape[0])

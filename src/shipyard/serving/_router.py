@@ -51,14 +51,17 @@ class RouteStats:
         self.latencies.clear()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Ticket:
-    """Where a request went: kept by request id so feedback finds its route and answer."""
+    """Where a request went: kept by request id so feedback finds its route and answer.
+    One label and one reward count per request, however often they are posted."""
 
     route: str
     model: str
     version: int
     prediction: Any
+    labelled: bool = False
+    rewarded: bool = False
 
 
 class Router:
@@ -71,7 +74,7 @@ class Router:
         models: Mapping[str, str],
         weights: Mapping[str, float],
         policy: Mapping[str, Any],
-        revision: int,
+        revision: tuple[str, int],
         stats: dict[str, RouteStats],
         seed: int | None = None,
     ) -> None:

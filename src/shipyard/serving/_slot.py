@@ -62,6 +62,7 @@ class Slot:
         self.observe_load = observe_load  # told (version ref, seconds) after every load
         self.active: Active | None = None
         self.last_error: str | None = None
+        self.failed: str | None = None  # a version that failed: not retried until it changes
 
     @property
     def ready(self) -> bool:
