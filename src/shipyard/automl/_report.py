@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from shipyard._html import write_page
 from shipyard.automl._problem import LOWER_IS_BETTER
 
 __all__ = ["leaderboard_figure", "write_report"]
@@ -117,24 +118,9 @@ def write_report(
             shown[column] = [
                 "" if isinstance(v, float) and math.isnan(v) else f"{v:.4g}" for v in shown[column]
             ]
-    table = shown.to_html(index=False, border=0, classes="board", escape=True)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
-table.board {{ border-collapse: collapse; font-size: 0.85rem; }}
-table.board th, table.board td {{ padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd;
-  text-align: left; }}
-</style></head>
-<body><h1>{html.escape(title)}</h1>
-<p>{len(leaderboard)} trials, ranked by {html.escape(metric)}.</p>
-{chart}
-<h2>Leaderboard</h2>
-{table}
-</body></html>
-"""
-    target = Path(path)
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(target)  # never a half-written report
-    return target
+    table = shown.to_html(index=False, border=0, classes="report", escape=True)
+    body = (
+        f"<p>{len(leaderboard)} trials, ranked by {html.escape(metric)}.</p>\n{chart}\n"
+        f"<h2>Leaderboard</h2>\n{table}"
+    )
+    return write_page(path, title, body)

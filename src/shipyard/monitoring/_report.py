@@ -7,11 +7,11 @@ features first. plotly.js is inlined once, so the page opens offline.
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 from typing import Any
 
+from shipyard._html import write_page
 from shipyard.monitoring._drift import DriftReport, FeatureDrift
 
 __all__ = ["feature_figure", "write_html"]
@@ -59,28 +59,14 @@ def write_html(report: DriftReport, path: str | Path, title: str = "Data drift")
     table = frame[keep].copy()
     table["statistic"] = [_number(v) for v in table["statistic"]]
     verdict = "drifted" if report.drifted else "no dataset drift"
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
-table.drift {{ border-collapse: collapse; font-size: 0.85rem; }}
-table.drift th, table.drift td {{ padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd;
-  text-align: left; }}
-</style></head>
-<body><h1>{html.escape(title)}</h1>
-<p><strong>{verdict}</strong>: {len(report.drifted_features)} of
-{sum(f.method is not None for f in report.features)} judged features drifted
-({report.share:.0%}{" by importance" if report.weighted else ""}; the dataset drifts at
-{report.drift_share:.0%}).</p>
-{table.to_html(index=False, border=0, classes="drift", na_rep="")}
-{"".join(charts)}
-</body></html>
-"""
-    target = Path(path)
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(target)
-    return target
+    judged = sum(f.method is not None for f in report.features)
+    body = (
+        f"<p><strong>{verdict}</strong>: {len(report.drifted_features)} of\n{judged} judged "
+        f"features drifted ({report.share:.0%}{' by importance' if report.weighted else ''}; "
+        f"the dataset drifts at\n{report.drift_share:.0%}).</p>\n"
+        f"{table.to_html(index=False, border=0, classes='report', na_rep='')}\n" + "".join(charts)
+    )
+    return write_page(path, title, body)
 
 
 def _number(value: Any) -> str:
