@@ -445,7 +445,6 @@ class Load:
 class Wrk:
     """wrk with a Lua script that posts a body from a file and prints its figures."""
 
-    name = "wrk"
     method = "wrk -t1 -c1 and -t2 -c32 --latency --timeout 10s, a Lua script posting the body"
 
     def __init__(self, binary: str, folder: Path) -> None:
@@ -501,7 +500,6 @@ class AsyncClient:
     """A load generator in this process: asyncio on raw sockets, HTTP/1.1 keep-alive, a fixed
     number of connections each sending its next request when the last is answered."""
 
-    name = "asyncio client"
     method = "the asyncio client in this process: raw sockets, keep-alive, fixed connections"
     version = "asyncio client (this process)"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import uuid
@@ -67,6 +68,15 @@ _OIP_TYPES = {
     "datetime": "BYTES",
 }
 MAIN = "main"  # the one route of a server for a single model reference
+
+
+def _settle_memory() -> None:
+    """Collect, then freeze what survives (the imported libraries, the loaded models) out of
+    the cyclic collector's sight. A server imports ~2,000 modules (~190,000 tracked objects):
+    without this each full collection walked them all, ~100 ms with the loop stalled, and
+    under load that set the p99. Frozen objects are still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -217,7 +227,8 @@ class _Server:
             return
         for slot in router.slots.values():
             before = slot.last_error
-            await slot.refresh()
+            if await slot.refresh():
+                _settle_memory()
             if slot.last_error is not None and slot.last_error != before:
                 self.metrics.load_failures.labels(self.name).inc()
         if self.deployment is None:
@@ -228,6 +239,7 @@ class _Server:
             self._fresh_stats(router, rebuilt)
             self.router = rebuilt
             self.last_error = None
+            _settle_memory()
             return
         policy = router.policy
         if policy.get("kind") == "canary" and policy.get("status") == "running":
@@ -302,6 +314,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         server.router = await asyncio.to_thread(server.build)
+        _settle_memory()
         log.info("serving %s", server.name)
         watcher = asyncio.create_task(server.watch(poll)) if poll > 0 else None
         try:

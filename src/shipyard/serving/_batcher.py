@@ -5,7 +5,10 @@ the event loop's next turn, after whatever requests are already parsed), so a lo
 waits for nothing. Under load, requests that arrive while the loop is busy pile up and the
 next turn runs them together, up to ``max_batch`` rows; ``max_wait`` (seconds, default 0)
 holds a batch open a little longer to gather more. Model calls run on the event loop itself:
-ONNX Runtime answers a batch in microseconds, less than a hop to a thread would cost.
+ONNX Runtime answers a batch in microseconds, less than a hop to a thread would cost; a
+request of ``max_batch`` rows or more runs in a thread, so the loop keeps answering others.
+A model that answers one row faster than a loop turn (``inline``, measured at warm-up) is
+called at once: batching cannot help it, and the turn it saves is most of its cost.
 """
 
 from __future__ import annotations
@@ -46,12 +49,17 @@ class Batcher:
         self.observe = observe  # told the size of every batch (metrics)
         self._waiting: list[_Waiting] = []
         self._scheduled = False
+        self.inline = False  # call at once: set for models faster than a loop turn
 
     async def predict(
         self, columns: dict[str, np.ndarray], rows: int
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels (or values) and probabilities (or None) for these rows."""
         rows = len(next(iter(columns.values()))) if columns else rows  # as validated
+        if self.inline and rows < self.max_batch:
+            if self.observe is not None:
+                self.observe(rows)
+            return self.run(columns)
         if rows >= self.max_batch:
             # big enough alone: no point waiting for company; run in a thread so the loop
             # keeps answering others (ONNX Runtime and NumPy release the GIL)

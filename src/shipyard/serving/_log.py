@@ -1,6 +1,6 @@
 """The inference log: sampled requests and their answers, and feedback, as Parquet files.
 
-Requests are queued on the request path (a deque append) and written by a background
+Requests are queued on the request path (appended to column lists) and written by a background
 thread in batches, so logging never waits on a disk. Layout under the log folder
 (``SHIPYARD_HOME/inference`` by default)::
 
@@ -51,7 +51,9 @@ class InferenceLog:
         self.sample = sample
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
-        self._requests: deque[dict[str, Any]] = deque()
+        self._buffers: dict[tuple[str, int, tuple[str, ...]], _Buffer] = {}
+        self._lock = threading.Lock()
+        self._queued = 0
         self._feedback: deque[dict[str, Any]] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -76,21 +78,17 @@ class InferenceLog:
         proba: np.ndarray | None,
         shadow: bool = False,
     ) -> None:
-        self._requests.append(
-            {
-                "request_id": request_id,
-                "at": time.time(),
-                "route": route,
-                "model": model,
-                "version": version,
-                "latency_ms": latency * 1e3,
-                "columns": columns,
-                "labels": labels,
-                "proba": proba,
-                "shadow": shadow,
-            }
-        )
-        if len(self._requests) >= self.flush_rows:
+        """Queue a request's rows: appended to column lists per model version (a few
+        microseconds for one row); the writer turns each list into an Arrow column in C."""
+        rows = len(labels)
+        key = (model, version, tuple(columns))
+        with self._lock:
+            buffer = self._buffers.get(key)
+            if buffer is None:
+                buffer = self._buffers[key] = _Buffer(tuple(columns))
+            buffer.add(request_id, route, latency, shadow, columns, labels, proba, rows)
+            self._queued += rows
+        if self._queued >= self.flush_rows:
             self._wake.set()
 
     def feedback(self, request_id: str, label: Any = None, reward: float | None = None) -> None:
@@ -125,17 +123,18 @@ class InferenceLog:
         self.flush()
 
     def _write_requests(self) -> None:
-        taken = _drain(self._requests)
-        if not taken:
-            return
-        groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        for item in taken:
-            groups.setdefault((item["model"], item["version"]), []).append(item)
-        for (model, version), items in groups.items():
-            table = _table_of(items)
-            if table is not None:
-                self._write(self.root / "requests" / model / f"v{version}", table)
-        self.written += len(taken)
+        with self._lock:
+            taken, self._buffers, self._queued = self._buffers, {}, 0
+        for (model, version, _), buffer in taken.items():
+            try:
+                table = buffer.table(model, version)
+            except Exception:
+                log.exception(
+                    "inference log: dropped %d rows of %s v%s", buffer.rows, model, version
+                )
+                continue
+            self._write(self.root / "requests" / model / f"v{version}", table)
+            self.written += buffer.rows
 
     def _write_feedback(self) -> None:
         taken = _drain(self._feedback)
@@ -156,23 +155,6 @@ class InferenceLog:
         os.replace(temporary, day / name)
 
 
-def _table_of(items: list[dict[str, Any]]) -> Any:
-    """The Arrow table of a group; an entry that cannot be written is dropped alone (logged),
-    never the whole group."""
-    try:
-        return _request_table(items)
-    except Exception:
-        good = []
-        for item in items:
-            try:
-                _request_table([item])
-            except Exception:
-                log.exception("inference log: dropped the entry of request %s", item["request_id"])
-            else:
-                good.append(item)
-        return _request_table(good) if good else None
-
-
 def _drain(queue: deque[dict[str, Any]]) -> list[dict[str, Any]]:
     taken = []
     while queue:
@@ -180,38 +162,120 @@ def _drain(queue: deque[dict[str, Any]]) -> list[dict[str, Any]]:
     return taken
 
 
-def _request_table(items: list[dict[str, Any]]) -> Any:
-    """One row per input row of every request (a 1,000-row request logs 1,000 rows)."""
-    import pyarrow as pa
+class _Buffer:
+    """The queued rows of one model version (with one set of input columns), as lists."""
 
-    counts = [len(item["labels"]) for item in items]
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.rows = 0
+        self.meta: dict[str, list[Any]] = {
+            k: [] for k in ("request_id", "row", "at", "route", "latency_ms", "shadow")
+        }
+        self.prediction = _Chunks()
+        self.probability = _Chunks()
+        self.columns = {n: _Chunks() for n in names}
 
-    def repeat(key: str) -> np.ndarray:
-        return np.repeat([item[key] for item in items], counts)
+    def add(
+        self,
+        request_id: str,
+        route: str,
+        latency: float,
+        shadow: bool,
+        columns: Mapping[str, np.ndarray],
+        labels: np.ndarray,
+        proba: np.ndarray | None,
+        rows: int,
+    ) -> None:
+        meta, now = self.meta, time.time()
+        if rows == 1:
+            meta["request_id"].append(request_id)
+            meta["row"].append(0)
+            meta["at"].append(now)
+            meta["route"].append(route)
+            meta["latency_ms"].append(latency * 1e3)
+            meta["shadow"].append(shadow)
+        else:
+            meta["request_id"].extend([request_id] * rows)
+            meta["row"].extend(range(rows))
+            meta["at"].extend([now] * rows)
+            meta["route"].extend([route] * rows)
+            meta["latency_ms"].extend([latency * 1e3] * rows)
+            meta["shadow"].extend([shadow] * rows)
+        if rows == 1:  # the common case, kept to plain appends: ~5 µs for 20 columns
+            self.prediction.scalars.append(labels[0])
+            self.probability.scalars.append(np.nan if proba is None else proba[0].max())
+            for name, chunks in self.columns.items():
+                chunks.scalars.append(columns[name][0])
+        else:
+            self.prediction.add(np.asarray(labels))
+            self.probability.add(np.full(rows, np.nan) if proba is None else np.max(proba, axis=1))
+            for name, chunks in self.columns.items():
+                chunks.add(columns[name])
+        self.rows += rows
 
-    labels = np.concatenate([np.asarray(item["labels"]) for item in items])
-    data: dict[str, Any] = {
-        "request_id": repeat("request_id"),
-        "row": np.concatenate([np.arange(n, dtype=np.int32) for n in counts]),
-        "at": repeat("at"),
-        "route": repeat("route"),
-        "model": repeat("model"),
-        "version": repeat("version").astype(np.int64),
-        "latency_ms": repeat("latency_ms"),
-        "shadow": repeat("shadow").astype(bool),
-        "prediction": labels if labels.dtype.kind != "O" else labels.astype(str),
-    }
-    if all(item["proba"] is not None for item in items):
-        data["probability"] = np.concatenate([np.max(item["proba"], axis=1) for item in items])
-    names = list(items[0]["columns"])
-    for name in names:
-        if name in data:
-            continue
-        values = np.concatenate([np.asarray(item["columns"][name]) for item in items])
-        if values.dtype.kind == "O":
-            values = np.array([None if v is None else str(v) for v in values], dtype=object)
-        data[name] = values
-    return pa.table({k: pa.array(v) for k, v in data.items()})
+    def table(self, model: str, version: int) -> Any:
+        import pyarrow as pa
+
+        data: dict[str, Any] = {
+            "request_id": pa.array(self.meta["request_id"], pa.string()),
+            "row": pa.array(self.meta["row"], pa.int32()),
+            "at": pa.array(self.meta["at"], pa.float64()),
+            "route": pa.array(self.meta["route"], pa.string()),
+            "model": pa.array([model] * self.rows, pa.string()),
+            "version": pa.array([version] * self.rows, pa.int64()),
+            "latency_ms": pa.array(self.meta["latency_ms"], pa.float64()),
+            "shadow": pa.array(self.meta["shadow"], pa.bool_()),
+            "prediction": self.prediction.arrow(),
+            "probability": self.probability.arrow(),
+        }
+        for name, values in self.columns.items():
+            if name not in data:
+                data[name] = values.arrow()
+        return pa.table(data)
+
+
+def _loggable(chunk: Any) -> Any:
+    """A chunk in the form Arrow converts fastest: numbers as NumPy arrays, text and other
+    Python objects as lists (Arrow reads NumPy text arrays value by value, slowly), and
+    datetimes as text, as JSON carried them."""
+    if isinstance(chunk, list):
+        first = next((v for v in chunk if v is not None), None)
+        if isinstance(first, np.datetime64):
+            return np.asarray(chunk).astype("datetime64[us]").astype(str).tolist()
+        if isinstance(first, (np.number, np.bool_)):
+            return np.asarray(chunk)
+        return chunk
+    if chunk.dtype.kind == "M":
+        return chunk.astype("datetime64[us]").astype(str).tolist()
+    if chunk.dtype.kind in "OU":
+        return chunk.tolist()
+    return chunk
+
+
+class _Chunks:
+    """A column being queued: single rows as a Python list (cheap to append), larger
+    requests as their arrays (no per-value Python), in arrival order."""
+
+    def __init__(self) -> None:
+        self.chunks: list[Any] = []
+        self.scalars: list[Any] = []
+
+    def add(self, values: np.ndarray) -> None:
+        if self.scalars:
+            self.chunks.append(self.scalars)
+            self.scalars = []
+        self.chunks.append(values)
+
+    def arrow(self) -> Any:
+        import pyarrow as pa
+
+        chunks = [*self.chunks, self.scalars] if self.scalars else self.chunks
+        chunks = [_loggable(c) for c in chunks]
+        try:
+            return pa.chunked_array([pa.array(c) for c in chunks]).combine_chunks()
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: text
+            text = [None if v is None else str(v) for c in chunks for v in c]
+            return pa.array(text, pa.string())
 
 
 def read_requests(deployment: str, folder: str | Path | None = None) -> Any:
