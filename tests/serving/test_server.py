@@ -112,10 +112,8 @@ def test_metrics_count_requests_batches_and_loads(served: Any) -> None:
         client.post("/predict", json=ROW)
         client.post("/predict", json={**ROW, "age": "x"})
         text = client.get("/metrics").text
-    assert (
-        'shipyard_requests_total{code="200",endpoint="predict",model="loans-gbm",version="1"}'
-        in text
-    )
+    labels = 'code="200",endpoint="predict",model="loans-gbm",route="main",version="1"'
+    assert "shipyard_requests_total{" + labels + "}" in text
     assert 'code="422"' in text
     assert "shipyard_request_seconds_bucket" in text
     assert "shipyard_batch_rows_count" in text

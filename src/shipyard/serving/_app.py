@@ -336,21 +336,23 @@ def create_app(
         openapi_url=None if auth else "/openapi.json",  # with auth, only health is open
     )
     app.state.server = server
-    counters: dict[tuple[str, str, str, int], Any] = {}
+    counters: dict[tuple[str, str, str, str, int], Any] = {}
     shadow_tasks: set[asyncio.Task[None]] = set()
-    timers: dict[tuple[str, str, str], Any] = {}
+    timers: dict[tuple[str, str, str, str], Any] = {}
 
-    def record(endpoint: str, active: Active | None, code: int, seconds: float) -> None:
+    def record(
+        endpoint: str, route: str | None, active: Active | None, code: int, seconds: float
+    ) -> None:
         name, version = (active.name, str(active.version)) if active else ("", "")
-        key = (endpoint, name, version, code)
+        key = (endpoint, route or "", name, version, code)
         counter = counters.get(key)
         if counter is None:
-            counter = counters[key] = metrics.requests.labels(endpoint, name, version, str(code))
+            counter = counters[key] = metrics.requests.labels(*key[:4], str(code))
         counter.inc()
         if code < 400:
-            timer = timers.get(key[:3])
+            timer = timers.get(key[:4])
             if timer is None:
-                timer = timers[key[:3]] = metrics.latency.labels(endpoint, name, version)
+                timer = timers[key[:4]] = metrics.latency.labels(*key[:4])
             timer.observe(seconds)
 
     def current_router(name: str | None = None) -> Router:
@@ -449,7 +451,7 @@ def create_app(
             log.exception("request %s failed", request_id)
             status, payload = 500, {"error": f"The model failed on this input: {exc}"}
         seconds = time.perf_counter() - started
-        record(endpoint, active, status, seconds)
+        record(endpoint, route, active, status, seconds)
         if access.isEnabledFor(logging.INFO):
             access.info(
                 orjson.dumps(

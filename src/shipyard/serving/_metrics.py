@@ -18,14 +18,14 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "shipyard_requests",
-            "Prediction requests answered, by endpoint, model version and status code.",
-            ["endpoint", "model", "version", "code"],
+            "Prediction requests answered, by endpoint, route, model version and status code.",
+            ["endpoint", "route", "model", "version", "code"],
             registry=self.registry,
         )
         self.latency = Histogram(
             "shipyard_request_seconds",
             "Time to answer a prediction request, body parsing to response.",
-            ["endpoint", "model", "version"],
+            ["endpoint", "route", "model", "version"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
