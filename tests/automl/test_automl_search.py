@@ -245,3 +245,22 @@ def test_the_leaderboard_chart_and_report(loans: str, tmp_path: Path) -> None:
     page = result.report(tmp_path / "report.html").read_text()
     assert "Plotly.newPlot" in page and "<table" in page
     assert page.count("<tr") == len(board) + 1  # a row per trial, and the header
+
+
+def test_a_grid_search_walks_every_family_in_turn_then_stops(loans: str) -> None:
+    from shipyard.automl._spaces import grid_points
+
+    points = grid_points(["linear", "lightgbm"], "classification")
+    assert len(points) == 4 + 8 and [p["family"] for p in points[:4]] == [
+        "linear", "lightgbm", "linear", "lightgbm"
+    ]  # fmt: skip
+    result = sy.automl(
+        dataset=loans, target="default", drop=DROP, time_budget=120, sampler="grid",
+        families=["linear", "lightgbm"],
+    )  # fmt: skip
+    board = result.leaderboard
+    assert len(board) == 12  # the whole grid, no more
+    tried = {(row["family"], row["params"]) for row in board.to_dict("records")}
+    assert len(tried) == 12
+    with pytest.raises(InvalidInput, match="sampler"):
+        sy.automl(dataset=loans, target="default", sampler="bayes")

@@ -34,7 +34,7 @@ from shipyard.automl._problem import (
     task_of,
 )
 from shipyard.automl._report import leaderboard_figure, write_report
-from shipyard.automl._spaces import FAMILIES, cheap_starts, suggest
+from shipyard.automl._spaces import FAMILIES, cheap_starts, grid_points, suggest
 from shipyard.automl._train import TrainResult
 from shipyard.errors import InvalidInput
 
@@ -101,7 +101,9 @@ def automl(
         families: which of ``linear``, ``random_forest``, ``hist_gradient_boosting``,
             ``lightgbm``, ``xgboost``, ``mlp`` to search (default: all).
         folds: cross-validation folds per trial (time-ordered with ``time_column``).
-        sampler: ``tpe`` (default) or ``random``.
+        sampler: ``tpe`` (default), ``random``, or ``grid`` (a coarse grid over each
+            family's main hyper-parameters, families in turn; the search ends when the grid
+            is done).
         ensemble: combine the best trials of this many different families (soft voting;
             averaging for regression), scored on the same folds, and keep the combination when
             it beats the best single model (0: no ensemble).
@@ -125,8 +127,8 @@ def automl(
     unknown = [f for f in chosen if f not in FAMILIES]
     if unknown:
         raise InvalidInput(f"families {unknown} unknown; choose from {', '.join(FAMILIES)}.")
-    if sampler not in ("tpe", "random"):
-        raise InvalidInput(f"sampler must be 'tpe' or 'random' for automl; got {sampler!r}.")
+    if sampler not in ("tpe", "random", "grid"):
+        raise InvalidInput(f"sampler must be 'tpe', 'random' or 'grid'; got {sampler!r}.")
     if not time_budget > 0:
         raise InvalidInput(f"time_budget must be a positive number of seconds; got {time_budget}.")
     splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
@@ -272,8 +274,11 @@ def _run_study(
         ),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
     )
-    for start in cheap_starts(families, task):
+    grid = grid_points(families, task) if sampler == "grid" else []
+    for start in grid or cheap_starts(families, task):
         study.enqueue_trial(start, skip_if_exists=True)
+    if grid:
+        n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
     flying: dict[Any, _Trial] = {}
     current: _Trial | None = None  # the trial whose fold is being handled
     asked = 0

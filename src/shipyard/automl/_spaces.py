@@ -14,7 +14,7 @@ from typing import Any
 from shipyard.automl._torch_mlp import ACTIVATIONS, torch_available
 from shipyard.automl._train import estimator
 
-__all__ = ["FAMILIES", "cheap_starts", "suggest"]
+__all__ = ["FAMILIES", "cheap_starts", "grid_points", "suggest"]
 
 FAMILIES = ("linear", "random_forest", "hist_gradient_boosting", "lightgbm", "xgboost", "mlp")
 
@@ -165,3 +165,54 @@ def cheap_starts(families: list[str], task: str) -> list[dict[str, Any]]:
                 params["linear.C" if task == "classification" else "linear.alpha"] = 1.0
             starts.append({"family": family, **params})
     return starts
+
+
+# sampler="grid": a coarse grid over each family's main hyper-parameters (the others at
+# their cheap start), tried in turn across families so a short budget still sees them all.
+_GRID: dict[str, dict[str, list[Any]]] = {
+    "linear": {},  # its one parameter is set per task below
+    "lightgbm": {
+        "lightgbm.learning_rate": [0.03, 0.1],
+        "lightgbm.num_leaves": [15, 63],
+        "lightgbm.n_estimators": [100, 300],
+    },
+    "xgboost": {
+        "xgboost.learning_rate": [0.03, 0.1],
+        "xgboost.max_depth": [4, 8],
+        "xgboost.n_estimators": [100, 300],
+    },
+    "hist_gradient_boosting": {
+        "hgb.learning_rate": [0.05, 0.15],
+        "hgb.max_leaf_nodes": [15, 63],
+        "hgb.max_iter": [100, 300],
+    },
+    "random_forest": {
+        "random_forest.n_estimators": [100, 300],
+        "random_forest.max_depth": [8, 16],
+        "random_forest.max_features": [0.3, 0.7],
+    },
+    "mlp": {"mlp.width_0": [32, 128], "mlp.learning_rate": [1e-3, 3e-3]},
+}
+
+
+def grid_points(families: list[str], task: str) -> list[dict[str, Any]]:
+    """Every point of the coarse grid of ``families``, interleaved across families."""
+    import itertools
+
+    starts = {start["family"]: start for start in cheap_starts(families, task)}
+    per_family: list[list[dict[str, Any]]] = []
+    for family in _CHEAP:
+        if family not in families:
+            continue
+        axes = dict(_GRID[family])
+        if family == "linear":
+            axes = {
+                "linear.C" if task == "classification" else "linear.alpha": [0.01, 0.1, 1.0, 10.0]
+            }
+        names = list(axes)
+        points = [
+            {**starts[family], **dict(zip(names, values, strict=True))}
+            for values in itertools.product(*(axes[n] for n in names))
+        ]
+        per_family.append(points)
+    return [p for group in itertools.zip_longest(*per_family) for p in group if p is not None]

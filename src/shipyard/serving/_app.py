@@ -31,6 +31,7 @@ import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.routing import Route
 
 from shipyard._version import __version__
 from shipyard.config import get_settings
@@ -701,4 +702,21 @@ def create_app(
             return refused
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
+    # The inference endpoints again, first in the route table and as plain Starlette routes:
+    # they match before anything else and skip FastAPI's parameter solving (~20% of a
+    # one-row request's time); the routes above stay for the OpenAPI description.
+    async def fast_predict(request: Request) -> Response:
+        return await answer(request, "predict", plain_columns, predict_shape)
+
+    async def fast_infer(request: Request) -> Response:
+        params = request.path_params
+        return await answer(
+            request, "infer", oip_columns, infer_shape, params["name"], params.get("version")
+        )
+
+    app.router.routes[:0] = [
+        Route("/predict", fast_predict, methods=["POST"]),
+        Route("/v2/models/{name}/infer", fast_infer, methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer", fast_infer, methods=["POST"]),
+    ]
     return app

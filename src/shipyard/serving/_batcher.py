@@ -6,7 +6,7 @@ waits for nothing. Under load, requests that arrive while the loop is busy pile 
 next turn runs them together, up to ``max_batch`` rows; ``max_wait`` (seconds, default 0)
 holds a batch open a little longer to gather more. Model calls run on the event loop itself:
 ONNX Runtime answers a batch in microseconds, less than a hop to a thread would cost; a
-request of ``max_batch`` rows or more runs in a thread, so the loop keeps answering others.
+request of ``THREAD_ROWS`` rows or more runs in a thread, so the loop keeps answering others.
 A model that answers one row faster than a loop turn (``inline``, measured at warm-up) is
 called at once: batching cannot help it, and the turn it saves is most of its cost.
 """
@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Batcher"]
+
+THREAD_ROWS = 256  # requests this big run in a thread, not on the event loop
 
 Run = Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray | None]]
 
@@ -56,16 +58,16 @@ class Batcher:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels (or values) and probabilities (or None) for these rows."""
         rows = len(next(iter(columns.values()))) if columns else rows  # as validated
-        if self.inline and rows < self.max_batch:
-            if self.observe is not None:
-                self.observe(rows)
-            return self.run(columns)
-        if rows >= self.max_batch:
-            # big enough alone: no point waiting for company; run in a thread so the loop
-            # keeps answering others (ONNX Runtime and NumPy release the GIL)
+        if rows >= THREAD_ROWS:
+            # a big request runs in a thread, so the loop keeps answering others meanwhile
+            # (ONNX Runtime and NumPy release the GIL)
             if self.observe is not None:
                 self.observe(rows)
             return await asyncio.to_thread(self.run, columns)
+        if self.inline or rows >= self.max_batch:  # nothing to gain from company
+            if self.observe is not None:
+                self.observe(rows)
+            return self.run(columns)
         loop = asyncio.get_running_loop()
         waiting = _Waiting(columns, rows, loop.create_future())
         self._waiting.append(waiting)
