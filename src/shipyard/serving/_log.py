@@ -202,10 +202,15 @@ class _Buffer:
             meta["latency_ms"].extend([latency * 1e3] * rows)
             meta["shadow"].extend([shadow] * rows)
         if rows == 1:  # the common case, kept to plain appends: ~5 µs for 20 columns
-            self.prediction.scalars.append(labels[0])
-            self.probability.scalars.append(np.nan if proba is None else proba[0].max())
+            self.prediction.scalars.append(labels.item(0))
+            self.probability.scalars.append(np.nan if proba is None else float(proba[0].max()))
             for name, chunks in self.columns.items():
-                chunks.scalars.append(columns[name][0])
+                values = columns[name]
+                # Python values, not NumPy scalars: Arrow converts a list of Python floats
+                # ~90x faster, and the writer holds the GIL for that conversion
+                chunks.scalars.append(
+                    values.item(0) if values.dtype.kind != "M" else str(values[0])
+                )
         else:
             self.prediction.add(np.asarray(labels))
             self.probability.add(np.full(rows, np.nan) if proba is None else np.max(proba, axis=1))
