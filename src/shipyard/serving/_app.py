@@ -683,12 +683,13 @@ def create_app(
             if ticket is not None:
                 known += 1
                 stats = server.stats.setdefault(ticket.route, RouteStats())
-                if label is not None and not ticket.labelled:  # once per request
-                    ticket.labelled = True
+                tickets = server.tickets
+                if label is not None and item["id"] not in tickets.labelled:  # once each
+                    tickets.labelled.add(item["id"])
                     stats.labelled += 1
                     stats.correct += float(label == ticket.prediction)
-                if reward is not None and not ticket.rewarded:
-                    ticket.rewarded = True
+                if reward is not None and item["id"] not in tickets.rewarded:
+                    tickets.rewarded.add(item["id"])
                     stats.rewarded += 1
                     stats.rewards += float(reward)
             if server.log is not None:
