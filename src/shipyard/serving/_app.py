@@ -510,7 +510,8 @@ def create_app(
         started = time.perf_counter()
         try:
             columns = active.model.validate(raw)
-            labels, proba = await active.batcher.predict(columns, rows)
+            # in a thread: a slow shadow (a native pipeline) must not hold up the event loop
+            labels, proba = await asyncio.to_thread(active.model.predict_columns, columns)
         except Exception as exc:
             server.stats[route].errors += 1
             metrics.shadow.labels(server.name, route, "error").inc()

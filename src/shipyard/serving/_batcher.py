@@ -23,7 +23,7 @@ import numpy as np
 
 __all__ = ["Batcher"]
 
-THREAD_ROWS = 256  # requests this big run in a thread, not on the event loop
+THREAD_ROWS = 2048  # requests this big run in a thread, not on the event loop
 
 Run = Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray | None]]
 
