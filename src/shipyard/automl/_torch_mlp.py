@@ -62,17 +62,28 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         self.random_state = random_state
 
     # -- what the two kinds differ in ------------------------------------------------------
+    _classifier = True  # the regressor sets False
+
     def _encode(self, y: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Class codes (classifier) or the standardised target (regressor)."""
+        if self._classifier:
+            self.classes_, codes = np.unique(y, return_inverse=True)
+            return codes.astype(np.int64)
+        values = y.astype(np.float32).reshape(-1, 1)
+        self.y_mean_ = float(values.mean())
+        self.y_scale_ = float(values.std()) or 1.0
+        return (values - self.y_mean_) / self.y_scale_
 
     def _outputs(self) -> int:
-        raise NotImplementedError
+        return len(self.classes_) if self._classifier else 1
 
     def _loss(self) -> Any:
-        raise NotImplementedError
+        import torch
+
+        return torch.nn.CrossEntropyLoss() if self._classifier else torch.nn.MSELoss()
 
     def _stratify(self, encoded: np.ndarray) -> np.ndarray | None:
-        return None
+        return encoded if self._classifier else None
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(
@@ -212,21 +223,6 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
 class TorchMLPClassifier(ClassifierMixin, _TorchMLP):  # type: ignore[misc]
     """PyTorch MLP classifier (softmax over the classes, cross-entropy loss)."""
 
-    def _encode(self, y: np.ndarray) -> np.ndarray:
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        return codes.astype(np.int64)
-
-    def _outputs(self) -> int:
-        return len(self.classes_)
-
-    def _loss(self) -> Any:
-        import torch
-
-        return torch.nn.CrossEntropyLoss()
-
-    def _stratify(self, encoded: np.ndarray) -> np.ndarray | None:
-        return encoded
-
     def predict_proba(self, X: Any) -> np.ndarray:
         logits = self._forward(X)
         logits -= logits.max(axis=1, keepdims=True)
@@ -240,19 +236,7 @@ class TorchMLPClassifier(ClassifierMixin, _TorchMLP):  # type: ignore[misc]
 class TorchMLPRegressor(RegressorMixin, _TorchMLP):  # type: ignore[misc]
     """PyTorch MLP regressor (trained on the standardised target, squared error)."""
 
-    def _encode(self, y: np.ndarray) -> np.ndarray:
-        values = y.astype(np.float32).reshape(-1, 1)
-        self.y_mean_ = float(values.mean())
-        self.y_scale_ = float(values.std()) or 1.0
-        return (values - self.y_mean_) / self.y_scale_
-
-    def _outputs(self) -> int:
-        return 1
-
-    def _loss(self) -> Any:
-        import torch
-
-        return torch.nn.MSELoss()
+    _classifier = False
 
     def predict(self, X: Any) -> np.ndarray:
         return self._forward(X)[:, 0] * self.y_scale_ + self.y_mean_
