@@ -139,6 +139,7 @@ PUBLIC = {
         "Reference",
         "detect_changes",
         "drift",
+        "quality",
     ],
     "shipyard.serving": [
         "POLICIES",

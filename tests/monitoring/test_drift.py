@@ -198,3 +198,26 @@ def test_page_hinkley_signals_a_lasting_rise_not_noise() -> None:
     assert found and 3000 < found[0] < 3300  # within a few hundred rows of the change
     with pytest.raises(InvalidInput, match="threshold"):
         monitoring.PageHinkley(threshold=0)
+
+
+def test_data_quality_names_what_drift_tests_do_not() -> None:
+    rng = np.random.default_rng(8)
+    ref = _frame(2000, rng)
+    cur = _frame(2000, rng)
+    cur.loc[:59, "score"] = 5000.0  # 3% of the values far beyond anything seen
+    cur.loc[:19, "region"] = "atlantis"
+    cur.loc[:599, "income"] = np.nan
+    cur = cur.drop(columns=["age"]).assign(extra=1)
+    found = monitoring.quality(ref, cur).set_index("column")
+    assert found.loc["score", "issue"] == "values outside the reference's range"
+    assert 60 / 2000 <= found.loc["score", "out_of_range"] < 80 / 2000
+    assert "5000" in found.loc["score", "examples"]
+    assert found.loc["region", "unseen"] == pytest.approx(20 / 2000)
+    assert found.loc["region", "examples"] == "atlantis"
+    assert found.loc["income", "issue"] == "more missing values than the reference"
+    assert found.loc["income", "current_missing"] == pytest.approx(0.3)
+    assert found.loc["age", "issue"] == "missing in the current window"
+    assert found.loc["extra", "issue"] == "missing in the reference"
+    assert found.loc["channel", "issue"] == ""
+    clean = monitoring.quality(_frame(2000, rng), _frame(2000, rng))
+    assert (clean["issue"] == "").all()  # a fresh sample of the same data raises nothing

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from shipyard.monitoring._concept import PageHinkley, detect_changes
 from shipyard.monitoring._drift import DEFAULTS, DriftReport, FeatureDrift, Reference, drift
+from shipyard.monitoring._quality import quality
 
 __all__ = [
     "DEFAULTS",
@@ -20,4 +21,5 @@ __all__ = [
     "Reference",
     "detect_changes",
     "drift",
+    "quality",
 ]
