@@ -483,7 +483,7 @@ def create_app(
                 )
             for shadow in router.shadows:
                 task = asyncio.create_task(
-                    run_shadow(router, shadow, raw, rows, request_id, labels, logged)
+                    run_shadow(router, shadow, raw, request_id, labels, logged)
                 )
                 shadow_tasks.add(task)  # held until done: the loop keeps only weak references
                 task.add_done_callback(shadow_tasks.discard)
@@ -498,7 +498,6 @@ def create_app(
         router: Router,
         route: str,
         raw: dict[str, Any],
-        rows: int,
         request_id: str,
         primary: Any,
         logged: bool,
