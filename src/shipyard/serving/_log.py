@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from shipyard.errors import InvalidInput
+
 __all__ = ["InferenceLog", "read_feedback", "read_requests"]
 
 log = logging.getLogger("shipyard.serving")
@@ -283,17 +285,61 @@ class _Chunks:
             return pa.array(text, pa.string())
 
 
-def read_requests(deployment: str, folder: str | Path | None = None) -> Any:
-    """Every logged request row of a deployment (or served model) as an Arrow table, None
-    before any (DuckDB; columns of different versions are unioned by name). ``folder``: the
-    server's ``log_dir`` (default ``SHIPYARD_HOME/inference``)."""
+def read_requests(
+    deployment: str,
+    folder: str | Path | None = None,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    first: int | None = None,
+    last: int | None = None,
+    shadow: bool | None = None,
+) -> Any:
+    """Logged request rows of a deployment (or served model) as an Arrow table ordered by
+    time, None when there are none (DuckDB; columns of different versions are unioned by
+    name). ``folder``: the server's ``log_dir`` (default ``SHIPYARD_HOME/inference``).
+
+    ``since``/``until`` bound ``at`` (epoch seconds, ``since <= at < until``); ``first`` or
+    ``last`` keep the oldest or newest rows within them; ``shadow`` keeps only the answered
+    rows (False) or only the shadow copies (True).
+    """
+    if first is not None and last is not None:
+        raise InvalidInput("read_requests takes first or last, not both.")
+    conditions = []
+    if since is not None:
+        conditions.append(f'"at" >= {float(since)!r}')
+    if until is not None:
+        conditions.append(f'"at" < {float(until)!r}')
+    if shadow is not None:
+        conditions.append("shadow" if shadow else "NOT shadow")
+    limit = first if first is not None else last
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise InvalidInput(f"first/last must be a positive number of rows; got {limit!r}.")
     pattern = _folder(folder) / deployment / "requests" / "**" / "*.parquet"
-    return _read(pattern, '"at", request_id, "row"')
+    order = '"at", request_id, "row"'
+    if last is not None:  # the newest rows, still returned oldest first
+        order = '"at" DESC, request_id DESC, "row" DESC'
+    table = _read(pattern, order, conditions, limit)
+    if table is not None and last is not None:
+        table = table.take(list(range(table.num_rows - 1, -1, -1)))
+    return table
 
 
-def read_feedback(deployment: str, folder: str | Path | None = None) -> Any:
-    """Feedback posted to a deployment's server (request id, label, reward), or None."""
-    return _read(_folder(folder) / deployment / "feedback" / "**" / "*.parquet", '"at"')
+def read_feedback(
+    deployment: str,
+    folder: str | Path | None = None,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+) -> Any:
+    """Feedback posted to a deployment's server (request id, label, reward), or None;
+    ``since``/``until`` bound the time it was posted."""
+    conditions = []
+    if since is not None:
+        conditions.append(f'"at" >= {float(since)!r}')
+    if until is not None:
+        conditions.append(f'"at" < {float(until)!r}')
+    return _read(_folder(folder) / deployment / "feedback" / "**" / "*.parquet", '"at"', conditions)
 
 
 def _folder(folder: str | Path | None) -> Path:
@@ -304,13 +350,20 @@ def _folder(folder: str | Path | None) -> Path:
     return get_settings().home / "inference"
 
 
-def _read(pattern: Path, order: str) -> Any:
+def _read(
+    pattern: Path, order: str, conditions: list[str] | None = None, limit: int | None = None
+) -> Any:
     import duckdb
 
     if not list(Path(str(pattern).split("**")[0]).rglob("*.parquet")):
         return None
     quoted = str(pattern).replace("'", "''")
-    query = f"SELECT * FROM read_parquet('{quoted}', union_by_name = true) ORDER BY {order}"
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    tail = f" LIMIT {int(limit)}" if limit is not None else ""
+    query = (
+        f"SELECT * FROM read_parquet('{quoted}', union_by_name = true){where} "
+        f"ORDER BY {order}{tail}"
+    )
     relation = duckdb.sql(query)
     assert relation is not None
     return relation.to_arrow_table()
