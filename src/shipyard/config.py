@@ -11,13 +11,15 @@ SHIPYARD_ARTIFACTS_URL     artifacts_url                  ``<home>/artifacts``
 SHIPYARD_FLUSH_INTERVAL    flush_interval (seconds)       ``1.0``
 SHIPYARD_HEARTBEAT_INTERVAL heartbeat_interval (seconds)  ``5.0``
 SHIPYARD_HEARTBEAT_TIMEOUT heartbeat_timeout (seconds)    ``30.0``
+SHIPYARD_SMTP_URL          smtp_url                       ``smtp://localhost:25`` (alert e-mail)
+SHIPYARD_SMTP_FROM         smtp_from                      ``shipyard@localhost``
 SHIPYARD_CONFIG            (path of the file itself)      ``<home>/config.toml`` if it exists
 ========================== ============================== ======================================
 
 The file holds the keys at top level or under a ``[shipyard]`` table. ``memory://`` as
 ``db_url`` or ``artifacts_url`` keeps everything in this process (tests, notebooks).
 
-Written by hand rather than with pydantic-settings: eight typed fields do not justify the
+Written by hand rather than with pydantic-settings: ten typed fields do not justify the
 import cost on every CLI call and every ``import shipyard``.
 """
 
@@ -52,6 +54,9 @@ class Settings:
     flush_interval: float = 1.0
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 30.0
+    # alert e-mail: smtp://[user:password@]host[:port], smtps:// (TLS) or smtp+starttls://
+    smtp_url: str = "smtp://localhost:25"
+    smtp_from: str = "shipyard@localhost"
     config_file: Path | None = None
 
     @classmethod
@@ -68,12 +73,16 @@ class Settings:
         home = Path(values.pop("home", home)).expanduser()
         db_url = str(values.pop("db_url", f"sqlite:///{home / 'shipyard.db'}"))
         artifacts_url = str(values.pop("artifacts_url", home / "artifacts"))
+        smtp_url = str(values.pop("smtp_url", cls.smtp_url))
+        smtp_from = str(values.pop("smtp_from", cls.smtp_from))
         floats = {name: _positive_float(name, value) for name, value in values.items()}
         return cls(
             home=home,
             db_url=db_url,
             artifacts_url=artifacts_url,
             config_file=config_path,
+            smtp_url=smtp_url,
+            smtp_from=smtp_from,
             **floats,
         )
 

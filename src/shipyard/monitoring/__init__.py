@@ -1,25 +1,57 @@
-"""Monitoring: data drift between a reference and current windows, with a verdict.
+"""Monitoring: data drift, prediction drift, data quality and performance, with alerts.
 
 ``sy.monitoring.drift("loans@1", current_df)`` compares every feature (numeric: KS,
 Wasserstein, PSI, Jensen–Shannon; categorical: chi-square, PSI, Jensen–Shannon) and says which
 drifted and whether the dataset did; ``report.to_frame()`` has a row per feature and
-``report.to_html(path)`` charts them. ``PageHinkley`` watches a metric stream for a lasting
-rise (concept drift once labels arrive).
+``report.to_html(path)`` charts them. ``quality`` finds missing values, out-of-range values
+and unseen categories; ``domain_drift`` asks a classifier whether it can tell the
+windows apart (multivariate drift); ``PageHinkley`` watches a metric stream for a lasting rise.
+
+A monitor runs them on a deployment's traffic (or a dataset's versions) on a schedule:
+``create_monitor("loans-watch", deployment="loans", window="1h", every="1h",
+channels=["webhook:https://..."])``, then ``check("loans-watch")``; crossing a threshold
+opens an alert (``list_alerts``, ``acknowledge``, ``resolve``) and notifies its channels.
 """
 
 from __future__ import annotations
 
+from shipyard.monitoring._alerts import Alert, acknowledge, get_alert, list_alerts, resolve
+from shipyard.monitoring._checks import Check, check, checks, run_due, series
 from shipyard.monitoring._concept import PageHinkley, detect_changes
+from shipyard.monitoring._domain import DomainDrift, domain_drift
 from shipyard.monitoring._drift import DEFAULTS, DriftReport, FeatureDrift, Reference, drift
+from shipyard.monitoring._monitors import DETECTORS, Monitor, delete_monitor, list_monitors
+from shipyard.monitoring._monitors import create as create_monitor
+from shipyard.monitoring._monitors import get as get_monitor
+from shipyard.monitoring._monitors import set_enabled as set_monitor_enabled
 from shipyard.monitoring._quality import quality
 
 __all__ = [
     "DEFAULTS",
+    "DETECTORS",
+    "Alert",
+    "Check",
+    "DomainDrift",
     "DriftReport",
     "FeatureDrift",
+    "Monitor",
     "PageHinkley",
     "Reference",
+    "acknowledge",
+    "check",
+    "checks",
+    "create_monitor",
+    "delete_monitor",
     "detect_changes",
+    "domain_drift",
     "drift",
+    "get_alert",
+    "get_monitor",
+    "list_alerts",
+    "list_monitors",
     "quality",
+    "resolve",
+    "run_due",
+    "series",
+    "set_monitor_enabled",
 ]

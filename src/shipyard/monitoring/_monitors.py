@@ -1,0 +1,357 @@
+"""Monitor definitions in the metadata store: what is watched, how, how often, who is told.
+
+``create("loans-drift", deployment="loans", window="1h", every="1h", channels=["log"])``
+stores a monitor; :func:`shipyard.monitoring.check` runs it. A monitor watches either a
+deployment's traffic (windows of its inference log, with feedback for performance) or a
+dataset (its newest version against a reference version). Everything a check needs is in
+the stored spec, checked here when the monitor is created, so a scheduled check never fails
+on a typo made a week earlier.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from shipyard._refs import check_name
+from shipyard.config import current_user
+from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.store import default_database
+from shipyard.store._schema import Base
+
+__all__ = [
+    "DETECTORS",
+    "Monitor",
+    "create",
+    "delete_monitor",
+    "get",
+    "list_monitors",
+    "parse_duration",
+    "set_enabled",
+]
+
+MONITORS = Base.metadata.tables["monitors"]
+
+DETECTORS = ("data_drift", "prediction_drift", "quality", "performance", "multivariate")
+DEFAULT_DETECTORS = {
+    "deployment": ("data_drift", "prediction_drift", "quality", "performance"),
+    "dataset": ("data_drift", "quality"),
+}
+METRICS = {"accuracy": "min", "error_rate": "max", "mae": "max", "rmse": "max"}
+LOG_REFERENCES = ("log:first", "log:previous")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """A stored monitor (see :func:`create` for the fields' meaning)."""
+
+    id: str
+    name: str
+    target_kind: str  # deployment or dataset
+    target: str
+    reference: str
+    window: dict[str, float]  # {"rows": n} or {"seconds": s}
+    detectors: tuple[str, ...]
+    every: float | None
+    channels: tuple[str, ...]
+    cooldown: float
+    drift_share: float
+    thresholds: dict[str, float] = field(default_factory=dict)
+    categorical: tuple[str, ...] = ()
+    metric: str | None = None
+    metric_threshold: float | None = None
+    min_rows: int = 30
+    enabled: bool = True
+    created_at: float = 0.0
+    created_by: str | None = None
+    updated_at: float = 0.0
+    last_check_at: float | None = None
+
+    @property
+    def due(self) -> bool:
+        """Whether a scheduled check should run now."""
+        if not self.enabled or self.every is None:
+            return False
+        return self.last_check_at is None or time.time() >= self.last_check_at + self.every
+
+    def describe_window(self) -> str:
+        if self.target_kind == "dataset":
+            return "newest version"
+        if "rows" in self.window:
+            return f"last {int(self.window['rows']):,} rows"
+        return f"last {format_duration(self.window['seconds'])}"
+
+
+def parse_duration(value: str | float | int, what: str, zero: bool = False) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h"``, ``"2d"``, ``"1w"`` (``0`` only
+    where ``zero`` allows it)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(value))
+        if match is None:
+            raise InvalidInput(
+                f"{what} must be a duration like 30s, 15m, 1h, 2d or 1w; got {value!r}."
+            )
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not (seconds >= 0 if zero else seconds > 0) or seconds == float("inf"):
+        adjective = "non-negative" if zero else "positive"
+        raise InvalidInput(f"{what} must be a {adjective} duration; got {value!r}.")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    for unit in ("w", "d", "h", "m"):
+        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
+            return f"{int(seconds // _UNITS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
+def parse_window(value: str | int | float) -> dict[str, float]:
+    """``5000`` (rows) or a duration (``"1h"``)."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"window must be a number of rows or a duration; got {value!r}.")
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        rows = int(value)
+        if rows < 1:
+            raise InvalidInput(f"window must be at least one row; got {value!r}.")
+        return {"rows": float(rows)}
+    return {"seconds": parse_duration(value, "window")}
+
+
+def create(
+    name: str,
+    *,
+    deployment: str | None = None,
+    dataset: str | None = None,
+    reference: str | None = None,
+    window: str | int = 1000,
+    detectors: Sequence[str] | None = None,
+    every: str | float | None = None,
+    channels: Sequence[str] = ("log",),
+    cooldown: str | float = "1h",
+    drift_share: float = 0.5,
+    thresholds: Mapping[str, float] | None = None,
+    categorical: Sequence[str] = (),
+    metric: str | None = None,
+    metric_threshold: float | None = None,
+    min_rows: int = 30,
+) -> Monitor:
+    """Store a monitor.
+
+    Args:
+        name: the monitor's name.
+        deployment: watch this deployment's traffic (its inference log and feedback), or
+        dataset: watch this dataset: each check compares its newest version to ``reference``.
+        reference: what "normal" is — a dataset version (``"loans@1"``); for a deployment
+            also ``"log:first"`` (the first window it logged) or ``"log:previous"`` (the
+            window before the current one). Default: the dataset the deployment's first
+            route was trained on, else ``"log:first"``.
+        window: the current window of a deployment: a number of rows (the newest) or a
+            duration (``"1h"``: rows logged in the last hour).
+        detectors: any of ``data_drift``, ``prediction_drift``, ``quality``,
+            ``performance`` (needs feedback), ``multivariate`` (a domain classifier).
+        every: the schedule (``"1h"``); None: checks run only when asked.
+        channels: where alerts go: ``log``, ``webhook:https://...``, ``email:a@b.org``.
+        cooldown: after an alert resolves, the same detector alerting again within this
+            time reopens it instead of notifying again (0: every new crossing notifies).
+        drift_share: the share of drifted features at which the data drifts.
+        thresholds: per-feature thresholds of the deciding drift statistic.
+        categorical: columns to treat as categories although they hold numbers.
+        metric: ``accuracy``, ``error_rate``, ``mae`` or ``rmse`` (default by the task).
+        metric_threshold: alert when the metric is worse than this (accuracy below it,
+            errors above it); concept drift (a lasting rise of the error) alerts regardless.
+        min_rows: fewer rows in a window than this: no verdict ("no data"), no alert.
+
+    Raises:
+        InvalidInput: a field that makes no sense, named; Conflict: the name is taken;
+        NotFound: the deployment or dataset (or reference) does not exist.
+    """
+    check_name("Monitor", name)
+    if (deployment is None) == (dataset is None):
+        raise InvalidInput("A monitor watches a deployment or a dataset: give exactly one.")
+    kind = "deployment" if deployment is not None else "dataset"
+    target = str(deployment if deployment is not None else dataset)
+    chosen = tuple(detectors) if detectors else DEFAULT_DETECTORS[kind]
+    unknown = [d for d in chosen if d not in DETECTORS]
+    if unknown:
+        raise InvalidInput(f"detectors: unknown {unknown}; choose from {', '.join(DETECTORS)}.")
+    if kind == "dataset" and {"prediction_drift", "performance"} & set(chosen):
+        raise InvalidInput(
+            "detectors: prediction_drift and performance need a deployment's traffic; "
+            "a dataset monitor takes data_drift, quality and multivariate."
+        )
+    if not 0 < drift_share <= 1:
+        raise InvalidInput(f"drift_share must be in (0, 1]; got {drift_share}.")
+    for feature, value in (thresholds or {}).items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise InvalidInput(f"thresholds[{feature!r}] must be a non-negative number.")
+    if metric is not None and metric not in METRICS:
+        raise InvalidInput(f"metric must be one of {', '.join(METRICS)}; got {metric!r}.")
+    if metric_threshold is not None and not isinstance(metric_threshold, (int, float)):
+        raise InvalidInput("metric_threshold must be a number.")
+    if not isinstance(min_rows, int) or min_rows < 1:
+        raise InvalidInput(f"min_rows must be a positive number of rows; got {min_rows!r}.")
+    checked_channels = tuple(_check_channel(c) for c in channels)
+    spec = {
+        "reference": _reference(kind, target, reference),
+        "window": parse_window(window) if kind == "deployment" else {},
+        "detectors": list(chosen),
+        "channels": list(checked_channels),
+        "cooldown": parse_duration(cooldown, "cooldown", zero=True),
+        "drift_share": float(drift_share),
+        "thresholds": {k: float(v) for k, v in (thresholds or {}).items()},
+        "categorical": list(categorical),
+        "metric": metric,
+        "metric_threshold": None if metric_threshold is None else float(metric_threshold),
+        "min_rows": min_rows,
+    }
+    period = None if every is None else parse_duration(every, "every")
+    now = time.time()
+    with default_database().write() as conn:
+        if conn.scalar(select(MONITORS.c.id).where(MONITORS.c.name == name)):
+            raise Conflict(f"Monitor {name!r} exists; delete it first to redefine it.")
+        conn.execute(
+            insert(MONITORS).values(
+                id=uuid.uuid4().hex,
+                name=name,
+                target_kind=kind,
+                target=target,
+                spec=json.dumps(spec),
+                every=period,
+                enabled=True,
+                created_at=now,
+                created_by=current_user(),
+                updated_at=now,
+                last_check_at=None,
+            )
+        )
+        return _read(conn, name)
+
+
+def get(name: str) -> Monitor:
+    with default_database().read() as conn:
+        return _read(conn, name)
+
+
+def list_monitors() -> list[Monitor]:
+    with default_database().read() as conn:
+        rows = conn.execute(select(MONITORS).order_by(MONITORS.c.name)).all()
+    return [_monitor(row) for row in rows]
+
+
+def set_enabled(name: str, enabled: bool) -> Monitor:
+    """Pause (False) or resume (True) a monitor's schedule."""
+    with default_database().write() as conn:
+        found = conn.execute(
+            update(MONITORS)
+            .where(MONITORS.c.name == name)
+            .values(enabled=enabled, updated_at=time.time())
+        )
+        if not found.rowcount:
+            raise NotFound(f"No monitor named {name!r}. Try: shipyard monitors list")
+        return _read(conn, name)
+
+
+def delete_monitor(name: str) -> None:
+    """Delete a monitor with its checks, results and alerts."""
+    with default_database().write() as conn:
+        monitor = _read(conn, name)
+        tables = Base.metadata.tables
+        for table in ("alerts", "monitor_results", "monitor_checks"):
+            conn.execute(delete(tables[table]).where(tables[table].c.monitor_id == monitor.id))
+        conn.execute(delete(MONITORS).where(MONITORS.c.id == monitor.id))
+
+
+def _read(conn: Connection, name: str) -> Monitor:
+    row = conn.execute(select(MONITORS).where(MONITORS.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"No monitor named {name!r}. Try: shipyard monitors list")
+    return _monitor(row)
+
+
+def _monitor(row: Any) -> Monitor:
+    spec = json.loads(row.spec)
+    return Monitor(
+        id=row.id,
+        name=row.name,
+        target_kind=row.target_kind,
+        target=row.target,
+        reference=spec["reference"],
+        window=spec["window"],
+        detectors=tuple(spec["detectors"]),
+        every=row.every,
+        channels=tuple(spec["channels"]),
+        cooldown=spec["cooldown"],
+        drift_share=spec["drift_share"],
+        thresholds=spec["thresholds"],
+        categorical=tuple(spec["categorical"]),
+        metric=spec["metric"],
+        metric_threshold=spec["metric_threshold"],
+        min_rows=spec["min_rows"],
+        enabled=bool(row.enabled),
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+        last_check_at=row.last_check_at,
+    )
+
+
+def _reference(kind: str, target: str, reference: str | None) -> str:
+    from shipyard import data as datasets
+
+    if kind == "dataset":
+        datasets.resolve(f"{target}@latest")  # NotFound names the dataset
+        if reference is None:
+            raise InvalidInput(
+                "reference: a dataset monitor compares its newest version to a reference "
+                f"version; give one like '{target}@1'."
+            )
+    else:
+        from shipyard.serving import deployments
+
+        deployment = deployments.get(target)
+        if reference is None:
+            return _trained_on(deployment) or "log:first"
+    if reference in LOG_REFERENCES:
+        if kind == "dataset":
+            raise InvalidInput(f"reference: {reference} applies to a deployment's log only.")
+        return reference
+    version = datasets.resolve(reference)  # NotFound / InvalidInput name the reference
+    return version.ref
+
+
+def _trained_on(deployment: Any) -> str | None:
+    from shipyard import models
+
+    for route in deployment.routes:
+        version = models.get(route.model)
+        if version.datasets:
+            return str(version.datasets[0])
+    return None
+
+
+def _check_channel(channel: str) -> str:
+    if channel == "log":
+        return channel
+    kind, _, target = str(channel).partition(":")
+    if kind == "webhook" and re.match(r"https?://[^\s/]+", target):
+        return channel
+    if (
+        kind == "email"
+        and target
+        and all(re.fullmatch(r"[^@\s,]+@[^@\s,]+", a.strip()) for a in target.split(","))
+    ):
+        return channel
+    raise InvalidInput(
+        f"channels: {channel!r} is not a channel; use 'log', 'webhook:https://host/path' or "
+        "'email:ops@example.org[,other@example.org]'."
+    )

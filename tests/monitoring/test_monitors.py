@@ -1,0 +1,486 @@
+"""Monitors on a deployment's inference log and on datasets, with alerts and channels.
+
+The log is written by the serving layer's own writer (``InferenceLog``) and notices go to a
+real HTTP server and a real SMTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+import shipyard as sy
+from shipyard import monitoring, serving
+from shipyard.data import make_loans
+from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.serving._log import InferenceLog
+
+FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1 that keeps what it is sent; ``status`` is its answer."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.status = status
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                owner.received.append(json.loads(body))
+                owner.headers.append(dict(self.headers))
+                self.send_response(owner.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+
+    def events(self) -> list[str]:
+        return [r["event"] for r in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    receiver = Hook()
+    yield receiver
+    receiver.close()
+
+
+def make_deployment() -> None:
+    """Dataset ``loans`` @1, model ``loans-model`` @1 trained on it, deployment ``loans``."""
+    frame = make_loans(3000, seed=0)
+    sy.datasets.register("loans", frame)
+    encode = ColumnTransformer(
+        [("cat", OneHotEncoder(handle_unknown="ignore"), ["region"])], remainder="passthrough"
+    )
+    model = Pipeline([("pre", encode), ("gbm", HistGradientBoostingClassifier(max_iter=20))])
+    X, y = frame[FEATURES], frame["default"]
+    sy.models.register("loans-model", model.fit(X, y), X=X, y=y, datasets=["loans@1"])
+    serving.deployments.create("loans", {"main": "loans-model@1"})
+
+
+@pytest.fixture
+def stored(backend: str) -> str:
+    """The deployment on SQLite and on PostgreSQL (for what the store decides: alerts)."""
+    make_deployment()
+    return backend
+
+
+@pytest.fixture
+def loans(home: Path) -> Path:
+    """The deployment on SQLite (for what the detectors decide)."""
+    make_deployment()
+    return home
+
+
+def log_traffic(
+    home: Path,
+    frame: pd.DataFrame,
+    *,
+    labels: np.ndarray | None = None,
+    scored: pd.DataFrame | None = None,
+    deployment: str = "loans",
+) -> list[str]:
+    """Score ``frame`` (or ``scored``, rows the model accepts) with the deployed model and
+    write it to the inference log as the server does, one request per row; post ``labels``
+    as feedback. Returns the request ids."""
+    model = sy.models.load("loans-model@1")
+    X = frame[FEATURES]
+    inputs = X if scored is None else scored[FEATURES]
+    predictions, proba = model.predict(inputs), model.predict_proba(inputs)
+    log = InferenceLog(home / "inference", deployment, flush_seconds=60)
+    ids = []
+    for i in range(len(frame)):
+        request_id = uuid.uuid4().hex
+        columns = {c: X[c].to_numpy()[i : i + 1] for c in FEATURES}
+        log.request(
+            request_id, "main", "loans-model", 1, 0.001, columns, predictions[i : i + 1],
+            proba[i : i + 1],
+        )  # fmt: skip
+        if labels is not None:
+            log.feedback(request_id, label=int(labels[i]))
+        ids.append(request_id)
+    log.close()
+    return ids
+
+
+def drifted(n: int, seed: int) -> pd.DataFrame:
+    """Applications whose income, credit score and loan amount moved (3 of 6 features)."""
+    frame = make_loans(n, seed=seed)
+    frame["income"] = frame["income"] * 1.8
+    frame["credit_score"] = frame["credit_score"] - 80
+    frame["loan_amount"] = frame["loan_amount"] * 1.5
+    return frame
+
+
+def test_create_list_show_and_delete_a_monitor(stored: str, hook: Hook) -> None:
+    made = monitoring.create_monitor(
+        "loans-watch", deployment="loans", window=500, every="1h",
+        channels=["log", f"webhook:{hook.url}"], thresholds={"income": 0.2},
+    )  # fmt: skip
+    assert made.reference == "loans@1"  # what the deployed model was trained on
+    assert made.window == {"rows": 500.0} and made.every == 3600.0
+    assert made.detectors == ("data_drift", "prediction_drift", "quality", "performance")
+    assert made.due  # never checked
+    assert [m.name for m in monitoring.list_monitors()] == ["loans-watch"]
+    paused = monitoring.set_monitor_enabled("loans-watch", False)
+    assert not paused.enabled and not paused.due
+    monitoring.delete_monitor("loans-watch")
+    assert monitoring.list_monitors() == []
+    with pytest.raises(NotFound, match="No monitor named 'loans-watch'"):
+        monitoring.get_monitor("loans-watch")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"detectors": ["drift"]}, "detectors: unknown"),
+        ({"window": "an hour"}, "window must be a duration"),
+        ({"window": 0}, "window must be at least one row"),
+        ({"every": "-1h"}, "every must be a duration"),
+        ({"channels": ["pager"]}, "channels: 'pager' is not a channel"),
+        ({"channels": ["webhook:ftp://x"]}, "is not a channel"),
+        ({"channels": ["email:nobody"]}, "is not a channel"),
+        ({"drift_share": 0}, "drift_share must be in"),
+        ({"thresholds": {"age": -1}}, r"thresholds\['age'\]"),
+        ({"metric": "f1"}, "metric must be one of"),
+        ({"min_rows": 0}, "min_rows must be a positive"),
+        ({"reference": "log:last"}, "No dataset named 'log:last'|log:last"),
+    ],
+)
+def test_bad_monitors_are_refused_by_name_and_nothing_is_stored(
+    loans: Path, fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises((InvalidInput, NotFound), match=message):
+        monitoring.create_monitor("bad", deployment="loans", **fields)
+    assert monitoring.list_monitors() == []
+
+
+def test_what_a_monitor_watches_must_exist_and_fit_its_detectors(stored: str) -> None:
+    with pytest.raises(NotFound, match="No deployment named 'nope'"):
+        monitoring.create_monitor("m", deployment="nope")
+    with pytest.raises(InvalidInput, match="give exactly one"):
+        monitoring.create_monitor("m", deployment="loans", dataset="loans")
+    with pytest.raises(InvalidInput, match="prediction_drift and performance need"):
+        monitoring.create_monitor("m", dataset="loans", reference="loans@1",
+                                  detectors=["performance"])  # fmt: skip
+    with pytest.raises(InvalidInput, match="give one like 'loans@1'"):
+        monitoring.create_monitor("m", dataset="loans")
+    monitoring.create_monitor("m", deployment="loans")
+    with pytest.raises(Conflict, match="Monitor 'm' exists"):
+        monitoring.create_monitor("m", deployment="loans")
+
+
+def test_drift_opens_one_alert_that_deduplicates_and_resolves(
+    stored: str, home: Path, hook: Hook
+) -> None:
+    monitoring.create_monitor(
+        "loans-watch", deployment="loans", window=600, cooldown=0, drift_share=0.3,
+        detectors=["data_drift", "prediction_drift"], channels=[f"webhook:{hook.url}"],
+    )  # fmt: skip
+    first = monitoring.check("loans-watch")
+    assert first.status == "no data" and first.rows == 0
+
+    log_traffic(home, make_loans(600, seed=1))
+    calm = monitoring.check("loans-watch")
+    assert calm.status == "ok", calm.detectors
+    assert calm.rows == 600 and calm.reference_rows == 3000
+    assert calm.detectors["data_drift"]["flagged"] is False
+
+    log_traffic(home, drifted(600, seed=2))
+    alarm = monitoring.check("loans-watch")
+    assert alarm.status == "alert"
+    found = alarm.detectors["data_drift"]
+    assert found["flagged"] and {"income", "credit_score"} <= set(found["evidence"]["features"])
+    assert found["evidence"]["window"]["rows"] == 600
+    assert found["evidence"]["reference"] == "loans@1"
+    opened = monitoring.list_alerts(monitor="loans-watch", status="open")
+    assert sorted(a.detector for a in opened) == ["data_drift", "prediction_drift"]
+    assert hook.events() == ["opened", "opened"]
+    sent = next(r for r in hook.received if r["alert"]["detector"] == "data_drift")
+    assert sent["alert"]["monitor"] == "loans-watch" and "income" in sent["alert"]["title"]
+
+    again = monitoring.check("loans-watch")  # the same window: the same alerts, no notice
+    assert again.status == "alert"
+    assert hook.events() == ["opened", "opened"]
+    data_alert = next(
+        a for a in monitoring.list_alerts(monitor="loans-watch") if a.detector == "data_drift"
+    )
+    assert data_alert.occurrences == 2 and data_alert.last_check_id == again.id
+    assert [d["ok"] for d in data_alert.deliveries] == [True]
+
+    log_traffic(home, make_loans(600, seed=3))  # the newest 600 rows are normal again
+    recovered = monitoring.check("loans-watch")
+    assert recovered.status == "ok"
+    assert monitoring.list_alerts(monitor="loans-watch", status="active") == []
+    resolved = monitoring.get_alert(data_alert.id)
+    assert resolved.status == "resolved" and resolved.resolved_by == "monitor"
+    assert hook.events().count("resolved") == 2
+
+    # the time series: one value per check for every feature and statistic
+    income = monitoring.series("loans-watch", feature="income", metric="wasserstein_norm")
+    assert len(income) == 4 and income["value"].iloc[1] > 0.2 > income["value"].iloc[3]
+
+
+def test_the_cooldown_reopens_an_alert_instead_of_paging_again(
+    stored: str, home: Path, hook: Hook
+) -> None:
+    monitoring.create_monitor(
+        "loans-watch", deployment="loans", window=500, cooldown="1h",
+        detectors=["data_drift"], channels=[f"webhook:{hook.url}"],
+    )  # fmt: skip
+    log_traffic(home, drifted(500, seed=4))
+    first = monitoring.check("loans-watch")
+    (alert,) = monitoring.list_alerts(monitor="loans-watch")
+    resolved = monitoring.resolve(alert.id, by="ana")
+    assert resolved.status == "resolved" and resolved.resolved_by == "ana"
+    second = monitoring.check("loans-watch")  # flagged again within the cooldown
+    assert first.status == second.status == "alert"
+    (reopened,) = monitoring.list_alerts(monitor="loans-watch")
+    assert reopened.id == alert.id and reopened.status == "open" and reopened.occurrences == 2
+    assert hook.events() == ["opened", "resolved"]  # no second page
+
+
+def test_acknowledged_alerts_are_quiet_until_they_resolve(
+    stored: str, home: Path, hook: Hook
+) -> None:
+    monitoring.create_monitor(
+        "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
+        channels=[f"webhook:{hook.url}"],
+    )  # fmt: skip
+    log_traffic(home, drifted(500, seed=5))
+    monitoring.check("loans-watch")
+    (alert,) = monitoring.list_alerts(monitor="loans-watch")
+    taken = monitoring.acknowledge(alert.id, by="bo")
+    assert taken.status == "acknowledged" and taken.acknowledged_by == "bo"
+    with pytest.raises(Conflict, match="only an open alert"):
+        monitoring.acknowledge(alert.id)
+    monitoring.check("loans-watch")
+    assert monitoring.get_alert(alert.id).status == "acknowledged"
+    assert hook.events() == ["opened"]
+    monitoring.resolve(alert.id)
+    with pytest.raises(Conflict, match="already resolved"):
+        monitoring.resolve(alert.id)
+    with pytest.raises(NotFound, match="No alert 999"):
+        monitoring.acknowledge(999)
+
+
+def test_performance_alerts_on_a_low_metric_and_on_concept_drift(
+    loans: Path, home: Path, hook: Hook
+) -> None:
+    monitoring.create_monitor(
+        "loans-quality", deployment="loans", window=2000, detectors=["performance"],
+        metric_threshold=0.75, channels=[f"webhook:{hook.url}"],
+    )  # fmt: skip
+    frame = make_loans(2000, seed=6)
+    model = sy.models.load("loans-model@1")
+    predicted = model.predict(frame[FEATURES]).astype(int)
+    rng = np.random.default_rng(0)
+    # the first 1,000 labels agree with the model 90% of the time, the next 1,000 only 60%
+    wrong = np.r_[rng.random(1000) < 0.10, rng.random(1000) < 0.40]
+    labels = np.where(wrong, 1 - predicted, predicted)
+    log_traffic(home, frame.iloc[:100])  # rows without feedback are not judged
+    none = monitoring.check("loans-quality")
+    assert none.status == "ok" and none.detectors["performance"]["flagged"] is None
+    log_traffic(home, frame, labels=labels)
+    found = monitoring.check("loans-quality").detectors["performance"]
+    evidence = found["evidence"]
+    assert found["flagged"] and evidence["metric"] == "accuracy"
+    assert evidence["labelled_rows"] == 2000  # the newest 2,000 rows, all labelled
+    assert evidence["value"] == pytest.approx(0.75, abs=0.05)
+    assert evidence["concept_drift"] and 900 <= evidence["change_after_rows"] <= 1400
+    accuracy = monitoring.series("loans-quality", metric="accuracy")
+    assert list(accuracy["threshold"]) == [0.75]
+
+
+def test_stable_labels_raise_no_concept_drift(loans: Path, home: Path) -> None:
+    monitoring.create_monitor(
+        "loans-quality", deployment="loans", window=3000, detectors=["performance"]
+    )
+    frame = make_loans(3000, seed=7)
+    predicted = sy.models.load("loans-model@1").predict(frame[FEATURES]).astype(int)
+    wrong = np.random.default_rng(1).random(3000) < 0.2
+    log_traffic(home, frame, labels=np.where(wrong, 1 - predicted, predicted))
+    found = monitoring.check("loans-quality").detectors["performance"]
+    assert found["flagged"] is False and found["evidence"]["concept_drift"] is False
+    assert found["evidence"]["value"] == pytest.approx(0.8, abs=0.03)
+
+
+def test_prediction_drift_against_the_models_outputs_on_its_training_data(
+    loans: Path, home: Path
+) -> None:
+    monitoring.create_monitor(
+        "outputs", deployment="loans", window=800, detectors=["prediction_drift"]
+    )
+    log_traffic(home, make_loans(800, seed=8))
+    calm = monitoring.check("outputs").detectors["prediction_drift"]
+    assert calm["flagged"] is False, calm
+    # applicants the model sees as risky: the share of predicted defaults rises
+    risky = make_loans(800, seed=9)
+    risky["credit_score"] = risky["credit_score"] - 150
+    log_traffic(home, risky)
+    found = monitoring.check("outputs").detectors["prediction_drift"]
+    assert found["flagged"] and "probability" in found["evidence"]["features"]
+
+
+def test_quality_flags_categories_the_reference_never_had(loans: Path, home: Path) -> None:
+    monitoring.create_monitor("inputs", deployment="loans", window=300, detectors=["quality"])
+    frame = make_loans(300, seed=10)
+    seen = frame.copy()
+    frame["region"] = frame["region"].astype(str)
+    frame.loc[:99, "region"] = "atlantis"  # a server built for it would have answered
+    log_traffic(loans, frame, scored=seen)
+    found = monitoring.check("inputs").detectors["quality"]
+    assert found["flagged"]
+    assert found["evidence"]["issues"]["region"]["issue"] == "categories the reference never had"
+    assert "atlantis" in found["evidence"]["issues"]["region"]["examples"]
+
+
+def test_a_time_window_and_a_log_reference(loans: Path, home: Path) -> None:
+    monitoring.create_monitor(
+        "recent", deployment="loans", window="1h", reference="log:first",
+        detectors=["data_drift"],
+    )  # fmt: skip
+    log_traffic(home, make_loans(400, seed=11))
+    now = time.time()
+    check = monitoring.check("recent", now=now + 1)
+    assert check.status == "ok" and check.rows == 400 and check.reference_rows == 400
+    later = monitoring.check("recent", now=now + 7200)  # nothing logged in the last hour
+    assert later.status == "no data" and later.rows == 0
+
+
+def test_a_dataset_monitor_compares_the_newest_version(home: Path, hook: Hook) -> None:
+    sy.datasets.register("applications", make_loans(2000, seed=0))
+    monitoring.create_monitor(
+        "applications-drift", dataset="applications", reference="applications@1",
+        detectors=["data_drift", "quality"], channels=[f"webhook:{hook.url}"],
+    )  # fmt: skip
+    same = monitoring.check("applications-drift")
+    assert same.status == "ok"
+    sy.datasets.register("applications", drifted(2000, seed=1))
+    changed = monitoring.check("applications-drift")
+    assert changed.status == "alert"
+    assert changed.detectors["data_drift"]["evidence"]["reference"] == (
+        "applications@1 vs applications@2"
+    )
+    assert hook.events() == ["opened"]
+
+
+def test_a_failing_channel_costs_a_delivery_not_the_alert(loans: Path, home: Path) -> None:
+    down = Hook(status=503)
+    try:
+        monitoring.create_monitor(
+            "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
+            channels=[f"webhook:{down.url}", "webhook:http://127.0.0.1:9/nobody"],
+        )  # fmt: skip
+        log_traffic(home, drifted(500, seed=12))
+        assert monitoring.check("loans-watch").status == "alert"
+        (alert,) = monitoring.list_alerts(monitor="loans-watch")
+        assert alert.status == "open"
+        assert [d["ok"] for d in alert.deliveries] == [False, False]
+        assert "HTTP 503" in alert.deliveries[0]["error"]
+        assert len(down.received) == 3  # retried on a 5xx
+    finally:
+        down.close()
+
+
+def test_alerts_by_email_through_a_real_smtp_server(
+    loans: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from shipyard.config import reset_settings
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list[tuple[list[str], str]] = []
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.messages.append((list(envelope.rcpt_tos), envelope.content.decode()))
+            return "250 OK"
+
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        monkeypatch.setenv("SHIPYARD_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        monkeypatch.setenv("SHIPYARD_SMTP_FROM", "alerts@shipyard.test")
+        reset_settings()
+        monitoring.create_monitor(
+            "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
+            channels=["email:ops@bank.test,risk@bank.test"],
+        )  # fmt: skip
+        log_traffic(home, drifted(500, seed=13))
+        monitoring.check("loans-watch")
+        ((recipients, text),) = inbox.messages
+        assert recipients == ["ops@bank.test", "risk@bank.test"]
+        assert "Subject: [shipyard] opened: loans-watch" in text
+        assert "From: alerts@shipyard.test" in text and "income" in text
+        (alert,) = monitoring.list_alerts()
+        assert alert.deliveries[0]["ok"] and alert.deliveries[0]["channel"].startswith("email:")
+    finally:
+        controller.stop()
+
+
+def test_the_schedule_runs_monitors_when_due(loans: Path, home: Path) -> None:
+    monitoring.create_monitor("hourly", deployment="loans", every="1h", detectors=["quality"])
+    monitoring.create_monitor("by-hand", deployment="loans", detectors=["quality"])
+    log_traffic(home, make_loans(100, seed=14))
+    assert [c.monitor for c in monitoring.run_due()] == ["hourly"]
+    assert monitoring.run_due() == []  # checked a moment ago
+    assert len(monitoring.checks("hourly")) == 1 and monitoring.checks("by-hand") == []
+
+
+def test_a_check_that_cannot_read_its_reference_is_stored_as_failed(
+    loans: Path, home: Path
+) -> None:
+    monitoring.create_monitor("loans-watch", deployment="loans", window=100)
+    log_traffic(home, make_loans(100, seed=15))
+    serving.deployments.delete("loans")  # its log stays; its model cannot be found
+    failed = monitoring.check("loans-watch")
+    assert failed.status == "failed" and "No deployment named 'loans'" in failed.error
+    assert monitoring.checks("loans-watch")[0].status == "failed"
+    assert monitoring.list_alerts() == []
+
+
+def test_multivariate_drift_finds_what_single_columns_do_not(loans: Path) -> None:
+    monitoring.create_monitor(
+        "joint", deployment="loans", window=2000, detectors=["data_drift", "multivariate"]
+    )
+    frame = make_loans(2000, seed=16)
+    # income no longer goes with age and education: every column keeps its distribution
+    frame["income"] = np.random.default_rng(0).permutation(frame["income"].to_numpy())
+    log_traffic(loans, frame)
+    found = monitoring.check("joint").detectors
+    assert found["data_drift"]["flagged"] is False
+    assert found["multivariate"]["flagged"], found["multivariate"]["title"]
+    assert found["multivariate"]["evidence"]["features"][0] == "income"
