@@ -155,6 +155,8 @@ PUBLIC = {
         "list_alerts",
         "list_monitors",
         "quality",
+        "report",
+        "report_data",
         "resolve",
         "run_due",
         "series",

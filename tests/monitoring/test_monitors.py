@@ -6,128 +6,21 @@ real HTTP server and a real SMTP server on 127.0.0.1.
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 import time
-import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
 
 import shipyard as sy
 from shipyard import monitoring, serving
 from shipyard.data import make_loans
 from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.serving._log import InferenceLog
 
 FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
-
-
-class Hook:
-    """A webhook receiver on 127.0.0.1 that keeps what it is sent; ``status`` is its answer."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.status = status
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                owner.received.append(json.loads(body))
-                owner.headers.append(dict(self.headers))
-                self.send_response(owner.status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-
-    def events(self) -> list[str]:
-        return [r["event"] for r in self.received]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    receiver = Hook()
-    yield receiver
-    receiver.close()
-
-
-def make_deployment() -> None:
-    """Dataset ``loans`` @1, model ``loans-model`` @1 trained on it, deployment ``loans``."""
-    frame = make_loans(3000, seed=0)
-    sy.datasets.register("loans", frame)
-    encode = ColumnTransformer(
-        [("cat", OneHotEncoder(handle_unknown="ignore"), ["region"])], remainder="passthrough"
-    )
-    model = Pipeline([("pre", encode), ("gbm", HistGradientBoostingClassifier(max_iter=20))])
-    X, y = frame[FEATURES], frame["default"]
-    sy.models.register("loans-model", model.fit(X, y), X=X, y=y, datasets=["loans@1"])
-    serving.deployments.create("loans", {"main": "loans-model@1"})
-
-
-@pytest.fixture
-def stored(backend: str) -> str:
-    """The deployment on SQLite and on PostgreSQL (for what the store decides: alerts)."""
-    make_deployment()
-    return backend
-
-
-@pytest.fixture
-def loans(home: Path) -> Path:
-    """The deployment on SQLite (for what the detectors decide)."""
-    make_deployment()
-    return home
-
-
-def log_traffic(
-    home: Path,
-    frame: pd.DataFrame,
-    *,
-    labels: np.ndarray | None = None,
-    scored: pd.DataFrame | None = None,
-    deployment: str = "loans",
-) -> list[str]:
-    """Score ``frame`` (or ``scored``, rows the model accepts) with the deployed model and
-    write it to the inference log as the server does, one request per row; post ``labels``
-    as feedback. Returns the request ids."""
-    model = sy.models.load("loans-model@1")
-    X = frame[FEATURES]
-    inputs = X if scored is None else scored[FEATURES]
-    predictions, proba = model.predict(inputs), model.predict_proba(inputs)
-    log = InferenceLog(home / "inference", deployment, flush_seconds=60)
-    ids = []
-    for i in range(len(frame)):
-        request_id = uuid.uuid4().hex
-        columns = {c: X[c].to_numpy()[i : i + 1] for c in FEATURES}
-        log.request(
-            request_id, "main", "loans-model", 1, 0.001, columns, predictions[i : i + 1],
-            proba[i : i + 1],
-        )  # fmt: skip
-        if labels is not None:
-            log.feedback(request_id, label=int(labels[i]))
-        ids.append(request_id)
-    log.close()
-    return ids
 
 
 def drifted(n: int, seed: int) -> pd.DataFrame:
@@ -139,7 +32,7 @@ def drifted(n: int, seed: int) -> pd.DataFrame:
     return frame
 
 
-def test_create_list_show_and_delete_a_monitor(stored: str, hook: Hook) -> None:
+def test_create_list_show_and_delete_a_monitor(stored: str, hook: Any) -> None:
     made = monitoring.create_monitor(
         "loans-watch", deployment="loans", window=500, every="1h",
         channels=["log", f"webhook:{hook.url}"], thresholds={"income": 0.2},
@@ -198,7 +91,7 @@ def test_what_a_monitor_watches_must_exist_and_fit_its_detectors(stored: str) ->
 
 
 def test_drift_opens_one_alert_that_deduplicates_and_resolves(
-    stored: str, home: Path, hook: Hook
+    stored: str, home: Path, hook: Any, log: Any
 ) -> None:
     monitoring.create_monitor(
         "loans-watch", deployment="loans", window=600, cooldown=0, drift_share=0.3,
@@ -207,13 +100,13 @@ def test_drift_opens_one_alert_that_deduplicates_and_resolves(
     first = monitoring.check("loans-watch")
     assert first.status == "no data" and first.rows == 0
 
-    log_traffic(home, make_loans(600, seed=1))
+    log(make_loans(600, seed=1))
     calm = monitoring.check("loans-watch")
     assert calm.status == "ok", calm.detectors
     assert calm.rows == 600 and calm.reference_rows == 3000
     assert calm.detectors["data_drift"]["flagged"] is False
 
-    log_traffic(home, drifted(600, seed=2))
+    log(drifted(600, seed=2))
     alarm = monitoring.check("loans-watch")
     assert alarm.status == "alert"
     found = alarm.detectors["data_drift"]
@@ -235,7 +128,7 @@ def test_drift_opens_one_alert_that_deduplicates_and_resolves(
     assert data_alert.occurrences == 2 and data_alert.last_check_id == again.id
     assert [d["ok"] for d in data_alert.deliveries] == [True]
 
-    log_traffic(home, make_loans(600, seed=3))  # the newest 600 rows are normal again
+    log(make_loans(600, seed=3))  # the newest 600 rows are normal again
     recovered = monitoring.check("loans-watch")
     assert recovered.status == "ok"
     assert monitoring.list_alerts(monitor="loans-watch", status="active") == []
@@ -249,13 +142,13 @@ def test_drift_opens_one_alert_that_deduplicates_and_resolves(
 
 
 def test_the_cooldown_reopens_an_alert_instead_of_paging_again(
-    stored: str, home: Path, hook: Hook
+    stored: str, home: Path, hook: Any, log: Any
 ) -> None:
     monitoring.create_monitor(
         "loans-watch", deployment="loans", window=500, cooldown="1h",
         detectors=["data_drift"], channels=[f"webhook:{hook.url}"],
     )  # fmt: skip
-    log_traffic(home, drifted(500, seed=4))
+    log(drifted(500, seed=4))
     first = monitoring.check("loans-watch")
     (alert,) = monitoring.list_alerts(monitor="loans-watch")
     resolved = monitoring.resolve(alert.id, by="ana")
@@ -268,13 +161,13 @@ def test_the_cooldown_reopens_an_alert_instead_of_paging_again(
 
 
 def test_acknowledged_alerts_are_quiet_until_they_resolve(
-    stored: str, home: Path, hook: Hook
+    stored: str, home: Path, hook: Any, log: Any
 ) -> None:
     monitoring.create_monitor(
         "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
         channels=[f"webhook:{hook.url}"],
     )  # fmt: skip
-    log_traffic(home, drifted(500, seed=5))
+    log(drifted(500, seed=5))
     monitoring.check("loans-watch")
     (alert,) = monitoring.list_alerts(monitor="loans-watch")
     taken = monitoring.acknowledge(alert.id, by="bo")
@@ -292,7 +185,7 @@ def test_acknowledged_alerts_are_quiet_until_they_resolve(
 
 
 def test_performance_alerts_on_a_low_metric_and_on_concept_drift(
-    loans: Path, home: Path, hook: Hook
+    loans: Path, home: Path, hook: Any, log: Any
 ) -> None:
     monitoring.create_monitor(
         "loans-quality", deployment="loans", window=2000, detectors=["performance"],
@@ -305,10 +198,10 @@ def test_performance_alerts_on_a_low_metric_and_on_concept_drift(
     # the first 1,000 labels agree with the model 90% of the time, the next 1,000 only 60%
     wrong = np.r_[rng.random(1000) < 0.10, rng.random(1000) < 0.40]
     labels = np.where(wrong, 1 - predicted, predicted)
-    log_traffic(home, frame.iloc[:100])  # rows without feedback are not judged
+    log(frame.iloc[:100])  # rows without feedback are not judged
     none = monitoring.check("loans-quality")
     assert none.status == "ok" and none.detectors["performance"]["flagged"] is None
-    log_traffic(home, frame, labels=labels)
+    log(frame, labels=labels)
     found = monitoring.check("loans-quality").detectors["performance"]
     evidence = found["evidence"]
     assert found["flagged"] and evidence["metric"] == "accuracy"
@@ -319,55 +212,57 @@ def test_performance_alerts_on_a_low_metric_and_on_concept_drift(
     assert list(accuracy["threshold"]) == [0.75]
 
 
-def test_stable_labels_raise_no_concept_drift(loans: Path, home: Path) -> None:
+def test_stable_labels_raise_no_concept_drift(loans: Path, home: Path, log: Any) -> None:
     monitoring.create_monitor(
         "loans-quality", deployment="loans", window=3000, detectors=["performance"]
     )
     frame = make_loans(3000, seed=7)
     predicted = sy.models.load("loans-model@1").predict(frame[FEATURES]).astype(int)
     wrong = np.random.default_rng(1).random(3000) < 0.2
-    log_traffic(home, frame, labels=np.where(wrong, 1 - predicted, predicted))
+    log(frame, labels=np.where(wrong, 1 - predicted, predicted))
     found = monitoring.check("loans-quality").detectors["performance"]
     assert found["flagged"] is False and found["evidence"]["concept_drift"] is False
     assert found["evidence"]["value"] == pytest.approx(0.8, abs=0.03)
 
 
 def test_prediction_drift_against_the_models_outputs_on_its_training_data(
-    loans: Path, home: Path
+    loans: Path, home: Path, log: Any
 ) -> None:
     monitoring.create_monitor(
         "outputs", deployment="loans", window=800, detectors=["prediction_drift"]
     )
-    log_traffic(home, make_loans(800, seed=8))
+    log(make_loans(800, seed=8))
     calm = monitoring.check("outputs").detectors["prediction_drift"]
     assert calm["flagged"] is False, calm
     # applicants the model sees as risky: the share of predicted defaults rises
     risky = make_loans(800, seed=9)
     risky["credit_score"] = risky["credit_score"] - 150
-    log_traffic(home, risky)
+    log(risky)
     found = monitoring.check("outputs").detectors["prediction_drift"]
     assert found["flagged"] and "probability" in found["evidence"]["features"]
 
 
-def test_quality_flags_categories_the_reference_never_had(loans: Path, home: Path) -> None:
+def test_quality_flags_categories_the_reference_never_had(
+    loans: Path, home: Path, log: Any
+) -> None:
     monitoring.create_monitor("inputs", deployment="loans", window=300, detectors=["quality"])
     frame = make_loans(300, seed=10)
     seen = frame.copy()
     frame["region"] = frame["region"].astype(str)
     frame.loc[:99, "region"] = "atlantis"  # a server built for it would have answered
-    log_traffic(loans, frame, scored=seen)
+    log(frame, scored=seen)
     found = monitoring.check("inputs").detectors["quality"]
     assert found["flagged"]
     assert found["evidence"]["issues"]["region"]["issue"] == "categories the reference never had"
     assert "atlantis" in found["evidence"]["issues"]["region"]["examples"]
 
 
-def test_a_time_window_and_a_log_reference(loans: Path, home: Path) -> None:
+def test_a_time_window_and_a_log_reference(loans: Path, home: Path, log: Any) -> None:
     monitoring.create_monitor(
         "recent", deployment="loans", window="1h", reference="log:first",
         detectors=["data_drift"],
     )  # fmt: skip
-    log_traffic(home, make_loans(400, seed=11))
+    log(make_loans(400, seed=11))
     now = time.time()
     check = monitoring.check("recent", now=now + 1)
     assert check.status == "ok" and check.rows == 400 and check.reference_rows == 400
@@ -375,7 +270,7 @@ def test_a_time_window_and_a_log_reference(loans: Path, home: Path) -> None:
     assert later.status == "no data" and later.rows == 0
 
 
-def test_a_dataset_monitor_compares_the_newest_version(home: Path, hook: Hook) -> None:
+def test_a_dataset_monitor_compares_the_newest_version(home: Path, hook: Any) -> None:
     sy.datasets.register("applications", make_loans(2000, seed=0))
     monitoring.create_monitor(
         "applications-drift", dataset="applications", reference="applications@1",
@@ -392,14 +287,16 @@ def test_a_dataset_monitor_compares_the_newest_version(home: Path, hook: Hook) -
     assert hook.events() == ["opened"]
 
 
-def test_a_failing_channel_costs_a_delivery_not_the_alert(loans: Path, home: Path) -> None:
-    down = Hook(status=503)
+def test_a_failing_channel_costs_a_delivery_not_the_alert(
+    loans: Path, log: Any, make_hook: Any
+) -> None:
+    down = make_hook(status=503)
     try:
         monitoring.create_monitor(
             "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
             channels=[f"webhook:{down.url}", "webhook:http://127.0.0.1:9/nobody"],
         )  # fmt: skip
-        log_traffic(home, drifted(500, seed=12))
+        log(drifted(500, seed=12))
         assert monitoring.check("loans-watch").status == "alert"
         (alert,) = monitoring.list_alerts(monitor="loans-watch")
         assert alert.status == "open"
@@ -411,7 +308,7 @@ def test_a_failing_channel_costs_a_delivery_not_the_alert(loans: Path, home: Pat
 
 
 def test_alerts_by_email_through_a_real_smtp_server(
-    loans: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+    loans: Path, home: Path, monkeypatch: pytest.MonkeyPatch, log: Any
 ) -> None:
     from aiosmtpd.controller import Controller
 
@@ -439,7 +336,7 @@ def test_alerts_by_email_through_a_real_smtp_server(
             "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
             channels=["email:ops@bank.test,risk@bank.test"],
         )  # fmt: skip
-        log_traffic(home, drifted(500, seed=13))
+        log(drifted(500, seed=13))
         monitoring.check("loans-watch")
         ((recipients, text),) = inbox.messages
         assert recipients == ["ops@bank.test", "risk@bank.test"]
@@ -451,20 +348,20 @@ def test_alerts_by_email_through_a_real_smtp_server(
         controller.stop()
 
 
-def test_the_schedule_runs_monitors_when_due(loans: Path, home: Path) -> None:
+def test_the_schedule_runs_monitors_when_due(loans: Path, home: Path, log: Any) -> None:
     monitoring.create_monitor("hourly", deployment="loans", every="1h", detectors=["quality"])
     monitoring.create_monitor("by-hand", deployment="loans", detectors=["quality"])
-    log_traffic(home, make_loans(100, seed=14))
+    log(make_loans(100, seed=14))
     assert [c.monitor for c in monitoring.run_due()] == ["hourly"]
     assert monitoring.run_due() == []  # checked a moment ago
     assert len(monitoring.checks("hourly")) == 1 and monitoring.checks("by-hand") == []
 
 
 def test_a_check_that_cannot_read_its_reference_is_stored_as_failed(
-    loans: Path, home: Path
+    loans: Path, home: Path, log: Any
 ) -> None:
     monitoring.create_monitor("loans-watch", deployment="loans", window=100)
-    log_traffic(home, make_loans(100, seed=15))
+    log(make_loans(100, seed=15))
     serving.deployments.delete("loans")  # its log stays; its model cannot be found
     failed = monitoring.check("loans-watch")
     assert failed.status == "failed" and "No deployment named 'loans'" in failed.error
@@ -472,14 +369,14 @@ def test_a_check_that_cannot_read_its_reference_is_stored_as_failed(
     assert monitoring.list_alerts() == []
 
 
-def test_multivariate_drift_finds_what_single_columns_do_not(loans: Path) -> None:
+def test_multivariate_drift_finds_what_single_columns_do_not(loans: Path, log: Any) -> None:
     monitoring.create_monitor(
         "joint", deployment="loans", window=2000, detectors=["data_drift", "multivariate"]
     )
     frame = make_loans(2000, seed=16)
     # income no longer goes with age and education: every column keeps its distribution
     frame["income"] = np.random.default_rng(0).permutation(frame["income"].to_numpy())
-    log_traffic(loans, frame)
+    log(frame)
     found = monitoring.check("joint").detectors
     assert found["data_drift"]["flagged"] is False
     assert found["multivariate"]["flagged"], found["multivariate"]["title"]

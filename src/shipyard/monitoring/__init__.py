@@ -10,7 +10,8 @@ windows apart (multivariate drift); ``PageHinkley`` watches a metric stream for 
 A monitor runs them on a deployment's traffic (or a dataset's versions) on a schedule:
 ``create_monitor("loans-watch", deployment="loans", window="1h", every="1h",
 channels=["webhook:https://..."])``, then ``check("loans-watch")``; crossing a threshold
-opens an alert (``list_alerts``, ``acknowledge``, ``resolve``) and notifies its channels.
+opens an alert (``list_alerts``, ``acknowledge``, ``resolve``) and notifies its channels;
+``report("loans-watch", "watch.html")`` charts what it has seen.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from shipyard.monitoring._checks import Check, check, checks, run_due, series
 from shipyard.monitoring._concept import PageHinkley, detect_changes
 from shipyard.monitoring._domain import DomainDrift, domain_drift
 from shipyard.monitoring._drift import DEFAULTS, DriftReport, FeatureDrift, Reference, drift
+from shipyard.monitoring._monitor_report import report_data
+from shipyard.monitoring._monitor_report import write_report as report
 from shipyard.monitoring._monitors import DETECTORS, Monitor, delete_monitor, list_monitors
 from shipyard.monitoring._monitors import create as create_monitor
 from shipyard.monitoring._monitors import get as get_monitor
@@ -50,6 +53,8 @@ __all__ = [
     "list_alerts",
     "list_monitors",
     "quality",
+    "report",
+    "report_data",
     "resolve",
     "run_due",
     "series",

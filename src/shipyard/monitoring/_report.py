@@ -14,24 +14,36 @@ from typing import Any
 from shipyard._html import write_page
 from shipyard.monitoring._drift import DriftReport, FeatureDrift
 
-__all__ = ["feature_figure", "write_html"]
+__all__ = ["distribution_figure", "feature_figure", "write_html"]
 
 
 def feature_figure(feature: FeatureDrift) -> Any:
     """Reference vs current shares of one feature, as a plotly bar chart."""
+    return distribution_figure(
+        feature.feature, feature.distribution, feature.drifted, feature.method, feature.statistic
+    )
+
+
+def distribution_figure(
+    name: str,
+    shown: dict[str, Any],
+    drifted: bool,
+    method: str | None = None,
+    statistic: float | None = None,
+) -> Any:
+    """Bars of the reference's and the current window's shares per bin (or category)."""
     import plotly.graph_objects as go
 
-    shown = feature.distribution
     figure = go.Figure(
         [
             go.Bar(name="reference", x=shown.get("bins", []), y=shown.get("reference", [])),
             go.Bar(name="current", x=shown.get("bins", []), y=shown.get("current", [])),
         ]
     )
-    verdict = "drifted" if feature.drifted else "no drift"
-    statistic = "" if feature.statistic is None else f", {feature.method} {feature.statistic:.3g}"
+    verdict = "drifted" if drifted else "no drift"
+    detail = "" if statistic is None else f", {method} {statistic:.3g}"
     figure.update_layout(
-        title=f"{feature.feature}: {verdict}{statistic}",
+        title=f"{name}: {verdict}{detail}",
         barmode="group",
         height=320,
         template="plotly_white",
