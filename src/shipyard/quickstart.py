@@ -9,7 +9,10 @@ then pick the best; register every model as a version of ``loans-default``, poin
 against the native model) and score the drifted month with it; then let AutoML search model
 families for a few seconds and register its best as the ``challenger``; deploy the champion
 with the challenger in shadow, serve it over HTTP on 127.0.0.1, send it the drifted month's
-applications with their outcomes as feedback, and read the inference log back.
+applications with their outcomes as feedback, and read the inference log back; then let a
+monitor check that traffic against the training data (data, prediction and multivariate
+drift, quality, accuracy on the outcomes) and a dataset monitor check the newest month,
+raising alerts and writing an HTML report.
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ class QuickstartResult:
     shadow_agreement: float = 0.0
     logged_rows: int = 0
     feedback_rows: int = 0
+    monitor: str = ""
+    monitor_status: str = ""
+    monitor_findings: dict[str, str] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
+    monitor_report: str = ""
 
 
 Progress = Callable[[str], None]
@@ -232,6 +240,9 @@ def run(
     stage(f"serving: deploy {MODEL}@champion with the challenger in shadow, send it traffic")
     served = _serve(later, requests=serve_requests)
 
+    stage("monitoring: check the traffic and the newest month against the training data")
+    watched = _monitor(reference.ref, requests=serve_requests)
+
     return QuickstartResult(
         EXPERIMENT,
         parent.id,
@@ -250,6 +261,7 @@ def run(
         automl_trials=len(searched.leaderboard),
         automl_metrics=searched.best.metrics,
         **served,
+        **watched,
     )
 
 
@@ -297,4 +309,40 @@ def _serve(later: pd.DataFrame, requests: int) -> dict[str, Any]:
         "shadow_agreement": agreement,
         "logged_rows": len(log),
         "feedback_rows": len(serving.read_feedback(name)),
+    }
+
+
+def _monitor(reference: str, requests: int) -> dict[str, Any]:
+    """Monitor ``loans-watch`` on the deployment's last ``requests`` rows and
+    ``loans-data`` on the dataset's newest version, each checked once; alerts go to the
+    log; the deployment monitor's report is written under ``SHIPYARD_HOME/reports``."""
+    from shipyard import monitoring
+    from shipyard.config import get_settings
+
+    for existing in monitoring.list_monitors():
+        if existing.name in ("loans-watch", "loans-data"):
+            monitoring.delete_monitor(existing.name)  # a quick start run again starts afresh
+    monitoring.create_monitor(
+        "loans-watch",
+        deployment="loans",
+        window=requests,
+        every="1h",
+        detectors=["data_drift", "prediction_drift", "quality", "performance", "multivariate"],
+        metric_threshold=0.75,
+        channels=["log"],
+    )
+    monitoring.create_monitor(
+        "loans-data", dataset="loans", reference=reference, every="1d", channels=["log"]
+    )
+    checked = monitoring.check("loans-watch")
+    monitoring.check("loans-data")
+    folder = get_settings().home / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    page = monitoring.report("loans-watch", folder / "loans-watch.html")
+    return {
+        "monitor": "loans-watch",
+        "monitor_status": checked.status,
+        "monitor_findings": {k: str(v["title"]) for k, v in checked.detectors.items()},
+        "alerts": [f"{a.id} {a.monitor}: {a.title}" for a in monitoring.list_alerts(status="open")],
+        "monitor_report": str(page),
     }

@@ -46,9 +46,18 @@ def test_help_lists_every_command() -> None:
         "train",
         "automl",
         "serve",
+        "deployments",
+        "monitors",
+        "alerts",
         "db",
     ):
         assert command in result.output
+    monitors_help = invoke("monitors", "--help").output
+    for verb in ("create", "list", "show", "run", "watch", "report", "pause", "delete"):
+        assert verb in monitors_help
+    alerts_help = invoke("alerts", "--help").output
+    for verb in ("list", "show", "ack", "resolve"):
+        assert verb in alerts_help
     models_help = invoke("models", "--help").output
     for verb in ("list", "show", "versions", "promote", "rollback", "alias", "export"):
         assert verb in models_help
@@ -212,3 +221,20 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     assert len(serving.read_feedback("loans")) == 200
     assert "Serving: deployment loans" in result.output
     assert "shipyard serve --deployment loans" in result.output
+    # The monitoring stage: the drifted month's traffic against the training data, and the
+    # month itself against loans@1, each checked once; what drifted opened alerts.
+    from shipyard import monitoring
+
+    (watch,) = monitoring.checks("loans-watch")
+    assert watch.status == "alert" and watch.rows == 200 and watch.reference_rows == 3000
+    assert watch.detectors["data_drift"]["flagged"]
+    assert watch.detectors["multivariate"]["flagged"]
+    assert watch.detectors["performance"]["evidence"]["labelled_rows"] == 200
+    skipped = watch.detectors["data_drift"]["evidence"]["skipped"]
+    assert set(skipped) == {"applied_at"}  # the challenger takes its date parts
+    opened = {(a.monitor, a.detector) for a in monitoring.list_alerts(status="open")}
+    assert ("loans-watch", "data_drift") in opened and ("loans-data", "data_drift") in opened
+    assert "Monitoring: monitor loans-watch" in result.output
+    page = (home / "reports" / "loans-watch.html").read_text()
+    assert "Monitor loans-watch" in page and "data drift in" in page
+    assert "shipyard alerts list --status open" in result.output

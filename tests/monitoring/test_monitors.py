@@ -281,9 +281,12 @@ def test_a_dataset_monitor_compares_the_newest_version(home: Path, hook: Any) ->
     sy.datasets.register("applications", drifted(2000, seed=1))
     changed = monitoring.check("applications-drift")
     assert changed.status == "alert"
-    assert changed.detectors["data_drift"]["evidence"]["reference"] == (
-        "applications@1 vs applications@2"
-    )
+    evidence = changed.detectors["data_drift"]["evidence"]
+    assert evidence["reference"] == "applications@1 vs applications@2"
+    assert evidence["skipped"] == {
+        "application_id": "an identifier: every reference value is distinct",
+        "applied_at": "a timestamp: a later window is later by design",
+    }
     assert hook.events() == ["opened"]
 
 

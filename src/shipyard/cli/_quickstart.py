@@ -19,7 +19,8 @@ def quickstart_cmd(
     """Run the whole loop on bundled loan data and print where to look."""
     settings = get_settings()
     console.print(f"Shipyard quick start: store {settings.db_url}")
-    stages = 3 + 3 + 3  # datasets, three models, select, register, export, automl
+    # datasets, three models, select, register, export, automl, serving, monitoring
+    stages = 3 + 3 + 3 + 2
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -69,6 +70,15 @@ def quickstart_cmd(
         f"round trip; the shadow agreed on {result.shadow_agreement:.1%}; the inference log "
         f"holds {result.logged_rows} rows and {result.feedback_rows} outcomes as feedback.\n"
     )
+    console.print(
+        f"Monitoring: monitor {result.monitor} checked the served traffic: {result.monitor_status}"
+    )
+    for detector, title in result.monitor_findings.items():
+        console.print(f"  {detector}: {title}")
+    console.print(f"Open alerts ({len(result.alerts)}):")
+    for alert in result.alerts:
+        console.print(f"  {alert}")
+    console.print(f"Report: {result.monitor_report}\n")
     console.print("Where to look:")
     console.print(f"  shipyard data show {result.dataset}")
     console.print(f"  shipyard data diff {result.dataset} {result.drifted}")
@@ -87,6 +97,11 @@ def quickstart_cmd(
     console.print("  shipyard runs list -e quickstart-automl -o 'metrics.auc desc'")
     console.print(f"  shipyard deployments show {result.deployment}")
     console.print(f"  shipyard serve --deployment {result.deployment} --port 8080")
+    console.print(f"  shipyard monitors show {result.monitor}")
+    console.print(f"  shipyard monitors run {result.monitor}")
+    console.print("  shipyard alerts list --status open")
+    console.print(f"  shipyard monitors report {result.monitor} --html monitor.html")
+    console.print("  shipyard monitors watch    (runs monitors on their --every schedules)")
     console.print(
         f"  Python: sy.search_runs('{result.experiment}', "
         "filter='metrics.auc > 0.7', order_by=['metrics.auc desc'])"

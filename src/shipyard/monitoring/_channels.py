@@ -4,8 +4,8 @@
 ``resolved``) and returns what happened; it never raises, so a channel that is down costs a
 failed delivery (recorded on the alert), never the alert.
 
-- ``log``: a WARNING (opened) or INFO (resolved) record on the ``shipyard.alerts`` logger,
-  the alert as JSON.
+- ``log``: a WARNING (opened) or INFO (resolved) record on the ``shipyard.alerts`` logger;
+  the whole alert rides along as the record's ``alert`` attribute.
 - ``webhook:https://host/path``: POST ``{"event": ..., "alert": {...}}``; three attempts with
   a short back-off on connection errors, 429 and 5xx. With ``SHIPYARD_WEBHOOK_SECRET`` set,
   ``X-Shipyard-Signature: sha256=<hex>`` is the HMAC of the body, so the receiver can tell
@@ -78,7 +78,13 @@ def subject(event: str, alert: dict[str, Any]) -> str:
 
 def _log(event: str, alert: dict[str, Any]) -> None:
     level = logging.INFO if event == "resolved" else logging.WARNING
-    log.log(level, "%s %s", subject(event, alert), json.dumps(alert, default=str))
+    log.log(
+        level,
+        "%s (shipyard alerts show %s)",
+        subject(event, alert),
+        alert["id"],
+        extra={"alert": alert, "event": event},  # whole, for structured log handlers
+    )
 
 
 def _webhook(url: str, event: str, alert: dict[str, Any]) -> None:
