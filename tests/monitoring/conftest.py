@@ -33,12 +33,14 @@ class Hook:
     def __init__(self, status: int = 200) -> None:
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.bodies: list[bytes] = []
         self.status = status
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                owner.bodies.append(body)
                 owner.received.append(json.loads(body))
                 owner.headers.append(dict(self.headers))
                 self.send_response(owner.status)

@@ -384,3 +384,26 @@ def test_multivariate_drift_finds_what_single_columns_do_not(loans: Path, log: A
     assert found["data_drift"]["flagged"] is False
     assert found["multivariate"]["flagged"], found["multivariate"]["title"]
     assert found["multivariate"]["evidence"]["features"][0] == "income"
+
+
+def test_webhooks_are_signed_and_the_log_channel_carries_the_alert(
+    loans: Path, log: Any, hook: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    import hashlib
+    import hmac
+
+    monkeypatch.setenv("SHIPYARD_WEBHOOK_SECRET", "s3cret")
+    monitoring.create_monitor(
+        "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
+        channels=["log", f"webhook:{hook.url}"],
+    )  # fmt: skip
+    log(drifted(500, seed=17))
+    with caplog.at_level("WARNING", logger="shipyard.alerts"):
+        monitoring.check("loans-watch")
+    (record,) = [r for r in caplog.records if r.name == "shipyard.alerts"]
+    assert "opened: loans-watch" in record.getMessage()
+    assert record.alert["detector"] == "data_drift" and record.event == "opened"
+    (raw,) = hook.bodies
+    signature = hook.headers[0]["X-Shipyard-Signature"]
+    assert signature == "sha256=" + hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
+    assert hook.headers[0]["X-Shipyard-Event"] == "opened"
