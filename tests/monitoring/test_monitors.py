@@ -407,3 +407,26 @@ def test_webhooks_are_signed_and_the_log_channel_carries_the_alert(
     signature = hook.headers[0]["X-Shipyard-Signature"]
     assert signature == "sha256=" + hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
     assert hook.headers[0]["X-Shipyard-Event"] == "opened"
+
+
+def test_the_verdict_weighs_features_by_how_much_the_model_leans_on_them(
+    loans: Path, log: Any
+) -> None:
+    for name, weighted in (("weighted", True), ("plain", False)):
+        monitoring.create_monitor(
+            name, deployment="loans", window=1000, detectors=["data_drift"],
+            drift_share=0.3, weighted=weighted,
+        )  # fmt: skip
+    frame = make_loans(1000, seed=18)
+    frame["term_months"] = 60  # two of six inputs move, both ones the model barely reads
+    frame["age"] = frame["age"] + 15
+    log(frame)
+    weighted = monitoring.check("weighted").detectors["data_drift"]["evidence"]
+    plain = monitoring.check("plain").detectors["data_drift"]["evidence"]
+    assert set(weighted["features"]) == set(plain["features"]) == {"term_months", "age"}
+    assert plain["share"] == pytest.approx(2 / 6) and not plain["weighted"]
+    importance = weighted["importance"]
+    assert weighted["weighted"] and set(importance) == set(FEATURES)
+    leaned = max(importance, key=importance.get)
+    assert leaned not in ("term_months", "age")
+    assert weighted["share"] < plain["share"]

@@ -69,6 +69,7 @@ class Monitor:
     metric: str | None = None
     metric_threshold: float | None = None
     min_rows: int = 30
+    weighted: bool = True
     enabled: bool = True
     created_at: float = 0.0
     created_by: str | None = None
@@ -144,6 +145,7 @@ def create(
     metric: str | None = None,
     metric_threshold: float | None = None,
     min_rows: int = 30,
+    weighted: bool = True,
 ) -> Monitor:
     """Store a monitor.
 
@@ -170,6 +172,9 @@ def create(
         metric_threshold: alert when the metric is worse than this (accuracy below it,
             errors above it); concept drift (a lasting rise of the error) alerts regardless.
         min_rows: fewer rows in a window than this: no verdict ("no data"), no alert.
+        weighted: for a deployment, weigh the data drift verdict by how much the model
+            leans on each input (outputs moved by shuffling it), so drift in columns the
+            model ignores does not page anyone.
 
     Raises:
         InvalidInput: a field that makes no sense, named; Conflict: the name is taken;
@@ -213,6 +218,7 @@ def create(
         "metric": metric,
         "metric_threshold": None if metric_threshold is None else float(metric_threshold),
         "min_rows": min_rows,
+        "weighted": bool(weighted),
     }
     period = None if every is None else parse_duration(every, "every")
     now = time.time()
@@ -297,6 +303,7 @@ def _monitor(row: Any) -> Monitor:
         metric=spec["metric"],
         metric_threshold=spec["metric_threshold"],
         min_rows=spec["min_rows"],
+        weighted=spec.get("weighted", True),
         enabled=bool(row.enabled),
         created_at=row.created_at,
         created_by=row.created_by,
