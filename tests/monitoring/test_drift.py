@@ -14,7 +14,13 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 import shipyard as sy
 from shipyard import monitoring
 from shipyard.errors import InvalidInput
-from shipyard.monitoring._drift import _bin_counts, _edges, categorical_stats, numeric_stats
+from shipyard.monitoring._drift import (
+    _bin_counts,
+    _edges,
+    _prepare,
+    categorical_stats,
+    numeric_stats,
+)
 
 
 def _numeric(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
@@ -49,6 +55,84 @@ def test_numeric_statistics_agree_with_scipy(n: int, m: int, decimals: int | Non
     p, q = p / p.sum(), q / q.sum()
     assert got["psi"] == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-9)
     assert got["jensenshannon"] == pytest.approx(float(jensenshannon(p, q)), rel=1e-9)
+
+
+def _column_kinds(n: int, rng: np.random.Generator, shift: float = 0.0) -> pa.Table:
+    """Every numeric layout the preparation handles its own way."""
+    floats = rng.normal(shift, 1, n)
+    floats[rng.uniform(size=n) < 0.03] = np.nan
+    floats[:3] = [np.inf, -np.inf, np.inf]
+    small = rng.integers(-128, 128, n).astype(np.int8)  # counted: its range spans the dtype
+    missing = rng.uniform(size=n) < 0.05
+    return pa.table(
+        {
+            "floats": floats,
+            "counts": rng.poisson(3 + shift, n),  # counted, not sorted
+            "small": small,
+            "nullable": pa.array(rng.integers(0, 50, n), mask=missing),
+            "wide": rng.integers(-(10**12), 10**12, n),  # range wider than the count: sorted
+            "huge": rng.integers(2**63, 2**63 + 500, n, dtype=np.uint64),
+            "chunked": pa.chunked_array(
+                [rng.integers(0, 9, n // 2), rng.integers(2, 11, n - n // 2)]
+            ),
+            "seconds": np.datetime64("2024-01-01") + rng.integers(0, 10**6, n).astype("m8[s]"),
+        }
+    )
+
+
+def _finite(column: pa.ChunkedArray) -> np.ndarray:
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.timestamp("ns")).cast(pa.int64())
+    values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    return values[np.isfinite(values)]
+
+
+def test_prepared_columns_are_the_finite_values_in_order_and_the_input_is_untouched() -> None:
+    table = _column_kinds(5000, np.random.default_rng(10))
+    before = {
+        name: table.column(name).to_numpy(zero_copy_only=False).copy()
+        for name in table.column_names
+    }
+    for workers in (1, 2):
+        prepared = _prepare(table, set(), workers)
+        for name in table.column_names:
+            want = np.sort(_finite(table.column(name)))
+            got = prepared[name].sorted
+            assert got is not None and got.dtype == np.float64
+            assert np.array_equal(got, want), name
+            assert prepared[name].missing == pytest.approx(1 - len(want) / 5000)
+    for name in table.column_names:  # sorted copies, never the caller's buffers
+        assert np.array_equal(
+            table.column(name).to_numpy(zero_copy_only=False), before[name], equal_nan=True
+        )
+
+
+def test_report_statistics_agree_with_scipy_for_every_column_layout() -> None:
+    rng = np.random.default_rng(12)
+    ref, cur = _column_kinds(4000, rng), _column_kinds(3000, rng, shift=0.3)
+    frame = monitoring.drift(ref, cur, workers=1).to_frame().set_index("feature")
+    for workers in (0, 3):
+        threaded = monitoring.drift(ref, cur, workers=workers).to_frame().set_index("feature")
+        pd.testing.assert_frame_equal(frame, threaded)
+    for name in ref.column_names:
+        a, b = _finite(ref.column(name)), _finite(cur.column(name))
+        want = ks_2samp(a, b, method="asymp")
+        assert frame.loc[name, "ks"] == pytest.approx(want.statistic, rel=1e-12), name
+        if want.pvalue > 1e-8:
+            assert frame.loc[name, "ks_p_value"] == pytest.approx(want.pvalue, rel=1e-9), name
+        assert frame.loc[name, "wasserstein"] == pytest.approx(
+            wasserstein_distance(a, b), rel=1e-12
+        ), name
+        assert frame.loc[name, "current_missing"] == pytest.approx(1 - len(b) / 3000)
+
+
+def test_a_dataframe_given_is_not_reordered() -> None:
+    rng = np.random.default_rng(13)
+    ref, cur = _frame(3000, rng), _frame(3000, rng, shift=0.5)
+    saved = ref.copy(), cur.copy()
+    monitoring.drift(ref, cur)
+    pd.testing.assert_frame_equal(ref, saved[0])
+    pd.testing.assert_frame_equal(cur, saved[1])
 
 
 def test_categorical_statistics_agree_with_scipy() -> None:

@@ -3,14 +3,18 @@
 Numeric features: Kolmogorov–Smirnov (statistic and asymptotic p-value), Wasserstein distance
 (and normalised by the reference's standard deviation), population stability index and
 Jensen–Shannon distance on ten reference-quantile bins. All four come from one sort per
-column: the two sorted samples give both empirical CDFs on the merged values (KS and
-Wasserstein) and the bin counts (PSI and Jensen–Shannon) by binary search, so no statistic
-re-reads or re-sorts the data; a reference's sorted columns are kept and reused across
-windows (:class:`Reference`). Categorical features: chi-square test of homogeneity, PSI and
+column and side (a counting sort for integers of a small range): one linear merge of the two
+sorted samples gives both empirical CDFs on the merged values (KS and Wasserstein), and the
+bin counts (PSI and Jensen–Shannon) take nine binary searches, so no statistic re-reads or
+re-sorts the data; a reference's sorted columns are kept and reused across windows
+(:class:`Reference`). Categorical features: chi-square test of homogeneity, PSI and
 Jensen–Shannon on the category shares (counted once, in Arrow).
 
 Written here rather than calling SciPy per statistic: SciPy's functions each sort (or bin)
-the data again, four times per column; tests check every statistic against SciPy's.
+the data again, four times per column, and search it by bisection; tests check every
+statistic against SciPy's. Columns are compared side by side on threads (NumPy's sorts and
+merges and Arrow's counting release the GIL), each column prepared and compared in one go, so
+only the columns in flight hold their sorted copies.
 
 Which statistic decides (defaults, overridable per feature): on small windows (either side at
 most ``SMALL_WINDOW`` rows) the tests' p-values (KS for numbers, chi-square for categories,
@@ -23,11 +27,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +40,9 @@ import pandas as pd
 from shipyard.errors import InvalidInput
 
 __all__ = ["DEFAULTS", "DriftReport", "FeatureDrift", "Reference", "drift"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 SMALL_WINDOW = 1_000
 MIN_ROWS = 30  # fewer non-missing values than this on a side: no test has power; no verdict
@@ -142,6 +150,9 @@ class _Column:
     counts: dict[Any, int] | None = None  # categorical: value -> count (missing excluded)
     std: float = 0.0
     edges: np.ndarray | None = None  # numeric reference: inner bin edges (quantiles)
+    # numeric, counted rather than sorted (integers of a small range): the distinct values,
+    # ascending, and how often each occurs
+    tally: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Reference:
@@ -186,30 +197,38 @@ def drift(
     """
     if not 0 < drift_share <= 1:
         raise InvalidInput(f"drift_share must be in (0, 1]; got {drift_share}.")
-    prepared = (
-        reference
-        if isinstance(reference, Reference)
-        else Reference(reference, categorical=categorical, workers=workers)
-    )
+    prepared: Reference | None = None
+    reference_table: Any = None
+    if isinstance(reference, Reference):
+        prepared, reference_names = reference, list(reference.columns)
+    else:
+        reference_table = _table(reference, "reference")
+        reference_names = reference_table.column_names
     current_table = _table(current, "current")
-    categories = set(categorical) | set(prepared.categorical)
-    names = list(columns) if columns is not None else _union(prepared.columns, current_table)
+    categories = set(categorical) | set(prepared.categorical if prepared else ())
+    in_reference, in_current = set(reference_names), set(current_table.column_names)
+    names = list(columns) if columns is not None else _union(reference_names, current_table)
     methods = dict(methods or {})
     thresholds = dict(thresholds or {})
     _check_choices(methods, thresholds, names)
-    wanted = [n for n in names if n in current_table.column_names]
-    current_columns = _prepare(current_table.select(wanted), categories, workers)
-    features = [
-        _compare(
-            name,
-            prepared.columns.get(name),
-            current_columns.get(name),
-            methods.get(name),
-            thresholds.get(name),
+
+    def one(name: str) -> FeatureDrift:
+        # each column is prepared on both sides and compared in one task: its sorted copies
+        # are dropped once compared (a prepared Reference keeps its own)
+        if prepared is not None:
+            ref = prepared.columns.get(name)
+        elif name in in_reference:
+            ref = _column(reference_table.column(name), name in categories, reference=True)
+        else:
+            ref = None
+        cur = (
+            _column(current_table.column(name), name in categories, reference=False)
+            if name in in_current
+            else None
         )
-        for name in names
-    ]
-    return _verdict(features, importance, drift_share)
+        return _compare(name, ref, cur, methods.get(name), thresholds.get(name))
+
+    return _verdict(_map(one, names, workers), importance, drift_share)
 
 
 # -- inputs -----------------------------------------------------------------------------
@@ -234,9 +253,11 @@ def _table(data: Any, side: str) -> Any:
     )
 
 
-def _union(reference: Mapping[str, _Column], table: Any) -> list[str]:
+def _union(reference: Collection[str], table: Any) -> list[str]:
+    """The reference's column names, then the table's that the reference lacks."""
     names = list(reference)
-    names += [n for n in table.column_names if n not in reference]
+    known = set(names)
+    names += [n for n in table.column_names if n not in known]
     return names
 
 
@@ -264,11 +285,28 @@ def _prepare(
     def one(name: str) -> _Column:
         return _column(table.column(name), name in categorical, reference)
 
-    if len(names) <= 1 or workers == 1:
-        return {n: one(n) for n in names}
-    # NumPy's sort and Arrow's counting release the GIL: columns run side by side
-    with ThreadPoolExecutor(max_workers=workers or None) as pool:
-        return dict(zip(names, pool.map(one, names), strict=True))
+    return dict(zip(names, _map(one, names, workers), strict=True))
+
+
+def _map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """``fn`` over ``items`` in order, on ``workers`` threads (0: one per core).
+
+    NumPy's sorts and merges and Arrow's counting release the GIL, so columns run side by
+    side; more threads than cores would only hold more sorted copies at once.
+    """
+    threads = min(workers or _cores(), len(items))
+    if threads <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(fn, items))
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _column(column: Any, categorical: bool, reference: bool) -> _Column:
@@ -291,19 +329,61 @@ def _column(column: Any, categorical: bool, reference: bool) -> _Column:
             column = column.cast(pa.int64()) if not pa.types.is_timestamp(kind) else (
                 pc.cast(column, pa.timestamp("ns")).cast(pa.int64())
             )  # fmt: skip
-        values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-        finite = values[np.isfinite(values)]
-        finite.sort()
+        finite, tally = _finite_sorted(column)
         out = _Column("numeric", rows, 1 - len(finite) / rows if rows else 0.0, sorted=finite)
+        out.tally = tally
         if len(finite):
             out.std = float(np.std(finite))
             if reference:
                 out.edges = _edges(finite)
         return out
-    counted = pc.value_counts(column.drop_null()).to_pylist()
-    counts = {c["values"]: int(c["counts"]) for c in counted}
+    counted = pc.value_counts(column.drop_null())
+    counts = dict(
+        zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True)
+    )
     present = sum(counts.values())
     return _Column("categorical", rows, 1 - present / rows if rows else 0.0, counts=counts)
+
+
+def _finite_sorted(column: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """A numeric Arrow column's finite values as float64, ascending (nulls, NaN and
+    infinities dropped), and for integers of a small range their tally (see _counting_sort)."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(column.type):
+        counted = _counting_sort(column)
+        if counted is not None:
+            return counted
+    values = column.to_numpy(zero_copy_only=False)
+    if values.dtype != np.float64 or not values.flags.writeable:
+        values = values.astype(np.float64)  # our own copy (a zero-copy view is read-only)
+    values.sort()  # NaN last, infinities at the ends: the finite values are one slice
+    low = int(np.searchsorted(values, -np.inf, side="right"))
+    high = int(np.searchsorted(values, np.inf, side="left"))
+    return values[low:high], None
+
+
+def _counting_sort(column: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+    """An integer column's values as float64, ascending, by counting each value: O(n + range)
+    rather than a comparison sort's O(n log n); and the tally, its distinct values (float64,
+    ascending) and their counts. None when the range is wider than the count of values (a
+    sort is then cheaper)."""
+    import pyarrow.compute as pc
+
+    present = column.drop_null() if column.null_count else column
+    if len(present) == 0:
+        return None
+    bounds = pc.min_max(present)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if high - low >= len(present):
+        return None
+    ints = present.to_numpy(zero_copy_only=False)
+    base = np.uint64 if ints.dtype.kind == "u" else np.int64  # wide enough for any offset
+    offsets = ints.astype(base, copy=False) - base(low)  # each in [0, high - low]
+    counts = np.bincount(offsets.view(np.int64), minlength=high - low + 1)
+    levels = (np.arange(high - low + 1, dtype=base) + base(low)).astype(np.float64)
+    seen = counts > 0
+    return np.repeat(levels, counts), (levels[seen], counts[seen])
 
 
 def _edges(sorted_values: np.ndarray) -> np.ndarray:
@@ -317,19 +397,32 @@ def _edges(sorted_values: np.ndarray) -> np.ndarray:
 
 
 def numeric_stats(
-    reference: np.ndarray, current: np.ndarray, edges: np.ndarray, std: float
+    reference: np.ndarray,
+    current: np.ndarray,
+    edges: np.ndarray,
+    std: float,
+    *,
+    tallies: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, float]:
-    """Every numeric statistic from two sorted samples (see the module docstring)."""
-    from scipy.stats import kstwo, kstwobign
+    """Every numeric statistic from two sorted samples (see the module docstring).
+
+    ``tallies``, when both samples were counted: each one's distinct values and their
+    counts. KS and Wasserstein then merge those, not the samples.
+    """
+    from scipy.special import kolmogorov
+    from scipy.stats import kstwo
 
     n, m = len(reference), len(current)
-    ks = _ks(reference, current)
-    wasserstein = _wasserstein(reference, current)
+    if tallies is None:
+        ks, wasserstein = _ks_wasserstein(reference, current)
+    else:
+        ks, wasserstein = _ks_wasserstein_tallied(*tallies[0], *tallies[1])
     effective = round(n * m / (n + m))
     # SciPy's asymptotic two-sample p-value is kstwo.sf(D, round(nm/(n+m))); it takes half a
-    # second when the p-value is astronomically small, so the limiting distribution answers
-    # first and the exact one is asked only where its digits could matter.
-    p_value = float(kstwobign.sf(ks * math.sqrt(effective))) if effective > 0 else 1.0
+    # second when the p-value is astronomically small, so the limiting distribution
+    # (kolmogorov is kstwobign.sf without its argument checks) answers first and the exact
+    # one is asked only where its digits could matter.
+    p_value = float(kolmogorov(ks * math.sqrt(effective))) if effective > 0 else 1.0
     if effective > 0 and p_value > 1e-8:
         p_value = float(kstwo.sf(ks, effective))
     p_ref = _shares(_bin_counts(reference, edges))
@@ -345,36 +438,53 @@ def numeric_stats(
     }
 
 
-def _steps(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values of a sorted sample and its empirical CDF at each."""
-    last = np.append(np.flatnonzero(np.diff(sorted_values)), len(sorted_values) - 1)
-    return sorted_values[last], (last + 1) / len(sorted_values)
+def _ks_wasserstein(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """KS and W1 of two sorted samples, from one linear merge of them.
 
-
-def _ks(reference: np.ndarray, current: np.ndarray) -> float:
-    """sup |F_r - F_c|: both CDFs are steps, so the largest gap is at a sample point;
-    each side's distinct points are looked up in the other (two binary searches)."""
-    at_r, cdf_r = _steps(reference)
-    at_c, cdf_c = _steps(current)
-    gap_r = np.abs(cdf_r - np.searchsorted(current, at_r, side="right") / len(current))
-    gap_c = np.abs(np.searchsorted(reference, at_c, side="right") / len(reference) - cdf_c)
-    return float(max(gap_r.max(), gap_c.max()))
-
-
-def _wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    """W1 as the integral of |F_r^-1(u) - F_c^-1(u)| over u in (0, 1]: the two samples'
-    quantile levels i/n and j/m, merged exactly as integers in units of 1/(n m), pick which
-    order statistics face each other on each step. Equal to SciPy's wasserstein_distance
-    (the same area, integrated along the other axis) without searching the data."""
+    Along the merged values, each empirical CDF is a running count of its own side's
+    values. KS is the largest gap |F_r - F_c| where the value changes (at the end of a run
+    of ties); W1 is the area between the CDFs, the sum of |F_r - F_c| times the step to the
+    next value. These are SciPy's ks_2samp and wasserstein_distance, with the same
+    floating-point operations on the same counts (the same KS digits), but the counts come
+    from the merge instead of a binary search of each side for every value. W1's terms are
+    summed pairwise rather than by a BLAS dot product as SciPy does: as accurate or more,
+    and OpenBLAS would start threads that keep spinning on the cores the columns run on.
+    """
     n, m = len(reference), len(current)
-    levels = np.concatenate(
-        [np.arange(1, n + 1, dtype=np.int64) * m, np.arange(1, m + 1, dtype=np.int64) * n]
-    )
-    levels.sort(kind="stable")  # two sorted runs: a linear merge
-    steps = np.diff(levels, prepend=0)
-    i = (levels + m - 1) // m - 1  # the order statistic of the reference at each level
-    j = (levels + n - 1) // n - 1
-    return float(np.dot(steps, np.abs(reference[i] - current[j])) / (n * m))
+    # four arrays of n + m values at most, each buffer reused once its content is spent
+    both = np.concatenate([reference, current])
+    order = np.argsort(both, kind="stable")  # two sorted runs: timsort merges them
+    merged = both[order]
+    steps = np.subtract(merged[1:], merged[:-1], out=both[:-1])  # to the next value
+    from_reference = order  # reference values up to each merged value
+    np.copyto(from_reference, order < n)  # (a cumsum of booleans is slower)
+    np.cumsum(from_reference, out=from_reference)
+    gap = np.divide(from_reference, n, out=merged)  # F_r
+    from_current = from_reference
+    np.subtract(np.arange(1, n + m + 1), from_reference, out=from_current)
+    gap -= from_current / m  # F_r - F_c, as SciPy computes it
+    np.abs(gap, out=gap)
+    # the last gap is 0 (both CDFs reach 1); within a run of ties the counts are partial
+    ks = float(np.max(gap[:-1], where=steps != 0, initial=gap[-1]))
+    np.multiply(gap[:-1], steps, out=steps)  # a zero step contributes nothing
+    return ks, float(np.sum(steps))
+
+
+def _ks_wasserstein_tallied(
+    values_r: np.ndarray, counts_r: np.ndarray, values_c: np.ndarray, counts_c: np.ndarray
+) -> tuple[float, float]:
+    """KS and W1 as :func:`_ks_wasserstein`, from each sample's distinct values and their
+    counts: the CDFs at the union of distinct values are running sums of the counts (the
+    same KS digits as SciPy's)."""
+    values = np.union1d(values_r, values_c)
+    sides = []
+    for distinct, counts in ((values_r, counts_r), (values_c, counts_c)):
+        up_to = np.zeros(len(values), dtype=np.int64)
+        up_to[np.searchsorted(values, distinct)] = counts
+        np.cumsum(up_to, out=up_to)
+        sides.append(up_to)
+    gap = np.abs(sides[0] / int(sides[0][-1]) - sides[1] / int(sides[1][-1]))
+    return float(gap.max()), float(np.sum(gap[:-1] * np.diff(values)))
 
 
 def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -386,9 +496,9 @@ def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def categorical_stats(reference: Mapping[Any, int], current: Mapping[Any, int]) -> dict[str, float]:
     from scipy.stats import chi2_contingency
 
-    values = sorted(set(reference) | set(current), key=lambda v: (str(type(v)), v))
-    ref = np.array([reference.get(v, 0) for v in values], dtype=np.float64)
-    cur = np.array([current.get(v, 0) for v in values], dtype=np.float64)
+    values = _sorted_values(set(reference) | set(current))
+    ref = np.fromiter(map(reference.get, values, itertools.repeat(0)), np.float64, len(values))
+    cur = np.fromiter(map(current.get, values, itertools.repeat(0)), np.float64, len(values))
     if len(values) < 2:
         chi2, p_value = 0.0, 1.0
     else:
@@ -400,8 +510,15 @@ def categorical_stats(reference: Mapping[Any, int], current: Mapping[Any, int]) 
         "psi": _psi(p_ref, p_cur),
         "jensenshannon": _js(p_ref, p_cur),
         "categories": float(len(values)),
-        "new_categories": float(sum(1 for v in current if v not in reference)),
+        "new_categories": float(len(current.keys() - reference.keys())),
     }
+
+
+def _sorted_values(values: Collection[Any]) -> list[Any]:
+    """Category values in order, by type name first (a column may mix types)."""
+    if len({type(v) for v in values}) <= 1:  # the usual case: one type, no key to build
+        return sorted(values)
+    return sorted(values, key=lambda v: (str(type(v)), v))
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
@@ -460,7 +577,8 @@ def _compare(
         )
     if ref.kind == "numeric":
         assert ref.sorted is not None and cur.sorted is not None and ref.edges is not None
-        stats = numeric_stats(ref.sorted, cur.sorted, ref.edges, ref.std)
+        tallies = (ref.tally, cur.tally) if ref.tally and cur.tally else None
+        stats = numeric_stats(ref.sorted, cur.sorted, ref.edges, ref.std, tallies=tallies)
         common["distribution"] = _numeric_distribution(ref.sorted, cur.sorted, ref.edges)
     else:
         stats = categorical_stats(ref.counts or {}, cur.counts or {})
@@ -510,10 +628,12 @@ def _categorical_distribution(
     reference: Mapping[Any, int], current: Mapping[Any, int], top: int = 20
 ) -> dict[str, list[Any]]:
     total_r, total_c = sum(reference.values()) or 1, sum(current.values()) or 1
-    values = sorted(
-        set(reference) | set(current),
-        key=lambda v: -(reference.get(v, 0) / total_r + current.get(v, 0) / total_c),
-    )[:top]
+    every = list(set(reference) | set(current))
+    zeros = itertools.repeat(0)
+    shares = np.fromiter(map(reference.get, every, zeros), np.float64, len(every)) / total_r
+    shares += np.fromiter(map(current.get, every, zeros), np.float64, len(every)) / total_c
+    # the most common first (ties in set order, as a stable sort keeps them)
+    values = [every[i] for i in np.argsort(-shares, kind="stable")[:top]]
     return {
         "bins": [str(v) for v in values],
         "reference": [reference.get(v, 0) / total_r for v in values],
