@@ -150,6 +150,7 @@ PUBLIC = {
         "detect_changes",
         "domain_drift",
         "drift",
+        "drift_stream",
         "get_alert",
         "get_monitor",
         "list_alerts",

@@ -2,7 +2,8 @@
 
 ``sy.monitoring.drift("loans@1", current_df)`` compares every feature (numeric: KS,
 Wasserstein, PSI, Jensen–Shannon; categorical: chi-square, PSI, Jensen–Shannon) and says which
-drifted and whether the dataset did; ``report.to_frame()`` has a row per feature and
+drifted and whether the dataset did (``drift_stream`` the same over Parquet files or
+batches larger than memory, in bounded memory); ``report.to_frame()`` has a row per feature and
 ``report.to_html(path)`` charts them. ``quality`` finds missing values, out-of-range values
 and unseen categories; ``domain_drift`` asks a classifier whether it can tell the
 windows apart (multivariate drift); ``PageHinkley`` watches a metric stream for a lasting rise.
@@ -28,6 +29,7 @@ from shipyard.monitoring._monitors import create as create_monitor
 from shipyard.monitoring._monitors import get as get_monitor
 from shipyard.monitoring._monitors import set_enabled as set_monitor_enabled
 from shipyard.monitoring._quality import quality
+from shipyard.monitoring._stream import drift_stream
 
 __all__ = [
     "DEFAULTS",
@@ -48,6 +50,7 @@ __all__ = [
     "detect_changes",
     "domain_drift",
     "drift",
+    "drift_stream",
     "get_alert",
     "get_monitor",
     "list_alerts",
