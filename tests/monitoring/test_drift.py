@@ -16,6 +16,7 @@ from shipyard import monitoring
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._drift import (
     _bin_counts,
+    _categorical_distribution,
     _edges,
     _prepare,
     categorical_stats,
@@ -149,6 +150,26 @@ def test_categorical_statistics_agree_with_scipy() -> None:
     p, q = p / p.sum(), q / q.sum()
     assert got["jensenshannon"] == pytest.approx(float(jensenshannon(p, q)))
     assert got["new_categories"] == 1 and got["categories"] == 4
+
+
+@pytest.mark.parametrize("kind", ["strings", "integers"])
+def test_categories_counted_in_arrow_give_the_statistics_of_the_counts(kind: str) -> None:
+    rng = np.random.default_rng(14)
+    labels = np.array([f"é{k}" if k % 3 else f"Z{k}" for k in range(400)])  # not ASCII order
+
+    def window(n: int, card: int, skew: float) -> pa.Table:
+        shares = 1 / np.arange(1, card + 1) ** skew
+        drawn = rng.choice(card, n, p=shares / shares.sum())
+        values = labels[drawn] if kind == "strings" else drawn * 7 - 500
+        return pa.table({"x": pa.array(values, mask=rng.uniform(size=n) < 0.02)})
+
+    # 390 categories in the reference, 400 in the window: new ones and rare ones
+    ref, cur = window(30_000, 390, 1.0), window(20_000, 400, 0.8)
+    got = monitoring.drift(ref, cur, categorical=["x"]).features[0]
+    counts = [_prepare(t, {"x"}, 1)["x"].counts for t in (ref, cur)]
+    assert got.stats == categorical_stats(*counts)  # the same digits
+    assert got.distribution == _categorical_distribution(*counts)
+    assert got.stats["new_categories"] == len(set(counts[1]) - set(counts[0])) > 0
 
 
 def _frame(n: int, rng: np.random.Generator, shift: float = 0.0) -> pd.DataFrame:
