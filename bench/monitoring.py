@@ -240,7 +240,8 @@ def time_worker(ref_path: str, cur_path: str, tools: list[str], runs: int, budge
             info["agreement"] = _agreement(frame, results["scipy-full"])
         for stat in ("wasserstein_norm", "jensenshannon"):  # to set beside Evidently's
             info[stat] = dict(zip(frame["feature"], frame[stat], strict=True))
-    versions = [f"shipyard {shipyard.__version__}", f"numpy {np.__version__}"]
+    versions = [f"shipyard {shipyard.__version__} from {Path(shipyard.__file__).parent}"]
+    versions += [f"numpy {np.__version__}"]
     versions += [f"scipy {scipy.__version__}", f"pandas {pd.__version__}"]
     versions += [f"pyarrow {pa.__version__}"]
     _emit({"info": info, "versions": ", ".join(versions)})
