@@ -60,7 +60,20 @@ def test_create_list_show_and_delete_a_monitor(stored: str, hook: Any) -> None:
         ({"channels": ["pager"]}, "channels: 'pager' is not a channel"),
         ({"channels": ["webhook:ftp://x"]}, "is not a channel"),
         ({"channels": ["email:nobody"]}, "is not a channel"),
-        ({"drift_share": 0}, "drift_share must be in"),
+        ({"drift_share": 0}, "drift_share must be a number in"),
+        ({"drift_share": "0.5"}, "drift_share must be a number in"),
+        ({"window": 10**20}, "at most 1,000,000,000"),
+        ({"window": 500.0}, "whole number of rows"),
+        ({"every": 10**400}, "every must be at most 10 years"),
+        ({"cooldown": "1000w"}, "cooldown must be at most 10 years"),
+        ({"thresholds": {"incmoe": 0.1}}, r"does not have: \['incmoe'\]"),
+        ({"thresholds": {"income": float("nan")}}, r"thresholds\['income'\]"),
+        ({"categorical": "region"}, "categorical must be a list"),
+        ({"categorical": ["regoin"]}, r"does not have: \['regoin'\]"),
+        ({"metric": "mae"}, "metric mae is for regression"),
+        ({"metric_threshold": True}, "metric_threshold must be a number"),
+        ({"min_rows": True}, "min_rows must be a positive"),
+        ({"detectors": []}, "at least one detector"),
         ({"thresholds": {"age": -1}}, r"thresholds\['age'\]"),
         ({"metric": "f1"}, "metric must be one of"),
         ({"min_rows": 0}, "min_rows must be a positive"),
@@ -141,7 +154,7 @@ def test_drift_opens_one_alert_that_deduplicates_and_resolves(
     assert len(income) == 4 and income["value"].iloc[1] > 0.2 > income["value"].iloc[3]
 
 
-def test_the_cooldown_reopens_an_alert_instead_of_paging_again(
+def test_an_alert_resolves_only_after_the_cooldown_of_recovery(
     stored: str, home: Path, hook: Any, log: Any
 ) -> None:
     monitoring.create_monitor(
@@ -149,15 +162,44 @@ def test_the_cooldown_reopens_an_alert_instead_of_paging_again(
         detectors=["data_drift"], channels=[f"webhook:{hook.url}"],
     )  # fmt: skip
     log(drifted(500, seed=4))
-    first = monitoring.check("loans-watch")
+    assert monitoring.check("loans-watch").status == "alert"
+    (alert,) = monitoring.list_alerts(monitor="loans-watch")
+    log(make_loans(500, seed=5))
+    now = time.time()
+    assert monitoring.check("loans-watch", now=now).status == "ok"
+    recovering = monitoring.get_alert(alert.id)
+    assert recovering.status == "open" and hook.events() == ["opened"]  # not yet resolved
+    log(drifted(500, seed=6))  # back across the threshold within the hour: the same alert
+    assert monitoring.check("loans-watch").status == "alert"
+    again = monitoring.get_alert(alert.id)
+    assert again.status == "open" and again.occurrences == 2
+    log(make_loans(500, seed=7))
+    later = time.time()
+    monitoring.check("loans-watch", now=later)  # recovering again, from now
+    assert monitoring.get_alert(alert.id).status == "open"
+    monitoring.check("loans-watch", now=later + 3601)  # recovered for the whole cooldown
+    resolved = monitoring.get_alert(alert.id)
+    assert resolved.status == "resolved" and resolved.resolved_by == "monitor"
+    assert hook.events() == ["opened", "resolved"]  # the last notice matches the state
+    assert len(monitoring.list_alerts(monitor="loans-watch")) == 1
+
+
+def test_an_alert_resolved_by_hand_opens_anew_when_the_signal_returns(
+    stored: str, hook: Any, log: Any
+) -> None:
+    monitoring.create_monitor(
+        "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
+        channels=[f"webhook:{hook.url}"],
+    )  # fmt: skip
+    log(drifted(500, seed=8))
+    monitoring.check("loans-watch")
     (alert,) = monitoring.list_alerts(monitor="loans-watch")
     resolved = monitoring.resolve(alert.id, by="ana")
     assert resolved.status == "resolved" and resolved.resolved_by == "ana"
-    second = monitoring.check("loans-watch")  # flagged again within the cooldown
-    assert first.status == second.status == "alert"
-    (reopened,) = monitoring.list_alerts(monitor="loans-watch")
-    assert reopened.id == alert.id and reopened.status == "open" and reopened.occurrences == 2
-    assert hook.events() == ["opened", "resolved"]  # no second page
+    monitoring.check("loans-watch")
+    newest, older = monitoring.list_alerts(monitor="loans-watch")
+    assert older.id == alert.id and newest.status == "open"
+    assert hook.events() == ["opened", "resolved", "opened"]
 
 
 def test_acknowledged_alerts_are_quiet_until_they_resolve(
@@ -200,7 +242,8 @@ def test_performance_alerts_on_a_low_metric_and_on_concept_drift(
     labels = np.where(wrong, 1 - predicted, predicted)
     log(frame.iloc[:100])  # rows without feedback are not judged
     none = monitoring.check("loans-quality")
-    assert none.status == "ok" and none.detectors["performance"]["flagged"] is None
+    assert none.status == "no data" and none.detectors["performance"]["flagged"] is None
+    assert "0 labelled rows in the window" in none.detectors["performance"]["title"]
     log(frame, labels=labels)
     found = monitoring.check("loans-quality").detectors["performance"]
     evidence = found["evidence"]
@@ -360,14 +403,16 @@ def test_the_schedule_runs_monitors_when_due(loans: Path, home: Path, log: Any) 
     assert len(monitoring.checks("hourly")) == 1 and monitoring.checks("by-hand") == []
 
 
-def test_a_check_that_cannot_read_its_reference_is_stored_as_failed(
+def test_a_detector_that_fails_fails_alone_and_the_check_is_stored(
     loans: Path, home: Path, log: Any
 ) -> None:
     monitoring.create_monitor("loans-watch", deployment="loans", window=100)
     log(make_loans(100, seed=15))
     serving.deployments.delete("loans")  # its log stays; its model cannot be found
     failed = monitoring.check("loans-watch")
-    assert failed.status == "failed" and "No deployment named 'loans'" in failed.error
+    assert failed.status == "failed"  # one detector failed; the others still judged
+    assert "No deployment named 'loans'" in failed.detectors["prediction_drift"]["error"]
+    assert failed.detectors["data_drift"]["flagged"] is False
     assert monitoring.checks("loans-watch")[0].status == "failed"
     assert monitoring.list_alerts() == []
 

@@ -3,14 +3,17 @@ lasts, resolved when it recovers.
 
 One alert per monitor and detector is active (open or acknowledged) at a time. A check that
 flags a detector with an active alert adds an occurrence and fresh evidence to it — no new
-notice (deduplication). A check that finds the detector back within its thresholds resolves
-the alert and says so. A detector flagging again within the monitor's ``cooldown`` of its
-last resolution reopens that alert without a new "opened" notice, so a signal hovering at
-its threshold does not page anyone every hour. An acknowledged alert gets no notices until
-it resolves. People acknowledge and resolve alerts by hand too (``shipyard alerts ack 3``).
+notice (deduplication). The alert resolves (and says so) once checks have found the detector
+back within its thresholds for the monitor's ``cooldown``: a signal hovering at its
+threshold keeps one alert open instead of paging "opened", "resolved", "opened" every hour,
+and the last notice anyone got always matches the alert's state. With a cooldown of 0 the
+first recovered check resolves it. A check without a verdict for the detector (too few
+rows) changes nothing. An acknowledged alert gets no notices until it resolves. People
+acknowledge and resolve alerts by hand too (``shipyard alerts ack 3``).
 
 Notices go out after the transaction that decided them commits; each delivery (channel,
-outcome, error) is recorded on the alert.
+outcome, error) is recorded on the alert, and an "opened" notice a channel did not take is
+offered to it again at the next check that still flags the detector.
 """
 
 from __future__ import annotations
@@ -25,12 +28,21 @@ from sqlalchemy import Connection, insert, select, update
 
 from shipyard.config import current_user
 from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.monitoring._channels import send
+from shipyard.monitoring._channels import finite, send
 from shipyard.monitoring._monitors import Monitor
 from shipyard.store import default_database
 from shipyard.store._schema import Base
 
-__all__ = ["STATUSES", "Alert", "Finding", "acknowledge", "get_alert", "list_alerts", "resolve"]
+__all__ = [
+    "STATUSES",
+    "Alert",
+    "Finding",
+    "Notice",
+    "acknowledge",
+    "get_alert",
+    "list_alerts",
+    "resolve",
+]
 
 ALERTS = Base.metadata.tables["alerts"]
 MONITORS = Base.metadata.tables["monitors"]
@@ -90,13 +102,16 @@ class Alert:
 
 
 def apply_findings(
-    conn: Connection, monitor: Monitor, check_id: int, findings: Mapping[str, Finding | None]
-) -> list[tuple[int, str]]:
-    """Open, update, reopen or resolve the monitor's alerts for one check (inside the
-    check's transaction); returns the notices to send: (alert id, event). A detector whose
-    finding is None had no verdict (too few rows): its alert is left as it is."""
-    now = time.time()
-    notices: list[tuple[int, str]] = []
+    conn: Connection,
+    monitor: Monitor,
+    check_id: int,
+    findings: Mapping[str, Finding | None],
+    now: float,
+) -> list[Notice]:
+    """Open, update or resolve the monitor's alerts for one check (inside the check's
+    transaction); returns the notices to send. A detector whose finding is None had no
+    verdict: its alert is left as it is."""
+    notices: list[Notice] = []
     for detector, finding in findings.items():
         if finding is None:
             continue
@@ -115,93 +130,93 @@ def apply_findings(
                 .where(ALERTS.c.id == active.id)
                 .values(
                     title=finding.title,
-                    evidence=json.dumps(finding.evidence, default=str),
+                    evidence=_dumps(finding.evidence),
                     occurrences=active.occurrences + 1,
                     last_check_id=check_id,
+                    recovered_at=None,
                     updated_at=now,
                 )
             )
+            missed = _undelivered(monitor, active)
+            if missed and active.status == "open":
+                notices.append(Notice(int(active.id), "opened", missed))
         elif finding.flagged:
-            notices.append(_open(conn, monitor, check_id, detector, finding, now))
-        elif active is not None:
-            conn.execute(
-                update(ALERTS)
-                .where(ALERTS.c.id == active.id)
-                .values(
-                    status="resolved",
-                    resolved_at=now,
-                    resolved_by="monitor",
+            result = conn.execute(
+                insert(ALERTS).values(
+                    monitor_id=monitor.id,
+                    detector=detector,
+                    status="open",
+                    title=finding.title,
+                    evidence=_dumps(finding.evidence),
+                    occurrences=1,
+                    first_check_id=check_id,
                     last_check_id=check_id,
+                    opened_at=now,
                     updated_at=now,
+                    deliveries="[]",
                 )
             )
-            notices.append((int(active.id), "resolved"))
-    return [n for n in notices if n[1]]
+            key = result.inserted_primary_key
+            assert key is not None
+            notices.append(Notice(int(key[0]), "opened"))
+        elif active is not None:
+            since = active.recovered_at if active.recovered_at is not None else now
+            if now - since >= monitor.cooldown:
+                conn.execute(
+                    update(ALERTS)
+                    .where(ALERTS.c.id == active.id)
+                    .values(
+                        status="resolved",
+                        resolved_at=now,
+                        resolved_by="monitor",
+                        recovered_at=since,
+                        last_check_id=check_id,
+                        updated_at=now,
+                    )
+                )
+                notices.append(Notice(int(active.id), "resolved"))
+            elif active.recovered_at is None:
+                conn.execute(
+                    update(ALERTS)
+                    .where(ALERTS.c.id == active.id)
+                    .values(recovered_at=now, last_check_id=check_id, updated_at=now)
+                )
+    return notices
 
 
-def _open(
-    conn: Connection,
-    monitor: Monitor,
-    check_id: int,
-    detector: str,
-    finding: Finding,
-    now: float,
-) -> tuple[int, str]:
-    recent = conn.execute(
-        select(ALERTS)
-        .where(
-            ALERTS.c.monitor_id == monitor.id,
-            ALERTS.c.detector == detector,
-            ALERTS.c.status == "resolved",
-            ALERTS.c.resolved_at >= now - monitor.cooldown,
-        )
-        .order_by(ALERTS.c.resolved_at.desc())
-    ).first()
-    values = {
-        "status": "open",
-        "title": finding.title,
-        "evidence": json.dumps(finding.evidence, default=str),
-        "last_check_id": check_id,
-        "updated_at": now,
-    }
-    if recent is not None:  # within the cooldown: the same alert again, no new page
-        conn.execute(
-            update(ALERTS)
-            .where(ALERTS.c.id == recent.id)
-            .values(
-                **values,
-                occurrences=recent.occurrences + 1,
-                resolved_at=None,
-                resolved_by=None,
-                acknowledged_at=None,
-                acknowledged_by=None,
-            )
-        )
-        return int(recent.id), ""
-    result = conn.execute(
-        insert(ALERTS).values(
-            monitor_id=monitor.id,
-            detector=detector,
-            occurrences=1,
-            first_check_id=check_id,
-            opened_at=now,
-            deliveries="[]",
-            **values,
-        )
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0]), "opened"
+@dataclass(frozen=True)
+class Notice:
+    """A notice to send: the alert, the event, and the channels (None: all the monitor's)."""
+
+    alert_id: int
+    event: str
+    channels: tuple[str, ...] | None = None
 
 
-def notify(monitor: Monitor, notices: Sequence[tuple[int, str]]) -> None:
-    """Send each notice on every channel of the monitor and record the deliveries."""
-    for alert_id, event in notices:
-        alert = get_alert(alert_id)
-        if event != "resolved" and alert.status == "acknowledged":
+def _undelivered(monitor: Monitor, alert: Any) -> tuple[str, ...]:
+    """The monitor's channels that never took this alert's "opened" notice."""
+    taken = {d["channel"] for d in json.loads(alert.deliveries) if d["ok"]}
+    return tuple(c for c in monitor.channels if c not in taken)
+
+
+def _dumps(value: Any) -> str:
+    """JSON without NaN or infinities (None instead): strict parsers read every notice."""
+    return json.dumps(finite(value), default=str, allow_nan=False)
+
+
+def notify(monitor: Monitor, notices: Sequence[Notice]) -> None:
+    """Send each notice on its channels and record the deliveries. An alert deleted
+    meanwhile (with its monitor) is skipped."""
+    for notice in notices:
+        try:
+            alert = get_alert(notice.alert_id)
+        except NotFound:
             continue
-        deliveries = [send(c, event, alert.to_dict()).to_dict() for c in monitor.channels]
-        _record(alert_id, deliveries)
+        if notice.event != "resolved" and alert.status == "acknowledged":
+            continue
+        channels = monitor.channels if notice.channels is None else notice.channels
+        deliveries = [send(c, notice.event, alert.to_dict()).to_dict() for c in channels]
+        _record(notice.alert_id, deliveries)
 
 
 def _record(alert_id: int, deliveries: list[dict[str, Any]]) -> None:
@@ -210,9 +225,7 @@ def _record(alert_id: int, deliveries: list[dict[str, Any]]) -> None:
         if stored is None:  # deleted with its monitor meanwhile
             return
         kept = [*json.loads(stored), *deliveries][-100:]
-        conn.execute(
-            update(ALERTS).where(ALERTS.c.id == alert_id).values(deliveries=json.dumps(kept))
-        )
+        conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(deliveries=_dumps(kept)))
 
 
 def list_alerts(
@@ -222,6 +235,8 @@ def list_alerts(
     (open or acknowledged)."""
     if status is not None and status not in (*STATUSES, "active"):
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, active; got {status!r}.")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput(f"limit must be a positive number of alerts; got {limit!r}.")
     query = _select().order_by(ALERTS.c.id.desc()).limit(limit)
     if monitor is not None:
         query = query.where(MONITORS.c.name == monitor)
@@ -238,6 +253,7 @@ def list_alerts(
 
 
 def get_alert(alert_id: int) -> Alert:
+    _check_id(alert_id)
     with default_database().read() as conn:
         row = conn.execute(_select().where(ALERTS.c.id == alert_id)).first()
     if row is None:
@@ -247,6 +263,7 @@ def get_alert(alert_id: int) -> Alert:
 
 def acknowledge(alert_id: int, by: str | None = None) -> Alert:
     """Someone is on it: no more notices until it resolves."""
+    who = _who(by)
     with default_database().write() as conn:
         status = _status(conn, alert_id)
         if status != "open":
@@ -258,7 +275,7 @@ def acknowledge(alert_id: int, by: str | None = None) -> Alert:
             .values(
                 status="acknowledged",
                 acknowledged_at=now,
-                acknowledged_by=by or current_user(),
+                acknowledged_by=who,
                 updated_at=now,
             )
         )
@@ -266,8 +283,9 @@ def acknowledge(alert_id: int, by: str | None = None) -> Alert:
 
 
 def resolve(alert_id: int, by: str | None = None) -> Alert:
-    """Close an alert by hand (a check that flags the detector again opens a new one, or
-    reopens this one within the cooldown)."""
+    """Close an alert by hand (its channels are told; a check that flags the detector
+    again opens a new one)."""
+    who = _who(by)
     with default_database().write() as conn:
         status = _status(conn, alert_id)
         if status == "resolved":
@@ -276,9 +294,7 @@ def resolve(alert_id: int, by: str | None = None) -> Alert:
         conn.execute(
             update(ALERTS)
             .where(ALERTS.c.id == alert_id)
-            .values(
-                status="resolved", resolved_at=now, resolved_by=by or current_user(), updated_at=now
-            )
+            .values(status="resolved", resolved_at=now, resolved_by=who, updated_at=now)
         )
         monitor_name = conn.scalar(
             select(MONITORS.c.name)
@@ -287,11 +303,24 @@ def resolve(alert_id: int, by: str | None = None) -> Alert:
         )
     from shipyard.monitoring._monitors import get
 
-    notify(get(str(monitor_name)), [(alert_id, "resolved")])
+    notify(get(str(monitor_name)), [Notice(alert_id, "resolved")])
     return get_alert(alert_id)
 
 
+def _check_id(alert_id: int) -> None:
+    if isinstance(alert_id, bool) or not isinstance(alert_id, int) or not 0 < alert_id < 2**63:
+        raise NotFound(f"No alert {alert_id}. Try: shipyard alerts list")
+
+
+def _who(by: str | None) -> str | None:
+    who = by or current_user()
+    if who is not None and len(who) > 128:
+        raise InvalidInput(f"by must name someone in at most 128 characters; got {len(who)}.")
+    return who
+
+
 def _status(conn: Connection, alert_id: int) -> str:
+    _check_id(alert_id)
     status = conn.scalar(select(ALERTS.c.status).where(ALERTS.c.id == alert_id).with_for_update())
     if status is None:
         raise NotFound(f"No alert {alert_id}. Try: shipyard alerts list")

@@ -6,10 +6,11 @@ failed delivery (recorded on the alert), never the alert.
 
 - ``log``: a WARNING (opened) or INFO (resolved) record on the ``shipyard.alerts`` logger;
   the whole alert rides along as the record's ``alert`` attribute.
-- ``webhook:https://host/path``: POST ``{"event": ..., "alert": {...}}``; three attempts with
-  a short back-off on connection errors, 429 and 5xx. With ``SHIPYARD_WEBHOOK_SECRET`` set,
-  ``X-Shipyard-Signature: sha256=<hex>`` is the HMAC of the body, so the receiver can tell
-  the notice came from here.
+- ``webhook:https://host/path``: POST ``{"event": ..., "alert": {...}}`` (strict JSON);
+  three attempts with a short back-off when the connection fails or the answer is 429 or
+  5xx, none after a timeout once connected (the receiver may have the notice already).
+  With ``SHIPYARD_WEBHOOK_SECRET`` set, ``X-Shipyard-Signature: sha256=<hex>`` is the HMAC
+  of the body, so the receiver can tell the notice came from here.
 - ``email:ops@example.org[,other@example.org]``: through the SMTP server of the settings
   (``SHIPYARD_SMTP_URL``: ``smtp://[user:password@]host[:port]``, ``smtps://`` for TLS,
   ``smtp+starttls://``).
@@ -21,6 +22,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["Delivery", "send"]
+__all__ = ["Delivery", "finite", "send"]
 
 log = logging.getLogger("shipyard.alerts")
 
@@ -72,6 +74,22 @@ def send(channel: str, event: str, alert: dict[str, Any]) -> Delivery:
     return Delivery(channel, event, time.time(), True)
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float (also inside lists and dicts) made None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # NumPy scalars
+        try:
+            return finite(value.item())
+        except (TypeError, ValueError):
+            return str(value)
+    return value
+
+
 def subject(event: str, alert: dict[str, Any]) -> str:
     return f"[shipyard] {event}: {alert['monitor']} — {alert['title']}"
 
@@ -90,7 +108,9 @@ def _log(event: str, alert: dict[str, Any]) -> None:
 def _webhook(url: str, event: str, alert: dict[str, Any]) -> None:
     import httpx
 
-    body = json.dumps({"event": event, "alert": alert}, default=str).encode()
+    body = json.dumps(
+        finite({"event": event, "alert": alert}), default=str, allow_nan=False
+    ).encode()
     headers = {"Content-Type": "application/json", "X-Shipyard-Event": event}
     secret = os.environ.get("SHIPYARD_WEBHOOK_SECRET")
     if secret:
@@ -102,9 +122,12 @@ def _webhook(url: str, event: str, alert: dict[str, Any]) -> None:
             time.sleep(0.5 * 2 ** (attempt - 1))
         try:
             response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT)
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             problem = f"{type(exc).__name__}: {exc}"
-            continue
+            continue  # nothing reached the receiver: ask again
+        except httpx.HTTPError as exc:  # it may have the body already: no duplicate notice
+            problem = f"{type(exc).__name__}: {exc}"
+            break
         if response.status_code < 300:
             return
         problem = f"HTTP {response.status_code}"

@@ -22,8 +22,11 @@ series), and the alerts it opens, updates or resolves. Notices go out after it c
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,8 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.monitoring._alerts import Finding, apply_findings, notify
+from shipyard.monitoring._channels import finite
 from shipyard.monitoring._concept import PageHinkley
 from shipyard.monitoring._drift import DriftReport, drift
 from shipyard.monitoring._monitors import METRICS, Monitor, get, list_monitors
@@ -42,6 +46,8 @@ from shipyard.store import default_database
 from shipyard.store._schema import Base
 
 __all__ = ["Check", "check", "checks", "run_due", "series"]
+
+log = logging.getLogger("shipyard.monitoring")
 
 _t = Base.metadata.tables
 CHECKS, RESULTS, MONITORS = _t["monitor_checks"], _t["monitor_results"], _t["monitors"]
@@ -53,6 +59,7 @@ LOG_COLUMNS = (
 )  # fmt: skip
 REFERENCE_SCORED_ROWS = 20_000  # rows of a dataset reference scored for prediction drift
 ID_ROWS = 100  # a column whose values are all distinct over this many rows is an identifier
+ID_NAME = re.compile(r"(?i:(^|[^a-z])(id|uuid|key)$)|[a-z](Id|ID)$")
 IMPORTANCE_ROWS, MOST_WEIGHED = 1_000, 200  # rows shuffled per column; columns at most
 _IMPORTANCE: dict[tuple[str, str, tuple[str, ...]], dict[str, float] | None] = {}
 # concept drift: Page–Hinkley on block metrics standardised to unit spread; simulated on
@@ -108,20 +115,28 @@ class _Windows:
     reference_label: str = ""
     reference_predictions: Any = None  # Arrow table with prediction (and probability)
     skipped: dict[str, str] = field(default_factory=dict)  # column -> why it is not judged
+    note: str = ""
 
 
 @dataclass
 class _Outcome:
-    finding: Finding | None
+    finding: Finding | None  # None: no verdict (``note`` says why)
     results: list[tuple[str, str, float | None, float | None, bool]] = field(default_factory=list)
     charts: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    error: bool = False  # the detector failed (``note`` holds the error)
 
 
 def check(name: str, *, now: float | None = None, log_dir: str | Path | None = None) -> Check:
     """Run the monitor ``name`` once over its current window and store what it found.
 
-    A failure to read or compute (a deleted dataset, a broken model) is stored as a
-    ``failed`` check and returned, so a schedule goes on; alerts are left as they are.
+    A failure to read the windows (a deleted dataset, an unreadable log) is stored as a
+    ``failed`` check and returned, so a schedule goes on; a detector that fails (a broken
+    model) fails alone, with its error in ``detectors[name]["error"]``, and the others
+    still judge. Alerts of a detector without a verdict are left as they are.
+
+    Raises:
+        NotFound: no such monitor (or it was deleted while the check ran).
     """
     monitor = get(name)
     started = time.perf_counter()
@@ -131,27 +146,52 @@ def check(name: str, *, now: float | None = None, log_dir: str | Path | None = N
     error = ""
     try:
         windows = _windows(monitor, now, log_dir)
-        rows = 0 if windows.current is None else windows.current.num_rows
-        if rows >= monitor.min_rows and windows.reference is not None:
-            for detector in monitor.detectors:
-                detectors[detector] = _DETECTORS[detector](monitor, windows, log_dir)
     except ShipyardError as exc:
         error = str(exc)
-    except Exception as exc:  # a broken model or file: recorded as a failed check
+    except Exception as exc:  # an unreadable file: recorded as a failed check
         error = f"{type(exc).__name__}: {exc}"
+    ready = windows is not None and windows.current is not None and windows.reference is not None
+    if ready and windows is not None and windows.current.num_rows >= monitor.min_rows:
+        for detector in monitor.detectors:
+            detectors[detector] = _detect(detector, monitor, windows, log_dir)
     seconds = time.perf_counter() - started
     return _store(monitor, now, windows, detectors, error, seconds)
 
 
+def _detect(
+    detector: str, monitor: Monitor, windows: _Windows, log_dir: str | Path | None
+) -> _Outcome:
+    try:
+        return _DETECTORS[detector](monitor, windows, log_dir)
+    except ShipyardError as exc:
+        return _Outcome(None, note=str(exc), error=True)
+    except Exception as exc:  # a model that raises on the window: this detector fails alone
+        log.warning("monitor %s: %s failed", monitor.name, detector, exc_info=True)
+        return _Outcome(None, note=f"{type(exc).__name__}: {exc}", error=True)
+
+
 def run_due(*, log_dir: str | Path | None = None) -> list[Check]:
-    """Check every enabled monitor whose schedule says it is due."""
-    return [check(m.name, log_dir=log_dir) for m in list_monitors() if m.due]
+    """Check every enabled monitor whose schedule says it is due. A monitor deleted
+    meanwhile is skipped; one that cannot be checked does not stop the others."""
+    done = []
+    for monitor in list_monitors():
+        if not monitor.due:
+            continue
+        try:
+            done.append(check(monitor.name, log_dir=log_dir))
+        except NotFound:
+            continue
+        except Exception:
+            log.exception("monitor %s could not be checked", monitor.name)
+    return done
 
 
 def checks(name: str, limit: int = 50) -> list[Check]:
     """A monitor's checks, newest first."""
     from sqlalchemy import select
 
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput(f"limit must be a positive number of checks; got {limit!r}.")
     monitor = get(name)
     with default_database().read() as conn:
         rows = conn.execute(
@@ -163,10 +203,16 @@ def checks(name: str, limit: int = 50) -> list[Check]:
     return [_check(monitor.name, row) for row in rows]
 
 
-def series(name: str, *, feature: str | None = None, metric: str | None = None) -> Any:
+def series(
+    name: str,
+    *,
+    feature: str | None = None,
+    metric: str | None = None,
+    from_check: int | None = None,
+) -> Any:
     """A monitor's stored results as a DataFrame (``at``, ``check_id``, ``detector``,
     ``feature``, ``metric``, ``value``, ``threshold``, ``flagged``), oldest first: the
-    statistic of each feature over time."""
+    statistic of each feature over time (from the check ``from_check`` on, if given)."""
     import pandas as pd
     from sqlalchemy import select
 
@@ -179,10 +225,16 @@ def series(name: str, *, feature: str | None = None, metric: str | None = None) 
         query = query.where(RESULTS.c.feature == feature)
     if metric is not None:
         query = query.where(RESULTS.c.metric == metric)
+    if from_check is not None:
+        query = query.where(RESULTS.c.check_id >= from_check)
     with default_database().read() as conn:
         rows = conn.execute(query.order_by(RESULTS.c.at, RESULTS.c.check_id)).all()
     columns = ["at", "check_id", "detector", "feature", "metric", "value", "threshold", "flagged"]
     frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    types = {"at": "float64", "check_id": "int64", "value": "float64", "threshold": "float64"}
+    for column in ("detector", "feature", "metric"):
+        types[column] = "str"
+    frame = frame.astype(types)
     frame["flagged"] = frame["flagged"].astype(bool)
     return frame
 
@@ -196,11 +248,12 @@ def _windows(monitor: Monitor, now: float, log_dir: str | Path | None) -> _Windo
     if monitor.target_kind == "dataset":
         current = datasets.resolve(f"{monitor.target}@latest")
         reference = datasets.resolve(monitor.reference)
-        table = current.to_arrow()
+        table, before = current.to_arrow(), reference.to_arrow()
+        names = list(before.column_names)  # columns the newest version dropped count too
+        names += [n for n in table.column_names if n not in names]
         windows = _Windows(
-            table, reference.to_arrow(), list(table.column_names),
-            reference_label=f"{reference.ref} vs {current.ref}",
-        )  # fmt: skip
+            table, before, names, reference_label=f"{reference.ref} vs {current.ref}"
+        )
         return _skip_unjudgeable(windows, monitor)
     from shipyard.serving import read_requests
 
@@ -214,7 +267,11 @@ def _windows(monitor: Monitor, now: float, log_dir: str | Path | None) -> _Windo
             monitor.target, log_dir, since=now - size["seconds"], until=now, shadow=False
         )
     if current is None or current.num_rows == 0:
-        return _Windows(None, None, [], reference_label=monitor.reference)
+        windows = _Windows(None, None, [], reference_label=monitor.reference)
+        folder = _log_folder(log_dir) / monitor.target
+        if not folder.is_dir():
+            windows.note = f"no inference log at {folder}"
+        return windows
     inputs = [c for c in current.column_names if c not in LOG_COLUMNS]
     start, end = _at_bounds(current)
     windows = _Windows(current, None, inputs, start, end, monitor.reference)
@@ -251,8 +308,10 @@ def _windows(monitor: Monitor, now: float, log_dir: str | Path | None) -> _Windo
 
 def _skip_unjudgeable(windows: _Windows, monitor: Monitor) -> _Windows:
     """Leave out what drift cannot judge: timestamps (a later window is later by design)
-    and identifiers (every reference value distinct: new rows bring new ids). Both are
-    named in the evidence; ``categorical`` columns are always kept."""
+    and identifiers, whose every reference value is distinct (new rows bring new ids):
+    text, or integers named like an id (``id``, ``*_id``, ``uuid``, ``key``) — other
+    numbers are distinct too (amounts in cents) and are judged. Both are named in the
+    evidence; ``categorical`` columns are always kept."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -263,18 +322,33 @@ def _skip_unjudgeable(windows: _Windows, monitor: Monitor) -> _Windows:
         column = None if reference is None or name not in reference.column_names else (
             reference.column(name)
         )  # fmt: skip
-        kind = (column if column is not None else windows.current.column(name)).type
+        other = windows.current
+        if column is None and name not in other.column_names:
+            continue
+        kind = (column if column is not None else other.column(name)).type
         if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
             windows.skipped[name] = "a timestamp: a later window is later by design"
         elif (
             column is not None
-            and (pa.types.is_integer(kind) or pa.types.is_string(kind))
+            and (
+                pa.types.is_string(kind)
+                or pa.types.is_large_string(kind)
+                or (pa.types.is_integer(kind) and ID_NAME.search(name) is not None)
+            )
             and len(column) >= ID_ROWS
             and pc.count_distinct(column).as_py() == len(column)
         ):
             windows.skipped[name] = "an identifier: every reference value is distinct"
     windows.inputs = [n for n in windows.inputs if n not in windows.skipped]
     return windows
+
+
+def _log_folder(log_dir: str | Path | None) -> Path:
+    if log_dir is not None:
+        return Path(log_dir)
+    from shipyard.config import get_settings
+
+    return get_settings().home / "inference"
 
 
 def _at_bounds(table: Any) -> tuple[float | None, float | None]:
@@ -303,6 +377,8 @@ def _data_drift(monitor: Monitor, windows: _Windows, _log_dir: object) -> _Outco
         drift_share=monitor.drift_share,
         importance=importance,
     )
+    if _judged(report) == 0:  # every column missing, empty or too short on a side
+        return _Outcome(None, note=_unjudged(report))
     drifted = report.drifted_features
     title = (
         f"data drift in {len(drifted)} of {_judged(report)} features ({_names(drifted)})"
@@ -396,6 +472,8 @@ def _prediction_drift(monitor: Monitor, windows: _Windows, _log_dir: object) -> 
         categorical=["prediction"] if classifier else [],
         thresholds={k: v for k, v in monitor.thresholds.items() if k in outputs},
     )
+    if _judged(report) == 0:
+        return _Outcome(None, note=_unjudged(report))
     drifted = report.drifted_features
     title = f"prediction drift ({_names(drifted)})" if drifted else "no prediction drift"
     evidence = {**_window_evidence(windows), "features": _drifted_evidence(report)}
@@ -427,15 +505,17 @@ def _quality(monitor: Monitor, windows: _Windows, _log_dir: object) -> _Outcome:
     }
     outcome = _Outcome(Finding(bool(len(issues)), title, evidence))
     for r in frame.itertuples(index=False):
-        flagged = bool(r.issue)
+        issue = str(r.issue)
         if r.current_missing is not None and not math.isnan(r.current_missing):
             outcome.results.append(
-                (str(r.column), "missing", float(r.current_missing), None, flagged)
+                (str(r.column), "missing", float(r.current_missing), None, "missing" in issue)
             )
         outcome.results.append(
-            (str(r.column), "out_of_range", float(r.out_of_range), None, flagged)
+            (str(r.column), "out_of_range", float(r.out_of_range), None, "range" in issue)
         )
-        outcome.results.append((str(r.column), "unseen", float(r.unseen), None, flagged))
+        outcome.results.append(
+            (str(r.column), "unseen", float(r.unseen), None, "never had" in issue)
+        )
     outcome.charts = {"quality": frame.astype(object).where(frame.notna(), None).to_dict("records")}
     return outcome
 
@@ -447,20 +527,30 @@ def _performance(monitor: Monitor, windows: _Windows, log_dir: str | Path | None
     labelled = _labelled(windows.current, feedback)
     classifier = _is_classifier(windows.current)
     metric = monitor.metric or ("accuracy" if classifier else "mae")
-    evidence: dict[str, Any] = {**_window_evidence(windows), "metric": metric}
-    evidence["labelled_rows"] = 0 if labelled is None else len(labelled[0])
-    if labelled is None or len(labelled[0]) < monitor.min_rows:
-        evidence["note"] = f"fewer than {monitor.min_rows} labelled rows in the window"
-        return _Outcome(
-            None, [("", "labelled_rows", float(evidence["labelled_rows"]), None, False)]
-        )
-    predicted, actual, _ = labelled
-    errors = _errors(metric, predicted, actual)
+    errors, unusable = (
+        (np.array([]), 0) if labelled is None else _errors(metric, labelled[0], labelled[1])
+    )
+    results: list[tuple[str, str, float | None, float | None, bool]] = [
+        ("", "labelled_rows", float(len(errors)), None, False)
+    ]
+    if len(errors) < monitor.min_rows:
+        note = f"{len(errors)} labelled rows in the window; a verdict needs {monitor.min_rows}"
+        if unusable:
+            note += f" ({unusable} labels that {metric} cannot use were left out)"
+        return _Outcome(None, results, note=note)
     value = _metric(metric, errors)
     limit = monitor.metric_threshold
     worse = limit is not None and (value < limit if METRICS[metric] == "min" else value > limit)
-    change = _concept_change(errors)
-    evidence.update({"value": value, "threshold": limit, "concept_drift": change is not None})
+    change = _concept_change(errors if metric in ("accuracy", "error_rate") else _exceeds(errors))
+    evidence: dict[str, Any] = {
+        **_window_evidence(windows),
+        "metric": metric,
+        "labelled_rows": len(errors),
+        "unusable_labels": unusable,
+        "value": value,
+        "threshold": limit,
+        "concept_drift": change is not None,
+    }
     if change is not None:
         evidence["change_after_rows"] = change
     problems = []
@@ -473,10 +563,19 @@ def _performance(monitor: Monitor, windows: _Windows, log_dir: str | Path | None
     outcome = _Outcome(Finding(bool(problems), title, evidence))
     outcome.results = [
         ("", metric, value, limit, worse),
-        ("", "labelled_rows", float(len(errors)), None, False),
+        *results,
         ("", "concept_drift", 1.0 if change is not None else 0.0, None, change is not None),
     ]
     return outcome
+
+
+def _exceeds(errors: np.ndarray) -> np.ndarray:
+    """A regressor's errors as 0/1: above the upper quartile of the window's first third.
+    The share of such rows stays near 25% while nothing changes, whatever the errors'
+    distribution (heavy tails included), and rises when the errors grow."""
+    early = errors[: max(len(errors) // 3, 1)]
+    above: np.ndarray = (errors > np.quantile(early, 0.75)).astype(np.float64)
+    return above
 
 
 def _multivariate(monitor: Monitor, windows: _Windows, _log_dir: object) -> _Outcome:
@@ -519,6 +618,11 @@ _DETECTORS = {
 
 def _judged(report: DriftReport) -> int:
     return sum(f.method is not None for f in report.features)
+
+
+def _unjudged(report: DriftReport) -> str:
+    reasons = "; ".join(f"{f.feature}: {f.note}" for f in report.features[:5] if f.note)
+    return f"no feature could be judged ({reasons or 'no features'})"
 
 
 def _names(names: Sequence[str], most: int = 5) -> str:
@@ -661,21 +765,27 @@ def _labelled(current: Any, feedback: Any) -> tuple[np.ndarray, np.ndarray, np.n
     return np.array(predicted, dtype=object), np.array(actual, dtype=object), np.array(at)
 
 
-def _errors(metric: str, predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
+def _errors(metric: str, predicted: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, int]:
     """Per row: 1.0 for a wrong class and 0.0 for a right one (accuracy, error_rate), the
-    absolute error (mae) or the squared error (rmse)."""
+    absolute error (mae) or the squared error (rmse); and how many rows were left out
+    (labels that are not finite numbers, for mae and rmse)."""
     if metric in ("accuracy", "error_rate"):
-        return np.array(
-            [0.0 if _same(p, a) else 1.0 for p, a in zip(predicted, actual, strict=True)]
-        )
+        wrong = [0.0 if _same(p, a) else 1.0 for p, a in zip(predicted, actual, strict=True)]
+        return np.array(wrong, dtype=np.float64), 0
+    both = np.array([_number(p) for p in predicted]), np.array([_number(a) for a in actual])
+    usable = np.isfinite(both[0]) & np.isfinite(both[1])
+    difference = both[0][usable] - both[1][usable]
+    errors = np.abs(difference) if metric == "mae" else difference**2
+    return errors, int((~usable).sum())
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        return float(value)
     try:
-        difference = predicted.astype(np.float64) - actual.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(
-            f"metric {metric} needs numeric predictions and labels; got e.g. "
-            f"{predicted[0]!r} and {actual[0]!r}."
-        ) from exc
-    return np.abs(difference) if metric == "mae" else difference**2
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _same(predicted: Any, actual: Any) -> bool:
@@ -729,13 +839,13 @@ def _store(
     reference_rows = (
         0 if windows is None or windows.reference is None else windows.reference.num_rows
     )
-    if error:
+    verdicts = [o.finding for o in detectors.values() if o.finding is not None]
+    if any(f.flagged for f in verdicts):
+        status = "alert"
+    elif error or any(o.error for o in detectors.values()):
         status = "failed"
-    elif not detectors:
-        status = "no data"
     else:
-        flagged = any(o.finding is not None and o.finding.flagged for o in detectors.values())
-        status = "alert" if flagged else "ok"
+        status = "ok" if verdicts else "no data"
     detail: dict[str, Any] = {"error": error, "detectors": {}}
     if not detectors and not error:
         detail["note"] = (
@@ -743,18 +853,29 @@ def _store(
             if rows < monitor.min_rows
             else "no reference rows"
         )
+        if windows is not None and windows.note:
+            detail["note"] += f" ({windows.note})"
     for name, outcome in detectors.items():
         found = outcome.finding
+        title = found.title if found is not None else (
+            f"failed: {outcome.note}" if outcome.error else f"no verdict: {outcome.note}"
+        )  # fmt: skip
         detail["detectors"][name] = {
             "flagged": None if found is None else found.flagged,
-            "title": "no verdict" if found is None else found.title,
+            "title": title,
             "evidence": {} if found is None else found.evidence,
             "charts": outcome.charts,
+            "error": outcome.note if outcome.error else "",
         }
+    detail = finite(detail)
     start = None if windows is None else windows.start
     end = None if windows is None else windows.end
     with default_database().write() as conn:
-        conn.execute(select(MONITORS.c.id).where(MONITORS.c.id == monitor.id).with_for_update())
+        if (
+            conn.scalar(select(MONITORS.c.id).where(MONITORS.c.id == monitor.id).with_for_update())
+            is None
+        ):
+            raise NotFound(f"Monitor {monitor.name!r} was deleted while it was being checked.")
         result = conn.execute(
             insert(CHECKS).values(
                 monitor_id=monitor.id,
@@ -764,7 +885,7 @@ def _store(
                 window_end=end,
                 rows=rows,
                 reference_rows=reference_rows,
-                detail=json.dumps(detail, default=_json_default),
+                detail=json.dumps(detail, default=_json_default, allow_nan=False),
                 seconds=seconds,
             )
         )
@@ -777,9 +898,9 @@ def _store(
                 "monitor_id": monitor.id,
                 "at": now,
                 "detector": name,
-                "feature": feature,
+                "feature": _feature_key(feature),
                 "metric": metric,
-                "value": value,
+                "value": _finite(value),
                 "threshold": threshold,
                 "flagged": flagged,
             }
@@ -789,7 +910,7 @@ def _store(
         if values:
             conn.execute(insert(RESULTS), values)
         notices = apply_findings(
-            conn, monitor, check_id, {n: o.finding for n, o in detectors.items()}
+            conn, monitor, check_id, {n: o.finding for n, o in detectors.items()}, now
         ) if not error else []  # fmt: skip
         conn.execute(update(MONITORS).where(MONITORS.c.id == monitor.id).values(last_check_at=now))
     notify(monitor, notices)
@@ -797,6 +918,14 @@ def _store(
         check_id, monitor.name, now, status, rows, reference_rows, start, end, seconds,
         detail["detectors"], error,
     )  # fmt: skip
+
+
+def _feature_key(name: str) -> str:
+    """A column name as stored in the results: names beyond 1,000 characters are cut and
+    made unique with a hash (the key is indexed)."""
+    if len(name) <= 1000:
+        return name
+    return name[:980] + "…" + hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 def _json_default(value: Any) -> Any:

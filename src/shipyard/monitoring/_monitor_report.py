@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard._html import write_page
+from shipyard.errors import InvalidInput
 from shipyard.monitoring._alerts import list_alerts
 from shipyard.monitoring._checks import checks, series
 from shipyard.monitoring._monitors import get
@@ -36,9 +37,7 @@ def report_data(name: str, *, last: int = 50) -> dict[str, Any]:
     (records: at, detector, feature, metric, value, threshold, flagged) and its alerts."""
     monitor = get(name)
     recent = checks(name, limit=last)
-    frame = series(name)
-    if recent:
-        frame = frame[frame["check_id"] >= min(c.id for c in recent)]
+    frame = series(name, from_check=min((c.id for c in recent), default=None))
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return {
         "monitor": asdict(monitor),
@@ -56,6 +55,9 @@ def write_report(name: str, path: str | Path, *, last: int = 50) -> Path:
     import pandas as pd
     import plotly.io as pio
 
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InvalidInput(f"Cannot write the report to {target}: {target.parent} is not a folder.")
     data = report_data(name, last=last)
     monitor, recent = data["monitor"], data["checks"]
     frame = pd.DataFrame(data["series"])

@@ -11,6 +11,8 @@ on a typo made a week earlier.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import re
 import time
 import uuid
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from shipyard._refs import check_name
 from shipyard.config import current_user
@@ -46,6 +49,8 @@ DEFAULT_DETECTORS = {
 }
 METRICS = {"accuracy": "min", "error_rate": "max", "mae": "max", "rmse": "max"}
 LOG_REFERENCES = ("log:first", "log:previous")
+LONGEST = 10 * 365.25 * 86400.0  # durations beyond ten years are typos
+MOST_ROWS = 1_000_000_000  # a window of rows at most
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
@@ -94,8 +99,11 @@ class Monitor:
 def parse_duration(value: str | float | int, what: str, zero: bool = False) -> float:
     """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h"``, ``"2d"``, ``"1w"`` (``0`` only
     where ``zero`` allows it)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
     else:
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(value))
         if match is None:
@@ -103,9 +111,11 @@ def parse_duration(value: str | float | int, what: str, zero: bool = False) -> f
                 f"{what} must be a duration like 30s, 15m, 1h, 2d or 1w; got {value!r}."
             )
         seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if not (seconds >= 0 if zero else seconds > 0) or seconds == float("inf"):
+    if not (seconds >= 0 if zero else seconds > 0):
         adjective = "non-negative" if zero else "positive"
         raise InvalidInput(f"{what} must be a {adjective} duration; got {value!r}.")
+    if seconds > LONGEST:
+        raise InvalidInput(f"{what} must be at most 10 years; got {value!r}.")
     return seconds
 
 
@@ -116,16 +126,56 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def parse_window(value: str | int | float) -> dict[str, float]:
-    """``5000`` (rows) or a duration (``"1h"``)."""
-    if isinstance(value, bool):
-        raise InvalidInput(f"window must be a number of rows or a duration; got {value!r}.")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+def parse_window(value: str | int) -> dict[str, float]:
+    """A whole number of rows (``5000``, ``"5000"``) or a duration (``"1h"``)."""
+    if isinstance(value, bool) or (isinstance(value, numbers.Real) and not isinstance(
+        value, numbers.Integral
+    )):  # fmt: skip
+        raise InvalidInput(
+            f"window must be a whole number of rows or a duration like '1h'; got {value!r}."
+        )
+    if isinstance(value, numbers.Integral) or (isinstance(value, str) and value.strip().isdigit()):
         rows = int(value)
-        if rows < 1:
-            raise InvalidInput(f"window must be at least one row; got {value!r}.")
+        if not 1 <= rows <= MOST_ROWS:
+            raise InvalidInput(
+                f"window must be at least one row and at most {MOST_ROWS:,}; got {value!r}."
+            )
         return {"rows": float(rows)}
     return {"seconds": parse_duration(value, "window")}
+
+
+def _real(value: object) -> bool:
+    """A finite real number (not a bool)."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def _columns_and_task(kind: str, target: str) -> tuple[set[str], str | None]:
+    """The columns a monitor of ``target`` will see and, for a deployment, its main model's
+    task (classification or regression; None when unknown)."""
+    if kind == "dataset":
+        from shipyard import data as datasets
+
+        version = datasets.resolve(f"{target}@latest")
+        schema = version.schema()
+        return ({c.name for c in schema.columns} if schema is not None else set()), None
+    from shipyard import models
+    from shipyard.serving import deployments
+
+    columns = {"prediction", "probability"}
+    task = None
+    routes = sorted(deployments.get(target).routes, key=lambda r: -r.weight)
+    for i, route in enumerate(routes):
+        signature = models.get(route.model).signature
+        if signature is None:
+            return set(), None  # a model without a signature: its inputs are unknown
+        columns |= {c.name for c in signature.inputs}
+        if i == 0:
+            task = "classification" if signature.classes is not None else "regression"
+    return columns, task
 
 
 def create(
@@ -185,6 +235,8 @@ def create(
         raise InvalidInput("A monitor watches a deployment or a dataset: give exactly one.")
     kind = "deployment" if deployment is not None else "dataset"
     target = str(deployment if deployment is not None else dataset)
+    if detectors is not None and (isinstance(detectors, str) or not list(detectors)):
+        raise InvalidInput("detectors must be a list of at least one detector (or None).")
     chosen = tuple(detectors) if detectors else DEFAULT_DETECTORS[kind]
     unknown = [d for d in chosen if d not in DETECTORS]
     if unknown:
@@ -194,18 +246,36 @@ def create(
             "detectors: prediction_drift and performance need a deployment's traffic; "
             "a dataset monitor takes data_drift, quality and multivariate."
         )
-    if not 0 < drift_share <= 1:
-        raise InvalidInput(f"drift_share must be in (0, 1]; got {drift_share}.")
+    if not _real(drift_share) or not 0 < drift_share <= 1:
+        raise InvalidInput(f"drift_share must be a number in (0, 1]; got {drift_share!r}.")
     for feature, value in (thresholds or {}).items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        if not _real(value) or value < 0:
             raise InvalidInput(f"thresholds[{feature!r}] must be a non-negative number.")
+    if isinstance(categorical, str):
+        raise InvalidInput(f"categorical must be a list of column names; got {categorical!r}.")
     if metric is not None and metric not in METRICS:
         raise InvalidInput(f"metric must be one of {', '.join(METRICS)}; got {metric!r}.")
-    if metric_threshold is not None and not isinstance(metric_threshold, (int, float)):
-        raise InvalidInput("metric_threshold must be a number.")
-    if not isinstance(min_rows, int) or min_rows < 1:
+    if metric_threshold is not None and not _real(metric_threshold):
+        raise InvalidInput(f"metric_threshold must be a number; got {metric_threshold!r}.")
+    if isinstance(min_rows, bool) or not isinstance(min_rows, numbers.Integral) or min_rows < 1:
         raise InvalidInput(f"min_rows must be a positive number of rows; got {min_rows!r}.")
+    if isinstance(channels, str):
+        raise InvalidInput(f"channels must be a list of channels; got {channels!r}.")
     checked_channels = tuple(_check_channel(c) for c in channels)
+    columns, task = _columns_and_task(kind, target)
+    named = [*(thresholds or {}), *categorical]
+    unknown_columns = sorted({c for c in named if c not in columns})
+    if columns and unknown_columns:
+        raise InvalidInput(
+            f"thresholds/categorical name columns the {kind} {target!r} does not have: "
+            f"{unknown_columns} (it has {', '.join(sorted(columns)[:20])})."
+        )
+    if metric is not None and task is not None:
+        wanted = "classification" if metric in ("accuracy", "error_rate") else "regression"
+        if wanted != task:
+            raise InvalidInput(
+                f"metric {metric} is for {wanted}; the deployment's model does {task}."
+            )
     spec = {
         "reference": _reference(kind, target, reference),
         "window": parse_window(window) if kind == "deployment" else {},
@@ -217,10 +287,19 @@ def create(
         "categorical": list(categorical),
         "metric": metric,
         "metric_threshold": None if metric_threshold is None else float(metric_threshold),
-        "min_rows": min_rows,
+        "min_rows": int(min_rows),
         "weighted": bool(weighted),
     }
     period = None if every is None else parse_duration(every, "every")
+    try:
+        return _insert(name, kind, target, spec, period)
+    except IntegrityError as exc:  # created by someone else between our check and insert
+        raise Conflict(f"Monitor {name!r} exists; delete it first to redefine it.") from exc
+
+
+def _insert(
+    name: str, kind: str, target: str, spec: dict[str, Any], period: float | None
+) -> Monitor:
     now = time.time()
     with default_database().write() as conn:
         if conn.scalar(select(MONITORS.c.id).where(MONITORS.c.name == name)):

@@ -301,25 +301,20 @@ def read_requests(
 
     ``since``/``until`` bound ``at`` (epoch seconds, ``since <= at < until``); ``first`` or
     ``last`` keep the oldest or newest rows within them; ``shadow`` keeps only the answered
-    rows (False) or only the shadow copies (True).
+    rows (False) or only the shadow copies (True). Safe from any thread.
     """
     if first is not None and last is not None:
         raise InvalidInput("read_requests takes first or last, not both.")
-    conditions = []
-    if since is not None:
-        conditions.append(f'"at" >= {float(since)!r}')
-    if until is not None:
-        conditions.append(f'"at" < {float(until)!r}')
+    limit = first if first is not None else last
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidInput(f"first/last must be a positive number of rows; got {limit!r}.")
+    conditions, params = _bounds(since, until)
     if shadow is not None:
         conditions.append("shadow" if shadow else "NOT shadow")
-    limit = first if first is not None else last
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise InvalidInput(f"first/last must be a positive number of rows; got {limit!r}.")
-    pattern = _folder(folder) / deployment / "requests" / "**" / "*.parquet"
     order = '"at", request_id, "row"'
     if last is not None:  # the newest rows, still returned oldest first
         order = '"at" DESC, request_id DESC, "row" DESC'
-    table = _read(pattern, order, conditions, limit)
+    table = _read(_folder(folder) / deployment / "requests", order, conditions, params, limit)
     if table is not None and last is not None:
         table = table.take(list(range(table.num_rows - 1, -1, -1)))
     return table
@@ -334,12 +329,21 @@ def read_feedback(
 ) -> Any:
     """Feedback posted to a deployment's server (request id, label, reward), or None;
     ``since``/``until`` bound the time it was posted."""
-    conditions = []
-    if since is not None:
-        conditions.append(f'"at" >= {float(since)!r}')
-    if until is not None:
-        conditions.append(f'"at" < {float(until)!r}')
-    return _read(_folder(folder) / deployment / "feedback" / "**" / "*.parquet", '"at"', conditions)
+    conditions, params = _bounds(since, until)
+    return _read(_folder(folder) / deployment / "feedback", '"at"', conditions, params)
+
+
+def _bounds(since: float | None, until: float | None) -> tuple[list[str], dict[str, float]]:
+    conditions, params = [], {}
+    for name, value, operator in (("since", since, ">="), ("until", until, "<")):
+        if value is None:
+            continue
+        try:
+            params[name] = float(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"{name} must be epoch seconds; got {value!r}.") from exc
+        conditions.append(f'"at" {operator} ${name}')
+    return conditions, params
 
 
 def _folder(folder: str | Path | None) -> Path:
@@ -351,19 +355,27 @@ def _folder(folder: str | Path | None) -> Path:
 
 
 def _read(
-    pattern: Path, order: str, conditions: list[str] | None = None, limit: int | None = None
+    root: Path,
+    order: str,
+    conditions: list[str],
+    params: dict[str, Any],
+    limit: int | None = None,
 ) -> Any:
+    """The rows of every Parquet file under ``root`` matching ``conditions``, as Arrow.
+
+    The files are listed here and handed to DuckDB as a list, not a glob (a folder named
+    ``logs[prod]`` is a path, not a pattern), on a connection of this call's own: DuckDB's
+    default connection serves one query at a time, and monitors read from many threads.
+    """
     import duckdb
 
-    if not list(Path(str(pattern).split("**")[0]).rglob("*.parquet")):
+    files = sorted(str(f) for f in root.rglob("*.parquet")) if root.is_dir() else []
+    if not files:
         return None
-    quoted = str(pattern).replace("'", "''")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     tail = f" LIMIT {int(limit)}" if limit is not None else ""
     query = (
-        f"SELECT * FROM read_parquet('{quoted}', union_by_name = true){where} "
-        f"ORDER BY {order}{tail}"
+        f"SELECT * FROM read_parquet($files, union_by_name = true){where} ORDER BY {order}{tail}"
     )
-    relation = duckdb.sql(query)
-    assert relation is not None
-    return relation.to_arrow_table()
+    with duckdb.connect() as connection:
+        return connection.sql(query, params={"files": files, **params}).to_arrow_table()

@@ -508,7 +508,7 @@ class MonitorResultRow(Base):
         ForeignKey("monitor_checks.id", ondelete="CASCADE"), primary_key=True
     )
     detector: Mapped[str] = mapped_column(String(32), primary_key=True)
-    feature: Mapped[str] = mapped_column(String(256), primary_key=True)
+    feature: Mapped[str] = mapped_column(Text, primary_key=True)  # a column name: any length
     metric: Mapped[str] = mapped_column(String(64), primary_key=True)
     monitor_id: Mapped[str] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
     at: Mapped[float] = mapped_column(Float)
@@ -519,8 +519,9 @@ class MonitorResultRow(Base):
 
 class AlertRow(Base):
     """An alert of a monitor's detector: opened when a check crosses a threshold, updated
-    (not repeated) while it stays open, resolved when a check finds the signal recovered or
-    by hand. ``deliveries`` (JSON) records each notification sent and its outcome."""
+    (not repeated) while it stays open, resolved once checks have found the signal
+    recovered for the monitor's cooldown (``recovered_at``: since when), or by hand.
+    ``deliveries`` (JSON) records each notification sent and its outcome."""
 
     __tablename__ = "alerts"
     __table_args__ = (Index(None, "monitor_id", "detector", "status"), Index(None, "status"))
@@ -542,4 +543,5 @@ class AlertRow(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
     resolved_at: Mapped[float | None] = mapped_column(Float)
     resolved_by: Mapped[str | None] = mapped_column(String(128))
+    recovered_at: Mapped[float | None] = mapped_column(Float)
     deliveries: Mapped[str] = mapped_column(Text)

@@ -61,7 +61,7 @@ def upgrade() -> None:
         "monitor_results",
         sa.Column("check_id", _ID, nullable=False),
         sa.Column("detector", sa.String(length=32), nullable=False),
-        sa.Column("feature", sa.String(length=256), nullable=False),
+        sa.Column("feature", sa.Text(), nullable=False),
         sa.Column("metric", sa.String(length=64), nullable=False),
         sa.Column("monitor_id", sa.String(length=32), nullable=False),
         sa.Column("at", sa.Float(), nullable=False),
@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("acknowledged_by", sa.String(length=128), nullable=True),
         sa.Column("resolved_at", sa.Float(), nullable=True),
         sa.Column("resolved_by", sa.String(length=128), nullable=True),
+        sa.Column("recovered_at", sa.Float(), nullable=True),
         sa.Column("deliveries", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["monitor_id"],
