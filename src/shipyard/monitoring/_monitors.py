@@ -213,8 +213,9 @@ def create(
             ``performance`` (needs feedback), ``multivariate`` (a domain classifier).
         every: the schedule (``"1h"``); None: checks run only when asked.
         channels: where alerts go: ``log``, ``webhook:https://...``, ``email:a@b.org``.
-        cooldown: after an alert resolves, the same detector alerting again within this
-            time reopens it instead of notifying again (0: every new crossing notifies).
+        cooldown: how long checks must find a detector recovered before its alert
+            resolves (crossing again meanwhile keeps the one alert open, no new notice;
+            0: the first recovered check resolves it).
         drift_share: the share of drifted features at which the data drifts.
         thresholds: per-feature thresholds of the deciding drift statistic.
         categorical: columns to treat as categories although they hold numbers.
