@@ -1,7 +1,8 @@
 """Where alerts go: the log, a webhook (HTTP POST of JSON), e-mail (SMTP).
 
-``send(channel, event, alert)`` delivers one notice (``opened`` or ``resolved``) and returns what happened; it never raises, so a channel that is down costs a
-failed delivery (recorded on the alert), never the alert.
+``send(channel, event, alert)`` delivers one notice (``opened`` or ``resolved``) and
+returns what happened; it never raises, so a channel that is down costs a failed delivery
+(recorded on the alert), never the alert.
 
 - ``log``: a WARNING (opened) or INFO (resolved) record on the ``shipyard.alerts`` logger;
   the whole alert rides along as the record's ``alert`` attribute.
