@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -255,6 +257,39 @@ def test_odd_windows_are_reported_not_judged_and_never_crash() -> None:
     assert not tiny["drifted"].any() and tiny["note"].str.startswith("too few values").all()
     shifted_constant = monitoring.drift(ref[["constant"]], cur[["constant"]].assign(constant=2.0))
     assert shifted_constant.drifted_features == ["constant"]
+
+
+@pytest.mark.parametrize("compare", [monitoring.drift, monitoring.drift_stream])
+def test_dates_times_and_durations_are_compared_as_numbers(compare: Any) -> None:
+    rng = np.random.default_rng(6)
+    days_ref, days_cur = rng.integers(0, 400, 3000), rng.integers(60, 460, 3000)
+
+    def table(days: np.ndarray) -> pa.Table:
+        dates = np.datetime64("2026-01-01") + days.astype("timedelta64[D]")
+        return pa.table({
+            "date": pa.array(dates, pa.date32()),
+            "date64": pa.array(dates.astype("datetime64[ms]"), pa.date64()),
+            "time": pa.array((days * 60).astype("timedelta64[s]").astype(np.int32), pa.time32("s")),
+            "waited": pa.array(days.astype("timedelta64[D]").astype("timedelta64[s]")),
+        })  # fmt: skip
+
+    frame = compare(table(days_ref), table(days_cur)).to_frame().set_index("feature")
+    expected = ks_2samp(days_ref, days_cur)
+    assert frame["drifted"].all() and (frame["kind"] == "numeric").all()
+    np.testing.assert_allclose(frame["ks"], expected.statistic, rtol=1e-12)
+    assert np.allclose(frame["wasserstein_norm"], frame.loc["date", "wasserstein_norm"])
+
+
+@pytest.mark.parametrize("compare", [monitoring.drift, monitoring.drift_stream])
+def test_values_too_large_to_square_give_the_statistics_of_smaller_ones(compare: Any) -> None:
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(0, 1, 2000), rng.normal(0.3, 1, 2000)
+    small = compare(pd.DataFrame({"x": a}), pd.DataFrame({"x": b})).to_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        huge = compare(pd.DataFrame({"x": a * 1e300}), pd.DataFrame({"x": b * 1e300}))
+    columns = ["ks", "ks_p_value", "wasserstein_norm", "psi", "jensenshannon"]
+    np.testing.assert_allclose(huge.to_frame()[columns], small[columns], rtol=1e-9)
 
 
 def test_inputs_arrow_dataset_versions_and_a_prepared_reference(home: Path) -> None:

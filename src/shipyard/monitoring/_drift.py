@@ -33,7 +33,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -154,6 +154,13 @@ class _Column:
     # the distinct values and how often each occurs: categorical, as an Arrow array; numeric
     # when counted rather than sorted (integers of a small range), ascending, as float64
     tally: tuple[Any, np.ndarray] | None = None
+
+    @property
+    def present(self) -> int:
+        """Values not missing."""
+        if self.sorted is not None:
+            return len(self.sorted)
+        return sum((self.counts or {}).values())
 
 
 class _Scratch:
@@ -348,15 +355,15 @@ def _column(column: Any, categorical: bool, reference: bool) -> _Column:
         or pa.types.is_decimal(kind)
     )
     if numeric and not categorical:
-        if pa.types.is_temporal(kind):
-            column = column.cast(pa.int64()) if not pa.types.is_timestamp(kind) else (
-                pc.cast(column, pa.timestamp("ns")).cast(pa.int64())
-            )  # fmt: skip
+        if pa.types.is_timestamp(kind):
+            column = pc.cast(column, pa.timestamp("ns")).cast(pa.int64())
+        elif pa.types.is_temporal(kind):  # dates, times, durations: their integer storage
+            column = column.cast(pa.int32() if kind.bit_width == 32 else pa.int64())
         finite, tally = _finite_sorted(column)
         out = _Column("numeric", rows, 1 - len(finite) / rows if rows else 0.0, sorted=finite)
         out.tally = tally
         if len(finite) and reference:  # the current window's spread is not used
-            out.std = float(np.std(finite))
+            out.std = _std(finite)
             out.edges = _edges(finite)
         return out
     counted = pc.value_counts(column.drop_null())
@@ -408,6 +415,15 @@ def _counting_sort(column: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarra
     return np.repeat(levels, counts), (levels[seen], counts[seen])
 
 
+def _std(sorted_values: np.ndarray) -> float:
+    """The standard deviation of sorted finite values; beyond 1e150 their squares would
+    overflow, so such values are scaled down first."""
+    largest = max(abs(sorted_values[0]), abs(sorted_values[-1]))
+    if largest < 1e150:
+        return float(np.std(sorted_values))
+    return float(np.std(sorted_values / largest)) * float(largest)
+
+
 def _edges(sorted_values: np.ndarray) -> np.ndarray:
     """Inner bin edges at the reference's deciles (repeated edges merged)."""
     n = len(sorted_values)
@@ -433,22 +449,12 @@ def numeric_stats(
     counts. KS and Wasserstein then merge those, not the samples. ``scratch``: work arrays
     to reuse.
     """
-    from scipy.special import kolmogorov
-    from scipy.stats import kstwo
-
     n, m = len(reference), len(current)
     if tallies is None:
         ks, wasserstein = _ks_wasserstein(reference, current, scratch or _Scratch())
     else:
         ks, wasserstein = _ks_wasserstein_tallied(*tallies[0], *tallies[1])
-    effective = round(n * m / (n + m))
-    # SciPy's asymptotic two-sample p-value is kstwo.sf(D, round(nm/(n+m))); it takes half a
-    # second when the p-value is astronomically small, so the limiting distribution
-    # (kolmogorov is kstwobign.sf without its argument checks) answers first and the exact
-    # one is asked only where its digits could matter.
-    p_value = float(kolmogorov(ks * math.sqrt(effective))) if effective > 0 else 1.0
-    if effective > 0 and p_value > 1e-8:
-        p_value = float(kstwo.sf(ks, effective))
+    p_value = ks_p_value(ks, n, m)
     p_ref = _shares(_bin_counts(reference, edges))
     p_cur = _shares(_bin_counts(current, edges))
     scale = std if std > 0 else (abs(float(np.mean(reference))) or 1.0)
@@ -460,6 +466,24 @@ def numeric_stats(
         "psi": _psi(p_ref, p_cur),
         "jensenshannon": _js(p_ref, p_cur),
     }
+
+
+def ks_p_value(ks: float, n: int, m: int) -> float:
+    """The two-sample KS p-value of statistic ``ks`` for samples of ``n`` and ``m`` values."""
+    from scipy.special import kolmogorov
+    from scipy.stats import kstwo
+
+    effective = round(n * m / (n + m)) if n + m else 0
+    if effective <= 0:
+        return 1.0
+    # SciPy's asymptotic two-sample p-value is kstwo.sf(D, round(nm/(n+m))); it takes half a
+    # second when the p-value is astronomically small, so the limiting distribution
+    # (kolmogorov is kstwobign.sf without its argument checks) answers first and the exact
+    # one is asked only where its digits could matter.
+    p_value = float(kolmogorov(ks * math.sqrt(effective)))
+    if p_value > 1e-8:
+        p_value = float(kstwo.sf(ks, effective))
+    return p_value
 
 
 def _ks_wasserstein(
@@ -622,6 +646,20 @@ def _js(p: np.ndarray, q: np.ndarray) -> float:
 # -- verdicts ----------------------------------------------------------------------------
 
 
+class _Side(Protocol):
+    """What a verdict needs of one side of a feature (a :class:`_Column` here, a streamed
+    summary in ``_stream``)."""
+
+    kind: str
+    rows: int
+
+    @property
+    def missing(self) -> float: ...
+
+    @property
+    def present(self) -> int: ...
+
+
 def _compare(
     name: str,
     ref: _Column | None,
@@ -630,6 +668,33 @@ def _compare(
     threshold: float | None,
     scratch: _Scratch | None = None,
 ) -> FeatureDrift:
+    unjudged = _unjudgeable(name, ref, cur)
+    if unjudged is not None:
+        return unjudged
+    assert ref is not None and cur is not None
+    if ref.kind == "numeric":
+        assert ref.sorted is not None and cur.sorted is not None and ref.edges is not None
+        tallies = (ref.tally, cur.tally) if ref.tally and cur.tally else None
+        stats = numeric_stats(
+            ref.sorted, cur.sorted, ref.edges, ref.std, tallies=tallies, scratch=scratch
+        )
+        distribution = _numeric_distribution(ref.sorted, cur.sorted, ref.edges)
+    elif (
+        ref.tally is not None
+        and cur.tally is not None
+        and _same_arrow_kind(ref.tally[0], cur.tally[0])
+    ):
+        stats, distribution = _categorical_tallied(ref.tally, cur.tally)
+    else:
+        stats = categorical_stats(ref.counts or {}, cur.counts or {})
+        distribution = _categorical_distribution(ref.counts or {}, cur.counts or {})
+    constant = ref.kind == "numeric" and ref.std == 0
+    return _judge(name, ref, cur, stats, distribution, method, threshold, constant)
+
+
+def _unjudgeable(name: str, ref: _Side | None, cur: _Side | None) -> FeatureDrift | None:
+    """The feature without a verdict when a side lacks it, the sides' kinds differ or a side
+    is all missing; None when its statistics can be computed."""
     if ref is None or cur is None:
         side = "reference" if ref is None else "current window"
         return FeatureDrift(
@@ -637,47 +702,50 @@ def _compare(
             reference_rows=ref.rows if ref else 0, current_rows=cur.rows if cur else 0,
             note=f"missing in the {side}",
         )  # fmt: skip
-    common: dict[str, Any] = {
+    if ref.kind != cur.kind:
+        return FeatureDrift(
+            name, cur.kind, None, None, None, False,
+            note=f"{ref.kind} in the reference but {cur.kind} in the current window",
+            **_sizes(ref, cur),
+        )  # fmt: skip
+    if ref.present == 0 or cur.present == 0:
+        side = "reference" if ref.present == 0 else "current window"
+        return FeatureDrift(
+            name, ref.kind, None, None, None, False, note=f"all missing in the {side}",
+            **_sizes(ref, cur),
+        )  # fmt: skip
+    return None
+
+
+def _sizes(ref: _Side, cur: _Side) -> dict[str, Any]:
+    return {
         "reference_rows": ref.rows,
         "current_rows": cur.rows,
         "reference_missing": ref.missing,
         "current_missing": cur.missing,
     }
-    if ref.kind != cur.kind:
-        return FeatureDrift(
-            name, cur.kind, None, None, None, False,
-            note=f"{ref.kind} in the reference but {cur.kind} in the current window", **common,
-        )  # fmt: skip
-    present_ref = len(ref.sorted) if ref.sorted is not None else sum((ref.counts or {}).values())
-    present_cur = len(cur.sorted) if cur.sorted is not None else sum((cur.counts or {}).values())
-    if present_ref == 0 or present_cur == 0:
-        side = "reference" if present_ref == 0 else "current window"
-        return FeatureDrift(
-            name, ref.kind, None, None, None, False, note=f"all missing in the {side}", **common
-        )
-    if ref.kind == "numeric":
-        assert ref.sorted is not None and cur.sorted is not None and ref.edges is not None
-        tallies = (ref.tally, cur.tally) if ref.tally and cur.tally else None
-        stats = numeric_stats(
-            ref.sorted, cur.sorted, ref.edges, ref.std, tallies=tallies, scratch=scratch
-        )
-        common["distribution"] = _numeric_distribution(ref.sorted, cur.sorted, ref.edges)
-    elif (
-        ref.tally is not None
-        and cur.tally is not None
-        and _same_arrow_kind(ref.tally[0], cur.tally[0])
-    ):
-        stats, common["distribution"] = _categorical_tallied(ref.tally, cur.tally)
-    else:
-        stats = categorical_stats(ref.counts or {}, cur.counts or {})
-        common["distribution"] = _categorical_distribution(ref.counts or {}, cur.counts or {})
-    if min(present_ref, present_cur) < MIN_ROWS:
+
+
+def _judge(
+    name: str,
+    ref: _Side,
+    cur: _Side,
+    stats: dict[str, float],
+    distribution: dict[str, list[Any]],
+    method: str | None,
+    threshold: float | None,
+    constant: bool,
+) -> FeatureDrift:
+    """The verdict on a feature's statistics: its deciding method (chosen, or the default for
+    the window's size), compared with its threshold (given, or the method's default)."""
+    common = {**_sizes(ref, cur), "distribution": distribution}
+    fewest = min(ref.present, cur.present)
+    if fewest < MIN_ROWS:
         return FeatureDrift(
             name, ref.kind, None, None, None, False, stats,
-            note=f"too few values to judge ({min(present_ref, present_cur)} < {MIN_ROWS})",
-            **common,
+            note=f"too few values to judge ({fewest} < {MIN_ROWS})", **common,
         )  # fmt: skip
-    small = min(present_ref, present_cur) <= SMALL_WINDOW
+    small = fewest <= SMALL_WINDOW
     chosen = method or (
         ("ks" if small else "wasserstein")
         if ref.kind == "numeric"
@@ -693,9 +761,7 @@ def _compare(
     key = {"ks": "ks_p_value", "chisquare": "chisquare_p_value", "wasserstein": "wasserstein_norm"}
     value = stats[key.get(chosen, chosen)]
     drifted = value < limit if is_p_value else value >= limit
-    note = ""
-    if ref.kind == "numeric" and ref.std == 0:
-        note = "constant in the reference"
+    note = "constant in the reference" if constant else ""
     return FeatureDrift(
         name, ref.kind, chosen, value, limit, bool(drifted), stats, note=note, **common
     )

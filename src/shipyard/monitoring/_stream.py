@@ -57,20 +57,19 @@ import numpy as np
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._drift import (
     BINS,
-    DEFAULTS,
-    METHODS,
-    MIN_ROWS,
-    SMALL_WINDOW,
     DriftReport,
     FeatureDrift,
     _categorical_distribution,
     _check_choices,
     _js,
+    _judge,
     _psi,
     _shares,
     _short,
+    _unjudgeable,
     _verdict,
     categorical_stats,
+    ks_p_value,
 )
 
 __all__ = ["drift_stream"]
@@ -137,7 +136,7 @@ def drift_stream(
         wanted = {n: cur_kinds[n] for n in dict.fromkeys(names) if n in cur_kinds}
         curs = _current(cur, wanted, refs, batch_rows)
     features = [
-        _judge(n, refs.get(n), curs.get(n), methods.get(n), thresholds.get(n)) for n in names
+        _compare(n, refs.get(n), curs.get(n), methods.get(n), thresholds.get(n)) for n in names
     ]
     return _verdict(features, importance, drift_share)
 
@@ -420,8 +419,9 @@ class _Summary:
     kind: str
     rows: int = 0
     present: int = 0  # finite numbers, or non-null categories
-    mean: float = 0.0
-    m2: float = 0.0  # sum of squared deviations from the mean
+    mean: float = 0.0  # in units of scale
+    m2: float = 0.0  # sum of squared deviations from the mean, in units of scale squared
+    scale: float = 1.0  # a power of two: values beyond 1e150 would overflow when squared
     low: float = math.inf
     high: float = -math.inf
     cells: _Cells | None = None
@@ -435,7 +435,8 @@ class _Summary:
 
     @property
     def std(self) -> float:
-        return math.sqrt(self.m2 / self.present) if self.high > self.low else 0.0
+        spread = math.sqrt(self.m2 / self.present) if self.high > self.low else 0.0
+        return spread * self.scale
 
     def add(self, array: Any, moments: bool = False) -> np.ndarray | None:
         import pyarrow as pa
@@ -453,8 +454,15 @@ class _Summary:
             self.low = min(self.low, float(values.min()))
             self.high = max(self.high, float(values.max()))
             if moments:  # Chan et al.'s merge of two (count, mean, squared deviations)
-                mean = float(values.mean())
-                m2 = float(np.square(values - mean).sum())
+                largest = max(abs(self.low), abs(self.high))
+                if largest / self.scale > 1e150:  # rescaling by powers of two is exact
+                    scale = 2.0 ** math.ceil(math.log2(largest))
+                    self.mean *= self.scale / scale
+                    self.m2 *= (self.scale / scale) ** 2
+                    self.scale = scale
+                scaled = values / self.scale if self.scale != 1.0 else values
+                mean = float(scaled.mean())
+                m2 = float(np.square(scaled - mean).sum())
                 total = self.present + n
                 delta = mean - self.mean
                 self.m2 += m2 + delta * delta * self.present * n / total
@@ -719,7 +727,7 @@ def _numeric_stats(ref: _Summary, cur: _Summary) -> dict[str, float]:
     scale = ref.std if ref.std > 0 else (abs(ref.low) or 1.0)  # constant: low is the mean
     stats = {
         "ks": ks,
-        "ks_p_value": _ks_p_value(ks, n, m),
+        "ks_p_value": ks_p_value(ks, n, m),
         "wasserstein": wasserstein,
         "wasserstein_norm": wasserstein / scale,
         "psi": _psi(p_ref, p_cur),
@@ -762,17 +770,6 @@ def _bins(cells: _Cells, deciles: np.ndarray, total: int) -> np.ndarray:
     return out
 
 
-def _ks_p_value(ks: float, n: int, m: int) -> float:
-    """The asymptotic two-sample p-value, computed as :func:`numeric_stats` does."""
-    from scipy.stats import kstwo, kstwobign
-
-    effective = round(n * m / (n + m))
-    p_value = float(kstwobign.sf(ks * math.sqrt(effective))) if effective > 0 else 1.0
-    if effective > 0 and p_value > 1e-8:
-        p_value = float(kstwo.sf(ks, effective))
-    return p_value
-
-
 def _distribution(ref: _Summary, cur: _Summary) -> dict[str, list[Any]]:
     assert ref.deciles is not None
     bounds = [min(ref.low, cur.low), *ref.deciles.tolist(), max(ref.high, cur.high)]
@@ -784,67 +781,24 @@ def _distribution(ref: _Summary, cur: _Summary) -> dict[str, list[Any]]:
     return {"bins": labels, "reference": shares[0], "current": shares[1]}
 
 
-def _judge(
+def _compare(
     name: str,
     ref: _Summary | None,
     cur: _Summary | None,
     method: str | None,
     threshold: float | None,
 ) -> FeatureDrift:
-    """:func:`drift`'s verdict rules, on the streamed summaries."""
-    if ref is None or cur is None:
-        side = "reference" if ref is None else "current window"
-        return FeatureDrift(
-            name, "", None, None, None, False,
-            reference_rows=ref.rows if ref else 0, current_rows=cur.rows if cur else 0,
-            note=f"missing in the {side}",
-        )  # fmt: skip
-    common: dict[str, Any] = {
-        "reference_rows": ref.rows,
-        "current_rows": cur.rows,
-        "reference_missing": ref.missing,
-        "current_missing": cur.missing,
-    }
-    if ref.kind != cur.kind:
-        return FeatureDrift(
-            name, cur.kind, None, None, None, False,
-            note=f"{ref.kind} in the reference but {cur.kind} in the current window", **common,
-        )  # fmt: skip
-    if ref.present == 0 or cur.present == 0:
-        side = "reference" if ref.present == 0 else "current window"
-        return FeatureDrift(
-            name, ref.kind, None, None, None, False, note=f"all missing in the {side}", **common
-        )
+    """:func:`drift`'s verdict on the streamed summaries."""
+    unjudged = _unjudgeable(name, ref, cur)
+    if unjudged is not None:
+        return unjudged
+    assert ref is not None and cur is not None
     if ref.kind == "numeric":
         stats = _numeric_stats(ref, cur)
-        common["distribution"] = _distribution(ref, cur)
+        distribution = _distribution(ref, cur)
     else:
         counts_r, counts_c = ref.counter.counts(), cur.counter.counts()
         stats = categorical_stats(counts_r, counts_c)
-        common["distribution"] = _categorical_distribution(counts_r, counts_c)
-    fewest = min(ref.present, cur.present)
-    if fewest < MIN_ROWS:
-        return FeatureDrift(
-            name, ref.kind, None, None, None, False, stats,
-            note=f"too few values to judge ({fewest} < {MIN_ROWS})", **common,
-        )  # fmt: skip
-    small = fewest <= SMALL_WINDOW
-    chosen = method or (
-        ("ks" if small else "wasserstein")
-        if ref.kind == "numeric"
-        else ("chisquare" if small else "jensenshannon")
-    )
-    if chosen not in METHODS[ref.kind]:
-        raise InvalidInput(
-            f"methods[{name!r}]: {chosen} does not apply to a {ref.kind} feature (choose from "
-            f"{', '.join(METHODS[ref.kind])})."
-        )
-    default, is_p_value = DEFAULTS[chosen]
-    limit = default if threshold is None else float(threshold)
-    key = {"ks": "ks_p_value", "chisquare": "chisquare_p_value", "wasserstein": "wasserstein_norm"}
-    value = stats[key.get(chosen, chosen)]
-    drifted = value < limit if is_p_value else value >= limit
-    note = "constant in the reference" if ref.kind == "numeric" and ref.std == 0 else ""
-    return FeatureDrift(
-        name, ref.kind, chosen, value, limit, bool(drifted), stats, note=note, **common
-    )
+        distribution = _categorical_distribution(counts_r, counts_c)
+    constant = ref.kind == "numeric" and ref.std == 0
+    return _judge(name, ref, cur, stats, distribution, method, threshold, constant)
