@@ -16,19 +16,19 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 import shipyard as sy
 from shipyard import monitoring
 from shipyard.errors import InvalidInput
-from shipyard.monitoring._drift import (
-    _bin_counts,
-    _categorical_distribution,
-    _edges,
-    _prepare,
+from shipyard.monitoring._drift import _prepare
+from shipyard.monitoring._statistics import (
+    bin_counts,
+    categorical_distribution,
     categorical_stats,
+    decile_edges,
     numeric_stats,
 )
 
 
 def _numeric(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     r, c = np.sort(a), np.sort(b)
-    return numeric_stats(r, c, _edges(r), float(np.std(r)))
+    return numeric_stats(r, c, decile_edges(r), float(np.std(r)))
 
 
 @pytest.mark.parametrize(
@@ -49,10 +49,10 @@ def test_numeric_statistics_agree_with_scipy(n: int, m: int, decimals: int | Non
         assert got["ks_p_value"] < 1e-8
     assert got["wasserstein"] == pytest.approx(wasserstein_distance(a, b), rel=1e-9)
     # PSI and Jensen–Shannon on the reference's decile bins, counted the plain way
-    edges = _edges(np.sort(a))
+    edges = decile_edges(np.sort(a))
     bins = np.concatenate([[-np.inf], edges, [np.inf]])
     counts_a, counts_b = np.histogram(a, bins)[0], np.histogram(b, bins)[0]
-    assert np.array_equal(counts_a, _bin_counts(np.sort(a), edges))
+    assert np.array_equal(counts_a, bin_counts(np.sort(a), edges))
     p = np.maximum(counts_a / n, 1e-4)
     q = np.maximum(counts_b / m, 1e-4)
     p, q = p / p.sum(), q / q.sum()
@@ -170,7 +170,7 @@ def test_categories_counted_in_arrow_give_the_statistics_of_the_counts(kind: str
     got = monitoring.drift(ref, cur, categorical=["x"]).features[0]
     counts = [_prepare(t, {"x"}, 1)["x"].counts for t in (ref, cur)]
     assert got.stats == categorical_stats(*counts)  # the same digits
-    assert got.distribution == _categorical_distribution(*counts)
+    assert got.distribution == categorical_distribution(*counts)
     assert got.stats["new_categories"] == len(set(counts[1]) - set(counts[0])) > 0
 
 

@@ -1,20 +1,12 @@
 """Data drift per feature between a reference and a current window, and a verdict.
 
-Numeric features: Kolmogorov–Smirnov (statistic and asymptotic p-value), Wasserstein distance
-(and normalised by the reference's standard deviation), population stability index and
-Jensen–Shannon distance on ten reference-quantile bins. All four come from one sort per
-column and side (a counting sort for integers of a small range): one linear merge of the two
-sorted samples gives both empirical CDFs on the merged values (KS and Wasserstein), and the
-bin counts (PSI and Jensen–Shannon) take nine binary searches, so no statistic re-reads or
-re-sorts the data; a reference's sorted columns are kept and reused across windows
-(:class:`Reference`). Categorical features: chi-square test of homogeneity, PSI and
-Jensen–Shannon on the category shares (counted once, in Arrow).
-
-Written here rather than calling SciPy per statistic: SciPy's functions each sort (or bin)
-the data again, four times per column, and search it by bisection; tests check every
-statistic against SciPy's. Columns are compared side by side on threads (NumPy's sorts and
-merges and Arrow's counting release the GIL), each column prepared and compared in one go, so
-only the columns in flight hold their sorted copies.
+Numeric features: Kolmogorov–Smirnov, Wasserstein (also normalised by the reference's
+standard deviation), PSI and Jensen–Shannon; categorical features: chi-square, PSI and
+Jensen–Shannon (``_statistics`` computes them, from one sort or count per column and side). A
+reference's sorted columns are kept and reused across windows (:class:`Reference`). Columns
+are compared side by side on threads (NumPy's sorts and merges and Arrow's counting release
+the GIL), each column prepared and compared in one go, so only the columns in flight hold
+their sorted copies.
 
 Which statistic decides (defaults, overridable per feature): on small windows (either side at
 most ``SMALL_WINDOW`` rows) the tests' p-values (KS for numbers, chi-square for categories,
@@ -25,8 +17,6 @@ categories.
 
 from __future__ import annotations
 
-import itertools
-import math
 import os
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -39,6 +29,18 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
+from shipyard.monitoring._statistics import (
+    Scratch,
+    categorical_distribution,
+    categorical_stats,
+    categorical_tallied,
+    decile_edges,
+    finite_sorted,
+    numeric_distribution,
+    numeric_stats,
+    same_arrow_kind,
+    sorted_std,
+)
 
 __all__ = ["DEFAULTS", "DriftReport", "FeatureDrift", "Reference", "drift"]
 
@@ -47,8 +49,6 @@ R = TypeVar("R")
 
 SMALL_WINDOW = 1_000
 MIN_ROWS = 30  # fewer non-missing values than this on a side: no test has power; no verdict
-BINS = 10
-EPSILON = 1e-4  # share given to an empty bin in PSI and Jensen–Shannon
 METHODS = {
     "numeric": ("ks", "wasserstein", "psi", "jensenshannon"),
     "categorical": ("chisquare", "psi", "jensenshannon"),
@@ -163,26 +163,6 @@ class _Column:
         return sum((self.counts or {}).values())
 
 
-class _Scratch:
-    """Work arrays that one thread reuses from column to column. Fresh memory is paid for in
-    page faults on first touch, and the threads of a process take turns at those (the
-    kernel's lock on its memory map): with fresh arrays for every column, merging 100,000
-    values took twice as long and threads barely overlapped."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.floats: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
-        self.flags = np.empty(0, dtype=bool)
-
-    def take(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Two float64 arrays and a boolean one of ``size`` values (contents undefined)."""
-        if size > self.size:
-            self.size = size
-            self.floats = (np.empty(size), np.empty(size))
-            self.flags = np.empty(size, dtype=bool)
-        return self.floats[0][:size], self.floats[1][:size], self.flags[:size]
-
-
 class Reference:
     """A reference window prepared once (columns sorted or counted), reused for each current
     window: ``ref = Reference(df); drift(ref, window1); drift(ref, window2)``."""
@@ -239,7 +219,7 @@ def drift(
     methods = dict(methods or {})
     thresholds = dict(thresholds or {})
     _check_choices(methods, thresholds, names)
-    workspace = threading.local()  # one _Scratch per thread, for this call only
+    workspace = threading.local()  # one Scratch per thread, for this call only
 
     def one(name: str) -> FeatureDrift:
         # each column is prepared on both sides and compared in one task: its sorted copies
@@ -255,7 +235,7 @@ def drift(
             if name in in_current
             else None
         )
-        scratch = workspace.__dict__.setdefault("scratch", _Scratch())
+        scratch = workspace.__dict__.setdefault("scratch", Scratch())
         return _compare(name, ref, cur, methods.get(name), thresholds.get(name), scratch)
 
     return _verdict(_map(one, names, workers), importance, drift_share)
@@ -359,12 +339,12 @@ def _column(column: Any, categorical: bool, reference: bool) -> _Column:
             column = pc.cast(column, pa.timestamp("ns")).cast(pa.int64())
         elif pa.types.is_temporal(kind):  # dates, times, durations: their integer storage
             column = column.cast(pa.int32() if kind.bit_width == 32 else pa.int64())
-        finite, tally = _finite_sorted(column)
+        finite, tally = finite_sorted(column)
         out = _Column("numeric", rows, 1 - len(finite) / rows if rows else 0.0, sorted=finite)
         out.tally = tally
         if len(finite) and reference:  # the current window's spread is not used
-            out.std = _std(finite)
-            out.edges = _edges(finite)
+            out.std = sorted_std(finite)
+            out.edges = decile_edges(finite)
         return out
     counted = pc.value_counts(column.drop_null())
     values, counts = counted.field("values"), counted.field("counts").to_numpy()
@@ -372,275 +352,6 @@ def _column(column: Any, categorical: bool, reference: bool) -> _Column:
     out.counts = dict(zip(values.to_pylist(), counts.tolist(), strict=True))
     out.tally = (values, counts)
     return out
-
-
-def _finite_sorted(column: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-    """A numeric Arrow column's finite values as float64, ascending (nulls, NaN and
-    infinities dropped), and for integers of a small range their tally (see _counting_sort)."""
-    import pyarrow as pa
-
-    if pa.types.is_integer(column.type):
-        counted = _counting_sort(column)
-        if counted is not None:
-            return counted
-    values = column.to_numpy(zero_copy_only=False)
-    if values.dtype != np.float64 or not values.flags.writeable:
-        values = values.astype(np.float64)  # our own copy (a zero-copy view is read-only)
-    values.sort()  # NaN last, infinities at the ends: the finite values are one slice
-    low = int(np.searchsorted(values, -np.inf, side="right"))
-    high = int(np.searchsorted(values, np.inf, side="left"))
-    return values[low:high], None
-
-
-def _counting_sort(column: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
-    """An integer column's values as float64, ascending, by counting each value: O(n + range)
-    rather than a comparison sort's O(n log n); and the tally, its distinct values (float64,
-    ascending) and their counts. None when the range is wider than the count of values (a
-    sort is then cheaper)."""
-    import pyarrow.compute as pc
-
-    present = column.drop_null() if column.null_count else column
-    if len(present) == 0:
-        return None
-    bounds = pc.min_max(present)
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
-    if high - low >= len(present):
-        return None
-    ints = present.to_numpy(zero_copy_only=False)
-    base = np.uint64 if ints.dtype.kind == "u" else np.int64  # wide enough for any offset
-    offsets = ints.astype(base, copy=False) - base(low)  # each in [0, high - low]
-    counts = np.bincount(offsets.view(np.int64), minlength=high - low + 1)
-    levels = (np.arange(high - low + 1, dtype=base) + base(low)).astype(np.float64)
-    seen = counts > 0
-    return np.repeat(levels, counts), (levels[seen], counts[seen])
-
-
-def _std(sorted_values: np.ndarray) -> float:
-    """The standard deviation of sorted finite values; beyond 1e150 their squares would
-    overflow, so such values are scaled down first."""
-    largest = max(abs(sorted_values[0]), abs(sorted_values[-1]))
-    if largest < 1e150:
-        return float(np.std(sorted_values))
-    return float(np.std(sorted_values / largest)) * float(largest)
-
-
-def _edges(sorted_values: np.ndarray) -> np.ndarray:
-    """Inner bin edges at the reference's deciles (repeated edges merged)."""
-    n = len(sorted_values)
-    positions = (np.arange(1, BINS) * n) // BINS
-    return np.unique(sorted_values[positions])
-
-
-# -- statistics --------------------------------------------------------------------------
-
-
-def numeric_stats(
-    reference: np.ndarray,
-    current: np.ndarray,
-    edges: np.ndarray,
-    std: float,
-    *,
-    tallies: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-    scratch: _Scratch | None = None,
-) -> dict[str, float]:
-    """Every numeric statistic from two sorted samples (see the module docstring).
-
-    ``tallies``, when both samples were counted: each one's distinct values and their
-    counts. KS and Wasserstein then merge those, not the samples. ``scratch``: work arrays
-    to reuse.
-    """
-    n, m = len(reference), len(current)
-    if tallies is None:
-        ks, wasserstein = _ks_wasserstein(reference, current, scratch or _Scratch())
-    else:
-        ks, wasserstein = _ks_wasserstein_tallied(*tallies[0], *tallies[1])
-    p_value = ks_p_value(ks, n, m)
-    p_ref = _shares(_bin_counts(reference, edges))
-    p_cur = _shares(_bin_counts(current, edges))
-    scale = std if std > 0 else (abs(float(np.mean(reference))) or 1.0)
-    return {
-        "ks": ks,
-        "ks_p_value": p_value,
-        "wasserstein": wasserstein,
-        "wasserstein_norm": wasserstein / scale,
-        "psi": _psi(p_ref, p_cur),
-        "jensenshannon": _js(p_ref, p_cur),
-    }
-
-
-def ks_p_value(ks: float, n: int, m: int) -> float:
-    """The two-sample KS p-value of statistic ``ks`` for samples of ``n`` and ``m`` values."""
-    from scipy.special import kolmogorov
-    from scipy.stats import kstwo
-
-    effective = round(n * m / (n + m)) if n + m else 0
-    if effective <= 0:
-        return 1.0
-    # SciPy's asymptotic two-sample p-value is kstwo.sf(D, round(nm/(n+m))); it takes half a
-    # second when the p-value is astronomically small, so the limiting distribution
-    # (kolmogorov is kstwobign.sf without its argument checks) answers first and the exact
-    # one is asked only where its digits could matter.
-    p_value = float(kolmogorov(ks * math.sqrt(effective)))
-    if p_value > 1e-8:
-        p_value = float(kstwo.sf(ks, effective))
-    return p_value
-
-
-def _ks_wasserstein(
-    reference: np.ndarray, current: np.ndarray, scratch: _Scratch
-) -> tuple[float, float]:
-    """KS and W1 of two sorted samples, from one linear merge of them.
-
-    Along the merged values, each empirical CDF is a running count of its own side's
-    values. KS is the largest gap |F_r - F_c| where the value changes (at the end of a run
-    of ties); W1 is the area between the CDFs, the sum of |F_r - F_c| times the step to the
-    next value. These are SciPy's ks_2samp and wasserstein_distance, with the same
-    floating-point operations on the same counts (the same KS digits), but the counts come
-    from the merge instead of a binary search of each side for every value. W1's terms are
-    summed pairwise rather than by a BLAS dot product as SciPy does: as accurate or more,
-    and OpenBLAS would start threads that keep spinning on the cores the columns run on.
-    """
-    n, m = len(reference), len(current)
-    # only argsort's result is a new array: the rest is the scratch's, reused in turn
-    both, merged, from_reference = scratch.take(n + m)
-    np.concatenate([reference, current], out=both)
-    order = np.argsort(both, kind="stable")  # two sorted runs: timsort merges them
-    np.take(both, order, out=merged, mode="clip")  # (clip: "raise" would buffer)
-    steps = np.subtract(merged[1:], merged[:-1], out=both[:-1])  # to the next value
-    np.less(order, n, out=from_reference)
-    counts = order  # reference values up to each merged value (a cumsum of bools is slower)
-    np.copyto(counts, from_reference)
-    np.cumsum(counts, out=counts)
-    gap = np.divide(counts, n, out=merged)  # F_r, as SciPy computes it
-    from_current = np.logical_not(from_reference, out=from_reference)
-    counts_c = counts.view(np.float64)  # counted in floats: exact below 2**53
-    np.copyto(counts_c, from_current)
-    np.cumsum(counts_c, out=counts_c)
-    gap -= np.divide(counts_c, m, out=counts_c)  # F_r - F_c
-    np.abs(gap, out=gap)
-    # the last gap is 0 (both CDFs reach 1); within a run of ties the counts are partial
-    ks = float(np.max(gap[:-1], where=steps != 0, initial=gap[-1]))
-    np.multiply(gap[:-1], steps, out=steps)  # a zero step contributes nothing
-    return ks, float(np.sum(steps))
-
-
-def _ks_wasserstein_tallied(
-    values_r: np.ndarray, counts_r: np.ndarray, values_c: np.ndarray, counts_c: np.ndarray
-) -> tuple[float, float]:
-    """KS and W1 as :func:`_ks_wasserstein`, from each sample's distinct values and their
-    counts: the CDFs at the union of distinct values are running sums of the counts (the
-    same KS digits as SciPy's)."""
-    values = np.union1d(values_r, values_c)
-    sides = []
-    for distinct, counts in ((values_r, counts_r), (values_c, counts_c)):
-        up_to = np.zeros(len(values), dtype=np.int64)
-        up_to[np.searchsorted(values, distinct)] = counts
-        np.cumsum(up_to, out=up_to)
-        sides.append(up_to)
-    gap = np.abs(sides[0] / int(sides[0][-1]) - sides[1] / int(sides[1][-1]))
-    return float(gap.max()), float(np.sum(gap[:-1] * np.diff(values)))
-
-
-def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts in the bins (-inf, e1), [e1, e2), ..., [ek, inf) by binary search."""
-    cuts = np.searchsorted(sorted_values, edges, side="left")
-    return np.diff(np.concatenate([[0], cuts, [len(sorted_values)]]))
-
-
-def categorical_stats(reference: Mapping[Any, int], current: Mapping[Any, int]) -> dict[str, float]:
-    values = _sorted_values(set(reference) | set(current))
-    ref = np.fromiter(map(reference.get, values, itertools.repeat(0)), np.float64, len(values))
-    cur = np.fromiter(map(current.get, values, itertools.repeat(0)), np.float64, len(values))
-    return _categorical_stats(ref, cur, len(current.keys() - reference.keys()))
-
-
-def _categorical_stats(ref: np.ndarray, cur: np.ndarray, new: int) -> dict[str, float]:
-    """The statistics from each side's counts of every category, in the categories' order."""
-    from scipy.stats import chi2_contingency
-
-    if len(ref) < 2:
-        chi2, p_value = 0.0, 1.0
-    else:
-        chi2, p_value, _, _ = chi2_contingency(np.vstack([ref, cur]), correction=False)
-    p_ref, p_cur = _shares(ref), _shares(cur)
-    return {
-        "chisquare": float(chi2),
-        "chisquare_p_value": float(p_value),
-        "psi": _psi(p_ref, p_cur),
-        "jensenshannon": _js(p_ref, p_cur),
-        "categories": float(len(ref)),
-        "new_categories": float(new),
-    }
-
-
-def _categorical_tallied(
-    reference: tuple[Any, np.ndarray], current: tuple[Any, np.ndarray], top: int = 20
-) -> tuple[dict[str, float], dict[str, list[Any]]]:
-    """:func:`categorical_stats` and the chart's shares from the Arrow tallies of one type:
-    the categories are aligned and ordered in Arrow rather than in Python dicts (the same
-    order: Arrow sorts strings by their UTF-8 bytes, which is code-point order)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    (values_r, counts_r), (values_c, counts_c) = reference, current
-    union = pc.unique(pa.concat_arrays([values_r, values_c]))
-    union = union.take(pc.array_sort_indices(union))
-    ref, cur = np.zeros(len(union)), np.zeros(len(union))
-    ref[pc.index_in(values_r, value_set=union).to_numpy()] = counts_r
-    cur[pc.index_in(values_c, value_set=union).to_numpy()] = counts_c
-    new = len(values_c) - pc.sum(pc.is_in(values_c, value_set=values_r)).as_py()
-    stats = _categorical_stats(ref, cur, new)
-    total_r, total_c = int(counts_r.sum()) or 1, int(counts_c.sum()) or 1
-    # the most common first (ties in category order)
-    shown = np.argsort(-(ref / total_r + cur / total_c), kind="stable")[:top]
-    distribution = {
-        "bins": [str(v) for v in union.take(shown).to_pylist()],
-        "reference": (ref[shown] / total_r).tolist(),
-        "current": (cur[shown] / total_c).tolist(),
-    }
-    return stats, distribution
-
-
-def _same_arrow_kind(reference: Any, current: Any) -> bool:
-    """Both tallies hold strings, bytes, integers or booleans of one type: kinds whose Arrow
-    order and equality are Python's."""
-    import pyarrow as pa
-
-    kind = reference.type
-    return bool(kind == current.type) and (
-        pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_binary(kind)
-        or pa.types.is_large_binary(kind)
-        or pa.types.is_integer(kind)
-        or pa.types.is_boolean(kind)
-    )
-
-
-def _sorted_values(values: Collection[Any]) -> list[Any]:
-    """Category values in order, by type name first (a column may mix types)."""
-    if len({type(v) for v in values}) <= 1:  # the usual case: one type, no key to build
-        return sorted(values)
-    return sorted(values, key=lambda v: (str(type(v)), v))
-
-
-def _shares(counts: np.ndarray) -> np.ndarray:
-    total = counts.sum()
-    shares = counts / total if total else np.full(len(counts), 1 / max(len(counts), 1))
-    shares = np.maximum(shares, EPSILON)
-    out: np.ndarray = shares / shares.sum()
-    return out
-
-
-def _psi(p: np.ndarray, q: np.ndarray) -> float:
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
-def _js(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen–Shannon distance (natural log), as ``scipy.spatial.distance.jensenshannon``."""
-    mid = (p + q) / 2
-    divergence = (np.sum(p * np.log(p / mid)) + np.sum(q * np.log(q / mid))) / 2
-    return float(math.sqrt(max(divergence, 0.0)))
 
 
 # -- verdicts ----------------------------------------------------------------------------
@@ -666,7 +377,7 @@ def _compare(
     cur: _Column | None,
     method: str | None,
     threshold: float | None,
-    scratch: _Scratch | None = None,
+    scratch: Scratch | None = None,
 ) -> FeatureDrift:
     unjudged = _unjudgeable(name, ref, cur)
     if unjudged is not None:
@@ -678,16 +389,16 @@ def _compare(
         stats = numeric_stats(
             ref.sorted, cur.sorted, ref.edges, ref.std, tallies=tallies, scratch=scratch
         )
-        distribution = _numeric_distribution(ref.sorted, cur.sorted, ref.edges)
+        distribution = numeric_distribution(ref.sorted, cur.sorted, ref.edges)
     elif (
         ref.tally is not None
         and cur.tally is not None
-        and _same_arrow_kind(ref.tally[0], cur.tally[0])
+        and same_arrow_kind(ref.tally[0], cur.tally[0])
     ):
-        stats, distribution = _categorical_tallied(ref.tally, cur.tally)
+        stats, distribution = categorical_tallied(ref.tally, cur.tally)
     else:
         stats = categorical_stats(ref.counts or {}, cur.counts or {})
-        distribution = _categorical_distribution(ref.counts or {}, cur.counts or {})
+        distribution = categorical_distribution(ref.counts or {}, cur.counts or {})
     constant = ref.kind == "numeric" and ref.std == 0
     return _judge(name, ref, cur, stats, distribution, method, threshold, constant)
 
@@ -765,38 +476,6 @@ def _judge(
     return FeatureDrift(
         name, ref.kind, chosen, value, limit, bool(drifted), stats, note=note, **common
     )
-
-
-def _numeric_distribution(
-    reference: np.ndarray, current: np.ndarray, edges: np.ndarray
-) -> dict[str, list[Any]]:
-    bounds = [float(min(reference[0], current[0])), *edges.tolist()]
-    bounds.append(float(max(reference[-1], current[-1])))
-    labels = [f"{_short(a)} to {_short(b)}" for a, b in itertools.pairwise(bounds)]
-    ref = _bin_counts(reference, edges) / len(reference)
-    cur = _bin_counts(current, edges) / len(current)
-    return {"bins": labels, "reference": ref.tolist(), "current": cur.tolist()}
-
-
-def _categorical_distribution(
-    reference: Mapping[Any, int], current: Mapping[Any, int], top: int = 20
-) -> dict[str, list[Any]]:
-    total_r, total_c = sum(reference.values()) or 1, sum(current.values()) or 1
-    every = list(set(reference) | set(current))
-    zeros = itertools.repeat(0)
-    shares = np.fromiter(map(reference.get, every, zeros), np.float64, len(every)) / total_r
-    shares += np.fromiter(map(current.get, every, zeros), np.float64, len(every)) / total_c
-    # the most common first (ties in set order, as a stable sort keeps them)
-    values = [every[i] for i in np.argsort(-shares, kind="stable")[:top]]
-    return {
-        "bins": [str(v) for v in values],
-        "reference": [reference.get(v, 0) / total_r for v in values],
-        "current": [current.get(v, 0) / total_c for v in values],
-    }
-
-
-def _short(value: float) -> str:
-    return f"{value:.3g}"
 
 
 def _verdict(
