@@ -14,6 +14,8 @@ import logging
 import math
 import os
 import platform
+import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -68,6 +70,24 @@ class Timing:
         if self.n == 1:
             return "n=1"
         return f"n={self.n}, {fmt_s(min(self.samples))}–{fmt_s(max(self.samples))}"
+
+
+def peak_kib() -> int:
+    """This process's peak resident memory (KiB) since start or the last :func:`reset_peak`."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+)", status)[1])  # type: ignore[index]
+    except (OSError, TypeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def reset_peak() -> bool:
+    """Restart the peak memory count (Linux); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def settle() -> None:

@@ -44,8 +44,6 @@ import argparse
 import json
 import os
 import platform
-import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -53,7 +51,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import log, temp_folder
+from _common import log, peak_kib, reset_peak, temp_folder
 
 DEFAULT_ANCHOR = Path("/tmp/anchor-venv/bin/python")
 GOAL_SECONDS = 10.0
@@ -63,32 +61,16 @@ CARDINALITIES = (3, 10, 50, 1_000, 100_000)
 # -- measuring inside a worker subprocess (stdlib only at import: the anchor venv runs it) --
 
 
-def _peak_kib() -> int:
-    try:
-        status = Path("/proc/self/status").read_text()
-        return int(re.search(r"VmHWM:\s+(\d+)", status)[1])  # type: ignore[index]
-    except (OSError, TypeError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def _timed(fn) -> dict:
     """Run ``fn`` once; return its wall time and how much the peak resident set rose."""
-    reset = _reset_peak()
-    before = _peak_kib()
+    reset = reset_peak()
+    before = peak_kib()
     start = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
-        "peak_rise": (_peak_kib() - before) * 1024,
+        "peak_rise": (peak_kib() - before) * 1024,
         "peak_reset": reset,
         "result": result,
     }

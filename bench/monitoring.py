@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import re
-import resource
 import shlex
 import signal
 import statistics
@@ -46,7 +45,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import OtherLoad, log, source_state, temp_folder
+from _common import OtherLoad, log, peak_kib, reset_peak, source_state, temp_folder
 
 HERE = Path(__file__).resolve().parent
 EVIDENTLY_VENV = HERE / ".venv" / "evidently"  # ignored: .gitignore has .venv/
@@ -105,22 +104,6 @@ def _kinds(names: list[str]) -> tuple[list[str], list[str]]:
 
 
 # -- workers (fresh processes; the Evidently one runs in its own venv: stdlib at import) ----
-
-
-def _peak_kib() -> int:
-    try:
-        status = Path("/proc/self/status").read_text()
-        return int(re.search(r"VmHWM:\s+(\d+)", status)[1])  # type: ignore[index]
-    except (OSError, TypeError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 def _emit(record: dict) -> None:
@@ -256,12 +239,12 @@ def memory_worker(ref_path: str, cur_path: str) -> None:
     ref, cur = pq.read_table(ref_path), pq.read_table(cur_path)
     monitoring.drift(ref.slice(0, 2000), cur.slice(0, 2000))  # imports, first-call costs
     gc.collect()
-    reset = _reset_peak()
-    before = _peak_kib()
+    reset = reset_peak()
+    before = peak_kib()
     start = time.perf_counter()
     monitoring.drift(ref, cur)
     seconds = time.perf_counter() - start
-    rise = (_peak_kib() - before) * 1024
+    rise = (peak_kib() - before) * 1024
     _emit({"peak_rise": rise, "nbytes": ref.nbytes + cur.nbytes, "reset": reset, "s": seconds})
 
 
@@ -293,14 +276,14 @@ def evidently_worker(ref_path: str, cur_path: str, runs: int, budget: float) -> 
     spent = 0.0
     for i in range(runs):
         gc.collect()
-        reset = _reset_peak() if i == 0 else False
-        before = _peak_kib()
+        reset = reset_peak() if i == 0 else False
+        before = peak_kib()
         start = time.perf_counter()
         snapshot = report(ref, cur)
         seconds = time.perf_counter() - start
         record = {"tool": "evidently", "seconds": seconds, "cpu": None}
         if reset:
-            record["peak_rise"] = (_peak_kib() - before) * 1024
+            record["peak_rise"] = (peak_kib() - before) * 1024
         spent += seconds
         if i == 0:
             metrics = snapshot.dict()["metrics"]
