@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from shipyard.errors import InvalidInput
+from shipyard.monitoring._statistics import as_numbers, is_numeric
 
 __all__ = ["Source", "column_kinds", "finite_floats", "open_source"]
 
@@ -157,13 +158,8 @@ def column_kinds(schema: Any, categorical: set[str]) -> dict[str, str]:
     for name, kind in zip(schema.names, schema.types, strict=True):
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
-        numeric = (
-            pa.types.is_integer(kind)
-            or pa.types.is_floating(kind)
-            or pa.types.is_temporal(kind)
-            or pa.types.is_decimal(kind)
-        )
-        kinds[name] = "numeric" if numeric and name not in categorical else "categorical"
+        numeric = is_numeric(kind) and name not in categorical
+        kinds[name] = "numeric" if numeric else "categorical"
     return kinds
 
 
@@ -176,10 +172,6 @@ def finite_floats(array: Any) -> np.ndarray:
     if pa.types.is_dictionary(kind):
         array = pc.cast(array, kind.value_type)
         kind = array.type
-    if pa.types.is_timestamp(kind):
-        array = pc.cast(array, pa.timestamp("ns")).cast(pa.int64())
-    elif pa.types.is_temporal(kind):
-        array = array.cast(pa.int32() if kind.bit_width == 32 else pa.int64())
-    values = pc.cast(array, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    values = pc.cast(as_numbers(array), pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     out: np.ndarray = values[np.isfinite(values)] + 0.0  # -0.0 as 0.0
     return out

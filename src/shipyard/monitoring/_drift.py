@@ -31,11 +31,13 @@ import pandas as pd
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._statistics import (
     Scratch,
+    as_numbers,
     categorical_distribution,
     categorical_stats,
     categorical_tallied,
     decile_edges,
     finite_sorted,
+    is_numeric,
     numeric_distribution,
     numeric_stats,
     same_arrow_kind,
@@ -328,18 +330,8 @@ def _column(column: Any, categorical: bool, reference: bool) -> _Column:
     if pa.types.is_dictionary(kind):
         column = column.cast(kind.value_type)
         kind = column.type
-    numeric = (
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_temporal(kind)
-        or pa.types.is_decimal(kind)
-    )
-    if numeric and not categorical:
-        if pa.types.is_timestamp(kind):
-            column = pc.cast(column, pa.timestamp("ns")).cast(pa.int64())
-        elif pa.types.is_temporal(kind):  # dates, times, durations: their integer storage
-            column = column.cast(pa.int32() if kind.bit_width == 32 else pa.int64())
-        finite, tally = finite_sorted(column)
+    if is_numeric(kind) and not categorical:
+        finite, tally = finite_sorted(as_numbers(column))
         out = _Column("numeric", rows, 1 - len(finite) / rows if rows else 0.0, sorted=finite)
         out.tally = tally
         if len(finite) and reference:  # the current window's spread is not used

@@ -26,12 +26,14 @@ import numpy as np
 __all__ = [
     "BINS",
     "Scratch",
+    "as_numbers",
     "bin_counts",
     "categorical_distribution",
     "categorical_stats",
     "categorical_tallied",
     "decile_edges",
     "finite_sorted",
+    "is_numeric",
     "jensen_shannon",
     "ks_p_value",
     "numeric_distribution",
@@ -68,6 +70,33 @@ class Scratch:
 
 
 # -- sorted columns ---------------------------------------------------------------------
+
+
+def is_numeric(kind: Any) -> bool:
+    """Whether an Arrow type (not a dictionary) is compared as numbers: integers, floats,
+    decimals, and dates, times and durations (as their integer storage)."""
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_temporal(kind)
+        or pa.types.is_decimal(kind)
+    )
+
+
+def as_numbers(column: Any) -> Any:
+    """A numeric Arrow column (or array) with dates, times and durations as their integers
+    (timestamps in nanoseconds); other types unchanged."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        return pc.cast(column, pa.timestamp("ns")).cast(pa.int64())
+    if pa.types.is_temporal(kind):
+        return column.cast(pa.int32() if kind.bit_width == 32 else pa.int64())
+    return column
 
 
 def finite_sorted(column: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
