@@ -140,3 +140,18 @@ def log(home: Path) -> Callable[..., list[str]]:
         return log_traffic(home, frame, **options)
 
     return write
+
+
+@pytest.fixture
+def drifted() -> Callable[[int, int], pd.DataFrame]:
+    """``drifted(n, seed)``: applications whose income, credit score and loan amount moved
+    (3 of 6 features)."""
+
+    def make(n: int, seed: int) -> pd.DataFrame:
+        frame = make_loans(n, seed=seed)
+        frame["income"] = frame["income"] * 1.8
+        frame["credit_score"] = frame["credit_score"] - 80
+        frame["loan_amount"] = frame["loan_amount"] * 1.5
+        return frame
+
+    return make

@@ -26,14 +26,6 @@ from shipyard.serving._log import InferenceLog
 FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
 
 
-def shifted(n: int, seed: int) -> pd.DataFrame:
-    frame = make_loans(n, seed=seed)
-    frame["income"] = frame["income"] * 1.8
-    frame["credit_score"] = frame["credit_score"] - 80
-    frame["loan_amount"] = frame["loan_amount"] * 1.5
-    return frame
-
-
 def test_the_log_is_read_from_many_threads_at_once(loans: Path, log: Any) -> None:
     log(make_loans(300, seed=1))
     failures: list[BaseException] = []
@@ -69,17 +61,17 @@ def test_a_log_folder_with_glob_characters_is_a_path(loans: Path, tmp_path: Path
 
 
 def test_a_window_too_small_to_judge_leaves_the_alert_open(
-    loans: Path, log: Any, hook: Any
+    drifted: Any, loans: Path, log: Any, hook: Any
 ) -> None:
     monitoring.create_monitor(
         "m", deployment="loans", window="1h", min_rows=10, cooldown=0,
         detectors=["data_drift"], channels=[f"webhook:{hook.url}"],
     )  # fmt: skip
-    log(shifted(500, seed=3))
+    log(drifted(500, seed=3))
     first = time.time()
     assert monitoring.check("m", now=first).status == "alert"
     time.sleep(1.1)
-    log(shifted(20, seed=4))  # 20 rows: too few for any test of a column
+    log(drifted(20, seed=4))  # 20 rows: too few for any test of a column
     small = monitoring.check("m", now=first + 3600.5)  # the hour holds only the 20
     assert small.rows == 20 and small.status == "no data"
     assert small.detectors["data_drift"]["flagged"] is None
@@ -212,7 +204,7 @@ class _Slow(BaseHTTPRequestHandler):
 
 
 def test_a_notice_that_timed_out_is_not_sent_twice_and_is_offered_again_later(
-    loans: Path, log: Any, hook: Any
+    drifted: Any, loans: Path, log: Any, hook: Any
 ) -> None:
     slow = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
     threading.Thread(target=slow.serve_forever, daemon=True).start()
@@ -222,7 +214,7 @@ def test_a_notice_that_timed_out_is_not_sent_twice_and_is_offered_again_later(
             "m", deployment="loans", window=500, detectors=["data_drift"],
             channels=[f"webhook:{url}", f"webhook:{hook.url}"],
         )  # fmt: skip
-        log(shifted(500, seed=10))
+        log(drifted(500, seed=10))
         monitoring.check("m")
         assert _Slow.posts == 1  # a timeout after sending: no second copy
         (alert,) = monitoring.list_alerts(monitor="m")

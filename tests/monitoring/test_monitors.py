@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import shipyard as sy
@@ -21,15 +20,6 @@ from shipyard.data import make_loans
 from shipyard.errors import Conflict, InvalidInput, NotFound
 
 FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
-
-
-def drifted(n: int, seed: int) -> pd.DataFrame:
-    """Applications whose income, credit score and loan amount moved (3 of 6 features)."""
-    frame = make_loans(n, seed=seed)
-    frame["income"] = frame["income"] * 1.8
-    frame["credit_score"] = frame["credit_score"] - 80
-    frame["loan_amount"] = frame["loan_amount"] * 1.5
-    return frame
 
 
 def test_create_list_show_and_delete_a_monitor(stored: str, hook: Any) -> None:
@@ -104,7 +94,7 @@ def test_what_a_monitor_watches_must_exist_and_fit_its_detectors(stored: str) ->
 
 
 def test_drift_opens_one_alert_that_deduplicates_and_resolves(
-    stored: str, home: Path, hook: Any, log: Any
+    drifted: Any, stored: str, home: Path, hook: Any, log: Any
 ) -> None:
     monitoring.create_monitor(
         "loans-watch", deployment="loans", window=600, cooldown=0, drift_share=0.3,
@@ -155,7 +145,7 @@ def test_drift_opens_one_alert_that_deduplicates_and_resolves(
 
 
 def test_an_alert_resolves_only_after_the_cooldown_of_recovery(
-    stored: str, home: Path, hook: Any, log: Any
+    drifted: Any, stored: str, home: Path, hook: Any, log: Any
 ) -> None:
     monitoring.create_monitor(
         "loans-watch", deployment="loans", window=500, cooldown="1h",
@@ -185,7 +175,7 @@ def test_an_alert_resolves_only_after_the_cooldown_of_recovery(
 
 
 def test_an_alert_resolved_by_hand_opens_anew_when_the_signal_returns(
-    stored: str, hook: Any, log: Any
+    drifted: Any, stored: str, hook: Any, log: Any
 ) -> None:
     monitoring.create_monitor(
         "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
@@ -203,7 +193,7 @@ def test_an_alert_resolved_by_hand_opens_anew_when_the_signal_returns(
 
 
 def test_acknowledged_alerts_are_quiet_until_they_resolve(
-    stored: str, home: Path, hook: Any, log: Any
+    drifted: Any, stored: str, home: Path, hook: Any, log: Any
 ) -> None:
     monitoring.create_monitor(
         "loans-watch", deployment="loans", window=500, detectors=["data_drift"],
@@ -313,7 +303,7 @@ def test_a_time_window_and_a_log_reference(loans: Path, home: Path, log: Any) ->
     assert later.status == "no data" and later.rows == 0
 
 
-def test_a_dataset_monitor_compares_the_newest_version(home: Path, hook: Any) -> None:
+def test_a_dataset_monitor_compares_the_newest_version(drifted: Any, home: Path, hook: Any) -> None:
     sy.datasets.register("applications", make_loans(2000, seed=0))
     monitoring.create_monitor(
         "applications-drift", dataset="applications", reference="applications@1",
@@ -334,7 +324,7 @@ def test_a_dataset_monitor_compares_the_newest_version(home: Path, hook: Any) ->
 
 
 def test_a_failing_channel_costs_a_delivery_not_the_alert(
-    loans: Path, log: Any, make_hook: Any
+    drifted: Any, loans: Path, log: Any, make_hook: Any
 ) -> None:
     down = make_hook(status=503)
     try:
@@ -354,7 +344,7 @@ def test_a_failing_channel_costs_a_delivery_not_the_alert(
 
 
 def test_alerts_by_email_through_a_real_smtp_server(
-    loans: Path, home: Path, monkeypatch: pytest.MonkeyPatch, log: Any
+    drifted: Any, loans: Path, home: Path, monkeypatch: pytest.MonkeyPatch, log: Any
 ) -> None:
     from aiosmtpd.controller import Controller
 
@@ -432,7 +422,7 @@ def test_multivariate_drift_finds_what_single_columns_do_not(loans: Path, log: A
 
 
 def test_webhooks_are_signed_and_the_log_channel_carries_the_alert(
-    loans: Path, log: Any, hook: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+    drifted: Any, loans: Path, log: Any, hook: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     import hashlib
     import hmac
