@@ -24,9 +24,14 @@ d. anchor 1: Evidently 0.7 ``Report([DataDriftPreset()])`` (``Dataset.from_panda
 m. memory: the rise of the peak resident set while Shipyard computes the report (Linux
    ``VmHWM``, reset just before through ``/proc/self/clear_refs``) against the Arrow size of
    the two tables.
+s. windows larger than memory: ``drift_stream`` over the two Parquet files of the 25-column
+   table at 1,000,000 and 5,000,000 rows (written 250,000 rows at a time), timed with the
+   reading and its peak memory rise measured as in m; then ``drift`` on the same tables read
+   whole, its time, and the largest gaps between the two reports' statistics.
 
 Goals: 1,000,000 rows × 25 columns under 6 s; at least 20× faster than Evidently; no slower
-than anchor 3; peak memory rise under 2× the tables' Arrow size.
+than anchor 3; peak memory rise under 2× the tables' Arrow size (for ``drift_stream``: flat
+as the windows grow).
 """
 
 from __future__ import annotations
@@ -66,37 +71,56 @@ LABELS = {
 # -- data ----------------------------------------------------------------------------------
 
 
-def make_tables(folder: Path, rows: int, numeric: int, categorical: int) -> tuple[Path, Path]:
-    """Write the reference and current windows to Parquet; return their paths."""
+def make_tables(
+    folder: Path, rows: int, numeric: int, categorical: int, part_rows: int = 0
+) -> tuple[Path, Path]:
+    """Write the reference and current windows to Parquet; return their paths. With
+    ``part_rows``, each window is made and written that many rows at a time (each part seeded
+    on its own), so windows larger than memory can be made."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     paths = []
+    step = part_rows or rows
     for side, shifted in (("reference", False), ("current", True)):
-        rng = np.random.default_rng([rows, numeric, int(shifted)])
-        columns = {}
-        for i in range(numeric):
-            move, base = shifted and i % 20 in (0, 5, 10, 15), i % 20
-            if i % 4 == 0:
-                values = rng.normal(base + (0.25 * (1 + base) if move else 0), 1 + base, rows)
-                values[rng.uniform(size=rows) < 0.02] = np.nan
-            elif i % 4 == 1:
-                values = rng.lognormal(3 + (0.2 if move else 0), 1, rows)
-            elif i % 4 == 2:
-                values = rng.integers(0, 1_200 if move else 1_000, rows)
-            else:
-                values = rng.poisson(3.6 if move else 3, rows)
-            columns[f"num_{i:03d}"] = values
-        for j in range(categorical):
-            card = CARDINALITIES[j % len(CARDINALITIES)]
-            shares = 1 / np.arange(1, card + 1) ** (0.5 if shifted and j % 5 == 1 else 1.0)
-            labels = np.array([f"c{card}_{k}" for k in range(card)])
-            columns[f"cat_{j:03d}"] = labels[rng.choice(card, rows, p=shares / shares.sum())]
         path = folder / f"{side}.parquet"
-        pq.write_table(pa.table(columns), path)
+        writer = None
+        for start in range(0, rows, step):
+            seed = [rows, numeric, int(shifted)] + ([start] if start else [])
+            columns = _columns(np.random.default_rng(seed), min(step, rows - start), numeric,
+                               categorical, shifted)  # fmt: skip
+            table = pa.table(columns)
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+        assert writer is not None
+        writer.close()
         paths.append(path)
     return paths[0], paths[1]
+
+
+def _columns(rng, rows: int, numeric: int, categorical: int, shifted: bool) -> dict:
+    import numpy as np
+
+    columns = {}
+    for i in range(numeric):
+        move, base = shifted and i % 20 in (0, 5, 10, 15), i % 20
+        if i % 4 == 0:
+            values = rng.normal(base + (0.25 * (1 + base) if move else 0), 1 + base, rows)
+            values[rng.uniform(size=rows) < 0.02] = np.nan
+        elif i % 4 == 1:
+            values = rng.lognormal(3 + (0.2 if move else 0), 1, rows)
+        elif i % 4 == 2:
+            values = rng.integers(0, 1_200 if move else 1_000, rows)
+        else:
+            values = rng.poisson(3.6 if move else 3, rows)
+        columns[f"num_{i:03d}"] = values
+    for j in range(categorical):
+        card = CARDINALITIES[j % len(CARDINALITIES)]
+        shares = 1 / np.arange(1, card + 1) ** (0.5 if shifted and j % 5 == 1 else 1.0)
+        labels = np.array([f"c{card}_{k}" for k in range(card)])
+        columns[f"cat_{j:03d}"] = labels[rng.choice(card, rows, p=shares / shares.sum())]
+    return columns
 
 
 def _kinds(names: list[str]) -> tuple[list[str], list[str]]:
@@ -246,6 +270,42 @@ def memory_worker(ref_path: str, cur_path: str) -> None:
     seconds = time.perf_counter() - start
     rise = (peak_kib() - before) * 1024
     _emit({"peak_rise": rise, "nbytes": ref.nbytes + cur.nbytes, "reset": reset, "s": seconds})
+
+
+def stream_worker(ref_path: str, cur_path: str) -> None:
+    """Row s: ``drift_stream`` over the Parquet files (reading included), its time and the
+    rise of the peak resident set; then ``drift`` on the tables read whole, to compare."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from shipyard import monitoring
+
+    files = [pq.ParquetFile(p) for p in (ref_path, cur_path)]
+    nbytes = sum(b.nbytes for f in files for b in f.iter_batches(batch_size=65_536))
+    first = [next(f.iter_batches(batch_size=2000)) for f in files]
+    monitoring.drift_stream(*first)  # imports, first-call costs
+    del files, first
+    gc.collect()
+    reset = reset_peak()
+    before = peak_kib()
+    start = time.perf_counter()
+    streamed = monitoring.drift_stream(ref_path, cur_path).to_frame().set_index("feature")
+    seconds = time.perf_counter() - start
+    rise = (peak_kib() - before) * 1024
+    ref, cur = pq.read_table(ref_path), pq.read_table(cur_path)
+    start = time.perf_counter()
+    whole = monitoring.drift(ref, cur).to_frame().set_index("feature")
+    whole_seconds = time.perf_counter() - start
+    gaps = {}
+    for stat in ("ks", "wasserstein_norm", "psi", "jensenshannon"):
+        a, b = streamed[stat].to_numpy(float), whole[stat].to_numpy(float)
+        gaps[stat] = float(np.nanmax(np.abs(a - b)))
+    _emit({
+        "seconds": seconds, "peak_rise": rise, "nbytes": nbytes, "reset": reset,
+        "whole_seconds": whole_seconds, "gaps": gaps,
+        "same_verdicts": bool((streamed["drifted"] == whole["drifted"]).all()),
+        "drifted": int(streamed["drifted"].sum()),
+    })  # fmt: skip
 
 
 def evidently_worker(ref_path: str, cur_path: str, runs: int, budget: float) -> None:
@@ -506,6 +566,33 @@ def print_results(
     print(f"During the run, {load.summary()}.")
 
 
+def print_streams(streams: list[tuple[int, dict | None, str]]) -> None:
+    """Row s: drift_stream's time and memory as the windows grow, beside drift's."""
+    if not streams:
+        return
+    print("\nWindows larger than memory: drift_stream over Parquet files (25 columns, both sides")
+    print("that many rows; read included), then drift on the same tables read whole:\n")
+    header = ["Rows per side", "drift_stream", "Peak memory rise", "Arrow size (both)",
+              "Rise ÷ Arrow", "drift (tables in memory)", "Largest gap to drift"]  # fmt: skip
+    lines = [header]
+    for rows, r, stopped in streams:
+        if r is None:
+            lines.append([f"{rows:,}", stopped or "failed", "", "", "", "", ""])
+            continue
+        gaps = ", ".join(f"{k} {v:.1e}" for k, v in r["gaps"].items())
+        same = "same verdicts" if r["same_verdicts"] else "verdicts differ"
+        lines.append(
+            [f"{rows:,}", f"{r['seconds']:.2f} s", f"{r['peak_rise'] / 1e6:,.0f} MB",
+             f"{r['nbytes'] / 1e6:,.0f} MB", f"{r['peak_rise'] / r['nbytes']:.2f}×",
+             f"{r['whole_seconds']:.2f} s", f"{gaps}; {same}"]
+        )  # fmt: skip
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    for i, line in enumerate(lines):
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) + " |")
+        if i == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20,000 rows, 1 round")
@@ -513,6 +600,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wide-rows", type=int, help="rows of the wide table (100,000)")
     parser.add_argument("--wide-columns", type=int, help="columns of the wide table (1,000)")
     parser.add_argument("--no-wide", action="store_true", help="skip the wide table")
+    parser.add_argument("--stream-rows", help="25-column sizes for drift_stream, comma-separated "
+                        "(1000000,5000000; 0: none)")  # fmt: skip
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"any of {','.join(TOOLS)}")
     parser.add_argument("--runs", type=int, help="rounds of Shipyard and SciPy (3)")
     parser.add_argument("--evidently-runs", type=int, help="timed Evidently reports (2)")
@@ -527,6 +616,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quick = args.quick
     defaults = {
         "rows": "20000" if quick else "100000,1000000",
+        "stream_rows": "50000" if quick else "1000000,5000000",
         "wide_rows": 20_000 if quick else 100_000,
         "wide_columns": 100 if quick else 1_000,
         "runs": 1 if quick else 3,
@@ -537,11 +627,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, value)
     args.sizes = [int(x) for x in str(args.rows).replace("_", "").split(",") if x]
+    streams = str(args.stream_rows).replace("_", "").split(",")
+    args.stream_sizes = [int(x) for x in streams if x and int(x)]
     args.tools = [t for t in args.tools.split(",") if t]
     unknown = set(args.tools) - set(TOOLS)
     if unknown:
         parser.error(f"unknown tools {sorted(unknown)}; choose from {', '.join(TOOLS)}")
-    if args.runs < 1 or args.wide_columns < 5 or any(s < 100 for s in args.sizes):
+    if (
+        args.runs < 1
+        or args.wide_columns < 5
+        or any(s < 100 for s in args.sizes + args.stream_sizes)
+    ):
         parser.error("--runs must be positive, --wide-columns at least 5, sizes at least 100")
     return args
 
@@ -554,6 +650,8 @@ def main(argv: list[str] | None = None) -> int:
             time_worker(rest[0], rest[1], rest[2].split(","), int(rest[3]), float(rest[4]))
         elif kind == "memory":
             memory_worker(rest[0], rest[1])
+        elif kind == "stream":
+            stream_worker(rest[0], rest[1])
         else:
             evidently_worker(rest[0], rest[1], int(rest[2]), float(rest[3]))
         return 0
@@ -578,7 +676,20 @@ def main(argv: list[str] | None = None) -> int:
             results.append(measure_table(label, paths, args, evidently))
             for path in paths:
                 path.unlink()
+        streams = []
+        if "shipyard" in args.tools:
+            for rows in args.stream_sizes:
+                folder = root / f"stream-{rows}"
+                folder.mkdir()
+                log(f"drift_stream, 25 columns × {rows:,}: writing the windows in parts")
+                paths = make_tables(folder, rows, 20, 5, part_rows=250_000)
+                log(f"drift_stream, 25 columns × {rows:,}: streaming, then drift on the tables")
+                records, stopped = run_worker(sys.executable, ["stream", *map(str, paths)], 3600)
+                streams.append((rows, records[0] if records else None, stopped))
+                for path in paths:
+                    path.unlink()
     print_results(results, args, evidently_note, load, revision)
+    print_streams(streams)
     return 0
 
 
