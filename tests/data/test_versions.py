@@ -135,6 +135,10 @@ def test_validate_a_serving_batch(home, loans):
     report = sy.datasets.validate(bad, against="loans")
     assert not report.ok
     assert any(f.column == "income" for f in report.failures)
+    stricter = sy.datasets.schema("loans").with_column("age", max=30)  # a Schema, not a name
+    report = sy.datasets.validate(loans.head(20), against=stricter)
+    assert [f.check for f in report.failures] == ["max"]
+    assert report.failures[0].rows == int((loans.head(20)["age"] > 30).sum()) > 0
 
 
 def test_profile_is_stored_with_the_version(home, loans):

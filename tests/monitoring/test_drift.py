@@ -15,6 +15,7 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 import shipyard as sy
 from shipyard import monitoring
+from shipyard.data import make_loans
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._drift import _prepare
 from shipyard.monitoring._statistics import (
@@ -361,3 +362,28 @@ def test_data_quality_names_what_drift_tests_do_not() -> None:
     assert found.loc["channel", "issue"] == ""
     clean = monitoring.quality(_frame(2000, rng), _frame(2000, rng))
     assert (clean["issue"] == "").all()  # a fresh sample of the same data raises nothing
+
+
+def test_quality_counts_rows_outside_the_dataset_schema(home: Path) -> None:
+    version = sy.datasets.register("applications", make_loans(2000, seed=0))
+    current = make_loans(1000, seed=1)
+    current.loc[:4, "term_months"] = np.nan  # 0.5% missing where the schema allows none
+    found = monitoring.quality(version.ref, current).set_index("column")
+    assert found.loc["term_months", "out_of_schema"] == pytest.approx(0.005)
+    assert found.loc["term_months", "issue"] == ""  # under 1%: reported, not an issue
+    assert found.loc["application_id", "out_of_schema"] == 0  # uniqueness is not asked
+    stricter = sy.datasets.schema("applications").with_column("region", categories=["north"])
+    sy.datasets.set_schema("applications", stricter.with_column("age", max=60))
+    found = monitoring.quality(version.ref, current).set_index("column")  # the current schema
+    assert found.loc["region", "issue"] == "rows outside the schema (categories)"
+    assert found.loc["region", "out_of_schema"] == pytest.approx(
+        (current["region"] != "north").mean()
+    )
+    assert "north" in found.loc["region", "examples"]  # the schema's own message
+    assert found.loc["age", "out_of_schema"] == pytest.approx((current["age"] > 60).mean())
+    given = stricter.with_column("income", dtype="string", min=None, max=None)
+    found = monitoring.quality(current, current, schema=given).set_index("column")
+    assert found.loc["income", "issue"] == "rows outside the schema (type)"
+    assert found.loc["age", "issue"] == ""  # the schema given, not the dataset's
+    with pytest.raises(InvalidInput, match="schema must be"):
+        monitoring.quality(current, current, schema={"income": "float"})

@@ -290,6 +290,23 @@ def test_quality_flags_categories_the_reference_never_had(
     assert "atlantis" in found["evidence"]["issues"]["region"]["examples"]
 
 
+def test_quality_checks_traffic_against_the_reference_dataset_schema(
+    loans: Path, home: Path, log: Any
+) -> None:
+    monitoring.create_monitor("inputs", deployment="loans", window=400, detectors=["quality"])
+    log(make_loans(400, seed=12))
+    clean = monitoring.check("inputs").detectors["quality"]
+    assert not clean["flagged"]  # the inferred schema: traffic like the training data passes
+    narrower = sy.datasets.schema("loans").with_column("credit_score", min=650)
+    sy.datasets.set_schema("loans", narrower)  # the dataset's current schema is the one used
+    found = monitoring.check("inputs").detectors["quality"]
+    assert found["flagged"]
+    assert found["evidence"]["issues"]["credit_score"]["issue"] == ("rows outside the schema (min)")
+    share = monitoring.series("inputs", feature="credit_score", metric="out_of_schema")
+    expected = (make_loans(400, seed=12)["credit_score"] < 650).mean()
+    assert share["value"].iloc[-1] == pytest.approx(expected) and expected > 0.05
+
+
 def test_a_time_window_and_a_log_reference(loans: Path, home: Path, log: Any) -> None:
     monitoring.create_monitor(
         "recent", deployment="loans", window="1h", reference="log:first",

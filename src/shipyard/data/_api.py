@@ -314,12 +314,16 @@ def set_schema(name: str, new: Schema) -> int:
 
 
 def validate(
-    data: Any, against: str, checks: Mapping[str, tuple[str | None, Check]] | None = None
+    data: Any,
+    against: str | Schema,
+    checks: Mapping[str, tuple[str | None, Check]] | None = None,
 ) -> ValidationReport:
     """Validate a version reference or any table (e.g. a serving batch) against a dataset's
-    current schema and optional user checks."""
+    current schema (``against`` its name) or a given :class:`Schema`, and optional user
+    checks."""
     table = resolve(data).to_arrow() if isinstance(data, str) else to_arrow(data)
-    return validate_table(table, schema(against), checks)
+    expected = against if isinstance(against, Schema) else schema(against)
+    return validate_table(table, expected, checks)
 
 
 def profile(ref: str) -> Profile:

@@ -4,9 +4,10 @@
 Wasserstein, PSI, Jensen–Shannon; categorical: chi-square, PSI, Jensen–Shannon) and says which
 drifted and whether the dataset did (``drift_stream`` the same over Parquet files or
 batches larger than memory, in bounded memory); ``report.to_frame()`` has a row per feature and
-``report.to_html(path)`` charts them. ``quality`` finds missing values, out-of-range values
-and unseen categories; ``domain_drift`` asks a classifier whether it can tell the
-windows apart (multivariate drift); ``PageHinkley`` watches a metric stream for a lasting rise.
+``report.to_html(path)`` charts them. ``quality`` finds missing values, out-of-range values,
+unseen categories and rows outside the dataset's schema; ``domain_drift`` asks a classifier
+whether it can tell the windows apart (multivariate drift); ``PageHinkley`` watches a metric
+stream for a lasting rise.
 
 A monitor runs them on a deployment's traffic (or a dataset's versions) on a schedule:
 ``create_monitor("loans-watch", deployment="loans", window="1h", every="1h",

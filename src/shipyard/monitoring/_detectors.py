@@ -178,6 +178,7 @@ def _quality(monitor: Monitor, windows: Windows, _log_dir: object) -> Outcome:
         inputs_of(windows.reference, windows.inputs),
         inputs_of(windows.current, windows.inputs),
         categorical=monitor.categorical,
+        schema=windows.schema,
     )
     frame = frame[frame["column"].isin(windows.inputs)]
     issues = frame[frame["issue"] != ""]
@@ -205,6 +206,9 @@ def _quality(monitor: Monitor, windows: Windows, _log_dir: object) -> Outcome:
         )
         outcome.results.append(
             (str(r.column), "unseen", float(r.unseen), None, "never had" in issue)
+        )
+        outcome.results.append(
+            (str(r.column), "out_of_schema", float(r.out_of_schema), None, "schema" in issue)
         )
     outcome.charts = {"quality": frame.astype(object).where(frame.notna(), None).to_dict("records")}
     return outcome

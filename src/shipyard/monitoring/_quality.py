@@ -1,21 +1,27 @@
 """Data quality of a current window against a reference: what a drift test does not say.
 
 Per column: the share of missing values on each side, values outside the reference's range
-(numbers), values the reference never had (categories), and columns missing or of another
-kind. Computed from the same prepared columns as drift (sorted values, category counts).
+(numbers), values the reference never had (categories), columns missing or of another kind,
+and rows outside the data schema (the reference dataset's current one, or one given): wrong
+types, values past its bounds, categories or pattern, missing where it allows none. Computed
+from the same prepared columns as drift (sorted values, category counts); the schema through
+``shipyard.data.validate``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from shipyard.errors import InvalidInput
 from shipyard.monitoring._drift import Reference, _prepare, _table, _union
 
-__all__ = ["quality"]
+__all__ = ["current_schema", "quality"]
 
 # a few values just past the reference's extremes are normal in a new sample: the issue is
 # raised above this share (the share itself is always reported)
@@ -23,10 +29,28 @@ OUT_OF_RANGE = 0.01
 
 
 def quality(
-    reference: Any, current: Any, *, categorical: Sequence[str] = (), workers: int = 0
+    reference: Any,
+    current: Any,
+    *,
+    categorical: Sequence[str] = (),
+    schema: Any = None,
+    workers: int = 0,
 ) -> pd.DataFrame:
     """One row per column: ``issue`` (empty when none), missing shares, the share of
-    current values outside the reference's range or unseen in it, and examples."""
+    current values outside the reference's range, unseen in it, or outside the schema, and
+    examples.
+
+    Args:
+        reference, current: DataFrames, Arrow tables or dataset references (``reference``
+            also a prepared :class:`Reference`).
+        categorical: columns to treat as categories although they hold numbers.
+        schema: a ``shipyard.data.Schema`` the current rows should satisfy (default: when
+            the reference is a dataset version, its dataset's current schema). Past a share
+            of 1% of the rows (any wrong type at all), its failures are the column's issue.
+        workers: threads preparing columns (0: one per core).
+    """
+    if schema is None:
+        schema = _schema_of(reference)
     prepared = (
         reference
         if isinstance(reference, Reference)
@@ -34,6 +58,7 @@ def quality(
     )
     table = _table(current, "current")
     current_columns = _prepare(table, set(categorical) | set(prepared.categorical), workers)
+    outside = _schema_failures(schema, table) if schema is not None else {}
     rows = []
     for name in _union(prepared.columns, table):
         ref, cur = prepared.columns.get(name), current_columns.get(name)
@@ -44,6 +69,7 @@ def quality(
             "current_missing": cur.missing if cur else None,
             "out_of_range": 0.0,
             "unseen": 0.0,
+            "out_of_schema": 0.0,
             "examples": "",
         }
         if ref is None or cur is None:
@@ -76,5 +102,78 @@ def quality(
             and cur.missing > max(ref.missing * 2, ref.missing + 0.05)
         ):
             row["issue"] = "more missing values than the reference"
+        if name in outside:
+            share, checks, message = outside[name]
+            row["out_of_schema"] = share
+            if not row["issue"] and (share > OUT_OF_RANGE or "type" in checks):
+                row["issue"] = f"rows outside the schema ({', '.join(checks)})"
+                row["examples"] = message
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _schema_of(reference: Any) -> Any:
+    """When the reference is a dataset version, its dataset's current schema (expectations
+    edited since the version was stored included); else None."""
+    from shipyard import data as datasets
+
+    if isinstance(reference, str):
+        reference = datasets.resolve(reference)
+    if hasattr(reference, "to_arrow") and hasattr(reference, "ref"):  # a DatasetVersion
+        return current_schema(reference.name)
+    return None
+
+
+def _whole_numbers_as_ints(table: Any, columns: Sequence[Any]) -> Any:
+    """The schema's columns of the table, with floats that hold whole numbers only cast to
+    integers where the schema wants integers: a missing value turns a pandas integer column
+    into floats, and JSON requests may send 30.0 for 30; neither is a wrong type."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = []
+    for column in columns:
+        values = table.column(column.name)
+        if column.dtype == "int" and pa.types.is_floating(values.type):
+            # safe casting fails on 2.5, NaN or inf: a real wrong type, validate reports it
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                values = pc.cast(values, pa.int64())
+        arrays.append(values)
+    return pa.table(arrays, names=[c.name for c in columns])
+
+
+def current_schema(dataset: str) -> Any:
+    """A dataset's current data schema, or None when it has none."""
+    from shipyard import data as datasets
+
+    try:
+        return datasets.schema(dataset)
+    except InvalidInput:  # no schema yet
+        return None
+
+
+def _schema_failures(schema: Any, table: Any) -> dict[str, tuple[float, list[str], str]]:
+    """Per column of the table the schema describes: the share of rows failing it, which
+    checks failed and the first failure's message. Uniqueness is not asked of a window of
+    traffic (the same applicant may come twice); columns missing on either side are
+    quality's own finding."""
+    from shipyard.data import Schema, validate
+
+    if not isinstance(schema, Schema):
+        raise InvalidInput(f"schema must be a shipyard.data.Schema; got {type(schema).__name__}.")
+    present = set(table.column_names)
+    columns = tuple(c for c in schema.columns if c.name in present)
+    if not columns or table.num_rows == 0:
+        return {}
+    subset = Schema(tuple(dataclasses.replace(c, unique=False) for c in columns))
+    report = validate(_whole_numbers_as_ints(table, columns), subset)
+    failing: dict[str, tuple[int, list[str], str]] = {}
+    for failure in report.failures:
+        if failure.column is None:
+            continue
+        rows, checks, message = failing.get(failure.column, (0, [], failure.message))
+        failing[failure.column] = (rows + failure.rows, [*checks, failure.check], message)
+    return {
+        name: (min(rows / table.num_rows, 1.0), checks, message)
+        for name, (rows, checks, message) in failing.items()
+    }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.monitoring._monitors import Monitor
+from shipyard.monitoring._quality import current_schema
 
 __all__ = ["LOG_COLUMNS", "Windows", "inputs_of", "read_windows", "window_evidence"]
 
@@ -42,6 +43,7 @@ class Windows:
     reference_predictions: Any = None  # Arrow table with prediction (and probability)
     skipped: dict[str, str] = field(default_factory=dict)  # column -> why it is not judged
     note: str = ""
+    schema: Any = None  # the reference dataset's current data schema, when it has one
 
 
 def read_windows(monitor: Monitor, now: float, log_dir: str | Path | None) -> Windows:
@@ -55,6 +57,7 @@ def read_windows(monitor: Monitor, now: float, log_dir: str | Path | None) -> Wi
         names = list(before.column_names)  # columns the newest version dropped count too
         names += [n for n in table.column_names if n not in names]
         windows = Windows(table, before, names, reference_label=f"{reference.ref} vs {current.ref}")
+        windows.schema = current_schema(monitor.target)
         return _skip_unjudgeable(windows, monitor)
     from shipyard.serving import read_requests
 
@@ -104,6 +107,7 @@ def read_windows(monitor: Monitor, now: float, log_dir: str | Path | None) -> Wi
         version = datasets.resolve(monitor.reference)
         windows.reference = version.to_arrow()
         windows.reference_label = version.ref
+        windows.schema = current_schema(version.name)
     return _skip_unjudgeable(windows, monitor)
 
 
