@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from shipyard.serving import _deployments as deployments
 from shipyard.serving._app import create_app
-from shipyard.serving._auth import SCOPES, ApiKey, create_key, list_keys, revoke_key
+from shipyard.serving._auth import SCOPES, ApiKey, Keyring, create_key, list_keys, revoke_key
 from shipyard.serving._deployments import Deployment, DeploymentEvent, Route
 from shipyard.serving._log import read_feedback, read_requests
 from shipyard.serving._policies import POLICIES
@@ -28,6 +28,7 @@ __all__ = [
     "ApiKey",
     "Deployment",
     "DeploymentEvent",
+    "Keyring",
     "Route",
     "background",
     "create_app",

@@ -1,0 +1,26 @@
+"""``shipyard api``: the platform REST API (monitors and alerts) over HTTP."""
+
+from __future__ import annotations
+
+import typer
+
+from shipyard.cli._common import console, handle_errors
+
+
+@handle_errors
+def api_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", "-p"),
+    auth: bool = typer.Option(
+        False, "--auth", help="Require API keys (reads: any key; changes: the admin scope)."
+    ),
+) -> None:
+    """Serve the platform REST API: monitors, checks, series, reports and alerts as JSON
+    (OpenAPI at /docs)."""
+    from shipyard import server
+
+    console.print(
+        f"Platform API on http://{host}:{port}/api (GET /api/monitors, /api/alerts; "
+        f"OpenAPI at /docs{', off with --auth' if auth else ''}). Ctrl-C stops."
+    )
+    server.run(host, port, auth=auth)

@@ -1,0 +1,14 @@
+"""The platform REST API: one router per capability, the data the web UI will draw.
+
+``shipyard api`` (or ``serving.background(server.create_app())``) serves it; ``/docs`` has
+its OpenAPI description. Monitors: ``GET /api/monitors``, ``/api/monitors/{name}``,
+``.../checks``, ``.../series``, ``.../report`` (what ``shipyard monitors report`` charts) and
+``POST .../run``; alerts: ``GET /api/alerts``, ``/api/alerts/{id}``, ``POST .../ack`` and
+``.../resolve``.
+"""
+
+from __future__ import annotations
+
+from shipyard.server._app import create_app, run
+
+__all__ = ["create_app", "run"]

@@ -1,0 +1,107 @@
+"""Monitors and alerts over HTTP: the SDK's functions, their results as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+
+from shipyard import monitoring
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["monitoring"])
+Limit = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")]
+By = Annotated[
+    str | None,
+    Body(embed=True, description="Who (default: the API key's name, else the server's user)."),
+]
+
+
+@router.get("/monitors")
+def list_monitors() -> list[dict[str, Any]]:
+    """Every monitor, by name."""
+    return [_monitor(m) for m in monitoring.list_monitors()]
+
+
+@router.get("/monitors/{name}")
+def get_monitor(name: str) -> dict[str, Any]:
+    """One monitor's settings and when it last ran."""
+    return _monitor(monitoring.get_monitor(name))
+
+
+@router.get("/monitors/{name}/checks")
+def list_checks(name: str, limit: Limit = 50) -> list[dict[str, Any]]:
+    """The monitor's latest checks: status, window, each detector's verdict and evidence."""
+    return [c.to_dict() for c in monitoring.checks(name, limit=limit)]
+
+
+@router.get("/monitors/{name}/series")
+def get_series(
+    name: str,
+    feature: str | None = None,
+    metric: str | None = None,
+    from_check: Annotated[int | None, Query(ge=1)] = None,
+) -> list[dict[str, Any]]:
+    """Stored results, oldest first: each feature's statistics over time (at, check_id,
+    detector, feature, metric, value, threshold, flagged)."""
+    frame = monitoring.series(name, feature=feature, metric=metric, from_check=from_check)
+    records: list[dict[str, Any]] = (
+        frame.astype(object).where(frame.notna(), None).to_dict("records")
+    )
+    return records
+
+
+@router.get("/monitors/{name}/report")
+def get_report(name: str, last: Limit = 50) -> dict[str, Any]:
+    """What the HTML report charts: the monitor, its last checks with their distribution
+    charts, the results over them and its alerts."""
+    return monitoring.report_data(name, last=last)
+
+
+@router.post("/monitors/{name}/run")
+def run_check(name: str) -> dict[str, Any]:
+    """Check the monitor now (alerts open, resolve and notify as on schedule)."""
+    return monitoring.check(name).to_dict()
+
+
+@router.get("/alerts")
+def list_alerts(
+    monitor: str | None = None,
+    status: Annotated[
+        str | None, Query(description="open, acknowledged, resolved or active")
+    ] = None,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    """Alerts, newest first."""
+    return [
+        a.to_dict() for a in monitoring.list_alerts(monitor=monitor, status=status, limit=limit)
+    ]
+
+
+@router.get("/alerts/{alert_id}")
+def get_alert(alert_id: int) -> dict[str, Any]:
+    """One alert: its detector, title, evidence, occurrences and deliveries."""
+    return monitoring.get_alert(alert_id).to_dict()
+
+
+@router.post("/alerts/{alert_id}/ack")
+def acknowledge(alert_id: int, request: Request, by: By = None) -> dict[str, Any]:
+    """Someone is on it: no more notices until it resolves (409 unless it is open)."""
+    return monitoring.acknowledge(alert_id, by=by or _key_name(request)).to_dict()
+
+
+@router.post("/alerts/{alert_id}/resolve")
+def resolve(alert_id: int, request: Request, by: By = None) -> dict[str, Any]:
+    """Close an alert by hand; its channels are told (409 when already resolved)."""
+    return monitoring.resolve(alert_id, by=by or _key_name(request)).to_dict()
+
+
+def _monitor(monitor: monitoring.Monitor) -> dict[str, Any]:
+    return {**asdict(monitor), "window_text": monitor.describe_window(), "due": monitor.due}
+
+
+def _key_name(request: Request) -> str | None:
+    key = getattr(request.state, "api_key", None)
+    return f"key:{key.name}" if key is not None else None

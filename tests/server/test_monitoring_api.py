@@ -1,0 +1,110 @@
+"""The platform API's monitors and alerts, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import shipyard as sy
+from shipyard import monitoring, serving
+from shipyard.data import make_loans
+from shipyard.server import create_app
+
+
+@pytest.fixture
+def api(backend: str) -> Iterator[httpx.Client]:
+    with serving.background(create_app()) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+def moved(n: int, seed: int) -> Any:
+    frame = make_loans(n, seed=seed)
+    frame["income"] = frame["income"] * 1.8
+    frame["credit_score"] = frame["credit_score"] - 80
+    frame["loan_amount"] = frame["loan_amount"] * 1.5
+    return frame
+
+
+def watched_dataset() -> None:
+    sy.datasets.register("applications", make_loans(2000, seed=0))
+    monitoring.create_monitor(
+        "applications-drift", dataset="applications", reference="applications@1",
+        detectors=["data_drift"], drift_share=0.1,
+    )  # fmt: skip
+    sy.datasets.register("applications", moved(2000, seed=1))
+
+
+def test_a_check_run_over_the_api_and_its_alert_acknowledged_and_resolved(
+    api: httpx.Client,
+) -> None:
+    watched_dataset()
+    assert api.get("/api/health").json()["status"] == "ok"
+    assert [m["name"] for m in api.get("/api/monitors").json()] == ["applications-drift"]
+    shown = api.get("/api/monitors/applications-drift").json()
+    assert shown["target_kind"] == "dataset" and shown["window_text"] == "newest version"
+    ran = api.post("/api/monitors/applications-drift/run")
+    assert ran.status_code == 200 and ran.json()["status"] == "alert"
+    alerts = api.get("/api/alerts", params={"status": "open"}).json()
+    assert [a["detector"] for a in alerts] == ["data_drift"]
+    alert_id = alerts[0]["id"]
+    assert "income" in api.get(f"/api/alerts/{alert_id}").json()["evidence"]["features"]
+    acked = api.post(f"/api/alerts/{alert_id}/ack", json={"by": "dana"}).json()
+    assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "dana"
+    assert api.post(f"/api/alerts/{alert_id}/ack").status_code == 409  # no longer open
+    assert api.post(f"/api/alerts/{alert_id}/resolve").json()["status"] == "resolved"
+    assert monitoring.get_alert(alert_id).status == "resolved"  # the same store as the SDK
+
+
+def test_the_report_and_series_are_the_sdk_data_as_json(api: httpx.Client) -> None:
+    watched_dataset()
+    monitoring.check("applications-drift")
+    report = api.get("/api/monitors/applications-drift/report").json()
+    expected = monitoring.report_data("applications-drift")
+    assert report["monitor"]["name"] == "applications-drift"
+    assert [c["id"] for c in report["checks"]] == [c["id"] for c in expected["checks"]]
+    assert len(report["series"]) == len(expected["series"]) > 0
+    charts = report["checks"][0]["charts"]["data_drift"]
+    assert charts  # per-feature distributions, reference vs current
+    income = api.get(
+        "/api/monitors/applications-drift/series",
+        params={"feature": "income", "metric": "wasserstein_norm"},
+    ).json()
+    assert len(income) == 1 and income[0]["flagged"] is True and income[0]["value"] > 0.1
+    checks = api.get("/api/monitors/applications-drift/checks", params={"limit": 1}).json()
+    assert checks[0]["status"] == "alert"
+
+
+def test_bad_requests_name_what_is_wrong(api: httpx.Client) -> None:
+    watched_dataset()
+    missing = api.get("/api/monitors/nope")
+    assert missing.status_code == 404 and "nope" in missing.json()["error"]
+    bad = api.get("/api/monitors/applications-drift/checks", params={"limit": 0})
+    assert bad.status_code == 422 and "limit" in bad.json()["error"]
+    wrong = api.get("/api/alerts", params={"status": "sleeping"})
+    assert wrong.status_code == 422 and "status must be one of" in wrong.json()["error"]
+    assert api.get("/api/alerts/abc").status_code == 422
+    assert api.get("/api/alerts/999").status_code == 404
+
+
+def test_with_auth_reads_need_a_key_and_changes_the_admin_scope(home: Any) -> None:
+    watched_dataset()
+    monitoring.check("applications-drift")
+    alert_id = monitoring.list_alerts()[0].id
+    reader = serving.create_key("reader", scopes=["predict"])
+    admin = serving.create_key("ops", scopes=["admin"])
+    with serving.background(create_app(auth=True)) as url, httpx.Client(base_url=url) as api:
+        assert api.get("/api/health").status_code == 200  # health stays open
+        refused = api.get("/api/monitors")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert api.get("/openapi.json").status_code == 404
+        as_reader = {"authorization": f"Bearer {reader}"}
+        assert api.get("/api/monitors", headers=as_reader).status_code == 200
+        forbidden = api.post(f"/api/alerts/{alert_id}/ack", headers=as_reader)
+        assert forbidden.status_code == 403 and "admin" in forbidden.json()["error"]
+        acked = api.post(f"/api/alerts/{alert_id}/ack", headers={"x-api-key": admin})
+        assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "key:ops"
+        serving.revoke_key("ops")
+        assert api.get("/api/monitors", headers={"x-api-key": "sy_00_forged"}).status_code == 401
