@@ -12,7 +12,8 @@ with the challenger in shadow, serve it over HTTP on 127.0.0.1, send it the drif
 applications with their outcomes as feedback, and read the inference log back; then let a
 monitor check that traffic against the training data (data, prediction and multivariate
 drift, quality, accuracy on the outcomes) and a dataset monitor check the newest month,
-raising alerts and writing an HTML report.
+raising alerts and writing an HTML report, and read its data back through the platform
+REST API (served from a thread).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class QuickstartResult:
     monitor_findings: dict[str, str] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
     monitor_report: str = ""
+    api: dict[str, Any] = field(default_factory=dict)  # the report data through the REST API
 
 
 Progress = Callable[[str], None]
@@ -345,4 +347,23 @@ def _monitor(reference: str, requests: int) -> dict[str, Any]:
         "monitor_findings": {k: str(v["title"]) for k, v in checked.detectors.items()},
         "alerts": [f"{a.id} {a.monitor}: {a.title}" for a in monitoring.list_alerts(status="open")],
         "monitor_report": str(page),
+        "api": _through_the_api("loans-watch"),
+    }
+
+
+def _through_the_api(monitor: str) -> dict[str, Any]:
+    """The monitor's report data as the platform API answers it (served from a thread)."""
+    import httpx
+
+    from shipyard import server, serving
+
+    with serving.background(server.create_app()) as url:
+        answer = httpx.get(f"{url}/api/monitors/{monitor}/report", timeout=60)
+        answer.raise_for_status()
+        body = answer.json()
+    return {
+        "endpoint": f"GET /api/monitors/{monitor}/report",
+        "checks": len(body["checks"]),
+        "series": len(body["series"]),
+        "alerts": len(body["alerts"]),
     }

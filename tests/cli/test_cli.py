@@ -49,6 +49,7 @@ def test_help_lists_every_command() -> None:
         "deployments",
         "monitors",
         "alerts",
+        "api",
         "db",
     ):
         assert command in result.output
@@ -238,3 +239,7 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     page = (home / "reports" / "loans-watch.html").read_text()
     assert "Monitor loans-watch" in page and "data drift in" in page
     assert "shipyard alerts list --status open" in result.output
+    api = result.output.split("The same through the REST API: ")[1].split("\n")[0]
+    series = len(monitoring.series("loans-watch"))
+    assert api.startswith("GET /api/monitors/loans-watch/report answered 1 check(s), ")
+    assert f"{series} stored results" in api and series > 0

@@ -78,7 +78,12 @@ def quickstart_cmd(
     console.print(f"Open alerts ({len(result.alerts)}):")
     for alert in result.alerts:
         console.print(f"  {alert}")
-    console.print(f"Report: {result.monitor_report}\n")
+    console.print(f"Report: {result.monitor_report}")
+    api = result.api
+    console.print(
+        f"The same through the REST API: {api['endpoint']} answered {api['checks']} check(s), "
+        f"{api['series']} stored results and {api['alerts']} alert(s).\n"
+    )
     console.print("Where to look:")
     console.print(f"  shipyard data show {result.dataset}")
     console.print(f"  shipyard data diff {result.dataset} {result.drifted}")
@@ -102,6 +107,7 @@ def quickstart_cmd(
     console.print("  shipyard alerts list --status open")
     console.print(f"  shipyard monitors report {result.monitor} --html monitor.html")
     console.print("  shipyard monitors watch    (runs monitors on their --every schedules)")
+    console.print("  shipyard api --port 8000   (the REST API: /api/monitors, /api/alerts, /docs)")
     console.print(
         f"  Python: sy.search_runs('{result.experiment}', "
         "filter='metrics.auc > 0.7', order_by=['metrics.auc desc'])"
