@@ -477,11 +477,7 @@ def print_results(
                  f"{m['peak_rise'] / 1e6:,.0f} MB", f"{m['peak_rise'] / m['nbytes']:.2f}× of "
                  f"{m['nbytes'] / 1e6:,.0f} MB Arrow", "", ""]
             )  # fmt: skip
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    for i, line in enumerate(lines):
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) + " |")
-        if i == 0:
-            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    _print_table(lines)
     print("\nGoals:")
     for res in results:
         base, full = _median(res, "shipyard"), _median(res, "scipy-full")
@@ -566,6 +562,15 @@ def print_results(
     print(f"During the run, {load.summary()}.")
 
 
+def _print_table(lines: list[list[str]]) -> None:
+    """A Markdown table: the first line is the header."""
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(lines[0]))]
+    for i, line in enumerate(lines):
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) + " |")
+        if i == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
 def print_streams(streams: list[tuple[int, dict | None, str]]) -> None:
     """Row s: drift_stream's time and memory as the windows grow, beside drift's."""
     if not streams:
@@ -586,11 +591,7 @@ def print_streams(streams: list[tuple[int, dict | None, str]]) -> None:
              f"{r['nbytes'] / 1e6:,.0f} MB", f"{r['peak_rise'] / r['nbytes']:.2f}×",
              f"{r['whole_seconds']:.2f} s", f"{gaps}; {same}"]
         )  # fmt: skip
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    for i, line in enumerate(lines):
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) + " |")
-        if i == 0:
-            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    _print_table(lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
