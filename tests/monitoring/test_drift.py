@@ -387,3 +387,25 @@ def test_quality_counts_rows_outside_the_dataset_schema(home: Path) -> None:
     assert found.loc["age", "issue"] == ""  # the schema given, not the dataset's
     with pytest.raises(InvalidInput, match="schema must be"):
         monitoring.quality(current, current, schema={"income": "float"})
+
+
+def test_schema_shares_count_rows_not_columns_or_checks(home: Path) -> None:
+    from shipyard.data import ColumnSchema, Schema
+
+    schema = Schema((
+        ColumnSchema("age", "int", nullable=False, min=18),
+        ColumnSchema("term", "int", nullable=True),
+        ColumnSchema("code", "string", nullable=False, categories=("a1", "b2"), regex=r"[a-z]\d"),
+    ))  # fmt: skip
+    current = pa.table({
+        "age": pa.array([30.0] * 399 + [30.5]),  # one value no whole number
+        "term": pa.array([12.0] * 399 + [float("nan")]),  # as the log keeps a JSON null
+        "code": pa.array(["a1"] * 397 + ["zz"] * 3),  # 3 rows fail categories and regex
+    })  # fmt: skip
+    found = monitoring.quality(current, current, schema=schema).set_index("column")
+    assert found.loc["age", "out_of_schema"] == pytest.approx(1 / 400)
+    assert found.loc["age", "issue"] == "rows outside the schema (type)"  # any wrong type
+    assert "30.5" in found.loc["age", "examples"]
+    assert found.loc["term", "out_of_schema"] == 0 and found.loc["term", "issue"] == ""
+    assert found.loc["code", "out_of_schema"] == pytest.approx(3 / 400)  # not 6 / 400
+    assert found.loc["code", "issue"] == ""  # under 1%

@@ -307,6 +307,20 @@ def test_quality_checks_traffic_against_the_reference_dataset_schema(
     assert share["value"].iloc[-1] == pytest.approx(expected) and expected > 0.05
 
 
+def test_a_dataset_monitor_checks_the_reference_dataset_schema(home: Path) -> None:
+    sy.datasets.register("base", make_loans(1000, seed=0))
+    strict = sy.datasets.schema("base").with_column("age", max=40)
+    sy.datasets.set_schema("base", strict)
+    sy.datasets.register("incoming", make_loans(1000, seed=1))  # its own, inferred schema
+    monitoring.create_monitor(
+        "incoming-quality", dataset="incoming", reference="base@1", detectors=["quality"]
+    )
+    issues = monitoring.check("incoming-quality").detectors["quality"]["evidence"]["issues"]
+    assert issues["age"]["issue"] == "rows outside the schema (max)"  # as quality("base@1", ...)
+    sdk = monitoring.quality("base@1", "incoming@1").set_index("column")
+    assert sdk.loc["age", "issue"] == issues["age"]["issue"]
+
+
 def test_a_time_window_and_a_log_reference(loans: Path, home: Path, log: Any) -> None:
     monitoring.create_monitor(
         "recent", deployment="loans", window="1h", reference="log:first",

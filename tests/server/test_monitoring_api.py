@@ -87,6 +87,20 @@ def test_bad_requests_name_what_is_wrong(api: httpx.Client) -> None:
     assert wrong.status_code == 422 and "status must be one of" in wrong.json()["error"]
     assert api.get("/api/alerts/abc").status_code == 422
     assert api.get("/api/alerts/999").status_code == 404
+    huge = api.get("/api/monitors/applications-drift/series", params={"from_check": 2**63})
+    assert huge.status_code == 422 and "from_check" in huge.json()["error"]
+    for answer, status in ((api.get("/api/nowhere"), 404), (api.delete("/api/alerts"), 405)):
+        assert answer.status_code == status and "error" in answer.json()  # one error shape
+    monitoring.check("applications-drift")
+    alert_id = monitoring.list_alerts()[0].id
+    form = api.post(f"/api/alerts/{alert_id}/ack", data={"by": "dana"})  # not JSON: refused
+    assert form.status_code == 422 and "Content-Type: application/json" in form.json()["error"]
+    broken = api.post(
+        f"/api/alerts/{alert_id}/ack", content=b'{"by": "dana"',
+        headers={"content-type": "application/json"},
+    )  # fmt: skip
+    assert broken.status_code == 422 and "not valid JSON" in broken.json()["error"]
+    assert monitoring.get_alert(alert_id).status == "open"  # nothing changed
 
 
 def test_with_auth_reads_need_a_key_and_changes_the_admin_scope(home: Any) -> None:
@@ -106,5 +120,9 @@ def test_with_auth_reads_need_a_key_and_changes_the_admin_scope(home: Any) -> No
         assert forbidden.status_code == 403 and "admin" in forbidden.json()["error"]
         acked = api.post(f"/api/alerts/{alert_id}/ack", headers={"x-api-key": admin})
         assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "key:ops"
-        serving.revoke_key("ops")
+        serving.revoke_key("ops")  # refused from the next request on
+        late = api.post(f"/api/alerts/{alert_id}/resolve", headers={"x-api-key": admin})
+        assert late.status_code == 401
+        fresh = serving.create_key("ops-2", scopes=["admin"])  # works at once
+        assert api.post(f"/api/alerts/{alert_id}/resolve", headers={"x-api-key": fresh}).is_success
         assert api.get("/api/monitors", headers={"x-api-key": "sy_00_forged"}).status_code == 401

@@ -163,6 +163,13 @@ def series(
     import pandas as pd
     from sqlalchemy import select
 
+    if from_check is not None and (
+        isinstance(from_check, bool) or not isinstance(from_check, int)
+        or not 0 < from_check < 2**63
+    ):  # fmt: skip
+        raise InvalidInput(
+            f"from_check must be a check id (a positive integer); got {from_check!r}."
+        )
     monitor = get(name)
     query = select(
         RESULTS.c.at, RESULTS.c.check_id, RESULTS.c.detector, RESULTS.c.feature,

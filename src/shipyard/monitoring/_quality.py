@@ -10,7 +10,6 @@ from the same prepared columns as drift (sorted values, category counts); the sc
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -124,22 +123,34 @@ def _schema_of(reference: Any) -> Any:
     return None
 
 
-def _whole_numbers_as_ints(table: Any, columns: Sequence[Any]) -> Any:
-    """The schema's columns of the table, with floats that hold whole numbers only cast to
-    integers where the schema wants integers: a missing value turns a pandas integer column
-    into floats, and JSON requests may send 30.0 for 30; neither is a wrong type."""
+def _whole_numbers_as_ints(
+    table: Any, columns: Sequence[Any]
+) -> tuple[Any, dict[str, tuple[int, str, bool]]]:
+    """The schema's columns of the table, with float columns cast to integers where the
+    schema wants integers (NaN taken as missing): a missing value turns a pandas integer
+    column into floats, the inference log keeps a JSON null as NaN, and JSON may send 30.0
+    for 30; none is a wrong type. Values that are no whole number (2.5, inf) are set aside
+    as missing and returned per column: (how many, an example, whether the column had
+    missing values of its own), the type failures."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arrays = []
+    arrays, wrong = [], {}
     for column in columns:
         values = table.column(column.name)
         if column.dtype == "int" and pa.types.is_floating(values.type):
-            # safe casting fails on 2.5, NaN or inf: a real wrong type, validate reports it
-            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                values = pc.cast(values, pa.int64())
+            values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+            had_missing = values.null_count > 0
+            whole = pc.and_(pc.is_finite(values), pc.equal(pc.floor(values), values))
+            bad = pc.invert(pc.fill_null(whole, True))  # nulls are not wrong-typed
+            count = pc.sum(bad).as_py() or 0
+            if count:
+                example = str(pc.filter(values, bad)[0].as_py())
+                wrong[column.name] = (count, example, had_missing)
+                values = pc.if_else(bad, pa.scalar(None, values.type), values)
+            values = pc.cast(values, pa.int64())
         arrays.append(values)
-    return pa.table(arrays, names=[c.name for c in columns])
+    return pa.table(arrays, names=[c.name for c in columns]), wrong
 
 
 def current_schema(dataset: str) -> Any:
@@ -153,10 +164,10 @@ def current_schema(dataset: str) -> Any:
 
 
 def _schema_failures(schema: Any, table: Any) -> dict[str, tuple[float, list[str], str]]:
-    """Per column of the table the schema describes: the share of rows failing it, which
-    checks failed and the first failure's message. Uniqueness is not asked of a window of
-    traffic (the same applicant may come twice); columns missing on either side are
-    quality's own finding."""
+    """Per column of the table the schema describes: the share of rows failing it (the
+    most failing any one check), which checks failed and the first failure's message.
+    Uniqueness is not asked of a window of traffic (the same applicant may come twice);
+    columns missing on either side are quality's own finding."""
     from shipyard.data import Schema, validate
 
     if not isinstance(schema, Schema):
@@ -166,14 +177,23 @@ def _schema_failures(schema: Any, table: Any) -> dict[str, tuple[float, list[str
     if not columns or table.num_rows == 0:
         return {}
     subset = Schema(tuple(dataclasses.replace(c, unique=False) for c in columns))
-    report = validate(_whole_numbers_as_ints(table, columns), subset)
-    failing: dict[str, tuple[int, list[str], str]] = {}
+    values, wrong = _whole_numbers_as_ints(table, columns)
+    report = validate(values, subset)
+    failing: dict[str, tuple[int, list[str], str]] = {
+        name: (count, ["type"], f"Column {name!r} should hold int values; {count:,} row(s) "
+               f"hold other numbers (e.g. {example}).")
+        for name, (count, example, _) in wrong.items()
+    }  # fmt: skip
     for failure in report.failures:
         if failure.column is None:
             continue
+        if failure.check == "nullable" and failure.column in wrong and not wrong[failure.column][2]:
+            continue  # the only missing values are the wrong-typed ones set aside above
         rows, checks, message = failing.get(failure.column, (0, [], failure.message))
-        failing[failure.column] = (rows + failure.rows, [*checks, failure.check], message)
+        # a row may fail several checks: the most any one check fails is a lower bound of
+        # the rows outside the schema (exact when one check fails) and never counts twice
+        failing[failure.column] = (max(rows, failure.rows), [*checks, failure.check], message)
     return {
-        name: (min(rows / table.num_rows, 1.0), checks, message)
+        name: (rows / table.num_rows, checks, message)
         for name, (rows, checks, message) in failing.items()
     }

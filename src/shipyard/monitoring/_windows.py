@@ -57,7 +57,7 @@ def read_windows(monitor: Monitor, now: float, log_dir: str | Path | None) -> Wi
         names = list(before.column_names)  # columns the newest version dropped count too
         names += [n for n in table.column_names if n not in names]
         windows = Windows(table, before, names, reference_label=f"{reference.ref} vs {current.ref}")
-        windows.schema = current_schema(monitor.target)
+        windows.schema = current_schema(reference.name)  # as quality(reference, ...) does
         return _skip_unjudgeable(windows, monitor)
     from shipyard.serving import read_requests
 

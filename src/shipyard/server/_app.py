@@ -14,6 +14,7 @@ import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipyard._version import __version__
 from shipyard.errors import Conflict, InvalidInput, NotFound
@@ -39,7 +40,9 @@ def create_app(*, auth: bool = False) -> FastAPI:
     """The platform API. ``auth``: require API keys (see the module docstring)."""
     from shipyard.server._monitoring import router as monitoring
 
-    keyring = Keyring() if auth else None
+    # read again on every request: a revoked key stops, a new one works, at once (the
+    # platform API sees people, not inference traffic; one small query is cheap)
+    keyring = Keyring(ttl=0.0) if auth else None
 
     def caller(request: Request) -> ApiKey | None:
         """The key of the request (None without auth); refuses a missing or unknown one."""
@@ -69,7 +72,7 @@ def create_app(*, auth: bool = False) -> FastAPI:
         docs_url=None if auth else "/docs",
         redoc_url=None,
     )
-    app.include_router(monitoring, prefix="/api", dependencies=[Depends(caller)])
+    app.include_router(monitoring, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, str]:
@@ -78,6 +81,7 @@ def create_app(*, auth: bool = False) -> FastAPI:
     for kind in (*_STATUS, Refused):
         app.add_exception_handler(kind, _error)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # unknown paths, methods
 
     return app
 
@@ -95,14 +99,33 @@ def _error(_request: Request, exc: Exception) -> Response:
     return JSON({"error": str(exc)}, status_code=status, headers=headers)
 
 
+async def _json(request: Request) -> None:
+    """A request body must be JSON: a form or text body would otherwise be ignored."""
+    if request.method in ("GET", "HEAD") or not await request.body():
+        return
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise InvalidInput(
+            f"body: send JSON with 'Content-Type: application/json' (got {kind or 'none'!r})."
+        )
+
+
 def _invalid(_request: Request, exc: Exception) -> Response:
     """FastAPI's validation errors as one message naming each field and what it expects."""
     assert isinstance(exc, RequestValidationError)
     parts = []
     for problem in exc.errors():
+        if problem["type"] == "json_invalid":
+            parts.append(f"body: not valid JSON ({problem.get('ctx', {}).get('error', '')})")
+            continue
         where = ".".join(str(p) for p in problem["loc"] if p not in ("query", "path", "body"))
         parts.append(f"{where or 'body'}: {problem['msg']}")
     return JSON({"error": "; ".join(parts) + "."}, status_code=422)
+
+
+def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSON({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, *, auth: bool = False) -> None:

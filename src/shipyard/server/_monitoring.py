@@ -42,7 +42,7 @@ def get_series(
     name: str,
     feature: str | None = None,
     metric: str | None = None,
-    from_check: Annotated[int | None, Query(ge=1)] = None,
+    from_check: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
 ) -> list[dict[str, Any]]:
     """Stored results, oldest first: each feature's statistics over time (at, check_id,
     detector, feature, metric, value, threshold, flagged)."""
