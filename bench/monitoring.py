@@ -449,6 +449,11 @@ def print_results(
     results: list[dict], args, evidently_note: str, load: OtherLoad, revision: str
 ) -> None:
     sys.stderr.flush()
+    if not results:  # only drift_stream was asked for
+        print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, Shipyard {revision}.")
+        print(f"Command: {shlex.join([sys.executable, *sys.argv])}")
+        print(f"During the run, {load.summary()}.")
+        return
     header = ["Table", "What is timed", "Median", "Runs (range)", "CPU s", "Shipyard faster"]
     lines = [header]
     for res in results:
