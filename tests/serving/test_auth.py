@@ -12,8 +12,7 @@ import pytest
 
 from shipyard import serving
 from shipyard.errors import Conflict, InvalidInput
-from shipyard.store import default_database
-from shipyard.store._schema import Base
+from shipyard.store import Base, default_database
 
 ROW = {
     "age": 41,

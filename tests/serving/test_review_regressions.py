@@ -137,8 +137,7 @@ def test_an_oip_request_id_is_the_one_feedback_uses_and_counts_once(
 
 
 def test_slow_keys_new_keys_and_revocations_without_polling(store: Path, start_server: Any) -> None:
-    from shipyard.store import default_database
-    from shipyard.store._schema import Base
+    from shipyard.store import Base, default_database
 
     slow = serving.create_key("half", ["predict"], rate_limit=0.5)
     try:

@@ -15,11 +15,12 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 import shipyard as sy
+import shipyard.monitoring  # each capability registers its tables when imported
+import shipyard.serving
 from shipyard.config import reset_settings
 from shipyard.errors import InvalidInput, StoreVersionError
-from shipyard.store import HEAD_REVISION, Database, SchemaState, current_revision, upgrade
+from shipyard.store import HEAD_REVISION, Base, Database, SchemaState, current_revision, upgrade
 from shipyard.store._migrate import MIGRATIONS
-from shipyard.store._schema import Base
 
 TABLES = set(Base.metadata.tables)
 

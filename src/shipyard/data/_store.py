@@ -13,22 +13,21 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard._refs import Ref
+from shipyard.data._tables import (
+    ALIASES,
+    DATASETS,
+    LINEAGE,
+    RUN_INPUTS,
+    SCHEMAS,
+    TAGS,
+    TRANSFORM_OUTPUTS,
+    TRANSFORMS,
+    VERSIONS,
+)
 from shipyard.data._types import Dataset, VersionInfo
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import Database
-from shipyard.store._schema import Base
-
-_t = Base.metadata.tables
-DATASETS = _t["datasets"]
-SCHEMAS = _t["dataset_schemas"]
-VERSIONS = _t["dataset_versions"]
-ALIASES = _t["dataset_aliases"]
-TAGS = _t["dataset_version_tags"]
-LINEAGE = _t["dataset_lineage"]
-RUN_INPUTS = _t["run_inputs"]
-TRANSFORMS = _t["transforms"]
-TRANSFORM_OUTPUTS = _t["transform_outputs"]
-RUNS = _t["runs"]
+from shipyard.tracking._tables import RUNS
 
 POLICIES = ("warn", "reject")
 RESERVED_ALIASES = "'latest' and version numbers (3, v3)"

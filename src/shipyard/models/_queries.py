@@ -9,22 +9,12 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, func, insert, select
 
 from shipyard._refs import Ref
+from shipyard.data._tables import DATASETS
+from shipyard.data._tables import VERSIONS as DATASET_VERSIONS
 from shipyard.errors import NotFound
 from shipyard.models._signature import Signature
+from shipyard.models._tables import ALIASES, EVENTS, EXPORTS, INPUTS, MODELS, TAGS, VERSIONS
 from shipyard.models._types import STAGES, Export, ModelVersion
-from shipyard.store._schema import Base
-
-_t = Base.metadata.tables
-MODELS = _t["models"]
-VERSIONS = _t["model_versions"]
-ALIASES = _t["model_aliases"]
-TAGS = _t["model_version_tags"]
-INPUTS = _t["model_inputs"]
-EXPORTS = _t["model_exports"]
-EVENTS = _t["model_events"]
-DATASET_VERSIONS = _t["dataset_versions"]
-DATASETS = _t["datasets"]
-
 
 # The hot path of ``models.load`` is built once: one statement per kind of reference.
 _BY_NUMBER = (

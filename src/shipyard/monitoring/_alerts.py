@@ -30,8 +30,8 @@ from shipyard.config import current_user
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.monitoring._channels import finite, send
 from shipyard.monitoring._monitors import Monitor
+from shipyard.monitoring._tables import ALERTS, MONITORS
 from shipyard.store import default_database
-from shipyard.store._schema import Base
 
 __all__ = [
     "STATUSES",
@@ -44,8 +44,6 @@ __all__ = [
     "resolve",
 ]
 
-ALERTS = Base.metadata.tables["alerts"]
-MONITORS = Base.metadata.tables["monitors"]
 STATUSES = ("open", "acknowledged", "resolved")
 ACTIVE = ("open", "acknowledged")
 

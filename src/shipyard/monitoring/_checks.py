@@ -25,16 +25,13 @@ from shipyard.monitoring._alerts import apply_findings, notify
 from shipyard.monitoring._channels import finite
 from shipyard.monitoring._detectors import RUNNERS, Outcome, finite_number
 from shipyard.monitoring._monitors import Monitor, get, list_monitors
+from shipyard.monitoring._tables import CHECKS, MONITORS, RESULTS
 from shipyard.monitoring._windows import Windows, read_windows
 from shipyard.store import default_database
-from shipyard.store._schema import Base
 
 __all__ = ["Check", "check", "checks", "run_due", "series"]
 
 log = logging.getLogger("shipyard.monitoring")
-
-_t = Base.metadata.tables
-CHECKS, RESULTS, MONITORS = _t["monitor_checks"], _t["monitor_results"], _t["monitors"]
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from shipyard._refs import check_name
 from shipyard.config import current_user
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.monitoring._tables import ALERTS, CHECKS, MONITORS, RESULTS
 from shipyard.store import default_database
-from shipyard.store._schema import Base
 
 __all__ = [
     "DETECTORS",
@@ -40,7 +40,6 @@ __all__ = [
     "set_enabled",
 ]
 
-MONITORS = Base.metadata.tables["monitors"]
 
 DETECTORS = ("data_drift", "prediction_drift", "quality", "performance", "multivariate")
 DEFAULT_DETECTORS = {
@@ -351,9 +350,8 @@ def delete_monitor(name: str) -> None:
     """Delete a monitor with its checks, results and alerts."""
     with default_database().write() as conn:
         monitor = _read(conn, name)
-        tables = Base.metadata.tables
-        for table in ("alerts", "monitor_results", "monitor_checks"):
-            conn.execute(delete(tables[table]).where(tables[table].c.monitor_id == monitor.id))
+        for table in (ALERTS, RESULTS, CHECKS):
+            conn.execute(delete(table).where(table.c.monitor_id == monitor.id))
         conn.execute(delete(MONITORS).where(MONITORS.c.id == monitor.id))
 
 

@@ -21,13 +21,12 @@ from sqlalchemy import insert, select, update
 from shipyard._refs import check_name
 from shipyard.config import current_user
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.serving._tables import KEYS
 from shipyard.store import default_database
-from shipyard.store._schema import Base
 
 __all__ = ["SCOPES", "ApiKey", "Keyring", "RateLimiter", "create_key", "list_keys", "revoke_key"]
 
 SCOPES = ("predict", "feedback", "admin")
-KEYS = Base.metadata.tables["api_keys"]
 
 
 @dataclass(frozen=True)

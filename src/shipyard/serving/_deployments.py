@@ -25,8 +25,8 @@ from shipyard._refs import check_name, parse_ref
 from shipyard.config import current_user
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.serving._policies import check_policy, initial_weights
+from shipyard.serving._tables import DEPLOYMENTS, EVENTS, ROUTES
 from shipyard.store import default_database
-from shipyard.store._schema import Base
 
 __all__ = [
     "Deployment",
@@ -45,10 +45,6 @@ __all__ = [
     "set_route",
 ]
 
-_t = Base.metadata.tables
-DEPLOYMENTS = _t["deployments"]
-ROUTES = _t["deployment_routes"]
-EVENTS = _t["deployment_events"]
 
 # moves that change the policy and split, and can be undone by rollback (a route's model is
 # changed back with set_route, not rollback)

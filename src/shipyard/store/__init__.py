@@ -8,10 +8,12 @@ from shipyard.config import get_settings, on_reset
 from shipyard.store._artifacts import ArtifactStore, Blob
 from shipyard.store._db import Database
 from shipyard.store._migrate import HEAD_REVISION, SchemaState, current_revision, upgrade
+from shipyard.store._schema import Base
 
 __all__ = [
     "HEAD_REVISION",
     "ArtifactStore",
+    "Base",
     "Blob",
     "Database",
     "SchemaState",

@@ -19,18 +19,17 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import Blob, Database
-from shipyard.store._schema import (
-    ArtifactRow,
-    Base,
-    ExperimentRow,
-    LatestMetricRow,
-    MetricRow,
-    ParamRow,
-    RunRow,
-    TagRow,
-)
 from shipyard.tracking import _validate as check
 from shipyard.tracking._process import ProcessInfo, is_alive
+from shipyard.tracking._tables import (
+    ARTIFACTS,
+    EXPERIMENTS,
+    LATEST,
+    METRICS,
+    PARAMS,
+    RUNS,
+    TAGS,
+)
 from shipyard.tracking._types import (
     ArtifactInfo,
     Experiment,
@@ -41,15 +40,6 @@ from shipyard.tracking._types import (
     RunId,
     RunInfo,
 )
-
-_tables = Base.metadata.tables
-EXPERIMENTS = _tables[ExperimentRow.__tablename__]
-RUNS = _tables[RunRow.__tablename__]
-PARAMS = _tables[ParamRow.__tablename__]
-TAGS = _tables[TagRow.__tablename__]
-METRICS = _tables[MetricRow.__tablename__]
-LATEST = _tables[LatestMetricRow.__tablename__]
-ARTIFACTS = _tables[ArtifactRow.__tablename__]
 
 # Statements on the hot paths (run creation, params, metric flushes, run end), built once:
 # parameters are bound at execution, so no per-call statement construction or coercion.

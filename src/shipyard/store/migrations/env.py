@@ -2,7 +2,10 @@
 
 from alembic import context
 
-from shipyard.store._schema import Base
+from shipyard.store import Base
+
+# The migration scripts spell out every operation; the metadata (every table of the
+# capabilities imported so far) only serves comparisons such as tests/store/test_db.py's.
 
 connection = context.config.attributes.get("connection")
 if connection is None:
