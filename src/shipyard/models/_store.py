@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from shipyard._refs import Ref
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.models import _queries as q
-from shipyard.models._queries import (
+from shipyard.models._signature import Signature
+from shipyard.models._tables import (
     ALIASES,
     EVENTS,
     EXPORTS,
@@ -30,7 +31,6 @@ from shipyard.models._queries import (
     TAGS,
     VERSIONS,
 )
-from shipyard.models._signature import Signature
 from shipyard.models._types import STAGES, Model, ModelEvent, ModelVersion
 from shipyard.store import Database
 

@@ -35,8 +35,7 @@ from sqlalchemy import Float, and_, case, cast, false, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from shipyard.errors import InvalidFilter
-from shipyard.tracking._store import LATEST, PARAMS, RUNS, TAGS
-from shipyard.tracking._tables import RUN_STATUSES
+from shipyard.tracking._tables import LATEST, PARAMS, RUN_STATUSES, RUNS, TAGS
 
 _TOKEN = re.compile(
     r"""

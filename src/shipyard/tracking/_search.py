@@ -18,7 +18,8 @@ from shipyard.tracking._filter import (
     numeric_text,
     parse_order_by,
 )
-from shipyard.tracking._store import EXPERIMENTS, LATEST, PARAMS, RUNS, TAGS, TrackingStore
+from shipyard.tracking._store import TrackingStore
+from shipyard.tracking._tables import EXPERIMENTS, LATEST, PARAMS, RUNS, TAGS
 
 DEFAULT_PAGE = 1000
 _INFO_COLUMNS = [
