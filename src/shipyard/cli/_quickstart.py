@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shipyard import quickstart
 from shipyard.cli._common import console, handle_errors, number
 from shipyard.config import get_settings
+from shipyard.quickstart import QuickstartResult
 
 
 @handle_errors
@@ -19,8 +22,13 @@ def quickstart_cmd(
     """Run the whole loop on bundled loan data and print where to look."""
     settings = get_settings()
     console.print(f"Shipyard quick start: store {settings.db_url}")
-    # datasets, three models, select, register, export, automl, serving, monitoring
-    stages = 3 + 3 + 3 + 2
+    result = _run_with_progress(rows, seed, automl_budget)
+    _print_summary(result)
+    _print_where_to_look(result, settings.home)
+
+
+def _run_with_progress(rows: int, seed: int, automl_budget: float) -> QuickstartResult:
+    """``quickstart.run`` under a progress bar: one tick per stage line."""
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -30,7 +38,7 @@ def quickstart_cmd(
         console=console,
         transient=False,
     ) as bar:
-        task = bar.add_task("starting", total=stages)
+        task = bar.add_task("starting", total=quickstart.stage_count())
         first = [True]
 
         def advance(name: str) -> None:
@@ -42,6 +50,11 @@ def quickstart_cmd(
         result = quickstart.run(rows=rows, seed=seed, progress=advance, automl_budget=automl_budget)
         bar.advance(task)
         bar.update(task, description="done")
+    return result
+
+
+def _print_summary(result: QuickstartResult) -> None:
+    """What each stage made, one paragraph per stage."""
     m = result.metrics
     console.print(
         f"\n[bold green]Done.[/] Best model: learning_rate={result.best_params['learning_rate']}"
@@ -84,6 +97,10 @@ def quickstart_cmd(
         f"The same through the REST API: {api['endpoint']} answered {api['checks']} check(s), "
         f"{api['series']} stored results and {api['alerts']} alert(s).\n"
     )
+
+
+def _print_where_to_look(result: QuickstartResult, home: Path) -> None:
+    """The commands (and one SDK call) that show what the quick start made."""
     console.print("Where to look:")
     console.print(f"  shipyard data show {result.dataset}")
     console.print(f"  shipyard data diff {result.dataset} {result.drifted}")
@@ -103,7 +120,7 @@ def quickstart_cmd(
     console.print(f"  shipyard deployments show {result.deployment}")
     console.print(f"  shipyard serve --deployment {result.deployment} --port 8080")
     console.print(f"  shipyard monitors show {result.monitor}")
-    console.print(f"  shipyard monitors run {result.monitor}")
+    console.print(f"  shipyard monitors check {result.monitor}")
     console.print("  shipyard alerts list --status open")
     console.print(f"  shipyard monitors report {result.monitor} --html monitor.html")
     console.print("  shipyard monitors watch    (runs monitors on their --every schedules)")
@@ -112,4 +129,4 @@ def quickstart_cmd(
         f"  Python: sy.search_runs('{result.experiment}', "
         "filter='metrics.auc > 0.7', order_by=['metrics.auc desc'])"
     )
-    console.print(f"  Everything is stored under {settings.home.resolve()}")
+    console.print(f"  Everything is stored under {home.resolve()}")
