@@ -123,37 +123,45 @@ def runs_show(
 ) -> None:
     """Show a run: attributes, params, metrics (with their curves), tags, artifacts."""
     run = tracking.get_run(run_id)
-    info = run.info
     if as_json:
-        print_json(
-            {
-                "run_id": info.id,
-                "name": info.name,
-                "experiment": run.experiment,
-                "status": info.status,
-                "start_time": info.start_time,
-                "end_time": info.end_time,
-                "parent_id": info.parent_id,
-                "children": run.children,
-                "source": {
-                    "commit": info.source_commit,
-                    "dirty": info.source_dirty,
-                    "entry_point": info.entry_point,
-                },
-                "environment": info.environment,
-                "params": run.params,
-                "tags": run.tags,
-                "metrics": {
-                    k: {"value": m.value, "step": m.step, "count": m.count}
-                    for k, m in run.metrics.items()
-                },
-                "artifacts": [
-                    {"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind}
-                    for a in run.artifacts
-                ],
-            }
-        )
+        print_json(_run_json(run))
         return
+    _print_run(run)
+
+
+def _run_json(run: tracking.RunData) -> dict[str, Any]:
+    """The run as ``runs show --json`` prints it."""
+    info = run.info
+    return {
+        "run_id": info.id,
+        "name": info.name,
+        "experiment": run.experiment,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "parent_id": info.parent_id,
+        "children": run.children,
+        "source": {
+            "commit": info.source_commit,
+            "dirty": info.source_dirty,
+            "entry_point": info.entry_point,
+        },
+        "environment": info.environment,
+        "params": run.params,
+        "tags": run.tags,
+        "metrics": {
+            k: {"value": m.value, "step": m.step, "count": m.count} for k, m in run.metrics.items()
+        },
+        "artifacts": [
+            {"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind}
+            for a in run.artifacts
+        ],
+    }
+
+
+def _print_run(run: tracking.RunData) -> None:
+    """The run as panels and tables: attributes, params, metrics, tags, artifacts, children."""
+    info = run.info
     commit = info.source_commit[:10] if info.source_commit else "-"
     dirty = " (uncommitted changes)" if info.source_dirty else ""
     packages = info.environment.get("packages", {})

@@ -59,31 +59,7 @@ def search(
     required: set[tuple[str, str]] = set()
     if filter is not None and filter.strip():
         condition, required = analyze_filter(filter)
-    order: list[tuple[Any, bool]] = []  # (column, descending)
-    nullable = False
-    joins = []
-    for n, clause in enumerate(orders):
-        field, descending = parse_order_by(clause)
-        if field.kind == "attributes":
-            column: Any = ATTRIBUTES[field.key]
-            nullable = nullable or bool(column.nullable)
-        else:
-            table = {"metrics": LATEST, "params": PARAMS, "tags": TAGS}[field.kind].alias(f"o{n}")
-            on = (table.c.run_id == RUNS.c.id) & (table.c.key == field.key)
-            # When the filter demands the field, an inner join lets the database walk the
-            # (key, value) index in order instead of sorting every run.
-            inner = (field.kind, field.key) in required
-            joins.append((table, on, inner))
-            nullable = nullable or not inner
-            column = table.c.value
-            if field.kind != "metrics":
-                # Params and tags: numbers first in numeric order (as filters compare them),
-                # then the rest as text. The numeric key can be NULL: pages use offsets.
-                number = numeric_text(column)
-                order.append((number.is_(None), False))
-                order.append((number, descending))
-                nullable = True
-        order.append((column, descending))
+    order, joins, nullable = _ordering(orders, required)
     order += [(RUNS.c.start_time, True), (RUNS.c.id, False)]
 
     query = select(RUNS.c.id, *[c.label(f"k{i}") for i, (c, _) in enumerate(order)])
@@ -119,6 +95,39 @@ def search(
             next_token["k"] = list(rows[-1][1:])
     frame.attrs["next_page_token"] = _make_token(next_token) if next_token else None
     return frame
+
+
+def _ordering(
+    orders: Sequence[str], required: set[tuple[str, str]]
+) -> tuple[list[tuple[Any, bool]], list[tuple[Any, Any, bool]], bool]:
+    """The ``order_by`` clauses as (column, descending) pairs, the joins they need
+    (table, on, inner) and whether any sort key can be NULL (then pages use offsets)."""
+    order: list[tuple[Any, bool]] = []  # (column, descending)
+    nullable = False
+    joins: list[tuple[Any, Any, bool]] = []
+    for n, clause in enumerate(orders):
+        field, descending = parse_order_by(clause)
+        if field.kind == "attributes":
+            column: Any = ATTRIBUTES[field.key]
+            nullable = nullable or bool(column.nullable)
+        else:
+            table = {"metrics": LATEST, "params": PARAMS, "tags": TAGS}[field.kind].alias(f"o{n}")
+            on = (table.c.run_id == RUNS.c.id) & (table.c.key == field.key)
+            # When the filter demands the field, an inner join lets the database walk the
+            # (key, value) index in order instead of sorting every run.
+            inner = (field.kind, field.key) in required
+            joins.append((table, on, inner))
+            nullable = nullable or not inner
+            column = table.c.value
+            if field.kind != "metrics":
+                # Params and tags: numbers first in numeric order (as filters compare them),
+                # then the rest as text. The numeric key can be NULL: pages use offsets.
+                number = numeric_text(column)
+                order.append((number.is_(None), False))
+                order.append((number, descending))
+                nullable = True
+        order.append((column, descending))
+    return order, joins, nullable
 
 
 def _after(order: list[tuple[Any, bool]], last: list[Any]) -> Any:
