@@ -12,9 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipyard.data import make_loans
+from shipyard.data import ColumnSchema, Schema, infer_schema, make_loans
 from shipyard.data._checks import Failure, ValidationReport, validate
-from shipyard.data._schema import ColumnSchema, Schema, infer_schema
 from shipyard.errors import InvalidInput
 
 ROWS = 2_000

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipyard.data import make_loans
+from shipyard.data import ColumnSchema, Schema, infer_schema, make_loans
 from shipyard.data._loans import GENDERS, PURPOSES
-from shipyard.data._schema import DTYPES, ColumnSchema, Schema, infer_schema
+from shipyard.data._schema import DTYPES
 from shipyard.errors import InvalidInput, NotFound
 
 

@@ -25,11 +25,12 @@ from shipyard.data._api import (
 )
 from shipyard.data._checks import ValidationReport
 from shipyard.data._derive import query, run_transform
+from shipyard.data._infer import infer_schema
 from shipyard.data._lineage import DatasetDiff, Lineage, diff, lineage
 from shipyard.data._loans import make_loans
 from shipyard.data._profile import Profile
 from shipyard.data._report import profile_html
-from shipyard.data._schema import ColumnSchema, Schema, infer_schema
+from shipyard.data._schema import ColumnSchema, Schema
 from shipyard.data._transforms import Transform, register_transform
 from shipyard.data._types import Dataset
 

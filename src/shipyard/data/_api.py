@@ -18,9 +18,10 @@ from shipyard.config import get_settings
 from shipyard.data._checks import Check, ValidationReport
 from shipyard.data._checks import validate as validate_table
 from shipyard.data._content import content_hash, to_arrow, write_parquet
+from shipyard.data._infer import infer_schema
 from shipyard.data._profile import Profile
 from shipyard.data._profile import profile as profile_table
-from shipyard.data._schema import Schema, infer_schema
+from shipyard.data._schema import Schema
 from shipyard.data._store import (
     POLICIES,
     DatasetStore,

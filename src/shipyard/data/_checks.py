@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from shipyard.data._schema import ColumnSchema, Schema, as_frame, family, parse_bound, type_names
+from shipyard.data._infer import as_frame, family, type_names
+from shipyard.data._schema import ColumnSchema, Schema, parse_bound
 from shipyard.errors import InvalidInput
 
 __all__ = ["Check", "Failure", "ValidationReport", "validate"]
@@ -152,7 +153,7 @@ def validate(
             malformed.
 
     Example:
-        >>> from shipyard.data._schema import infer_schema
+        >>> from shipyard.data import infer_schema
         >>> frame = pd.DataFrame({"age": [30, 41]})
         >>> schema = infer_schema(frame).with_column("age", max=40)
         >>> validate(frame, schema).failures[0].message

@@ -29,6 +29,8 @@ Drift knobs:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -65,8 +67,13 @@ def make_loans(
         if not 0.0 <= float(value) <= 1.0:
             raise InvalidInput(f"{name} must be between 0 and 1, got {value!r}.")
     rng = np.random.default_rng(seed)
-    n = n_rows
+    columns = _applicants(rng, n_rows, drift)  # draws in a fixed order: same seed, same frame
+    columns["default"] = _defaults(rng, columns, concept_drift)
+    return _frame(rng, columns, seed)
 
+
+def _applicants(rng: np.random.Generator, n: int, drift: float) -> dict[str, Any]:
+    """The applicants' features, shifted by ``drift``."""
     gender = rng.choice(GENDERS, size=n, p=[0.48, 0.49, 0.03])
     age = np.clip(rng.normal(42 - 8 * drift, 12, n), 18, 75).round().astype(int)
     education = rng.choice(EDUCATION, size=n, p=[0.35, 0.40, 0.20, 0.05])
@@ -107,6 +114,36 @@ def make_loans(
         .astype(int)
     )
 
+    return {
+        "gender": gender,
+        "age": age,
+        "education": education,
+        "income": income,
+        "home": home,
+        "purpose": purpose,
+        "region": region,
+        "term": term,
+        "loan_amount": loan_amount,
+        "employment": employment,
+        "late": late,
+        "open_accounts": open_accounts,
+        "dti": dti,
+        "credit": credit,
+    }
+
+
+def _defaults(rng: np.random.Generator, columns: dict[str, Any], concept_drift: float) -> Any:
+    """Whether each loan defaults: a logistic function of the features (``concept_drift``
+    changes the weights)."""
+    credit = columns["credit"]
+    dti = columns["dti"]
+    late = columns["late"]
+    loan_amount = columns["loan_amount"]
+    income = columns["income"]
+    employment = columns["employment"]
+    term = columns["term"]
+    purpose = columns["purpose"]
+    region = columns["region"]
     lti = loan_amount / income
     w_dti = 3.2 + 3.0 * concept_drift
     w_credit = 0.018 * (1 - 0.6 * concept_drift)
@@ -127,8 +164,28 @@ def make_loans(
         + 0.3 * (region == "south")
         - 0.2 * (region == "north")
     )
-    default = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return (rng.uniform(size=len(credit)) < 1 / (1 + np.exp(-logit))).astype(int)
 
+
+def _frame(rng: np.random.Generator, columns: dict[str, Any], seed: int) -> pd.DataFrame:
+    """The columns as a frame: 3% of employment lengths missing, dates over one year,
+    categoricals as categories."""
+    gender = columns["gender"]
+    age = columns["age"]
+    education = columns["education"]
+    income = columns["income"]
+    home = columns["home"]
+    purpose = columns["purpose"]
+    region = columns["region"]
+    term = columns["term"]
+    loan_amount = columns["loan_amount"]
+    employment = columns["employment"]
+    late = columns["late"]
+    open_accounts = columns["open_accounts"]
+    dti = columns["dti"]
+    credit = columns["credit"]
+    default = columns["default"]
+    n = len(age)
     employment_years = employment.astype(float)
     employment_years[rng.uniform(size=n) < 0.03] = np.nan
     start = np.datetime64("2025-01-01")

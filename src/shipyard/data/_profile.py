@@ -23,15 +23,24 @@ import os
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from shipyard.data._profile_types import (
+    EXACT_ROWS,
+    KINDS,
+    QUANTILE_KEYS,
+    QUANTILES,
+    ColumnProfile,
+    Histogram,
+    Profile,
+)
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 
 if TYPE_CHECKING:
@@ -39,172 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXACT_ROWS", "KINDS", "QUANTILES", "ColumnProfile", "Histogram", "Profile", "profile"]
 
-QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-"""Quantiles every numeric column reports, keyed ``"0.01"`` … ``"0.99"``."""
-EXACT_ROWS = 100_000
-"""Above this many rows, distinct counts and quantiles are approximate."""
-KINDS = ("numeric", "categorical", "boolean", "datetime", "other")
-FORMAT = 1  # version of the ``to_dict`` layout
-_KEYS = tuple(f"{q:g}" for q in QUANTILES)
 _SOURCE = "profiled"
-
-
-class Histogram(TypedDict):
-    """Counts of a numeric column's values in ``len(counts)`` fixed-width bins.
-
-    Bin ``i`` holds ``edges[i] <= x < edges[i + 1]``; the last bin also holds ``x == max``
-    (as :func:`numpy.histogram` does with these edges). A constant column has one bin
-    with ``edges == [v, v]``.
-    """
-
-    edges: list[float]
-    counts: list[int]
-
-
-@dataclass(frozen=True)
-class ColumnProfile:
-    """Statistics of one column; immutable, JSON-safe (no NaN or infinity anywhere).
-
-    Attributes:
-        name: column name.
-        type: Arrow type as a string (``"int64"``, ``"double"``, ``"large_string"``,
-            ``"dictionary<values=string, indices=int8, ordered=0>"``, ``"timestamp[ns]"``).
-        kind: ``"numeric"``, ``"categorical"`` (strings, dictionaries), ``"boolean"``,
-            ``"datetime"`` (timestamps, dates) or ``"other"``.
-        count: values present (``count + missing`` is the number of rows).
-        missing: nulls, plus NaN in floating-point columns.
-        distinct: distinct values present (an estimate when ``approximate``).
-        min: smallest finite value (numeric: float; datetime: ISO 8601 string; else None).
-        max: largest finite value, as ``min``.
-        mean: mean of the finite values (numeric only).
-        std: sample standard deviation (``ddof=1``) of the finite values (numeric only).
-        quantiles: ``{"0.01": …, "0.99": …}`` of the finite values, linear interpolation
-            (numeric only, else empty).
-        histogram: fixed-width bins between ``min`` and ``max`` (numeric with a finite
-            value, else None).
-        top: up to ``top_k`` most frequent values with counts, most frequent first, ties by
-            value (categorical and boolean; booleans as ``"true"``/``"false"``).
-        infinite: how many values are ``±inf`` (counted in ``count`` and the histogram's
-            outer bins, not in ``min``/``max``/``mean``/``std``/quantiles).
-        approximate: whether ``distinct`` and ``quantiles`` are estimates.
-    """
-
-    name: str
-    type: str
-    kind: str
-    count: int
-    missing: int
-    distinct: int
-    min: float | str | None = None
-    max: float | str | None = None
-    mean: float | None = None
-    std: float | None = None
-    quantiles: dict[str, float] = field(default_factory=dict)
-    histogram: Histogram | None = None
-    top: list[tuple[str, int]] = field(default_factory=list)
-    infinite: int = 0
-    approximate: bool = False
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Per-column statistics of a table: what the profile functions return.
-
-    Attributes:
-        rows: number of rows.
-        columns: one :class:`ColumnProfile` per column, in table order.
-
-    Example:
-        >>> import pyarrow as pa
-        >>> p = profile(pa.table({"x": [1.0, 2.0, None]}))
-        >>> p.rows, p.column("x").missing, p.column("x").mean
-        (3, 1, 1.5)
-    """
-
-    rows: int
-    columns: list[ColumnProfile]
-
-    def column(self, name: str) -> ColumnProfile:
-        """Return the profile of the column called ``name``.
-
-        Args:
-            name: a column name.
-
-        Returns:
-            That column's profile.
-
-        Raises:
-            NotFound: no column has that name (the message lists the known ones).
-        """
-        for column in self.columns:
-            if column.name == name:
-                return column
-        known = ", ".join(repr(c.name) for c in self.columns) or "none"
-        raise NotFound(f"The profile has no column {name!r}; its columns are: {known}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the profile as plain JSON-safe data (``from_dict`` reads it back exactly).
-
-        Returns:
-            ``{"format": 1, "rows": …, "columns": [{…}, …]}``; ``top`` entries are
-            ``[value, count]`` lists.
-        """
-        columns = []
-        for column in self.columns:
-            item = asdict(column)
-            item["top"] = [[value, n] for value, n in column.top]
-            columns.append(item)
-        return {"format": FORMAT, "rows": self.rows, "columns": columns}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Profile:
-        """Rebuild a profile from :meth:`to_dict` output (for example after JSON).
-
-        Args:
-            data: the mapping ``to_dict`` returned.
-
-        Returns:
-            An equal profile.
-
-        Raises:
-            InvalidInput: the mapping is not a profile this version can read.
-        """
-        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-            got = data.get("format") if isinstance(data, Mapping) else type(data).__name__
-            raise InvalidInput(f"Expected a profile dict with format {FORMAT}, got {got!r}.")
-        known = {f.name for f in fields(ColumnProfile)} - {"top"}
-        try:
-            columns = [
-                ColumnProfile(
-                    **{key: value for key, value in item.items() if key in known},
-                    top=[(str(value), int(n)) for value, n in item.get("top", [])],
-                )
-                for item in data["columns"]
-            ]
-            return cls(rows=int(data["rows"]), columns=columns)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"Malformed profile dict: {exc!r}.") from exc
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return one row per column: the scalar statistics and one column per quantile.
-
-        Returns:
-            A DataFrame indexed by column name with ``type``, ``kind``, ``count``,
-            ``missing``, ``distinct``, ``min``, ``max``, ``mean``, ``std``, ``q0.01`` …
-            ``q0.99`` and ``top`` (the most frequent value).
-        """
-        import pandas as pd
-
-        scalars = ["name", "type", "kind", "count", "missing", "distinct"]
-        scalars += ["min", "max", "mean", "std"]
-        records = [
-            [getattr(c, s) for s in scalars]
-            + [c.quantiles.get(k) for k in _KEYS]
-            + [c.top[0][0] if c.top else None]
-            for c in self.columns
-        ]
-        columns = [*scalars, *(f"q{k}" for k in _KEYS), "top"]
-        return pd.DataFrame(records, columns=columns).set_index("name")
 
 
 def profile(
@@ -455,7 +299,7 @@ def _column(p: _Plan, stats: Mapping[str, Any], rows: int) -> ColumnProfile:
     elif p.kind == "numeric":
         values.update({s: _float(stats[p.alias(s)]) for s in ("min", "max", "mean", "std")})
         qs = stats[p.alias("q")]
-        values["quantiles"] = dict(zip(_KEYS, map(float, qs), strict=True)) if qs else {}
+        values["quantiles"] = dict(zip(QUANTILE_KEYS, map(float, qs), strict=True)) if qs else {}
         values["infinite"] = int(stats[p.alias("inf")] or 0)
     return ColumnProfile(p.name, p.type, p.kind, approximate=p.approximate, **values)
 
