@@ -15,7 +15,7 @@ import pytest
 import shipyard as sy
 from shipyard import serving
 from shipyard.errors import InvalidInput
-from shipyard.models._signature import infer_signature
+from shipyard.models import infer_signature
 from shipyard.serving import deployments
 
 ROW = {
