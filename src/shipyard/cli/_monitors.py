@@ -201,7 +201,10 @@ def _titles(detectors: dict[str, Any]) -> str:
     return "; ".join(str(found["title"]) for found in detectors.values() if found.get("flagged"))
 
 
-@monitors.command("run")
+@monitors.command("run", hidden=True)  # the old spelling of "check", kept for scripts
+@monitors.command(
+    "check", help="Check a monitor now (or every due one); exit 1 when a check failed."
+)
 @handle_errors
 def run_cmd(
     name: str = typer.Argument(None, help="Monitor name (or --due)."),
@@ -369,7 +372,8 @@ def alerts_show_cmd(
         console.print(f"  {when(d['at'])} {d['event']} → {d['channel']}: {outcome}", markup=False)
 
 
-@alerts.command("ack")
+@alerts.command("ack", hidden=True)  # short for "acknowledge", kept for scripts
+@alerts.command("acknowledge")
 @handle_errors
 def ack_cmd(
     alert_id: int = typer.Argument(..., help="Alert id."),
