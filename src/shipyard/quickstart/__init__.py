@@ -61,6 +61,13 @@ class Step:
     work: Callable[[Loop, Any], None]
     items: Callable[[Options], Sequence[Any]] = _once
 
+    def lines(self, options: Options) -> list[tuple[Any, str]]:
+        """Each run of the step with the progress line printed as it starts: (item, line)."""
+        return [
+            (item, self.description.format(options=options, model=MODEL, item=item))
+            for item in self.items(options)
+        ]
+
 
 def _learning_rates(options: Options) -> Sequence[float]:
     return options.learning_rates
@@ -103,7 +110,7 @@ STEPS: tuple[Step, ...] = (
 def stage_count(options: Options | None = None) -> int:
     """How many progress lines ``run`` prints with these options."""
     chosen = options or Options()
-    return sum(len(step.items(chosen)) for step in STEPS)
+    return sum(len(step.lines(chosen)) for step in STEPS)
 
 
 def run(
@@ -119,8 +126,8 @@ def run(
     loop = Loop(options, progress or (lambda _stage: None))
     with loop.parent_run:  # ends the parent run as failed if a step before ``select`` fails
         for step in STEPS:
-            for item in step.items(options):
-                loop.stage(step.description.format(options=options, model=MODEL, item=item))
+            for item, line in step.lines(options):
+                loop.stage(line)
                 step.work(loop, item)
     return QuickstartResult(
         EXPERIMENT,

@@ -1,0 +1,32 @@
+"""The quick start's step table: the progress lines ``shipyard quickstart`` prints."""
+
+from __future__ import annotations
+
+from shipyard import quickstart
+
+
+def test_the_steps_print_the_quick_starts_progress_lines_in_order() -> None:
+    lines = [line for step in quickstart.STEPS for _, line in step.lines(quickstart.Options())]
+    assert lines == [
+        "data: register loan applications as a dataset version",
+        "data: register a later, drifted month and diff it",
+        "train: gradient boosting, learning_rate=0.05",
+        "train: gradient boosting, learning_rate=0.1",
+        "train: gradient boosting, learning_rate=0.3",
+        "select: best child run by test AUC",
+        "registry: register the models as versions of loans-default, promote the best",
+        "registry: export the champion to ONNX, checked against the native model",
+        "automl: search model families for 10 s, register the best",
+        "serving: deploy loans-default@champion with the challenger in shadow, send it traffic",
+        "monitoring: check the traffic and the newest month against the training data",
+    ]
+    assert quickstart.stage_count() == len(lines)
+
+
+def test_a_step_runs_once_per_item_with_its_options() -> None:
+    options = quickstart.Options(learning_rates=(0.2,), automl_budget=2.5)
+    by_name = {step.name: [line for _, line in step.lines(options)] for step in quickstart.STEPS}
+    assert by_name["train"] == ["train: gradient boosting, learning_rate=0.2"]
+    assert by_name["automl"] == ["automl: search model families for 2.5 s, register the best"]
+    assert len({step.name for step in quickstart.STEPS}) == len(quickstart.STEPS)
+    assert quickstart.stage_count(options) == 9
