@@ -14,8 +14,10 @@ These functions use the default metadata store; :class:`DeploymentStore` is the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from shipyard.errors import NotFound
 from shipyard.serving._deployments import (
     Deployment,
     DeploymentEvent,
@@ -23,6 +25,8 @@ from shipyard.serving._deployments import (
     Route,
     SQLDeploymentStore,
 )
+from shipyard.serving._log import InferenceLog
+from shipyard.serving._watch import MAIN
 from shipyard.store import default_database
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     "record_decision",
     "revision",
     "rollback",
+    "served",
     "set_policy",
     "set_route",
 ]
@@ -127,3 +132,47 @@ def record_decision(
 def delete(name: str) -> None:
     """Delete a deployment and its history (models are untouched)."""
     default_store().delete(name)
+
+
+def served(name: str, log_dir: str | Path | None = None) -> Deployment:
+    """What serves under ``name``: the deployment of that name or, when there is none, a
+    model served plainly (``shipyard serve churn@champion`` serves and logs under
+    ``churn``) seen as a deployment of one route, ``main``, to the version its inference
+    log (in ``log_dir``) last answered with, else its latest version. What monitors of
+    ``name`` resolve their target with.
+
+    Raises:
+        NotFound: neither a deployment nor a model is named ``name``.
+    """
+    from shipyard import models
+
+    try:
+        return default_store().get(name)
+    except NotFound:
+        pass
+    try:
+        latest = models.get(f"{name}@latest")
+    except NotFound:
+        raise NotFound(
+            f"No deployment named {name!r} (nor a model served plainly under that name). "
+            "Try: shipyard deployments list"
+        ) from None
+    ref = _last_answered(name, log_dir) or f"{name}@{latest.version}"
+    return Deployment(
+        id="",
+        name=name,
+        routes=(Route(MAIN, ref, 100.0),),
+        policy={"kind": "fixed", "split": {MAIN: 100.0}, "sticky": None},
+        revision=0,
+        description=f"model {name} served plainly",
+        created_at=latest.created_at,
+        updated_at=latest.created_at,
+    )
+
+
+def _last_answered(name: str, log_dir: str | Path | None) -> str | None:
+    """``model@version`` of the newest answer in the inference log of ``name``, if any."""
+    newest = InferenceLog.of(name, log_dir).answered(last=1)
+    if newest is None or newest.num_rows == 0:
+        return None
+    return f"{newest.column('model')[0].as_py()}@{newest.column('version')[0].as_py()}"

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from shipyard.errors import InvalidInput
+from shipyard.serving._stats import RouteStats
 from shipyard.serving.policies._base import (
     BasePolicy,
     Decision,
@@ -32,6 +33,7 @@ __all__ = [
     "Param",
     "RolloutPolicy",
     "RouteChooser",
+    "RouteStats",
     "check_policy",
     "initial_weights",
     "policy_of",
