@@ -11,9 +11,9 @@ import shipyard as sy
 from shipyard.data import make_loans
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.serving import deployments
-from shipyard.serving._canary import judge
-from shipyard.serving._policies import check_policy
 from shipyard.serving._router import Router, RouteStats
+from shipyard.serving.policies import check_policy
+from shipyard.serving.policies.canary import judge
 
 FEATURES = ["age", "income", "credit_score"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -15,7 +17,13 @@ app = typer.Typer(
 )
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 REASON = typer.Option(None, "--reason", "-r", help="Why (recorded in the history).")
-POLICY_HELP = "fixed (A/B split), canary, blue_green, shadow or bandit."
+
+
+def _policy_help() -> str:
+    from shipyard.serving import POLICIES
+
+    names = [f"{p.name} ({p.summary})" for p in POLICIES.values()]
+    return ", ".join(names[:-1]) + " or " + names[-1] + "."
 
 
 def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
@@ -28,96 +36,70 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
-def _params(
-    split: list[str] | None,
-    sticky: str | None,
-    baseline: str | None,
-    candidate: str | None,
-    steps: str | None,
-    step_requests: int | None,
-    max_error_rate: float | None,
-    max_latency_ratio: float | None,
-    live: str | None,
-    primary: str | None,
-    algorithm: str | None,
-    epsilon: float | None,
-) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "sticky": sticky,
-        "baseline": baseline,
-        "candidate": candidate,
-        "step_requests": step_requests,
-        "max_error_rate": max_error_rate,
-        "max_latency_ratio": max_latency_ratio,
-        "live": live,
-        "primary": primary,
-        "algorithm": algorithm,
-        "epsilon": epsilon,
-    }
-    if split:
-        shares = _pairs(split, "--split")
-        try:
-            params["split"] = {k: float(v) for k, v in shares.items()}
-        except ValueError as exc:
-            raise InvalidInput(f"--split percentages must be numbers: {exc}.") from exc
-    if steps:
-        try:
-            params["steps"] = [float(s) for s in steps.split(",")]
-        except ValueError as exc:
-            raise InvalidInput(f"--steps must be percentages like 5,25,50,100: {exc}.") from exc
-    return {k: v for k, v in params.items() if v is not None}
+def _policy_params() -> dict[str, tuple[Any, Any]]:
+    """Every policy parameter by name: (its Param, the policy's title), from the table."""
+    from shipyard.serving import POLICIES
+
+    found: dict[str, tuple[Any, Any]] = {}
+    for policy in POLICIES.values():
+        for param in policy.params:
+            found.setdefault(param.name, (param, policy.title))
+    return found
 
 
-SPLIT = typer.Option(None, "--split", help="Route share, ROUTE=PERCENT (repeat).")
-STICKY = typer.Option(None, "--sticky", help="Request field or header that pins a route.")
-BASELINE = typer.Option(None, "--baseline", help="Canary: the route serving now.")
-CANDIDATE = typer.Option(None, "--candidate", help="Canary: the route being tried.")
-STEPS = typer.Option(None, "--steps", help="Canary shares, e.g. 5,25,50,100.")
-STEP_REQUESTS = typer.Option(None, "--step-requests", help="Canary requests per step.")
-MAX_ERRORS = typer.Option(None, "--max-error-rate", help="Canary: largest failed share.")
-MAX_LATENCY = typer.Option(None, "--max-latency-ratio", help="Canary: p99 over baseline's.")
-LIVE = typer.Option(None, "--live", help="Blue-green: the route taking traffic.")
-PRIMARY = typer.Option(None, "--primary", help="Shadow: the route whose answers return.")
-ALGORITHM = typer.Option(None, "--algorithm", help="Bandit: thompson or epsilon_greedy.")
-EPSILON = typer.Option(None, "--epsilon", help="Bandit: exploration share (epsilon_greedy).")
+def _with_policy_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` (which takes ``**options``) one CLI option per policy parameter,
+    as each policy defines it: a new policy's parameters become options by themselves."""
+    signature = inspect.signature(command)
+    kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    for name, (param, title) in _policy_params().items():
+        kind: Any = list[str] if param.cli_type is list else param.cli_type
+        default = typer.Option(None, param.option, help=f"{title}: {param.help}.")
+        kept.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind | None
+            )
+        )
+    command.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
+    return command
+
+
+def _params(options: dict[str, Any]) -> dict[str, Any]:
+    """The policy parameters given on the command line, read as their policy says."""
+    out: dict[str, Any] = {}
+    for name, (param, _title) in _policy_params().items():
+        value = options.get(name)
+        if value is None or (isinstance(value, (list, tuple)) and not value):
+            continue
+        out[name] = param.parse(list(value) if isinstance(value, tuple) else value) if (
+            param.parse is not None
+        ) else value  # fmt: skip
+    return out
 
 
 @app.command("create")
+@_with_policy_options
 @handle_errors
 def create_cmd(
     name: str = typer.Argument(..., help="Deployment name."),
     route: list[str] = typer.Option(..., "--route", help="ROUTE=MODEL@VERSION (repeat)."),
-    policy: str = typer.Option("fixed", "--policy", "-p", help=POLICY_HELP),
-    split: list[str] = SPLIT,
-    sticky: str = STICKY,
-    baseline: str = BASELINE,
-    candidate: str = CANDIDATE,
-    steps: str = STEPS,
-    step_requests: int = STEP_REQUESTS,
-    max_error_rate: float = MAX_ERRORS,
-    max_latency_ratio: float = MAX_LATENCY,
-    live: str = LIVE,
-    primary: str = PRIMARY,
-    algorithm: str = ALGORITHM,
-    epsilon: float = EPSILON,
+    policy: str = typer.Option("fixed", "--policy", "-p", help=_policy_help()),
     description: str = typer.Option(None, "--description"),
     reason: str = REASON,
     as_json: bool = JSON,
+    **options: Any,
 ) -> None:
-    """Create a deployment: routes to model versions and a traffic policy."""
+    """Create a deployment: routes to model versions and a traffic policy (its options:
+    each policy's parameters)."""
     from shipyard.serving import deployments
 
-    params = _params(
-        split, sticky, baseline, candidate, steps, step_requests, max_error_rate,
-        max_latency_ratio, live, primary, algorithm, epsilon,
-    )  # fmt: skip
     made = deployments.create(
         name,
         _pairs(route, "--route"),
         policy=policy,
         description=description,
         reason=reason,
-        **params,
+        **_params(options),
     )
     _show(made, as_json)
 
@@ -155,33 +137,19 @@ def show_cmd(name: str = typer.Argument(...), as_json: bool = JSON) -> None:
 
 
 @app.command("set-policy")
+@_with_policy_options
 @handle_errors
 def set_policy_cmd(
     name: str = typer.Argument(...),
-    policy: str = typer.Argument(..., help=POLICY_HELP),
-    split: list[str] = SPLIT,
-    sticky: str = STICKY,
-    baseline: str = BASELINE,
-    candidate: str = CANDIDATE,
-    steps: str = STEPS,
-    step_requests: int = STEP_REQUESTS,
-    max_error_rate: float = MAX_ERRORS,
-    max_latency_ratio: float = MAX_LATENCY,
-    live: str = LIVE,
-    primary: str = PRIMARY,
-    algorithm: str = ALGORITHM,
-    epsilon: float = EPSILON,
+    policy: str = typer.Argument(..., help=_policy_help()),
     reason: str = REASON,
     as_json: bool = JSON,
+    **options: Any,
 ) -> None:
     """Change the traffic policy (running servers follow within their poll interval)."""
     from shipyard.serving import deployments
 
-    params = _params(
-        split, sticky, baseline, candidate, steps, step_requests, max_error_rate,
-        max_latency_ratio, live, primary, algorithm, epsilon,
-    )  # fmt: skip
-    _show(deployments.set_policy(name, policy, reason=reason, **params), as_json)
+    _show(deployments.set_policy(name, policy, reason=reason, **_params(options)), as_json)
 
 
 @app.command("set-route")

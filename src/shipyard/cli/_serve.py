@@ -1,4 +1,4 @@
-"""``shipyard serve``: an inference server for one model reference."""
+"""``shipyard serve``: an inference server for one model reference or a deployment."""
 
 from __future__ import annotations
 
@@ -32,7 +32,10 @@ def serve_cmd(
         1.0, "--log-sample", help="Share of requests in the inference log (0: none)."
     ),
     log_dir: str = typer.Option(
-        None, "--log-dir", help="Inference log folder (default SHIPYARD_HOME/inference)."
+        None,
+        "--log-dir",
+        help="Inference log folder or fsspec URL (default SHIPYARD_HOME/inference, or "
+        "<artifacts URL>/inference in object storage).",
     ),
     auth: bool = typer.Option(
         False, "--auth", help="Require API keys (shipyard keys create) on all but health."

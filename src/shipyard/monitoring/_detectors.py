@@ -104,7 +104,7 @@ def _model_importance(monitor: Monitor, windows: Windows) -> dict[str, float] | 
     from shipyard.serving import deployments
 
     try:
-        main = max(deployments.get(monitor.target).routes, key=lambda r: r.weight)
+        main = max(deployments.served(monitor.target).routes, key=lambda r: r.weight)
         version = models.get(main.model)
         key = (version.id, windows.reference_label, tuple(windows.inputs))
         if key not in _IMPORTANCE:
@@ -393,7 +393,7 @@ def _score_reference(monitor: Monitor, windows: Windows) -> Any:
     from shipyard import models
     from shipyard.serving import deployments
 
-    deployment = deployments.get(monitor.target)
+    deployment = deployments.served(monitor.target)  # or a model served plainly
     main = max(deployment.routes, key=lambda r: r.weight)
     model = models.load(main.model, format="auto")
     table = windows.reference

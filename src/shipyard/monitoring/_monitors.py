@@ -166,7 +166,7 @@ def _columns_and_task(kind: str, target: str) -> tuple[set[str], str | None]:
 
     columns = {"prediction", "probability"}
     task = None
-    routes = sorted(deployments.get(target).routes, key=lambda r: -r.weight)
+    routes = sorted(deployments.served(target).routes, key=lambda r: -r.weight)
     for i, route in enumerate(routes):
         signature = models.get(route.model).signature
         if signature is None:
@@ -403,7 +403,7 @@ def _reference(kind: str, target: str, reference: str | None) -> str:
     else:
         from shipyard.serving import deployments
 
-        deployment = deployments.get(target)
+        deployment = deployments.served(target)  # a deployment, or a model served plainly
         if reference is None:
             return _trained_on(deployment) or "log:first"
     if reference in LOG_REFERENCES:

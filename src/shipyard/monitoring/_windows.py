@@ -1,7 +1,9 @@
 """The windows a check compares: the current rows and the reference.
 
-A deployment's current window is the newest rows (or the last stretch of time) of its
-inference log, answered rows only (shadow copies are the shadow's business); its reference
+A deployment's (or plainly served model's) current window is the newest rows (or the last
+stretch of time) of its inference log, read through the log's owner
+(``serving._log.InferenceLog``): answered rows only, shadow copies being the shadow's
+business; its reference
 is a dataset version or an earlier window of the log. A dataset monitor compares the
 dataset's newest version with a reference version. Columns drift cannot judge (timestamps,
 identifiers) are set aside here, with the reason.
@@ -13,18 +15,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.monitoring._monitors import Monitor
 from shipyard.monitoring._quality import current_schema
 
-__all__ = ["LOG_COLUMNS", "Windows", "inputs_of", "read_windows", "window_evidence"]
+if TYPE_CHECKING:
+    from shipyard.serving._log import InferenceLog
 
-# columns the inference log adds around a model's inputs
-LOG_COLUMNS = (
-    "request_id", "row", "at", "route", "model", "version", "latency_ms",
-    "prediction", "probability", "shadow",
-)  # fmt: skip
+__all__ = ["Windows", "inputs_of", "read_windows", "window_evidence"]
+
 ID_ROWS = 100  # a column whose values are all distinct over this many rows is an identifier
 ID_NAME = re.compile(r"(?i:(^|[^a-z])(id|uuid|key)$)|[a-z](Id|ID)$")
 
@@ -59,56 +59,51 @@ def read_windows(monitor: Monitor, now: float, log_dir: str | Path | None) -> Wi
         windows = Windows(table, before, names, reference_label=f"{reference.ref} vs {current.ref}")
         windows.schema = current_schema(reference.name)  # as quality(reference, ...) does
         return _skip_unjudgeable(windows, monitor)
-    from shipyard.serving import read_requests
+    from shipyard.serving._log import InferenceLog  # serving loads the web stack: lazily
 
+    return _log_windows(monitor, now, InferenceLog.of(monitor.target, log_dir))
+
+
+def _log_windows(monitor: Monitor, now: float, log: InferenceLog) -> Windows:
+    """A deployment's (or served model's) windows, read through its inference log: the
+    rows its callers were answered with (shadow copies left out)."""
     size = monitor.window
     if "rows" in size:
-        current = read_requests(
-            monitor.target, log_dir, until=now, last=int(size["rows"]), shadow=False
-        )
+        current = log.answered(until=now, last=int(size["rows"]))
     else:
-        current = read_requests(
-            monitor.target, log_dir, since=now - size["seconds"], until=now, shadow=False
-        )
+        current = log.answered(since=now - size["seconds"], until=now)
     if current is None or current.num_rows == 0:
         windows = Windows(None, None, [], reference_label=monitor.reference)
-        folder = _log_folder(log_dir) / monitor.target
-        if not folder.is_dir():
-            windows.note = f"no inference log at {folder}"
+        if not log.exists():
+            windows.note = f"no inference log at {log.location}"
         return windows
-    inputs = [c for c in current.column_names if c not in LOG_COLUMNS]
     start, end = _at_bounds(current)
-    windows = Windows(current, None, inputs, start, end, monitor.reference)
-    if monitor.reference == "log:first":
-        if "rows" in size:
-            reference = read_requests(
-                monitor.target, log_dir, first=int(size["rows"]), shadow=False
-            )
-        else:
-            oldest = read_requests(monitor.target, log_dir, first=1, shadow=False)
-            since = float(oldest.column("at")[0].as_py())
-            reference = read_requests(
-                monitor.target, log_dir, since=since, until=since + size["seconds"],
-                shadow=False,
-            )  # fmt: skip
-        windows.reference, windows.reference_predictions = reference, reference
-    elif monitor.reference == "log:previous":
-        if "rows" in size:
-            reference = read_requests(
-                monitor.target, log_dir, until=start, last=int(size["rows"]), shadow=False
-            )
-        else:
-            reference = read_requests(
-                monitor.target, log_dir, since=now - 2 * size["seconds"],
-                until=now - size["seconds"], shadow=False,
-            )  # fmt: skip
+    windows = Windows(current, None, log.inputs(current), start, end, monitor.reference)
+    if monitor.reference in ("log:first", "log:previous"):
+        reference = _log_reference(monitor, now, log, start)
         windows.reference, windows.reference_predictions = reference, reference
     else:
+        from shipyard import data as datasets
+
         version = datasets.resolve(monitor.reference)
         windows.reference = version.to_arrow()
         windows.reference_label = version.ref
         windows.schema = current_schema(version.name)
     return _skip_unjudgeable(windows, monitor)
+
+
+def _log_reference(monitor: Monitor, now: float, log: InferenceLog, start: float | None) -> Any:
+    """The reference window from the log itself: its first window, or the one before."""
+    size = monitor.window
+    if monitor.reference == "log:first":
+        if "rows" in size:
+            return log.answered(first=int(size["rows"]))
+        oldest = log.answered(first=1)
+        since = float(oldest.column("at")[0].as_py())
+        return log.answered(since=since, until=since + size["seconds"])
+    if "rows" in size:
+        return log.answered(until=start, last=int(size["rows"]))
+    return log.answered(since=now - 2 * size["seconds"], until=now - size["seconds"])
 
 
 def _skip_unjudgeable(windows: Windows, monitor: Monitor) -> Windows:
@@ -146,14 +141,6 @@ def _skip_unjudgeable(windows: Windows, monitor: Monitor) -> Windows:
             windows.skipped[name] = "an identifier: every reference value is distinct"
     windows.inputs = [n for n in windows.inputs if n not in windows.skipped]
     return windows
-
-
-def _log_folder(log_dir: str | Path | None) -> Path:
-    if log_dir is not None:
-        return Path(log_dir)
-    from shipyard.config import get_settings
-
-    return get_settings().home / "inference"
 
 
 def _at_bounds(table: Any) -> tuple[float | None, float | None]:

@@ -9,18 +9,20 @@ without a failed request. ``/metrics`` is Prometheus.
 
 ``deployments.create("fraud", {"a": "fraud@3", "b": "fraud@4"}, policy="canary")`` stores a
 named deployment (routes and a traffic policy: fixed split, canary, blue-green, shadow,
-bandit) that ``shipyard serve --deployment fraud`` follows live.
+bandit; ``POLICIES``, one entry per module of ``serving.policies``) that
+``shipyard serve --deployment fraud`` follows live. Every server writes an inference log
+(``read_requests``, ``read_feedback``) that monitors watch.
 """
 
 from __future__ import annotations
 
-from shipyard.serving import _deployments as deployments
+from shipyard.serving import deployments
 from shipyard.serving._app import create_app
 from shipyard.serving._auth import SCOPES, ApiKey, Keyring, create_key, list_keys, revoke_key
 from shipyard.serving._deployments import Deployment, DeploymentEvent, Route
 from shipyard.serving._log import read_feedback, read_requests
-from shipyard.serving._policies import POLICIES
 from shipyard.serving._run import background, serve
+from shipyard.serving.policies import POLICIES
 
 __all__ = [
     "POLICIES",

@@ -1,20 +1,23 @@
-"""Deployments in the metadata store: routes to model versions, a traffic policy, history.
+"""The deployment store: routes to model versions, a traffic policy, and their history.
 
-``create("fraud", {"a": "fraud@3", "b": "fraud@4"}, policy="fixed", split={"a": 90, "b": 10})``
-then ``set_policy``, ``set_route``, ``promote``, ``rollback``. Every change is one transaction
-that bumps the deployment's ``revision`` and writes an event (who, when, why, the split before
-and after); running servers poll the revision and apply the change without a restart.
-``promote`` gives one route all the traffic; ``rollback`` restores the split before the last
-promote (or canary step), one step further back each time.
+:class:`DeploymentStore` is the interface: a few primitives a backend implements (insert,
+read, the revision, history, one locked change, delete) and the moves built on them once
+(``create``, ``set_policy``, ``set_route``, ``promote``, ``rollback``,
+``record_decision``). Every change is one transaction that bumps the deployment's
+``revision`` and writes an event (who, when, why, the split before and after); running
+servers poll the revision and apply the change without a restart. What a policy means
+(its parameters, its split, what promoting does) is the policy's own definition
+(``serving.policies``). :class:`SQLDeploymentStore` keeps them in the metadata store.
 """
 
 from __future__ import annotations
 
+import abc
 import json
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -24,25 +27,17 @@ from shipyard import models
 from shipyard._refs import check_name, parse_ref
 from shipyard.config import current_user
 from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.serving._policies import check_policy, initial_weights
 from shipyard.serving._tables import DEPLOYMENTS, EVENTS, ROUTES
-from shipyard.store import default_database
+from shipyard.serving.policies import check_policy, initial_weights, policy_of
+from shipyard.store import Database
 
 __all__ = [
+    "Change",
     "Deployment",
     "DeploymentEvent",
+    "DeploymentStore",
     "Route",
-    "create",
-    "delete",
-    "get",
-    "history",
-    "list_deployments",
-    "promote",
-    "record_decision",
-    "revision",
-    "rollback",
-    "set_policy",
-    "set_route",
+    "SQLDeploymentStore",
 ]
 
 
@@ -62,6 +57,9 @@ class Route:
 
 @dataclass(frozen=True)
 class Deployment:
+    """A deployment as stored: its routes, policy (JSON: kind, parameters, state) and
+    revision."""
+
     id: str
     name: str
     routes: tuple[Route, ...]
@@ -87,6 +85,8 @@ class Deployment:
 
 @dataclass(frozen=True)
 class DeploymentEvent:
+    """One change or decision of a deployment: what, its detail, who, why and when."""
+
     kind: str
     detail: dict[str, Any]
     actor: str | None
@@ -94,209 +94,199 @@ class DeploymentEvent:
     at: float
 
 
-def create(
-    name: str,
-    routes: Mapping[str, str],
-    *,
-    policy: str = "fixed",
-    description: str | None = None,
-    reason: str | None = None,
-    **params: Any,
-) -> Deployment:
-    """A new deployment. ``routes`` maps route names to model references (each must
-    resolve now); ``params`` are the policy's (see ``_policies``)."""
-    check_name("Deployment", name)
-    checked = _check_routes(routes)
-    stored = check_policy(policy, list(checked), params)
-    weights = initial_weights(stored, list(checked))
-    now = time.time()
-    deployment_id = uuid.uuid4().hex
-    with default_database().write() as conn:
-        if conn.scalar(select(DEPLOYMENTS.c.id).where(DEPLOYMENTS.c.name == name)):
-            raise Conflict(
-                f"Deployment {name!r} exists; change it with set-policy, or delete it first."
-            )
-        conn.execute(
-            insert(DEPLOYMENTS).values(
-                id=deployment_id,
-                name=name,
-                policy=json.dumps(stored),
-                revision=1,
-                description=description,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        _write_routes(conn, deployment_id, checked, weights)
-        _event(
-            conn, deployment_id, "created", {"routes": checked, "split": weights, **stored}, reason
-        )
-        return _read(conn, name)
+@dataclass(frozen=True)
+class Change:
+    """One change to store: the event (``kind``, ``detail``, ``reason``) and what it sets —
+    the policy, the split (percent per route) and route models, each when given."""
+
+    kind: str
+    detail: dict[str, Any]
+    reason: str | None = None
+    policy: dict[str, Any] | None = None
+    weights: Mapping[str, float] | None = None
+    models: Mapping[str, str] = field(default_factory=dict)
 
 
-def get(name: str) -> Deployment:
-    with default_database().read() as conn:
-        return _read(conn, name)
+# decides a change from the deployment as stored and its events (newest first, read on
+# demand), under the deployment's lock; None leaves it as it is
+Decide = Callable[[Deployment, Callable[[], list[DeploymentEvent]]], Change | None]
 
 
-def revision(name: str) -> tuple[str, int]:
-    """The deployment's id and revision (one indexed read; servers poll it): a deployment
-    deleted and created again under its name has another id."""
-    with default_database().read() as conn:
-        row = conn.execute(
-            select(DEPLOYMENTS.c.id, DEPLOYMENTS.c.revision).where(DEPLOYMENTS.c.name == name)
-        ).first()
-    if row is None:
-        raise NotFound(f"No deployment named {name!r}. Try: shipyard deployments list")
-    return str(row.id), int(row.revision)
+class DeploymentStore(abc.ABC):
+    """Where deployments live: primitives a backend implements, the moves built on them.
+
+    Thread- and process-safe: :meth:`change` holds the deployment's lock while it decides.
+    Returned objects are immutable snapshots. Raises NotFound for an unknown name,
+    Conflict for a name in use, InvalidInput for routes or a policy that do not check.
+    """
+
+    # -- primitives ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def insert(
+        self,
+        name: str,
+        routes: Mapping[str, str],
+        policy: dict[str, Any],
+        weights: Mapping[str, float],
+        description: str | None,
+        reason: str | None,
+    ) -> Deployment:
+        """Store a new deployment (Conflict if the name is taken), with its "created" event."""
+
+    @abc.abstractmethod
+    def get(self, name: str) -> Deployment: ...
+
+    @abc.abstractmethod
+    def names(self) -> list[str]:
+        """Every deployment's name, sorted."""
+
+    @abc.abstractmethod
+    def revision(self, name: str) -> tuple[str, int]:
+        """The deployment's id and revision (servers poll it): a deployment deleted and
+        created again under its name has another id."""
+
+    @abc.abstractmethod
+    def history(self, name: str, limit: int = 200) -> list[DeploymentEvent]:
+        """Changes and decisions, newest first."""
+
+    @abc.abstractmethod
+    def change(self, name: str, decide: Decide) -> Deployment | None:
+        """Apply what ``decide`` returns, under the deployment's lock: one revision, one
+        event. None (and nothing stored) when ``decide`` returns None."""
+
+    @abc.abstractmethod
+    def delete(self, name: str) -> None: ...
+
+    # -- the moves -------------------------------------------------------------------------
+    def create(
+        self,
+        name: str,
+        routes: Mapping[str, str],
+        *,
+        policy: str = "fixed",
+        description: str | None = None,
+        reason: str | None = None,
+        **params: Any,
+    ) -> Deployment:
+        """A new deployment. ``routes`` maps route names to model references (each must
+        resolve now); ``params`` are the policy's (see ``serving.policies``)."""
+        check_name("Deployment", name)
+        checked = check_routes(routes)
+        stored = check_policy(policy, list(checked), params)
+        weights = initial_weights(stored, list(checked))
+        return self.insert(name, checked, stored, weights, description, reason)
+
+    def list_deployments(self) -> list[Deployment]:
+        return [self.get(n) for n in self.names()]
+
+    def set_policy(
+        self, name: str, policy: str, *, reason: str | None = None, **params: Any
+    ) -> Deployment:
+        """Replace the policy (its split starts over from the policy's own start)."""
+
+        def decide(current: Deployment, _events: object) -> Change:
+            routes = [r.name for r in current.routes]
+            stored = check_policy(policy, routes, params)
+            return _move(current, stored, initial_weights(stored, routes), "policy", reason)
+
+        return self._changed(name, decide)
+
+    def set_route(
+        self, name: str, route: str, model: str, *, reason: str | None = None
+    ) -> Deployment:
+        """Point a route at another model reference (``fraud@5``); its share is kept."""
+        checked = check_routes({route: model})
+
+        def decide(current: Deployment, _events: object) -> Change:
+            before = current.route(route).model
+            detail = {"route": route, "before": before, "after": model}
+            return Change("route", detail, reason, models={route: checked[route]})
+
+        return self._changed(name, decide)
+
+    def promote(
+        self, name: str, route: str | None = None, *, reason: str | None = None
+    ) -> Deployment:
+        """All traffic to ``route``, or to the policy's own choice (the canary's candidate,
+        blue-green's other colour). The split before is kept for :meth:`rollback`."""
+
+        def decide(current: Deployment, _events: object) -> Change:
+            routes = [r.name for r in current.routes]
+            if route is not None:
+                current.route(route)
+            policy, chosen = policy_of(current.policy).promote(current.policy, routes, route)
+            current.route(chosen)
+            weights = {r: 100.0 if r == chosen else 0.0 for r in routes}
+            return _move(current, policy, weights, "promoted", reason)
+
+        return self._changed(name, decide)
+
+    def rollback(self, name: str, *, reason: str | None = None) -> Deployment:
+        """Restore the policy and split from before the last change not yet rolled back."""
+
+        def decide(current: Deployment, events: Callable[[], list[DeploymentEvent]]) -> Change:
+            undone = 0
+            for event in events():
+                if event.kind == "rolled-back":
+                    undone += 1
+                elif event.kind in _UNDOABLE and "before" in event.detail:
+                    if undone == 0:
+                        before = event.detail["before"]
+                        return _move(
+                            current, before["policy"], before["split"], "rolled-back", reason
+                        )
+                    undone -= 1
+            raise Conflict(f"Deployment {name!r} has no change left to roll back.")
+
+        return self._changed(name, decide)
+
+    def record_decision(
+        self,
+        name: str,
+        seen_revision: int,
+        policy: dict[str, Any],
+        weights: dict[str, float],
+        kind: str,
+        evidence: dict[str, Any],
+        seen_id: str | None = None,
+    ) -> Deployment | None:
+        """A server's decision (a canary step or rollback), applied only if nobody changed
+        the deployment since ``seen_revision`` (of the deployment ``seen_id``, when given);
+        None when someone did (the decision is dropped)."""
+
+        def decide(current: Deployment, _events: object) -> Change | None:
+            if current.revision != seen_revision or seen_id not in (None, current.id):
+                return None
+            return _move(current, policy, weights, kind, None, evidence)
+
+        return self.change(name, decide)
+
+    def _changed(self, name: str, decide: Decide) -> Deployment:
+        done = self.change(name, decide)
+        assert done is not None
+        return done
 
 
-def list_deployments() -> list[Deployment]:
-    with default_database().read() as conn:
-        names = conn.scalars(select(DEPLOYMENTS.c.name).order_by(DEPLOYMENTS.c.name)).all()
-        return [_read(conn, n) for n in names]
-
-
-def history(name: str, limit: int = 200) -> list[DeploymentEvent]:
-    """Changes and decisions, newest first."""
-    with default_database().read() as conn:
-        deployment_id = _id(conn, name)
-        rows = conn.execute(
-            select(EVENTS)
-            .where(EVENTS.c.deployment_id == deployment_id)
-            .order_by(EVENTS.c.id.desc())
-            .limit(limit)
-        ).all()
-    return [DeploymentEvent(r.kind, json.loads(r.detail), r.actor, r.reason, r.at) for r in rows]
-
-
-def set_policy(name: str, policy: str, *, reason: str | None = None, **params: Any) -> Deployment:
-    """Replace the policy (its split starts over from the policy's own start)."""
-    with default_database().write() as conn:
-        deployment_id = _lock(conn, name)
-        current = _read(conn, name)
-        routes = [r.name for r in current.routes]
-        stored = check_policy(policy, routes, params)
-        weights = initial_weights(stored, routes)
-        _change(conn, deployment_id, current, stored, weights, "policy", reason)
-        return _read(conn, name)
-
-
-def set_route(name: str, route: str, model: str, *, reason: str | None = None) -> Deployment:
-    """Point a route at another model reference (``fraud@5``); its share is kept."""
-    checked = _check_routes({route: model})
-    with default_database().write() as conn:
-        deployment_id = _lock(conn, name)
-        current = _read(conn, name)
-        current.route(route)
-        conn.execute(
-            update(ROUTES)
-            .where(ROUTES.c.deployment_id == deployment_id, ROUTES.c.route == route)
-            .values(model=checked[route])
-        )
-        _bump(conn, deployment_id)
-        before = current.route(route).model
-        _event(
-            conn, deployment_id, "route", {"route": route, "before": before, "after": model}, reason
-        )
-        return _read(conn, name)
-
-
-def promote(name: str, route: str | None = None, *, reason: str | None = None) -> Deployment:
-    """All traffic to ``route``: the canary's candidate, blue-green's other colour, or the
-    route named. The split before is kept for :func:`rollback`."""
-    with default_database().write() as conn:
-        deployment_id = _lock(conn, name)
-        current = _read(conn, name)
-        policy = dict(current.policy)
-        kind = policy["kind"]
-        if route is None:
-            if kind == "canary":
-                route = policy["candidate"]
-            elif kind == "blue_green":
-                route = next(r.name for r in current.routes if r.name != policy["live"])
-            else:
-                raise InvalidInput(
-                    f"Name the route to promote (routes: "
-                    f"{', '.join(r.name for r in current.routes)})."
-                )
-        current.route(route)
-        if kind == "blue_green":
-            policy["live"] = route
-        elif kind == "canary":
-            policy["status"] = "promoted"
-            policy["step"] = len(policy["steps"]) - 1
-        elif kind == "shadow":
-            policy["primary"] = route
-        elif kind == "fixed":
-            policy["split"] = {r.name: 100.0 if r.name == route else 0.0 for r in current.routes}
-        weights = {r.name: 100.0 if r.name == route else 0.0 for r in current.routes}
-        _change(conn, deployment_id, current, policy, weights, "promoted", reason)
-        return _read(conn, name)
-
-
-def rollback(name: str, *, reason: str | None = None) -> Deployment:
-    """Restore the policy and split from before the last change not yet rolled back."""
-    with default_database().write() as conn:
-        deployment_id = _lock(conn, name)
-        current = _read(conn, name)
-        rows = conn.execute(
-            select(EVENTS.c.kind, EVENTS.c.detail)
-            .where(EVENTS.c.deployment_id == deployment_id)
-            .order_by(EVENTS.c.id.desc())
-        ).all()
-        undone = 0
-        for row in rows:
-            if row.kind == "rolled-back":
-                undone += 1
-            elif row.kind in _UNDOABLE and "before" in json.loads(row.detail):
-                if undone == 0:
-                    before = json.loads(row.detail)["before"]
-                    _change(
-                        conn,
-                        deployment_id,
-                        current,
-                        before["policy"],
-                        before["split"],
-                        "rolled-back",
-                        reason,
-                    )
-                    return _read(conn, name)
-                undone -= 1
-        raise Conflict(f"Deployment {name!r} has no change left to roll back.")
-
-
-def record_decision(
-    name: str,
-    seen_revision: int,
+def _move(
+    current: Deployment,
     policy: dict[str, Any],
-    weights: dict[str, float],
+    weights: Mapping[str, float],
     kind: str,
-    evidence: dict[str, Any],
-    seen_id: str | None = None,
-) -> Deployment | None:
-    """A server's decision (a canary step or rollback), applied only if nobody changed the
-    deployment since ``seen_revision`` (of the deployment ``seen_id``, when given); None
-    when someone did (the decision is dropped)."""
-    with default_database().write() as conn:
-        deployment_id = _lock(conn, name)
-        current = _read(conn, name)
-        if current.revision != seen_revision or seen_id not in (None, current.id):
-            return None
-        _change(conn, deployment_id, current, policy, weights, kind, None, evidence)
-        return _read(conn, name)
+    reason: str | None,
+    evidence: dict[str, Any] | None = None,
+) -> Change:
+    """A change of policy and split, its event recording both before and after."""
+    detail: dict[str, Any] = {
+        "before": {"policy": current.policy, "split": current.split},
+        "after": {"policy": policy, "split": dict(weights)},
+    }
+    if evidence:
+        detail["evidence"] = evidence
+    return Change(kind, detail, reason, policy=policy, weights=weights)
 
 
-def delete(name: str) -> None:
-    with default_database().write() as conn:
-        deployment_id = _lock(conn, name)
-        conn.execute(sql_delete(DEPLOYMENTS).where(DEPLOYMENTS.c.id == deployment_id))
-
-
-# -- inside transactions -------------------------------------------------------------------
-
-
-def _check_routes(routes: Mapping[str, str]) -> dict[str, str]:
+def check_routes(routes: Mapping[str, str]) -> dict[str, str]:
+    """``routes`` checked: names valid, each model reference resolving now."""
     if not isinstance(routes, Mapping) or not routes:
         raise InvalidInput(
             'routes must map route names to model references, e.g. {"a": "fraud@3"}.'
@@ -313,6 +303,85 @@ def _check_routes(routes: Mapping[str, str]) -> dict[str, str]:
             raise InvalidInput(f"routes[{route!r}]: {exc}") from exc
         checked[route] = ref
     return checked
+
+
+class SQLDeploymentStore(DeploymentStore):
+    """Deployments in the metadata store (``deployments``, ``deployment_routes``,
+    ``deployment_events``); a change locks its row (``SELECT ... FOR UPDATE``)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def insert(
+        self,
+        name: str,
+        routes: Mapping[str, str],
+        policy: dict[str, Any],
+        weights: Mapping[str, float],
+        description: str | None,
+        reason: str | None,
+    ) -> Deployment:
+        now = time.time()
+        deployment_id = uuid.uuid4().hex
+        with self.database.write() as conn:
+            if conn.scalar(select(DEPLOYMENTS.c.id).where(DEPLOYMENTS.c.name == name)):
+                raise Conflict(
+                    f"Deployment {name!r} exists; change it with set-policy, or delete it first."
+                )
+            conn.execute(
+                insert(DEPLOYMENTS).values(
+                    id=deployment_id, name=name, policy=json.dumps(policy), revision=1,
+                    description=description, created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+            _write_routes(conn, deployment_id, routes, weights)
+            detail = {"routes": dict(routes), "split": dict(weights), **policy}
+            _event(conn, deployment_id, "created", detail, reason)
+            return _read(conn, name)
+
+    def get(self, name: str) -> Deployment:
+        with self.database.read() as conn:
+            return _read(conn, name)
+
+    def names(self) -> list[str]:
+        with self.database.read() as conn:
+            return list(conn.scalars(select(DEPLOYMENTS.c.name).order_by(DEPLOYMENTS.c.name)).all())
+
+    def list_deployments(self) -> list[Deployment]:
+        with self.database.read() as conn:
+            names = conn.scalars(select(DEPLOYMENTS.c.name).order_by(DEPLOYMENTS.c.name)).all()
+            return [_read(conn, n) for n in names]
+
+    def revision(self, name: str) -> tuple[str, int]:
+        with self.database.read() as conn:
+            row = conn.execute(
+                select(DEPLOYMENTS.c.id, DEPLOYMENTS.c.revision).where(DEPLOYMENTS.c.name == name)
+            ).first()
+        if row is None:
+            raise NotFound(f"No deployment named {name!r}. Try: shipyard deployments list")
+        return str(row.id), int(row.revision)
+
+    def history(self, name: str, limit: int = 200) -> list[DeploymentEvent]:
+        with self.database.read() as conn:
+            return _events(conn, _id(conn, name), limit)
+
+    def change(self, name: str, decide: Decide) -> Deployment | None:
+        with self.database.write() as conn:
+            deployment_id = _lock(conn, name)
+            current = _read(conn, name)
+            change = decide(current, lambda: _events(conn, deployment_id, None))
+            if change is None:
+                return None
+            _apply(conn, deployment_id, current, change)
+            return _read(conn, name)
+
+    def delete(self, name: str) -> None:
+        with self.database.write() as conn:
+            deployment_id = _lock(conn, name)
+            conn.execute(sql_delete(DEPLOYMENTS).where(DEPLOYMENTS.c.id == deployment_id))
+
+
+# -- inside transactions -------------------------------------------------------------------
 
 
 def _write_routes(
@@ -333,35 +402,38 @@ def _write_routes(
     )
 
 
-def _change(
-    conn: Connection,
-    deployment_id: str,
-    current: Deployment,
-    policy: dict[str, Any],
-    weights: Mapping[str, float],
-    kind: str,
-    reason: str | None,
-    evidence: dict[str, Any] | None = None,
-) -> None:
-    for route in current.routes:
+def _apply(conn: Connection, deployment_id: str, current: Deployment, change: Change) -> None:
+    if change.weights is not None:
+        for route in current.routes:
+            conn.execute(
+                update(ROUTES)
+                .where(ROUTES.c.deployment_id == deployment_id, ROUTES.c.route == route.name)
+                .values(weight=float(change.weights.get(route.name, 0.0)))
+            )
+    for name, model in change.models.items():
         conn.execute(
             update(ROUTES)
-            .where(ROUTES.c.deployment_id == deployment_id, ROUTES.c.route == route.name)
-            .values(weight=float(weights.get(route.name, 0.0)))
+            .where(ROUTES.c.deployment_id == deployment_id, ROUTES.c.route == name)
+            .values(model=model)
         )
-    conn.execute(
-        update(DEPLOYMENTS)
-        .where(DEPLOYMENTS.c.id == deployment_id)
-        .values(policy=json.dumps(policy))
-    )
+    if change.policy is not None:
+        conn.execute(
+            update(DEPLOYMENTS)
+            .where(DEPLOYMENTS.c.id == deployment_id)
+            .values(policy=json.dumps(change.policy))
+        )
     _bump(conn, deployment_id)
-    detail = {
-        "before": {"policy": current.policy, "split": current.split},
-        "after": {"policy": policy, "split": dict(weights)},
-    }
-    if evidence:
-        detail["evidence"] = evidence
-    _event(conn, deployment_id, kind, detail, reason)
+    _event(conn, deployment_id, change.kind, change.detail, change.reason)
+
+
+def _events(conn: Connection, deployment_id: str, limit: int | None) -> list[DeploymentEvent]:
+    query = (
+        select(EVENTS).where(EVENTS.c.deployment_id == deployment_id).order_by(EVENTS.c.id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = conn.execute(query).all()
+    return [DeploymentEvent(r.kind, json.loads(r.detail), r.actor, r.reason, r.at) for r in rows]
 
 
 def _bump(conn: Connection, deployment_id: str) -> None:

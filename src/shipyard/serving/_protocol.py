@@ -15,9 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, InvalidRequest
 
-__all__ = ["BadRequest", "oip_columns", "oip_outputs", "plain_columns", "plain_outputs"]
+__all__ = [
+    "check_feedback",
+    "oip_columns",
+    "oip_metadata",
+    "oip_outputs",
+    "plain_columns",
+    "plain_outputs",
+]
 
 # OIP datatypes of the tensors a client may send, and those we answer with
 _DATATYPES = {
@@ -37,10 +44,6 @@ _DATATYPES = {
 }
 
 
-class BadRequest(ValueError):
-    """The body is not what the protocol describes (answered 400, not 422)."""
-
-
 def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
     """``POST /predict`` bodies: one record (``{"age": 31, ...}``), a list of records,
     ``{"records": [...]}``, or ``{"columns": {"age": [...], ...}}``. Returns the columns and
@@ -48,28 +51,28 @@ def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]
     if isinstance(body, Mapping) and "columns" in body:
         columns = body["columns"]
         if not isinstance(columns, Mapping) or not columns:
-            raise BadRequest('"columns" must be an object of column name to a list of values.')
+            raise InvalidRequest('"columns" must be an object of column name to a list of values.')
         lengths = set()
         for name, values in columns.items():
             if not isinstance(values, list):
-                raise BadRequest(f'"columns.{name}" must be a list of values.')
+                raise InvalidRequest(f'"columns.{name}" must be a list of values.')
             lengths.add(len(values))
         if len(lengths) != 1:
-            raise BadRequest(f'"columns" lists differ in length: {sorted(lengths)}.')
+            raise InvalidRequest(f'"columns" lists differ in length: {sorted(lengths)}.')
         return dict(columns), lengths.pop()
     records = body.get("records") if isinstance(body, Mapping) and "records" in body else body
     if isinstance(records, Mapping):
         if any(isinstance(v, (list, dict)) for v in records.values()):
-            raise BadRequest(
+            raise InvalidRequest(
                 'A record\'s values must be single values; send several rows as {"records": '
                 '[...]} or {"columns": {...}}.'
             )
         return {str(k): [v] for k, v in records.items()}, 1
     if isinstance(records, list):
         if not records:
-            raise BadRequest("The request has no rows.")
+            raise InvalidRequest("The request has no rows.")
         if not all(type(r) is dict for r in records):
-            raise BadRequest('"records" must be a list of objects, one per row.')
+            raise InvalidRequest('"records" must be a list of objects, one per row.')
         if len(names) > 1:
             # Every record has every input (the usual case): transpose in C, no per-value
             # Python. Inputs the model does not take are ignored, as the signature would.
@@ -83,7 +86,7 @@ def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]
         present = {k for r in records for k in r}
         wanted = [n for n in names if n in present] + sorted(present - set(names))
         return {n: [r.get(n) for r in records] for n in wanted}, len(records)
-    raise BadRequest(
+    raise InvalidRequest(
         'The body must be a record object, a list of records, {"records": [...]} or '
         '{"columns": {...}}.'
     )
@@ -93,37 +96,41 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
     """An OIP v2 inference request: one input tensor per column (shape ``[n]`` or
     ``[n, 1]``), or one ``[n, k]`` tensor whose columns follow the signature's order."""
     if not isinstance(body, Mapping):
-        raise BadRequest("The inference request must be a JSON object.")
+        raise InvalidRequest("The inference request must be a JSON object.")
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
-        raise BadRequest('"inputs" must be a non-empty list of tensors.')
+        raise InvalidRequest('"inputs" must be a non-empty list of tensors.')
     columns: dict[str, Any] = {}
     rows: set[int] = set()
     for i, tensor in enumerate(inputs):
         where = f"inputs[{i}]"
         if not isinstance(tensor, Mapping):
-            raise BadRequest(f"{where} must be an object with name, shape, datatype and data.")
+            raise InvalidRequest(f"{where} must be an object with name, shape, datatype and data.")
         name, shape, datatype, data = (tensor.get(k) for k in ("name", "shape", "datatype", "data"))
         if not isinstance(name, str):
-            raise BadRequest(f"{where}.name must be a string.")
+            raise InvalidRequest(f"{where}.name must be a string.")
         where = f"input {name!r}"
         if not (
             isinstance(shape, list)
             and 1 <= len(shape) <= 2
             and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
         ):
-            raise BadRequest(f"{where}: shape must be [rows] or [rows, columns].")
+            raise InvalidRequest(f"{where}: shape must be [rows] or [rows, columns].")
         if datatype not in _DATATYPES:
-            raise BadRequest(f"{where}: datatype must be one of {', '.join(sorted(_DATATYPES))}.")
+            raise InvalidRequest(
+                f"{where}: datatype must be one of {', '.join(sorted(_DATATYPES))}."
+            )
         if not isinstance(data, list):
-            raise BadRequest(f"{where}: data must be a list.")
+            raise InvalidRequest(f"{where}: data must be a list.")
         flat = _flatten(data, where)
         size = math.prod(shape)  # Python ints: no overflow
         if len(flat) != size:
-            raise BadRequest(f"{where}: shape {shape} holds {size} values; data has {len(flat)}.")
+            raise InvalidRequest(
+                f"{where}: shape {shape} holds {size} values; data has {len(flat)}."
+            )
         if len(shape) == 2 and shape[1] != 1:
             if len(inputs) != 1:
-                raise BadRequest(
+                raise InvalidRequest(
                     f"{where}: a [rows, columns] tensor must be the only input; send one "
                     "tensor per column otherwise."
                 )
@@ -137,10 +144,10 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
         columns[name] = flat
         rows.add(shape[0])
     if len(rows) != 1:
-        raise BadRequest(f"Input tensors differ in rows: {sorted(rows)}.")
+        raise InvalidRequest(f"Input tensors differ in rows: {sorted(rows)}.")
     count = rows.pop()
     if count == 0:
-        raise BadRequest("The request has no rows.")
+        raise InvalidRequest("The request has no rows.")
     return columns, count
 
 
@@ -149,7 +156,7 @@ def _flatten(data: list[Any], where: str) -> list[Any]:
         flat: list[Any] = []
         for row in data:
             if not isinstance(row, list):
-                raise BadRequest(f"{where}: data mixes nested and flat values.")
+                raise InvalidRequest(f"{where}: data mixes nested and flat values.")
             flat.extend(row)
         return flat
     return data
@@ -254,3 +261,54 @@ FEEDBACK_BODY: dict[str, Any] = {"oneOf": [_FEEDBACK, {"type": "array", "items":
 def body_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """``openapi_extra`` for a route whose JSON body is read by hand."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+# the OIP datatype of each signature type, for model metadata
+_OIP_TYPES = {
+    "float": "FP64",
+    "int": "INT64",
+    "bool": "BOOL",
+    "string": "BYTES",
+    "category": "BYTES",
+    "datetime": "BYTES",
+}
+
+
+def oip_metadata(name: str, loaded: Sequence[Any]) -> dict[str, Any]:
+    """The Open Inference Protocol's model metadata of the loaded versions served under
+    ``name`` (the first one's signature describes the inputs)."""
+    first = loaded[0]
+    signature = first.signature
+    inputs = [
+        {"name": spec.name, "datatype": _OIP_TYPES.get(spec.type, "BYTES"), "shape": [-1]}
+        for spec in (signature.inputs if signature is not None else [])
+    ]
+    outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
+    if first.classes is not None:
+        width = len(first.classes)
+        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, width]})
+    return {
+        "name": name,
+        "versions": sorted({str(m.version.version) for m in loaded}, key=int),
+        "platform": f"shipyard-{first.version.flavor}-{first.format}",
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
+def check_feedback(items: list[Any]) -> None:
+    """Feedback items (``{"id", "label", "reward"}``), or InvalidRequest naming the one
+    at fault."""
+    if not items or not all(isinstance(i, dict) for i in items):
+        raise InvalidRequest('Send {"id": ..., "label": ..., "reward": ...} or a list.')
+    for i, item in enumerate(items):
+        if not isinstance(item.get("id"), str):
+            raise InvalidRequest(f"feedback[{i}].id must be a request id (text).")
+        reward = item.get("reward")
+        if reward is not None and (
+            isinstance(reward, bool) or not isinstance(reward, (int, float))
+            or not 0 <= reward <= 1
+        ):  # fmt: skip
+            raise InvalidRequest(f"feedback[{i}].reward must be a number in [0, 1].")
+        if "label" not in item and reward is None:
+            raise InvalidRequest(f"feedback[{i}] needs a label or a reward.")

@@ -1,0 +1,486 @@
+"""The inference service: what the model server does, without HTTP.
+
+:class:`InferenceService` gates a request (overload, API key, scope, rate limit), picks its
+route by the deployment's policy, checks the body against the model's signature, predicts
+(micro-batched), sends shadow copies, logs the answer, takes feedback and answers model
+metadata; its :class:`~shipyard.serving._watch.Watcher` follows the store. The FastAPI
+routes (``_routes``) only carry requests to it, so it can be driven and tested directly::
+
+    service = InferenceService.create("churn@champion", poll=0)
+    await service.start()
+    answer = await service.infer({"age": 31, ...})
+    await service.stop()
+
+Errors are :class:`~shipyard.errors.ShipyardError` subclasses carrying their HTTP status
+(``Unavailable`` 503, ``Unauthorized`` 401, ``Forbidden`` 403, ``TooManyRequests`` 429,
+``NotFound`` 404, ``InvalidRequest`` 400, ``InvalidInput`` 422, ``PayloadTooLarge`` 413).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from shipyard.errors import (
+    InvalidInput,
+    InvalidRequest,
+    NotFound,
+    ShipyardError,
+    TooManyRequests,
+    Unavailable,
+)
+from shipyard.serving._auth import ApiKey, Keyring, RateLimiter, check_key, default_keys
+from shipyard.serving._deployments import DeploymentStore
+from shipyard.serving._http import error_answer
+from shipyard.serving._log import InferenceLog
+from shipyard.serving._protocol import (
+    check_feedback,
+    oip_columns,
+    oip_metadata,
+    oip_outputs,
+    plain_columns,
+    plain_outputs,
+)
+from shipyard.serving._router import Router, RouteStats, Ticket, Tickets
+from shipyard.serving._slot import Active
+from shipyard.serving._watch import Served, Watcher, settle_memory
+
+__all__ = ["Answer", "InferenceService", "RequestBody"]
+
+log = logging.getLogger("shipyard.serving")
+access = logging.getLogger("shipyard.serving.access")  # one JSON line per request, at INFO
+
+Parse = Callable[[Any, list[str]], tuple[dict[str, Any], int]]
+
+
+class RequestBody(abc.ABC):
+    """A request body read only when the service needs it (an HTTP stream, checked for
+    size as it arrives): :meth:`load` returns the parsed JSON or raises InvalidRequest /
+    PayloadTooLarge. The service also takes an already parsed body."""
+
+    @abc.abstractmethod
+    async def load(self) -> Any: ...
+
+
+def parse_json(raw: bytes) -> Any:
+    """A JSON body, or InvalidRequest (400) saying why it is not."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The body is not valid JSON: {exc}.") from exc
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A prediction answer: HTTP status, JSON payload, the request's id and extra headers."""
+
+    status: int
+    payload: dict[str, Any]
+    request_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Call:
+    """One prediction request as it goes through the service."""
+
+    endpoint: str
+    request_id: str
+    started: float
+    headers: Mapping[str, str]
+    route: str | None = None
+    active: Active | None = None
+    router: Router | None = None
+    raw: dict[str, Any] | None = None
+    columns: Mapping[str, np.ndarray] | None = None
+    labels: Any = None
+    proba: Any = None
+
+
+class InferenceService:
+    """One served model reference or deployment: gate, route, validate, predict, log,
+    feedback (see the module docstring).
+
+    The constructor only keeps its arguments; :meth:`create` builds one from settings
+    (the default stores), :meth:`start` loads the models and starts the log writer and
+    the watcher, :meth:`stop` ends them. Runs on one event loop (not thread-safe)."""
+
+    def __init__(
+        self,
+        served: Served,
+        watcher: Watcher,
+        *,
+        log: InferenceLog | None = None,
+        keyring: Keyring | None = None,
+        poll: float = 2.0,
+        max_inflight: int = 1024,
+    ) -> None:
+        self.served = served
+        self.watcher = watcher
+        self.log = log
+        self.keyring = keyring
+        self.poll = poll
+        self.max_inflight = max_inflight
+        self.inflight = 0
+        self.limiter = RateLimiter()
+        self.tickets = Tickets()
+        self._watching: asyncio.Task[None] | None = None
+        self._shadows: set[asyncio.Task[None]] = set()
+        self._counters: dict[tuple[str, str, str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str, str, str], Any] = {}
+
+    @classmethod
+    def create(
+        cls,
+        model: str | None = None,
+        *,
+        deployment: str | None = None,
+        format: str = "auto",
+        max_batch: int = 64,
+        max_wait: float = 0.0,
+        poll: float = 2.0,
+        log_sample: float = 1.0,
+        log_dir: str | Path | None = None,
+        auth: bool = False,
+        max_inflight: int = 1024,
+        store: DeploymentStore | None = None,
+    ) -> InferenceService:
+        """A service for ``model`` (``churn@champion``) or ``deployment``, on the default
+        stores unless ``store`` is given (see ``serving.create_app`` for the settings)."""
+        if (model is None) == (deployment is None):
+            raise InvalidInput("Serve exactly one of model='name@alias' or deployment='name'.")
+        name = deployment or str(model).split("@")[0]
+        served = Served(name, model, deployment, format, max_batch, max_wait)
+        if deployment is not None and store is None:
+            from shipyard.serving.deployments import default_store
+
+            store = default_store()
+        keyring = Keyring(default_keys()) if auth else None
+        inference_log = (
+            InferenceLog.of(name, log_dir, sample=log_sample) if log_sample > 0 else None
+        )
+        return cls(
+            served,
+            Watcher(served, store, keyring),
+            log=inference_log,
+            keyring=keyring,
+            poll=poll,
+            max_inflight=max_inflight,
+        )
+
+    # -- life ----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.served.name
+
+    @property
+    def stats(self) -> dict[str, RouteStats]:
+        return self.served.stats
+
+    async def start(self) -> None:
+        """Load and warm the models, start the log writer and the watcher."""
+        self.served.router = await asyncio.to_thread(self.watcher.build)
+        settle_memory()
+        if self.log is not None:
+            self.log.start()
+        log.info("serving %s", self.name)
+        if self.poll > 0:
+            self._watching = asyncio.create_task(self.watcher.run(self.poll))
+
+    async def stop(self) -> None:
+        """Stop the watcher; write what the log holds."""
+        if self._watching is not None:
+            self._watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watching
+        if self.log is not None:
+            await asyncio.to_thread(self.log.close)
+
+    # -- gate and route ------------------------------------------------------------------
+    def gate(self, headers: Mapping[str, str], scope: str) -> ApiKey | None:
+        """The request's key (None without auth) if it may go on; raises Unavailable
+        (overloaded), Unauthorized, Forbidden or TooManyRequests otherwise."""
+        if self.inflight >= self.max_inflight:
+            raise Unavailable(
+                f"Overloaded: {self.inflight} requests in flight; retry shortly.", retry_after=1
+            )
+        if self.keyring is None:
+            return None
+        found = check_key(self.keyring, headers, scope)
+        if found.rate_limit is not None:
+            wait = self.limiter.allow(found.name, found.rate_limit)
+            if wait > 0:
+                raise TooManyRequests(
+                    f"Rate limit of {found.rate_limit:g} requests/s for key {found.name!r} "
+                    "reached.",
+                    retry_after=wait,
+                )
+        return found
+
+    def router_for(self, name: str | None = None) -> Router:
+        """The router answering now; Unavailable before a model is ready, NotFound for a
+        name this server does not serve."""
+        router = self.served.router
+        if router is None or not router.ready:
+            raise Unavailable(f"No model is ready yet ({self.name}).")
+        if name is not None and name != self.name:
+            raise NotFound(f"Model {name!r} is not served here (serving {self.name!r}).")
+        return router
+
+    @property
+    def ready(self) -> bool:
+        router = self.served.router
+        return router is not None and router.ready
+
+    def pick(
+        self, router: Router, body: Any, headers: Mapping[str, str], version: str | None
+    ) -> str:
+        """The route that answers: the one serving ``version`` when asked, else the
+        policy's choice (by the sticky field's value, header or body, when it has one)."""
+        if version is not None:
+            for route, slot in router.slots.items():
+                if slot.active is not None and str(slot.active.version) == version:
+                    return route
+            served = sorted({str(s.active.version) for s in router.slots.values() if s.active})
+            raise NotFound(
+                f"Version {version!r} of {self.name!r} is not served here "
+                f"(serving {', '.join(served)})."
+            )
+        sticky = router.sticky
+        key = None
+        if sticky:
+            key = headers.get(sticky)
+            if key is None and isinstance(body, dict):
+                record = body
+                if isinstance(body.get("records"), list) and body["records"]:
+                    record = body["records"][0]
+                value = record.get(sticky) if isinstance(record, dict) else None
+                key = None if value is None else str(value)
+        return router.choose(key)
+
+    # -- predict -------------------------------------------------------------------------
+    async def infer(
+        self,
+        body: Any,
+        *,
+        endpoint: str = "predict",
+        name: str | None = None,
+        version: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Answer a prediction request: ``endpoint`` ``predict`` (plain JSON records or
+        columns) or ``infer`` (Open Inference Protocol). ``body`` is parsed JSON or a
+        :class:`RequestBody`. Never raises for a bad request: errors are answered with
+        their status (and counted, and logged at access level) like any answer. Not
+        gated: call :meth:`gate` first."""
+        headers = headers or {}
+        given = headers.get("x-request-id")
+        call = _Call(endpoint, given or uuid.uuid4().hex, time.perf_counter(), headers)
+        self.inflight += 1
+        try:
+            status, payload, extra = await self._answer(call, body, given is None, name, version)
+        finally:
+            self.inflight -= 1
+        seconds = time.perf_counter() - call.started
+        self._record(call, status, seconds)
+        if access.isEnabledFor(logging.INFO):
+            self._access_line(call, status, seconds, payload)
+        if status == 200:
+            self._after(call, seconds)
+        return Answer(status, payload, call.request_id, extra)
+
+    async def _answer(
+        self, call: _Call, body: Any, may_rename: bool, name: str | None, version: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        try:
+            call.router = router = self.router_for(name)
+            if isinstance(body, RequestBody):
+                body = await body.load()
+            given = body.get("id") if may_rename and isinstance(body, dict) else None
+            if isinstance(given, str) and 0 < len(given) <= 128:
+                call.request_id = given  # an OIP request names itself: feedback uses that id
+            call.route = self.pick(router, body, call.headers, version)
+            return 200, await self._predict(call, body), {}
+        except ShipyardError as exc:
+            return error_answer(exc)
+        except Exception as exc:
+            log.exception("request %s failed", call.request_id)
+            return 500, {"error": f"The model failed on this input: {exc}"}, {}
+
+    async def _predict(self, call: _Call, body: Any) -> dict[str, Any]:
+        assert call.router is not None and call.route is not None
+        call.active = active = call.router.slots[call.route].active
+        assert active is not None
+        signature = active.model.signature
+        parse: Parse = oip_columns if call.endpoint == "infer" else plain_columns
+        call.raw, rows = parse(body, signature.names if signature is not None else [])
+        call.columns = columns = active.model.validate(call.raw)
+        try:
+            call.labels, call.proba = await active.batcher.predict(columns, rows)
+        except InvalidInput:
+            raise
+        except Exception:
+            self.stats[call.route].errors += 1
+            raise
+        if call.endpoint == "infer":
+            payload = self._infer_shape(active, body, call.labels, call.proba)
+        else:
+            payload = self._predict_shape(active, call.labels, call.proba)
+        payload.setdefault("id", call.request_id)
+        return payload
+
+    def _infer_shape(
+        self, active: Active, body: Any, labels: np.ndarray, proba: np.ndarray | None
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model_name": self.name,
+            "model_version": str(active.version),
+            "outputs": oip_outputs(labels, proba),
+        }
+        if isinstance(body, dict) and isinstance(body.get("id"), str):
+            out["id"] = body["id"]
+        return out
+
+    @staticmethod
+    def _predict_shape(
+        active: Active, labels: np.ndarray, proba: np.ndarray | None
+    ) -> dict[str, Any]:
+        out = plain_outputs(labels, proba)
+        out.update(model=active.name, version=active.version)
+        if active.model.classes is not None and proba is not None:
+            out["classes"] = list(active.model.classes)
+        return out
+
+    def _record(self, call: _Call, code: int, seconds: float) -> None:
+        """Prometheus: the request counted, its latency timed (answers under 400)."""
+        active = call.active
+        name, version = (active.name, str(active.version)) if active else ("", "")
+        key = (call.endpoint, call.route or "", name, version, code)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.served.metrics.requests.labels(*key[:4], str(code))
+        counter.inc()
+        if code < 400:
+            timer = self._timers.get(key[:4])
+            if timer is None:
+                timer = self._timers[key[:4]] = self.served.metrics.latency.labels(*key[:4])
+            timer.observe(seconds)
+
+    @staticmethod
+    def _access_line(call: _Call, status: int, seconds: float, payload: dict[str, Any]) -> None:
+        active = call.active
+        line = {
+            "at": time.time(),
+            "request_id": call.request_id,
+            "endpoint": call.endpoint,
+            "route": call.route,
+            "model": active.name if active else None,
+            "version": active.version if active else None,
+            "status": status,
+            "latency_ms": round(seconds * 1e3, 3),
+            **({"error": payload["error"]} if status >= 400 else {}),
+        }
+        access.info(orjson.dumps(line).decode())
+
+    def _after(self, call: _Call, seconds: float) -> None:
+        """A successful answer: statistics, its ticket (for feedback), the log, shadows."""
+        route, active, labels = call.route, call.active, call.labels
+        assert route is not None and active is not None and call.router is not None
+        stats = self.stats[route]
+        stats.requests += 1
+        stats.latencies.append(seconds)
+        first = labels[0].item() if hasattr(labels[0], "item") else labels[0]
+        self.tickets.add(call.request_id, Ticket(route, active.name, active.version, first))
+        logged = self.log is not None and self.log.wanted()
+        if logged:
+            assert self.log is not None and call.columns is not None
+            self.log.request(
+                call.request_id, route, active.name, active.version, seconds, call.columns,
+                labels, call.proba,
+            )  # fmt: skip
+        for shadow in call.router.shadows:
+            task = asyncio.create_task(self._shadow(call, shadow, logged))
+            self._shadows.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._shadows.discard)
+
+    async def _shadow(self, call: _Call, route: str, logged: bool) -> None:
+        """A copy of the request to a shadow route: logged and compared, never returned."""
+        assert call.router is not None and call.raw is not None
+        active = call.router.slots[route].active
+        if active is None:
+            return
+        metrics, started = self.served.metrics, time.perf_counter()
+        try:
+            columns = active.model.validate(call.raw)
+            # in a thread: a slow shadow (a native pipeline) must not hold up the event loop
+            labels, proba = await asyncio.to_thread(active.model.predict_columns, columns)
+        except Exception as exc:
+            self.stats[route].errors += 1
+            metrics.shadow.labels(self.name, route, "error").inc()
+            log.debug("shadow %s failed on %s: %s", route, call.request_id, exc)
+            return
+        seconds = time.perf_counter() - started
+        stats = self.stats[route]
+        stats.requests += 1
+        stats.latencies.append(seconds)
+        agree = int(np.sum(np.asarray(labels) == np.asarray(call.labels)))
+        metrics.shadow.labels(self.name, route, "agree").inc(agree)
+        metrics.shadow.labels(self.name, route, "differ").inc(len(labels) - agree)
+        if self.log is not None and logged:  # sampled with the answer it shadows
+            self.log.request(
+                call.request_id, route, active.name, active.version, seconds, columns, labels,
+                proba, shadow=True,
+            )  # fmt: skip
+
+    # -- feedback, metadata, metrics -----------------------------------------------------
+    def feedback(self, body: Any) -> dict[str, int]:
+        """Labels and rewards for earlier requests (one item or a list): counted once per
+        request on its route, written to the log. InvalidRequest (400) for a bad item."""
+        items = body if isinstance(body, list) else [body]
+        check_feedback(items)
+        known = 0
+        for item in items:
+            ticket = self.tickets.get(item["id"])
+            if ticket is not None:
+                known += 1
+                self._count_feedback(item, ticket)
+            if self.log is not None:
+                self.log.feedback(item["id"], item.get("label"), item.get("reward"))
+        return {"accepted": len(items), "matched": known}
+
+    def _count_feedback(self, item: dict[str, Any], ticket: Ticket) -> None:
+        stats = self.stats.setdefault(ticket.route, RouteStats())
+        tickets, reward, label = self.tickets, item.get("reward"), item.get("label")
+        if label is not None and item["id"] not in tickets.labelled:  # once each
+            tickets.labelled.add(item["id"])
+            stats.labelled += 1
+            stats.correct += float(label == ticket.prediction)
+        if reward is not None and item["id"] not in tickets.rewarded:
+            tickets.rewarded.add(item["id"])
+            stats.rewarded += 1
+            stats.rewards += float(reward)
+
+    def metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """The Open Inference Protocol's model metadata (NotFound, Unavailable)."""
+        router = self.router_for(name)
+        served = [s.active for s in router.slots.values() if s.active is not None]
+        if version is not None:
+            served = [a for a in served if str(a.version) == version]
+            if not served:
+                raise NotFound(f"Version {version!r} of {name!r} is not served here.")
+        return oip_metadata(name, [a.model for a in served])
+
+    def metrics(self) -> bytes:
+        """The Prometheus exposition of this service's metrics."""
+        return self.served.metrics.exposition()
