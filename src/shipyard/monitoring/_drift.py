@@ -1,8 +1,9 @@
 """Data drift per feature between a reference and a current window, and a verdict.
 
-Numeric features: Kolmogorov–Smirnov, Wasserstein (also normalised by the reference's
-standard deviation), PSI and Jensen–Shannon; categorical features: chi-square, PSI and
-Jensen–Shannon (``_statistics`` computes them, from one sort or count per column and side). A
+Every statistic of ``_statistics.STATISTICS`` that applies to a feature's kind (numeric:
+Kolmogorov–Smirnov, Wasserstein (also normalised by the reference's standard deviation),
+PSI and Jensen–Shannon; categorical: chi-square, PSI and Jensen–Shannon), computed from
+the inputs ``_inputs`` prepares with one sort or count per column and side. A
 reference's sorted columns are kept and reused across windows (:class:`Reference`). Columns
 are compared side by side on threads (NumPy's sorts and merges and Arrow's counting release
 the GIL), each column prepared and compared in one go, so only the columns in flight hold
@@ -29,19 +30,27 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
-from shipyard.monitoring._statistics import (
+from shipyard.monitoring._inputs import (
     Scratch,
     as_numbers,
     categorical_distribution,
-    categorical_stats,
+    categorical_inputs,
     categorical_tallied,
     decile_edges,
     finite_sorted,
     is_numeric,
     numeric_distribution,
-    numeric_stats,
+    numeric_inputs,
     same_arrow_kind,
     sorted_std,
+)
+from shipyard.monitoring._statistics import (
+    DEFAULT_METHODS,
+    DEFAULTS,
+    METHODS,
+    is_p_value,
+    measure,
+    statistic,
 )
 
 __all__ = ["DEFAULTS", "DriftReport", "FeatureDrift", "Reference", "drift"]
@@ -51,18 +60,6 @@ R = TypeVar("R")
 
 SMALL_WINDOW = 1_000
 MIN_ROWS = 30  # fewer non-missing values than this on a side: no test has power; no verdict
-METHODS = {
-    "numeric": ("ks", "wasserstein", "psi", "jensenshannon"),
-    "categorical": ("chisquare", "psi", "jensenshannon"),
-}
-# method -> (default threshold, True when the statistic is a p-value: drift below it)
-DEFAULTS: dict[str, tuple[float, bool]] = {
-    "ks": (0.05, True),
-    "chisquare": (0.05, True),
-    "wasserstein": (0.1, False),  # normalised by the reference's standard deviation
-    "psi": (0.1, False),
-    "jensenshannon": (0.1, False),
-}
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,7 @@ class DriftReport:
         threshold, drifted; then every statistic computed and the notes."""
         rows = []
         for f in self.features:
-            p_value = f.statistic if f.method in ("ks", "chisquare") else None
+            p_value = f.statistic if is_p_value(f.method) else None
             rows.append(
                 {
                     "feature": f.feature,
@@ -167,12 +164,43 @@ class _Column:
 
 class Reference:
     """A reference window prepared once (columns sorted or counted), reused for each current
-    window: ``ref = Reference(df); drift(ref, window1); drift(ref, window2)``."""
+    window: ``ref = Reference.prepare(df); drift(ref, window1); drift(ref, window2)``.
+
+    The constructor only stores its arguments; :meth:`fit` prepares the columns (once) and
+    returns the reference, :meth:`prepare` builds and fits one. A reference that was never
+    fitted is fitted on first use (``columns``, or :func:`drift` and ``quality``), so
+    ``Reference(df)`` passed to drift again and again is prepared once too. Thread-safe:
+    concurrent first uses prepare it once. Raises what :func:`drift` raises of its input
+    (InvalidInput, NotFound for a dataset reference), when it is fitted.
+    """
 
     def __init__(self, data: Any, categorical: Sequence[str] = (), workers: int = 0) -> None:
-        table = _table(data, "reference")
-        self.columns = _prepare(table, set(categorical), workers, reference=True)
+        self.data = data
         self.categorical = tuple(categorical)
+        self.workers = workers
+        self.columns_: dict[str, _Column] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def prepare(cls, data: Any, categorical: Sequence[str] = (), workers: int = 0) -> Reference:
+        """A reference of ``data``, prepared now."""
+        return cls(data, categorical, workers).fit()
+
+    def fit(self) -> Reference:
+        """Sort or count every column of the data (the first time only); returns self."""
+        with self._lock:
+            if self.columns_ is None:
+                table = _table(self.data, "reference")
+                self.columns_ = _prepare(table, set(self.categorical), self.workers, True)
+                self.data = None  # the prepared columns hold what drift needs
+        return self
+
+    @property
+    def columns(self) -> dict[str, _Column]:
+        """Each column, prepared (fitting the reference if it was not yet)."""
+        columns = self.columns_ if self.columns_ is not None else self.fit().columns_
+        assert columns is not None
+        return columns
 
 
 def drift(
@@ -378,7 +406,7 @@ def _compare(
     if ref.kind == "numeric":
         assert ref.sorted is not None and cur.sorted is not None and ref.edges is not None
         tallies = (ref.tally, cur.tally) if ref.tally and cur.tally else None
-        stats = numeric_stats(
+        inputs = numeric_inputs(
             ref.sorted, cur.sorted, ref.edges, ref.std, tallies=tallies, scratch=scratch
         )
         distribution = numeric_distribution(ref.sorted, cur.sorted, ref.edges)
@@ -387,10 +415,11 @@ def _compare(
         and cur.tally is not None
         and same_arrow_kind(ref.tally[0], cur.tally[0])
     ):
-        stats, distribution = categorical_tallied(ref.tally, cur.tally)
+        inputs, distribution = categorical_tallied(ref.tally, cur.tally)
     else:
-        stats = categorical_stats(ref.counts or {}, cur.counts or {})
+        inputs = categorical_inputs(ref.counts or {}, cur.counts or {})
         distribution = categorical_distribution(ref.counts or {}, cur.counts or {})
+    stats = measure(inputs)
     constant = ref.kind == "numeric" and ref.std == 0
     return _judge(name, ref, cur, stats, distribution, method, threshold, constant)
 
@@ -448,22 +477,16 @@ def _judge(
             name, ref.kind, None, None, None, False, stats,
             note=f"too few values to judge ({fewest} < {MIN_ROWS})", **common,
         )  # fmt: skip
-    small = fewest <= SMALL_WINDOW
-    chosen = method or (
-        ("ks" if small else "wasserstein")
-        if ref.kind == "numeric"
-        else ("chisquare" if small else "jensenshannon")
-    )
+    chosen = method or DEFAULT_METHODS[(ref.kind, fewest <= SMALL_WINDOW)]
     if chosen not in METHODS[ref.kind]:
         raise InvalidInput(
             f"methods[{name!r}]: {chosen} does not apply to a {ref.kind} feature (choose from "
             f"{', '.join(METHODS[ref.kind])})."
         )
-    default, is_p_value = DEFAULTS[chosen]
-    limit = default if threshold is None else float(threshold)
-    key = {"ks": "ks_p_value", "chisquare": "chisquare_p_value", "wasserstein": "wasserstein_norm"}
-    value = stats[key.get(chosen, chosen)]
-    drifted = value < limit if is_p_value else value >= limit
+    entry = statistic(chosen)
+    limit = entry.threshold if threshold is None else float(threshold)
+    value = stats[entry.deciding_key]
+    drifted = value >= limit if entry.larger_is_drift else value < limit
     note = "constant in the reference" if constant else ""
     return FeatureDrift(
         name, ref.kind, chosen, value, limit, bool(drifted), stats, note=note, **common

@@ -53,7 +53,7 @@ def quality(
     prepared = (
         reference
         if isinstance(reference, Reference)
-        else Reference(reference, categorical=categorical, workers=workers)
+        else Reference.prepare(reference, categorical=categorical, workers=workers)
     )
     table = _table(current, "current")
     current_columns = _prepare(table, set(categorical) | set(prepared.categorical), workers)

@@ -13,6 +13,7 @@ from typing import Any
 
 from shipyard._html import write_page
 from shipyard.monitoring._drift import DriftReport, FeatureDrift
+from shipyard.monitoring._statistics import label
 
 __all__ = ["distribution_figure", "feature_figure", "write_html"]
 
@@ -41,7 +42,7 @@ def distribution_figure(
         ]
     )
     verdict = "drifted" if drifted else "no drift"
-    detail = "" if statistic is None else f", {method} {statistic:.3g}"
+    detail = "" if statistic is None else f", {label(method)} {statistic:.3g}"
     figure.update_layout(
         title=f"{name}: {verdict}{detail}",
         barmode="group",
