@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from shipyard._refs import check_name
 from shipyard.config import current_user
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.monitoring._channels import parse_channel
 from shipyard.monitoring._tables import ALERTS, CHECKS, MONITORS, RESULTS
 from shipyard.store import default_database
 
@@ -261,7 +262,7 @@ def create(
         raise InvalidInput(f"min_rows must be a positive number of rows; got {min_rows!r}.")
     if isinstance(channels, str):
         raise InvalidInput(f"channels must be a list of channels; got {channels!r}.")
-    checked_channels = tuple(_check_channel(c) for c in channels)
+    checked_channels = tuple(parse_channel(c) for c in channels)
     columns, task = _columns_and_task(kind, target)
     named = [*(thresholds or {}), *categorical]
     unknown_columns = sorted({c for c in named if c not in columns})
@@ -422,21 +423,3 @@ def _trained_on(deployment: Any) -> str | None:
         if version.datasets:
             return str(version.datasets[0])
     return None
-
-
-def _check_channel(channel: str) -> str:
-    if channel == "log":
-        return channel
-    kind, _, target = str(channel).partition(":")
-    if kind == "webhook" and re.match(r"https?://[^\s/]+", target):
-        return channel
-    if (
-        kind == "email"
-        and target
-        and all(re.fullmatch(r"[^@\s,]+@[^@\s,]+", a.strip()) for a in target.split(","))
-    ):
-        return channel
-    raise InvalidInput(
-        f"channels: {channel!r} is not a channel; use 'log', 'webhook:https://host/path' or "
-        "'email:ops@example.org[,other@example.org]'."
-    )

@@ -272,6 +272,25 @@ class JensenShannon(Statistic):
         return {"jensenshannon": jensen_shannon(inputs.reference_shares, inputs.current_shares)}
 
 
+class Hellinger(Statistic):
+    """The Hellinger distance of the bin (or category) shares, ``sqrt(sum((sqrt(p) -
+    sqrt(q))**2) / 2)``: 0 for the same shares, 1 for shares with nothing in common;
+    bounded, unlike PSI, and less swayed by nearly empty bins than Jensen–Shannon."""
+
+    name = "hellinger"
+    label = "Hellinger distance"
+    kinds = KINDS
+    keys = ("hellinger",)
+    deciding_key = "hellinger"
+    larger_is_drift = True
+    threshold = 0.1
+    identical = (0.0,)
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        gaps = np.sqrt(inputs.reference_shares) - np.sqrt(inputs.current_shares)
+        return {"hellinger": float(math.sqrt(float(np.sum(gaps * gaps)) / 2))}
+
+
 def ks_p_value(ks: float, n: int, m: int) -> float:
     """The two-sample KS p-value of statistic ``ks`` for samples of ``n`` and ``m`` values."""
     from scipy.special import kolmogorov
@@ -309,6 +328,7 @@ STATISTICS: tuple[DriftStatistic, ...] = (
     Wasserstein(),
     PopulationStability(),
     JensenShannon(),
+    Hellinger(),
 )
 _BY_NAME = {s.name: s for s in STATISTICS}
 # the methods that can judge a feature of each kind, in the table's order
