@@ -56,14 +56,6 @@ import numpy as np
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._batches import Source, column_kinds, finite_floats, open_source
-from shipyard.monitoring._drift import (
-    DriftReport,
-    FeatureDrift,
-    _check_choices,
-    _judge,
-    _unjudgeable,
-    _verdict,
-)
 from shipyard.monitoring._inputs import (
     BINS,
     Cdfs,
@@ -74,6 +66,14 @@ from shipyard.monitoring._inputs import (
 )
 from shipyard.monitoring._statistics import measure
 from shipyard.monitoring._summaries import Cells, Reservoir, Summary
+from shipyard.monitoring._verdict import (
+    DriftReport,
+    FeatureDrift,
+    check_choices,
+    judge,
+    unjudgeable,
+    verdict,
+)
 
 __all__ = ["drift_stream"]
 
@@ -132,7 +132,7 @@ def drift_stream(
             *ref_kinds, *(n for n in cur_kinds if n not in ref_kinds)
         ]  # fmt: skip
         methods, thresholds = dict(methods or {}), dict(thresholds or {})
-        _check_choices(methods, thresholds, names)
+        check_choices(methods, thresholds, names)
         wanted = {n: ref_kinds[n] for n in dict.fromkeys(names) if n in ref_kinds}
         refs = _reference(ref, wanted, batch_rows, resolution, Path(spill))
         wanted = {n: cur_kinds[n] for n in dict.fromkeys(names) if n in cur_kinds}
@@ -140,7 +140,7 @@ def drift_stream(
     features = [
         _compare(n, refs.get(n), curs.get(n), methods.get(n), thresholds.get(n)) for n in names
     ]
-    return _verdict(features, importance, drift_share)
+    return verdict(features, importance, drift_share)
 
 
 def _check_int(name: str, value: object, least: int) -> None:
@@ -457,7 +457,7 @@ def _compare(
     threshold: float | None,
 ) -> FeatureDrift:
     """:func:`drift`'s verdict on the streamed summaries."""
-    unjudged = _unjudgeable(name, ref, cur)
+    unjudged = unjudgeable(name, ref, cur)
     if unjudged is not None:
         return unjudged
     assert ref is not None and cur is not None
@@ -470,4 +470,4 @@ def _compare(
         distribution = categorical_distribution(counts_r, counts_c)
     stats = {key: float(value) for key, value in measure(inputs, stream=True).items()}
     constant = ref.kind == "numeric" and ref.std == 0
-    return _judge(name, ref, cur, stats, distribution, method, threshold, constant)
+    return judge(name, ref, cur, stats, distribution, method, threshold, constant)
