@@ -121,6 +121,9 @@ class Finding:
 
 @dataclass(frozen=True)
 class Alert:
+    """An alert of a monitor's detector: its status (open, acknowledged, resolved), what
+    the latest flagging check found, and every notice delivered."""
+
     id: int
     monitor: str
     target: str
