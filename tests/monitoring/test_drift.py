@@ -18,13 +18,8 @@ from shipyard import monitoring
 from shipyard.data import make_loans
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._drift import _prepare
-from shipyard.monitoring._statistics import (
-    bin_counts,
-    categorical_distribution,
-    categorical_stats,
-    decile_edges,
-    numeric_stats,
-)
+from shipyard.monitoring._inputs import bin_counts, categorical_distribution, decile_edges
+from shipyard.monitoring._statistics import categorical_stats, numeric_stats
 
 
 def _numeric(a: np.ndarray, b: np.ndarray) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Monitoring: data drift, prediction drift, data quality and performance, with alerts.
 
 ``sy.monitoring.drift("loans@1", current_df)`` compares every feature (numeric: KS,
-Wasserstein, PSI, Jensen–Shannon; categorical: chi-square, PSI, Jensen–Shannon) and says which
+Wasserstein, PSI, Jensen–Shannon, Hellinger; categorical: chi-square, PSI, Jensen–Shannon,
+Hellinger) and says which
 drifted and whether the dataset did (``drift_stream`` the same over Parquet files or
 batches larger than memory, in bounded memory); ``report.to_frame()`` has a row per feature and
 ``report.to_html(path)`` charts them. ``quality`` finds missing values, out-of-range values,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from shipyard.errors import InvalidInput
-from shipyard.monitoring._statistics import as_numbers, is_numeric
+from shipyard.monitoring._inputs import as_numbers, is_numeric
 
 __all__ = ["Source", "column_kinds", "finite_floats", "open_source"]
 

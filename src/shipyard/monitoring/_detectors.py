@@ -33,6 +33,7 @@ from shipyard.monitoring._concept import PageHinkley
 from shipyard.monitoring._drift import DriftReport, drift
 from shipyard.monitoring._monitors import METRICS, Monitor
 from shipyard.monitoring._quality import quality
+from shipyard.monitoring._statistics import deciding_key
 from shipyard.monitoring._windows import Windows, inputs_of, window_evidence
 
 __all__ = ["RUNNERS", "Outcome", "finite_number"]
@@ -338,7 +339,7 @@ def _drift_results(
     rows: list[tuple[str, str, float | None, float | None, bool]] = []
     for f in report.features:
         for metric, value in f.stats.items():
-            deciding = _deciding_key(f.method) == metric
+            deciding = deciding_key(f.method) == metric
             rows.append(
                 (
                     f.feature,
@@ -349,11 +350,6 @@ def _drift_results(
                 )
             )
     return rows
-
-
-def _deciding_key(method: str | None) -> str | None:
-    keys = {"ks": "ks_p_value", "chisquare": "chisquare_p_value", "wasserstein": "wasserstein_norm"}
-    return None if method is None else keys.get(method, method)
 
 
 def _charts(report: DriftReport) -> dict[str, Any]:

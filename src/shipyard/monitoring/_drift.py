@@ -1,18 +1,14 @@
 """Data drift per feature between a reference and a current window, and a verdict.
 
-Numeric features: Kolmogorov–Smirnov, Wasserstein (also normalised by the reference's
-standard deviation), PSI and Jensen–Shannon; categorical features: chi-square, PSI and
-Jensen–Shannon (``_statistics`` computes them, from one sort or count per column and side). A
+Every statistic of ``_statistics.STATISTICS`` that applies to a feature's kind (numeric:
+Kolmogorov–Smirnov, Wasserstein (also normalised by the reference's standard deviation),
+PSI, Jensen–Shannon and Hellinger; categorical: chi-square, PSI, Jensen–Shannon and
+Hellinger), computed from the inputs ``_inputs`` prepares with one sort or count per column
+and side; ``_verdict`` judges them. A
 reference's sorted columns are kept and reused across windows (:class:`Reference`). Columns
 are compared side by side on threads (NumPy's sorts and merges and Arrow's counting release
 the GIL), each column prepared and compared in one go, so only the columns in flight hold
 their sorted copies.
-
-Which statistic decides (defaults, overridable per feature): on small windows (either side at
-most ``SMALL_WINDOW`` rows) the tests' p-values (KS for numbers, chi-square for categories,
-below 0.05); on larger windows effect sizes, because a p-value there flags shifts too small
-to matter: normalised Wasserstein at least 0.1 for numbers, Jensen–Shannon at least 0.1 for
-categories.
 """
 
 from __future__ import annotations
@@ -21,127 +17,41 @@ import os
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
-from shipyard.monitoring._statistics import (
+from shipyard.monitoring._inputs import (
     Scratch,
     as_numbers,
     categorical_distribution,
-    categorical_stats,
+    categorical_inputs,
     categorical_tallied,
     decile_edges,
     finite_sorted,
     is_numeric,
     numeric_distribution,
-    numeric_stats,
+    numeric_inputs,
     same_arrow_kind,
     sorted_std,
+)
+from shipyard.monitoring._statistics import DEFAULTS, measure
+from shipyard.monitoring._verdict import (
+    DriftReport,
+    FeatureDrift,
+    check_choices,
+    judge,
+    unjudgeable,
+    verdict,
 )
 
 __all__ = ["DEFAULTS", "DriftReport", "FeatureDrift", "Reference", "drift"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-SMALL_WINDOW = 1_000
-MIN_ROWS = 30  # fewer non-missing values than this on a side: no test has power; no verdict
-METHODS = {
-    "numeric": ("ks", "wasserstein", "psi", "jensenshannon"),
-    "categorical": ("chisquare", "psi", "jensenshannon"),
-}
-# method -> (default threshold, True when the statistic is a p-value: drift below it)
-DEFAULTS: dict[str, tuple[float, bool]] = {
-    "ks": (0.05, True),
-    "chisquare": (0.05, True),
-    "wasserstein": (0.1, False),  # normalised by the reference's standard deviation
-    "psi": (0.1, False),
-    "jensenshannon": (0.1, False),
-}
-
-
-@dataclass(frozen=True)
-class FeatureDrift:
-    """One feature's statistics and the verdict of its deciding method."""
-
-    feature: str
-    kind: str  # numeric or categorical ("" when the feature is missing on a side)
-    method: str | None
-    statistic: float | None  # the deciding method's value (a p-value for ks/chisquare)
-    threshold: float | None
-    drifted: bool
-    stats: dict[str, float] = field(default_factory=dict)
-    reference_rows: int = 0
-    current_rows: int = 0
-    reference_missing: float = 0.0  # share of missing values
-    current_missing: float = 0.0
-    note: str = ""  # why there is no verdict (missing on a side, all missing, too few rows)
-    # for charts: bin (or category) labels and each side's shares
-    distribution: dict[str, list[Any]] = field(default_factory=dict, repr=False)
-
-
-@dataclass
-class DriftReport:
-    """Per-feature drift and the dataset-level verdict (``drifted``)."""
-
-    features: list[FeatureDrift]
-    share: float  # drifted share of the judged features (importance-weighted when given)
-    drift_share: float  # the share at which the dataset counts as drifted
-    weighted: bool
-
-    @property
-    def drifted(self) -> bool:
-        return self.share >= self.drift_share and any(f.drifted for f in self.features)
-
-    @property
-    def drifted_features(self) -> list[str]:
-        return [f.feature for f in self.features if f.drifted]
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per feature: method, statistic, p-value where the method has one,
-        threshold, drifted; then every statistic computed and the notes."""
-        rows = []
-        for f in self.features:
-            p_value = f.statistic if f.method in ("ks", "chisquare") else None
-            rows.append(
-                {
-                    "feature": f.feature,
-                    "kind": f.kind,
-                    "method": f.method,
-                    "statistic": f.statistic,
-                    "p_value": p_value,
-                    "threshold": f.threshold,
-                    "drifted": f.drifted,
-                    **f.stats,
-                    "reference_rows": f.reference_rows,
-                    "current_rows": f.current_rows,
-                    "reference_missing": f.reference_missing,
-                    "current_missing": f.current_missing,
-                    "note": f.note,
-                }
-            )
-        return pd.DataFrame(rows)
-
-    def to_html(self, path: str | Path, title: str = "Data drift") -> Path:
-        """A static HTML page: verdict, table and a chart per feature (opens offline)."""
-        from shipyard.monitoring._report import write_html
-
-        return write_html(self, path, title)
-
-    def to_dict(self) -> dict[str, Any]:
-        frame = self.to_frame().astype(object).where(lambda d: d.notna(), None)
-        return {
-            "drifted": self.drifted,
-            "share": self.share,
-            "drift_share": self.drift_share,
-            "weighted": self.weighted,
-            "features": frame.to_dict("records"),
-        }
 
 
 @dataclass
@@ -167,12 +77,43 @@ class _Column:
 
 class Reference:
     """A reference window prepared once (columns sorted or counted), reused for each current
-    window: ``ref = Reference(df); drift(ref, window1); drift(ref, window2)``."""
+    window: ``ref = Reference.prepare(df); drift(ref, window1); drift(ref, window2)``.
+
+    The constructor only stores its arguments; :meth:`fit` prepares the columns (once) and
+    returns the reference, :meth:`prepare` builds and fits one. A reference that was never
+    fitted is fitted on first use (``columns``, or :func:`drift` and ``quality``), so
+    ``Reference(df)`` passed to drift again and again is prepared once too. Thread-safe:
+    concurrent first uses prepare it once. Raises what :func:`drift` raises of its input
+    (InvalidInput, NotFound for a dataset reference), when it is fitted.
+    """
 
     def __init__(self, data: Any, categorical: Sequence[str] = (), workers: int = 0) -> None:
-        table = _table(data, "reference")
-        self.columns = _prepare(table, set(categorical), workers, reference=True)
+        self.data = data
         self.categorical = tuple(categorical)
+        self.workers = workers
+        self.columns_: dict[str, _Column] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def prepare(cls, data: Any, categorical: Sequence[str] = (), workers: int = 0) -> Reference:
+        """A reference of ``data``, prepared now."""
+        return cls(data, categorical, workers).fit()
+
+    def fit(self) -> Reference:
+        """Sort or count every column of the data (the first time only); returns self."""
+        with self._lock:
+            if self.columns_ is None:
+                table = _table(self.data, "reference")
+                self.columns_ = _prepare(table, set(self.categorical), self.workers, True)
+                self.data = None  # the prepared columns hold what drift needs
+        return self
+
+    @property
+    def columns(self) -> dict[str, _Column]:
+        """Each column, prepared (fitting the reference if it was not yet)."""
+        columns = self.columns_ if self.columns_ is not None else self.fit().columns_
+        assert columns is not None
+        return columns
 
 
 def drift(
@@ -193,8 +134,9 @@ def drift(
     Args:
         columns: features to compare (default: every column of either side).
         categorical: columns to treat as categories although they hold numbers.
-        methods: per feature, the deciding method (``ks``, ``wasserstein``, ``psi``,
-            ``jensenshannon``, ``chisquare``), instead of the default by window size.
+        methods: per feature, the deciding method (a statistic of the table: ``ks``,
+            ``wasserstein``, ``psi``, ``jensenshannon``, ``chisquare``, ``hellinger``),
+            instead of the default by window size.
         thresholds: per feature, the threshold of its deciding method.
         importance: per feature weights (e.g. a model's feature importances): the dataset
             verdict weighs drifted features by them.
@@ -220,7 +162,7 @@ def drift(
     names = list(columns) if columns is not None else _union(reference_names, current_table)
     methods = dict(methods or {})
     thresholds = dict(thresholds or {})
-    _check_choices(methods, thresholds, names)
+    check_choices(methods, thresholds, names)
     workspace = threading.local()  # one Scratch per thread, for this call only
 
     def one(name: str) -> FeatureDrift:
@@ -240,7 +182,7 @@ def drift(
         scratch = workspace.__dict__.setdefault("scratch", Scratch())
         return _compare(name, ref, cur, methods.get(name), thresholds.get(name), scratch)
 
-    return _verdict(_map(one, names, workers), importance, drift_share)
+    return verdict(_map(one, names, workers), importance, drift_share)
 
 
 # -- inputs -----------------------------------------------------------------------------
@@ -271,22 +213,6 @@ def _union(reference: Collection[str], table: Any) -> list[str]:
     known = set(names)
     names += [n for n in table.column_names if n not in known]
     return names
-
-
-def _check_choices(
-    methods: Mapping[str, str], thresholds: Mapping[str, float], names: Sequence[str]
-) -> None:
-    for feature, method in methods.items():
-        if method not in DEFAULTS:
-            raise InvalidInput(
-                f"methods[{feature!r}] must be one of {', '.join(DEFAULTS)}; got {method!r}."
-            )
-    for feature, value in thresholds.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            raise InvalidInput(f"thresholds[{feature!r}] must be a non-negative number.")
-    unknown = sorted((set(methods) | set(thresholds)) - set(names))
-    if unknown:
-        raise InvalidInput(f"methods/thresholds name columns not compared: {unknown}.")
 
 
 def _prepare(
@@ -349,20 +275,6 @@ def _column(column: Any, categorical: bool, reference: bool) -> _Column:
 # -- verdicts ----------------------------------------------------------------------------
 
 
-class _Side(Protocol):
-    """What a verdict needs of one side of a feature (a :class:`_Column` here, a streamed
-    summary in ``_stream``)."""
-
-    kind: str
-    rows: int
-
-    @property
-    def missing(self) -> float: ...
-
-    @property
-    def present(self) -> int: ...
-
-
 def _compare(
     name: str,
     ref: _Column | None,
@@ -371,14 +283,14 @@ def _compare(
     threshold: float | None,
     scratch: Scratch | None = None,
 ) -> FeatureDrift:
-    unjudged = _unjudgeable(name, ref, cur)
+    unjudged = unjudgeable(name, ref, cur)
     if unjudged is not None:
         return unjudged
     assert ref is not None and cur is not None
     if ref.kind == "numeric":
         assert ref.sorted is not None and cur.sorted is not None and ref.edges is not None
         tallies = (ref.tally, cur.tally) if ref.tally and cur.tally else None
-        stats = numeric_stats(
+        inputs = numeric_inputs(
             ref.sorted, cur.sorted, ref.edges, ref.std, tallies=tallies, scratch=scratch
         )
         distribution = numeric_distribution(ref.sorted, cur.sorted, ref.edges)
@@ -387,97 +299,10 @@ def _compare(
         and cur.tally is not None
         and same_arrow_kind(ref.tally[0], cur.tally[0])
     ):
-        stats, distribution = categorical_tallied(ref.tally, cur.tally)
+        inputs, distribution = categorical_tallied(ref.tally, cur.tally)
     else:
-        stats = categorical_stats(ref.counts or {}, cur.counts or {})
+        inputs = categorical_inputs(ref.counts or {}, cur.counts or {})
         distribution = categorical_distribution(ref.counts or {}, cur.counts or {})
+    stats = measure(inputs)
     constant = ref.kind == "numeric" and ref.std == 0
-    return _judge(name, ref, cur, stats, distribution, method, threshold, constant)
-
-
-def _unjudgeable(name: str, ref: _Side | None, cur: _Side | None) -> FeatureDrift | None:
-    """The feature without a verdict when a side lacks it, the sides' kinds differ or a side
-    is all missing; None when its statistics can be computed."""
-    if ref is None or cur is None:
-        side = "reference" if ref is None else "current window"
-        return FeatureDrift(
-            name, "", None, None, None, False,
-            reference_rows=ref.rows if ref else 0, current_rows=cur.rows if cur else 0,
-            note=f"missing in the {side}",
-        )  # fmt: skip
-    if ref.kind != cur.kind:
-        return FeatureDrift(
-            name, cur.kind, None, None, None, False,
-            note=f"{ref.kind} in the reference but {cur.kind} in the current window",
-            **_sizes(ref, cur),
-        )  # fmt: skip
-    if ref.present == 0 or cur.present == 0:
-        side = "reference" if ref.present == 0 else "current window"
-        return FeatureDrift(
-            name, ref.kind, None, None, None, False, note=f"all missing in the {side}",
-            **_sizes(ref, cur),
-        )  # fmt: skip
-    return None
-
-
-def _sizes(ref: _Side, cur: _Side) -> dict[str, Any]:
-    return {
-        "reference_rows": ref.rows,
-        "current_rows": cur.rows,
-        "reference_missing": ref.missing,
-        "current_missing": cur.missing,
-    }
-
-
-def _judge(
-    name: str,
-    ref: _Side,
-    cur: _Side,
-    stats: dict[str, float],
-    distribution: dict[str, list[Any]],
-    method: str | None,
-    threshold: float | None,
-    constant: bool,
-) -> FeatureDrift:
-    """The verdict on a feature's statistics: its deciding method (chosen, or the default for
-    the window's size), compared with its threshold (given, or the method's default)."""
-    common = {**_sizes(ref, cur), "distribution": distribution}
-    fewest = min(ref.present, cur.present)
-    if fewest < MIN_ROWS:
-        return FeatureDrift(
-            name, ref.kind, None, None, None, False, stats,
-            note=f"too few values to judge ({fewest} < {MIN_ROWS})", **common,
-        )  # fmt: skip
-    small = fewest <= SMALL_WINDOW
-    chosen = method or (
-        ("ks" if small else "wasserstein")
-        if ref.kind == "numeric"
-        else ("chisquare" if small else "jensenshannon")
-    )
-    if chosen not in METHODS[ref.kind]:
-        raise InvalidInput(
-            f"methods[{name!r}]: {chosen} does not apply to a {ref.kind} feature (choose from "
-            f"{', '.join(METHODS[ref.kind])})."
-        )
-    default, is_p_value = DEFAULTS[chosen]
-    limit = default if threshold is None else float(threshold)
-    key = {"ks": "ks_p_value", "chisquare": "chisquare_p_value", "wasserstein": "wasserstein_norm"}
-    value = stats[key.get(chosen, chosen)]
-    drifted = value < limit if is_p_value else value >= limit
-    note = "constant in the reference" if constant else ""
-    return FeatureDrift(
-        name, ref.kind, chosen, value, limit, bool(drifted), stats, note=note, **common
-    )
-
-
-def _verdict(
-    features: list[FeatureDrift], importance: Mapping[str, float] | None, drift_share: float
-) -> DriftReport:
-    judged = [f for f in features if f.method is not None]
-    if importance:
-        weights = {f.feature: max(float(importance.get(f.feature, 0.0)), 0.0) for f in judged}
-        total = sum(weights.values())
-        share = sum(weights[f.feature] for f in judged if f.drifted) / total if total else 0.0
-    else:
-        share = sum(f.drifted for f in judged) / len(judged) if judged else 0.0
-    return DriftReport(features, share, drift_share, bool(importance))
+    return judge(name, ref, cur, stats, distribution, method, threshold, constant)

@@ -10,23 +10,17 @@ on a typo made a week earlier.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import re
-import time
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
-
 from shipyard._refs import check_name
-from shipyard.config import current_user
-from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.monitoring._tables import ALERTS, CHECKS, MONITORS, RESULTS
+from shipyard.errors import InvalidInput
+from shipyard.monitoring._channels import parse_channel
+from shipyard.monitoring._monitor_store import SqlMonitorStore
+from shipyard.monitoring._values import UNITS, Monitor, format_duration
 from shipyard.store import default_database
 
 __all__ = [
@@ -34,8 +28,10 @@ __all__ = [
     "Monitor",
     "create",
     "delete_monitor",
+    "format_duration",
     "get",
     "list_monitors",
+    "monitor_store",
     "parse_duration",
     "set_enabled",
 ]
@@ -50,49 +46,17 @@ METRICS = {"accuracy": "min", "error_rate": "max", "mae": "max", "rmse": "max"}
 LOG_REFERENCES = ("log:first", "log:previous")
 LONGEST = 10 * 365.25 * 86400.0  # durations beyond ten years are typos
 MOST_ROWS = 1_000_000_000  # a window of rows at most
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_default: SqlMonitorStore | None = None
 
 
-@dataclass(frozen=True)
-class Monitor:
-    """A stored monitor (see :func:`create` for the fields' meaning)."""
-
-    id: str
-    name: str
-    target_kind: str  # deployment or dataset
-    target: str
-    reference: str
-    window: dict[str, float]  # {"rows": n} or {"seconds": s}
-    detectors: tuple[str, ...]
-    every: float | None
-    channels: tuple[str, ...]
-    cooldown: float
-    drift_share: float
-    thresholds: dict[str, float] = field(default_factory=dict)
-    categorical: tuple[str, ...] = ()
-    metric: str | None = None
-    metric_threshold: float | None = None
-    min_rows: int = 30
-    weighted: bool = True
-    enabled: bool = True
-    created_at: float = 0.0
-    created_by: str | None = None
-    updated_at: float = 0.0
-    last_check_at: float | None = None
-
-    @property
-    def due(self) -> bool:
-        """Whether a scheduled check should run now."""
-        if not self.enabled or self.every is None:
-            return False
-        return self.last_check_at is None or time.time() >= self.last_check_at + self.every
-
-    def describe_window(self) -> str:
-        if self.target_kind == "dataset":
-            return "newest version"
-        if "rows" in self.window:
-            return f"last {int(self.window['rows']):,} rows"
-        return f"last {format_duration(self.window['seconds'])}"
+def monitor_store() -> SqlMonitorStore:
+    """The monitor store of the default metadata database (built once per database): the
+    edge where the public functions below and ``check`` find their store."""
+    global _default
+    database = default_database()
+    if _default is None or _default.database is not database:
+        _default = SqlMonitorStore(database)
+    return _default
 
 
 def parse_duration(value: str | float | int, what: str, zero: bool = False) -> float:
@@ -109,20 +73,13 @@ def parse_duration(value: str | float | int, what: str, zero: bool = False) -> f
             raise InvalidInput(
                 f"{what} must be a duration like 30s, 15m, 1h, 2d or 1w; got {value!r}."
             )
-        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+        seconds = float(match.group(1)) * UNITS[match.group(2) or "s"]
     if not (seconds >= 0 if zero else seconds > 0):
         adjective = "non-negative" if zero else "positive"
         raise InvalidInput(f"{what} must be a {adjective} duration; got {value!r}.")
     if seconds > LONGEST:
         raise InvalidInput(f"{what} must be at most 10 years; got {value!r}.")
     return seconds
-
-
-def format_duration(seconds: float) -> str:
-    for unit in ("w", "d", "h", "m"):
-        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
-            return f"{int(seconds // _UNITS[unit])}{unit}"
-    return f"{seconds:g}s"
 
 
 def parse_window(value: str | int) -> dict[str, float]:
@@ -235,47 +192,10 @@ def create(
         raise InvalidInput("A monitor watches a deployment or a dataset: give exactly one.")
     kind = "deployment" if deployment is not None else "dataset"
     target = str(deployment if deployment is not None else dataset)
-    if detectors is not None and (isinstance(detectors, str) or not list(detectors)):
-        raise InvalidInput("detectors must be a list of at least one detector (or None).")
-    chosen = tuple(detectors) if detectors else DEFAULT_DETECTORS[kind]
-    unknown = [d for d in chosen if d not in DETECTORS]
-    if unknown:
-        raise InvalidInput(f"detectors: unknown {unknown}; choose from {', '.join(DETECTORS)}.")
-    if kind == "dataset" and {"prediction_drift", "performance"} & set(chosen):
-        raise InvalidInput(
-            "detectors: prediction_drift and performance need a deployment's traffic; "
-            "a dataset monitor takes data_drift, quality and multivariate."
-        )
-    if not _real(drift_share) or not 0 < drift_share <= 1:
-        raise InvalidInput(f"drift_share must be a number in (0, 1]; got {drift_share!r}.")
-    for feature, value in (thresholds or {}).items():
-        if not _real(value) or value < 0:
-            raise InvalidInput(f"thresholds[{feature!r}] must be a non-negative number.")
-    if isinstance(categorical, str):
-        raise InvalidInput(f"categorical must be a list of column names; got {categorical!r}.")
-    if metric is not None and metric not in METRICS:
-        raise InvalidInput(f"metric must be one of {', '.join(METRICS)}; got {metric!r}.")
-    if metric_threshold is not None and not _real(metric_threshold):
-        raise InvalidInput(f"metric_threshold must be a number; got {metric_threshold!r}.")
-    if isinstance(min_rows, bool) or not isinstance(min_rows, numbers.Integral) or min_rows < 1:
-        raise InvalidInput(f"min_rows must be a positive number of rows; got {min_rows!r}.")
-    if isinstance(channels, str):
-        raise InvalidInput(f"channels must be a list of channels; got {channels!r}.")
-    checked_channels = tuple(_check_channel(c) for c in channels)
-    columns, task = _columns_and_task(kind, target)
-    named = [*(thresholds or {}), *categorical]
-    unknown_columns = sorted({c for c in named if c not in columns})
-    if columns and unknown_columns:
-        raise InvalidInput(
-            f"thresholds/categorical name columns the {kind} {target!r} does not have: "
-            f"{unknown_columns} (it has {', '.join(sorted(columns)[:20])})."
-        )
-    if metric is not None and task is not None:
-        wanted = "classification" if metric in ("accuracy", "error_rate") else "regression"
-        if wanted != task:
-            raise InvalidInput(
-                f"metric {metric} is for {wanted}; the deployment's model does {task}."
-            )
+    chosen = _detectors(kind, detectors)
+    _check_fields(drift_share, thresholds, categorical, metric, metric_threshold, min_rows)
+    checked_channels = _channels(channels)
+    _check_columns(kind, target, [*(thresholds or {}), *categorical], metric)
     spec = {
         "reference": _reference(kind, target, reference),
         "window": parse_window(window) if kind == "deployment" else {},
@@ -291,103 +211,89 @@ def create(
         "weighted": bool(weighted),
     }
     period = None if every is None else parse_duration(every, "every")
-    try:
-        return _insert(name, kind, target, spec, period)
-    except IntegrityError as exc:  # created by someone else between our check and insert
-        raise Conflict(f"Monitor {name!r} exists; delete it first to redefine it.") from exc
+    return monitor_store().insert(name, kind, target, spec, period)
 
 
-def _insert(
-    name: str, kind: str, target: str, spec: dict[str, Any], period: float | None
-) -> Monitor:
-    now = time.time()
-    with default_database().write() as conn:
-        if conn.scalar(select(MONITORS.c.id).where(MONITORS.c.name == name)):
-            raise Conflict(f"Monitor {name!r} exists; delete it first to redefine it.")
-        conn.execute(
-            insert(MONITORS).values(
-                id=uuid.uuid4().hex,
-                name=name,
-                target_kind=kind,
-                target=target,
-                spec=json.dumps(spec),
-                every=period,
-                enabled=True,
-                created_at=now,
-                created_by=current_user(),
-                updated_at=now,
-                last_check_at=None,
-            )
+def _detectors(kind: str, detectors: Sequence[str] | None) -> tuple[str, ...]:
+    """The detectors asked for (or the kind's defaults), each known and fit for the kind."""
+    if detectors is not None and (isinstance(detectors, str) or not list(detectors)):
+        raise InvalidInput("detectors must be a list of at least one detector (or None).")
+    chosen = tuple(detectors) if detectors else DEFAULT_DETECTORS[kind]
+    unknown = [d for d in chosen if d not in DETECTORS]
+    if unknown:
+        raise InvalidInput(f"detectors: unknown {unknown}; choose from {', '.join(DETECTORS)}.")
+    if kind == "dataset" and {"prediction_drift", "performance"} & set(chosen):
+        raise InvalidInput(
+            "detectors: prediction_drift and performance need a deployment's traffic; "
+            "a dataset monitor takes data_drift, quality and multivariate."
         )
-        return _read(conn, name)
+    return chosen
+
+
+def _check_fields(
+    drift_share: float,
+    thresholds: Mapping[str, float] | None,
+    categorical: Sequence[str],
+    metric: str | None,
+    metric_threshold: float | None,
+    min_rows: int,
+) -> None:
+    if not _real(drift_share) or not 0 < drift_share <= 1:
+        raise InvalidInput(f"drift_share must be a number in (0, 1]; got {drift_share!r}.")
+    for feature, value in (thresholds or {}).items():
+        if not _real(value) or value < 0:
+            raise InvalidInput(f"thresholds[{feature!r}] must be a non-negative number.")
+    if isinstance(categorical, str):
+        raise InvalidInput(f"categorical must be a list of column names; got {categorical!r}.")
+    if metric is not None and metric not in METRICS:
+        raise InvalidInput(f"metric must be one of {', '.join(METRICS)}; got {metric!r}.")
+    if metric_threshold is not None and not _real(metric_threshold):
+        raise InvalidInput(f"metric_threshold must be a number; got {metric_threshold!r}.")
+    if isinstance(min_rows, bool) or not isinstance(min_rows, numbers.Integral) or min_rows < 1:
+        raise InvalidInput(f"min_rows must be a positive number of rows; got {min_rows!r}.")
+
+
+def _channels(channels: Sequence[str]) -> tuple[str, ...]:
+    """Each channel, checked against the channels table."""
+    if isinstance(channels, str):
+        raise InvalidInput(f"channels must be a list of channels; got {channels!r}.")
+    return tuple(parse_channel(c) for c in channels)
+
+
+def _check_columns(kind: str, target: str, named: Sequence[str], metric: str | None) -> None:
+    """The columns named in thresholds and categorical exist in what the monitor watches,
+    and the metric fits the deployment's task."""
+    columns, task = _columns_and_task(kind, target)
+    unknown_columns = sorted({c for c in named if c not in columns})
+    if columns and unknown_columns:
+        raise InvalidInput(
+            f"thresholds/categorical name columns the {kind} {target!r} does not have: "
+            f"{unknown_columns} (it has {', '.join(sorted(columns)[:20])})."
+        )
+    if metric is not None and task is not None:
+        wanted = "classification" if metric in ("accuracy", "error_rate") else "regression"
+        if wanted != task:
+            raise InvalidInput(
+                f"metric {metric} is for {wanted}; the deployment's model does {task}."
+            )
 
 
 def get(name: str) -> Monitor:
-    with default_database().read() as conn:
-        return _read(conn, name)
+    return monitor_store().get(name)
 
 
 def list_monitors() -> list[Monitor]:
-    with default_database().read() as conn:
-        rows = conn.execute(select(MONITORS).order_by(MONITORS.c.name)).all()
-    return [_monitor(row) for row in rows]
+    return monitor_store().monitors()
 
 
 def set_enabled(name: str, enabled: bool) -> Monitor:
     """Pause (False) or resume (True) a monitor's schedule."""
-    with default_database().write() as conn:
-        found = conn.execute(
-            update(MONITORS)
-            .where(MONITORS.c.name == name)
-            .values(enabled=enabled, updated_at=time.time())
-        )
-        if not found.rowcount:
-            raise NotFound(f"No monitor named {name!r}. Try: shipyard monitors list")
-        return _read(conn, name)
+    return monitor_store().set_enabled(name, enabled)
 
 
 def delete_monitor(name: str) -> None:
     """Delete a monitor with its checks, results and alerts."""
-    with default_database().write() as conn:
-        monitor = _read(conn, name)
-        for table in (ALERTS, RESULTS, CHECKS):
-            conn.execute(delete(table).where(table.c.monitor_id == monitor.id))
-        conn.execute(delete(MONITORS).where(MONITORS.c.id == monitor.id))
-
-
-def _read(conn: Connection, name: str) -> Monitor:
-    row = conn.execute(select(MONITORS).where(MONITORS.c.name == name)).first()
-    if row is None:
-        raise NotFound(f"No monitor named {name!r}. Try: shipyard monitors list")
-    return _monitor(row)
-
-
-def _monitor(row: Any) -> Monitor:
-    spec = json.loads(row.spec)
-    return Monitor(
-        id=row.id,
-        name=row.name,
-        target_kind=row.target_kind,
-        target=row.target,
-        reference=spec["reference"],
-        window=spec["window"],
-        detectors=tuple(spec["detectors"]),
-        every=row.every,
-        channels=tuple(spec["channels"]),
-        cooldown=spec["cooldown"],
-        drift_share=spec["drift_share"],
-        thresholds=spec["thresholds"],
-        categorical=tuple(spec["categorical"]),
-        metric=spec["metric"],
-        metric_threshold=spec["metric_threshold"],
-        min_rows=spec["min_rows"],
-        weighted=spec.get("weighted", True),
-        enabled=bool(row.enabled),
-        created_at=row.created_at,
-        created_by=row.created_by,
-        updated_at=row.updated_at,
-        last_check_at=row.last_check_at,
-    )
+    monitor_store().delete(name)
 
 
 def _reference(kind: str, target: str, reference: str | None) -> str:
@@ -422,21 +328,3 @@ def _trained_on(deployment: Any) -> str | None:
         if version.datasets:
             return str(version.datasets[0])
     return None
-
-
-def _check_channel(channel: str) -> str:
-    if channel == "log":
-        return channel
-    kind, _, target = str(channel).partition(":")
-    if kind == "webhook" and re.match(r"https?://[^\s/]+", target):
-        return channel
-    if (
-        kind == "email"
-        and target
-        and all(re.fullmatch(r"[^@\s,]+@[^@\s,]+", a.strip()) for a in target.split(","))
-    ):
-        return channel
-    raise InvalidInput(
-        f"channels: {channel!r} is not a channel; use 'log', 'webhook:https://host/path' or "
-        "'email:ops@example.org[,other@example.org]'."
-    )

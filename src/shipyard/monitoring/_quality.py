@@ -53,62 +53,70 @@ def quality(
     prepared = (
         reference
         if isinstance(reference, Reference)
-        else Reference(reference, categorical=categorical, workers=workers)
+        else Reference.prepare(reference, categorical=categorical, workers=workers)
     )
     table = _table(current, "current")
     current_columns = _prepare(table, set(categorical) | set(prepared.categorical), workers)
     outside = _schema_failures(schema, table) if schema is not None else {}
-    rows = []
-    for name in _union(prepared.columns, table):
-        ref, cur = prepared.columns.get(name), current_columns.get(name)
-        row: dict[str, Any] = {
-            "column": name,
-            "issue": "",
-            "reference_missing": ref.missing if ref else None,
-            "current_missing": cur.missing if cur else None,
-            "out_of_range": 0.0,
-            "unseen": 0.0,
-            "out_of_schema": 0.0,
-            "examples": "",
-        }
-        if ref is None or cur is None:
-            row["issue"] = "missing in the " + ("reference" if ref is None else "current window")
-        elif ref.kind != cur.kind:
-            row["issue"] = f"{ref.kind} in the reference, {cur.kind} now"
-        elif ref.kind == "numeric" and ref.sorted is not None and cur.sorted is not None:
-            if len(ref.sorted) and len(cur.sorted):
-                low, high = ref.sorted[0], ref.sorted[-1]
-                below = int(np.searchsorted(cur.sorted, low, side="left"))
-                above = len(cur.sorted) - int(np.searchsorted(cur.sorted, high, side="right"))
-                row["out_of_range"] = (below + above) / len(cur.sorted)
-                if row["out_of_range"] > OUT_OF_RANGE:
-                    row["issue"] = "values outside the reference's range"
-                    row["examples"] = ", ".join(
-                        f"{v:.4g}" for v in [*cur.sorted[:below][:2], *cur.sorted[::-1][:above][:2]]
-                    )
-        elif ref.counts is not None and cur.counts is not None:
-            unseen = {v: n for v, n in cur.counts.items() if v not in ref.counts}
-            total = sum(cur.counts.values())
-            row["unseen"] = sum(unseen.values()) / total if total else 0.0
-            if unseen:
-                row["issue"] = "categories the reference never had"
-                common = sorted(unseen.items(), key=lambda item: -item[1])[:3]
-                row["examples"] = ", ".join(str(value) for value, _ in common)
-        if (
-            not row["issue"]
-            and cur is not None
-            and ref is not None
-            and cur.missing > max(ref.missing * 2, ref.missing + 0.05)
-        ):
-            row["issue"] = "more missing values than the reference"
-        if name in outside:
-            share, checks, message = outside[name]
-            row["out_of_schema"] = share
-            if not row["issue"] and (share > OUT_OF_RANGE or "type" in checks):
-                row["issue"] = f"rows outside the schema ({', '.join(checks)})"
-                row["examples"] = message
-        rows.append(row)
+    rows = [
+        _row(name, prepared.columns.get(name), current_columns.get(name), outside)
+        for name in _union(prepared.columns, table)
+    ]
     return pd.DataFrame(rows)
+
+
+def _row(
+    name: str, ref: Any, cur: Any, outside: dict[str, tuple[float, list[str], str]]
+) -> dict[str, Any]:
+    """One column's row: its missing shares, what is out of range, unseen or outside the
+    schema, and its issue (the first found)."""
+    row: dict[str, Any] = {
+        "column": name,
+        "issue": "",
+        "reference_missing": ref.missing if ref else None,
+        "current_missing": cur.missing if cur else None,
+        "out_of_range": 0.0,
+        "unseen": 0.0,
+        "out_of_schema": 0.0,
+        "examples": "",
+    }
+    if ref is None or cur is None:
+        row["issue"] = "missing in the " + ("reference" if ref is None else "current window")
+    elif ref.kind != cur.kind:
+        row["issue"] = f"{ref.kind} in the reference, {cur.kind} now"
+    elif ref.kind == "numeric" and ref.sorted is not None and cur.sorted is not None:
+        if len(ref.sorted) and len(cur.sorted):
+            low, high = ref.sorted[0], ref.sorted[-1]
+            below = int(np.searchsorted(cur.sorted, low, side="left"))
+            above = len(cur.sorted) - int(np.searchsorted(cur.sorted, high, side="right"))
+            row["out_of_range"] = (below + above) / len(cur.sorted)
+            if row["out_of_range"] > OUT_OF_RANGE:
+                row["issue"] = "values outside the reference's range"
+                row["examples"] = ", ".join(
+                    f"{v:.4g}" for v in [*cur.sorted[:below][:2], *cur.sorted[::-1][:above][:2]]
+                )
+    elif ref.counts is not None and cur.counts is not None:
+        unseen = {v: n for v, n in cur.counts.items() if v not in ref.counts}
+        total = sum(cur.counts.values())
+        row["unseen"] = sum(unseen.values()) / total if total else 0.0
+        if unseen:
+            row["issue"] = "categories the reference never had"
+            common = sorted(unseen.items(), key=lambda item: -item[1])[:3]
+            row["examples"] = ", ".join(str(value) for value, _ in common)
+    if (
+        not row["issue"]
+        and cur is not None
+        and ref is not None
+        and cur.missing > max(ref.missing * 2, ref.missing + 0.05)
+    ):
+        row["issue"] = "more missing values than the reference"
+    if name in outside:
+        share, checks, message = outside[name]
+        row["out_of_schema"] = share
+        if not row["issue"] and (share > OUT_OF_RANGE or "type" in checks):
+            row["issue"] = f"rows outside the schema ({', '.join(checks)})"
+            row["examples"] = message
+    return row
 
 
 def _schema_of(reference: Any) -> Any:

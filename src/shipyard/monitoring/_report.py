@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from shipyard._html import write_page
-from shipyard.monitoring._drift import DriftReport, FeatureDrift
+from shipyard.monitoring._statistics import label
 
 __all__ = ["distribution_figure", "feature_figure", "write_html"]
 
 
-def feature_figure(feature: FeatureDrift) -> Any:
-    """Reference vs current shares of one feature, as a plotly bar chart."""
+def feature_figure(feature: Any) -> Any:
+    """Reference vs current shares of one feature (a ``FeatureDrift``), as a plotly bar chart."""
     return distribution_figure(
         feature.feature, feature.distribution, feature.drifted, feature.method, feature.statistic
     )
@@ -41,7 +41,7 @@ def distribution_figure(
         ]
     )
     verdict = "drifted" if drifted else "no drift"
-    detail = "" if statistic is None else f", {method} {statistic:.3g}"
+    detail = "" if statistic is None else f", {label(method)} {statistic:.3g}"
     figure.update_layout(
         title=f"{name}: {verdict}{detail}",
         barmode="group",
@@ -53,8 +53,9 @@ def distribution_figure(
     return figure
 
 
-def write_html(report: DriftReport, path: str | Path, title: str = "Data drift") -> Path:
-    """Write the report to ``path`` (atomically) and return it."""
+def write_html(report: Any, path: str | Path, title: str = "Data drift") -> Path:
+    """Write the report (a ``DriftReport``) to ``path`` (atomically) and return it. Typed
+    loosely: ``_verdict`` imports this module to write its reports."""
     import plotly.io as pio
 
     features = sorted(

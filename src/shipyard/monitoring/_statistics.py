@@ -1,196 +1,294 @@
-"""The drift statistics, each computed once per column from sorted values or counts.
+"""The drift statistics: one table, :data:`STATISTICS`, that everything else reads.
 
-Numeric features: Kolmogorov–Smirnov (statistic and asymptotic p-value), Wasserstein distance
-(and normalised by the reference's standard deviation), population stability index and
-Jensen–Shannon distance on ten reference-quantile bins. All four come from one sort per
-column and side (a counting sort for integers of a small range): one linear merge of the two
-sorted samples gives both empirical CDFs on the merged values (KS and Wasserstein), and the
-bin counts (PSI and Jensen–Shannon) take nine binary searches, so no statistic re-reads or
-re-sorts the data. Categorical features: chi-square test of homogeneity, PSI and
-Jensen–Shannon on the category shares (counted once, in Arrow).
+``drift`` and ``drift_stream`` compute every statistic of a feature's kind from the inputs
+prepared once per column (``_inputs.Inputs``: bin or category counts and shares, and for
+numbers the CDFs' largest gap and the area between them); the verdict looks its deciding
+statistic up here (threshold, direction); the monitors store every value as a time series
+and the reports label them from here.
 
-Written here rather than calling SciPy per statistic: SciPy's functions each sort (or bin)
-the data again, four times per column, and search it by bisection; tests check every
-statistic against SciPy's.
+To add a statistic: write a class with the fields of :class:`DriftStatistic` below, put an
+instance in :data:`STATISTICS`, and test its values against a hand computation; the
+battery ``shipyard.testing.statistics`` then checks it with the others.
+
+Defaults (``DEFAULT_METHODS``): on small windows (either side at most ``SMALL_WINDOW``
+values) the tests' p-values (KS for numbers, chi-square for categories, below 0.05); on
+larger windows effect sizes, because a p-value there flags shifts too small to matter:
+normalised Wasserstein at least 0.1 for numbers, Jensen–Shannon at least 0.1 for
+categories.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
+from shipyard.errors import InvalidInput
+from shipyard.monitoring._inputs import (
+    Cdfs,
+    Inputs,
+    Scratch,
+    categorical_inputs,
+    numeric_inputs,
+)
+
 __all__ = [
-    "BINS",
-    "Scratch",
-    "as_numbers",
-    "bin_counts",
-    "categorical_distribution",
+    "DEFAULTS",
+    "DEFAULT_METHODS",
+    "METHODS",
+    "STATISTICS",
+    "DriftStatistic",
     "categorical_stats",
-    "categorical_tallied",
-    "decile_edges",
-    "finite_sorted",
-    "is_numeric",
+    "deciding_key",
+    "is_p_value",
     "jensen_shannon",
     "ks_p_value",
-    "numeric_distribution",
+    "label",
+    "measure",
     "numeric_stats",
     "psi",
-    "same_arrow_kind",
-    "shares_of",
-    "short",
-    "sorted_std",
+    "statistic",
 ]
 
-BINS = 10
-EPSILON = 1e-4  # share given to an empty bin in PSI and Jensen–Shannon
+KINDS = ("numeric", "categorical")
 
 
-class Scratch:
-    """Work arrays that one thread reuses from column to column. Fresh memory is paid for in
-    page faults on first touch, and the threads of a process take turns at those (the
-    kernel's lock on its memory map): with fresh arrays for every column, merging 100,000
-    values took twice as long and threads barely overlapped."""
+class DriftStatistic(Protocol):
+    """One drift statistic: what it applies to, how it is computed, how it judges.
 
-    def __init__(self) -> None:
-        self.size = 0
-        self.floats: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
-        self.flags = np.empty(0, dtype=bool)
-
-    def take(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Two float64 arrays and a boolean one of ``size`` values (contents undefined)."""
-        if size > self.size:
-            self.size = size
-            self.floats = (np.empty(size), np.empty(size))
-            self.flags = np.empty(size, dtype=bool)
-        return self.floats[0][:size], self.floats[1][:size], self.flags[:size]
-
-
-# -- sorted columns ---------------------------------------------------------------------
-
-
-def is_numeric(kind: Any) -> bool:
-    """Whether an Arrow type (not a dictionary) is compared as numbers: integers, floats,
-    decimals, and dates, times and durations (as their integer storage)."""
-    import pyarrow as pa
-
-    return bool(
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_temporal(kind)
-        or pa.types.is_decimal(kind)
-    )
-
-
-def as_numbers(column: Any) -> Any:
-    """A numeric Arrow column (or array) with dates, times and durations as their integers
-    (timestamps in nanoseconds); other types unchanged."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    kind = column.type
-    if pa.types.is_timestamp(kind):
-        return pc.cast(column, pa.timestamp("ns")).cast(pa.int64())
-    if pa.types.is_temporal(kind):
-        return column.cast(pa.int32() if kind.bit_width == 32 else pa.int64())
-    return column
-
-
-def finite_sorted(column: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-    """A numeric Arrow column's finite values as float64, ascending (nulls, NaN and
-    infinities dropped), and for integers of a small range their tally (see _counting_sort)."""
-    import pyarrow as pa
-
-    if pa.types.is_integer(column.type):
-        counted = _counting_sort(column)
-        if counted is not None:
-            return counted
-    values = column.to_numpy(zero_copy_only=False)
-    if values.dtype != np.float64 or not values.flags.writeable:
-        values = values.astype(np.float64)  # our own copy (a zero-copy view is read-only)
-    values.sort()  # NaN last, infinities at the ends: the finite values are one slice
-    low = int(np.searchsorted(values, -np.inf, side="right"))
-    high = int(np.searchsorted(values, np.inf, side="left"))
-    return values[low:high], None
-
-
-def _counting_sort(column: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
-    """An integer column's values as float64, ascending, by counting each value: O(n + range)
-    rather than a comparison sort's O(n log n); and the tally, its distinct values (float64,
-    ascending) and their counts. None when the range is wider than the count of values (a
-    sort is then cheaper)."""
-    import pyarrow.compute as pc
-
-    present = column.drop_null() if column.null_count else column
-    if len(present) == 0:
-        return None
-    bounds = pc.min_max(present)
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
-    if high - low >= len(present):
-        return None
-    ints = present.to_numpy(zero_copy_only=False)
-    base = np.uint64 if ints.dtype.kind == "u" else np.int64  # wide enough for any offset
-    offsets = ints.astype(base, copy=False) - base(low)  # each in [0, high - low]
-    counts = np.bincount(offsets.view(np.int64), minlength=high - low + 1)
-    levels = (np.arange(high - low + 1, dtype=base) + base(low)).astype(np.float64)
-    seen = counts > 0
-    return np.repeat(levels, counts), (levels[seen], counts[seen])
-
-
-def sorted_std(sorted_values: np.ndarray) -> float:
-    """The standard deviation of sorted finite values; beyond 1e150 their squares would
-    overflow, so such values are scaled down first."""
-    largest = max(abs(sorted_values[0]), abs(sorted_values[-1]))
-    if largest < 1e150:
-        return float(np.std(sorted_values))
-    return float(np.std(sorted_values / largest)) * float(largest)
-
-
-def decile_edges(sorted_values: np.ndarray) -> np.ndarray:
-    """Inner bin edges at the reference's deciles (repeated edges merged)."""
-    n = len(sorted_values)
-    positions = (np.arange(1, BINS) * n) // BINS
-    return np.unique(sorted_values[positions])
-
-
-# -- statistics --------------------------------------------------------------------------
-
-
-def numeric_stats(
-    reference: np.ndarray,
-    current: np.ndarray,
-    edges: np.ndarray,
-    std: float,
-    *,
-    tallies: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-    scratch: Scratch | None = None,
-) -> dict[str, float]:
-    """Every numeric statistic from two sorted samples (see the module docstring).
-
-    ``tallies``, when both samples were counted: each one's distinct values and their
-    counts. KS and Wasserstein then merge those, not the samples. ``scratch``: work arrays
-    to reuse.
+    Contract (checked for every entry by ``shipyard.testing.statistics``): ``compute`` is a
+    pure function of the inputs, thread-safe, and returns a finite number for each of
+    ``keys`` on any inputs of a kind it applies to (constant or tiny samples included);
+    a sample against itself gives ``identical``; with ``symmetric`` the values do not
+    depend on which side is the reference (given the same bins and scale); in
+    ``drift_stream`` each value is within ``stream_bound`` of ``drift``'s.
     """
-    n, m = len(reference), len(current)
-    if tallies is None:
-        ks, wasserstein = _ks_wasserstein(reference, current, scratch or Scratch())
-    else:
-        ks, wasserstein = _ks_wasserstein_tallied(*tallies[0], *tallies[1])
-    p_value = ks_p_value(ks, n, m)
-    p_ref = shares_of(bin_counts(reference, edges))
-    p_cur = shares_of(bin_counts(current, edges))
-    scale = std if std > 0 else (abs(float(np.mean(reference))) or 1.0)
-    return {
-        "ks": ks,
-        "ks_p_value": p_value,
-        "wasserstein": wasserstein,
-        "wasserstein_norm": wasserstein / scale,
-        "psi": psi(p_ref, p_cur),
-        "jensenshannon": jensen_shannon(p_ref, p_cur),
-    }
+
+    @property
+    def name(self) -> str:
+        """The method's name (``methods={"age": "ks"}``), unique in the table."""
+
+    @property
+    def label(self) -> str:
+        """How reports name its deciding value."""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of feature it applies to: numeric and/or categorical."""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The values it adds to a feature's statistics, in order."""
+
+    @property
+    def deciding_key(self) -> str:
+        """The one of ``keys`` compared with the threshold."""
+
+    @property
+    def larger_is_drift(self) -> bool:
+        """False: the deciding value is a p-value, drift below the threshold."""
+
+    @property
+    def threshold(self) -> float:
+        """The default threshold of the deciding value."""
+
+    @property
+    def judging(self) -> bool:
+        """Whether it can decide a feature's verdict (``methods=``)."""
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether swapping the sides (same bins, same scale) leaves the values as they are."""
+
+    @property
+    def identical(self) -> tuple[float, ...]:
+        """Each key's value for a sample against itself, in the order of ``keys``."""
+
+    @property
+    def streamed(self) -> str:
+        """In drift_stream: ``exact``, or ``bounded`` (within ``stream_bound``)."""
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        """Each of ``keys`` for one feature."""
+        ...
+
+    def stream_errors(self, inputs: Inputs) -> dict[str, float]:
+        """The error bounds drift_stream reports beside the values ({} when exact)."""
+        ...
+
+    def stream_bound(self, stats: Mapping[str, float], key: str, n: int, m: int) -> float:
+        """How far drift_stream's ``key`` may be from drift's, given drift_stream's
+        statistics of the feature (``n``, ``m``: values present on each side)."""
+        ...
+
+
+class Statistic:
+    """A base for the entries: the fields of :class:`DriftStatistic`, and the defaults of a
+    statistic computed from the bins or categories alone (symmetric; drift_stream has the
+    exact counts, so it gives the same values)."""
+
+    name: str
+    label: str
+    kinds: tuple[str, ...]
+    keys: tuple[str, ...]
+    deciding_key: str
+    larger_is_drift: bool
+    threshold: float
+    judging: bool = True
+    symmetric: bool = True
+    identical: tuple[float, ...]
+    streamed: str = "exact"
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        raise NotImplementedError
+
+    def stream_errors(self, inputs: Inputs) -> dict[str, float]:
+        return {}
+
+    def stream_bound(self, stats: Mapping[str, float], key: str, n: int, m: int) -> float:
+        return 0.0
+
+
+def _cdfs(inputs: Inputs) -> Cdfs:
+    if inputs.cdfs is None:
+        raise InvalidInput(f"this statistic needs numeric inputs; got {inputs.kind}.")
+    return inputs.cdfs
+
+
+# -- the statistics ---------------------------------------------------------------------
+
+
+class KolmogorovSmirnov(Statistic):
+    """The CDFs' largest gap and its asymptotic two-sample p-value. drift_stream knows the
+    gap from below (``ks_error`` above it), so its p-value errs towards no drift."""
+
+    name = "ks"
+    label = "KS p-value"
+    kinds = ("numeric",)
+    keys = ("ks", "ks_p_value")
+    deciding_key = "ks_p_value"
+    larger_is_drift = False
+    threshold = 0.05
+    identical = (0.0, 1.0)
+    streamed = "bounded"
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        ks = _cdfs(inputs).ks
+        return {"ks": ks, "ks_p_value": ks_p_value(ks, inputs.n, inputs.m)}
+
+    def stream_errors(self, inputs: Inputs) -> dict[str, float]:
+        return {"ks_error": _cdfs(inputs).ks_error}
+
+    def stream_bound(self, stats: Mapping[str, float], key: str, n: int, m: int) -> float:
+        error = stats["ks_error"]
+        if key == "ks":
+            return error
+        ks = stats["ks"]
+        return ks_p_value(ks, n, m) - ks_p_value(min(ks + error, 1.0), n, m)
+
+
+class ChiSquare(Statistic):
+    """The chi-square test of homogeneity of the category counts (no continuity
+    correction), and its p-value."""
+
+    name = "chisquare"
+    label = "chi-square p-value"
+    kinds = ("categorical",)
+    keys = ("chisquare", "chisquare_p_value")
+    deciding_key = "chisquare_p_value"
+    larger_is_drift = False
+    threshold = 0.05
+    identical = (0.0, 1.0)
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        from scipy.stats import chi2_contingency
+
+        ref, cur = inputs.reference_counts, inputs.current_counts
+        if len(ref) < 2:
+            return {"chisquare": 0.0, "chisquare_p_value": 1.0}
+        chi2, p_value, _, _ = chi2_contingency(np.vstack([ref, cur]), correction=False)
+        return {"chisquare": float(chi2), "chisquare_p_value": float(p_value)}
+
+
+class Wasserstein(Statistic):
+    """The area between the CDFs (Wasserstein-1), and normalised by the reference's spread
+    (which decides). drift_stream bounds the area's error (``wasserstein_error``)."""
+
+    name = "wasserstein"
+    label = "normalised Wasserstein"
+    kinds = ("numeric",)
+    keys = ("wasserstein", "wasserstein_norm")
+    deciding_key = "wasserstein_norm"
+    larger_is_drift = True
+    threshold = 0.1  # normalised by the reference's standard deviation
+    identical = (0.0, 0.0)
+    streamed = "bounded"
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        cdfs = _cdfs(inputs)
+        return {"wasserstein": cdfs.area, "wasserstein_norm": cdfs.area / cdfs.scale}
+
+    def stream_errors(self, inputs: Inputs) -> dict[str, float]:
+        return {"wasserstein_error": _cdfs(inputs).area_error}
+
+    def stream_bound(self, stats: Mapping[str, float], key: str, n: int, m: int) -> float:
+        error = stats["wasserstein_error"]
+        if key == "wasserstein" or stats["wasserstein"] == 0:
+            return error
+        return error * stats["wasserstein_norm"] / stats["wasserstein"]  # over the scale
+
+
+class PopulationStability(Statistic):
+    """The population stability index of the bin (or category) shares."""
+
+    name = "psi"
+    label = "PSI"
+    kinds = KINDS
+    keys = ("psi",)
+    deciding_key = "psi"
+    larger_is_drift = True
+    threshold = 0.1
+    identical = (0.0,)
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        return {"psi": psi(inputs.reference_shares, inputs.current_shares)}
+
+
+class JensenShannon(Statistic):
+    """The Jensen–Shannon distance (natural log) of the bin (or category) shares."""
+
+    name = "jensenshannon"
+    label = "Jensen–Shannon distance"
+    kinds = KINDS
+    keys = ("jensenshannon",)
+    deciding_key = "jensenshannon"
+    larger_is_drift = True
+    threshold = 0.1
+    identical = (0.0,)
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        return {"jensenshannon": jensen_shannon(inputs.reference_shares, inputs.current_shares)}
+
+
+class Hellinger(Statistic):
+    """The Hellinger distance of the bin (or category) shares, ``sqrt(sum((sqrt(p) -
+    sqrt(q))**2) / 2)``: 0 for the same shares, 1 for shares with nothing in common;
+    bounded, unlike PSI, and less swayed by nearly empty bins than Jensen–Shannon."""
+
+    name = "hellinger"
+    label = "Hellinger distance"
+    kinds = KINDS
+    keys = ("hellinger",)
+    deciding_key = "hellinger"
+    larger_is_drift = True
+    threshold = 0.1
+    identical = (0.0,)
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        gaps = np.sqrt(inputs.reference_shares) - np.sqrt(inputs.current_shares)
+        return {"hellinger": float(math.sqrt(float(np.sum(gaps * gaps)) / 2))}
 
 
 def ks_p_value(ks: float, n: int, m: int) -> float:
@@ -211,152 +309,6 @@ def ks_p_value(ks: float, n: int, m: int) -> float:
     return p_value
 
 
-def _ks_wasserstein(
-    reference: np.ndarray, current: np.ndarray, scratch: Scratch
-) -> tuple[float, float]:
-    """KS and W1 of two sorted samples, from one linear merge of them.
-
-    Along the merged values, each empirical CDF is a running count of its own side's
-    values. KS is the largest gap |F_r - F_c| where the value changes (at the end of a run
-    of ties); W1 is the area between the CDFs, the sum of |F_r - F_c| times the step to the
-    next value. These are SciPy's ks_2samp and wasserstein_distance, with the same
-    floating-point operations on the same counts (the same KS digits), but the counts come
-    from the merge instead of a binary search of each side for every value. W1's terms are
-    summed pairwise rather than by a BLAS dot product as SciPy does: as accurate or more,
-    and OpenBLAS would start threads that keep spinning on the cores the columns run on.
-    """
-    n, m = len(reference), len(current)
-    # only argsort's result is a new array: the rest is the scratch's, reused in turn
-    both, merged, from_reference = scratch.take(n + m)
-    np.concatenate([reference, current], out=both)
-    order = np.argsort(both, kind="stable")  # two sorted runs: timsort merges them
-    np.take(both, order, out=merged, mode="clip")  # (clip: "raise" would buffer)
-    steps = np.subtract(merged[1:], merged[:-1], out=both[:-1])  # to the next value
-    np.less(order, n, out=from_reference)
-    counts = order  # reference values up to each merged value (a cumsum of bools is slower)
-    np.copyto(counts, from_reference)
-    np.cumsum(counts, out=counts)
-    gap = np.divide(counts, n, out=merged)  # F_r, as SciPy computes it
-    from_current = np.logical_not(from_reference, out=from_reference)
-    counts_c = counts.view(np.float64)  # counted in floats: exact below 2**53
-    np.copyto(counts_c, from_current)
-    np.cumsum(counts_c, out=counts_c)
-    gap -= np.divide(counts_c, m, out=counts_c)  # F_r - F_c
-    np.abs(gap, out=gap)
-    # the last gap is 0 (both CDFs reach 1); within a run of ties the counts are partial
-    ks = float(np.max(gap[:-1], where=steps != 0, initial=gap[-1]))
-    np.multiply(gap[:-1], steps, out=steps)  # a zero step contributes nothing
-    return ks, float(np.sum(steps))
-
-
-def _ks_wasserstein_tallied(
-    values_r: np.ndarray, counts_r: np.ndarray, values_c: np.ndarray, counts_c: np.ndarray
-) -> tuple[float, float]:
-    """KS and W1 as :func:`_ks_wasserstein`, from each sample's distinct values and their
-    counts: the CDFs at the union of distinct values are running sums of the counts (the
-    same KS digits as SciPy's)."""
-    values = np.union1d(values_r, values_c)
-    sides = []
-    for distinct, counts in ((values_r, counts_r), (values_c, counts_c)):
-        up_to = np.zeros(len(values), dtype=np.int64)
-        up_to[np.searchsorted(values, distinct)] = counts
-        np.cumsum(up_to, out=up_to)
-        sides.append(up_to)
-    gap = np.abs(sides[0] / int(sides[0][-1]) - sides[1] / int(sides[1][-1]))
-    return float(gap.max()), float(np.sum(gap[:-1] * np.diff(values)))
-
-
-def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts in the bins (-inf, e1), [e1, e2), ..., [ek, inf) by binary search."""
-    cuts = np.searchsorted(sorted_values, edges, side="left")
-    return np.diff(np.concatenate([[0], cuts, [len(sorted_values)]]))
-
-
-def categorical_stats(reference: Mapping[Any, int], current: Mapping[Any, int]) -> dict[str, float]:
-    values = _sorted_values(set(reference) | set(current))
-    ref = np.fromiter(map(reference.get, values, itertools.repeat(0)), np.float64, len(values))
-    cur = np.fromiter(map(current.get, values, itertools.repeat(0)), np.float64, len(values))
-    return _categorical_stats(ref, cur, len(current.keys() - reference.keys()))
-
-
-def _categorical_stats(ref: np.ndarray, cur: np.ndarray, new: int) -> dict[str, float]:
-    """The statistics from each side's counts of every category, in the categories' order."""
-    from scipy.stats import chi2_contingency
-
-    if len(ref) < 2:
-        chi2, p_value = 0.0, 1.0
-    else:
-        chi2, p_value, _, _ = chi2_contingency(np.vstack([ref, cur]), correction=False)
-    p_ref, p_cur = shares_of(ref), shares_of(cur)
-    return {
-        "chisquare": float(chi2),
-        "chisquare_p_value": float(p_value),
-        "psi": psi(p_ref, p_cur),
-        "jensenshannon": jensen_shannon(p_ref, p_cur),
-        "categories": float(len(ref)),
-        "new_categories": float(new),
-    }
-
-
-def categorical_tallied(
-    reference: tuple[Any, np.ndarray], current: tuple[Any, np.ndarray], top: int = 20
-) -> tuple[dict[str, float], dict[str, list[Any]]]:
-    """:func:`categorical_stats` and the chart's shares from the Arrow tallies of one type:
-    the categories are aligned and ordered in Arrow rather than in Python dicts (the same
-    order: Arrow sorts strings by their UTF-8 bytes, which is code-point order)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    (values_r, counts_r), (values_c, counts_c) = reference, current
-    union = pc.unique(pa.concat_arrays([values_r, values_c]))
-    union = union.take(pc.array_sort_indices(union))
-    ref, cur = np.zeros(len(union)), np.zeros(len(union))
-    ref[pc.index_in(values_r, value_set=union).to_numpy()] = counts_r
-    cur[pc.index_in(values_c, value_set=union).to_numpy()] = counts_c
-    new = len(values_c) - pc.sum(pc.is_in(values_c, value_set=values_r)).as_py()
-    stats = _categorical_stats(ref, cur, new)
-    total_r, total_c = int(counts_r.sum()) or 1, int(counts_c.sum()) or 1
-    # the most common first (ties in category order)
-    shown = np.argsort(-(ref / total_r + cur / total_c), kind="stable")[:top]
-    distribution = {
-        "bins": [str(v) for v in union.take(shown).to_pylist()],
-        "reference": (ref[shown] / total_r).tolist(),
-        "current": (cur[shown] / total_c).tolist(),
-    }
-    return stats, distribution
-
-
-def same_arrow_kind(reference: Any, current: Any) -> bool:
-    """Both tallies hold strings, bytes, integers or booleans of one type: kinds whose Arrow
-    order and equality are Python's."""
-    import pyarrow as pa
-
-    kind = reference.type
-    return bool(kind == current.type) and (
-        pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_binary(kind)
-        or pa.types.is_large_binary(kind)
-        or pa.types.is_integer(kind)
-        or pa.types.is_boolean(kind)
-    )
-
-
-def _sorted_values(values: Collection[Any]) -> list[Any]:
-    """Category values in order, by type name first (a column may mix types)."""
-    if len({type(v) for v in values}) <= 1:  # the usual case: one type, no key to build
-        return sorted(values)
-    return sorted(values, key=lambda v: (str(type(v)), v))
-
-
-def shares_of(counts: np.ndarray) -> np.ndarray:
-    total = counts.sum()
-    shares = counts / total if total else np.full(len(counts), 1 / max(len(counts), 1))
-    shares = np.maximum(shares, EPSILON)
-    out: np.ndarray = shares / shares.sum()
-    return out
-
-
 def psi(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sum((q - p) * np.log(q / p)))
 
@@ -368,36 +320,86 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
     return float(math.sqrt(max(divergence, 0.0)))
 
 
-# -- distributions for charts ----------------------------------------------------------
+# -- the table -------------------------------------------------------------------------
+
+STATISTICS: tuple[DriftStatistic, ...] = (
+    KolmogorovSmirnov(),
+    ChiSquare(),
+    Wasserstein(),
+    PopulationStability(),
+    JensenShannon(),
+    Hellinger(),
+)
+_BY_NAME = {s.name: s for s in STATISTICS}
+# the methods that can judge a feature of each kind, in the table's order
+METHODS = {
+    kind: tuple(s.name for s in STATISTICS if s.judging and kind in s.kinds) for kind in KINDS
+}
+# method -> (default threshold, True when the deciding value is a p-value: drift below it)
+DEFAULTS: dict[str, tuple[float, bool]] = {
+    s.name: (s.threshold, not s.larger_is_drift) for s in STATISTICS if s.judging
+}
+# (kind, small window) -> the method that judges when none is chosen
+DEFAULT_METHODS = {
+    ("numeric", True): "ks",
+    ("numeric", False): "wasserstein",
+    ("categorical", True): "chisquare",
+    ("categorical", False): "jensenshannon",
+}
 
 
-def numeric_distribution(
-    reference: np.ndarray, current: np.ndarray, edges: np.ndarray
-) -> dict[str, list[Any]]:
-    bounds = [float(min(reference[0], current[0])), *edges.tolist()]
-    bounds.append(float(max(reference[-1], current[-1])))
-    labels = [f"{short(a)} to {short(b)}" for a, b in itertools.pairwise(bounds)]
-    ref = bin_counts(reference, edges) / len(reference)
-    cur = bin_counts(current, edges) / len(current)
-    return {"bins": labels, "reference": ref.tolist(), "current": cur.tolist()}
+def statistic(name: str) -> DriftStatistic:
+    """The statistic called ``name``."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise InvalidInput(
+            f"{name!r} is not a drift statistic; choose from {', '.join(_BY_NAME)}."
+        ) from None
 
 
-def categorical_distribution(
-    reference: Mapping[Any, int], current: Mapping[Any, int], top: int = 20
-) -> dict[str, list[Any]]:
-    total_r, total_c = sum(reference.values()) or 1, sum(current.values()) or 1
-    every = list(set(reference) | set(current))
-    zeros = itertools.repeat(0)
-    shares = np.fromiter(map(reference.get, every, zeros), np.float64, len(every)) / total_r
-    shares += np.fromiter(map(current.get, every, zeros), np.float64, len(every)) / total_c
-    # the most common first (ties in set order, as a stable sort keeps them)
-    values = [every[i] for i in np.argsort(-shares, kind="stable")[:top]]
-    return {
-        "bins": [str(v) for v in values],
-        "reference": [reference.get(v, 0) / total_r for v in values],
-        "current": [current.get(v, 0) / total_c for v in values],
-    }
+def deciding_key(method: str | None) -> str | None:
+    """The key of a feature's statistics that ``method`` compares with its threshold."""
+    return None if method is None else _BY_NAME[method].deciding_key
 
 
-def short(value: float) -> str:
-    return f"{value:.3g}"
+def is_p_value(method: str | None) -> bool:
+    return method is not None and not _BY_NAME[method].larger_is_drift
+
+
+def label(method: str | None) -> str:
+    """How reports name ``method``'s deciding value (the name itself when unknown)."""
+    found = _BY_NAME.get(method or "")
+    return found.label if found is not None else str(method)
+
+
+def measure(inputs: Inputs, *, stream: bool = False) -> dict[str, float]:
+    """Every statistic of the table that applies to the feature's kind, in the table's
+    order, then (``stream``) their error bounds, then the descriptive values."""
+    applied = [s for s in STATISTICS if inputs.kind in s.kinds]
+    out: dict[str, float] = {}
+    for entry in applied:
+        out.update(entry.compute(inputs))
+    if stream:
+        for entry in applied:
+            out.update(entry.stream_errors(inputs))
+    out.update(inputs.described)
+    return out
+
+
+def numeric_stats(
+    reference: np.ndarray,
+    current: np.ndarray,
+    edges: np.ndarray,
+    std: float,
+    *,
+    tallies: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+    scratch: Scratch | None = None,
+) -> dict[str, float]:
+    """Every numeric statistic from two sorted samples (see ``_inputs.numeric_inputs``)."""
+    return measure(numeric_inputs(reference, current, edges, std, tallies=tallies, scratch=scratch))
+
+
+def categorical_stats(reference: Mapping[Any, int], current: Mapping[Any, int]) -> dict[str, float]:
+    """Every categorical statistic from each side's count of every value."""
+    return measure(categorical_inputs(reference, current))

@@ -23,6 +23,9 @@ three times, the current window once:
 The sample only decides where the edges fall; the bounds below come from the counts and
 hold whatever it drew.
 
+Every statistic of ``_statistics.STATISTICS`` is computed from these inputs as :func:`drift`
+computes it from its own; each entry says whether drift_stream gives it exactly.
+
 - PSI and Jensen–Shannon: exact (exact decile edges, exact counts).
 - KS: ``ks`` is the largest gap between the CDFs at the edges and just below them, never
   above the exact statistic, which is at most ``ks + ks_error``. Inside a cell the gap can
@@ -53,25 +56,24 @@ import numpy as np
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._batches import Source, column_kinds, finite_floats, open_source
-from shipyard.monitoring._drift import (
-    DriftReport,
-    FeatureDrift,
-    _check_choices,
-    _judge,
-    _unjudgeable,
-    _verdict,
-)
-from shipyard.monitoring._statistics import (
+from shipyard.monitoring._inputs import (
     BINS,
+    Cdfs,
+    Inputs,
     categorical_distribution,
-    categorical_stats,
-    jensen_shannon,
-    ks_p_value,
-    psi,
-    shares_of,
+    categorical_inputs,
     short,
 )
+from shipyard.monitoring._statistics import measure
 from shipyard.monitoring._summaries import Cells, Reservoir, Summary
+from shipyard.monitoring._verdict import (
+    DriftReport,
+    FeatureDrift,
+    check_choices,
+    judge,
+    unjudgeable,
+    verdict,
+)
 
 __all__ = ["drift_stream"]
 
@@ -130,7 +132,7 @@ def drift_stream(
             *ref_kinds, *(n for n in cur_kinds if n not in ref_kinds)
         ]  # fmt: skip
         methods, thresholds = dict(methods or {}), dict(thresholds or {})
-        _check_choices(methods, thresholds, names)
+        check_choices(methods, thresholds, names)
         wanted = {n: ref_kinds[n] for n in dict.fromkeys(names) if n in ref_kinds}
         refs = _reference(ref, wanted, batch_rows, resolution, Path(spill))
         wanted = {n: cur_kinds[n] for n in dict.fromkeys(names) if n in cur_kinds}
@@ -138,7 +140,7 @@ def drift_stream(
     features = [
         _compare(n, refs.get(n), curs.get(n), methods.get(n), thresholds.get(n)) for n in names
     ]
-    return _verdict(features, importance, drift_share)
+    return verdict(features, importance, drift_share)
 
 
 def _check_int(name: str, value: object, least: int) -> None:
@@ -384,9 +386,10 @@ def _unkey(key: int) -> float:
 # -- statistics and verdicts --------------------------------------------------------------
 
 
-def _numeric_stats(ref: Summary, cur: Summary) -> dict[str, float]:
-    """Every statistic of :func:`numeric_stats` from the two sides' counts on one grid, with
-    the KS and Wasserstein error bounds (module docstring)."""
+def _numeric_inputs(ref: Summary, cur: Summary) -> Inputs:
+    """The inputs of every statistic from the two sides' counts on one grid: the decile
+    bins' counts (exact), the CDFs' largest gap seen at the edges and the area between them,
+    with their error bounds (module docstring)."""
     r, c = ref.cells, cur.cells
     assert r is not None and c is not None and ref.deciles is not None
     n, m = ref.present, cur.present
@@ -398,19 +401,9 @@ def _numeric_stats(ref: Summary, cur: Summary) -> dict[str, float]:
     up, down = end_r - start_c, end_c - start_r  # the largest gap either way inside
     ks_error = max(float(np.maximum(up, down).max()) - ks, 0.0)
     wasserstein, error = _wasserstein(r, c, n, m, (start_r - start_c, end_r - end_c, up, down))
-    p_ref, p_cur = shares_of(_bins(r, ref.deciles, n)), shares_of(_bins(c, ref.deciles, m))
     scale = ref.std if ref.std > 0 else (abs(ref.low) or 1.0)  # constant: low is the mean
-    stats = {
-        "ks": ks,
-        "ks_p_value": ks_p_value(ks, n, m),
-        "wasserstein": wasserstein,
-        "wasserstein_norm": wasserstein / scale,
-        "psi": psi(p_ref, p_cur),
-        "jensenshannon": jensen_shannon(p_ref, p_cur),
-        "ks_error": ks_error,
-        "wasserstein_error": error,
-    }
-    return {key: float(value) for key, value in stats.items()}
+    cdfs = Cdfs(ks, wasserstein, scale, ks_error, error)
+    return Inputs.of("numeric", _bins(r, ref.deciles, n), _bins(c, ref.deciles, m), cdfs)
 
 
 def _wasserstein(
@@ -464,16 +457,17 @@ def _compare(
     threshold: float | None,
 ) -> FeatureDrift:
     """:func:`drift`'s verdict on the streamed summaries."""
-    unjudged = _unjudgeable(name, ref, cur)
+    unjudged = unjudgeable(name, ref, cur)
     if unjudged is not None:
         return unjudged
     assert ref is not None and cur is not None
     if ref.kind == "numeric":
-        stats = _numeric_stats(ref, cur)
+        inputs = _numeric_inputs(ref, cur)
         distribution = _distribution(ref, cur)
     else:
         counts_r, counts_c = ref.counter.counts(), cur.counter.counts()
-        stats = categorical_stats(counts_r, counts_c)
+        inputs = categorical_inputs(counts_r, counts_c)
         distribution = categorical_distribution(counts_r, counts_c)
+    stats = {key: float(value) for key, value in measure(inputs, stream=True).items()}
     constant = ref.kind == "numeric" and ref.std == 0
-    return _judge(name, ref, cur, stats, distribution, method, threshold, constant)
+    return judge(name, ref, cur, stats, distribution, method, threshold, constant)
