@@ -262,6 +262,11 @@ class ModelStoreContract:
         assert model_store.add_version("churn", new_model_version()).version == 8
         assert [v.version for v in model_store.versions("churn")][:2] == [8, 6]
 
+    def test_first_registrations_racing_on_a_new_name_all_land(self, model_store: Any) -> None:
+        made = run_threads(4, lambda i: model_store.add_version("fresh", new_model_version()))
+        assert sorted(v.version for v in made) == [1, 2, 3, 4]
+        assert len({v.model_id for v in made}) == 1
+
     def test_moves_are_events_with_actor_and_reason(self, model_store: Any) -> None:
         model_store.add_version("churn", new_model_version(reason="first"))
         model_store.set_alias(Ref("churn", version=1), "gold", "bob", "best so far")
