@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 
 from shipyard._refs import Ref, check_name, parse_ref
-from shipyard.config import get_settings
+from shipyard.config import get_settings, on_reset
+from shipyard.data._backend import POLICIES, DatasetBackend, NewVersion, SchemaChanged
 from shipyard.data._checks import Check, ValidationReport
 from shipyard.data._checks import validate as validate_table
 from shipyard.data._content import content_hash, to_arrow, write_parquet
@@ -22,16 +24,10 @@ from shipyard.data._infer import infer_schema
 from shipyard.data._profile import Profile
 from shipyard.data._profile import profile as profile_table
 from shipyard.data._schema import Schema
-from shipyard.data._store import (
-    POLICIES,
-    DatasetStore,
-    NewVersion,
-    SchemaChanged,
-    check_alias,
-)
+from shipyard.data._store import DatasetStore, check_alias
 from shipyard.data._types import Dataset, VersionInfo
 from shipyard.errors import Conflict, InvalidInput
-from shipyard.store import ArtifactStore, default_artifacts, default_database
+from shipyard.store import ArtifactStore, Blob, default_artifacts, default_database
 from shipyard.tracking import active_run
 from shipyard.tracking._validate import MAX_TAG_VALUE, check_key, text_value
 
@@ -92,16 +88,25 @@ class DatasetVersion(VersionInfo):
         return None if found is None else Schema.from_dict(found[1])
 
 
-def _store() -> DatasetStore:
-    db = default_database()
-    if _cache.get("db") is not db:
-        _cache["db"] = db
-        _cache["store"] = DatasetStore(db)
-    store: DatasetStore = _cache["store"]
+_cache: dict[str, DatasetBackend] = {}
+_lock = threading.Lock()
+
+
+def _store() -> DatasetBackend:
+    """The dataset store on the configured metadata store, built once (until a reset)."""
+    store = _cache.get("store")
+    if store is None:
+        with _lock:
+            store = _cache.setdefault("store", DatasetStore(default_database()))
     return store
 
 
-_cache: dict[str, Any] = {}
+def _forget() -> None:
+    with _lock:
+        _cache.clear()
+
+
+on_reset(_forget)
 
 
 def _handle(info: VersionInfo) -> DatasetVersion:
@@ -139,63 +144,121 @@ def register(
     check_name("Dataset", name)
     if policy is not None and policy not in POLICIES:
         raise InvalidInput(f"policy must be one of {POLICIES}, got {policy!r}.")
-    clean_tags = {
-        check_key("Tag", k): text_value("Tag", k, v, MAX_TAG_VALUE) for k, v in (tags or {}).items()
-    }
-    for alias in aliases:
-        parse_ref("Dataset", f"{name}@{check_alias(alias)}")
+    labels = _Labels(
+        description,
+        _clean_tags(tags),
+        tuple(aliases),
+        tuple(parents),
+        transform_id,
+        transform_params,
+    )
+    _check_labels(name, labels)
     store = _store()
-    unknown = store.versions_exist(list(parents))
-    if unknown:
-        raise InvalidInput(f"parents must be dataset version ids; unknown: {unknown}.")
     table = to_arrow(source)
     digest_of_content = content_hash(table)
-    blobs: tuple[Any, Any] | None = None
+    blobs: tuple[Blob, Blob] | None = None
     for _ in range(3):
         dataset = store.dataset_or_none(name)
-        if dataset is not None and policy is not None and policy != dataset.policy:
-            store.set_policy(name, policy)
         if dataset is not None:
-            existing = store.by_content(dataset.id, digest_of_content)
+            existing = _existing(store, dataset, policy, digest_of_content, labels)
             if existing is not None:  # same content: nothing new is stored
-                store.label(existing.id, aliases, clean_tags)
-                return _handle(store.get(existing.id))
+                return _handle(existing)
         effective = policy or (dataset.policy if dataset is not None else "warn")
         current = store.schema(dataset.id) if dataset is not None else None
-        new_schema, report = _check(name, table, current, checks, effective)
-        if blobs is None:
-            artifacts = default_artifacts()
-            stats = profile_table(table)
-            blobs = (
-                artifacts.put_bytes(json.dumps(stats.to_dict()).encode()),
-                _store_parquet(table, artifacts),
-            )
-        run = active_run()
+        checked = _check(name, table, current, checks, effective)
+        blobs = blobs or _store_blobs(table)
+        new = _new_version(table, digest_of_content, blobs, current, checked, labels)
         try:
-            new = NewVersion(
-                policy=effective,
-                expected_schema=current[0] if current else None,
-                content_hash=digest_of_content,
-                digest=blobs[1].digest,
-                rows=table.num_rows,
-                columns=table.num_columns,
-                size=blobs[1].size,
-                profile_digest=blobs[0].digest,
-                validation=report.to_dict() if report is not None else None,
-                new_schema=new_schema,
-                run_id=run.id if run is not None else None,
-                parents=parents,
-                transform_id=transform_id,
-                transform_params=transform_params,
-                description=description,
-                tags=clean_tags,
-                aliases=aliases,
-            )
-            info = store.add_version(name, new)
+            info = store.add_version(name, replace(new, policy=effective))
         except SchemaChanged:
             continue  # another writer changed the schema: validate against the new one
         return _handle(info)
     raise Conflict(f"The schema of dataset {name!r} kept changing while registering; try again.")
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """What a registration records besides the data: description, tags, aliases, lineage."""
+
+    description: str | None
+    tags: dict[str, str]
+    aliases: tuple[str, ...]
+    parents: tuple[str, ...]
+    transform_id: str | None
+    transform_params: Mapping[str, Any] | None
+
+
+def _clean_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    return {
+        check_key("Tag", k): text_value("Tag", k, v, MAX_TAG_VALUE) for k, v in (tags or {}).items()
+    }
+
+
+def _check_labels(name: str, labels: _Labels) -> None:
+    """Refuse bad aliases and parents before anything is read or stored."""
+    for alias in labels.aliases:
+        parse_ref("Dataset", f"{name}@{check_alias(alias)}")
+    unknown = _store().unknown_versions(list(labels.parents))
+    if unknown:
+        raise InvalidInput(f"parents must be dataset version ids; unknown: {unknown}.")
+
+
+def _existing(
+    store: DatasetBackend, dataset: Dataset, policy: str | None, content: str, labels: _Labels
+) -> VersionInfo | None:
+    """The version with this content (labelled with this call's aliases and tags), if any.
+
+    A policy given with the call becomes the dataset's policy first.
+    """
+    if policy is not None and policy != dataset.policy:
+        store.set_policy(dataset.name, policy)
+    existing = store.by_content(dataset.id, content)
+    if existing is None:
+        return None
+    store.label(existing.id, labels.aliases, labels.tags)
+    return store.get(existing.id)
+
+
+def _store_blobs(table: pa.Table) -> tuple[Blob, Blob]:
+    """(profile JSON, Parquet data) of a new version, in the artifact store."""
+    artifacts = default_artifacts()
+    stats = profile_table(table)
+    return (
+        artifacts.put_bytes(json.dumps(stats.to_dict()).encode()),
+        _store_parquet(table, artifacts),
+    )
+
+
+def _new_version(
+    table: pa.Table,
+    content: str,
+    blobs: tuple[Blob, Blob],
+    current: tuple[int, dict[str, Any]] | None,
+    checked: tuple[dict[str, Any] | None, ValidationReport | None],
+    labels: _Labels,
+) -> NewVersion:
+    """The record of a new version (its policy is set by the caller)."""
+    new_schema, report = checked
+    run = active_run()
+    return NewVersion(
+        policy="warn",
+        expected_schema=current[0] if current else None,
+        content_hash=content,
+        digest=blobs[1].digest,
+        rows=table.num_rows,
+        columns=table.num_columns,
+        size=blobs[1].size,
+        profile_digest=blobs[0].digest,
+        validation=report.to_dict() if report is not None else None,
+        new_schema=new_schema,
+        run_id=run.id if run is not None else None,
+        parents=labels.parents,
+        transform_id=labels.transform_id,
+        transform_params=labels.transform_params,
+        description=labels.description,
+        tags=labels.tags,
+        aliases=labels.aliases,
+    )
 
 
 def _check(
@@ -226,7 +289,7 @@ def _check(
     return new_schema, report
 
 
-def _store_parquet(table: pa.Table, artifacts: ArtifactStore) -> Any:
+def _store_parquet(table: pa.Table, artifacts: ArtifactStore) -> Blob:
     temp_dir = get_settings().home / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     temp = temp_dir / f"{uuid.uuid4().hex}.parquet"

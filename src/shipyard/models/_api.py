@@ -15,9 +15,10 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard._refs import check_name, parse_ref
-from shipyard.config import current_user, get_settings
+from shipyard.config import current_user, get_settings, on_reset
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.models import _env
+from shipyard.models._backend import ModelBackend
 from shipyard.models._flavors import flavor_for, get_flavor
 from shipyard.models._loaded import LoadedModel
 from shipyard.models._signature import Signature, infer_signature
@@ -53,15 +54,22 @@ _cache: dict[str, Any] = {}
 _loaded: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 
 
-def _store() -> ModelStore:
-    db = default_database()
-    with _lock:
-        if _cache.get("db") is not db:
-            _cache["db"] = db
-            _cache["store"] = ModelStore(db)
-            _loaded.clear()
-        store: ModelStore = _cache["store"]
+def _store() -> ModelBackend:
+    """The model store on the configured metadata store, built once (until a reset)."""
+    store: ModelBackend | None = _cache.get("store")
+    if store is None:
+        with _lock:
+            store = _cache.setdefault("store", ModelStore(default_database()))
     return store
+
+
+def _forget() -> None:
+    with _lock:
+        _cache.clear()
+        _loaded.clear()
+
+
+on_reset(_forget)
 
 
 def register(

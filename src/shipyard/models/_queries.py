@@ -1,12 +1,12 @@
-"""Queries on one connection that the registry's transactions share: resolve, lock, read."""
+"""The model registry over the versioned-registry core, and the queries on one connection
+that its transactions share: resolve (stages too), lock, read a version."""
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from shipyard._refs import Ref
 from shipyard.data._tables import DATASETS
@@ -15,38 +15,33 @@ from shipyard.errors import NotFound
 from shipyard.models._signature import Signature
 from shipyard.models._tables import ALIASES, EVENTS, EXPORTS, INPUTS, MODELS, TAGS, VERSIONS
 from shipyard.models._types import STAGES, Export, ModelVersion
+from shipyard.store import Edges, RegistrySpec, VersionedRegistry
 
-# The hot path of ``models.load`` is built once: one statement per kind of reference.
-_BY_NUMBER = (
-    select(VERSIONS.c.id)
-    .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
-    .where(MODELS.c.name == bindparam("name"), VERSIONS.c.version == bindparam("number"))
-)
-_LATEST = (
-    select(VERSIONS.c.id)
-    .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
-    .where(MODELS.c.name == bindparam("name"))
-    .order_by(VERSIONS.c.version.desc())
-    .limit(1)
-)
-_BY_ALIAS = (
-    select(ALIASES.c.version_id)
-    .join(MODELS, MODELS.c.id == ALIASES.c.model_id)
-    .where(MODELS.c.name == bindparam("name"), ALIASES.c.alias == bindparam("alias"))
+#: The model registry: versions numbered from a counter (a deleted number is never reused),
+#: every move recorded as an event, stage names reserved, lineage to dataset versions.
+REGISTRY = VersionedRegistry(
+    RegistrySpec(
+        kind="Model",
+        cli="models",
+        entities=MODELS,
+        versions=VERSIONS,
+        aliases=ALIASES,
+        tags=TAGS,
+        fk="model_id",
+        events=EVENTS,
+        lineage=Edges(INPUTS, child="version_id", parent="dataset_version_id"),
+        counter="next_version",
+        reserved=STAGES,
+    )
 )
 
 
 def resolve(conn: Connection, ref: Ref) -> str:
-    """The id of the version ``ref`` names: one query when it exists."""
-    if ref.version is not None:
-        found = conn.scalar(_BY_NUMBER, {"name": ref.name, "number": ref.version})
-    elif ref.alias == "latest":
-        found = conn.scalar(_LATEST, {"name": ref.name})
-    else:
-        found = conn.scalar(_BY_ALIAS, {"name": ref.name, "alias": ref.alias})
+    """The id of the version ``ref`` names (a stage too): one query when it exists."""
+    found = REGISTRY.find(conn, ref)
     if found is not None:
-        return str(found)
-    owner = model_id(conn, ref.name)  # NotFound for an unknown model
+        return found
+    owner = REGISTRY.entity_id(conn, ref.name)  # NotFound for an unknown model
     if ref.alias in STAGES:
         found = conn.scalar(
             select(VERSIONS.c.id)
@@ -56,41 +51,18 @@ def resolve(conn: Connection, ref: Ref) -> str:
         )
         if found is not None:
             return str(found)
-    raise NotFound(missing(conn, owner, ref))
-
-
-def missing(conn: Connection, model_id: str, ref: Ref) -> str:
-    latest = conn.scalar(
-        select(func.max(VERSIONS.c.version)).where(VERSIONS.c.model_id == model_id)
-    )
-    if ref.version is not None or ref.alias == "latest":
-        hint = f"latest is {latest}" if latest else "it has no versions"
-        return (
-            f"Model {ref.name!r} has no version {ref.version or 'latest'} ({hint}). "
-            f"Try: shipyard models versions {ref.name}"
-        )
-    if ref.alias in STAGES:
-        return f"Model {ref.name!r} has no version in stage {ref.alias!r}."
-    known = conn.scalars(select(ALIASES.c.alias).where(ALIASES.c.model_id == model_id)).all()
-    return (
-        f"Model {ref.name!r} has no alias {ref.alias!r} (aliases: "
-        f"{', '.join(sorted(known)) or 'none'}; or use a version number)."
-    )
+        raise NotFound(f"Model {ref.name!r} has no version in stage {ref.alias!r}.")
+    raise NotFound(REGISTRY.missing(conn, owner, ref))
 
 
 def model_id(conn: Connection, name: str) -> str:
-    model_id = conn.scalar(select(MODELS.c.id).where(MODELS.c.name == name))
-    if model_id is None:
-        raise NotFound(f"No model named {name!r}. Try: shipyard models list")
-    return str(model_id)
+    """The id of the model called ``name``; :class:`NotFound` when there is none."""
+    return REGISTRY.entity_id(conn, name)
 
 
 def lock(conn: Connection, name: str) -> str:
     """The model's id, its row locked until the transaction ends."""
-    model_id = conn.scalar(select(MODELS.c.id).where(MODELS.c.name == name).with_for_update())
-    if model_id is None:
-        raise NotFound(f"No model named {name!r}. Try: shipyard models list")
-    return str(model_id)
+    return REGISTRY.lock(conn, name)
 
 
 def event(
@@ -103,31 +75,10 @@ def event(
     actor: str | None,
     reason: str | None,
 ) -> None:
-    conn.execute(
-        insert(EVENTS).values(
-            model_id=model_id,
-            version=version,
-            kind=kind,
-            before=before,
-            after=after,
-            actor=actor,
-            reason=reason,
-            at=time.time(),
-        )
-    )
+    """Record a move in the model's history."""
+    REGISTRY.event(conn, model_id, version, kind, before, after, actor, reason)
 
 
-_VERSION = (
-    select(VERSIONS, MODELS.c.name.label("model_name"))
-    .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
-    .where(VERSIONS.c.id == bindparam("vid"))
-)
-_ALIASES = (
-    select(ALIASES.c.alias)
-    .where(ALIASES.c.version_id == bindparam("vid"))
-    .order_by(ALIASES.c.alias)
-)
-_TAGS = select(TAGS.c.key, TAGS.c.value).where(TAGS.c.version_id == bindparam("vid"))
 _DATASETS = (
     select(DATASETS.c.name, DATASET_VERSIONS.c.version)
     .join(DATASET_VERSIONS, DATASET_VERSIONS.c.dataset_id == DATASETS.c.id)
@@ -141,11 +92,9 @@ _EXPORTS = select(EXPORTS).where(EXPORTS.c.version_id == bindparam("vid"))
 def info(conn: Connection, version_id: str) -> ModelVersion:
     """The full record of a version: row, aliases, tags, dataset inputs, exports."""
     key = {"vid": version_id}
-    row = conn.execute(_VERSION, key).first()
-    if row is None:
-        raise NotFound(f"No model version with id {version_id!r}.")
-    aliases = tuple(conn.scalars(_ALIASES, key))
-    tags = {k: v for k, v in conn.execute(_TAGS, key).all()}
+    row = REGISTRY.row(conn, version_id)
+    aliases = REGISTRY.aliases_of(conn, version_id)
+    tags = REGISTRY.tags_of(conn, version_id)
     datasets = tuple(f"{n}@{v}" for n, v in conn.execute(_DATASETS, key).all())
     exports = {
         e.format: Export(
@@ -154,10 +103,6 @@ def info(conn: Connection, version_id: str) -> ModelVersion:
         for e in conn.execute(_EXPORTS, key).all()
     }
     return _version(row, aliases, tags, datasets, exports)
-
-
-def at(alias: str, number: int | None) -> str | None:
-    return None if number is None else f"{alias}@{number}"
 
 
 def _version(
@@ -171,7 +116,7 @@ def _version(
     return ModelVersion(
         id=m["id"],
         model_id=m["model_id"],
-        name=m["model_name"],
+        name=m["entity_name"],
         version=m["version"],
         flavor=m["flavor"],
         digest=m["digest"],

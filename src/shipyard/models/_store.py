@@ -1,4 +1,5 @@
-"""Models, versions, aliases, stages, exports and their history in the metadata store.
+"""Models in the metadata store: a thin layer over the versioned-registry core that adds the
+model payload (flavor, signature, environment, stages, exports, rollback).
 
 Every move (alias set, stage change, rollback, delete) is one transaction that also writes
 its event, under the model row's lock (``SELECT ... FOR UPDATE`` on PostgreSQL, the write
@@ -10,71 +11,29 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard._refs import Ref
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.models import _queries as q
-from shipyard.models._signature import Signature
-from shipyard.models._tables import (
-    ALIASES,
-    EVENTS,
-    EXPORTS,
-    INPUTS,
-    MODELS,
-    TAGS,
-    VERSIONS,
-)
+from shipyard.models._backend import ModelBackend, NewModelVersion
+from shipyard.models._queries import REGISTRY
+from shipyard.models._tables import ALIASES, EVENTS, EXPORTS, MODELS, VERSIONS
 from shipyard.models._types import STAGES, Model, ModelEvent, ModelVersion
 from shipyard.store import Database
+
+__all__ = ["RESERVED", "ModelStore", "NewModelVersion", "check_alias", "check_stage"]
 
 RESERVED = ("latest", *STAGES)
 
 
-@dataclass(frozen=True)
-class NewModelVersion:
-    """What :meth:`ModelStore.add_version` records."""
-
-    flavor: str
-    digest: str
-    size: int
-    flavor_meta: Mapping[str, Any]
-    signature: Signature | None
-    environment: Mapping[str, Any]
-    sample_digest: str | None
-    metrics: Mapping[str, float]
-    run_id: str | None
-    source_commit: str | None
-    created_by: str | None
-    description: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    datasets: Sequence[str] = ()  # dataset version ids
-    aliases: Sequence[str] = ()
-    stage: str = "none"
-    reason: str | None = None
-
-
 def check_alias(alias: object) -> str:
-    """An alias that does not shadow ``latest``, a stage or a version number."""
-    from shipyard._refs import _SELECTOR
-
-    if not isinstance(alias, str) or not _SELECTOR.match(alias):
-        raise InvalidInput(
-            f"Alias {alias!r} is not valid: expected 1 to 64 letters, digits, '_', '-' or '.'."
-        )
-    folded = alias.lower()
-    if folded in RESERVED or alias.isdigit() or (folded[:1] == "v" and alias[1:].isdigit()):
-        raise InvalidInput(
-            f"Alias {alias!r} is reserved: 'latest', the stages ({', '.join(STAGES)}) and "
-            "version numbers always mean what they say. Field: alias."
-        )
-    return alias
+    """A model alias: the registry's one rule (no ``latest``, stage or version number)."""
+    return REGISTRY.check_alias(alias)
 
 
 def check_stage(stage: object) -> str:
@@ -84,8 +43,9 @@ def check_stage(stage: object) -> str:
     return str(stage)
 
 
-class ModelStore:
-    """Model registry records in a :class:`~shipyard.store.Database`. Thread-safe."""
+class ModelStore(ModelBackend):
+    """Model registry records in a :class:`~shipyard.store.Database` (SQLite, PostgreSQL,
+    memory). Thread-safe. The constructor only stores its argument."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -97,7 +57,7 @@ class ModelStore:
         for attempt in range(3):
             try:
                 with self.db.write() as conn:
-                    return self._add_version(conn, name, new)
+                    return _add_version(conn, name, new)
             except SAIntegrityError as exc:  # two first registrations raced on the name
                 if attempt == 2:
                     raise Conflict(
@@ -105,69 +65,6 @@ class ModelStore:
                         f"({exc.orig}). Try again."
                     ) from exc
         raise AssertionError("unreachable")
-
-    def _add_version(self, conn: Connection, name: str, new: NewModelVersion) -> ModelVersion:
-        now = time.time()
-        found = conn.execute(
-            select(MODELS.c.id, MODELS.c.next_version)
-            .where(MODELS.c.name == name)
-            .with_for_update()
-        ).first()
-        if found is None:
-            model_id, number = uuid.uuid4().hex, 1
-            conn.execute(
-                insert(MODELS).values(
-                    id=model_id, name=name, created_at=now, description=None, next_version=2
-                )
-            )
-        else:
-            model_id, number = found.id, int(found.next_version)
-            conn.execute(
-                update(MODELS).where(MODELS.c.id == model_id).values(next_version=number + 1)
-            )
-        version_id = uuid.uuid4().hex
-        conn.execute(
-            insert(VERSIONS).values(
-                id=version_id,
-                model_id=model_id,
-                version=number,
-                flavor=new.flavor,
-                digest=new.digest,
-                size=new.size,
-                flavor_meta=json.dumps(new.flavor_meta),
-                signature=None if new.signature is None else json.dumps(new.signature.to_dict()),
-                environment=json.dumps(new.environment),
-                sample_digest=new.sample_digest,
-                metrics=json.dumps(dict(new.metrics)) if new.metrics else None,
-                run_id=new.run_id,
-                source_commit=new.source_commit,
-                stage="none",
-                description=new.description,
-                created_at=now,
-                created_by=new.created_by,
-            )
-        )
-        if new.tags:
-            conn.execute(
-                insert(TAGS),
-                [{"version_id": version_id, "key": k, "value": v} for k, v in new.tags.items()],
-            )
-        if new.datasets:
-            conn.execute(
-                insert(INPUTS),
-                [
-                    {"version_id": version_id, "dataset_version_id": d}
-                    for d in dict.fromkeys(new.datasets)
-                ],
-            )
-        q.event(conn, model_id, number, "registered", None, new.flavor, new.created_by, new.reason)
-        for alias in new.aliases:
-            self._set_alias(conn, model_id, alias, version_id, number, new.created_by, new.reason)
-        if new.stage != "none":
-            self._set_stage(
-                conn, model_id, version_id, number, new.stage, new.created_by, new.reason
-            )
-        return q.info(conn, version_id)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -189,40 +86,19 @@ class ModelStore:
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of a model, newest first."""
         with self.db.read() as conn:
-            model_id = q.model_id(conn, name)
-            ids = conn.scalars(
-                select(VERSIONS.c.id)
-                .where(VERSIONS.c.model_id == model_id)
-                .order_by(VERSIONS.c.version.desc())
-            ).all()
+            ids = REGISTRY.version_ids(conn, REGISTRY.entity_id(conn, name))
             return [q.info(conn, i) for i in ids]
 
     def trained_on(self, dataset_version_id: str) -> list[ModelVersion]:
         """Versions trained on a dataset version (lineage downstream of the data)."""
         with self.db.read() as conn:
-            ids = conn.scalars(
-                select(INPUTS.c.version_id).where(INPUTS.c.dataset_version_id == dataset_version_id)
-            ).all()
-            found = [q.info(conn, i) for i in ids]
+            found = [q.info(conn, i) for i in REGISTRY.children(conn, dataset_version_id)]
         return sorted(found, key=lambda v: (v.name, v.version))
 
     def list_models(self) -> list[Model]:
         """Every model with its version count, latest and production versions and aliases."""
-        counts = (
-            select(
-                VERSIONS.c.model_id,
-                func.count().label("n"),
-                func.max(VERSIONS.c.version).label("latest"),
-            )
-            .group_by(VERSIONS.c.model_id)
-            .subquery()
-        )
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(MODELS, counts.c.n, counts.c.latest)
-                .outerjoin(counts, counts.c.model_id == MODELS.c.id)
-                .order_by(MODELS.c.name)
-            ).all()
+            rows = REGISTRY.summaries(conn)
             production = dict(
                 conn.execute(
                     select(VERSIONS.c.model_id, VERSIONS.c.version).where(
@@ -254,13 +130,7 @@ class ModelStore:
     def events(self, name: str, limit: int = 200) -> list[ModelEvent]:
         """The model's recorded moves, newest first."""
         with self.db.read() as conn:
-            model_id = q.model_id(conn, name)
-            rows = conn.execute(
-                select(EVENTS)
-                .where(EVENTS.c.model_id == model_id)
-                .order_by(EVENTS.c.id.desc())
-                .limit(limit)
-            ).all()
+            rows = REGISTRY.events(conn, REGISTRY.entity_id(conn, name), limit)
         return [
             ModelEvent(r.id, name, r.version, r.kind, r.before, r.after, r.actor, r.reason, r.at)
             for r in rows
@@ -274,61 +144,15 @@ class ModelStore:
         """Point ``alias`` at the version ``ref`` names (moving it if it pointed elsewhere)."""
         check_alias(alias)
         with self.db.write() as conn:
-            model_id = q.lock(conn, ref.name)
+            model_id = REGISTRY.lock(conn, ref.name)
             version_id = q.resolve(conn, ref)
-            number = conn.scalar(select(VERSIONS.c.version).where(VERSIONS.c.id == version_id))
-            self._set_alias(conn, model_id, alias, version_id, int(number or 0), actor, reason)
+            REGISTRY.set_alias(conn, model_id, alias, version_id, actor, reason)
             return q.info(conn, version_id)
-
-    def _set_alias(
-        self,
-        conn: Connection,
-        model_id: str,
-        alias: str,
-        version_id: str,
-        number: int,
-        actor: str | None,
-        reason: str | None,
-    ) -> None:
-        check_alias(alias)
-        before = conn.scalar(
-            select(VERSIONS.c.version)
-            .join(ALIASES, ALIASES.c.version_id == VERSIONS.c.id)
-            .where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
-        )
-        if before == number:
-            return
-        conn.execute(
-            delete(ALIASES).where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
-        )
-        conn.execute(insert(ALIASES).values(model_id=model_id, alias=alias, version_id=version_id))
-        q.event(
-            conn, model_id, number, "alias", q.at(alias, before), q.at(alias, number), actor, reason
-        )
 
     def remove_alias(self, name: str, alias: str, actor: str | None, reason: str | None) -> None:
         """Delete an alias; a missing one is a :class:`NotFound` listing the known ones."""
         with self.db.write() as conn:
-            model_id = q.lock(conn, name)
-            number = conn.scalar(
-                select(VERSIONS.c.version)
-                .join(ALIASES, ALIASES.c.version_id == VERSIONS.c.id)
-                .where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
-            )
-            if number is None:
-                known = conn.scalars(
-                    select(ALIASES.c.alias).where(ALIASES.c.model_id == model_id)
-                ).all()
-                raise NotFound(
-                    f"Model {name!r} has no alias {alias!r} to remove (aliases: "
-                    f"{', '.join(sorted(known)) or 'none'})."
-                )
-            conn.execute(
-                delete(ALIASES).where(ALIASES.c.model_id == model_id, ALIASES.c.alias == alias)
-            )
-            q.event(
-                conn, model_id, number, "alias-removed", q.at(alias, number), None, actor, reason
-            )
+            REGISTRY.remove_alias(conn, REGISTRY.lock(conn, name), alias, actor, reason)
 
     def set_stage(
         self, ref: Ref, stage: str, actor: str | None, reason: str | None
@@ -336,51 +160,11 @@ class ModelStore:
         """Move a version to a stage; promoting to production archives the previous one."""
         check_stage(stage)
         with self.db.write() as conn:
-            model_id = q.lock(conn, ref.name)
+            model_id = REGISTRY.lock(conn, ref.name)
             version_id = q.resolve(conn, ref)
-            number = int(
-                conn.scalar(select(VERSIONS.c.version).where(VERSIONS.c.id == version_id)) or 0
-            )
-            self._set_stage(conn, model_id, version_id, number, stage, actor, reason)
+            number = REGISTRY.number(conn, version_id) or 0
+            _set_stage(conn, model_id, version_id, number, stage, actor, reason)
             return q.info(conn, version_id)
-
-    def _set_stage(
-        self,
-        conn: Connection,
-        model_id: str,
-        version_id: str,
-        number: int,
-        stage: str,
-        actor: str | None,
-        reason: str | None,
-        kind: str = "stage",
-    ) -> None:
-        current = conn.scalar(select(VERSIONS.c.stage).where(VERSIONS.c.id == version_id))
-        if current == stage:
-            return
-        if stage == "production":
-            for other_id, other in conn.execute(
-                select(VERSIONS.c.id, VERSIONS.c.version).where(
-                    VERSIONS.c.model_id == model_id,
-                    VERSIONS.c.stage == "production",
-                    VERSIONS.c.id != version_id,
-                )
-            ).all():
-                conn.execute(
-                    update(VERSIONS).where(VERSIONS.c.id == other_id).values(stage="archived")
-                )
-                q.event(
-                    conn,
-                    model_id,
-                    other,
-                    "stage",
-                    "production",
-                    "archived",
-                    actor,
-                    f"replaced by version {number}",
-                )
-        conn.execute(update(VERSIONS).where(VERSIONS.c.id == version_id).values(stage=stage))
-        q.event(conn, model_id, number, kind, current, stage, actor, reason)
 
     def rollback(self, name: str, actor: str | None, reason: str | None) -> tuple[int | None, int]:
         """Put the previous production version back in production; (from, to) numbers.
@@ -390,24 +174,7 @@ class ModelStore:
         promotions, not back and forth.
         """
         with self.db.write() as conn:
-            model_id = q.lock(conn, name)
-            rows = conn.execute(
-                select(EVENTS.c.kind, EVENTS.c.version)
-                .where(
-                    EVENTS.c.model_id == model_id,
-                    EVENTS.c.kind.in_(("stage", "rollback")),
-                    EVENTS.c.after == "production",
-                )
-                .order_by(EVENTS.c.id)
-            ).all()
-            stack: list[int] = []
-            for kind, number in rows:
-                if kind == "rollback":
-                    while stack and stack[-1] != number:
-                        stack.pop()  # the versions rolled back from
-                    if stack:
-                        continue
-                stack.append(number)
+            model_id = REGISTRY.lock(conn, name)
             live = dict(
                 conn.execute(
                     select(VERSIONS.c.version, VERSIONS.c.id).where(VERSIONS.c.model_id == model_id)
@@ -418,7 +185,7 @@ class ModelStore:
                     VERSIONS.c.model_id == model_id, VERSIONS.c.stage == "production"
                 )
             )
-            candidates = [v for v in stack if v in live]
+            candidates = [v for v in _production_history(conn, model_id) if v in live]
             if candidates and candidates[-1] == current:
                 candidates.pop()
             candidates = [v for v in candidates if v != current]
@@ -429,16 +196,9 @@ class ModelStore:
                     f"Try: shipyard models promote {name} <version> --to production"
                 )
             target = candidates[-1]
-            self._set_stage(
-                conn,
-                model_id,
-                live[target],
-                target,
-                "production",
-                actor,
-                reason or f"rollback from version {current}",
-                kind="rollback",
-            )
+            why = reason or f"rollback from version {current}"
+            move = (target, "production", actor, why)
+            _set_stage(conn, model_id, live[target], *move, kind="rollback")
             return (None if current is None else int(current)), int(target)
 
     def delete_version(
@@ -446,7 +206,7 @@ class ModelStore:
     ) -> ModelVersion:
         """Delete a version; one in production or with aliases only with ``force``."""
         with self.db.write() as conn:
-            model_id = q.lock(conn, ref.name)
+            model_id = REGISTRY.lock(conn, ref.name)
             info = q.info(conn, q.resolve(conn, ref))
             if not force and (info.stage == "production" or info.aliases):
                 holds = ", ".join(
@@ -457,18 +217,7 @@ class ModelStore:
                     f"Model version {info.ref} is in use ({holds}); move those first or delete "
                     "with force (its aliases are removed with it)."
                 )
-            for alias in info.aliases:
-                q.event(
-                    conn,
-                    model_id,
-                    info.version,
-                    "alias-removed",
-                    q.at(alias, info.version),
-                    None,
-                    actor,
-                    "version deleted",
-                )
-            conn.execute(delete(ALIASES).where(ALIASES.c.version_id == info.id))
+            REGISTRY.drop_aliases(conn, model_id, info.id, actor, "version deleted")
             conn.execute(delete(VERSIONS).where(VERSIONS.c.id == info.id))
             q.event(conn, model_id, info.version, "deleted", info.stage, None, actor, reason)
             return info
@@ -476,12 +225,10 @@ class ModelStore:
     def delete_model(self, name: str) -> int:
         """Delete a model with all its versions and history; returns how many versions."""
         with self.db.write() as conn:
-            model_id = q.lock(conn, name)
-            count = conn.scalar(
-                select(func.count()).select_from(VERSIONS).where(VERSIONS.c.model_id == model_id)
-            )
+            model_id = REGISTRY.lock(conn, name)
+            count = len(REGISTRY.version_ids(conn, model_id))
             conn.execute(delete(MODELS).where(MODELS.c.id == model_id))
-            return int(count or 0)
+            return count
 
     def add_export(
         self,
@@ -519,4 +266,89 @@ class ModelStore:
             q.event(conn, row.model_id, row.version, "exported", None, fmt, actor, None)
             return q.info(conn, version_id)
 
-    # -- helpers -----------------------------------------------------------------------
+
+def _add_version(conn: Connection, name: str, new: NewModelVersion) -> ModelVersion:
+    model_id = REGISTRY.lock_or_create(conn, name, {"description": None})
+    version_id, number = REGISTRY.add_version(conn, model_id, _payload(new))
+    REGISTRY.set_tags(conn, version_id, new.tags)
+    REGISTRY.add_edges(conn, version_id, new.datasets)
+    q.event(conn, model_id, number, "registered", None, new.flavor, new.created_by, new.reason)
+    for alias in new.aliases:
+        REGISTRY.set_alias(conn, model_id, alias, version_id, new.created_by, new.reason)
+    if new.stage != "none":
+        _set_stage(conn, model_id, version_id, number, new.stage, new.created_by, new.reason)
+    return q.info(conn, version_id)
+
+
+def _payload(new: NewModelVersion) -> dict[str, Any]:
+    """The model columns of a new version row."""
+    return {
+        "flavor": new.flavor,
+        "digest": new.digest,
+        "size": new.size,
+        "flavor_meta": json.dumps(new.flavor_meta),
+        "signature": None if new.signature is None else json.dumps(new.signature.to_dict()),
+        "environment": json.dumps(new.environment),
+        "sample_digest": new.sample_digest,
+        "metrics": json.dumps(dict(new.metrics)) if new.metrics else None,
+        "run_id": new.run_id,
+        "source_commit": new.source_commit,
+        "stage": "none",
+        "description": new.description,
+        "created_at": time.time(),
+        "created_by": new.created_by,
+    }
+
+
+def _set_stage(
+    conn: Connection,
+    model_id: str,
+    version_id: str,
+    number: int,
+    stage: str,
+    actor: str | None,
+    reason: str | None,
+    kind: str = "stage",
+) -> None:
+    """Move a version to a stage (archiving the one it replaces in production), with events."""
+    current = conn.scalar(select(VERSIONS.c.stage).where(VERSIONS.c.id == version_id))
+    if current == stage:
+        return
+    if stage == "production":
+        replaced = f"replaced by version {number}"
+        for other_id, other in conn.execute(
+            select(VERSIONS.c.id, VERSIONS.c.version).where(
+                VERSIONS.c.model_id == model_id,
+                VERSIONS.c.stage == "production",
+                VERSIONS.c.id != version_id,
+            )
+        ).all():
+            conn.execute(update(VERSIONS).where(VERSIONS.c.id == other_id).values(stage="archived"))
+            q.event(conn, model_id, other, "stage", "production", "archived", actor, replaced)
+    conn.execute(update(VERSIONS).where(VERSIONS.c.id == version_id).values(stage=stage))
+    q.event(conn, model_id, number, kind, current, stage, actor, reason)
+
+
+def _production_history(conn: Connection, model_id: str) -> list[int]:
+    """The stack of production versions replayed from the events, the current one last.
+
+    A promotion pushes a version; a rollback to a version pops back down to it.
+    """
+    rows = conn.execute(
+        select(EVENTS.c.kind, EVENTS.c.version)
+        .where(
+            EVENTS.c.model_id == model_id,
+            EVENTS.c.kind.in_(("stage", "rollback")),
+            EVENTS.c.after == "production",
+        )
+        .order_by(EVENTS.c.id)
+    ).all()
+    stack: list[int] = []
+    for kind, number in rows:
+        if kind == "rollback":
+            while stack and stack[-1] != number:
+                stack.pop()  # the versions rolled back from
+            if stack:
+                continue
+        stack.append(number)
+    return stack

@@ -1,4 +1,5 @@
-"""Metadata store (SQLAlchemy + Alembic) and content-addressed artifact store."""
+"""Metadata store (SQLAlchemy + Alembic), content-addressed artifact store, and the
+versioned-registry core that datasets and models build on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from shipyard.store._artifacts import ArtifactStore, Blob
 from shipyard.store._db import Database
 from shipyard.store._migrate import HEAD_REVISION, SchemaState, current_revision, upgrade
 from shipyard.store._schema import Base
+from shipyard.store._versioned import Edges, RegistrySpec, VersionedRegistry, check_alias
 
 __all__ = [
     "HEAD_REVISION",
@@ -16,7 +18,11 @@ __all__ = [
     "Base",
     "Blob",
     "Database",
+    "Edges",
+    "RegistrySpec",
     "SchemaState",
+    "VersionedRegistry",
+    "check_alias",
     "current_revision",
     "default_artifacts",
     "default_database",

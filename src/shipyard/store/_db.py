@@ -44,7 +44,9 @@ class Database:
         self.migrate = migrate
         self._engine: Engine | None = None
         self._lock = threading.RLock()
-        self._single_connection = False
+        # An in-memory database is one connection that every thread shares (set from the
+        # URL here, so that even the first concurrent uses are serialized).
+        self._single_connection = url.startswith("memory://")
         _instances.add(self)
 
     @property
@@ -123,8 +125,7 @@ class Database:
             yield
 
     def _create_engine(self) -> Engine:
-        if self.url == "memory://" or self.url.startswith("memory://"):
-            self._single_connection = True
+        if self._single_connection:
             engine = create_engine(
                 "sqlite://",
                 poolclass=StaticPool,

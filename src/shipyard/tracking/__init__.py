@@ -22,6 +22,7 @@ from shipyard.tracking._api import (
     tracking_store,
 )
 from shipyard.tracking._autolog import autolog
+from shipyard.tracking._backend import TrackingBackend
 from shipyard.tracking._run import Run, active_run
 from shipyard.tracking._store import TrackingStore
 from shipyard.tracking._types import (
@@ -43,6 +44,7 @@ __all__ = [
     "RunData",
     "RunId",
     "RunInfo",
+    "TrackingBackend",
     "TrackingStore",
     "active_run",
     "autolog",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from shipyard.config import get_settings
+from shipyard.config import get_settings, on_reset
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.store import ArtifactStore, default_artifacts, default_database
 from shipyard.tracking import _run, _search
@@ -21,17 +22,26 @@ _AUTO: Any = object()
 
 
 def tracking_store() -> TrackingStore:
-    """The tracking store on the configured metadata store."""
-    db = default_database()
-    store = _stores.get(id(db))
-    if store is None or store.db is not db:
-        store = TrackingStore(db, heartbeat_timeout=get_settings().heartbeat_timeout)
-        _stores.clear()
-        _stores[id(db)] = store
+    """The tracking store on the configured metadata store, built once (until a reset)."""
+    store = _stores.get("store")
+    if store is None:
+        with _lock:
+            store = _stores.get("store")
+            if store is None:
+                settings = get_settings()
+                store = TrackingStore(default_database(), settings.heartbeat_timeout)
+                _stores["store"] = store
     return store
 
 
-_stores: dict[int, TrackingStore] = {}
+def _forget() -> None:
+    with _lock:
+        _stores.clear()
+
+
+_stores: dict[str, TrackingStore] = {}
+_lock = threading.Lock()
+on_reset(_forget)
 
 
 def _artifacts() -> ArtifactStore:

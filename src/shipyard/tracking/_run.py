@@ -20,9 +20,9 @@ from shipyard.config import get_settings
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.store import ArtifactStore
 from shipyard.tracking import _validate as check
+from shipyard.tracking._backend import RawPoint, TrackingBackend
 from shipyard.tracking._objects import serialize, with_extension
 from shipyard.tracking._process import ProcessInfo, environment_info, source_info
-from shipyard.tracking._store import RawPoint, TrackingStore
 from shipyard.tracking._types import ArtifactInfo, Point, RunData, RunId, RunInfo
 
 log = logging.getLogger("shipyard.tracking")
@@ -41,7 +41,7 @@ class Run:
     """
 
     def __init__(
-        self, store: TrackingStore, artifacts: ArtifactStore, info: RunInfo, experiment: str
+        self, store: TrackingBackend, artifacts: ArtifactStore, info: RunInfo, experiment: str
     ) -> None:
         self.store = store
         self.artifacts = artifacts
@@ -354,7 +354,7 @@ def run_name() -> str:
 
 
 def new_run(
-    store: TrackingStore,
+    store: TrackingBackend,
     artifacts: ArtifactStore,
     experiment: str,
     name: str | None,
@@ -384,7 +384,7 @@ def new_run(
     return run
 
 
-def resume(store: TrackingStore, artifacts: ArtifactStore, run_id: str) -> Run:
+def resume(store: TrackingBackend, artifacts: ArtifactStore, run_id: str) -> Run:
     """Continue logging to an existing run (from this or another process)."""
     data = store.get_run(run_id)
     info = store.resume_run(data.info.id, ProcessInfo.current())
@@ -431,7 +431,7 @@ class _Flusher:
             settings = get_settings()  # read each tick: reset_settings() takes effect
             self._wake.wait(settings.flush_interval)
             now = time.time()
-            idle: dict[int, tuple[TrackingStore, list[RunId]]] = {}
+            idle: dict[int, tuple[TrackingBackend, list[RunId]]] = {}
             for run in self.open_runs():
                 try:
                     run.flush()

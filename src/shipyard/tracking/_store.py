@@ -13,13 +13,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, case, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import Blob, Database
+from shipyard.tracking import _rows
 from shipyard.tracking import _validate as check
+from shipyard.tracking._backend import RawPoint, TrackingBackend
 from shipyard.tracking._process import ProcessInfo, is_alive
 from shipyard.tracking._tables import (
     ARTIFACTS,
@@ -41,54 +42,13 @@ from shipyard.tracking._types import (
     RunInfo,
 )
 
-# Statements on the hot paths (run creation, params, metric flushes, run end), built once:
-# parameters are bound at execution, so no per-call statement construction or coercion.
-_INSERT_RUN = insert(RUNS)
-_INSERT_TAGS = insert(TAGS)
-_INSERT_PARAMS = insert(PARAMS)
-_INSERT_METRICS_SQL = {
-    dialect: f"INSERT INTO metrics (run_id, key, step, timestamp, value) VALUES ({marks})"
-    for dialect, marks in (("sqlite", "?, ?, ?, ?, ?"), ("postgresql", "%s, %s, %s, %s, %s"))
-}
-_SELECT_PARAMS = select(PARAMS.c.key, PARAMS.c.value).where(
-    PARAMS.c.run_id == bindparam("rid"), PARAMS.c.key.in_(bindparam("keys", expanding=True))
-)
-_FINISH_RUN = (
-    update(RUNS)
-    .where(RUNS.c.id == bindparam("rid"))
-    .values(status=bindparam("st"), end_time=bindparam("et"))
-)
 
+class TrackingStore(TrackingBackend):
+    """Tracking records in a :class:`~shipyard.store.Database` (SQLite, PostgreSQL, memory).
 
-def _upsert_latest_statement(dialect: Any) -> Any:
-    """INSERT ... ON CONFLICT keeping the point with the highest (step, timestamp)."""
-    stmt = dialect.insert(LATEST)
-    ex = stmt.excluded
-    newer = (ex.step > LATEST.c.step) | (
-        (ex.step == LATEST.c.step) & (ex.timestamp >= LATEST.c.timestamp)
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=[LATEST.c.run_id, LATEST.c.key],
-        set_={
-            "value": case((newer, ex.value), else_=LATEST.c.value),
-            "step": case((newer, ex.step), else_=LATEST.c.step),
-            "timestamp": case((newer, ex.timestamp), else_=LATEST.c.timestamp),
-            "count": LATEST.c.count + ex.count,
-        },
-    )
-
-
-_UPSERT_LATEST = {
-    "sqlite": _upsert_latest_statement(sqlite),
-    "postgresql": _upsert_latest_statement(postgresql),
-}
-
-#: A metric point as buffered by the client: (key, value, step, timestamp).
-RawPoint = tuple[str, float, int, float]
-
-
-class TrackingStore:
-    """Tracking records in a :class:`~shipyard.store.Database`."""
+    Thread-safe. The constructor only stores its arguments (``heartbeat_timeout``: seconds
+    without a heartbeat after which a running run is reaped as killed).
+    """
 
     def __init__(self, db: Database, heartbeat_timeout: float = 30.0) -> None:
         self.db = db
@@ -108,7 +68,7 @@ class TrackingStore:
         with self.db.read() as conn:
             row = conn.execute(select(EXPERIMENTS).where(EXPERIMENTS.c.name == name)).first()
         if row is not None:
-            found = _experiment(row)
+            found = _rows.experiment(row)
             self._experiments[name] = found
             return found
         if not create:
@@ -133,7 +93,7 @@ class TrackingStore:
             ).first()
         if row is None:
             raise NotFound(f"No experiment named {name_or_id!r}. Try: shipyard experiments list")
-        return _experiment(row)
+        return _rows.experiment(row)
 
     def list_experiments(self) -> list[Experiment]:
         """Every experiment with its number of (not deleted) runs, oldest first."""
@@ -149,7 +109,7 @@ class TrackingStore:
             .order_by(EXPERIMENTS.c.created_at)
         )
         with self.db.read() as conn:
-            return [_experiment(row) for row in conn.execute(query)]
+            return [_rows.experiment(row) for row in conn.execute(query)]
 
     # -- run lifecycle -----------------------------------------------------------------
 
@@ -189,13 +149,13 @@ class TrackingStore:
         with self.db.write() as conn:
             if parent_id is not None:
                 self._require_run(conn, parent_id)
-            conn.execute(_INSERT_RUN, values)
+            conn.execute(_rows.INSERT_RUN, values)
             if tags:
                 conn.execute(
-                    _INSERT_TAGS,
+                    _rows.INSERT_TAGS,
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                 )
-        return _run_info(values)
+        return _rows.run_info(values)
 
     def resume_run(self, run_id: RunId, process: ProcessInfo) -> RunInfo:
         """Mark an existing run running again, owned by ``process``."""
@@ -215,17 +175,7 @@ class TrackingStore:
                 )
             )
             row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one()
-        return _run_info(dict(row._mapping))
-
-    def end_run(self, run_id: RunId, status: str, end_time: float | None = None) -> None:
-        """Set a run's final status and end time."""
-        check.final_status(status)
-        with self.db.write() as conn:
-            conn.execute(
-                update(RUNS)
-                .where(RUNS.c.id == run_id)
-                .values(status=status, end_time=time.time() if end_time is None else end_time)
-            )
+        return _rows.run_info(dict(row._mapping))
 
     def heartbeat(self, run_ids: Sequence[RunId], now: float | None = None) -> None:
         """Record that the processes owning ``run_ids`` are alive."""
@@ -313,16 +263,16 @@ class TrackingStore:
         try:
             with self.db.write() as conn:
                 stored = dict(
-                    conn.execute(_SELECT_PARAMS, {"rid": run_id, "keys": list(params)}).all()
+                    conn.execute(_rows.SELECT_PARAMS, {"rid": run_id, "keys": list(params)}).all()
                 )
-                _check_param_conflicts(run_id, stored, params)
+                _rows.check_param_conflicts(run_id, stored, params)
                 new = [
                     {"run_id": run_id, "key": k, "value": v}
                     for k, v in params.items()
                     if k not in stored
                 ]
                 if new:
-                    conn.execute(_INSERT_PARAMS, new)
+                    conn.execute(_rows.INSERT_PARAMS, new)
         except SAIntegrityError as exc:  # no such run, or a concurrent writer won the race
             with self.db.read() as conn:
                 self._require_run(conn, run_id)
@@ -331,7 +281,7 @@ class TrackingStore:
                         select(PARAMS.c.key, PARAMS.c.value).where(PARAMS.c.run_id == run_id)
                     ).all()
                 )
-            _check_param_conflicts(run_id, stored, params)
+            _rows.check_param_conflicts(run_id, stored, params)
             if _retry:  # the racing writer stored the same values: store the rest, once more
                 self.log_params(run_id, params, _retry=False)
                 return
@@ -376,7 +326,7 @@ class TrackingStore:
             if points:
                 self._write_points(conn, run_id, points)
             conn.execute(
-                _FINISH_RUN,
+                _rows.FINISH_RUN,
                 {"rid": run_id, "st": status, "et": time.time() if end_time is None else end_time},
             )
 
@@ -393,14 +343,14 @@ class TrackingStore:
         # The one statement that carries every metric point: handed to the driver as tuples,
         # skipping SQLAlchemy's per-row parameter processing (half the cost of a flush).
         conn.exec_driver_sql(
-            _INSERT_METRICS_SQL[self.db.dialect],
+            _rows.INSERT_METRICS_SQL[self.db.dialect],
             [(run_id, k, s, t, v) for k, v, s, t in points],
         )
         self._upsert_latest(conn, run_id, latest)
 
     def _upsert_latest(self, conn: Connection, run_id: RunId, latest: dict[str, list[Any]]) -> None:
         conn.execute(
-            _UPSERT_LATEST[self.db.dialect],
+            _rows.UPSERT_LATEST[self.db.dialect],
             [
                 {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t, "count": n}
                 for k, (v, s, t, n) in latest.items()
@@ -487,7 +437,7 @@ class TrackingStore:
                 select(EXPERIMENTS.c.name).where(EXPERIMENTS.c.id == row.experiment_id)
             )
         return RunData(
-            _run_info(dict(row._mapping)),
+            _rows.run_info(dict(row._mapping)),
             str(experiment),
             params,
             tags,
@@ -522,42 +472,3 @@ class TrackingStore:
     def _require_run(self, conn: Connection, run_id: str) -> None:
         if conn.scalar(select(RUNS.c.id).where(RUNS.c.id == run_id)) is None:
             raise NotFound(f"No run with id {run_id!r}. Try: shipyard runs list")
-
-
-def _check_param_conflicts(
-    run_id: str, stored: Mapping[str, str], params: Mapping[str, str]
-) -> None:
-    clashes = {k: (stored[k], v) for k, v in params.items() if k in stored and stored[k] != v}
-    if clashes:
-        detail = "; ".join(f"'{k}' is {old!r}, not {new!r}" for k, (old, new) in clashes.items())
-        raise Conflict(
-            f"Params of run {run_id} are write-once: {detail}. Nothing was changed. Log the "
-            "new value under another key, or start a new run."
-        )
-
-
-def _experiment(row: Row[Any]) -> Experiment:
-    m = row._mapping
-    return Experiment(
-        ExperimentId(m["id"]), m["name"], m["created_at"], m["description"], m.get("run_count")
-    )
-
-
-def _run_info(m: Mapping[str, Any]) -> RunInfo:
-    env = m["environment"]
-    return RunInfo(
-        id=RunId(m["id"]),
-        experiment_id=ExperimentId(m["experiment_id"]),
-        name=m["name"],
-        status=m["status"],
-        start_time=m["start_time"],
-        end_time=m["end_time"],
-        parent_id=m["parent_id"],
-        host=m["host"],
-        pid=m["pid"],
-        source_commit=m["source_commit"],
-        source_dirty=m["source_dirty"],
-        entry_point=m["entry_point"],
-        environment=json.loads(env) if env else {},
-        deleted=m["deleted_at"] is not None,
-    )

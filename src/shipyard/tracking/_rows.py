@@ -1,0 +1,95 @@
+"""The tracking store's SQL statements built once, and its row-to-snapshot conversions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, bindparam, case, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from shipyard.errors import Conflict
+from shipyard.tracking._tables import LATEST, PARAMS, RUNS, TAGS
+from shipyard.tracking._types import Experiment, ExperimentId, RunId, RunInfo
+
+# Statements on the hot paths (run creation, params, metric flushes, run end), built once:
+# parameters are bound at execution, so no per-call statement construction or coercion.
+INSERT_RUN = insert(RUNS)
+INSERT_TAGS = insert(TAGS)
+INSERT_PARAMS = insert(PARAMS)
+INSERT_METRICS_SQL = {
+    dialect: f"INSERT INTO metrics (run_id, key, step, timestamp, value) VALUES ({marks})"
+    for dialect, marks in (("sqlite", "?, ?, ?, ?, ?"), ("postgresql", "%s, %s, %s, %s, %s"))
+}
+SELECT_PARAMS = select(PARAMS.c.key, PARAMS.c.value).where(
+    PARAMS.c.run_id == bindparam("rid"), PARAMS.c.key.in_(bindparam("keys", expanding=True))
+)
+FINISH_RUN = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("rid"))
+    .values(status=bindparam("st"), end_time=bindparam("et"))
+)
+
+
+def _upsert_latest_statement(dialect: Any) -> Any:
+    """INSERT ... ON CONFLICT keeping the point with the highest (step, timestamp)."""
+    stmt = dialect.insert(LATEST)
+    ex = stmt.excluded
+    newer = (ex.step > LATEST.c.step) | (
+        (ex.step == LATEST.c.step) & (ex.timestamp >= LATEST.c.timestamp)
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[LATEST.c.run_id, LATEST.c.key],
+        set_={
+            "value": case((newer, ex.value), else_=LATEST.c.value),
+            "step": case((newer, ex.step), else_=LATEST.c.step),
+            "timestamp": case((newer, ex.timestamp), else_=LATEST.c.timestamp),
+            "count": LATEST.c.count + ex.count,
+        },
+    )
+
+
+UPSERT_LATEST = {
+    "sqlite": _upsert_latest_statement(sqlite),
+    "postgresql": _upsert_latest_statement(postgresql),
+}
+
+
+def check_param_conflicts(
+    run_id: str, stored: Mapping[str, str], params: Mapping[str, str]
+) -> None:
+    clashes = {k: (stored[k], v) for k, v in params.items() if k in stored and stored[k] != v}
+    if clashes:
+        detail = "; ".join(f"'{k}' is {old!r}, not {new!r}" for k, (old, new) in clashes.items())
+        raise Conflict(
+            f"Params of run {run_id} are write-once: {detail}. Nothing was changed. Log the "
+            "new value under another key, or start a new run."
+        )
+
+
+def experiment(row: Row[Any]) -> Experiment:
+    m = row._mapping
+    return Experiment(
+        ExperimentId(m["id"]), m["name"], m["created_at"], m["description"], m.get("run_count")
+    )
+
+
+def run_info(m: Mapping[str, Any]) -> RunInfo:
+    env = m["environment"]
+    return RunInfo(
+        id=RunId(m["id"]),
+        experiment_id=ExperimentId(m["experiment_id"]),
+        name=m["name"],
+        status=m["status"],
+        start_time=m["start_time"],
+        end_time=m["end_time"],
+        parent_id=m["parent_id"],
+        host=m["host"],
+        pid=m["pid"],
+        source_commit=m["source_commit"],
+        source_dirty=m["source_dirty"],
+        entry_point=m["entry_point"],
+        environment=json.loads(env) if env else {},
+        deleted=m["deleted_at"] is not None,
+    )
