@@ -24,17 +24,20 @@ escape a backend. Servers answer every one of them with its ``http_status`` and
 
 from __future__ import annotations
 
-# The HTTP-facing classes (InvalidRequest, Unauthorized, Forbidden, PayloadTooLarge,
-# TooManyRequests, Unavailable) are importable but kept out of __all__, which
-# tests/test_public_api.py pins; the integrator adds them with that pin.
 __all__ = [
     "Conflict",
+    "Forbidden",
     "IntegrityError",
     "InvalidFilter",
     "InvalidInput",
+    "InvalidRequest",
     "NotFound",
+    "PayloadTooLarge",
     "ShipyardError",
     "StoreVersionError",
+    "TooManyRequests",
+    "Unauthorized",
+    "Unavailable",
 ]
 
 

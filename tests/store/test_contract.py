@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.data import _store as data_store
-from shipyard.models import _store as model_store_module
+from shipyard.data import DatasetStore
+from shipyard.models import ModelStore
 from shipyard.store import Database
 from shipyard.testing.backends import BACKENDS, RegistryCase, open_database, registry_cases
 from shipyard.testing.stores import (
@@ -34,13 +34,13 @@ def case(request: pytest.FixtureRequest) -> RegistryCase:
 
 
 @pytest.fixture
-def dataset_store(db: Database) -> data_store.DatasetStore:
-    return data_store.DatasetStore(db)
+def dataset_store(db: Database) -> DatasetStore:
+    return DatasetStore(db)
 
 
 @pytest.fixture
-def model_store(db: Database) -> model_store_module.ModelStore:
-    return model_store_module.ModelStore(db)
+def model_store(db: Database) -> ModelStore:
+    return ModelStore(db)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from shipyard.data._api import (
     validate,
     versions,
 )
+from shipyard.data._backend import DatasetBackend
 from shipyard.data._checks import ValidationReport
 from shipyard.data._derive import query, run_transform
 from shipyard.data._infer import infer_schema
@@ -31,13 +32,16 @@ from shipyard.data._loans import make_loans
 from shipyard.data._profile import Profile
 from shipyard.data._report import profile_html
 from shipyard.data._schema import ColumnSchema, Schema
+from shipyard.data._store import DatasetStore
 from shipyard.data._transforms import Transform, register_transform
 from shipyard.data._types import Dataset
 
 __all__ = [
     "ColumnSchema",
     "Dataset",
+    "DatasetBackend",
     "DatasetDiff",
+    "DatasetStore",
     "DatasetVersion",
     "Lineage",
     "Profile",

@@ -31,12 +31,14 @@ from shipyard.models._api import (
     trained_on,
     versions,
 )
+from shipyard.models._backend import ModelBackend
 from shipyard.models._env import ModelEnvironmentWarning
 from shipyard.models._export import export
 from shipyard.models._flavors import PythonModel
 from shipyard.models._loaded import LoadedModel
 from shipyard.models._onnx import ExportRefused
 from shipyard.models._signature import ColumnSpec, Signature, infer_signature
+from shipyard.models._store import ModelStore
 from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
 
 __all__ = [
@@ -46,8 +48,10 @@ __all__ = [
     "ExportRefused",
     "LoadedModel",
     "Model",
+    "ModelBackend",
     "ModelEnvironmentWarning",
     "ModelEvent",
+    "ModelStore",
     "ModelVersion",
     "PythonModel",
     "Signature",
