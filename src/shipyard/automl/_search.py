@@ -21,12 +21,11 @@ import pandas as pd
 from shipyard import data as datasets_api
 from shipyard import tracking
 from shipyard.automl._executors import FoldJob, make_executor
+from shipyard.automl._families import get_family
 from shipyard.automl._problem import (
     LOWER_IS_BETTER,
-    build_pipeline,
     check_target,
     clone_pipeline,
-    encoding_for,
     make_splits,
     read_frame,
     score,
@@ -34,7 +33,7 @@ from shipyard.automl._problem import (
     task_of,
 )
 from shipyard.automl._report import leaderboard_figure, write_report
-from shipyard.automl._spaces import FAMILIES, cheap_starts, grid_points, suggest
+from shipyard.automl._spaces import FAMILIES, cheap_starts, grid_points, make_pipeline, suggest
 from shipyard.automl._train import TrainResult
 from shipyard.errors import InvalidInput
 
@@ -224,19 +223,6 @@ def automl(
     return AutoMLResult(best, leaderboard, metric, str(parent.id))
 
 
-def make_pipeline(params: dict[str, Any], task: str, seed: int, features: pd.DataFrame) -> Any:
-    """The unfitted pipeline (preprocessing, estimator) of one trial's parameters."""
-    import optuna
-
-    model = suggest(optuna.trial.FixedTrial(params), str(params["family"]), task, seed)
-    batch = model.get_params().get("batch_size")
-    sklearn_mlp = type(model).__name__.startswith("MLP")
-    # a fold has about half the rows or more
-    if sklearn_mlp and isinstance(batch, int) and batch > len(features) // 2:
-        model.set_params(batch_size="auto")  # scikit-learn would clip it, with a warning
-    return build_pipeline(model, features, encoding_for("auto", model))
-
-
 @dataclass
 class _Trial:
     """A trial in flight: its Optuna trial, its run, its scores so far."""
@@ -297,8 +283,8 @@ def _run_study(
         stop_at = None
         if _best(study) is not None:
             stop_at = time.time() + (deadline - time.monotonic()) - refit_reserve()
-        is_mlp = state.trial.params["family"] == "mlp"
-        bar = _curve_bar(curves, least=3 * len(splits)) if is_mlp else None  # 3 trials
+        prunes = get_family(str(state.trial.params["family"])).prunes_curves
+        bar = _curve_bar(curves, least=3 * len(splits)) if prunes else None  # 3 trials
         job = FoldJob(dict(state.trial.params), task, seed, train_rows, test_rows, stop_at, bar)
         flying[executor.submit(job)] = state
 
