@@ -136,16 +136,7 @@ def train(
         if ref is not None:
             datasets_api.get(ref)  # records the read: lineage from the run to the data
         run.log_params(_params(model, split, folds, test_size, seed, target, encoding, frame))
-        fold_metrics, predictions = [], []
-        for number, (train_rows, test_rows) in enumerate(splits):
-            fitted = clone_pipeline(pipeline)
-            started = time.perf_counter()
-            fitted.fit(features.iloc[train_rows], y.iloc[train_rows])
-            scores = score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
-            scores["fit_seconds"] = time.perf_counter() - started
-            run.log_metrics({f"fold_{k}": v for k, v in scores.items()}, step=number)
-            fold_metrics.append(scores)
-            predictions.append((test_rows, fitted.predict(features.iloc[test_rows])))
+        fold_metrics, predictions, fitted = _fit_folds(run, pipeline, features, y, splits, task)
         metrics = {k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0]}
         run.log_metrics(metrics)
         if split == "kfold":
@@ -164,6 +155,30 @@ def train(
         features=[str(c) for c in features.columns],
         sample=sample,
     )
+
+
+def _fit_folds(
+    run: Any,
+    pipeline: Any,
+    features: pd.DataFrame,
+    y: pd.Series,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    task: str,
+) -> tuple[list[dict[str, float]], list[tuple[np.ndarray, np.ndarray]], Any]:
+    """Each fold fitted and scored (logged to ``run``): its scores, its test rows'
+    predictions, and the last fold's fitted pipeline."""
+    fold_metrics, predictions = [], []
+    fitted = None
+    for number, (train_rows, test_rows) in enumerate(splits):
+        fitted = clone_pipeline(pipeline)
+        started = time.perf_counter()
+        fitted.fit(features.iloc[train_rows], y.iloc[train_rows])
+        scores = score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
+        scores["fit_seconds"] = time.perf_counter() - started
+        run.log_metrics({f"fold_{k}": v for k, v in scores.items()}, step=number)
+        fold_metrics.append(scores)
+        predictions.append((test_rows, fitted.predict(features.iloc[test_rows])))
+    return fold_metrics, predictions, fitted
 
 
 def _params(
