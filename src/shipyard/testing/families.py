@@ -1,7 +1,8 @@
 """The contract every AutoML family keeps, checked on tiny data.
 
 For each entry of the family table and each task it claims, the battery checks that its
-estimator builds and fits inside the preprocessing pipeline, that a trial's parameters
+estimator builds and fits inside the preprocessing pipeline (and takes missing values or
+category columns as they are when it claims to), that a trial's parameters
 sampled from its space fit, that its cheap start and grid name parameters of its space and
 fit, and that a fit stops at a deadline already past when the family claims a ``stop``.
 
@@ -35,6 +36,7 @@ __all__ = [
     "cases",
     "check_budget_stop",
     "check_builds",
+    "check_capabilities",
     "check_cheap_start",
     "check_entry",
     "check_family",
@@ -123,6 +125,18 @@ def check_builds(family: Family, task: str) -> None:
     _fits(build_pipeline(model, X, encoding_for("auto", model)), task)
 
 
+def check_capabilities(family: Family, task: str) -> None:
+    """What the family claims its estimator takes as it is: missing values, categories."""
+    _needs(family)
+    X, y = tiny_data(task)
+    numbers = X.drop(columns="colour")
+    if family.missing_values:
+        holes = numbers.mask(np.arange(ROWS)[:, None] % 7 == np.arange(4)[None, :])
+        family.build(task, 0).fit(holes, y)  # no imputer in front
+    if family.categories:
+        family.build(task, 0).fit(X, y)  # the category column as it is
+
+
 def check_trial(family: Family, task: str) -> None:
     """A trial's parameters, sampled from the space, build a pipeline that fits."""
     if not family.searched:
@@ -161,6 +175,7 @@ def check_family(family: Family, task: str) -> None:
     """Every check above, for one family and task."""
     check_entry(family)
     check_builds(family, task)
+    check_capabilities(family, task)
     check_trial(family, task)
     check_cheap_start(family, task)
     check_budget_stop(family, task)
