@@ -77,7 +77,8 @@ def columns_of(data: Any, sig: Signature) -> Mapping[str, Any]:
         return {c: get(i) for c, i in index.items() if c in sig._index}
     if isinstance(data, Mapping):
         first = next(iter(data.values()), None)
-        if first is None or (np.ndim(first) == 0 and not isinstance(first, (list, tuple))):
+        # (a list is never one record's value; np.ndim would refuse a ragged one)
+        if first is None or (not isinstance(first, (list, tuple)) and np.ndim(first) == 0):
             return {str(k): [v] for k, v in data.items()}  # one record
         return {str(k): v for k, v in data.items()}
     if hasattr(data, "schema") and hasattr(data, "column_names"):  # Arrow table / batch
