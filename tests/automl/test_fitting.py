@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 
 import shipyard as sy
 from shipyard.automl._fitting import fit_within
-from shipyard.automl._search import _curve_bar
+from shipyard.automl._study import curve_bar as _curve_bar
 from shipyard.automl._torch_mlp import TorchMLPClassifier, TorchMLPRegressor
 from shipyard.errors import InvalidInput
 

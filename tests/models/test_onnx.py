@@ -25,13 +25,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from shipyard.data import make_loans
 from shipyard.errors import InvalidInput
+from shipyard.models._convert import export_onnx
 from shipyard.models._flavors import Predictor, get_flavor
-from shipyard.models._onnx import (
-    ExportRefused,
-    ExportResult,
-    OnnxPredictor,
-    export_onnx,
-)
+from shipyard.models._onnx import ExportRefused, ExportResult, OnnxPredictor
 from shipyard.models._quantize import quantize_int8
 from shipyard.models._signature import ColumnSpec, Signature, infer_signature
 

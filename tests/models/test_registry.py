@@ -18,12 +18,10 @@ import pandas as pd
 import pytest
 import sklearn
 import xgboost as xgb
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sqlalchemy import column, table, update
 
 import shipyard as sy
@@ -31,6 +29,7 @@ from shipyard import models
 from shipyard.data import make_loans
 from shipyard.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from shipyard.store import default_artifacts, default_database
+from shipyard.testing import flavors
 
 NUMERIC = ["age", "income", "credit_score", "debt_to_income", "late_payments"]
 CATEGORIES = ["gender", "education", "home_ownership", "purpose", "region"]
@@ -84,83 +83,15 @@ def _blob_path(digest: str) -> str:
 # -- flavors ------------------------------------------------------------------------------
 
 
-def _pipeline(X: pd.DataFrame, y: pd.Series) -> Any:
-    numeric = [c for c in X.columns if c not in CATEGORIES]
-    prep = ColumnTransformer(
-        [
-            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORIES),
-            ("num", make_pipeline(SimpleImputer(), StandardScaler()), numeric),
-        ]
-    )
-    return Pipeline([("prep", prep), ("clf", LogisticRegression(max_iter=1_000))]).fit(X, y)
-
-
-FLAVOR_CASES: dict[str, tuple[Callable[[pd.DataFrame, pd.Series], Any], bool, str, bool]] = {
-    # name: (fit, uses every column (else NUMERIC), flavor, classifier)
-    "pipeline": (_pipeline, True, "sklearn", True),
-    "hist-gbm": (
-        lambda X, y: HistGradientBoostingClassifier(max_iter=15, random_state=0).fit(X, y),
-        False,
-        "sklearn",
-        True,
-    ),
-    "ridge": (lambda X, y: Ridge().fit(X, y), False, "sklearn", False),
-    "lightgbm": (
-        lambda X, y: lgb.LGBMClassifier(n_estimators=15, n_jobs=1, verbose=-1).fit(X, y),
-        True,
-        "lightgbm",
-        True,
-    ),
-    "xgboost": (
-        lambda X, y: xgb.XGBClassifier(
-            n_estimators=15, max_depth=3, n_jobs=1, enable_categorical=True, tree_method="hist"
-        ).fit(X, y),
-        True,
-        "xgboost",
-        True,
-    ),
-}
+# The flavors' own examples and the checks every flavor passes (register, load, the same
+# predictions) run over the flavor table in test_flavor_contract.py.
 
 
 @pytest.fixture(scope="module")
-def fitted(X: pd.DataFrame, y: pd.Series) -> Callable[[str], tuple[Any, pd.DataFrame]]:
-    """Each flavor case's model, fitted once per module, with its training inputs."""
-    cache: dict[str, tuple[Any, pd.DataFrame]] = {}
-
-    def get(case: str) -> tuple[Any, pd.DataFrame]:
-        if case not in cache:
-            fit, every_column, _, _ = FLAVOR_CASES[case]
-            inputs = X if every_column else X[NUMERIC]
-            cache[case] = (fit(inputs, y), inputs)
-        return cache[case]
-
-    return get
-
-
-@pytest.mark.parametrize("case", sorted(FLAVOR_CASES))
-def test_each_flavor_loads_back_with_the_same_predictions(backend, fitted, y, case):
-    model, inputs = fitted(case)
-    _, _, flavor, classifier = FLAVOR_CASES[case]
-    v = models.register(case, model, X=inputs, y=y)
-    assert (v.ref, v.flavor) == (f"{case}@1", flavor)
-    assert v.signature is not None and v.signature.names == list(inputs.columns)
-    assert v.sample_digest is not None
-
-    loaded = models.load(f"{case}@1")
-    assert loaded.version.id == v.id and loaded.format == "native"
-    rows = inputs.head(300)
-    np.testing.assert_array_equal(loaded.predict(rows), model.predict(rows))
-    one = rows.iloc[3].to_dict()  # one JSON-like record
-    np.testing.assert_array_equal(loaded.predict(one), model.predict(rows.iloc[[3]]))
-    if classifier:
-        assert v.signature.task == "classification" and loaded.classes == (0, 1)
-        np.testing.assert_allclose(
-            loaded.predict_proba(rows), model.predict_proba(rows), rtol=1e-6, atol=1e-7
-        )
-    else:
-        assert v.signature.task == "regression" and loaded.classes is None
-        with pytest.raises(InvalidInput, match="gives no probabilities"):
-            loaded.predict_proba(rows)
+def fitted() -> Callable[[str], tuple[Any, pd.DataFrame]]:
+    """A flavor example's model (by example name), fitted once, with its training inputs."""
+    examples = {example.name: example for _, example in flavors.cases()}
+    return lambda case: flavors.fitted(examples[case])
 
 
 @pytest.mark.parametrize("case", ["sklearn", "lightgbm", "xgboost"])

@@ -413,3 +413,11 @@ def test_the_json_form_round_trips(sig):
     again = Signature.from_dict(json.loads(text))
     assert again == sig
     assert again.to_dict() == sig.to_dict()
+
+
+@pytest.mark.parametrize("body", [{"": [None, []]}, {"age": [None, []]}, {"age": [[1], 2]}])
+def test_ragged_columns_are_refused_as_invalid_input(body: dict[str, Any]) -> None:
+    # found by the serving fuzz test: np.ndim raised ValueError on a ragged list (a 500)
+    sig = Signature((ColumnSpec("age", "int"),))
+    with pytest.raises(InvalidInput, match="age"):
+        sig.validate(body)

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from shipyard.automl._fitting import FoldOutcome, fit_within
+from shipyard.automl._problem import score
+from shipyard.automl._spaces import make_pipeline
 from shipyard.errors import InvalidInput
 
 __all__ = ["EXECUTORS", "FoldJob", "make_executor"]
@@ -43,9 +45,6 @@ class FoldJob:
 
 def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) -> FoldOutcome:
     """The fold's scores (the worker's own copy of the data unless given)."""
-    from shipyard.automl._problem import score
-    from shipyard.automl._search import make_pipeline
-
     features = _data["features"] if features is None else features
     y = _data["y"] if y is None else y
     pipeline = make_pipeline(job.params, job.task, job.seed, features)

@@ -79,30 +79,35 @@ def leaderboard_figure(leaderboard: pd.DataFrame, metric: str) -> Any:
                 row=1,
                 col=1,
             )
-        per_family = (
-            scored.groupby("family")[metric].min()
-            if lower
-            else scored.groupby("family")[metric].max()
-        ).sort_values(ascending=not lower)
-        figure.add_trace(
-            go.Bar(
-                x=per_family.values,
-                y=per_family.index,
-                orientation="h",
-                showlegend=False,
-                marker={"color": "steelblue"},
-                hovertemplate="%{y}: %{x:.4f}",
-            ),
-            row=1,
-            col=2,
-        )
-        low, high = float(per_family.min()), float(per_family.max())
-        pad = (high - low) * 0.5 or abs(high) * 0.01 or 0.01
-        figure.update_xaxes(range=[low - pad, high + pad / 5], row=1, col=2)
+        _family_bars(figure, scored, metric, lower)
     figure.update_xaxes(title_text="seconds into the search", row=1, col=1)
     figure.update_yaxes(title_text=metric, row=1, col=1)
     figure.update_layout(height=440, template="plotly_white", margin={"t": 60, "b": 40})
     return figure
+
+
+def _family_bars(figure: Any, scored: pd.DataFrame, metric: str, lower: bool) -> None:
+    """The right panel: each family's best score, best first."""
+    import plotly.graph_objects as go
+
+    per_family = (
+        scored.groupby("family")[metric].min() if lower else scored.groupby("family")[metric].max()
+    ).sort_values(ascending=not lower)
+    figure.add_trace(
+        go.Bar(
+            x=per_family.values,
+            y=per_family.index,
+            orientation="h",
+            showlegend=False,
+            marker={"color": "steelblue"},
+            hovertemplate="%{y}: %{x:.4f}",
+        ),
+        row=1,
+        col=2,
+    )
+    low, high = float(per_family.min()), float(per_family.max())
+    pad = (high - low) * 0.5 or abs(high) * 0.01 or 0.01
+    figure.update_xaxes(range=[low - pad, high + pad / 5], row=1, col=2)
 
 
 def write_report(

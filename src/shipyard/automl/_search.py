@@ -20,13 +20,11 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard import tracking
-from shipyard.automl._executors import FoldJob, make_executor
+from shipyard.automl._executors import make_executor
 from shipyard.automl._problem import (
     LOWER_IS_BETTER,
-    build_pipeline,
     check_target,
     clone_pipeline,
-    encoding_for,
     make_splits,
     read_frame,
     score,
@@ -34,14 +32,12 @@ from shipyard.automl._problem import (
     task_of,
 )
 from shipyard.automl._report import leaderboard_figure, write_report
-from shipyard.automl._spaces import FAMILIES, cheap_starts, grid_points, suggest
+from shipyard.automl._spaces import FAMILIES, make_pipeline
+from shipyard.automl._study import Progress, Search, best_trial, run_study, seconds, trials
 from shipyard.automl._train import TrainResult
 from shipyard.errors import InvalidInput
 
 __all__ = ["LOWER_IS_BETTER", "AutoMLResult", "automl", "default_metric", "load_optuna"]
-
-
-Progress = Callable[[int, float | None, float], None]
 
 
 @dataclass
@@ -123,6 +119,69 @@ def automl(
     task = task or task_of(None, y)
     check_target(features, y, target, task)
     metric = metric or default_metric(task, y)
+    chosen = _chosen(families, sampler, time_budget)
+    splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
+    search = Search(
+        chosen, splits, task, metric, sampler, seed, n_trials, started, time_budget, progress
+    )
+    with tracking.start_run(experiment=experiment, name="automl") as parent:
+        if ref is not None:
+            datasets_api.get(ref)  # lineage: the search read this version
+        parent.log_params(_logged(search, target, folds, len(frame)))
+        executing = make_executor(executor, features, y, workers, address)
+        best = _pick(run_study(optuna, search, parent, executing), search, ensemble, features, y)
+        best_model = clone_pipeline(best.pipeline).fit(features, y)
+        parent.log_artifact(best.leaderboard, name="leaderboard.parquet")
+        parent.log_metrics(best.metrics)
+        parent.set_tags({"best_trial": str(best.trial.number), "best_family": best.family})
+    result = _result(best_model, best, search, str(parent.id), ref, target, frame, features)
+    return AutoMLResult(result, best.leaderboard, metric, str(parent.id))
+
+
+def _result(
+    model: Any,
+    best: _Best,
+    search: Search,
+    run_id: str,
+    ref: str | None,
+    target: str,
+    frame: pd.DataFrame,
+    features: pd.DataFrame,
+) -> TrainResult:
+    """The refitted best model as a training result, with the search's lineage."""
+    return TrainResult(
+        model=model,
+        task=search.task,
+        metrics=best.metrics,
+        fold_metrics=best.folds,
+        run_id=run_id,
+        dataset=ref,
+        target=target,
+        features=[str(c) for c in features.columns],
+        sample=frame.sample(min(len(frame), 1000), random_state=search.seed),
+    )
+
+
+def _logged(search: Search, target: str, folds: int, rows: int) -> dict[str, Any]:
+    """The search's parameters, as its run records them."""
+    return {
+        "target": target,
+        "task": search.task,
+        "metric": search.metric,
+        "time_budget": search.time_budget,
+        "folds": folds,
+        "sampler": search.sampler,
+        "seed": search.seed,
+        "families": ",".join(search.families),
+        "rows": rows,
+    }
+
+
+def _chosen(
+    families: tuple[str, ...] | list[str] | None, sampler: str, time_budget: float
+) -> list[str]:
+    """The families to search (all by default); InvalidInput for a bad family, sampler or
+    budget."""
     chosen = list(families or FAMILIES)
     unknown = [f for f in chosen if f not in FAMILIES]
     if unknown:
@@ -131,277 +190,60 @@ def automl(
         raise InvalidInput(f"sampler must be 'tpe', 'random' or 'grid'; got {sampler!r}.")
     if not time_budget > 0:
         raise InvalidInput(f"time_budget must be a positive number of seconds; got {time_budget}.")
-    splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
-
-    def build(params: dict[str, Any]) -> Any:
-        return make_pipeline(params, task, seed, features)
-
-    with tracking.start_run(experiment=experiment, name="automl") as parent:
-        if ref is not None:
-            datasets_api.get(ref)  # lineage: the search read this version
-        parent.log_params(
-            {
-                "target": target,
-                "task": task,
-                "metric": metric,
-                "time_budget": time_budget,
-                "folds": folds,
-                "sampler": sampler,
-                "seed": seed,
-                "families": ",".join(chosen),
-                "rows": len(frame),
-            }
-        )
-        study = _run_study(
-            optuna,
-            chosen,
-            features,
-            y,
-            splits,
-            task,
-            metric,
-            sampler,
-            seed,
-            n_trials,
-            started,
-            time_budget,
-            progress,
-            parent,
-            make_executor(executor, features, y, workers, address),
-        )
-        best_trial = _best(study)
-        if best_trial is None:
-            raise InvalidInput(
-                f"No trial finished within the time budget of {time_budget:g} s; give it more "
-                "time, fewer rows or fewer families."
-            )
-        leaderboard = _leaderboard(study, metric)
-        best_pipeline = build(best_trial.params)
-        best_metrics = dict(best_trial.user_attrs.get("metrics", {}))
-        best_folds = list(best_trial.user_attrs.get("folds", []))
-        family = str(best_trial.params["family"])
-        if ensemble >= 2:
-            combined = _ensemble(optuna, study, build, ensemble, task, features, y, splits, metric)
-            if combined is not None and _better(combined[1][metric], best_metrics[metric], metric):
-                best_pipeline, best_metrics, best_folds = combined
-                family = "ensemble"
-                leaderboard = pd.concat(
-                    [
-                        pd.DataFrame(
-                            [
-                                {
-                                    "trial": -1,
-                                    "family": "ensemble",
-                                    metric: best_metrics[metric],
-                                    "state": "complete",
-                                    "started": math.nan,
-                                    "seconds": math.nan,
-                                    "run_id": None,
-                                    "params": ", ".join(n for n, _ in best_pipeline.estimators),
-                                }
-                            ]
-                        ),
-                        leaderboard,
-                    ],
-                    ignore_index=True,
-                )
-        best_model = clone_pipeline(best_pipeline).fit(features, y)
-        parent.log_artifact(leaderboard, name="leaderboard.parquet")
-        parent.log_metrics(best_metrics)
-        parent.set_tags({"best_trial": str(best_trial.number), "best_family": family})
-    sample = frame.sample(min(len(frame), 1000), random_state=seed)
-    best = TrainResult(
-        model=best_model,
-        task=task,
-        metrics=best_metrics,
-        fold_metrics=best_folds,
-        run_id=str(parent.id),
-        dataset=ref,
-        target=target,
-        features=[str(c) for c in features.columns],
-        sample=sample,
-    )
-    return AutoMLResult(best, leaderboard, metric, str(parent.id))
+    return chosen
 
 
-def make_pipeline(params: dict[str, Any], task: str, seed: int, features: pd.DataFrame) -> Any:
-    """The unfitted pipeline (preprocessing, estimator) of one trial's parameters."""
-    import optuna
-
-    model = suggest(optuna.trial.FixedTrial(params), str(params["family"]), task, seed)
-    batch = model.get_params().get("batch_size")
-    sklearn_mlp = type(model).__name__.startswith("MLP")
-    # a fold has about half the rows or more
-    if sklearn_mlp and isinstance(batch, int) and batch > len(features) // 2:
-        model.set_params(batch_size="auto")  # scikit-learn would clip it, with a warning
-    return build_pipeline(model, features, encoding_for("auto", model))
-
-
-@dataclass
-class _Trial:
-    """A trial in flight: its Optuna trial, its run, its scores so far."""
+@dataclass(frozen=True)
+class _Best:
+    """What a search keeps: the best trial's pipeline (or the ensemble's) and its scores."""
 
     trial: Any
-    run: Any
-    scores: list[dict[str, float]]
+    pipeline: Any
+    metrics: dict[str, float]
+    folds: list[dict[str, float]]
+    family: str
+    leaderboard: pd.DataFrame
 
 
-def _run_study(
-    optuna: Any,
-    families: list[str],
-    features: pd.DataFrame,
-    y: pd.Series,
-    splits: list[tuple[np.ndarray, np.ndarray]],
-    task: str,
-    metric: str,
-    sampler: str,
-    seed: int,
-    n_trials: int | None,
-    started: float,
-    time_budget: float,
-    progress: Progress | None,
-    parent: Any,
-    executor: Any,
-) -> Any:
-    """Ask Optuna for trials, run their folds one after another (trials side by side when
-    the executor has several workers), report each fold for pruning, tell the outcome."""
-    study = optuna.create_study(
-        direction="minimize" if metric in LOWER_IS_BETTER else "maximize",
-        sampler=(
-            optuna.samplers.TPESampler(seed=seed)
-            if sampler == "tpe"
-            else optuna.samplers.RandomSampler(seed=seed)
-        ),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
-    )
-    grid = grid_points(families, task) if sampler == "grid" else []
-    for start in grid or cheap_starts(families, task):
-        study.enqueue_trial(start, skip_if_exists=True)
-    if grid:
-        n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
-    flying: dict[Any, _Trial] = {}
-    current: _Trial | None = None  # the trial whose fold is being handled
-    asked = 0
-    stopping = False
-    deadline = started + time_budget
-    curves: list[list[float]] = []  # validation curves of the MLP folds that finished
-
-    def refit_reserve() -> float:
-        # the refit costs about one fold's fit on every row
-        best = _best(study)
-        return (_seconds(best) / len(splits) * 1.5) if best is not None else 0.0
-
-    def submit(state: _Trial) -> None:
-        train_rows, test_rows = splits[len(state.scores)]
-        # Folds stop at the budget, less the refit's share; the first trial always finishes.
-        stop_at = None
-        if _best(study) is not None:
-            stop_at = time.time() + (deadline - time.monotonic()) - refit_reserve()
-        is_mlp = state.trial.params["family"] == "mlp"
-        bar = _curve_bar(curves, least=3 * len(splits)) if is_mlp else None  # 3 trials
-        job = FoldJob(dict(state.trial.params), task, seed, train_rows, test_rows, stop_at, bar)
-        flying[executor.submit(job)] = state
-
-    def ask() -> None:
-        nonlocal asked
-        trial = study.ask()
-        trial.suggest_categorical("family", families)
-        suggest(trial, str(trial.params["family"]), task, seed)  # records the parameters
-        run = tracking.start_run(
-            name=f"trial-{trial.number}-{trial.params['family']}", parent=parent
+def _pick(study: Any, search: Search, ensemble: int, features: pd.DataFrame, y: pd.Series) -> _Best:
+    """The best trial, or the ensemble of the best families when it scores better."""
+    metric = search.metric
+    best = best_trial(study)
+    if best is None:
+        raise InvalidInput(
+            f"No trial finished within the time budget of {search.time_budget:g} s; give it "
+            "more time, fewer rows or fewer families."
         )
-        trial.set_user_attr("run_id", str(run.id))
-        run.log_params(dict(trial.params))
-        asked += 1
-        submit(_Trial(trial, run, []))
 
-    def finish(state: _Trial, outcome: str, value: float | None = None) -> None:
-        state.run.set_tag("state", outcome)
-        state.run.end()
-        if outcome == "complete":
-            study.tell(state.trial, value)
-        else:  # pruned, or stopped by the budget: Optuna has no better word for either
-            study.tell(state.trial, state=optuna.trial.TrialState.PRUNED)
-        best = _best(study)
-        if best is not None:
-            parent.log_metric(f"best_{metric}", float(best.value), step=state.trial.number)
-        if progress is not None:
-            left = max(0.0, started + time_budget - time.monotonic())
-            progress(len(_trials(study)), None if best is None else float(best.value), left)
+    def build(params: dict[str, Any]) -> Any:
+        return make_pipeline(params, search.task, search.seed, features)
 
-    def out_of_time() -> bool:
-        # Stop starting trials once a typical trial would overrun the time left for the
-        # refit, which costs about one fold's fit on every row.
-        durations = sorted(_seconds(t) for t in _trials(study, complete=True))
-        typical = durations[len(durations) // 2] if durations else 0.0
-        return time.monotonic() + typical + refit_reserve() >= deadline
-
-    try:
-        while True:
-            while (
-                not stopping
-                and len(flying) < executor.workers
-                and (n_trials is None or asked < n_trials)
-                and not out_of_time()
-            ):
-                ask()
-            if not flying:
-                break
-            for handle in executor.wait(list(flying)):
-                state = flying[handle]
-                outcome = executor.result(handle)
-                fold = outcome.scores
-                del flying[handle]
-                current = state
-                if metric not in fold:
-                    raise InvalidInput(
-                        f"metric {metric!r} is not available for this {task} task; "
-                        f"choose from {', '.join(fold)}."
-                    )
-                number = len(state.scores)
-                state.scores.append(fold)
-                state.run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
-                running = float(np.mean([f[metric] for f in state.scores]))
-                state.trial.report(running, number)
-                if outcome.curve and outcome.stopped is None:
-                    curves.append(outcome.curve)
-                if outcome.stopped == "pruned" or state.trial.should_prune():
-                    finish(state, "pruned")
-                elif outcome.stopped == "deadline" or (
-                    len(state.scores) < len(splits)
-                    and time.monotonic() >= deadline
-                    and _best(study) is not None  # the first trial always completes
-                ):
-                    finish(state, "stopped")  # out of time: cut short or on some folds only
-                elif len(state.scores) < len(splits):
-                    submit(state)
-                else:
-                    means = {k: float(np.mean([f[k] for f in state.scores])) for k in fold}
-                    state.run.log_metrics(means)
-                    state.trial.set_user_attr("metrics", means)
-                    state.trial.set_user_attr("folds", state.scores)
-                    finish(state, "complete", means[metric])
-                current = None
-            if time.monotonic() >= deadline:
-                stopping = True  # start no more trials
-    except BaseException as exc:
-        status = "killed" if isinstance(exc, KeyboardInterrupt) else "failed"
-        for state in [*flying.values(), *([current] if current is not None else [])]:
-            state.run.end(status)
-        raise
-    finally:
-        executor.close()
-    return study
-
-
-def _curve_bar(curves: list[list[float]], least: int = 3) -> tuple[float, ...] | None:
-    """Per epoch, the median of the best validation loss reached so far by earlier MLP
-    folds (a curve that stopped early keeps its last value); None with fewer than ``least``."""
-    if len(curves) < least:
-        return None
-    longest = max(len(c) for c in curves)
-    table = np.array([np.minimum.accumulate(c + [c[-1]] * (longest - len(c))) for c in curves])
-    return tuple(float(v) for v in np.median(table, axis=0))
+    chosen = _Best(
+        best,
+        build(best.params),
+        dict(best.user_attrs.get("metrics", {})),
+        list(best.user_attrs.get("folds", [])),
+        str(best.params["family"]),
+        _leaderboard(study, metric),
+    )
+    if ensemble < 2:
+        return chosen
+    combined = _ensemble(study, build, ensemble, search.task, features, y, search.splits, metric)
+    if combined is None or not _better(combined[1][metric], chosen.metrics[metric], metric):
+        return chosen
+    pipeline, metrics, folds = combined
+    row = {
+        "trial": -1,
+        "family": "ensemble",
+        metric: metrics[metric],
+        "state": "complete",
+        "started": math.nan,
+        "seconds": math.nan,
+        "run_id": None,
+        "params": ", ".join(n for n, _ in pipeline.estimators),
+    }
+    board = pd.concat([pd.DataFrame([row]), chosen.leaderboard], ignore_index=True)
+    return _Best(best, pipeline, metrics, folds, "ensemble", board)
 
 
 def _better(a: float, b: float, metric: str) -> bool:
@@ -409,7 +251,6 @@ def _better(a: float, b: float, metric: str) -> bool:
 
 
 def _ensemble(
-    optuna: Any,
     study: Any,
     build: Callable[[Any], Any],
     size: int,
@@ -423,7 +264,7 @@ def _ensemble(
     from sklearn.ensemble import VotingClassifier, VotingRegressor
 
     ranked = sorted(
-        _trials(study, complete=True),
+        trials(study, complete=True),
         key=lambda t: t.value,
         reverse=metric not in LOWER_IS_BETTER,
     )
@@ -453,29 +294,12 @@ def _ensemble(
     return voting, means, scores
 
 
-def _trials(study: Any, complete: bool = False) -> list[Any]:
-    """The study's trials without copying them (``study.trials`` deep-copies every trial on
-    every call: quadratic in the number of trials, half the budget on small data)."""
-    from optuna.trial import TrialState
-
-    states = (TrialState.COMPLETE,) if complete else None
-    return list(study.get_trials(deepcopy=False, states=states))
-
-
-def _best(study: Any) -> Any:
-    complete = _trials(study, complete=True)
-    if not complete:
-        return None
-    lower = study.direction.name == "MINIMIZE"
-    return (min if lower else max)(complete, key=lambda t: t.value)
-
-
 def _leaderboard(study: Any, metric: str) -> pd.DataFrame:
     rows = []
-    trials = _trials(study)
-    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    found = trials(study)
+    starts = [t.datetime_start for t in found if t.datetime_start is not None]
     first = min(starts) if starts else None
-    for t in trials:
+    for t in found:
         complete = t.state.name == "COMPLETE"
         rows.append(
             {
@@ -488,7 +312,7 @@ def _leaderboard(study: Any, metric: str) -> pd.DataFrame:
                     if first is not None and t.datetime_start is not None
                     else math.nan
                 ),
-                "seconds": _seconds(t),
+                "seconds": seconds(t),
                 "run_id": t.user_attrs.get("run_id"),
                 "params": ", ".join(
                     f"{k.split('.', 1)[-1]}={_short(v)}"
@@ -502,12 +326,6 @@ def _leaderboard(study: Any, metric: str) -> pd.DataFrame:
         return board
     ascending = metric in LOWER_IS_BETTER
     return board.sort_values(metric, ascending=ascending, na_position="last").reset_index(drop=True)
-
-
-def _seconds(trial: Any) -> float:
-    if trial.datetime_complete is None or trial.datetime_start is None:
-        return math.nan
-    return float((trial.datetime_complete - trial.datetime_start).total_seconds())
 
 
 def _short(value: Any) -> str:

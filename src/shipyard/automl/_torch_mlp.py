@@ -96,23 +96,12 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         """Train; stop early at the validation plateau, at ``deadline`` (``time.time()``)
         or when the validation curve is worse than ``curve_bar`` at the same epoch."""
         import torch
-        from sklearn.model_selection import train_test_split
 
         self._check_params()
         inputs = _dense(X)
         encoded = self._encode(np.asarray(y))
         self.n_features_in_ = inputs.shape[1]
-        rows = np.arange(len(inputs))
-        validation = max(1, round(len(rows) * self.validation_fraction))
-        stratify = self._stratify(encoded)
-        try:
-            train_rows, val_rows = train_test_split(
-                rows, test_size=validation, random_state=self.random_state, stratify=stratify
-            )
-        except ValueError:  # a class too rare to stratify
-            train_rows, val_rows = train_test_split(
-                rows, test_size=validation, random_state=self.random_state
-            )
+        train_rows, val_rows = self._validation_split(encoded)
         torch.manual_seed(self.random_state)
         generator = torch.Generator().manual_seed(self.random_state)
         net = self._network(torch)
@@ -165,12 +154,33 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
                 break
         if best_state is not None:
             net.load_state_dict(best_state)
+        self._keep(net, torch, curve)
+        return self
+
+    def _validation_split(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows to train on and rows to validate on (stratified by class when possible)."""
+        from sklearn.model_selection import train_test_split
+
+        rows = np.arange(len(encoded))
+        validation = max(1, round(len(rows) * self.validation_fraction))
+        stratify = self._stratify(encoded)
+        try:
+            train_rows, val_rows = train_test_split(
+                rows, test_size=validation, random_state=self.random_state, stratify=stratify
+            )
+        except ValueError:  # a class too rare to stratify
+            train_rows, val_rows = train_test_split(
+                rows, test_size=validation, random_state=self.random_state
+            )
+        return train_rows, val_rows
+
+    def _keep(self, net: Any, torch: Any, curve: list[float]) -> None:
+        """The fitted weights as NumPy arrays, and the validation curve."""
         linears = [m for m in net if isinstance(m, torch.nn.Linear)]
         self.coefs_ = [m.weight.detach().numpy().T.copy() for m in linears]
         self.intercepts_ = [m.bias.detach().numpy().copy() for m in linears]
         self.validation_curve_ = curve
         self.n_epochs_ = len(curve)
-        return self
 
     def _check_params(self) -> None:
         if self.activation not in ACTIVATIONS:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard import tracking
+from shipyard.automl._families import FAMILY_TABLE, get_family
 from shipyard.automl._problem import (
     build_pipeline,
     check_target,
@@ -71,78 +72,12 @@ class TrainResult:
         }
 
 
-def _estimators() -> dict[str, Any]:
-    from sklearn.ensemble import (
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.neural_network import MLPClassifier, MLPRegressor
-
-    def lightgbm(task: str, seed: int) -> Any:
-        import lightgbm as lgb
-
-        kind = lgb.LGBMClassifier if task == "classification" else lgb.LGBMRegressor
-        return kind(n_jobs=1, random_state=seed, verbose=-1)
-
-    def xgboost(task: str, seed: int) -> Any:
-        import xgboost as xgb
-
-        kind = xgb.XGBClassifier if task == "classification" else xgb.XGBRegressor
-        return kind(n_jobs=1, random_state=seed, tree_method="hist")
-
-    def torch_mlp(task: str, seed: int) -> Any:
-        from shipyard.automl._torch_mlp import (
-            TorchMLPClassifier,
-            TorchMLPRegressor,
-            torch_available,
-        )
-
-        if not torch_available():
-            raise InvalidInput("torch_mlp needs PyTorch: pip install 'shipyard[torch]'.")
-        kind = TorchMLPClassifier if task == "classification" else TorchMLPRegressor
-        return kind(hidden_layer_sizes=(64, 64), random_state=seed)
-
-    return {
-        "linear": lambda task, seed: (
-            LogisticRegression(max_iter=1000) if task == "classification" else Ridge()
-        ),
-        "random_forest": lambda task, seed: (
-            RandomForestClassifier if task == "classification" else RandomForestRegressor
-        )(n_estimators=200, n_jobs=1, random_state=seed),
-        "hist_gradient_boosting": lambda task, seed: (
-            HistGradientBoostingClassifier
-            if task == "classification"
-            else HistGradientBoostingRegressor
-        )(random_state=seed),
-        "lightgbm": lightgbm,
-        "xgboost": xgboost,
-        "mlp": lambda task, seed: (MLPClassifier if task == "classification" else MLPRegressor)(
-            hidden_layer_sizes=(64, 64), early_stopping=True, max_iter=300, random_state=seed
-        ),
-        "torch_mlp": torch_mlp,
-    }
-
-
-ESTIMATORS = (
-    "linear",
-    "random_forest",
-    "hist_gradient_boosting",
-    "lightgbm",
-    "xgboost",
-    "mlp",
-    "torch_mlp",
-)
+ESTIMATORS = tuple(FAMILY_TABLE)
 
 
 def estimator(name: str, task: str, seed: int = 0) -> Any:
     """A model family by name (``lightgbm``, ``mlp``...), with sensible defaults for ``task``."""
-    families = _estimators()
-    if name not in families:
-        raise InvalidInput(f"model must be one of {', '.join(ESTIMATORS)}; got {name!r}.")
-    return families[name](task, seed)
+    return get_family(name).build(task, seed)
 
 
 def train(
@@ -201,16 +136,7 @@ def train(
         if ref is not None:
             datasets_api.get(ref)  # records the read: lineage from the run to the data
         run.log_params(_params(model, split, folds, test_size, seed, target, encoding, frame))
-        fold_metrics, predictions = [], []
-        for number, (train_rows, test_rows) in enumerate(splits):
-            fitted = clone_pipeline(pipeline)
-            started = time.perf_counter()
-            fitted.fit(features.iloc[train_rows], y.iloc[train_rows])
-            scores = score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
-            scores["fit_seconds"] = time.perf_counter() - started
-            run.log_metrics({f"fold_{k}": v for k, v in scores.items()}, step=number)
-            fold_metrics.append(scores)
-            predictions.append((test_rows, fitted.predict(features.iloc[test_rows])))
+        fold_metrics, predictions, fitted = _fit_folds(run, pipeline, features, y, splits, task)
         metrics = {k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0]}
         run.log_metrics(metrics)
         if split == "kfold":
@@ -229,6 +155,30 @@ def train(
         features=[str(c) for c in features.columns],
         sample=sample,
     )
+
+
+def _fit_folds(
+    run: Any,
+    pipeline: Any,
+    features: pd.DataFrame,
+    y: pd.Series,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    task: str,
+) -> tuple[list[dict[str, float]], list[tuple[np.ndarray, np.ndarray]], Any]:
+    """Each fold fitted and scored (logged to ``run``): its scores, its test rows'
+    predictions, and the last fold's fitted pipeline."""
+    fold_metrics, predictions = [], []
+    fitted = None
+    for number, (train_rows, test_rows) in enumerate(splits):
+        fitted = clone_pipeline(pipeline)
+        started = time.perf_counter()
+        fitted.fit(features.iloc[train_rows], y.iloc[train_rows])
+        scores = score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
+        scores["fit_seconds"] = time.perf_counter() - started
+        run.log_metrics({f"fold_{k}": v for k, v in scores.items()}, step=number)
+        fold_metrics.append(scores)
+        predictions.append((test_rows, fitted.predict(features.iloc[test_rows])))
+    return fold_metrics, predictions, fitted
 
 
 def _params(

@@ -9,8 +9,11 @@ from rich.live import Live
 from rich.text import Text
 
 from shipyard import models
+from shipyard.automl import FAMILIES
 from shipyard.automl import automl as search
 from shipyard.cli._common import console, handle_errors, number, print_json, table
+
+FAMILY_HELP = f"Model families to search: {', '.join(FAMILIES)}."
 
 
 @handle_errors
@@ -20,7 +23,7 @@ def automl_cmd(
     time_budget: float = typer.Option(60.0, "--time-budget", help="Seconds for the search."),
     trials: int = typer.Option(None, "--trials", help="Stop after this many trials."),
     metric: str = typer.Option(None, "--metric", help="auc, accuracy, f1, log_loss, rmse..."),
-    family: list[str] = typer.Option(None, "--family", help="Model families to search."),
+    family: list[str] = typer.Option(None, "--family", help=FAMILY_HELP),
     folds: int = typer.Option(3, "--folds"),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe, random or grid."),
     drop: list[str] = typer.Option(None, "--drop", help="Columns that are not features."),

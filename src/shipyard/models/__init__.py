@@ -34,7 +34,7 @@ from shipyard.models._api import (
 from shipyard.models._backend import ModelBackend
 from shipyard.models._env import ModelEnvironmentWarning
 from shipyard.models._export import export
-from shipyard.models._flavors import PythonModel
+from shipyard.models._flavor_python import PythonModel
 from shipyard.models._loaded import LoadedModel
 from shipyard.models._onnx import ExportRefused
 from shipyard.models._signature import ColumnSpec, Signature, infer_signature

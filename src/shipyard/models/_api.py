@@ -7,10 +7,10 @@ import io
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from shipyard import data as datasets_api
@@ -19,13 +19,26 @@ from shipyard.config import current_user, get_settings, on_reset
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._backend import ModelBackend
+from shipyard.models._flavor import Flavor
 from shipyard.models._flavors import flavor_for, get_flavor
+from shipyard.models._inputs import (
+    check_signature,
+    dataset_version,
+    head,
+    run_lineage,
+    signature_of,
+    store_files,
+    store_sample,
+    training_frame,
+    unpack,
+)
 from shipyard.models._loaded import LoadedModel
-from shipyard.models._signature import Signature, infer_signature
+from shipyard.models._onnx import OnnxPredictor
+from shipyard.models._signature import Signature
 from shipyard.models._store import ModelStore, NewModelVersion, check_alias, check_stage
 from shipyard.models._types import Model, ModelEvent, ModelVersion
-from shipyard.store import ArtifactStore, default_artifacts, default_database
-from shipyard.tracking import Run, active_run, get_run
+from shipyard.store import default_artifacts, default_database
+from shipyard.tracking import Run, get_run
 from shipyard.tracking._validate import MAX_TAG_VALUE, check_key, metric_value, text_value
 
 __all__ = [
@@ -44,8 +57,6 @@ __all__ = [
     "versions",
 ]
 
-SAMPLE_ROWS = 1000
-LABEL_COLUMN = "__label__"
 FORMATS = ("native", "onnx", "onnx-int8", "auto")
 CACHE_SIZE = 32
 
@@ -131,170 +142,101 @@ def register(
         'churn@1'
     """
     check_name("Model", name)
-    registration = getattr(model, "registration", None)
-    if callable(registration) and not hasattr(model, "predict"):  # e.g. sy.train's result
-        given = registration()
-        model = given["model"]
-        X = given.get("X") if X is None else X
-        y = given.get("y") if y is None else y
-        run = given.get("run") if run is None else run
-        datasets = list(datasets) or list(given.get("datasets", ()))
-    for field, value in (
-        ("aliases", aliases),
-        ("requirements", requirements),
-        ("datasets", datasets),
-        ("trusted", trusted),
-    ):
+    model, X, y, run, datasets = unpack(model, X=X, y=y, run=run, datasets=datasets)
+    lists = {"aliases": aliases, "requirements": requirements, "datasets": datasets}
+    clean_tags, clean_metrics = _checked_fields({**lists, "trusted": trusted}, stage, tags, metrics)
+    kind = flavor_for(model, flavor)
+    sig, saved = _saved(kind, model, X, y, datasets, signature, serialization, trusted, artifacts)
+    lineage = _provenance(run, datasets, clean_metrics)  # before any blob: it may refuse
+    new = NewModelVersion(
+        flavor=kind.name,
+        signature=sig,
+        environment=_env.capture([*kind.packages, *_env.packages_of(model)], requirements),
+        description=description,
+        tags=clean_tags,
+        aliases=tuple(aliases),
+        stage=stage,
+        reason=reason,
+        **lineage,
+        **_put(saved, y, sig),
+    )
+    return _store().add_version(name, new)
+
+
+def _checked_fields(
+    lists: Mapping[str, Any],
+    stage: str,
+    tags: Mapping[str, Any] | None,
+    metrics: Mapping[str, float] | None,
+) -> tuple[dict[str, str], dict[str, float]]:
+    """Check that list fields were not given a string and the aliases and stage are valid;
+    the clean tags and metrics."""
+    for field, value in lists.items():
         if isinstance(value, (str, bytes)):
             raise InvalidInput(f"Field {field!r} takes a list, got the string {value!r}.")
-    for alias in aliases:
+    for alias in lists["aliases"]:
         check_alias(alias)
     check_stage(stage)
     clean_tags = {
         check_key("tag", k): text_value("tag", k, v, MAX_TAG_VALUE) for k, v in (tags or {}).items()
     }
     clean_metrics = {check_key("metric", k): metric_value(k, v) for k, v in (metrics or {}).items()}
-    kind = flavor_for(model, flavor)
-    frame = _training_frame(X, model, datasets)
-    sig = _signature(signature, frame, y, model)
-    _check_signature(kind, sig, model)
-    example = None if sig is None or frame is None else sig.validate(_head(frame, 256))
+    return clean_tags, clean_metrics
+
+
+def _provenance(run: Any, datasets: Sequence[Any], metrics: Mapping[str, float]) -> dict[str, Any]:
+    """Who registers the version, and its lineage: run, source commit, metrics, datasets."""
+    run_id, source_commit, run_metrics, run_inputs = run_lineage(run)
+    return {
+        "created_by": current_user(),
+        "run_id": run_id,
+        "source_commit": source_commit,
+        "metrics": {**run_metrics, **metrics},
+        "datasets": [*(dataset_version(d).id for d in datasets), *run_inputs],
+    }
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """A model saved by its flavor (meta with its files' digests), not stored yet."""
+
+    data: bytes
+    meta: dict[str, Any]
+    frame: Any  # the training inputs, for the sample rows
+
+
+def _saved(
+    kind: Flavor,
+    model: Any,
+    X: Any,
+    y: Any,
+    datasets: Sequence[Any],
+    signature: Signature | Mapping[str, Any] | None,
+    serialization: str,
+    trusted: Sequence[str],
+    artifacts: Mapping[str, str | Path] | None,
+) -> tuple[Signature | None, _Saved]:
+    """The model's signature (checked against its flavor), and the model saved by its
+    flavor; a PythonModel's files are stored."""
+    frame = training_frame(X, model, datasets)
+    sig = signature_of(signature, frame, y, model)
+    check_signature(kind, sig, model)
+    example = None if sig is None or frame is None else sig.validate(head(frame, 256))
     saved = kind.save(model, serialization=serialization, trusted=tuple(trusted), example=example)
+    files = {"artifacts": store_files(default_artifacts(), artifacts)} if artifacts else {}
+    return sig, _Saved(saved.data, {**saved.meta, **files}, frame)
+
+
+def _put(saved: _Saved, y: Any, sig: Signature | None) -> dict[str, Any]:
+    """Store the model's bytes, then its sample rows: the version's artifact fields."""
     store = default_artifacts()
-    meta = dict(saved.meta)
-    if artifacts:
-        meta["artifacts"] = {
-            check_key("artifact", k): {
-                "digest": store.put_file(Path(p)).digest,
-                "filename": Path(p).name,
-            }
-            for k, p in artifacts.items()
-        }
-    run_id, source_commit, run_metrics, run_inputs = _run_lineage(run)
-    dataset_ids = [*(_dataset(d).id for d in datasets), *run_inputs]
     blob = store.put_bytes(saved.data)
-    new = NewModelVersion(
-        flavor=kind.name,
-        digest=blob.digest,
-        size=blob.size,
-        flavor_meta=meta,
-        signature=sig,
-        environment=_env.capture([*kind.packages, *_env.packages_of(model)], requirements),
-        sample_digest=_store_sample(store, frame, y, sig),
-        metrics={**run_metrics, **clean_metrics},
-        run_id=run_id,
-        source_commit=source_commit,
-        created_by=current_user(),
-        description=description,
-        tags=clean_tags,
-        datasets=dataset_ids,
-        aliases=tuple(aliases),
-        stage=stage,
-        reason=reason,
-    )
-    return _store().add_version(name, new)
-
-
-def _check_signature(kind: Any, sig: Signature | None, model: Any) -> None:
-    """A flavor that feeds columns needs a signature; its width must be the model's."""
-    if sig is None and kind.needs_signature:
-        raise InvalidInput(
-            f"A {kind.name} model is fed the signature's columns, so it needs one: register it "
-            "with X=<training inputs> (or signature=..., or datasets=[...])."
-        )
-    width = getattr(model, "n_features_in_", None)
-    if sig is not None and isinstance(width, int) and width != len(sig.inputs):
-        raise InvalidInput(
-            f"The model was fitted on {width} columns, but X has {len(sig.inputs)} "
-            f"({', '.join(sig.names[:10])}). Pass the training inputs as X."
-        )
-
-
-def _run_lineage(
-    run: Run | str | None,
-) -> tuple[str | None, str | None, dict[str, float], list[str]]:
-    """(run id, source commit, latest metrics, dataset version ids it read)."""
-    if run is None:
-        run = active_run()
-        if run is None:
-            return None, None, {}, []
-    if isinstance(run, Run):
-        run.flush()
-        run_id = str(run.id)
-    elif isinstance(run, str):
-        run_id = run
-    else:
-        raise InvalidInput(f"run must be a Run or a run id, got {type(run).__name__}.")
-    data = get_run(run_id)
-    metrics = {k: m.value for k, m in data.metrics.items()}
-    inputs = [v.id for v in datasets_api.run_inputs(data.info.id)]
-    return str(data.info.id), data.info.source_commit, metrics, inputs
-
-
-def _dataset(ref: Any) -> Any:
-    if isinstance(ref, str):
-        return datasets_api.resolve(ref)
-    if isinstance(ref, datasets_api.DatasetVersion):
-        return ref
-    raise InvalidInput(
-        f"datasets must hold references like 'loans@3' or DatasetVersion objects, got "
-        f"{type(ref).__name__}."
-    )
-
-
-def _training_frame(X: Any, model: Any, datasets: Sequence[Any]) -> Any:
-    """The training inputs: ``X``, or the model's columns of its first dataset version."""
-    if X is not None or not datasets:
-        return X
-    names = getattr(model, "feature_names_in_", None)
-    if names is None:
-        return None
-    version = _dataset(datasets[0])
-    try:
-        return version.to_pandas(columns=[str(n) for n in names])
-    except (KeyError, ValueError):  # the dataset lacks the model's columns: no signature
-        return None
-
-
-def _signature(
-    given: Signature | Mapping[str, Any] | None, frame: Any, y: Any, model: Any
-) -> Signature | None:
-    if isinstance(given, Signature):
-        return given
-    if isinstance(given, Mapping):
-        return Signature.from_dict(given)
-    if given is not None:
-        raise InvalidInput(
-            f"signature must be a Signature or its dict form, got {type(given).__name__}."
-        )
-    if frame is None:
-        return None
-    return infer_signature(frame, y, model=model)
-
-
-def _store_sample(store: ArtifactStore, frame: Any, y: Any, sig: Signature | None) -> str | None:
-    """Up to 1,000 rows of the training inputs (and labels), as Parquet."""
-    if frame is None or sig is None:
-        return None
-    columns = sig.validate(_head(frame, SAMPLE_ROWS))
-    table = sig.frame(columns)
-    if y is not None and np.ndim(y) == 1:
-        labels = np.asarray(y)[: len(table)]
-        if len(labels) == len(table):
-            table[LABEL_COLUMN] = labels
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    return store.put_bytes(buffer.getvalue()).digest
-
-
-def _head(frame: Any, n: int) -> Any:
-    if isinstance(frame, pd.DataFrame):
-        return frame.iloc[:n]
-    if isinstance(frame, np.ndarray):
-        return frame[:n]
-    if hasattr(frame, "slice") and hasattr(frame, "schema"):
-        return frame.slice(0, n)
-    return frame
+    return {
+        "digest": blob.digest,
+        "size": blob.size,
+        "flavor_meta": saved.meta,
+        "sample_digest": store_sample(store, saved.frame, y, sig),
+    }
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -392,8 +334,6 @@ def _load(info: ModelVersion, format: str) -> LoadedModel:
             f"--format onnx{' --quantize int8' if format == 'onnx-int8' else ''}"
         )
     if chosen != "native":
-        from shipyard.models._onnx import OnnxPredictor
-
         if info.signature is None:
             raise InvalidInput(f"Model {info.ref} has no signature to feed its ONNX form.")
         export = info.exports[chosen]

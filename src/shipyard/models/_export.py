@@ -12,7 +12,12 @@ from shipyard import data as datasets_api
 from shipyard._refs import parse_ref
 from shipyard.config import current_user
 from shipyard.errors import InvalidInput
-from shipyard.models._api import LABEL_COLUMN, _store, load
+from shipyard.models._api import _store, load
+from shipyard.models._backend import ModelBackend
+from shipyard.models._convert import export_onnx
+from shipyard.models._inputs import LABEL_COLUMN
+from shipyard.models._onnx import ExportResult
+from shipyard.models._quantize import quantize_int8
 from shipyard.models._signature import Columns, Signature
 from shipyard.models._types import ModelVersion
 from shipyard.store import default_artifacts
@@ -61,13 +66,7 @@ def export(
         ExportRefused: the conversion or quantization does not match (figures attached).
         InvalidInput: no data to check with, or a model type the converters do not know.
     """
-    from shipyard.models._onnx import export_onnx
-    from shipyard.models._quantize import quantize_int8
-
-    if format not in EXPORT_FORMATS:
-        raise InvalidInput(f"format must be one of {EXPORT_FORMATS}; got {format!r}.")
-    if quantize is not None and quantize not in QUANTIZATIONS:
-        raise InvalidInput(f"quantize must be one of {QUANTIZATIONS} or None; got {quantize!r}.")
+    _check_choices(format, quantize)
     store = _store()
     version_id = store.resolve_id(parse_ref("Model", ref))
     loaded = load(store.get(version_id).ref)
@@ -88,24 +87,26 @@ def export(
         atol=atol,
         min_agreement=min_agreement,
     )
-    artifacts = default_artifacts()
-    blob = artifacts.put_bytes(result.data)
-    info = store.add_export(
-        info.id, result.format, blob.digest, blob.size, result.meta, result.report, current_user()
-    )
+    info = _keep(store, info, result)
     if quantize == "int8":
         quantized = quantize_int8(result, sig, sample, labels, tolerance=tolerance)
-        blob = artifacts.put_bytes(quantized.data)
-        info = store.add_export(
-            info.id,
-            quantized.format,
-            blob.digest,
-            blob.size,
-            quantized.meta,
-            quantized.report,
-            current_user(),
-        )
+        info = _keep(store, info, quantized)
     return info
+
+
+def _check_choices(format: str, quantize: str | None) -> None:
+    if format not in EXPORT_FORMATS:
+        raise InvalidInput(f"format must be one of {EXPORT_FORMATS}; got {format!r}.")
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise InvalidInput(f"quantize must be one of {QUANTIZATIONS} or None; got {quantize!r}.")
+
+
+def _keep(store: ModelBackend, info: ModelVersion, result: ExportResult) -> ModelVersion:
+    """Store an export's bytes and record it with the version."""
+    blob = default_artifacts().put_bytes(result.data)
+    return store.add_export(
+        info.id, result.format, blob.digest, blob.size, result.meta, result.report, current_user()
+    )
 
 
 def _sample(

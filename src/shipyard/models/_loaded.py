@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from shipyard.errors import InvalidInput
-from shipyard.models._flavors import Predictor
+from shipyard.models._flavor import Predictor
 from shipyard.models._signature import Columns, Signature
 from shipyard.models._types import ModelVersion
 

@@ -1,9 +1,9 @@
-"""ONNX export: convert a model, prove it predicts what the original does, and serve it fast.
+"""ONNX at run time: serve an ONNX model fast, and the checks converters share.
 
-:func:`export_onnx` converts (skl2onnx for scikit-learn, onnxmltools for LightGBM and
-XGBoost) and refuses the result unless it agrees with the native model on a sample.
 :class:`OnnxPredictor` works everything out in ``__init__``, so a one-row call costs a few
-microseconds over ONNX Runtime itself. Quantization lives in ``_quantize.py``.
+microseconds over ONNX Runtime itself. Each flavor converts its own models
+(``Flavor.to_onnx``, through :func:`run_converter`); ``_convert.py`` proves a conversion
+predicts what the original does; quantization lives in ``_quantize.py``.
 
 Input layouts: one input per signature column, named like it, for scikit-learn pipelines
 that select columns by name (numbers as float32, which the converters concatenate into one
@@ -18,24 +18,28 @@ import importlib
 import math
 import statistics
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.models._signature import Columns, Signature
 
-if TYPE_CHECKING:
-    from shipyard.models._flavors import Predictor
-
-__all__ = ["ExportRefused", "ExportResult", "OnnxPredictor", "export_onnx", "p50_us", "require"]
+__all__ = [
+    "TEXT_TYPES",
+    "ExportRefused",
+    "ExportResult",
+    "OnnxPredictor",
+    "one_matrix",
+    "p50_us",
+    "require",
+    "run_converter",
+]
 
 LATENCY_CALLS = 200  # one-row calls timed for a p50
-_TEXT = ("string", "category")
-_BOOL_AS_INT = r"Field onnx\.AttributeProto\.ints: Expected an int, got a boolean"
+TEXT_TYPES = ("string", "category")  # column types fed to ONNX as strings
 
 Feed = Callable[[Columns], dict[str, np.ndarray]]
 
@@ -260,87 +264,15 @@ def _matrix(spec: Mapping[str, Any], codes: Mapping[str, Callable[..., Any]]) ->
     return feed
 
 
-# -- export -------------------------------------------------------------------------------
+# -- conversion helpers shared by flavors ------------------------------------------------
 
 
-def export_onnx(
-    model: Any,
-    flavor: str,
-    signature: Signature,
-    reference: Predictor,
-    sample: Columns,
-    *,
-    atol: float = 1e-4,
-    min_agreement: float = 0.999,
-) -> ExportResult:
-    """Convert ``model`` to ONNX and check that it predicts what ``reference`` does.
-
-    Classifiers are compared on probabilities (max absolute difference) and labels (share
-    of rows that agree); regressors on predictions, the difference divided by the largest
-    absolute reference prediction: float32 keeps ~7 significant digits, so an absolute
-    tolerance would refuse every honest conversion of a model that predicts incomes.
-
-    Args:
-        model: the fitted model: scikit-learn estimator or pipeline, LightGBM or XGBoost
-            model or Booster, ONNX ModelProto or its bytes.
-        flavor: ``sklearn``, ``lightgbm``, ``xgboost`` or ``onnx``.
-        signature: the model's signature.
-        reference: the native predictor to compare against.
-        sample: validated columns to compare on (a few thousand rows is plenty).
-        atol: largest difference allowed.
-        min_agreement: smallest share of rows whose labels must agree.
-
-    Returns:
-        The ONNX bytes, the meta :class:`OnnxPredictor` needs, and the figures measured.
-
-    Raises:
-        ExportRefused: the converter cannot handle the model, or the export disagrees with
-            the original; ``.report`` holds the figures.
-    """
-    if not len(next(iter(sample.values()), ())):
-        raise InvalidInput("The export check needs sample rows; got none. Pass validated rows.")
-    data, converter = _convert(model, flavor, signature)
-    what = type(model).__name__
-    try:
-        predictor = OnnxPredictor(data, {"format": "onnx"}, signature)
-    except InvalidInput as exc:
-        raise ExportRefused(f"The ONNX form of the {what} ({converter}) fails: {exc}") from exc
-    report = {**_parity(predictor, reference, sample, signature), "converter": converter}
-    report.update(atol=atol, min_agreement=min_agreement)
-    agreement = report["label_agreement"]
-    shown = "n/a" if agreement is None else f"{agreement:.2%}"
-    if report["max_diff"] > atol or (agreement is not None and agreement < min_agreement):
-        raise ExportRefused(
-            f"The ONNX export of the {what} does not predict what the original does on "
-            f"{report['rows']} sample rows: max difference {report['max_diff']:.3g} (allowed "
-            f"{atol:g}), labels agree on {shown} (required {min_agreement:.2%}). "
-            "Differences on a few rows usually come from float32: ONNX Runtime computes "
-            "features in float32, so a scaler before trees can move values across split "
-            "thresholds (trees need no scaling); large ones mean the converter mishandled part "
-            "of the model. Keep serving the native flavor, or pass a larger atol or lower "
-            "min_agreement if these figures are acceptable.",
-            report,
-        )
-    call = predictor.predict_proba if predictor._proba is not None else predictor.predict
-    one = {k: v[:1] for k, v in sample.items()}
-    report.update(size_bytes=len(data), latency_p50_us=p50_us(call, one))
-    return ExportResult("onnx", data, {**predictor.meta, "converter": converter}, report)
-
-
-def _convert(model: Any, flavor: str, signature: Signature) -> tuple[bytes, str]:
-    """The model as ONNX bytes, and the converter with its version."""
-    if flavor == "onnx":
-        return (model if isinstance(model, bytes) else model.SerializeToString()), "none"
-    converters = {"sklearn": _from_sklearn, "lightgbm": _from_booster, "xgboost": _from_booster}
-    if flavor not in converters:
-        raise ExportRefused(
-            f"ONNX export supports the flavors {', '.join([*converters, 'onnx'])}, got "
-            f"{flavor!r}. Convert the model yourself and register the ModelProto."
-        )
-    package = "skl2onnx" if flavor == "sklearn" else "onnxmltools"
+def run_converter(package: str, model: Any, convert: Callable[[], Any]) -> tuple[bytes, str]:
+    """Run a flavor's ``convert`` (which returns a ModelProto) with ``package``'s converter:
+    the ONNX bytes and the converter with its version; its failures become ExportRefused."""
     converter = f"{package} {require(package).__version__}"
     try:
-        proto = converters[flavor](model, flavor, signature)
+        proto = convert()
     except ExportRefused:
         raise
     except Exception as exc:  # converters raise many unrelated types
@@ -353,62 +285,9 @@ def _convert(model: Any, flavor: str, signature: Signature) -> tuple[bytes, str]
     return proto.SerializeToString(), converter
 
 
-def _from_sklearn(model: Any, flavor: str, signature: Signature) -> Any:
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-    from sklearn.base import is_classifier
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-
-    first = last = model
-    while isinstance(first, Pipeline):
-        first = first.steps[0][1]
-    while isinstance(last, Pipeline):
-        last = last.steps[-1][1]
-    named = getattr(model, "feature_names_in_", None) is not None
-    if named and isinstance(first, ColumnTransformer):  # it selects columns by name
-        types = [
-            (c.name, (StringTensorType if c.type in _TEXT else FloatTensorType)([None, 1]))
-            for c in signature.inputs
-        ]
-    else:
-        width = getattr(model, "n_features_in_", len(signature.inputs))
-        _one_matrix(signature, type(model).__name__, width, codes=False)
-        types = [("input", FloatTensorType([None, len(signature.inputs)]))]
-    options = {id(last): {"zipmap": False}} if is_classifier(last) else None
-    with warnings.catch_warnings():  # skl2onnx 1.20 writes bools into HistGradientBoosting's
-        # int attributes; protobuf 6 warns (an error under -W error), protobuf 7 refuses
-        warnings.filterwarnings("ignore", _BOOL_AS_INT, DeprecationWarning)
-        return convert_sklearn(model, initial_types=types, options=options)
-
-
-def _from_booster(model: Any, flavor: str, signature: Signature) -> Any:
-    import onnxmltools
-    from onnxmltools.convert.common.data_types import FloatTensorType
-
-    what = type(model).__name__
-    types = [("input", FloatTensorType([None, len(signature.inputs)]))]
-    if flavor == "xgboost":
-        booster = (model.get_booster() if hasattr(model, "get_booster") else model).copy()
-        _one_matrix(signature, what, booster.num_features(), codes=True)
-        booster.feature_names = [f"f{i}" for i in range(booster.num_features())]  # it needs f%d
-        return onnxmltools.convert_xgboost(booster, initial_types=types)
-    booster = getattr(model, "booster_", model)
-    _one_matrix(signature, what, booster.num_feature(), codes=True)
-    trained = [list(map(str, c)) for c in getattr(booster, "pandas_categorical", None) or ()]
-    signed = [list(c.categories or ()) for c in signature.inputs if c.type == "category"]
-    if trained and trained != signed:
-        raise ExportRefused(
-            f"The {what} was trained with categories {trained}, but the signature lists "
-            f"{signed}, so category codes would not line up. Infer the signature from the "
-            "training frame: infer_signature(X, y, model=model)."
-        )
-    return onnxmltools.convert_lightgbm(model, initial_types=types, zipmap=False)
-
-
-def _one_matrix(signature: Signature, what: str, features: int, *, codes: bool) -> None:
+def one_matrix(signature: Signature, what: str, features: int, *, codes: bool) -> None:
     """Check that the model takes the signature as one numeric matrix (categories as codes?)."""
-    refused = ("string",) if codes else _TEXT
+    refused = ("string",) if codes else TEXT_TYPES
     text = [c.name for c in signature.inputs if c.type in refused]
     if text:
         raise ExportRefused(
@@ -423,36 +302,7 @@ def _one_matrix(signature: Signature, what: str, features: int, *, codes: bool) 
         )
 
 
-def _parity(
-    onnx: OnnxPredictor, reference: Predictor, sample: Columns, signature: Signature
-) -> dict[str, Any]:
-    """How far the ONNX predictions are from the reference's on ``sample``."""
-    got, want = onnx.predict(sample), np.asarray(reference.predict(sample)).reshape(-1)
-    if onnx._proba is not None or signature.task == "classification":
-        native = reference.predict_proba(sample)  # None: a classifier without probabilities
-        diff = 0.0 if native is None else _max_diff(onnx.predict_proba(sample), native)
-        compared = "labels" if native is None else "probabilities"
-        report = dict(compared=compared, max_abs_diff=diff, max_diff=diff)
-        return {"rows": len(got), **report, "label_agreement": float(np.mean(got == want))}
-    diff = _max_diff(got, want)
-    scale = float(np.max(np.abs(want.astype(np.float64)), initial=0.0)) or 1.0
-    report = dict(compared="predictions / max |prediction|", scale=scale, max_abs_diff=diff)
-    return {"rows": len(got), **report, "max_diff": diff / scale, "label_agreement": None}
-
-
-def _max_diff(got: np.ndarray | None, want: np.ndarray | None) -> float:
-    """Largest absolute difference; a NaN on one side only counts as infinite."""
-    if got is None or want is None:
-        return 0.0 if got is None and want is None else math.inf
-    want = np.asarray(want, dtype=np.float64)
-    if got.shape != want.shape:
-        return math.inf
-    diff = np.abs(got - want)
-    diff[np.isnan(diff) & ~(np.isnan(got) & np.isnan(want))] = math.inf
-    return float(np.nanmax(diff, initial=0.0))
-
-
-# -- quantization -------------------------------------------------------------------------
+# -- shared -------------------------------------------------------------------------
 
 
 def require(module: str) -> Any:

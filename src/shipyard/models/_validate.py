@@ -11,15 +11,42 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
 
-if TYPE_CHECKING:
-    from shipyard.models._signature import ColumnSpec, Signature
+
+class ColumnSpec(Protocol):
+    """What checking needs of a signature column (``_signature.ColumnSpec``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def nullable(self) -> bool: ...
+
+    @property
+    def categories(self) -> tuple[Any, ...] | None: ...
+
+
+class Signature(Protocol):
+    """What checking needs of a signature (``_signature.Signature``)."""
+
+    @property
+    def inputs(self) -> tuple[ColumnSpec, ...]: ...
+
+    @property
+    def names(self) -> list[str]: ...
+
+    @property
+    def _index(self) -> dict[str, int]: ...
+
 
 MAX_SHOWN = 10
 
@@ -50,7 +77,8 @@ def columns_of(data: Any, sig: Signature) -> Mapping[str, Any]:
         return {c: get(i) for c, i in index.items() if c in sig._index}
     if isinstance(data, Mapping):
         first = next(iter(data.values()), None)
-        if first is None or (np.ndim(first) == 0 and not isinstance(first, (list, tuple))):
+        # (a list is never one record's value; np.ndim would refuse a ragged one)
+        if first is None or (not isinstance(first, (list, tuple)) and np.ndim(first) == 0):
             return {str(k): [v] for k, v in data.items()}  # one record
         return {str(k): v for k, v in data.items()}
     if hasattr(data, "schema") and hasattr(data, "column_names"):  # Arrow table / batch
@@ -93,15 +121,27 @@ def check(spec: ColumnSpec, raw: Any) -> np.ndarray:
             if allowed is None or value in allowed:
                 return np.array([value], dtype=object)
     if type(raw) is list and spec.type in ("float", "int"):
-        kinds = set(map(type, raw))
-        if kinds <= _NUMBERS:
-            # Columns of JSON numbers (and nulls): one conversion in C instead of a check per
-            # value; the types were checked above, so nothing but numbers gets through.
-            if spec.type == "int" and kinds == {int}:
-                with contextlib.suppress(OverflowError):  # beyond 64 bits: refused below
-                    return np.array(raw, dtype=np.int64)  # exact, not through float64
-            numbers = np.array(raw, dtype=np.float64)  # None becomes NaN
-            return numbers if spec.type == "float" else _integral(spec, numbers)
+        numbers = _json_numbers(spec, raw)
+        if numbers is not None:
+            return numbers
+    return _typed(spec, _one_dimension(spec, raw))
+
+
+def _json_numbers(spec: ColumnSpec, raw: list[Any]) -> np.ndarray | None:
+    """Columns of JSON numbers (and nulls): one conversion in C instead of a check per
+    value; the types are checked first, so nothing but numbers gets through (else None)."""
+    kinds = set(map(type, raw))
+    if not kinds <= _NUMBERS:
+        return None
+    if spec.type == "int" and kinds == {int}:
+        with contextlib.suppress(OverflowError):  # beyond 64 bits: refused later
+            return np.array(raw, dtype=np.int64)  # exact, not through float64
+    numbers = np.array(raw, dtype=np.float64)  # None becomes NaN
+    return numbers if spec.type == "float" else _integral(spec, numbers)
+
+
+def _one_dimension(spec: ColumnSpec, raw: Any) -> np.ndarray:
+    """The column as a 1-D array (a one-column matrix is flattened)."""
     if isinstance(raw, np.ndarray):
         values: np.ndarray = raw
         if values.ndim == 2 and values.shape[1] == 1:
@@ -117,6 +157,11 @@ def check(spec: ColumnSpec, raw: Any) -> np.ndarray:
             f"Column {spec.name!r}: expected one value per row, got an array of shape "
             f"{values.shape}."
         )
+    return values
+
+
+def _typed(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
+    """The values converted to the column's type, or InvalidInput naming what they are."""
     kind = values.dtype.kind
     name, want = spec.name, spec.type
     if want == "float":

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from shipyard.errors import InvalidInput, ShipyardError
-from shipyard.models._flavors import Predictor, Saved, labels_from, two_columns
+from shipyard.models._flavor import Example, Predictor, Saved, labels_from, two_columns
+from shipyard.models._onnx import ExportRefused
 from shipyard.models._signature import Columns, Signature
 
 __all__ = ["TorchFlavor"]
@@ -26,6 +27,9 @@ class TorchFlavor:
     name = "torch"
     needs_signature = True
     packages = ("torch", "numpy")
+    fallback = False
+    deterministic = False  # torch.export's archive is not byte-for-byte repeatable
+    onnx_unsupported = "export it with torch.onnx yourself and register the ModelProto"
 
     def handles(self, model: Any) -> bool:
         import sys
@@ -36,7 +40,14 @@ class TorchFlavor:
 
         return isinstance(model, (torch.nn.Module, torch.export.ExportedProgram))
 
-    def save(self, model: Any, *, example: Columns | None = None, **_: Any) -> Saved:
+    def save(
+        self,
+        model: Any,
+        *,
+        serialization: str = "skops",
+        trusted: Sequence[str] = (),
+        example: Columns | None = None,
+    ) -> Saved:
         import torch
 
         program = model
@@ -88,6 +99,18 @@ class TorchFlavor:
             )
         return _TorchPredictor(model, sig, str(meta.get("output", "logits")))
 
+    def to_onnx(self, model: Any, signature: Signature) -> tuple[bytes, str]:
+        raise ExportRefused(f"ONNX export of a PyTorch model: {self.onnx_unsupported}.")
+
+    def examples(self) -> Sequence[Example]:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            return ()  # the torch extra is not installed: nothing to check
+        return (
+            Example("torch", _network, numeric=True, predict=_net_labels, predict_proba=_net_proba),
+        )
+
 
 def _stack(columns: Columns) -> np.ndarray:
     return np.column_stack([np.asarray(v, dtype=np.float32) for v in columns.values()])
@@ -134,3 +157,34 @@ class _TorchPredictor:
         shifted = np.exp(raw - raw.max(axis=1, keepdims=True))  # softmax of logits
         proba: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
         return proba
+
+
+# -- example for the contract battery: a small untrained network, two logits ----------------
+
+
+def _network(X: Any, y: Any) -> Any:
+    import torch
+
+    torch.manual_seed(0)
+    width = X.shape[1]
+    return torch.nn.Sequential(torch.nn.Linear(width, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+
+
+def _logits(model: Any, X: Any) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        out: np.ndarray = model(torch.from_numpy(X.to_numpy(np.float32))).numpy()
+    return out
+
+
+def _net_labels(model: Any, X: Any) -> np.ndarray:
+    labels: np.ndarray = np.argmax(_net_proba(model, X), axis=1)
+    return labels
+
+
+def _net_proba(model: Any, X: Any) -> np.ndarray:
+    raw = _logits(model, X).astype(np.float64)
+    shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
+    proba: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
+    return proba

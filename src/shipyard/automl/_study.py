@@ -1,0 +1,256 @@
+"""Running a search's Optuna study: trials asked, their folds fitted by an executor, each
+fold reported for pruning, outcomes told, all within the time budget.
+
+Every trial is a child run of the search's run (params, a score per fold, its state). Trials
+run side by side when the executor has several workers; a fold is pruned when it is already
+worse than the median trial there, and the search stops starting trials when a typical
+trial would overrun the time left for the refit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shipyard import tracking
+from shipyard.automl._executors import FoldJob
+from shipyard.automl._families import get_family
+from shipyard.automl._problem import LOWER_IS_BETTER
+from shipyard.automl._spaces import cheap_starts, grid_points, suggest
+from shipyard.errors import InvalidInput
+
+__all__ = ["Progress", "Search", "best_trial", "curve_bar", "run_study", "seconds", "trials"]
+
+Progress = Callable[[int, float | None, float], None]
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a search runs: families, folds, task and metric, sampler, budget, progress."""
+
+    families: list[str]
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    task: str
+    metric: str
+    sampler: str
+    seed: int
+    n_trials: int | None
+    started: float  # time.monotonic() when the search was called
+    time_budget: float
+    progress: Progress | None
+
+
+@dataclass
+class _Trial:
+    """A trial in flight: its Optuna trial, its run, its scores so far."""
+
+    trial: Any
+    run: Any
+    scores: list[dict[str, float]]
+
+
+def run_study(optuna: Any, search: Search, parent: Any, executor: Any) -> Any:
+    """Ask Optuna for trials, run their folds one after another (trials side by side when
+    the executor has several workers), report each fold for pruning, tell the outcome."""
+    study = optuna.create_study(
+        direction="minimize" if search.metric in LOWER_IS_BETTER else "maximize",
+        sampler=(
+            optuna.samplers.TPESampler(seed=search.seed)
+            if search.sampler == "tpe"
+            else optuna.samplers.RandomSampler(seed=search.seed)
+        ),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
+    )
+    grid = grid_points(search.families, search.task) if search.sampler == "grid" else []
+    for start in grid or cheap_starts(search.families, search.task):
+        study.enqueue_trial(start, skip_if_exists=True)
+    n_trials = search.n_trials
+    if grid:
+        n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
+    _Runner(optuna, study, search, parent, executor, n_trials).run()
+    return study
+
+
+class _Runner:
+    """The loop of one study: trials in flight, the curves seen, when to stop starting."""
+
+    def __init__(
+        self,
+        optuna: Any,
+        study: Any,
+        search: Search,
+        parent: Any,
+        executor: Any,
+        n_trials: int | None,
+    ) -> None:
+        self.optuna = optuna
+        self.study = study
+        self.search = search
+        self.parent = parent
+        self.executor = executor
+        self.n_trials = n_trials
+        self.flying: dict[Any, _Trial] = {}
+        self.current: _Trial | None = None  # the trial whose fold is being handled
+        self.asked = 0
+        self.stopping = False
+        self.deadline = search.started + search.time_budget
+        self.curves: list[list[float]] = []  # validation curves of the MLP folds that finished
+
+    def run(self) -> None:
+        try:
+            while True:
+                while (
+                    not self.stopping
+                    and len(self.flying) < self.executor.workers
+                    and (self.n_trials is None or self.asked < self.n_trials)
+                    and not self.out_of_time()
+                ):
+                    self.ask()
+                if not self.flying:
+                    break
+                for handle in self.executor.wait(list(self.flying)):
+                    self.handle(handle)
+                if time.monotonic() >= self.deadline:
+                    self.stopping = True  # start no more trials
+        except BaseException as exc:
+            status = "killed" if isinstance(exc, KeyboardInterrupt) else "failed"
+            current = [self.current] if self.current is not None else []
+            for state in [*self.flying.values(), *current]:
+                state.run.end(status)
+            raise
+        finally:
+            self.executor.close()
+
+    def refit_reserve(self) -> float:
+        # the refit costs about one fold's fit on every row
+        best = best_trial(self.study)
+        return (seconds(best) / len(self.search.splits) * 1.5) if best is not None else 0.0
+
+    def submit(self, state: _Trial) -> None:
+        search = self.search
+        train_rows, test_rows = search.splits[len(state.scores)]
+        # Folds stop at the budget, less the refit's share; the first trial always finishes.
+        stop_at = None
+        if best_trial(self.study) is not None:
+            stop_at = time.time() + (self.deadline - time.monotonic()) - self.refit_reserve()
+        prunes = get_family(str(state.trial.params["family"])).prunes_curves
+        bar = curve_bar(self.curves, least=3 * len(search.splits)) if prunes else None  # 3 trials
+        params = dict(state.trial.params)
+        job = FoldJob(params, search.task, search.seed, train_rows, test_rows, stop_at, bar)
+        self.flying[self.executor.submit(job)] = state
+
+    def ask(self) -> None:
+        search = self.search
+        trial = self.study.ask()
+        trial.suggest_categorical("family", search.families)
+        suggest(trial, str(trial.params["family"]), search.task, search.seed)  # records params
+        run = tracking.start_run(
+            name=f"trial-{trial.number}-{trial.params['family']}", parent=self.parent
+        )
+        trial.set_user_attr("run_id", str(run.id))
+        run.log_params(dict(trial.params))
+        self.asked += 1
+        self.submit(_Trial(trial, run, []))
+
+    def finish(self, state: _Trial, outcome: str, value: float | None = None) -> None:
+        state.run.set_tag("state", outcome)
+        state.run.end()
+        if outcome == "complete":
+            self.study.tell(state.trial, value)
+        else:  # pruned, or stopped by the budget: Optuna has no better word for either
+            self.study.tell(state.trial, state=self.optuna.trial.TrialState.PRUNED)
+        best = best_trial(self.study)
+        if best is not None:
+            self.parent.log_metric(
+                f"best_{self.search.metric}", float(best.value), step=state.trial.number
+            )
+        if self.search.progress is not None:
+            left = max(0.0, self.deadline - time.monotonic())
+            shown = None if best is None else float(best.value)
+            self.search.progress(len(trials(self.study)), shown, left)
+
+    def out_of_time(self) -> bool:
+        # Stop starting trials once a typical trial would overrun the time left for the
+        # refit, which costs about one fold's fit on every row.
+        durations = sorted(seconds(t) for t in trials(self.study, complete=True))
+        typical = durations[len(durations) // 2] if durations else 0.0
+        return time.monotonic() + typical + self.refit_reserve() >= self.deadline
+
+    def handle(self, handle: Any) -> None:
+        """One fold's outcome: report it, then prune, stop, go on to the next fold or tell."""
+        search, metric = self.search, self.search.metric
+        state = self.flying[handle]
+        outcome = self.executor.result(handle)
+        fold = outcome.scores
+        del self.flying[handle]
+        self.current = state
+        if metric not in fold:
+            raise InvalidInput(
+                f"metric {metric!r} is not available for this {search.task} task; "
+                f"choose from {', '.join(fold)}."
+            )
+        number = len(state.scores)
+        state.scores.append(fold)
+        state.run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
+        running = float(np.mean([f[metric] for f in state.scores]))
+        state.trial.report(running, number)
+        if outcome.curve and outcome.stopped is None:
+            self.curves.append(outcome.curve)
+        folds = len(search.splits)
+        if outcome.stopped == "pruned" or state.trial.should_prune():
+            self.finish(state, "pruned")
+        elif outcome.stopped == "deadline" or (
+            len(state.scores) < folds
+            and time.monotonic() >= self.deadline
+            and best_trial(self.study) is not None  # the first trial always completes
+        ):
+            self.finish(state, "stopped")  # out of time: cut short or on some folds only
+        elif len(state.scores) < folds:
+            self.submit(state)
+        else:
+            means = {k: float(np.mean([f[k] for f in state.scores])) for k in fold}
+            state.run.log_metrics(means)
+            state.trial.set_user_attr("metrics", means)
+            state.trial.set_user_attr("folds", state.scores)
+            self.finish(state, "complete", means[metric])
+        self.current = None
+
+
+def curve_bar(curves: list[list[float]], least: int = 3) -> tuple[float, ...] | None:
+    """Per epoch, the median of the best validation loss reached so far by earlier MLP
+    folds (a curve that stopped early keeps its last value); None with fewer than ``least``."""
+    if len(curves) < least:
+        return None
+    longest = max(len(c) for c in curves)
+    table = np.array([np.minimum.accumulate(c + [c[-1]] * (longest - len(c))) for c in curves])
+    return tuple(float(v) for v in np.median(table, axis=0))
+
+
+def trials(study: Any, complete: bool = False) -> list[Any]:
+    """The study's trials without copying them (``study.trials`` deep-copies every trial on
+    every call: quadratic in the number of trials, half the budget on small data)."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE,) if complete else None
+    return list(study.get_trials(deepcopy=False, states=states))
+
+
+def best_trial(study: Any) -> Any:
+    """The best complete trial, or None."""
+    complete = trials(study, complete=True)
+    if not complete:
+        return None
+    lower = study.direction.name == "MINIMIZE"
+    return (min if lower else max)(complete, key=lambda t: t.value)
+
+
+def seconds(trial: Any) -> float:
+    """How long a trial ran (NaN while it runs)."""
+    if trial.datetime_complete is None or trial.datetime_start is None:
+        return math.nan
+    return float((trial.datetime_complete - trial.datetime_start).total_seconds())
