@@ -228,6 +228,8 @@ PUBLIC = {
         "read_requests",
         "revoke_key",
         "serve",
+        "InferenceLog",
+        "InferenceService",
     ],
 }
 

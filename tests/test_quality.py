@@ -54,10 +54,6 @@ def test_test_file_names_are_unique() -> None:
 
 
 # --- Structure: no import cycles, small modules and functions, no private imports across ---
-#
-# Each KNOWN_OFFENDERS list below holds today's offenders in areas being refactored in parallel
-# (issue 14). It only exempts: the integrator empties it once that work lands, and a new
-# offender is never added to it (fix the code instead).
 
 SRC = ROOT / "src" / "shipyard"
 MAX_MODULE_LINES = 500
@@ -160,18 +156,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-# Cycles being broken in other areas of issue 14 (each is the sorted list of its modules).
-KNOWN_CYCLES: list[list[str]] = [
-    ["shipyard.automl._executors", "shipyard.automl._search"],
-    ["shipyard.models._signature", "shipyard.models._validate"],
-    ["shipyard.models._flavors", "shipyard.models._onnx", "shipyard.models._torch"],
-    ["shipyard.monitoring._drift", "shipyard.monitoring._report"],
-    ["shipyard.store._db", "shipyard.store._migrate"],
-]
-
-
 def test_no_import_cycles_inside_a_package() -> None:
-    cycles = [c for c in _cycles(_import_graph()) if c not in KNOWN_CYCLES]
+    cycles = [c for c in _cycles(_import_graph())]
     assert cycles == [], (
         "Modules of one package import each other (imports inside functions count too): "
         f"{cycles}. Move what both need into a third module both import, or pass it in; "
@@ -194,45 +180,11 @@ def test_the_cycle_check_sees_function_level_and_submodule_imports(tmp_path: Pat
     assert _cycles(graph) == [["p.a", "p.b", "p.c"]]
 
 
-# Modules over MAX_MODULE_LINES being split in other areas of issue 14.
-KNOWN_LONG_MODULES: set[str] = {
-    "shipyard.automl._search",
-    "shipyard.data._store",
-    "shipyard.models._api",
-    "shipyard.models._store",
-    "shipyard.monitoring._detectors",
-    "shipyard.monitoring._domain",
-    "shipyard.serving._app",
-    "shipyard.tracking._store",
-}
-
-# Functions over MAX_FUNCTION_LINES ("module:function") being split in other areas.
-KNOWN_LONG_FUNCTIONS: set[str] = {
-    "shipyard.automl._report:leaderboard_figure",
-    "shipyard.automl._search:automl",
-    "shipyard.automl._search:_run_study",
-    "shipyard.automl._torch_mlp:fit",
-    "shipyard.automl._train:train",
-    "shipyard.data._api:register",
-    "shipyard.models._api:register",
-    "shipyard.models._export:export",
-    "shipyard.models._validate:check",
-    "shipyard.monitoring._alerts:apply_findings",
-    "shipyard.monitoring._checks:_store",
-    "shipyard.monitoring._domain:domain_drift",
-    "shipyard.monitoring._monitors:create",
-    "shipyard.monitoring._quality:quality",
-    "shipyard.serving._app:create_app",
-    "shipyard.serving._app:answered",
-}
-
-
 def test_modules_stay_under_500_lines() -> None:
     long = {
         name: n
         for name, path in _sources().items()
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
-        and name not in KNOWN_LONG_MODULES
     }
     assert long == {}, (
         f"Modules over {MAX_MODULE_LINES} lines: {long}. Split each by job (one module per "
@@ -247,20 +199,12 @@ def test_functions_stay_under_80_lines() -> None:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 size = (node.end_lineno or node.lineno) - node.lineno + 1
                 key = f"{name}:{node.name}"
-                if size > MAX_FUNCTION_LINES and key not in KNOWN_LONG_FUNCTIONS:
+                if size > MAX_FUNCTION_LINES:
                     long[key] = size
     assert long == {}, (
         f"Functions over {MAX_FUNCTION_LINES} lines: {long}. Split each into named steps, "
         "one helper per job; see docs/ARCHITECTURE.md."
     )
-
-
-# Test files importing private names of a package their folder does not mirror, being fixed
-# in other areas ("tests/<path>: shipyard.<module>.<name>").
-KNOWN_PRIVATE_IMPORTS: set[str] = {
-    "tests/monitoring/conftest.py: shipyard.serving._log.InferenceLog",
-    "tests/monitoring/test_monitor_edges.py: shipyard.serving._log.InferenceLog",
-}
 
 
 def _private_imports(path: Path) -> list[str]:
@@ -290,7 +234,7 @@ def test_tests_import_no_private_name_of_another_package() -> None:
         for path in sorted((ROOT / "tests").rglob("*.py"))
         for name in _private_imports(path)
     }
-    assert sorted(offences - KNOWN_PRIVATE_IMPORTS) == [], (
+    assert sorted(offences) == [], (
         "Tests import private names of another package; import the public name from the "
         "package's __init__ instead (or make it public there); see docs/ARCHITECTURE.md."
     )

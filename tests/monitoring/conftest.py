@@ -22,7 +22,7 @@ from sklearn.preprocessing import OneHotEncoder
 import shipyard as sy
 from shipyard import serving
 from shipyard.data import make_loans
-from shipyard.serving._log import InferenceLog
+from shipyard.serving import InferenceLog
 
 FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
 

@@ -21,7 +21,7 @@ import shipyard as sy
 from shipyard import monitoring, serving
 from shipyard.cli import app
 from shipyard.data import make_loans
-from shipyard.serving._log import InferenceLog
+from shipyard.serving import InferenceLog
 
 FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
 

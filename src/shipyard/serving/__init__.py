@@ -20,8 +20,9 @@ from shipyard.serving import deployments
 from shipyard.serving._app import create_app
 from shipyard.serving._auth import SCOPES, ApiKey, Keyring, create_key, list_keys, revoke_key
 from shipyard.serving._deployments import Deployment, DeploymentEvent, Route
-from shipyard.serving._log import read_feedback, read_requests
+from shipyard.serving._log import InferenceLog, read_feedback, read_requests
 from shipyard.serving._run import background, serve
+from shipyard.serving._service import InferenceService
 from shipyard.serving.policies import POLICIES
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "ApiKey",
     "Deployment",
     "DeploymentEvent",
+    "InferenceLog",
+    "InferenceService",
     "Keyring",
     "Route",
     "background",

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -214,14 +214,6 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("shipyard_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def table_exists(conn: Connection, name: str) -> bool:
-    """Whether ``name`` exists in the connected database."""
-    try:
-        return inspect(conn).has_table(name)
-    except OperationalError as exc:  # pragma: no cover - unreachable database
-        raise ShipyardError(f"Cannot reach the metadata store: {exc}") from exc
 
 
 def ping(conn: Connection) -> None:

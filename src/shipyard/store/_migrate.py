@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from shipyard._version import __version__
-from shipyard.errors import StoreVersionError
+from shipyard.errors import ShipyardError, StoreVersionError
 
 __all__ = ["HEAD_REVISION", "SchemaState", "current_revision", "ensure_schema", "upgrade"]
 
@@ -27,10 +28,16 @@ class SchemaState:
     after: str
 
 
+def table_exists(conn: Connection, name: str) -> bool:
+    """Whether ``name`` exists in the connected database."""
+    try:
+        return inspect(conn).has_table(name)
+    except OperationalError as exc:  # pragma: no cover - unreachable database
+        raise ShipyardError(f"Cannot reach the metadata store: {exc}") from exc
+
+
 def current_revision(conn: Connection) -> str | None:
     """The store's Alembic revision, or None for an empty database."""
-    from shipyard.store._db import table_exists
-
     if not table_exists(conn, "alembic_version"):
         return None
     value = conn.execute(text("select version_num from alembic_version")).scalar()
