@@ -441,12 +441,20 @@ def worker_overhead(spec: dict) -> dict:
     if importlib.util.find_spec("shipyard.automl._executors") is not None:
         hooks.append((importlib.import_module("shipyard.automl._executors"), "fit_fold"))
     hooks = [(m, n) for m, n in hooks if hasattr(m, n)]
-    if not hasattr(_search, "_run_study") or not hasattr(_search, "tracking") or not hooks:
-        out["search_skipped"] = "shipyard.automl._search has no _run_study/tracking to time"
+    # The study loop is _search._run_study in older versions, _study.run_study (called by
+    # _search as run_study) since the family table; tracking is used where the loop is.
+    study_name = "run_study" if hasattr(_search, "run_study") else "_run_study"
+    owner = _search
+    if importlib.util.find_spec("shipyard.automl._study") is not None:
+        owner = importlib.import_module("shipyard.automl._study")
+    if not hasattr(owner, "tracking"):
+        owner = _search
+    if not hasattr(_search, study_name) or not hasattr(owner, "tracking") or not hooks:
+        out["search_skipped"] = "shipyard.automl has no study loop or tracking to time"
         return out
     originals = {(m.__name__, n): getattr(m, n) for m, n in hooks}
-    originals[(_search.__name__, "_run_study")] = _search._run_study
-    originals[(_search.__name__, "tracking")] = _search.tracking
+    originals[(_search.__name__, study_name)] = getattr(_search, study_name)
+    originals[(owner.__name__, "tracking")] = owner.tracking
     state: dict[str, Any] = {"inside": False, "depth": 0, "work": 0.0, "study": 0.0, "calls": 0}
 
     def counted(fn: Any) -> Any:
@@ -473,7 +481,7 @@ def worker_overhead(spec: dict) -> dict:
         state["inside"] = True
         start = time.perf_counter()
         try:
-            return originals[(_search.__name__, "_run_study")](*args, **kwargs)
+            return originals[(_search.__name__, study_name)](*args, **kwargs)
         finally:
             state["study"] += time.perf_counter() - start
             state["inside"] = False
@@ -481,10 +489,10 @@ def worker_overhead(spec: dict) -> dict:
     replacements = {
         key: (timed_clone if key[1] == "_clone" else counted(fn))
         for key, fn in originals.items()
-        if key[1] not in ("_run_study", "tracking")
+        if key[1] not in (study_name, "tracking")
     }
-    replacements[(_search.__name__, "_run_study")] = timed_study
-    modules = {m.__name__: m for m, _ in hooks} | {_search.__name__: _search}
+    replacements[(_search.__name__, study_name)] = timed_study
+    modules = {m.__name__: m for m, _ in hooks} | {_search.__name__: _search, owner.__name__: owner}
     out["hooks"] = sorted(f"{k[0].rsplit('.', 1)[-1]}.{k[1]}" for k in replacements)
 
     class NoRun:
@@ -509,7 +517,7 @@ def worker_overhead(spec: dict) -> dict:
         for (module, name), value in replacements.items():
             setattr(modules[module], name, value)
         if stub:
-            _search.tracking = untracked
+            owner.tracking = untracked
         try:
             start = time.perf_counter()
             result = sy.automl(
