@@ -88,8 +88,9 @@ class Flavor(Protocol):
         needs_signature: its predictor is fed the signature's columns, so registering one
             without a signature is refused.
         packages: the distributions its environment records.
-        fallback: detection tries it only after every other flavor (it accepts a base class
-            other libraries extend, like scikit-learn's ``BaseEstimator``).
+        order: where detection tries it, lowest first: 10 for a flavor that recognises its
+            own library's types, 90 for one that accepts a base class other libraries
+            extend (scikit-learn's ``BaseEstimator``), 100 for the catch-all Python flavor.
         deterministic: saving the same model twice gives the same bytes.
         onnx_unsupported: None when :meth:`to_onnx` converts, else the one-line reason.
 
@@ -109,7 +110,7 @@ class Flavor(Protocol):
     def packages(self) -> tuple[str, ...]: ...
 
     @property
-    def fallback(self) -> bool: ...
+    def order(self) -> int: ...
 
     @property
     def deterministic(self) -> bool: ...

@@ -25,7 +25,7 @@ class LightGBMFlavor:
     name = "lightgbm"
     needs_signature = True
     packages = ("lightgbm", "numpy")
-    fallback = False
+    order = 10
     deterministic = True
     onnx_unsupported = None
 
@@ -98,3 +98,6 @@ def _classifier(X: Any, y: Any) -> Any:
     import lightgbm as lgb
 
     return lgb.LGBMClassifier(n_estimators=15, n_jobs=1, verbose=-1).fit(X, y)
+
+
+FLAVOR = LightGBMFlavor()

@@ -21,7 +21,7 @@ class OnnxFlavor:
     name = "onnx"
     needs_signature = True
     packages = ("onnxruntime", "onnx")
-    fallback = False
+    order = 10
     deterministic = True
     onnx_unsupported = None
 
@@ -78,3 +78,6 @@ def _label(model: Any, X: Any) -> np.ndarray:
 
 def _proba(model: Any, X: Any) -> np.ndarray:
     return np.asarray(_run(model, X)[1], dtype=np.float64)
+
+
+FLAVOR = OnnxFlavor()

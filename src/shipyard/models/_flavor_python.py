@@ -46,7 +46,7 @@ class PythonFlavor:
     name = "python"
     needs_signature = False
     packages = ("numpy", "pandas")
-    fallback = True  # anything with predict
+    order = 100  # anything with predict
     deterministic = True
     onnx_unsupported = "no converter knows arbitrary Python code"
 
@@ -114,3 +114,6 @@ class _Logit(PythonModel):
 
     def predict(self, df: Any) -> np.ndarray:
         return (self.predict_proba(df)[:, 1] > 0.5).astype(np.int64)
+
+
+FLAVOR = PythonFlavor()

@@ -71,7 +71,7 @@ class SklearnFlavor:
     name = "sklearn"
     needs_signature = False
     packages = ("scikit-learn", "numpy", "scipy", "skops")
-    fallback = True  # LightGBM's and XGBoost's models are BaseEstimators too
+    order = 90  # LightGBM's and XGBoost's models are BaseEstimators too
     deterministic = False  # skops writes a zip with the time in it
     onnx_unsupported = None
 
@@ -202,3 +202,6 @@ def _ridge(X: Any, y: Any) -> Any:
     from sklearn.linear_model import Ridge
 
     return Ridge().fit(X, y)
+
+
+FLAVOR = SklearnFlavor()

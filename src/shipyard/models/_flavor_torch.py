@@ -27,7 +27,7 @@ class TorchFlavor:
     name = "torch"
     needs_signature = True
     packages = ("torch", "numpy")
-    fallback = False
+    order = 10
     deterministic = False  # torch.export's archive is not byte-for-byte repeatable
     onnx_unsupported = "export it with torch.onnx yourself and register the ModelProto"
 
@@ -188,3 +188,6 @@ def _net_proba(model: Any, X: Any) -> np.ndarray:
     shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
     proba: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
     return proba
+
+
+FLAVOR = TorchFlavor()

@@ -25,7 +25,7 @@ class XGBoostFlavor:
     name = "xgboost"
     needs_signature = True
     packages = ("xgboost", "numpy")
-    fallback = False
+    order = 10
     deterministic = True
     onnx_unsupported = None
 
@@ -97,3 +97,6 @@ def _classifier(X: Any, y: Any) -> Any:
     return xgb.XGBClassifier(
         n_estimators=15, max_depth=3, n_jobs=1, enable_categorical=True, tree_method="hist"
     ).fit(X, y)
+
+
+FLAVOR = XGBoostFlavor()

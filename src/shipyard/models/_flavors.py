@@ -1,25 +1,24 @@
 """The table of model flavors, and finding the flavor of a model.
 
 ``FLAVORS`` holds one entry per kind of model the registry stores (the :class:`Flavor`
-protocol in ``_flavor.py``). Registration detects a model's flavor by trying the entries
-in table order, those marked ``fallback`` (they accept a base class other libraries
-extend) after all the others; loading, serving and ONNX export look a flavor up by the
-name stored with the version. To add a flavor: write its class in its own module and add
-an instance here; the contract battery (``shipyard.testing.flavors``) checks it.
+protocol in ``_flavor.py``): the ``FLAVOR`` of every ``_flavor_<name>.py`` module of this
+package, in the order detection tries them (their ``order``, then their name).
+Registration detects a model's flavor by trying the entries in that order; loading,
+serving and ONNX export look a flavor up by the name stored with the version. To add a
+flavor: write ``_flavor_<name>.py`` with its class and ``FLAVOR = <Class>()``; nothing
+else changes, and the contract battery (``shipyard.testing.flavors``) checks it.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from pathlib import Path
 from typing import Any
 
 from shipyard.errors import InvalidInput
 from shipyard.models._flavor import Flavor, Predictor, Saved
-from shipyard.models._flavor_lightgbm import LightGBMFlavor
-from shipyard.models._flavor_onnx import OnnxFlavor
-from shipyard.models._flavor_python import PythonFlavor, PythonModel
-from shipyard.models._flavor_sklearn import SklearnFlavor
-from shipyard.models._flavor_torch import TorchFlavor
-from shipyard.models._flavor_xgboost import XGBoostFlavor
+from shipyard.models._flavor_python import PythonModel
 
 __all__ = [
     "FLAVORS",
@@ -32,23 +31,24 @@ __all__ = [
     "get_flavor",
 ]
 
-FLAVORS: dict[str, Flavor] = {
-    f.name: f
-    for f in (
-        SklearnFlavor(),
-        LightGBMFlavor(),
-        XGBoostFlavor(),
-        OnnxFlavor(),
-        TorchFlavor(),
-        PythonFlavor(),
-    )
-}
+
+def _discover() -> dict[str, Flavor]:
+    """The ``FLAVOR`` of every ``_flavor_<name>`` module beside this one, by detection order."""
+    found: list[Flavor] = []
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.name.startswith("_flavor_"):
+            module = importlib.import_module(f"{__package__}.{info.name}")
+            found.append(module.FLAVOR)
+    found.sort(key=lambda f: (f.order, f.name))
+    return {f.name: f for f in found}
+
+
+FLAVORS: dict[str, Flavor] = _discover()
 
 
 def detection_order() -> list[Flavor]:
-    """The flavors in the order detection tries them: the table's, fallbacks last."""
-    flavors = list(FLAVORS.values())
-    return [f for f in flavors if not f.fallback] + [f for f in flavors if f.fallback]
+    """The flavors in the order detection tries them (the table's)."""
+    return list(FLAVORS.values())
 
 
 def flavor_for(model: Any, flavor: str | None = None) -> Flavor:

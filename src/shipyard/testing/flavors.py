@@ -84,7 +84,7 @@ def check_entry(flavor: Flavor) -> None:
     """The entry is well formed: its name is its key, its fields have their types, it
     recognises its own examples, and detection picks it for them."""
     assert FLAVORS.get(flavor.name) is flavor, f"{flavor.name} is not the table's key for it"
-    assert isinstance(flavor.needs_signature, bool) and isinstance(flavor.fallback, bool)
+    assert isinstance(flavor.needs_signature, bool) and isinstance(flavor.order, int)
     assert isinstance(flavor.deterministic, bool)
     assert flavor.packages and all(isinstance(p, str) for p in flavor.packages)
     reason = flavor.onnx_unsupported
