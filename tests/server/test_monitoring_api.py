@@ -58,6 +58,21 @@ def test_a_check_run_over_the_api_and_its_alert_acknowledged_and_resolved(
     assert monitoring.get_alert(alert_id).status == "resolved"  # the same store as the SDK
 
 
+def test_the_verbs_are_the_sdks_and_the_first_spellings_still_work(api: httpx.Client) -> None:
+    watched_dataset()
+    checked = api.post("/api/monitors/applications-drift/check")
+    assert checked.status_code == 200 and checked.json()["status"] == "alert"
+    alert_id = api.get("/api/alerts", params={"status": "open"}).json()[0]["id"]
+    acknowledged = api.post(f"/api/alerts/{alert_id}/acknowledge", json={"by": "dana"})
+    assert acknowledged.json()["status"] == "acknowledged"
+    paths = api.get("/openapi.json").json()["paths"]
+    assert "/api/monitors/{name}/check" in paths and "/api/monitors/{name}/run" not in paths
+    assert (
+        "/api/alerts/{alert_id}/acknowledge" in paths and "/api/alerts/{alert_id}/ack" not in paths
+    )
+    assert api.post("/api/monitors/applications-drift/run").json()["status"] in ("alert", "ok")
+
+
 def test_the_report_and_series_are_the_sdk_data_as_json(api: httpx.Client) -> None:
     watched_dataset()
     monitoring.check("applications-drift")

@@ -1,5 +1,5 @@
-"""``shipyard monitors`` (create, list, show, run, watch, report, pause, resume, delete) and
-``shipyard alerts`` (list, show, ack, resolve)."""
+"""``shipyard monitors`` (create, list, show, check, watch, report, pause, resume, delete) and
+``shipyard alerts`` (list, show, acknowledge, resolve)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def create_cmd(
     console.print(
         f"Created monitor [bold]{made.name}[/] on {made.target_kind} {made.target} "
         f"({made.describe_window()} against {made.reference}). Run it: "
-        f"shipyard monitors run {made.name}"
+        f"shipyard monitors check {made.name}"
     )
 
 
@@ -208,11 +208,11 @@ def _titles(detectors: dict[str, Any]) -> str:
 @handle_errors
 def run_cmd(
     name: str = typer.Argument(None, help="Monitor name (or --due)."),
-    due: bool = typer.Option(False, "--due", help="Run every monitor whose schedule is due."),
+    due: bool = typer.Option(False, "--due", help="Check every monitor whose schedule is due."),
     log_dir: str = typer.Option(None, "--log-dir", help="The servers' inference log folder."),
     as_json: bool = JSON,
 ) -> None:
-    """Run a monitor once (or the due ones); exit 1 when a check failed."""
+    """Check a monitor once (or the due ones); exit 1 when a check failed."""
     from shipyard import monitoring
 
     if (name is None) == (not due):

@@ -9,7 +9,7 @@ threshold keeps one alert open instead of paging "opened", "resolved", "opened" 
 and the last notice anyone got always matches the alert's state. With a cooldown of 0 the
 first recovered check resolves it. A check without a verdict for the detector (too few
 rows) changes nothing. An acknowledged alert gets no notices until it resolves. People
-acknowledge and resolve alerts by hand too (``shipyard alerts ack 3``).
+acknowledge and resolve alerts by hand too (``shipyard alerts acknowledge 3``).
 
 Notices go out after the transaction that decided them commits; each delivery (channel,
 outcome, error) is recorded on the alert, and an "opened" notice a channel did not take is

@@ -320,7 +320,7 @@ def _text(event: str, alert: dict[str, Any]) -> str:
         "Evidence:",
         json.dumps(alert.get("evidence", {}), indent=2, default=str),
         "",
-        f"Acknowledge: shipyard alerts ack {alert['id']}",
+        f"Acknowledge: shipyard alerts acknowledge {alert['id']}",
         f"Resolve:     shipyard alerts resolve {alert['id']}",
     ]
     return "\n".join(lines)

@@ -65,7 +65,7 @@ def write_report(name: str, path: str | Path, *, last: int = 50) -> Path:
     figures: list[Any] = []
     latest = recent[0] if recent else None
     if latest is None:
-        parts.append("<p>No check has run yet: <code>shipyard monitors run "
+        parts.append("<p>No check has run yet: <code>shipyard monitors check "
                      f"{html.escape(monitor['name'])}</code>.</p>")  # fmt: skip
     else:
         for detector, found in latest["detectors"].items():

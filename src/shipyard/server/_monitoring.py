@@ -60,8 +60,9 @@ def get_report(name: str, last: Limit = 50) -> dict[str, Any]:
     return monitoring.report_data(name, last=last)
 
 
-@router.post("/monitors/{name}/run")
-def run_check(name: str) -> dict[str, Any]:
+@router.post("/monitors/{name}/check")
+@router.post("/monitors/{name}/run", include_in_schema=False)  # the first spelling, kept
+def check(name: str) -> dict[str, Any]:
     """Check the monitor now (alerts open, resolve and notify as on schedule)."""
     return monitoring.check(name).to_dict()
 
@@ -86,7 +87,8 @@ def get_alert(alert_id: int) -> dict[str, Any]:
     return monitoring.get_alert(alert_id).to_dict()
 
 
-@router.post("/alerts/{alert_id}/ack")
+@router.post("/alerts/{alert_id}/acknowledge")
+@router.post("/alerts/{alert_id}/ack", include_in_schema=False)  # the first spelling, kept
 def acknowledge(alert_id: int, request: Request, by: By = None) -> dict[str, Any]:
     """Someone is on it: no more notices until it resolves (409 unless it is open)."""
     return monitoring.acknowledge(alert_id, by=by or _key_name(request)).to_dict()
