@@ -76,6 +76,8 @@ PUBLIC = {
         "make_preprocessor",
         "train",
         "tune",
+        "FAMILY_TABLE",
+        "Family",
     ],
     "shipyard.store": [
         "HEAD_REVISION",
@@ -160,6 +162,8 @@ PUBLIC = {
         "versions",
         "ModelBackend",
         "ModelStore",
+        "FLAVORS",
+        "Flavor",
     ],
     "shipyard.errors": [
         "Conflict",
@@ -209,6 +213,12 @@ PUBLIC = {
         "run_due",
         "series",
         "set_monitor_enabled",
+        "CHANNELS",
+        "STATISTICS",
+        "Channel",
+        "DriftStatistic",
+        "DETECTOR_TABLE",
+        "Detector",
     ],
     "shipyard.server": ["create_app", "run"],
     "shipyard.serving": [

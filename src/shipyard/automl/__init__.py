@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from shipyard.automl._families import FAMILY_TABLE
+from shipyard.automl._family import Family
 from shipyard.automl._preprocess import DateParts, column_kinds, make_preprocessor
 from shipyard.automl._search import AutoMLResult, automl
 from shipyard.automl._spaces import FAMILIES
@@ -16,8 +18,10 @@ from shipyard.automl._tune import tune
 __all__ = [
     "ESTIMATORS",
     "FAMILIES",
+    "FAMILY_TABLE",
     "AutoMLResult",
     "DateParts",
+    "Family",
     "TrainResult",
     "automl",
     "column_kinds",

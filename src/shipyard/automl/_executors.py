@@ -25,7 +25,6 @@ from shipyard.errors import InvalidInput
 
 __all__ = ["EXECUTORS", "FoldJob", "make_executor"]
 
-EXECUTORS = ("local", "processes", "ray")
 
 _data: dict[str, Any] = {}  # a worker's copy of the training data
 
@@ -99,6 +98,12 @@ class LocalExecutor:
     def __init__(self, features: pd.DataFrame, y: Any) -> None:
         self.features, self.y = features, y
 
+    @classmethod
+    def start(
+        cls, features: pd.DataFrame, y: Any, workers: int | None, address: str | None
+    ) -> LocalExecutor:
+        return cls(features, y)
+
     def submit(self, job: FoldJob) -> Any:
         try:
             return _Done(fit_fold(job, self.features, self.y))
@@ -118,16 +123,23 @@ class LocalExecutor:
 class ProcessExecutor:
     """Folds of different trials at once, in local worker processes (one core each)."""
 
-    def __init__(self, features: pd.DataFrame, y: Any, workers: int) -> None:
+    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
+        self.pool, self.workers = pool, workers
+
+    @classmethod
+    def start(
+        cls, features: pd.DataFrame, y: Any, workers: int | None, address: str | None
+    ) -> ProcessExecutor:
         import multiprocessing
 
-        self.workers = workers
-        self.pool = ProcessPoolExecutor(
-            max_workers=workers,
+        count = workers or os.cpu_count() or 1
+        pool = ProcessPoolExecutor(
+            max_workers=count,
             mp_context=multiprocessing.get_context("spawn"),  # no forked threads or locks
             initializer=_remember,
             initargs=(features, y),
         )
+        return cls(pool, count)
 
     def submit(self, job: FoldJob) -> Any:
         return self.pool.submit(fit_fold, job)
@@ -146,7 +158,14 @@ class ProcessExecutor:
 class RayExecutor:
     """Folds of different trials at once, as tasks on a Ray cluster."""
 
-    def __init__(self, features: pd.DataFrame, y: Any, workers: int, address: str | None) -> None:
+    def __init__(self, ray: Any, data: Any, task: Any, workers: int) -> None:
+        self.ray, self.data, self.task, self.workers = ray, data, task, workers
+
+    @classmethod
+    def start(
+        cls, features: pd.DataFrame, y: Any, workers: int | None, address: str | None
+    ) -> RayExecutor:
+        """Join the cluster at ``address`` (or start one on 127.0.0.1) and share the data."""
         try:
             import ray
         except ImportError as exc:
@@ -159,11 +178,10 @@ class RayExecutor:
                 # a cluster started here is this machine's only: keep it on loopback
                 _node_ip_address="127.0.0.1" if address is None else None,
             )
-        self.ray = ray
         cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
-        self.workers = workers or max(1, int(cpus))
-        self.data = ray.put((features, y))
-        self.task = ray.remote(num_cpus=1)(_fit_on_ray)
+        data = ray.put((features, y))
+        task = ray.remote(num_cpus=1)(_fit_on_ray)
+        return cls(ray, data, task, workers or max(1, int(cpus)))
 
     def submit(self, job: FoldJob) -> Any:
         return self.task.remote(job, self.data)
@@ -191,8 +209,14 @@ def make_executor(
         raise InvalidInput(f"executor must be one of {EXECUTORS}; got {name!r}.")
     if workers is not None and workers < 1:
         raise InvalidInput(f"workers must be at least 1, got {workers}.")
-    if name == "local":
-        return LocalExecutor(features, y)
-    if name == "processes":
-        return ProcessExecutor(features, y, workers or os.cpu_count() or 1)
-    return RayExecutor(features, y, workers or 0, address)
+    return _TABLE[name].start(features, y, workers, address)
+
+
+# The executors by the name ``executor=`` takes; each one's ``start`` does the work (pools,
+# cluster connections), its constructor only stores what ``start`` made.
+_TABLE: dict[str, Any] = {
+    "local": LocalExecutor,
+    "processes": ProcessExecutor,
+    "ray": RayExecutor,
+}
+EXECUTORS = tuple(_TABLE)

@@ -36,14 +36,15 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
-def _policy_params() -> dict[str, tuple[Any, Any]]:
-    """Every policy parameter by name: (its Param, the policy's title), from the table."""
+def _policy_params() -> dict[str, list[tuple[Any, Any]]]:
+    """Every policy parameter by name: (its Param, its policy) for each policy that takes a
+    parameter of that name, from the table."""
     from shipyard.serving import POLICIES
 
-    found: dict[str, tuple[Any, Any]] = {}
+    found: dict[str, list[tuple[Any, Any]]] = {}
     for policy in POLICIES.values():
         for param in policy.params:
-            found.setdefault(param.name, (param, policy.title))
+            found.setdefault(param.name, []).append((param, policy))
     return found
 
 
@@ -52,9 +53,11 @@ def _with_policy_options(command: Callable[..., None]) -> Callable[..., None]:
     as each policy defines it: a new policy's parameters become options by themselves."""
     signature = inspect.signature(command)
     kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    for name, (param, title) in _policy_params().items():
+    for name, takers in _policy_params().items():
+        param = takers[0][0]
         kind: Any = list[str] if param.cli_type is list else param.cli_type
-        default = typer.Option(None, param.option, help=f"{title}: {param.help}.")
+        said = "; ".join(f"{policy.title}: {p.help}" for p, policy in takers)
+        default = typer.Option(None, param.option, help=f"{said}.")
         kept.append(
             inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind | None
@@ -64,10 +67,12 @@ def _with_policy_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
-def _params(options: dict[str, Any]) -> dict[str, Any]:
-    """The policy parameters given on the command line, read as their policy says."""
+def _params(options: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The policy parameters given on the command line, read as policy ``kind`` says (a
+    parameter it does not take is read as the first taker says, and refused by its check)."""
     out: dict[str, Any] = {}
-    for name, (param, _title) in _policy_params().items():
+    for name, takers in _policy_params().items():
+        param = next((p for p, policy in takers if policy.name == kind), takers[0][0])
         value = options.get(name)
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue
@@ -99,7 +104,7 @@ def create_cmd(
         policy=policy,
         description=description,
         reason=reason,
-        **_params(options),
+        **_params(options, policy),
     )
     _show(made, as_json)
 
@@ -149,7 +154,7 @@ def set_policy_cmd(
     """Change the traffic policy (running servers follow within their poll interval)."""
     from shipyard.serving import deployments
 
-    _show(deployments.set_policy(name, policy, reason=reason, **_params(options)), as_json)
+    _show(deployments.set_policy(name, policy, reason=reason, **_params(options, policy)), as_json)
 
 
 @app.command("set-route")

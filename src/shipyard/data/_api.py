@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from shipyard._refs import Ref, check_name, parse_ref
+from shipyard._validate import MAX_TAG_VALUE, check_key, text_value
 from shipyard.config import get_settings, on_reset
 from shipyard.data._backend import POLICIES, DatasetBackend, NewVersion, SchemaChanged
 from shipyard.data._checks import Check, ValidationReport
@@ -29,7 +30,6 @@ from shipyard.data._types import Dataset, VersionInfo
 from shipyard.errors import Conflict, InvalidInput
 from shipyard.store import ArtifactStore, Blob, default_artifacts, default_database
 from shipyard.tracking import active_run
-from shipyard.tracking._validate import MAX_TAG_VALUE, check_key, text_value
 
 log = logging.getLogger("shipyard.data")
 

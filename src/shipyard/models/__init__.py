@@ -34,7 +34,9 @@ from shipyard.models._api import (
 from shipyard.models._backend import ModelBackend
 from shipyard.models._env import ModelEnvironmentWarning
 from shipyard.models._export import export
+from shipyard.models._flavor import Flavor
 from shipyard.models._flavor_python import PythonModel
+from shipyard.models._flavors import FLAVORS
 from shipyard.models._loaded import LoadedModel
 from shipyard.models._onnx import ExportRefused
 from shipyard.models._signature import ColumnSpec, Signature, infer_signature
@@ -42,10 +44,12 @@ from shipyard.models._store import ModelStore
 from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
 
 __all__ = [
+    "FLAVORS",
     "STAGES",
     "ColumnSpec",
     "Export",
     "ExportRefused",
+    "Flavor",
     "LoadedModel",
     "Model",
     "ModelBackend",

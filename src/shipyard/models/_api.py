@@ -15,6 +15,7 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard._refs import check_name, parse_ref
+from shipyard._validate import MAX_TAG_VALUE, check_key, metric_value, text_value
 from shipyard.config import current_user, get_settings, on_reset
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.models import _env
@@ -39,7 +40,6 @@ from shipyard.models._store import ModelStore, NewModelVersion, check_alias, che
 from shipyard.models._types import Model, ModelEvent, ModelVersion
 from shipyard.store import default_artifacts, default_database
 from shipyard.tracking import Run, get_run
-from shipyard.tracking._validate import MAX_TAG_VALUE, check_key, metric_value, text_value
 
 __all__ = [
     "compare",

@@ -47,8 +47,9 @@ FLAVORS: dict[str, Flavor] = _discover()
 
 
 def detection_order() -> list[Flavor]:
-    """The flavors in the order detection tries them (the table's)."""
-    return list(FLAVORS.values())
+    """The flavors in the order detection tries them (their ``order``, then their name):
+    also right for a flavor a plugin adds to ``FLAVORS`` after import."""
+    return sorted(FLAVORS.values(), key=lambda f: (f.order, f.name))
 
 
 def flavor_for(model: Any, flavor: str | None = None) -> Flavor:

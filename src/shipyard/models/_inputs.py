@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 
 from shipyard import data as datasets_api
+from shipyard._validate import check_key
 from shipyard.errors import InvalidInput
 from shipyard.models._flavor import Flavor
 from shipyard.models._signature import Signature, infer_signature
 from shipyard.store import ArtifactStore
 from shipyard.tracking import Run, active_run, get_run
-from shipyard.tracking._validate import check_key
 
 __all__ = [
     "LABEL_COLUMN",

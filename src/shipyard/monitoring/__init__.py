@@ -20,8 +20,11 @@ opens an alert (``list_alerts``, ``acknowledge``, ``resolve``) and notifies its 
 from __future__ import annotations
 
 from shipyard.monitoring._alerts import Alert, acknowledge, get_alert, list_alerts, resolve
+from shipyard.monitoring._channels import CHANNELS, Channel
 from shipyard.monitoring._checks import Check, check, checks, run_due, series
 from shipyard.monitoring._concept import PageHinkley, detect_changes
+from shipyard.monitoring._detector import Detector
+from shipyard.monitoring._detectors import DETECTOR_TABLE
 from shipyard.monitoring._domain import DomainDrift, domain_drift
 from shipyard.monitoring._drift import DEFAULTS, DriftReport, FeatureDrift, Reference, drift
 from shipyard.monitoring._monitor_report import report_data
@@ -31,15 +34,22 @@ from shipyard.monitoring._monitors import create as create_monitor
 from shipyard.monitoring._monitors import get as get_monitor
 from shipyard.monitoring._monitors import set_enabled as set_monitor_enabled
 from shipyard.monitoring._quality import quality
+from shipyard.monitoring._statistics import STATISTICS, DriftStatistic
 from shipyard.monitoring._stream import drift_stream
 
 __all__ = [
+    "CHANNELS",
     "DEFAULTS",
     "DETECTORS",
+    "DETECTOR_TABLE",
+    "STATISTICS",
     "Alert",
+    "Channel",
     "Check",
+    "Detector",
     "DomainDrift",
     "DriftReport",
+    "DriftStatistic",
     "FeatureDrift",
     "Monitor",
     "PageHinkley",

@@ -18,7 +18,7 @@ from typing import Any
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.monitoring._alerts import notify
 from shipyard.monitoring._channels import finite
-from shipyard.monitoring._detectors import RUNNERS, Outcome, finite_number
+from shipyard.monitoring._detectors import DETECTOR_TABLE, Outcome, finite_number
 from shipyard.monitoring._monitor_store import RESULT_COLUMNS, CheckRecord, MonitorStore, Result
 from shipyard.monitoring._monitors import get, list_monitors, monitor_store
 from shipyard.monitoring._values import Check, Monitor
@@ -64,7 +64,8 @@ def _detect(
     detector: str, monitor: Monitor, windows: Windows, log_dir: str | Path | None
 ) -> Outcome:
     try:
-        return RUNNERS[detector](monitor, windows, log_dir)
+        outcome: Outcome = DETECTOR_TABLE[detector].run(monitor, windows, log_dir)
+        return outcome
     except ShipyardError as exc:
         return Outcome(None, note=str(exc), error=True)
     except Exception as exc:  # a model that raises on the window: this detector fails alone

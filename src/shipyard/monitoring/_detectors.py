@@ -18,7 +18,6 @@ store as the time series, and what the report charts.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,23 +27,24 @@ from typing import Any
 import numpy as np
 
 from shipyard.errors import ShipyardError
-from shipyard.monitoring._alerts import Finding
-from shipyard.monitoring._concept import PageHinkley
+from shipyard.monitoring._detector import METRICS, Detector
 from shipyard.monitoring._drift import DriftReport, drift
-from shipyard.monitoring._monitors import METRICS, Monitor
+from shipyard.monitoring._performance import (
+    concept_change,
+    labelled_rows,
+    metric_value,
+    row_errors,
+)
 from shipyard.monitoring._quality import quality
 from shipyard.monitoring._statistics import deciding_key
+from shipyard.monitoring._values import Finding, Monitor
 from shipyard.monitoring._windows import Windows, inputs_of, window_evidence
 
-__all__ = ["RUNNERS", "Outcome", "finite_number"]
+__all__ = ["DETECTOR_TABLE", "Outcome", "finite_number"]
 
 REFERENCE_SCORED_ROWS = 20_000  # rows of a dataset reference scored for prediction drift
 IMPORTANCE_ROWS, MOST_WEIGHED = 1_000, 200  # rows shuffled per column; columns at most
 _IMPORTANCE: dict[tuple[str, str, tuple[str, ...]], dict[str, float] | None] = {}
-# concept drift: Page–Hinkley on block metrics standardised to unit spread; simulated on
-# stable error rates from 2% to 40% and 500 to 20,000 labelled rows, these settings raised
-# no alarm in 600 runs and found a rise from 15% to 30% errors within ~200 rows
-PH_DELTA, PH_THRESHOLD, PH_MIN_BLOCKS, MIN_BLOCK = 0.5, 10.0, 5, 25
 
 
 @dataclass
@@ -219,11 +219,11 @@ def _performance(monitor: Monitor, windows: Windows, log_dir: str | Path | None)
     from shipyard.serving import read_feedback
 
     feedback = read_feedback(monitor.target, log_dir)
-    labelled = _labelled(windows.current, feedback)
+    labelled = labelled_rows(windows.current, feedback)
     classifier = _is_classifier(windows.current)
     metric = monitor.metric or ("accuracy" if classifier else "mae")
     errors, unusable = (
-        (np.array([]), 0) if labelled is None else _errors(metric, labelled[0], labelled[1])
+        (np.array([]), 0) if labelled is None else row_errors(metric, labelled[0], labelled[1])
     )
     results: list[tuple[str, str, float | None, float | None, bool]] = [
         ("", "labelled_rows", float(len(errors)), None, False)
@@ -233,10 +233,10 @@ def _performance(monitor: Monitor, windows: Windows, log_dir: str | Path | None)
         if unusable:
             note += f" ({unusable} labels that {metric} cannot use were left out)"
         return Outcome(None, results, note=note)
-    value = _metric(metric, errors)
+    value = metric_value(metric, errors)
     limit = monitor.metric_threshold
     worse = limit is not None and (value < limit if METRICS[metric] == "min" else value > limit)
-    change = _concept_change(errors if metric in ("accuracy", "error_rate") else _exceeds(errors))
+    change = concept_change(errors if metric in ("accuracy", "error_rate") else _exceeds(errors))
     evidence: dict[str, Any] = {
         **window_evidence(windows),
         "metric": metric,
@@ -299,12 +299,36 @@ def _multivariate(monitor: Monitor, windows: Windows, _log_dir: object) -> Outco
     return outcome
 
 
-RUNNERS = {
-    "data_drift": _data_drift,
-    "prediction_drift": _prediction_drift,
-    "quality": _quality,
-    "performance": _performance,
-    "multivariate": _multivariate,
+# -- the table ----------------------------------------------------------------------------
+# One entry per detector (see ``_detector.py``): what users list in ``detectors=``, what it
+# watches, whether it runs by default, and what the report draws of it.
+
+DETECTOR_TABLE: dict[str, Detector] = {
+    d.name: d
+    for d in (
+        Detector(
+            "data_drift",
+            _data_drift,
+            default_for=("deployment", "dataset"),
+            charts="distributions",
+        ),
+        Detector(
+            "prediction_drift",
+            _prediction_drift,
+            targets=("deployment",),
+            default_for=("deployment",),
+            charts="distributions",
+        ),
+        Detector("quality", _quality, default_for=("deployment", "dataset"), charts="table"),
+        Detector(
+            "performance",
+            _performance,
+            targets=("deployment",),
+            default_for=("deployment",),
+            over_time=tuple(METRICS),
+        ),
+        Detector("multivariate", _multivariate, over_time=("domain_auc",)),
+    )
 }
 
 
@@ -404,96 +428,3 @@ def _score_reference(monitor: Monitor, windows: Windows) -> Any:
     if model.classes is not None:
         out["probability"] = model.predict_proba(frame).max(axis=1)
     return pa.table(out)
-
-
-def _labelled(current: Any, feedback: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(predicted, actual, time) of the window's rows that have a feedback label, in time
-    order. A request's label is a value (for every row of it) or a list (one per row)."""
-    if feedback is None or "label" not in feedback.column_names:
-        return None
-    labels: dict[str, Any] = {}
-    for request_id, label in zip(
-        feedback.column("request_id").to_pylist(), feedback.column("label").to_pylist(), strict=True
-    ):
-        if label is not None:
-            labels[request_id] = json.loads(label)  # the latest label of a request wins
-    predicted, actual, at = [], [], []
-    for request_id, row, prediction, when in zip(
-        current.column("request_id").to_pylist(),
-        current.column("row").to_pylist(),
-        current.column("prediction").to_pylist(),
-        current.column("at").to_pylist(),
-        strict=True,
-    ):
-        if request_id not in labels:
-            continue
-        label = labels[request_id]
-        if isinstance(label, list):
-            if row >= len(label):
-                continue
-            label = label[row]
-        if label is None:
-            continue
-        predicted.append(prediction)
-        actual.append(label)
-        at.append(when)
-    if not predicted:
-        return None
-    return np.array(predicted, dtype=object), np.array(actual, dtype=object), np.array(at)
-
-
-def _errors(metric: str, predicted: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, int]:
-    """Per row: 1.0 for a wrong class and 0.0 for a right one (accuracy, error_rate), the
-    absolute error (mae) or the squared error (rmse); and how many rows were left out
-    (labels that are not finite numbers, for mae and rmse)."""
-    if metric in ("accuracy", "error_rate"):
-        wrong = [0.0 if _same(p, a) else 1.0 for p, a in zip(predicted, actual, strict=True)]
-        return np.array(wrong, dtype=np.float64), 0
-    both = np.array([_number(p) for p in predicted]), np.array([_number(a) for a in actual])
-    usable = np.isfinite(both[0]) & np.isfinite(both[1])
-    difference = both[0][usable] - both[1][usable]
-    errors = np.abs(difference) if metric == "mae" else difference**2
-    return errors, int((~usable).sum())
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _same(predicted: Any, actual: Any) -> bool:
-    if predicted == actual:
-        return True
-    try:  # JSON has one number type: 1 and 1.0 and "1" name the same class
-        return float(predicted) == float(actual)
-    except (TypeError, ValueError):
-        return str(predicted) == str(actual)
-
-
-def _metric(metric: str, errors: np.ndarray) -> float:
-    mean = float(errors.mean())
-    return {"accuracy": 1 - mean, "error_rate": mean, "mae": mean, "rmse": math.sqrt(mean)}[metric]
-
-
-def _concept_change(errors: np.ndarray) -> int | None:
-    """Labelled rows after which Page–Hinkley saw the error rise, or None. The errors are
-    averaged over blocks (at least 25 rows, and enough to expect five errors), each block's
-    mean standardised by the spread a block of that size has when nothing changes."""
-    mean, spread = float(errors.mean()), float(errors.std())
-    if spread == 0:
-        return None
-    rate = min(mean, 1 - mean) if set(np.unique(errors)) <= {0.0, 1.0} else 1.0
-    block = max(MIN_BLOCK, math.ceil(5 / rate)) if rate > 0 else MIN_BLOCK
-    count = len(errors) // block
-    if count < PH_MIN_BLOCKS:
-        return None
-    means = errors[: count * block].reshape(count, block).mean(axis=1)
-    detector = PageHinkley(delta=PH_DELTA, threshold=PH_THRESHOLD, min_values=PH_MIN_BLOCKS)
-    for i, value in enumerate((means - mean) / (spread / math.sqrt(block))):
-        if detector.update(float(value)):
-            return (i + 1) * block
-    return None

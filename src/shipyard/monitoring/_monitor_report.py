@@ -18,17 +18,12 @@ from shipyard._html import write_page
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._alerts import list_alerts
 from shipyard.monitoring._checks import checks, series
+from shipyard.monitoring._detectors import DETECTOR_TABLE
 from shipyard.monitoring._monitors import get
 from shipyard.monitoring._report import distribution_figure
 
 __all__ = ["report_data", "write_report"]
 
-DRIFT_DETECTORS = ("data_drift", "prediction_drift")
-# the statistic of each detector charted over time when no threshold marks the deciding one
-OVER_TIME = {
-    "performance": ("accuracy", "error_rate", "mae", "rmse"),
-    "multivariate": ("domain_auc",),
-}
 MOST_CHARTS = 40  # distribution charts per detector (drifted first)
 
 
@@ -76,7 +71,8 @@ def write_report(name: str, path: str | Path, *, last: int = 50) -> Path:
                 parts.append(_slot(len(figures)))
                 figures.append(over_time)
             charts = latest["charts"].get(detector, {})
-            if detector in DRIFT_DETECTORS:
+            kind = _chart_kind(detector)
+            if kind == "distributions":
                 shown = sorted(charts.items(), key=lambda item: (not item[1]["drifted"], item[0]))
                 for feature, chart in shown[:MOST_CHARTS]:
                     parts.append(_slot(len(figures)))
@@ -85,14 +81,20 @@ def write_report(name: str, path: str | Path, *, last: int = 50) -> Path:
                             feature, chart, chart["drifted"], chart["method"], chart["statistic"]
                         )
                     )
-            elif detector == "quality" and charts.get("quality"):
-                quality = pd.DataFrame(charts["quality"])
-                parts.append(quality.to_html(index=False, border=0, classes="report", na_rep=""))
+            elif kind == "table" and charts.get(detector):
+                table = pd.DataFrame(charts[detector])
+                parts.append(table.to_html(index=False, border=0, classes="report", na_rep=""))
     body = "\n".join(parts)
     for i, figure in enumerate(figures):
         chart = pio.to_html(figure, full_html=False, include_plotlyjs=(i == 0))
         body = body.replace(_slot(i), chart, 1)
     return write_page(path, f"Monitor {monitor['name']}", body)
+
+
+def _chart_kind(detector: str) -> str:
+    """What the report draws of a detector (``none`` for one no longer in the table)."""
+    entry = DETECTOR_TABLE.get(detector)
+    return entry.charts if entry else "none"
 
 
 def _slot(i: int) -> str:
@@ -150,11 +152,12 @@ def _over_time(frame: Any, detector: str) -> Any:
     if frame.empty:
         return None
     rows = frame[frame["detector"] == detector]
-    if detector in DRIFT_DETECTORS:
+    if _chart_kind(detector) == "distributions":
         rows = rows[rows["threshold"].notna() & (rows["feature"] != "")]
         title = "deciding statistic per feature over time (dotted: thresholds)"
     else:
-        rows = rows[rows["metric"].isin(OVER_TIME.get(detector, ()))]
+        entry = DETECTOR_TABLE.get(detector)
+        rows = rows[rows["metric"].isin(entry.over_time if entry else ())]
         title = f"{', '.join(sorted(set(rows['metric'])))} over time"
     if rows.empty:
         return None

@@ -19,6 +19,8 @@ from typing import Any
 from shipyard._refs import check_name
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._channels import parse_channel
+from shipyard.monitoring._detector import METRICS, TARGETS
+from shipyard.monitoring._detectors import DETECTOR_TABLE
 from shipyard.monitoring._monitor_store import SqlMonitorStore
 from shipyard.monitoring._values import UNITS, Monitor, format_duration
 from shipyard.store import default_database
@@ -33,16 +35,16 @@ __all__ = [
     "list_monitors",
     "monitor_store",
     "parse_duration",
+    "resolve_detectors",
     "set_enabled",
 ]
 
 
-DETECTORS = ("data_drift", "prediction_drift", "quality", "performance", "multivariate")
+DETECTORS = tuple(DETECTOR_TABLE)
 DEFAULT_DETECTORS = {
-    "deployment": ("data_drift", "prediction_drift", "quality", "performance"),
-    "dataset": ("data_drift", "quality"),
+    target: tuple(d.name for d in DETECTOR_TABLE.values() if target in d.default_for)
+    for target in TARGETS
 }
-METRICS = {"accuracy": "min", "error_rate": "max", "mae": "max", "rmse": "max"}
 LOG_REFERENCES = ("log:first", "log:previous")
 LONGEST = 10 * 365.25 * 86400.0  # durations beyond ten years are typos
 MOST_ROWS = 1_000_000_000  # a window of rows at most
@@ -192,7 +194,7 @@ def create(
         raise InvalidInput("A monitor watches a deployment or a dataset: give exactly one.")
     kind = "deployment" if deployment is not None else "dataset"
     target = str(deployment if deployment is not None else dataset)
-    chosen = _detectors(kind, detectors)
+    chosen = resolve_detectors(kind, detectors)
     _check_fields(drift_share, thresholds, categorical, metric, metric_threshold, min_rows)
     checked_channels = _channels(channels)
     _check_columns(kind, target, [*(thresholds or {}), *categorical], metric)
@@ -214,7 +216,7 @@ def create(
     return monitor_store().insert(name, kind, target, spec, period)
 
 
-def _detectors(kind: str, detectors: Sequence[str] | None) -> tuple[str, ...]:
+def resolve_detectors(kind: str, detectors: Sequence[str] | None) -> tuple[str, ...]:
     """The detectors asked for (or the kind's defaults), each known and fit for the kind."""
     if detectors is not None and (isinstance(detectors, str) or not list(detectors)):
         raise InvalidInput("detectors must be a list of at least one detector (or None).")
@@ -222,12 +224,20 @@ def _detectors(kind: str, detectors: Sequence[str] | None) -> tuple[str, ...]:
     unknown = [d for d in chosen if d not in DETECTORS]
     if unknown:
         raise InvalidInput(f"detectors: unknown {unknown}; choose from {', '.join(DETECTORS)}.")
-    if kind == "dataset" and {"prediction_drift", "performance"} & set(chosen):
+    if any(kind not in DETECTOR_TABLE[d].targets for d in chosen):
+        fit = [d.name for d in DETECTOR_TABLE.values() if kind in d.targets]
+        unfit = [d.name for d in DETECTOR_TABLE.values() if kind not in d.targets]
+        needs = "a deployment's traffic" if kind == "dataset" else "a dataset's versions"
         raise InvalidInput(
-            "detectors: prediction_drift and performance need a deployment's traffic; "
-            "a dataset monitor takes data_drift, quality and multivariate."
+            f"detectors: {_listed(unfit)} need{'s' if len(unfit) == 1 else ''} {needs}; "
+            f"a {kind} monitor takes {_listed(fit)}."
         )
     return chosen
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _check_fields(

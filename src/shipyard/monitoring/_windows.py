@@ -2,7 +2,7 @@
 
 A deployment's (or plainly served model's) current window is the newest rows (or the last
 stretch of time) of its inference log, read through the log's owner
-(``serving._log.InferenceLog``): answered rows only, shadow copies being the shadow's
+(``serving.InferenceLog``): answered rows only, shadow copies being the shadow's
 business; its reference
 is a dataset version or an earlier window of the log. A dataset monitor compares the
 dataset's newest version with a reference version. Columns drift cannot judge (timestamps,
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.monitoring._monitors import Monitor
 from shipyard.monitoring._quality import current_schema
+from shipyard.monitoring._values import Monitor
 
 if TYPE_CHECKING:
-    from shipyard.serving._log import InferenceLog
+    from shipyard.serving import InferenceLog
 
 __all__ = ["Windows", "inputs_of", "read_windows", "window_evidence"]
 
@@ -59,7 +59,7 @@ def read_windows(monitor: Monitor, now: float, log_dir: str | Path | None) -> Wi
         windows = Windows(table, before, names, reference_label=f"{reference.ref} vs {current.ref}")
         windows.schema = current_schema(reference.name)  # as quality(reference, ...) does
         return _skip_unjudgeable(windows, monitor)
-    from shipyard.serving._log import InferenceLog  # serving loads the web stack: lazily
+    from shipyard.serving import InferenceLog  # serving loads the web stack: lazily
 
     return _log_windows(monitor, now, InferenceLog.of(monitor.target, log_dir))
 

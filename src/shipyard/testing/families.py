@@ -79,7 +79,8 @@ def _needs(family: Family) -> None:
 def check_entry(family: Family) -> None:
     """The entry is well formed: its name is its key, its tasks are known, its estimators
     are found back as this family, its grid and cheap start use its space's parameters."""
-    assert FAMILY_TABLE.get(family.name) is family, f"{family.name} is not its table key"
+    # an entry checked before it joins the table (a plugin's) passes; a taken name does not
+    assert FAMILY_TABLE.get(family.name, family) is family, f"{family.name}: name taken"
     assert family.tasks and set(family.tasks) <= set(TASKS), family.tasks
     assert isinstance(family.cost, int)
     assert family.estimators, "estimators: class-name prefixes of its estimators"

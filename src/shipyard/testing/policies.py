@@ -80,7 +80,8 @@ def check_fields(entry: RolloutPolicy) -> None:
     """Name, help text and parameters are declared, and the entry is in the table."""
     assert isinstance(entry, RolloutPolicy), f"{entry!r} lacks RolloutPolicy's members"
     assert entry.name.isidentifier(), f"name {entry.name!r}"
-    assert POLICIES.get(entry.name) is entry, f"{entry.name}: not in POLICIES by its name"
+    # an entry checked before it joins the table (a plugin's) passes; a taken name does not
+    assert POLICIES.get(entry.name, entry) is entry, f"{entry.name}: another policy has it"
     assert entry.title and entry.summary, f"{entry.name}: title and summary are the help"
     names = [p.name for p in entry.params]
     assert len(names) == len(set(names)), f"{entry.name}: parameters repeat: {names}"
@@ -176,6 +177,9 @@ def check_promote(entry: RolloutPolicy) -> None:
         assert chosen == route, f"{entry.name}: promoted {chosen} for {route}"
         assert policy.get("kind") == entry.name, f"{entry.name}: {policy}"
         assert json.loads(json.dumps(policy)) == policy
+        # the promoted route answers everything: it never gets a shadow copy of its own
+        # requests (a policy whose stored parameters drive routing updates them on promote)
+        assert route not in entry.shadows(policy, routes), f"{entry.name}: {policy}"
     try:
         _policy, chosen = entry.promote(stored, routes, None)
     except InvalidInput:

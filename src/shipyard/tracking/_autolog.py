@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from shipyard import _validate as check
 from shipyard.errors import ShipyardError
-from shipyard.tracking import _validate as check
 from shipyard.tracking._run import Run, active_run
 
 #: Set while an autologged fit runs; a ContextVar so that workers that copy the context

@@ -16,10 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from shipyard import _validate as check
 from shipyard.config import get_settings
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.store import ArtifactStore
-from shipyard.tracking import _validate as check
 from shipyard.tracking._backend import RawPoint, TrackingBackend
 from shipyard.tracking._objects import serialize, with_extension
 from shipyard.tracking._process import ProcessInfo, environment_info, source_info

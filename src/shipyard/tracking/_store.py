@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
+from shipyard import _validate as check
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import Blob, Database
 from shipyard.tracking import _rows
-from shipyard.tracking import _validate as check
 from shipyard.tracking._backend import RawPoint, TrackingBackend
 from shipyard.tracking._process import ProcessInfo, is_alive
 from shipyard.tracking._tables import (

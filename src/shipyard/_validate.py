@@ -1,4 +1,5 @@
-"""Checks on what users log: names, keys, values. Each error names the field.
+"""Checks on what users record (run params, tags and metrics; dataset and model tags and
+metrics): names, keys, values. Each error names the field.
 
 Policy on non-finite metric values: NaN and ±inf are refused with :class:`InvalidInput`
 before anything is buffered. They cannot be ordered or compared in a search, JSON cannot
