@@ -87,7 +87,9 @@ def _convert(model: Any, flavor: str, signature: Signature) -> tuple[bytes, str]
     """The model as ONNX bytes, and the converter with its version, from its flavor."""
     chosen = FLAVORS.get(flavor)
     if chosen is None or chosen.onnx_unsupported is not None:
-        supported = [f.name for f in FLAVORS.values() if f.onnx_unsupported is None]
+        # the broadest flavors (those later in detection) first: scikit-learn, then libraries
+        convertible = [f for f in FLAVORS.values() if f.onnx_unsupported is None]
+        supported = [f.name for f in sorted(convertible, key=lambda f: (-f.order, f.name))]
         why = "" if chosen is None else f" ({chosen.onnx_unsupported})"
         raise ExportRefused(
             f"ONNX export supports the flavors {', '.join(supported)}, got {flavor!r}{why}. "
