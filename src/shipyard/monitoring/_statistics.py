@@ -19,6 +19,7 @@ categories.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -124,7 +125,7 @@ class DriftStatistic(Protocol):
         ...
 
 
-class Statistic:
+class Statistic(abc.ABC):
     """A base for the entries: the fields of :class:`DriftStatistic`, and the defaults of a
     statistic computed from the bins or categories alone (symmetric; drift_stream has the
     exact counts, so it gives the same values)."""
@@ -141,8 +142,9 @@ class Statistic:
     identical: tuple[float, ...]
     streamed: str = "exact"
 
+    @abc.abstractmethod
     def compute(self, inputs: Inputs) -> dict[str, float]:
-        raise NotImplementedError
+        """The statistic's ``keys`` and their values, from the column's prepared inputs."""
 
     def stream_errors(self, inputs: Inputs) -> dict[str, float]:
         return {}
