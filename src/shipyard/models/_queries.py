@@ -55,30 +55,6 @@ def resolve(conn: Connection, ref: Ref) -> str:
     raise NotFound(REGISTRY.missing(conn, owner, ref))
 
 
-def model_id(conn: Connection, name: str) -> str:
-    """The id of the model called ``name``; :class:`NotFound` when there is none."""
-    return REGISTRY.entity_id(conn, name)
-
-
-def lock(conn: Connection, name: str) -> str:
-    """The model's id, its row locked until the transaction ends."""
-    return REGISTRY.lock(conn, name)
-
-
-def event(
-    conn: Connection,
-    model_id: str,
-    version: int | None,
-    kind: str,
-    before: str | None,
-    after: str | None,
-    actor: str | None,
-    reason: str | None,
-) -> None:
-    """Record a move in the model's history."""
-    REGISTRY.event(conn, model_id, version, kind, before, after, actor, reason)
-
-
 _DATASETS = (
     select(DATASETS.c.name, DATASET_VERSIONS.c.version)
     .join(DATASET_VERSIONS, DATASET_VERSIONS.c.dataset_id == DATASETS.c.id)

@@ -219,7 +219,7 @@ class ModelStore(ModelBackend):
                 )
             REGISTRY.drop_aliases(conn, model_id, info.id, actor, "version deleted")
             conn.execute(delete(VERSIONS).where(VERSIONS.c.id == info.id))
-            q.event(conn, model_id, info.version, "deleted", info.stage, None, actor, reason)
+            REGISTRY.event(conn, model_id, info.version, "deleted", info.stage, None, actor, reason)
             return info
 
     def delete_model(self, name: str) -> int:
@@ -263,7 +263,7 @@ class ModelStore(ModelBackend):
                     created_at=time.time(),
                 )
             )
-            q.event(conn, row.model_id, row.version, "exported", None, fmt, actor, None)
+            REGISTRY.event(conn, row.model_id, row.version, "exported", None, fmt, actor, None)
             return q.info(conn, version_id)
 
 
@@ -272,7 +272,9 @@ def _add_version(conn: Connection, name: str, new: NewModelVersion) -> ModelVers
     version_id, number = REGISTRY.add_version(conn, model_id, _payload(new))
     REGISTRY.set_tags(conn, version_id, new.tags)
     REGISTRY.add_edges(conn, version_id, new.datasets)
-    q.event(conn, model_id, number, "registered", None, new.flavor, new.created_by, new.reason)
+    REGISTRY.event(
+        conn, model_id, number, "registered", None, new.flavor, new.created_by, new.reason
+    )
     for alias in new.aliases:
         REGISTRY.set_alias(conn, model_id, alias, version_id, new.created_by, new.reason)
     if new.stage != "none":
@@ -324,9 +326,11 @@ def _set_stage(
             )
         ).all():
             conn.execute(update(VERSIONS).where(VERSIONS.c.id == other_id).values(stage="archived"))
-            q.event(conn, model_id, other, "stage", "production", "archived", actor, replaced)
+            REGISTRY.event(
+                conn, model_id, other, "stage", "production", "archived", actor, replaced
+            )
     conn.execute(update(VERSIONS).where(VERSIONS.c.id == version_id).values(stage=stage))
-    q.event(conn, model_id, number, kind, current, stage, actor, reason)
+    REGISTRY.event(conn, model_id, number, kind, current, stage, actor, reason)
 
 
 def _production_history(conn: Connection, model_id: str) -> list[int]:
