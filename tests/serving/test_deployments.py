@@ -142,7 +142,7 @@ def test_epsilon_greedy_explores_then_exploits() -> None:
 def _stats(requests: int, errors: int = 0, latency: float = 0.001, labelled: int = 0,
            correct: float = 0.0) -> RouteStats:  # fmt: skip
     stats = RouteStats(requests=requests, errors=errors, labelled=labelled, correct=correct)
-    stats.latencies.extend([latency] * max(1, requests))
+    stats.model_time.add(latency, max(1, requests))
     return stats
 
 

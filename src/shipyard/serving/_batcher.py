@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +27,20 @@ __all__ = ["Batcher"]
 THREAD_ROWS = 2048  # requests this big run in a thread, not on the event loop
 
 Run = Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray | None]]
+Result = tuple[np.ndarray, np.ndarray | None, float]  # labels, probabilities, model seconds
+
+
+def _timed(run: Run, columns: dict[str, np.ndarray]) -> Result:
+    started = time.perf_counter()
+    labels, proba = run(columns)
+    return labels, proba, time.perf_counter() - started
 
 
 @dataclass
 class _Waiting:
     columns: dict[str, np.ndarray]
     rows: int
-    future: asyncio.Future[tuple[np.ndarray, np.ndarray | None]]
+    future: asyncio.Future[Result]
 
 
 class Batcher:
@@ -53,21 +61,21 @@ class Batcher:
         self._scheduled = False
         self.inline = False  # call at once: set for models faster than a loop turn
 
-    async def predict(
-        self, columns: dict[str, np.ndarray], rows: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Labels (or values) and probabilities (or None) for these rows."""
+    async def predict(self, columns: dict[str, np.ndarray], rows: int) -> Result:
+        """Labels (or values), probabilities (or None) and the seconds the model call that
+        answered them took (the whole batch's call: what this request waited on the model,
+        not what it waited in line)."""
         rows = len(next(iter(columns.values()))) if columns else rows  # as validated
         if rows >= THREAD_ROWS:
             # a big request runs in a thread, so the loop keeps answering others meanwhile
             # (ONNX Runtime and NumPy release the GIL)
             if self.observe is not None:
                 self.observe(rows)
-            return await asyncio.to_thread(self.run, columns)
+            return await asyncio.to_thread(_timed, self.run, columns)
         if self.inline or rows >= self.max_batch:  # nothing to gain from company
             if self.observe is not None:
                 self.observe(rows)
-            return self.run(columns)
+            return _timed(self.run, columns)
         loop = asyncio.get_running_loop()
         waiting = _Waiting(columns, rows, loop.create_future())
         self._waiting.append(waiting)
@@ -96,24 +104,24 @@ class Batcher:
         if self.observe is not None:
             self.observe(rows)
         if len(batch) == 1:
-            self._settle(batch[0], functools.partial(self.run, batch[0].columns))
+            self._settle(batch[0], functools.partial(_timed, self.run, batch[0].columns))
             return
         try:
             joined = {
                 name: np.concatenate([item.columns[name] for item in batch])
                 for name in batch[0].columns
             }
-            labels, proba = self.run(joined)
+            labels, proba, seconds = _timed(self.run, joined)
         except Exception:
             for item in batch:
-                self._settle(item, functools.partial(self.run, item.columns))
+                self._settle(item, functools.partial(_timed, self.run, item.columns))
             return
         start = 0
         for item in batch:
             end = start + item.rows
             part = None if proba is None else proba[start:end]
             if not item.future.done():
-                item.future.set_result((labels[start:end], part))
+                item.future.set_result((labels[start:end], part, seconds))
             start = end
 
     @staticmethod

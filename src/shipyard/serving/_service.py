@@ -106,6 +106,7 @@ class _Call:
     columns: Mapping[str, np.ndarray] | None = None
     labels: Any = None
     proba: Any = None
+    model_seconds: float = 0.0  # the model call that answered it
 
 
 class InferenceService:
@@ -327,7 +328,9 @@ class InferenceService:
         call.raw, rows = parse(body, signature.names if signature is not None else [])
         call.columns = columns = active.model.validate(call.raw)
         try:
-            call.labels, call.proba = await active.batcher.predict(columns, rows)
+            call.labels, call.proba, call.model_seconds = await active.batcher.predict(
+                columns, rows
+            )
         except InvalidInput:
             raise
         except Exception:
@@ -399,7 +402,7 @@ class InferenceService:
         assert route is not None and active is not None and call.router is not None
         stats = self.stats[route]
         stats.requests += 1
-        stats.latencies.append(seconds)
+        stats.model_time.add(call.model_seconds)
         first = labels[0].item() if hasattr(labels[0], "item") else labels[0]
         self.tickets.add(call.request_id, Ticket(route, active.name, active.version, first))
         logged = self.log is not None and self.log.wanted()
@@ -433,7 +436,7 @@ class InferenceService:
         seconds = time.perf_counter() - started
         stats = self.stats[route]
         stats.requests += 1
-        stats.latencies.append(seconds)
+        stats.model_time.add(seconds)
         agree = int(np.sum(np.asarray(labels) == np.asarray(call.labels)))
         metrics.shadow.labels(self.name, route, "agree").inc(agree)
         metrics.shadow.labels(self.name, route, "differ").inc(len(labels) - agree)

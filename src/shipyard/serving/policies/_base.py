@@ -123,6 +123,12 @@ class RolloutPolicy(Protocol):
         """Routes whose statistics start over when the stored policy went from old to new."""
         ...
 
+    def epoch(self, policy: Mapping[str, Any]) -> str:
+        """The evidence period the stored policy is in (a canary's step): statistics pooled
+        across workers and replicas are kept per period, so evidence belongs to the period
+        it was gathered in. Two policies with the same epoch judge the same evidence."""
+        ...
+
     def promote(
         self, policy: Mapping[str, Any], routes: Sequence[str], route: str | None
     ) -> tuple[dict[str, Any], str]:
@@ -174,6 +180,9 @@ class BasePolicy:
 
     def restart(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
+
+    def epoch(self, policy: Mapping[str, Any]) -> str:
+        return ""
 
     def promote(
         self, policy: Mapping[str, Any], routes: Sequence[str], route: str | None

@@ -88,6 +88,9 @@ class CanaryPolicy(BasePolicy):
             return (str(new["baseline"]), str(new["candidate"]))
         return ()
 
+    def epoch(self, policy: Mapping[str, Any]) -> str:
+        return "/".join(str(policy.get(k)) for k in _STATE)
+
     def promote(
         self, policy: Mapping[str, Any], routes: Sequence[str], route: str | None
     ) -> tuple[dict[str, Any], str]:
