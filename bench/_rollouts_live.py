@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+
 from _common import log, temp_folder
 
 HERE = Path(__file__).resolve().parent
@@ -47,13 +48,13 @@ def _prepare(home: Path) -> None:
     for var in ("SHIPYARD_DB_URL", "SHIPYARD_ARTIFACTS_URL", "SHIPYARD_CONFIG"):
         os.environ.pop(var, None)
     sys.path.insert(0, str(HERE))
-    from _rollout_models import Busy, Failing
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     import shipyard as sy
+    from _rollout_models import Busy, Failing
     from shipyard.config import reset_settings
     from shipyard.data import make_loans
 
@@ -80,7 +81,10 @@ def _free_port() -> int:
 @contextmanager
 def _server(deployment: str, workers: int = 1, poll: float = 0.5) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "shipyard.cli", "serve", "--deployment", deployment,
          "--port", str(port), "--workers", str(workers), "--poll", str(poll),

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from _common import log, source_state
 
+from _common import log, source_state
 from shipyard.serving._stats import RouteStats
 from shipyard.serving.policies import check_policy
 from shipyard.serving.policies.canary import judge as shipped_judge
@@ -115,9 +115,13 @@ def threshold_judge(policy: dict[str, Any], baseline: RouteStats, candidate: Rou
             why = "error rate"
         elif base_p99 and cand_p99 and cand_p99 > policy["max_latency_ratio"] * base_p99:
             why = "latency"
-        elif enough and base_acc is not None and cand_acc is not None:
-            if cand_acc < base_acc - policy["max_metric_drop"]:
-                why = "accuracy"
+        elif (
+            enough
+            and base_acc is not None
+            and cand_acc is not None
+            and cand_acc < base_acc - policy["max_metric_drop"]
+        ):
+            why = "accuracy"
     if why is not None:
         return ("canary-rolled-back", {**policy, "status": "rolled_back"})
     if candidate.requests < need:
