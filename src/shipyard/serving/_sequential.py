@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from scipy import special
 
 __all__ = [
@@ -290,4 +289,3 @@ def bonferroni(alpha: float, tests: int) -> float:
     """Each of ``tests`` tests' level so that the chance of any false rejection stays at
     most ``alpha`` (Bonferroni)."""
     return alpha / max(1, tests)
-
