@@ -221,7 +221,7 @@ def test_require_labels_holds_a_step_until_both_routes_have_them() -> None:
     )
     assert later is not None and later.kind == "canary-step"
     for bad, field in [({"alpha": 1.5}, "alpha"), ({"require_labels": "yes"}, "require_labels")]:
-        with pytest.raises(InvalidInput, match=f"^{field} must"):
+        with pytest.raises(InvalidInput, match=rf"^{field} must"):
             check_policy("canary", ["old", "new"], bad)
 
 
@@ -259,5 +259,5 @@ def test_ab_statistics_and_a_significant_winner_takes_all(fraud: str) -> None:
     assert back.split == {"a": 50.0, "b": 50.0} and back.policy["stop_when_significant"]
     latency = rollout.statistics({**made.policy, "metric": "latency"}, better)
     assert latency["routes"][0]["estimate"] > 0 and latency["higher_is_better"] is False
-    with pytest.raises(InvalidInput, match="^metric must be one of"):
+    with pytest.raises(InvalidInput, match=r"^metric must be one of"):
         deployments.create("x", {"a": "fraud@1"}, metric="speed")

@@ -6,7 +6,8 @@ in ``shipyard.serving.policies``) is checked by the same test: it declares its n
 and parameters; its defaults check and survive JSON; it refuses an unknown parameter; it
 starts from a split of 100%; it answers every request from one of its routes and never
 shadows the route that answered; its judge, restart and promote hooks return what the
-server and the store expect; its statistics are JSON with a row per route. Each check raises AssertionError naming what failed.
+server and the store expect; its statistics are JSON with a row per route. Each check
+raises AssertionError naming what failed.
 """
 
 from __future__ import annotations
