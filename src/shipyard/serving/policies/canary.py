@@ -224,7 +224,7 @@ def _error_check(limit: float, candidate: RouteStats) -> Check:
     if not took:
         return Check("errors", None, limit, None, "no requests yet")
     p = rate_above(errors, took, limit)
-    why = f"error rate {errors / took:.3f} ({errors} of {took}) > {limit:g} (p={p:.2g})"
+    why = f"error rate {errors / took:.3f} ({errors} errors in {took}) > {limit:g} (p={p:.2g})"
     return Check("errors", errors / took, limit, p, why, lambda a: rate_interval(errors, took, a))
 
 
