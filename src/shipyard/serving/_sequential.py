@@ -232,7 +232,7 @@ def _critical_z(n: float, rho2: float, alpha: float, one_sided: bool) -> float:
 
 def difference_above(
     base: Sample, other: Sample, margin: float = 0.0, t_opt: float = _T_OPT, alpha: float = 0.05
-) -> float:
+) -> Any:
     """The always-valid p-value of ``other.mean - base.mean > margin`` (one-sided).
 
     The half-normal mixture martingale of Howard et al. 2021 over the standardized

@@ -45,7 +45,8 @@ def _centres() -> np.ndarray:
         edges.append(probe.quantile(0.5) or 0.0)
     upper = np.array(edges) * 1e3
     lower = np.concatenate([[upper[0] / 2], upper[:-1]])
-    return np.sqrt(np.maximum(lower, 1e-12) * upper)
+    centres: np.ndarray = np.sqrt(np.maximum(lower, 1e-12) * upper)
+    return centres
 
 
 _CENTRES = _centres()
