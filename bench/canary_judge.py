@@ -4,6 +4,7 @@ rollouts through ``serving.policies.canary.judge`` with its defaults.
 
     python bench/canary_judge.py            # 200 rollouts per scenario (~2-4 minutes)
     python bench/canary_judge.py --sims 50  # a smoke run
+    python bench/canary_judge.py --step-requests 2000 --alpha 0.05
 
 Each rollout walks the policy's steps: requests go to the candidate at the step's share,
 the judge looks after every 20 requests (peeking) and after every candidate error (the
@@ -61,9 +62,9 @@ def _step(policy: dict, base: Route, cand: Route, rng: np.random.Generator) -> t
     raise RuntimeError("no decision")
 
 
-def rollout(base: Route, cand: Route, rng: np.random.Generator) -> tuple[bool, int]:
+def rollout(base: Route, cand: Route, rng: np.random.Generator, params: dict) -> tuple[bool, int]:
     """(rolled back, candidate requests until the decision)."""
-    policy = check_policy("canary", ["b", "c"], {})
+    policy = check_policy("canary", ["b", "c"], params)
     total = 0
     while policy["status"] == "running":
         kind, took = _step(policy, base, cand, rng)
@@ -86,12 +87,16 @@ SCENARIOS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=200)
+    parser.add_argument("--step-requests", type=int, default=200)
+    parser.add_argument("--alpha", type=float, default=0.05)
     args = parser.parse_args()
+    params = {"step_requests": args.step_requests, "alpha": args.alpha}
+    print(f"canary defaults but {params}; {args.sims} rollouts per candidate")
     baseline = Route(0.002, 0.90)
     print(f"{'candidate':38} {'rolled back':>12} {'median requests':>16}")
     for seed, (name, candidate) in enumerate(SCENARIOS.items()):
         rng = np.random.default_rng(seed)
-        results = [rollout(baseline, candidate, rng) for _ in range(args.sims)]
+        results = [rollout(baseline, candidate, rng, params) for _ in range(args.sims)]
         back = [n for rolled, n in results if rolled]
         median = statistics.median(back) if back else float("nan")
         print(f"{name:38} {len(back) / args.sims:12.3f} {median:16.0f}")

@@ -95,6 +95,8 @@ def rate_above(k: Any, n: Any, p0: float, priors: Prior | None = None) -> Any:
     >>> float(rate_above(2, 2, 0.01)) < 0.001  # failing every request is clear at once
     True
     """
+    if isinstance(k, (int, float)) and isinstance(n, (int, float)):
+        return _rate_above_one(float(k), float(n), p0, priors)
     k_, n_ = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
     if np.any((k_ < 0) | (k_ > n_)):
         raise ValueError(f"k must be between 0 and n; got k={k}, n={n}.")
@@ -106,6 +108,30 @@ def rate_above(k: Any, n: Any, p0: float, priors: Prior | None = None) -> Any:
         log_m = _log_rate_martingale(k_, n_, p0, priors if priors is not None else _priors(p0))
         out = np.where(k_ > 0, np.minimum(1.0, np.exp(-np.maximum(log_m, 0.0))), 1.0)
     return float(out) if out.ndim == 0 else out
+
+
+def _rate_above_one(k: float, n: float, p0: float, priors: Prior | None) -> float:
+    """:func:`rate_above` for one count, in plain floats (the judge's path: ~10 µs)."""
+    if not 0 <= k <= n:
+        raise ValueError(f"k must be between 0 and n; got k={k}, n={n}.")
+    if p0 >= 1 or k == 0:
+        return 1.0
+    if p0 <= 0:
+        return 0.0
+    terms = []
+    for a, b, weight in priors if priors is not None else _priors(p0):
+        tail = float(special.betaincc(a + k, b + n - k, p0))
+        if tail > 0:
+            terms.append(
+                math.log(weight * tail / float(special.betaincc(a, b, p0)))
+                + float(special.betaln(a + k, b + n - k) - special.betaln(a, b))
+            )
+    if not terms:
+        return 1.0
+    top = max(terms)
+    log_m = top + math.log(sum(math.exp(t - top) for t in terms))
+    log_m -= k * math.log(p0) + (n - k) * math.log1p(-p0)
+    return min(1.0, math.exp(-log_m)) if log_m > 0 else 1.0
 
 
 def _bisect(inside: Callable[[float], bool], lo: float, hi: float) -> float:
@@ -150,6 +176,9 @@ class Sample:
         """Bernoulli data (accuracy, error rate); the variance is that of the rate with one
         success and one failure added (so a side with all-correct labels is not certain).
         Arrays give a sample of arrays."""
+        if isinstance(successes, (int, float)) and isinstance(n, (int, float)):
+            rate = (successes + 1) / (n + 2)
+            return cls(float(n), successes / max(n, 1), rate * (1 - rate))
         smoothed = (np.asarray(successes, dtype=float) + 1) / (np.asarray(n, dtype=float) + 2)
         mean = np.asarray(successes, dtype=float) / np.maximum(n, 1)
         return cls(*(_plain(x) for x in (n, mean, smoothed * (1 - smoothed))))
@@ -157,6 +186,11 @@ class Sample:
     @classmethod
     def of_sums(cls, n: Any, total: Any, total_sq: Any) -> Sample:
         """Any numbers, from their count, sum and sum of squares (unbiased variance)."""
+        if all(isinstance(x, (int, float)) for x in (n, total, total_sq)):
+            size = max(float(n), 1.0)
+            middle = total / size
+            spread = max(0.0, total_sq - size * middle * middle) / max(1.0, size - 1)
+            return cls(float(n), middle, spread)
         count = np.maximum(np.asarray(n, dtype=float), 1)
         mean = np.asarray(total, dtype=float) / count
         spread = np.maximum(0.0, np.asarray(total_sq, dtype=float) - count * mean * mean)

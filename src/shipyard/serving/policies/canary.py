@@ -252,16 +252,24 @@ def _accuracy_check(policy: dict[str, Any], baseline: RouteStats, candidate: Rou
         return Check("accuracy", None, drop, None, f"needs {need} labels per route (has {have})")
     worse = Sample.of_counts(candidate.correct, candidate.labelled)
     better = Sample.of_counts(baseline.correct, baseline.labelled)
-    p = difference_above(worse, better, drop, alpha=check_level(policy))
+    level, t_opt = check_level(policy), _labels_expected(policy)
+    p = difference_above(worse, better, drop, t_opt, level)
     why = (
         f"accuracy {cand_acc:.2f} vs {base_acc:.2f}: drop {base_acc - cand_acc:.2f} > "
         f"{drop:g} (p={p:.2g})"
     )
 
-    def interval(level: float) -> tuple[float, float]:
-        return difference(worse, better, level, drop, one_sided=True).interval
+    def interval(at: float) -> tuple[float, float]:
+        return difference(worse, better, at, drop, True, t_opt).interval
 
     return Check("accuracy", base_acc - cand_acc, drop, p, why, interval)
+
+
+def _labels_expected(policy: Mapping[str, Any]) -> float:
+    """Labels in all when the smaller route of this step's split has ``min_labels``: the
+    accuracy test is tuned to be tightest there (fixed by the policy, not the data)."""
+    share = float(policy["steps"][int(policy["step"])]) / 100
+    return float(policy["min_labels"]) / max(0.01, min(share, 1 - share))
 
 
 def _rollback(policy: dict[str, Any], evidence: dict[str, Any], why: str) -> Decision:
