@@ -1,6 +1,7 @@
-"""A canary judged on labels over real HTTP: the true outcomes of the requests are posted
-to ``/feedback``; an equally accurate candidate is promoted, an inaccurate one rolled back
-with the reason in its decision."""
+"""Statistical decisions over real HTTP: a canary judged on labels (the true outcomes of
+the requests posted to ``/feedback``: an equally accurate candidate is promoted, an
+inaccurate one rolled back with the reason in its decision), and an A/B test stopped when
+one route earns significantly more reward."""
 
 from __future__ import annotations
 
@@ -85,3 +86,31 @@ def test_labels_promote_an_equal_candidate_and_roll_back_an_inaccurate_one(
     why = event.detail["evidence"]["why"]
     assert why.startswith("accuracy ") and "drop" in why and "> 0.02 (p=" in why
     assert deployments.get("wrong").split == {"stable": 100.0, "new": 0.0}
+
+
+def test_an_ab_test_stops_when_one_route_earns_significantly_more(
+    store: Path, start_server: Any, tmp_path: Path
+) -> None:
+    deployments.create(
+        "ab-stop", {"a": "loans-gbm@1", "b": "loans-gbm@2"}, split={"a": 50, "b": 50},
+        metric="reward", stop_when_significant=True,
+    )  # fmt: skip
+    try:
+        running = start_server(
+            serving.create_app(deployment="ab-stop", poll=0.05, log_dir=tmp_path)
+        )
+        row = sy.data.make_loans(1, seed=1)[FEATURES].to_dict("records")[0]
+        deadline = time.monotonic() + 45
+        with httpx.Client(base_url=running.url, timeout=30) as client:
+            while deployments.get("ab-stop").policy["split"]["b"] < 100:
+                assert time.monotonic() < deadline, "the A/B test did not conclude in time"
+                answer = client.post("/predict", json=row).json()
+                reward = 0.8 if answer["version"] == 2 else 0.2  # b earns four times more
+                client.post("/feedback", json={"id": answer["id"], "reward": reward})
+        event = deployments.history("ab-stop")[0]
+        assert event.kind == "ab-concluded" and event.detail["evidence"]["why"].startswith(
+            "b wins on reward: a 0.2, b 0.8"
+        )
+        assert deployments.rollback("ab-stop").split == {"a": 50.0, "b": 50.0}
+    finally:
+        deployments.delete("ab-stop")
