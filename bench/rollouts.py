@@ -10,24 +10,27 @@ request rate and poll interval; half the answered requests get a label; model ti
 log-normal. The shipped server judges on every poll and, for errors, on the request path
 (each failed candidate request consults the judge at once); the anchor only polls.
 
-Truths: ``equal`` (same accuracy 0.90, error rate 0.2%, model time), ``slightly worse``
+Truths: ``equal`` (same accuracy 0.90, error rate 0.2%, model time), ``at its limits``
+(1% errors and accuracy 0.88: exactly what the canary allows), ``slightly worse``
 (accuracy 0.86: twice the allowed drop of 0.02), ``much worse`` (accuracy 0.50), ``slower``
-(model time ×5 against an allowed ×2), ``error-prone`` (5% errors against an allowed 1%),
-``failing`` (every request fails).
+(model time ×5 against an allowed ×2), ``error-prone`` (5% and 10% errors against an
+allowed 1%), ``failing`` (every request fails). Clearly worse: much worse, slower, 10%
+errors, failing.
 
 Reported per truth and judge: rolled back, promoted, undecided; a false rollback is an equal
 candidate rolled back, a missed rollback a worse one promoted; candidate requests to the
 decision (median); the step a bad candidate was stopped in; failed requests served
-against the step's error budget (1% of 200 = 2).
+against the step's error budget (1% of 200 = 2). A false rollback is an equal candidate or
+one at its limits rolled back.
 
 Part 2, live (real servers over HTTP; ``--live``): a failing candidate under load with 1 and
 2 workers (failed requests against the budget), a blue-green switch under load (failed
 requests), and a CPU-bound shadow (the primary's p50 / p99 with and without it, at a stated
 load).
 
-Goals: false rollbacks ≤ 5%; a clearly worse candidate (much worse, slower, error-prone,
-failing) stopped within its first step; failed requests within the error budget; 0 failed
-requests on switches; a shadow costs the primary's p99 ≤ 10%.
+Goals: false rollbacks ≤ 5%; a clearly worse candidate stopped within its first step;
+failed requests within the error budget; 0 failed requests on switches; a shadow costs the
+primary's p99 ≤ 10%.
 
 Run: ``python bench/rollouts.py`` (decisions, ~1 min) or ``python bench/rollouts.py --live``.
 """
@@ -72,10 +75,17 @@ class Scenario:
 BASELINE = Truth()
 SCENARIOS = (
     Scenario("equal", Truth(), bad=False, clearly_bad=False),
+    Scenario(
+        "at its limits (1% errors, acc 0.88)",
+        Truth(accuracy=0.88, error_rate=0.01),
+        bad=False,
+        clearly_bad=False,
+    ),
     Scenario("slightly worse (acc 0.86)", Truth(accuracy=0.86), bad=True, clearly_bad=False),
     Scenario("much worse (acc 0.50)", Truth(accuracy=0.50), bad=True, clearly_bad=True),
     Scenario("slower (×5 model time)", Truth(model_ms=10.0), bad=True, clearly_bad=True),
-    Scenario("error-prone (5% errors)", Truth(error_rate=0.05), bad=True, clearly_bad=True),
+    Scenario("error-prone (5% errors)", Truth(error_rate=0.05), bad=True, clearly_bad=False),
+    Scenario("error-prone (10% errors)", Truth(error_rate=0.10), bad=True, clearly_bad=True),
     Scenario("failing (every request)", Truth(error_rate=1.0), bad=True, clearly_bad=True),
 )
 
@@ -164,11 +174,13 @@ def simulate(
     *,
     per_poll: int,
     request_path: bool,
+    step_requests: int = 200,
     label_rate: float = 0.5,
-    cap: int = 200_000,
+    cap: int = 400_000,
 ) -> Outcome:
     """One canary from its first step to a decision (or ``cap`` requests)."""
-    policy = check_policy("canary", ["baseline", "candidate"], {})
+    given = {"step_requests": step_requests}
+    policy = check_policy("canary", ["baseline", "candidate"], given)
     base, cand = RouteStats(), RouteStats()
     seen = failures = 0
     while seen < cap:
@@ -209,7 +221,9 @@ def simulate(
     return Outcome("undecided", int(policy["step"]), seen, failures)
 
 
-def decisions(runs: int, rate: float, poll: float, seed: int) -> list[dict[str, Any]]:
+def decisions(
+    runs: int, rate: float, poll: float, seed: int, step_requests: int = 200
+) -> list[dict[str, Any]]:
     """Every scenario through both judges, ``runs`` canaries each."""
     per_poll = max(1, round(rate * poll))
     judges: tuple[tuple[str, Judge, bool], ...] = (
@@ -223,7 +237,14 @@ def decisions(runs: int, rate: float, poll: float, seed: int) -> list[dict[str, 
             started = time.perf_counter()
             tally = Tally(
                 [
-                    simulate(scenario, judge, rng, per_poll=per_poll, request_path=request_path)
+                    simulate(
+                        scenario,
+                        judge,
+                        rng,
+                        per_poll=per_poll,
+                        request_path=request_path,
+                        step_requests=step_requests,
+                    )
                     for _ in range(runs)
                 ]
             )
@@ -237,12 +258,13 @@ def _row(scenario: Scenario, judge: str, tally: Tally, seconds: float) -> dict[s
     wrong = "promoted" if scenario.bad else "rolled-back"
     stopped_first = (
         sum(o.decision == "rolled-back" and o.step == 0 for o in out) / len(out)
-        if scenario.clearly_bad
+        if scenario.bad
         else None
     )
     return {
         "truth": scenario.name,
         "judge": judge,
+        "clearly_bad": scenario.clearly_bad,
         "rolled_back": tally.share("rolled-back"),
         "promoted": tally.share("promoted"),
         "undecided": tally.share("undecided"),
@@ -255,7 +277,9 @@ def _row(scenario: Scenario, judge: str, tally: Tally, seconds: float) -> dict[s
     }
 
 
-def print_decisions(rows: list[dict[str, Any]], runs: int, rate: float, poll: float) -> None:
+def print_decisions(
+    rows: list[dict[str, Any]], runs: int, rate: float, poll: float, step_requests: int
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -284,20 +308,21 @@ def print_decisions(rows: list[dict[str, Any]], runs: int, rate: float, poll: fl
     console.print(table)
     console.print(
         f"  setup: {rate:,.0f} requests/s, judged every {poll:g} s ({round(rate * poll)} requests "
-        "a poll); steps 5, 25, 50, 100%; 200 candidate requests a step; half the answers "
-        "labelled; error budget 1% of a step (2 failures); alpha 0.05 where the judge tests."
+        f"a poll); steps 5, 25, 50, 100%; {step_requests} candidate requests a step; half the "
+        f"answers labelled; error budget 1% of a step ({step_requests // 100} failures); "
+        "alpha 0.05 where the judge tests."
     )
     console.print(f"  source: {source_state()}")
 
 
 def _goal(row: dict[str, Any]) -> tuple[str, bool | None]:
-    if row["truth"] == "equal":
+    if row["stopped_in_first_step"] is None:
         return "false rollbacks ≤ 5%", row["rolled_back"] <= 0.05
     if row["truth"].startswith("failing"):
         return "failures ≤ budget (2)", row["max_failures"] <= 2
-    if row["stopped_in_first_step"] is not None:
+    if row["clearly_bad"]:
         return "stopped in step 1", row["stopped_in_first_step"] >= 0.95
-    return "reported", None
+    return "reported", None  # a small harm: how often it gets through is reported
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,10 +331,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=680.0, help="requests per second")
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between judgements")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--step-requests",
+        type=int,
+        default=200,
+        help="candidate requests a step (longer steps catch smaller harms)",
+    )
     parser.add_argument("--live", action="store_true", help="also run the live part")
     args = parser.parse_args(argv)
-    rows = decisions(args.runs, args.rate, args.poll, args.seed)
-    print_decisions(rows, args.runs, args.rate, args.poll)
+    rows = decisions(args.runs, args.rate, args.poll, args.seed, args.step_requests)
+    print_decisions(rows, args.runs, args.rate, args.poll, args.step_requests)
     if args.live:
         from _rollouts_live import run_live
 
