@@ -83,6 +83,15 @@ def _print_summary(result: QuickstartResult) -> None:
         f"round trip; the shadow agreed on {result.shadow_agreement:.1%}; the inference log "
         f"holds {result.logged_rows} rows and {result.feedback_rows} outcomes as feedback.\n"
     )
+    split = ", ".join(f"{route} {share:g}%" for route, share in result.canary_split.items())
+    verdict = {"promoted": "promoted", "rolled_back": "rolled back"}.get(
+        result.canary_status, "still being judged"
+    )
+    console.print(
+        f"Canary: the challenger took a growing share of live traffic with labels posted; "
+        f"after {result.canary_requests} requests it was {verdict}"
+        f"{': ' + result.canary_why if result.canary_why else ''} (now {split}).\n"
+    )
     console.print(
         f"Monitoring: monitor {result.monitor} checked the served traffic: {result.monitor_status}"
     )

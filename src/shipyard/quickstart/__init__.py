@@ -9,7 +9,9 @@ then pick the best; register every model as a version of ``loans-default``, poin
 against the native model) and score the drifted month with it; then let AutoML search model
 families for a few seconds and register its best as the ``challenger``; deploy the champion
 with the challenger in shadow, serve it over HTTP on 127.0.0.1, send it the drifted month's
-applications with their outcomes as feedback, and read the inference log back; then let a
+applications with their outcomes as feedback, and read the inference log back; then try
+the challenger as a canary whose share grows while sequential tests on the labels posted
+find it no worse than the champion (rolled back when they find it worse); then let a
 monitor check that traffic against the training data (data, prediction and multivariate
 drift, quality, accuracy on the outcomes) and a dataset monitor check the newest month,
 raising alerts and writing an HTML report, and read its data back through the platform
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from shipyard.quickstart._live import serve_traffic, watch
+from shipyard.quickstart._live import serve_traffic, try_canary, watch
 from shipyard.quickstart._stages import (
     EXPERIMENT,
     LEARNING_RATES,
@@ -99,6 +101,11 @@ STEPS: tuple[Step, ...] = (
         serve_traffic,
     ),
     Step(
+        "canary",
+        "serving: the challenger as a canary, judged by sequential tests on posted labels",
+        try_canary,
+    ),
+    Step(
         "monitor",
         "monitoring: check the traffic and the newest month against the training data",
         watch,
@@ -147,5 +154,6 @@ def run(
         automl_trials=len(loop.searched.leaderboard),
         automl_metrics=loop.searched.best.metrics,
         **loop.served,
+        **loop.canaried,
         **loop.watched,
     )

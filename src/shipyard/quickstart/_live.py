@@ -16,6 +16,10 @@ def serve_traffic(loop: Loop, _item: None) -> None:
     loop.served = _serve(loop.later, requests=loop.options.serve_requests)
 
 
+def try_canary(loop: Loop, _item: None) -> None:
+    loop.canaried = _canary(loop.later, requests=loop.options.canary_requests)
+
+
 def watch(loop: Loop, _item: None) -> None:
     loop.watched = _monitor(loop.reference.ref, requests=loop.options.serve_requests)
 
@@ -65,6 +69,51 @@ def _serve(later: pd.DataFrame, requests: int) -> dict[str, Any]:
         "logged_rows": len(log),
         "feedback_rows": len(serving.read_feedback(name)),
     }
+
+
+def _canary(later: pd.DataFrame, requests: int) -> dict[str, Any]:
+    """The challenger as a canary of ``loans``: its share grows (25, 50, 100%) while the
+    sequential tests find it no worse than the champion on errors, model time and the
+    accuracy of the labels posted after each answer; rolled back as soon as one finds it
+    worse. Sends up to ``requests`` requests, stopping once the canary is decided."""
+    import httpx
+    import orjson
+
+    from shipyard import serving
+
+    name = "loans"
+    serving.deployments.set_policy(
+        name, "canary", baseline="champion", candidate="challenger", steps=[25, 50, 100],
+        step_requests=60, min_labels=30, reason="quick start: try the challenger live",
+    )  # fmt: skip
+    records = later.drop(columns=[TARGET]).head(requests).to_dict("records")
+    outcomes = later[TARGET].head(requests).tolist()
+    app = serving.create_app(deployment=name, poll=0.05, evidence_sync=0.05)
+    sent = 0
+    with serving.background(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        for record, outcome in zip(records, outcomes, strict=True):
+            record["applied_at"] = str(record["applied_at"])
+            body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
+            answer = client.post("/predict", content=body, headers=JSON_HEADERS)
+            answer.raise_for_status()
+            client.post("/feedback", json={"id": answer.json()["id"], "label": int(outcome)})
+            sent += 1
+            if sent % 20 == 0 and _decided(name):
+                break
+    stored = serving.deployments.get(name)
+    decision = serving.deployments.last_decision(name) or {}
+    return {
+        "canary_status": stored.policy.get("status", ""),
+        "canary_requests": sent,
+        "canary_why": decision.get("why") or "",
+        "canary_split": {r.name: r.weight for r in stored.routes},
+    }
+
+
+def _decided(name: str) -> bool:
+    from shipyard import serving
+
+    return serving.deployments.get(name).policy.get("status") != "running"
 
 
 def _monitor(reference: str, requests: int) -> dict[str, Any]:

@@ -49,6 +49,10 @@ class QuickstartResult:
     shadow_agreement: float = 0.0
     logged_rows: int = 0
     feedback_rows: int = 0
+    canary_status: str = ""  # promoted, rolled_back, or running when undecided
+    canary_requests: int = 0
+    canary_why: str = ""
+    canary_split: dict[str, float] = field(default_factory=dict)
     monitor: str = ""
     monitor_status: str = ""
     monitor_findings: dict[str, str] = field(default_factory=dict)
@@ -70,6 +74,7 @@ class Options:
     learning_rates: tuple[float, ...] = LEARNING_RATES
     automl_budget: float = 10.0
     serve_requests: int = 200
+    canary_requests: int = 1_500
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class Loop:
     searched: AutoMLResult
     challenger: str
     served: dict[str, Any]
+    canaried: dict[str, Any]
     watched: dict[str, Any]
 
     def __init__(self, options: Options, progress: Progress) -> None:
