@@ -43,7 +43,6 @@ def service_missing(reason: str) -> None:
     pytest.skip(reason=reason)
 
 
-
 @pytest.fixture
 def redis_url() -> str:
     """The test Redis server's URL (skips, or fails with SHIPYARD_REQUIRE_SERVICES=1, when

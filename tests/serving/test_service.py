@@ -132,7 +132,9 @@ def test_feedback_is_matched_once_and_checked(store: Path, tmp_path: Path) -> No
         answer = await service.infer(ROW, headers={"x-request-id": "fb-1"})
         label = answer.payload["predictions"][0]
         first = await service.feedback({"id": "fb-1", "label": label, "reward": 1})
-        again = await service.feedback([{"id": "fb-1", "label": label}, {"id": "gone", "reward": 0}])
+        again = await service.feedback(
+            [{"id": "fb-1", "label": label}, {"id": "gone", "reward": 0}]
+        )
         with pytest.raises(InvalidRequest, match="reward"):
             await service.feedback({"id": "fb-1", "reward": 2})
         with pytest.raises(InvalidRequest, match="label or a reward"):

@@ -91,9 +91,7 @@ class Batch:
 
     @property
     def empty(self) -> bool:
-        return not self.tickets and not self.feedback and all(
-            d.empty for d in self.deltas.values()
-        )
+        return not self.tickets and not self.feedback and all(d.empty for d in self.deltas.values())
 
     def absorb(self, later: Batch) -> None:
         """Add ``later`` to this batch (a failed push is retried with what came since)."""
@@ -171,7 +169,7 @@ class EvidenceStore(abc.ABC):
         one begins a new period; a revision older than the recorded start of another epoch
         (a worker behind the others) gets a period of its own."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release connections (a no-op where there are none)."""
 
 
@@ -246,9 +244,13 @@ class InProcessEvidence(EvidenceStore):
             return period_of(revision, epoch)
 
 
-def open_evidence(redis_url: str | None, database: Any | None) -> EvidenceStore:
-    """The evidence store for these settings: Redis when ``redis_url`` is set, else the
-    metadata store ``database``, else (neither) this process only."""
+def open_evidence(database: Any | None, redis_url: str | None = None) -> EvidenceStore:
+    """The evidence store of the settings: Redis when ``redis_url`` (default: the setting
+    ``SHIPYARD_REDIS_URL``) is set, else the metadata store ``database``, else (neither)
+    this process only."""
+    from shipyard.config import get_settings
+
+    redis_url = redis_url or get_settings().redis_url
     if redis_url:
         from shipyard.serving._evidence_redis import RedisEvidence
 

@@ -149,9 +149,7 @@ class SqlEvidence(EvidenceStore):
             select(c.at).where(mine).order_by(c.at.desc()).offset(self.max_tickets).limit(1)
         ).scalar_subquery()
         conn.execute(
-            delete(REQUESTS).where(
-                mine, or_(c.at < now - self.ticket_ttl, c.at <= oldest_kept)
-            )
+            delete(REQUESTS).where(mine, or_(c.at < now - self.ticket_ttl, c.at <= oldest_kept))
         )
 
     def totals(self, deployment: str, keys: Collection[Key]) -> dict[Key, RouteStats]:

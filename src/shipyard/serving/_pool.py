@@ -58,7 +58,7 @@ class Pool:
         self.store = store
         self.interval = interval
         self.tickets = Tickets()
-        self.on_sync: Callable[[], None] | None = None  # run after each successful sync
+        self.on_sync: Callable[[], None] | None = None  # run after each sync, even failed
         self._batch = Batch()
         self._fresh: dict[Key, RouteStats] = {}  # provisional feedback since the swap
         self._wake: asyncio.Event | None = None
@@ -191,12 +191,11 @@ class Pool:
             self._wake.clear()
             try:
                 await self.sync()
+                self._error = None
             except Exception as exc:
                 if str(exc) != self._error:
                     log.error("could not pool the evidence of %s: %s", self.served.name, exc)
                 self._error = str(exc)
-                continue
-            self._error = None
             if self.on_sync is not None:
                 self.on_sync()
 

@@ -11,12 +11,9 @@ routes (``_routes``) only carry requests to it, so it can be driven and tested d
     answer = await service.infer({"age": 31, ...})
     await service.stop()
 
-Statistics, tickets and feedback go through a :class:`~shipyard.serving._pool.Pool`: the
-evidence of a deployment is pooled with every other worker and replica serving it
-(``serving._evidence``), so a label posted to any of them counts, once, in the period its
-request was answered in. When the model fails a request, the policy's judge runs at once
-on the pooled statistics (the breaker): a decision taking traffic away from that route
-applies in this process immediately and is recorded without waiting for the next poll.
+Statistics, tickets and feedback go through a ``_pool.Pool``, pooled with every worker and
+replica of the deployment (``_evidence``); a failed request runs the judge at once
+(``_breaker``), which may take the route's traffic away without waiting for a poll.
 
 Errors are :class:`~shipyard.errors.ShipyardError` subclasses carrying their HTTP status
 (``Unavailable`` 503, ``Unauthorized`` 401, ``Forbidden`` 403, ``TooManyRequests`` 429,
@@ -49,10 +46,12 @@ from shipyard.errors import (
     Unavailable,
 )
 from shipyard.serving._auth import ApiKey, Keyring, RateLimiter, check_key, default_keys
+from shipyard.serving._breaker import Breaker
 from shipyard.serving._deployments import DeploymentStore
 from shipyard.serving._evidence import EvidenceStore, InProcessEvidence, open_evidence
 from shipyard.serving._http import error_answer
 from shipyard.serving._log import InferenceLog
+from shipyard.serving._pool import Pool
 from shipyard.serving._protocol import (
     check_feedback,
     oip_columns,
@@ -61,8 +60,7 @@ from shipyard.serving._protocol import (
     plain_columns,
     plain_outputs,
 )
-from shipyard.serving._pool import Pool
-from shipyard.serving._router import Router, RouteStats, Ticket, Tickets
+from shipyard.serving._router import Router, RouteStats, Ticket
 from shipyard.serving._slot import Active
 from shipyard.serving._watch import Served, Watcher, settle_memory
 from shipyard.store import default_database
@@ -148,6 +146,7 @@ class InferenceService:
         self.inflight = 0
         self.limiter = RateLimiter()
         self.pool = pool or Pool(served, InProcessEvidence())
+        self.breaker = Breaker(served, watcher, self.pool)
         self._watching: asyncio.Task[None] | None = None
         self._shadows: set[asyncio.Task[None]] = set()
         self._counters: dict[tuple[str, str, str, str, int], Any] = {}
@@ -182,10 +181,8 @@ class InferenceService:
             from shipyard.serving.deployments import default_store
 
             store = default_store()
-        settings = get_settings()
         if evidence is None and deployment is not None:
-            database = getattr(store, "database", None) or default_database()
-            evidence = open_evidence(settings.redis_url, database)
+            evidence = open_evidence(getattr(store, "database", None) or default_database())
         keyring = Keyring(default_keys()) if auth else None
         inference_log = (
             InferenceLog.of(name, log_dir, sample=log_sample) if log_sample > 0 else None
@@ -198,7 +195,7 @@ class InferenceService:
             keyring=keyring,
             poll=poll,
             max_inflight=max_inflight,
-            pool=Pool(served, evidence, settings.evidence_sync),
+            pool=Pool(served, evidence, get_settings().evidence_sync),
         )
 
     # -- life ----------------------------------------------------------------------------
@@ -212,11 +209,6 @@ class InferenceService:
         replicas (as of the last sync, plus this process's since)."""
         return self.served.stats
 
-    @property
-    def tickets(self) -> Tickets:
-        """The tickets of the requests this process answered."""
-        return self.pool.tickets
-
     async def start(self) -> None:
         """Load and warm the models, start the log writer and the watcher."""
         self.served.router = await asyncio.to_thread(self.watcher.build)
@@ -224,7 +216,7 @@ class InferenceService:
         if self.log is not None:
             self.log.start()
         log.info("serving %s", self.name)
-        self.pool.on_sync = self._breaker
+        self.pool.on_sync = self.breaker.synced
         self.pool.start()
         if self.poll > 0:
             self._watching = asyncio.create_task(self.watcher.run(self.poll))
@@ -366,8 +358,7 @@ class InferenceService:
             raise
         except Exception:
             self.pool.failed(call.router, call.route)
-            if call.router is self.served.router:
-                self._breaker(call.route)
+            self.breaker.failed(call.router, call.route)
             raise
         if call.endpoint == "infer":
             payload = self._infer_shape(active, body, call.labels, call.proba)
@@ -491,23 +482,6 @@ class InferenceService:
                 self.log.feedback(item["id"], item.get("label"), item.get("reward"))
         matched = await self.pool.feedback(items)
         return {"accepted": len(items), "matched": matched}
-
-    def _breaker(self, route: str | None = None) -> None:
-        """The policy's judgement on the pooled statistics, now: a decision taking traffic
-        away from ``route`` (that just failed a request), or from any route with errors
-        (after a sync), applies here at once and is recorded without waiting for a poll."""
-        router = self.served.router
-        if router is None:
-            return
-        decision = router.rollout.judge(router.policy, self.stats)
-        if decision is None:
-            return
-        routes = [route] if route is not None else router.routes
-        if any(
-            decision.weights.get(r, 0.0) < router.weights.get(r, 0.0) and self.stats[r].errors
-            for r in routes
-        ):
-            self.watcher.apply_now(router, decision)
 
     def metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
         """The Open Inference Protocol's model metadata (NotFound, Unavailable)."""

@@ -26,7 +26,6 @@ from shipyard.serving._deployments import (
     Route,
     SQLDeploymentStore,
 )
-from shipyard.config import get_settings
 from shipyard.serving._evidence import open_evidence
 from shipyard.serving._log import InferenceLog
 from shipyard.serving._stats import RouteStats
@@ -142,7 +141,7 @@ def statistics(name: str) -> dict[str, RouteStats]:
     (``SHIPYARD_EVIDENCE_SYNC``) behind the servers. NotFound for an unknown name."""
     deployment = default_store().get(name)
     policy = deployment.policy
-    evidence = open_evidence(get_settings().redis_url, default_database())
+    evidence = open_evidence(default_database())
     try:
         epoch = policy_of(policy).epoch(policy)
         period = evidence.begin(deployment.id, epoch, deployment.revision)
