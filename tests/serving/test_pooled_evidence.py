@@ -18,7 +18,7 @@ import pytest
 from shipyard import serving
 from shipyard.config import reset_settings
 from shipyard.serving import deployments
-from shipyard.serving._evidence import open_evidence
+from shipyard.serving._evidence_backends import open_evidence
 from shipyard.store import default_database
 from shipyard.testing.servers import serve_processes
 

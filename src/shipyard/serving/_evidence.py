@@ -49,7 +49,6 @@ __all__ = [
     "Stamp",
     "counts_of",
     "credit",
-    "open_evidence",
     "stats_of",
     "value_key",
 ]
@@ -242,21 +241,3 @@ class InProcessEvidence(EvidenceStore):
             if known is None or known[1] < revision:
                 self._periods[deployment] = (epoch, revision)
             return period_of(revision, epoch)
-
-
-def open_evidence(database: Any | None, redis_url: str | None = None) -> EvidenceStore:
-    """The evidence store of the settings: Redis when ``redis_url`` (default: the setting
-    ``SHIPYARD_REDIS_URL``) is set, else the metadata store ``database``, else (neither)
-    this process only."""
-    from shipyard.config import get_settings
-
-    redis_url = redis_url or get_settings().redis_url
-    if redis_url:
-        from shipyard.serving._evidence_redis import RedisEvidence
-
-        return RedisEvidence(redis_url)
-    if database is not None:
-        from shipyard.serving._evidence_sql import SqlEvidence
-
-        return SqlEvidence(database)
-    return InProcessEvidence()

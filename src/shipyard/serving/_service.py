@@ -48,7 +48,8 @@ from shipyard.errors import (
 from shipyard.serving._auth import ApiKey, Keyring, RateLimiter, check_key, default_keys
 from shipyard.serving._breaker import Breaker
 from shipyard.serving._deployments import DeploymentStore
-from shipyard.serving._evidence import EvidenceStore, InProcessEvidence, open_evidence
+from shipyard.serving._evidence import EvidenceStore, InProcessEvidence
+from shipyard.serving._evidence_backends import open_evidence
 from shipyard.serving._http import error_answer
 from shipyard.serving._log import InferenceLog
 from shipyard.serving._pool import Pool

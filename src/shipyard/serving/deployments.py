@@ -26,7 +26,7 @@ from shipyard.serving._deployments import (
     Route,
     SQLDeploymentStore,
 )
-from shipyard.serving._evidence import open_evidence
+from shipyard.serving._evidence_backends import open_evidence
 from shipyard.serving._log import InferenceLog
 from shipyard.serving._stats import RouteStats
 from shipyard.serving._watch import MAIN
