@@ -55,9 +55,9 @@ __all__ = [
 
 Key = tuple[str, str]  # (route, period)
 
-#: Seconds a ticket is kept for feedback to find (a day), and at most this many per
-#: deployment (SQL; Redis keys expire by age only).
-TICKET_TTL = 86_400.0
+#: Seconds a ticket is kept for feedback to find (an hour), and at most this many per
+#: deployment (SQL; Redis keys expire by age only: ~200 bytes a request).
+TICKET_TTL = 3_600.0
 MAX_TICKETS = 1_000_000
 
 

@@ -25,7 +25,6 @@ from shipyard.serving._evidence import (
     Batch,
     EvidenceStore,
     Feedback,
-    InProcessEvidence,
     Key,
     Stamp,
     credit,
@@ -53,10 +52,13 @@ class Pool:
     """The live view and pending evidence of one service (see the module docstring). Runs
     on the service's event loop; the store is called from worker threads."""
 
-    def __init__(self, served: Served, store: EvidenceStore, interval: float = 0.2) -> None:
+    def __init__(
+        self, served: Served, store: EvidenceStore, interval: float = 0.2, *, shared: bool = True
+    ) -> None:
         self.served = served
         self.store = store
         self.interval = interval
+        self.shared = shared  # whether other services pool into the same store
         self.tickets = Tickets()
         self.on_sync: Callable[[], None] | None = None  # run after each sync, even failed
         self._batch = Batch()
@@ -64,11 +66,6 @@ class Pool:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._error: str | None = None
-
-    @property
-    def shared(self) -> bool:
-        """Whether other processes pool into the same store."""
-        return not isinstance(self.store, InProcessEvidence)
 
     def _deployment(self, router: Router) -> str:
         return router.revision[0] or self.served.name
@@ -95,6 +92,18 @@ class Pool:
         self.tickets.add(request_id, ticket)
         stamp = Stamp(route, router.period, value_key(ticket.prediction))
         self._batch.tickets.append((stored_id(request_id), stamp))
+
+    def shadowed(self, router: Router, route: str, seconds: float | None) -> None:
+        """A shadow copy answered by ``route`` (its model call took ``seconds``), or failed
+        (None): counted like an answer, without a ticket (its answer was never returned)."""
+        delta = self._batch.deltas.setdefault((route, router.period), RouteStats())
+        view = self._view(router, route)
+        for stats in (delta,) if view is None else (delta, view):
+            if seconds is None:
+                stats.errors += 1
+            else:
+                stats.requests += 1
+                stats.model_time.add(seconds)
 
     def failed(self, router: Router, route: str) -> None:
         """A request the model failed on ``route``: counted, and the next sync starts now."""

@@ -146,7 +146,7 @@ class InferenceService:
         self.max_inflight = max_inflight
         self.inflight = 0
         self.limiter = RateLimiter()
-        self.pool = pool or Pool(served, InProcessEvidence())
+        self.pool = pool or Pool(served, InProcessEvidence(), shared=False)
         self.breaker = Breaker(served, watcher, self.pool)
         self._watching: asyncio.Task[None] | None = None
         self._shadows: set[asyncio.Task[None]] = set()
@@ -171,9 +171,8 @@ class InferenceService:
         evidence: EvidenceStore | None = None,
     ) -> InferenceService:
         """A service for ``model`` (``churn@champion``) or ``deployment``, on the default
-        stores unless ``store`` is given (see ``serving.create_app`` for the settings). A
-        deployment's evidence is pooled in ``evidence``, by default Redis when
-        ``SHIPYARD_REDIS_URL`` is set, else the metadata store; a model's stays here."""
+        stores unless ``store`` is given (see ``serving.create_app`` for the settings); a
+        deployment's evidence is pooled in ``evidence`` (default: ``open_evidence``)."""
         if (model is None) == (deployment is None):
             raise InvalidInput("Serve exactly one of model='name@alias' or deployment='name'.")
         name = deployment or str(model).split("@")[0]
@@ -188,7 +187,7 @@ class InferenceService:
         inference_log = (
             InferenceLog.of(name, log_dir, sample=log_sample) if log_sample > 0 else None
         )
-        evidence = evidence or InProcessEvidence()
+        shared, evidence = evidence is not None, evidence or InProcessEvidence()
         return cls(
             served,
             Watcher(served, store, keyring, evidence),
@@ -196,7 +195,7 @@ class InferenceService:
             keyring=keyring,
             poll=poll,
             max_inflight=max_inflight,
-            pool=Pool(served, evidence, get_settings().evidence_sync),
+            pool=Pool(served, evidence, get_settings().evidence_sync, shared=shared),
         )
 
     # -- life ----------------------------------------------------------------------------
@@ -472,10 +471,9 @@ class InferenceService:
 
     # -- feedback, metadata, metrics -----------------------------------------------------
     async def feedback(self, body: Any) -> dict[str, int]:
-        """Labels and rewards for earlier requests (one item or a list), written to the log
-        and pooled: counted once per request on its route and period, whichever worker or
-        replica answered it. ``matched``: the items whose request is known here or to
-        another worker or replica. InvalidRequest (400) for a bad item."""
+        """Labels and rewards for earlier requests (one item or a list): logged, pooled, counted
+        once per request whichever process answered it (``matched``: the items whose request
+        any of them knows). InvalidRequest (400) for a bad item."""
         items = body if isinstance(body, list) else [body]
         check_feedback(items)
         if self.log is not None:
