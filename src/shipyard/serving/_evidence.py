@@ -59,6 +59,7 @@ Key = tuple[str, str]  # (route, period)
 #: deployment (SQL; Redis keys expire by age only: ~200 bytes a request).
 TICKET_TTL = 3_600.0
 MAX_TICKETS = 1_000_000
+MAX_PENDING = 100_000  # tickets (and feedback items) a process holds while the store is away
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,13 @@ class Batch:
     def empty(self) -> bool:
         return not self.tickets and not self.feedback and all(d.empty for d in self.deltas.values())
 
-    def absorb(self, later: Batch) -> None:
-        """Add ``later`` to this batch (a failed push is retried with what came since)."""
+    def absorb(self, later: Batch, keep: int = MAX_PENDING) -> None:
+        """Add ``later`` to this batch (a failed push is retried with what came since),
+        keeping the newest ``keep`` tickets and feedback items while the store is away."""
         for key, stats in later.deltas.items():
             self.deltas.setdefault(key, RouteStats()).merge(stats)
-        self.tickets.extend(later.tickets)
-        self.feedback.extend(later.feedback)
+        self.tickets = (self.tickets + later.tickets)[-keep:]
+        self.feedback = (self.feedback + later.feedback)[-keep:]
 
 
 def value_key(value: Any) -> str:
@@ -168,6 +170,10 @@ class EvidenceStore(abc.ABC):
         one begins a new period; a revision older than the recorded start of another epoch
         (a worker behind the others) gets a period of its own."""
 
+    @abc.abstractmethod
+    def forget(self, deployment: str) -> None:
+        """Delete everything kept for ``deployment`` (it was deleted)."""
+
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release connections (a no-op where there are none)."""
 
@@ -232,6 +238,15 @@ class InProcessEvidence(EvidenceStore):
         with self._lock:
             found = {i: self._tickets.get((deployment, i)) for i in ids}
         return {i: (s.route, s.period) for i, s in found.items() if s is not None}
+
+    def forget(self, deployment: str) -> None:
+        with self._lock:
+            self._counts = {k: v for k, v in self._counts.items() if k[0] != deployment}
+            self._tickets = {k: v for k, v in self._tickets.items() if k[0] != deployment}
+            self._labels = {k: v for k, v in self._labels.items() if k[0] != deployment}
+            self._rewards = {k: v for k, v in self._rewards.items() if k[0] != deployment}
+            self._credited = {c for c in self._credited if c[0] != deployment}
+            self._periods.pop(deployment, None)
 
     def begin(self, deployment: str, epoch: str, revision: int) -> str:
         with self._lock:

@@ -178,6 +178,14 @@ class RedisEvidence(EvidenceStore):
         start = self._call("begin", [self._prefix(deployment) + "period"], [epoch, revision])
         return period_of(int(start), epoch)
 
+    def forget(self, deployment: str) -> None:
+        try:
+            keys = list(self.client.scan_iter(match=self._prefix(deployment) + "*", count=1000))
+            for start in range(0, len(keys), 1000):
+                self.client.delete(*keys[start : start + 1000])
+        except Exception as exc:
+            raise ShipyardError(f"Cannot forget evidence in Redis at {self.url}: {exc}") from exc
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

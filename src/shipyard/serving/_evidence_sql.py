@@ -183,6 +183,11 @@ class SqlEvidence(EvidenceStore):
                 found.update({i: (r, p) for i, r, p in rows})
         return found
 
+    def forget(self, deployment: str) -> None:
+        with self.database.write() as conn:
+            for table in (COUNTS, REQUESTS, PERIODS):
+                conn.execute(delete(table).where(table.c.deployment_id == deployment))
+
     def begin(self, deployment: str, epoch: str, revision: int) -> str:
         with self.database.write() as conn:
             known = conn.execute(

@@ -153,7 +153,6 @@ class Watcher:
             await self._record(*pending)  # if this raises, the next poll tries again
             if self._decided is pending:
                 self._decided = None
-            return
         if self.keyring is not None:
             await asyncio.to_thread(self.keyring.refresh)  # revoked keys stop working
         router = self.served.router

@@ -152,8 +152,16 @@ def statistics(name: str) -> dict[str, RouteStats]:
 
 
 def delete(name: str) -> None:
-    """Delete a deployment and its history (models are untouched)."""
-    default_store().delete(name)
+    """Delete a deployment, its history and the evidence its servers pooled (models are
+    untouched)."""
+    store = default_store()
+    deployment_id = store.revision(name)[0]
+    store.delete(name)
+    evidence = open_evidence(default_database())
+    try:
+        evidence.forget(deployment_id)
+    finally:
+        evidence.close()
 
 
 def served(name: str, log_dir: str | Path | None = None) -> Deployment:

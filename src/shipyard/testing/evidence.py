@@ -26,6 +26,7 @@ __all__ = [
     "check_deployments_apart",
     "check_feedback_before_its_ticket",
     "check_feedback_counts_once_in_its_period",
+    "check_forget",
     "check_periods",
 ]
 
@@ -146,6 +147,19 @@ def check_deployments_apart(store: EvidenceStore) -> None:
     assert store.lookup(two, ["x"]) == {}, "tickets of another"
 
 
+def check_forget(store: EvidenceStore) -> None:
+    """A forgotten deployment keeps nothing; another keeps everything."""
+    gone, kept = _deployment(), _deployment()
+    for d in (gone, kept):
+        store.push(d, Batch({("a", "p"): _stats(2)}, tickets=[("x", _ticket("a", "p", 1))]))
+        store.begin(d, "e", 1)
+    store.forget(gone)
+    assert store.totals(gone, [("a", "p")])[("a", "p")].empty and not store.lookup(gone, ["x"])
+    assert store.begin(gone, "e", 5) == store.begin(gone, "e", 6), "periods start over"
+    assert store.totals(kept, [("a", "p")])[("a", "p")].requests == 2, "the other kept"
+    assert store.lookup(kept, ["x"]) == {"x": ("a", "p")}
+
+
 CHECKS: tuple[Callable[[EvidenceStore], None], ...] = (
     check_counts_add_up,
     check_feedback_counts_once_in_its_period,
@@ -153,4 +167,5 @@ CHECKS: tuple[Callable[[EvidenceStore], None], ...] = (
     check_concurrent_feedback_counts_once,
     check_periods,
     check_deployments_apart,
+    check_forget,
 )
