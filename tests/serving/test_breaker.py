@@ -28,7 +28,7 @@ ROW = {
     "credit_score": 640,
     "region": "north",
 }
-BUDGET, CLIENTS, EACH = 5, 8, 40  # failures allowed (0.05 of 100), concurrent clients
+BUDGET, CLIENTS, MOST = 5, 8, 250  # failures allowed (0.05 of 100), concurrent clients
 
 
 @pytest.fixture(params=["sql", "redis"])
@@ -53,14 +53,17 @@ def broken(
 
 
 def load(url: str) -> Counter[int]:
-    """CLIENTS clients sending EACH requests each, at once; the status codes answered."""
+    """CLIENTS clients sending requests at once until the rollback is recorded (at most
+    MOST each); the status codes answered."""
     codes: Counter[int] = Counter()
-    lock, start = threading.Lock(), threading.Barrier(CLIENTS)
+    lock, start, done = threading.Lock(), threading.Barrier(CLIENTS + 1), threading.Event()
 
     def client() -> None:
         with httpx.Client(base_url=url, timeout=30) as http:
             start.wait(timeout=30)
-            for _ in range(EACH):
+            for _ in range(MOST):
+                if done.is_set():
+                    return
                 status = http.post("/predict", json=ROW).status_code
                 with lock:
                     codes[status] += 1
@@ -68,19 +71,23 @@ def load(url: str) -> Counter[int]:
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
     for thread in threads:
         thread.start()
+    start.wait(timeout=30)
+    deadline = time.monotonic() + 60
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        if deployments.get("breaker").policy["status"] == "rolled_back":
+            done.set()
+        time.sleep(0.05)
+    done.set()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=60)
     return codes
 
 
 def check(codes: Counter[int]) -> None:
-    assert set(codes) <= {200, 500} and sum(codes.values()) == CLIENTS * EACH, codes
+    assert set(codes) <= {200, 500}, codes
     assert codes[500] > BUDGET, codes  # the candidate took traffic and failed it
     assert codes[500] <= BUDGET + 1 + CLIENTS, codes  # then was cut off: budget + in flight
-    deadline = time.monotonic() + 20
-    while deployments.get("breaker").policy["status"] != "rolled_back":
-        assert time.monotonic() < deadline, "the rollback was not recorded"
-        time.sleep(0.1)
+    assert deployments.get("breaker").policy["status"] == "rolled_back"
     assert deployments.history("breaker")[0].kind == "canary-rolled-back"
 
 

@@ -2,7 +2,8 @@
 without Redis: every reward counted once whichever process answered or received it (a
 ``shipyard serve --workers 2`` process and a replica), a wrong candidate rolled back on
 labels posted through both replicas, labels counted in the step their request was answered
-in. Replicas are servers in threads of this process (each its own service and pool)."""
+in. Replicas are ``shipyard serve`` processes, or servers in threads of this process (each
+its own service, store connections and pool)."""
 
 from __future__ import annotations
 
@@ -119,21 +120,22 @@ def test_every_reward_counts_once_across_workers_and_replicas(
 
 
 def test_a_wrong_candidate_is_rolled_back_on_labels_posted_through_both_replicas(
-    pooled: str, deployment: Callable[..., Any], start_server: Any
+    pooled: str, deployment: Callable[..., Any]
 ) -> None:
     deployment(
         "pooled-wrong", {"stable": "loans-gbm@1", "new": "loans-gbm@2"}, policy="canary",
         steps=[20, 50, 100], step_requests=40, min_labels=10, max_latency_ratio=1000.0,
     )  # fmt: skip
-    urls = replicas(start_server, "pooled-wrong")
-    for _ in range(150):  # ten answers, then their labels, through the other replica
-        answers = [predict(urls[i % 2]) for i in range(10)]
-        items = [  # the candidate (version 2) is always wrong
-            {"id": a["id"], "label": a["predictions"][0] ^ (a["version"] == 2)} for a in answers
-        ]
-        assert post(urls[1], items[::2])["matched"] + post(urls[0], items[1::2])["matched"] == 10
-        if deployments.get("pooled-wrong").policy["status"] != "running":
-            break
+    with serve_processes("pooled-wrong", (1, 1)) as urls:  # two replicas
+        for _ in range(150):  # ten answers, then their labels, through the other replica
+            answers = [predict(urls[i % 2]) for i in range(10)]
+            items = [  # the candidate (version 2) is always wrong
+                {"id": a["id"], "label": a["predictions"][0] ^ (a["version"] == 2)} for a in answers
+            ]
+            fed = post(urls[1], items[::2])["matched"] + post(urls[0], items[1::2])["matched"]
+            assert fed == 10
+            if deployments.get("pooled-wrong").policy["status"] != "running":
+                break
     kinds = [e.kind for e in deployments.history("pooled-wrong")]
     assert kinds[0] == "canary-rolled-back" and "canary-promoted" not in kinds
     why = deployments.history("pooled-wrong")[0].detail["evidence"]["why"]
