@@ -12,7 +12,7 @@ from shipyard.data import make_loans
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.serving import deployments
 from shipyard.serving._router import Router, RouteStats
-from shipyard.serving.policies import check_policy
+from shipyard.serving.policies import check_policy, policy_of
 from shipyard.serving.policies.canary import judge
 
 FEATURES = ["age", "income", "credit_score"]
@@ -33,7 +33,10 @@ def test_create_show_and_change_a_deployment(fraud: str) -> None:
         "checkout", {"a": "fraud@1", "b": "fraud@2"}, split={"a": 90, "b": 10}, reason="test"
     )
     assert made.split == {"a": 90.0, "b": 10.0} and made.revision == 1
-    assert made.policy == {"kind": "fixed", "split": {"a": 90.0, "b": 10.0}, "sticky": None}
+    assert made.policy == {
+        "kind": "fixed", "split": {"a": 90.0, "b": 10.0}, "sticky": None,
+        "metric": "accuracy", "alpha": 0.05, "stop_when_significant": False,
+    }  # fmt: skip
     assert [d.name for d in deployments.list_deployments()] == ["checkout"]
     moved = deployments.set_policy("checkout", "blue_green", live="b")
     assert moved.split == {"a": 0.0, "b": 100.0} and moved.revision == 2
@@ -155,15 +158,106 @@ def test_the_canary_judge_advances_promotes_and_rolls_back() -> None:
     last = judge({**policy, "step": 2}, _stats(2000), _stats(100))
     assert last is not None and last.kind == "canary-promoted"
     assert last.weights == {"old": 0.0, "new": 100.0} and last.policy["status"] == "promoted"
-    early = judge(policy, _stats(2000), _stats(10, errors=2))  # > 1% of a step already
+    early = judge(policy, _stats(2000), _stats(10, errors=5))  # 5 of 15 failed: clearly
     assert early is not None and early.kind == "canary-rolled-back"
-    assert early.weights == {"old": 100.0, "new": 0.0} and "errors" in early.evidence["why"]
+    assert early.weights == {"old": 100.0, "new": 0.0} and "error rate" in early.evidence["why"]
     slow = judge(policy, _stats(2000, latency=0.001), _stats(100, latency=0.01))
-    assert slow is not None and slow.kind == "canary-rolled-back" and "p99" in slow.evidence["why"]
+    assert slow is not None and slow.kind == "canary-rolled-back"
+    assert "slower than 2 x baseline p99" in slow.evidence["why"]
     worse = judge(
-        policy,
-        _stats(2000, labelled=100, correct=90),
-        _stats(100, labelled=60, correct=48),
+        policy, _stats(2000, labelled=200, correct=180), _stats(100, labelled=100, correct=61)
     )
-    assert worse is not None and "accuracy" in worse.evidence["why"]
+    assert worse is not None and worse.kind == "canary-rolled-back"
+    why = worse.evidence["why"]
+    assert why.startswith("accuracy 0.61 vs 0.90: drop 0.29 > 0.02 (p=") and ")" in why
+    accuracy = worse.evidence["checks"]["accuracy"]
+    assert accuracy["significant"] and accuracy["p_value"] < worse.evidence["level"]
+    assert accuracy["interval"][0] > 0.02 and accuracy["estimate"] == 0.29
     assert judge({**policy, "status": "rolled_back"}, _stats(9), _stats(999)) is None
+
+
+def test_the_canary_judge_tolerates_what_is_within_its_limits() -> None:
+    policy = check_policy("canary", ["old", "new"], {})  # 200 requests a step, 1% errors
+    at_limit = judge(policy, _stats(2000), _stats(198, errors=2))
+    assert at_limit is not None and at_limit.kind == "canary-step"
+    checks = at_limit.evidence["checks"]
+    assert checks["errors"]["estimate"] == 0.01 and not checks["errors"]["significant"]
+    assert checks["errors"]["interval"][0] < 0.01 < checks["errors"]["interval"][1]
+    assert "waiting" in checks["accuracy"] and checks["accuracy"]["p_value"] is None
+    noisy = judge(
+        policy, _stats(2000, labelled=60, correct=54), _stats(200, labelled=55, correct=46)
+    )  # 0.84 against 0.90 on so few labels: not significant, the step goes on
+    assert noisy is not None and noisy.kind == "canary-step"
+    tolerant = check_policy("canary", ["old", "new"], {"max_latency_ratio": 20.0})
+    assert judge(tolerant, _stats(2000, latency=0.001), _stats(50, latency=0.01)) is None
+
+
+def test_a_candidate_failing_every_request_is_stopped_within_the_error_budget() -> None:
+    for step_requests, max_error_rate, alpha in [
+        (200, 0.01, 0.05), (200, 0.01, 0.01), (500, 0.01, 0.05), (200, 0.02, 0.1),
+        (1000, 0.05, 0.01), (300, 0.01, 0.05),
+    ]:  # fmt: skip
+        policy = check_policy(
+            "canary",
+            ["old", "new"],
+            {"step_requests": step_requests, "max_error_rate": max_error_rate, "alpha": alpha},
+        )
+        budget = int(max_error_rate * step_requests)
+        failures = next(
+            k for k in range(1, budget + 2) if judge(policy, _stats(500), _stats(0, errors=k))
+        )
+        assert failures <= budget, (step_requests, max_error_rate, alpha, failures)
+    default = check_policy("canary", ["old", "new"], {})
+    assert judge(default, _stats(500), _stats(0, errors=1)) is None
+    assert judge(default, _stats(500), _stats(0, errors=2)) is not None  # 0.01 x 200
+
+
+def test_require_labels_holds_a_step_until_both_routes_have_them() -> None:
+    policy = check_policy("canary", ["old", "new"], {"require_labels": True, "min_labels": 30})
+    assert policy["require_labels"] is True
+    assert judge(policy, _stats(2000, labelled=500, correct=450), _stats(400)) is None
+    later = judge(
+        policy, _stats(2000, labelled=500, correct=450), _stats(400, labelled=30, correct=27)
+    )
+    assert later is not None and later.kind == "canary-step"
+    for bad, field in [({"alpha": 1.5}, "alpha"), ({"require_labels": "yes"}, "require_labels")]:
+        with pytest.raises(InvalidInput, match=rf"^{field} must"):
+            check_policy("canary", ["old", "new"], bad)
+
+
+def _labelled(n: int, correct: int) -> RouteStats:
+    return _stats(n, labelled=n, correct=float(correct))
+
+
+def test_ab_statistics_and_a_significant_winner_takes_all(fraud: str) -> None:
+    made = deployments.create(
+        "ab", {"a": "fraud@1", "b": "fraud@2"}, split={"a": 50, "b": 50},
+        stop_when_significant=True, sticky="user",
+    )  # fmt: skip
+    rollout = policy_of(made.policy)
+    even = {"a": _labelled(400, 360), "b": _labelled(400, 356)}
+    table = rollout.statistics(made.policy, even)
+    assert table["metric"] == "accuracy" and table["baseline"] == "a"
+    a, b = table["routes"]
+    assert (a["route"], a["n"], a["estimate"]) == ("a", 400, 0.9)
+    assert a["interval"][0] < 0.9 < a["interval"][1] and not b["significant"]
+    assert b["difference"] == -0.01 and b["difference_interval"][0] < -0.01 < b["p_value"]
+    assert rollout.judge(made.policy, even) is None and table["winner"] is None
+    better = {"a": _labelled(400, 300), "b": _labelled(400, 360)}
+    decision = rollout.judge(made.policy, better)
+    assert decision is not None and decision.kind == "ab-concluded"
+    assert decision.weights == {"a": 0.0, "b": 100.0} and decision.policy["sticky"] == "user"
+    assert decision.evidence["why"].startswith("b wins on accuracy: a 0.75, b 0.9 (p=")
+    applied = deployments.record_decision(
+        "ab", made.revision, decision.policy, decision.weights, decision.kind,
+        decision.evidence,
+    )  # fmt: skip
+    assert applied is not None and applied.split == {"a": 0.0, "b": 100.0}
+    assert rollout.judge(applied.policy, better) is None  # one live route: nothing to test
+    assert rollout.restart(made.policy, applied.policy) == ("a", "b")  # evidence starts over
+    back = deployments.rollback("ab")
+    assert back.split == {"a": 50.0, "b": 50.0} and back.policy["stop_when_significant"]
+    latency = rollout.statistics({**made.policy, "metric": "latency"}, better)
+    assert latency["routes"][0]["estimate"] > 0 and latency["higher_is_better"] is False
+    with pytest.raises(InvalidInput, match=r"^metric must be one of"):
+        deployments.create("x", {"a": "fraud@1"}, metric="speed")

@@ -1,4 +1,8 @@
-"""``shipyard deployments``: create, list, show, set-policy, set-route, promote, rollback."""
+"""``shipyard deployments``: create, list, show, set-policy, set-route, promote, rollback.
+
+``show`` prints the reason of the last automatic decision (a canary's step or rollback, an
+A/B test's conclusion); :func:`statistics_table` renders a policy's A/B statistics
+(``RolloutPolicy.statistics``) as a table."""
 
 from __future__ import annotations
 
@@ -57,7 +61,10 @@ def _with_policy_options(command: Callable[..., None]) -> Callable[..., None]:
         param = takers[0][0]
         kind: Any = list[str] if param.cli_type is list else param.cli_type
         said = "; ".join(f"{policy.title}: {p.help}" for p, policy in takers)
-        default = typer.Option(None, param.option, help=f"{said}.")
+        names = [param.option]
+        if param.cli_type is bool:  # a flag pair: --require-labels/--no-require-labels
+            names = [f"{param.option}/--no-{param.option[2:]}"]
+        default = typer.Option(None, *names, help=f"{said}.")
         kept.append(
             inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind | None
@@ -240,11 +247,55 @@ def _show(d: Any, as_json: bool, history: bool = False) -> None:
             [[r.name, r.model, f"{r.weight:g}%"] for r in d.routes],
         )
     )
+    decided = next((e for e in events if _why(e.detail)), None)
+    if decided is not None:
+        console.print(f"Last decision ({decided.kind}, {when(decided.at)}): {_why(decided.detail)}")
     if events:
         rows = [
-            [when(e.at), e.kind, e.actor or "", e.reason or "", _change(e.detail)] for e in events
+            [when(e.at), e.kind, e.actor or "", e.reason or _why(e.detail), _change(e.detail)]
+            for e in events
         ]
         console.print(table("History", ["when", "what", "who", "why", "split"], rows))
+
+
+def _why(detail: dict[str, Any]) -> str:
+    """The reason an automatic decision gave (its evidence's ``why``), or ''."""
+    evidence = detail.get("evidence")
+    return str(evidence.get("why") or "") if isinstance(evidence, dict) else ""
+
+
+def statistics_table(found: dict[str, Any], title: str | None = None) -> Any:
+    """A policy's A/B statistics (``RolloutPolicy.statistics``) as a Rich table: per
+    route n, the metric with its interval, the difference to the baseline with its
+    interval, the always-valid p-value and whether it is significant."""
+    better = "higher" if found.get("higher_is_better", True) else "lower"
+    heading = title or f"{found.get('metric', 'metric')} ({better} is better)"
+    rows = []
+    for row in found.get("routes", []):
+        is_base = row["route"] == found.get("baseline")
+        rows.append(
+            [
+                row["route"] + (" (baseline)" if is_base else ""),
+                str(row.get("n", 0)),
+                _value(row.get("estimate"), row.get("interval")),
+                "" if is_base else _value(row.get("difference"), row.get("difference_interval")),
+                "" if row.get("p_value") is None else f"{row['p_value']:.3g}",
+                "" if is_base else ("yes" if row.get("significant") else "no"),
+            ]
+        )
+    out = table(heading, ["route", "n", "metric", "difference", "p-value", "significant"], rows)
+    if found.get("winner"):
+        out.caption = f"winner: {found['winner']}"
+    return out
+
+
+def _value(estimate: float | None, interval: list[Any] | None) -> str:
+    """``0.9 [0.85, 0.94]``; ``-`` when there is no estimate yet."""
+    if estimate is None:
+        return "-"
+    low, high = (interval or [None, None])[:2]
+    bounds = ", ".join("?" if x is None else f"{x:.4g}" for x in (low, high))
+    return f"{estimate:.4g} [{bounds}]"
 
 
 def _change(detail: dict[str, Any]) -> str:

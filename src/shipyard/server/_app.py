@@ -25,6 +25,7 @@ __all__ = ["JSON", "create_app", "run"]
 
 def create_app(*, auth: bool = False) -> FastAPI:
     """The platform API. ``auth``: require API keys (see the module docstring)."""
+    from shipyard.server._deployments import router as deployments
     from shipyard.server._monitoring import router as monitoring
 
     # read again on every request: a revoked key stops, a new one works, at once (the
@@ -49,7 +50,8 @@ def create_app(*, auth: bool = False) -> FastAPI:
         docs_url=None if auth else "/docs",
         redoc_url=None,
     )
-    app.include_router(monitoring, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
+    for router in (deployments, monitoring):
+        app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -43,7 +43,8 @@ __all__ = [
 
 # moves that change the policy and split, and can be undone by rollback (a route's model is
 # changed back with set_route, not rollback)
-_UNDOABLE = ("promoted", "policy", "canary-step", "canary-promoted", "canary-rolled-back")
+_UNDOABLE = ("promoted", "policy", "canary-step", "canary-promoted", "canary-rolled-back",
+             "ab-concluded")  # fmt: skip
 
 
 @dataclass(frozen=True)

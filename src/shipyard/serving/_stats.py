@@ -47,6 +47,13 @@ class Timings:
     def add(self, seconds: float, times: int = 1) -> None:
         self.counts[_bucket(seconds)] += times
 
+    def add_many(self, seconds: np.ndarray) -> None:
+        """Add many durations at once (vectorised)."""
+        values = np.asarray(seconds, dtype=float)
+        ratio = np.maximum(values, _FIRST) / _FIRST
+        buckets = np.where(values <= _FIRST, 0, np.log(ratio) / _LOG_GROWTH + 1).astype(np.int64)
+        np.add.at(self.counts, np.minimum(buckets, TIME_BUCKETS - 1), 1)
+
     @property
     def total(self) -> int:
         return int(self.counts.sum())

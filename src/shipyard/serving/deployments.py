@@ -39,11 +39,13 @@ __all__ = [
     "DeploymentStore",
     "Route",
     "SQLDeploymentStore",
+    "as_dict",
     "create",
     "default_store",
     "delete",
     "get",
     "history",
+    "last_decision",
     "list_deployments",
     "promote",
     "record_decision",
@@ -54,6 +56,36 @@ __all__ = [
     "set_route",
     "statistics",
 ]
+
+
+def as_dict(deployment: Deployment, *, details: bool = False) -> dict[str, Any]:
+    """A deployment as JSON-ready values (the CLI's ``--json`` and the REST API). With
+    ``details``: ``decision``, the last automatic decision (kind, when, why, evidence),
+    or None."""
+    d = deployment
+    out: dict[str, Any] = {
+        "name": d.name,
+        "policy": d.policy,
+        "routes": [{"route": r.name, "model": r.model, "weight": r.weight} for r in d.routes],
+        "revision": d.revision,
+        "description": d.description,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+    }
+    if details:
+        out["decision"] = last_decision(d.name)
+    return out
+
+
+def last_decision(name: str, *, look_back: int = 200) -> dict[str, Any] | None:
+    """The newest decision a server made on its own (a canary step, promotion or
+    rollback, a concluded A/B test): kind, when, why and its evidence; None if none."""
+    for event in history(name, limit=look_back):
+        evidence = event.detail.get("evidence")
+        if evidence is not None:
+            return {"kind": event.kind, "at": event.at, "why": evidence.get("why"),
+                    "evidence": evidence}  # fmt: skip
+    return None
 
 
 def default_store() -> DeploymentStore:

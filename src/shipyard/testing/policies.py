@@ -6,7 +6,8 @@ in ``shipyard.serving.policies``) is checked by the same test: it declares its n
 and parameters; its defaults check and survive JSON; it refuses an unknown parameter; it
 starts from a split of 100%; it answers every request from one of its routes and never
 shadows the route that answered; its judge, restart and promote hooks return what the
-server and the store expect. Each check raises AssertionError naming what failed.
+server and the store expect; its statistics are JSON with a row per route. Each check
+raises AssertionError naming what failed.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ __all__ = [
     "check_judge",
     "check_promote",
     "check_rollout_policy",
+    "check_statistics",
     "check_unknown_parameter_refused",
 ]
 
-CLI_TYPES = (str, int, float, list)
+CLI_TYPES = (str, int, float, bool, list)
 
 
 class FakeChooser:
@@ -187,6 +189,31 @@ def check_promote(entry: RolloutPolicy) -> None:
     assert chosen in routes, f"{entry.name}: promoted {chosen!r} of {routes}"
 
 
+def check_statistics(entry: RolloutPolicy) -> None:
+    """The A/B statistics are JSON naming a metric, with one row per route (no traffic yet,
+    and some traffic), each with ``n``, ``estimate`` and ``interval``; p-values in [0, 1]."""
+    routes, stored = stored_example(entry)
+    rng = random.Random(2)
+    for trial in range(2):
+        stats = {r: RouteStats() for r in routes}
+        for s in stats.values() if trial else ():
+            s.requests, s.errors = rng.randint(40, 90), rng.randint(0, 5)
+            s.labelled = rng.randint(30, 40)
+            s.correct = float(rng.randint(0, s.labelled))
+            s.rewarded, s.rewards, s.rewards_sq = 35, 20.0, 20.0
+            s.model_time.add(0.001 * rng.randint(1, 9), s.requests)
+        found = entry.statistics(stored, stats)
+        assert json.loads(json.dumps(found)) == found, f"{entry.name}: not JSON: {found}"
+        assert isinstance(found.get("metric"), str), f"{entry.name}: {found}"
+        rows = found["routes"]
+        assert {row["route"] for row in rows} <= set(routes) and rows, f"{entry.name}: {rows}"
+        for row in rows:
+            assert {"n", "estimate", "interval"} <= set(row), f"{entry.name}: {row}"
+            p = row.get("p_value")
+            assert p is None or 0 <= p <= 1, f"{entry.name}: p-value {p}"
+        assert found.get("winner") in (None, *routes), f"{entry.name}: {found.get('winner')}"
+
+
 CHECKS: tuple[Callable[[RolloutPolicy], None], ...] = (
     check_fields,
     check_defaults,
@@ -195,6 +222,7 @@ CHECKS: tuple[Callable[[RolloutPolicy], None], ...] = (
     check_choose_answers_from_a_route,
     check_judge,
     check_promote,
+    check_statistics,
 )
 
 

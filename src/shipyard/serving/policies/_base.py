@@ -6,7 +6,8 @@ kind asks the policy: the deployment store (:meth:`RolloutPolicy.check`,
 :meth:`~RolloutPolicy.initial_weights`, :meth:`~RolloutPolicy.promote`), the router
 (:meth:`~RolloutPolicy.choose`, :meth:`~RolloutPolicy.shadows`,
 :meth:`~RolloutPolicy.sticky`), the server's watcher (:meth:`~RolloutPolicy.judge`,
-:meth:`~RolloutPolicy.restart`) and the CLI (:attr:`~RolloutPolicy.params`).
+:meth:`~RolloutPolicy.restart`), the CLI (:attr:`~RolloutPolicy.params`) and whoever
+shows an experiment's numbers (:meth:`~RolloutPolicy.statistics`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from shipyard.errors import InvalidInput
 from shipyard.serving._stats import RouteStats
+from shipyard.serving.policies._compare import compare
 
 __all__ = [
     "BasePolicy",
@@ -123,6 +125,15 @@ class RolloutPolicy(Protocol):
         """Routes whose statistics start over when the stored policy went from old to new."""
         ...
 
+    def statistics(
+        self, policy: Mapping[str, Any], stats: Mapping[str, RouteStats]
+    ) -> dict[str, Any]:
+        """The A/B statistics of the routes (JSON): the metric, each route's ``n``,
+        ``estimate`` and ``interval``, each route against the first (``difference``,
+        ``difference_interval``, always-valid ``p_value``, ``significant``) and the
+        ``winner`` (see ``policies._compare.compare``)."""
+        ...
+
     def epoch(self, policy: Mapping[str, Any]) -> str:
         """The evidence period the stored policy is in (a canary's step): statistics pooled
         across workers and replicas are kept per period, so evidence belongs to the period
@@ -180,6 +191,14 @@ class BasePolicy:
 
     def restart(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
+
+    def statistics(
+        self, policy: Mapping[str, Any], stats: Mapping[str, RouteStats]
+    ) -> dict[str, Any]:
+        """The stored ``metric`` (default accuracy) at the stored ``alpha`` (default 0.05)
+        over the routes in the order of ``stats``."""
+        metric = str(policy.get("metric") or "accuracy")
+        return compare(stats, list(stats), metric, float(policy.get("alpha") or 0.05))
 
     def epoch(self, policy: Mapping[str, Any]) -> str:
         return ""

@@ -1,20 +1,47 @@
 """``canary``: ``baseline`` and ``candidate``; the candidate's share walks ``steps`` while
-its error rate, latency and (with labels) metric hold, and it is rolled back when they do
-not.
+it is not significantly worse than its limits, and it is rolled back when it is.
 
 The judge is pure: it reads the two routes' statistics and the policy and returns a
 decision; the server records it (only if nobody changed the deployment since) and resets
-the statistics for the next step. A candidate is rolled back as soon as its errors alone
-exceed what the whole step could allow, without waiting for the step to end.
+the statistics for the next step. Each check is an always-valid sequential test
+(``serving._sequential``), so the judge may look after every request — it does, on every
+request error, as a circuit breaker — without rolling back a healthy candidate more often
+than ``alpha`` says:
+
+- errors: the candidate's failed share of all the requests it took is above
+  ``max_error_rate`` (a Beta-mixture test martingale, exact for any number of requests;
+  a candidate failing every request is rolled back within the step's error budget,
+  ``max_error_rate * step_requests`` failures, whenever that budget is at least 2);
+- latency: more than 1% of the candidate's requests took longer (model time) than
+  ``max_latency_ratio`` times the baseline's p99 (once the baseline has 100 timings);
+- accuracy: the baseline's accuracy minus the candidate's is above ``max_metric_drop``
+  (a normal-mixture confidence sequence for the difference, once each route has
+  ``min_labels`` labels).
+
+Bonferroni: each check of each judged step runs at ``alpha / (3 * judged steps)``, so the
+chance that a candidate within every limit is ever rolled back during the whole rollout is
+at most ``alpha``. A step advances once the candidate took ``step_requests`` requests
+with nothing significantly worse (and, with ``require_labels``, both routes have
+``min_labels`` labels). Only p-values are computed on every call (closed forms over the
+counts); intervals are computed for the evidence of a decision.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import InvalidInput
+from shipyard.serving._sequential import (
+    Sample,
+    bonferroni,
+    difference,
+    difference_above,
+    rate_above,
+    rate_interval,
+)
 from shipyard.serving._stats import RouteStats
 from shipyard.serving.policies._base import (
     BasePolicy,
@@ -23,11 +50,15 @@ from shipyard.serving.policies._base import (
     is_number,
     route_named,
 )
+from shipyard.serving.policies._compare import compare
 
-__all__ = ["POLICY", "CanaryPolicy", "judge"]
+__all__ = ["CHECKS", "POLICY", "CanaryPolicy", "Check", "check_level", "judge"]
 
 # what a step change means for the statistics: any of these moving starts them over
 _STATE = ("kind", "step", "status", "baseline", "candidate")
+CHECKS = ("errors", "latency", "accuracy")
+MIN_TIMINGS = 100  # baseline timings before its p99 is a yardstick
+SLOW_SHARE = 0.01  # the share of requests a p99 lets through
 
 
 def _parse_steps(text: str) -> list[float]:
@@ -50,9 +81,16 @@ class CanaryPolicy(BasePolicy):
         Param("steps", "shares, e.g. 5,25,50,100", [5, 25, 50, 100], str, _parse_steps),
         Param("step_requests", "candidate requests judged before each step", 200, int),
         Param("max_error_rate", "largest failed share (5xx) of the candidate", 0.01, float),
-        Param("max_latency_ratio", "candidate p99 over the baseline's", 2.0, float),
+        Param(
+            "max_latency_ratio",
+            "slowest model time, in baseline p99s, for 99% of candidate requests",
+            2.0,
+            float,
+        ),
         Param("max_metric_drop", "accuracy lost against the baseline", 0.02, float),
         Param("min_labels", "labels each route needs before accuracy counts", 50, int),
+        Param("alpha", "chance of ever rolling back a candidate within its limits", 0.05, float),
+        Param("require_labels", "hold each step until both routes have min_labels", False, bool),
     )
 
     def check(self, routes: Sequence[str], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,6 +121,18 @@ class CanaryPolicy(BasePolicy):
             return None
         return judge(dict(policy), stats[policy["baseline"]], stats[policy["candidate"]])
 
+    def statistics(
+        self, policy: Mapping[str, Any], stats: Mapping[str, RouteStats]
+    ) -> dict[str, Any]:
+        """Accuracy, candidate against baseline, and the judge's checks with their level."""
+        routes = [str(policy["baseline"]), str(policy["candidate"])]
+        out = compare(stats, routes, "accuracy", float(policy.get("alpha", 0.05)))
+        base, cand = (stats.get(r) or RouteStats() for r in routes)
+        level = check_level(policy)
+        out["checks"] = {c.name: c.to_json(level) for c in _checks(dict(policy), base, cand)}
+        out["check_level"] = level
+        return out
+
     def restart(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
         if any(old.get(k) != new.get(k) for k in _STATE):
             return (str(new["baseline"]), str(new["candidate"]))
@@ -103,50 +153,123 @@ def judge(policy: dict[str, Any], baseline: RouteStats, candidate: RouteStats) -
     """The decision this step's statistics call for, or None to keep waiting."""
     if policy.get("kind") != "canary" or policy.get("status") != "running":
         return None
-    need = int(policy["step_requests"])
-    evidence = _evidence(policy, baseline, candidate)
-    why = _failure(policy, baseline, candidate, need)
-    if why is not None:
-        return _rollback(policy, evidence, why)
-    if candidate.requests < need:
+    level = check_level(policy)
+    checks = _checks(policy, baseline, candidate)
+    failed = [c for c in checks if c.p_value is not None and c.p_value <= level]
+    if failed:
+        evidence = _evidence(policy, baseline, candidate, checks, level)
+        return _rollback(policy, evidence, "; ".join(c.why for c in failed))
+    if candidate.attempts < int(policy["step_requests"]):
         return None
+    if policy.get("require_labels") and min(baseline.labelled, candidate.labelled) < int(
+        policy["min_labels"]
+    ):
+        return None
+    evidence = _evidence(policy, baseline, candidate, checks, level)
     step = int(policy["step"]) + 1
     new = {**policy, "step": step}
     routes = (policy["baseline"], policy["candidate"])
     if step >= len(policy["steps"]) - 1:
         new.update(status="promoted", step=len(policy["steps"]) - 1)
         weights = {policy["baseline"]: 0.0, policy["candidate"]: 100.0}
-        return Decision("canary-promoted", new, weights, evidence, routes)
+        why = f"{candidate.attempts} requests, nothing significantly worse: promoted"
+        return Decision("canary-promoted", new, weights, {**evidence, "why": why}, routes)
     share = float(policy["steps"][step])
     weights = {policy["baseline"]: 100.0 - share, policy["candidate"]: share}
-    return Decision("canary-step", new, weights, evidence, routes)
+    why = f"{candidate.attempts} requests, nothing significantly worse: {share:g}%"
+    return Decision("canary-step", new, weights, {**evidence, "why": why}, routes)
 
 
-def _failure(
-    policy: dict[str, Any], baseline: RouteStats, candidate: RouteStats, need: int
-) -> str | None:
-    """Why the candidate fails this step, or None while it holds (or has too few requests
-    to tell)."""
-    if candidate.errors > float(policy["max_error_rate"]) * need:
-        return f"{candidate.errors} errors in this step"  # cannot pass whatever comes next
-    if candidate.requests < need:
-        return None
-    error_rate = candidate.errors / candidate.requests
-    if error_rate > policy["max_error_rate"]:
-        return f"error rate {error_rate:.3f}"
-    base_p99, cand_p99 = baseline.p99(), candidate.p99()
-    if base_p99 and cand_p99 and cand_p99 > policy["max_latency_ratio"] * base_p99:
-        return f"p99 {cand_p99 * 1e3:.1f} ms vs baseline {base_p99 * 1e3:.1f} ms"
-    enough = min(baseline.labelled, candidate.labelled) >= int(policy["min_labels"])
+def check_level(policy: Mapping[str, Any]) -> float:
+    """Each check's level: ``alpha`` over the three checks of every judged step."""
+    judged = max(1, len(policy["steps"]) - 1)
+    return bonferroni(float(policy.get("alpha", 0.05)), len(CHECKS) * judged)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's test: the candidate's estimate, its limit, the always-valid p-value of
+    "worse than the limit" (None: not enough data yet), a human reason, and how to compute
+    the interval (only for a decision's evidence)."""
+
+    name: str
+    estimate: float | None
+    limit: float
+    p_value: float | None
+    why: str
+    interval: Callable[[float], tuple[float, float]] | None = None
+
+    def to_json(self, level: float) -> dict[str, Any]:
+        low_high = self.interval(level) if self.interval is not None else None
+        return {
+            "estimate": None if self.estimate is None else round(self.estimate, 6),
+            "limit": self.limit,
+            "interval": None if low_high is None else [round(x, 6) for x in low_high],
+            "p_value": self.p_value,
+            "significant": self.p_value is not None and self.p_value <= level,
+            **({"waiting": self.why} if self.p_value is None else {}),
+        }
+
+
+def _checks(policy: dict[str, Any], baseline: RouteStats, candidate: RouteStats) -> list[Check]:
+    return [
+        _error_check(float(policy["max_error_rate"]), candidate),
+        _latency_check(float(policy["max_latency_ratio"]), baseline, candidate),
+        _accuracy_check(policy, baseline, candidate),
+    ]
+
+
+def _error_check(limit: float, candidate: RouteStats) -> Check:
+    errors, took = candidate.errors, candidate.attempts
+    if not took:
+        return Check("errors", None, limit, None, "no requests yet")
+    p = rate_above(errors, took, limit)
+    why = f"error rate {errors / took:.3f} ({errors} errors in {took}) > {limit:g} (p={p:.2g})"
+    return Check("errors", errors / took, limit, p, why, lambda a: rate_interval(errors, took, a))
+
+
+def _latency_check(ratio: float, baseline: RouteStats, candidate: RouteStats) -> Check:
+    base_p99, timed = baseline.p99(), candidate.model_time.total
+    if base_p99 is None or baseline.model_time.total < MIN_TIMINGS or not timed:
+        need = f"needs {MIN_TIMINGS} baseline timings (has {baseline.model_time.total})"
+        return Check("latency", None, SLOW_SHARE, None, need)
+    slow = candidate.model_time.above(ratio * base_p99)
+    p = rate_above(slow, timed, SLOW_SHARE)
+    why = (
+        f"{slow / timed:.1%} of requests slower than {ratio:g} x baseline p99 "
+        f"({base_p99 * 1e3:.1f} ms) > {SLOW_SHARE:.0%} (p={p:.2g})"
+    )
+    return Check(
+        "latency", slow / timed, SLOW_SHARE, p, why, lambda a: rate_interval(slow, timed, a)
+    )
+
+
+def _accuracy_check(policy: dict[str, Any], baseline: RouteStats, candidate: RouteStats) -> Check:
+    drop, need = float(policy["max_metric_drop"]), int(policy["min_labels"])
     base_acc, cand_acc = baseline.accuracy(), candidate.accuracy()
-    if (
-        enough
-        and base_acc is not None
-        and cand_acc is not None
-        and cand_acc < base_acc - policy["max_metric_drop"]
-    ):
-        return f"accuracy {cand_acc:.3f} vs {base_acc:.3f}"
-    return None
+    if base_acc is None or cand_acc is None or min(baseline.labelled, candidate.labelled) < need:
+        have = f"{baseline.labelled}, {candidate.labelled}"
+        return Check("accuracy", None, drop, None, f"needs {need} labels per route (has {have})")
+    worse = Sample.of_counts(candidate.correct, candidate.labelled)
+    better = Sample.of_counts(baseline.correct, baseline.labelled)
+    level, t_opt = check_level(policy), _labels_expected(policy)
+    p = difference_above(worse, better, drop, t_opt, level)
+    why = (
+        f"accuracy {cand_acc:.2f} vs {base_acc:.2f}: drop {base_acc - cand_acc:.2f} > "
+        f"{drop:g} (p={p:.2g})"
+    )
+
+    def interval(at: float) -> tuple[float, float]:
+        return difference(worse, better, at, drop, True, t_opt).interval
+
+    return Check("accuracy", base_acc - cand_acc, drop, p, why, interval)
+
+
+def _labels_expected(policy: Mapping[str, Any]) -> float:
+    """Labels in all when the smaller route of this step's split has ``min_labels``: the
+    accuracy test is tuned to be tightest there (fixed by the policy, not the data)."""
+    share = float(policy["steps"][int(policy["step"])]) / 100
+    return float(policy["min_labels"]) / max(0.01, min(share, 1 - share))
 
 
 def _rollback(policy: dict[str, Any], evidence: dict[str, Any], why: str) -> Decision:
@@ -157,7 +280,11 @@ def _rollback(policy: dict[str, Any], evidence: dict[str, Any], why: str) -> Dec
 
 
 def _evidence(
-    policy: dict[str, Any], baseline: RouteStats, candidate: RouteStats
+    policy: dict[str, Any],
+    baseline: RouteStats,
+    candidate: RouteStats,
+    checks: list[Check],
+    level: float,
 ) -> dict[str, Any]:
     def of(stats: RouteStats) -> dict[str, Any]:
         p99 = stats.p99()
@@ -174,6 +301,8 @@ def _evidence(
         "share": policy["steps"][int(policy["step"])],
         "baseline": of(baseline),
         "candidate": of(candidate),
+        "level": level,
+        "checks": {c.name: c.to_json(level) for c in checks},
     }
 
 
@@ -200,6 +329,12 @@ def _check_numbers(policy: dict[str, Any]) -> None:
     if not is_number(policy["max_latency_ratio"]) or policy["max_latency_ratio"] < 1:
         raise InvalidInput(
             f"max_latency_ratio must be at least 1; got {policy['max_latency_ratio']!r}."
+        )
+    if not is_number(policy["alpha"]) or not 0 < policy["alpha"] < 1:
+        raise InvalidInput(f"alpha must be between 0 and 1 (exclusive); got {policy['alpha']!r}.")
+    if not isinstance(policy["require_labels"], bool):
+        raise InvalidInput(
+            f"require_labels must be true or false; got {policy['require_labels']!r}."
         )
 
 

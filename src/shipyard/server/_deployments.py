@@ -1,0 +1,63 @@
+"""Deployments over HTTP: routes, policy, the last automatic decision and its reason, the
+history, and the moves people make (promote, roll back)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+
+from shipyard.serving import deployments
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["deployments"])
+Limit = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")]
+Reason = Annotated[str | None, Body(embed=True, description="Why (kept in the history).")]
+
+
+@router.get("/deployments")
+def list_deployments() -> list[dict[str, Any]]:
+    """Every deployment: routes, shares and policy."""
+    return [deployments.as_dict(d) for d in deployments.list_deployments()]
+
+
+@router.get("/deployments/{name}")
+def get_deployment(name: str) -> dict[str, Any]:
+    """One deployment: routes, shares, policy, the last automatic decision (with its
+    reason) and the statistics of the policy's current evidence period."""
+    return deployments.as_dict(deployments.get(name), details=True)
+
+
+@router.get("/deployments/{name}/history")
+def get_history(name: str, limit: Limit = 50) -> list[dict[str, Any]]:
+    """Changes and decisions, newest first: what, who, why, when, the split before and
+    after."""
+    return [asdict(e) for e in deployments.history(name, limit=limit)]
+
+
+@router.post("/deployments/{name}/promote")
+def promote(
+    name: str,
+    request: Request,
+    route: Annotated[
+        str | None, Body(embed=True, description="The route (default: the policy's choice).")
+    ] = None,
+    reason: Reason = None,
+) -> dict[str, Any]:
+    """Give one route all traffic (a canary's candidate by default)."""
+    return deployments.as_dict(deployments.promote(name, route, reason=_why(reason, request)))
+
+
+@router.post("/deployments/{name}/rollback")
+def rollback(name: str, request: Request, reason: Reason = None) -> dict[str, Any]:
+    """Undo the last change of policy or split."""
+    return deployments.as_dict(deployments.rollback(name, reason=_why(reason, request)))
+
+
+def _why(reason: str | None, request: Request) -> str | None:
+    key = getattr(request.state, "api_key", None)
+    if key is None:
+        return reason
+    return f"{reason} (key:{key.name})" if reason else f"key:{key.name}"

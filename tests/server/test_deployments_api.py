@@ -1,0 +1,69 @@
+"""The platform API's deployments, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import shipyard as sy
+from shipyard import serving
+from shipyard.data import make_loans
+from shipyard.server import create_app
+from shipyard.serving import deployments
+
+FEATURES = ["age", "income", "credit_score"]
+
+
+@pytest.fixture
+def api(backend: str) -> Iterator[httpx.Client]:
+    frame = make_loans(300, seed=0)
+    X, y = frame[FEATURES], frame["default"]
+    for c in (0.1, 1.0):
+        sy.models.register("scorer", LogisticRegression(C=c, max_iter=500).fit(X, y), X=X, y=y)
+    with serving.background(create_app()) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+def test_deployments_are_listed_shown_promoted_and_rolled_back(api: httpx.Client) -> None:
+    deployments.create("scoring", {"old": "scorer@1", "new": "scorer@2"}, policy="canary")
+    assert [d["name"] for d in api.get("/api/deployments").json()] == ["scoring"]
+    shown = api.get("/api/deployments/scoring").json()
+    assert shown["policy"]["kind"] == "canary" and shown["decision"] is None
+    assert {r["route"]: r["weight"] for r in shown["routes"]} == {"old": 95.0, "new": 5.0}
+    promoted = api.post("/api/deployments/scoring/promote", json={"reason": "looks good"})
+    assert promoted.status_code == 200
+    assert {r["route"]: r["weight"] for r in promoted.json()["routes"]} == {"old": 0, "new": 100}
+    back = api.post("/api/deployments/scoring/rollback", json={})
+    assert {r["route"]: r["weight"] for r in back.json()["routes"]} == {"old": 95.0, "new": 5.0}
+    history = api.get("/api/deployments/scoring/history", params={"limit": 2}).json()
+    assert [e["kind"] for e in history] == ["rolled-back", "promoted"]
+    assert history[1]["reason"] == "looks good"
+
+
+def test_a_decision_a_server_made_is_shown_with_its_reason(api: httpx.Client) -> None:
+    deployments.create("auto", {"old": "scorer@1", "new": "scorer@2"}, policy="canary")
+    stored = deployments.get("auto")
+    deployments.record_decision(
+        "auto", stored.revision, {**stored.policy, "status": "rolled_back"},
+        {"old": 100.0, "new": 0.0}, "canary-rolled-back", {"why": "error rate 0.30"},
+    )  # fmt: skip
+    decision = api.get("/api/deployments/auto").json()["decision"]
+    assert decision["kind"] == "canary-rolled-back" and decision["why"] == "error rate 0.30"
+
+
+def test_unknown_deployments_and_bad_bodies_answer_one_error_shape(api: httpx.Client) -> None:
+    missing = api.get("/api/deployments/nosuch")
+    assert missing.status_code == 404 and "nosuch" in missing.json()["error"]
+    assert api.post("/api/deployments/nosuch/promote", json={}).status_code == 404
+    deployments.create("two", {"a": "scorer@1", "b": "scorer@2"})
+    no_route = api.post("/api/deployments/two/promote", json={})  # fixed: name the route
+    assert no_route.status_code == 422 and "route" in no_route.json()["error"]
+    wrong = api.post("/api/deployments/two/promote", json={"route": "zzz"})
+    assert wrong.status_code in (404, 422) and "zzz" in wrong.json()["error"]
+    text = api.post(
+        "/api/deployments/two/rollback", content=b"x", headers={"content-type": "text/plain"}
+    )
+    assert text.status_code == 422
