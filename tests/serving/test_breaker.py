@@ -28,7 +28,7 @@ ROW = {
     "credit_score": 640,
     "region": "north",
 }
-BUDGET, CLIENTS, MOST = 5, 8, 250  # failures allowed (0.05 of 100), concurrent clients
+BUDGET, CLIENTS, MOST = 5, 8, 250  # max_error_rate x step_requests; concurrent clients
 
 
 @pytest.fixture(params=["sql", "redis"])
@@ -85,8 +85,8 @@ def load(url: str) -> Counter[int]:
 
 def check(codes: Counter[int]) -> None:
     assert set(codes) <= {200, 500}, codes
-    assert codes[500] > BUDGET, codes  # the candidate took traffic and failed it
-    assert codes[500] <= BUDGET + 1 + CLIENTS, codes  # then was cut off: budget + in flight
+    assert codes[500] >= 1, codes  # the candidate took traffic and failed it
+    assert codes[500] <= BUDGET + CLIENTS, codes  # then was cut off: budget + in flight
     assert deployments.get("breaker").policy["status"] == "rolled_back"
     assert deployments.history("breaker")[0].kind == "canary-rolled-back"
 
