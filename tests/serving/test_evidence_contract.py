@@ -50,6 +50,8 @@ def test_evidence_contract(evidence: EvidenceStore, check: Callable[[Any], None]
 def test_the_settings_pick_the_store(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from shipyard.config import get_settings, reset_settings
 
+    monkeypatch.delenv("SHIPYARD_REDIS_URL", raising=False)
+    reset_settings()
     assert isinstance(open_evidence(default_database()), SqlEvidence)
     assert isinstance(open_evidence(None), InProcessEvidence)
     monkeypatch.setenv("SHIPYARD_REDIS_URL", "redis://127.0.0.1:6379/3")
