@@ -33,6 +33,7 @@ PG_ADMIN_URL = os.environ.get(
     "SHIPYARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_SERVICES = os.environ.get("SHIPYARD_REQUIRE_SERVICES") == "1"
+REDIS_URL = os.environ.get("SHIPYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def service_missing(reason: str) -> None:
@@ -40,6 +41,19 @@ def service_missing(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (SHIPYARD_REQUIRE_SERVICES=1)")
     pytest.skip(reason=reason)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis server's URL (skips, or fails with SHIPYARD_REQUIRE_SERVICES=1, when
+    Redis or the redis package is missing)."""
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        service_missing(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ SHIPYARD_HEARTBEAT_INTERVAL heartbeat_interval (seconds)  ``5.0``
 SHIPYARD_HEARTBEAT_TIMEOUT heartbeat_timeout (seconds)    ``30.0``
 SHIPYARD_SMTP_URL          smtp_url                       ``smtp://localhost:25`` (alert e-mail)
 SHIPYARD_SMTP_FROM         smtp_from                      ``shipyard@localhost``
+SHIPYARD_REDIS_URL         redis_url                      none: serving evidence in the db
+SHIPYARD_EVIDENCE_SYNC     evidence_sync (seconds)        ``0.2`` (serving workers pool)
 SHIPYARD_CONFIG            (path of the file itself)      ``<home>/config.toml`` if it exists
 ========================== ============================== ======================================
 
@@ -57,6 +59,10 @@ class Settings:
     # alert e-mail: smtp://[user:password@]host[:port], smtps:// (TLS) or smtp+starttls://
     smtp_url: str = "smtp://localhost:25"
     smtp_from: str = "shipyard@localhost"
+    # serving: where workers and replicas pool rollout evidence (redis://host:6379/0), and
+    # how often each pushes its own and pulls the pooled totals
+    redis_url: str | None = None
+    evidence_sync: float = 0.2
     config_file: Path | None = None
 
     @classmethod
@@ -75,6 +81,7 @@ class Settings:
         artifacts_url = str(values.pop("artifacts_url", home / "artifacts"))
         smtp_url = str(values.pop("smtp_url", cls.smtp_url))
         smtp_from = str(values.pop("smtp_from", cls.smtp_from))
+        redis_url = str(values.pop("redis_url", "")) or None
         floats = {name: _positive_float(name, value) for name, value in values.items()}
         return cls(
             home=home,
@@ -83,6 +90,7 @@ class Settings:
             config_file=config_path,
             smtp_url=smtp_url,
             smtp_from=smtp_from,
+            redis_url=redis_url,
             **floats,
         )
 

@@ -131,12 +131,14 @@ def test_feedback_is_matched_once_and_checked(store: Path, tmp_path: Path) -> No
     async def steps(service: InferenceService) -> Any:
         answer = await service.infer(ROW, headers={"x-request-id": "fb-1"})
         label = answer.payload["predictions"][0]
-        first = service.feedback({"id": "fb-1", "label": label, "reward": 1})
-        again = service.feedback([{"id": "fb-1", "label": label}, {"id": "gone", "reward": 0}])
+        first = await service.feedback({"id": "fb-1", "label": label, "reward": 1})
+        again = await service.feedback(
+            [{"id": "fb-1", "label": label}, {"id": "gone", "reward": 0}]
+        )
         with pytest.raises(InvalidRequest, match="reward"):
-            service.feedback({"id": "fb-1", "reward": 2})
+            await service.feedback({"id": "fb-1", "reward": 2})
         with pytest.raises(InvalidRequest, match="label or a reward"):
-            service.feedback({"id": "fb-1"})
+            await service.feedback({"id": "fb-1"})
         return first, again
 
     first, again = run(steps, service)

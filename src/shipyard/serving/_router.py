@@ -36,10 +36,14 @@ class Ticket(NamedTuple):
     model: str
     version: int
     prediction: Any
+    period: str = ""  # the evidence period it was answered in (``Router.period``)
 
 
 class Router:
-    """The routes of a deployment (or of one model), their slots and the policy."""
+    """The routes of a deployment (or of one model), their slots and the policy.
+
+    ``period`` names the evidence period the router answers in (the policy's epoch and the
+    revision it began at; ``serving._evidence``): statistics and tickets are kept under it."""
 
     def __init__(
         self,
@@ -51,6 +55,7 @@ class Router:
         revision: tuple[str, int],
         stats: dict[str, RouteStats],
         seed: int | None = None,
+        period: str = "",
     ) -> None:
         self.name = name
         self.slots = dict(slots)
@@ -59,6 +64,7 @@ class Router:
         self.policy = dict(policy)
         self.revision = revision
         self.stats = stats
+        self.period = period
         for route in self.slots:
             stats.setdefault(route, RouteStats())
         self.random = random.Random(seed)
@@ -69,6 +75,14 @@ class Router:
             np.cumsum([self.weights[r] / total for r in self._routes]) if total else np.array([])
         )
         self.shadows = self.rollout.shadows(self.policy, list(self.slots))
+
+    def decided(self, weights: Mapping[str, float], policy: Mapping[str, Any]) -> Router:
+        """This router with a decision's split and policy, before the store has it (the
+        breaker's: traffic leaves a failing route at once); same slots, revision, period."""
+        return Router(
+            self.name, self.slots, self.models, weights, policy, self.revision, self.stats,
+            period=self.period,
+        )  # fmt: skip
 
     @property
     def ready(self) -> bool:

@@ -142,7 +142,7 @@ async def feedback_route(request: Request) -> Response:
     service = _service(request)
     service.gate(request.headers, "feedback")
     body = await HttpBody(request, request.app.state.max_body).load()
-    return json_response(200, service.feedback(body))
+    return json_response(200, await service.feedback(body))
 
 
 @router.get("/metrics", tags=["operations"])

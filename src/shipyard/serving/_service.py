@@ -11,6 +11,10 @@ routes (``_routes``) only carry requests to it, so it can be driven and tested d
     answer = await service.infer({"age": 31, ...})
     await service.stop()
 
+Statistics, tickets and feedback go through a ``_pool.Pool``, pooled with every worker and
+replica of the deployment (``_evidence``); a failed request runs the judge at once
+(``_breaker``), which may take the route's traffic away without waiting for a poll.
+
 Errors are :class:`~shipyard.errors.ShipyardError` subclasses carrying their HTTP status
 (``Unavailable`` 503, ``Unauthorized`` 401, ``Forbidden`` 403, ``TooManyRequests`` 429,
 ``NotFound`` 404, ``InvalidRequest`` 400, ``InvalidInput`` 422, ``PayloadTooLarge`` 413).
@@ -32,6 +36,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from shipyard.config import get_settings
 from shipyard.errors import (
     InvalidInput,
     InvalidRequest,
@@ -41,9 +46,13 @@ from shipyard.errors import (
     Unavailable,
 )
 from shipyard.serving._auth import ApiKey, Keyring, RateLimiter, check_key, default_keys
+from shipyard.serving._breaker import Breaker
 from shipyard.serving._deployments import DeploymentStore
+from shipyard.serving._evidence import EvidenceStore, InProcessEvidence
+from shipyard.serving._evidence_backends import open_evidence
 from shipyard.serving._http import error_answer
 from shipyard.serving._log import InferenceLog
+from shipyard.serving._pool import Pool
 from shipyard.serving._protocol import (
     check_feedback,
     oip_columns,
@@ -52,9 +61,10 @@ from shipyard.serving._protocol import (
     plain_columns,
     plain_outputs,
 )
-from shipyard.serving._router import Router, RouteStats, Ticket, Tickets
+from shipyard.serving._router import Router, RouteStats, Ticket
 from shipyard.serving._slot import Active
 from shipyard.serving._watch import Served, Watcher, settle_memory
+from shipyard.store import default_database
 
 __all__ = ["Answer", "InferenceService", "RequestBody"]
 
@@ -126,6 +136,7 @@ class InferenceService:
         keyring: Keyring | None = None,
         poll: float = 2.0,
         max_inflight: int = 1024,
+        pool: Pool | None = None,
     ) -> None:
         self.served = served
         self.watcher = watcher
@@ -135,7 +146,8 @@ class InferenceService:
         self.max_inflight = max_inflight
         self.inflight = 0
         self.limiter = RateLimiter()
-        self.tickets = Tickets()
+        self.pool = pool or Pool(served, InProcessEvidence(), shared=False)
+        self.breaker = Breaker(served, watcher, self.pool)
         self._watching: asyncio.Task[None] | None = None
         self._shadows: set[asyncio.Task[None]] = set()
         self._counters: dict[tuple[str, str, str, str, int], Any] = {}
@@ -156,9 +168,11 @@ class InferenceService:
         auth: bool = False,
         max_inflight: int = 1024,
         store: DeploymentStore | None = None,
+        evidence: EvidenceStore | None = None,
     ) -> InferenceService:
         """A service for ``model`` (``churn@champion``) or ``deployment``, on the default
-        stores unless ``store`` is given (see ``serving.create_app`` for the settings)."""
+        stores unless ``store`` is given (see ``serving.create_app`` for the settings); a
+        deployment's evidence is pooled in ``evidence`` (default: ``open_evidence``)."""
         if (model is None) == (deployment is None):
             raise InvalidInput("Serve exactly one of model='name@alias' or deployment='name'.")
         name = deployment or str(model).split("@")[0]
@@ -167,17 +181,21 @@ class InferenceService:
             from shipyard.serving.deployments import default_store
 
             store = default_store()
+        if evidence is None and deployment is not None:
+            evidence = open_evidence(getattr(store, "database", None) or default_database())
         keyring = Keyring(default_keys()) if auth else None
         inference_log = (
             InferenceLog.of(name, log_dir, sample=log_sample) if log_sample > 0 else None
         )
+        shared, evidence = evidence is not None, evidence or InProcessEvidence()
         return cls(
             served,
-            Watcher(served, store, keyring),
+            Watcher(served, store, keyring, evidence),
             log=inference_log,
             keyring=keyring,
             poll=poll,
             max_inflight=max_inflight,
+            pool=Pool(served, evidence, get_settings().evidence_sync, shared=shared),
         )
 
     # -- life ----------------------------------------------------------------------------
@@ -187,6 +205,8 @@ class InferenceService:
 
     @property
     def stats(self) -> dict[str, RouteStats]:
+        """Each route's statistics in the current period, pooled across workers and
+        replicas (as of the last sync, plus this process's since)."""
         return self.served.stats
 
     async def start(self) -> None:
@@ -196,6 +216,8 @@ class InferenceService:
         if self.log is not None:
             self.log.start()
         log.info("serving %s", self.name)
+        self.pool.on_sync = self.breaker.synced
+        self.pool.start()
         if self.poll > 0:
             self._watching = asyncio.create_task(self.watcher.run(self.poll))
 
@@ -205,6 +227,7 @@ class InferenceService:
             self._watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watching
+        await self.pool.stop()
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
 
@@ -334,7 +357,8 @@ class InferenceService:
         except InvalidInput:
             raise
         except Exception:
-            self.stats[call.route].errors += 1
+            self.pool.failed(call.router, call.route)
+            self.breaker.failed(call.router, call.route)
             raise
         if call.endpoint == "infer":
             payload = self._infer_shape(active, body, call.labels, call.proba)
@@ -400,11 +424,10 @@ class InferenceService:
         """A successful answer: statistics, its ticket (for feedback), the log, shadows."""
         route, active, labels = call.route, call.active, call.labels
         assert route is not None and active is not None and call.router is not None
-        stats = self.stats[route]
-        stats.requests += 1
-        stats.model_time.add(call.model_seconds)
         first = labels[0].item() if hasattr(labels[0], "item") else labels[0]
-        self.tickets.add(call.request_id, Ticket(route, active.name, active.version, first))
+        router = call.router
+        ticket = Ticket(route, active.name, active.version, first, router.period)
+        self.pool.answered(router, route, call.request_id, ticket, call.model_seconds)
         logged = self.log is not None and self.log.wanted()
         if logged:
             assert self.log is not None and call.columns is not None
@@ -447,32 +470,17 @@ class InferenceService:
             )  # fmt: skip
 
     # -- feedback, metadata, metrics -----------------------------------------------------
-    def feedback(self, body: Any) -> dict[str, int]:
-        """Labels and rewards for earlier requests (one item or a list): counted once per
-        request on its route, written to the log. InvalidRequest (400) for a bad item."""
+    async def feedback(self, body: Any) -> dict[str, int]:
+        """Labels and rewards for earlier requests (one item or a list): logged, pooled, counted
+        once per request whichever process answered it (``matched``: the items whose request
+        any of them knows). InvalidRequest (400) for a bad item."""
         items = body if isinstance(body, list) else [body]
         check_feedback(items)
-        known = 0
-        for item in items:
-            ticket = self.tickets.get(item["id"])
-            if ticket is not None:
-                known += 1
-                self._count_feedback(item, ticket)
-            if self.log is not None:
+        if self.log is not None:
+            for item in items:
                 self.log.feedback(item["id"], item.get("label"), item.get("reward"))
-        return {"accepted": len(items), "matched": known}
-
-    def _count_feedback(self, item: dict[str, Any], ticket: Ticket) -> None:
-        stats = self.stats.setdefault(ticket.route, RouteStats())
-        tickets, reward, label = self.tickets, item.get("reward"), item.get("label")
-        if label is not None and item["id"] not in tickets.labelled:  # once each
-            tickets.labelled.add(item["id"])
-            stats.labelled += 1
-            stats.correct += float(label == ticket.prediction)
-        if reward is not None and item["id"] not in tickets.rewarded:
-            tickets.rewarded.add(item["id"])
-            stats.rewarded += 1
-            stats.rewards += float(reward)
+        matched = await self.pool.feedback(items)
+        return {"accepted": len(items), "matched": matched}
 
     def metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
         """The Open Inference Protocol's model metadata (NotFound, Unavailable)."""

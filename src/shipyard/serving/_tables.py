@@ -1,9 +1,11 @@
-"""The serving tables: deployments, their routes and events, and API keys."""
+"""The serving tables: deployments, their routes and events, API keys, and the rollout
+evidence pooled by every worker and replica (``serving._evidence_sql``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -83,9 +85,56 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[float | None] = mapped_column(Float)
 
 
+class EvidenceCountRow(Base):
+    """One pooled count of a route in an evidence period: ``field`` is a RouteStats field
+    (``requests``, ``labelled``, ...) or a model-time bucket (``t17``); added to, never
+    rewritten."""
+
+    __tablename__ = "evidence_counts"
+
+    deployment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    route: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(255), primary_key=True)
+    field: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class EvidenceRequestRow(Base):
+    """A request's ticket (route, period, prediction) and the feedback posted for it, each
+    credited once; either may arrive first. Pruned by age and number."""
+
+    __tablename__ = "evidence_requests"
+    __table_args__ = (Index(None, "deployment_id", "at"),)
+
+    deployment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    route: Mapped[str | None] = mapped_column(String(64))
+    period: Mapped[str | None] = mapped_column(String(255))
+    prediction: Mapped[str | None] = mapped_column(Text)  # its value_key
+    label: Mapped[str | None] = mapped_column(Text)  # the first posted, as a value_key
+    reward: Mapped[float | None] = mapped_column(Float)  # the first posted
+    label_counted: Mapped[bool] = mapped_column(Boolean)
+    reward_counted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[float] = mapped_column(Float)
+
+
+class EvidencePeriodRow(Base):
+    """The evidence period a deployment is in: its policy's epoch and the revision it
+    began at."""
+
+    __tablename__ = "evidence_periods"
+
+    deployment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+
+
 # The tables as SQLAlchemy Core objects, for the statements of this capability's store.
 _tables = Base.metadata.tables
 DEPLOYMENTS = _tables["deployments"]
 ROUTES = _tables["deployment_routes"]
 EVENTS = _tables["deployment_events"]
 KEYS = _tables["api_keys"]
+EVIDENCE_COUNTS = _tables["evidence_counts"]
+EVIDENCE_REQUESTS = _tables["evidence_requests"]
+EVIDENCE_PERIODS = _tables["evidence_periods"]

@@ -5,21 +5,29 @@ reference or one deployment, every model loaded and warmed, and polls the store:
 alias swaps a slot's model, a changed deployment revision builds a new router that replaces
 the old one in one assignment, and the policy's judge (a canary's) runs on the routes'
 statistics, its decision recorded only if nobody changed the deployment since.
+
+Each router answers in an evidence period (``Router.period``: the policy's epoch and the
+revision it began at, from the evidence store; ``serving._evidence``). A decision the
+service takes on the request path (:meth:`Watcher.apply_now`: the breaker of a failing
+route) takes effect in this process at once and wakes the watcher to record it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
 
 from shipyard.serving._auth import Keyring
 from shipyard.serving._deployments import DeploymentStore
+from shipyard.serving._evidence import EvidenceStore
 from shipyard.serving._metrics import Metrics
 from shipyard.serving._router import Router
 from shipyard.serving._slot import Slot
 from shipyard.serving._stats import RouteStats
+from shipyard.serving.policies import Decision, policy_of
 
 __all__ = ["MAIN", "Served", "Watcher", "settle_memory"]
 
@@ -62,11 +70,18 @@ class Watcher:
     building routers in worker threads."""
 
     def __init__(
-        self, served: Served, store: DeploymentStore | None, keyring: Keyring | None
+        self,
+        served: Served,
+        store: DeploymentStore | None,
+        keyring: Keyring | None,
+        evidence: EvidenceStore | None = None,
     ) -> None:
         self.served = served
         self.store = store
         self.keyring = keyring
+        self.evidence = evidence
+        self._wake: asyncio.Event | None = None
+        self._decided: tuple[Router, Decision] | None = None
 
     # -- building routers ----------------------------------------------------------------
     def _slot(self, ref: str, old: Router | None) -> Slot:
@@ -104,15 +119,24 @@ class Watcher:
         for slot in slots.values():
             if not slot.ready:
                 slot.load()
-        return Router(served.name, slots, models, weights, policy, revision, served.stats)
+        epoch = policy_of(policy).epoch(policy) if policy else ""
+        period = epoch
+        if self.evidence is not None and served.deployment is not None:
+            period = self.evidence.begin(revision[0], epoch, revision[1])
+        return Router(
+            served.name, slots, models, weights, policy, revision, served.stats, period=period
+        )
 
     # -- following the store -------------------------------------------------------------
     async def run(self, poll: float) -> None:
         """Follow the store every ``poll`` seconds until cancelled; a failed poll is
         logged (once per distinct error) and counted, and the next one tries again."""
         served = self.served
+        self._wake = wake = asyncio.Event()
         while True:
-            await asyncio.sleep(poll)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), poll)
+            wake.clear()
             try:
                 await self.check()
             except Exception as exc:
@@ -122,7 +146,13 @@ class Watcher:
                 served.last_error = str(exc)
 
     async def check(self) -> None:
-        """One poll: keys, aliases, the deployment's revision, the policy's judgement."""
+        """One poll: a decision taken meanwhile (recorded first), keys, aliases, the
+        deployment's revision, the policy's judgement."""
+        pending = self._decided
+        if pending is not None:
+            await self._record(*pending)  # if this raises, the next poll tries again
+            if self._decided is pending:
+                self._decided = None
         if self.keyring is not None:
             await asyncio.to_thread(self.keyring.refresh)  # revoked keys stop working
         router = self.served.router
@@ -149,12 +179,24 @@ class Watcher:
             if slot.last_error is not None and slot.last_error != before:
                 self.served.metrics.load_failures.labels(self.served.name).inc()
 
+    def apply_now(self, router: Router, decision: Decision) -> None:
+        """Answer with ``decision``'s split from now on (``router`` took it) and wake the
+        watcher to record it, rather than at the next poll."""
+        self.served.router = router.decided(decision.weights, decision.policy)
+        self._decided = (router, decision)
+        if self._wake is not None:
+            self._wake.set()
+
     async def _judge(self, router: Router) -> None:
         """The policy's decision on the routes' statistics, recorded if nobody changed the
         deployment since this router was built; the router is rebuilt to apply it."""
+        decision = router.rollout.judge(router.policy, self.served.stats)
+        if decision is not None:
+            await self._record(router, decision)
+
+    async def _record(self, router: Router, decision: Decision) -> None:
         served = self.served
-        decision = router.rollout.judge(router.policy, served.stats)
-        if decision is None or self.store is None or served.deployment is None:
+        if self.store is None or served.deployment is None:
             return
         applied = await asyncio.to_thread(
             self.store.record_decision,

@@ -8,7 +8,8 @@ and after); running servers poll the revision and apply the change without a res
 promote (or canary step), one step further back each time.
 
 These functions use the default metadata store; :class:`DeploymentStore` is the interface
-(``SQLDeploymentStore(database)`` for another store).
+(``SQLDeploymentStore(database)`` for another store). :func:`statistics` reads what the
+deployment's servers (every worker and replica) pooled in the current evidence period.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from shipyard.serving._deployments import (
     Route,
     SQLDeploymentStore,
 )
+from shipyard.serving._evidence_backends import open_evidence
 from shipyard.serving._log import InferenceLog
+from shipyard.serving._stats import RouteStats
 from shipyard.serving._watch import MAIN
+from shipyard.serving.policies import policy_of
 from shipyard.store import default_database
 
 __all__ = [
@@ -50,6 +54,7 @@ __all__ = [
     "served",
     "set_policy",
     "set_route",
+    "statistics",
 ]
 
 
@@ -161,9 +166,34 @@ def record_decision(
     )
 
 
+def statistics(name: str) -> dict[str, RouteStats]:
+    """Each route's statistics in the deployment's current evidence period (a canary's
+    step), pooled by every worker and replica serving it: in Redis when
+    ``SHIPYARD_REDIS_URL`` is set, else in the metadata store. Up to one sync interval
+    (``SHIPYARD_EVIDENCE_SYNC``) behind the servers. NotFound for an unknown name."""
+    deployment = default_store().get(name)
+    policy = deployment.policy
+    evidence = open_evidence(default_database())
+    try:
+        epoch = policy_of(policy).epoch(policy)
+        period = evidence.begin(deployment.id, epoch, deployment.revision)
+        keys = [(route.name, period) for route in deployment.routes]
+        return {key[0]: stats for key, stats in evidence.totals(deployment.id, keys).items()}
+    finally:
+        evidence.close()
+
+
 def delete(name: str) -> None:
-    """Delete a deployment and its history (models are untouched)."""
-    default_store().delete(name)
+    """Delete a deployment, its history and the evidence its servers pooled (models are
+    untouched)."""
+    store = default_store()
+    deployment_id = store.revision(name)[0]
+    store.delete(name)
+    evidence = open_evidence(default_database())
+    try:
+        evidence.forget(deployment_id)
+    finally:
+        evidence.close()
 
 
 def served(name: str, log_dir: str | Path | None = None) -> Deployment:
