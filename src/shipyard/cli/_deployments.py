@@ -124,7 +124,7 @@ def list_cmd(as_json: bool = JSON) -> None:
 
     found = deployments.list_deployments()
     if as_json:
-        print_json([_json(d) for d in found])
+        print_json([deployments.as_dict(d) for d in found])
         return
     rows = [
         [
@@ -216,24 +216,12 @@ def delete_cmd(name: str = typer.Argument(...)) -> None:
     console.print(f"Deleted deployment {name}.")
 
 
-def _json(d: Any) -> dict[str, Any]:
-    return {
-        "name": d.name,
-        "policy": d.policy,
-        "routes": [{"route": r.name, "model": r.model, "weight": r.weight} for r in d.routes],
-        "revision": d.revision,
-        "description": d.description,
-        "created_at": d.created_at,
-        "updated_at": d.updated_at,
-    }
-
-
 def _show(d: Any, as_json: bool, history: bool = False) -> None:
     from shipyard.serving import deployments
 
     events = deployments.history(d.name, limit=20) if history else []
     if as_json:
-        data = _json(d)
+        data = deployments.as_dict(d, details=history)
         if history:
             data["history"] = [e.__dict__ for e in events]
         print_json(data)
@@ -247,6 +235,10 @@ def _show(d: Any, as_json: bool, history: bool = False) -> None:
             [[r.name, r.model, f"{r.weight:g}%"] for r in d.routes],
         )
     )
+    if history:
+        found = deployments.ab_statistics(d.name)
+        if found.get("routes"):
+            console.print(statistics_table(found))
     decided = next((e for e in events if _why(e.detail)), None)
     if decided is not None:
         console.print(f"Last decision ({decided.kind}, {when(decided.at)}): {_why(decided.detail)}")

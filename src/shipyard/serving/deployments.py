@@ -39,6 +39,7 @@ __all__ = [
     "DeploymentStore",
     "Route",
     "SQLDeploymentStore",
+    "ab_statistics",
     "as_dict",
     "create",
     "default_store",
@@ -60,8 +61,9 @@ __all__ = [
 
 def as_dict(deployment: Deployment, *, details: bool = False) -> dict[str, Any]:
     """A deployment as JSON-ready values (the CLI's ``--json`` and the REST API). With
-    ``details``: ``decision``, the last automatic decision (kind, when, why, evidence),
-    or None."""
+    ``details``: ``decision``, the last automatic decision (kind, when, why, evidence) or
+    None; ``evidence``, each route's pooled counts in the current period; ``statistics``,
+    what :func:`ab_statistics` returns."""
     d = deployment
     out: dict[str, Any] = {
         "name": d.name,
@@ -74,7 +76,32 @@ def as_dict(deployment: Deployment, *, details: bool = False) -> dict[str, Any]:
     }
     if details:
         out["decision"] = last_decision(d.name)
+        stats = statistics(d.name)
+        out["evidence"] = {route: _counts(found) for route, found in stats.items()}
+        out["statistics"] = policy_of(d.policy).statistics(d.policy, stats)
     return out
+
+
+def ab_statistics(name: str) -> dict[str, Any]:
+    """The policy's statistics on the evidence its servers pooled in the current period:
+    the metric per route with its confidence interval, each route against the baseline
+    (difference, interval, always-valid p-value, significant) and the winner, if any
+    (``RolloutPolicy.statistics``)."""
+    deployment = default_store().get(name)
+    return policy_of(deployment.policy).statistics(deployment.policy, statistics(name))
+
+
+def _counts(stats: RouteStats) -> dict[str, Any]:
+    p99 = stats.p99()
+    return {
+        "requests": stats.requests,
+        "errors": stats.errors,
+        "labelled": stats.labelled,
+        "accuracy": stats.accuracy(),
+        "rewarded": stats.rewarded,
+        "reward_mean": stats.reward_mean(),
+        "model_p99_ms": None if p99 is None else round(p99 * 1e3, 3),
+    }
 
 
 def last_decision(name: str, *, look_back: int = 200) -> dict[str, Any] | None:
