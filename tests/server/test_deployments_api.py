@@ -32,6 +32,8 @@ def test_deployments_are_listed_shown_promoted_and_rolled_back(api: httpx.Client
     assert [d["name"] for d in api.get("/api/deployments").json()] == ["scoring"]
     shown = api.get("/api/deployments/scoring").json()
     assert shown["policy"]["kind"] == "canary" and shown["decision"] is None
+    assert shown["statistics"]["metric"] == "accuracy"  # nothing served yet: no estimates
+    assert shown["evidence"]["new"]["requests"] == 0
     assert {r["route"]: r["weight"] for r in shown["routes"]} == {"old": 95.0, "new": 5.0}
     promoted = api.post("/api/deployments/scoring/promote", json={"reason": "looks good"})
     assert promoted.status_code == 200

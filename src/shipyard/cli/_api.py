@@ -15,12 +15,13 @@ def api_cmd(
         False, "--auth", help="Require API keys (reads: any key; changes: the admin scope)."
     ),
 ) -> None:
-    """Serve the platform REST API: monitors, checks, series, reports and alerts as JSON
-    (OpenAPI at /docs)."""
+    """Serve the platform REST API: deployments, monitors, checks, series, reports and
+    alerts as JSON (OpenAPI at /docs)."""
     from shipyard import server
 
     console.print(
-        f"Platform API on http://{host}:{port}/api (GET /api/monitors, /api/alerts; "
+        f"Platform API on http://{host}:{port}/api (GET /api/deployments, /api/monitors, "
+        f"/api/alerts; "
         f"OpenAPI at /docs{', off with --auth' if auth else ''}). Ctrl-C stops."
     )
     server.run(host, port, auth=auth)

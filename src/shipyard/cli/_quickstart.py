@@ -133,7 +133,9 @@ def _print_where_to_look(result: QuickstartResult, home: Path) -> None:
     console.print("  shipyard alerts list --status open")
     console.print(f"  shipyard monitors report {result.monitor} --html monitor.html")
     console.print("  shipyard monitors watch    (runs monitors on their --every schedules)")
-    console.print("  shipyard api --port 8000   (the REST API: /api/monitors, /api/alerts, /docs)")
+    console.print(
+        "  shipyard api --port 8000   (the REST API: /api/deployments, /api/monitors, /api/alerts, /docs)"
+    )
     console.print(
         f"  Python: sy.search_runs('{result.experiment}', "
         "filter='metrics.auc > 0.7', order_by=['metrics.auc desc'])"
