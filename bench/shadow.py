@@ -11,7 +11,8 @@ Models (registered in a temporary ``SHIPYARD_HOME``): the primary ``loans@1`` is
 HistGradientBoosting pipeline on ``make_loans(3000)`` exported to ONNX; the shadows are
 ``bench/_shadow_models.py``'s ``Busy`` (a pure-Python busy loop of 20 ms per call: holds
 the GIL) and ``Slow`` (sleeps 50 ms per call). Deployments: ``none`` (the primary alone),
-``busy`` and ``slow`` (the primary with that shadow, policy ``shadow``).
+``busy`` and ``slow`` (the primary with that shadow, policy ``shadow``), and ``free`` (the
+primary shadowed by itself: what shadowing costs the server beyond the shadow model's CPU).
 
 Each server is ``python -m shipyard.cli serve --deployment NAME --poll 0.5`` (one worker,
 the inference log on, ``OMP_NUM_THREADS=1``) from the given source tree, alone while it is
@@ -25,6 +26,11 @@ last is answered: the server's capacity), figures from wrk's ``--latency``. For 
 and the seconds until answers come from it (capped at ``--promote-timeout``). After each
 run: the shadow rows compared and dropped (``/metrics``), the server's RSS and its
 children's (the shadow worker).
+
+``--slices N`` instead starts every server at once and measures them in turn, N slices of
+``--duration`` s each (paced, then unpaced), and gives each one's medians: on a shared
+machine, the way to compare p99s (``python bench/shadow.py --slices 8 --duration 2
+--only none,busy``).
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ def register(home: Path) -> None:
     deployments.create("none", {"main": "loans@1"})
     deployments.create("busy", {"main": "loans@1", "copy": "busy@1"}, policy="shadow")
     deployments.create("slow", {"main": "loans@1", "copy": "slow@1"}, policy="shadow")
+    deployments.create("free", {"main": "loans@1", "copy": "loans@1"}, policy="shadow")
 
 
 def free_port() -> int:
@@ -210,6 +217,40 @@ def measure(
             process.kill()
 
 
+def interleaved(trees: list[list[str]], home: Path, args: argparse.Namespace, tmp: Path) -> None:
+    """Every (tree, deployment) server up at once, measured in turn for ``--slices``
+    slices of ``--duration`` s (paced, then unpaced): the medians of the slices, so that a
+    busy spell of a shared machine shifts one slice of each, not one server's figures."""
+    import statistics
+
+    servers = {}
+    try:
+        for label, src in trees:
+            for name in args.only.split(","):
+                process, url = start(Path(src).resolve(), home, name, tmp)
+                servers[label, name] = (process, url)
+                wrk(url, tmp / "post.lua", args.connections, 2)  # warm-up
+        slices: dict[tuple[str, str, str], list[dict[str, float]]] = {}
+        for _ in range(args.slices):
+            for key, (_, url) in servers.items():
+                for load, script, connections in (
+                    ("paced", "paced.lua", args.connections),
+                    (f"c{args.connections}", "post.lua", args.connections),
+                ):
+                    figures = wrk(url, tmp / script, connections, args.duration)
+                    slices.setdefault((*key, load), []).append(figures)
+        for (label, name, load), runs in slices.items():
+            medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            url = servers[label, name][1]
+            out = {"label": label, "deployment": name, "load": load, "slices": len(runs),
+                   **medians, "shadow": shadow_counts(url)}  # fmt: skip
+            print(json.dumps(out), flush=True)
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", action="append", default=[], help="label=path/to/src")
@@ -218,6 +259,7 @@ def main() -> None:
     parser.add_argument("--promote-timeout", type=float, default=60.0)
     parser.add_argument("--only", default="none,busy,slow")
     parser.add_argument("--rounds", type=int, default=1, help="each server measured N times")
+    parser.add_argument("--slices", type=int, default=0, help="interleaved slices (see below)")
     parser.add_argument("--delay-ms", type=float, default=4.0, help="paced: per connection")
     args = parser.parse_args()
     trees = [t.split("=", 1) for t in args.tree] or [["this", str(HERE.parent / "src")]]
@@ -230,6 +272,9 @@ def main() -> None:
         (tmp / "post.lua").write_text(post)
         (tmp / "paced.lua").write_text(post + f"function delay() return {args.delay_ms} end\n")
         register(home)
+        if args.slices:
+            interleaved(trees, home, args, tmp)
+            return
         for turn in range(args.rounds):
             for name in args.only.split(","):
                 for label, src in trees:

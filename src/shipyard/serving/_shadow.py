@@ -115,7 +115,6 @@ class ShadowQueue:
         self._sender: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._dropped: dict[str, Any] = {}
-        self._queued: Any = None
         self._busy = False  # a batch is in flight
 
     @property
@@ -141,16 +140,12 @@ class ShadowQueue:
                          logged, rows)  # fmt: skip
             self._copies.append(copy)
             self._rows += rows
-        self._gauge().set(len(self._copies))
         if self._copies:
             self._wake.set()
             if self._sender is None:
                 self._sender = asyncio.create_task(self._send())
-
-    def _gauge(self) -> Any:
-        if self._queued is None:
-            self._queued = self.served.metrics.shadow_queued.labels(self.served.name)
-        return self._queued
+                gauge = self.served.metrics.shadow_queued.labels(self.served.name)
+                gauge.set_function(lambda: len(self._copies))  # read when scraped
 
     def _drop(self, route: str, rows: int) -> None:
         counter = self._dropped.get(route)
@@ -227,7 +222,6 @@ class ShadowQueue:
             copy = self._copies.popleft()
             self._rows -= copy.rows
             batch.append(copy)
-        self._gauge().set(len(self._copies))
         return batch
 
     def _groups(self, batch: list[_Copy]) -> tuple[list[Group], list[list[_Copy]]]:

@@ -12,9 +12,10 @@ neither the kill on a hung batch nor one at shutdown on Python 3.11.
 Child side, :func:`_main`: lowers its priority (``os.nice``: under CPU contention the
 server's answers win and the shadow queue sheds), takes the server's store settings and one
 BLAS/OpenMP thread, then answers batches with :func:`run_batch`: each group's model loaded
-by exact version reference (cached, ``CACHE_SIZE``), each copy validated against that
-model's own signature, the valid copies joined into one model call (a call per copy if the
-joined call fails, so that one bad copy does not fail the others, as the batcher does) and
+by exact version reference (cached, ``CACHE_SIZE``), the copies' inputs joined and
+validated against that model's own signature in one call, then predicted in one call (each
+copy on its own if either fails, so that one bad copy fails only itself, as the batcher
+does: validating copy by copy cost the child as much CPU as the server's answers) and
 compared with the answers returned, so that the server only counts and logs.
 
 :class:`InProcess` runs the same batches in the server's process, for stores a child cannot
@@ -30,6 +31,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import chain
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
@@ -129,21 +131,35 @@ def _rows(columns: Mapping[str, np.ndarray]) -> int:
     return len(next(iter(columns.values()))) if columns else 0
 
 
-def _predict(
-    model: Any, valid: list[tuple[int, dict[str, np.ndarray]]], errors: list[str | None]
-) -> list[_Chunk]:
-    """One call for every valid copy; a call per copy if that one fails, so that one bad
-    copy fails only itself."""
-    if len(valid) > 1:
-        members = [(i, _rows(c)) for i, c in valid]
-        joined = {name: np.concatenate([c[name] for _, c in valid]) for name in valid[0][1]}
-        try:
-            return [_call(model, members, joined)]
-        except Exception:
-            pass
+def _joined(model: Any, inputs: list[Mapping[str, Any]]) -> dict[str, np.ndarray] | None:
+    """Every copy's input validated in one call (the lists of each column joined), or None
+    when they do not join or do not pass together."""
+    names = list(inputs[0])
+    if len(inputs) < 2 or any(list(raw) != names for raw in inputs):
+        return None
+    try:
+        raw = {name: list(chain.from_iterable(r[name] for r in inputs)) for name in names}
+        columns = model.validate(raw)
+    except Exception:
+        return None
+    return dict(columns)
+
+
+def _predict(model: Any, inputs: list[Mapping[str, Any]], errors: list[str | None]) -> list[_Chunk]:
+    """One validation and one call for all copies; else one of each per copy, so that one
+    bad copy fails only itself."""
+    columns = _joined(model, inputs)
+    if columns is not None:
+        counts = [len(next(iter(raw.values()))) for raw in inputs]
+        if sum(counts) == _rows(columns):
+            try:
+                return [_call(model, list(enumerate(counts)), columns)]
+            except Exception:
+                pass
     chunks = []
-    for i, columns in valid:
+    for i, raw in enumerate(inputs):
         try:
+            columns = model.validate(raw)
             chunks.append(_call(model, [(i, _rows(columns))], columns))
         except Exception as exc:
             errors[i] = _text(exc)
@@ -161,13 +177,7 @@ def _group(group: Group) -> Result:
     except Exception as exc:
         return Result.failed(copies, f"loading {group.ref}: {exc}")
     errors: list[str | None] = [None] * copies
-    valid = []
-    for i, raw in enumerate(group.inputs):
-        try:
-            valid.append((i, model.validate(raw)))
-        except Exception as exc:
-            errors[i] = _text(exc)
-    chunks = _predict(model, valid, errors)
+    chunks = _predict(model, group.inputs, errors)
     rows, agree, seconds = [0] * copies, [0] * copies, [0.0] * copies
     for chunk in chunks:
         start = 0
