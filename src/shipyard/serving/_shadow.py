@@ -36,6 +36,7 @@ import logging
 import multiprocessing
 import time
 from collections import Counter, deque
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -217,7 +218,7 @@ class ShadowQueue:
         await loop.run_in_executor(thread, runner.kill)
 
     def _take(self) -> list[_Copy]:
-        batch = []
+        batch: list[_Copy] = []
         while self._copies and len(batch) < self.batch:
             copy = self._copies.popleft()
             self._rows -= copy.rows
@@ -232,7 +233,8 @@ class ShadowQueue:
         fmt = self.served.format
         groups = []
         for (_, ref), copies in by_key.items():
-            inputs, answered = [c.raw for c in copies], [c.answered for c in copies]
+            inputs: list[Mapping[str, Any]] = [c.raw for c in copies]
+            answered = [c.answered for c in copies]
             groups.append(Group(ref, fmt, inputs, answered, any(c.logged for c in copies)))
         return groups, list(by_key.values())
 
