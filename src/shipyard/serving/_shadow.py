@@ -19,11 +19,13 @@ work must never slow the answers nor the watcher that applies deployment changes
   queue sheds instead. The child is reached from one thread of its own, so the default
   executor (where the watcher loads models and reads the store) never waits behind it.
 
-Back on the event loop, each outcome is counted on its route (``RouteStats``: requests,
-errors, model time), compared (``shipyard_shadow_rows``: agree, differ, error) and logged
-with its answer (``shadow=True``) when the answer was. The child starts with the first copy
-and stops with the service, or when the deployment has had no shadow route for ``idle``
-seconds; a child that dies is started again and its batch counted as errors. A store a
+The child compares each copy's labels with the answer returned and logs its rows
+(``shadow=True``, when the answer was logged) through its own inference-log writer; back on
+the event loop only counts arrive, added to the route's ``RouteStats`` (requests, errors,
+model time) and to ``shipyard_shadow_rows`` (agree, differ, error). The child starts with
+the first copy and stops with the service (writing the log rows it holds), or when the
+deployment has had no shadow route for ``idle`` seconds; a child that dies is started again
+and its batch counted as errors (its unwritten log rows are lost). A store a
 child cannot see (``memory://``) runs shadow batches in the server's process instead (still
 bounded, still off the default executor, but sharing the GIL).
 """
@@ -189,7 +191,7 @@ class ShadowQueue:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="shipyard-shadow")
         if self.runner is None:
             env = child_env()
-            self.runner = InProcess() if env is None else ShadowWorker(env)
+            self.runner = InProcess(self.log) if env is None else ShadowWorker(env, self.log)
         runner, thread = self.runner, self._thread
         while True:
             if not self._copies:
@@ -232,14 +234,17 @@ class ShadowQueue:
             by_key.setdefault((copy.route, copy.ref), []).append(copy)
         fmt = self.served.format
         groups = []
-        for (_, ref), copies in by_key.items():
+        for (route, ref), copies in by_key.items():
+            first = copies[0]
             inputs: list[Mapping[str, Any]] = [c.raw for c in copies]
-            answered = [c.answered for c in copies]
-            groups.append(Group(ref, fmt, inputs, answered, any(c.logged for c in copies)))
+            answered, ids = [c.answered for c in copies], [c.request_id for c in copies]
+            logged = [c.logged for c in copies]
+            groups.append(Group(route, ref, first.model, first.version, fmt, inputs, answered,
+                                ids, logged))  # fmt: skip
         return groups, list(by_key.values())
 
     def _settle(self, copies: list[_Copy], result: Result) -> None:
-        """One group's result (one route): statistics, agree/differ/error, the log."""
+        """One group's result (one route): statistics, agree/differ/error."""
         route = copies[0].route
         stats = self.served.stats.setdefault(route, RouteStats())
         answered = [i for i, error in enumerate(result.errors) if error is None]
@@ -256,21 +261,3 @@ class ShadowQueue:
         if failed:
             first = next(e for e in result.errors if e is not None)
             log.debug("shadow %s failed on %d copies: %s", route, failed, first)
-        if self.log is not None and result.labels is not None and result.columns is not None:
-            self._log(copies, result)
-
-    def _log(self, copies: list[_Copy], result: Result) -> None:
-        """The logged copies' rows (sampled with the answers they shadow)."""
-        assert self.log is not None and result.labels is not None and result.columns
-        labels, proba, columns, start = result.labels, result.proba, result.columns, 0
-        for copy, rows, seconds in zip(copies, result.rows, result.seconds, strict=True):
-            if not rows:
-                continue
-            end = start + rows
-            if copy.logged:
-                self.log.request(
-                    copy.request_id, copy.route, copy.model, copy.version, seconds,
-                    {k: v[start:end] for k, v in columns.items()}, labels[start:end],
-                    None if proba is None else proba[start:end], shadow=True,
-                )  # fmt: skip
-            start = end

@@ -15,8 +15,10 @@ BLAS/OpenMP thread, then answers batches with :func:`run_batch`: each group's mo
 by exact version reference (cached, ``CACHE_SIZE``), the copies' inputs joined and
 validated against that model's own signature in one call, then predicted in one call (each
 copy on its own if either fails, so that one bad copy fails only itself, as the batcher
-does: validating copy by copy cost the child as much CPU as the server's answers) and
-compared with the answers returned, so that the server only counts and logs.
+does: validating copy by copy cost the child as much CPU as the server's answers),
+compared with the answers returned and written to the inference log (the child has its own
+writer, to the server's log folder; it writes what it holds when told to stop), so that the
+server only counts: shadow rows logged from the server doubled its logging work.
 
 :class:`InProcess` runs the same batches in the server's process, for stores a child cannot
 see (``memory://``) and for servers that may not start processes (a daemonic process).
@@ -37,6 +39,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from shipyard.serving._log import InferenceLog
+
 __all__ = ["Group", "InProcess", "Result", "Runner", "ShadowWorker", "WorkerLost", "run_batch"]
 
 NICE = 10  # the child's priority increment: the answering process wins the CPU
@@ -50,31 +54,31 @@ class WorkerLost(Exception):
 
 @dataclass(frozen=True)
 class Group:
-    """The copies of one batch for one route's model version: each copy's parsed input
-    and the labels that were returned for it; ``log``: send back the validated columns."""
+    """The copies of one batch for one route's model version: each copy's parsed input,
+    the labels returned for it, its request id and whether it is logged."""
 
+    route: str
     ref: str  # the exact version, "churn@4"
+    model: str
+    version: int
     format: str
     inputs: list[Mapping[str, Any]]
     answered: list[Any]
-    log: bool
+    request_ids: list[str]
+    logged: list[bool]
 
 
 @dataclass(frozen=True)
 class Result:
-    """What the shadow model made of a group: per copy, its rows (0 when it failed), how
+    """What the shadow model made of a group, per copy: its rows (0 when it failed), how
     many agree with the answer returned, the seconds of the model call it rode in and its
-    error; the answered copies' rows joined in copy order (labels, probabilities, and the
-    validated columns when the group is logged). Joined arrays, not one object per copy:
-    they cross the pipe, and are read on the server's event loop, in a few calls."""
+    error. Counts only: the rows themselves go to the inference log from where they were
+    predicted, so no array crosses back to the server."""
 
     rows: list[int]
     agree: list[int]
     seconds: list[float]
     errors: list[str | None]
-    labels: np.ndarray | None = None
-    proba: np.ndarray | None = None
-    columns: dict[str, np.ndarray] | None = None
 
     @classmethod
     def failed(cls, copies: int, error: str) -> Result:
@@ -166,44 +170,41 @@ def _predict(model: Any, inputs: list[Mapping[str, Any]], errors: list[str | Non
     return chunks
 
 
-def _join(parts: list[np.ndarray]) -> np.ndarray:
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _group(group: Group) -> Result:
+def _group(group: Group, log: InferenceLog | None) -> Result:
     copies = len(group.inputs)
     try:
         model = _model(group.ref, group.format)
     except Exception as exc:
         return Result.failed(copies, f"loading {group.ref}: {exc}")
     errors: list[str | None] = [None] * copies
-    chunks = _predict(model, group.inputs, errors)
     rows, agree, seconds = [0] * copies, [0] * copies, [0.0] * copies
-    for chunk in chunks:
+    for chunk in _predict(model, group.inputs, errors):
         start = 0
         for i, count in chunk.members:
-            mine, answered = chunk.labels[start : start + count], np.asarray(group.answered[i])
-            rows[i], seconds[i], start = count, chunk.seconds, start + count
+            end = start + count
+            mine, answered = chunk.labels[start:end], np.asarray(group.answered[i])
+            rows[i], seconds[i] = count, chunk.seconds
             agree[i] = int(np.sum(mine == answered)) if mine.shape == answered.shape else 0
-    if not chunks:
-        return Result(rows, agree, seconds, errors)
-    labels = _join([c.labels for c in chunks])
-    probas = [c.proba for c in chunks]
-    proba = None if any(p is None for p in probas) else _join(probas)  # type: ignore[arg-type]
-    columns = None
-    if group.log:
-        columns = {name: _join([c.columns[name] for c in chunks]) for name in chunks[0].columns}
-    return Result(rows, agree, seconds, errors, labels, proba, columns)
+            if log is not None and group.logged[i]:  # sampled with the answer it shadows
+                columns = {name: values[start:end] for name, values in chunk.columns.items()}
+                proba = None if chunk.proba is None else chunk.proba[start:end]
+                log.request(
+                    group.request_ids[i], group.route, group.model, group.version,
+                    chunk.seconds, columns, mine, proba, shadow=True,
+                )  # fmt: skip
+            start = end
+    return Result(rows, agree, seconds, errors)
 
 
-def run_batch(groups: list[Group]) -> list[Result]:
-    """Every group's result, in order."""
-    return [_group(group) for group in groups]
+def run_batch(groups: list[Group], log: InferenceLog | None = None) -> list[Result]:
+    """Every group's result, in order; logged copies' rows queued on ``log``."""
+    return [_group(group, log) for group in groups]
 
 
-def _main(conn: Connection, env: dict[str, str]) -> None:
+def _main(conn: Connection, env: dict[str, str], where: tuple[str, str] | None) -> None:
     """The child: the server's settings, one OpenMP thread, lower priority (once imports
-    are done, so that it is ready soon), then batches until told to stop."""
+    are done, so that it is ready soon), then batches until told to stop; shadow rows go
+    to the inference log in ``where`` (folder, name), written when it stops."""
     os.environ.update(env)
     from threadpoolctl import threadpool_limits
 
@@ -214,18 +215,23 @@ def _main(conn: Connection, env: dict[str, str]) -> None:
     threadpool_limits(1)  # no OpenMP team spinning on the server's cores
     with contextlib.suppress(OSError):
         os.nice(NICE)
-    while True:
-        try:
-            groups = conn.recv()
-        except EOFError:
-            return
-        if groups is None:
-            return
-        try:
-            answer: Any = run_batch(groups)
-            conn.send(answer)
-        except Exception as exc:  # an answer that does not pickle: the batch fails
-            conn.send(f"{type(exc).__name__}: {exc}")
+    log = None if where is None else InferenceLog(where[0], where[1]).start()
+    try:
+        while True:
+            try:
+                groups = conn.recv()
+            except EOFError:
+                return
+            if groups is None:
+                return
+            try:
+                answer: Any = run_batch(groups, log)
+                conn.send(answer)
+            except Exception as exc:  # an answer that does not pickle: the batch fails
+                conn.send(f"{type(exc).__name__}: {exc}")
+    finally:
+        if log is not None:
+            log.close()
 
 
 # -- in the server -----------------------------------------------------------------------
@@ -233,8 +239,11 @@ class ShadowWorker:
     """A child process running shadow batches (see the module docstring). :meth:`run` is
     called from one thread at a time; :meth:`kill` from any."""
 
-    def __init__(self, env: dict[str, str], timeout: float = 60.0) -> None:
+    def __init__(
+        self, env: dict[str, str], log: InferenceLog | None = None, timeout: float = 60.0
+    ) -> None:
         self.env = env  # the store settings the child takes (SHIPYARD_*)
+        self.log = None if log is None else (str(log.folder), log.name)  # where rows go
         self.timeout = timeout
         self.started = 0  # children started so far
         self._lock = threading.Lock()
@@ -275,7 +284,7 @@ class ShadowWorker:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(
-            target=_main, args=(child, self.env), name="shipyard-shadow", daemon=True
+            target=_main, args=(child, self.env, self.log), name="shipyard-shadow", daemon=True
         )
         process.start()
         child.close()
@@ -296,11 +305,18 @@ class ShadowWorker:
         if conn is not None:
             conn.close()
 
-    def kill(self) -> None:
-        """End the child now: a batch in flight is lost (its thread sees the child gone),
-        and the next :meth:`run` starts another."""
-        process = self._process
-        if process is not None:
+    def kill(self, wait: float = 10.0) -> None:
+        """End the child: told to stop (it writes the log rows it holds) after the batch in
+        flight, killed if it has not within ``wait`` seconds; the next :meth:`run` starts
+        another."""
+        process, conn = self._process, self._conn
+        if process is None:
+            return
+        if conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(None)
+        process.join(timeout=wait)
+        if process.is_alive():
             process.kill()
             process.join(timeout=5)
 
@@ -315,8 +331,11 @@ class InProcess:
 
     pid = None
 
+    def __init__(self, log: InferenceLog | None = None) -> None:
+        self.log = log
+
     def run(self, groups: list[Group]) -> list[Result]:
-        return run_batch(groups)
+        return run_batch(groups, self.log)
 
     def kill(self) -> None:
         return None
