@@ -18,8 +18,9 @@ work must never slow the answers nor the watcher that applies deployment changes
   priority cannot be lowered against the GIL. Under CPU contention the answers win and the
   queue sheds instead. The child is reached from one thread of its own, so the default
   executor (where the watcher loads models and reads the store) never waits behind it.
-- **On a budget.** After each batch the sender pauses as long as the batch took (``share``
-  0.5): the child is busy at most half the time, whatever the scheduler does. ``nice``
+- **On a budget.** After each batch the sender pauses as long as the CPU time the batch
+  took (``share`` 0.5): the child uses at most half a core, whatever the scheduler does (a
+  shadow that waits, on a device or a remote call, is not held back). ``nice``
   alone still let a CPU-bound shadow double the answers' p99 at full load on two cores
   (the child filled every gap the server left and had to be preempted); with the budget,
   copies the shadow cannot take in its half are shed.
@@ -117,7 +118,7 @@ class ShadowQueue:
         self.max_rows = max_rows
         self.batch = batch
         self.idle = idle
-        self.share = share  # of the time, at most, a batch is in flight
+        self.share = share  # of one core, at most, the shadow's CPU time
         self.runner = runner
         self._copies: deque[_Copy] = deque()
         self._rows = 0
@@ -211,7 +212,6 @@ class ShadowQueue:
                     continue
             groups, members = self._groups(self._take())
             self._busy = True
-            began = time.monotonic()
             try:
                 results = await loop.run_in_executor(thread, runner.run, groups)
             except Exception as exc:  # a lost child (WorkerLost), or a bug: not for good
@@ -224,8 +224,8 @@ class ShadowQueue:
             for copies, result in zip(members, results, strict=True):
                 self._settle(copies, result)
                 await asyncio.sleep(0)  # answers go first between groups
-            took = time.monotonic() - began
-            await asyncio.sleep(took * (1 - self.share) / self.share)  # the CPU budget
+            cpu = sum(result.cpu for result in results)
+            await asyncio.sleep(cpu * (1 - self.share) / self.share)  # the CPU budget
         self._sender = None
         await loop.run_in_executor(thread, runner.kill)
 

@@ -27,6 +27,7 @@ see (``memory://``) and for servers that may not start processes (a daemonic pro
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -79,6 +80,7 @@ class Result:
     agree: list[int]
     seconds: list[float]
     errors: list[str | None]
+    cpu: float = 0.0  # CPU seconds the group took where it ran (the sender's budget)
 
     @classmethod
     def failed(cls, copies: int, error: str) -> Result:
@@ -198,7 +200,12 @@ def _group(group: Group, log: InferenceLog | None) -> Result:
 
 def run_batch(groups: list[Group], log: InferenceLog | None = None) -> list[Result]:
     """Every group's result, in order; logged copies' rows queued on ``log``."""
-    return [_group(group, log) for group in groups]
+    results = []
+    for group in groups:
+        started = time.thread_time()  # the models run in this thread (one OpenMP thread)
+        result = _group(group, log)
+        results.append(dataclasses.replace(result, cpu=time.thread_time() - started))
+    return results
 
 
 def _main(conn: Connection, env: dict[str, str], where: tuple[str, str] | None) -> None:
