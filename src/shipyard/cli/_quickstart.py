@@ -134,7 +134,7 @@ def _print_where_to_look(result: QuickstartResult, home: Path) -> None:
     console.print(f"  shipyard monitors report {result.monitor} --html monitor.html")
     console.print("  shipyard monitors watch    (runs monitors on their --every schedules)")
     console.print(
-        "  shipyard api --port 8000   (the REST API: /api/deployments, /api/monitors, /api/alerts, /docs)"
+        "  shipyard api --port 8000   (the REST API: /api/deployments, /api/monitors, /docs)"
     )
     console.print(
         f"  Python: sy.search_runs('{result.experiment}', "

@@ -1,11 +1,12 @@
-"""Prometheus metrics of one server: requests, latency, errors, batch sizes, model loads.
+"""Prometheus metrics of one server: requests, latency, errors, batch sizes, model loads,
+shadow copies (compared, dropped, queued).
 
 Each app has its own registry (several apps may live in one process, as in tests).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["Metrics"]
 
@@ -55,6 +56,18 @@ class Metrics:
             "Rows a shadow route answered: agreeing with the answer returned, differing, or "
             "failing.",
             ["deployment", "route", "outcome"],
+            registry=self.registry,
+        )
+        self.shadow_dropped = Counter(
+            "shipyard_shadow_dropped",
+            "Rows of request copies not sent to a shadow route: its queue was full.",
+            ["deployment", "route"],
+            registry=self.registry,
+        )
+        self.shadow_queued = Gauge(
+            "shipyard_shadow_queued",
+            "Request copies waiting for the shadow routes (bounded; full means dropping).",
+            ["deployment"],
             registry=self.registry,
         )
 

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from shipyard.serving._evidence import (
     Batch,
     EvidenceStore,
@@ -93,17 +95,19 @@ class Pool:
         stamp = Stamp(route, router.period, value_key(ticket.prediction))
         self._batch.tickets.append((stored_id(request_id), stamp))
 
-    def shadowed(self, router: Router, route: str, seconds: float | None) -> None:
-        """A shadow copy answered by ``route`` (its model call took ``seconds``), or failed
-        (None): counted like an answer, without a ticket (its answer was never returned)."""
+    def shadowed(self, route: str, seconds: Sequence[float], failed: int) -> None:
+        """Shadow copies of ``route``: those answered (each one's model-call ``seconds``)
+        and ``failed``, counted like answers without tickets (their answers were never
+        returned), in the period of the router answering now."""
+        router = self.served.router
+        if router is None:
+            return
         delta = self._batch.deltas.setdefault((route, router.period), RouteStats())
         view = self._view(router, route)
         for stats in (delta,) if view is None else (delta, view):
-            if seconds is None:
-                stats.errors += 1
-            else:
-                stats.requests += 1
-                stats.model_time.add(seconds)
+            stats.errors += failed
+            stats.requests += len(seconds)
+            stats.model_time.add_many(np.asarray(seconds, dtype=float))
 
     def failed(self, router: Router, route: str) -> None:
         """A request the model failed on ``route``: counted, and the next sync starts now."""

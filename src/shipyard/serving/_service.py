@@ -62,6 +62,7 @@ from shipyard.serving._protocol import (
     plain_outputs,
 )
 from shipyard.serving._router import Router, RouteStats, Ticket
+from shipyard.serving._shadow import ShadowQueue
 from shipyard.serving._slot import Active
 from shipyard.serving._watch import Served, Watcher, settle_memory
 from shipyard.store import default_database
@@ -149,7 +150,7 @@ class InferenceService:
         self.pool = pool or Pool(served, InProcessEvidence(), shared=False)
         self.breaker = Breaker(served, watcher, self.pool)
         self._watching: asyncio.Task[None] | None = None
-        self._shadows: set[asyncio.Task[None]] = set()
+        self.shadows = ShadowQueue(served, log, record=self.pool.shadowed)
         self._counters: dict[tuple[str, str, str, str, int], Any] = {}
         self._timers: dict[tuple[str, str, str, str], Any] = {}
 
@@ -222,11 +223,12 @@ class InferenceService:
             self._watching = asyncio.create_task(self.watcher.run(self.poll))
 
     async def stop(self) -> None:
-        """Stop the watcher; write what the log holds."""
+        """Stop the watcher and the shadow copies; write what the log holds."""
         if self._watching is not None:
             self._watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watching
+        await self.shadows.stop()
         await self.pool.stop()
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
@@ -435,39 +437,7 @@ class InferenceService:
                 call.request_id, route, active.name, active.version, seconds, call.columns,
                 labels, call.proba,
             )  # fmt: skip
-        for shadow in call.router.shadows:
-            task = asyncio.create_task(self._shadow(call, shadow, logged))
-            self._shadows.add(task)  # held until done: the loop keeps only weak references
-            task.add_done_callback(self._shadows.discard)
-
-    async def _shadow(self, call: _Call, route: str, logged: bool) -> None:
-        """A copy of the request to a shadow route: logged and compared, never returned."""
-        assert call.router is not None and call.raw is not None
-        active = call.router.slots[route].active
-        if active is None:
-            return
-        metrics, started = self.served.metrics, time.perf_counter()
-        try:
-            columns = active.model.validate(call.raw)
-            # in a thread: a slow shadow (a native pipeline) must not hold up the event loop
-            labels, proba = await asyncio.to_thread(active.model.predict_columns, columns)
-        except Exception as exc:
-            self.stats[route].errors += 1
-            metrics.shadow.labels(self.name, route, "error").inc()
-            log.debug("shadow %s failed on %s: %s", route, call.request_id, exc)
-            return
-        seconds = time.perf_counter() - started
-        stats = self.stats[route]
-        stats.requests += 1
-        stats.model_time.add(seconds)
-        agree = int(np.sum(np.asarray(labels) == np.asarray(call.labels)))
-        metrics.shadow.labels(self.name, route, "agree").inc(agree)
-        metrics.shadow.labels(self.name, route, "differ").inc(len(labels) - agree)
-        if self.log is not None and logged:  # sampled with the answer it shadows
-            self.log.request(
-                call.request_id, route, active.name, active.version, seconds, columns, labels,
-                proba, shadow=True,
-            )  # fmt: skip
+        self.shadows.offer(call.router, call.request_id, call.raw, labels, logged)
 
     # -- feedback, metadata, metrics -----------------------------------------------------
     async def feedback(self, body: Any) -> dict[str, int]:
