@@ -114,3 +114,50 @@ def test_an_ab_test_stops_when_one_route_earns_significantly_more(
         assert deployments.rollback("ab-stop").split == {"a": 50.0, "b": 50.0}
     finally:
         deployments.delete("ab-stop")
+
+
+def test_metrics_expose_each_routes_estimate_interval_and_p_value(
+    store: Path, start_server: Any, tmp_path: Path
+) -> None:
+    deployments.create(
+        "ab-watch", {"a": "loans-gbm@1", "b": "loans-gbm@2"}, split={"a": 50, "b": 50},
+        metric="reward",
+    )  # fmt: skip
+    try:
+        running = start_server(
+            serving.create_app(deployment="ab-watch", poll=0.05, log_dir=tmp_path)
+        )
+        row = sy.data.make_loans(1, seed=1)[FEATURES].to_dict("records")[0]
+        with httpx.Client(base_url=running.url, timeout=30) as client:
+            for _ in range(80):
+                answer = client.post("/predict", json=row).json()
+                reward = 1.0 if answer["version"] == 2 else 0.0
+                client.post("/feedback", json={"id": answer["id"], "reward": reward})
+            deadline = time.monotonic() + 15
+            while True:  # the pooled evidence is synced every 0.2 s
+                found = _route_gauges(client.get("/metrics").text)
+                if (
+                    found.get(("shipyard_route_significant", "b", ""))
+                    or time.monotonic() > deadline
+                ):
+                    break
+                time.sleep(0.1)
+        assert found[("shipyard_route_metric", "b", "estimate")] == 1.0
+        assert found[("shipyard_route_metric", "a", "estimate")] == 0.0
+        assert ("shipyard_route_metric", "b", "low") in found
+        assert found[("shipyard_route_p_value", "b", "")] < 0.05
+        assert found[("shipyard_route_significant", "b", "")] == 1.0  # 1.0 against 0.0
+    finally:
+        deployments.delete("ab-watch")
+
+
+def _route_gauges(text: str) -> dict[tuple[str, str, str], float]:
+    """The route gauges of a /metrics exposition, by (name, route, bound)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, sample.labels["route"], sample.labels.get("bound", "")): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("shipyard_route_")
+        for sample in family.samples
+    }

@@ -1,10 +1,12 @@
 """Prometheus metrics of one server: requests, latency, errors, batch sizes, model loads,
-shadow copies (compared, dropped, queued).
+shadow copies (compared, dropped, queued), and the rollout policy's statistics per route.
 
 Each app has its own registry (several apps may live in one process, as in tests).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -70,6 +72,47 @@ class Metrics:
             ["deployment"],
             registry=self.registry,
         )
+
+        self.route_metric = Gauge(
+            "shipyard_route_metric",
+            "The policy's metric per route in the current evidence period, pooled by every "
+            "worker and replica (accuracy, error_rate, reward or latency): estimate and "
+            "confidence-sequence bounds.",
+            ["deployment", "route", "metric", "bound"],
+            registry=self.registry,
+        )
+        self.route_p_value = Gauge(
+            "shipyard_route_p_value",
+            "Always-valid p-value of a route against the baseline on the policy's metric "
+            "(safe to watch continuously); significant when below the policy's level.",
+            ["deployment", "route", "metric"],
+            registry=self.registry,
+        )
+        self.route_significant = Gauge(
+            "shipyard_route_significant",
+            "1 when a route's metric differs significantly from the baseline's, else 0.",
+            ["deployment", "route", "metric"],
+            registry=self.registry,
+        )
+
+    def statistics(self, deployment: str, found: dict[str, Any]) -> None:
+        """Set the route gauges from a policy's statistics (``RolloutPolicy.statistics``),
+        forgetting routes and metrics no longer reported."""
+        for gauge in (self.route_metric, self.route_p_value, self.route_significant):
+            gauge.clear()
+        metric = str(found.get("metric", ""))
+        for row in found.get("routes", []):
+            route = str(row["route"])
+            low, high = (row.get("interval") or [None, None])[:2]
+            for bound, value in (("estimate", row.get("estimate")), ("low", low), ("high", high)):
+                if value is not None:
+                    self.route_metric.labels(deployment, route, metric, bound).set(value)
+            if row["route"] == found.get("baseline"):
+                continue
+            if row.get("p_value") is not None:
+                self.route_p_value.labels(deployment, route, metric).set(row["p_value"])
+            significant = 1.0 if row.get("significant") else 0.0
+            self.route_significant.labels(deployment, route, metric).set(significant)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -463,5 +463,9 @@ class InferenceService:
         return oip_metadata(name, [a.model for a in served])
 
     def metrics(self) -> bytes:
-        """The Prometheus exposition of this service's metrics."""
-        return self.served.metrics.exposition()
+        """The Prometheus exposition of this service's metrics, the policy's statistics
+        on the pooled evidence computed at the scrape."""
+        router, metrics = self.served.router, self.served.metrics
+        if router is not None and self.served.deployment is not None:
+            metrics.statistics(self.name, router.rollout.statistics(router.policy, self.stats))
+        return metrics.exposition()
