@@ -210,16 +210,26 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     assert sy.get_run(challenger.run_id).params["time_budget"] == "3.0"
     assert "AutoML:" in result.output
     # The serving stage: the champion answered over HTTP, the challenger shadowed it, and
-    # both answers and the posted outcomes are in the inference log.
+    # both answers and the posted outcomes are in the inference log; then the challenger
+    # ran as a canary on labelled traffic until the sequential tests decided.
+    import re
+
     from shipyard import serving
 
     loans = serving.deployments.get("loans")
-    assert loans.policy == {"kind": "shadow", "primary": "champion"}
+    assert loans.policy["kind"] == "canary"
+    assert loans.policy["status"] in ("promoted", "rolled_back")
+    kinds = [e.kind for e in serving.deployments.history("loans")]
+    assert kinds[-1] == "created" and kinds[0] in ("canary-promoted", "canary-rolled-back")
+    assert serving.deployments.history("loans")[-1].detail["kind"] == "shadow"
+    canaried = int(re.search(r"after (\d+) requests it was", result.output)[1])
     log = serving.read_requests("loans").to_pandas()
-    assert len(log) == 400 and log["shadow"].sum() == 200
-    assert set(log.loc[~log["shadow"], "version"]) == {champion.version}
-    assert set(log.loc[log["shadow"], "version"]) == {4}
-    assert len(serving.read_feedback("loans")) == 200
+    assert log["shadow"].sum() == 200 and set(log.loc[log["shadow"], "version"]) == {4}
+    answered = log[~log["shadow"]]
+    assert len(answered) == 200 + canaried
+    assert (answered["version"] == champion.version).sum() >= 200
+    assert len(serving.read_feedback("loans")) == 200 + canaried
+    assert "Canary: the challenger" in result.output
     assert "Serving: deployment loans" in result.output
     assert "shipyard serve --deployment loans" in result.output
     # The monitoring stage: the drifted month's traffic against the training data, and the

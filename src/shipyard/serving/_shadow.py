@@ -131,6 +131,7 @@ class ShadowQueue:
         self._thread: ThreadPoolExecutor | None = None
         self._dropped: dict[str, Any] = {}
         self._busy = False  # a batch is in flight
+        self._settled = False  # a batch has come back (the child is up)
 
     @property
     def queued(self) -> int:
@@ -169,12 +170,14 @@ class ShadowQueue:
             self._dropped[route] = counter
         counter.inc(rows)
 
-    async def stop(self, drain: float = 5.0) -> None:
-        """Send what is queued (for up to ``drain`` seconds), then stop sending and end the
-        child; copies still queued then are dropped uncounted."""
-        deadline = time.monotonic() + drain
+    async def stop(self, drain: float = 5.0, starting: float = 60.0) -> None:
+        """Send what is queued (for up to ``drain`` seconds, or ``starting`` while the child
+        has not answered yet: a short-lived server's copies would otherwise all be lost to
+        the child's start), then stop sending and end the child; copies still queued then
+        are dropped uncounted."""
+        began = time.monotonic()
         while self._sender is not None and (self._copies or self._busy):
-            if time.monotonic() > deadline:
+            if time.monotonic() - began > (drain if self._settled else max(drain, starting)):
                 break
             await asyncio.sleep(0.02)
         sender, self._sender = self._sender, None
@@ -225,6 +228,7 @@ class ShadowQueue:
                 results = [Result.failed(len(g.inputs), str(exc)) for g in groups]
             finally:
                 self._busy = False
+            self._settled = True
             for copies, result in zip(members, results, strict=True):
                 self._settle(copies, result)
                 await asyncio.sleep(0)  # answers go first between groups
