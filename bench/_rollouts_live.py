@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -54,9 +53,10 @@ def _prepare(home: Path) -> None:
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     import shipyard as sy
-    from _rollout_models import Busy, Failing
+    from _shadow_models import Busy
     from shipyard.config import reset_settings
     from shipyard.data import make_loans
+    from shipyard.testing.servers import FailsOn
 
     reset_settings()
     frame = make_loans(2000, seed=0)
@@ -68,19 +68,15 @@ def _prepare(home: Path) -> None:
         model = Pipeline([("pre", encode), ("m", LogisticRegression(C=c, max_iter=300))])
         sy.models.register("good", model.fit(X, y), X=X, y=y)
     sample = X[X["income"] != 52000.0]
-    sy.models.register("failing", Failing(), X=sample)
-    sy.models.register("busy", Busy(20.0), X=sample)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    sy.models.register("failing", FailsOn("income", 52000.0), X=sample)
+    sy.models.register("busy", Busy(0.02), X=sample)
 
 
 @contextmanager
 def _server(deployment: str, workers: int = 1, poll: float = 0.5) -> Iterator[str]:
-    port = _free_port()
+    from shipyard.testing.servers import free_port
+
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
