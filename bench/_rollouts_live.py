@@ -28,16 +28,10 @@ import httpx
 import numpy as np
 
 from _common import log, temp_folder
+from shipyard.testing.servers import LOAN_ROW
 
 HERE = Path(__file__).resolve().parent
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "loan_amount": 12000.0,
-    "term_months": 36,
-    "credit_score": 640,
-    "region": "north",
-}
+ROW = LOAN_ROW
 FEATURES = list(ROW)
 
 

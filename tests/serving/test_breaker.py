@@ -18,16 +18,9 @@ import shipyard as sy
 from shipyard import serving
 from shipyard.config import reset_settings
 from shipyard.serving import deployments
-from shipyard.testing.servers import FailsOn, serve_processes
+from shipyard.testing.servers import LOAN_ROW, FailsOn, serve_processes
 
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "loan_amount": 12000.0,
-    "term_months": 36,
-    "credit_score": 640,
-    "region": "north",
-}
+ROW = LOAN_ROW
 BUDGET, CLIENTS, MOST = 5, 8, 250  # max_error_rate x step_requests; concurrent clients
 
 

@@ -10,15 +10,9 @@ from pathlib import Path
 from shipyard.serving import deployments
 from shipyard.serving._evidence import InProcessEvidence
 from shipyard.serving._service import InferenceService
+from shipyard.testing.servers import LOAN_ROW
 
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "loan_amount": 12000.0,
-    "term_months": 36,
-    "credit_score": 640,
-    "region": "north",
-}
+ROW = LOAN_ROW
 
 
 def test_two_services_pool_their_evidence_without_counting_twice(store: Path) -> None:

@@ -21,16 +21,9 @@ from shipyard.config import reset_settings
 from shipyard.serving import deployments
 from shipyard.serving._evidence_backends import open_evidence
 from shipyard.store import default_database
-from shipyard.testing.servers import serve_processes
+from shipyard.testing.servers import LOAN_ROW, serve_processes
 
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "loan_amount": 12000.0,
-    "term_months": 36,
-    "credit_score": 640,
-    "region": "north",
-}
+ROW = LOAN_ROW
 
 
 @pytest.fixture(params=["sql", "redis"])

@@ -20,7 +20,17 @@ import numpy as np
 
 from shipyard.models import PythonModel
 
-__all__ = ["FailsOn", "free_port", "serve_processes"]
+__all__ = ["LOAN_ROW", "FailsOn", "free_port", "serve_processes"]
+
+LOAN_ROW: dict[str, Any] = {
+    "age": 41,
+    "income": 52000.0,
+    "loan_amount": 12000.0,
+    "term_months": 36,
+    "credit_score": 640,
+    "region": "north",
+}
+"""One loan application (``shipyard.data.make_loans``' features) to send to a server."""
 
 
 class FailsOn(PythonModel):
