@@ -1,13 +1,26 @@
 """The shadow worker: shadow models run in a child process, out of the server's GIL.
 
-Parent side, :class:`ShadowWorker`: starts the child (``spawn``: no forked threads or
-locks), sends it one batch at a time over a pipe and waits for the answer. It is called
-from one dedicated thread of the server (never the event loop, never the default executor,
-whose threads apply deployment changes). A child that dies, or answers no batch within
-``timeout`` (it is then killed), raises :class:`WorkerLost`; the next batch starts a fresh
-child, after ``RESTART_PAUSE`` seconds, so that a model that kills every child does not keep
-a core busy starting new ones. A pool (``ProcessPoolExecutor(max_workers=1)``) would give
-neither the kill on a hung batch nor one at shutdown on Python 3.11.
+Parent side, :class:`ShadowWorker`: starts the child, sends it one batch at a time over a
+connection and waits for the answer. It is called from one dedicated thread of the server
+(never the event loop, never the default executor, whose threads apply deployment
+changes). A child that dies, or answers no batch within ``timeout`` (it is then killed),
+raises :class:`WorkerLost`; the next batch starts a fresh child, after ``RESTART_PAUSE``
+seconds, so that a model that kills every child does not keep a core busy starting new
+ones. A pool (``ProcessPoolExecutor(max_workers=1)``) would give neither the kill on a
+hung batch nor one at shutdown on Python 3.11.
+
+The child is a fresh interpreter (``subprocess``: no forked threads or locks) that imports
+this module by name and nothing of the caller's: multiprocessing's ``spawn`` re-imports the
+parent's ``__main__`` in the child, so a script serving a shadow deployment without an
+``if __name__ == "__main__":`` guard ran again inside it (registering its models again,
+starting another server). It is not run with ``-m`` either: the module would be a second
+copy named ``__main__``, whose results would cross back as ``__main__.Result``. It gets the
+server's import path on its command line (so models pickled by reference load as in the
+server), one end of a socket pair (``multiprocessing.Pipe``, the descriptor passed to it
+alone: no address, no key to guard) and the server's store and log settings as the first
+message. It shares the server's stderr (its tracebacks are not lost) and ends when the
+connection closes: at :meth:`ShadowWorker.kill`, or when the server's process ends,
+however it ends.
 
 Child side, :func:`_main`: lowers its priority (``os.nice``: under CPU contention the
 server's answers win and the shadow queue sheds), takes the server's store settings and one
@@ -17,8 +30,9 @@ validated against that model's own signature in one call, then predicted in one 
 copy on its own if either fails, so that one bad copy fails only itself, as the batcher
 does: validating copy by copy cost the child as much CPU as the server's answers),
 compared with the answers returned and written to the inference log (the child has its own
-writer, to the server's log folder; it writes what it holds when told to stop), so that the
-server only counts: shadow rows logged from the server doubled its logging work.
+writer, to the server's log folder; it writes what it holds when told to stop or when the
+server is gone), so that the server only counts: shadow rows logged from the server
+doubled its logging work.
 
 :class:`InProcess` runs the same batches in the server's process, for stores a child cannot
 see (``memory://``) and for servers that may not start processes (a daemonic process).
@@ -28,7 +42,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -47,6 +64,12 @@ __all__ = ["Group", "InProcess", "Result", "Runner", "ShadowWorker", "WorkerLost
 NICE = 10  # the child's priority increment: the answering process wins the CPU
 CACHE_SIZE = 4  # models kept loaded in the child
 RESTART_PAUSE = 1.0  # seconds between a lost child and the next one
+
+# The child's program: the server's import path first, then this module by its name.
+_BOOT = (
+    "import sys; sys.path[:0] = sys.argv[2:]; "
+    "from shipyard.serving._shadow_worker import main; main(int(sys.argv[1]))"
+)
 
 
 class WorkerLost(Exception):
@@ -208,10 +231,22 @@ def run_batch(groups: list[Group], log: InferenceLog | None = None) -> list[Resu
     return results
 
 
+def main(fd: int) -> None:
+    """The child's entry (``_BOOT``): the connection on descriptor ``fd``, whose first
+    message is the settings (environment, log folder and name)."""
+    conn = Connection(fd)
+    try:
+        env, where = conn.recv()
+    except EOFError:  # the server was gone before it started
+        return
+    _main(conn, env, where)
+
+
 def _main(conn: Connection, env: dict[str, str], where: tuple[str, str] | None) -> None:
     """The child: the server's settings, one OpenMP thread, lower priority (once imports
-    are done, so that it is ready soon), then batches until told to stop; shadow rows go
-    to the inference log in ``where`` (folder, name), written when it stops."""
+    are done, so that it is ready soon), then batches until told to stop or the server is
+    gone; shadow rows go to the inference log in ``where`` (folder, name), written when it
+    stops."""
     os.environ.update(env)
     from threadpoolctl import threadpool_limits
 
@@ -227,15 +262,20 @@ def _main(conn: Connection, env: dict[str, str], where: tuple[str, str] | None) 
         while True:
             try:
                 groups = conn.recv()
-            except EOFError:
+            except (EOFError, OSError):  # the server is gone
                 return
             if groups is None:
                 return
             try:
                 answer: Any = run_batch(groups, log)
+            except Exception as exc:  # a bug: the batch fails, the child goes on
+                answer = _text(exc)
+            try:
                 conn.send(answer)
+            except OSError:  # the server is gone
+                return
             except Exception as exc:  # an answer that does not pickle: the batch fails
-                conn.send(f"{type(exc).__name__}: {exc}")
+                conn.send(_text(exc))
     finally:
         if log is not None:
             log.close()
@@ -254,7 +294,7 @@ class ShadowWorker:
         self.timeout = timeout
         self.started = 0  # children started so far
         self._lock = threading.Lock()
-        self._process: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._lost_at = -RESTART_PAUSE
 
@@ -268,7 +308,7 @@ class ShadowWorker:
             answer = conn.recv()
         except (EOFError, OSError) as exc:
             self._lose(process)
-            raise WorkerLost(f"the shadow worker stopped ({process.exitcode})") from exc
+            raise WorkerLost(f"the shadow worker stopped ({process.poll()})") from exc
         except WorkerLost:
             self._lose(process)
             raise
@@ -276,31 +316,44 @@ class ShadowWorker:
             return [Result.failed(len(g.inputs), answer) for g in groups]
         return list(answer)
 
-    def _ensure(self) -> tuple[Any, Connection]:
+    def _ensure(self) -> tuple[subprocess.Popen[bytes], Connection]:
         with self._lock:
             process, conn = self._process, self._conn
-            if process is not None and conn is not None and process.is_alive():
+            if process is not None and conn is not None and process.poll() is None:
                 return process, conn
         if process is not None:  # died between batches (or was killed)
             self._lose(process)
         pause = self._lost_at + RESTART_PAUSE - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        process = context.Process(
-            target=_main, args=(child, self.env, self.log), name="shipyard-shadow", daemon=True
-        )
-        process.start()
-        child.close()
+        process, parent = self._start()
         with self._lock:
             self._process, self._conn = process, parent
             self.started += 1
         return process, parent
 
-    def _lose(self, process: Any) -> None:
+    def _start(self) -> tuple[subprocess.Popen[bytes], Connection]:
+        """A new child (see the module docstring) and the server's end of its connection;
+        the settings are its first message."""
+        parent, child = multiprocessing.Pipe()
+        fd = child.fileno()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(fd), *sys.path],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(fd,),
+            )
+        except OSError as exc:
+            parent.close()
+            self._lost_at = time.monotonic()
+            raise WorkerLost(f"the shadow worker did not start: {exc}") from exc
+        finally:
+            child.close()  # the child's alone now: its end closes when it ends
+        with contextlib.suppress(OSError):  # a child already gone: the batch finds out
+            parent.send((self.env, self.log))
+        return process, parent
+
+    def _lose(self, process: subprocess.Popen[bytes]) -> None:
         """Forget a child that died or hung (called by the thread that runs batches)."""
         self._lost_at = time.monotonic()
         with self._lock:
@@ -308,7 +361,7 @@ class ShadowWorker:
                 return
             conn, self._process, self._conn = self._conn, None, None
         process.kill()
-        process.join(timeout=5)
+        _wait(process, 5)
         if conn is not None:
             conn.close()
 
@@ -322,15 +375,20 @@ class ShadowWorker:
         if conn is not None:
             with contextlib.suppress(OSError, ValueError):
                 conn.send(None)
-        process.join(timeout=wait)
-        if process.is_alive():
+        _wait(process, wait)
+        if process.poll() is None:
             process.kill()
-            process.join(timeout=5)
+            _wait(process, 5)
 
     @property
     def pid(self) -> int | None:
         process = self._process
-        return None if process is None else int(process.pid)
+        return None if process is None else process.pid
+
+
+def _wait(process: subprocess.Popen[bytes], seconds: float) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=seconds)
 
 
 class InProcess:
