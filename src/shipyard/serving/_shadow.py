@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -82,14 +81,12 @@ class _Copy(NamedTuple):  # a tuple: made on every answered request
 
 def child_env() -> dict[str, str] | None:
     """The store settings a child process needs, or None when it cannot have them (an
-    in-memory store) or may not be started (this process is daemonic)."""
+    in-memory store)."""
     from shipyard.config import get_settings
 
     settings = get_settings()
     urls = (settings.db_url, settings.artifacts_url)
     if any(url.startswith("memory://") for url in urls):
-        return None
-    if multiprocessing.current_process().daemon:
         return None
     return {
         "SHIPYARD_HOME": str(settings.home),
