@@ -71,8 +71,8 @@ class SqlEvidence(EvidenceStore):
                 counts[(route, period, name)] = counts.get((route, period, name), 0.0) + value
         with self.database.write() as conn:
             if rows:
-                self._upsert_requests(conn, rows)
-                for (route, period), stats in self._credit(conn, deployment, rows).items():
+                owed = self._upsert_requests(conn, rows)
+                for (route, period), stats in self._credit(conn, deployment, owed).items():
                     for name, value in counts_of(stats).items():
                         at = (route, period, name)
                         counts[at] = counts.get(at, 0.0) + value
@@ -80,25 +80,37 @@ class SqlEvidence(EvidenceStore):
                 self._add_counts(conn, deployment, counts)
             self._prune(conn, deployment)
 
-    def _upsert_requests(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def _upsert_requests(self, conn: Connection, rows: list[dict[str, Any]]) -> list[str]:
+        """Upsert the request rows; the ids that now have a ticket and feedback not yet
+        counted (usually only those this push brings feedback for: crediting every new
+        ticket's id was most of a push's cost)."""
         stmt = self._insert(conn, REQUESTS)
         new, old = stmt.excluded, REQUESTS.c
         kept = {  # the latest ticket (a request id used again), the first feedback
             **{n: func.coalesce(new[n], old[n]) for n in ("route", "period", "prediction")},
             **{n: func.coalesce(old[n], new[n]) for n in ("label", "reward")},
         }
-        conn.execute(
-            stmt.on_conflict_do_update(index_elements=["deployment_id", "request_id"], set_=kept),
-            rows,
-        )
+        c = REQUESTS.c
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["deployment_id", "request_id"], set_=kept
+        ).returning(c.request_id, c.route, c.label, c.reward, c.label_counted, c.reward_counted)
+        return [
+            request_id
+            for request_id, route, label, reward, label_counted, reward_counted in conn.execute(
+                upsert, rows
+            )
+            if route is not None
+            and (
+                (label is not None and not label_counted)
+                or (reward is not None and not reward_counted)
+            )
+        ]
 
-    def _credit(
-        self, conn: Connection, deployment: str, rows: list[dict[str, Any]]
-    ) -> dict[Key, RouteStats]:
-        """Mark every request of ``rows`` that has a ticket and uncounted feedback counted,
+    def _credit(self, conn: Connection, deployment: str, ids: list[str]) -> dict[Key, RouteStats]:
+        """Mark every request of ``ids`` that has a ticket and uncounted feedback counted,
         and return what to credit where."""
         found: dict[Key, RouteStats] = {}
-        ids = [row["request_id"] for row in rows]
+        ids = sorted(ids)  # rows locked in one order
         c = REQUESTS.c
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
