@@ -1,0 +1,37 @@
+"""Edge cases of answers and feedback over real HTTP: a model with several outputs is
+answered (its first row's outputs are the ticket's prediction)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+import shipyard as sy
+from shipyard import serving
+from shipyard.data import make_loans
+
+FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
+
+
+class TwoOutputs(sy.models.PythonModel):
+    """Predicts two outputs per row (a 2-D answer)."""
+
+    def predict(self, df: Any) -> Any:
+        return np.stack([np.ones(len(df)), np.zeros(len(df))], axis=1)
+
+
+def test_a_model_with_several_outputs_is_answered_and_labelled(
+    store: Path, start_server: Any
+) -> None:
+    frame = make_loans(50, seed=0)[FEATURES]
+    sy.models.register("two-outputs", TwoOutputs(), X=frame)
+    running = start_server(serving.create_app("two-outputs@latest", poll=0))
+    with httpx.Client(base_url=running.url, timeout=30) as client:
+        answer = client.post("/predict", json=frame.to_dict("records")[0])
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"] == [[1.0, 0.0]]
+        fed = client.post("/feedback", json={"id": answer.json()["id"], "label": [1.0, 0.0]})
+        assert fed.json() == {"accepted": 1, "matched": 1}
