@@ -1,5 +1,6 @@
 """Edge cases of answers and feedback over real HTTP: a model with several outputs is
-answered (its first row's outputs are the ticket's prediction)."""
+answered (its first row's outputs are the ticket's prediction), and feedback that carries
+nothing is refused naming the item."""
 
 from __future__ import annotations
 
@@ -35,3 +36,16 @@ def test_a_model_with_several_outputs_is_answered_and_labelled(
         assert answer.json()["predictions"] == [[1.0, 0.0]]
         fed = client.post("/feedback", json={"id": answer.json()["id"], "label": [1.0, 0.0]})
         assert fed.json() == {"accepted": 1, "matched": 1}
+
+
+def test_feedback_with_a_null_label_and_no_reward_is_refused(served: Any) -> None:
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        answer = client.post("/predict", json=make_loans(1, seed=0)[FEATURES].to_dict("records"))
+        given = answer.json()["id"]
+        refused = client.post(
+            "/feedback", json=[{"id": given, "label": 1}, {"id": given, "label": None}]
+        )
+        assert refused.status_code == 400
+        assert refused.json() == {"error": "feedback[1] needs a label or a reward."}
+        kept = client.post("/feedback", json={"id": given, "label": None, "reward": 0.5})
+        assert kept.json() == {"accepted": 1, "matched": 1}
