@@ -49,3 +49,21 @@ def test_feedback_with_a_null_label_and_no_reward_is_refused(served: Any) -> Non
         assert refused.json() == {"error": "feedback[1] needs a label or a reward."}
         kept = client.post("/feedback", json={"id": given, "label": None, "reward": 0.5})
         assert kept.json() == {"accepted": 1, "matched": 1}
+
+
+def test_a_long_request_id_from_a_header_is_kept_by_its_hash(
+    store: Path, start_server: Any
+) -> None:
+    """A client's ``x-request-id`` may be tens of kilobytes: the server keeps the tickets of
+    100,000 requests, so it keeps each long id by its hash, and feedback still finds it."""
+    app = serving.create_app("loans-gbm@champion", poll=0)
+    running = start_server(app)
+    long_id = "x" * 60_000
+    with httpx.Client(base_url=running.url, timeout=30) as client:
+        row = make_loans(1, seed=0)[FEATURES].to_dict("records")[0]
+        answer = client.post("/predict", json=row, headers={"x-request-id": long_id})
+        assert answer.json()["id"] == long_id
+        fed = client.post("/feedback", json={"id": long_id, "label": 1})
+        assert fed.json() == {"accepted": 1, "matched": 1}
+    kept = app.state.server.pool.tickets._items
+    assert len(kept) == 1 and all(len(request_id) < 100 for request_id in kept)
