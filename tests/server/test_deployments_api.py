@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 
 import shipyard as sy
 from shipyard import serving
+from shipyard.config import reset_settings
 from shipyard.data import make_loans
 from shipyard.server import create_app
 from shipyard.serving import deployments
@@ -69,3 +70,14 @@ def test_unknown_deployments_and_bad_bodies_answer_one_error_shape(api: httpx.Cl
         "/api/deployments/two/rollback", content=b"x", headers={"content-type": "text/plain"}
     )
     assert text.status_code == 422
+
+
+def test_an_unreachable_evidence_store_is_a_503_not_a_500(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployments.create("pooled", {"old": "scorer@1", "new": "scorer@2"}, policy="canary")
+    monkeypatch.setenv("SHIPYARD_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens
+    reset_settings()
+    shown = api.get("/api/deployments/pooled")
+    assert shown.status_code == 503
+    assert "evidence in Redis at redis://127.0.0.1:1/0" in shown.json()["error"]

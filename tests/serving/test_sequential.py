@@ -123,3 +123,16 @@ def test_samples_from_counts_are_never_certain() -> None:
     assert perfect.mean == 1.0 and perfect.variance > 0
     assert difference_above(Sample.of_counts(49, 50), perfect) > ALPHA
     assert difference_above(Sample(0, 0.0, 0.0), perfect) == 1.0
+
+
+def test_two_equal_samples_without_spread_are_not_called_different() -> None:
+    """Constant rewards (or model times in one bucket) on both sides: no spread and no
+    difference is no evidence, not a certain one (sign(0) * inf was NaN: p-value 0)."""
+    same = Sample.of_sums(40, 20.0, 10.0)  # forty rewards of 0.5
+    assert same.variance == 0.0
+    found = difference(same, same, ALPHA)
+    assert found.p_value == 1.0 and found.estimate == 0.0
+    assert difference(same, same, ALPHA, one_sided=True).p_value == 1.0
+    assert difference_above(same, same) == 1.0
+    higher = Sample.of_sums(40, 40.0, 40.0)  # forty rewards of 1: certainly higher
+    assert difference(same, higher, ALPHA).p_value == 0.0

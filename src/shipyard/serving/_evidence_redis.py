@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.errors import InvalidInput, Unavailable
 from shipyard.serving._evidence import (
     TICKET_TTL,
     Batch,
@@ -131,7 +131,7 @@ class RedisEvidence(EvidenceStore):
         try:
             return self._scripts[name](keys=keys, args=args, client=client)
         except Exception as exc:
-            raise ShipyardError(f"Cannot pool evidence in Redis at {self.url}: {exc}") from exc
+            raise Unavailable(f"Cannot pool evidence in Redis at {self.url}: {exc}") from exc
 
     def push(self, deployment: str, batch: Batch) -> None:
         payload = {
@@ -160,7 +160,7 @@ class RedisEvidence(EvidenceStore):
                     pipe.hgetall(f"{prefix}s:{route}{_SEP}{period}")
                 found = pipe.execute()
         except Exception as exc:
-            raise ShipyardError(f"Cannot read evidence from Redis at {self.url}: {exc}") from exc
+            raise Unavailable(f"Cannot read evidence from Redis at {self.url}: {exc}") from exc
         return {key: stats_of(counts) for key, counts in zip(keys, found, strict=True)}
 
     def lookup(self, deployment: str, ids: Sequence[str]) -> dict[str, Key]:
@@ -171,7 +171,7 @@ class RedisEvidence(EvidenceStore):
                     pipe.hmget(f"{prefix}q:{request_id}", "route", "period")
                 found = pipe.execute()
         except Exception as exc:
-            raise ShipyardError(f"Cannot read evidence from Redis at {self.url}: {exc}") from exc
+            raise Unavailable(f"Cannot read evidence from Redis at {self.url}: {exc}") from exc
         return {i: (r, p) for i, (r, p) in zip(ids, found, strict=True) if r is not None}
 
     def begin(self, deployment: str, epoch: str, revision: int) -> str:
@@ -184,7 +184,7 @@ class RedisEvidence(EvidenceStore):
             for start in range(0, len(keys), 1000):
                 self.client.delete(*keys[start : start + 1000])
         except Exception as exc:
-            raise ShipyardError(f"Cannot forget evidence in Redis at {self.url}: {exc}") from exc
+            raise Unavailable(f"Cannot forget evidence in Redis at {self.url}: {exc}") from exc
 
     def close(self) -> None:
         if self._client is not None:

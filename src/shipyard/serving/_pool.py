@@ -91,9 +91,10 @@ class Pool:
         if view is not None:
             view.requests += 1
             view.model_time.add(seconds)
-        self.tickets.add(request_id, ticket)
+        stored = stored_id(request_id)  # a long id (a header's) is not kept whole
+        self.tickets.add(stored, ticket)
         stamp = Stamp(route, router.period, value_key(ticket.prediction))
-        self._batch.tickets.append((stored_id(request_id), stamp))
+        self._batch.tickets.append((stored, stamp))
 
     def shadowed(self, route: str, seconds: Sequence[float], failed: int) -> None:
         """Shadow copies of ``route``: those answered (each one's model-call ``seconds``)
@@ -127,19 +128,20 @@ class Pool:
         for item in items:
             label, reward = item.get("label"), item.get("reward")
             request_id = item["id"]
+            stored = stored_id(request_id)
             self._batch.feedback.append(
                 Feedback(
-                    stored_id(request_id),
+                    stored,
                     None if label is None else value_key(label),
                     None if reward is None else float(reward),
                 )
             )
-            ticket = self.tickets.get(request_id)
+            ticket = self.tickets.get(stored)
             if ticket is None:
                 missing.append(request_id)
                 continue
             matched += 1
-            self._provisional(request_id, ticket, label, reward)
+            self._provisional(stored, ticket, label, reward)
         if missing and self.shared:
             found = await self._find(sorted(set(missing)))
             matched += sum(1 for request_id in missing if request_id in found)

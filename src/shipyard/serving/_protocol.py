@@ -310,5 +310,5 @@ def check_feedback(items: list[Any]) -> None:
             or not 0 <= reward <= 1
         ):  # fmt: skip
             raise InvalidRequest(f"feedback[{i}].reward must be a number in [0, 1].")
-        if "label" not in item and reward is None:
+        if item.get("label") is None and reward is None:  # a null label is no label
             raise InvalidRequest(f"feedback[{i}] needs a label or a reward.")

@@ -227,8 +227,10 @@ def _standardized(base: Sample, other: Sample, margin: float) -> tuple[Any, Any,
     n_base, n_other = np.maximum(base.n, 1), np.maximum(other.n, 1)  # empty: p-value 1 later
     se = np.sqrt(np.asarray(base.variance) / n_base + np.asarray(other.variance) / n_other)
     diff = np.asarray(other.mean - base.mean - margin, dtype=float)
+    # no spread at all: any difference is certain, none is no evidence (sign(0) * inf is NaN)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.sign(diff) * np.inf)
+        certain = np.where(diff == 0, 0.0, np.sign(diff) * np.inf)
+        z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), certain)
     return (z, np.asarray(base.n + other.n, dtype=float), se)
 
 

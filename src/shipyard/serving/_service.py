@@ -426,7 +426,11 @@ class InferenceService:
         """A successful answer: statistics, its ticket (for feedback), the log, shadows."""
         route, active, labels = call.route, call.active, call.labels
         assert route is not None and active is not None and call.router is not None
-        first = labels[0].item() if hasattr(labels[0], "item") else labels[0]
+        first = labels[0]
+        if isinstance(first, np.ndarray):  # a model with several outputs: a row of them
+            first = first.tolist()
+        elif hasattr(first, "item"):
+            first = first.item()
         router = call.router
         ticket = Ticket(route, active.name, active.version, first, router.period)
         self.pool.answered(router, route, call.request_id, ticket, call.model_seconds)
