@@ -49,6 +49,8 @@ def test_feedback_with_a_null_label_and_no_reward_is_refused(served: Any) -> Non
         assert refused.json() == {"error": "feedback[1] needs a label or a reward."}
         kept = client.post("/feedback", json={"id": given, "label": None, "reward": 0.5})
         assert kept.json() == {"accepted": 1, "matched": 1}
+        flood = client.post("/feedback", json=[{"id": f"x{i}", "label": 1} for i in range(10_001)])
+        assert flood.status_code == 400 and "at most 10,000 items" in flood.json()["error"]
 
 
 def test_a_long_request_id_from_a_header_is_kept_by_its_hash(

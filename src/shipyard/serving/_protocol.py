@@ -296,11 +296,19 @@ def oip_metadata(name: str, loaded: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+MAX_FEEDBACK = 10_000  # items per /feedback request: one push to the evidence store each
+
+
 def check_feedback(items: list[Any]) -> None:
-    """Feedback items (``{"id", "label", "reward"}``), or InvalidRequest naming the one
-    at fault."""
+    """Feedback items (``{"id", "label", "reward"}``, at most ``MAX_FEEDBACK`` of them),
+    or InvalidRequest naming the one at fault."""
     if not items or not all(isinstance(i, dict) for i in items):
         raise InvalidRequest('Send {"id": ..., "label": ..., "reward": ...} or a list.')
+    if len(items) > MAX_FEEDBACK:
+        raise InvalidRequest(
+            f"feedback: at most {MAX_FEEDBACK:,} items a request, got {len(items):,}; "
+            "send them in several requests."
+        )
     for i, item in enumerate(items):
         if not isinstance(item.get("id"), str):
             raise InvalidRequest(f"feedback[{i}].id must be a request id (text).")
