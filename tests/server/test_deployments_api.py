@@ -70,6 +70,12 @@ def test_unknown_deployments_and_bad_bodies_answer_one_error_shape(api: httpx.Cl
         "/api/deployments/two/rollback", content=b"x", headers={"content-type": "text/plain"}
     )
     assert text.status_code == 422
+    for body in (b"null", b"[]", b'"b"'):
+        odd = api.post(
+            "/api/deployments/two/promote", content=body,
+            headers={"content-type": "application/json"},
+        )  # fmt: skip
+        assert odd.status_code == 422 and "JSON object" in odd.json()["error"]
 
 
 def test_an_unreachable_evidence_store_is_a_503_not_a_500(

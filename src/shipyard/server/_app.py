@@ -12,6 +12,7 @@ scope.
 
 from __future__ import annotations
 
+import orjson
 from fastapi import Depends, FastAPI, Request
 
 from shipyard._version import __version__
@@ -62,7 +63,8 @@ def create_app(*, auth: bool = False) -> FastAPI:
 
 
 async def _json(request: Request) -> None:
-    """A request body must be JSON: a form or text body would otherwise be ignored."""
+    """A request body must be a JSON object: a form or text body would otherwise be
+    ignored, and a list or a bare value read as every field missing."""
     if request.method in ("GET", "HEAD") or not await request.body():
         return
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -70,6 +72,12 @@ async def _json(request: Request) -> None:
         raise InvalidInput(
             f"body: send JSON with 'Content-Type: application/json' (got {kind or 'none'!r})."
         )
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return  # FastAPI answers a malformed body itself (422, naming where)
+    if not isinstance(body, dict):
+        raise InvalidInput(f"body: send a JSON object (got {type(body).__name__}).")
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, *, auth: bool = False) -> None:
