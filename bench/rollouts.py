@@ -23,6 +23,11 @@ decision (median); the step a bad candidate was stopped in; failed requests serv
 against the step's error budget (1% of 200 = 2). A false rollback is an equal candidate or
 one at its limits rolled back.
 
+A/B splits (simulated): a 50/50 ``fixed`` split on accuracy with ``stop_when_significant``,
+judged every 100 labelled requests: with equal routes (how often a winner is named: the
+false-conclusion rate, goal ≤ 5%), and with b 0.02 and 0.05 better (how often and how fast
+it is found).
+
 Part 2, live (real servers over HTTP; ``--live``): a failing candidate under load with 1 and
 2 workers (failed requests against the budget), a blue-green switch under load (failed
 requests), and a CPU-bound shadow (the primary's p50 / p99 with and without it, at a stated
@@ -325,6 +330,78 @@ def _goal(row: dict[str, Any]) -> tuple[str, bool | None]:
     return "reported", None  # a small harm: how often it gets through is reported
 
 
+# -- A/B splits that stop when significant -----------------------------------------------
+
+AB_TRUTHS = (("equal (accuracy 0.90 both)", 0.90), ("b better (0.92 vs 0.90)", 0.92),
+             ("b much better (0.95 vs 0.90)", 0.95))  # fmt: skip
+
+
+def ab_runs(runs: int, seed: int, per_poll: int = 100, cap: int = 20_000) -> list[dict[str, Any]]:
+    """A 50/50 ``fixed`` split on accuracy with ``stop_when_significant``, judged every
+    ``per_poll`` labelled requests until it concludes (or ``cap`` requests): how often it
+    names a winner that is not better (equal truth), how often and how fast it finds b."""
+    from shipyard.serving.policies import POLICIES
+
+    fixed = POLICIES["fixed"]
+    rows = []
+    for name, better in AB_TRUTHS:
+        rng = np.random.default_rng(seed)
+        winners: list[str | None] = []
+        spent: list[int] = []
+        for _ in range(runs):
+            policy = fixed.check(["a", "b"], {"split": {"a": 50, "b": 50},
+                                              "stop_when_significant": True})  # fmt: skip
+            stats = {"a": RouteStats(), "b": RouteStats()}
+            seen, winner = 0, None
+            while seen < cap and winner is None:
+                n_b = int(rng.binomial(per_poll, 0.5))
+                for route, n, accuracy in (("a", per_poll - n_b, 0.90), ("b", n_b, better)):
+                    stats[route].requests += n
+                    stats[route].labelled += n
+                    stats[route].correct += float(rng.binomial(n, accuracy))
+                seen += per_poll
+                decision = fixed.judge(policy, stats)
+                if decision is not None:
+                    winner = max(decision.weights, key=lambda r: decision.weights[r])
+            winners.append(winner)
+            spent.append(seen)
+        concluded = [s for w, s in zip(winners, spent, strict=True) if w is not None]
+        rows.append({
+            "truth": name,
+            "a wins": winners.count("a") / runs,
+            "b wins": winners.count("b") / runs,
+            "undecided": winners.count(None) / runs,
+            "median_requests": statistics.median(concluded) if concluded else None,
+            "equal": better == 0.90,
+        })  # fmt: skip
+        log(f"A/B {name}: {rows[-1]}")
+    return rows
+
+
+def print_ab(rows: list[dict[str, Any]], runs: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    table = Table(title=f"A/B with --stop-when-significant: {runs} simulated tests per row")
+    for column in ("Truth", "a wins", "b wins", "Undecided (20,000 requests)",
+                   "Requests to conclude (median)", "Goal", "Result"):  # fmt: skip
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        wrong = row["a wins"] + (row["b wins"] if row["equal"] else 0.0)
+        goal = "a winner named ≤ 5%" if row["equal"] else "wrong winner ≤ 5%"
+        table.add_row(
+            row["truth"], f"{row['a wins']:.1%}", f"{row['b wins']:.1%}",
+            f"{row['undecided']:.1%}",
+            "—" if row["median_requests"] is None else f"{row['median_requests']:,.0f}",
+            goal, "[green]met[/]" if wrong <= 0.05 else "[red]missed[/]",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        "  setup: 50/50 fixed split, metric accuracy, every request labelled, alpha 0.05."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=400, help="canaries per truth and judge")
@@ -341,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = decisions(args.runs, args.rate, args.poll, args.seed, args.step_requests)
     print_decisions(rows, args.runs, args.rate, args.poll, args.step_requests)
+    ab_count = max(20, args.runs // 4)
+    print_ab(ab_runs(ab_count, args.seed), ab_count)
     if args.live:
         from _rollouts_live import run_live
 
