@@ -15,8 +15,7 @@ def api_cmd(
         False, "--auth", help="Require API keys (reads: any key; changes: the admin scope)."
     ),
 ) -> None:
-    """Serve the platform REST API: deployments, monitors, checks, series, reports and
-    alerts as JSON (OpenAPI at /docs)."""
+    """Serve the platform REST API: deployments, monitors and alerts (OpenAPI at /docs)."""
     from shipyard import server
 
     console.print(

@@ -89,8 +89,8 @@ def _print_summary(result: QuickstartResult) -> None:
     )
     console.print(
         f"Canary: the challenger took a growing share of live traffic with labels posted; "
-        f"after {result.canary_requests} requests it was {verdict}"
-        f"{': ' + result.canary_why if result.canary_why else ''} (now {split}).\n"
+        f"after {result.canary_requests} requests it was {verdict} (now {split})"
+        f"{'; the reason: ' + result.canary_why if result.canary_why else ''}.\n"
     )
     console.print(
         f"Monitoring: monitor {result.monitor} checked the served traffic: {result.monitor_status}"
