@@ -1,10 +1,12 @@
 """The platform REST API: one router per capability, the data the web UI will draw.
 
 ``shipyard api`` (or ``serving.background(server.create_app())``) serves it; ``/docs`` has
-its OpenAPI description. Monitors: ``GET /api/monitors``, ``/api/monitors/{name}``,
-``.../checks``, ``.../series``, ``.../report`` (what ``shipyard monitors report`` charts) and
-``POST .../run``; alerts: ``GET /api/alerts``, ``/api/alerts/{id}``, ``POST .../ack`` and
-``.../resolve``.
+its OpenAPI description. Deployments: ``GET /api/deployments``, ``/api/deployments/{name}``
+(with the last automatic decision, pooled evidence and statistics), ``.../history`` and
+``POST .../promote``, ``.../rollback``; monitors: ``GET /api/monitors``,
+``/api/monitors/{name}``, ``.../checks``, ``.../series``, ``.../report`` (what ``shipyard
+monitors report`` charts) and ``POST .../check``; alerts: ``GET /api/alerts``,
+``/api/alerts/{id}``, ``POST .../acknowledge`` and ``.../resolve``.
 """
 
 from __future__ import annotations

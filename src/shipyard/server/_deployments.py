@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
+from shipyard.server._caller import key_name
 from shipyard.serving import deployments
 
 __all__ = ["router"]
@@ -57,7 +58,8 @@ def rollback(name: str, request: Request, reason: Reason = None) -> dict[str, An
 
 
 def _why(reason: str | None, request: Request) -> str | None:
-    key = getattr(request.state, "api_key", None)
-    if key is None:
+    """The reason as given, with the acting key's name when there is one."""
+    who = key_name(request)
+    if who is None:
         return reason
-    return f"{reason} (key:{key.name})" if reason else f"key:{key.name}"
+    return f"{reason} ({who})" if reason else who

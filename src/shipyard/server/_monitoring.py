@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 
 from shipyard import monitoring
+from shipyard.server._caller import key_name
 
 __all__ = ["router"]
 
@@ -91,19 +92,14 @@ def get_alert(alert_id: int) -> dict[str, Any]:
 @router.post("/alerts/{alert_id}/ack", include_in_schema=False)  # the first spelling, kept
 def acknowledge(alert_id: int, request: Request, by: By = None) -> dict[str, Any]:
     """Someone is on it: no more notices until it resolves (409 unless it is open)."""
-    return monitoring.acknowledge(alert_id, by=by or _key_name(request)).to_dict()
+    return monitoring.acknowledge(alert_id, by=by or key_name(request)).to_dict()
 
 
 @router.post("/alerts/{alert_id}/resolve")
 def resolve(alert_id: int, request: Request, by: By = None) -> dict[str, Any]:
     """Close an alert by hand; its channels are told (409 when already resolved)."""
-    return monitoring.resolve(alert_id, by=by or _key_name(request)).to_dict()
+    return monitoring.resolve(alert_id, by=by or key_name(request)).to_dict()
 
 
 def _monitor(monitor: monitoring.Monitor) -> dict[str, Any]:
     return {**asdict(monitor), "window_text": monitor.describe_window(), "due": monitor.due}
-
-
-def _key_name(request: Request) -> str | None:
-    key = getattr(request.state, "api_key", None)
-    return f"key:{key.name}" if key is not None else None

@@ -150,7 +150,7 @@ class InferenceService:
         self.pool = pool or Pool(served, InProcessEvidence(), shared=False)
         self.breaker = Breaker(served, watcher, self.pool)
         self._watching: asyncio.Task[None] | None = None
-        self.shadows = ShadowQueue(served, log, record=self.pool.shadowed)
+        self.shadows = ShadowQueue(served, log, self.pool.shadowed)
         self._counters: dict[tuple[str, str, str, str, int], Any] = {}
         self._timers: dict[tuple[str, str, str, str], Any] = {}
 

@@ -42,7 +42,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -57,7 +57,6 @@ from shipyard.serving._shadow_worker import (
     ShadowWorker,
     WorkerLost,
 )
-from shipyard.serving._stats import RouteStats
 from shipyard.serving._watch import Served
 
 __all__ = ["ShadowQueue"]
@@ -102,7 +101,8 @@ class ShadowQueue:
     def __init__(
         self,
         served: Served,
-        log: InferenceLog | None = None,
+        log: InferenceLog | None,
+        record: Record,
         *,
         capacity: int = 1024,
         max_rows: int = 65_536,
@@ -110,7 +110,6 @@ class ShadowQueue:
         idle: float = 10.0,
         share: float = 0.5,
         runner: Runner | None = None,
-        record: Record | None = None,
     ) -> None:
         self.served = served
         self.record = record  # counts answered and failed copies (the service's Pool)
@@ -263,14 +262,7 @@ class ShadowQueue:
         route = copies[0].route
         answered = [i for i, error in enumerate(result.errors) if error is None]
         failed = len(copies) - len(answered)
-        if self.record is not None:
-            self.record(route, [result.seconds[i] for i in answered], failed)
-        else:
-            stats = self.served.stats.setdefault(route, RouteStats())
-            stats.errors += failed
-            stats.requests += len(answered)
-            for seconds, times in Counter(result.seconds[i] for i in answered).items():
-                stats.model_time.add(seconds, times)
+        self.record(route, [result.seconds[i] for i in answered], failed)
         agree, rows = sum(result.agree), sum(result.rows)
         shadow, name = self.served.metrics.shadow, self.served.name
         for kind, count in (("agree", agree), ("differ", rows - agree), ("error", failed)):
