@@ -7,6 +7,31 @@ import importlib
 import pytest
 
 PUBLIC = {
+    "shipyard.pipelines": [
+        "EXECUTORS",
+        "VALUE_KINDS",
+        "Executor",
+        "Output",
+        "Pipeline",
+        "PipelineRun",
+        "PipelineVersion",
+        "Step",
+        "StepRun",
+        "ValueKind",
+        "cancel",
+        "enqueue",
+        "get_pipeline",
+        "get_run",
+        "list_pipelines",
+        "list_runs",
+        "output",
+        "pipeline",
+        "register",
+        "resume",
+        "run",
+        "run_queued",
+        "step",
+    ],
     "shipyard": [
         "__version__",
         "active_run",
@@ -14,6 +39,9 @@ PUBLIC = {
         "automl",
         "datasets",
         "models",
+        "pipeline",
+        "pipelines",
+        "step",
         "compare_runs",
         "delete_run",
         "end_run",
@@ -62,6 +90,7 @@ PUBLIC = {
         "start_run",
         "tracking_store",
         "TrackingBackend",
+        "last_run_id",
     ],
     "shipyard.quickstart": ["STEPS", "Options", "QuickstartResult", "Step", "run", "stage_count"],
     "shipyard.automl": [
@@ -94,6 +123,7 @@ PUBLIC = {
         "RegistrySpec",
         "VersionedRegistry",
         "check_alias",
+        "watch_versions",
     ],
     "shipyard.data": [
         "ColumnSchema",
@@ -262,6 +292,9 @@ def test_tracking_all_is_pinned() -> None:
         "train",
         "automl",
         "tune",
+        "pipelines",
+        "pipeline",
+        "step",
     } <= set(tracking.__all__)
     for name in tracking.__all__:
         assert hasattr(tracking, name)

@@ -1,41 +1,48 @@
 """Shipyard: a production ML platform in one package.
 
 ``import shipyard as sy``, then ``with sy.start_run(experiment="churn") as run: ...``.
+
+The names below load on first use, so that importing one capability (or a pipeline
+worker) does not import them all.
 """
 
+# ruff: noqa: F401  (the names imported for type checkers are re-exported lazily)
 from __future__ import annotations
 
-from shipyard import data as datasets
-from shipyard import models
-from shipyard._version import __version__
-from shipyard.automl import automl, train, tune
-from shipyard.tracking import (
-    active_run,
-    autolog,
-    compare_runs,
-    delete_run,
-    end_run,
-    get_metric_history,
-    get_run,
-    list_experiments,
-    load_artifact,
-    log_artifact,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    search_runs,
-    set_tag,
-    start_run,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "__version__",
+from shipyard._version import __version__
+
+if TYPE_CHECKING:
+    from shipyard import data as datasets
+    from shipyard import models, pipelines
+    from shipyard.automl import automl, train, tune
+    from shipyard.pipelines import pipeline, step
+    from shipyard.tracking import (
+        active_run,
+        autolog,
+        compare_runs,
+        delete_run,
+        end_run,
+        get_metric_history,
+        get_run,
+        list_experiments,
+        load_artifact,
+        log_artifact,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        search_runs,
+        set_tag,
+        start_run,
+    )
+
+_TRACKING = (
     "active_run",
     "autolog",
-    "automl",
     "compare_runs",
-    "datasets",
     "delete_run",
     "end_run",
     "get_metric_history",
@@ -47,10 +54,35 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
-    "models",
     "search_runs",
     "set_tag",
     "start_run",
-    "train",
-    "tune",
-]
+)
+#: name -> (module, attribute or None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "datasets": ("shipyard.data", None),
+    "models": ("shipyard.models", None),
+    "pipelines": ("shipyard.pipelines", None),
+    "automl": ("shipyard.automl", "automl"),
+    "train": ("shipyard.automl", "train"),
+    "tune": ("shipyard.automl", "tune"),
+    "pipeline": ("shipyard.pipelines", "pipeline"),
+    "step": ("shipyard.pipelines", "step"),
+    **{name: ("shipyard.tracking", name) for name in _TRACKING},
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
+    module = importlib.import_module(target[0])
+    value = module if target[1] is None else getattr(module, target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -10,7 +10,13 @@ from shipyard.store._artifacts import ArtifactStore, Blob
 from shipyard.store._db import Database
 from shipyard.store._migrate import HEAD_REVISION, SchemaState, current_revision, upgrade
 from shipyard.store._schema import Base
-from shipyard.store._versioned import Edges, RegistrySpec, VersionedRegistry, check_alias
+from shipyard.store._versioned import (
+    Edges,
+    RegistrySpec,
+    VersionedRegistry,
+    check_alias,
+    watch_versions,
+)
 
 __all__ = [
     "HEAD_REVISION",
@@ -27,6 +33,7 @@ __all__ = [
     "default_artifacts",
     "default_database",
     "upgrade",
+    "watch_versions",
 ]
 
 _lock = threading.Lock()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -21,7 +23,21 @@ from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, 
 from shipyard._refs import _SELECTOR, Ref
 from shipyard.errors import InvalidInput, NotFound
 
-__all__ = ["Edges", "RegistrySpec", "VersionedRegistry", "check_alias"]
+__all__ = ["Edges", "RegistrySpec", "VersionedRegistry", "check_alias", "watch_versions"]
+
+_made: ContextVar[list[str] | None] = ContextVar("shipyard_versions_made", default=None)
+
+
+@contextmanager
+def watch_versions() -> Iterator[list[str]]:
+    """Collect the versions registered meanwhile in this context (``model:churn@3``,
+    ``dataset:loans@2``), so a pipeline step can link what it made."""
+    made: list[str] = []
+    token = _made.set(made)
+    try:
+        yield made
+    finally:
+        _made.reset(token)
 
 
 def check_alias(alias: object, reserved: Sequence[str] = (), *, field: str = "alias") -> str:
@@ -185,6 +201,12 @@ class VersionedRegistry:
         version_id = uuid.uuid4().hex
         row = {"id": version_id, self.spec.fk: entity_id, "version": number, **values}
         conn.execute(insert(self.spec.versions).values(row))
+        made = _made.get()
+        if made is not None:
+            name = conn.scalar(
+                select(self.spec.entities.c.name).where(self.spec.entities.c.id == entity_id)
+            )
+            made.append(f"{self.spec.kind.lower()}:{name}@{number}")
         return version_id, number
 
     def _next_number(self, conn: Connection, entity_id: str) -> int:

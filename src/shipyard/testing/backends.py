@@ -137,16 +137,36 @@ def _model_version(i: int) -> dict[str, Any]:
     }
 
 
+def _pipeline_version(i: int) -> dict[str, Any]:
+    return {
+        "code_hash": f"{i:064x}",
+        "entry": "module:function",
+        "source_file": None,
+        "graph": "[]",
+        "params": "{}",
+        "created_at": time.time(),
+        "created_by": None,
+    }
+
+
 def registry_cases() -> list[RegistryCase]:
-    """Every registry Shipyard ships (datasets, models), ready for the core contract."""
+    """Every registry Shipyard ships (datasets, models, pipelines), ready for the core
+    contract."""
     from shipyard.data._store import REGISTRY as DATASETS
     from shipyard.models._queries import REGISTRY as MODELS
+    from shipyard.pipelines._store import REGISTRY as PIPELINES
 
     return [
         RegistryCase(
             "datasets", DATASETS, {"description": None, "policy": "warn"}, _dataset_version
         ),
         RegistryCase("models", MODELS, {"description": None}, _model_version),
+        RegistryCase(
+            "pipelines",
+            PIPELINES,
+            {"description": None, "next_version": 1},
+            _pipeline_version,
+        ),
     ]
 
 

@@ -23,7 +23,7 @@ from shipyard.tracking._api import (
 )
 from shipyard.tracking._autolog import autolog
 from shipyard.tracking._backend import TrackingBackend
-from shipyard.tracking._run import Run, active_run
+from shipyard.tracking._run import Run, active_run, last_run_id
 from shipyard.tracking._store import TrackingStore
 from shipyard.tracking._types import (
     ArtifactInfo,
@@ -54,6 +54,7 @@ __all__ = [
     "end_run",
     "get_metric_history",
     "get_run",
+    "last_run_id",
     "list_experiments",
     "load_artifact",
     "log_artifact",

@@ -284,6 +284,12 @@ def _mapping(field: str, value: object) -> Mapping[str, Any]:
 # -- active runs, per thread/context ---------------------------------------------------
 
 _active: ContextVar[tuple[Run, ...]] = ContextVar("shipyard_active_runs", default=())
+_last: ContextVar[str | None] = ContextVar("shipyard_last_run", default=None)
+
+
+def last_run_id() -> str | None:
+    """The id of the run started (or resumed) last in this context, ended or not."""
+    return _last.get()
 
 
 def active_run() -> Run | None:
@@ -302,6 +308,7 @@ def require_active() -> Run:
 
 def push_active(run: Run) -> None:
     _active.set((*_active.get(), run))
+    _last.set(run.id)
 
 
 def _pop_active(run: Run) -> None:

@@ -1,0 +1,56 @@
+"""Pipelines: steps wired into a DAG by data flow, cached, retried, scheduled and triggered.
+
+``@sy.step`` marks a function as a step and ``@sy.pipeline`` a function whose body calls
+steps; calling the pipeline runs it (worker processes by default, or ``executor="ray"``)
+and records every run and step run: status, times, attempts, captured output, what each
+step returned. ``sy.pipelines.run("retrain-loans", params={...})`` runs a registered
+pipeline by name, ``resume(run_id)`` re-runs what failed, ``cancel(run_id)`` stops one.
+"""
+
+from __future__ import annotations
+
+from shipyard.pipelines._api import (
+    Pipeline,
+    cancel,
+    enqueue,
+    get_pipeline,
+    get_run,
+    list_pipelines,
+    list_runs,
+    pipeline,
+    register,
+    resume,
+    run,
+    run_queued,
+)
+from shipyard.pipelines._api import step_output as output
+from shipyard.pipelines._executors import EXECUTORS, Executor
+from shipyard.pipelines._graph import Output, Step, step
+from shipyard.pipelines._records import PipelineRun, PipelineVersion, StepRun
+from shipyard.pipelines._values import VALUE_KINDS, ValueKind
+
+__all__ = [
+    "EXECUTORS",
+    "VALUE_KINDS",
+    "Executor",
+    "Output",
+    "Pipeline",
+    "PipelineRun",
+    "PipelineVersion",
+    "Step",
+    "StepRun",
+    "ValueKind",
+    "cancel",
+    "enqueue",
+    "get_pipeline",
+    "get_run",
+    "list_pipelines",
+    "list_runs",
+    "output",
+    "pipeline",
+    "register",
+    "resume",
+    "run",
+    "run_queued",
+    "step",
+]

@@ -1,0 +1,446 @@
+"""The pipelines SDK: ``@pipeline``, and running, queueing, resuming and cancelling runs.
+
+``@sy.pipeline`` makes a function whose body calls steps a :class:`Pipeline`; calling it
+runs it (registering the version first: a version is the hash of the body's code and its
+steps' code). ``run("retrain-loans", params={...})`` runs a registered pipeline by name,
+importing its code from where it was registered (a module, or the script file: guard a
+script's own runs with ``if __name__ == "__main__":``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shipyard.config import get_settings
+from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.pipelines._executors import make_executor
+from shipyard.pipelines._graph import Graph, build, check_name, code_hash
+from shipyard.pipelines._records import PipelineRun, PipelineVersion
+from shipyard.pipelines._runner import Coordinator, Reuse, Watch, owner
+from shipyard.pipelines._store import PipelineStore
+from shipyard.pipelines._task import read_value
+from shipyard.pipelines._values import Stored, dump
+from shipyard.store import default_artifacts, default_database
+
+__all__ = [
+    "Pipeline",
+    "cancel",
+    "enqueue",
+    "get_run",
+    "list_pipelines",
+    "list_runs",
+    "pipeline",
+    "register",
+    "resume",
+    "run",
+    "run_queued",
+    "step_output",
+    "store",
+]
+
+#: A run whose heartbeat is older than this many seconds has lost its coordinator.
+LOST_AFTER = 30.0
+
+
+def store() -> PipelineStore:
+    """The pipeline store on the default database."""
+    return PipelineStore(default_database())
+
+
+class Pipeline:
+    """A function whose body wires steps into a DAG (see :func:`pipeline`)."""
+
+    def __init__(
+        self, fn: Callable[..., Any], name: str, description: str | None, executor: str
+    ) -> None:
+        self.fn = fn
+        self.name = name
+        self.description = description
+        self.executor = executor
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", name)
+        self.__qualname__ = getattr(fn, "__qualname__", name)
+        self.__module__ = getattr(fn, "__module__", __name__)
+        self.__wrapped__ = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> PipelineRun:
+        """Run the pipeline with these parameters and wait for it (a :class:`PipelineRun`)."""
+        return run(self, params=self.bind(args, kwargs))
+
+    def bind(
+        self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The parameters, defaults filled in (InvalidInput naming a bad one)."""
+        try:
+            bound = inspect.signature(self.fn).bind(*args, **(kwargs or {}))
+        except TypeError as exc:
+            raise InvalidInput(f"Pipeline {self.name!r}: bad parameters: {exc}.") from None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def graph(self, params: Mapping[str, Any] | None = None) -> Graph:
+        """The DAG its body builds with ``params`` (nothing runs)."""
+        return build(self.name, self.fn, self.bind((), params))
+
+    def code_hash(self, graph: Graph) -> str:
+        """The version's identity: its body's code and its steps' code."""
+        steps = sorted({n.step.code_hash for n in graph.nodes.values()})
+        text = json.dumps([code_hash(self.fn), steps])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def entry(self) -> str:
+        return f"{self.__module__}:{self.__qualname__}"
+
+    def __repr__(self) -> str:
+        return f"<pipeline {self.name}>"
+
+
+def pipeline(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    executor: str = "local",
+) -> Any:
+    """Make a function a pipeline: ``@sy.pipeline`` or ``@sy.pipeline(name="retrain-loans")``.
+
+    The body calls steps (``@sy.step`` functions); each call adds a step to the graph and
+    gives back a placeholder for its output, which later calls take as inputs. Calling the
+    decorated function runs the pipeline and returns its :class:`PipelineRun`.
+    """
+
+    def wrap(function: Callable[..., Any]) -> Pipeline:
+        if not callable(function):
+            raise InvalidInput(f"@pipeline decorates a function; got {function!r}.")
+        label = name if name is not None else function.__name__.replace("_", "-")
+        check_name(label, "pipeline name")
+        doc = description if description is not None else inspect.getdoc(function)
+        return Pipeline(function, label, doc, executor)
+
+    return wrap if fn is None else wrap(fn)
+
+
+def register(
+    target: Pipeline, params: Mapping[str, Any] | None = None, created_by: str | None = None
+) -> PipelineVersion:
+    """Register a pipeline's current code as a version (the existing one when unchanged)."""
+    if not isinstance(target, Pipeline):
+        raise InvalidInput(f"register takes a @pipeline function; got {target!r}.")
+    given = _json_params(dict(params or {}))
+    graph = target.graph(given)
+    return _register(target, graph, given, created_by)
+
+
+def _register(
+    target: Pipeline, graph: Graph, params: Mapping[str, Any], created_by: str | None
+) -> PipelineVersion:
+    try:
+        source = inspect.getsourcefile(target.fn)
+    except TypeError:
+        source = None
+    return store().register(
+        target.name,
+        target.code_hash(graph),
+        target.entry,
+        source,
+        graph.describe(),
+        params,
+        target.description,
+        created_by,
+    )
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        json.dumps(params, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"Registered parameters must be JSON values: {exc}.") from None
+    return params
+
+
+def load_pipeline(version: PipelineVersion) -> Pipeline:
+    """The :class:`Pipeline` object of a registered version, imported from its code."""
+    module_name, _, qualname = version.entry.partition(":")
+    module = sys.modules.get(module_name)
+    if module is None or (module_name == "__main__" and not hasattr(module, qualname)):
+        module = _import(module_name, version.source_file, version.name)
+    target: Any = module
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    if isinstance(target, Pipeline):
+        return target
+    if callable(target):  # a stock pipeline's body, registered under its own name
+        return Pipeline(target, version.name, None, "local")
+    raise NotFound(
+        f"Pipeline {version.name!r} was registered from {version.entry}, which is no longer "
+        f"there. Register it again from its code."
+    )
+
+
+def _import(module_name: str, source_file: str | None, name: str) -> Any:
+    if module_name != "__main__":
+        try:
+            return importlib.import_module(module_name)
+        except ImportError as exc:
+            if source_file is None:
+                raise NotFound(
+                    f"Pipeline {name!r} lives in module {module_name!r}, which cannot be "
+                    f"imported here ({exc}). Run it where its code is."
+                ) from None
+    if source_file is None or not os.path.exists(source_file):
+        raise NotFound(
+            f"Pipeline {name!r} was defined in {source_file or 'an interactive session'}, "
+            "which is not on this machine. Run it from its code (call the function)."
+        )
+    label = "shipyard_pipeline_" + hashlib.sha256(source_file.encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(label, source_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[label] = module
+    sys.path.insert(0, os.path.dirname(os.path.abspath(source_file)))
+    spec.loader.exec_module(module)
+    return module
+
+
+def _target(target: Pipeline | str) -> tuple[Pipeline, PipelineVersion | None]:
+    if isinstance(target, Pipeline):
+        return target, None
+    if isinstance(target, str):
+        version = store().version(target)
+        return load_pipeline(version), version
+    raise InvalidInput(f"pipeline must be a @pipeline function or a name; got {target!r}.")
+
+
+def run(
+    target: Pipeline | str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    executor: str | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    cache: bool = True,
+    trigger: Mapping[str, Any] | None = None,
+    watch: Watch | None = None,
+) -> PipelineRun:
+    """Run a pipeline (a ``@pipeline`` function or a registered name) and wait for it.
+
+    Args:
+        params: the pipeline's parameters (a registered pipeline's defaults fill the rest).
+        executor: ``local`` (worker processes, the default) or ``ray`` (``address=`` of a
+            cluster, else a local one).
+        workers: steps run at once (default: the machine's CPUs; Ray: the cluster's).
+        cache: reuse outputs of earlier identical steps (``False``: run every step).
+        trigger: what started it (recorded on the run).
+        watch: called with (step, status) as steps change.
+
+    Returns:
+        The finished :class:`PipelineRun` (``status`` succeeded, failed or cancelled).
+    """
+    pipe, version = _target(target)
+    defaults = dict(version.params) if version is not None else {}
+    bound = pipe.bind((), {**defaults, **dict(params or {})})
+    graph = build(pipe.name, pipe.fn, bound)
+    stored = _store_params(bound)
+    registered = _register(pipe, graph, defaults, None)
+    kind = executor or pipe.executor
+    options = {"cache": cache, "workers": workers, "address": address, "hashes": _hashes(graph)}
+    runner = make_executor(kind, workers, address, _step_env())
+    run_id = store().create_run(
+        registered,
+        list(graph.nodes),
+        status="running",
+        params=stored,
+        trigger=trigger,
+        executor=kind,
+        options=options,
+        owner=owner(),
+    )
+    return _coordinate(graph, run_id, runner, cache, None, watch)
+
+
+def _hashes(graph: Graph) -> dict[str, str]:
+    return {name: node.step.code_hash for name, node in graph.nodes.items()}
+
+
+def _coordinate(
+    graph: Graph,
+    run_id: str,
+    runner: Any,
+    cache: bool,
+    reuse: Mapping[str, Reuse] | None,
+    watch: Watch | None,
+) -> PipelineRun:
+    artifacts = default_artifacts()
+    cache_dir = str(get_settings().home / "cache")
+    Coordinator(
+        store(),
+        graph,
+        run_id,
+        runner,
+        (artifacts.root, cache_dir),
+        cache=cache,
+        reuse=reuse,
+        watch=watch,
+    ).run()
+    return store().run(run_id)
+
+
+def _step_env() -> dict[str, str]:
+    """The environment of step processes: this one's, with its store settings spelled out."""
+    settings = get_settings()
+    env = dict(os.environ)
+    env["SHIPYARD_HOME"] = str(settings.home)
+    env["SHIPYARD_DB_URL"] = settings.db_url
+    env["SHIPYARD_ARTIFACTS_URL"] = settings.artifacts_url
+    return env
+
+
+def _store_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON: plain values as they are, others as stored values."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        try:
+            json.dumps(value, allow_nan=False)
+            out[key] = value
+        except (TypeError, ValueError):
+            record, data = dump(value, f"parameter {key!r}")
+            if record.inline is None:
+                default_artifacts().put_bytes(data)
+            out[key] = {"$stored": record.to_json()}
+    return out
+
+
+def _load_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, dict) and set(value) == {"$stored"}:
+            value = read_value(Stored.from_json(value["$stored"]), default_artifacts())
+        out[key] = value
+    return out
+
+
+def enqueue(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    trigger: Mapping[str, Any] | None = None,
+    executor: str = "local",
+) -> PipelineRun:
+    """Queue a run of a registered pipeline for ``shipyard scheduler`` to run."""
+    version = store().version(name)
+    given = _json_params({**version.params, **dict(params or {})})
+    load_pipeline(version).bind((), given)  # refuse bad parameters now, not later
+    make_executor(executor, None, None, {})  # and an unknown executor
+    run_id = store().create_run(
+        version,
+        [],
+        status="queued",
+        params=given,
+        trigger=trigger,
+        executor=executor,
+        options={"cache": True, "workers": None, "address": None},
+    )
+    return store().run(run_id)
+
+
+def run_queued(run_id: str, watch: Watch | None = None) -> PipelineRun | None:
+    """Claim a queued run and run it here; None when another claimer took it first."""
+    pipelines = store()
+    if not pipelines.claim(run_id, owner()):
+        return None
+    queued = pipelines.run(run_id)
+    try:
+        pipe = load_pipeline(pipelines.version_of(run_id))
+        graph = build(pipe.name, pipe.fn, pipe.bind((), _load_params(queued.params)))
+    except Exception as exc:
+        pipelines.finish(run_id, "failed", f"could not build the graph: {exc}", [])
+        return pipelines.run(run_id)
+    pipelines.add_steps(run_id, list(graph.nodes), _hashes(graph))
+    options = queued.options
+    runner = make_executor(
+        queued.executor, options.get("workers"), options.get("address"), _step_env()
+    )
+    return _coordinate(graph, run_id, runner, bool(options.get("cache", True)), None, watch)
+
+
+def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = None) -> PipelineRun:
+    """Run a failed (or cancelled) run again as a new run: steps that finished are reused,
+    the failed ones and what depends on them run (with the pipeline's current code: a step
+    whose code changed since runs again)."""
+    pipelines = store()
+    old = pipelines.run(run_id)
+    if old.status == "running" and (time.time() - (old.heartbeat_at or 0)) > LOST_AFTER:
+        pipelines.mark_lost(run_id, "its coordinator stopped (no heartbeat)")
+        old = pipelines.run(run_id)
+    if old.status not in ("failed", "cancelled"):
+        raise Conflict(f"Run {run_id} is {old.status}; only a failed or cancelled run resumes.")
+    before = pipelines.version_of(run_id)
+    pipe = load_pipeline(before)
+    graph = build(pipe.name, pipe.fn, pipe.bind((), _load_params(old.params)))
+    registered = _register(pipe, graph, before.params, None)
+    hashes = {n["name"]: n["code_hash"] for n in before.graph}
+    hashes.update(old.options.get("hashes") or {})
+    reuse = {
+        name: Reuse(row["source_run"] or run_id if row["status"] == "reused" else run_id, row)
+        for name, row in pipelines.done_steps(run_id).items()
+        if name in graph.nodes and hashes.get(name) == graph.nodes[name].step.code_hash
+    }
+    kind = executor or old.executor
+    options = {**old.options, "hashes": _hashes(graph)}
+    runner = make_executor(kind, options.get("workers"), options.get("address"), _step_env())
+    new_id = pipelines.create_run(
+        registered,
+        list(graph.nodes),
+        status="running",
+        params=old.params,
+        trigger={"kind": "resume", "run": run_id},
+        executor=kind,
+        options=options,
+        resumed_from=run_id,
+        owner=owner(),
+    )
+    return _coordinate(graph, new_id, runner, bool(options.get("cache", True)), reuse, watch)
+
+
+def cancel(run_id: str) -> PipelineRun:
+    """Cancel a queued run now, or ask a running one to stop (its running steps are killed)."""
+    return store().request_cancel(run_id)
+
+
+def get_run(run_id: str) -> PipelineRun:
+    """A run with its steps."""
+    return store().run(run_id)
+
+
+def list_runs(
+    pipeline: str | None = None, status: str | None = None, limit: int = 50
+) -> list[PipelineRun]:
+    """Runs, newest first (``pipeline`` and ``status`` filter)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+        raise InvalidInput(f"limit must be 1 to 10000; got {limit!r}.")
+    return store().runs(pipeline, status, limit)
+
+
+def list_pipelines() -> list[dict[str, Any]]:
+    """Every registered pipeline with its version count and last run."""
+    return store().pipelines()
+
+
+def get_pipeline(ref: str) -> PipelineVersion:
+    """A registered version: ``name`` (the latest), ``name@3`` or ``name@alias``."""
+    return store().version(ref)
+
+
+def step_output(run_id: str, step: str) -> Any:
+    """What a step returned in a run, read back from the store."""
+    return read_value(store().output(run_id, step), default_artifacts())
