@@ -119,8 +119,8 @@ def _run(task: Task, artifacts: ArtifactStore, result: TaskResult) -> None:
         for node, record in task.inputs.items()
     }
     kwargs = {name: resolve(value, loaded) for name, value in arguments.items()}
-    context = contextvars.copy_context()
     with watch_versions() as made:
+        context = contextvars.copy_context()
         value = context.run(_call, function, kwargs)
     result.links = list(made)
     result.tracking_run_id = _tracking_run(context)
