@@ -24,6 +24,7 @@ PUBLIC = {
         "get_run",
         "list_pipelines",
         "list_runs",
+        "lost",
         "output",
         "pipeline",
         "register",

@@ -205,3 +205,15 @@ def nap(seconds: float) -> float:
 @sy.pipeline(name="naps")
 def naps(seconds: float = 20.0):
     return [nap(seconds), nap(seconds)]
+
+
+@sy.step
+def hold(path: str, before: str) -> str:
+    while Path(path).exists():
+        time.sleep(0.05)
+    return before + "+held"
+
+
+@sy.pipeline(name="held")
+def held(path: str):
+    return hold(path, first(path))

@@ -3,6 +3,9 @@ fail (raising, unstorable output, timeout, SIGKILL), with caching, retries and r
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -225,3 +228,35 @@ def test_a_step_links_the_versions_and_tracking_run_it_made() -> None:
     assert step.tracking_run_id is not None
     assert sy.get_run(step.tracking_run_id).metrics["rows"].value == 3
     assert sy.pipelines.output(run.id, "make_things").version == 1
+
+
+def test_a_run_whose_process_was_killed_is_lost_and_resumes(tmp_path: Path) -> None:
+    flag = tmp_path / "hold"
+    flag.write_text("1")
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import core_flows; "
+        "core_flows.held(path=sys.argv[2])"
+    )
+    folder = str(Path(flows.__file__).parent)
+    child = subprocess.Popen([sys.executable, "-c", script, folder, str(flag)])
+    try:
+        deadline = time.monotonic() + 30
+        run = None
+        while time.monotonic() < deadline and run is None:
+            running = sy.pipelines.list_runs(status="running")
+            if running and sy.pipelines.get_run(running[0].id).step("hold").status == "running":
+                run = running[0]
+            time.sleep(0.05)
+        assert run is not None, "the child never reached its held step"
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        child.kill()
+    assert sy.pipelines.lost(sy.pipelines.get_run(run.id))
+    flag.unlink()
+    resumed = sy.pipelines.resume(run.id)
+    assert resumed.status == "succeeded", resumed.error
+    assert resumed.step("first").status == "reused"
+    assert resumed.step("hold").status == "succeeded"
+    old = sy.pipelines.get_run(run.id)
+    assert old.status == "failed" and "coordinator stopped" in (old.error or "")

@@ -15,6 +15,7 @@ import importlib.util
 import inspect
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +39,7 @@ __all__ = [
     "get_run",
     "list_pipelines",
     "list_runs",
+    "lost",
     "pipeline",
     "register",
     "resume",
@@ -379,7 +381,7 @@ def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = No
     whose code changed since runs again)."""
     pipelines = store()
     old = pipelines.run(run_id)
-    if old.status == "running" and (time.time() - (old.heartbeat_at or 0)) > LOST_AFTER:
+    if old.status == "running" and lost(old):
         pipelines.mark_lost(run_id, "its coordinator stopped (no heartbeat)")
         old = pipelines.run(run_id)
     if old.status not in ("failed", "cancelled"):
@@ -410,6 +412,22 @@ def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = No
         owner=owner(),
     )
     return _coordinate(graph, new_id, runner, bool(options.get("cache", True)), reuse, watch)
+
+
+def lost(run: PipelineRun) -> bool:
+    """Whether a running run's coordinator is gone: its process on this machine ended, or
+    its heartbeat is older than :data:`LOST_AFTER` seconds."""
+    if run.status != "running":
+        return False
+    host, _, pid = (run.owner or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    return time.time() - (run.heartbeat_at or run.created_at) > LOST_AFTER
 
 
 def cancel(run_id: str) -> PipelineRun:

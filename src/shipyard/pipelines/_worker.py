@@ -12,9 +12,12 @@ worker, which the parent then replaces.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import pickle
 import signal
+import sys
 from multiprocessing.connection import Connection
 
 from shipyard.pipelines._task import execute
@@ -27,10 +30,26 @@ BOOT = (
 )
 
 
+def _die_with_parent() -> None:
+    """On Linux, be killed when the process that started this one ends, however it ends
+    (a SIGKILLed coordinator leaves no worker running its step on)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent was already gone
+            os._exit(0)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def main(fd: int) -> None:
     """Answer tasks on the connection at descriptor ``fd`` until it closes."""
     # Ctrl-C in the terminal reaches the whole process group: the parent decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     conn = Connection(fd)
     while True:
         try:
