@@ -10,6 +10,8 @@ worker) does not import them all.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from shipyard._version import __version__
@@ -86,3 +88,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
+
+
+class _Package(types.ModuleType):
+    """``shipyard`` itself: ``sy.automl`` stays the AutoML function when something imports
+    the ``shipyard.automl`` package (which would make the package the attribute)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "automl" and isinstance(value, types.ModuleType):
+            value = value.automl
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

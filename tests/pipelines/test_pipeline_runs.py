@@ -23,7 +23,7 @@ def _home(home: Path) -> Path:
     return home
 
 
-def test_fan_out_and_in_runs_and_records_every_step() -> None:
+def test_fan_out_and_in_runs_and_records_every_step(backend: str) -> None:
     run = flows.fan(n=4, width=3)
     assert run.status == "succeeded", run.error
     assert [s.name for s in run.steps] == ["numbers", "power", "power-2", "power-3", "add_up"]
@@ -46,7 +46,7 @@ def test_dataframes_arrays_and_items_travel_between_steps() -> None:
     assert isinstance(sy.pipelines.output(run.id, "table")["array"], np.ndarray)
 
 
-def test_a_second_identical_run_is_served_from_the_cache() -> None:
+def test_a_second_identical_run_is_served_from_the_cache(backend: str) -> None:
     first = flows.fan(n=4, width=2)
     again = flows.fan(n=4, width=2)
     assert {s.status for s in again.steps} == {"cached"}
@@ -83,7 +83,9 @@ def test_a_step_past_its_timeout_is_killed_and_its_branch_skipped() -> None:
     assert sy.pipelines.output(run.id, "quick") == 42
 
 
-def test_a_sigkilled_step_fails_the_run_and_resume_reuses_the_rest(tmp_path: Path) -> None:
+def test_a_sigkilled_step_fails_the_run_and_resume_reuses_the_rest(
+    tmp_path: Path, backend: str
+) -> None:
     flag = tmp_path / "die"
     flag.write_text("1")
     run = flows.killed(path=str(flag))
@@ -198,7 +200,7 @@ def test_a_registered_pipeline_runs_by_name_with_its_defaults() -> None:
         sy.pipelines.run("nope")
 
 
-def test_a_queued_run_is_claimed_once() -> None:
+def test_a_queued_run_is_claimed_once(backend: str) -> None:
     sy.pipelines.register(flows.fan)
     queued = sy.pipelines.enqueue("fan", params={"n": 2}, trigger={"kind": "test"})
     assert queued.status == "queued" and queued.trigger == {"kind": "test"}

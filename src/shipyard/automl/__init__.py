@@ -7,10 +7,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
 from shipyard.automl._families import FAMILY_TABLE
 from shipyard.automl._family import Family
 from shipyard.automl._preprocess import DateParts, column_kinds, make_preprocessor
@@ -34,14 +30,3 @@ __all__ = [
     "train",
     "tune",
 ]
-
-
-class _CallableModule(types.ModuleType):
-    """This package, callable as :func:`automl`: importing ``shipyard.automl`` makes the
-    package the ``automl`` attribute of ``shipyard``, which ``sy.automl(...)`` calls."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> AutoMLResult:
-        return automl(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
