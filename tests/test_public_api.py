@@ -28,6 +28,7 @@ PUBLIC = {
         "pipeline",
         "register",
         "resume",
+        "retraining",
         "run",
         "run_queued",
         "step",

@@ -27,6 +27,7 @@ from shipyard.pipelines._api import step_output as output
 from shipyard.pipelines._executors import EXECUTORS, Executor
 from shipyard.pipelines._graph import Output, Step, step
 from shipyard.pipelines._records import PipelineRun, PipelineVersion, StepRun
+from shipyard.pipelines._retraining import retraining
 from shipyard.pipelines._values import VALUE_KINDS, ValueKind
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "pipeline",
     "register",
     "resume",
+    "retraining",
     "run",
     "run_queued",
     "step",
