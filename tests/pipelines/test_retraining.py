@@ -115,24 +115,8 @@ def test_a_run_registers_a_candidate_with_lineage_and_puts_it_on_canary(
     assert again.status == "failed" and again.step("champion").status == "failed"
     assert "still trying 'challenger' as a canary" in (again.step("champion").error or "")
     assert _models() == [candidate.ref, loop["champion"]]
-
-
-def test_a_blocking_gate_fails_the_run_at_the_gate_and_registers_nothing(
-    loop: dict[str, str],
-) -> None:
-    sy.pipelines.retraining(
-        deployment="loans", target=TARGET, dataset="loans", gates=[let_through, block_everything]
-    )
-    run = sy.pipelines.run("retrain-loans")
-
-    assert run.status == "failed"
-    gate = run.step("gate")
-    assert gate.status == "failed"
-    assert "GateBlocked" in (gate.error or "") and "held for review" in (gate.error or "")
-    assert f"{__name__}:block_everything" in (gate.error or "")
-    assert {s.name: s.status for s in run.steps}["register"] == "skipped"
-    assert _models() == [loop["champion"]]
-    assert serving.deployments.get("loans").policy["kind"] == "shadow"
+    changed = sy.pipelines.retraining(deployment="loans", target=TARGET, tolerance=0.05)
+    assert changed.version == 2  # configured while the canary runs: it runs later
 
 
 @pytest.mark.parametrize(
@@ -151,6 +135,8 @@ def test_a_blocking_gate_fails_the_run_at_the_gate_and_registers_nothing(
         ({"gates": "mod:fn"}, "gates must be a list"),
         ({"canary": {"speed": 3}}, "canary: speed: not a parameter"),
         ({"name": "has space"}, "name must be"),
+        ({"model": ""}, "model must be the name"),
+        ({"strict": "yes"}, "strict must be true or false"),
     ],
 )
 def test_bad_configuration_is_refused_in_one_line_before_anything_is_registered(
@@ -164,29 +150,38 @@ def test_bad_configuration_is_refused_in_one_line_before_anything_is_registered(
     assert sy.pipelines.list_pipelines() == []
 
 
-def test_a_changed_configuration_is_a_new_version_run_by_name_in_another_process(
+def test_blocking_gates_fail_a_run_by_name_in_another_process_and_register_nothing(
     loop: dict[str, str],
 ) -> None:
     first = sy.pipelines.retraining(deployment="loans", target=TARGET, dataset="loans")
     again = sy.pipelines.retraining(deployment="loans", target=TARGET, dataset="loans")
     changed = sy.pipelines.retraining(
-        deployment="loans", target=TARGET, dataset="loans", tolerance=-0.5
-    )
-    assert first.version == again.version == 1 and changed.version == 2
-    assert changed.params["tolerance"] == -0.5
+        deployment="loans", target=TARGET, dataset="loans", tolerance=-0.5,
+        gates=[let_through, block_everything],
+    )  # fmt: skip
+    assert first.version == again.version == 1  # the same configuration, the same version
+    assert changed.version == 2 and changed.params["tolerance"] == -0.5
 
     script = (
         "import shipyard as sy; r = sy.pipelines.run('retrain-loans'); "
-        "print(r.status, r.version, r.step('gate').status)"
+        "print(r.status, r.version, r.step('gate').status, r.step('register').status)"
     )
-    env = {**os.environ, "SHIPYARD_HOME": str(Path(os.environ["SHIPYARD_HOME"]))}
+    path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}  # where the gate functions live
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
-    assert done.stdout.split() == ["failed", "2", "failed"], done.stderr[-2000:]
+
+    assert done.stdout.split() == ["failed", "2", "failed", "skipped"], done.stderr[-2000:]
     run = sy.pipelines.get_run(sy.pipelines.list_runs("retrain-loans")[0].id)
-    assert "beyond the tolerance of -0.5" in (run.step("gate").error or "")  # tolerance -0.5
+    error = run.step("gate").error or ""
+    assert error.startswith("attempt 1: GateBlocked: the candidate is not promoted: auc ")
+    assert "beyond the tolerance of -0.5" in error
+    assert f"gate {__name__}:block_everything: held for review" in error
+    assert f"run {run.id})" in error  # the gate saw its run in the context
+    assert "let_through" not in error
     assert _models() == [loop["champion"]]
+    assert serving.deployments.get("loans").policy["kind"] == "shadow"
 
 
 def _log_traffic(rows: int) -> None:

@@ -132,7 +132,7 @@ def _check_deployment(
     if not isinstance(target, str) or not target:
         raise InvalidInput(f"target must be the name of the column to predict; got {target!r}.")
     try:
-        champion = champion_of(deployment, target)
+        champion = champion_of(deployment, target, busy_ok=True)  # a live canary ends first
         if dataset is not None:
             columns = data.schema(dataset).names
             if target not in columns:
@@ -202,8 +202,16 @@ def retraining(
     Raises:
         InvalidInput: a bad setting, an unknown deployment or dataset, a deployment without
             exactly two routes (one line naming the field; nothing is registered).
+
+    Example:
+        >>> sy.pipelines.retraining(deployment="loans", target="default", dataset="loans")
+        ... # doctest: +SKIP
+        >>> sy.pipelines.run("retrain-loans").status  # doctest: +SKIP
+        'succeeded'
     """
     check_config(train, budget, metric, tolerance, holdout, seed, strict)
+    if model is not None and (not isinstance(model, str) or not model):
+        raise InvalidInput(f"model must be the name to register candidates under; got {model!r}.")
     paths = _gate_paths(gates)
     settings = dict(canary or {}) if canary is None or isinstance(canary, Mapping) else canary
     champion = _check_deployment(deployment, target, dataset, settings)

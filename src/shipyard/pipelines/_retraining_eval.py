@@ -60,14 +60,14 @@ def main_route(deployment: Any) -> str:
     return str(max(deployment.routes, key=lambda r: r.weight).name)
 
 
-def champion_of(name: str, target: str) -> dict[str, Any]:
+def champion_of(name: str, target: str, *, busy_ok: bool = False) -> dict[str, Any]:
     """What the retraining pipeline needs of deployment ``name``'s champion (the version
     its main route serves): the routes, the exact version, its task and inputs.
 
     Raises:
-        NotFound: no such deployment.
+        NotFound: no such deployment, or its champion's version is gone.
         InvalidInput: not two routes, or a champion registered without a signature.
-        Conflict: a canary is still running on it.
+        Conflict: a canary is still running on it (unless ``busy_ok``).
     """
     from shipyard import models
     from shipyard.serving import deployments
@@ -79,7 +79,7 @@ def champion_of(name: str, target: str) -> dict[str, Any]:
             "(the champion's and one for the candidate's canary)."
         )
     policy = found.policy
-    if policy.get("kind") == "canary" and policy.get("status") == "running":
+    if not busy_ok and policy.get("kind") == "canary" and policy.get("status") == "running":
         raise Conflict(
             f"Deployment {name!r} is still trying {policy['candidate']!r} as a canary; "
             "retrain once the canary has promoted it or rolled it back."
@@ -103,6 +103,7 @@ def champion_of(name: str, target: str) -> dict[str, Any]:
         "name": version.name,
         "version": version.version,
         "flavor": version.flavor,
+        "exports": sorted(version.exports),
         "task": signature.task,
         "features": signature.names,
         "created_at": version.created_at,

@@ -1,9 +1,9 @@
 """The steps of the stock retraining pipeline (see :mod:`shipyard.pipelines._retraining`).
 
 champion → newest-data → validate → train → evaluate → gate → register → canary. Steps
-that read state which moves (the deployment, the newest data) or change it (register,
-canary) are never cached; training and evaluation are, by the dataset version and
-champion they are given. Each step imports the capabilities it uses when it runs, so that
+that read state which moves (the deployment, the newest data, the schema) or change it
+(register, canary) are never cached; training and evaluation are, by the dataset version
+and champion they are given. Each step imports the capabilities it uses when it runs, so that
 importing ``shipyard.pipelines`` (in every pipeline worker) stays light.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.pipelines._api import get_run
 from shipyard.pipelines._graph import Step, step
 from shipyard.pipelines._retraining_eval import (
     METRICS,
@@ -59,8 +60,6 @@ class GateBlocked(ShipyardError):
 
 def _run_context() -> dict[str, Any]:
     """The pipeline run this step belongs to: its id, pipeline, step and trigger."""
-    from shipyard.pipelines._api import get_run
-
     run_id = os.environ.get(RUN_ENV)
     if not run_id:
         return {"run": None, "pipeline": None, "step": None, "trigger": None}
@@ -321,7 +320,8 @@ def _register_candidate(
     model: str | None,
 ) -> Any:
     """Register the candidate as a version of the champion's model (or ``model``), with
-    lineage: the dataset version, the training run, the pipeline run and its alert."""
+    lineage: the dataset version, the training run, the pipeline run and its alert;
+    exported to ONNX when the champion is."""
     from shipyard import data, models
 
     ref = passed["dataset"]
@@ -333,7 +333,7 @@ def _register_candidate(
             "champion": champion["model"], "dataset": ref,
             "trigger": (run["trigger"] or {}).get("kind")}  # fmt: skip
     started = f"pipeline {run['pipeline']} run {run['run']}" if run["run"] else "retraining"
-    return models.register(
+    registered = models.register(
         model or champion["name"],
         trained["model"],
         X=parts.x_train,
@@ -349,6 +349,23 @@ def _register_candidate(
         ),
         reason=f"retraining of deployment {champion['deployment']}",
     )
+    return _export_like(registered, champion.get("exports") or [])
+
+
+def _export_like(version: Any, formats: Sequence[str]) -> Any:
+    """The candidate exported to ONNX (and int8) when the champion is, so that both serve
+    alike and the canary compares models, not runtimes; a refused export is printed to
+    the step's log and the candidate serves natively."""
+    from shipyard import models
+
+    if "onnx" not in formats:
+        return version
+    try:
+        quantize = "int8" if "onnx-int8" in formats else None
+        return models.export(version.ref, "onnx", quantize=quantize)
+    except models.ExportRefused as exc:
+        print(f"{version.ref} serves natively: its ONNX export was refused ({exc})")
+        return version
 
 
 def _canary(version: Any, champion: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -372,7 +389,7 @@ def _canary(version: Any, champion: Mapping[str, Any], params: Mapping[str, Any]
 # The steps, as the pipeline's body calls them (a step's function runs in a worker).
 find_champion: Step = step(_find_champion, name="champion", cache=False)
 newest_data: Step = step(_newest_data, name="newest-data", cache=False)
-validate_data: Step = step(_validate_data, name="validate")
+validate_data: Step = step(_validate_data, name="validate", cache=False)
 train_candidate: Step = step(_train_candidate, name="train")
 evaluate: Step = step(_evaluate, name="evaluate")
 gate: Step = step(_gate, name="gate", cache=False)
