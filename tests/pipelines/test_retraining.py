@@ -119,6 +119,15 @@ def test_a_run_registers_a_candidate_with_lineage_and_puts_it_on_canary(
     assert changed.version == 2  # configured while the canary runs: it runs later
 
 
+def test_the_data_the_champion_was_trained_on_is_not_new(loop: dict[str, str]) -> None:
+    sy.pipelines.retraining(deployment="loans", target=TARGET, dataset=loop["first"])
+    run = sy.pipelines.run("retrain-loans")
+
+    assert run.status == "failed" and run.step("newest-data").status == "failed"
+    assert "No new data: loans@1 is what the champion" in (run.step("newest-data").error or "")
+    assert _models() == [loop["champion"]]
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [
@@ -131,6 +140,8 @@ def test_a_run_registers_a_candidate_with_lineage_and_puts_it_on_canary(
         ({"dataset": "nope"}, "deployment/dataset:"),
         ({"target": "income"}, "target: 'income' is an input"),
         ({"target": "outcome"}, "target: dataset 'loans' has no column 'outcome'"),
+        ({"dataset": "loans@9"}, "deployment/dataset: "),
+        ({"deployment": 3}, "deployment must be a name"),
         ({"gates": [lambda c, p, x: None]}, "gates: "),
         ({"gates": "mod:fn"}, "gates must be a list"),
         ({"canary": {"speed": 3}}, "canary: speed: not a parameter"),

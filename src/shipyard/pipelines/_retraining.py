@@ -17,7 +17,7 @@ from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.pipelines._api import Pipeline, register
 from shipyard.pipelines._graph import check_name
 from shipyard.pipelines._records import PipelineVersion
-from shipyard.pipelines._retraining_eval import METRICS
+from shipyard.pipelines._retraining_eval import METRICS, champion_of
 from shipyard.pipelines._retraining_steps import (
     canary,
     evaluate,
@@ -127,17 +127,18 @@ def _check_deployment(
 ) -> dict[str, Any]:
     """Refuse a deployment, dataset or canary setting that cannot work now."""
     from shipyard import data, serving
-    from shipyard.pipelines._retraining_eval import champion_of
 
-    if not isinstance(target, str) or not target:
-        raise InvalidInput(f"target must be the name of the column to predict; got {target!r}.")
+    for field, value in (("deployment", deployment), ("target", target)):
+        if not isinstance(value, str) or not value:
+            raise InvalidInput(f"{field} must be a name; got {value!r}.")
+    if dataset is not None and (not isinstance(dataset, str) or not dataset):
+        raise InvalidInput(f"dataset must be a dataset's name (or name@alias); got {dataset!r}.")
     try:
         champion = champion_of(deployment, target, busy_ok=True)  # a live canary ends first
         if dataset is not None:
-            columns = data.schema(dataset).names
+            columns = data.schema(data.resolve(dataset).name).names
             if target not in columns:
                 raise InvalidInput(f"target: dataset {dataset!r} has no column {target!r}.")
-            data.resolve(dataset)
     except NotFound as exc:
         raise InvalidInput(f"deployment/dataset: {exc}") from None
     if not isinstance(canary_params, Mapping):

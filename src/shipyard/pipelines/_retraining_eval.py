@@ -104,6 +104,7 @@ def champion_of(name: str, target: str, *, busy_ok: bool = False) -> dict[str, A
         "version": version.version,
         "flavor": version.flavor,
         "exports": sorted(version.exports),
+        "datasets": list(version.datasets),
         "task": signature.task,
         "features": signature.names,
         "created_at": version.created_at,

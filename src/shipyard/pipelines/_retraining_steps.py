@@ -92,12 +92,26 @@ def _newest_data(
 ) -> Any:
     """The dataset's newest version or, without a dataset, the inference log's answers
     joined with the labels posted since the champion was registered (kept as a version of
-    dataset ``<deployment>-labelled``)."""
+    dataset ``<deployment>-labelled``); refused when the champion was trained on it."""
     from shipyard import data
 
     if dataset is not None:
-        return data.resolve(dataset)
-    frame, since = _labelled_log(deployment, target, float(champion["created_at"]))
+        found = data.resolve(dataset)
+    else:
+        found = _register_log(deployment, target, float(champion["created_at"]))
+    if found.ref in champion["datasets"]:
+        raise InvalidInput(
+            f"No new data: {found.ref} is what the champion {champion['model']} was trained "
+            f"on; register a newer version of {found.name!r} first."
+        )
+    return found
+
+
+def _register_log(deployment: str, target: str, since: float) -> Any:
+    """The labelled answers since ``since`` as a version of ``<deployment>-labelled``."""
+    from shipyard import data
+
+    frame, since = _labelled_log(deployment, target, since)
     return data.register(
         f"{deployment}-labelled",
         frame,
