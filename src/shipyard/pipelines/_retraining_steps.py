@@ -137,14 +137,14 @@ def _labelled_log(deployment: str, target: str, since: float) -> tuple[Any, floa
         )
     labels = feedback.to_pandas()
     labels = labels[labels["label"].notna()].drop_duplicates("request_id", keep="last")
-    labels["label"] = labels["label"].map(json.loads)
+    labels = labels.assign(label__=labels["label"].map(json.loads))[["request_id", "label__"]]
     rows = requests.to_pandas()
     inputs = serving.InferenceLog.inputs(requests)
-    rows["rows_"] = rows.groupby("request_id")["row"].transform("count")
-    joined = rows.merge(labels[["request_id", "label"]], on="request_id")
+    rows["rows__"] = rows.groupby("request_id")["row"].transform("count")
+    joined = rows.merge(labels, on="request_id")
     joined[target] = [
         _label_of(label, int(row), int(n))
-        for label, row, n in zip(joined["label"], joined["row"], joined["rows_"], strict=True)
+        for label, row, n in zip(joined["label__"], joined["row"], joined["rows__"], strict=True)
     ]
     frame = joined.loc[joined[target].notna(), [*inputs, target]].reset_index(drop=True)
     if len(frame) < MIN_LOG_ROWS:
