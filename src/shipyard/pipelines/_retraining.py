@@ -190,7 +190,10 @@ def retraining(
         metric: ``auc``, ``accuracy``, ``log_loss``, ``rmse``, ``mae`` or ``r2``
             (default: AUC for a classifier, else accuracy; RMSE for regression).
         gates: functions ``(candidate_metrics, champion_metrics, context) -> str | None``
-            defined at a module's top level (or ``"module:function"``).
+            defined at a module's top level (or ``"module:function"``); ``context`` holds
+            ``run``, ``pipeline``, ``step``, ``trigger`` (what started the run: an alert's
+            id under ``alert``), ``deployment``, ``champion_ref``, ``dataset`` (the version
+            trained on), ``metric``, ``task`` and ``holdout_rows``.
         strict: also refuse new data outside the schema's ``min``/``max`` (by default
             only types, nulls, categories, uniqueness, patterns and columns count: bounds
             inferred from a first version are its observed range, which drift moves).
