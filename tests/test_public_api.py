@@ -29,6 +29,7 @@ PUBLIC = {
         "pipeline",
         "register",
         "resume",
+        "retraining",
         "run",
         "run_queued",
         "step",

@@ -5,6 +5,9 @@ steps; calling the pipeline runs it (worker processes by default, or ``executor=
 and records every run and step run: status, times, attempts, captured output, what each
 step returned. ``sy.pipelines.run("retrain-loans", params={...})`` runs a registered
 pipeline by name, ``resume(run_id)`` re-runs what failed, ``cancel(run_id)`` stops one.
+``retraining(deployment=..., target=...)`` registers the stock retraining pipeline. While
+a step runs, ``SHIPYARD_PIPELINE_RUN`` holds its run's id and ``SHIPYARD_PIPELINE_STEP`` its
+name (``get_run(run_id).trigger`` says what started the run).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from shipyard.pipelines._api import step_output as output
 from shipyard.pipelines._executors import EXECUTORS, Executor
 from shipyard.pipelines._graph import Output, Step, step
 from shipyard.pipelines._records import PipelineRun, PipelineVersion, StepRun
+from shipyard.pipelines._retraining import retraining
 from shipyard.pipelines._values import VALUE_KINDS, ValueKind
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "pipeline",
     "register",
     "resume",
+    "retraining",
     "run",
     "run_queued",
     "step",

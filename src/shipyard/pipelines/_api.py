@@ -62,12 +62,20 @@ class Pipeline:
     """A function whose body wires steps into a DAG (see :func:`pipeline`)."""
 
     def __init__(
-        self, fn: Callable[..., Any], name: str, description: str | None, executor: str
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        description: str | None,
+        executor: str,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
         self.fn = fn
         self.name = name
         self.description = description
         self.executor = executor
+        # a stock pipeline's configuration (its registered parameters) is part of its
+        # identity: the same body configured otherwise is another version
+        self.config = dict(config) if config is not None else None
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", name)
         self.__qualname__ = getattr(fn, "__qualname__", name)
@@ -96,7 +104,10 @@ class Pipeline:
     def code_hash(self, graph: Graph) -> str:
         """The version's identity: its body's code and its steps' code."""
         steps = sorted({n.step.code_hash for n in graph.nodes.values()})
-        text = json.dumps([code_hash(self.fn), steps])
+        parts: list[Any] = [code_hash(self.fn), steps]
+        if self.config is not None:
+            parts.append(self.config)
+        text = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     @property
@@ -182,7 +193,7 @@ def load_pipeline(version: PipelineVersion) -> Pipeline:
     if isinstance(target, Pipeline):
         return target
     if callable(target):  # a stock pipeline's body, registered under its own name
-        return Pipeline(target, version.name, None, "local")
+        return Pipeline(target, version.name, None, "local", config=version.params)
     raise NotFound(
         f"Pipeline {version.name!r} was registered from {version.entry}, which is no longer "
         f"there. Register it again from its code."

@@ -5,6 +5,10 @@ A :class:`Task` carries the step's function (cloudpickled: by reference when its
 can be imported, by value when it was defined in a script or a notebook), its arguments
 with placeholders for upstream outputs, and those outputs' records. :func:`execute` never
 raises: whatever happens is in the :class:`TaskResult`.
+
+While a step's function runs, ``SHIPYARD_PIPELINE_RUN`` holds its run's id and
+``SHIPYARD_PIPELINE_STEP`` its step's name (``sy.pipelines.get_run(run_id).trigger`` tells
+a step what started its run).
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ from shipyard.pipelines._graph import Output
 from shipyard.pipelines._values import Stored, dump, load
 from shipyard.store import ArtifactStore, watch_versions
 
-__all__ = ["LOG_LIMIT", "Task", "TaskResult", "execute", "resolve"]
+__all__ = ["LOG_LIMIT", "RUN_ENV", "STEP_ENV", "Task", "TaskResult", "execute", "resolve"]
 
 #: The most of a step's captured output kept (its end).
 LOG_LIMIT = 64 * 1024
+#: Environment variables set while a step runs: its run's id, its step's name.
+RUN_ENV = "SHIPYARD_PIPELINE_RUN"
+STEP_ENV = "SHIPYARD_PIPELINE_STEP"
 
 
 @dataclass(frozen=True)
@@ -119,8 +126,8 @@ def _run(task: Task, artifacts: ArtifactStore, result: TaskResult) -> None:
         for node, record in task.inputs.items()
     }
     kwargs = {name: resolve(value, loaded) for name, value in arguments.items()}
-    with watch_versions() as made:
-        context = contextvars.copy_context()
+    with watch_versions() as made, _running_as(task):
+        context = contextvars.copy_context()  # copied inside: the step sees the watch
         value = context.run(_call, function, kwargs)
     result.links = list(made)
     result.tracking_run_id = _tracking_run(context)
@@ -133,6 +140,22 @@ def _run(task: Task, artifacts: ArtifactStore, result: TaskResult) -> None:
 
 def _call(function: Any, kwargs: dict[str, Any]) -> Any:
     return function(**kwargs)
+
+
+@contextlib.contextmanager
+def _running_as(task: Task) -> Iterator[None]:
+    """:data:`RUN_ENV` and :data:`STEP_ENV` set to the task's run and step meanwhile."""
+    saved = {name: os.environ.get(name) for name in (RUN_ENV, STEP_ENV)}
+    os.environ[RUN_ENV] = task.run_id
+    os.environ[STEP_ENV] = task.node
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _tracking_run(context: contextvars.Context) -> str | None:
