@@ -99,5 +99,9 @@ class _Package(types.ModuleType):
             value = value.automl
         super().__setattr__(name, value)
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # pickled by name, as plain modules are (a step pickled by value may refer to it)
+        return importlib.import_module, (self.__name__,)
+
 
 sys.modules[__name__].__class__ = _Package

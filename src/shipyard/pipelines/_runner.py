@@ -217,7 +217,9 @@ class Coordinator:
     def _function(self, node: Node) -> bytes:
         key = id(node.step)
         if key not in self.functions:
-            self.functions[key] = cloudpickle.dumps(node.step.fn)
+            # the Step itself: pickled by reference when its module imports (the module's
+            # attribute is the Step, not the function it wraps), else by value
+            self.functions[key] = cloudpickle.dumps(node.step)
         return self.functions[key]
 
     # -- results -------------------------------------------------------------------------
