@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -130,6 +131,16 @@ class Step:
 
     def __repr__(self) -> str:
         return f"<step {self.name}>"
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """By name when its module holds it (a worker imports it there), else by value."""
+        module = sys.modules.get(self.__module__)
+        target: Any = module
+        for part in self.__qualname__.split("."):
+            target = getattr(target, part, None)
+        if target is self and self.__module__ != "__main__":
+            return self.__qualname__
+        return (Step, (self.fn, self.name, self.options))
 
 
 def step(
