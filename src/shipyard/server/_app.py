@@ -28,6 +28,7 @@ def create_app(*, auth: bool = False) -> FastAPI:
     """The platform API. ``auth``: require API keys (see the module docstring)."""
     from shipyard.server._deployments import router as deployments
     from shipyard.server._monitoring import router as monitoring
+    from shipyard.server._pipelines import router as pipelines
 
     # read again on every request: a revoked key stops, a new one works, at once (the
     # platform API sees people, not inference traffic; one small query is cheap)
@@ -51,7 +52,7 @@ def create_app(*, auth: bool = False) -> FastAPI:
         docs_url=None if auth else "/docs",
         redoc_url=None,
     )
-    for router in (deployments, monitoring):
+    for router in (deployments, monitoring, pipelines):
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
     @app.get("/api/health", tags=["health"])

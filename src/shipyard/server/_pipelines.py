@@ -1,0 +1,83 @@
+"""Pipelines over HTTP: registered pipelines, their runs and step runs, queueing and
+cancelling a run (a queued run is run by ``shipyard scheduler``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import PlainTextResponse
+
+from shipyard import pipelines
+from shipyard.errors import NotFound
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["pipelines"])
+Limit = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")]
+Status = Annotated[
+    str | None,
+    Query(description="queued, running, succeeded, failed or cancelled"),
+]
+
+
+@router.get("/pipelines")
+def list_pipelines() -> list[dict[str, Any]]:
+    """Every registered pipeline: versions, latest version, its last run's status."""
+    return pipelines.list_pipelines()
+
+
+@router.get("/pipelines/{ref}")
+def get_pipeline(ref: str) -> dict[str, Any]:
+    """A version (``name`` for the latest, ``name@3``): its graph, entry and defaults."""
+    return pipelines.get_pipeline(ref).to_dict()
+
+
+@router.get("/pipelines/{name}/runs")
+def list_pipeline_runs(name: str, status: Status = None, limit: Limit = 50) -> list[dict[str, Any]]:
+    """The pipeline's runs, newest first (without their steps)."""
+    return [r.to_dict(steps=False) for r in pipelines.list_runs(name, status, limit)]
+
+
+@router.post("/pipelines/{name}/runs", status_code=202)
+def queue_run(
+    name: str,
+    params: Annotated[
+        dict[str, Any] | None, Body(embed=True, description="The pipeline's parameters.")
+    ] = None,
+) -> dict[str, Any]:
+    """Queue a run (``shipyard scheduler`` runs it); the queued run."""
+    return pipelines.enqueue(name, params, trigger={"kind": "api"}).to_dict()
+
+
+@router.get("/pipeline-runs")
+def list_runs(
+    pipeline: str | None = None, status: Status = None, limit: Limit = 50
+) -> list[dict[str, Any]]:
+    """Pipeline runs, newest first (without their steps)."""
+    return [r.to_dict(steps=False) for r in pipelines.list_runs(pipeline, status, limit)]
+
+
+@router.get("/pipeline-runs/{run_id}")
+def get_run(run_id: str) -> dict[str, Any]:
+    """A run with its steps: status, times, attempts, errors, outputs' kinds, links."""
+    run = pipelines.get_run(run_id).to_dict()
+    for step in run["steps"]:
+        step.pop("logs", None)  # GET .../steps/{step}/logs
+    return run
+
+
+@router.get("/pipeline-runs/{run_id}/steps/{step}/logs", response_class=PlainTextResponse)
+def get_logs(run_id: str, step: str) -> str:
+    """What a step wrote to stdout and stderr (the last 64 KiB)."""
+    try:
+        found = pipelines.get_run(run_id).step(step)
+    except KeyError as exc:
+        raise NotFound(f"Run {run_id} has no step {step!r}.") from exc
+    return found.logs or ""
+
+
+@router.post("/pipeline-runs/{run_id}/cancel")
+def cancel(run_id: str) -> dict[str, Any]:
+    """Cancel a queued run, or ask a running one to stop (its steps are killed)."""
+    return pipelines.cancel(run_id).to_dict(steps=False)

@@ -1,0 +1,65 @@
+"""The platform API's pipelines and pipeline runs, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import shipyard as sy
+from shipyard import serving
+from shipyard.server import create_app
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "pipelines"))
+import core_flows as flows  # the pipelines tests' module, importable by workers
+
+
+@pytest.fixture
+def api(home: Path) -> Iterator[httpx.Client]:
+    with serving.background(create_app()) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+def test_pipelines_runs_and_logs_read_back(api: httpx.Client) -> None:
+    run = flows.fan(n=3, width=2)
+    listed = api.get("/api/pipelines").json()
+    assert [p["name"] for p in listed] == ["fan"] and listed[0]["last_run_status"] == "succeeded"
+    version = api.get("/api/pipelines/fan").json()
+    assert version["ref"] == "fan@1" and next(n["name"] for n in version["graph"]) == "numbers"
+    runs = api.get("/api/pipelines/fan/runs").json()
+    assert [r["id"] for r in runs] == [run.id] and runs[0]["steps"] is None
+    one = api.get(f"/api/pipeline-runs/{run.id}").json()
+    assert one["status"] == "succeeded"
+    assert [s["name"] for s in one["steps"]] == ["numbers", "power", "power-2", "add_up"]
+    logs = api.get(f"/api/pipeline-runs/{run.id}/steps/numbers/logs")
+    assert logs.status_code == 200 and logs.text == "making 3 numbers\n"
+
+
+def test_a_run_is_queued_and_cancelled(api: httpx.Client) -> None:
+    sy.pipelines.register(flows.fan)
+    queued = api.post("/api/pipelines/fan/runs", json={"params": {"n": 2}})
+    assert queued.status_code == 202, queued.text
+    body = queued.json()
+    assert body["status"] == "queued" and body["params"]["n"] == 2
+    assert body["trigger"] == {"kind": "api"}
+    cancelled = api.post(f"/api/pipeline-runs/{body['id']}/cancel")
+    assert cancelled.json()["status"] == "cancelled"
+    again = api.post(f"/api/pipeline-runs/{body['id']}/cancel")
+    assert again.status_code == 409 and "nothing to cancel" in again.json()["error"]
+
+
+def test_mistakes_are_named(api: httpx.Client) -> None:
+    assert api.get("/api/pipelines/nope").status_code == 404
+    assert api.get("/api/pipeline-runs/nope").status_code == 404
+    sy.pipelines.register(flows.fan)
+    bad = api.post("/api/pipelines/fan/runs", json={"params": {"nope": 1}})
+    assert bad.status_code == 422 and "bad parameters" in bad.json()["error"]
+    wrong = api.post("/api/pipelines/fan/runs", json={"params": [1, 2]})
+    assert wrong.status_code == 422
+    run = flows.fan(n=2, width=1)
+    missing = api.get(f"/api/pipeline-runs/{run.id}/steps/nope/logs")
+    assert missing.status_code == 404 and "no step 'nope'" in missing.json()["error"]
+    assert api.get("/api/pipeline-runs?limit=0").status_code == 422
