@@ -139,7 +139,8 @@ class Step:
         for part in self.__qualname__.split("."):
             target = getattr(target, part, None)
         if target is self and self.__module__ != "__main__":
-            return self.__qualname__
+            name: str = self.__qualname__
+            return name
         return (Step, (self.fn, self.name, self.options))
 
 
