@@ -185,8 +185,7 @@ def create(
         weighted: for a deployment, weigh the data drift verdict by how much the model
             leans on each input (outputs moved by shuffling it), so drift in columns the
             model ignores does not page anyone.
-        on_alert: what each alert it opens starts: ``pipeline:NAME`` runs that registered
-            pipeline (``shipyard scheduler`` queues it and records the run on the alert).
+        on_alert: ``pipeline:NAME``: each alert runs it (through ``shipyard scheduler``).
 
     Raises:
         InvalidInput: a field that makes no sense, named; Conflict: the name is taken;
@@ -199,14 +198,12 @@ def create(
     target = str(deployment if deployment is not None else dataset)
     chosen = resolve_detectors(kind, detectors)
     _check_fields(drift_share, thresholds, categorical, metric, metric_threshold, min_rows)
-    checked_channels = _channels(channels)
-    actions = _actions(on_alert)
     _check_columns(kind, target, [*(thresholds or {}), *categorical], metric)
     spec = {
         "reference": _reference(kind, target, reference),
         "window": parse_window(window) if kind == "deployment" else {},
         "detectors": list(chosen),
-        "channels": list(checked_channels),
+        "channels": list(_channels(channels)),
         "cooldown": parse_duration(cooldown, "cooldown", zero=True),
         "drift_share": float(drift_share),
         "thresholds": {k: float(v) for k, v in (thresholds or {}).items()},
@@ -215,7 +212,7 @@ def create(
         "metric_threshold": None if metric_threshold is None else float(metric_threshold),
         "min_rows": int(min_rows),
         "weighted": bool(weighted),
-        "on_alert": list(actions),
+        "on_alert": list(_actions(on_alert)),
     }
     period = None if every is None else parse_duration(every, "every")
     return monitor_store().insert(name, kind, target, spec, period)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -198,7 +199,7 @@ class Scheduler:
         for run_id in store().queued(limit=free + len(busy)):
             if run_id in busy:
                 continue
-            self._start(run_id, lambda run_id=run_id: run_queued(run_id))
+            self._start(run_id, functools.partial(run_queued, run_id))
             free -= 1
             if free == 0:
                 return
@@ -222,7 +223,7 @@ class Scheduler:
             except NotFound:
                 continue
             log.warning("run %s lost its coordinator: resuming it", run_id)
-            self._start(f"resume:{run_id}", lambda run_id=run_id: resume(run_id))
+            self._start(f"resume:{run_id}", functools.partial(resume, run_id))
             resumed.append(run_id)
         return resumed
 
