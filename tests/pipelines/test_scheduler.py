@@ -142,6 +142,10 @@ def test_an_alert_starts_the_monitors_pipeline_and_each_names_the_other(note: Pa
     monitoring.delete_monitor("watch")
     scheduler.tick()
     assert [s.kind for s in sy.pipelines.list_schedules()] == ["trigger"]
+    command = ["monitors", "create", "w2", "--dataset", "loans", "--reference", "loans@1"]
+    made = CliRunner().invoke(app, [*command, "--on-alert", "pipeline:sched-note"])
+    assert made.exit_code == 0, made.output
+    assert monitoring.get_monitor("w2").on_alert == ("pipeline:sched-note",)
 
 
 def _race(schedulers: list[sy.pipelines.Scheduler], now: float) -> list[str]:
