@@ -28,7 +28,7 @@ def _keys(found: object) -> list[str]:
 def test_cron_times_are_wall_times_of_the_zone() -> None:
     paris = check_zone("Europe/Paris")
     found = due("0 3 * * *", paris, datetime(2026, 6, 1, 12), _at(2026, 6, 4, 0))
-    # 03:00 in Paris in June is 01:00 UTC; three nights have passed
+    # 03:00 in Paris in June is 01:00 UTC; two such mornings have passed
     assert _keys(found) == [f"cron:2026-06-0{d}T01:00:00Z" for d in (2, 3)]
     assert due("0 3 * * *", paris, datetime(2026, 6, 3, 3), _at(2026, 6, 4, 0)).times == []
     at_the_minute = due(

@@ -48,7 +48,8 @@ class Scheduler:
 
     Args:
         owner: who claims firings and runs (default ``host:pid``).
-        max_runs: runs (and resumes) at once in this process.
+        max_runs: runs (and resumes) at once in this process (0: only fire, and leave the
+            runs to other schedulers).
         monitors: also check the monitors that are due.
     """
 
