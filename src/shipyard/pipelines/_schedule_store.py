@@ -211,9 +211,13 @@ class ScheduleStore:
 
     # -- reading firings ---------------------------------------------------------------------
 
-    def firings(self, schedule_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        """Firings, oldest first: schedule id, key, when, run id, who claimed it."""
-        query = select(FIRINGS).order_by(FIRINGS.c.id).limit(limit)
+    def firings(
+        self, schedule_id: str | None = None, limit: int = 1000, newest: bool = False
+    ) -> list[dict[str, Any]]:
+        """Firings, oldest first (``newest``: the newest ``limit``, newest first): schedule
+        id, key, when, run id, who claimed it."""
+        order = FIRINGS.c.id.desc() if newest else FIRINGS.c.id
+        query = select(FIRINGS).order_by(order).limit(limit)
         if schedule_id is not None:
             query = query.where(FIRINGS.c.schedule_id == schedule_id)
         with self.db.read() as conn:

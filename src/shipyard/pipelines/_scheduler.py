@@ -35,7 +35,7 @@ from shipyard.pipelines._cron import due, instant, key_of
 from shipyard.pipelines._runner import owner as this_owner
 from shipyard.pipelines._schedule_store import Lost, Schedule, ScheduleStore
 from shipyard.pipelines._schedules import monitor_schedule, schedule_store
-from shipyard.pipelines._triggers import parse_on
+from shipyard.pipelines._triggers import Event, parse_on
 
 __all__ = ["Scheduler"]
 
@@ -61,6 +61,7 @@ class Scheduler:
         self._monitor_thread: threading.Thread | None = None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
+        self._started = False
 
     @property
     def who(self) -> str:
@@ -72,6 +73,9 @@ class Scheduler:
         """One round (see the module docstring); the ids of the runs it queued."""
         at = time.time() if now is None else now
         schedules = schedule_store()
+        if not self._started:
+            self._finish_hooks(schedules)
+            self._started = True
         self.recover(schedules)
         self._keep_monitor_schedules(schedules)
         fired: list[str] = []
@@ -79,7 +83,7 @@ class Scheduler:
             if not found.enabled:
                 continue
             try:
-                fired += self._fire(schedules, found, at)
+                self._fire(schedules, found, at, fired)
             except Lost:
                 continue  # another scheduler moved it: the next round reads it again
             except Exception as exc:
@@ -88,20 +92,23 @@ class Scheduler:
         self._check_monitors()
         return fired
 
-    def _fire(self, schedules: ScheduleStore, found: Schedule, at: float) -> list[str]:
+    def _fire(self, schedules: ScheduleStore, found: Schedule, at: float, fired: list[str]) -> None:
+        """Fire what is due of one schedule, adding each run queued to ``fired`` as it goes
+        (a round cut short by another scheduler keeps what it fired)."""
         if found.kind == "cron":
-            return self._fire_cron(schedules, found, at)
+            self._fire_cron(schedules, found, at, fired)
+            return
         entry, target, rows = parse_on(found.on, found.rows)
-        fired = []
         for event in entry.poll(target, rows, found.cursor, at):
             run_id = self._queue(schedules, found, event.key, event.cursor, event.trigger)
             found = dataclasses.replace(found, cursor=event.cursor)
             if run_id is not None:
                 fired.append(run_id)
                 entry.fired(event, found.pipeline, run_id)
-        return fired
 
-    def _fire_cron(self, schedules: ScheduleStore, found: Schedule, at: float) -> list[str]:
+    def _fire_cron(
+        self, schedules: ScheduleStore, found: Schedule, at: float, fired: list[str]
+    ) -> None:
         zone = zone_of(found.timezone or "UTC")
         times = due(str(found.cron), zone, datetime.fromisoformat(found.cursor["after"]), at)
         if times.skipped is not None:
@@ -114,7 +121,6 @@ class Scheduler:
                 "are caught up); recorded as a firing",
                 found.id, found.pipeline, first, last,
             )  # fmt: skip
-        fired = []
         for local, moment in times.times:
             cursor = {"after": local.isoformat()}
             trigger = {"kind": "cron", "at": moment.isoformat(), "cron": found.cron}
@@ -122,7 +128,6 @@ class Scheduler:
             found = dataclasses.replace(found, cursor=cursor)
             if run_id is not None:
                 fired.append(run_id)
-        return fired
 
     def _queue(
         self,
@@ -137,6 +142,24 @@ class Scheduler:
         if run_id is not None:
             log.info("schedule %s fired %s: run %s of %s", found.id, key, run_id, found.pipeline)
         return run_id
+
+    def _finish_hooks(self, schedules: ScheduleStore, recent: int = 20) -> None:
+        """Tell the triggers again of their recent firings (an alert records its run): a
+        scheduler killed between a firing and its hook leaves nothing unsaid. Hooks are
+        idempotent."""
+        for found in schedules.schedules():
+            if found.kind == "cron":
+                continue
+            try:
+                entry = parse_on(found.on, found.rows)[0]
+                for firing in schedules.firings(found.id, recent, newest=True):
+                    if firing["run_id"] is None:
+                        continue
+                    trigger = store().run(firing["run_id"]).trigger or {}
+                    event = Event(firing["key"], trigger, found.cursor)
+                    entry.fired(event, found.pipeline, firing["run_id"])
+            except Exception as exc:
+                self._warn(found, exc)
 
     def _warn(self, found: Schedule, exc: Exception) -> None:
         """Log a schedule that cannot fire, once per cause (it is tried every round)."""
