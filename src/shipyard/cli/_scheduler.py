@@ -32,7 +32,8 @@ def scheduler_cmd(
 
     if not interval > 0 or max_runs < 1:
         raise InvalidInput("--interval must be > 0 seconds and --max-runs at least 1.")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("shipyard").setLevel(logging.INFO)  # what fired, what was resumed
     scheduler = pipelines.Scheduler(max_runs=max_runs, monitors=monitors)
     if once:
         fired = scheduler.tick()
