@@ -135,6 +135,8 @@ def test_an_alert_starts_the_monitors_pipeline_and_each_names_the_other(note: Pa
     assert sorted(d["run"] for d in started) == sorted(fired)
     assert all(d["ok"] and d["event"] == "opened" for d in started)
     assert _keys(explicit.id) == [f"alert:{alert.id}"]
+    shown = CliRunner().invoke(app, ["alerts", "show", str(alert.id)])
+    assert "pipeline:sched-note: started run" in shown.output and fired[0] in shown.output
     with pytest.raises(InvalidInput, match="on_alert"):
         sy.pipelines.delete_schedule(kept[0].id)
     monitoring.delete_monitor("watch")

@@ -375,6 +375,8 @@ def alerts_show_cmd(
     console.print(json.dumps(alert.evidence, indent=2, default=str), markup=False)
     for d in alert.deliveries:
         outcome = "sent" if d["ok"] else f"failed: {d['error']}"
+        if d.get("run"):  # a pipeline it started (on_alert)
+            outcome = f"started run {d['run']}"
         console.print(f"  {when(d['at'])} {d['event']} → {d['channel']}: {outcome}", markup=False)
 
 
