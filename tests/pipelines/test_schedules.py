@@ -150,3 +150,13 @@ def test_a_paused_cron_does_not_fire_and_resumes_from_now(registered: Path) -> N
     sy.pipelines.set_schedule_enabled(made.id, True)
     resumed = sy.pipelines.list_schedules()[0]
     assert resumed.cursor["after"] > made.cursor["after"]
+
+
+@pytest.mark.parametrize("kind", sorted(sy.pipelines.TRIGGERS))
+def test_every_trigger_kind_names_itself_and_refuses_a_missing_target(
+    home: Path, kind: str
+) -> None:
+    entry = sy.pipelines.TRIGGERS[kind]
+    assert entry.kind == kind and entry.help
+    with pytest.raises(NotFound):
+        entry.check("ghost")
