@@ -10,6 +10,7 @@ from shipyard.cli._api import api_cmd
 from shipyard.cli._automl import automl_cmd
 from shipyard.cli._common import state
 from shipyard.cli._quickstart import quickstart_cmd
+from shipyard.cli._scheduler import scheduler_cmd
 from shipyard.cli._serve import serve_cmd
 from shipyard.cli._train import train_cmd
 
@@ -36,6 +37,7 @@ app.command("api")(api_cmd)
 app.add_typer(_tracking.experiments, name="experiments")
 app.add_typer(_tracking.runs, name="runs")
 app.add_typer(_db.app, name="db")
+app.command("scheduler")(scheduler_cmd)
 
 
 def _version(value: bool) -> None:

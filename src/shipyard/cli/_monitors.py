@@ -78,6 +78,9 @@ def create_cmd(
         None, "--metric-threshold", help="Alert when the metric is worse than this."
     ),
     min_rows: int = typer.Option(30, "--min-rows", help="Fewer rows: no verdict."),
+    on_alert: list[str] = typer.Option(
+        None, "--on-alert", help="pipeline:NAME to run when an alert opens (repeat)."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Create a monitor."""
@@ -101,6 +104,7 @@ def create_cmd(
         metric=metric,
         metric_threshold=metric_threshold,
         min_rows=min_rows,
+        on_alert=on_alert or (),
     )
     if as_json:
         print_json(asdict(made))
@@ -183,6 +187,8 @@ def show_cmd(
     console.print(f"  every      {'-' if monitor.every is None else _every(monitor.every)}")
     console.print(f"  detectors  {', '.join(monitor.detectors)}")
     console.print(f"  channels   {', '.join(monitor.channels)}")
+    if monitor.on_alert:
+        console.print(f"  on alert   {', '.join(monitor.on_alert)}")
     console.print(f"  cooldown   {_every(monitor.cooldown) if monitor.cooldown else '0'}")
     console.print(f"  enabled    {'yes' if monitor.enabled else 'no (paused)'}")
     rows = [
@@ -369,6 +375,8 @@ def alerts_show_cmd(
     console.print(json.dumps(alert.evidence, indent=2, default=str), markup=False)
     for d in alert.deliveries:
         outcome = "sent" if d["ok"] else f"failed: {d['error']}"
+        if d.get("run"):  # a pipeline it started (on_alert)
+            outcome = f"started run {d['run']}"
         console.print(f"  {when(d['at'])} {d['event']} → {d['channel']}: {outcome}", markup=False)
 
 

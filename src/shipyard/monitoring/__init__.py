@@ -19,7 +19,14 @@ opens an alert (``list_alerts``, ``acknowledge``, ``resolve``) and notifies its 
 
 from __future__ import annotations
 
-from shipyard.monitoring._alerts import Alert, acknowledge, get_alert, list_alerts, resolve
+from shipyard.monitoring._alerts import (
+    Alert,
+    acknowledge,
+    get_alert,
+    list_alerts,
+    record_action,
+    resolve,
+)
 from shipyard.monitoring._channels import CHANNELS, Channel
 from shipyard.monitoring._checks import Check, check, checks, run_due, series
 from shipyard.monitoring._concept import PageHinkley, detect_changes
@@ -68,6 +75,7 @@ __all__ = [
     "list_alerts",
     "list_monitors",
     "quality",
+    "record_action",
     "report",
     "report_data",
     "resolve",

@@ -39,6 +39,7 @@ __all__ = [
     "get_alert",
     "list_alerts",
     "notify",
+    "record_action",
     "resolve",
 ]
 
@@ -103,6 +104,22 @@ def resolve(alert_id: int, by: str | None = None) -> Alert:
     _check_id(alert_id)
     monitor_name = alert_store().resolve(alert_id, who, time.time())
     notify(get(monitor_name), [Notice(alert_id, "resolved")])
+    return get_alert(alert_id)
+
+
+def record_action(alert_id: int, action: str, run_id: str) -> Alert:
+    """Record on an alert what it started: ``action`` (``pipeline:NAME``) as run ``run_id``.
+
+    Kept with the alert's deliveries (``{"channel": action, "event": "opened", "ok": true,
+    "run": run_id, "at": ...}``), so :func:`get_alert` shows the run; recording the same
+    run again changes nothing."""
+    _check_id(alert_id)
+    if not isinstance(action, str) or not action or not isinstance(run_id, str) or not run_id:
+        raise InvalidInput(f"record_action needs an action and a run id; got {action!r}.")
+    alert = get_alert(alert_id)
+    if not any(d.get("run") == run_id and d.get("channel") == action for d in alert.deliveries):
+        entry = {"channel": action, "event": "opened", "ok": True, "run": run_id}
+        alert_store().record_deliveries(alert_id, [{**entry, "at": time.time()}])
     return get_alert(alert_id)
 
 

@@ -292,6 +292,7 @@ def _monitor(row: Any) -> Monitor:
         metric_threshold=spec["metric_threshold"],
         min_rows=spec["min_rows"],
         weighted=spec.get("weighted", True),
+        on_alert=tuple(spec.get("on_alert", ())),
         enabled=bool(row.enabled),
         created_at=row.created_at,
         created_by=row.created_by,

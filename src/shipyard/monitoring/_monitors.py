@@ -154,6 +154,7 @@ def create(
     metric_threshold: float | None = None,
     min_rows: int = 30,
     weighted: bool = True,
+    on_alert: Sequence[str] = (),
 ) -> Monitor:
     """Store a monitor.
 
@@ -184,6 +185,7 @@ def create(
         weighted: for a deployment, weigh the data drift verdict by how much the model
             leans on each input (outputs moved by shuffling it), so drift in columns the
             model ignores does not page anyone.
+        on_alert: ``pipeline:NAME``: each alert runs it (through ``shipyard scheduler``).
 
     Raises:
         InvalidInput: a field that makes no sense, named; Conflict: the name is taken;
@@ -196,13 +198,12 @@ def create(
     target = str(deployment if deployment is not None else dataset)
     chosen = resolve_detectors(kind, detectors)
     _check_fields(drift_share, thresholds, categorical, metric, metric_threshold, min_rows)
-    checked_channels = _channels(channels)
     _check_columns(kind, target, [*(thresholds or {}), *categorical], metric)
     spec = {
         "reference": _reference(kind, target, reference),
         "window": parse_window(window) if kind == "deployment" else {},
         "detectors": list(chosen),
-        "channels": list(checked_channels),
+        "channels": list(_channels(channels)),
         "cooldown": parse_duration(cooldown, "cooldown", zero=True),
         "drift_share": float(drift_share),
         "thresholds": {k: float(v) for k, v in (thresholds or {}).items()},
@@ -211,6 +212,7 @@ def create(
         "metric_threshold": None if metric_threshold is None else float(metric_threshold),
         "min_rows": int(min_rows),
         "weighted": bool(weighted),
+        "on_alert": list(_actions(on_alert)),
     }
     period = None if every is None else parse_duration(every, "every")
     return monitor_store().insert(name, kind, target, spec, period)
@@ -268,6 +270,21 @@ def _channels(channels: Sequence[str]) -> tuple[str, ...]:
     if isinstance(channels, str):
         raise InvalidInput(f"channels must be a list of channels; got {channels!r}.")
     return tuple(parse_channel(c) for c in channels)
+
+
+def _actions(on_alert: Sequence[str]) -> tuple[str, ...]:
+    """Each ``pipeline:NAME`` (the format only: the pipeline may be registered later)."""
+    if isinstance(on_alert, str):
+        raise InvalidInput(f"on_alert must be a list like ['pipeline:NAME']; got {on_alert!r}.")
+    for action in on_alert:
+        kind, _, target = str(action).partition(":")
+        try:
+            check_name("Pipeline", target)
+        except InvalidInput:
+            kind = ""
+        if kind != "pipeline":
+            raise InvalidInput(f"on_alert entries must be 'pipeline:NAME'; got {action!r}.")
+    return tuple(dict.fromkeys(str(a) for a in on_alert))
 
 
 def _check_columns(kind: str, target: str, named: Sequence[str], metric: str | None) -> None:

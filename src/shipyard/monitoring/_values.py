@@ -45,6 +45,7 @@ class Monitor:
     metric_threshold: float | None = None
     min_rows: int = 30
     weighted: bool = True
+    on_alert: tuple[str, ...] = ()  # what an opened alert starts: "pipeline:NAME"
     enabled: bool = True
     created_at: float = 0.0
     created_by: str | None = None

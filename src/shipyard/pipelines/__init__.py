@@ -8,6 +8,9 @@ pipeline by name, ``resume(run_id)`` re-runs what failed, ``cancel(run_id)`` sto
 ``retraining(deployment=..., target=...)`` registers the stock retraining pipeline. While
 a step runs, ``SHIPYARD_PIPELINE_RUN`` holds its run's id and ``SHIPYARD_PIPELINE_STEP`` its
 name (``get_run(run_id).trigger`` says what started the run).
+``schedule("retrain-loans", "0 3 * * *", timezone="Europe/Paris")`` and
+``trigger("retrain-loans", on="dataset:loans")`` (``model:``, ``alert:``, ``labels:``; one
+entry of ``TRIGGERS`` each) start runs through ``shipyard scheduler`` (:class:`Scheduler`).
 """
 
 from __future__ import annotations
@@ -32,25 +35,43 @@ from shipyard.pipelines._executors import EXECUTORS, Executor
 from shipyard.pipelines._graph import Output, Step, step
 from shipyard.pipelines._records import PipelineRun, PipelineVersion, StepRun
 from shipyard.pipelines._retraining import retraining
+from shipyard.pipelines._scheduler import Scheduler
+from shipyard.pipelines._schedules import (
+    Schedule,
+    delete_schedule,
+    list_firings,
+    list_schedules,
+    schedule,
+    set_schedule_enabled,
+    trigger,
+)
+from shipyard.pipelines._triggers import TRIGGERS, Trigger
 from shipyard.pipelines._values import VALUE_KINDS, ValueKind
 
 __all__ = [
     "EXECUTORS",
+    "TRIGGERS",
     "VALUE_KINDS",
     "Executor",
     "Output",
     "Pipeline",
     "PipelineRun",
     "PipelineVersion",
+    "Schedule",
+    "Scheduler",
     "Step",
     "StepRun",
+    "Trigger",
     "ValueKind",
     "cancel",
+    "delete_schedule",
     "enqueue",
     "get_pipeline",
     "get_run",
+    "list_firings",
     "list_pipelines",
     "list_runs",
+    "list_schedules",
     "lost",
     "output",
     "pipeline",
@@ -59,5 +80,8 @@ __all__ = [
     "retraining",
     "run",
     "run_queued",
+    "schedule",
+    "set_schedule_enabled",
     "step",
+    "trigger",
 ]

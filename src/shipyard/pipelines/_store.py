@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
@@ -190,8 +190,10 @@ class PipelineStore:
         resumed_from: str | None = None,
         owner: str | None = None,
         created_by: str | None = None,
+        also: Callable[[Connection, str], None] | None = None,
     ) -> str:
-        """A new run with a pending row per step; its id."""
+        """A new run with a pending row per step; its id. ``also(conn, run_id)`` writes
+        more in the same transaction (a scheduler's firing): what it raises undoes it all."""
         run_id = uuid.uuid4().hex
         now = time.time()
         running = status == "running"
@@ -226,6 +228,8 @@ class PipelineStore:
                         for s in steps
                     ],
                 )
+            if also is not None:
+                also(conn, run_id)
         return run_id
 
     def add_steps(self, run_id: str, steps: Sequence[str], hashes: Mapping[str, str]) -> None:
