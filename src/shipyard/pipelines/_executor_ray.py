@@ -50,6 +50,8 @@ def connect(address: str | None) -> Any:
         raise InvalidInput(NEEDS_RAY) from exc
     if ray.is_initialized():
         return ray
+    if address is None and os.environ.get("RAY_ADDRESS") is None:
+        _loopback_only()
     try:
         if address is None:
             ray.init(include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
@@ -58,6 +60,18 @@ def connect(address: str | None) -> Any:
     except ConnectionError as exc:
         raise InvalidInput(f"address: no Ray cluster answers at {address!r} ({exc}).") from exc
     return ray
+
+
+def _loopback_only() -> None:
+    """Ray reads ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` when it is imported: when something
+    imported it before, the processes it starts still see the variable, but this one's
+    constant must be set too (or the cluster binds every interface)."""
+    if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") != "0":
+        return  # the user asked for a cluster others can join
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def _attempt(task: Task, env: dict[str, str], path: list[str]) -> TaskResult:
