@@ -35,6 +35,7 @@ PUBLIC = {
         "output",
         "pipeline",
         "register",
+        "report",
         "resume",
         "retraining",
         "run",
@@ -43,6 +44,7 @@ PUBLIC = {
         "set_schedule_enabled",
         "step",
         "trigger",
+        "versions",
     ],
     "shipyard": [
         "__version__",

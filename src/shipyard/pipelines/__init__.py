@@ -4,7 +4,8 @@
 steps; calling the pipeline runs it (worker processes by default, or ``executor="ray"``)
 and records every run and step run: status, times, attempts, captured output, what each
 step returned. ``sy.pipelines.run("retrain-loans", params={...})`` runs a registered
-pipeline by name, ``resume(run_id)`` re-runs what failed, ``cancel(run_id)`` stops one.
+pipeline by name, ``resume(run_id)`` re-runs what failed, ``cancel(run_id)`` stops one;
+``report(run_id, "dag.html")`` draws a run's DAG with each step's state and time.
 ``retraining(deployment=..., target=...)`` registers the stock retraining pipeline. While
 a step runs, ``SHIPYARD_PIPELINE_RUN`` holds its run's id and ``SHIPYARD_PIPELINE_STEP`` its
 name (``get_run(run_id).trigger`` says what started the run).
@@ -29,11 +30,13 @@ from shipyard.pipelines._api import (
     resume,
     run,
     run_queued,
+    versions,
 )
 from shipyard.pipelines._api import step_output as output
 from shipyard.pipelines._executors import EXECUTORS, Executor
 from shipyard.pipelines._graph import Output, Step, step
 from shipyard.pipelines._records import PipelineRun, PipelineVersion, StepRun
+from shipyard.pipelines._report import report
 from shipyard.pipelines._retraining import retraining
 from shipyard.pipelines._scheduler import Scheduler
 from shipyard.pipelines._schedules import (
@@ -76,6 +79,7 @@ __all__ = [
     "output",
     "pipeline",
     "register",
+    "report",
     "resume",
     "retraining",
     "run",
@@ -84,4 +88,5 @@ __all__ = [
     "set_schedule_enabled",
     "step",
     "trigger",
+    "versions",
 ]

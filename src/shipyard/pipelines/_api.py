@@ -47,6 +47,7 @@ __all__ = [
     "run_queued",
     "step_output",
     "store",
+    "versions",
 ]
 
 #: A run whose heartbeat is older than this many seconds has lost its coordinator.
@@ -468,6 +469,11 @@ def list_pipelines() -> list[dict[str, Any]]:
 def get_pipeline(ref: str) -> PipelineVersion:
     """A registered version: ``name`` (the latest), ``name@3`` or ``name@alias``."""
     return store().version(ref)
+
+
+def versions(name: str) -> list[PipelineVersion]:
+    """A registered pipeline's versions, newest first."""
+    return store().versions(name)
 
 
 def step_output(run_id: str, step: str) -> Any:

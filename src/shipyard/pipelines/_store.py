@@ -123,6 +123,12 @@ class PipelineStore:
         with self.db.read() as conn:
             return self._version(conn, REGISTRY.resolve(conn, parsed))
 
+    def versions(self, name: str) -> list[PipelineVersion]:
+        """Every version of pipeline ``name``, newest first (NotFound when there is none)."""
+        with self.db.read() as conn:
+            ids = REGISTRY.version_ids(conn, REGISTRY.entity_id(conn, name))
+            return [self._version(conn, version_id) for version_id in ids]
+
     def version_by_id(self, version_id: str) -> PipelineVersion:
         with self.db.read() as conn:
             return self._version(conn, version_id)
