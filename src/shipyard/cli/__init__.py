@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 
 from shipyard._version import __version__
-from shipyard.cli import _data, _db, _deployments, _keys, _models, _monitors, _tracking
+from shipyard.cli import (
+    _data,
+    _db,
+    _deployments,
+    _keys,
+    _models,
+    _monitors,
+    _pipelines,
+    _tracking,
+)
 from shipyard.cli._api import api_cmd
 from shipyard.cli._automl import automl_cmd
 from shipyard.cli._common import state
@@ -33,6 +42,7 @@ app.add_typer(_deployments.app, name="deployments")
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_monitors.monitors, name="monitors")
 app.add_typer(_monitors.alerts, name="alerts")
+app.add_typer(_pipelines.app, name="pipelines")
 app.command("api")(api_cmd)
 app.add_typer(_tracking.experiments, name="experiments")
 app.add_typer(_tracking.runs, name="runs")

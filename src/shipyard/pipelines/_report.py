@@ -36,6 +36,7 @@ COLOURS = {
     "skipped": "#e0e0e0",
     "cancelled": "#8d6e63",
 }
+_TEXT = {"pending": "#757575", "skipped": "#757575"}  # too light for text
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -146,14 +147,17 @@ def dag_figure(run: PipelineRun, upstream: Mapping[str, Sequence[str]]) -> Any:
             )
         )
     width = max(len(n) for n in order)
+    lows = [y for _, y in places.values()]
+    right = max(x for x, _ in places.values())
     figure = go.Figure(traces)
     figure.update_layout(
         title=f"{run.pipeline}@{run.version} run {run.id[:12]}: {run.status}",
         template="plotly_white",
         height=max(320, 90 * max(1, _widest(places))),
-        width=max(640, 160 * (1 + int(max(p[0] for p in places.values()))) + 6 * width),
-        xaxis={"visible": False},
-        yaxis={"visible": False},
+        width=max(640, 160 * (1 + int(right)) + 6 * width),
+        # room for the labels under the lowest markers
+        xaxis={"visible": False, "range": [-0.5, right + 0.5]},
+        yaxis={"visible": False, "range": [min(lows) - 0.8, max(lows) + 0.4]},
         legend_title_text="state",
         margin={"t": 60, "b": 30},
     )
@@ -171,7 +175,8 @@ def _table(run: PipelineRun) -> str:
     head = "".join(f"<th>{c}</th>" for c in ("step", "state", "attempts", "time", "error"))
     rows = [
         f"<tr><td>{html.escape(s.name)}</td>"
-        f'<td style="color:{COLOURS.get(s.status, "#222")}">{s.status}</td>'
+        f'<td style="color:{_TEXT.get(s.status, COLOURS.get(s.status, "#222"))}">'
+        f"{s.status}</td>"
         f"<td>{s.attempts}</td><td>{_took(s)}</td>"
         f"<td>{html.escape(s.error or '')}</td></tr>"
         for s in run.steps
