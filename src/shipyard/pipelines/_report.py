@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard._html import write_page
-from shipyard.errors import NotFound
+from shipyard.errors import NotFound, ShipyardError
 from shipyard.pipelines._api import _load_params as load_params
 from shipyard.pipelines._api import get_pipeline, get_run, list_runs, load_pipeline
 from shipyard.pipelines._graph import build
@@ -49,10 +49,13 @@ def resolve_run(target: str) -> PipelineRun:
     if _RUN_ID.match(target):
         try:
             return get_run(target)
-        except NotFound:
-            if not target[0].isalpha():  # no pipeline name either
-                raise
-    version = get_pipeline(target)  # NotFound names the pipeline
+        except NotFound as missing:
+            try:  # a pipeline may have a name like a run id
+                version = get_pipeline(target)
+            except ShipyardError:
+                raise missing from None
+    else:
+        version = get_pipeline(target)  # NotFound names the pipeline
     for run in list_runs(version.name, limit=10_000):
         if "@" not in target or run.version == version.version:
             return get_run(run.id)
