@@ -12,7 +12,8 @@ import pytest
 import ray_flows as flows
 
 import shipyard as sy
-from shipyard.pipelines._executor_ray import RayExecutor
+from shipyard.errors import InvalidInput
+from shipyard.pipelines._executor_ray import RayExecutor, check_reachable
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -87,3 +88,12 @@ def test_a_wide_fan_out_runs_at_the_cluster_s_width(home: Path, ray_cluster: set
     assert run.status == "succeeded", run.error
     assert sy.pipelines.output(run.id, "gather") == sum(range(20))
     assert run.options["workers"] == 2
+
+
+def test_one_process_joins_one_cluster_and_a_dead_address_fails_fast(
+    home: Path, ray_cluster: set[str]
+) -> None:
+    with pytest.raises(InvalidInput, match=r"cannot join '127\.0\.0\.1:9'"):
+        sy.pipelines.run(flows.wide, params={"width": 2}, executor="ray", address="127.0.0.1:9")
+    with pytest.raises(InvalidInput, match=r"nothing answers at 'ray://127\.0\.0\.1:9'"):
+        check_reachable("ray://127.0.0.1:9")

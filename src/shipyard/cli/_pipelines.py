@@ -259,7 +259,7 @@ def _print_runs(title: str, runs: list[pipelines.PipelineRun]) -> None:
         for r in runs
     ]
     columns = ["run", "status", "started", "took", "pipeline", "error"]
-    console.print(table(title, columns, rows, 4))
+    console.print(table(title, columns, rows, 4))  # pipeline and error give way first
 
 
 def _short(epoch: float) -> str:

@@ -1,7 +1,8 @@
 """Steps as Ray tasks: each attempt of a step is one task on a Ray cluster.
 
-``address=None`` joins the cluster this process already uses, else starts a local one on
-127.0.0.1 only (once per process; later runs reuse it, and it ends with the process).
+``address=None`` joins the cluster this process already uses (or ``RAY_ADDRESS``), else
+starts a local one on 127.0.0.1 only, never one that ``ray start`` left on the machine
+(once per process; later runs reuse it, and it ends with the process).
 ``"auto"``, ``"host:port"`` or ``"ray://host:10001"`` connect to a running cluster. A task
 asks for the step's ``cpus`` and ``memory`` and is never retried by Ray (the coordinator
 retries, with its back-off). The store settings (``SHIPYARD_*``) travel with each task and
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import socket
 import sys
 import time
 from typing import Any
@@ -25,11 +27,15 @@ from shipyard.config import reset_settings
 from shipyard.errors import InvalidInput
 from shipyard.pipelines._task import Task, TaskResult, execute
 
-__all__ = ["RayExecutor", "connect"]
+__all__ = ["RayExecutor", "check_reachable", "connect"]
 
 #: Set before Ray is imported when this process starts the cluster: every socket of a
 #: local cluster then listens on 127.0.0.1 only.
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+#: Seconds to wait for a cluster's port before giving up.
+CONNECT_TIMEOUT = 5.0
+#: The address this process joined Ray through (None: the local cluster it started).
+_JOINED: list[str | None] = []
 NEEDS_RAY = "executor='ray' needs Ray: pip install 'shipyard[ray]'."
 
 
@@ -49,17 +55,47 @@ def connect(address: str | None) -> Any:
     except ImportError as exc:
         raise InvalidInput(NEEDS_RAY) from exc
     if ray.is_initialized():
+        if address not in (None, "auto", *_JOINED):
+            where = _JOINED[0] if _JOINED and _JOINED[0] else "a cluster of its own"
+            raise InvalidInput(
+                f"address: this process already runs on Ray ({where}) and cannot join "
+                f"{address!r} too; run from another process."
+            )
         return ray
-    if address is None and os.environ.get("RAY_ADDRESS") is None:
+    _JOINED[:] = [address]
+    if address is None and os.environ.get("RAY_ADDRESS"):
+        address = os.environ["RAY_ADDRESS"]  # a Ray job's driver: its cluster
+    if address is None:
+        # "local": a new cluster even when `ray start` left one (or its stale address) here
         _loopback_only()
+        ray.init(
+            address="local",
+            include_dashboard=False,
+            log_to_driver=False,
+            _node_ip_address="127.0.0.1",
+        )
+        return ray
+    check_reachable(address)
     try:
-        if address is None:
-            ray.init(include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-        else:
-            ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, log_to_driver=False)
     except ConnectionError as exc:
         raise InvalidInput(f"address: no Ray cluster answers at {address!r} ({exc}).") from exc
     return ray
+
+
+def check_reachable(address: str) -> None:
+    """Fail in seconds when nothing listens at ``host:port`` (Ray itself retries for
+    minutes); ``auto`` and other forms are Ray's to resolve."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise InvalidInput(
+            f"address: nothing answers at {address!r} ({exc}). Start the cluster "
+            "(ray start --head) or give its address (host:port, ray://host:10001 or auto)."
+        ) from None
 
 
 def _loopback_only() -> None:
