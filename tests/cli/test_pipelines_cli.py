@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import cli_flows as flows
+import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -110,6 +111,25 @@ def test_cancel_a_queued_run(block: Path) -> None:
     cancelled = invoke("pipelines", "cancel", queued.id)
     assert cancelled.exit_code == 0 and "cancelled" in cancelled.stdout
     assert sy.pipelines.get_run(queued.id).status == "cancelled"
+
+
+def test_schedule_and_trigger_then_list_them(block: Path) -> None:
+    made = as_json(
+        "pipelines", "schedule", "cli-fan", "0 3 * * *", "--tz", "Europe/Paris", "-p", "n=5"
+    )
+    assert made["kind"] == "cron" and made["params"] == {"n": 5}
+    sy.datasets.register("numbers", pd.DataFrame({"x": [1, 2, 3]}))
+    fired_on = invoke("pipelines", "trigger", "cli-fan", "--on", "dataset:numbers")
+    assert fired_on.exit_code == 0 and "on dataset:numbers" in fired_on.stdout
+    listed = as_json("pipelines", "schedules", "cli-fan")
+    assert [(s["kind"], s["cron"], s["on"]) for s in listed] == [
+        ("cron", "0 3 * * *", None),
+        ("trigger", None, "dataset:numbers"),
+    ]
+    table = invoke("pipelines", "schedules")
+    assert table.exit_code == 0 and made["id"] in table.stdout
+    bad = invoke("pipelines", "schedule", "cli-fan", "every night")
+    assert bad.exit_code == 1 and "cron must be five fields" in bad.stderr
 
 
 @pytest.mark.parametrize(

@@ -364,3 +364,77 @@ def logs_cmd(
         err_console.print(f"(step {step!r} wrote nothing)")
     if found.error:
         err_console.print(f"[red]{found.status}:[/] {found.error}", soft_wrap=True)
+
+
+# -- schedules and triggers -------------------------------------------------------------
+
+
+def _print_schedule(made: pipelines.Schedule, as_json: bool) -> None:
+    if as_json:
+        print_json(made.to_dict())
+        return
+    console.print(f"Schedule {made.id}: {made.pipeline} {_when(made)}")
+
+
+def _when(s: pipelines.Schedule) -> str:
+    if s.kind == "cron":
+        return f"at {s.cron} ({s.timezone})"
+    rows = f" every {s.rows} rows" if s.rows else ""
+    return f"on {s.on}{rows}"
+
+
+@app.command("schedule")
+@handle_errors
+def schedule_cmd(
+    name: str = typer.Argument(..., help="A registered pipeline."),
+    cron: str = typer.Argument(..., help="'0 3 * * *' (minute hour day month weekday), @daily."),
+    timezone: str = typer.Option("UTC", "--timezone", "--tz", help="An IANA zone."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", help="key=value; repeat."),
+    as_json: bool = JSON,
+) -> None:
+    """Run a pipeline at the times of a cron expression (`shipyard scheduler` fires it)."""
+    made = pipelines.schedule(name, cron, timezone=timezone, params=parse_params(param))
+    _print_schedule(made, as_json)
+
+
+@app.command("trigger")
+@handle_errors
+def trigger_cmd(
+    name: str = typer.Argument(..., help="A registered pipeline."),
+    on: str = typer.Option(
+        ..., "--on", help="dataset:NAME, model:NAME, alert:MONITOR or labels:DEPLOYMENT."
+    ),
+    rows: int | None = typer.Option(None, "--rows", help="labels: new labelled rows."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", help="key=value; repeat."),
+    as_json: bool = JSON,
+) -> None:
+    """Run a pipeline on each event --on names (`shipyard scheduler` fires it)."""
+    made = pipelines.trigger(name, on, rows=rows, params=parse_params(param))
+    _print_schedule(made, as_json)
+
+
+@app.command("schedules")
+@handle_errors
+def schedules_cmd(
+    name: str | None = typer.Argument(None, help="Only this pipeline's."),
+    as_json: bool = JSON,
+) -> None:
+    """List schedules and triggers, oldest first."""
+    found = pipelines.list_schedules(name)
+    if as_json:
+        print_json([s.to_dict() for s in found])
+        return
+    rows = [
+        [
+            s.id,
+            s.pipeline,
+            s.kind,
+            _when(s),
+            "yes" if s.enabled else "paused",
+            json.dumps(s.params) if s.params else "-",
+            when(s.created_at),
+        ]
+        for s in found
+    ]
+    columns = ["schedule", "pipeline", "kind", "when", "enabled", "params", "created"]
+    console.print(table("Schedules", columns, rows, 1))
