@@ -83,3 +83,14 @@ def greedy(x: int) -> int:
 @sy.pipeline(name="ray-greedy")
 def too_big(x: int = 1):
     return greedy(x)
+
+
+@sy.step
+def settings() -> dict:
+    """Where the step's store is, as the Ray worker sees it."""
+    return {"home": os.environ.get("SHIPYARD_HOME"), "db": os.environ.get("SHIPYARD_DB_URL")}
+
+
+@sy.pipeline(name="ray-settings")
+def where(x: int = 0):
+    return settings()

@@ -12,6 +12,7 @@ import pytest
 import ray_flows as flows
 
 import shipyard as sy
+from shipyard.config import reset_settings
 from shipyard.errors import InvalidInput
 from shipyard.pipelines._executor_ray import RayExecutor, check_reachable
 
@@ -88,6 +89,21 @@ def test_a_wide_fan_out_runs_at_the_cluster_s_width(home: Path, ray_cluster: set
     assert run.status == "succeeded", run.error
     assert sy.pipelines.output(run.id, "gather") == sum(range(20))
     assert run.options["workers"] == 2
+
+
+def test_steps_see_the_store_settings_of_their_run(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_cluster: set[str]
+) -> None:
+    first = sy.pipelines.run(flows.where, executor="ray")
+    assert sy.pipelines.output(first.id, "settings")["home"] == str(home)
+    other = tmp_path / "other-home"
+    monkeypatch.setenv("SHIPYARD_HOME", str(other))
+    reset_settings()  # the same Ray workers serve a run on another store
+    second = sy.pipelines.run(flows.where, executor="ray", cache=False)
+    assert sy.pipelines.output(second.id, "settings") == {
+        "home": str(other),
+        "db": f"sqlite:///{other / 'shipyard.db'}",
+    }
 
 
 def test_one_process_joins_one_cluster_and_a_dead_address_fails_fast(

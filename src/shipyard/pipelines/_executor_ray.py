@@ -114,7 +114,10 @@ def _attempt(task: Task, env: dict[str, str], path: list[str]) -> TaskResult:
     """One attempt inside a Ray worker: the store settings and import path of the
     coordinator first (a worker serves many runs), then the step."""
     sys.path[:0] = [p for p in path if p not in sys.path and os.path.isdir(p)]
-    if any(os.environ.get(key) != value for key, value in env.items()):
+    current = {k: v for k, v in os.environ.items() if k.startswith("SHIPYARD_")}
+    if current != env:  # exactly the coordinator's settings, none left from another run
+        for key in current.keys() - env.keys():
+            del os.environ[key]
         os.environ.update(env)
         reset_settings()
     return execute(task)
