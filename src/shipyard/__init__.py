@@ -6,7 +6,6 @@ The names below load on first use, so that importing one capability (or a pipeli
 worker) does not import them all.
 """
 
-# ruff: noqa: F401  (the names imported for type checkers are re-exported lazily)
 from __future__ import annotations
 
 import importlib
@@ -73,7 +72,34 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     **{name: ("shipyard.tracking", name) for name in _TRACKING},
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+__all__ = [
+    "__version__",
+    "active_run",
+    "autolog",
+    "automl",
+    "compare_runs",
+    "datasets",
+    "delete_run",
+    "end_run",
+    "get_metric_history",
+    "get_run",
+    "list_experiments",
+    "load_artifact",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "models",
+    "pipeline",
+    "pipelines",
+    "search_runs",
+    "set_tag",
+    "start_run",
+    "step",
+    "train",
+    "tune",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -197,7 +197,7 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     # The registry stage: three versions, the best run's is champion and in production,
     # with a parity-checked ONNX export and lineage back to its run and dataset.
     versions = sy.models.versions("loans-default")
-    assert len(versions) == 4  # three trained, one from the AutoML search
+    assert len(versions) == 5  # three trained, one from AutoML, one retrained by the loop
     champion = sy.models.get("loans-default@champion")
     assert champion.run_id == best["run_id"]
     assert champion.stage == "production"
@@ -220,15 +220,17 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     assert loans.policy["kind"] == "canary"
     assert loans.policy["status"] in ("promoted", "rolled_back")
     kinds = [e.kind for e in serving.deployments.history("loans")]
-    assert kinds[-1] == "created" and kinds[0] in ("canary-promoted", "canary-rolled-back")
+    decided = [k for k in kinds if k in ("canary-promoted", "canary-rolled-back")]
+    assert kinds[-1] == "created" and len(decided) == 2  # the challenger's, the candidate's
     assert serving.deployments.history("loans")[-1].detail["kind"] == "shadow"
     canaried = int(re.search(r"after (\d+) requests it was", result.output)[1])
+    looped = int(re.search(r"after (\d+) requests of the following weeks", result.output)[1])
     log = serving.read_requests("loans").to_pandas()
     assert log["shadow"].sum() == 200 and set(log.loc[log["shadow"], "version"]) == {4}
     answered = log[~log["shadow"]]
-    assert len(answered) == 200 + canaried
+    assert len(answered) == 200 + canaried + looped
     assert (answered["version"] == champion.version).sum() >= 200
-    assert len(serving.read_feedback("loans")) == 200 + canaried
+    assert len(serving.read_feedback("loans")) == 200 + canaried + looped
     assert "Canary: the challenger" in result.output
     assert "Serving: deployment loans" in result.output
     assert "shipyard serve --deployment loans" in result.output
@@ -253,3 +255,17 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     series = len(monitoring.series("loans-watch"))
     assert api.startswith("GET /api/monitors/loans-watch/report answered 1 check(s), ")
     assert f"{series} stored results" in api and series > 0
+    # The loop: the alerts of that check started one run of the retraining pipeline (the
+    # run names the alert, the alerts name the run), whose candidate went on canary.
+    (started,) = sy.pipelines.list_runs("retrain-loans")
+    run = sy.pipelines.get_run(started.id)
+    assert run.status == "succeeded" and run.trigger is not None
+    assert run.trigger["kind"] == "alert" and run.trigger["monitor"] == "loans-watch"
+    for alert_id in run.trigger["alerts"]:
+        delivered = monitoring.get_alert(alert_id).deliveries
+        assert any(d.get("run") == run.id for d in delivered)
+    assert [s.status for s in run.steps] == ["succeeded"] * 8
+    candidate = sy.models.get("loans-default@5")
+    assert candidate.datasets == ("loans@2",)
+    assert f"Loop: alert {run.trigger['alert']} " in result.output
+    assert "The candidate loans-default@5 went on canary" in result.output

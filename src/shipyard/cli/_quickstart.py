@@ -106,6 +106,30 @@ def _print_summary(result: QuickstartResult) -> None:
         f"The same through the REST API: {api['endpoint']} answered {api['checks']} check(s), "
         f"{api['series']} stored results and {api['alerts']} alert(s).\n"
     )
+    _print_loop(result)
+
+
+def _print_loop(result: QuickstartResult) -> None:
+    """The closed loop: alert, retraining run, candidate, canary."""
+    if not result.retrain_run:
+        console.print(f"Loop: the retraining pipeline was {result.retrain_status}.\n")
+        return
+    console.print(
+        f"Loop: alert {result.retrain_alert} started pipeline run {result.retrain_run[:12]} "
+        f"of retrain-loans: {result.retrain_status}."
+    )
+    console.print("  " + " → ".join(result.retrain_steps))
+    if result.retrain_status != "succeeded":
+        console.print(f"  {result.retrain_error}\n")
+        return
+    verdict = {"promoted": "promoted", "rolled_back": "rolled back"}.get(
+        result.retrain_canary, "still being judged"
+    )
+    console.print(
+        f"  The candidate {result.retrain_candidate} went on canary; after "
+        f"{result.retrain_canary_requests} requests of the following weeks it was {verdict}"
+        f"{'; the reason: ' + result.retrain_canary_why if result.retrain_canary_why else ''}.\n"
+    )
 
 
 def _print_where_to_look(result: QuickstartResult, home: Path) -> None:
@@ -133,6 +157,12 @@ def _print_where_to_look(result: QuickstartResult, home: Path) -> None:
     console.print("  shipyard alerts list --status open")
     console.print(f"  shipyard monitors report {result.monitor} --html monitor.html")
     console.print("  shipyard monitors watch    (runs monitors on their --every schedules)")
+    if result.retrain_run:
+        console.print(
+            "  shipyard pipelines runs retrain-loans | show retrain-loans --html dag.html"
+        )
+        console.print(f"  shipyard pipelines logs {result.retrain_run[:12]} train")
+    console.print("  shipyard scheduler    (schedules, triggers and alerts start pipelines)")
     console.print(
         "  shipyard api --port 8000   (the REST API: /api/deployments, /api/monitors, /docs)"
     )

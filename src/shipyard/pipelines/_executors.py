@@ -81,7 +81,8 @@ class LocalExecutor:
         self._busy[task.node] = worker
 
     def wait(self, timeout: float) -> list[TaskResult]:
-        if not self._busy:
+        if not self._busy:  # only retries waiting out their back-off: wait, do not spin
+            time.sleep(timeout)
             return []
         by_conn = {w.conn: w for w in self._busy.values()}
         ready = wait(list(by_conn), timeout)

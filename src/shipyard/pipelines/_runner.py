@@ -63,6 +63,7 @@ class _State:
     deadline: float | None = None
     retry_at: float | None = None
     cache_key: str | None = None
+    looked: bool = False  # the cache (or the resumed run) was asked once already
     error: str | None = None
     logs: list[str] = field(default_factory=list)
 
@@ -153,8 +154,10 @@ class Coordinator:
             if state.retry_at is not None and state.retry_at > now:
                 continue
             node = self.graph.nodes[name]
-            if state.attempts == 0 and self._take_earlier(node, state):
-                continue
+            if not state.looked:
+                state.looked = True  # once: a step waiting for a slot is not looked up again
+                if self._take_earlier(node, state):
+                    continue
             if busy >= self.executor.slots:
                 continue
             self._submit(node, state)

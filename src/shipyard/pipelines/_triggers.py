@@ -128,20 +128,31 @@ class _Alerts:
 
         seen = int(cursor.get("alert", 0))
         found = monitoring.list_alerts(monitor=target, limit=MOST)
+        # the alerts one check opened (data drift, prediction drift, ...) are one event:
+        # one run, which every one of them records
+        opened: dict[Any, list[Any]] = {}
+        for alert in sorted(found, key=lambda a: a.id):
+            if alert.id > seen:
+                opened.setdefault(alert.first_check_id or f"alert{alert.id}", []).append(alert)
         return [
             Event(
-                f"alert:{a.id}",
-                {"kind": "alert", "alert": a.id, "monitor": target},
-                {"alert": a.id},
+                f"alert:{group[0].id}",
+                {
+                    "kind": "alert",
+                    "alert": group[0].id,
+                    "alerts": [a.id for a in group],
+                    "monitor": target,
+                },
+                {"alert": group[-1].id},
             )
-            for a in sorted(found, key=lambda a: a.id)
-            if a.id > seen
+            for group in opened.values()
         ]
 
     def fired(self, event: Event, pipeline: str, run_id: str) -> None:
         from shipyard import monitoring
 
-        monitoring.record_action(int(event.trigger["alert"]), f"pipeline:{pipeline}", run_id)
+        for alert_id in event.trigger.get("alerts") or [event.trigger["alert"]]:
+            monitoring.record_action(int(alert_id), f"pipeline:{pipeline}", run_id)
 
 
 class _Labels:

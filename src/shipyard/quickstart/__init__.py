@@ -15,7 +15,10 @@ find it no worse than the champion (rolled back when they find it worse); then l
 monitor check that traffic against the training data (data, prediction and multivariate
 drift, quality, accuracy on the outcomes) and a dataset monitor check the newest month,
 raising alerts and writing an HTML report, and read its data back through the platform
-REST API (served from a thread).
+REST API (served from a thread); the monitor's alert starts the retraining pipeline
+(``retrain-loans``: the newest month, validated, the champion's configuration refitted,
+judged against the champion on one holdout, registered and put on canary), and the next
+weeks' traffic lets the canary promote or roll back the candidate.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from shipyard.quickstart._live import serve_traffic, try_canary, watch
+from shipyard.quickstart._loop import close_the_loop
 from shipyard.quickstart._stages import (
     EXPERIMENT,
     LEARNING_RATES,
@@ -110,6 +114,11 @@ STEPS: tuple[Step, ...] = (
         "monitoring: check the traffic and the newest month against the training data",
         watch,
     ),
+    Step(
+        "loop",
+        "pipelines: the alert starts retrain-loans; its candidate goes on canary",
+        close_the_loop,
+    ),
 )
 """The quick start, in order. A later capability adds its stage here."""
 
@@ -156,4 +165,5 @@ def run(
         **loop.served,
         **loop.canaried,
         **loop.watched,
+        **loop.looped,
     )

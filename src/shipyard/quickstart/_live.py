@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard.quickstart._loop import drive_canary, prepare
 from shipyard.quickstart._stages import MODEL, TARGET, Loop
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -76,9 +77,6 @@ def _canary(later: pd.DataFrame, requests: int) -> dict[str, Any]:
     sequential tests find it no worse than the champion on errors, model time and the
     accuracy of the labels posted after each answer; rolled back as soon as one finds it
     worse. Sends up to ``requests`` requests, stopping once the canary is decided."""
-    import httpx
-    import orjson
-
     from shipyard import serving
 
     name = "loans"
@@ -90,20 +88,7 @@ def _canary(later: pd.DataFrame, requests: int) -> dict[str, Any]:
         step_requests=60, min_labels=30, max_latency_ratio=25.0,
         reason="quick start: try the challenger live",
     )  # fmt: skip
-    records = later.drop(columns=[TARGET]).head(requests).to_dict("records")
-    outcomes = later[TARGET].head(requests).tolist()
-    app = serving.create_app(deployment=name, poll=0.05)
-    sent = 0
-    with serving.background(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        for record, outcome in zip(records, outcomes, strict=True):
-            record["applied_at"] = str(record["applied_at"])
-            body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
-            answer = client.post("/predict", content=body, headers=JSON_HEADERS)
-            answer.raise_for_status()
-            client.post("/feedback", json={"id": answer.json()["id"], "label": int(outcome)})
-            sent += 1
-            if sent % 20 == 0 and _decided(name):
-                break
+    sent = drive_canary(name, later, requests)
     stored = serving.deployments.get(name)
     decision = serving.deployments.last_decision(name) or {}
     return {
@@ -112,12 +97,6 @@ def _canary(later: pd.DataFrame, requests: int) -> dict[str, Any]:
         "canary_why": decision.get("why") or "",
         "canary_split": {r.name: r.weight for r in stored.routes},
     }
-
-
-def _decided(name: str) -> bool:
-    from shipyard import serving
-
-    return serving.deployments.get(name).policy.get("status") != "running"
 
 
 def _monitor(reference: str, requests: int) -> dict[str, Any]:
@@ -138,6 +117,7 @@ def _monitor(reference: str, requests: int) -> dict[str, Any]:
         detectors=["data_drift", "prediction_drift", "quality", "performance", "multivariate"],
         metric_threshold=0.75,
         channels=["log"],
+        on_alert=[prepare("loans")],  # its alerts start the retraining pipeline
     )
     monitoring.create_monitor(
         "loans-data", dataset="loans", reference=reference, every="1d", channels=["log"]

@@ -59,6 +59,15 @@ class QuickstartResult:
     alerts: list[str] = field(default_factory=list)
     monitor_report: str = ""
     api: dict[str, Any] = field(default_factory=dict)  # the report data through the REST API
+    retrain_run: str = ""  # the retraining pipeline run the monitor's alert started
+    retrain_status: str = ""
+    retrain_alert: str = ""
+    retrain_steps: list[str] = field(default_factory=list)
+    retrain_error: str = ""
+    retrain_candidate: str = ""  # the model version it registered and put on canary
+    retrain_canary: str = ""  # promoted, rolled_back, or running when undecided
+    retrain_canary_requests: int = 0
+    retrain_canary_why: str = ""
 
 
 Progress = Callable[[str], None]
@@ -108,6 +117,7 @@ class Loop:
     served: dict[str, Any]
     canaried: dict[str, Any]
     watched: dict[str, Any]
+    looped: dict[str, Any]
 
     def __init__(self, options: Options, progress: Progress) -> None:
         self.options = options

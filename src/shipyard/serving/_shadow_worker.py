@@ -250,7 +250,10 @@ def _main(conn: Connection, env: dict[str, str], where: tuple[str, str] | None) 
     os.environ.update(env)
     from threadpoolctl import threadpool_limits
 
-    from shipyard import models  # noqa: F401 - imported at full priority
+    # imported now, at full priority: what loading a model needs (the estimators' libraries
+    # come with automl). Imported on the first batch instead, they would count as its CPU
+    # time and hold the next batches back for their budget.
+    from shipyard import automl, models  # noqa: F401
     from shipyard.config import reset_settings
 
     reset_settings()
