@@ -364,7 +364,10 @@ def run_all(root: Path, args: argparse.Namespace) -> tuple[list[Line], list[str]
         log("Scenario 3: Shipyard on a local Ray cluster")
         ray = child(root, "shipyard", "ray", args)
         if "unavailable" in ray:
-            skipped.append(f"3 (Ray executor): {ray['unavailable']}")
+            skipped.append(
+                f"3 (Ray executor): {ray['unavailable']} Re-run with --only 3 once "
+                "shipyard.pipelines' ray executor is in."
+            )
         else:
             lines += ray_lines(ray, steps, width)
     if 4 in args.only:
