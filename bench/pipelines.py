@@ -2,8 +2,8 @@
 
 Usage::
 
-    python bench/pipelines.py                 # full sizes (~6 min)
-    python bench/pipelines.py --quick         # small sizes, a smoke run (~2 min)
+    python bench/pipelines.py                 # full sizes (~8 min)
+    python bench/pipelines.py --quick         # small sizes, a smoke run (~2.5 min)
     python bench/pipelines.py --runs 3        # timed repeats per measurement (default 5)
     python bench/pipelines.py --only 1,4      # some scenarios only
     python bench/pipelines.py --no-processes  # skip Prefect's ProcessPoolTaskRunner
