@@ -218,6 +218,122 @@ class OtherLoad:
         )
 
 
+# -- process trees: memory and CPU of a process and everything it started ------------------
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process below it (psutil when installed, else Linux ``/proc``)."""
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        try:
+            proc = psutil.Process(root)
+            return [root, *(p.pid for p in proc.children(recursive=True))]
+        except psutil.Error:
+            return []
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, ()))
+    return found
+
+
+def _proc_field(pid: int, name: str) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(rf"^{name}:\s+(\d+)", status, re.MULTILINE)
+    return int(match[1]) if match else 0
+
+
+def tree_rss_kib(root: int) -> int:
+    """The resident memory (KiB) of ``root`` and every process below it, summed."""
+    return sum(_proc_field(pid, "VmRSS") for pid in process_tree(root))
+
+
+def tree_cpu_s(root: int, *, below_only: bool = False) -> float:
+    """CPU-seconds used so far by the processes below ``root`` (and ``root`` itself)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in process_tree(root):
+        if below_only and pid == root:
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+class PeakTreeMemory:
+    """Samples the summed RSS of process trees in a thread while in the ``with`` block.
+
+    ``roots`` (default: this process) and everything below them. The peak is of the sum, as
+    sampled every ``interval`` seconds (a spike shorter than that can be missed).
+    """
+
+    def __init__(self, roots: Sequence[int] = (), interval: float = 0.02) -> None:
+        self.roots = list(roots) or [os.getpid()]
+        self.interval = interval
+        self.peak_kib = 0
+        self.samples = 0
+
+    def __enter__(self) -> PeakTreeMemory:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            total = sum(tree_rss_kib(root) for root in self.roots)
+            self.peak_kib = max(self.peak_kib, total)
+            self.samples += 1
+            if self._stop.wait(self.interval):
+                break
+
+
+def wait_quiet(extra: Sequence[int] = (), *, window: float = 0.5, limit: float = 30.0) -> float:
+    """Wait until the processes below this one (and the trees of ``extra``) use under 5% of
+    a core over ``window`` s (background work of an earlier run, e.g. a server's event
+    queue); the seconds waited, at most ``limit``."""
+
+    def used() -> float:
+        below = tree_cpu_s(os.getpid(), below_only=True)
+        return below + sum(tree_cpu_s(pid) for pid in extra)
+
+    start = time.perf_counter()
+    last = used()
+    while time.perf_counter() - start < limit:
+        time.sleep(window)
+        now = used()
+        if now - last < 0.05 * window:
+            break
+        last = now
+    return time.perf_counter() - start
+
+
 # -- formatting and logging ----------------------------------------------------------------
 
 
