@@ -262,3 +262,36 @@ def test_a_run_whose_process_was_killed_is_lost_and_resumes(tmp_path: Path) -> N
     assert resumed.step("hold").status == "succeeded"
     old = sy.pipelines.get_run(run.id)
     assert old.status == "failed" and "coordinator stopped" in (old.error or "")
+
+
+MODULE = """
+import os
+import shipyard as sy
+
+@sy.step(cache=False)
+def which() -> list:
+    return [{version}, os.getpid()]
+
+@sy.pipeline(name="which")
+def which_pipeline():
+    return which()
+"""
+
+
+def test_workers_are_reused_and_reload_a_module_edited_since(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    (tmp_path / "edited_flows.py").write_text(MODULE.format(version=1))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    edited = importlib.import_module("edited_flows")
+    first = sy.pipelines.run(edited.which_pipeline, workers=1)
+    version, pid = sy.pipelines.output(first.id, "which")
+    assert version == 1
+    again = sy.pipelines.run(edited.which_pipeline, workers=1)
+    assert sy.pipelines.output(again.id, "which") == [1, pid]  # the same worker, kept
+    (tmp_path / "edited_flows.py").write_text(MODULE.format(version=2) + "\n# edited\n")
+    importlib.reload(edited)
+    changed = sy.pipelines.run(edited.which_pipeline, workers=1)
+    assert sy.pipelines.output(changed.id, "which") == [2, pid]  # reloaded in that worker

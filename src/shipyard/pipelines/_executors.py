@@ -9,6 +9,7 @@ failed result naming the cause; the executor replaces what it lost.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import multiprocessing
 import os
@@ -16,6 +17,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from typing import Any, Protocol
 
 from shipyard.errors import InvalidInput
 from shipyard.pipelines._task import Task, TaskResult
-from shipyard.pipelines._worker import BOOT
+from shipyard.pipelines._worker import BOOT, PARENT_ENV
 
 __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "make_executor"]
 
@@ -56,21 +58,78 @@ class _Worker:
     task: Task | None = None
 
 
+class _Pool:
+    """Idle workers kept between runs, by the settings and import path they started with
+    (a worker's environment is fixed at its start): the next run with the same ones starts
+    at once instead of paying for fresh interpreters. Workers end with this process."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[Any, ...], list[_Worker]] = {}
+
+    def take(self, key: tuple[Any, ...]) -> _Worker | None:
+        with self._lock:
+            workers = self._idle.get(key, [])
+            while workers:
+                worker = workers.pop()
+                if worker.process.poll() is None:
+                    return worker
+                LocalExecutor._stop(worker)
+        return None
+
+    def give(self, key: tuple[Any, ...], worker: _Worker) -> None:
+        """Keep an idle worker for the next run like this one; the workers kept for other
+        settings end (one process rarely switches stores, and idle workers cost memory)."""
+        ended: list[_Worker] = []
+        with self._lock:
+            for other in [k for k in self._idle if k != key]:
+                ended += self._idle.pop(other)
+            kept = self._idle.setdefault(key, [])
+            if len(kept) < self.keep and worker.process.poll() is None:
+                kept.append(worker)
+            else:
+                ended.append(worker)
+        for stale in ended:
+            LocalExecutor._stop(stale)
+
+    def clear(self) -> None:
+        with self._lock:
+            workers = [w for kept in self._idle.values() for w in kept]
+            self._idle.clear()
+        for worker in workers:
+            LocalExecutor._stop(worker)
+
+
+POOL = _Pool(keep=max(2, os.cpu_count() or 1))
+atexit.register(POOL.clear)
+
+
 class LocalExecutor:
-    """Steps in worker processes on this machine (fresh interpreters, kept for the run)."""
+    """Steps in worker processes on this machine: fresh interpreters, taken from and given
+    back to :data:`POOL`."""
 
     def __init__(self, workers: int | None = None, env: dict[str, str] | None = None) -> None:
         self.workers = workers if workers is not None else max(1, os.cpu_count() or 1)
         self.env = env
         self._idle: list[_Worker] = []
         self._busy: dict[str, _Worker] = {}
+        self._key: tuple[Any, ...] | None = None
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What a worker must have started with to serve this executor."""
+        if self._key is None:
+            env = sorted((self.env or os.environ).items())
+            self._key = (tuple(env), tuple(sys.path))
+        return self._key
 
     @property
     def slots(self) -> int:
         return self.workers
 
     def submit(self, task: Task, cpus: float, memory: int | None) -> None:
-        worker = self._idle.pop() if self._idle else self._start()
+        worker = self._idle.pop() if self._idle else (POOL.take(self.key) or self._start())
         try:
             worker.conn.send_bytes(pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:  # it died while idle: start another
@@ -112,19 +171,23 @@ class LocalExecutor:
         return _lost(task, why)
 
     def close(self) -> None:
-        for worker in [*self._idle, *self._busy.values()]:
+        for worker in self._busy.values():  # still running something: not reusable
             self._stop(worker)
+        for worker in self._idle:
+            POOL.give(self.key, worker)
         self._idle.clear()
         self._busy.clear()
 
     def _start(self) -> _Worker:
         parent, child = multiprocessing.Pipe()
         fd = child.fileno()
+        env = dict(self.env if self.env is not None else os.environ)
+        env[PARENT_ENV] = str(os.getpid())
         process = subprocess.Popen(
             [sys.executable, "-c", BOOT, str(fd), *sys.path],
             stdin=subprocess.DEVNULL,
             pass_fds=(fd,),
-            env=self.env,
+            env=env,
         )
         child.close()
         return _Worker(process, parent)

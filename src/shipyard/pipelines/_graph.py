@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import marshal
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -122,6 +123,17 @@ class Step:
         if not hasattr(self, "_hash"):
             self._hash = code_hash(self.fn)
         return self._hash
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The sha256 of the function's compiled code as loaded here (None without one): a
+        worker holding an older copy of its module reloads it."""
+        if not hasattr(self, "_fingerprint"):
+            code = getattr(inspect.unwrap(self.fn), "__code__", None)
+            self._fingerprint = (
+                None if code is None else hashlib.sha256(marshal.dumps(code)).hexdigest()
+            )
+        return self._fingerprint
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         builder = _building.get()

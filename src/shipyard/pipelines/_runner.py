@@ -213,6 +213,7 @@ class Coordinator:
             inputs={up: self.outputs[up].to_json() for up in node.upstream if up in self.outputs},
             artifacts_url=self.artifacts[0],
             cache_dir=self.artifacts[1],
+            fingerprint=node.step.fingerprint,
         )
         self.executor.submit(task, node.step.options.cpus, node.step.options.memory)
         self._changed(node.name, state)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib
 import os
 import pickle
 import sys
@@ -51,6 +52,7 @@ class Task:
     inputs: dict[str, dict[str, Any]]  # upstream node -> Stored.to_json()
     artifacts_url: str
     cache_dir: str | None
+    fingerprint: str | None = None  # the step's compiled code in the coordinator
 
 
 @dataclass
@@ -119,7 +121,7 @@ def execute(task: Task) -> TaskResult:
 
 
 def _run(task: Task, artifacts: ArtifactStore, result: TaskResult) -> None:
-    function = pickle.loads(task.function)
+    function = _function(task)
     arguments = pickle.loads(task.arguments)
     loaded = {
         node: read_value(Stored.from_json(record), artifacts)
@@ -136,6 +138,26 @@ def _run(task: Task, artifacts: ArtifactStore, result: TaskResult) -> None:
         artifacts.put_bytes(data)
     result.output = stored.to_json()
     result.ok = True
+
+
+def _function(task: Task) -> Any:
+    """The step, as the coordinator has it: a worker kept from an earlier run may hold an
+    older copy of the step's module (edited and reloaded since, in a notebook): then the
+    module is reloaded here too."""
+    function = pickle.loads(task.function)
+    if task.fingerprint is None or getattr(function, "fingerprint", None) == task.fingerprint:
+        return function
+    module = sys.modules.get(getattr(function, "__module__", "") or "")
+    if module is not None and module.__name__ != "__main__":
+        importlib.reload(module)
+        function = pickle.loads(task.function)
+    if getattr(function, "fingerprint", None) != task.fingerprint:
+        print(
+            f"shipyard: step {task.node!r} runs the code its module holds here, which "
+            "differs from the coordinator's",
+            file=sys.stderr,
+        )
+    return function
 
 
 def _call(function: Any, kwargs: dict[str, Any]) -> Any:
