@@ -24,7 +24,7 @@ from typing import Any
 from shipyard.config import get_settings
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.pipelines._executors import make_executor
-from shipyard.pipelines._graph import Graph, build, check_name, code_hash
+from shipyard.pipelines._graph import Graph, build, building, check_name, code_hash
 from shipyard.pipelines._records import PipelineRun, PipelineVersion
 from shipyard.pipelines._runner import Coordinator, Reuse, Watch, owner
 from shipyard.pipelines._store import PipelineStore
@@ -51,6 +51,8 @@ __all__ = [
 
 #: A run whose heartbeat is older than this many seconds has lost its coordinator.
 LOST_AFTER = 30.0
+#: The key of a parameter kept as a stored value (a DataFrame, say) in a run's record.
+_STORED = "$stored"
 
 
 def store() -> PipelineStore:
@@ -178,7 +180,19 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
         json.dumps(params, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"Registered parameters must be JSON values: {exc}.") from None
+    for key, value in params.items():
+        _not_stored(key, value)
     return params
+
+
+def _not_stored(key: str, value: Any) -> None:
+    """Refuse a parameter that poses as a stored value: it would be read back (unpickled)
+    when its run starts or resumes."""
+    if isinstance(value, dict) and set(value) == {_STORED}:
+        raise InvalidInput(
+            f"Parameter {key!r} is a dict whose only key is {_STORED!r}, which is reserved "
+            "for stored values; give it another key."
+        )
 
 
 def load_pipeline(version: PipelineVersion) -> Pipeline:
@@ -259,6 +273,12 @@ def run(
     Returns:
         The finished :class:`PipelineRun` (``status`` succeeded, failed or cancelled).
     """
+    if building():
+        raise InvalidInput(
+            f"Pipeline {getattr(target, 'name', target)!r} was run inside another pipeline's "
+            "body, which only wires steps (nothing runs there); call its steps instead, or "
+            "run it from inside a step."
+        )
     pipe, version = _target(target)
     defaults = dict(version.params) if version is not None else {}
     bound = pipe.bind((), {**defaults, **dict(params or {})})
@@ -322,6 +342,7 @@ def _store_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Parameters as JSON: plain values as they are, others as stored values."""
     out: dict[str, Any] = {}
     for key, value in params.items():
+        _not_stored(key, value)
         try:
             json.dumps(value, allow_nan=False)
             out[key] = value
@@ -329,15 +350,15 @@ def _store_params(params: Mapping[str, Any]) -> dict[str, Any]:
             record, data = dump(value, f"parameter {key!r}")
             if record.inline is None:
                 default_artifacts().put_bytes(data)
-            out[key] = {"$stored": record.to_json()}
+            out[key] = {_STORED: record.to_json()}
     return out
 
 
 def _load_params(params: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in params.items():
-        if isinstance(value, dict) and set(value) == {"$stored"}:
-            value = read_value(Stored.from_json(value["$stored"]), default_artifacts())
+        if isinstance(value, dict) and set(value) == {_STORED}:
+            value = read_value(Stored.from_json(value[_STORED]), default_artifacts())
         out[key] = value
     return out
 

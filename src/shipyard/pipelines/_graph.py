@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,7 +23,7 @@ from shipyard.errors import InvalidInput
 
 __all__ = ["Graph", "Node", "Output", "Step", "StepOptions", "build", "code_hash", "step"]
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
@@ -97,10 +98,19 @@ def code_hash(fn: Callable[..., Any]) -> str:
         text = inspect.getsource(target).encode()
     except (OSError, TypeError):
         code = getattr(target, "__code__", None)
-        text = (
-            repr(target).encode() if code is None else code.co_code + repr(code.co_consts).encode()
-        )
+        text = repr(target).encode() if code is None else _code_text(code)
     return hashlib.sha256(text).hexdigest()
+
+
+def _code_text(code: types.CodeType) -> bytes:
+    """What a code object does, the same in every process: its bytecode, the names it uses
+    and its constants, nested code (a comprehension, a lambda) the same way, not by its
+    ``repr`` (which holds a memory address)."""
+    parts = [code.co_code, repr(code.co_names).encode()]
+    for const in code.co_consts:
+        nested = isinstance(const, types.CodeType)
+        parts.append(_code_text(const) if nested else repr(const).encode())
+    return b"\0".join(parts)
 
 
 class Step:
@@ -178,7 +188,7 @@ def step(
 
 def check_name(value: object, what: str) -> str:
     """A step or pipeline name: 1 to 128 letters, digits, ``_.-``."""
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise InvalidInput(
             f"{what} must be 1 to 128 letters, digits, '_', '.' or '-'; got {value!r}."
         )

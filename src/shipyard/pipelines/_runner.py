@@ -31,6 +31,7 @@ from shipyard.pipelines._records import DONE
 from shipyard.pipelines._store import PipelineStore, stored_of
 from shipyard.pipelines._task import Task, TaskResult
 from shipyard.pipelines._values import Stored, dump
+from shipyard.store import ArtifactStore
 
 __all__ = ["Coordinator", "Reuse", "owner"]
 
@@ -120,12 +121,14 @@ class Coordinator:
         self.failed_first: str | None = None
         self.last_beat = 0.0
         self.cancelled = False
+        self._blobs: ArtifactStore | None = None
 
     # -- the loop ----------------------------------------------------------------------
 
     def _loop(self) -> str:
         while True:
-            self._start_ready()
+            while self._start_ready():
+                pass
             running = [n for n, s in self.states.items() if s.status == "running"]
             delayed = [s.retry_at for s in self.states.values() if s.retry_at is not None]
             if not running and not delayed:
@@ -144,9 +147,12 @@ class Coordinator:
         marks += [d for n in running if (d := self.states[n].deadline) is not None]
         return max(0.0, min(marks) - now)
 
-    def _start_ready(self) -> None:
+    def _start_ready(self) -> bool:
+        """Start (or take from the cache) every step whose inputs are ready; whether one was
+        taken without running (it may free a step seen earlier in this pass)."""
         now = time.monotonic()
         busy = sum(1 for s in self.states.values() if s.status == "running")
+        taken = False
         for name, state in self.states.items():
             if state.status != "pending" or self.waiting[name]:
                 continue
@@ -154,31 +160,42 @@ class Coordinator:
                 continue
             node = self.graph.nodes[name]
             if state.attempts == 0 and self._take_earlier(node, state):
+                taken = True
                 continue
             if busy >= self.executor.slots:
                 continue
             self._submit(node, state)
             busy += 1
+        return taken
 
     def _take_earlier(self, node: Node, state: _State) -> bool:
         """Reuse (resume) or a cache hit: the step is done without running."""
         earlier = self.reuse.get(node.name)
-        if earlier is not None:
+        if earlier is not None and self._kept(stored_of(earlier.row)):
             self._done(node.name, stored_of(earlier.row), "reused", earlier.run_id, earlier.row)
             return True
         if not (self.cache and node.step.options.cache):
             return False
         state.cache_key = self._cache_key(node)
         hit = self.store.cached(state.cache_key)
-        if hit is None:
+        if hit is None or not self._kept(stored_of(hit[1])):
             return False
         self._done(node.name, stored_of(hit[1]), "cached", hit[0], hit[1])
         return True
 
+    def _kept(self, stored: Stored) -> bool:
+        """Whether an earlier output can still be read (its blob may have been deleted from
+        the artifact store since: then the step runs again instead)."""
+        if stored.inline is not None:
+            return True
+        if self._blobs is None:
+            self._blobs = ArtifactStore(self.artifacts[0], cache_dir=self.artifacts[1])
+        return self._blobs.exists(stored.digest)
+
     def _cache_key(self, node: Node) -> str:
-        parts = {"code": node.step.code_hash}
-        for key, value in node.arguments.items():
-            parts[key] = self._identity(value)
+        # the arguments apart from the code: an argument named "code" must not replace it
+        arguments = {key: self._identity(value) for key, value in node.arguments.items()}
+        parts = {"code": node.step.code_hash, "arguments": arguments}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def _identity(self, value: Any) -> Any:
@@ -253,13 +270,16 @@ class Coordinator:
         self._skip_below(name)
 
     def _skip_below(self, name: str) -> None:
-        for child in self.below[name]:
+        """Skip what depends on a failed step (a loop: a chain may be thousands deep)."""
+        stack = list(reversed(self.below[name]))
+        while stack:
+            child = stack.pop()
             child_state = self.states[child]
             if child_state.status == "pending":
                 child_state.status = "skipped"
                 child_state.error = f"skipped: {name!r} failed"
                 self._changed(child, child_state)
-                self._skip_below(child)
+                stack += reversed(self.below[child])
 
     def _expire(self) -> None:
         now = time.monotonic()

@@ -313,7 +313,7 @@ class PipelineStore:
             conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id)
-                .values(status=status, error=error, ended_at=time.time())
+                .values(status=status, error=_text(error), ended_at=time.time())
             )
 
     @staticmethod
@@ -417,9 +417,16 @@ def stored_of(row: Mapping[str, Any]) -> Stored:
     )
 
 
+def _text(value: str | None) -> str | None:
+    """Text a step wrote, storable on every backend (PostgreSQL refuses NUL characters)."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 def _step_values(step: Mapping[str, Any]) -> dict[str, Any]:
     values = {f: step.get(f) for f in _STEP_FIELDS}
     values["attempts"] = int(step.get("attempts") or 0)
+    values["error"] = _text(values["error"])
+    values["logs"] = _text(values["logs"])
     for key in ("output_meta", "links"):
         if values[key] is not None and not isinstance(values[key], str):
             values[key] = _dumps(values[key])

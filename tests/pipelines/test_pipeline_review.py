@@ -1,0 +1,292 @@
+"""Bugs a review of the pipelines found, each pinned by a run on real worker processes: the
+ordering of ``after=`` with the cache, what a cache key holds, parameters posing as stored
+values, code hashes of code without source, deleted blobs, processes a killed step started,
+pipelines run inside a body, NUL characters on PostgreSQL, deep chains, odd names."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import shipyard as sy
+from shipyard.errors import InvalidInput
+
+
+@pytest.fixture(autouse=True)
+def _home(home: Path) -> Path:
+    return home
+
+
+# -- after= with a cached step later in the graph -----------------------------------------
+
+
+@sy.step(after=["second"])
+def first() -> int:
+    return 1
+
+
+@sy.step
+def second() -> int:
+    return 2
+
+
+@sy.pipeline(name="review-after")
+def waits_for_a_later_step():
+    first()
+    return second()
+
+
+def test_a_step_after_a_later_step_served_from_the_cache_still_runs() -> None:
+    assert waits_for_a_later_step().status == "succeeded"
+    again = waits_for_a_later_step()
+    # was: 'first' left pending (its wait ended in the pass that took 'second' from the
+    # cache, after 'first' had been looked at) and the run said succeeded
+    assert [(s.name, s.status) for s in again.steps] == [("first", "cached"), ("second", "cached")]
+
+
+# -- an argument named "code" ------------------------------------------------------------
+
+
+@sy.step
+def shout(code: str) -> str:
+    return "shout:" + code
+
+
+@sy.step
+def whisper(code: str) -> str:
+    return "whisper:" + code
+
+
+@sy.pipeline(name="review-shout")
+def shouting():
+    return shout("x")
+
+
+@sy.pipeline(name="review-whisper")
+def whispering():
+    return whisper("x")
+
+
+def test_an_argument_named_code_does_not_replace_the_code_in_the_cache_key() -> None:
+    assert shouting().status == "succeeded"
+    run = whispering()
+    assert run.step("whisper").status == "succeeded"  # was: cached, from 'shout'
+    assert sy.pipelines.output(run.id, "whisper") == "whisper:x"
+
+
+# -- parameters posing as stored values --------------------------------------------------
+
+
+@sy.step
+def echo(x: object) -> str:
+    return repr(x)[:40]
+
+
+@sy.pipeline(name="review-echo")
+def echoing(x: object = 1):
+    return echo(x)
+
+
+class _Marker:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (os.environ["SHIPYARD_HOME"] + "/unpickled",))
+
+
+def test_a_parameter_posing_as_a_stored_value_is_refused(home: Path) -> None:
+    data = pickle.dumps(_Marker())
+    posing = {"$stored": {"kind": "pickle", "digest": "0" * 64, "size": len(data), "meta": {}}}
+    posing["$stored"]["inline"] = data.decode("latin-1")
+    sy.pipelines.register(echoing)
+    with pytest.raises(InvalidInput, match=r"Parameter 'x' .*'\$stored'"):
+        sy.pipelines.enqueue("review-echo", params={"x": posing})  # was: unpickled on run
+    with pytest.raises(InvalidInput, match="reserved"):
+        echoing(x=posing)
+    with pytest.raises(InvalidInput, match="reserved"):
+        sy.pipelines.register(echoing, params={"x": posing})
+    assert not (home / "unpickled").exists()
+    assert sy.pipelines.list_runs() == []
+
+
+# -- code without source (exec'd, as a notebook does) -----------------------------------
+
+_EXECED = """
+import shipyard as sy
+ns = {"__name__": "__main__"}
+exec('''
+import shipyard as sy
+@sy.step
+def squares(n):
+    return [i * i for i in range(n)]
+@sy.step
+def cubes(n):
+    return [pow(i, 3) for i in range(n)]
+''', ns)
+print(ns["squares"].code_hash, ns["cubes"].code_hash)
+"""
+
+
+def test_a_step_without_source_keeps_its_code_hash_across_processes() -> None:
+    hashes = [
+        subprocess.run(
+            [sys.executable, "-c", _EXECED], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for _ in range(2)
+    ]
+    assert hashes[0] == hashes[1]  # was: a comprehension's code object hashed by its address
+    assert hashes[0][0] != hashes[0][1]
+
+
+# -- a cached output whose blob was deleted ----------------------------------------------
+
+
+@sy.step
+def many(n: int) -> list[int]:
+    return list(range(n))
+
+
+@sy.step
+def total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+@sy.pipeline(name="review-blob")
+def blob(n: int = 3000):
+    return total(many(n))
+
+
+def test_a_cached_output_whose_blob_was_deleted_runs_again(home: Path) -> None:
+    run = blob()
+    digest = run.step("many").output_digest
+    assert digest is not None and run.step("many").output_size > 4096
+    blobs = [p for p in home.rglob(digest) if p.is_file()]
+    assert blobs
+    for path in blobs:
+        path.unlink()
+    again = blob()
+    assert again.step("many").status == "succeeded"  # was: cached, and unreadable
+    assert len(sy.pipelines.output(again.id, "many")) == 3000
+
+
+# -- a killed step's children ------------------------------------------------------------
+
+
+@sy.step(timeout=1)
+def spawner(path: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    Path(path).write_text(str(child.pid))
+    time.sleep(60)
+
+
+@sy.pipeline(name="review-spawn")
+def spawning(path: str = ""):
+    return spawner(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_step_killed_for_its_timeout_takes_the_processes_it_started(tmp_path: Path) -> None:
+    run = spawning(path=str(tmp_path / "child.pid"))
+    assert "timed out after 1 s" in (run.step("spawner").error or "")
+    pid = int((tmp_path / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = _alive(pid)
+    if alive:
+        os.kill(pid, 9)
+    assert not alive  # was: left running, reparented to init
+
+
+# -- a pipeline run inside a pipeline's body ---------------------------------------------
+
+
+@sy.pipeline(name="review-inner")
+def inner():
+    return second()
+
+
+@sy.pipeline(name="review-outer")
+def outer():
+    inner()
+    return first()
+
+
+def test_running_a_pipeline_inside_a_body_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="'review-inner' was run inside another pipeline"):
+        outer.graph()  # was: 'review-inner' ran for real while the graph was only built
+    assert sy.pipelines.list_runs() == []
+
+
+# -- NUL characters in what a step writes ------------------------------------------------
+
+
+@sy.step
+def nul() -> None:
+    print("a\x00b")
+    raise ValueError("bad \x00 byte")
+
+
+@sy.pipeline(name="review-nul")
+def nuls():
+    return nul()
+
+
+def test_nul_characters_in_logs_and_errors_are_stored_on_every_backend(backend: str) -> None:
+    run = nuls()
+    assert run.status == "failed"
+    # was on PostgreSQL: "the coordinator stopped: DataError(... cannot contain NUL ...)"
+    assert "step 'nul' failed: attempt 1: ValueError: bad \ufffd byte" in (run.error or "")
+    assert (run.step("nul").logs or "").startswith("a\ufffdb\n")
+
+
+# -- a deep chain that fails at its top --------------------------------------------------
+
+
+@sy.step
+def boom() -> None:
+    raise RuntimeError("no")
+
+
+@sy.step
+def link(x: object) -> object:
+    return x
+
+
+@sy.pipeline(name="review-chain")
+def chain(depth: int = 1200):
+    x = boom()
+    for _ in range(depth):
+        x = link(x)
+    return x
+
+
+def test_a_deep_chain_below_a_failed_step_is_skipped() -> None:
+    run = chain()
+    assert run.status == "failed"  # was: RecursionError in the coordinator
+    assert "step 'boom' failed" in (run.error or "")
+    assert {s.status for s in run.steps[1:]} == {"skipped"}
+    assert run.step("link-1200").error == "skipped: 'boom' failed"
+
+
+# -- names -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["load\n", "données", "", "a b", "x" * 129])
+def test_odd_step_and_pipeline_names_are_refused(name: str) -> None:
+    with pytest.raises(InvalidInput, match="step name must be 1 to 128"):
+        sy.step(name=name)(len)
+    with pytest.raises(InvalidInput, match="pipeline name must be 1 to 128"):
+        sy.pipeline(name=name)(len)
