@@ -290,3 +290,55 @@ def test_odd_step_and_pipeline_names_are_refused(name: str) -> None:
         sy.step(name=name)(len)
     with pytest.raises(InvalidInput, match="pipeline name must be 1 to 128"):
         sy.pipeline(name=name)(len)
+
+
+# -- cancelling a run whose coordinator died during a retry's back-off -------------------
+
+
+@sy.step(retries=3, retry_delay=60)
+def refuses(path: str) -> None:
+    Path(path).write_text("tried")
+    raise RuntimeError("not yet")
+
+
+@sy.pipeline(name="review-backoff")
+def backing_off(path: str = ""):
+    return refuses(path)
+
+
+_COORDINATOR = """
+import sys
+sys.path[:0] = {paths!r}
+import test_pipeline_review as review
+review.backing_off(path={path!r})
+"""
+
+
+def test_cancelling_a_run_whose_coordinator_died_in_a_back_off_ends_it(tmp_path: Path) -> None:
+    marker = tmp_path / "tried"
+    script = _COORDINATOR.format(paths=sys.path, path=str(marker))
+    process = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 20
+        while not _retrying() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        process.kill()
+        process.wait()
+    (run,) = sy.pipelines.list_runs()
+    assert run.status == "running" and sy.pipelines.lost(run)
+    cancelled = sy.pipelines.cancel(run.id)  # was: a flag nobody would ever read
+    assert cancelled.status == "cancelled"
+    assert cancelled.step("refuses").status == "cancelled"  # was: 'retrying' for ever
+
+
+def _retrying() -> bool:
+    runs = sy.pipelines.list_runs()
+    return bool(runs) and sy.pipelines.get_run(runs[0].id).step("refuses").status == "retrying"
+
+
+def test_bad_after_and_status_are_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidInput, match="after of step 'len' must be a list"):
+        sy.step(after=None)(len)  # was: TypeError
+    with pytest.raises(InvalidInput, match="status must be one of queued, running"):
+        sy.pipelines.list_runs(status="bogus")  # was: [] as if there were none

@@ -25,11 +25,11 @@ from shipyard.config import get_settings
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.pipelines._executors import make_executor
 from shipyard.pipelines._graph import Graph, build, building, check_name, code_hash
-from shipyard.pipelines._records import PipelineRun, PipelineVersion
+from shipyard.pipelines._params import json_params, load_params, store_params
+from shipyard.pipelines._records import RUN_STATUSES, PipelineRun, PipelineVersion
 from shipyard.pipelines._runner import Coordinator, Reuse, Watch, owner
 from shipyard.pipelines._store import PipelineStore
 from shipyard.pipelines._task import read_value
-from shipyard.pipelines._values import Stored, dump
 from shipyard.store import default_artifacts, default_database
 
 __all__ = [
@@ -51,8 +51,6 @@ __all__ = [
 
 #: A run whose heartbeat is older than this many seconds has lost its coordinator.
 LOST_AFTER = 30.0
-#: The key of a parameter kept as a stored value (a DataFrame, say) in a run's record.
-_STORED = "$stored"
 
 
 def store() -> PipelineStore:
@@ -151,7 +149,7 @@ def register(
     """Register a pipeline's current code as a version (the existing one when unchanged)."""
     if not isinstance(target, Pipeline):
         raise InvalidInput(f"register takes a @pipeline function; got {target!r}.")
-    given = _json_params(dict(params or {}))
+    given = json_params(dict(params or {}))
     graph = target.graph(given)
     return _register(target, graph, given, created_by)
 
@@ -173,26 +171,6 @@ def _register(
         target.description,
         created_by,
     )
-
-
-def _json_params(params: dict[str, Any]) -> dict[str, Any]:
-    try:
-        json.dumps(params, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"Registered parameters must be JSON values: {exc}.") from None
-    for key, value in params.items():
-        _not_stored(key, value)
-    return params
-
-
-def _not_stored(key: str, value: Any) -> None:
-    """Refuse a parameter that poses as a stored value: it would be read back (unpickled)
-    when its run starts or resumes."""
-    if isinstance(value, dict) and set(value) == {_STORED}:
-        raise InvalidInput(
-            f"Parameter {key!r} is a dict whose only key is {_STORED!r}, which is reserved "
-            "for stored values; give it another key."
-        )
 
 
 def load_pipeline(version: PipelineVersion) -> Pipeline:
@@ -283,7 +261,7 @@ def run(
     defaults = dict(version.params) if version is not None else {}
     bound = pipe.bind((), {**defaults, **dict(params or {})})
     graph = build(pipe.name, pipe.fn, bound)
-    stored = _store_params(bound)
+    stored = store_params(bound)
     registered = _register(pipe, graph, defaults, None)
     kind = executor or pipe.executor
     options = {"cache": cache, "workers": workers, "address": address, "hashes": _hashes(graph)}
@@ -338,31 +316,6 @@ def _step_env() -> dict[str, str]:
     return env
 
 
-def _store_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as JSON: plain values as they are, others as stored values."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        _not_stored(key, value)
-        try:
-            json.dumps(value, allow_nan=False)
-            out[key] = value
-        except (TypeError, ValueError):
-            record, data = dump(value, f"parameter {key!r}")
-            if record.inline is None:
-                default_artifacts().put_bytes(data)
-            out[key] = {_STORED: record.to_json()}
-    return out
-
-
-def _load_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, dict) and set(value) == {_STORED}:
-            value = read_value(Stored.from_json(value[_STORED]), default_artifacts())
-        out[key] = value
-    return out
-
-
 def enqueue(
     name: str,
     params: Mapping[str, Any] | None = None,
@@ -372,7 +325,7 @@ def enqueue(
 ) -> PipelineRun:
     """Queue a run of a registered pipeline for ``shipyard scheduler`` to run."""
     version = store().version(name)
-    given = _json_params({**version.params, **dict(params or {})})
+    given = json_params({**version.params, **dict(params or {})})
     load_pipeline(version).bind((), given)  # refuse bad parameters now, not later
     make_executor(executor, None, None, {})  # and an unknown executor
     run_id = store().create_run(
@@ -395,7 +348,7 @@ def run_queued(run_id: str, watch: Watch | None = None) -> PipelineRun | None:
     queued = pipelines.run(run_id)
     try:
         pipe = load_pipeline(pipelines.version_of(run_id))
-        graph = build(pipe.name, pipe.fn, pipe.bind((), _load_params(queued.params)))
+        graph = build(pipe.name, pipe.fn, pipe.bind((), load_params(queued.params)))
     except Exception as exc:
         pipelines.finish(run_id, "failed", f"could not build the graph: {exc}", [])
         return pipelines.run(run_id)
@@ -420,7 +373,7 @@ def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = No
         raise Conflict(f"Run {run_id} is {old.status}; only a failed or cancelled run resumes.")
     before = pipelines.version_of(run_id)
     pipe = load_pipeline(before)
-    graph = build(pipe.name, pipe.fn, pipe.bind((), _load_params(old.params)))
+    graph = build(pipe.name, pipe.fn, pipe.bind((), load_params(old.params)))
     registered = _register(pipe, graph, before.params, None)
     hashes = {n["name"]: n["code_hash"] for n in before.graph}
     hashes.update(old.options.get("hashes") or {})
@@ -463,8 +416,13 @@ def lost(run: PipelineRun) -> bool:
 
 
 def cancel(run_id: str) -> PipelineRun:
-    """Cancel a queued run now, or ask a running one to stop (its running steps are killed)."""
-    return store().request_cancel(run_id)
+    """Cancel a queued run now, or ask a running one to stop (its running steps are killed);
+    a running run whose coordinator is gone (:func:`lost`) is cancelled now."""
+    pipelines = store()
+    if lost(pipelines.run(run_id)):
+        pipelines.mark_lost(run_id, "cancelled (its coordinator had stopped)", "cancelled")
+        return pipelines.run(run_id)
+    return pipelines.request_cancel(run_id)
 
 
 def get_run(run_id: str) -> PipelineRun:
@@ -478,6 +436,8 @@ def list_runs(
     """Runs, newest first (``pipeline`` and ``status`` filter)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
         raise InvalidInput(f"limit must be 1 to 10000; got {limit!r}.")
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}.")
     return store().runs(pipeline, status, limit)
 
 

@@ -175,8 +175,10 @@ def step(
             raise InvalidInput(f"@step decorates a function; got {function!r}.")
         label = name if name is not None else function.__name__
         check_name(label, "step name")
-        if isinstance(after, str):
-            raise InvalidInput(f"after of step {label!r} must be a list of step names.")
+        if isinstance(after, str) or not isinstance(after, (list, tuple)):
+            raise InvalidInput(
+                f"after of step {label!r} must be a list of step names; got {after!r}."
+            )
         waits = tuple(check_name(a, "a step name in after") for a in after)
         options = StepOptions(
             retries, retry_delay, timeout, cache, cpus, parse_memory(memory), waits

@@ -7,6 +7,7 @@ from typing import Any
 
 __all__ = [
     "FINISHED",
+    "RUN_STATUSES",
     "PipelineRun",
     "PipelineVersion",
     "StepRun",
@@ -14,6 +15,8 @@ __all__ = [
 
 #: The states a run ends in.
 FINISHED = ("succeeded", "failed", "cancelled")
+#: Every state of a run.
+RUN_STATUSES = ("queued", "running", *FINISHED)
 #: The states a step run ends in with an output.
 DONE = ("succeeded", "cached", "reused")
 

@@ -258,18 +258,21 @@ class PipelineStore:
                 raise NotFound(f"No pipeline run {run_id!r}. Try: shipyard pipelines runs")
             return self._version(conn, version_id)
 
-    def mark_lost(self, run_id: str, why: str) -> None:
-        """End a run whose coordinator is gone (its heartbeat stopped): failed, with ``why``."""
+    def mark_lost(self, run_id: str, why: str, status: str = "failed") -> None:
+        """End a run whose coordinator is gone (its heartbeat stopped): ``status`` (failed, or
+        cancelled when a cancel found it so), with ``why``."""
         with self.db.write() as conn:
             conn.execute(
                 update(STEPS)
-                .where(STEPS.c.run_id == run_id, STEPS.c.status.in_(("running", "pending")))
-                .values(status="failed", error=why)
+                .where(
+                    STEPS.c.run_id == run_id, STEPS.c.status.in_(("running", "pending", "retrying"))
+                )
+                .values(status=status, error=why)
             )
             conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                .values(status="failed", error=why, ended_at=time.time())
+                .values(status=status, error=why, ended_at=time.time())
             )
 
     def claim(self, run_id: str, owner: str) -> bool:
