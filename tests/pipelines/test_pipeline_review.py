@@ -342,3 +342,37 @@ def test_bad_after_and_status_are_refused_naming_the_field() -> None:
         sy.step(after=None)(len)  # was: TypeError
     with pytest.raises(InvalidInput, match="status must be one of queued, running"):
         sy.pipelines.list_runs(status="bogus")  # was: [] as if there were none
+
+
+# -- many ready steps waiting for a slot -------------------------------------------------
+
+
+@sy.step
+def plus(x: int, i: int) -> int:
+    return x + i
+
+
+@sy.pipeline(name="review-wide")
+def wide(n: int = 150):
+    return total([plus(0, i) for i in range(n)])
+
+
+def test_a_ready_step_waiting_for_a_slot_looks_the_cache_up_once() -> None:
+    from sqlalchemy import event
+
+    from shipyard.store import default_database
+
+    lookups: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "pipeline_step_runs.cache_key = " in statement:
+            lookups.append(statement)
+
+    engine = default_database().engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        run = sy.pipelines.run(wide, workers=1)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert run.status == "succeeded"
+    assert len(lookups) <= 151  # was: every ready step again on each pass (~11,000 here)

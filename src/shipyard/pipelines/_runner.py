@@ -174,8 +174,8 @@ class Coordinator:
         if earlier is not None and self._kept(stored_of(earlier.row)):
             self._done(node.name, stored_of(earlier.row), "reused", earlier.run_id, earlier.row)
             return True
-        if not (self.cache and node.step.options.cache):
-            return False
+        if not (self.cache and node.step.options.cache) or state.cache_key is not None:
+            return False  # (a key means it was looked up: a ready step waiting for a slot)
         state.cache_key = self._cache_key(node)
         hit = self.store.cached(state.cache_key)
         if hit is None or not self._kept(stored_of(hit[1])):
