@@ -5,6 +5,8 @@ pipelines run inside a body, NUL characters on PostgreSQL, deep chains, odd name
 
 from __future__ import annotations
 
+import collections
+import enum
 import os
 import pickle
 import subprocess
@@ -376,3 +378,43 @@ def test_a_ready_step_waiting_for_a_slot_looks_the_cache_up_once() -> None:
         event.remove(engine, "before_cursor_execute", count)
     assert run.status == "succeeded"
     assert len(lookups) <= 151  # was: every ready step again on each pass (~11,000 here)
+
+
+# -- values that look like JSON but are not plain -----------------------------------------
+
+
+class Colour(enum.IntEnum):
+    RED = 1
+
+
+@sy.step
+def counts() -> collections.defaultdict[str, list[int]]:
+    return collections.defaultdict(list, {"a": [1]})
+
+
+@sy.step
+def append_new(d: collections.defaultdict[str, list[int]]) -> str:
+    d["new"].append(1)
+    return type(d).__name__
+
+
+@sy.step
+def colour() -> Colour:
+    return Colour.RED
+
+
+@sy.step
+def show(value: object) -> str:
+    return repr(value)
+
+
+@sy.pipeline(name="review-subclasses")
+def subclasses():
+    return [append_new(counts()), show(colour())]
+
+
+def test_subclasses_of_json_types_keep_their_type_between_steps() -> None:
+    run = subclasses()
+    assert run.status == "succeeded", run.error  # was: KeyError 'new' (a plain dict came)
+    assert sy.pipelines.output(run.id, "append_new") == "defaultdict"
+    assert sy.pipelines.output(run.id, "show") == "<Colour.RED: 1>"  # was: '1'
