@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import importlib
 import os
 import pickle
 import subprocess
@@ -418,3 +419,49 @@ def test_subclasses_of_json_types_keep_their_type_between_steps() -> None:
     assert run.status == "succeeded", run.error  # was: KeyError 'new' (a plain dict came)
     assert sy.pipelines.output(run.id, "append_new") == "defaultdict"
     assert sy.pipelines.output(run.id, "show") == "<Colour.RED: 1>"  # was: '1'
+
+
+# -- resume after an upstream step's code changed ----------------------------------------
+
+_STALE = """
+import os
+import shipyard as sy
+
+@sy.step
+def base() -> int:
+    return {value}
+
+@sy.step
+def tenfold(x: int) -> int:
+    return x * 10
+
+@sy.step
+def last(y: int, flag: str) -> int:
+    if os.path.exists(flag):
+        raise RuntimeError("flagged")
+    return y + 1
+
+@sy.pipeline(name="review-stale")
+def stale(flag: str = ""):
+    return last(tenfold(base()), flag)
+"""
+
+
+def test_resume_runs_again_what_is_below_a_step_whose_code_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "review_stale.py").write_text(_STALE.format(value="1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import review_stale  # type: ignore[import-not-found]
+
+    flag = tmp_path / "flag"
+    flag.touch()
+    failed = review_stale.stale(flag=str(flag))
+    assert [s.status for s in failed.steps] == ["succeeded", "succeeded", "failed"]
+    (tmp_path / "review_stale.py").write_text(_STALE.format(value="2  # fixed"))
+    importlib.reload(review_stale)
+    flag.unlink()
+    resumed = sy.pipelines.resume(failed.id)
+    assert resumed.status == "succeeded", resumed.error
+    assert [s.status for s in resumed.steps] == ["succeeded", "succeeded", "succeeded"]
+    assert sy.pipelines.output(resumed.id, "last") == 21  # was: 11, 'tenfold' reused stale

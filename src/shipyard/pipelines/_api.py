@@ -382,6 +382,7 @@ def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = No
         for name, row in pipelines.done_steps(run_id).items()
         if name in graph.nodes and hashes.get(name) == graph.nodes[name].step.code_hash
     }
+    _runs_again_below(graph, reuse)
     kind = executor or old.executor
     options = {**old.options, "hashes": _hashes(graph)}
     runner = make_executor(kind, options.get("workers"), options.get("address"), _step_env())
@@ -397,6 +398,17 @@ def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = No
         owner=owner(),
     )
     return _coordinate(graph, new_id, runner, bool(options.get("cache", True)), reuse, watch)
+
+
+def _runs_again_below(graph: Graph, reuse: dict[str, Reuse]) -> None:
+    """Drop from ``reuse`` every step below one that runs again (its inputs may change:
+    with the cache on, it is a cache hit when they did not)."""
+    dropped = True
+    while dropped:
+        below = [n for n in reuse if any(up not in reuse for up in graph.nodes[n].upstream)]
+        for name in below:
+            del reuse[name]
+        dropped = bool(below)
 
 
 def lost(run: PipelineRun) -> bool:
