@@ -337,12 +337,14 @@ class PipelineStore:
             status = self._status(conn, run_id)
             if status in FINISHED:
                 raise Conflict(f"Run {run_id} already {status}; there is nothing to cancel.")
-            if status == "queued":
-                conn.execute(
-                    update(RUNS)
-                    .where(RUNS.c.id == run_id)
-                    .values(status="cancelled", ended_at=time.time(), error="cancelled")
-                )
+            # only while still queued: a claimer may have taken it since (PostgreSQL reads
+            # committed rows, so the status above may be stale); then it is asked to stop
+            done = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "queued")
+                .values(status="cancelled", ended_at=time.time(), error="cancelled")
+            )
+            if done.rowcount == 1:
                 conn.execute(
                     update(STEPS).where(STEPS.c.run_id == run_id).values(status="cancelled")
                 )
