@@ -465,3 +465,28 @@ def test_resume_runs_again_what_is_below_a_step_whose_code_changed(
     assert resumed.status == "succeeded", resumed.error
     assert [s.status for s in resumed.steps] == ["succeeded", "succeeded", "succeeded"]
     assert sy.pipelines.output(resumed.id, "last") == 21  # was: 11, 'tenfold' reused stale
+
+
+# -- steps with *args, **kwargs and positional-only parameters ---------------------------
+
+
+@sy.step
+def gathered(*xs: int, scale: int = 1, **named: int) -> int:
+    return (sum(xs) + sum(named.values())) * scale
+
+
+@sy.step
+def minus(a: int, /, b: int) -> int:
+    return a - b
+
+
+@sy.pipeline(name="review-signatures")
+def signatures():
+    return [gathered(second(), 3, scale=10, extra=first()), minus(5, first())]
+
+
+def test_steps_with_var_and_positional_only_parameters_run() -> None:
+    run = signatures()
+    assert run.status == "succeeded", run.error  # was: called with every argument by name
+    assert sy.pipelines.output(run.id, "gathered") == 60
+    assert sy.pipelines.output(run.id, "minus") == 4

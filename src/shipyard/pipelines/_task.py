@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import os
 import pickle
 import sys
 import tempfile
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,8 +140,11 @@ def _run(task: Task, artifacts: ArtifactStore, result: TaskResult) -> None:
     result.ok = True
 
 
-def _call(function: Any, kwargs: dict[str, Any]) -> Any:
-    return function(**kwargs)
+def _call(function: Any, arguments: dict[str, Any]) -> Any:
+    """Call ``function`` with the arguments its call in the pipeline's body bound (by
+    parameter: positional-only ones, ``*args`` and ``**kwargs`` included)."""
+    bound = inspect.BoundArguments(inspect.signature(function), OrderedDict(arguments))
+    return function(*bound.args, **bound.kwargs)
 
 
 @contextlib.contextmanager
