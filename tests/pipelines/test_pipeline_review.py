@@ -490,3 +490,29 @@ def test_steps_with_var_and_positional_only_parameters_run() -> None:
     assert run.status == "succeeded", run.error  # was: called with every argument by name
     assert sy.pipelines.output(run.id, "gathered") == 60
     assert sy.pipelines.output(run.id, "minus") == 4
+
+
+# -- a step that changes its process's directory or environment --------------------------
+
+
+@sy.step
+def wander(path: str) -> int:
+    os.chdir(path)
+    os.environ["REVIEW_LEAK"] = "1"
+    return 1
+
+
+@sy.step
+def where(_: int) -> list[str | None]:
+    return [os.getcwd(), os.environ.get("REVIEW_LEAK")]
+
+
+@sy.pipeline(name="review-leak")
+def leaking(path: str = "/"):
+    return where(wander(path))
+
+
+def test_a_step_does_not_move_the_next_step_in_its_worker(tmp_path: Path) -> None:
+    run = sy.pipelines.run(leaking, params={"path": str(tmp_path)}, workers=1)
+    # was: [tmp_path, "1"] (the worker ran the next step where the last one left it)
+    assert sy.pipelines.output(run.id, "where") == [os.getcwd(), None]

@@ -149,18 +149,19 @@ def _call(function: Any, arguments: dict[str, Any]) -> Any:
 
 @contextlib.contextmanager
 def _running_as(task: Task) -> Iterator[None]:
-    """:data:`RUN_ENV` and :data:`STEP_ENV` set to the task's run and step meanwhile."""
-    saved = {name: os.environ.get(name) for name in (RUN_ENV, STEP_ENV)}
+    """:data:`RUN_ENV` and :data:`STEP_ENV` set to the task's run and step meanwhile; the
+    environment and working directory as they were afterwards (a worker runs step after
+    step: one that changes them must not change where the next one runs)."""
+    saved, cwd = dict(os.environ), os.getcwd()
     os.environ[RUN_ENV] = task.run_id
     os.environ[STEP_ENV] = task.node
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        os.environ.clear()
+        os.environ.update(saved)
+        with contextlib.suppress(OSError):
+            os.chdir(cwd)
 
 
 def _tracking_run(context: contextvars.Context) -> str | None:
