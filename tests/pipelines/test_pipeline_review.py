@@ -12,6 +12,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -516,3 +517,20 @@ def test_a_step_does_not_move_the_next_step_in_its_worker(tmp_path: Path) -> Non
     run = sy.pipelines.run(leaking, params={"path": str(tmp_path)}, workers=1)
     # was: [tmp_path, "1"] (the worker ran the next step where the last one left it)
     assert sy.pipelines.output(run.id, "where") == [os.getcwd(), None]
+
+
+@sy.step
+def locked(lock: object) -> int:
+    return 1
+
+
+@sy.pipeline(name="review-lock")
+def with_a_lock():
+    return locked(threading.Lock())
+
+
+def test_an_unstorable_constant_argument_is_named() -> None:
+    with pytest.raises(InvalidInput, match="Cannot store argument 'lock' of step 'locked'"):
+        with_a_lock()  # was: "Cannot store a constant argument"
+    (run,) = sy.pipelines.list_runs()
+    assert run.status == "failed"

@@ -194,20 +194,23 @@ class Coordinator:
 
     def _cache_key(self, node: Node) -> str:
         # the arguments apart from the code: an argument named "code" must not replace it
-        arguments = {key: self._identity(value) for key, value in node.arguments.items()}
+        arguments = {
+            key: self._identity(value, f"argument {key!r} of step {node.name!r}")
+            for key, value in node.arguments.items()
+        }
         parts = {"code": node.step.code_hash, "arguments": arguments}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
-    def _identity(self, value: Any) -> Any:
+    def _identity(self, value: Any, what: str) -> Any:
         if isinstance(value, Output):
             return [self.outputs[value.node].digest, list(value.items)]
         if isinstance(value, (list, tuple)) and any(True for _ in outputs_in(value)):
-            return [self._identity(v) for v in value]
+            return [self._identity(v, what) for v in value]
         if isinstance(value, dict) and any(True for _ in outputs_in(value)):
-            return {str(k): self._identity(v) for k, v in value.items()}
+            return {str(k): self._identity(v, what) for k, v in value.items()}
         cached = self.constants.get(id(value))
         if cached is None:
-            cached = dump(value, "a constant argument")[0].digest
+            cached = dump(value, what)[0].digest
             self.constants[id(value)] = cached
         return cached
 
