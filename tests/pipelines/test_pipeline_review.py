@@ -534,3 +534,26 @@ def test_an_unstorable_constant_argument_is_named() -> None:
         with_a_lock()  # was: "Cannot store a constant argument"
     (run,) = sy.pipelines.list_runs()
     assert run.status == "failed"
+
+
+# -- the coordinator during a back-off ---------------------------------------------------
+
+
+@sy.step(retries=1, retry_delay=1.5)
+def fails_once(path: str) -> int:
+    if not os.path.exists(path):
+        Path(path).touch()
+        raise RuntimeError("first")
+    return 1
+
+
+@sy.pipeline(name="review-backs-off")
+def backs_off(path: str = ""):
+    return fails_once(path)
+
+
+def test_the_coordinator_sleeps_through_a_back_off(tmp_path: Path) -> None:
+    cpu = time.process_time()
+    run = backs_off(path=str(tmp_path / "tried"))
+    assert run.status == "succeeded" and run.step("fails_once").attempts == 2
+    assert time.process_time() - cpu < 1.0  # was: ~1.5 s, the whole back-off spun

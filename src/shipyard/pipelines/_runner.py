@@ -133,7 +133,10 @@ class Coordinator:
             delayed = [s.retry_at for s in self.states.values() if s.retry_at is not None]
             if not running and not delayed:
                 break
-            for result in self.executor.wait(self._timeout(running, delayed)):
+            timeout = self._timeout(running, delayed)
+            if not running:  # only back-offs: nothing can finish meanwhile, so sleep
+                time.sleep(timeout)
+            for result in self.executor.wait(timeout) if running else []:
                 self._finished(result)
             self._expire()
             if self._beat():
