@@ -557,3 +557,16 @@ def test_the_coordinator_sleeps_through_a_back_off(tmp_path: Path) -> None:
     run = backs_off(path=str(tmp_path / "tried"))
     assert run.status == "succeeded" and run.step("fails_once").attempts == 2
     assert time.process_time() - cpu < 1.0  # was: ~1.5 s, the whole back-off spun
+
+
+# -- an output put in a string while the graph is built ----------------------------------
+
+
+@sy.pipeline(name="review-format")
+def formats(root: str = "/data"):
+    return echo(f"{root}/{first()}.csv")
+
+
+def test_an_output_formatted_into_a_string_in_the_body_is_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"output of step 'first' .* cannot be put in a str"):
+        formats.graph()  # was: the constant "/data/<output of first>.csv" passed silently

@@ -225,6 +225,15 @@ class Output:
             "it cannot decide an 'if'; branch inside a step instead."
         )
 
+    def __str__(self) -> str:
+        raise InvalidInput(
+            f"The output of step {self.node!r} is not known while the pipeline is built, so "
+            "it cannot be put in a string; pass it to a step and format it there."
+        )
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"$output": self.node, "items": list(self.items)}
 
