@@ -570,3 +570,27 @@ def formats(root: str = "/data"):
 def test_an_output_formatted_into_a_string_in_the_body_is_refused() -> None:
     with pytest.raises(InvalidInput, match=r"output of step 'first' .* cannot be put in a str"):
         formats.graph()  # was: the constant "/data/<output of first>.csv" passed silently
+
+
+# -- a dict's order ----------------------------------------------------------------------
+
+
+@sy.step
+def ranked() -> dict[str, float]:
+    return {"zeta": 0.9, "alpha": 0.5, "mu": 0.1}
+
+
+@sy.step
+def names(scores: dict[str, float]) -> list[str]:
+    return list(scores)
+
+
+@sy.pipeline(name="review-order")
+def ordering():
+    return names(ranked())
+
+
+def test_a_dict_keeps_its_key_order_between_steps() -> None:
+    run = ordering()
+    assert sy.pipelines.output(run.id, "names") == ["zeta", "alpha", "mu"]  # was: sorted
+    assert list(sy.pipelines.output(run.id, "ranked")) == ["zeta", "alpha", "mu"]

@@ -99,7 +99,8 @@ def _module_has(value: Any, module: str, names: tuple[str, ...]) -> bool:
 
 
 def _json_dump(value: Any) -> tuple[bytes, dict[str, Any]]:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode(), {}
+    # keys in their order (a dict's order is part of it: columns, ranked features)
+    return json.dumps(value, separators=(",", ":")).encode(), {}
 
 
 def _arrow_dump(value: Any) -> tuple[bytes, dict[str, Any]]:
