@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import shipyard as sy
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, NotFound
 
 
 @pytest.fixture(autouse=True)
@@ -346,6 +346,8 @@ def test_bad_after_and_status_are_refused_naming_the_field() -> None:
         sy.step(after=None)(len)  # was: TypeError
     with pytest.raises(InvalidInput, match="status must be one of queued, running"):
         sy.pipelines.list_runs(status="bogus")  # was: [] as if there were none
+    with pytest.raises(NotFound, match="No pipeline run 'nope'"):
+        sy.pipelines.run_queued("nope")  # was: None, as if another claimer had taken it
 
 
 # -- many ready steps waiting for a slot -------------------------------------------------

@@ -344,6 +344,7 @@ def run_queued(run_id: str, watch: Watch | None = None) -> PipelineRun | None:
     """Claim a queued run and run it here; None when another claimer took it first."""
     pipelines = store()
     if not pipelines.claim(run_id, owner()):
+        pipelines.run(run_id)  # NotFound for an id that names no run
         return None
     queued = pipelines.run(run_id)
     try:
@@ -363,7 +364,7 @@ def run_queued(run_id: str, watch: Watch | None = None) -> PipelineRun | None:
 def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = None) -> PipelineRun:
     """Run a failed (or cancelled) run again as a new run: steps that finished are reused,
     the failed ones and what depends on them run (with the pipeline's current code: a step
-    whose code changed since runs again)."""
+    whose code changed since runs again, and what depends on it)."""
     pipelines = store()
     old = pipelines.run(run_id)
     if old.status == "running" and lost(old):
