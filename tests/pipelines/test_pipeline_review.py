@@ -596,3 +596,35 @@ def test_a_dict_keeps_its_key_order_between_steps() -> None:
     run = ordering()
     assert sy.pipelines.output(run.id, "names") == ["zeta", "alpha", "mu"]  # was: sorted
     assert list(sy.pipelines.output(run.id, "ranked")) == ["zeta", "alpha", "mu"]
+
+
+# -- a step's file edited while the process that runs it lives on ------------------------
+
+_EDITED = """
+import shipyard as sy
+
+@sy.step
+def bump(x: int) -> int:
+    return x + {add}
+
+@sy.pipeline(name="review-edited")
+def edited(x: int = 1):
+    return bump(x)
+"""
+
+
+def test_a_step_edited_on_disk_is_hashed_as_the_code_that_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "review_edited.py"
+    module.write_text(_EDITED.format(add="1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import review_edited  # type: ignore[import-not-found]
+
+    module.write_text(_EDITED.format(add="100  # edited, not reloaded"))
+    ran = review_edited.edited(x=1)  # the function in memory runs (shipped by value)
+    assert sy.pipelines.output(ran.id, "bump") == 2
+    importlib.reload(review_edited)
+    again = review_edited.edited(x=1)
+    assert again.step("bump").status == "succeeded"  # was: cached, 2 under the new hash
+    assert sy.pipelines.output(again.id, "bump") == 101

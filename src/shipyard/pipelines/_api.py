@@ -81,6 +81,7 @@ class Pipeline:
         self.__qualname__ = getattr(fn, "__qualname__", name)
         self.__module__ = getattr(fn, "__module__", __name__)
         self.__wrapped__ = fn
+        self.body_hash = code_hash(fn)  # now: the body that builds its graph (see Step)
 
     def __call__(self, *args: Any, **kwargs: Any) -> PipelineRun:
         """Run the pipeline with these parameters and wait for it (a :class:`PipelineRun`)."""
@@ -104,7 +105,7 @@ class Pipeline:
     def code_hash(self, graph: Graph) -> str:
         """The version's identity: its body's code and its steps' code."""
         steps = sorted({n.step.code_hash for n in graph.nodes.values()})
-        parts: list[Any] = [code_hash(self.fn), steps]
+        parts: list[Any] = [self.body_hash, steps]
         if self.config is not None:
             parts.append(self.config)
         text = json.dumps(parts, sort_keys=True)

@@ -125,12 +125,9 @@ class Step:
         self.__qualname__ = getattr(fn, "__qualname__", name)
         self.__module__ = getattr(fn, "__module__", __name__)
         self.__wrapped__ = fn
-
-    @property
-    def code_hash(self) -> str:
-        if not hasattr(self, "_hash"):
-            self._hash = code_hash(self.fn)
-        return self._hash
+        # hashed now, from the source the function was just made from: its workers run this
+        # function (shipped by value), not the file as it may be edited later
+        self.code_hash: str = code_hash(fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         builder = _building.get()

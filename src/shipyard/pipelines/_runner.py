@@ -240,8 +240,8 @@ class Coordinator:
     def _function(self, node: Node) -> bytes:
         key = id(node.step)
         if key not in self.functions:
-            # the Step itself: pickled by reference when its module imports (the module's
-            # attribute is the Step, not the function it wraps), else by value
+            # the Step itself, an instance: cloudpickle writes its function by value (so
+            # a worker runs the code in memory here, which is what its code hash is of)
             self.functions[key] = cloudpickle.dumps(node.step)
         return self.functions[key]
 

@@ -1,8 +1,8 @@
 """One attempt of one step, as an executor runs it wherever it runs (a worker process, a Ray
 task): read the inputs, run the function with its output captured, store what it returned.
 
-A :class:`Task` carries the step's function (cloudpickled: by reference when its module
-can be imported, by value when it was defined in a script or a notebook), its arguments
+A :class:`Task` carries the step (cloudpickled, its function by value: the code the
+coordinator has in memory, wherever it was defined), its arguments
 with placeholders for upstream outputs, and those outputs' records. :func:`execute` never
 raises: whatever happens is in the :class:`TaskResult`.
 
