@@ -24,12 +24,12 @@ from typing import Any
 from shipyard.config import get_settings
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.pipelines._executors import make_executor
-from shipyard.pipelines._graph import Graph, build, check_name, code_hash
-from shipyard.pipelines._records import PipelineRun, PipelineVersion
+from shipyard.pipelines._graph import Graph, build, building, check_name, code_hash
+from shipyard.pipelines._params import json_params, load_params, store_params
+from shipyard.pipelines._records import RUN_STATUSES, PipelineRun, PipelineVersion
 from shipyard.pipelines._runner import Coordinator, Reuse, Watch, owner
 from shipyard.pipelines._store import PipelineStore
 from shipyard.pipelines._task import read_value
-from shipyard.pipelines._values import Stored, dump
 from shipyard.store import default_artifacts, default_database
 
 __all__ = [
@@ -82,6 +82,7 @@ class Pipeline:
         self.__qualname__ = getattr(fn, "__qualname__", name)
         self.__module__ = getattr(fn, "__module__", __name__)
         self.__wrapped__ = fn
+        self.body_hash = code_hash(fn)  # now: the body that builds its graph (see Step)
 
     def __call__(self, *args: Any, **kwargs: Any) -> PipelineRun:
         """Run the pipeline with these parameters and wait for it (a :class:`PipelineRun`)."""
@@ -105,7 +106,7 @@ class Pipeline:
     def code_hash(self, graph: Graph) -> str:
         """The version's identity: its body's code and its steps' code."""
         steps = sorted({n.step.code_hash for n in graph.nodes.values()})
-        parts: list[Any] = [code_hash(self.fn), steps]
+        parts: list[Any] = [self.body_hash, steps]
         if self.config is not None:
             parts.append(self.config)
         text = json.dumps(parts, sort_keys=True)
@@ -150,7 +151,7 @@ def register(
     """Register a pipeline's current code as a version (the existing one when unchanged)."""
     if not isinstance(target, Pipeline):
         raise InvalidInput(f"register takes a @pipeline function; got {target!r}.")
-    given = _json_params(dict(params or {}))
+    given = json_params(dict(params or {}))
     graph = target.graph(given)
     return _register(target, graph, given, created_by)
 
@@ -172,14 +173,6 @@ def _register(
         target.description,
         created_by,
     )
-
-
-def _json_params(params: dict[str, Any]) -> dict[str, Any]:
-    try:
-        json.dumps(params, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"Registered parameters must be JSON values: {exc}.") from None
-    return params
 
 
 def load_pipeline(version: PipelineVersion) -> Pipeline:
@@ -260,11 +253,17 @@ def run(
     Returns:
         The finished :class:`PipelineRun` (``status`` succeeded, failed or cancelled).
     """
+    if building():
+        raise InvalidInput(
+            f"Pipeline {getattr(target, 'name', target)!r} was run inside another pipeline's "
+            "body, which only wires steps (nothing runs there); call its steps instead, or "
+            "run it from inside a step."
+        )
     pipe, version = _target(target)
     defaults = dict(version.params) if version is not None else {}
     bound = pipe.bind((), {**defaults, **dict(params or {})})
     graph = build(pipe.name, pipe.fn, bound)
-    stored = _store_params(bound)
+    stored = store_params(bound)
     registered = _register(pipe, graph, defaults, None)
     kind = executor or pipe.executor
     options = {"cache": cache, "workers": workers, "address": address, "hashes": _hashes(graph)}
@@ -319,30 +318,6 @@ def _step_env() -> dict[str, str]:
     return env
 
 
-def _store_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as JSON: plain values as they are, others as stored values."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        try:
-            json.dumps(value, allow_nan=False)
-            out[key] = value
-        except (TypeError, ValueError):
-            record, data = dump(value, f"parameter {key!r}")
-            if record.inline is None:
-                default_artifacts().put_bytes(data)
-            out[key] = {"$stored": record.to_json()}
-    return out
-
-
-def _load_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, dict) and set(value) == {"$stored"}:
-            value = read_value(Stored.from_json(value["$stored"]), default_artifacts())
-        out[key] = value
-    return out
-
-
 def enqueue(
     name: str,
     params: Mapping[str, Any] | None = None,
@@ -352,7 +327,7 @@ def enqueue(
 ) -> PipelineRun:
     """Queue a run of a registered pipeline for ``shipyard scheduler`` to run."""
     version = store().version(name)
-    given = _json_params({**version.params, **dict(params or {})})
+    given = json_params({**version.params, **dict(params or {})})
     load_pipeline(version).bind((), given)  # refuse bad parameters now, not later
     make_executor(executor, None, None, {})  # and an unknown executor
     run_id = store().create_run(
@@ -371,11 +346,12 @@ def run_queued(run_id: str, watch: Watch | None = None) -> PipelineRun | None:
     """Claim a queued run and run it here; None when another claimer took it first."""
     pipelines = store()
     if not pipelines.claim(run_id, owner()):
+        pipelines.run(run_id)  # NotFound for an id that names no run
         return None
     queued = pipelines.run(run_id)
     try:
         pipe = load_pipeline(pipelines.version_of(run_id))
-        graph = build(pipe.name, pipe.fn, pipe.bind((), _load_params(queued.params)))
+        graph = build(pipe.name, pipe.fn, pipe.bind((), load_params(queued.params)))
     except Exception as exc:
         pipelines.finish(run_id, "failed", f"could not build the graph: {exc}", [])
         return pipelines.run(run_id)
@@ -390,7 +366,7 @@ def run_queued(run_id: str, watch: Watch | None = None) -> PipelineRun | None:
 def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = None) -> PipelineRun:
     """Run a failed (or cancelled) run again as a new run: steps that finished are reused,
     the failed ones and what depends on them run (with the pipeline's current code: a step
-    whose code changed since runs again)."""
+    whose code changed since runs again, and what depends on it)."""
     pipelines = store()
     old = pipelines.run(run_id)
     if old.status == "running" and lost(old):
@@ -400,7 +376,7 @@ def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = No
         raise Conflict(f"Run {run_id} is {old.status}; only a failed or cancelled run resumes.")
     before = pipelines.version_of(run_id)
     pipe = load_pipeline(before)
-    graph = build(pipe.name, pipe.fn, pipe.bind((), _load_params(old.params)))
+    graph = build(pipe.name, pipe.fn, pipe.bind((), load_params(old.params)))
     registered = _register(pipe, graph, before.params, None)
     hashes = {n["name"]: n["code_hash"] for n in before.graph}
     hashes.update(old.options.get("hashes") or {})
@@ -409,6 +385,7 @@ def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = No
         for name, row in pipelines.done_steps(run_id).items()
         if name in graph.nodes and hashes.get(name) == graph.nodes[name].step.code_hash
     }
+    _runs_again_below(graph, reuse)
     kind = executor or old.executor
     options = {**old.options, "hashes": _hashes(graph)}
     runner = make_executor(kind, options.get("workers"), options.get("address"), _step_env())
@@ -424,6 +401,17 @@ def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = No
         owner=owner(),
     )
     return _coordinate(graph, new_id, runner, bool(options.get("cache", True)), reuse, watch)
+
+
+def _runs_again_below(graph: Graph, reuse: dict[str, Reuse]) -> None:
+    """Drop from ``reuse`` every step below one that runs again (its inputs may change:
+    with the cache on, it is a cache hit when they did not)."""
+    dropped = True
+    while dropped:
+        below = [n for n in reuse if any(up not in reuse for up in graph.nodes[n].upstream)]
+        for name in below:
+            del reuse[name]
+        dropped = bool(below)
 
 
 def lost(run: PipelineRun) -> bool:
@@ -443,8 +431,13 @@ def lost(run: PipelineRun) -> bool:
 
 
 def cancel(run_id: str) -> PipelineRun:
-    """Cancel a queued run now, or ask a running one to stop (its running steps are killed)."""
-    return store().request_cancel(run_id)
+    """Cancel a queued run now, or ask a running one to stop (its running steps are killed);
+    a running run whose coordinator is gone (:func:`lost`) is cancelled now."""
+    pipelines = store()
+    if lost(pipelines.run(run_id)):
+        pipelines.mark_lost(run_id, "cancelled (its coordinator had stopped)", "cancelled")
+        return pipelines.run(run_id)
+    return pipelines.request_cancel(run_id)
 
 
 def get_run(run_id: str) -> PipelineRun:
@@ -458,6 +451,8 @@ def list_runs(
     """Runs, newest first (``pipeline`` and ``status`` filter)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
         raise InvalidInput(f"limit must be 1 to 10000; got {limit!r}.")
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}.")
     return store().runs(pipeline, status, limit)
 
 

@@ -167,12 +167,12 @@ class LocalExecutor:
         if worker is None or worker.task is None:
             return None
         task = worker.task
-        self._stop(worker)
+        self._stop(worker, group=True)
         return _lost(task, why)
 
     def close(self) -> None:
         for worker in self._busy.values():  # still running something: not reusable
-            self._stop(worker)
+            self._stop(worker, group=True)
         for worker in self._idle:
             POOL.give(self.key, worker)
         self._idle.clear()
@@ -188,6 +188,8 @@ class LocalExecutor:
             stdin=subprocess.DEVNULL,
             pass_fds=(fd,),
             env=env,
+            # its own process group: what a step starts is killed with it (see _stop)
+            start_new_session=True,
         )
         child.close()
         return _Worker(process, parent)
@@ -203,7 +205,12 @@ class LocalExecutor:
         return f"its process ended (exit code {code})"
 
     @staticmethod
-    def _stop(worker: _Worker) -> None:
+    def _stop(worker: _Worker, group: bool = False) -> None:
+        """Kill a worker; with ``group``, the processes its step started too (a step killed
+        for its timeout or a cancel leaves nothing running)."""
+        if group and worker.process.returncode is None:
+            with contextlib.suppress(OSError, AttributeError):  # no killpg on Windows
+                os.killpg(worker.process.pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             worker.process.kill()
         with contextlib.suppress(OSError):

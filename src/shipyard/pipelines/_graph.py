@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import marshal
 import re
-import sys
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,7 +23,7 @@ from shipyard.errors import InvalidInput
 
 __all__ = ["Graph", "Node", "Output", "Step", "StepOptions", "build", "code_hash", "step"]
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
@@ -99,10 +98,19 @@ def code_hash(fn: Callable[..., Any]) -> str:
         text = inspect.getsource(target).encode()
     except (OSError, TypeError):
         code = getattr(target, "__code__", None)
-        text = (
-            repr(target).encode() if code is None else code.co_code + repr(code.co_consts).encode()
-        )
+        text = repr(target).encode() if code is None else _code_text(code)
     return hashlib.sha256(text).hexdigest()
+
+
+def _code_text(code: types.CodeType) -> bytes:
+    """What a code object does, the same in every process: its bytecode, the names it uses
+    and its constants, nested code (a comprehension, a lambda) the same way, not by its
+    ``repr`` (which holds a memory address)."""
+    parts = [code.co_code, repr(code.co_names).encode()]
+    for const in code.co_consts:
+        nested = isinstance(const, types.CodeType)
+        parts.append(_code_text(const) if nested else repr(const).encode())
+    return b"\0".join(parts)
 
 
 class Step:
@@ -117,23 +125,9 @@ class Step:
         self.__qualname__ = getattr(fn, "__qualname__", name)
         self.__module__ = getattr(fn, "__module__", __name__)
         self.__wrapped__ = fn
-
-    @property
-    def code_hash(self) -> str:
-        if not hasattr(self, "_hash"):
-            self._hash = code_hash(self.fn)
-        return self._hash
-
-    @property
-    def fingerprint(self) -> str | None:
-        """The sha256 of the function's compiled code as loaded here (None without one): a
-        worker holding an older copy of its module reloads it."""
-        if not hasattr(self, "_fingerprint"):
-            code = getattr(inspect.unwrap(self.fn), "__code__", None)
-            self._fingerprint = (
-                None if code is None else hashlib.sha256(marshal.dumps(code)).hexdigest()
-            )
-        return self._fingerprint
+        # hashed now, from the source the function was just made from: its workers run this
+        # function (shipped by value), not the file as it may be edited later
+        self.code_hash: str = code_hash(fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         builder = _building.get()
@@ -143,17 +137,6 @@ class Step:
 
     def __repr__(self) -> str:
         return f"<step {self.name}>"
-
-    def __reduce__(self) -> str | tuple[Any, ...]:
-        """By name when its module holds it (a worker imports it there), else by value."""
-        module = sys.modules.get(self.__module__)
-        target: Any = module
-        for part in self.__qualname__.split("."):
-            target = getattr(target, part, None)
-        if target is self and self.__module__ != "__main__":
-            name: str = self.__qualname__
-            return name
-        return (Step, (self.fn, self.name, self.options))
 
 
 def step(
@@ -189,8 +172,10 @@ def step(
             raise InvalidInput(f"@step decorates a function; got {function!r}.")
         label = name if name is not None else function.__name__
         check_name(label, "step name")
-        if isinstance(after, str):
-            raise InvalidInput(f"after of step {label!r} must be a list of step names.")
+        if isinstance(after, str) or not isinstance(after, (list, tuple)):
+            raise InvalidInput(
+                f"after of step {label!r} must be a list of step names; got {after!r}."
+            )
         waits = tuple(check_name(a, "a step name in after") for a in after)
         options = StepOptions(
             retries, retry_delay, timeout, cache, cpus, parse_memory(memory), waits
@@ -202,7 +187,7 @@ def step(
 
 def check_name(value: object, what: str) -> str:
     """A step or pipeline name: 1 to 128 letters, digits, ``_.-``."""
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise InvalidInput(
             f"{what} must be 1 to 128 letters, digits, '_', '.' or '-'; got {value!r}."
         )
@@ -236,6 +221,15 @@ class Output:
             f"The output of step {self.node!r} is not known while the pipeline is built, so "
             "it cannot decide an 'if'; branch inside a step instead."
         )
+
+    def __str__(self) -> str:
+        raise InvalidInput(
+            f"The output of step {self.node!r} is not known while the pipeline is built, so "
+            "it cannot be put in a string; pass it to a step and format it there."
+        )
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"$output": self.node, "items": list(self.items)}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 __all__ = [
     "FINISHED",
+    "RUN_STATUSES",
     "PipelineRun",
     "PipelineVersion",
     "StepRun",
@@ -14,6 +17,8 @@ __all__ = [
 
 #: The states a run ends in.
 FINISHED = ("succeeded", "failed", "cancelled")
+#: Every state of a run.
+RUN_STATUSES = ("queued", "running", *FINISHED)
 #: The states a step run ends in with an output.
 DONE = ("succeeded", "cached", "reused")
 
@@ -119,3 +124,51 @@ class PipelineRun:
         data["steps"] = [s.to_dict() for s in self.steps] if steps else None
         data["duration"] = self.duration
         return data
+
+
+def run_record(row: Any, steps: Sequence[Any], order: list[str] | None) -> PipelineRun:
+    """A run from its row (joined with its pipeline's name and version) and step rows."""
+    items = [step_record(s) for s in steps]
+    if order:
+        position = {name: i for i, name in enumerate(order)}
+        items.sort(key=lambda s: position.get(s.name, len(position)))
+    return PipelineRun(
+        id=row.id,
+        pipeline=row.pipeline,
+        version=row.version,
+        status=row.status,
+        params=json.loads(row.params),
+        trigger=None if row.trigger is None else json.loads(row.trigger),
+        executor=row.executor,
+        options={k: v for k, v in json.loads(row.options).items() if k != "order"},
+        resumed_from=row.resumed_from,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        heartbeat_at=row.heartbeat_at,
+        owner=row.owner,
+        error=row.error,
+        created_by=row.created_by,
+        steps=tuple(items),
+    )
+
+
+def step_record(row: Any) -> StepRun:
+    """A step run from its row."""
+    return StepRun(
+        name=row.step,
+        status=row.status,
+        attempts=row.attempts,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        error=row.error,
+        logs=row.logs,
+        output_kind=row.output_kind,
+        output_digest=row.output_digest,
+        output_size=row.output_size,
+        output_meta=None if row.output_meta is None else json.loads(row.output_meta),
+        tracking_run_id=row.tracking_run_id,
+        links=tuple(json.loads(row.links)) if row.links else (),
+        source_run=row.source_run,
+        cache_key=row.cache_key,
+    )

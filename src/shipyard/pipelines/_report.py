@@ -17,9 +17,9 @@ from typing import Any
 
 from shipyard._html import write_page
 from shipyard.errors import NotFound, ShipyardError
-from shipyard.pipelines._api import _load_params as load_params
 from shipyard.pipelines._api import get_pipeline, get_run, list_runs, load_pipeline
 from shipyard.pipelines._graph import build
+from shipyard.pipelines._params import load_params
 from shipyard.pipelines._records import PipelineRun, StepRun
 
 __all__ = ["COLOURS", "dag_figure", "layers", "report", "resolve_run"]

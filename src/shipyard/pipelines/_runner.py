@@ -31,6 +31,7 @@ from shipyard.pipelines._records import DONE
 from shipyard.pipelines._store import PipelineStore, stored_of
 from shipyard.pipelines._task import Task, TaskResult
 from shipyard.pipelines._values import Stored, dump
+from shipyard.store import ArtifactStore
 
 __all__ = ["Coordinator", "Reuse", "owner"]
 
@@ -63,7 +64,6 @@ class _State:
     deadline: float | None = None
     retry_at: float | None = None
     cache_key: str | None = None
-    looked: bool = False  # the cache (or the resumed run) was asked once already
     error: str | None = None
     logs: list[str] = field(default_factory=list)
 
@@ -121,17 +121,22 @@ class Coordinator:
         self.failed_first: str | None = None
         self.last_beat = 0.0
         self.cancelled = False
+        self._blobs: ArtifactStore | None = None
 
     # -- the loop ----------------------------------------------------------------------
 
     def _loop(self) -> str:
         while True:
-            self._start_ready()
+            while self._start_ready():
+                pass
             running = [n for n, s in self.states.items() if s.status == "running"]
             delayed = [s.retry_at for s in self.states.values() if s.retry_at is not None]
             if not running and not delayed:
                 break
-            for result in self.executor.wait(self._timeout(running, delayed)):
+            timeout = self._timeout(running, delayed)
+            if not running:  # only back-offs: nothing can finish meanwhile, so sleep
+                time.sleep(timeout)
+            for result in self.executor.wait(timeout) if running else []:
                 self._finished(result)
             self._expire()
             if self._beat():
@@ -145,55 +150,70 @@ class Coordinator:
         marks += [d for n in running if (d := self.states[n].deadline) is not None]
         return max(0.0, min(marks) - now)
 
-    def _start_ready(self) -> None:
+    def _start_ready(self) -> bool:
+        """Start (or take from the cache) every step whose inputs are ready; whether one was
+        taken without running (it may free a step seen earlier in this pass)."""
         now = time.monotonic()
         busy = sum(1 for s in self.states.values() if s.status == "running")
+        taken = False
         for name, state in self.states.items():
             if state.status != "pending" or self.waiting[name]:
                 continue
             if state.retry_at is not None and state.retry_at > now:
                 continue
             node = self.graph.nodes[name]
-            if not state.looked:
-                state.looked = True  # once: a step waiting for a slot is not looked up again
-                if self._take_earlier(node, state):
-                    continue
+            if state.attempts == 0 and self._take_earlier(node, state):
+                taken = True
+                continue
             if busy >= self.executor.slots:
                 continue
             self._submit(node, state)
             busy += 1
+        return taken
 
     def _take_earlier(self, node: Node, state: _State) -> bool:
         """Reuse (resume) or a cache hit: the step is done without running."""
         earlier = self.reuse.get(node.name)
-        if earlier is not None:
+        if earlier is not None and self._kept(stored_of(earlier.row)):
             self._done(node.name, stored_of(earlier.row), "reused", earlier.run_id, earlier.row)
             return True
-        if not (self.cache and node.step.options.cache):
-            return False
+        if not (self.cache and node.step.options.cache) or state.cache_key is not None:
+            return False  # (a key means it was looked up: a ready step waiting for a slot)
         state.cache_key = self._cache_key(node)
         hit = self.store.cached(state.cache_key)
-        if hit is None:
+        if hit is None or not self._kept(stored_of(hit[1])):
             return False
         self._done(node.name, stored_of(hit[1]), "cached", hit[0], hit[1])
         return True
 
+    def _kept(self, stored: Stored) -> bool:
+        """Whether an earlier output can still be read (its blob may have been deleted from
+        the artifact store since: then the step runs again instead)."""
+        if stored.inline is not None:
+            return True
+        if self._blobs is None:
+            self._blobs = ArtifactStore(self.artifacts[0], cache_dir=self.artifacts[1])
+        return self._blobs.exists(stored.digest)
+
     def _cache_key(self, node: Node) -> str:
-        parts = {"code": node.step.code_hash}
-        for key, value in node.arguments.items():
-            parts[key] = self._identity(value)
+        # the arguments apart from the code: an argument named "code" must not replace it
+        arguments = {
+            key: self._identity(value, f"argument {key!r} of step {node.name!r}")
+            for key, value in node.arguments.items()
+        }
+        parts = {"code": node.step.code_hash, "arguments": arguments}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
-    def _identity(self, value: Any) -> Any:
+    def _identity(self, value: Any, what: str) -> Any:
         if isinstance(value, Output):
             return [self.outputs[value.node].digest, list(value.items)]
         if isinstance(value, (list, tuple)) and any(True for _ in outputs_in(value)):
-            return [self._identity(v) for v in value]
+            return [self._identity(v, what) for v in value]
         if isinstance(value, dict) and any(True for _ in outputs_in(value)):
-            return {str(k): self._identity(v) for k, v in value.items()}
+            return {str(k): self._identity(v, what) for k, v in value.items()}
         cached = self.constants.get(id(value))
         if cached is None:
-            cached = dump(value, "a constant argument")[0].digest
+            cached = dump(value, what)[0].digest
             self.constants[id(value)] = cached
         return cached
 
@@ -213,7 +233,6 @@ class Coordinator:
             inputs={up: self.outputs[up].to_json() for up in node.upstream if up in self.outputs},
             artifacts_url=self.artifacts[0],
             cache_dir=self.artifacts[1],
-            fingerprint=node.step.fingerprint,
         )
         self.executor.submit(task, node.step.options.cpus, node.step.options.memory)
         self._changed(node.name, state)
@@ -221,8 +240,8 @@ class Coordinator:
     def _function(self, node: Node) -> bytes:
         key = id(node.step)
         if key not in self.functions:
-            # the Step itself: pickled by reference when its module imports (the module's
-            # attribute is the Step, not the function it wraps), else by value
+            # the Step itself, an instance: cloudpickle writes its function by value (so
+            # a worker runs the code in memory here, which is what its code hash is of)
             self.functions[key] = cloudpickle.dumps(node.step)
         return self.functions[key]
 
@@ -257,13 +276,16 @@ class Coordinator:
         self._skip_below(name)
 
     def _skip_below(self, name: str) -> None:
-        for child in self.below[name]:
+        """Skip what depends on a failed step (a loop: a chain may be thousands deep)."""
+        stack = list(reversed(self.below[name]))
+        while stack:
+            child = stack.pop()
             child_state = self.states[child]
             if child_state.status == "pending":
                 child_state.status = "skipped"
                 child_state.error = f"skipped: {name!r} failed"
                 self._changed(child, child_state)
-                self._skip_below(child)
+                stack += reversed(self.below[child])
 
     def _expire(self) -> None:
         now = time.monotonic()

@@ -16,8 +16,9 @@ from typing import Any
 
 from shipyard._refs import check_name
 from shipyard.errors import InvalidInput, NotFound
-from shipyard.pipelines._api import _json_params, load_pipeline, store
+from shipyard.pipelines._api import load_pipeline, store
 from shipyard.pipelines._cron import check_cron, check_zone, wall
+from shipyard.pipelines._params import json_params
 from shipyard.pipelines._schedule_store import Schedule, ScheduleStore, check_id, new_id
 from shipyard.pipelines._triggers import parse_on
 from shipyard.store import default_database
@@ -46,7 +47,7 @@ def _params(pipeline: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     version = store().version(pipeline)  # NotFound names the pipeline
     if params is not None and not isinstance(params, Mapping):
         raise InvalidInput(f"params must be a mapping of parameter names; got {params!r}.")
-    given = _json_params(dict(params or {}))
+    given = json_params(dict(params or {}))
     try:
         target = load_pipeline(version)
     except NotFound:  # its code is not importable here: it is checked when it runs

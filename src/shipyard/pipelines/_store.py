@@ -17,7 +17,13 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from shipyard._refs import parse_ref
 from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.pipelines._records import DONE, FINISHED, PipelineRun, PipelineVersion, StepRun
+from shipyard.pipelines._records import (
+    DONE,
+    FINISHED,
+    PipelineRun,
+    PipelineVersion,
+    run_record,
+)
 from shipyard.pipelines._tables import (
     ALIASES,
     EVENTS,
@@ -268,18 +274,21 @@ class PipelineStore:
                 raise NotFound(f"No pipeline run {run_id!r}. Try: shipyard pipelines runs")
             return self._version(conn, version_id)
 
-    def mark_lost(self, run_id: str, why: str) -> None:
-        """End a run whose coordinator is gone (its heartbeat stopped): failed, with ``why``."""
+    def mark_lost(self, run_id: str, why: str, status: str = "failed") -> None:
+        """End a run whose coordinator is gone (its heartbeat stopped): ``status`` (failed, or
+        cancelled when a cancel found it so), with ``why``."""
         with self.db.write() as conn:
             conn.execute(
                 update(STEPS)
-                .where(STEPS.c.run_id == run_id, STEPS.c.status.in_(("running", "pending")))
-                .values(status="failed", error=why)
+                .where(
+                    STEPS.c.run_id == run_id, STEPS.c.status.in_(("running", "pending", "retrying"))
+                )
+                .values(status=status, error=why)
             )
             conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                .values(status="failed", error=why, ended_at=time.time())
+                .values(status=status, error=why, ended_at=time.time())
             )
 
     def claim(self, run_id: str, owner: str) -> bool:
@@ -323,7 +332,7 @@ class PipelineStore:
             conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id)
-                .values(status=status, error=error, ended_at=time.time())
+                .values(status=status, error=_text(error), ended_at=time.time())
             )
 
     @staticmethod
@@ -344,12 +353,14 @@ class PipelineStore:
             status = self._status(conn, run_id)
             if status in FINISHED:
                 raise Conflict(f"Run {run_id} already {status}; there is nothing to cancel.")
-            if status == "queued":
-                conn.execute(
-                    update(RUNS)
-                    .where(RUNS.c.id == run_id)
-                    .values(status="cancelled", ended_at=time.time(), error="cancelled")
-                )
+            # only while still queued: a claimer may have taken it since (PostgreSQL reads
+            # committed rows, so the status above may be stale); then it is asked to stop
+            done = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "queued")
+                .values(status="cancelled", ended_at=time.time(), error="cancelled")
+            )
+            if done.rowcount == 1:
                 conn.execute(
                     update(STEPS).where(STEPS.c.run_id == run_id).values(status="cancelled")
                 )
@@ -376,7 +387,7 @@ class PipelineStore:
             steps = conn.execute(
                 select(STEPS).where(STEPS.c.run_id == run_id).order_by(STEPS.c.started_at)
             ).all()
-        return _run(row, steps, json.loads(row.options).get("order"))
+        return run_record(row, steps, json.loads(row.options).get("order"))
 
     def runs(
         self, pipeline: str | None = None, status: str | None = None, limit: int = 50
@@ -389,7 +400,7 @@ class PipelineStore:
             if status is not None:
                 query = query.where(RUNS.c.status == status)
             rows = conn.execute(query).all()
-        return [_run(row, (), None) for row in rows]
+        return [run_record(row, (), None) for row in rows]
 
     def cached(self, cache_key: str) -> tuple[str, Mapping[str, Any]] | None:
         """The newest successful step run with this cache key: (run id, its output columns)."""
@@ -427,9 +438,16 @@ def stored_of(row: Mapping[str, Any]) -> Stored:
     )
 
 
+def _text(value: str | None) -> str | None:
+    """Text a step wrote, storable on every backend (PostgreSQL refuses NUL characters)."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 def _step_values(step: Mapping[str, Any]) -> dict[str, Any]:
     values = {f: step.get(f) for f in _STEP_FIELDS}
     values["attempts"] = int(step.get("attempts") or 0)
+    values["error"] = _text(values["error"])
+    values["logs"] = _text(values["logs"])
     for key in ("output_meta", "links"):
         if values[key] is not None and not isinstance(values[key], str):
             values[key] = _dumps(values[key])
@@ -441,50 +459,4 @@ def _runs_query() -> Any:
         select(RUNS, PIPELINES.c.name.label("pipeline"), VERSIONS.c.version)
         .join(PIPELINES, PIPELINES.c.id == RUNS.c.pipeline_id)
         .join(VERSIONS, VERSIONS.c.id == RUNS.c.version_id)
-    )
-
-
-def _run(row: Any, steps: Sequence[Any], order: list[str] | None) -> PipelineRun:
-    items = [_step(s) for s in steps]
-    if order:
-        position = {name: i for i, name in enumerate(order)}
-        items.sort(key=lambda s: position.get(s.name, len(position)))
-    return PipelineRun(
-        id=row.id,
-        pipeline=row.pipeline,
-        version=row.version,
-        status=row.status,
-        params=json.loads(row.params),
-        trigger=None if row.trigger is None else json.loads(row.trigger),
-        executor=row.executor,
-        options={k: v for k, v in json.loads(row.options).items() if k != "order"},
-        resumed_from=row.resumed_from,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        heartbeat_at=row.heartbeat_at,
-        owner=row.owner,
-        error=row.error,
-        created_by=row.created_by,
-        steps=tuple(items),
-    )
-
-
-def _step(row: Any) -> StepRun:
-    return StepRun(
-        name=row.step,
-        status=row.status,
-        attempts=row.attempts,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        error=row.error,
-        logs=row.logs,
-        output_kind=row.output_kind,
-        output_digest=row.output_digest,
-        output_size=row.output_size,
-        output_meta=None if row.output_meta is None else json.loads(row.output_meta),
-        tracking_run_id=row.tracking_run_id,
-        links=tuple(json.loads(row.links)) if row.links else (),
-        source_run=row.source_run,
-        cache_key=row.cache_key,
     )

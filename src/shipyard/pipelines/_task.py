@@ -1,8 +1,8 @@
 """One attempt of one step, as an executor runs it wherever it runs (a worker process, a Ray
 task): read the inputs, run the function with its output captured, store what it returned.
 
-A :class:`Task` carries the step's function (cloudpickled: by reference when its module
-can be imported, by value when it was defined in a script or a notebook), its arguments
+A :class:`Task` carries the step (cloudpickled, its function by value: the code the
+coordinator has in memory, wherever it was defined), its arguments
 with placeholders for upstream outputs, and those outputs' records. :func:`execute` never
 raises: whatever happens is in the :class:`TaskResult`.
 
@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import importlib
+import inspect
 import os
 import pickle
 import sys
 import tempfile
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +53,6 @@ class Task:
     inputs: dict[str, dict[str, Any]]  # upstream node -> Stored.to_json()
     artifacts_url: str
     cache_dir: str | None
-    fingerprint: str | None = None  # the step's compiled code in the coordinator
 
 
 @dataclass
@@ -121,7 +121,7 @@ def execute(task: Task) -> TaskResult:
 
 
 def _run(task: Task, artifacts: ArtifactStore, result: TaskResult) -> None:
-    function = _function(task)
+    function = pickle.loads(task.function)
     arguments = pickle.loads(task.arguments)
     loaded = {
         node: read_value(Stored.from_json(record), artifacts)
@@ -140,44 +140,28 @@ def _run(task: Task, artifacts: ArtifactStore, result: TaskResult) -> None:
     result.ok = True
 
 
-def _function(task: Task) -> Any:
-    """The step, as the coordinator has it: a worker kept from an earlier run may hold an
-    older copy of the step's module (edited and reloaded since, in a notebook): then the
-    module is reloaded here too."""
-    function = pickle.loads(task.function)
-    if task.fingerprint is None or getattr(function, "fingerprint", None) == task.fingerprint:
-        return function
-    module = sys.modules.get(getattr(function, "__module__", "") or "")
-    if module is not None and module.__name__ != "__main__":
-        importlib.reload(module)
-        function = pickle.loads(task.function)
-    if getattr(function, "fingerprint", None) != task.fingerprint:
-        print(
-            f"shipyard: step {task.node!r} runs the code its module holds here, which "
-            "differs from the coordinator's",
-            file=sys.stderr,
-        )
-    return function
-
-
-def _call(function: Any, kwargs: dict[str, Any]) -> Any:
-    return function(**kwargs)
+def _call(function: Any, arguments: dict[str, Any]) -> Any:
+    """Call ``function`` with the arguments its call in the pipeline's body bound (by
+    parameter: positional-only ones, ``*args`` and ``**kwargs`` included)."""
+    bound = inspect.BoundArguments(inspect.signature(function), OrderedDict(arguments))
+    return function(*bound.args, **bound.kwargs)
 
 
 @contextlib.contextmanager
 def _running_as(task: Task) -> Iterator[None]:
-    """:data:`RUN_ENV` and :data:`STEP_ENV` set to the task's run and step meanwhile."""
-    saved = {name: os.environ.get(name) for name in (RUN_ENV, STEP_ENV)}
+    """:data:`RUN_ENV` and :data:`STEP_ENV` set to the task's run and step meanwhile; the
+    environment and working directory as they were afterwards (a worker runs step after
+    step: one that changes them must not change where the next one runs)."""
+    saved, cwd = dict(os.environ), os.getcwd()
     os.environ[RUN_ENV] = task.run_id
     os.environ[STEP_ENV] = task.node
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        os.environ.clear()
+        os.environ.update(saved)
+        with contextlib.suppress(OSError):
+            os.chdir(cwd)
 
 
 def _tracking_run(context: contextvars.Context) -> str | None:

@@ -74,16 +74,19 @@ class ValueKind:
 
 
 def _is_json(value: Any, depth: int = 0) -> bool:
+    # exact types: a subclass (a defaultdict, an IntEnum, a NumPy float) would come back as
+    # its base, so it is pickled instead
+    kind = type(value)
     if depth > 50:
         return False
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or kind in (bool, int, str):
         return True
-    if isinstance(value, float):
+    if kind is float:
         return math.isfinite(value)
-    if isinstance(value, list):
+    if kind is list:
         return all(_is_json(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json(v, depth + 1) for k, v in value.items())
+    if kind is dict:
+        return all(type(k) is str and _is_json(v, depth + 1) for k, v in value.items())
     return False
 
 
@@ -96,7 +99,8 @@ def _module_has(value: Any, module: str, names: tuple[str, ...]) -> bool:
 
 
 def _json_dump(value: Any) -> tuple[bytes, dict[str, Any]]:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode(), {}
+    # keys in their order (a dict's order is part of it: columns, ranked features)
+    return json.dumps(value, separators=(",", ":")).encode(), {}
 
 
 def _arrow_dump(value: Any) -> tuple[bytes, dict[str, Any]]:
