@@ -225,6 +225,10 @@ def run_batch(groups: list[Group], log: InferenceLog | None = None) -> list[Resu
     """Every group's result, in order; logged copies' rows queued on ``log``."""
     results = []
     for group in groups:
+        # loading a model (and the libraries it imports) once is not what its copies cost:
+        # counted, it would hold the next batches back for seconds of CPU budget
+        with contextlib.suppress(Exception):  # a model that fails to load fails its group
+            _model(group.ref, group.format)
         started = time.thread_time()  # the models run in this thread (one OpenMP thread)
         result = _group(group, log)
         results.append(dataclasses.replace(result, cpu=time.thread_time() - started))
@@ -250,10 +254,7 @@ def _main(conn: Connection, env: dict[str, str], where: tuple[str, str] | None) 
     os.environ.update(env)
     from threadpoolctl import threadpool_limits
 
-    # imported now, at full priority: what loading a model needs (the estimators' libraries
-    # come with automl). Imported on the first batch instead, they would count as its CPU
-    # time and hold the next batches back for their budget.
-    from shipyard import automl, models  # noqa: F401
+    from shipyard import models  # noqa: F401 - imported at full priority
     from shipyard.config import reset_settings
 
     reset_settings()
