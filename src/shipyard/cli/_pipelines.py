@@ -249,12 +249,12 @@ def _print_versions(versions: list[pipelines.PipelineVersion]) -> None:
 def _print_runs(title: str, runs: list[pipelines.PipelineRun]) -> None:
     rows = [
         [
-            r.id,
+            r.id[:12],  # a prefix of six or more characters names a run everywhere
             _state(r.status),
             _short(r.started_at or r.created_at),
             seconds(r.duration),
             f"{r.pipeline}@{r.version}",
-            (r.error or "-")[:80],
+            (r.error or "-")[:60],
         ]
         for r in runs
     ]

@@ -368,6 +368,7 @@ def resume(run_id: str, *, executor: str | None = None, watch: Watch | None = No
     the failed ones and what depends on them run (with the pipeline's current code: a step
     whose code changed since runs again, and what depends on it)."""
     pipelines = store()
+    run_id = pipelines.full_id(run_id)
     old = pipelines.run(run_id)
     if old.status == "running" and lost(old):
         pipelines.mark_lost(run_id, "its coordinator stopped (no heartbeat)")
@@ -434,6 +435,7 @@ def cancel(run_id: str) -> PipelineRun:
     """Cancel a queued run now, or ask a running one to stop (its running steps are killed);
     a running run whose coordinator is gone (:func:`lost`) is cancelled now."""
     pipelines = store()
+    run_id = pipelines.full_id(run_id)
     if lost(pipelines.run(run_id)):
         pipelines.mark_lost(run_id, "cancelled (its coordinator had stopped)", "cancelled")
         return pipelines.run(run_id)
@@ -441,8 +443,9 @@ def cancel(run_id: str) -> PipelineRun:
 
 
 def get_run(run_id: str) -> PipelineRun:
-    """A run with its steps."""
-    return store().run(run_id)
+    """A run with its steps (``run_id``: the id or a unique prefix of six characters or more)."""
+    pipelines = store()
+    return pipelines.run(pipelines.full_id(run_id))
 
 
 def list_runs(
@@ -473,4 +476,5 @@ def versions(name: str) -> list[PipelineVersion]:
 
 def step_output(run_id: str, step: str) -> Any:
     """What a step returned in a run, read back from the store."""
-    return read_value(store().output(run_id, step), default_artifacts())
+    pipelines = store()
+    return read_value(pipelines.output(pipelines.full_id(run_id), step), default_artifacts())

@@ -376,6 +376,20 @@ class PipelineStore:
 
     # -- reading -----------------------------------------------------------------------
 
+    def full_id(self, run_id: object) -> str:
+        """A run's id from the id or a unique prefix of it (six characters or more)."""
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInput(f"run id must be a run's id; got {run_id!r}.")
+        if len(run_id) >= 32 or len(run_id) < 6 or not run_id.isalnum():
+            return run_id
+        with self.db.read() as conn:
+            found = list(
+                conn.scalars(select(RUNS.c.id).where(RUNS.c.id.startswith(run_id)).limit(2))
+            )
+        if len(found) > 1:
+            raise InvalidInput(f"Run id {run_id!r} is the start of several runs; give more of it.")
+        return found[0] if found else run_id
+
     def run(self, run_id: str) -> PipelineRun:
         """One run with its steps (NotFound naming the id)."""
         if not isinstance(run_id, str) or not run_id:
