@@ -217,3 +217,8 @@ def hold(path: str, before: str) -> str:
 @sy.pipeline(name="held")
 def held(path: str):
     return hold(path, first(path))
+
+
+@sy.pipeline(name="on-ray", executor="ray")
+def on_ray(n: int = 2):
+    return numbers(n)

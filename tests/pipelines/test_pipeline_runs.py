@@ -296,3 +296,29 @@ def test_workers_are_reused_and_reload_a_module_edited_since(
     importlib.reload(edited)
     changed = sy.pipelines.run(edited.which_pipeline, workers=1)
     assert sy.pipelines.output(changed.id, "which") == [2, pid]  # reloaded in that worker
+
+
+def test_a_run_judged_lost_while_its_coordinator_lives_stops_and_keeps_that_verdict() -> None:
+    from shipyard.pipelines._api import store
+
+    result: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: result.update(run=flows.naps(seconds=20.0)))
+    thread.start()
+    deadline = time.monotonic() + 10
+    runs: list[sy.pipelines.PipelineRun] = []
+    while time.monotonic() < deadline and not runs:
+        runs = sy.pipelines.list_runs(status="running")
+        time.sleep(0.02)
+    assert runs, "the run never started"
+    started = time.monotonic()
+    store().mark_lost(runs[0].id, "judged lost elsewhere")  # as resume does for a lost run
+    thread.join(15)
+    assert time.monotonic() - started < 5  # its coordinator noticed and stopped its steps
+    run = sy.pipelines.get_run(runs[0].id)
+    assert run.status == "failed" and run.error == "judged lost elsewhere"
+
+
+def test_a_queued_run_takes_the_executor_its_pipeline_declares() -> None:
+    sy.pipelines.register(flows.on_ray)
+    assert sy.pipelines.enqueue("on-ray").executor == "ray"
+    assert sy.pipelines.enqueue("on-ray", executor="local").executor == "local"

@@ -323,12 +323,15 @@ def enqueue(
     params: Mapping[str, Any] | None = None,
     *,
     trigger: Mapping[str, Any] | None = None,
-    executor: str = "local",
+    executor: str | None = None,
 ) -> PipelineRun:
-    """Queue a run of a registered pipeline for ``shipyard scheduler`` to run."""
+    """Queue a run of a registered pipeline for ``shipyard scheduler`` to run (on
+    ``executor``, default the one the pipeline declares)."""
     version = store().version(name)
     given = json_params({**version.params, **dict(params or {})})
-    load_pipeline(version).bind((), given)  # refuse bad parameters now, not later
+    target = load_pipeline(version)
+    target.bind((), given)  # refuse bad parameters now, not later
+    executor = executor or target.executor
     make_executor(executor, None, None, {})  # and an unknown executor
     run_id = store().create_run(
         version,

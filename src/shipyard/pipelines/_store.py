@@ -315,25 +315,34 @@ class PipelineStore:
             )
 
     def beat(self, run_id: str, steps: Sequence[Mapping[str, Any]]) -> bool:
-        """Write finished or started steps and the heartbeat; whether a cancel was asked."""
+        """Write finished or started steps and the heartbeat; whether the run should stop: a
+        cancel was asked, or it is no longer running (judged lost meanwhile, and maybe
+        resumed elsewhere: then nothing is written)."""
         with self.db.write() as conn:
+            row = conn.execute(
+                select(RUNS.c.status, RUNS.c.cancel_requested).where(RUNS.c.id == run_id)
+            ).first()
+            if row is None or row.status != "running":
+                return True
             self._write_steps(conn, run_id, steps)
             conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(heartbeat_at=time.time()))
-            return bool(conn.scalar(select(RUNS.c.cancel_requested).where(RUNS.c.id == run_id)))
+            return bool(row.cancel_requested)
 
     def finish(
         self, run_id: str, status: str, error: str | None, steps: Sequence[Mapping[str, Any]]
     ) -> None:
-        """End a run (and write its last steps) in one transaction."""
+        """End a running run (and write its last steps) in one transaction; a run another
+        process ended meanwhile (judged lost) is left as it is."""
         if status not in FINISHED:
             raise InvalidInput(f"A run ends {FINISHED}; got {status!r}.")
         with self.db.write() as conn:
-            self._write_steps(conn, run_id, steps)
-            conn.execute(
+            ended = conn.execute(
                 update(RUNS)
-                .where(RUNS.c.id == run_id)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "running")
                 .values(status=status, error=_text(error), ended_at=time.time())
             )
+            if ended.rowcount == 1:
+                self._write_steps(conn, run_id, steps)
 
     @staticmethod
     def _write_steps(conn: Connection, run_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
