@@ -102,6 +102,11 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def _fair_id(request_id: str) -> bool:
+    """A request id a client may give: 1 to 128 printable characters, as the body's ``id``."""
+    return 0 < len(request_id) <= 128 and request_id.isprintable()
+
+
 @dataclass
 class _Call:
     """One prediction request as it goes through the service."""
@@ -312,10 +317,22 @@ class InferenceService:
         gated: call :meth:`gate` first."""
         headers = headers or {}
         given = headers.get("x-request-id")
-        call = _Call(endpoint, given or uuid.uuid4().hex, time.perf_counter(), headers)
+        refused = given is not None and not _fair_id(given)
+        own = None if refused else given
+        call = _Call(endpoint, own or uuid.uuid4().hex, time.perf_counter(), headers)
         self.inflight += 1
         try:
-            status, payload, extra = await self._answer(call, body, given is None, name, version)
+            if refused:  # never echoed, kept or logged: a fresh id names the refusal
+                status, payload, extra = error_answer(
+                    InvalidRequest(
+                        "X-Request-ID must be 1 to 128 printable characters (no control "
+                        "characters); leave it out and the server names the request."
+                    )
+                )
+            else:
+                status, payload, extra = await self._answer(
+                    call, body, given is None, name, version
+                )
         finally:
             self.inflight -= 1
         seconds = time.perf_counter() - call.started
