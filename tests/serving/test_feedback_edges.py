@@ -74,3 +74,21 @@ def test_a_request_id_header_is_at_most_128_printable_characters(
             assert "X-Request-ID must be 1 to 128 printable" in refused.json()["error"]
             assert refused.headers["x-request-id"] != bad
         assert client.get("/v2/health/ready").status_code == 200
+
+
+def test_a_label_nested_a_thousand_levels_deep_is_refused(store: Path, start_server: Any) -> None:
+    app = serving.create_app("loans-gbm@champion", poll=0)
+    running = start_server(app)
+    with httpx.Client(base_url=running.url, timeout=30) as client:
+        row = make_loans(1, seed=0)[FEATURES].to_dict("records")[0]
+        answered = client.post("/predict", json=row).json()["id"]
+        for depth in (990, 9):
+            label = "[" * depth + "1" + "]" * depth
+            body = f'{{"id": "{answered}", "label": {label}}}'
+            refused = client.post(
+                "/feedback", content=body, headers={"content-type": "application/json"}
+            )
+            assert refused.status_code == 400, (depth, refused.text[:200])
+            assert "feedback[0].label nests more than 8 levels" in refused.json()["error"]
+        fine = client.post("/feedback", json={"id": answered, "label": [1]})
+        assert fine.status_code == 200

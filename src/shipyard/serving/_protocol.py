@@ -320,3 +320,26 @@ def check_feedback(items: list[Any]) -> None:
             raise InvalidRequest(f"feedback[{i}].reward must be a number in [0, 1].")
         if item.get("label") is None and reward is None:  # a null label is no label
             raise InvalidRequest(f"feedback[{i}] needs a label or a reward.")
+        if _depth(item.get("label")) > MAX_LABEL_DEPTH:
+            raise InvalidRequest(
+                f"feedback[{i}].label nests more than {MAX_LABEL_DEPTH} levels of lists or "
+                "objects; expected a value, or a list of values (one per row)."
+            )
+
+
+MAX_LABEL_DEPTH = 8  # a label is a value, or a list of values (a row's may be a list too)
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (0 for a scalar), without recursion
+    (a body nested a thousand levels deep must not exhaust the stack), stopping early."""
+    deepest, level, todo = 0, 0, [value]
+    while todo and deepest <= MAX_LABEL_DEPTH:
+        level += 1
+        nested = [v for item in todo if isinstance(item, (list, dict)) for v in (
+            item.values() if isinstance(item, dict) else item
+        )]  # fmt: skip
+        if any(isinstance(item, (list, dict)) for item in todo):
+            deepest = level
+        todo = nested
+    return deepest
