@@ -199,3 +199,15 @@ def test_memory_url_is_a_private_in_process_store():
     finally:
         one.dispose()
         two.dispose()
+
+
+def test_text_with_a_nul_character_is_refused_before_the_database(backend: str) -> None:
+    """PostgreSQL cannot store a NUL character (a raw DataError) and SQLite cuts text at it:
+    every statement refuses one as bad input instead, naming the field where it can."""
+    from shipyard import monitoring
+
+    with pytest.raises(InvalidInput, match=r"text may not contain NUL characters"):
+        monitoring.get_monitor("a\x00b")
+    with pytest.raises(InvalidInput, match=r"text may not contain NUL characters"):
+        sy.search_runs("exp\x00eriment")
+    assert monitoring.list_monitors() == []  # the store still answers

@@ -310,8 +310,13 @@ def check_feedback(items: list[Any]) -> None:
             "send them in several requests."
         )
     for i, item in enumerate(items):
-        if not isinstance(item.get("id"), str):
+        request_id = item.get("id")
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= 128:
             raise InvalidRequest(f"feedback[{i}].id must be a request id (text).")
+        if not request_id.isprintable():
+            raise InvalidRequest(
+                f"feedback[{i}].id must be a request id: printable characters only."
+            )
         reward = item.get("reward")
         if reward is not None and (
             isinstance(reward, bool) or not isinstance(reward, (int, float))

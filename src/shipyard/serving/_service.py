@@ -351,7 +351,7 @@ class InferenceService:
             if isinstance(body, RequestBody):
                 body = await body.load()
             given = body.get("id") if may_rename and isinstance(body, dict) else None
-            if isinstance(given, str) and 0 < len(given) <= 128:
+            if isinstance(given, str) and _fair_id(given):
                 call.request_id = given  # an OIP request names itself: feedback uses that id
             call.route = self.pick(router, body, call.headers, version)
             return 200, await self._predict(call, body), {}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,7 @@ class Database:
                 connect_args={"check_same_thread": False},
             )
             _configure_sqlite(engine, wal=False)
+            _refuse_nul(engine)
             return engine
         try:
             url = make_url(self.url)
@@ -146,12 +148,15 @@ class Database:
                 Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
             _configure_sqlite(engine, wal=True)
+            _refuse_nul(engine)
             return engine
         if backend == "postgresql":
             if url.drivername == "postgresql":
                 url = url.set(drivername="postgresql+psycopg")
             try:
-                return create_engine(url, pool_pre_ping=True)
+                engine = create_engine(url, pool_pre_ping=True)
+                _refuse_nul(engine)
+                return engine
             except ModuleNotFoundError as exc:
                 raise ShipyardError(
                     "PostgreSQL needs psycopg 3: pip install 'shipyard[postgres]'."
@@ -214,6 +219,31 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("shipyard_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _refuse_nul(engine: Engine) -> None:
+    """Refuse text holding a NUL character before it reaches the database (PostgreSQL
+    cannot store one and SQLite cuts text at it), as bad input naming the field where the
+    statement names it, whichever capability sent it (a name looked up, a filter, a row
+    written one at a time)."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(_conn: Any, _cursor: Any, _sql: str, parameters: Any, _ctx: Any, many: bool) -> None:
+        if many:  # bulk writes (metrics, evidence) carry values checked where they entered;
+            return  # scanning every one would tax the hot paths
+        todo: list[tuple[object, Any]] = [("", parameters)]
+        while todo:
+            key, value = todo.pop()
+            if isinstance(value, str):
+                if "\x00" in value:
+                    field = re.sub(r"_\d+$", "", str(key)) or "a text value"
+                    raise InvalidInput(
+                        f"{field}: text may not contain NUL characters (\\x00); got {value[:40]!r}."
+                    )
+            elif isinstance(value, Mapping):
+                todo.extend(value.items())
+            elif isinstance(value, (list, tuple)):
+                todo.extend((key, item) for item in value)
 
 
 def ping(conn: Connection) -> None:
