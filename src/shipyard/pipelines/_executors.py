@@ -260,9 +260,3 @@ def make_executor(
     ):
         raise InvalidInput(f"workers must be a whole number >= 1; got {workers!r}.")
     return factory(workers, address, env)
-
-
-def describe(value: Any) -> str:
-    """A short text for a value in messages."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
