@@ -11,7 +11,7 @@ import pytest
 
 import shipyard as sy
 from shipyard.data import make_loans
-from shipyard.errors import InvalidInput, NotFound
+from shipyard.errors import IntegrityError, InvalidInput, NotFound
 
 
 @pytest.fixture
@@ -178,3 +178,16 @@ def test_register_from_an_fsspec_url(home, loans):
     version = sy.datasets.register("remote", "memory://shipyard-test/loans")
     assert version.rows == 200
     fs.rm("/shipyard-test", recursive=True)
+
+
+def test_a_data_file_changed_after_it_was_read_is_never_read_silently(home, loans):
+    version = sy.datasets.register("loans", loans)
+    assert len(version.to_pandas()) == 2_000  # hashed once here
+    path = version.path()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, a moment later
+    path.write_bytes(bytes(data))
+
+    for read in (version.to_arrow, version.scan, version.dataset):
+        with pytest.raises(IntegrityError, match="corrupt"):
+            read()

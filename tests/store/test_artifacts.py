@@ -35,7 +35,7 @@ def stored_files(store: ArtifactStore) -> list[str]:
 
 
 def object_file(store: ArtifactStore, digest: str) -> str:
-    (path,) = [p for p in stored_files(store) if p.endswith(digest)]
+    (path,) = [p for p in stored_files(store) if p.endswith(digest) and "/objects/" in p]
     return path
 
 
@@ -49,10 +49,11 @@ def test_identical_content_is_stored_once(store, tmp_path):
 
     expected = hashlib.sha256(data).hexdigest()
     assert first == second == third == Blob(expected, len(data))
-    assert stored_files(store) == [object_file(store, expected)]
+    mark = f"{store.root}/marks/{expected}"  # stored again: kept from garbage collection
+    assert stored_files(store) == sorted([object_file(store, expected), mark])
 
     store.put_bytes(b"other bytes")
-    assert len(stored_files(store)) == 2
+    assert len(stored_files(store)) == 3
 
 
 def test_round_trip_and_download(store, tmp_path):
@@ -226,3 +227,71 @@ def test_memory_stores_with_different_names_are_separate():
         assert not two.exists(blob.digest)
     finally:
         one.fs.rm(one.root, recursive=True)
+
+
+@pytest.mark.parametrize("how", ["bytes", "file"])
+def test_storing_content_again_replaces_a_same_size_corrupt_copy(store, tmp_path, how):
+    data = b"model weights" * 10_000
+    blob = store.put_bytes(data)
+    path = object_file(store, blob.digest)
+    bad = bytearray(data)
+    bad[len(bad) // 2] ^= 0xFF  # same size: a size check alone cannot see it
+    store.fs.pipe_file(path, bytes(bad))
+    with pytest.raises(IntegrityError, match="log the artifact again"):
+        store.get_bytes(blob.digest)
+
+    if how == "bytes":
+        again = store.put_bytes(data)
+    else:
+        source = tmp_path / "weights.bin"
+        source.write_bytes(data)
+        again = store.put_file(source)
+
+    assert again == blob
+    assert store.get_bytes(blob.digest) == data  # repaired
+    assert [p for p in stored_files(store) if p.startswith(f"{store.root}/tmp/")] == []
+
+
+def test_a_local_file_changed_after_it_was_read_is_refused(tmp_path):
+    store = ArtifactStore(tmp_path / "artifacts")
+    data = b"a,b\n1,2\n" * 1000
+    blob = store.put_bytes(data)
+    path = store.local_path(blob.digest)
+    assert path.read_bytes() == data
+    bad = bytearray(data)
+    bad[10] ^= 0x01  # same size, same second: only mtime_ns/ctime differ
+    path.write_bytes(bytes(bad))
+
+    with pytest.raises(IntegrityError, match=blob.digest):
+        store.local_path(blob.digest)
+    with pytest.raises(IntegrityError):  # and on every later call, not just once
+        store.local_path(blob.digest)
+
+    store.put_bytes(data)  # logging it again repairs it
+    assert store.local_path(blob.digest).read_bytes() == data
+
+
+def test_an_unchanged_local_file_is_hashed_once(tmp_path, monkeypatch):
+    store = ArtifactStore(tmp_path / "artifacts")
+    blob = store.put_bytes(b"x" * 100)
+    opened: list[str] = []
+    real_open = store.fs.open
+
+    def counting_open(path: str, mode: str = "rb", **kwargs: object) -> object:
+        opened.append(path)
+        return real_open(path, mode, **kwargs)
+
+    monkeypatch.setattr(store.fs, "open", counting_open)
+    for _ in range(3):
+        store.local_path(blob.digest)
+    assert opened == []  # hashed when written; only a stat per call since
+
+
+def test_a_damaged_cached_copy_of_a_remote_blob_is_fetched_again(tmp_path):
+    store = ArtifactStore(f"memory://shipyard-test-{uuid.uuid4().hex}", cache_dir=tmp_path)
+    data = b"remote" * 1000
+    blob = store.put_bytes(data)
+    cached = store.local_path(blob.digest)
+    cached.write_bytes(b"R" + data[1:])
+    assert store.local_path(blob.digest).read_bytes() == data
+    store.fs.rm(store.root, recursive=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +15,10 @@ from shipyard.errors import IntegrityError, InvalidInput, NotFound
 
 __all__ = ["ArtifactStore", "Blob"]
 
+log = logging.getLogger("shipyard.store")
+
 _CHUNK = 1 << 20
+MARKS = "marks"  # folder of marks: content stored again, its blob kept from garbage collection
 
 
 @dataclass(frozen=True)
@@ -28,9 +33,14 @@ class ArtifactStore:
     """Blobs addressed by sha256: identical content is stored once.
 
     Content is written under a temporary name and renamed into place, so a crash never
-    leaves a half-written blob visible; every read re-hashes and raises
-    :class:`~shipyard.errors.IntegrityError` on a mismatch. ``url`` is a folder, or any
-    fsspec URL (``s3://bucket/prefix``, ``memory://name``). Thread-safe.
+    leaves a half-written blob visible. :meth:`get_bytes` and :meth:`download` re-hash on
+    every read and raise :class:`~shipyard.errors.IntegrityError` on a mismatch;
+    :meth:`local_path` hashes a file before handing it out and again whenever its size,
+    modification time, change time or inode differ from when it was hashed. Storing content
+    that is already stored hashes the stored copy and replaces it if it is corrupt, and
+    leaves a mark (``marks/<digest>``) that keeps garbage collection off the blob for its
+    grace period. ``url`` is a folder, or any fsspec URL (``s3://bucket/prefix``,
+    ``memory://name``). Thread-safe.
 
     Example:
         >>> store = ArtifactStore("memory://doctest")
@@ -44,7 +54,7 @@ class ArtifactStore:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._fs: Any = None
         self._root = ""
-        self._verified: set[str] = set()
+        self._verified: dict[str, tuple[int, ...]] = {}  # local path -> stat when hashed
 
     @property
     def fs(self) -> Any:
@@ -95,9 +105,46 @@ class ArtifactStore:
         return Blob(digest, size)
 
     def _intact(self, digest: str, size: int) -> bool:
-        """Stored with the right size: a damaged copy (truncated, say) is written again."""
+        """Already stored intact (right size, right hash): then it is marked as stored again.
+
+        A damaged copy (truncated, or the same size with other bytes) is reported and
+        written again, which is what the corruption error advises."""
         path = self._path(digest)
-        return bool(self.fs.exists(path)) and int(self.fs.size(path)) == size
+        if not self.fs.exists(path):
+            return False
+        if int(self.fs.size(path)) != size:
+            actual = f"{self.fs.size(path)} bytes instead of {size}"
+        elif _is_local(self.fs) and self._unchanged(path):
+            actual = None
+        else:
+            actual = self._hash(path)
+            actual = None if actual == digest else f"content hashing to {actual}"
+        if actual is not None:
+            log.warning(
+                "artifact sha256:%s in %s was corrupt (%s); replacing it", digest, self.url, actual
+            )
+            return False
+        self.fs.makedirs(f"{self.root}/{MARKS}", exist_ok=True)
+        self.fs.pipe_file(f"{self.root}/{MARKS}/{digest}", b"")
+        # Checked again after the mark: a collector that took the blob away before seeing
+        # the mark has it written again here; one that sees the mark puts it back.
+        return bool(self.fs.exists(path))
+
+    def _hash(self, path: str) -> str:
+        """sha256 of a stored file, streamed; on a local store its stat is remembered."""
+        hasher = hashlib.sha256()
+        before = _stat(path) if _is_local(self.fs) else None
+        with self.fs.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                hasher.update(chunk)
+        if before is not None:
+            self._verified[path] = before
+        return hasher.hexdigest()
+
+    def _unchanged(self, path: str) -> bool:
+        """Hashed by this process and not touched since (same size, times and inode)."""
+        known = self._verified.get(path)
+        return known is not None and known == _stat(path)
 
     def exists(self, digest: str) -> bool:
         """Whether a blob with this digest is stored."""
@@ -130,29 +177,38 @@ class ArtifactStore:
     def local_path(self, digest: str) -> Path:
         """A local file with the blob's content, for engines that read paths (DuckDB, Arrow).
 
-        On a local store it is the stored file itself, hashed once per process before it is
-        handed out; on a remote store, a verified download into ``cache_dir``.
+        On a local store it is the stored file itself; on a remote store, a verified copy in
+        ``cache_dir``. The file is hashed before it is first handed out and again whenever
+        its size, modification or change time or inode moved since (one ``stat`` per call
+        otherwise): changed bytes raise :class:`~shipyard.errors.IntegrityError` rather than
+        being read (a damaged cached copy is downloaded again).
         """
         if _is_local(self.fs):
-            path = Path(self._path(digest))
-            if digest not in self._verified:
-                if not path.is_file():
-                    raise NotFound(
-                        f"Artifact content sha256:{digest} is not in the artifact store at "
-                        f"{self.url}."
-                    )
-                hasher = hashlib.sha256()
-                with path.open("rb") as fh:
-                    for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                        hasher.update(chunk)
-                self._verify(digest, hasher.hexdigest())
-                self._verified.add(digest)
-            return path
+            path = self._path(digest)
+            if not Path(path).is_file():
+                raise NotFound(
+                    f"Artifact content sha256:{digest} is not in the artifact store at {self.url}."
+                )
+            if not self._unchanged(path):
+                actual = self._hash(path)
+                if actual != digest:
+                    self._verified.pop(path, None)
+                    self._verify(digest, actual)
+            return Path(path)
         if self.cache_dir is None:
             raise InvalidInput(f"Artifact store {self.url} is remote and has no cache folder.")
         cached = self.cache_dir / digest
+        key = str(cached)
+        if cached.is_file() and not self._unchanged(key):
+            before = _stat(key)
+            if _file_sha256(cached) == digest:
+                self._verified[key] = before
+            else:
+                log.warning("cached copy %s was damaged; downloading it again", cached)
+                cached.unlink(missing_ok=True)
         if not cached.is_file():
             self.download(digest, cached)
+            self._verified[key] = _stat(key)
         return cached
 
     def _commit(self, chunks: Iterator[bytes], digest: str) -> None:
@@ -172,6 +228,8 @@ class ArtifactStore:
                 )
             self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
             self.fs.mv(temp, final)
+            if _is_local(self.fs):
+                self._verified[final] = _stat(final)
         finally:
             if self.fs.exists(temp):
                 self.fs.rm(temp)
@@ -200,6 +258,20 @@ class ArtifactStore:
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
+
+
+def _stat(path: str) -> tuple[int, ...]:
+    """What a local file's content change moves: size, modification and change times, inode."""
+    st = os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _file_sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def _is_local(fs: Any) -> bool:
