@@ -48,8 +48,24 @@ class Metrics:
         )
         self.load_failures = Counter(
             "shipyard_model_load_failures",
-            "Versions that failed to load or warm (they took no traffic).",
+            "Failed attempts to load or warm a version (it took no traffic; it is tried "
+            "again after a back-off).",
             ["model"],
+            registry=self.registry,
+        )
+        self.load_retry = Gauge(
+            "shipyard_model_load_retry_seconds",
+            "A version named for serving that failed to load or warm: the back-off before its "
+            "next attempt (doubling per failure, capped at 300 s). Absent once it loads or is "
+            "no longer named.",
+            ["model", "version"],
+            registry=self.registry,
+        )
+        self.load_failing = Gauge(
+            "shipyard_model_load_failing",
+            "Consecutive failed attempts to load the version (see "
+            "shipyard_model_load_retry_seconds).",
+            ["model", "version"],
             registry=self.registry,
         )
 
@@ -113,6 +129,15 @@ class Metrics:
                 self.route_p_value.labels(deployment, route, metric).set(row["p_value"])
             significant = 1.0 if row.get("significant") else 0.0
             self.route_significant.labels(deployment, route, metric).set(significant)
+
+    def load_failures_now(self, failures: list[Any]) -> None:
+        """Set the back-off gauges from the slots' current ``LoadFailure``s (only those)."""
+        self.load_retry.clear()
+        self.load_failing.clear()
+        for failure in failures:
+            name, _, version = str(failure.ref).rpartition("@")
+            self.load_retry.labels(name, version).set(failure.delay)
+            self.load_failing.labels(name, version).set(failure.failures)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

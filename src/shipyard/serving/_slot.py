@@ -13,18 +13,21 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shipyard import models
+from shipyard.errors import ShipyardError
 from shipyard.serving._batcher import Batcher
 
-__all__ = ["Active", "Slot"]
+__all__ = ["Active", "LoadFailure", "Slot"]
 
 log = logging.getLogger("shipyard.serving")
 
 WARM_ROWS = 16
 INLINE_BELOW = 0.0002  # seconds per one-row call under which requests are not batched
+BACKOFF = (2.0, 300.0)  # seconds before the first retry of a failed version, and the cap
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,29 @@ class Active:
         return int(self.model.version.version)
 
 
+@dataclass(frozen=True)
+class LoadFailure:
+    """A version that failed to load or warm: how many times in a row, the last error, and
+    when (on the slot's clock) it may be tried again, ``delay`` seconds after the failure."""
+
+    version_id: str
+    ref: str
+    failures: int
+    error: str
+    delay: float
+    retry_at: float
+
+    def message(self) -> str:
+        """One line for logs and errors, the same until the next attempt."""
+        times = "once" if self.failures == 1 else f"{self.failures} times in a row"
+        return (
+            f"loading {self.ref}: {self.error} (failed {times}; next attempt in {self.delay:g} s)"
+        )
+
+
 class Slot:
-    """One model reference being served (see the module docstring)."""
+    """One model reference being served (see the module docstring). ``clock`` (monotonic
+    seconds) and ``backoff`` (first delay, cap) are there for tests."""
 
     def __init__(
         self,
@@ -55,6 +79,8 @@ class Slot:
         max_wait: float = 0.0,
         observe_batch: Any = None,
         observe_load: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: tuple[float, float] = BACKOFF,
     ) -> None:
         self.ref = ref
         self.format = format
@@ -62,18 +88,24 @@ class Slot:
         self.max_wait = max_wait
         self.observe_batch = observe_batch
         self.observe_load = observe_load  # told (version ref, seconds) after every load
+        self.clock = clock
+        self.backoff = backoff
         self.active: Active | None = None
         self.last_error: str | None = None
-        self.failed: str | None = None  # a version that failed: not retried until it changes
+        self.failure: LoadFailure | None = None  # the version named now failed: backing off
 
     @property
     def ready(self) -> bool:
         return self.active is not None
 
     def load(self) -> Active:
-        """Load and warm the version the reference names now, and make it active."""
+        """Load and warm the version the reference names now, and make it active.
+
+        Raises the version's :class:`LoadFailure` message (a ``ShipyardError``) without
+        trying while it is backing off."""
         info = models.get(self.ref)
-        self.active = self._prepare(info)
+        self._check_backoff(info)
+        self.active = self._attempt(info)
         return self.active
 
     async def refresh(self) -> bool:
@@ -85,17 +117,47 @@ class Slot:
             return False
         current = self.active
         if current is not None and current.model.version.id == info.id:
+            self.failure = self.last_error = None  # named back: whatever failed is moot
             return False
         try:
-            prepared = await asyncio.to_thread(self._prepare, info)
-        except Exception as exc:
-            self.last_error = f"loading {info.ref}: {exc}"
-            log.error("model %s failed to load and takes no traffic: %s", info.ref, exc)
+            self._check_backoff(info)
+            prepared = await asyncio.to_thread(self._attempt, info)
+        except Exception:
             return False
         self.active = prepared
-        self.last_error = None
         log.info("now serving %s (was %s)", info.ref, current and current.model.version.ref)
         return True
+
+    def _check_backoff(self, info: Any) -> None:
+        failure = self.failure
+        if (
+            failure is not None
+            and failure.version_id == info.id
+            and self.clock() < failure.retry_at
+        ):
+            raise ShipyardError(failure.message())
+
+    def _attempt(self, info: Any) -> Active:
+        """One try at loading ``info``: on failure the back-off grows (and the error is
+        logged once per distinct message), on success it is forgotten."""
+        try:
+            prepared = self._prepare(info)
+        except Exception as exc:
+            before = self.failure if self.failure and self.failure.version_id == info.id else None
+            failures = before.failures + 1 if before is not None else 1
+            first, cap = self.backoff
+            delay = min(first * 2 ** (failures - 1), cap)
+            self.failure = failure = LoadFailure(
+                info.id, info.ref, failures, str(exc), delay, self.clock() + delay
+            )
+            self.last_error = failure.message()
+            if before is None or before.error != failure.error:
+                log.error("model %s failed to load and takes no traffic: %s", info.ref, exc)
+            else:
+                log.info("model %s still fails to load: %s", info.ref, self.last_error)
+            raise ShipyardError(self.last_error) from exc
+        self.failure = self.last_error = None
+        return prepared
 
     def _prepare(self, info: Any) -> Active:
         started = time.perf_counter()

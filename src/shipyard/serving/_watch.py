@@ -6,6 +6,11 @@ alias swaps a slot's model, a changed deployment revision builds a new router th
 the old one in one assignment, and the policy's judge (a canary's) runs on the routes'
 statistics, its decision recorded only if nobody changed the deployment since.
 
+A version that fails to load backs off (``serving._slot``): a deployment revision whose
+router could not be built is tried again at each poll, but the slots it made are kept
+between tries, so a route that loaded is not loaded again and a failing one waits its
+back-off; ``/metrics`` shows each failing version (``shipyard_model_load_retry_seconds``).
+
 Each router answers in an evidence period (``Router.period``: the policy's epoch and the
 revision it began at, from the evidence store; ``serving._evidence``). A decision the
 service takes on the request path (:meth:`Watcher.apply_now`: the breaker of a failing
@@ -82,6 +87,7 @@ class Watcher:
         self.evidence = evidence
         self._wake: asyncio.Event | None = None
         self._decided: tuple[Router, Decision] | None = None
+        self._pending: dict[str, Slot] = {}  # slots of a build that failed, kept for the next
 
     # -- building routers ----------------------------------------------------------------
     def _slot(self, ref: str, old: Router | None) -> Slot:
@@ -89,9 +95,11 @@ class Watcher:
             for route, slot in old.slots.items():
                 if old.models[route] == ref:
                     return slot  # same reference: keep the loaded model
+        if ref in self._pending:
+            return self._pending[ref]  # loaded, or backing off, in a build that failed
         served = self.served
         metrics = served.metrics
-        return Slot(
+        self._pending[ref] = slot = Slot(
             ref,
             format=served.format,
             max_batch=served.max_batch,
@@ -101,6 +109,7 @@ class Watcher:
                 seconds
             ),
         )
+        return slot
 
     def build(self) -> Router:
         """A router for the deployment (or model) as stored now, every model loaded."""
@@ -116,9 +125,11 @@ class Watcher:
             models = {r.name: r.model for r in stored.routes}
             slots = {r.name: self._slot(r.model, old) for r in stored.routes}
             weights, policy, revision = stored.split, stored.policy, (stored.id, stored.revision)
+        self._pending = {ref: s for ref, s in self._pending.items() if ref in models.values()}
         for slot in slots.values():
             if not slot.ready:
                 slot.load()
+        self._pending = {}
         epoch = policy_of(policy).epoch(policy) if policy else ""
         period = epoch
         if self.evidence is not None and served.deployment is not None:
@@ -144,6 +155,14 @@ class Watcher:
                     log.error("could not apply a change of %s: %s", served.name, exc)
                     served.metrics.load_failures.labels(served.name).inc()
                 served.last_error = str(exc)
+            self.report_failures()
+
+    def report_failures(self) -> None:
+        """The back-off gauges from every slot served or pending."""
+        router = self.served.router
+        slots = [*(router.slots.values() if router is not None else ()), *self._pending.values()]
+        failures = {id(s.failure): s.failure for s in slots if s.failure is not None}
+        self.served.metrics.load_failures_now(list(failures.values()))
 
     async def check(self) -> None:
         """One poll: a decision taken meanwhile (recorded first), keys, aliases, the
