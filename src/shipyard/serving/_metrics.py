@@ -68,7 +68,10 @@ class Metrics:
             ["model", "version"],
             registry=self.registry,
         )
+        self._rollout_metrics()
 
+    def _rollout_metrics(self) -> None:
+        """Shadow copies and the rollout policy's statistics per route."""
         self.shadow = Counter(
             "shipyard_shadow_rows",
             "Rows a shadow route answered: agreeing with the answer returned, differing, or "
