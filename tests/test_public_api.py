@@ -138,6 +138,9 @@ PUBLIC = {
         "VersionedRegistry",
         "check_alias",
         "watch_versions",
+        "Collection",
+        "Garbage",
+        "collect_garbage",
     ],
     "shipyard.data": [
         "ColumnSchema",

@@ -18,6 +18,7 @@ from shipyard.cli import (
 from shipyard.cli._api import api_cmd
 from shipyard.cli._automl import automl_cmd
 from shipyard.cli._common import state
+from shipyard.cli._gc import gc_cmd
 from shipyard.cli._quickstart import quickstart_cmd
 from shipyard.cli._scheduler import scheduler_cmd
 from shipyard.cli._serve import serve_cmd
@@ -48,6 +49,7 @@ app.add_typer(_tracking.experiments, name="experiments")
 app.add_typer(_tracking.runs, name="runs")
 app.add_typer(_db.app, name="db")
 app.command("scheduler")(scheduler_cmd)
+app.command("gc")(gc_cmd)
 
 
 def _version(value: bool) -> None:

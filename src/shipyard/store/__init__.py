@@ -8,6 +8,7 @@ import threading
 from shipyard.config import get_settings, on_reset
 from shipyard.store._artifacts import ArtifactStore, Blob
 from shipyard.store._db import Database
+from shipyard.store._gc import Collection, Garbage, collect_garbage
 from shipyard.store._migrate import HEAD_REVISION, SchemaState, current_revision, upgrade
 from shipyard.store._schema import Base
 from shipyard.store._versioned import (
@@ -23,12 +24,15 @@ __all__ = [
     "ArtifactStore",
     "Base",
     "Blob",
+    "Collection",
     "Database",
     "Edges",
+    "Garbage",
     "RegistrySpec",
     "SchemaState",
     "VersionedRegistry",
     "check_alias",
+    "collect_garbage",
     "current_revision",
     "default_artifacts",
     "default_database",

@@ -251,6 +251,10 @@ class ArtifactStore:
                 "or log the artifact again."
             )
 
+    def object_path(self, digest: str) -> str:
+        """Where the blob ``digest`` lives inside :attr:`fs` (whether or not it exists)."""
+        return self._path(digest)
+
     def _path(self, digest: str) -> str:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise InvalidInput(f"Artifact digest {digest!r} is not a sha256 hex digest.")
