@@ -7,14 +7,18 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 import shipyard as sy
 from shipyard.cli import app
-from shipyard.store import collect_garbage, default_artifacts, default_database
+from shipyard.config import get_settings
+from shipyard.store import Database, collect_garbage, default_artifacts, default_database
 
 HOUR = 3600.0
 runner = CliRunner()
@@ -162,3 +166,44 @@ def test_two_collectors_at_once_remove_each_orphan_once_and_nothing_referenced(b
     assert [sy.load_artifact(run.id, f"kept-{i}.txt") for i in range(10)] == [
         f"kept {i}" for i in range(10)
     ]
+
+
+class _LateWriter(Database):
+    """The real store; ``late`` runs just before the collector's second look (the writer
+    that raced it), on the second scan of the references."""
+
+    def __init__(self, url: str, late: Callable[[], None]) -> None:
+        super().__init__(url)
+        self.late, self.reads = late, 0
+
+    @contextmanager
+    def read(self) -> Iterator[object]:  # type: ignore[override]
+        self.reads += 1
+        if self.reads == 2:
+            self.late()
+        with super().read() as conn:
+            yield conn
+
+
+@pytest.mark.parametrize("writer", ["records it", "stored it again"])
+def test_a_blob_a_writer_takes_up_during_the_collection_is_put_back(home, writer):
+    blob = default_artifacts().put_bytes(b"taken up again while the collector runs")
+    _age_everything(home)
+
+    def late() -> None:
+        if writer == "records it":
+            with sy.start_run(experiment="gc"):
+                sy.set_tag("ref", blob.digest)
+        else:  # its mark came first, its look at the blob before the collector moved it
+            marks = home / "artifacts" / "marks"
+            marks.mkdir(exist_ok=True)
+            (marks / blob.digest).write_bytes(b"")
+
+    database = _LateWriter(get_settings().db_url, late)
+    try:
+        found = collect_garbage(database, default_artifacts(), apply=True)
+    finally:
+        database.dispose()
+    assert database.reads == 2 and [g.kind for g in found.found] == ["blob"]
+    assert found.removed == []
+    assert _blob(blob.digest).read_bytes() == b"taken up again while the collector runs"

@@ -145,6 +145,8 @@ def collect_garbage(
     kept = set()
     for path, (size, mtime) in files:
         digest = path.rsplit("/", 1)[-1]
+        if not _DIGEST.fullmatch(digest):
+            continue  # not a blob's name: not ours to judge
         if digest in referenced:
             result.referenced += 1
         elif mtime >= cutoff or marks.get(digest, (0, 0.0))[1] >= cutoff:
@@ -184,8 +186,8 @@ def _apply(database: Database, artifacts: ArtifactStore, result: Collection, cut
                 _restore(fs, aside, item.path)
             elif _quietly(lambda aside=aside: fs.rm(aside)):
                 result.removed.append(item)
-    if blobs:
-        _quietly(lambda: fs.rm(trash, recursive=True))
+    if blobs and not _listing(fs, trash):  # anything left (a failed restore) waits there
+        _quietly(lambda: fs.rm(trash, recursive=True))  # for the next collector to put back
     for item in result.found:
         digest = item.path.rsplit("/", 1)[-1]
         if item.kind == "mark" and fs.exists(artifacts.object_path(digest)):
