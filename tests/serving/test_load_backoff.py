@@ -90,10 +90,11 @@ def test_metrics_show_the_backoff_until_the_version_loads(broken: Path, start_se
     while _gauges(running.url).get(f"shipyard_model_load_failing{labels}") is None:
         assert time.monotonic() < deadline, "the failure never showed in /metrics"
         time.sleep(0.05)
-    time.sleep(1.0)  # twenty polls, none of them a new attempt (the first retry is at 2 s)
+    time.sleep(1.0)  # twenty polls; the first retry is only due 2 s after the failure
     gauges = _gauges(running.url)
-    assert gauges[f"shipyard_model_load_failing{labels}"] == 1.0
-    assert gauges[f"shipyard_model_load_retry_seconds{labels}"] == 2.0
+    failing = gauges[f"shipyard_model_load_failing{labels}"]
+    assert failing <= 2.0  # not twenty (a loaded machine may have been slow to show the first)
+    assert gauges[f"shipyard_model_load_retry_seconds{labels}"] == 2.0 * 2 ** (failing - 1)
     answer = httpx.post(running.url + "/predict", json=ROW).json()
     assert answer["version"] == 1
 
@@ -117,7 +118,7 @@ def test_a_deployment_whose_new_route_fails_backs_off_and_keeps_answering(
             assert time.monotonic() < deadline, "the failure never showed in /metrics"
             time.sleep(0.05)
         time.sleep(1.0)
-        assert _gauges(running.url)[f"shipyard_model_load_failing{labels}"] == 1.0
+        assert _gauges(running.url)[f"shipyard_model_load_failing{labels}"] <= 2.0  # not 20
         assert httpx.post(running.url + "/predict", json=ROW).json()["version"] == 1
     finally:
         deployments.delete("backoff")
