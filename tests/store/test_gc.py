@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import shipyard as sy
 from shipyard.cli import app
-from shipyard.config import get_settings
+from shipyard.config import get_settings, reset_settings
 from shipyard.store import Database, collect_garbage, default_artifacts, default_database
 
 HOUR = 3600.0
@@ -207,3 +207,20 @@ def test_a_blob_a_writer_takes_up_during_the_collection_is_put_back(home, writer
     assert database.reads == 2 and [g.kind for g in found.found] == ["blob"]
     assert found.removed == []
     assert _blob(blob.digest).read_bytes() == b"taken up again while the collector runs"
+
+
+def test_collection_on_an_object_store(home, monkeypatch):
+    monkeypatch.setenv("SHIPYARD_ARTIFACTS_URL", f"memory://gc-{time.time_ns()}")
+    reset_settings()
+    store = default_artifacts()
+    with sy.start_run(experiment="gc") as run:
+        run.log_text("kept", "kept.txt")
+    orphan = store.put_bytes(b"nobody's, in an object store")
+    store.fs.pipe_file(f"{store.root}/tmp/partial", b"x" * 10)
+    time.sleep(0.01)
+
+    found = collect_garbage(default_database(), store, older_than=0.001, apply=True)
+    assert sorted(g.kind for g in found.removed) == ["blob", "temporary"]
+    assert not store.exists(orphan.digest)
+    assert sy.load_artifact(run.id, "kept.txt") == "kept"
+    store.fs.rm(store.root, recursive=True)
