@@ -24,6 +24,8 @@ __all__ = [
     "oip_columns",
     "plain_columns",
     "plain_outputs",
+    "refuse_nested",
+    "validated",
 ]
 
 # OIP datatypes of the tensors a client may send and we answer with: their NumPy form as
@@ -53,12 +55,12 @@ def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]
         columns = body["columns"]
         if not isinstance(columns, Mapping) or not columns:
             raise InvalidRequest('"columns" must be an object of column name to a list of values.')
-        lengths = set()
+        lengths, known = set(), set(names)
         for name, values in columns.items():
             if not isinstance(values, list):
                 raise InvalidRequest(f'"columns.{name}" must be a list of values.')
-            if not _NESTED.isdisjoint(map(type, values)):
-                raise InvalidRequest(_nested_message(f'"columns.{name}"'))
+            if name not in known and not _NESTED.isdisjoint(map(type, values)):
+                raise InvalidRequest(_nested_message(f'"columns.{name}"'))  # (see validated)
             lengths.add(len(values))
         if len(lengths) != 1:
             raise InvalidRequest(f'"columns" lists differ in length: {sorted(lengths)}.')
@@ -85,15 +87,17 @@ def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]
             except KeyError:
                 pass  # some record lacks an input: the general path below names it
             else:
-                columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
-                if not _NESTED.isdisjoint(map(type, itertools.chain.from_iterable(rows))):
-                    _refuse_nested(columns)
-                return columns, len(rows)
+                if set(map(len, records)) != {len(names)}:  # keys the model does not take
+                    unused = {k for r in records for k in r} - set(names)
+                    refuse_nested({n: [r.get(n) for r in records] for n in sorted(unused)})
+                transposed = zip(*rows, strict=True)
+                return {n: list(c) for n, c in zip(names, transposed, strict=True)}, len(rows)
         present = {k for r in records for k in r}
-        wanted = [n for n in names if n in present] + sorted(present - set(names))
-        columns = {n: [r.get(n) for r in records] for n in wanted}
-        _refuse_nested(columns)
-        return columns, len(records)
+        extra = sorted(present - set(names))
+        taken = {n: [r.get(n) for r in records] for n in names if n in present}
+        others = {n: [r.get(n) for r in records] for n in extra}
+        refuse_nested(others)  # the model's own columns: see validated
+        return {**taken, **others}, len(records)
     raise InvalidRequest(
         'The body must be a record object, a list of records, {"records": [...]} or '
         '{"columns": {...}}.'
@@ -112,11 +116,27 @@ def _nested_message(where: str) -> str:
     )
 
 
-def _refuse_nested(columns: Mapping[str, list[Any]]) -> None:
-    """InvalidRequest naming the first column holding a list or an object."""
+def refuse_nested(columns: Mapping[str, Any]) -> None:
+    """InvalidRequest (400) naming the first column holding a list or an object."""
     for name, values in columns.items():
         if not _NESTED.isdisjoint(map(type, values)):
             raise InvalidRequest(_nested_message(f"Column {name!r}"))
+
+
+def validated(model: Any, columns: Mapping[str, Any]) -> Any:
+    """The parsed columns checked against the model's signature (``model.validate``).
+
+    A list or object where a row's value belongs is the body's fault, a 400 naming the
+    column, never the model's: the signature's check refuses every such value of the
+    columns the model takes (its type scan of each column, done anyway), and only then are
+    the columns searched for one, so a body of plain values pays nothing more. The parsers
+    search the columns the model does not take themselves (they are passed on to shadows).
+    """
+    try:
+        return model.validate(columns)
+    except InvalidInput:
+        refuse_nested(columns)
+        raise
 
 
 def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
@@ -132,9 +152,12 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
         raise InvalidRequest('"inputs" must be a non-empty list of tensors.')
     columns: dict[str, Any] = {}
     rows: set[int] = set()
+    known = set(names)
     for i, tensor in enumerate(inputs):
         name, shape, flat = _tensor(tensor, i)
         where = f"input {name!r}"
+        if name not in known and not _NESTED.isdisjoint(map(type, flat)):
+            raise InvalidRequest(_nested_message(where))  # (the model's own: see validated)
         if len(shape) == 2 and shape[1] != 1:
             if len(inputs) != 1:
                 raise InvalidRequest(
@@ -193,8 +216,8 @@ def _tensor(tensor: Any, i: int) -> tuple[str, list[int], Any]:
 def _flatten(data: list[Any], shape: list[int], where: str) -> list[Any]:
     """``data`` flat (row-major), or nested exactly as ``shape`` says: ``[[1, 2], [3, 4]]``
     for ``[2, 2]``; ragged rows or values nested deeper than the shape are refused."""
-    if _NESTED.isdisjoint(map(type, data)):
-        return data  # flat: the common case, checked in C
+    if not data or type(data[0]) not in _NESTED:
+        return data  # flat: a list or object further on is refused by ``validated``
     deeper = f"{where}: data nests lists or objects deeper than its shape {shape}"
     if len(shape) == 1:
         raise InvalidRequest(f"{deeper}; send {shape[0]} single values.")
