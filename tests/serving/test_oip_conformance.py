@@ -382,3 +382,20 @@ def test_a_numeric_model_advertises_and_takes_one_matrix(urls: dict[Any, str], f
     assert binary.status_code == plain.status_code == 200, binary.text
     assert binary.json()["outputs"][0] == plain.json()["outputs"][0]
     assert "parameters" not in httpx.get(urls["labels-text", fmt] + "/v2/models/labels-text").json()
+
+
+def test_a_model_of_unknown_task_is_typed_from_its_sample(
+    oip_home: Path, start_server: Callable[[Any], Any]
+) -> None:
+    """No classes and no regression (a clustering): the output's datatype comes from a
+    prediction on a stored row, and answers are converted to it."""
+    from sklearn.cluster import KMeans
+
+    frame = make_loans(200, seed=6)[NUMERIC]
+    sy.models.register("clusters", KMeans(3, n_init=2, random_state=0).fit(frame), X=frame)
+    assert sy.models.get("clusters@1").signature.task is None
+    url = start_server(serving.create_app("clusters@1", poll=0)).url
+    meta = httpx.get(f"{url}/v2/models/clusters").json()
+    answer = infer(url, "clusters", {"inputs": tensors(rows(NUMERIC))}).json()
+    assert [o["name"] for o in meta["outputs"]] == ["predict"]
+    assert meta["outputs"][0]["datatype"] == answer["outputs"][0]["datatype"] == "INT64"

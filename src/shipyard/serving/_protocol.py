@@ -279,8 +279,26 @@ INFER_BODY: dict[str, Any] = {
     "properties": {
         "id": {"type": "string"},
         "inputs": {"type": "array", "items": _TENSOR},
-        "outputs": {"type": "array", "items": {"type": "object"}},
-        "parameters": {"type": "object"},
+        "outputs": {
+            "type": "array",
+            "minItems": 1,
+            "description": "The outputs to answer (predict, predict_proba); all without it.",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"binary_data": {"type": "boolean"}},
+                    },
+                },
+            },
+        },
+        "parameters": {
+            "type": "object",
+            "properties": {"binary_data_output": {"type": "boolean"}},
+        },
     },
 }
 _FEEDBACK: dict[str, Any] = {
