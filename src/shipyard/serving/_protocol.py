@@ -206,7 +206,10 @@ def _tensor(tensor: Any, i: int) -> tuple[str, list[int], Any]:
     elif isinstance(data, list):
         flat = _flatten(data, shape, where)
     else:
-        raise InvalidRequest(f"{where}: data must be a list.")
+        parameters = tensor.get("parameters")
+        binary = isinstance(parameters, Mapping) and "binary_data_size" in parameters
+        hint = "; binary data needs the Inference-Header-Content-Length header" if binary else ""
+        raise InvalidRequest(f"{where}: data must be a list{hint}.")
     size = math.prod(shape)  # Python ints: no overflow
     if len(flat) != size:
         raise InvalidRequest(f"{where}: shape {shape} holds {size} values; data has {len(flat)}.")
