@@ -8,6 +8,7 @@ one by one.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Mapping, Sequence
@@ -18,29 +19,31 @@ import numpy as np
 from shipyard.errors import InvalidInput, InvalidRequest
 
 __all__ = [
+    "DATATYPES",
     "check_feedback",
     "oip_columns",
-    "oip_metadata",
-    "oip_outputs",
     "plain_columns",
     "plain_outputs",
+    "refuse_nested",
+    "validated",
 ]
 
-# OIP datatypes of the tensors a client may send, and those we answer with
-_DATATYPES = {
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
+# OIP datatypes of the tensors a client may send and we answer with: their NumPy form as
+# binary tensor data carries them (little-endian; BOOL one byte; BYTES length-prefixed)
+DATATYPES: dict[str, str] = {
+    "BOOL": "?",
+    "UINT8": "<u1",
+    "UINT16": "<u2",
+    "UINT32": "<u4",
+    "UINT64": "<u8",
+    "INT8": "<i1",
+    "INT16": "<i2",
+    "INT32": "<i4",
+    "INT64": "<i8",
+    "FP16": "<f2",
+    "FP32": "<f4",
+    "FP64": "<f8",
+    "BYTES": "O",
 }
 
 
@@ -52,20 +55,23 @@ def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]
         columns = body["columns"]
         if not isinstance(columns, Mapping) or not columns:
             raise InvalidRequest('"columns" must be an object of column name to a list of values.')
-        lengths = set()
+        lengths, known = set(), set(names)
         for name, values in columns.items():
             if not isinstance(values, list):
                 raise InvalidRequest(f'"columns.{name}" must be a list of values.')
+            if name not in known and not _NESTED.isdisjoint(map(type, values)):
+                raise InvalidRequest(_nested_message(f'"columns.{name}"'))  # (see validated)
             lengths.add(len(values))
         if len(lengths) != 1:
             raise InvalidRequest(f'"columns" lists differ in length: {sorted(lengths)}.')
         return dict(columns), lengths.pop()
     records = body.get("records") if isinstance(body, Mapping) and "records" in body else body
     if isinstance(records, Mapping):
-        if any(isinstance(v, (list, dict)) for v in records.values()):
+        nested = next((k for k, v in records.items() if type(v) in _NESTED), None)
+        if nested is not None:
             raise InvalidRequest(
-                'A record\'s values must be single values; send several rows as {"records": '
-                '[...]} or {"columns": {...}}.'
+                f"Column {nested!r}: a record's values must be single values; send several "
+                'rows as {"records": [...]} or {"columns": {...}}.'
             )
         return {str(k): [v] for k, v in records.items()}, 1
     if isinstance(records, list):
@@ -81,20 +87,64 @@ def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]
             except KeyError:
                 pass  # some record lacks an input: the general path below names it
             else:
-                columns = zip(*rows, strict=True)
-                return {n: list(c) for n, c in zip(names, columns, strict=True)}, len(rows)
+                if set(map(len, records)) != {len(names)}:  # keys the model does not take
+                    unused = {k for r in records for k in r} - set(names)
+                    refuse_nested({n: [r.get(n) for r in records] for n in sorted(unused)})
+                transposed = zip(*rows, strict=True)
+                return {n: list(c) for n, c in zip(names, transposed, strict=True)}, len(rows)
         present = {k for r in records for k in r}
-        wanted = [n for n in names if n in present] + sorted(present - set(names))
-        return {n: [r.get(n) for r in records] for n in wanted}, len(records)
+        extra = sorted(present - set(names))
+        taken = {n: [r.get(n) for r in records] for n in names if n in present}
+        others = {n: [r.get(n) for r in records] for n in extra}
+        refuse_nested(others)  # the model's own columns: see validated
+        return {**taken, **others}, len(records)
     raise InvalidRequest(
         'The body must be a record object, a list of records, {"records": [...]} or '
         '{"columns": {...}}.'
     )
 
 
+# A value that is a list or an object: never one row's value of a column. Checked by type,
+# in C (``map(type, ...)`` against this set), not by a Python loop over the values.
+_NESTED = frozenset({list, dict})
+
+
+def _nested_message(where: str) -> str:
+    return (
+        f"{where}: each value must be a single value (a number, text, true/false or null), "
+        "not a list or an object."
+    )
+
+
+def refuse_nested(columns: Mapping[str, Any]) -> None:
+    """InvalidRequest (400) naming the first column holding a list or an object."""
+    for name, values in columns.items():
+        if not _NESTED.isdisjoint(map(type, values)):
+            raise InvalidRequest(_nested_message(f"Column {name!r}"))
+
+
+def validated(model: Any, columns: Mapping[str, Any]) -> Any:
+    """The parsed columns checked against the model's signature (``model.validate``).
+
+    A list or object where a row's value belongs is the body's fault, a 400 naming the
+    column, never the model's: the signature's check refuses every such value of the
+    columns the model takes (its type scan of each column, done anyway), and only then are
+    the columns searched for one, so a body of plain values pays nothing more. The parsers
+    search the columns the model does not take themselves (they are passed on to shadows).
+    """
+    try:
+        return model.validate(columns)
+    except InvalidInput:
+        refuse_nested(columns)
+        raise
+
+
 def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
     """An OIP v2 inference request: one input tensor per column (shape ``[n]`` or
-    ``[n, 1]``), or one ``[n, k]`` tensor whose columns follow the signature's order."""
+    ``[n, 1]``), or one ``[n, k]`` tensor whose columns follow the signature's order.
+    A tensor's ``data`` is flat or nested exactly as its shape says (ragged rows, or values
+    nested deeper than the shape, are refused); binary tensors (``_oip_binary``) arrive as
+    flat NumPy arrays."""
     if not isinstance(body, Mapping):
         raise InvalidRequest("The inference request must be a JSON object.")
     inputs = body.get("inputs")
@@ -102,32 +152,12 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
         raise InvalidRequest('"inputs" must be a non-empty list of tensors.')
     columns: dict[str, Any] = {}
     rows: set[int] = set()
+    known = set(names)
     for i, tensor in enumerate(inputs):
-        where = f"inputs[{i}]"
-        if not isinstance(tensor, Mapping):
-            raise InvalidRequest(f"{where} must be an object with name, shape, datatype and data.")
-        name, shape, datatype, data = (tensor.get(k) for k in ("name", "shape", "datatype", "data"))
-        if not isinstance(name, str):
-            raise InvalidRequest(f"{where}.name must be a string.")
+        name, shape, flat = _tensor(tensor, i)
         where = f"input {name!r}"
-        if not (
-            isinstance(shape, list)
-            and 1 <= len(shape) <= 2
-            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
-        ):
-            raise InvalidRequest(f"{where}: shape must be [rows] or [rows, columns].")
-        if datatype not in _DATATYPES:
-            raise InvalidRequest(
-                f"{where}: datatype must be one of {', '.join(sorted(_DATATYPES))}."
-            )
-        if not isinstance(data, list):
-            raise InvalidRequest(f"{where}: data must be a list.")
-        flat = _flatten(data, where)
-        size = math.prod(shape)  # Python ints: no overflow
-        if len(flat) != size:
-            raise InvalidRequest(
-                f"{where}: shape {shape} holds {size} values; data has {len(flat)}."
-            )
+        if name not in known and not _NESTED.isdisjoint(map(type, flat)):
+            raise InvalidRequest(_nested_message(where))  # (the model's own: see validated)
         if len(shape) == 2 and shape[1] != 1:
             if len(inputs) != 1:
                 raise InvalidRequest(
@@ -139,7 +169,10 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
                     f"{where} has {shape[1]} columns; the model takes {len(names)} "
                     f"({', '.join(names[:10])})."
                 )
-            matrix = np.fromiter(flat, dtype=object, count=len(flat)).reshape(shape)
+            if isinstance(flat, np.ndarray):
+                matrix = flat.reshape(shape)
+            else:
+                matrix = np.fromiter(flat, dtype=object, count=len(flat)).reshape(shape)
             return {n: matrix[:, j] for j, n in enumerate(names)}, shape[0]
         columns[name] = flat
         rows.add(shape[0])
@@ -151,15 +184,55 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
     return columns, count
 
 
-def _flatten(data: list[Any], where: str) -> list[Any]:
-    if data and isinstance(data[0], list):  # nested rows ([[1], [2]]): flatten one level
-        flat: list[Any] = []
-        for row in data:
-            if not isinstance(row, list):
-                raise InvalidRequest(f"{where}: data mixes nested and flat values.")
-            flat.extend(row)
-        return flat
-    return data
+def _tensor(tensor: Any, i: int) -> tuple[str, list[int], Any]:
+    """One input tensor's name, shape and flat values, each checked."""
+    where = f"inputs[{i}]"
+    if not isinstance(tensor, Mapping):
+        raise InvalidRequest(f"{where} must be an object with name, shape, datatype and data.")
+    name, shape, datatype, data = (tensor.get(k) for k in ("name", "shape", "datatype", "data"))
+    if not isinstance(name, str):
+        raise InvalidRequest(f"{where}.name must be a string.")
+    where = f"input {name!r}"
+    if not (
+        isinstance(shape, list)
+        and 1 <= len(shape) <= 2
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise InvalidRequest(f"{where}: shape must be [rows] or [rows, columns].")
+    if datatype not in DATATYPES:
+        raise InvalidRequest(f"{where}: datatype must be one of {', '.join(sorted(DATATYPES))}.")
+    if isinstance(data, np.ndarray):  # decoded from binary tensor data: flat already
+        flat: Any = data
+    elif isinstance(data, list):
+        flat = _flatten(data, shape, where)
+    else:
+        parameters = tensor.get("parameters")
+        binary = isinstance(parameters, Mapping) and "binary_data_size" in parameters
+        hint = "; binary data needs the Inference-Header-Content-Length header" if binary else ""
+        raise InvalidRequest(f"{where}: data must be a list{hint}.")
+    size = math.prod(shape)  # Python ints: no overflow
+    if len(flat) != size:
+        raise InvalidRequest(f"{where}: shape {shape} holds {size} values; data has {len(flat)}.")
+    return name, shape, flat
+
+
+def _flatten(data: list[Any], shape: list[int], where: str) -> list[Any]:
+    """``data`` flat (row-major), or nested exactly as ``shape`` says: ``[[1, 2], [3, 4]]``
+    for ``[2, 2]``; ragged rows or values nested deeper than the shape are refused."""
+    if not data or type(data[0]) not in _NESTED:
+        return data  # flat: a list or object further on is refused by ``validated``
+    deeper = f"{where}: data nests lists or objects deeper than its shape {shape}"
+    if len(shape) == 1:
+        raise InvalidRequest(f"{deeper}; send {shape[0]} single values.")
+    if len(data) != shape[0] or not all(type(row) is list and len(row) == shape[1] for row in data):
+        raise InvalidRequest(
+            f"{where}: nested data must be {shape[0]} rows of {shape[1]} values each, as its "
+            f"shape {shape} says (flat values in row-major order are accepted too)."
+        )
+    flat = list(itertools.chain.from_iterable(data))
+    if not _NESTED.isdisjoint(map(type, flat)):
+        raise InvalidRequest(f"{deeper}; each value must be a single value.")
+    return flat
 
 
 def plain_outputs(labels: np.ndarray, proba: np.ndarray | None) -> dict[str, Any]:
@@ -168,39 +241,6 @@ def plain_outputs(labels: np.ndarray, proba: np.ndarray | None) -> dict[str, Any
     if proba is not None:
         out["probabilities"] = np.round(proba, 6).tolist()
     return out
-
-
-def oip_outputs(labels: np.ndarray, proba: np.ndarray | None) -> list[dict[str, Any]]:
-    """OIP output tensors: ``predict`` (labels or values) and ``predict_proba``."""
-    outputs = [
-        {
-            "name": "predict",
-            "shape": [len(labels)],
-            "datatype": _datatype(labels),
-            "data": labels.tolist(),
-        }
-    ]
-    if proba is not None:
-        outputs.append(
-            {
-                "name": "predict_proba",
-                "shape": list(proba.shape),
-                "datatype": "FP64",
-                "data": np.round(proba, 6).ravel().tolist(),
-            }
-        )
-    return outputs
-
-
-def _datatype(values: np.ndarray) -> str:
-    kind = values.dtype.kind
-    if kind == "b":
-        return "BOOL"
-    if kind in "iu":
-        return "INT64"
-    if kind == "f":
-        return "FP64"
-    return "BYTES"
 
 
 # -- OpenAPI descriptions of the bodies (the parsing above is what enforces them) ----------
@@ -231,7 +271,7 @@ _TENSOR: dict[str, Any] = {
     "properties": {
         "name": {"type": "string"},
         "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-        "datatype": {"type": "string", "enum": sorted(_DATATYPES)},
+        "datatype": {"type": "string", "enum": sorted(DATATYPES)},
         "data": {"type": "array"},
         "parameters": {"type": "object"},
     },
@@ -242,8 +282,26 @@ INFER_BODY: dict[str, Any] = {
     "properties": {
         "id": {"type": "string"},
         "inputs": {"type": "array", "items": _TENSOR},
-        "outputs": {"type": "array", "items": {"type": "object"}},
-        "parameters": {"type": "object"},
+        "outputs": {
+            "type": "array",
+            "minItems": 1,
+            "description": "The outputs to answer (predict, predict_proba); all without it.",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"binary_data": {"type": "boolean"}},
+                    },
+                },
+            },
+        },
+        "parameters": {
+            "type": "object",
+            "properties": {"binary_data_output": {"type": "boolean"}},
+        },
     },
 }
 _FEEDBACK: dict[str, Any] = {
@@ -261,39 +319,6 @@ FEEDBACK_BODY: dict[str, Any] = {"oneOf": [_FEEDBACK, {"type": "array", "items":
 def body_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """``openapi_extra`` for a route whose JSON body is read by hand."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-# the OIP datatype of each signature type, for model metadata
-_OIP_TYPES = {
-    "float": "FP64",
-    "int": "INT64",
-    "bool": "BOOL",
-    "string": "BYTES",
-    "category": "BYTES",
-    "datetime": "BYTES",
-}
-
-
-def oip_metadata(name: str, loaded: Sequence[Any]) -> dict[str, Any]:
-    """The Open Inference Protocol's model metadata of the loaded versions served under
-    ``name`` (the first one's signature describes the inputs)."""
-    first = loaded[0]
-    signature = first.signature
-    inputs = [
-        {"name": spec.name, "datatype": _OIP_TYPES.get(spec.type, "BYTES"), "shape": [-1]}
-        for spec in (signature.inputs if signature is not None else [])
-    ]
-    outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
-    if first.classes is not None:
-        width = len(first.classes)
-        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, width]})
-    return {
-        "name": name,
-        "versions": sorted({str(m.version.version) for m in loaded}, key=int),
-        "platform": f"shipyard-{first.version.flavor}-{first.format}",
-        "inputs": inputs,
-        "outputs": outputs,
-    }
 
 
 MAX_FEEDBACK = 10_000  # items per /feedback request: one push to the evidence store each

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from shipyard._version import __version__
 from shipyard.errors import PayloadTooLarge
 from shipyard.serving._http import json_response
+from shipyard.serving._oip_binary import binary_body, render
 from shipyard.serving._protocol import FEEDBACK_BODY, INFER_BODY, PREDICT_BODY, body_schema
 from shipyard.serving._service import InferenceService, RequestBody, parse_json
 
@@ -59,15 +60,21 @@ async def _answer(
 ) -> Response:
     service = _service(request)
     service.gate(request.headers, "predict")
-    body = HttpBody(request, request.app.state.max_body)
+    limit = request.app.state.max_body
+    binary = binary_body(request, limit) if endpoint == "infer" else None  # OIP binary data
+    body = binary or HttpBody(request, limit)
     answer = await service.infer(
         body, endpoint=endpoint, name=name, version=version, headers=request.headers
     )
+    if endpoint == "infer":
+        content, extra = render(answer.payload)
+    else:
+        content, extra = orjson.dumps(answer.payload, option=orjson.OPT_SERIALIZE_NUMPY), {}
     return Response(
-        orjson.dumps(answer.payload, option=orjson.OPT_SERIALIZE_NUMPY),
+        content,
         status_code=answer.status,
         media_type="application/json",
-        headers={**answer.headers, "x-request-id": answer.request_id},
+        headers={**answer.headers, **extra, "x-request-id": answer.request_id},
     )
 
 
@@ -85,7 +92,8 @@ async def ready(request: Request) -> Response:
 @router.get("/v2", tags=["metadata"])
 async def server_metadata(request: Request) -> Response:
     _service(request).gate(request.headers, "predict")
-    return json_response(200, {"name": "shipyard", "version": __version__, "extensions": []})
+    server = {"name": "shipyard", "version": __version__, "extensions": ["binary_tensor_data"]}
+    return json_response(200, server)
 
 
 @router.get("/v2/models/{name}", tags=["metadata"])

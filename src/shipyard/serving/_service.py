@@ -52,14 +52,14 @@ from shipyard.serving._evidence import EvidenceStore, InProcessEvidence
 from shipyard.serving._evidence_backends import open_evidence
 from shipyard.serving._http import error_answer
 from shipyard.serving._log import InferenceLog
+from shipyard.serving._oip import oip_metadata, oip_outputs, requested_outputs
 from shipyard.serving._pool import Pool
 from shipyard.serving._protocol import (
     check_feedback,
     oip_columns,
-    oip_metadata,
-    oip_outputs,
     plain_columns,
     plain_outputs,
+    validated,
 )
 from shipyard.serving._router import Router, RouteStats, Ticket
 from shipyard.serving._shadow import ShadowQueue
@@ -368,7 +368,8 @@ class InferenceService:
         signature = active.model.signature
         parse: Parse = oip_columns if call.endpoint == "infer" else plain_columns
         call.raw, rows = parse(body, signature.names if signature is not None else [])
-        call.columns = columns = active.model.validate(call.raw)
+        wanted = requested_outputs(body, active.model) if call.endpoint == "infer" else []
+        call.columns = columns = validated(active.model, call.raw)
         try:
             call.labels, call.proba, call.model_seconds = await active.batcher.predict(
                 columns, rows
@@ -380,19 +381,19 @@ class InferenceService:
             self.breaker.failed(call.router, call.route)
             raise
         if call.endpoint == "infer":
-            payload = self._infer_shape(active, body, call.labels, call.proba)
+            payload = self._infer_shape(active, body, call, wanted)
         else:
             payload = self._predict_shape(active, call.labels, call.proba)
         payload.setdefault("id", call.request_id)
         return payload
 
     def _infer_shape(
-        self, active: Active, body: Any, labels: np.ndarray, proba: np.ndarray | None
+        self, active: Active, body: Any, call: _Call, wanted: list[tuple[str, bool]]
     ) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model_name": self.name,
             "model_version": str(active.version),
-            "outputs": oip_outputs(labels, proba),
+            "outputs": oip_outputs(call.labels, call.proba, active.model, wanted),
         }
         if isinstance(body, dict) and isinstance(body.get("id"), str):
             out["id"] = body["id"]

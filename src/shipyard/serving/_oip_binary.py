@@ -1,0 +1,174 @@
+"""The Open Inference Protocol's binary tensor data extension, as tritonclient and KServe's
+clients use it for large tensors.
+
+A request with the header ``Inference-Header-Content-Length: N`` is N bytes of JSON (the
+inference request) followed by the raw data of its binary inputs, in their order: such an
+input carries ``parameters.binary_data_size`` (its bytes) instead of ``data``. Numbers are
+little-endian, BOOL one byte a value, BYTES each value's length (4 bytes, little-endian)
+then its UTF-8 bytes. Sizes that do not add up to the body, a tensor both binary and JSON,
+or bytes that are not a whole number of values are refused (400); the body limit (413)
+holds as for JSON. The values then go through the same checks as JSON ones (shape, the
+model's signature).
+
+An output asked for as binary (``parameters.binary_data`` on it, or the request's
+``parameters.binary_data_output``) is answered the same way: :func:`render` writes the
+answer's JSON, then each binary output's bytes, with ``Inference-Header-Content-Length``
+saying where the JSON ends and ``parameters.binary_data_size`` on each such output.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.requests import Request
+
+from shipyard.errors import InvalidRequest, PayloadTooLarge
+from shipyard.serving._protocol import DATATYPES
+from shipyard.serving._service import RequestBody, parse_json
+
+__all__ = ["HEADER", "BinaryBody", "binary_body", "decode", "encode", "render"]
+
+HEADER = "inference-header-content-length"
+_LENGTH = struct.Struct("<I")  # a BYTES value's length prefix
+
+
+class BinaryBody(RequestBody):
+    """An inference request carrying binary tensor data, refused (413) beyond ``limit``
+    bytes as it streams in; :meth:`load` returns the request with each binary input's
+    values in its ``data`` as a flat NumPy array."""
+
+    def __init__(self, request: Request, limit: int, header: str) -> None:
+        self.request = request
+        self.limit = limit
+        self.header = header
+
+    async def load(self) -> Any:
+        declared = self.request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            raise PayloadTooLarge(f"The body is larger than {self.limit:,} bytes.")
+        chunks, size = [], 0
+        async for chunk in self.request.stream():
+            size += len(chunk)
+            if size > self.limit:
+                raise PayloadTooLarge(f"The body is larger than {self.limit:,} bytes.")
+            chunks.append(chunk)
+        return decode(b"".join(chunks), self.header)
+
+
+def binary_body(request: Request, limit: int) -> BinaryBody | None:
+    """The request's body as binary tensor data, if its headers say it is (else None)."""
+    header = request.headers.get(HEADER)
+    return None if header is None else BinaryBody(request, limit, header)
+
+
+def decode(raw: bytes, header: str) -> Any:
+    """The inference request in ``raw`` whose JSON is its first ``header`` bytes, each
+    binary input's values put in its ``data`` (see the module docstring)."""
+    if not header.isdigit() or not 0 < int(header) <= len(raw):
+        raise InvalidRequest(
+            f"Inference-Header-Content-Length must be the size in bytes of the JSON that "
+            f"starts the body (1 to {len(raw):,}), got {header[:40]!r}."
+        )
+    start = int(header)
+    body = parse_json(raw[:start])
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list):
+        return body  # the protocol's parser says what is wrong with it
+    view, offset = memoryview(raw), start
+    for tensor in inputs:
+        parameters = tensor.get("parameters") if isinstance(tensor, dict) else None
+        if not isinstance(parameters, dict) or "binary_data_size" not in parameters:
+            continue
+        where = f"input {tensor.get('name')!r}"
+        size = parameters["binary_data_size"]
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidRequest(f"{where}: binary_data_size must be a number of bytes.")
+        if "data" in tensor:
+            raise InvalidRequest(f"{where}: has both data and binary_data_size; send one.")
+        if offset + size > len(raw):
+            raise InvalidRequest(
+                f"{where}: binary_data_size {size:,} runs past the end of the body "
+                f"({len(raw) - offset:,} bytes left)."
+            )
+        tensor["data"] = _values(view[offset : offset + size], tensor.get("datatype"), where)
+        offset += size
+    if offset != len(raw):
+        raise InvalidRequest(
+            f"{len(raw) - offset:,} bytes follow the binary inputs: their binary_data_size "
+            f"add up to {offset - start:,}, the body holds {len(raw) - start:,} after the JSON."
+        )
+    return body
+
+
+def _values(chunk: memoryview, datatype: Any, where: str) -> np.ndarray:
+    code = DATATYPES.get(datatype) if isinstance(datatype, str) else None
+    if code is None:
+        raise InvalidRequest(f"{where}: datatype must be one of {', '.join(sorted(DATATYPES))}.")
+    if datatype == "BYTES":
+        return _strings(bytes(chunk), where)
+    width = np.dtype(code).itemsize
+    if len(chunk) % width:
+        raise InvalidRequest(
+            f"{where}: {len(chunk):,} bytes are not a whole number of {datatype} values "
+            f"({width} bytes each)."
+        )
+    if datatype == "BOOL":
+        flags = np.frombuffer(chunk, dtype=np.uint8)
+        if flags.size and flags.max() > 1:
+            raise InvalidRequest(f"{where}: BOOL values must be bytes 0 or 1.")
+        return flags.astype(bool)
+    return np.frombuffer(chunk, dtype=code)
+
+
+def _strings(data: bytes, where: str) -> np.ndarray:
+    """BYTES values: each a 4-byte little-endian length, then that many UTF-8 bytes."""
+    values, at, end = [], 0, len(data)
+    while at < end:
+        if at + 4 > end:
+            raise InvalidRequest(f"{where}: BYTES data ends inside a length prefix.")
+        (length,) = _LENGTH.unpack_from(data, at)
+        at += 4
+        if at + length > end:
+            raise InvalidRequest(f"{where}: a BYTES value of {length:,} bytes runs past its data.")
+        try:
+            values.append(data[at : at + length].decode())
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest(f"{where}: BYTES values must be UTF-8 text ({exc}).") from exc
+        at += length
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def encode(values: np.ndarray, datatype: str) -> bytes:
+    """A tensor's values as binary tensor data (row-major)."""
+    if datatype == "BYTES":
+        parts = []
+        for value in values.ravel().tolist():
+            text = str(value).encode()
+            parts += [_LENGTH.pack(len(text)), text]
+        return b"".join(parts)
+    return np.ascontiguousarray(values, dtype=DATATYPES[datatype]).tobytes()
+
+
+def render(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """An inference answer's body and extra headers: JSON alone, or JSON followed by the
+    bytes of its binary outputs (``Inference-Header-Content-Length`` says where the JSON
+    ends; the body is then ``application/octet-stream``)."""
+    chunks = []
+    for output in payload.get("outputs") or ():
+        parameters = output.get("parameters")
+        if parameters is not None and parameters.get("binary_data") is True:
+            data = encode(output.pop("data"), output["datatype"])
+            output["parameters"] = {"binary_data_size": len(data)}
+            chunks.append(data)
+    head = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    if not chunks:
+        return head, {}
+    return b"".join([head, *chunks]), {
+        HEADER: str(len(head)),
+        "content-type": "application/octet-stream",
+    }
