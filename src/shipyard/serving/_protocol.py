@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from shipyard.errors import InvalidInput, InvalidRequest
+from shipyard.errors import InvalidInput, InvalidRequest, PayloadTooLarge
 
 __all__ = [
     "check_feedback",
+    "check_rows",
+    "count_rows",
     "oip_columns",
     "oip_metadata",
     "oip_outputs",
@@ -42,6 +44,40 @@ _DATATYPES = {
     "FP64",
     "BYTES",
 }
+
+
+def check_rows(body: Any, endpoint: str, most: int) -> None:
+    """PayloadTooLarge (413) for a request of more than ``most`` rows, counted on the
+    parsed structure before anything converts or validates it (``endpoint``: ``infer`` for
+    the Open Inference Protocol, else plain JSON)."""
+    rows = count_rows(body, endpoint)
+    if rows > most:
+        raise PayloadTooLarge(
+            f"The request has {rows:,} rows; this server takes at most {most:,} per request "
+            "(--max-rows): send several requests."
+        )
+
+
+def count_rows(body: Any, endpoint: str) -> int:
+    """The rows a parsed request body holds as its structure says (0 when it says nothing
+    clear: the parser then names what is wrong): list lengths, a tensor's first dimension."""
+    if endpoint == "infer":
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(inputs, list):
+            return 0
+        shapes = (t.get("shape") for t in inputs if isinstance(t, dict))
+        firsts = [s[0] for s in shapes if isinstance(s, list) and s and type(s[0]) is int]
+        return max(firsts, default=0)
+    if isinstance(body, list):
+        return len(body)
+    if not isinstance(body, dict):
+        return 0
+    records, columns = body.get("records"), body.get("columns")
+    if isinstance(records, list):
+        return len(records)
+    if isinstance(columns, dict):
+        return max((len(v) for v in columns.values() if isinstance(v, list)), default=0)
+    return 1
 
 
 def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:

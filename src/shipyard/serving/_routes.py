@@ -11,6 +11,7 @@ new one).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -21,10 +22,18 @@ from starlette.routing import Route
 from shipyard._version import __version__
 from shipyard.errors import PayloadTooLarge
 from shipyard.serving._http import json_response
-from shipyard.serving._protocol import FEEDBACK_BODY, INFER_BODY, PREDICT_BODY, body_schema
+from shipyard.serving._protocol import (
+    FEEDBACK_BODY,
+    INFER_BODY,
+    PREDICT_BODY,
+    body_schema,
+    check_rows,
+)
 from shipyard.serving._service import InferenceService, RequestBody, parse_json
 
 __all__ = ["install_routes"]
+
+BIG_BODY = 256 * 1024  # bytes: bodies this big are parsed in a thread, off the event loop
 
 router = APIRouter()
 
@@ -35,11 +44,14 @@ def _service(request: Request) -> InferenceService:
 
 
 class HttpBody(RequestBody):
-    """A request's JSON body, refused (413) beyond ``limit`` bytes as it streams in."""
+    """A request's JSON body, refused (413) beyond ``limit`` bytes as it streams in, parsed
+    in a thread beyond ``BIG_BODY`` bytes; a prediction's (``endpoint``) refused (413)
+    beyond the app's ``max_rows`` rows as soon as it is parsed."""
 
-    def __init__(self, request: Request, limit: int) -> None:
+    def __init__(self, request: Request, limit: int, endpoint: str | None = None) -> None:
         self.request = request
         self.limit = limit
+        self.endpoint = endpoint
 
     async def load(self) -> Any:
         declared = self.request.headers.get("content-length")
@@ -51,7 +63,14 @@ class HttpBody(RequestBody):
             if size > self.limit:
                 raise PayloadTooLarge(f"The body is larger than {self.limit:,} bytes.")
             chunks.append(chunk)
-        return parse_json(b"".join(chunks))
+        raw = b"".join(chunks)
+        if len(raw) > BIG_BODY:  # ~10 ms of parsing per MB: not on the event loop
+            body = await asyncio.to_thread(parse_json, raw)
+        else:
+            body = parse_json(raw)
+        if self.endpoint is not None:
+            check_rows(body, self.endpoint, self.request.app.state.max_rows)
+        return body
 
 
 async def _answer(
@@ -59,7 +78,7 @@ async def _answer(
 ) -> Response:
     service = _service(request)
     service.gate(request.headers, "predict")
-    body = HttpBody(request, request.app.state.max_body)
+    body = HttpBody(request, request.app.state.max_body, endpoint)
     answer = await service.infer(
         body, endpoint=endpoint, name=name, version=version, headers=request.headers
     )
@@ -164,10 +183,12 @@ async def _fast_infer(request: Request) -> Response:
     return await _answer(request, "infer", params["name"], params.get("version"))
 
 
-def install_routes(app: FastAPI, service: InferenceService, max_body: int) -> None:
+def install_routes(
+    app: FastAPI, service: InferenceService, max_body: int, max_rows: int = 100_000
+) -> None:
     """Put the server's routes on ``app``, answering through ``service``."""
     app.state.service = service
-    app.state.max_body = max_body
+    app.state.max_body, app.state.max_rows = max_body, max_rows
     app.include_router(router)
     app.router.routes[:0] = [
         Route("/predict", _fast_predict, methods=["POST"]),

@@ -46,6 +46,7 @@ from shipyard.errors import (
     Unavailable,
 )
 from shipyard.serving._auth import ApiKey, Keyring, RateLimiter, check_key, default_keys
+from shipyard.serving._batcher import THREAD_ROWS
 from shipyard.serving._breaker import Breaker
 from shipyard.serving._deployments import DeploymentStore
 from shipyard.serving._evidence import EvidenceStore, InProcessEvidence
@@ -55,6 +56,7 @@ from shipyard.serving._log import InferenceLog
 from shipyard.serving._pool import Pool
 from shipyard.serving._protocol import (
     check_feedback,
+    count_rows,
     oip_columns,
     oip_metadata,
     oip_outputs,
@@ -367,8 +369,13 @@ class InferenceService:
         assert active is not None
         signature = active.model.signature
         parse: Parse = oip_columns if call.endpoint == "infer" else plain_columns
-        call.raw, rows = parse(body, signature.names if signature is not None else [])
-        call.columns = columns = active.model.validate(call.raw)
+        names = signature.names if signature is not None else []
+        if count_rows(body, call.endpoint) < THREAD_ROWS:
+            call.raw, rows = parse(body, names)
+            call.columns = columns = active.model.validate(call.raw)
+        else:  # seconds of Python for a big request: in a thread, off the event loop
+            call.raw, rows = await asyncio.to_thread(parse, body, names)
+            call.columns = columns = await asyncio.to_thread(active.model.validate, call.raw)
         try:
             call.labels, call.proba, call.model_seconds = await active.batcher.predict(
                 columns, rows
