@@ -202,8 +202,19 @@ def plain_outputs(labels: np.ndarray, proba: np.ndarray | None) -> dict[str, Any
     """``/predict``'s answer: predictions, and probabilities where the model has them."""
     out: dict[str, Any] = {"predictions": labels.tolist()}
     if proba is not None:
-        out["probabilities"] = np.round(proba, 6).tolist()
+        out["probabilities"] = _lists(np.round(proba, 6))
     return out
+
+
+def _lists(matrix: np.ndarray, chunk: int = 4096) -> list[Any]:
+    """``matrix.tolist()``, built ``chunk`` rows at a time: a big answer is built in a
+    thread, and between chunks the event loop gets the interpreter back."""
+    if len(matrix) <= chunk:
+        return matrix.tolist()  # type: ignore[no-any-return]
+    rows: list[Any] = []
+    for start in range(0, len(matrix), chunk):
+        rows.extend(matrix[start : start + chunk].tolist())
+    return rows
 
 
 def oip_outputs(labels: np.ndarray, proba: np.ndarray | None) -> list[dict[str, Any]]:

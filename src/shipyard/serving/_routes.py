@@ -64,10 +64,15 @@ class HttpBody(RequestBody):
                 raise PayloadTooLarge(f"The body is larger than {self.limit:,} bytes.")
             chunks.append(chunk)
         raw = b"".join(chunks)
-        if len(raw) > BIG_BODY:  # ~10 ms of parsing per MB: not on the event loop
-            body = await asyncio.to_thread(parse_json, raw)
-        else:
-            body = parse_json(raw)
+        if len(raw) <= BIG_BODY:
+            return self._checked(parse_json(raw))
+        # ~10 ms of parsing per MB, in a thread, not on the event loop; one at a time (the
+        # parser holds the GIL anyway), so four huge bodies never hold ~10x their size in
+        # Python objects at once: each is refused beyond max_rows before the next parse
+        async with self.request.app.state.parsing:
+            return self._checked(await asyncio.to_thread(parse_json, raw))
+
+    def _checked(self, body: Any) -> Any:
         if self.endpoint is not None:
             check_rows(body, self.endpoint, self.request.app.state.max_rows)
         return body
@@ -189,6 +194,7 @@ def install_routes(
     """Put the server's routes on ``app``, answering through ``service``."""
     app.state.service = service
     app.state.max_body, app.state.max_rows = max_body, max_rows
+    app.state.parsing = asyncio.Semaphore(1)  # big bodies parsed one at a time
     app.include_router(router)
     app.router.routes[:0] = [
         Route("/predict", _fast_predict, methods=["POST"]),

@@ -386,10 +386,11 @@ class InferenceService:
             self.pool.failed(call.router, call.route)
             self.breaker.failed(call.router, call.route)
             raise
-        if call.endpoint == "infer":
-            payload = self._infer_shape(active, body, call.labels, call.proba)
-        else:
-            payload = self._predict_shape(active, call.labels, call.proba)
+        shape = self._infer_shape if call.endpoint == "infer" else self._predict_shape
+        if rows < THREAD_ROWS:
+            payload = shape(active, body, call.labels, call.proba)
+        else:  # a big answer's Python lists are built in a thread too
+            payload = await asyncio.to_thread(shape, active, body, call.labels, call.proba)
         payload.setdefault("id", call.request_id)
         return payload
 
@@ -407,7 +408,7 @@ class InferenceService:
 
     @staticmethod
     def _predict_shape(
-        active: Active, labels: np.ndarray, proba: np.ndarray | None
+        active: Active, _body: Any, labels: np.ndarray, proba: np.ndarray | None
     ) -> dict[str, Any]:
         out = plain_outputs(labels, proba)
         out.update(model=active.name, version=active.version)
