@@ -85,14 +85,14 @@ class HostRule:
         self.suffixes = tuple(n[1:] for n in given if n.startswith("*."))  # ".example.com"
         self.exact = {n for n in given if not n.startswith("*")}
         self.exact.update({"localhost", socket.gethostname().lower()})
-        self._seen: dict[bytes, bool] = {}
+        self.seen: dict[bytes, bool] = {}  # verdicts by Host value
 
     def allows(self, host: bytes) -> bool:
-        verdict = self._seen.get(host)
+        verdict = self.seen.get(host)
         if verdict is None:
             verdict = self._judge(host)
-            if len(self._seen) < _MAX_REMEMBERED:
-                self._seen[host] = verdict
+            if len(self.seen) < _MAX_REMEMBERED:
+                self.seen[host] = verdict
         return verdict
 
     def _judge(self, host: bytes) -> bool:
@@ -135,6 +135,7 @@ class Guard:
     ) -> None:
         self.app = app
         self.hosts = HostRule(hosts)
+        self._good = self.hosts.seen  # Host values known good: one lookup on the hot path
         allowed = [o.strip().rstrip("/").lower() for o in origins if o.strip()]
         self.any_origin = "*" in allowed
         self.origins = frozenset(o.encode() for o in allowed if o != "*")
@@ -158,7 +159,7 @@ class Guard:
                 chunked = value
             elif name == b"access-control-request-method":
                 preflight = value
-        if host is not None and not self.hosts.allows(host):
+        if host is not None and self._good.get(host) is not True and not self.hosts.allows(host):
             shown = host.decode("latin-1")[:100]
             await _refuse(
                 send, 400, f"Host {shown!r} is not a name this server answers to; "
@@ -170,7 +171,10 @@ class Guard:
             typed = (kind, length, chunked)
             await self._with_origin(scope, receive, send, origin, host, preflight, typed)
             return
-        why = None if method in _SAFE else self._typed(scope["path"], kind, length, chunked)
+        if kind == _JSON or method in _SAFE:  # the common case, decided at once
+            await self.app(scope, receive, send)
+            return
+        why = self._typed(scope["path"], kind, length, chunked)
         if why is None:
             await self.app(scope, receive, send)
             return
