@@ -51,7 +51,7 @@ def test_list_values_are_refused_and_never_leak_into_other_answers(
         assert post("/predict", json={"columns": columns}).status_code == 400
         assert post(infer, json={"inputs": tensors}).status_code == 400
         assert post(infer, json={"inputs": [matrix]}).status_code < 500
-        assert post(infer, json={"inputs": [huge]}).status_code == 400
+        assert post(infer, json={"inputs": [huge]}).status_code == 413  # beyond max_rows
         odd = post("/predict", json=[{**ROW, "region": {"a": 1}}, ROW])
         assert odd.status_code == 400 and "region" in odd.json()["error"]
 

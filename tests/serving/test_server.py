@@ -91,7 +91,9 @@ def test_bad_input_is_refused_naming_the_field(served: Any) -> None:
         missing = client.post("/predict", json={k: v for k, v in ROW.items() if k != "income"})
         wrong = client.post("/predict", json={**ROW, "age": "forty"})
         unknown = client.post("/predict", json={**ROW, "region": "atlantis"})
-        malformed = client.post("/predict", content=b"{not json")
+        malformed = client.post(
+            "/predict", content=b"{not json", headers={"content-type": "application/json"}
+        )
         shapeless = client.post("/predict", json=42)
         bad_tensor = client.post(
             "/v2/models/loans-gbm/infer",

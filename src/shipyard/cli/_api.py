@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shipyard.cli._common import console, handle_errors
+from shipyard.cli._common import ALLOW_HOST, ALLOW_ORIGIN, INSECURE, console, handle_errors
 
 
 @handle_errors
@@ -14,13 +14,26 @@ def api_cmd(
     auth: bool = typer.Option(
         False, "--auth", help="Require API keys (reads: any key; changes: the admin scope)."
     ),
+    insecure: bool = INSECURE,
+    allow_host: list[str] = ALLOW_HOST,
+    allow_origin: list[str] = ALLOW_ORIGIN,
 ) -> None:
     """Serve the platform REST API: deployments, monitors and alerts (OpenAPI at /docs)."""
     from shipyard import server
+    from shipyard.serving._guard import exposure
+
+    exposure(host, auth=auth, insecure=insecure)  # refused before the banner
 
     console.print(
         f"Platform API on http://{host}:{port}/api (GET /api/deployments, /api/monitors, "
         f"/api/alerts; "
         f"OpenAPI at /docs{', off with --auth' if auth else ''}). Ctrl-C stops."
     )
-    server.run(host, port, auth=auth)
+    server.run(
+        host,
+        port,
+        auth=auth,
+        insecure=insecure,
+        allow_hosts=allow_host,
+        allow_origins=allow_origin,
+    )

@@ -21,6 +21,20 @@ state = {"debug": False}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# the options both servers (shipyard serve, shipyard api) take for their exposure
+INSECURE = typer.Option(
+    False, "--insecure", help="Serve without --auth on an address other than loopback."
+)
+ALLOW_HOST = typer.Option(
+    [], "--allow-host", help="Also answer this Host name (repeatable; *.domain, * for any)."
+)
+ALLOW_ORIGIN = typer.Option(
+    [],
+    "--allow-origin",
+    help="Let this browser origin change things, with CORS (repeatable; "
+    "e.g. https://app.example.com).",
+)
+
 
 def handle_errors(fn: F) -> F:
     """Print a Shipyard error's message and exit 1; ``--debug`` shows the traceback too."""

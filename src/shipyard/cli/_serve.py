@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shipyard.cli._common import console, handle_errors
+from shipyard.cli._common import ALLOW_HOST, ALLOW_ORIGIN, INSECURE, console, handle_errors
 
 
 @handle_errors
@@ -43,6 +43,12 @@ def serve_cmd(
     max_inflight: int = typer.Option(
         1024, "--max-inflight", help="Answer 503 beyond this many requests in flight."
     ),
+    max_rows: int = typer.Option(
+        100_000, "--max-rows", help="Answer 413 to requests of more rows than this."
+    ),
+    insecure: bool = INSECURE,
+    allow_host: list[str] = ALLOW_HOST,
+    allow_origin: list[str] = ALLOW_ORIGIN,
     access_log: bool = typer.Option(
         False, "--access-log", help="One JSON line per request on stderr (request id, ...)."
     ),
@@ -50,6 +56,9 @@ def serve_cmd(
     """Serve a model: Open Inference Protocol v2 (/v2/models/NAME/infer), POST /predict,
     /metrics; hot-swaps when the alias moves."""
     from shipyard import serving
+    from shipyard.serving._guard import exposure
+
+    exposure(host, auth=auth, insecure=insecure)  # refused before the banner
 
     console.print(
         f"Serving {model or 'deployment ' + deployment} on http://{host}:{port} "
@@ -71,4 +80,8 @@ def serve_cmd(
         auth=auth,
         max_inflight=max_inflight,
         access_log=access_log,
+        max_rows=max_rows,
+        insecure=insecure,
+        allow_hosts=allow_host,
+        allow_origins=allow_origin,
     )

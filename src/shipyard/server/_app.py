@@ -12,6 +12,9 @@ scope.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+
 import orjson
 from fastapi import Depends, FastAPI, Request
 
@@ -19,13 +22,19 @@ from shipyard._version import __version__
 from shipyard.errors import InvalidInput
 from shipyard.serving import ApiKey, Keyring
 from shipyard.serving._auth import check_key, default_keys
+from shipyard.serving._guard import Guard, exposure
 from shipyard.serving._http import JSON, install_error_handlers
 
 __all__ = ["JSON", "create_app", "run"]
 
 
-def create_app(*, auth: bool = False) -> FastAPI:
-    """The platform API. ``auth``: require API keys (see the module docstring)."""
+def create_app(
+    *, auth: bool = False, allow_hosts: Sequence[str] = (), allow_origins: Sequence[str] = ()
+) -> FastAPI:
+    """The platform API. ``auth``: require API keys (see the module docstring).
+    ``allow_hosts``/``allow_origins``: ``Host`` names and cross-origin origins
+    accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
+    from another origin 403, a form or text body 415)."""
     from shipyard.server._deployments import router as deployments
     from shipyard.server._monitoring import router as monitoring
     from shipyard.server._pipelines import router as pipelines
@@ -60,6 +69,7 @@ def create_app(*, auth: bool = False) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     install_error_handlers(app)
+    app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins)
     return app
 
 
@@ -81,8 +91,21 @@ async def _json(request: Request) -> None:
         raise InvalidInput(f"body: send a JSON object (got {type(body).__name__}).")
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, *, auth: bool = False) -> None:
-    """Serve the platform API until interrupted."""
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    auth: bool = False,
+    insecure: bool = False,
+    allow_hosts: Sequence[str] = (),
+    allow_origins: Sequence[str] = (),
+) -> None:
+    """Serve the platform API until interrupted. Without ``auth`` it refuses an address
+    other than loopback unless ``insecure`` (InvalidInput, before binding), and warns."""
     import uvicorn
 
-    uvicorn.run(create_app(auth=auth), host=host, port=port, log_level="warning")
+    warning = exposure(host, auth=auth, insecure=insecure)
+    app = create_app(auth=auth, allow_hosts=(host, *allow_hosts), allow_origins=allow_origins)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

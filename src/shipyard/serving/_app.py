@@ -16,12 +16,14 @@ warmed before it replaces the old one; a canary's judge runs there too).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from shipyard._version import __version__
+from shipyard.errors import InvalidInput
+from shipyard.serving._guard import Guard
 from shipyard.serving._http import install_error_handlers
 from shipyard.serving._routes import install_routes
 from shipyard.serving._service import InferenceService
@@ -42,6 +44,9 @@ def create_app(
     auth: bool = False,
     max_inflight: int = 1024,
     max_body: int = 64 * 1024 * 1024,
+    max_rows: int = 100_000,
+    allow_hosts: Sequence[str] = (),
+    allow_origins: Sequence[str] = (),
 ) -> FastAPI:
     """An app serving ``model`` (``churn@champion``, followed as the alias moves) or the
     named ``deployment`` (its routes and policy, followed as they change).
@@ -54,8 +59,13 @@ def create_app(
     ``auth``: every endpoint but health needs an API key with the endpoint's scope
     (``shipyard keys create``). ``max_inflight``: requests answered 503 at once beyond this
     many in flight, rather than queued without end. ``max_body``: bodies larger than this
-    many bytes are answered 413.
+    many bytes are answered 413; ``max_rows``: requests of more rows too.
+    ``allow_hosts``/``allow_origins``: ``Host`` names and cross-origin origins
+    accepted beyond the server's own (``_guard``: a wrong Host is 400, a change from
+    another origin 403, a form or text body 415).
     """
+    if max_rows < 1:
+        raise InvalidInput(f"max_rows must be at least 1, got {max_rows}.")
     service = InferenceService.create(
         model,
         deployment=deployment,
@@ -87,5 +97,12 @@ def create_app(
     )
     app.state.server = service  # what tests and tools inspect (statistics, in-flight)
     install_error_handlers(app)
-    install_routes(app, service, max_body)
+    install_routes(app, service, max_body, max_rows)
+    app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins, untyped=_infer_path)
     return app
+
+
+def _infer_path(path: str) -> bool:
+    """The Open Inference Protocol's infer routes: they also take bodies with no
+    Content-Type (tritonclient sends none) or binary tensors."""
+    return path.startswith("/v2/models/") and path.endswith("/infer")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import math
 import secrets
 import time
 import uuid
@@ -170,32 +171,60 @@ def revoke_key(name: str) -> None:
 
 class Keyring:
     """The live keys by hash, as a server checks them: read again from ``store`` every
-    ``ttl`` seconds (a revoked key stops working within it), and at most once a second when
-    an unknown key arrives (a new key works at once). The first :meth:`find` (or
+    ``ttl`` seconds (a revoked key stops working within it), and at once when an unknown
+    key arrives, so a new key works on its first request. Those extra reads are
+    rate-limited (a bucket of ``burst`` reads refilled at ``per_second``) and an unknown
+    key's verdict is kept for ``NEGATIVE_TTL`` seconds, so a flood of bad keys costs the
+    store a few reads a second, not one per request. The first :meth:`find` (or
     :meth:`refresh`) reads the store; the constructor only keeps its arguments."""
 
-    def __init__(self, store: KeyStore, ttl: float = 5.0) -> None:
+    NEGATIVE_TTL = 1.0
+
+    def __init__(
+        self, store: KeyStore, ttl: float = 5.0, *, burst: int = 4, per_second: float = 2.0
+    ) -> None:
         self.store = store
         self.ttl = ttl
+        self.burst = burst
+        self.per_second = per_second
         self._by_digest: dict[str, ApiKey] = {}
         self.loaded: float | None = None
+        self.reads = 0  # how many times the store was read (tests, metrics)
+        self._tokens, self._filled = float(burst), time.monotonic()
+        self._unknown: dict[str, float] = {}  # digest -> when the store last lacked it
 
     def refresh(self) -> None:
         self._by_digest = self.store.live()
         self.loaded = time.monotonic()
+        self.reads += 1
 
     def find(self, key: str) -> ApiKey | None:
-        if self.loaded is None:
+        now = time.monotonic()
+        if self.loaded is None or now - self.loaded > self.ttl:
             self.refresh()
-        assert self.loaded is not None
-        age = time.monotonic() - self.loaded
-        if age > self.ttl:
-            self.refresh()
-        found = self._by_digest.get(_digest(key))
-        if found is None and age > 1.0:
-            self.refresh()
-            found = self._by_digest.get(_digest(key))
+        digest = _digest(key)
+        found = self._by_digest.get(digest)
+        if found is not None or not self._may_read(digest, now):
+            return found
+        self.refresh()
+        found = self._by_digest.get(digest)
+        if found is None:
+            if len(self._unknown) >= 10_000:
+                self._unknown.clear()
+            self._unknown[digest] = now
         return found
+
+    def _may_read(self, digest: str, now: float) -> bool:
+        """Whether an unknown key may read the store again: not one refused a moment ago,
+        and a token left in the bucket."""
+        if now - self._unknown.get(digest, -math.inf) < self.NEGATIVE_TTL:
+            return False
+        self._tokens = min(self.burst, self._tokens + (now - self._filled) * self.per_second)
+        self._filled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:

@@ -23,45 +23,14 @@ from typing import Any
 
 import numpy as np
 import orjson
-from starlette.requests import Request
 
-from shipyard.errors import InvalidRequest, PayloadTooLarge
-from shipyard.serving._protocol import DATATYPES
-from shipyard.serving._service import RequestBody, parse_json
+from shipyard.errors import InvalidRequest
+from shipyard.serving._protocol import DATATYPES, parse_json
 
-__all__ = ["HEADER", "BinaryBody", "binary_body", "decode", "encode", "render"]
+__all__ = ["HEADER", "decode", "encode", "render"]
 
 HEADER = "inference-header-content-length"
 _LENGTH = struct.Struct("<I")  # a BYTES value's length prefix
-
-
-class BinaryBody(RequestBody):
-    """An inference request carrying binary tensor data, refused (413) beyond ``limit``
-    bytes as it streams in; :meth:`load` returns the request with each binary input's
-    values in its ``data`` as a flat NumPy array."""
-
-    def __init__(self, request: Request, limit: int, header: str) -> None:
-        self.request = request
-        self.limit = limit
-        self.header = header
-
-    async def load(self) -> Any:
-        declared = self.request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            raise PayloadTooLarge(f"The body is larger than {self.limit:,} bytes.")
-        chunks, size = [], 0
-        async for chunk in self.request.stream():
-            size += len(chunk)
-            if size > self.limit:
-                raise PayloadTooLarge(f"The body is larger than {self.limit:,} bytes.")
-            chunks.append(chunk)
-        return decode(b"".join(chunks), self.header)
-
-
-def binary_body(request: Request, limit: int) -> BinaryBody | None:
-    """The request's body as binary tensor data, if its headers say it is (else None)."""
-    header = request.headers.get(HEADER)
-    return None if header is None else BinaryBody(request, limit, header)
 
 
 def decode(raw: bytes, header: str) -> Any:

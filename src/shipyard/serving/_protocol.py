@@ -8,6 +8,7 @@ one by one.
 
 from __future__ import annotations
 
+import abc
 import itertools
 import math
 import operator
@@ -15,13 +16,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 
-from shipyard.errors import InvalidInput, InvalidRequest
+from shipyard.errors import InvalidInput, InvalidRequest, PayloadTooLarge
 
 __all__ = [
     "DATATYPES",
+    "RequestBody",
     "check_feedback",
+    "check_rows",
+    "count_rows",
     "oip_columns",
+    "parse_json",
     "plain_columns",
     "plain_outputs",
     "refuse_nested",
@@ -45,6 +51,57 @@ DATATYPES: dict[str, str] = {
     "FP64": "<f8",
     "BYTES": "O",
 }
+
+
+class RequestBody(abc.ABC):
+    """A request body read only when the service needs it (an HTTP stream, checked for
+    size as it arrives): :meth:`load` returns the parsed JSON or raises InvalidRequest /
+    PayloadTooLarge. The service also takes an already parsed body."""
+
+    @abc.abstractmethod
+    async def load(self) -> Any: ...
+
+
+def parse_json(raw: bytes) -> Any:
+    """A JSON body, or InvalidRequest (400) saying why it is not."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The body is not valid JSON: {exc}.") from exc
+
+
+def check_rows(body: Any, endpoint: str, most: int) -> None:
+    """PayloadTooLarge (413) for a request of more than ``most`` rows, counted on the
+    parsed structure before anything converts or validates it (``endpoint``: ``infer`` for
+    the Open Inference Protocol, else plain JSON)."""
+    rows = count_rows(body, endpoint)
+    if rows > most:
+        raise PayloadTooLarge(
+            f"The request has {rows:,} rows; this server takes at most {most:,} per request "
+            "(--max-rows): send several requests."
+        )
+
+
+def count_rows(body: Any, endpoint: str) -> int:
+    """The rows a parsed request body holds as its structure says (0 when it says nothing
+    clear: the parser then names what is wrong): list lengths, a tensor's first dimension."""
+    if endpoint == "infer":
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(inputs, list):
+            return 0
+        shapes = (t.get("shape") for t in inputs if isinstance(t, dict))
+        firsts = [s[0] for s in shapes if isinstance(s, list) and s and type(s[0]) is int]
+        return max(firsts, default=0)
+    if isinstance(body, list):
+        return len(body)
+    if not isinstance(body, dict):
+        return 0
+    records, columns = body.get("records"), body.get("columns")
+    if isinstance(records, list):
+        return len(records)
+    if isinstance(columns, dict):
+        return max((len(v) for v in columns.values() if isinstance(v, list)), default=0)
+    return 1
 
 
 def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
@@ -239,8 +296,19 @@ def plain_outputs(labels: np.ndarray, proba: np.ndarray | None) -> dict[str, Any
     """``/predict``'s answer: predictions, and probabilities where the model has them."""
     out: dict[str, Any] = {"predictions": labels.tolist()}
     if proba is not None:
-        out["probabilities"] = np.round(proba, 6).tolist()
+        out["probabilities"] = _lists(np.round(proba, 6))
     return out
+
+
+def _lists(matrix: np.ndarray, chunk: int = 4096) -> list[Any]:
+    """``matrix.tolist()``, built ``chunk`` rows at a time: a big answer is built in a
+    thread, and between chunks the event loop gets the interpreter back."""
+    if len(matrix) <= chunk:
+        return matrix.tolist()  # type: ignore[no-any-return]
+    rows: list[Any] = []
+    for start in range(0, len(matrix), chunk):
+        rows.extend(matrix[start : start + chunk].tolist())
+    return rows
 
 
 # -- OpenAPI descriptions of the bodies (the parsing above is what enforces them) ----------

@@ -11,6 +11,8 @@ new one).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 import orjson
@@ -21,11 +23,21 @@ from starlette.routing import Route
 from shipyard._version import __version__
 from shipyard.errors import PayloadTooLarge
 from shipyard.serving._http import json_response
-from shipyard.serving._oip_binary import binary_body, render
-from shipyard.serving._protocol import FEEDBACK_BODY, INFER_BODY, PREDICT_BODY, body_schema
-from shipyard.serving._service import InferenceService, RequestBody, parse_json
+from shipyard.serving._oip_binary import HEADER, decode, render
+from shipyard.serving._protocol import (
+    FEEDBACK_BODY,
+    INFER_BODY,
+    PREDICT_BODY,
+    RequestBody,
+    body_schema,
+    check_rows,
+    parse_json,
+)
+from shipyard.serving._service import InferenceService
 
 __all__ = ["install_routes"]
+
+BIG_BODY = 256 * 1024  # bytes: bodies this big are parsed in a thread, off the event loop
 
 router = APIRouter()
 
@@ -36,11 +48,14 @@ def _service(request: Request) -> InferenceService:
 
 
 class HttpBody(RequestBody):
-    """A request's JSON body, refused (413) beyond ``limit`` bytes as it streams in."""
+    """A request's JSON body, refused (413) beyond ``limit`` bytes as it streams in, parsed
+    in a thread beyond ``BIG_BODY`` bytes; a prediction's (``endpoint``) refused (413)
+    beyond the app's ``max_rows`` rows as soon as it is parsed."""
 
-    def __init__(self, request: Request, limit: int) -> None:
+    def __init__(self, request: Request, limit: int, endpoint: str | None = None) -> None:
         self.request = request
         self.limit = limit
+        self.endpoint = endpoint
 
     async def load(self) -> Any:
         declared = self.request.headers.get("content-length")
@@ -52,7 +67,22 @@ class HttpBody(RequestBody):
             if size > self.limit:
                 raise PayloadTooLarge(f"The body is larger than {self.limit:,} bytes.")
             chunks.append(chunk)
-        return parse_json(b"".join(chunks))
+        raw = b"".join(chunks)
+        # an inference request may carry binary tensor data after its JSON (OIP extension)
+        header = self.request.headers.get(HEADER) if self.endpoint == "infer" else None
+        parse = parse_json if header is None else functools.partial(decode, header=header)
+        if len(raw) <= BIG_BODY:
+            return self._checked(parse(raw))
+        # ~10 ms of parsing per MB, in a thread, not on the event loop; one at a time (the
+        # parser holds the GIL anyway), so four huge bodies never hold ~10x their size in
+        # Python objects at once: each is refused beyond max_rows before the next parse
+        async with self.request.app.state.parsing:
+            return self._checked(await asyncio.to_thread(parse, raw))
+
+    def _checked(self, body: Any) -> Any:
+        if self.endpoint is not None:
+            check_rows(body, self.endpoint, self.request.app.state.max_rows)
+        return body
 
 
 async def _answer(
@@ -60,9 +90,7 @@ async def _answer(
 ) -> Response:
     service = _service(request)
     service.gate(request.headers, "predict")
-    limit = request.app.state.max_body
-    binary = binary_body(request, limit) if endpoint == "infer" else None  # OIP binary data
-    body = binary or HttpBody(request, limit)
+    body = HttpBody(request, request.app.state.max_body, endpoint)
     answer = await service.infer(
         body, endpoint=endpoint, name=name, version=version, headers=request.headers
     )
@@ -172,10 +200,13 @@ async def _fast_infer(request: Request) -> Response:
     return await _answer(request, "infer", params["name"], params.get("version"))
 
 
-def install_routes(app: FastAPI, service: InferenceService, max_body: int) -> None:
+def install_routes(
+    app: FastAPI, service: InferenceService, max_body: int, max_rows: int = 100_000
+) -> None:
     """Put the server's routes on ``app``, answering through ``service``."""
     app.state.service = service
-    app.state.max_body = max_body
+    app.state.max_body, app.state.max_rows = max_body, max_rows
+    app.state.parsing = asyncio.Semaphore(1)  # big bodies parsed one at a time
     app.include_router(router)
     app.router.routes[:0] = [
         Route("/predict", _fast_predict, methods=["POST"]),

@@ -9,15 +9,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 
 from shipyard.errors import InvalidInput
 from shipyard.serving._app import create_app
+from shipyard.serving._guard import exposure
 
 __all__ = ["app_from_env", "background", "serve"]
 
@@ -43,15 +45,30 @@ def serve(
     max_inflight: int = 1024,
     access_log: bool = False,
     log_level: str = "warning",
+    max_rows: int = 100_000,
+    insecure: bool = False,
+    allow_hosts: Sequence[str] = (),
+    allow_origins: Sequence[str] = (),
 ) -> None:
     """Serve ``model`` (``churn@champion``) or ``deployment`` until interrupted. See
-    :func:`create_app`."""
+    :func:`create_app`. Without ``auth`` it refuses an address other than loopback unless
+    ``insecure`` (InvalidInput, before binding), and warns on stderr that keys are off."""
     import uvicorn
 
     settings = _settings(model, deployment, format, max_batch, max_wait, poll, log_sample)
     if max_inflight < 1:
         raise InvalidInput(f"max_inflight must be at least 1, got {max_inflight}.")
-    settings.update(log_dir=log_dir, auth=auth, max_inflight=max_inflight)
+    if max_rows < 1:
+        raise InvalidInput(f"max_rows must be at least 1, got {max_rows}.")
+    warning = exposure(host, auth=auth, insecure=insecure)
+    settings.update(
+        log_dir=log_dir,
+        auth=auth,
+        max_inflight=max_inflight,
+        max_rows=max_rows,
+        allow_hosts=[host, *allow_hosts],
+        allow_origins=list(allow_origins),
+    )
     if access_log:
         os.environ[ACCESS_ENV] = "1"  # workers started by uvicorn read it too
     if workers < 1:
@@ -65,6 +82,8 @@ def serve(
         "access_log": False,
     }
     _configure_logs()
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     if workers == 1:
         uvicorn.run(create_app(**settings), **common)
         return

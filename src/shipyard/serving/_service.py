@@ -22,9 +22,9 @@ Errors are :class:`~shipyard.errors.ShipyardError` subclasses carrying their HTT
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -46,6 +46,7 @@ from shipyard.errors import (
     Unavailable,
 )
 from shipyard.serving._auth import ApiKey, Keyring, RateLimiter, check_key, default_keys
+from shipyard.serving._batcher import THREAD_ROWS
 from shipyard.serving._breaker import Breaker
 from shipyard.serving._deployments import DeploymentStore
 from shipyard.serving._evidence import EvidenceStore, InProcessEvidence
@@ -55,7 +56,9 @@ from shipyard.serving._log import InferenceLog
 from shipyard.serving._oip import oip_metadata, oip_outputs, requested_outputs
 from shipyard.serving._pool import Pool
 from shipyard.serving._protocol import (
+    RequestBody,
     check_feedback,
+    count_rows,
     oip_columns,
     plain_columns,
     plain_outputs,
@@ -67,29 +70,12 @@ from shipyard.serving._slot import Active
 from shipyard.serving._watch import Served, Watcher, settle_memory
 from shipyard.store import default_database
 
-__all__ = ["Answer", "InferenceService", "RequestBody"]
+__all__ = ["Answer", "InferenceService"]
 
 log = logging.getLogger("shipyard.serving")
 access = logging.getLogger("shipyard.serving.access")  # one JSON line per request, at INFO
 
 Parse = Callable[[Any, list[str]], tuple[dict[str, Any], int]]
-
-
-class RequestBody(abc.ABC):
-    """A request body read only when the service needs it (an HTTP stream, checked for
-    size as it arrives): :meth:`load` returns the parsed JSON or raises InvalidRequest /
-    PayloadTooLarge. The service also takes an already parsed body."""
-
-    @abc.abstractmethod
-    async def load(self) -> Any: ...
-
-
-def parse_json(raw: bytes) -> Any:
-    """A JSON body, or InvalidRequest (400) saying why it is not."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"The body is not valid JSON: {exc}.") from exc
 
 
 @dataclass(frozen=True)
@@ -123,6 +109,11 @@ class _Call:
     labels: Any = None
     proba: Any = None
     model_seconds: float = 0.0  # the model call that answered it
+
+
+async def _maybe_thread(big: bool, work: Callable[..., Any], *args: Any) -> Any:
+    """``work(*args)``, in a thread when ``big`` (so the event loop keeps answering)."""
+    return await asyncio.to_thread(work, *args) if big else work(*args)
 
 
 class InferenceService:
@@ -367,9 +358,12 @@ class InferenceService:
         assert active is not None
         signature = active.model.signature
         parse: Parse = oip_columns if call.endpoint == "infer" else plain_columns
-        call.raw, rows = parse(body, signature.names if signature is not None else [])
+        names = signature.names if signature is not None else []
         wanted = requested_outputs(body, active.model) if call.endpoint == "infer" else []
-        call.columns = columns = validated(active.model, call.raw)
+        big = count_rows(body, call.endpoint) >= THREAD_ROWS  # seconds of Python: off the loop
+        raw, rows = await _maybe_thread(big, parse, body, names)
+        call.raw = raw
+        call.columns = columns = await _maybe_thread(big, validated, active.model, raw)
         try:
             call.labels, call.proba, call.model_seconds = await active.batcher.predict(
                 columns, rows
@@ -381,9 +375,10 @@ class InferenceService:
             self.breaker.failed(call.router, call.route)
             raise
         if call.endpoint == "infer":
-            payload = self._infer_shape(active, body, call, wanted)
+            shape = functools.partial(self._infer_shape, active, body, call, wanted)
         else:
-            payload = self._predict_shape(active, call.labels, call.proba)
+            shape = functools.partial(self._predict_shape, active, call.labels, call.proba)
+        payload: dict[str, Any] = await _maybe_thread(big, shape)  # big: lists in a thread
         payload.setdefault("id", call.request_id)
         return payload
 
@@ -401,7 +396,7 @@ class InferenceService:
 
     @staticmethod
     def _predict_shape(
-        active: Active, labels: np.ndarray, proba: np.ndarray | None
+        active: Active, _body: Any, labels: np.ndarray, proba: np.ndarray | None
     ) -> dict[str, Any]:
         out = plain_outputs(labels, proba)
         out.update(model=active.name, version=active.version)
