@@ -69,3 +69,14 @@ def test_filters_past_a_limit_are_refused_as_invalid_input(two_runs, filter, mes
     assert isinstance(info.value, InvalidInput)
     assert info.value.http_status == InvalidInput.http_status
     assert str(info.value).count("\n") == 2  # message, filter, pointer
+
+
+def test_the_cli_answers_a_deep_filter_with_the_message_not_a_traceback(two_runs):
+    from typer.testing import CliRunner
+
+    from shipyard.cli import app
+
+    result = CliRunner().invoke(app, ["runs", "list", "-e", "limits", "--filter", nested(400)])
+    assert result.exit_code != 0
+    assert f"deeper than {MAX_DEPTH} levels" in result.output
+    assert "Traceback" not in result.output and "RecursionError" not in result.output
