@@ -18,6 +18,10 @@ SHIPYARD_EVIDENCE_SYNC     evidence_sync (seconds)        ``0.2`` (serving worke
 SHIPYARD_CONFIG            (path of the file itself)      ``<home>/config.toml`` if it exists
 ========================== ============================== ======================================
 
+Read from the environment only: ``SHIPYARD_USER`` (who is acting, for records) and
+``SHIPYARD_TRUSTED_REGISTRANTS`` (registrants whose pickled model versions load without
+``trusted=True``; see ``shipyard.models._trust``).
+
 The file holds the keys at top level or under a ``[shipyard]`` table. ``memory://`` as
 ``db_url`` or ``artifacts_url`` keeps everything in this process (tests, notebooks).
 

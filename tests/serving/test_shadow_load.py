@@ -91,7 +91,7 @@ class Server:
         env = {**os.environ, "SHIPYARD_HOME": str(home), "PYTHONPATH": os.pathsep.join(sys.path)}
         command = [sys.executable, "-m", "shipyard.cli", "serve", "--deployment", name,
                    "--port", self.url.rsplit(":", 1)[1], "--poll", "0.1",
-                   "--log-dir", str(log_dir)]  # fmt: skip
+                   "--log-dir", str(log_dir), "--trust"]  # fmt: skip
         self.output = log_dir.with_suffix(".txt")
         with open(self.output, "wb") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=out)

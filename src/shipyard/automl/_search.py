@@ -34,7 +34,7 @@ from shipyard.automl._problem import (
 from shipyard.automl._report import leaderboard_figure, write_report
 from shipyard.automl._spaces import FAMILIES, make_pipeline
 from shipyard.automl._study import Progress, Search, best_trial, run_study, seconds, trials
-from shipyard.automl._train import TrainResult
+from shipyard.automl._train import TrainResult, registration_sample
 from shipyard.errors import InvalidInput
 
 __all__ = ["LOWER_IS_BETTER", "AutoMLResult", "automl", "default_metric", "load_optuna"]
@@ -158,7 +158,7 @@ def _result(
         dataset=ref,
         target=target,
         features=[str(c) for c in features.columns],
-        sample=frame.sample(min(len(frame), 1000), random_state=search.seed),
+        sample=registration_sample(frame, search.seed),
     )
 
 

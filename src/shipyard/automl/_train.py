@@ -72,6 +72,21 @@ class TrainResult:
         }
 
 
+def registration_sample(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Up to :data:`SAMPLE_ROWS` random rows, holding a missing value in every column that
+    has one: the signature inferred from the sample then marks those columns nullable, so
+    serving accepts the nulls the model was trained with (a random sample can miss rare
+    ones)."""
+    sample = frame.sample(min(len(frame), SAMPLE_ROWS), random_state=seed)
+    missing = frame.isna()
+    lacking = missing.any() & ~sample.isna().any()
+    if not lacking.any():
+        return sample
+    extra = list(dict.fromkeys(missing[c].idxmax() for c in lacking[lacking].index))
+    keep = sample.index[: max(0, len(sample) - len(extra))]
+    return pd.concat([sample.loc[keep], frame.loc[extra]])
+
+
 ESTIMATORS = tuple(FAMILY_TABLE)
 
 
@@ -143,7 +158,7 @@ def train(
             fitted = clone_pipeline(pipeline).fit(features, y)  # the model to keep sees every row
         _log_curves(run, fitted)
         _log_errors(run, y, predictions, task)
-    sample = frame.sample(min(len(frame), SAMPLE_ROWS), random_state=seed)
+    sample = registration_sample(frame, seed)
     return TrainResult(
         model=fitted,
         task=task,

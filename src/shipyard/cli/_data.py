@@ -268,10 +268,16 @@ def query_cmd(
     ),
     register_as: str = typer.Option(None, "--register-as", help="Store the result as a dataset."),
     limit: int = typer.Option(50, "--limit", "-n", help="Rows to print."),
+    external_access: bool = typer.Option(
+        False,
+        "--external-access",
+        help="Let the SQL read and write files, URLs and extensions (off: only the versions "
+        "it names).",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Run SQL over dataset versions (DuckDB), print it or register it with lineage."""
-    result = data.query(sql, register_as=register_as)
+    result = data.query(sql, register_as=register_as, external_access=external_access)
     if isinstance(result, data.DatasetVersion):
         console.print(f"Registered {result.ref}: {result.rows:,} rows x {result.columns} columns")
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from shipyard.cli._common import ALLOW_HOST, ALLOW_ORIGIN, INSECURE, console, handle_errors
@@ -52,6 +54,13 @@ def serve_cmd(
     access_log: bool = typer.Option(
         False, "--access-log", help="One JSON line per request on stderr (request id, ...)."
     ),
+    trust: bool = typer.Option(
+        False,
+        "--trust",
+        help="Load pickled versions (PythonModel, sklearn pickles) whoever registered them: "
+        "unpickling runs their code. Without it, only registrants named in "
+        "SHIPYARD_TRUSTED_REGISTRANTS.",
+    ),
 ) -> None:
     """Serve a model: Open Inference Protocol v2 (/v2/models/NAME/infer), POST /predict,
     /metrics; hot-swaps when the alias moves."""
@@ -59,6 +68,9 @@ def serve_cmd(
     from shipyard.serving._guard import exposure
 
     exposure(host, auth=auth, insecure=insecure)  # refused before the banner
+
+    if trust:  # every process this server starts (workers, shadow workers) inherits it
+        os.environ["SHIPYARD_TRUSTED_REGISTRANTS"] = "*"
 
     console.print(
         f"Serving {model or 'deployment ' + deployment} on http://{host}:{port} "

@@ -24,6 +24,7 @@ def query(
     register_as: str | None = None,
     description: str | None = None,
     params: Mapping[str, Any] | None = None,
+    external_access: bool = False,
 ) -> pd.DataFrame | _api.DatasetVersion:
     """Run SQL over dataset versions named ``name@version`` (DuckDB dialect).
 
@@ -31,6 +32,11 @@ def query(
     Returns a DataFrame, or with ``register_as`` a new version whose lineage lists every
     version the query read and whose transform is the SQL itself. Inside a run, the run
     records the versions it read.
+
+    The SQL reads only the versions it names: DuckDB's access to files, URLs and
+    extensions is off (``read_csv('/etc/passwd')``, ``COPY ... TO``, ``ATTACH`` and
+    ``INSTALL`` are refused with :class:`InvalidInput`). ``external_access=True`` turns it
+    on for SQL you trust; the result's lineage then lists only the versions named.
     """
     if not isinstance(sql, str) or not sql.strip():
         raise InvalidInput("query takes a non-empty SQL string.")
@@ -38,7 +44,9 @@ def query(
     versions = [_api.get(ref) for ref in refs]
     names = {ref: f"__sy_{n}" for n, ref in enumerate(refs)}
     views = {names[ref]: str(v.path()) for ref, v in zip(refs, versions, strict=True)}
-    table = _sql.run_sql(_sql.rewrite(sql, names), views, dict(params or {}))
+    table = _sql.run_sql(
+        _sql.rewrite(sql, names), views, dict(params or {}), external_access=external_access
+    )
     if register_as is None:
         return table.to_pandas()
     transform_id = _api._store().transform(

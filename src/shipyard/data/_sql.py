@@ -35,11 +35,24 @@ def rewrite(sql: str, names: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def run_sql(sql: str, views: dict[str, str], params: dict[str, Any] | None = None) -> pa.Table:
+def run_sql(
+    sql: str,
+    views: dict[str, str],
+    params: dict[str, Any] | None = None,
+    *,
+    external_access: bool = False,
+) -> pa.Table:
     """Run ``sql`` in a fresh DuckDB connection with each view name bound to a Parquet file.
 
+    Unless ``external_access``, the statement reaches no file, URL or extension but the
+    versions it names: their files are bound and listed in ``allowed_paths`` first, then
+    DuckDB's external access is turned off and the configuration locked, so SQL cannot
+    read ``/etc/passwd``, ``COPY ... TO`` a file, ``ATTACH``, ``INSTALL``/``LOAD`` or turn
+    the setting back on.
+
     Raises:
-        InvalidInput: DuckDB refused the statement (its message is kept).
+        InvalidInput: DuckDB refused the statement (its message is kept), or the statement
+            reached outside the versions it names (one line, naming the opt-in).
     """
     import duckdb
 
@@ -47,11 +60,26 @@ def run_sql(sql: str, views: dict[str, str], params: dict[str, Any] | None = Non
     try:
         for view, path in views.items():
             con.read_parquet(path).create_view(view)
+        if not external_access:
+            con.execute("SET allowed_paths = $paths", {"paths": sorted(set(views.values()))})
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
         relation = con.sql(sql, params=params) if params else con.sql(sql)
         if relation is None:
             raise InvalidInput("The SQL statement returns no rows; use a SELECT query.")
         return _to_arrow(relation)
+    except duckdb.PermissionException as exc:
+        raise InvalidInput(
+            f"SQL may read only the dataset versions it names (name@version): "
+            f"{str(exc).splitlines()[0]}; pass external_access=True (CLI: --external-access) "
+            "to let it reach files, URLs and extensions."
+        ) from exc
     except duckdb.Error as exc:
+        if not external_access and "configuration has been locked" in str(exc):
+            raise InvalidInput(
+                f"SQL may not change DuckDB settings: {str(exc).splitlines()[0]}; pass "
+                "external_access=True (CLI: --external-access) to run it unlocked."
+            ) from exc
         raise InvalidInput(f"SQL failed: {exc}\n  {sql}") from exc
     finally:
         con.close()

@@ -37,6 +37,7 @@ from shipyard.models._loaded import LoadedModel
 from shipyard.models._onnx import OnnxPredictor
 from shipyard.models._signature import Signature
 from shipyard.models._store import ModelStore, NewModelVersion, check_alias, check_stage
+from shipyard.models._trust import check_trusted, note_registered
 from shipyard.models._types import Model, ModelEvent, ModelVersion
 from shipyard.store import default_artifacts, default_database
 from shipyard.tracking import Run, get_run
@@ -160,7 +161,9 @@ def register(
         **lineage,
         **_put(saved, y, sig),
     )
-    return _store().add_version(name, new)
+    version = _store().add_version(name, new)
+    note_registered(version.id)  # its own object: this process may load it back
+    return version
 
 
 def _checked_fields(
@@ -279,7 +282,9 @@ def history(name: str, limit: int = 200) -> list[ModelEvent]:
     return _store().events(name, limit)
 
 
-def load(ref: str, *, format: str = "native", check_environment: bool = True) -> LoadedModel:
+def load(
+    ref: str, *, format: str = "native", check_environment: bool = True, trusted: bool = False
+) -> LoadedModel:
     """Load the version ``ref`` names, ready to predict.
 
     Repeat loads of the same version in a process come from a cache (the reference is
@@ -291,9 +296,14 @@ def load(ref: str, *, format: str = "native", check_environment: bool = True) ->
             (the quantized form, else ONNX, else native: what serving uses).
         check_environment: warn (``ModelEnvironmentWarning``) when installed packages differ
             from the recorded ones in a way that matters.
+        trusted: load a pickled version (a :class:`PythonModel`, or scikit-learn registered
+            with ``serialization="pickle"``) whoever registered it: unpickling runs its code.
+            Without it, a pickled version loads only if this process registered it or its
+            registrant is named in ``SHIPYARD_TRUSTED_REGISTRANTS``.
 
     Raises:
         NotFound: no such model, version or alias; or no export in that format.
+        Forbidden: a pickled version nobody trusted (nothing of it was unpickled).
         IntegrityError: the stored artifact does not match its recorded sha256.
     """
     if format not in FORMATS:
@@ -310,6 +320,8 @@ def load(ref: str, *, format: str = "native", check_environment: bool = True) ->
             with _lock:
                 _loaded[(info.id, chosen)] = loaded
     else:
+        if chosen == "native":
+            check_trusted(info, trusted)  # before any byte is unpickled
         loaded = _load(info, chosen)
         with _lock:
             _loaded[(info.id, chosen)] = loaded

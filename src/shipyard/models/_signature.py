@@ -34,7 +34,8 @@ class ColumnSpec:
     Attributes:
         name: column name.
         type: one of ``int``, ``float``, ``bool``, ``string``, ``category``, ``datetime``.
-        nullable: whether nulls are accepted (float columns always accept NaN).
+        nullable: whether nulls (``None``, ``NaN``, ``NaT``) are accepted, for every type:
+            inferred as whether the training data held any.
         categories: the allowed values of a ``category`` column, in the training order.
     """
 

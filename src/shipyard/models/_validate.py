@@ -107,12 +107,19 @@ _NUMBERS = frozenset({int, float, type(None)})
 
 
 def check(spec: ColumnSpec, raw: Any) -> np.ndarray:
+    """One column checked against its spec, as a 1-D array.
+
+    One rule for nulls, every type alike: ``None``, ``NaN``, ``NaT`` and ``pd.NA`` are
+    accepted only where the signature says the column is nullable (training data held
+    missing values there); elsewhere the column and the rows are named. Float columns are
+    checked with one vectorised ``isnan`` (a float column holds its nulls as NaN).
+    """
     if isinstance(raw, pd.Categorical):
         return _categorical(spec, raw)
     if type(raw) is list and len(raw) == 1:  # one record, as serving sends: no object arrays
         value = raw[0]
         scalar = type(value)
-        if spec.type == "float" and (scalar is float or scalar is int):
+        if spec.type == "float" and (scalar is int or (scalar is float and value == value)):
             return np.array([value], dtype=np.float64)
         if spec.type == "int" and scalar is int and -(2**63) <= value < 2**63:
             return np.array([value], dtype=np.int64)
@@ -123,8 +130,30 @@ def check(spec: ColumnSpec, raw: Any) -> np.ndarray:
     if type(raw) is list and spec.type in ("float", "int"):
         numbers = _json_numbers(spec, raw)
         if numbers is not None:
-            return numbers
-    return _typed(spec, _one_dimension(spec, raw))
+            return _no_nan(spec, numbers) if spec.type == "float" else numbers
+    values = _typed(spec, _one_dimension(spec, raw))
+    return _no_nan(spec, values) if spec.type == "float" else values
+
+
+def _no_nan(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
+    """A float column: NaN (a null) refused unless the column is nullable."""
+    if not spec.nullable:
+        missing = np.isnan(values)
+        if missing.any():
+            raise null_error(spec, missing)
+    return values
+
+
+def null_error(spec: ColumnSpec, missing: np.ndarray) -> InvalidInput:
+    """The error for nulls in a column trained without them: the column and the rows."""
+    rows = np.flatnonzero(missing)
+    shown = ", ".join(str(r) for r in rows[:MAX_SHOWN])
+    more = f" and {len(rows) - MAX_SHOWN} more" if len(rows) > MAX_SHOWN else ""
+    return InvalidInput(
+        f"Column {spec.name!r}: expected {spec.type} values, got a null at "
+        f"{'rows' if len(rows) > 1 else 'row'} {shown}{more}; the model was trained without "
+        "nulls here."
+    )
 
 
 def _json_numbers(spec: ColumnSpec, raw: list[Any]) -> np.ndarray | None:
@@ -231,10 +260,7 @@ def _integral(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
     missing = np.isnan(values)
     if missing.any():
         if not spec.nullable:
-            raise InvalidInput(
-                f"Column {spec.name!r}: expected int values, got a null at row "
-                f"{int(np.argmax(missing))}; the model was trained without nulls here."
-            )
+            raise null_error(spec, missing)
         return values  # nulls stay NaN in a float column, as pandas would hold them
     rounded = np.round(values)
     outside = ~np.isfinite(values) | (np.abs(values) > 2.0**63 - 1024)
@@ -269,8 +295,11 @@ def _categorical(spec: ColumnSpec, values: pd.Categorical) -> np.ndarray:
     return out
 
 
-def _text(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
-    """Text values (or the values of a category column), each checked once."""
+def _text(spec: ColumnSpec, values: np.ndarray, whole: np.ndarray | None = None) -> np.ndarray:
+    """Text values (or the values of a category column), each checked once.
+
+    ``whole`` is the column when ``values`` are its distinct values: errors name its rows.
+    """
     allowed: frozenset[Any] | None = getattr(spec, "_allowed", None)
     nested = next((v for v in values if isinstance(v, (list, dict, tuple, set))), None)
     if nested is not None:
@@ -281,15 +310,13 @@ def _text(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
     if len(values) > 64:  # check each distinct value once
         distinct = pd.unique(values)
         if len(distinct) < len(values):
-            _text(spec, np.asarray(distinct, dtype=object))
+            _text(spec, np.asarray(distinct, dtype=object), values)
             return values
     for v in values:
         if _null(v):
             if not spec.nullable:
-                raise InvalidInput(
-                    f"Column {spec.name!r}: expected {spec.type} values, got a null; the model "
-                    "was trained without nulls here."
-                )
+                column = values if whole is None else whole
+                raise null_error(spec, np.asarray(pd.isna(column), dtype=bool))
         elif allowed is not None and not isinstance(v, bool):
             if v not in allowed:
                 shown = ", ".join(repr(c) for c in (spec.categories or ())[:MAX_SHOWN])
@@ -305,11 +332,10 @@ def _text(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
 
 
 def _nulls_ok(spec: ColumnSpec, values: np.ndarray) -> np.ndarray:
-    if not spec.nullable and pd.isna(values).any():
-        raise InvalidInput(
-            f"Column {spec.name!r}: expected {spec.type} values, got a null; the model was "
-            "trained without nulls here."
-        )
+    if not spec.nullable:
+        missing = pd.isna(values)
+        if missing.any():
+            raise null_error(spec, np.asarray(missing, dtype=bool))
     return values
 
 

@@ -128,7 +128,10 @@ def _model(ref: str, format: str) -> Any:
     key = (ref, format)
     model = _models.get(key)
     if model is None:
-        model = _models[key] = models.load(ref, format=format, check_environment=False)
+        # ``ref`` is the exact version the server loaded (and so trusted) for this route
+        model = _models[key] = models.load(
+            ref, format=format, check_environment=False, trusted=True
+        )
         while len(_models) > CACHE_SIZE:
             _models.popitem(last=False)
     _models.move_to_end(key)

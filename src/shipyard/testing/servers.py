@@ -74,6 +74,7 @@ def serve_processes(
             port = free_port()
             command = [sys.executable, "-m", "shipyard.cli", "serve", "--deployment", deployment]
             options = ["--port", str(port), "--workers", str(count), "--poll", str(poll)]
+            options.append("--trust")  # the test registered its own PythonModels (pickles)
             process = subprocess.Popen(
                 [*command, *options], env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
             )

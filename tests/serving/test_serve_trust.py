@@ -1,0 +1,93 @@
+"""``shipyard serve`` refuses a pickled version someone else registered, saying how to trust
+it, and serves it with ``--trust`` (issue 17: serving ran any registrant's pickle)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shipyard.testing.servers import free_port
+
+MODULE = """
+import numpy as np
+import shipyard as sy
+
+
+class Constant(sy.models.PythonModel):
+    def predict(self, df):
+        return np.full(len(df), 7.0)
+"""
+
+REGISTER = """
+import pandas as pd
+import shipyard as sy
+from constant import Constant
+
+sy.models.register("constant", Constant(), X=pd.DataFrame({"x": [0.0, 1.0]}))
+"""
+
+
+@pytest.fixture
+def environ(home: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a server process, with ``constant@1`` registered by 'mallory'."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "constant.py").write_text(MODULE)
+    (code / "register.py").write_text(REGISTER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), os.environ["PYTHONPATH"]])}
+    env.pop("SHIPYARD_TRUSTED_REGISTRANTS", None)
+    registering = {**env, "SHIPYARD_USER": "mallory"}
+    command = [sys.executable, str(code / "register.py")]
+    subprocess.run(command, env=registering, check=True, timeout=120)
+    return {**env, "SHIPYARD_USER": "alice"}
+
+
+def serve(environ: dict[str, str], *options: str) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    command = [sys.executable, "-m", "shipyard.cli", "serve", "constant@1", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, *options],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def test_serve_refuses_an_untrusted_pickle_with_a_clear_error(environ):
+    process, _ = serve(environ)
+    try:
+        output, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode != 0
+    assert "constant@1 is a pickle registered by 'mallory'" in output
+    assert "--trust" in output
+
+
+def test_serve_with_trust_serves_it(environ):
+    process, url = serve(environ, "--trust")
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            try:
+                if httpx.get(url + "/v2/health/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        answer = httpx.post(url + "/predict", json={"x": 1.0}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"] == [7.0]
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)  # reaps it and closes its pipe
