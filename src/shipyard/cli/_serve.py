@@ -8,6 +8,17 @@ import typer
 
 from shipyard.cli._common import ALLOW_HOST, ALLOW_ORIGIN, INSECURE, console, handle_errors
 
+TRUST = typer.Option(
+    False,
+    "--trust",
+    help="Load pickled versions (PythonModel, sklearn pickles) whoever registered them: "
+    "unpickling runs their code. Without it, only registrants named in "
+    "SHIPYARD_TRUSTED_REGISTRANTS.",
+)
+MAX_ROWS = typer.Option(
+    100_000, "--max-rows", help="Answer 413 to requests of more rows than this."
+)
+
 
 @handle_errors
 def serve_cmd(
@@ -45,22 +56,14 @@ def serve_cmd(
     max_inflight: int = typer.Option(
         1024, "--max-inflight", help="Answer 503 beyond this many requests in flight."
     ),
-    max_rows: int = typer.Option(
-        100_000, "--max-rows", help="Answer 413 to requests of more rows than this."
-    ),
+    max_rows: int = MAX_ROWS,
     insecure: bool = INSECURE,
     allow_host: list[str] = ALLOW_HOST,
     allow_origin: list[str] = ALLOW_ORIGIN,
     access_log: bool = typer.Option(
         False, "--access-log", help="One JSON line per request on stderr (request id, ...)."
     ),
-    trust: bool = typer.Option(
-        False,
-        "--trust",
-        help="Load pickled versions (PythonModel, sklearn pickles) whoever registered them: "
-        "unpickling runs their code. Without it, only registrants named in "
-        "SHIPYARD_TRUSTED_REGISTRANTS.",
-    ),
+    trust: bool = TRUST,
 ) -> None:
     """Serve a model: Open Inference Protocol v2 (/v2/models/NAME/infer), POST /predict,
     /metrics; hot-swaps when the alias moves."""
