@@ -396,7 +396,7 @@ class InferenceService:
 
     @staticmethod
     def _predict_shape(
-        active: Active, _body: Any, labels: np.ndarray, proba: np.ndarray | None
+        active: Active, labels: np.ndarray, proba: np.ndarray | None
     ) -> dict[str, Any]:
         out = plain_outputs(labels, proba)
         out.update(model=active.name, version=active.version)
