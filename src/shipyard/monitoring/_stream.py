@@ -470,4 +470,4 @@ def _compare(
         distribution = categorical_distribution(counts_r, counts_c)
     stats = {key: float(value) for key, value in measure(inputs, stream=True).items()}
     constant = ref.kind == "numeric" and ref.std == 0
-    return judge(name, ref, cur, stats, distribution, method, threshold, constant)
+    return judge(name, ref, cur, inputs, stats, distribution, method, threshold, constant)
