@@ -351,7 +351,12 @@ def _names(names: Sequence[str], most: int = 5) -> str:
 
 def _drifted_evidence(report: DriftReport) -> dict[str, Any]:
     return {
-        f.feature: {"method": f.method, "statistic": f.statistic, "threshold": f.threshold}
+        f.feature: {
+            "method": f.method,
+            "statistic": f.statistic,
+            "threshold": f.threshold,
+            "rule": f.rule,
+        }
         for f in report.features
         if f.drifted
     }

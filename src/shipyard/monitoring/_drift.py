@@ -305,4 +305,4 @@ def _compare(
         distribution = categorical_distribution(ref.counts or {}, cur.counts or {})
     stats = measure(inputs)
     constant = ref.kind == "numeric" and ref.std == 0
-    return judge(name, ref, cur, stats, distribution, method, threshold, constant)
+    return judge(name, ref, cur, inputs, stats, distribution, method, threshold, constant)

@@ -68,7 +68,7 @@ def write_html(report: Any, path: str | Path, title: str = "Data drift") -> Path
             pio.to_html(feature_figure(feature), full_html=False, include_plotlyjs=(i == 0))
         )
     frame = report.to_frame()
-    keep = ["feature", "kind", "method", "statistic", "threshold", "drifted", "note"]
+    keep = ["feature", "kind", "method", "statistic", "threshold", "drifted", "rule", "note"]
     table = frame[keep].copy()
     table["statistic"] = [_number(v) for v in table["statistic"]]
     verdict = "drifted" if report.drifted else "no dataset drift"

@@ -13,8 +13,11 @@ battery ``shipyard.testing.statistics`` then checks it with the others.
 Defaults (``DEFAULT_METHODS``): on small windows (either side at most ``SMALL_WINDOW``
 values) the tests' p-values (KS for numbers, chi-square for categories, below 0.05); on
 larger windows effect sizes, because a p-value there flags shifts too small to matter:
-normalised Wasserstein at least 0.1 for numbers, Jensen–Shannon at least 0.1 for
-categories.
+normalised Wasserstein at least 0.1 for numbers, Jensen–Shannon at least 0.05 for
+categories. An effect size alone is not enough: distances measured on samples are biased
+upward (over many categories with few rows each, far beyond any threshold), so the verdict
+also asks each effect size to be beyond sampling noise (``beyond_noise``: the KS p-value
+for Wasserstein; a null resampled from the counts for the distances of shares, ``_noise``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from shipyard.monitoring._inputs import (
     categorical_inputs,
     numeric_inputs,
 )
+from shipyard.monitoring._noise import Noise, noise_of_terms
 
 __all__ = [
     "DEFAULTS",
@@ -124,6 +128,12 @@ class DriftStatistic(Protocol):
         statistics of the feature (``n``, ``m``: values present on each side)."""
         ...
 
+    def beyond_noise(self, inputs: Inputs, stats: Mapping[str, float], alpha: float) -> Noise:
+        """An effect size's p-value under no drift (it decides with the threshold: beyond
+        noise below ``alpha``) and its noise level at ``alpha`` (None when not estimated);
+        a p-value statistic answers its own value."""
+        ...
+
 
 class Statistic(abc.ABC):
     """A base for the entries: the fields of :class:`DriftStatistic`, and the defaults of a
@@ -151,6 +161,33 @@ class Statistic(abc.ABC):
 
     def stream_bound(self, stats: Mapping[str, float], key: str, n: int, m: int) -> float:
         return 0.0
+
+    def beyond_noise(self, inputs: Inputs, stats: Mapping[str, float], alpha: float) -> Noise:
+        return Noise(stats[self.deciding_key], None)
+
+
+class ShareDistance(Statistic):
+    """A base for the statistics of the bin (or category) shares, each a function
+    (``finish``) of a sum over the bins of ``terms``: the sum's null distribution, from the
+    counts, tells the value from sampling noise (``_noise``)."""
+
+    kinds = ("numeric", "categorical")
+    larger_is_drift = True
+
+    @abc.abstractmethod
+    def terms(self, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Each bin's (or category's) term, elementwise, from its shares on each side."""
+
+    def finish(self, total: float) -> float:
+        """The statistic of the terms' sum."""
+        return total
+
+    def compute(self, inputs: Inputs) -> dict[str, float]:
+        total = float(np.sum(self.terms(inputs.reference_shares, inputs.current_shares)))
+        return {self.deciding_key: self.finish(total)}
+
+    def beyond_noise(self, inputs: Inputs, stats: Mapping[str, float], alpha: float) -> Noise:
+        return noise_of_terms(inputs, self.terms, self.finish, alpha)
 
 
 def _cdfs(inputs: Inputs) -> Cdfs:
@@ -241,56 +278,66 @@ class Wasserstein(Statistic):
             return error
         return error * stats["wasserstein_norm"] / stats["wasserstein"]  # over the scale
 
+    def beyond_noise(self, inputs: Inputs, stats: Mapping[str, float], alpha: float) -> Noise:
+        """The KS test's p-value: computed already, and as many rows make a mean shift
+        significant as make the CDFs' largest gap so."""
+        return Noise(stats["ks_p_value"], None, "KS p")
 
-class PopulationStability(Statistic):
+
+class PopulationStability(ShareDistance):
     """The population stability index of the bin (or category) shares."""
 
     name = "psi"
     label = "PSI"
-    kinds = KINDS
     keys = ("psi",)
     deciding_key = "psi"
-    larger_is_drift = True
     threshold = 0.1
     identical = (0.0,)
 
-    def compute(self, inputs: Inputs) -> dict[str, float]:
-        return {"psi": psi(inputs.reference_shares, inputs.current_shares)}
+    def terms(self, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (q - p) * np.log(q / p)
+        return out
 
 
-class JensenShannon(Statistic):
-    """The Jensen–Shannon distance (natural log) of the bin (or category) shares."""
+class JensenShannon(ShareDistance):
+    """The Jensen–Shannon distance (natural log) of the bin (or category) shares. Its
+    threshold, 0.05, is about a 6-point move of share between two of three categories."""
 
     name = "jensenshannon"
     label = "Jensen–Shannon distance"
-    kinds = KINDS
     keys = ("jensenshannon",)
     deciding_key = "jensenshannon"
-    larger_is_drift = True
-    threshold = 0.1
+    threshold = 0.05
     identical = (0.0,)
 
-    def compute(self, inputs: Inputs) -> dict[str, float]:
-        return {"jensenshannon": jensen_shannon(inputs.reference_shares, inputs.current_shares)}
+    def terms(self, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        mid = (p + q) / 2
+        out: np.ndarray = p * np.log(p / mid) + q * np.log(q / mid)
+        return out
+
+    def finish(self, total: float) -> float:
+        return math.sqrt(max(total / 2, 0.0))
 
 
-class Hellinger(Statistic):
+class Hellinger(ShareDistance):
     """The Hellinger distance of the bin (or category) shares, ``sqrt(sum((sqrt(p) -
     sqrt(q))**2) / 2)``: 0 for the same shares, 1 for shares with nothing in common;
     bounded, unlike PSI, and less swayed by nearly empty bins than Jensen–Shannon."""
 
     name = "hellinger"
     label = "Hellinger distance"
-    kinds = KINDS
     keys = ("hellinger",)
     deciding_key = "hellinger"
-    larger_is_drift = True
     threshold = 0.1
     identical = (0.0,)
 
-    def compute(self, inputs: Inputs) -> dict[str, float]:
-        gaps = np.sqrt(inputs.reference_shares) - np.sqrt(inputs.current_shares)
-        return {"hellinger": float(math.sqrt(float(np.sum(gaps * gaps)) / 2))}
+    def terms(self, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        gaps = np.sqrt(p) - np.sqrt(q)
+        out: np.ndarray = gaps * gaps
+        return out
+
+    def finish(self, total: float) -> float:
+        return math.sqrt(max(total, 0.0) / 2)
 
 
 def ks_p_value(ks: float, n: int, m: int) -> float:
@@ -312,14 +359,13 @@ def ks_p_value(ks: float, n: int, m: int) -> float:
 
 
 def psi(p: np.ndarray, q: np.ndarray) -> float:
-    return float(np.sum((q - p) * np.log(q / p)))
+    return float(np.sum(PopulationStability().terms(p, q)))
 
 
 def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen–Shannon distance (natural log), as ``scipy.spatial.distance.jensenshannon``."""
-    mid = (p + q) / 2
-    divergence = (np.sum(p * np.log(p / mid)) + np.sum(q * np.log(q / mid))) / 2
-    return float(math.sqrt(max(divergence, 0.0)))
+    entry = JensenShannon()
+    return entry.finish(float(np.sum(entry.terms(p, q))))
 
 
 # -- the table -------------------------------------------------------------------------

@@ -4,6 +4,13 @@ statistics and the verdict of its deciding statistic, and the dataset's verdict.
 Which statistic decides (defaults, overridable per feature) is the table's
 ``DEFAULT_METHODS`` for the feature's kind and window size: on small windows (either side
 at most ``SMALL_WINDOW`` values) the tests' p-values, on larger windows effect sizes.
+
+An effect size drifts only when it reaches its threshold *and* is beyond sampling noise:
+its p-value under no drift (the entry's ``beyond_noise``) below ``ALPHA`` on small windows
+and ``LARGE_ALPHA`` on larger ones. Distances measured on samples are biased upward (over
+many categories with few rows each, past any threshold), so the threshold alone would alarm
+on every check of a high-cardinality column; the p-value alone would alarm on shifts too
+small to matter. Each feature says which rule decided (``rule``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from shipyard.errors import InvalidInput
+from shipyard.monitoring._inputs import Inputs
+from shipyard.monitoring._noise import Noise
 from shipyard.monitoring._statistics import (
     DEFAULT_METHODS,
     DEFAULTS,
@@ -25,6 +34,8 @@ from shipyard.monitoring._statistics import (
 )
 
 __all__ = [
+    "ALPHA",
+    "LARGE_ALPHA",
     "MIN_ROWS",
     "SMALL_WINDOW",
     "DriftReport",
@@ -37,6 +48,8 @@ __all__ = [
 ]
 
 SMALL_WINDOW = 1_000
+ALPHA = 0.05  # an effect size on a small window: beyond noise below this p-value
+LARGE_ALPHA = 0.001  # on larger windows: false alarms well under 1% wherever noise is large
 MIN_ROWS = 30  # fewer non-missing values than this on a side: no test has power; no verdict
 
 
@@ -56,6 +69,9 @@ class FeatureDrift:
     reference_missing: float = 0.0  # share of missing values
     current_missing: float = 0.0
     note: str = ""  # why there is no verdict (missing on a side, all missing, too few rows)
+    rule: str = ""  # what decided, e.g. "Jensen–Shannon distance 0.14 ≥ 0.05 and beyond ..."
+    noise: float | None = None  # the deciding effect size's noise level, where estimated
+    significance: float | None = None  # its p-value under no drift, where asked
     # for charts: bin (or category) labels and each side's shares
     distribution: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
@@ -78,11 +94,13 @@ class DriftReport:
         return [f.feature for f in self.features if f.drifted]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per feature: method, statistic, p-value where the method has one,
-        threshold, drifted; then every statistic computed and the notes."""
+        """One row per feature: method, statistic, p-value (the method's, or for an effect
+        size that reached its threshold, its p-value under no drift), threshold, drifted,
+        the effect size's noise level and the rule that decided; then every statistic
+        computed and the notes."""
         rows = []
         for f in self.features:
-            p_value = f.statistic if is_p_value(f.method) else None
+            p_value = f.statistic if is_p_value(f.method) else f.significance
             rows.append(
                 {
                     "feature": f.feature,
@@ -92,6 +110,8 @@ class DriftReport:
                     "p_value": p_value,
                     "threshold": f.threshold,
                     "drifted": f.drifted,
+                    "noise": f.noise,
+                    "rule": f.rule,
                     **f.stats,
                     "reference_rows": f.reference_rows,
                     "current_rows": f.current_rows,
@@ -187,6 +207,7 @@ def judge(
     name: str,
     ref: Side,
     cur: Side,
+    inputs: Inputs,
     stats: dict[str, float],
     distribution: dict[str, list[Any]],
     method: str | None,
@@ -194,7 +215,8 @@ def judge(
     constant: bool,
 ) -> FeatureDrift:
     """The verdict on a feature's statistics: its deciding method (chosen, or the default for
-    the window's size), compared with its threshold (given, or the method's default)."""
+    the window's size), compared with its threshold (given, or the method's default), and
+    for an effect size that reaches it, whether it is beyond sampling noise."""
     common = {**_sizes(ref, cur), "distribution": distribution}
     fewest = min(ref.present, cur.present)
     if fewest < MIN_ROWS:
@@ -202,7 +224,8 @@ def judge(
             name, ref.kind, None, None, None, False, stats,
             note=f"too few values to judge ({fewest} < {MIN_ROWS})", **common,
         )  # fmt: skip
-    chosen = method or DEFAULT_METHODS[(ref.kind, fewest <= SMALL_WINDOW)]
+    small = fewest <= SMALL_WINDOW
+    chosen = method or DEFAULT_METHODS[(ref.kind, small)]
     if chosen not in METHODS[ref.kind]:
         raise InvalidInput(
             f"methods[{name!r}]: {chosen} does not apply to a {ref.kind} feature (choose from "
@@ -211,11 +234,34 @@ def judge(
     entry = statistic(chosen)
     limit = entry.threshold if threshold is None else float(threshold)
     value = stats[entry.deciding_key]
-    drifted = value >= limit if entry.larger_is_drift else value < limit
+    said = f"{entry.label} {value:.3g}"
+    noise: Noise | None = None
+    if not entry.larger_is_drift:
+        drifted = value < limit
+        rule = f"{said} {'<' if drifted else '≥'} {limit:g}"
+    elif value < limit:
+        drifted, rule = False, f"{said} < {limit:g}"
+    else:
+        alpha = ALPHA if small else LARGE_ALPHA
+        noise = entry.beyond_noise(inputs, stats, alpha)
+        drifted = noise.p_value < alpha
+        rule = f"{said} ≥ {limit:g} " + _beyond(noise, alpha, drifted)
     note = "constant in the reference" if constant else ""
     return FeatureDrift(
-        name, ref.kind, chosen, value, limit, bool(drifted), stats, note=note, **common
-    )
+        name, ref.kind, chosen, value, limit, bool(drifted), stats, note=note, rule=rule,
+        noise=noise.level if noise else None, significance=noise.p_value if noise else None,
+        **common,
+    )  # fmt: skip
+
+
+def _beyond(noise: Noise, alpha: float, drifted: bool) -> str:
+    level = "" if noise.level is None else f"noise level {noise.level:.3g}, "
+    if noise.p_value <= 0:  # underflowed
+        return f"and beyond sampling noise ({level}{noise.test}<1e-300)"
+    test = f"{level}{noise.test}={noise.p_value:.2g}"
+    if drifted:
+        return f"and beyond sampling noise ({test} < {alpha:g})"
+    return f"but within sampling noise ({test} ≥ {alpha:g})"
 
 
 def verdict(

@@ -11,8 +11,10 @@
 A new statistic (one entry in ``shipyard.monitoring._statistics.STATISTICS``) is checked by
 the same test without a line of its own: its fields are coherent; a sample against itself
 gives the values it declares (no drift); it is symmetric where it says so; it stays finite
-on constant, one-value and one-category windows; and ``drift_stream`` gives what ``drift``
-gives, within the bound the entry states. Each check raises AssertionError naming what
+on constant, one-value and one-category windows; ``drift_stream`` gives what ``drift``
+gives, within the bound the entry states; and judged by it, two samples of one distribution
+do not drift even where sampling alone puts it far past its threshold, while a clear shift
+does. Each check raises AssertionError naming what
 failed.
 """
 
@@ -37,6 +39,7 @@ __all__ = [
     "check_identical_samples",
     "check_statistic",
     "check_symmetric",
+    "check_tells_drift_from_noise",
 ]
 
 COLUMN = "x"
@@ -167,12 +170,38 @@ def check_agrees_with_drift_stream(entry: DriftStatistic) -> None:
                 )
 
 
+def _noisy(kind: str, rows: int, seed: int) -> Any:
+    """A sample whose distances to another sample of its distribution are large by chance:
+    1,000 equally likely categories (2.5 rows each), or heavy-tailed numbers."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    if kind == "numeric":
+        return pd.DataFrame({COLUMN: rng.standard_t(2, rows)})
+    return pd.DataFrame({COLUMN: rng.integers(0, 1000, rows).astype(str)})
+
+
+def check_tells_drift_from_noise(entry: DriftStatistic) -> None:
+    """Judged by the entry: no drift between two samples of one distribution, on a small and
+    on a larger window (where its value may be far past the threshold by sampling alone:
+    its ``beyond_noise`` must say so), and drift on a clear shift."""
+    if not entry.judging:
+        return
+    for kind in entry.kinds:
+        for rows in (800, 2500):
+            _, feature = _stats(_noisy(kind, rows, 7), _noisy(kind, rows, 8), entry.name)
+            assert not feature.drifted, f"{entry.name} {kind}: alarm on noise ({feature.rule})"
+        _, feature = _stats(_sample(kind, 5000, 5), _sample(kind, 5000, 6, 1.0), entry.name)
+        assert feature.drifted, f"{entry.name} {kind}: a clear shift missed ({feature.rule})"
+
+
 CHECKS: tuple[Callable[[DriftStatistic], None], ...] = (
     check_fields,
     check_identical_samples,
     check_symmetric,
     check_finite_on_odd_windows,
     check_agrees_with_drift_stream,
+    check_tells_drift_from_noise,
 )
 
 
