@@ -205,6 +205,7 @@ def _datatype(values: np.ndarray) -> str:
 
 # -- OpenAPI descriptions of the bodies (the parsing above is what enforces them) ----------
 
+MAX_LABEL_DEPTH = 8  # a label is a value, or a list of values (a row's may be a list too)
 _SCALAR: dict[str, Any] = {"type": ["string", "number", "integer", "boolean", "null"]}
 _RECORD: dict[str, Any] = {"type": "object", "additionalProperties": _SCALAR}
 PREDICT_BODY: dict[str, Any] = {
@@ -250,8 +251,16 @@ _FEEDBACK: dict[str, Any] = {
     "type": "object",
     "required": ["id"],
     "properties": {
-        "id": {"type": "string", "description": "The request id the answer carried."},
-        "label": {**_SCALAR, "description": "The true label or value."},
+        "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "description": "The request id the answer carried.",
+        },
+        "label": {  # any JSON: a value, or a list of values (one per row)
+            "description": "The true label or value; lists and objects nest at most "
+            f"{MAX_LABEL_DEPTH} levels."
+        },
         "reward": {"type": "number", "minimum": 0, "maximum": 1},
     },
 }
@@ -330,9 +339,6 @@ def check_feedback(items: list[Any]) -> None:
                 f"feedback[{i}].label nests more than {MAX_LABEL_DEPTH} levels of lists or "
                 "objects; expected a value, or a list of values (one per row)."
             )
-
-
-MAX_LABEL_DEPTH = 8  # a label is a value, or a list of values (a row's may be a list too)
 
 
 def _depth(value: Any) -> int:
