@@ -28,7 +28,7 @@ schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in th
 from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.config import PositiveDataAcceptanceConfig  # noqa: E402
 
-EXAMPLES = 8  # per operation and mode: ~20 operations x 2 modes x 2 apps in ~20 s
+EXAMPLES = 6  # per operation and mode: 23 operations x 2 modes x 2 apps in ~15 s
 
 
 def _seed() -> dict[str, Any]:
@@ -41,12 +41,12 @@ def _seed() -> dict[str, Any]:
     for c in (0.1, 1.0):
         sy.models.register("fuzz-model", LogisticRegression(C=c).fit(X, y), X=X, y=y)
     serving.deployments.create("fuzz", {"a": "fuzz-model@1", "b": "fuzz-model@2"})
-    sy.datasets.register("applications", make_loans(2000, seed=0))
+    sy.datasets.register("applications", make_loans(600, seed=0))
     monitoring.create_monitor(
         "drift", dataset="applications", reference="applications@1",
         detectors=["data_drift"], drift_share=0.1,
     )  # fmt: skip
-    moved = make_loans(2000, seed=1)
+    moved = make_loans(600, seed=1)
     moved["income"] = moved["income"] * 1.8
     moved["credit_score"] = moved["credit_score"] - 80
     sy.datasets.register("applications", moved)
