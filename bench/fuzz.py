@@ -60,7 +60,7 @@ def _store() -> dict[str, Any]:
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     import shipyard as sy
     from shipyard import monitoring, serving
@@ -68,7 +68,7 @@ def _store() -> dict[str, Any]:
 
     frame = make_loans(2000, seed=0)
     X, y = frame[FEATURES], frame["default"]
-    encode = [("num", "passthrough", FEATURES[:5]), ("cat", OneHotEncoder(), ["region"])]
+    encode = [("num", StandardScaler(), FEATURES[:5]), ("cat", OneHotEncoder(), ["region"])]
     for c in (0.1, 1.0):
         model = Pipeline(
             [("pre", ColumnTransformer(encode)), ("model", LogisticRegression(C=c, max_iter=300))]

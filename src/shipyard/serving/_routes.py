@@ -36,7 +36,7 @@ _GATED = errors(*ANY_ROUTE, *KEYED, 429, 503)
 _NAMED = errors(*ANY_ROUTE, *KEYED, 404, 429, 503)
 _INFER = errors(*CHANGES, *KEYED, 404, 413, 422, 429, 503)
 _PREDICT = errors(*CHANGES, *KEYED, 413, 422, 429, 503)
-_FEEDBACK = errors(*CHANGES, *KEYED, 404, 413, 422, 429, 503)
+_FEEDBACK = errors(*CHANGES, *KEYED, 413, 422, 429, 503)
 
 
 def _service(request: Request) -> InferenceService:
