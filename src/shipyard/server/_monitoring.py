@@ -80,7 +80,11 @@ def check(name: str) -> dict[str, Any]:
 def list_alerts(
     monitor: str | None = None,
     status: Annotated[
-        str | None, Query(description="open, acknowledged, resolved or active")
+        str | None,
+        Query(
+            description="open, acknowledged, resolved or active",
+            json_schema_extra={"enum": ["open", "acknowledged", "resolved", "active"]},
+        ),
     ] = None,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from shipyard import pipelines
+from shipyard._refs import NAME_PATTERN
 from shipyard.errors import NotFound
 from shipyard.serving._openapi import CHANGES, KEYED, errors, text_answer
 
@@ -23,9 +24,17 @@ _CHANGE = errors(*CHANGES, *KEYED, 404, 409, 422)
 
 router = APIRouter(tags=["pipelines"])
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")]
+# documented, not enforced here: the SDK refuses another name (422) with its own message
+Name = Annotated[str, Path(json_schema_extra={"pattern": f"^{NAME_PATTERN}$"})]
+# a version (1 up to 9 digits, ``v`` allowed) or an alias (not all digits)
+_SELECTOR = r"([vV]?0*[1-9][0-9]{0,8}|[A-Za-z0-9_.\-]{0,31}[A-Za-z_.\-][A-Za-z0-9_.\-]{0,32})"
+Ref = Annotated[str, Path(json_schema_extra={"pattern": f"^{NAME_PATTERN}(@{_SELECTOR})?$"})]
 Status = Annotated[
     str | None,
-    Query(description="queued, running, succeeded, failed or cancelled"),
+    Query(
+        description="queued, running, succeeded, failed or cancelled",
+        json_schema_extra={"enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+    ),
 ]
 
 
@@ -36,20 +45,22 @@ def list_pipelines() -> list[dict[str, Any]]:
 
 
 @router.get("/pipelines/{ref}", responses=_READ)
-def get_pipeline(ref: str) -> dict[str, Any]:
+def get_pipeline(ref: Ref) -> dict[str, Any]:
     """A version (``name`` for the latest, ``name@3``): its graph, entry and defaults."""
     return pipelines.get_pipeline(ref).to_dict()
 
 
 @router.get("/pipelines/{name}/runs", responses=_READ)
-def list_pipeline_runs(name: str, status: Status = None, limit: Limit = 50) -> list[dict[str, Any]]:
+def list_pipeline_runs(
+    name: Name, status: Status = None, limit: Limit = 50
+) -> list[dict[str, Any]]:
     """The pipeline's runs, newest first (without their steps)."""
     return [r.to_dict(steps=False) for r in pipelines.list_runs(name, status, limit)]
 
 
 @router.post("/pipelines/{name}/runs", status_code=202, responses=_CHANGE)
 def queue_run(
-    name: str,
+    name: Name,
     params: Annotated[
         dict[str, Any] | None, Body(embed=True, description="The pipeline's parameters.")
     ] = None,
