@@ -211,17 +211,21 @@ _RECORD: dict[str, Any] = {"type": "object", "additionalProperties": _SCALAR}
 PREDICT_BODY: dict[str, Any] = {
     "oneOf": [
         {**_RECORD, "description": "One record: column name to value."},
-        {"type": "array", "items": _RECORD, "description": "A list of records."},
+        {"type": "array", "items": _RECORD, "minItems": 1, "description": "A list of records."},
         {
             "type": "object",
             "required": ["records"],
-            "properties": {"records": {"type": "array", "items": _RECORD}},
+            "properties": {"records": {"type": "array", "items": _RECORD, "minItems": 1}},
         },
         {
             "type": "object",
             "required": ["columns"],
             "properties": {
-                "columns": {"type": "object", "additionalProperties": {"type": "array"}}
+                "columns": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"type": "array", "minItems": 1},
+                }
             },
         },
     ]
@@ -250,6 +254,10 @@ INFER_BODY: dict[str, Any] = {
 _FEEDBACK: dict[str, Any] = {
     "type": "object",
     "required": ["id"],
+    "anyOf": [  # a label or a reward (a null one is none)
+        {"required": ["label"]},
+        {"required": ["reward"], "properties": {"reward": {"type": "number"}}},
+    ],
     "properties": {
         "id": {
             "type": "string",
@@ -257,14 +265,17 @@ _FEEDBACK: dict[str, Any] = {
             "maxLength": 128,
             "description": "The request id the answer carried.",
         },
-        "label": {  # any JSON: a value, or a list of values (one per row)
+        "label": {  # any JSON but null: a value, or a list of values (one per row)
+            "not": {"type": "null"},
             "description": "The true label or value; lists and objects nest at most "
-            f"{MAX_LABEL_DEPTH} levels."
+            f"{MAX_LABEL_DEPTH} levels.",
         },
-        "reward": {"type": "number", "minimum": 0, "maximum": 1},
+        "reward": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
     },
 }
-FEEDBACK_BODY: dict[str, Any] = {"oneOf": [_FEEDBACK, {"type": "array", "items": _FEEDBACK}]}
+FEEDBACK_BODY: dict[str, Any] = {
+    "oneOf": [_FEEDBACK, {"type": "array", "items": _FEEDBACK, "minItems": 1}]
+}
 
 
 def body_schema(schema: dict[str, Any]) -> dict[str, Any]:
