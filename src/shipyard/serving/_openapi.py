@@ -23,6 +23,7 @@ __all__ = [
     "METRICS_TEXT",
     "ErrorBody",
     "errors",
+    "request_id_header",
     "text_answer",
 ]
 
@@ -72,3 +73,17 @@ def text_answer(media_type: str, description: str) -> dict[int | str, dict[str, 
 
 # what ``/metrics`` answers: Prometheus' text exposition format
 METRICS_TEXT = text_answer("text/plain; version=0.0.4", "Prometheus text exposition format.")
+
+
+def request_id_header(extra: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` ``extra`` with the optional ``X-Request-ID`` header of the prediction
+    routes: 1 to 128 printable characters, echoed on the answer (otherwise 400)."""
+    header = {
+        "name": "X-Request-ID",
+        "in": "header",
+        "required": False,
+        "description": "The request's id (1 to 128 printable characters), echoed; one is made "
+        "when absent.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+    }
+    return {**extra, "parameters": [*extra.get("parameters", []), header]}

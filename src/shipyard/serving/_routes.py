@@ -21,7 +21,14 @@ from starlette.routing import Route
 from shipyard._version import __version__
 from shipyard.errors import PayloadTooLarge
 from shipyard.serving._http import json_response
-from shipyard.serving._openapi import ANY_ROUTE, CHANGES, KEYED, METRICS_TEXT, errors
+from shipyard.serving._openapi import (
+    ANY_ROUTE,
+    CHANGES,
+    KEYED,
+    METRICS_TEXT,
+    errors,
+    request_id_header,
+)
 from shipyard.serving._protocol import FEEDBACK_BODY, INFER_BODY, PREDICT_BODY, body_schema
 from shipyard.serving._service import InferenceService, RequestBody, parse_json
 
@@ -131,7 +138,7 @@ async def version_is_ready(name: str, version: str, request: Request) -> Respons
 @router.post(
     "/v2/models/{name}/infer",
     tags=["inference"],
-    openapi_extra=body_schema(INFER_BODY),
+    openapi_extra=request_id_header(body_schema(INFER_BODY)),
     responses=_INFER,
 )
 async def infer_latest(name: str, request: Request) -> Response:
@@ -141,7 +148,7 @@ async def infer_latest(name: str, request: Request) -> Response:
 @router.post(
     "/v2/models/{name}/versions/{version}/infer",
     tags=["inference"],
-    openapi_extra=body_schema(INFER_BODY),
+    openapi_extra=request_id_header(body_schema(INFER_BODY)),
     responses=_INFER,
 )
 async def infer_version(name: str, version: str, request: Request) -> Response:
@@ -149,7 +156,10 @@ async def infer_version(name: str, version: str, request: Request) -> Response:
 
 
 @router.post(
-    "/predict", tags=["inference"], openapi_extra=body_schema(PREDICT_BODY), responses=_PREDICT
+    "/predict",
+    tags=["inference"],
+    openapi_extra=request_id_header(body_schema(PREDICT_BODY)),
+    responses=_PREDICT,
 )
 async def predict_route(request: Request) -> Response:
     return await _answer(request, "predict")
