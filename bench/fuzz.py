@@ -38,19 +38,28 @@ def _rows() -> Any:
     cells: they reach the type checks and the model, where schema-generated ones never do."""
     from hypothesis import strategies as st
 
-    cell = st.recursive(
+    anything = st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=4)
         | st.floats(allow_nan=False, allow_infinity=False),
         lambda inner: st.lists(inner, max_size=2),
         max_leaves=3,
     )  # fmt: skip
-    record = st.fixed_dictionaries({c: cell for c in FEATURES})
-    columns = {c: st.lists(cell, min_size=1, max_size=2) for c in FEATURES}
+    amount = st.floats(0, 1e6, allow_nan=False)
+    typed = {"age": st.integers(18, 90), "income": amount, "loan_amount": amount}
+    typed |= {"term_months": st.integers(6, 72), "credit_score": st.integers(300, 850)}
+    typed["region"] = st.sampled_from(["north", "south", "east", "west", "central"])
+    cells = {c: typed[c] | anything for c in FEATURES}  # the column's type first
+    record = st.fixed_dictionaries(cells)
+    columns = st.integers(1, 3).flatmap(
+        lambda n: st.fixed_dictionaries(
+            {c: st.lists(cells[c], min_size=n, max_size=n) for c in FEATURES}
+        )
+    )
     return st.one_of(
         record,
         st.lists(record, min_size=1, max_size=3),
         st.fixed_dictionaries({"records": st.lists(record, min_size=1, max_size=3)}),
-        st.fixed_dictionaries({"columns": st.fixed_dictionaries(columns)}),
+        st.fixed_dictionaries({"columns": columns}),
     )
 
 

@@ -29,8 +29,9 @@ from schemathesis.config import PositiveDataAcceptanceConfig  # noqa: E402
 
 KNOWN = {"name": "fuzz", "version": "1"}
 FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
-# a cell: any JSON value, lists of them too (what a client may send where a value belongs)
-_CELL = st.recursive(
+# a cell: a value of the column's type (first: Hypothesis tries it most), else any JSON value,
+# lists of them too (what a client may send where a value belongs)
+_ANY = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
@@ -39,19 +40,26 @@ _CELL = st.recursive(
     lambda inner: st.lists(inner, max_size=2),
     max_leaves=3,
 )
-_RECORD = st.fixed_dictionaries({c: _CELL for c in FEATURES})
+_AMOUNT = st.floats(0, 1e6, allow_nan=False)
+_TYPED = {"age": st.integers(18, 90), "income": _AMOUNT, "loan_amount": _AMOUNT}
+_TYPED |= {"term_months": st.integers(6, 72), "credit_score": st.integers(300, 850)}
+_TYPED["region"] = st.sampled_from(["north", "south", "east", "west", "central"])
+_CELLS = {c: _TYPED[c] | _ANY for c in FEATURES}
+_RECORD = st.fixed_dictionaries(_CELLS)
 # /predict bodies naming the signature's columns, in each of the body forms: they get past
 # the column check to the type checks and the model, where a schema-generated body never does
 ROWS = st.one_of(
     _RECORD,
     st.lists(_RECORD, min_size=1, max_size=3),
     st.fixed_dictionaries({"records": st.lists(_RECORD, min_size=1, max_size=3)}),
-    st.fixed_dictionaries(
-        {
-            "columns": st.fixed_dictionaries(
-                {c: st.lists(_CELL, min_size=1, max_size=2) for c in FEATURES}
-            )
-        }
+    st.integers(1, 3).flatmap(
+        lambda n: st.fixed_dictionaries(
+            {
+                "columns": st.fixed_dictionaries(
+                    {c: st.lists(_CELLS[c], min_size=n, max_size=n) for c in FEATURES}
+                )
+            }
+        )
     ),
 )
 EXAMPLES = 10  # per operation and mode: 12 operations x 2 modes x 2 apps in ~15 s
@@ -141,6 +149,7 @@ def test_every_answer_is_documented_and_none_is_a_server_error(
     assert {"POST /predict", "POST /v2/models/{name}/infer", "POST /feedback"} <= set(seen)
     # the generated bodies reached the parsers and the signature checks
     assert {400, 422} <= seen["POST /predict"] | seen["POST /v2/models/{name}/infer"]
+    assert 200 in seen["POST /predict"]  # and the model answered some
     if auth:  # the key was used, and a request without one refused
         assert 200 in seen["GET /metrics"] and 401 in seen["GET /metrics"]
 
