@@ -255,7 +255,7 @@ _FEEDBACK: dict[str, Any] = {
     "type": "object",
     "required": ["id"],
     "anyOf": [  # a label or a reward (a null one is none)
-        {"required": ["label"]},
+        {"required": ["label"], "properties": {"label": {"not": {"type": "null"}}}},
         {"required": ["reward"], "properties": {"reward": {"type": "number"}}},
     ],
     "properties": {
@@ -265,8 +265,7 @@ _FEEDBACK: dict[str, Any] = {
             "maxLength": 128,
             "description": "The request id the answer carried.",
         },
-        "label": {  # any JSON but null: a value, or a list of values (one per row)
-            "not": {"type": "null"},
+        "label": {  # any JSON: a value, or a list of values (one per row)
             "description": "The true label or value; lists and objects nest at most "
             f"{MAX_LABEL_DEPTH} levels.",
         },
