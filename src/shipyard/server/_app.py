@@ -24,6 +24,7 @@ from shipyard.serving import ApiKey, Keyring
 from shipyard.serving._auth import check_key, default_keys
 from shipyard.serving._guard import Guard, exposure
 from shipyard.serving._http import JSON, install_error_handlers
+from shipyard.serving._openapi import ANY_ROUTE, errors
 
 __all__ = ["JSON", "create_app", "run"]
 
@@ -64,7 +65,7 @@ def create_app(
     for router in (deployments, monitoring, pipelines):
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
-    @app.get("/api/health", tags=["health"])
+    @app.get("/api/health", tags=["health"], responses=errors(*ANY_ROUTE))
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 

@@ -10,35 +10,43 @@ from fastapi import APIRouter, Body, Query, Request
 
 from shipyard.server._caller import key_name
 from shipyard.serving import deployments
+from shipyard.serving._openapi import CHANGES, KEYED, errors
 
 __all__ = ["router"]
+
+# what the routes answer besides success (``shipyard.serving._openapi``): with auth, reading
+# wants a live key (401), changing one with the admin scope (403); a name or filter may be
+# unknown (404) or refused (422, e.g. a NUL character); a list without filters only 400/401
+_LIST = errors(400, 401)
+_READ = errors(400, 401, 404, 422)
+_CHANGE = errors(*CHANGES, *KEYED, 404, 409, 422)
 
 router = APIRouter(tags=["deployments"])
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")]
 Reason = Annotated[str | None, Body(embed=True, description="Why (kept in the history).")]
 
 
-@router.get("/deployments")
+@router.get("/deployments", responses=_LIST)
 def list_deployments() -> list[dict[str, Any]]:
     """Every deployment: routes, shares and policy."""
     return [deployments.as_dict(d) for d in deployments.list_deployments()]
 
 
-@router.get("/deployments/{name}")
+@router.get("/deployments/{name}", responses=_READ)
 def get_deployment(name: str) -> dict[str, Any]:
     """One deployment: routes, shares, policy, the last automatic decision (with its
     reason) and the statistics of the policy's current evidence period."""
     return deployments.as_dict(deployments.get(name), details=True)
 
 
-@router.get("/deployments/{name}/history")
+@router.get("/deployments/{name}/history", responses=_READ)
 def get_history(name: str, limit: Limit = 50) -> list[dict[str, Any]]:
     """Changes and decisions, newest first: what, who, why, when, the split before and
     after."""
     return [asdict(e) for e in deployments.history(name, limit=limit)]
 
 
-@router.post("/deployments/{name}/promote")
+@router.post("/deployments/{name}/promote", responses=_CHANGE)
 def promote(
     name: str,
     request: Request,
@@ -51,7 +59,7 @@ def promote(
     return deployments.as_dict(deployments.promote(name, route, reason=_why(reason, request)))
 
 
-@router.post("/deployments/{name}/rollback")
+@router.post("/deployments/{name}/rollback", responses=_CHANGE)
 def rollback(name: str, request: Request, reason: Reason = None) -> dict[str, Any]:
     """Undo the last change of policy or split."""
     return deployments.as_dict(deployments.rollback(name, reason=_why(reason, request)))

@@ -9,8 +9,16 @@ from fastapi import APIRouter, Body, Query, Request
 
 from shipyard import monitoring
 from shipyard.server._caller import key_name
+from shipyard.serving._openapi import CHANGES, KEYED, errors
 
 __all__ = ["router"]
+
+# what the routes answer besides success (``shipyard.serving._openapi``): with auth, reading
+# wants a live key (401), changing one with the admin scope (403); a name or filter may be
+# unknown (404) or refused (422, e.g. a NUL character); a list without filters only 400/401
+_LIST = errors(400, 401)
+_READ = errors(400, 401, 404, 422)
+_CHANGE = errors(*CHANGES, *KEYED, 404, 409, 422)
 
 router = APIRouter(tags=["monitoring"])
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")]
@@ -20,25 +28,25 @@ By = Annotated[
 ]
 
 
-@router.get("/monitors")
+@router.get("/monitors", responses=_LIST)
 def list_monitors() -> list[dict[str, Any]]:
     """Every monitor, by name."""
     return [_monitor(m) for m in monitoring.list_monitors()]
 
 
-@router.get("/monitors/{name}")
+@router.get("/monitors/{name}", responses=_READ)
 def get_monitor(name: str) -> dict[str, Any]:
     """One monitor's settings and when it last ran."""
     return _monitor(monitoring.get_monitor(name))
 
 
-@router.get("/monitors/{name}/checks")
+@router.get("/monitors/{name}/checks", responses=_READ)
 def list_checks(name: str, limit: Limit = 50) -> list[dict[str, Any]]:
     """The monitor's latest checks: status, window, each detector's verdict and evidence."""
     return [c.to_dict() for c in monitoring.checks(name, limit=limit)]
 
 
-@router.get("/monitors/{name}/series")
+@router.get("/monitors/{name}/series", responses=_READ)
 def get_series(
     name: str,
     feature: str | None = None,
@@ -54,25 +62,29 @@ def get_series(
     return records
 
 
-@router.get("/monitors/{name}/report")
+@router.get("/monitors/{name}/report", responses=_READ)
 def get_report(name: str, last: Limit = 50) -> dict[str, Any]:
     """What the HTML report charts: the monitor, its last checks with their distribution
     charts, the results over them and its alerts."""
     return monitoring.report_data(name, last=last)
 
 
-@router.post("/monitors/{name}/check")
+@router.post("/monitors/{name}/check", responses=_CHANGE)
 @router.post("/monitors/{name}/run", include_in_schema=False)  # the first spelling, kept
 def check(name: str) -> dict[str, Any]:
     """Check the monitor now (alerts open, resolve and notify as on schedule)."""
     return monitoring.check(name).to_dict()
 
 
-@router.get("/alerts")
+@router.get("/alerts", responses=_READ)
 def list_alerts(
     monitor: str | None = None,
     status: Annotated[
-        str | None, Query(description="open, acknowledged, resolved or active")
+        str | None,
+        Query(
+            description="open, acknowledged, resolved or active",
+            json_schema_extra={"enum": ["open", "acknowledged", "resolved", "active"]},
+        ),
     ] = None,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
@@ -82,20 +94,20 @@ def list_alerts(
     ]
 
 
-@router.get("/alerts/{alert_id}")
+@router.get("/alerts/{alert_id}", responses=_READ)
 def get_alert(alert_id: int) -> dict[str, Any]:
     """One alert: its detector, title, evidence, occurrences and deliveries."""
     return monitoring.get_alert(alert_id).to_dict()
 
 
-@router.post("/alerts/{alert_id}/acknowledge")
+@router.post("/alerts/{alert_id}/acknowledge", responses=_CHANGE)
 @router.post("/alerts/{alert_id}/ack", include_in_schema=False)  # the first spelling, kept
 def acknowledge(alert_id: int, request: Request, by: By = None) -> dict[str, Any]:
     """Someone is on it: no more notices until it resolves (409 unless it is open)."""
     return monitoring.acknowledge(alert_id, by=by or key_name(request)).to_dict()
 
 
-@router.post("/alerts/{alert_id}/resolve")
+@router.post("/alerts/{alert_id}/resolve", responses=_CHANGE)
 def resolve(alert_id: int, request: Request, by: By = None) -> dict[str, Any]:
     """Close an alert by hand; its channels are told (409 when already resolved)."""
     return monitoring.resolve(alert_id, by=by or key_name(request)).to_dict()

@@ -313,22 +313,27 @@ def _lists(matrix: np.ndarray, chunk: int = 4096) -> list[Any]:
 
 # -- OpenAPI descriptions of the bodies (the parsing above is what enforces them) ----------
 
+MAX_LABEL_DEPTH = 8  # a label is a value, or a list of values (a row's may be a list too)
 _SCALAR: dict[str, Any] = {"type": ["string", "number", "integer", "boolean", "null"]}
 _RECORD: dict[str, Any] = {"type": "object", "additionalProperties": _SCALAR}
 PREDICT_BODY: dict[str, Any] = {
     "oneOf": [
         {**_RECORD, "description": "One record: column name to value."},
-        {"type": "array", "items": _RECORD, "description": "A list of records."},
+        {"type": "array", "items": _RECORD, "minItems": 1, "description": "A list of records."},
         {
             "type": "object",
             "required": ["records"],
-            "properties": {"records": {"type": "array", "items": _RECORD}},
+            "properties": {"records": {"type": "array", "items": _RECORD, "minItems": 1}},
         },
         {
             "type": "object",
             "required": ["columns"],
             "properties": {
-                "columns": {"type": "object", "additionalProperties": {"type": "array"}}
+                "columns": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"type": "array", "minItems": 1},
+                }
             },
         },
     ]
@@ -375,13 +380,27 @@ INFER_BODY: dict[str, Any] = {
 _FEEDBACK: dict[str, Any] = {
     "type": "object",
     "required": ["id"],
+    "anyOf": [  # a label or a reward (a null one is none)
+        {"required": ["label"], "properties": {"label": {"not": {"type": "null"}}}},
+        {"required": ["reward"], "properties": {"reward": {"type": "number"}}},
+    ],
     "properties": {
-        "id": {"type": "string", "description": "The request id the answer carried."},
-        "label": {**_SCALAR, "description": "The true label or value."},
-        "reward": {"type": "number", "minimum": 0, "maximum": 1},
+        "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "description": "The request id the answer carried.",
+        },
+        "label": {  # any JSON: a value, or a list of values (one per row)
+            "description": "The true label or value; lists and objects nest at most "
+            f"{MAX_LABEL_DEPTH} levels.",
+        },
+        "reward": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
     },
 }
-FEEDBACK_BODY: dict[str, Any] = {"oneOf": [_FEEDBACK, {"type": "array", "items": _FEEDBACK}]}
+FEEDBACK_BODY: dict[str, Any] = {
+    "oneOf": [_FEEDBACK, {"type": "array", "items": _FEEDBACK, "minItems": 1}]
+}
 
 
 def body_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -423,9 +442,6 @@ def check_feedback(items: list[Any]) -> None:
                 f"feedback[{i}].label nests more than {MAX_LABEL_DEPTH} levels of lists or "
                 "objects; expected a value, or a list of values (one per row)."
             )
-
-
-MAX_LABEL_DEPTH = 8  # a label is a value, or a list of values (a row's may be a list too)
 
 
 def _depth(value: Any) -> int:

@@ -24,6 +24,14 @@ from shipyard._version import __version__
 from shipyard.errors import PayloadTooLarge
 from shipyard.serving._http import json_response
 from shipyard.serving._oip_binary import HEADER, decode, render
+from shipyard.serving._openapi import (
+    ANY_ROUTE,
+    CHANGES,
+    KEYED,
+    METRICS_TEXT,
+    errors,
+    request_id_header,
+)
 from shipyard.serving._protocol import (
     FEEDBACK_BODY,
     INFER_BODY,
@@ -40,6 +48,15 @@ __all__ = ["install_routes"]
 BIG_BODY = 256 * 1024  # bytes: bodies this big are parsed in a thread, off the event loop
 
 router = APIRouter()
+
+# what each kind of route can answer besides its 200 (``_openapi``): a key check (``gate``)
+# adds 401/403, the key's rate limit 429 and overload 503; the inference routes add the body
+# checks (400, 413, 422) and the Content-Type/Origin checks of state-changing requests (403, 415)
+_GATED = errors(*ANY_ROUTE, *KEYED, 429, 503)
+_NAMED = errors(*ANY_ROUTE, *KEYED, 404, 429, 503)
+_INFER = errors(*CHANGES, *KEYED, 404, 413, 422, 429, 503)
+_PREDICT = errors(*CHANGES, *KEYED, 413, 422, 429, 503)
+_FEEDBACK = errors(*CHANGES, *KEYED, 413, 422, 429, 503)
 
 
 def _service(request: Request) -> InferenceService:
@@ -106,39 +123,39 @@ async def _answer(
     )
 
 
-@router.get("/v2/health/live", tags=["health"])
+@router.get("/v2/health/live", tags=["health"], responses=errors(*ANY_ROUTE))
 async def live() -> Response:
     return json_response(200, {"live": True})
 
 
-@router.get("/v2/health/ready", tags=["health"])
+@router.get("/v2/health/ready", tags=["health"], responses=errors(*ANY_ROUTE, 503))
 async def ready(request: Request) -> Response:
     ok = _service(request).ready
     return json_response(200 if ok else 503, {"ready": ok})
 
 
-@router.get("/v2", tags=["metadata"])
+@router.get("/v2", tags=["metadata"], responses=_GATED)
 async def server_metadata(request: Request) -> Response:
     _service(request).gate(request.headers, "predict")
     server = {"name": "shipyard", "version": __version__, "extensions": ["binary_tensor_data"]}
     return json_response(200, server)
 
 
-@router.get("/v2/models/{name}", tags=["metadata"])
+@router.get("/v2/models/{name}", tags=["metadata"], responses=_NAMED)
 async def model_metadata(name: str, request: Request) -> Response:
     service = _service(request)
     service.gate(request.headers, "predict")
     return json_response(200, service.metadata(name))
 
 
-@router.get("/v2/models/{name}/versions/{version}", tags=["metadata"])
+@router.get("/v2/models/{name}/versions/{version}", tags=["metadata"], responses=_NAMED)
 async def version_metadata(name: str, version: str, request: Request) -> Response:
     service = _service(request)
     service.gate(request.headers, "predict")
     return json_response(200, service.metadata(name, version))
 
 
-@router.get("/v2/models/{name}/ready", tags=["health"])
+@router.get("/v2/models/{name}/ready", tags=["health"], responses=_NAMED)
 async def model_is_ready(name: str, request: Request) -> Response:
     service = _service(request)
     service.gate(request.headers, "predict")
@@ -146,7 +163,7 @@ async def model_is_ready(name: str, request: Request) -> Response:
     return json_response(200, {"name": name, "ready": True})
 
 
-@router.get("/v2/models/{name}/versions/{version}/ready", tags=["health"])
+@router.get("/v2/models/{name}/versions/{version}/ready", tags=["health"], responses=_NAMED)
 async def version_is_ready(name: str, version: str, request: Request) -> Response:
     service = _service(request)
     service.gate(request.headers, "predict")
@@ -154,7 +171,12 @@ async def version_is_ready(name: str, version: str, request: Request) -> Respons
     return json_response(200, {"name": name, "ready": True})
 
 
-@router.post("/v2/models/{name}/infer", tags=["inference"], openapi_extra=body_schema(INFER_BODY))
+@router.post(
+    "/v2/models/{name}/infer",
+    tags=["inference"],
+    openapi_extra=request_id_header(body_schema(INFER_BODY)),
+    responses=_INFER,
+)
 async def infer_latest(name: str, request: Request) -> Response:
     return await _answer(request, "infer", name)
 
@@ -162,18 +184,29 @@ async def infer_latest(name: str, request: Request) -> Response:
 @router.post(
     "/v2/models/{name}/versions/{version}/infer",
     tags=["inference"],
-    openapi_extra=body_schema(INFER_BODY),
+    openapi_extra=request_id_header(body_schema(INFER_BODY)),
+    responses=_INFER,
 )
 async def infer_version(name: str, version: str, request: Request) -> Response:
     return await _answer(request, "infer", name, version)
 
 
-@router.post("/predict", tags=["inference"], openapi_extra=body_schema(PREDICT_BODY))
+@router.post(
+    "/predict",
+    tags=["inference"],
+    openapi_extra=request_id_header(body_schema(PREDICT_BODY)),
+    responses=_PREDICT,
+)
 async def predict_route(request: Request) -> Response:
     return await _answer(request, "predict")
 
 
-@router.post("/feedback", tags=["inference"], openapi_extra=body_schema(FEEDBACK_BODY))
+@router.post(
+    "/feedback",
+    tags=["inference"],
+    openapi_extra=body_schema(FEEDBACK_BODY),
+    responses=_FEEDBACK,
+)
 async def feedback_route(request: Request) -> Response:
     service = _service(request)
     service.gate(request.headers, "feedback")
@@ -181,7 +214,12 @@ async def feedback_route(request: Request) -> Response:
     return json_response(200, await service.feedback(body))
 
 
-@router.get("/metrics", tags=["operations"])
+@router.get(
+    "/metrics",
+    tags=["operations"],
+    response_class=Response,  # no JSON: the 200 is documented as text, the errors as JSON
+    responses={**METRICS_TEXT, **_GATED},
+)
 async def metrics_route(request: Request) -> Response:
     service = _service(request)
     service.gate(request.headers, "admin")

@@ -89,8 +89,14 @@ class Answer:
 
 
 def _fair_id(request_id: str) -> bool:
-    """A request id a client may give: 1 to 128 printable characters, as the body's ``id``."""
-    return 0 < len(request_id) <= 128 and request_id.isprintable()
+    """A request id a client may give: 1 to 128 printable characters, as the body's ``id``,
+    that an ``X-Request-ID`` header can carry (Latin-1: a body's id beyond it would fail the
+    answer's headers; the server names such a request itself)."""
+    return (
+        0 < len(request_id) <= 128
+        and request_id.isprintable()
+        and all(ord(c) < 256 for c in request_id)
+    )
 
 
 @dataclass
