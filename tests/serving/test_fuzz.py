@@ -25,7 +25,7 @@ from shipyard.config import reset_settings
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the dev extra")
 from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.config import PositiveDataAcceptanceConfig  # noqa: E402
+from schemathesis.config import CheckConfig, PositiveDataAcceptanceConfig  # noqa: E402
 
 KNOWN = {"name": "fuzz", "version": "1"}
 FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
@@ -97,9 +97,27 @@ def fuzz(raw: dict[str, Any], url: str, key: str | None) -> dict[str, set[int]]:
     schema.config.update(base_url=url)
     # a body the schema allows may still break a rule JSON Schema cannot state (a tensor's
     # shape matches its data, at least one row) or name a column the model's signature
-    # refuses: a documented 400 or 422 is an acceptable answer to schema-valid data too
+    # refuses: a documented 400 or 422 is an acceptable answer to schema-valid data too, and
+    # so is 413 for a tensor whose shape declares more rows than the server's --max-rows
     schema.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
-        expected_statuses=["2xx", "400", "401", "403", "404", "409", "422", "429"]
+        expected_statuses=["2xx", "400", "401", "403", "404", "409", "413", "422", "429"]
+    )
+    # a body the schema refuses may be refused for its size first (413: --max-rows)
+    schema.config.checks.negative_data_rejection = CheckConfig(
+        expected_statuses=[
+            "400",
+            "401",
+            "403",
+            "404",
+            "405",
+            "406",
+            "409",
+            "413",
+            "415",
+            "422",
+            "428",
+            "429",
+        ]
     )
     seen: dict[str, set[int]] = {}
     with requests.Session() as session:
