@@ -33,7 +33,8 @@ Servers, each alone in its own process while it is measured, one uvicorn worker 
   ``--format auto`` picks the export), ``POST /predict`` with the bare record: as it ships
   (micro-batching on: ``--max-batch 64 --max-wait 0``), without micro-batching
   (``--max-batch 1``), with ``--max-wait 0.002``, and as shipped but with the inference log
-  off (``--log-sample 0``, a reference for its cost). Otherwise its defaults stay on:
+  off (``--log-sample 0``, a reference for its cost), and as shipped with ``--workers 2``
+  (two server processes; at 32 connections only). Otherwise its defaults stay on:
   validation against the signature, routing (the alias re-resolved every 2 s), Prometheus
   metrics, the inference log (every request; each server its own ``--log-dir``, whose rows
   are counted afterwards).
@@ -41,8 +42,10 @@ Servers, each alone in its own process while it is measured, one uvicorn worker 
 Scenarios (the issue's goals in brackets):
 
 1. One-row requests on 32 connections for ``--duration`` s: requests/s, p50 and p99
-   [Shipyard without micro-batching ≥ 75% of the floor's requests/s; with it, above].
-2. One-row requests on 1 connection [Shipyard's p99 at most 1.5x the floor's].
+   [Shipyard as shipped ≥ 0.8x the floor's requests/s; with ``--workers 2``, above one
+   worker's: it scales (on 2 cores shared with the load generator, not 2x)].
+2. One-row requests on 1 connection [Shipyard ≥ 0.8x the floor's requests/s, its p99 at
+   most 1.5x the floor's].
 3. One request of 1,000 rows, median of ``--big-requests`` sequential requests on one
    keep-alive connection (httpx): Shipyard ``{"records": [...]}`` and ``{"columns": {...}}``,
    the floor's records, MLflow's ``dataframe_records`` [Shipyard faster than the floor].
@@ -128,6 +131,7 @@ SHIPYARD_VARIANTS = {  # key: (label, arguments of shipyard serve besides the mo
     "sy-nobatch": ("--max-batch 1 (no micro-batching)", ["--max-batch", "1"]),
     "sy-wait": ("--max-wait 0.002 (micro-batching, batches held 2 ms)", ["--max-wait", "0.002"]),
     "sy-nolog": ("as shipped but the inference log off (--log-sample 0)", ["--log-sample", "0"]),
+    "sy-workers2": ("as shipped, --workers 2 (two server processes)", ["--workers", "2"]),
 }
 WIDTH = 190
 
@@ -792,8 +796,8 @@ def make_server(key: str, setup: Setup, *, poll: float = 2.0) -> Server:
         )
     label, extra = SHIPYARD_VARIANTS.get(key, SHIPYARD_VARIANTS["sy-default"])
     cmd = [python, "-m", "shipyard.cli", "serve", f"{NAME}@champion", "--host", HOST]
-    cmd += ["--port", str(port), "--workers", "1", "--format", "auto", "--poll", str(poll)]
-    cmd += extra
+    cmd += ["--port", str(port), "--format", "auto", "--poll", str(poll)]
+    cmd += extra if "--workers" in extra else ["--workers", "1", *extra]
     if "--log-dir" in setup.serve_options:  # each server its own inference log, counted after
         cmd += ["--log-dir", str(setup.root / "inference" / key)]
     return Server(
@@ -917,7 +921,7 @@ def bench_server(
         others = Others(server)
         warm = client.run(server, body, 32, args.warmup, "warmup")
         result.answered += warm.requests + 1
-        for connections in (1, 32):
+        for connections in (32,) if key == "sy-workers2" else (1, 32):
             load = client.run(server, body, connections, args.round_seconds, f"c{connections}")
             result.runs.setdefault(connections, []).append(load)
             result.answered += load.requests
@@ -1073,14 +1077,17 @@ def load_lines(results: dict[str, Measured], connections: int, number: int) -> l
     goals: dict[str, tuple[str, Callable[[Load, Load], bool]]]
     if connections == 32:
         goals = {
-            "sy-nobatch": ("≥75% of the floor's req/s", lambda s, f: s.rps >= 0.75 * f.rps),
-            "sy-default": ("above the floor's req/s", lambda s, f: s.rps > f.rps),
+            "sy-nobatch": ("≥ 0.8× the floor's req/s", lambda s, f: s.rps >= 0.8 * f.rps),
+            "sy-default": ("≥ 0.8× the floor's req/s", lambda s, f: s.rps >= 0.8 * f.rps),
             "sy-wait": ("above the floor's req/s", lambda s, f: s.rps > f.rps),
         }
-        order = ("sy-nobatch", "sy-default", "sy-wait", "sy-nolog")
+        order = ("sy-nobatch", "sy-default", "sy-wait", "sy-nolog", "sy-workers2")
     else:
         goals = {
-            "sy-default": ("p99 ≤ 1.5× the floor's", lambda s, f: s.p99 <= 1.5 * f.p99),
+            "sy-default": (
+                "≥ 0.8× the floor's req/s, p99 ≤ 1.5× the floor's",
+                lambda s, f: s.rps >= 0.8 * f.rps and s.p99 <= 1.5 * f.p99,
+            ),
             "sy-nobatch": ("p99 ≤ 1.5× the floor's", lambda s, f: s.p99 <= 1.5 * f.p99),
         }
         order = ("sy-default", "sy-nobatch", "sy-wait", "sy-nolog")
@@ -1112,6 +1119,12 @@ def load_lines(results: dict[str, Measured], connections: int, number: int) -> l
             line.goal = "— (holds each batch 2 ms by design)"
         elif key == "sy-nolog":
             line.goal = "— (reference: the inference log's cost)"
+        elif key == "sy-workers2":
+            one = get("sy-default")
+            line.goal = "scales: above one worker's req/s (as shipped)"
+            if one is not None:
+                line.met = shipyard.rps > one.rps and shipyard.errors == 0
+                line.vs_floor += f"\n÷1 worker {_ratio(shipyard.rps / one.rps)}"
         line.notes = _load_notes(("MLflow", mlflow), ("floor", floor), ("Shipyard", shipyard))
         lines.append(line)
     ceiling = results.get("ceiling")
@@ -1408,6 +1421,7 @@ def main(argv: list[str] | None = None) -> int:
                     ("sy-nobatch", "shipyard"),
                     ("sy-wait", "shipyard"),
                     ("sy-nolog", "shipyard"),
+                    ("sy-workers2", "shipyard"),
                 )
                 if part in args.only
             ]

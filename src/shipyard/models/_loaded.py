@@ -34,6 +34,8 @@ class LoadedModel:
         self.native = native
         self._predictor = predictor
         self._signature = version.signature
+        classes = None if self._signature is None else self._signature.classes
+        self._labels = None if classes is None else np.asarray(classes)  # indexed per call
 
     def __repr__(self) -> str:
         return f"<LoadedModel {self.version.ref} {self.version.flavor} ({self.format})>"
@@ -99,6 +101,6 @@ class LoadedModel:
     def predict_columns(self, columns: Columns) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels and probabilities (or None) for columns already validated."""
         proba = self._predictor.predict_proba(columns)
-        if proba is not None and self.classes is not None:
-            return np.asarray(self.classes)[np.argmax(proba, axis=1)], proba
+        if proba is not None and self._labels is not None:
+            return self._labels[np.argmax(proba, axis=1)], proba
         return self._predictor.predict(columns), proba

@@ -250,8 +250,12 @@ def _matrix(spec: Mapping[str, Any], codes: Mapping[str, Callable[..., Any]]) ->
     name, dtype = spec["name"], np.dtype(spec["dtype"])
     plan = [(column, codes.get(column)) for column in spec["columns"]]
     first, width, nan = plan[0][0], len(plan), math.nan
+    # validated float columns in this very order arrive as one matrix (RowColumns): fed whole
+    whole = tuple(spec["columns"]) if not any(get for _, get in plan) else None
 
     def feed(c: Columns) -> dict[str, np.ndarray]:
+        if whole is not None and getattr(c, "names", None) == whole:  # RowColumns, same order
+            return {name: c.matrix.astype(dtype)}  # type: ignore[attr-defined]
         rows = len(c[first])
         if rows == 1:
             row = [c[n][0] if get is None else get(c[n][0], nan) for n, get in plan]

@@ -9,6 +9,8 @@ one NumPy array per input column, in signature order.
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,19 @@ TYPES = ("int", "float", "bool", "string", "category", "datetime")
 TASKS = ("classification", "regression")
 
 Columns = dict[str, np.ndarray]
+
+
+class RowColumns(dict[str, np.ndarray]):
+    """Validated columns of float inputs that also hold their values as one float64 matrix
+    (``matrix``: rows × ``names``, each column a view of it), so that a one-row request is
+    converted once, and a model fed one matrix takes it whole."""
+
+    __slots__ = ("matrix", "names")
+
+    def __init__(self, names: tuple[str, ...], matrix: np.ndarray) -> None:
+        super().__init__(zip(names, matrix.T, strict=True))
+        self.names = names
+        self.matrix = matrix
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,10 @@ class Signature:
         if repeated:
             raise InvalidInput(f"Signature input names must be unique; repeated: {repeated}.")
         object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
+        floats = all(c.type == "float" for c in self.inputs) and len(names) > 0
+        object.__setattr__(self, "_floats", tuple(names) if floats else None)
+        if floats:
+            object.__setattr__(self, "_pick", operator.itemgetter(*names))
 
     @property
     def names(self) -> list[str]:
@@ -173,6 +192,31 @@ class Signature:
 
     # -- validation -------------------------------------------------------------------
 
+    def record_columns(self, record: dict[str, Any]) -> RowColumns | None:
+        """One record of JSON numbers for a signature of float columns only, converted in one
+        step (a one-row request's fast path, ~3x cheaper than parsing and :meth:`validate`);
+        None when :meth:`validate` must decide: another signature, a key that is not an
+        input, a value that is not a number, a missing value or a NaN."""
+        # (a signature unpickled from before these were set has neither: no fast path)
+        names: tuple[str, ...] | None = getattr(self, "_floats", None)
+        if names is None or len(record) != len(names):
+            return None
+        try:
+            values = self._pick(record)  # type: ignore[attr-defined]
+        except KeyError:
+            return None
+        if len(names) == 1:
+            values = (values,)
+        if not set(map(type, values)) <= _NUMBERS:
+            return None
+        try:
+            row = np.array(values, dtype=np.float64)
+        except OverflowError:  # an integer beyond float64: validate names it
+            return None
+        if math.isnan(sum(values)):  # a NaN (or inf - inf): validate's rule decides
+            return None
+        return RowColumns(names, row.reshape(1, -1))
+
     def validate(self, data: Any) -> Columns:
         """Check ``data`` against the inputs; one array per input column, in order.
 
@@ -219,6 +263,7 @@ class Signature:
 
 
 _MISSING: Any = object()
+_NUMBERS = frozenset({int, float})  # exactly: bool is not a number here
 
 
 def infer_signature(

@@ -33,7 +33,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -49,6 +49,11 @@ COLUMNS = (
     "request_id", "row", "at", "route", "model", "version", "latency_ms",
     "prediction", "probability", "shadow",
 )  # fmt: skip
+
+
+# the writer sorts this many queued requests between chances for the server's thread to
+# take the GIL (~0.3 ms of work), rather than holding it for up to the 5 ms switch interval
+YIELD_EVERY = 256
 
 
 def default_folder() -> str | Path:
@@ -92,6 +97,7 @@ class InferenceLog:
         self.flush_seconds = flush_seconds
         self.written = 0
         self._buffers: dict[tuple[str, int, tuple[str, ...]], Buffer] = {}
+        self._pending: list[tuple[Any, ...]] = []  # requests queued, not yet in a buffer
         self._lock = threading.Lock()
         self._queued = 0
         self._feedback: deque[dict[str, Any]] = deque()
@@ -145,18 +151,45 @@ class InferenceLog:
         proba: np.ndarray | None,
         shadow: bool = False,
     ) -> None:
-        """Queue a request's rows: appended to column lists per model version (a few
-        microseconds for one row); the writer turns each list into an Arrow column in C."""
-        rows = len(labels)
-        key = (model, version, tuple(columns))
+        """Queue a request's rows: one append on the request path (a fraction of a
+        microsecond); the writer thread sorts them into column lists per model version
+        (:meth:`collect`) and turns those into Arrow columns in C."""
+        kept: Any = columns
+        matrix = getattr(columns, "matrix", None)
+        if matrix is not None:  # RowColumns: its matrix alone (the column views die sooner)
+            kept = _Matrix(columns.names, matrix)  # type: ignore[attr-defined]
+        entry = (request_id, route, model, version, latency, shadow, kept, labels, proba)
         with self._lock:
-            buffer = self._buffers.get(key)
-            if buffer is None:
-                buffer = self._buffers[key] = Buffer(tuple(columns))
-            buffer.add(request_id, route, latency, shadow, columns, labels, proba, rows)
-            self._queued += rows
+            self._pending.append((*entry, time.time()))
+            self._queued += len(labels)
         if self._queued >= self.flush_rows:
             self._wake.set()
+
+    def collect(self) -> None:
+        """Move the queued requests into their buffers (the writer does this before each
+        write; the values are only read, so this runs outside the request path). One-row
+        requests whose inputs are one matrix go in runs, each run added in a few calls."""
+        with self._lock:
+            taken, self._pending = self._pending, []
+        runs: dict[tuple[str, int, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        for done, entry in enumerate(taken, 1):
+            if done % YIELD_EVERY == 0:  # let the event loop's thread have the GIL meanwhile
+                time.sleep(0)
+            columns, labels = entry[6], entry[7]
+            names = getattr(columns, "names", None)  # a _Matrix: its names, in order
+            key = (entry[2], entry[3], names if names is not None else tuple(columns))
+            buffer = self._buffers.get(key)
+            if buffer is None:
+                buffer = self._buffers[key] = Buffer(key[2])
+            if names is not None and len(labels) == 1 and labels.ndim == 1:
+                runs.setdefault(key, []).append(entry)
+                continue
+            if key in runs:  # the rows queued before this request go first
+                buffer.add_rows(runs.pop(key))
+            request_id, route, _, _, latency, shadow, _, _, proba, at = entry
+            buffer.add(request_id, route, latency, shadow, columns, labels, proba, len(labels), at)
+        for key, run in runs.items():
+            self._buffers[key].add_rows(run)
 
     def feedback(self, request_id: str, label: Any = None, reward: float | None = None) -> None:
         """Queue a label and/or reward for a request."""
@@ -195,7 +228,10 @@ class InferenceLog:
 
     def _write_requests(self) -> None:
         with self._lock:
-            taken, self._buffers, self._queued = self._buffers, {}, 0
+            self._queued = 0
+        self.collect()
+        with self._lock:  # collect runs only here, in one thread at a time
+            taken, self._buffers = self._buffers, {}
         for (model, version, _), buffer in taken.items():
             try:
                 table = buffer.table(model, version)
@@ -225,12 +261,12 @@ class InferenceLog:
             fs, path = _filesystem(f"{self.location}/{part}/{day}")
             fs.makedirs(path, exist_ok=True)
             with fs.open(f"{path}/{name}", "wb") as out:
-                pq.write_table(table, out)
+                pq.write_table(table, out, use_dictionary=_dictionary_columns(table))
             return
         folder = Path(self.location) / part / day
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{name}.tmp"
-        pq.write_table(table, temporary)
+        pq.write_table(table, temporary, use_dictionary=_dictionary_columns(table))
         os.replace(temporary, folder / name)
 
     # -- reading -------------------------------------------------------------------------
@@ -321,6 +357,27 @@ class InferenceLog:
             return [], fs
         found = [f for f in fs.find(path) if f.endswith(".parquet")]
         return sorted(fs.unstrip_protocol(f) for f in found), fs
+
+
+class _Matrix(NamedTuple):
+    """A queued request's float inputs as one matrix (rows × names), as ``RowColumns``
+    carry them: what :class:`Buffer` stacks."""
+
+    names: tuple[str, ...]
+    matrix: np.ndarray
+
+
+def _dictionary_columns(table: Any) -> list[str]:
+    """The columns worth Parquet's dictionary encoding: text (ids, routes, categories) repeats;
+    numbers mostly do not, and trying a dictionary on them made writing ~8x slower (and the
+    files larger) than plain encoding."""
+    import pyarrow as pa
+
+    return [
+        f.name
+        for f in table.schema
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
 
 
 def _filesystem(url: str) -> tuple[Any, str]:

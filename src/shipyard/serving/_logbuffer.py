@@ -1,5 +1,6 @@
-"""The inference log's queue: rows appended on the request path as Python lists and
-arrays, turned into Arrow tables by the writer thread."""
+"""The inference log's buffers: requests sorted by the writer thread into Python lists and
+arrays per model version (float inputs that arrive as one matrix are stacked in one call),
+then turned into Arrow tables."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Buffer:
         self.prediction = _Chunks()
         self.probability = _Chunks()
         self.columns = {n: _Chunks() for n in names}
+        self._rows: list[np.ndarray] = []  # one-row float matrices (RowColumns), stacked later
 
     def add(
         self,
@@ -35,8 +37,10 @@ class Buffer:
         labels: np.ndarray,
         proba: np.ndarray | None,
         rows: int,
+        at: float | None = None,
     ) -> None:
-        meta, now = self.meta, time.time()
+        """Queue a request's rows; ``at``: when it was answered (default: now)."""
+        meta, now = self.meta, time.time() if at is None else at
         if rows == 1:
             meta["request_id"].append(request_id)
             meta["row"].append(0)
@@ -51,9 +55,18 @@ class Buffer:
             meta["route"].extend([route] * rows)
             meta["latency_ms"].extend([latency * 1e3] * rows)
             meta["shadow"].extend([shadow] * rows)
-        if rows == 1:  # the common case, kept to plain appends: ~5 µs for 20 columns
+        if rows == 1:  # the common case, kept to plain appends
             self.prediction.scalars.append(labels.item(0))
             self.probability.scalars.append(np.nan if proba is None else float(proba[0].max()))
+        else:
+            self.prediction.add(np.asarray(labels))
+            self.probability.add(np.full(rows, np.nan) if proba is None else np.max(proba, axis=1))
+        self.rows += rows
+        if getattr(columns, "names", None) == self.names:  # float inputs as one matrix
+            self._rows.append(columns.matrix)  # type: ignore[attr-defined]
+            return  # stacked with the next ones in one call
+        self._stack()
+        if rows == 1:  # ~5 µs for 20 columns
             for name, chunks in self.columns.items():
                 values = columns[name]
                 # Python values, not NumPy scalars: Arrow converts a list of Python floats
@@ -62,15 +75,43 @@ class Buffer:
                     values.item(0) if values.dtype.kind != "M" else str(values[0])
                 )
         else:
-            self.prediction.add(np.asarray(labels))
-            self.probability.add(np.full(rows, np.nan) if proba is None else np.max(proba, axis=1))
             for name, chunks in self.columns.items():
                 chunks.add(columns[name])
-        self.rows += rows
+
+    def add_rows(self, entries: list[tuple[Any, ...]]) -> None:
+        """Queue one-row requests whose inputs are one matrix (``InferenceLog.collect``'s
+        entries: request id, route, model, version, latency, shadow, inputs, labels,
+        probabilities, time), a few calls for all of them rather than some per request."""
+        ids, routes, _, _, latencies, shadows, inputs, labels, probas, times = zip(
+            *entries, strict=True
+        )
+        meta, count = self.meta, len(entries)
+        meta["request_id"].extend(ids)
+        meta["row"].extend([0] * count)
+        meta["at"].extend(times)
+        meta["route"].extend(routes)
+        meta["latency_ms"].extend([latency * 1e3 for latency in latencies])
+        meta["shadow"].extend(shadows)
+        self.prediction.add(np.concatenate(labels))
+        if any(p is None for p in probas):  # one model version: all or none have them
+            self.probability.add(np.full(count, np.nan))
+        else:
+            self.probability.add(np.concatenate(probas).max(axis=1))
+        self._rows.extend(i.matrix for i in inputs)
+        self.rows += count
+
+    def _stack(self) -> None:
+        """The one-row matrices queued so far as one chunk per column (in arrival order)."""
+        if self._rows:
+            stacked = np.concatenate(self._rows)
+            self._rows = []
+            for j, chunks in enumerate(self.columns.values()):
+                chunks.add(stacked[:, j])
 
     def table(self, model: str, version: int) -> Any:
         import pyarrow as pa
 
+        self._stack()
         data: dict[str, Any] = {
             "request_id": pa.array(self.meta["request_id"], pa.string()),
             "row": pa.array(self.meta["row"], pa.int32()),

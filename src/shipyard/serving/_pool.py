@@ -43,6 +43,15 @@ log = logging.getLogger("shipyard.serving")
 _MAX_ID = 128  # longer request ids are stored by their hash
 
 
+def _stats_of(table: dict[Any, RouteStats], key: Any) -> RouteStats:
+    """``table[key]``, a new RouteStats put there first when absent (``setdefault`` would
+    build one, with its histogram, on every call: this runs on every request)."""
+    found = table.get(key)
+    if found is None:
+        found = table[key] = RouteStats()
+    return found
+
+
 def stored_id(request_id: str) -> str:
     """The id a request's ticket is stored under (long ids by their SHA-256)."""
     if len(request_id) <= _MAX_ID:
@@ -77,14 +86,14 @@ class Pool:
         current = self.served.router
         if current is None or current.period != router.period:
             return None
-        return self.served.stats.setdefault(route, RouteStats())
+        return _stats_of(self.served.stats, route)
 
     # -- counting ------------------------------------------------------------------------
     def answered(
         self, router: Router, route: str, request_id: str, ticket: Ticket, seconds: float
     ) -> None:
         """A request ``route`` answered (its model call took ``seconds``)."""
-        delta = self._batch.deltas.setdefault((route, router.period), RouteStats())
+        delta = _stats_of(self._batch.deltas, (route, router.period))
         delta.requests += 1
         delta.model_time.add(seconds)
         view = self._view(router, route)

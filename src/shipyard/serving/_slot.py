@@ -10,6 +10,7 @@ fails to load or to warm never takes traffic: the old one stays and the error is
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -37,13 +38,20 @@ class Active:
     model: Any  # models.LoadedModel
     batcher: Batcher
 
-    @property
+    # read on every answer: worked out once (the model and its version never change here)
+    @functools.cached_property
     def name(self) -> str:
         return str(self.model.version.name)
 
-    @property
+    @functools.cached_property
     def version(self) -> int:
         return int(self.model.version.version)
+
+    @functools.cached_property
+    def classes(self) -> tuple[Any, ...] | None:
+        """The model's class labels (None for a regressor)."""
+        classes = self.model.classes
+        return None if classes is None else tuple(classes)
 
 
 @dataclass(frozen=True)
