@@ -36,12 +36,17 @@ _LENGTH = struct.Struct("<I")  # a BYTES value's length prefix
 def decode(raw: bytes, header: str) -> Any:
     """The inference request in ``raw`` whose JSON is its first ``header`` bytes, each
     binary input's values put in its ``data`` (see the module docstring)."""
-    if not header.isdigit() or not 0 < int(header) <= len(raw):
+    # ASCII digits only, and no more of them than a body size has: ``"²".isdigit()`` is
+    # true and ``int()`` refuses 4,300+ digits, neither may reach it (a 500 otherwise)
+    text = header.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 20) or not (
+        0 < int(text) <= len(raw)
+    ):
         raise InvalidRequest(
             f"Inference-Header-Content-Length must be the size in bytes of the JSON that "
             f"starts the body (1 to {len(raw):,}), got {header[:40]!r}."
         )
-    start = int(header)
+    start = int(text)
     body = parse_json(raw[:start])
     inputs = body.get("inputs") if isinstance(body, dict) else None
     if not isinstance(inputs, list):

@@ -1,0 +1,52 @@
+"""Review of issue 17 on a real server: a body form that slipped past --max-rows, and an
+Inference-Header-Content-Length that answered 500 ("the model failed") instead of 400."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from shipyard import serving
+
+FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
+ROW = {"age": 30, "income": 5e4, "loan_amount": 1e4, "term_months": 36, "credit_score": 700}
+LIMIT = 10
+
+
+@pytest.fixture(scope="module")
+def server(registry: Path, start_module_server: Callable[[Any], Any]) -> str:
+    app = serving.create_app("loans-gbm@champion", poll=0, max_rows=LIMIT, log_sample=0)
+    return str(start_module_server(app).url)
+
+
+def test_columns_beside_a_short_records_list_still_count_against_max_rows(server: str) -> None:
+    # "columns" is what /predict reads when both keys are there: its rows are what count
+    columns = {c: [v] * (LIMIT + 5) for c, v in {**ROW, "region": "east"}.items()}
+    with httpx.Client(base_url=server, timeout=30) as client:
+        for records in ([], [{}], "x"):
+            answer = client.post("/predict", json={"records": records, "columns": columns})
+            assert answer.status_code == 413, (records, answer.text[:200])
+            assert f"{LIMIT + 5:,} rows" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("header", [b"\xb2", b"9" * 5000, b"\xd9\xa1"])
+def test_a_header_length_that_is_no_ascii_number_is_a_400(server: str, header: bytes) -> None:
+    # "²".isdigit() is true and int() refuses 4,300+ digits: both answered 500 before
+    tensors = [
+        {"name": c, "shape": [1], "datatype": "BYTES" if c == "region" else "FP64", "data": [v]}
+        for c, v in {**ROW, "region": "east"}.items()
+    ]
+    body = orjson.dumps({"inputs": tensors})
+    with httpx.Client(base_url=server, timeout=30) as client:
+        answer = client.post(
+            "/v2/models/loans-gbm/infer",
+            content=body,
+            headers={"content-type": "application/json", "inference-header-content-length": header},
+        )
+    assert answer.status_code == 400, answer.text[:200]
+    assert "Inference-Header-Content-Length" in answer.json()["error"]
