@@ -50,3 +50,16 @@ def test_a_header_length_that_is_no_ascii_number_is_a_400(server: str, header: b
         )
     assert answer.status_code == 400, answer.text[:200]
     assert "Inference-Header-Content-Length" in answer.json()["error"]
+
+
+def test_an_input_tensor_sent_twice_is_a_400(server: str) -> None:
+    # the last one silently won before: the client cannot know which values were used
+    tensors = [
+        {"name": c, "shape": [1], "datatype": "BYTES" if c == "region" else "FP64", "data": [v]}
+        for c, v in {**ROW, "region": "east"}.items()
+    ]
+    again = {"name": "age", "shape": [1], "datatype": "FP64", "data": [90.0]}
+    with httpx.Client(base_url=server, timeout=30) as client:
+        answer = client.post("/v2/models/loans-gbm/infer", json={"inputs": [*tensors, again]})
+    assert answer.status_code == 400, answer.text[:200]
+    assert answer.json()["error"] == "input 'age' is sent twice; send each input tensor once."

@@ -232,6 +232,8 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
             else:
                 matrix = np.fromiter(flat, dtype=object, count=len(flat)).reshape(shape)
             return {n: matrix[:, j] for j, n in enumerate(names)}, shape[0]
+        if name in columns:  # which one would the model get? (the last, silently, before)
+            raise InvalidRequest(f"{where} is sent twice; send each input tensor once.")
         columns[name] = flat
         rows.add(shape[0])
     if len(rows) != 1:
