@@ -63,3 +63,21 @@ def test_an_input_tensor_sent_twice_is_a_400(server: str) -> None:
         answer = client.post("/v2/models/loans-gbm/infer", json={"inputs": [*tensors, again]})
     assert answer.status_code == 400, answer.text[:200]
     assert answer.json()["error"] == "input 'age' is sent twice; send each input tensor once."
+
+
+@pytest.mark.parametrize("path", ["/predict", "/v2/models/loans-gbm/infer"])
+def test_a_compressed_body_is_a_415_naming_the_encoding(server: str, path: str) -> None:
+    # tritonclient's request_compression_algorithm="gzip" sends this: it answered 400 "The
+    # body is not valid JSON: str is not valid UTF-8", which says nothing of the cause
+    import gzip
+
+    body = gzip.compress(orjson.dumps({**ROW, "region": "east"}))
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    with httpx.Client(base_url=server, timeout=30) as client:
+        answer = client.post(path, content=body, headers=headers)
+        plain = client.post("/predict", json={**ROW, "region": "east"}, headers={
+            "content-encoding": "identity"
+        })  # fmt: skip
+    assert answer.status_code == 415, answer.text[:200]
+    assert answer.json()["error"].startswith("Content-Encoding 'gzip' is not accepted")
+    assert plain.status_code == 200, plain.text[:200]
