@@ -81,3 +81,31 @@ def test_a_compressed_body_is_a_415_naming_the_encoding(server: str, path: str) 
     assert answer.status_code == 415, answer.text[:200]
     assert answer.json()["error"].startswith("Content-Encoding 'gzip' is not accepted")
     assert plain.status_code == 200, plain.text[:200]
+
+
+def _binary(tensor: dict[str, Any], data: bytes) -> tuple[bytes, dict[str, str]]:
+    head = orjson.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": len(data)}}]})
+    return head + data, {"inference-header-content-length": str(len(head))}
+
+
+def test_the_row_limit_is_checked_before_binary_values_are_decoded(server: str) -> None:
+    # 4 bytes a BYTES value: 60 MB decoded to 15 million Python strings (~4 s, ~0.5 GB)
+    # before the limit refused the request; the data here is cut inside a length prefix,
+    # so decoding first answers 400 about the bytes, checking first the row limit's 413
+    tensor = {"name": "region", "shape": [LIMIT + 1], "datatype": "BYTES"}
+    body, headers = _binary(tensor, b"\x00\x00\x00\x00" * (LIMIT + 1) + b"\x01")
+    with httpx.Client(base_url=server, timeout=30) as client:
+        answer = client.post("/v2/models/loans-gbm/infer", content=body, headers=headers)
+    assert answer.status_code == 413, answer.text[:200]
+    assert "--max-rows" in answer.json()["error"]
+
+
+def test_bytes_beyond_the_shapes_count_are_not_decoded(server: str) -> None:
+    tensor = {"name": "region", "shape": [2], "datatype": "BYTES"}
+    body, headers = _binary(tensor, b"\x00\x00\x00\x00" * 5_000)
+    with httpx.Client(base_url=server, timeout=30) as client:
+        answer = client.post("/v2/models/loans-gbm/infer", content=body, headers=headers)
+    assert answer.status_code == 400, answer.text[:200]
+    assert answer.json()["error"] == (
+        "input 'region': its binary data holds more BYTES values than its shape's 2."
+    )
