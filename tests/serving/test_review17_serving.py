@@ -1,5 +1,6 @@
 """Review of issue 17 on a real server: a body form that slipped past --max-rows, and an
-Inference-Header-Content-Length that answered 500 ("the model failed") instead of 400."""
+Inference-Header-Content-Length that answered 500 ("the model failed") instead of 400, and
+other doors the review found open."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import orjson
 import pytest
 
 from shipyard import serving
+from shipyard.errors import InvalidInput
 
 FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
 ROW = {"age": 30, "income": 5e4, "loan_amount": 1e4, "term_months": 36, "credit_score": 700}
@@ -109,3 +111,13 @@ def test_bytes_beyond_the_shapes_count_are_not_decoded(server: str) -> None:
     assert answer.json()["error"] == (
         "input 'region': its binary data holds more BYTES values than its shape's 2."
     )
+
+
+def test_background_refuses_an_app_without_keys_beyond_loopback(server: str) -> None:
+    # the SDK's way to serve (notebooks, scripts) bound 0.0.0.0 open, without a word,
+    # where ``shipyard serve`` and ``shipyard api`` refuse it without --insecure
+    app = serving.create_app("loans-gbm@champion", poll=0, log_sample=0)
+    with pytest.raises(InvalidInput, match="--auth"), serving.background(app, host="0.0.0.0"):
+        pass
+    with serving.background(app) as url:
+        assert httpx.get(f"{url}/v2/health/live", timeout=30).status_code == 200
