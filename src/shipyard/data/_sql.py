@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from typing import Any
 
 import pyarrow as pa
@@ -46,9 +47,9 @@ def run_sql(
 
     Unless ``external_access``, the statement reaches no file, URL or extension but the
     versions it names: their files are bound and listed in ``allowed_paths`` first, then
-    DuckDB's external access is turned off and the configuration locked, so SQL cannot
-    read ``/etc/passwd``, ``COPY ... TO`` a file, ``ATTACH``, ``INSTALL``/``LOAD`` or turn
-    the setting back on.
+    DuckDB's external access is turned off (its spill directory, which stays reachable, a
+    private empty one) and the configuration locked, so SQL cannot read ``/etc/passwd``,
+    ``COPY ... TO`` a file, ``ATTACH``, ``INSTALL``/``LOAD`` or turn the setting back on.
 
     Raises:
         InvalidInput: DuckDB refused the statement (its message is kept), or the statement
@@ -57,11 +58,15 @@ def run_sql(
     import duckdb
 
     con = duckdb.connect()
+    spill = None if external_access else tempfile.TemporaryDirectory(prefix="shipyard-sql-")
     try:
         for view, path in views.items():
             con.read_parquet(path).create_view(view)
-        if not external_access:
+        if spill is not None:
             con.execute("SET allowed_paths = $paths", {"paths": sorted(set(views.values()))})
+            # DuckDB keeps its temp directory reachable with access off: by default that is
+            # ``.tmp`` in the working directory (any files there), so it is a private one
+            con.execute("SET temp_directory = $spill", {"spill": spill.name})
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
         relation = con.sql(sql, params=params) if params else con.sql(sql)
@@ -83,6 +88,8 @@ def run_sql(
         raise InvalidInput(f"SQL failed: {exc}\n  {sql}") from exc
     finally:
         con.close()
+        if spill is not None:
+            spill.cleanup()
 
 
 def _to_arrow(relation: Any) -> pa.Table:

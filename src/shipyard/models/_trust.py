@@ -39,8 +39,10 @@ def note_registered(version_id: str) -> None:
 
 
 def is_pickled(info: ModelVersion) -> bool:
-    """Whether loading the version's native artifact unpickles it (runs arbitrary code)."""
-    return info.flavor_meta.get("format") == "pickle"
+    """Whether loading the version's native artifact unpickles it (runs arbitrary code).
+    The generic Python flavor always unpickles, whatever its record's ``format`` says (a
+    record its registrant may have written by hand)."""
+    return info.flavor == "python" or info.flavor_meta.get("format") == "pickle"
 
 
 def trusted_registrants() -> frozenset[str]:

@@ -69,6 +69,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    app.state.auth = auth  # what ``serving.background`` checks before binding
     install_error_handlers(app)
     app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins)
     return app

@@ -96,6 +96,7 @@ def create_app(
         openapi_url=None if auth else "/openapi.json",  # with auth, only health is open
     )
     app.state.server = service  # what tests and tools inspect (statistics, in-flight)
+    app.state.auth = auth  # what ``background`` checks before binding
     install_error_handlers(app)
     install_routes(app, service, max_body, max_rows)
     app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins, untyped=_infer_path)

@@ -21,7 +21,8 @@ through) that applies three rules:
   sends none) and ``application/octet-stream`` (binary tensors). Anything else, forms and
   ``text/plain`` above all (what a page may send cross-site without asking), is 415. With no
   Content-Type, another route is accepted only with an empty body (``POST .../ack`` from
-  curl): it carries nothing, and the Origin rule stands for it.
+  curl): it carries nothing, and the Origin rule stands for it. A compressed body
+  (``Content-Encoding`` other than ``identity``) is 415 too: bodies are read as sent.
 
 :func:`exposure` is the rule at startup: no keys beyond this machine only with ``insecure``.
 """
@@ -145,7 +146,7 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = origin = kind = length = chunked = preflight = None
+        host = origin = kind = length = chunked = preflight = encoding = None
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
@@ -159,6 +160,8 @@ class Guard:
                 chunked = value
             elif name == b"access-control-request-method":
                 preflight = value
+            elif name == b"content-encoding":
+                encoding = value
         if host is not None and self._good.get(host) is not True and not self.hosts.allows(host):
             shown = host.decode("latin-1")[:100]
             await _refuse(
@@ -167,6 +170,14 @@ class Guard:
             )  # fmt: skip
             return
         method = scope["method"]
+        if encoding is not None and method not in _SAFE and not _identity(encoding):
+            # bodies are read as they are: a gzip body was a confusing "not valid JSON" (400)
+            shown = encoding.decode("latin-1")[:100]
+            await _refuse(
+                send, 415, f"Content-Encoding {shown!r} is not accepted: send the body "
+                "uncompressed (no Content-Encoding)."
+            )  # fmt: skip
+            return
         if origin is not None:
             typed = (kind, length, chunked)
             await self._with_origin(scope, receive, send, origin, host, preflight, typed)
@@ -252,6 +263,11 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
+
+
+def _identity(encoding: bytes) -> bool:
+    """Whether a Content-Encoding leaves the body as it is (``identity``, or none named)."""
+    return encoding.strip().lower() in (b"", b"identity")
 
 
 def _cross(origin: bytes) -> str:

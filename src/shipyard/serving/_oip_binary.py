@@ -18,7 +18,9 @@ saying where the JSON ends and ``parameters.binary_data_size`` on each such outp
 
 from __future__ import annotations
 
+import math
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,16 +35,25 @@ HEADER = "inference-header-content-length"
 _LENGTH = struct.Struct("<I")  # a BYTES value's length prefix
 
 
-def decode(raw: bytes, header: str) -> Any:
+def decode(raw: bytes, header: str, check: Callable[[Any], Any] | None = None) -> Any:
     """The inference request in ``raw`` whose JSON is its first ``header`` bytes, each
-    binary input's values put in its ``data`` (see the module docstring)."""
-    if not header.isdigit() or not 0 < int(header) <= len(raw):
+    binary input's values put in its ``data`` (see the module docstring). ``check`` sees
+    the JSON before any binary value is decoded (the row limit: a small body of BYTES
+    values is millions of Python strings)."""
+    # ASCII digits only, and no more of them than a body size has: ``"²".isdigit()`` is
+    # true and ``int()`` refuses 4,300+ digits, neither may reach it (a 500 otherwise)
+    text = header.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 20) or not (
+        0 < int(text) <= len(raw)
+    ):
         raise InvalidRequest(
             f"Inference-Header-Content-Length must be the size in bytes of the JSON that "
             f"starts the body (1 to {len(raw):,}), got {header[:40]!r}."
         )
-    start = int(header)
+    start = int(text)
     body = parse_json(raw[:start])
+    if check is not None:
+        check(body)
     inputs = body.get("inputs") if isinstance(body, dict) else None
     if not isinstance(inputs, list):
         return body  # the protocol's parser says what is wrong with it
@@ -62,7 +73,8 @@ def decode(raw: bytes, header: str) -> Any:
                 f"{where}: binary_data_size {size:,} runs past the end of the body "
                 f"({len(raw) - offset:,} bytes left)."
             )
-        tensor["data"] = _values(view[offset : offset + size], tensor.get("datatype"), where)
+        chunk = view[offset : offset + size]
+        tensor["data"] = _values(chunk, tensor.get("datatype"), where, _count(tensor))
         offset += size
     if offset != len(raw):
         raise InvalidRequest(
@@ -72,12 +84,21 @@ def decode(raw: bytes, header: str) -> Any:
     return body
 
 
-def _values(chunk: memoryview, datatype: Any, where: str) -> np.ndarray:
+def _count(tensor: dict[str, Any]) -> int | None:
+    """The values a tensor's shape says it holds (None for a malformed shape: the
+    protocol's parser names it)."""
+    shape = tensor.get("shape")
+    if isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape):
+        return math.prod(shape)
+    return None
+
+
+def _values(chunk: memoryview, datatype: Any, where: str, count: int | None) -> np.ndarray:
     code = DATATYPES.get(datatype) if isinstance(datatype, str) else None
     if code is None:
         raise InvalidRequest(f"{where}: datatype must be one of {', '.join(sorted(DATATYPES))}.")
     if datatype == "BYTES":
-        return _strings(bytes(chunk), where)
+        return _strings(bytes(chunk), where, count)
     width = np.dtype(code).itemsize
     if len(chunk) % width:
         raise InvalidRequest(
@@ -92,10 +113,16 @@ def _values(chunk: memoryview, datatype: Any, where: str) -> np.ndarray:
     return np.frombuffer(chunk, dtype=code)
 
 
-def _strings(data: bytes, where: str) -> np.ndarray:
-    """BYTES values: each a 4-byte little-endian length, then that many UTF-8 bytes."""
-    values, at, end = [], 0, len(data)
+def _strings(data: bytes, where: str, count: int | None) -> np.ndarray:
+    """BYTES values: each a 4-byte little-endian length, then that many UTF-8 bytes; no
+    more than ``count`` (the shape's) are decoded."""
+    values: list[str] = []
+    at, end = 0, len(data)
     while at < end:
+        if count is not None and len(values) == count:
+            raise InvalidRequest(
+                f"{where}: its binary data holds more BYTES values than its shape's {count:,}."
+            )
         if at + 4 > end:
             raise InvalidRequest(f"{where}: BYTES data ends inside a length prefix.")
         (length,) = _LENGTH.unpack_from(data, at)

@@ -96,12 +96,13 @@ def count_rows(body: Any, endpoint: str) -> int:
         return len(body)
     if not isinstance(body, dict):
         return 0
-    records, columns = body.get("records"), body.get("columns")
-    if isinstance(records, list):
-        return len(records)
-    if isinstance(columns, dict):
+    if "columns" in body:  # as ``plain_columns`` reads it: "columns" wins over "records"
+        columns = body["columns"]
+        if not isinstance(columns, dict):
+            return 0
         return max((len(v) for v in columns.values() if isinstance(v, list)), default=0)
-    return 1
+    records = body.get("records")
+    return len(records) if isinstance(records, list) else 1
 
 
 def plain_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
@@ -231,6 +232,8 @@ def oip_columns(body: Any, names: Sequence[str]) -> tuple[dict[str, Any], int]:
             else:
                 matrix = np.fromiter(flat, dtype=object, count=len(flat)).reshape(shape)
             return {n: matrix[:, j] for j, n in enumerate(names)}, shape[0]
+        if name in columns:  # which one would the model get? (the last, silently, before)
+            raise InvalidRequest(f"{where} is sent twice; send each input tensor once.")
         columns[name] = flat
         rows.add(shape[0])
     if len(rows) != 1:

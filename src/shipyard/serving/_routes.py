@@ -87,7 +87,11 @@ class HttpBody(RequestBody):
         raw = b"".join(chunks)
         # an inference request may carry binary tensor data after its JSON (OIP extension)
         header = self.request.headers.get(HEADER) if self.endpoint == "infer" else None
-        parse = parse_json if header is None else functools.partial(decode, header=header)
+        parse = (
+            parse_json
+            if header is None  # the row limit checked before any binary value is decoded
+            else functools.partial(decode, header=header, check=self._checked)
+        )
         if len(raw) <= BIG_BODY:
             return self._checked(parse(raw))
         # ~10 ms of parsing per MB, in a thread, not on the event loop; one at a time (the

@@ -145,10 +145,16 @@ def _settings(
 
 
 @contextlib.contextmanager
-def background(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def background(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, *, insecure: bool = False
+) -> Iterator[str]:
     """Serve ``app`` from a thread of this process while the block runs; yields its URL
-    (``port=0`` picks a free port). For notebooks, scripts and the quick start."""
+    (``port=0`` picks a free port). For notebooks, scripts and the quick start. As
+    ``shipyard serve``: an app without API keys on an address other than loopback is
+    refused (InvalidInput, before binding) unless ``insecure``."""
     import uvicorn
+
+    exposure(host, auth=bool(getattr(app.state, "auth", False)), insecure=insecure)
 
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
