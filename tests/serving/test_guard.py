@@ -18,16 +18,9 @@ import pytest
 from shipyard import serving
 from shipyard.server import create_app as create_api
 from shipyard.store import Base, default_database
-from shipyard.testing.servers import free_port
+from shipyard.testing.servers import LOAN_ROW, free_port
 
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "loan_amount": 12000.0,
-    "term_months": 36,
-    "credit_score": 640,
-    "region": "north",
-}
+ROW = LOAN_ROW  # one loan application, as the served model takes it
 TENSORS = {
     "inputs": [
         {"name": k, "shape": [1], "datatype": "BYTES" if k == "region" else "FP64", "data": [v]}

@@ -7,14 +7,9 @@ from typing import Any
 
 import httpx
 
-ROW = {
-    "age": 41,
-    "income": 52000.0,
-    "loan_amount": 12000.0,
-    "term_months": 36,
-    "credit_score": 640,
-    "region": "north",
-}
+from shipyard.testing.servers import LOAN_ROW
+
+ROW = LOAN_ROW  # one loan application, as the served model takes it
 
 
 def test_a_null_float_is_refused_like_any_other_null(served: Any) -> None:
