@@ -17,7 +17,7 @@ from shipyard import data as datasets_api
 from shipyard._refs import check_name, parse_ref
 from shipyard._validate import MAX_TAG_VALUE, check_key, metric_value, text_value
 from shipyard.config import current_user, get_settings, on_reset
-from shipyard.errors import InvalidInput, NotFound
+from shipyard.errors import IntegrityError, InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._backend import ModelBackend
 from shipyard.models._flavor import Flavor
@@ -368,11 +368,24 @@ def _artifact_copies(info: ModelVersion, files: Mapping[str, Any]) -> dict[str, 
     folder = get_settings().home / "cache" / "model-files" / info.id
     paths: dict[str, Path] = {}
     for key, entry in files.items():
-        target = folder / key / entry["filename"]
+        filename = str(entry.get("filename", ""))
+        if not (_plain_name(str(key)) and _plain_name(filename)):  # the record was edited
+            raise IntegrityError(
+                f"{info.name}@{info.version}: the stored file {key!r} is named "
+                f"{filename[:80]!r}; a model file's name and key must be plain names (no "
+                "folders, no '..'), so the record was changed outside Shipyard."
+            )
+        target = folder / key / filename
         if not (target.exists() and _sha256(target) == entry["digest"]):  # changed or new
             default_artifacts().download(entry["digest"], target)  # verified copy
         paths[key] = target
     return paths
+
+
+def _plain_name(name: str) -> bool:
+    """A file name with no folder in it: a stored record cannot point a copy elsewhere."""
+    bad = ("/", "\\", "\x00")
+    return name not in ("", ".", "..") and not any(c in name for c in bad)
 
 
 def _sha256(path: Path) -> str:
