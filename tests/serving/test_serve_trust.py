@@ -40,7 +40,8 @@ def environ(home: Path, tmp_path: Path) -> dict[str, str]:
     code.mkdir()
     (code / "constant.py").write_text(MODULE)
     (code / "register.py").write_text(REGISTER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), os.environ["PYTHONPATH"]])}
+    paths = [str(code), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     env.pop("SHIPYARD_TRUSTED_REGISTRANTS", None)
     registering = {**env, "SHIPYARD_USER": "mallory"}
     command = [sys.executable, str(code / "register.py")]
