@@ -189,12 +189,12 @@ asyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))
 
 
 def kserve_python() -> str:
-    """An interpreter with kserve: this one, else ``SHIPYARD_KSERVE_PYTHON`` (default
-    /work/venv-kserve/bin/python, a venv of its own: kserve 0.21 needs pandas < 3)."""
+    """An interpreter with kserve: this one, else ``SHIPYARD_KSERVE_PYTHON`` (a venv of its
+    own, as ``.ci/run`` builds: kserve 0.21 needs pandas < 3)."""
     if importlib.util.find_spec("kserve") is not None:
         return sys.executable
-    other = os.environ.get("SHIPYARD_KSERVE_PYTHON", "/work/venv-kserve/bin/python")
-    if not Path(other).exists():
+    other = os.environ.get("SHIPYARD_KSERVE_PYTHON", "")
+    if not (other and Path(other).is_file()):
         pytest.skip(
             "kserve is not installed here and no SHIPYARD_KSERVE_PYTHON interpreter has it "
             "(kserve 0.21 requires pandas<3: install it in a venv of its own)"
