@@ -227,7 +227,15 @@ PUBLIC = {
         "Unauthorized",
         "Unavailable",
     ],
-    "shipyard.config": ["Settings", "current_user", "get_settings", "reset_settings"],
+    "shipyard.config": [
+        "HOME_FOLDER",
+        "Settings",
+        "current_user",
+        "empty_store_message",
+        "find_home",
+        "get_settings",
+        "reset_settings",
+    ],
     "shipyard.cli": ["app", "main"],
     "shipyard.monitoring": [
         "DEFAULTS",

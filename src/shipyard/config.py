@@ -5,7 +5,7 @@ Precedence, highest first: environment variables, the config file, the defaults.
 ========================== ============================== ======================================
 environment variable       config file key                default
 ========================== ============================== ======================================
-SHIPYARD_HOME              home                           ``./.shipyard``
+SHIPYARD_HOME              home                           ``.shipyard`` found (see below)
 SHIPYARD_DB_URL            db_url                         ``sqlite:///<home>/shipyard.db``
 SHIPYARD_ARTIFACTS_URL     artifacts_url                  ``<home>/artifacts``
 SHIPYARD_FLUSH_INTERVAL    flush_interval (seconds)       ``1.0``
@@ -17,6 +17,11 @@ SHIPYARD_REDIS_URL         redis_url                      none: serving evidence
 SHIPYARD_EVIDENCE_SYNC     evidence_sync (seconds)        ``0.2`` (serving workers pool)
 SHIPYARD_CONFIG            (path of the file itself)      ``<home>/config.toml`` if it exists
 ========================== ============================== ======================================
+
+Without ``SHIPYARD_HOME``, the home is found as git finds ``.git``: the nearest ``.shipyard``
+folder in the working folder or one of its parents (not crossing into another file system),
+else ``./.shipyard``, created on first write. ``Settings.home_source`` says which, and
+:meth:`Settings.where` names the store in messages (``/tmp/.shipyard (SHIPYARD_HOME)``).
 
 Read from the environment only: ``SHIPYARD_USER`` (who is acting, for records) and
 ``SHIPYARD_TRUSTED_REGISTRANTS`` (registrants whose pickled model versions load without
@@ -45,9 +50,27 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["Settings", "current_user", "get_settings", "reset_settings"]
+__all__ = [
+    "HOME_FOLDER",
+    "Settings",
+    "current_user",
+    "empty_store_message",
+    "find_home",
+    "get_settings",
+    "reset_settings",
+]
 
 _ENV_PREFIX = "SHIPYARD_"
+HOME_FOLDER = ".shipyard"
+#: Settings.home_source: why the home is where it is
+_SOURCES = {
+    "env": "SHIPYARD_HOME",
+    "config": "home in the config file",
+    "here": "the working folder's",
+    "found": "found above the working folder",
+    "default": "no .shipyard here or above; SHIPYARD_HOME unset",
+}
+_NOT_FROM_ENV = ("config_file", "home_source")
 
 
 @dataclass(frozen=True)
@@ -68,17 +91,31 @@ class Settings:
     redis_url: str | None = None
     evidence_sync: float = 0.2
     config_file: Path | None = None
+    # how ``home`` was chosen: "env" (SHIPYARD_HOME), "config" (the file's ``home``), "here"
+    # (the working folder's ``.shipyard``), "found" (one above it) or "default" (none yet)
+    home_source: str = "default"
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read settings from ``environ`` (default ``os.environ``) and the config file."""
         env = dict(os.environ if environ is None else environ)
-        home = Path(env.get("SHIPYARD_HOME", ".shipyard"))
+        if "SHIPYARD_HOME" in env:
+            home, source = Path(env["SHIPYARD_HOME"]), "env"
+        else:
+            found = find_home()
+            if found is None:
+                home, source = Path(HOME_FOLDER), "default"
+            elif found.parent == _absolute(Path.cwd()):  # stays relative, as it always was
+                home, source = Path(HOME_FOLDER), "here"
+            else:
+                home, source = found, "found"
         config_path = _config_path(env, home)
         values: dict[str, Any] = _read_file(config_path) if config_path else {}
+        if "home" in values and source != "env":
+            source = "config"
         for f in fields(cls):
             key = _ENV_PREFIX + f.name.upper()
-            if key in env and f.name != "config_file":
+            if key in env and f.name not in _NOT_FROM_ENV:
                 values[f.name] = env[key]
         home = Path(values.pop("home", home)).expanduser()
         db_url = str(values.pop("db_url", f"sqlite:///{home / 'shipyard.db'}"))
@@ -95,8 +132,65 @@ class Settings:
             smtp_url=smtp_url,
             smtp_from=smtp_from,
             redis_url=redis_url,
+            home_source=source,
             **floats,
         )
+
+    def where(self) -> str:
+        """The metadata store, for messages: its folder (or URL, password hidden) and why."""
+        if self.db_url == f"sqlite:///{self.home / 'shipyard.db'}":
+            return f"{_absolute(self.home)} ({_SOURCES[self.home_source]})"
+        return f"{_hide_password(self.db_url)} (SHIPYARD_DB_URL)"
+
+    def store_exists(self) -> bool:
+        """False when the metadata store is a SQLite file that does not exist yet: reading
+        commands then answer "nothing" without creating a store."""
+        prefix = "sqlite:///"
+        if not self.db_url.startswith(prefix):
+            return True  # a server, or memory://
+        path = self.db_url[len(prefix) :].split("?", 1)[0]
+        return path in ("", ":memory:") or Path(path).exists()
+
+
+def find_home(start: Path | None = None) -> Path | None:
+    """The nearest ``.shipyard`` folder in ``start`` (default: the working folder) or one of its
+    parents, as git finds ``.git``: up to the file system's root, not into another file system
+    (a mount point ends the search). ``None`` when there is none."""
+    try:
+        here = (start or Path.cwd()).resolve()
+        device = here.stat().st_dev
+    except OSError:  # the working folder was deleted
+        return None
+    for folder in (here, *here.parents):
+        try:
+            if folder.stat().st_dev != device:
+                return None
+            if (folder / HOME_FOLDER).is_dir():
+                return folder / HOME_FOLDER
+        except OSError:  # a parent we may not read
+            return None
+    return None
+
+
+def empty_store_message(things: str) -> str:
+    """What a listing prints when it found nothing: ``No models in /x/.shipyard (SHIPYARD_HOME).
+    Try: shipyard quickstart``."""
+    return f"No {things} in {get_settings().where()}. Try: shipyard quickstart"
+
+
+def _absolute(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path
+
+
+def _hide_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def _config_path(env: dict[str, str], home: Path) -> Path | None:
@@ -115,7 +209,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"Config file {path} is not valid TOML: {exc}") from exc
     table = data.get("shipyard", data)
-    known = {f.name for f in fields(Settings)} - {"config_file"}
+    known = {f.name for f in fields(Settings)} - set(_NOT_FROM_ENV)
     unknown = sorted(set(table) - known)
     if unknown:
         raise InvalidInput(

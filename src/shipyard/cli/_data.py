@@ -11,6 +11,7 @@ from rich.tree import Tree
 
 from shipyard import data
 from shipyard.cli._common import console, handle_errors, number, print_json, table, when
+from shipyard.config import empty_store_message, get_settings
 
 app = typer.Typer(
     help="Datasets: versions, validation, profiles, SQL and lineage.", no_args_is_help=True
@@ -77,7 +78,7 @@ def _exists(name: str) -> bool:
 @handle_errors
 def list_cmd(as_json: bool = JSON) -> None:
     """List datasets with their number of versions."""
-    found = data.list_datasets()
+    found = data.list_datasets() if get_settings().store_exists() else []
     if as_json:
         print_json(
             [
@@ -93,7 +94,7 @@ def list_cmd(as_json: bool = JSON) -> None:
         )
         return
     if not found:
-        console.print("No datasets yet. Try: shipyard quickstart")
+        console.print(empty_store_message("datasets"))
         return
     console.print(
         table(

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from shipyard.cli._common import console, handle_errors, print_json, table, when
+from shipyard.config import empty_store_message, get_settings
 from shipyard.errors import InvalidInput
 
 app = typer.Typer(
@@ -122,9 +123,12 @@ def list_cmd(as_json: bool = JSON) -> None:
     """List deployments with their policy and split."""
     from shipyard.serving import deployments
 
-    found = deployments.list_deployments()
+    found = deployments.list_deployments() if get_settings().store_exists() else []
     if as_json:
         print_json([deployments.as_dict(d) for d in found])
+        return
+    if not found:
+        console.print(empty_store_message("deployments"))
         return
     rows = [
         [

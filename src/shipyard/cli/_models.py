@@ -8,6 +8,7 @@ import typer
 
 from shipyard import models
 from shipyard.cli._common import console, handle_errors, number, print_json, table, when
+from shipyard.config import empty_store_message, get_settings
 
 app = typer.Typer(
     help="Model registry: versions, aliases, stages, rollback, ONNX export.",
@@ -53,9 +54,12 @@ def _stage(stage: str) -> str:
 @handle_errors
 def list_cmd(as_json: bool = JSON) -> None:
     """List models with their latest and production versions and aliases."""
-    found = models.list_models()
+    found = models.list_models() if get_settings().store_exists() else []
     if as_json:
         print_json([m.__dict__ for m in found])
+        return
+    if not found:
+        console.print(empty_store_message("models"))
         return
     rows = [
         [

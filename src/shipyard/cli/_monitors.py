@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from shipyard.cli._common import console, err_console, handle_errors, print_json, table, when
+from shipyard.config import empty_store_message, get_settings
 from shipyard.errors import InvalidInput
 
 __all__ = ["alerts", "monitors"]
@@ -124,10 +125,14 @@ def list_cmd(as_json: bool = JSON) -> None:
 
     from shipyard import monitoring
 
-    found = monitoring.list_monitors()
-    active = monitoring.list_alerts(status="active", limit=10_000)
+    exists = get_settings().store_exists()
+    found = monitoring.list_monitors() if exists else []
+    active = monitoring.list_alerts(status="active", limit=10_000) if found else []
     if as_json:
         print_json([asdict(m) for m in found])
+        return
+    if not found:
+        console.print(empty_store_message("monitors"))
         return
     rows = []
     for m in found:
@@ -343,9 +348,13 @@ def alerts_list_cmd(
     """List alerts, newest first."""
     from shipyard import monitoring
 
-    found = monitoring.list_alerts(monitor=monitor, status=status, limit=limit)
+    exists = get_settings().store_exists()
+    found = monitoring.list_alerts(monitor=monitor, status=status, limit=limit) if exists else []
     if as_json:
         print_json([a.to_dict() for a in found])
+        return
+    if not found and monitor is None and status is None:
+        console.print(empty_store_message("alerts"))
         return
     console.print(_alerts_table(found))
 

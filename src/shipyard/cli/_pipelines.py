@@ -22,6 +22,7 @@ from shipyard.cli._common import (
     table,
     when,
 )
+from shipyard.config import empty_store_message, get_settings
 from shipyard.errors import InvalidInput
 
 app = typer.Typer(
@@ -152,9 +153,12 @@ def _ended(run: pipelines.PipelineRun, as_json: bool) -> None:
 @handle_errors
 def list_cmd(as_json: bool = JSON) -> None:
     """List pipelines with their versions and last run."""
-    found = pipelines.list_pipelines()
+    found = pipelines.list_pipelines() if get_settings().store_exists() else []
     if as_json:
         print_json(found)
+        return
+    if not found:
+        console.print(empty_store_message("pipelines"))
         return
     rows = [
         [

@@ -21,6 +21,7 @@ from shipyard.cli._common import (
     table,
     when,
 )
+from shipyard.config import empty_store_message, get_settings
 
 experiments = typer.Typer(help="Experiments: named groups of runs.", no_args_is_help=True)
 runs = typer.Typer(help="Runs: list, show, compare and delete.", no_args_is_help=True)
@@ -32,7 +33,7 @@ JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 @handle_errors
 def experiments_list(as_json: bool = JSON) -> None:
     """List experiments with their number of runs."""
-    found = tracking.list_experiments()
+    found = tracking.list_experiments() if get_settings().store_exists() else []
     if as_json:
         print_json(
             [
@@ -42,7 +43,7 @@ def experiments_list(as_json: bool = JSON) -> None:
         )
         return
     if not found:
-        console.print("No experiments yet. Start one with: shipyard quickstart")
+        console.print(empty_store_message("experiments"))
         return
     console.print(
         table(
@@ -68,13 +69,19 @@ def runs_list(
     as_json: bool = JSON,
 ) -> None:
     """List runs, newest first, filtered and ordered like sy.search_runs."""
+    if not get_settings().store_exists():  # nothing to list: create no store
+        if as_json:
+            print_json({"runs": [], "next_page_token": None})
+        else:
+            console.print(empty_store_message("runs"))
+        return
     frame = tracking.search_runs(experiment or None, filter, order_by or None, limit, page_token)
     token = frame.attrs.get("next_page_token")
     if as_json:
         print_json({"runs": _records(frame), "next_page_token": token})
         return
     if frame.empty:
-        console.print("No runs match.")
+        console.print("No runs match." if experiment or filter else empty_store_message("runs"))
         return
     one_experiment = frame["experiment"].nunique() == 1
     fixed = 52 if one_experiment else 66
