@@ -1,5 +1,7 @@
 """The README's Python blocks run as written: top to bottom, in one namespace (as a notebook
-runs its cells), on a fresh store after the quick start. A block that fails names its line."""
+runs its cells), on a fresh store after the quick start. A block headed with a file name
+(```` ```python serve.py ````) is a script of its own: it runs in a namespace of its own, and
+not as ``__main__`` (its guarded server does not start). A block that fails names its line."""
 
 from __future__ import annotations
 
@@ -13,54 +15,60 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-FENCE = re.compile(r"^```\s*(\S*)")
+FENCE = re.compile(r"^```\s*(\S*)\s*(\S*)")
 
-# Runs the blocks of a README given as JSON [path, [[line, code], ...]] in one module whose
-# ``__name__`` is not "__main__" (so a guarded ``serving.serve(...)`` does not block), and which
-# cloudpickle ships by value as it does a script's or a notebook's ``__main__`` (pipeline steps
-# travel to worker processes so). Each block is compiled under the README's path at its own
-# line numbers: tracebacks and ``inspect.getsource`` point into the README itself.
+# Runs the blocks of a README given as JSON [path, [[line, code, script], ...]]: the session's
+# in one module, which cloudpickle ships by value as it does a script's or a notebook's
+# ``__main__`` (pipeline steps travel to worker processes so); a script's (``script`` names its
+# file) in a namespace of its own named after it. No block runs as "__main__", so a guarded
+# ``serving.serve(...)`` does not start. Each block is compiled under the README's path at its
+# own line numbers: tracebacks and ``inspect.getsource`` point into the README itself.
 RUNNER = """
-import json, sys, traceback, types
+import json, sys, time, traceback, types
 import cloudpickle
 path, blocks = json.loads(open(sys.argv[1]).read())
 module = sys.modules["readme"] = types.ModuleType("readme")
 cloudpickle.register_pickle_by_value(module)
-namespace = module.__dict__
-for line, code in blocks:
-    print(f"{path}:{line}: running the python block", flush=True)
+session = module.__dict__
+for line, code, script in blocks:
+    print(f"{path}:{line}: running the python block " + script, flush=True)
+    namespace = {"__name__": script[:-3]} if script else session
+    started = time.perf_counter()
     try:
         exec(compile("\\n" * (line - 1) + code, path, "exec"), namespace)
     except BaseException:
         traceback.print_exc()
         print(f"{path}: the python block at line {line} failed", file=sys.stderr, flush=True)
         sys.exit(1)
+    print(f"{path}:{line}: done in {time.perf_counter() - started:.1f} s", flush=True)
 print(f"{len(blocks)} python blocks ran", flush=True)
 """
 
 
-def python_blocks(text: str) -> list[tuple[int, str]]:
-    """Each ```python block of ``text``: the line number of its first line of code, its code."""
-    blocks: list[tuple[int, str]] = []
+def python_blocks(text: str) -> list[tuple[int, str, str]]:
+    """Each ```python block of ``text``: the line number of its first line of code, its code,
+    and the file name after ``python`` on its fence ("" for a block of the session)."""
+    blocks: list[tuple[int, str, str]] = []
     lines = text.splitlines()
     start: int | None = None
-    language = ""
+    language = script = ""
     for number, line in enumerate(lines, start=1):
         match = FENCE.match(line)
         if match is None:
             continue
         if start is None:
-            start, language = number + 1, match.group(1)
+            start, language, script = number + 1, match.group(1), match.group(2)
         else:
             if language == "python":
-                blocks.append((start, "\n".join(lines[start - 1 : number - 1]) + "\n"))
+                code = "\n".join(lines[start - 1 : number - 1]) + "\n"
+                blocks.append((start, code, script))
             start = None
     assert start is None, f"README.md: the block opened at line {start - 1} is never closed"
     return blocks
 
 
 def run_blocks(
-    readme: Path, blocks: list[tuple[int, str]], cwd: Path, env: dict[str, str], timeout: float
+    readme: Path, blocks: list[tuple[int, str, str]], cwd: Path, env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
     spec = cwd / "readme-blocks.json"
     spec.write_text(json.dumps([str(readme), blocks]))
@@ -91,22 +99,31 @@ def test_every_python_block_of_the_readme_is_extracted() -> None:
     pythonish = [lang for lang in openings if lang.lower() in ("py", "python", "python3", "pycon")]
     assert len(blocks) == pythonish.count("python") == len(pythonish) == text.count("```python")
     assert len(blocks) >= 8
-    assert all(code.strip() for _, code in blocks)
+    assert all(code.strip() for _, code, _ in blocks)
     assert blocks[0][1].startswith("import shipyard as sy")
+    scripts = [(code, script) for _, code, script in blocks if script]
+    assert [script for _, script in scripts] == ["serve.py"]
+    for code, _ in scripts:  # a script that serves guards it: its workers import it again
+        assert re.search(r'^if __name__ == "__main__":.*\n    serving\.serve\(', code, re.M)
 
 
 def test_a_failing_block_names_its_line(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(
         "# Demo\n\n```python\nx = 1\n```\n\ntext\n\n```bash\necho no\n```\n\n"
+        "```python own.py\nassert __name__ == 'own' and 'x' not in dir()\n```\n\n"
         "```python\ny = x + 1\nassert y == 3, 'y is not 3'\n```\n"
     )
     blocks = python_blocks(readme.read_text())
-    assert blocks == [(4, "x = 1\n"), (14, "y = x + 1\nassert y == 3, 'y is not 3'\n")]
+    assert blocks == [
+        (4, "x = 1\n", ""),
+        (14, "assert __name__ == 'own' and 'x' not in dir()\n", "own.py"),
+        (18, "y = x + 1\nassert y == 3, 'y is not 3'\n", ""),
+    ]
     done = run_blocks(readme, blocks, tmp_path, fresh_store_env(tmp_path / "home"), 60)
     assert done.returncode == 1
-    assert f"{readme}: the python block at line 14 failed" in done.stderr
-    assert f'File "{readme}", line 15' in done.stderr  # the traceback points into the README
+    assert f"{readme}: the python block at line 18 failed" in done.stderr
+    assert f'File "{readme}", line 19' in done.stderr  # the traceback points into the README
     assert "AssertionError: y is not 3" in done.stderr
     assert f"{readme}:4: running" in done.stdout and "python blocks ran" not in done.stdout
 

@@ -60,8 +60,8 @@ def test_bad_executor_settings_are_refused(home: Path) -> None:
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[set[str]]:
     """A local Ray cluster; yields the sockets that were listening before it started."""
-    # Keep every socket on 127.0.0.1 and skip token auth (see ../shared/NOTES.md); Ray reads
-    # these when it is imported.
+    # Keep every socket on 127.0.0.1 (Ray binds the machine's network address by default)
+    # and skip token auth; Ray reads these when it is imported.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")

@@ -28,7 +28,7 @@ def _listening() -> set[str]:
 def ray_cluster() -> Iterator[set[str]]:
     """The local cluster the executor starts on first use (address=None); yields the
     sockets that were listening before it started."""
-    # no token auth in tests (see ../shared/NOTES.md); read when Ray is imported
+    # no token auth in tests (a local cluster on 127.0.0.1); read when Ray is imported
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
     before = _listening()
