@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shipyard._time import iso_times
 from shipyard.errors import ShipyardError
 
 console = Console(highlight=False)
@@ -52,9 +53,12 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def print_json(data: Any) -> None:
-    """Machine-readable output for scripts (``--json``)."""
-    typer.echo(json.dumps(data, indent=2, default=_json_default, allow_nan=False))
+def print_json(data: Any, *, times: bool = True) -> None:
+    """Machine-readable output for scripts (``--json``): times (``created_at``, ``at``,
+    ``start_time``...) in ISO 8601 with their UTC offset (``shipyard._time``). ``times=False``
+    for user data, whose columns are not ours to read."""
+    shown = iso_times(data) if times else data
+    typer.echo(json.dumps(shown, indent=2, default=_json_default, allow_nan=False))
 
 
 def _json_default(value: Any) -> Any:

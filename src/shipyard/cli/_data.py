@@ -282,7 +282,8 @@ def query_cmd(
         console.print(f"Registered {result.ref}: {result.rows:,} rows x {result.columns} columns")
         return
     if as_json:
-        print_json(json.loads(result.head(limit).to_json(orient="records", date_format="iso")))
+        rows = json.loads(result.head(limit).to_json(orient="records", date_format="iso"))
+        print_json(rows, times=False)
         return
     console.print(result.head(limit).to_string(index=False))
     if len(result) > limit:

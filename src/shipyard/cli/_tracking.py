@@ -10,6 +10,7 @@ import typer
 from rich.panel import Panel
 
 from shipyard import tracking
+from shipyard._time import iso
 from shipyard.cli._common import (
     console,
     handle_errors,
@@ -261,7 +262,7 @@ def _plain(value: Any) -> Any:
     if value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):
-        return value.isoformat()
+        return iso(value)
     if hasattr(value, "item"):
         return value.item()
     return value
