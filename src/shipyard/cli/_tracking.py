@@ -177,7 +177,7 @@ def _print_run(run: tracking.RunData) -> None:
     ]
     if info.parent_id:
         lines.append(f"parent      {info.parent_id}")
-    console.print(Panel("\n".join(lines), title="run", title_align="left"))
+    console.print(Panel("\n".join(lines), title="run", title_align="left", expand=False))
     if run.params:
         console.print(table("Params", ["key", "value"], sorted(run.params.items())))
     if run.metrics:
