@@ -31,6 +31,10 @@ class _Console(Console):
             return ConsoleDimensions(PIPED_WIDTH, found.height)
         return found
 
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
 
 console = _Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
