@@ -160,7 +160,7 @@ def show_cmd(ref: str = typer.Argument(..., help="e.g. loans@3"), as_json: bool 
         rows.append(
             (
                 c.name,
-                c.type,
+                c.type_name,
                 c.kind,
                 f"{c.missing:,}",
                 f"{c.distinct:,}",
