@@ -36,6 +36,7 @@ def test_time_fields_convert_by_name_and_user_payloads_do_not() -> None:
         "updated_at": None,
         "checks": [{"at": 60, "rows": 5, "status": "ok"}],
         "run": {"start_time": 1.5, "end_time": 2.5, "seconds": 1.0},
+        "evidence": {"window": {"start": 0, "end": None, "rows": 3}, "start": 4},
         "params": {"stop_at": 3},  # the user's names
         "metrics.seen_at": 0.9,  # a flattened user name
         "tags": {"created_at": 7},
@@ -52,6 +53,10 @@ def test_time_fields_convert_by_name_and_user_payloads_do_not() -> None:
         "start_time": "1970-01-01T00:00:01.500000+00:00",
         "end_time": "1970-01-01T00:00:02.500000+00:00",
         "seconds": 1.0,
+    }
+    assert shown["evidence"] == {
+        "window": {"start": "1970-01-01T00:00:00.000000+00:00", "end": None, "rows": 3},
+        "start": 4,
     }
     for key in ("params", "metrics.seen_at", "tags", "resolved_at", "opened_at"):
         assert shown[key] == payload[key]

@@ -2,8 +2,9 @@
 
 The SDK keeps epoch seconds (floats) in its objects; what leaves for scripts and other
 programs says its zone: ``2026-12-05T22:57:04.123456+00:00``. :func:`iso_times` converts a
-payload's time fields by name (``at``, ``start_time``, ``end_time`` and every ``*_at``),
-leaving user payloads (``params``, ``tags``, ``metrics``, data rows...) as they are.
+payload's time fields by name (``at``, ``start_time``, ``end_time``, ``window_start``,
+``window_end``, every ``*_at``, and a ``window``'s ``start`` and ``end``), leaving user
+payloads (``params``, ``tags``, ``metrics``, data rows...) as they are.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 __all__ = ["TIME_FORMAT", "is_time_field", "iso", "iso_times"]
 
 TIME_FORMAT = "ISO 8601 with its UTC offset, e.g. 2026-12-05T22:57:04.123456+00:00"
-_NAMES = frozenset({"at", "start_time", "end_time"})
+_NAMES = frozenset({"at", "start_time", "end_time", "window_start", "window_end"})
+_WITHIN = {"window": frozenset({"start", "end"})}  # a monitor check's evidence
 # what users put in: their keys are not ours to read as times
 _PAYLOADS = frozenset(
     {"params", "tags", "metrics", "environment", "schema", "profile", "rows", "inputs", "outputs"}
@@ -68,6 +70,9 @@ def _field(key: object, value: Any) -> Any:
         return iso(value)
     if key in _PAYLOADS:
         return value
+    times = _WITHIN.get(key) if isinstance(key, str) else None
+    if times is not None and isinstance(value, dict):
+        return {k: iso(v) if k in times and _is_time(v) else iso_times(v) for k, v in value.items()}
     return iso_times(value)
 
 
