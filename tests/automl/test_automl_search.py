@@ -242,8 +242,10 @@ def test_the_leaderboard_chart_and_report(loans: str, tmp_path: Path) -> None:
     assert best_line.y[-1] == pytest.approx(board["auc"].max())
     bars = next(t for t in figure.data if t.type == "bar")
     assert set(bars.y) == set(board.loc[board["auc"].notna(), "family"])
-    page = result.report(tmp_path / "report.html").read_text()
+    written = result.report(tmp_path / "report.html")
+    page = written.read_text()
     assert "Plotly.newPlot" in page and "<table" in page
+    assert written.stat().st_size < 200_000 and (tmp_path / "plotly.min.js").is_file()
     assert page.count("<tr") == len(board) + 1  # a row per trial, and the header
 
 

@@ -36,6 +36,10 @@ def test_data_commands_end_to_end(home: Path, tmp_path: Path) -> None:
     assert "golden" in versions.output
     show = invoke("data", "show", "loans@golden")
     assert show.exit_code == 0 and "income" in show.output
+    cells = [line.split() for line in show.output.splitlines() if line.startswith("│ ")]
+    types = {row[1]: row[3] for row in cells if row[1] in ("gender", "income", "age")}
+    assert types == {"gender": "category", "income": "float64", "age": "int64"}
+    assert "dictionary<" not in show.output and "double" not in show.output
 
     diff = json.loads(invoke("data", "diff", "loans@1", "loans@2", "--json").output)
     assert any(r["column"] == "income" for r in diff["stats"])

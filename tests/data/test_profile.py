@@ -539,3 +539,36 @@ def test_html_contains_the_profile_not_the_rows() -> None:
     assert "row-000004" in large and "row-000005" not in large  # top 5 of unique values only
     assert "row-012345" not in large
     assert len(large) < 1.2 * len(small)  # size follows the profile, not the row count
+
+
+@pytest.mark.parametrize(
+    ("arrow", "plain"),
+    [
+        (pa.dictionary(pa.int8(), pa.large_string()), "category"),
+        (pa.dictionary(pa.int32(), pa.string()), "category"),
+        (pa.string(), "string"),
+        (pa.large_string(), "string"),
+        (pa.int64(), "int64"),
+        (pa.uint8(), "uint8"),
+        (pa.float64(), "float64"),
+        (pa.float32(), "float32"),
+        (pa.bool_(), "bool"),
+        (pa.timestamp("ns"), "datetime"),
+        (pa.timestamp("us", tz="UTC"), "datetime UTC"),
+        (pa.date32(), "date"),
+        (pa.time64("us"), "time"),
+        (pa.duration("s"), "duration"),
+        (pa.decimal128(10, 2), "decimal(10, 2)"),
+        (pa.list_(pa.int64()), "list"),
+        (pa.binary(), "binary"),
+    ],
+)
+def test_types_are_named_in_plain_words(arrow: pa.DataType, plain: str) -> None:
+    column = profile(pa.table({"x": pa.array([None], arrow)})).column("x")
+    assert column.type == str(arrow) and column.type_name == plain
+
+
+def test_the_page_names_types_in_plain_words(loans_profile: Profile) -> None:
+    page = profile_html(loans_profile, title="loans")
+    assert "dictionary" not in re.sub(r'title="[^"]*"', "", page)  # only in tooltips
+    assert '<code title="double">float64</code>' in page

@@ -69,6 +69,7 @@ def test_monitors_and_alerts_from_the_command_line(
     text = page.read_text()
     assert "Monitor loans-watch" in text and "income: drifted" in text
     assert "statistic per feature over time" in text and "Alerts" in text
+    assert page.stat().st_size < 200_000 and (tmp_path / "plotly.min.js").is_file()
 
     assert invoke("monitors", "pause", "loans-watch").exit_code == 0
     assert "paused" in invoke("monitors", "list").output

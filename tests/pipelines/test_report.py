@@ -22,7 +22,8 @@ def test_the_page_shows_every_step_in_its_state(tmp_path: Path) -> None:
     failed = flows.broken(x=2)
     page = sy.pipelines.report(failed.id, tmp_path / "broken.html")
     text = page.read_text(encoding="utf-8")
-    assert text.startswith("<!doctype html>") and "plotly" in text
+    assert text.startswith("<!doctype html>") and "Plotly.newPlot" in text
+    assert page.stat().st_size < 200_000 and (tmp_path / "plotly.min.js").is_file()
     for step in failed.steps:
         assert step.name in text
     assert COLOURS["failed"] in text and COLOURS["skipped"] in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
 import pytest
@@ -44,6 +45,17 @@ def test_deployments_are_listed_shown_promoted_and_rolled_back(api: httpx.Client
     history = api.get("/api/deployments/scoring/history", params={"limit": 2}).json()
     assert [e["kind"] for e in history] == ["rolled-back", "promoted"]
     assert history[1]["reason"] == "looks good"
+    stored = deployments.history("scoring", limit=2)
+    for answer, event in zip(history, stored, strict=True):  # ISO 8601 in UTC, not epochs
+        assert datetime.fromisoformat(answer["at"]).timestamp() == pytest.approx(event.at, abs=1e-6)
+        assert answer["at"].endswith("+00:00")
+    listed = api.get("/api/deployments").json()[0]
+    made = deployments.get("scoring")
+    for field in ("created_at", "updated_at"):
+        assert listed[field].endswith("+00:00")
+        assert datetime.fromisoformat(listed[field]).timestamp() == pytest.approx(
+            getattr(made, field), abs=1e-6
+        )
 
 
 def test_a_decision_a_server_made_is_shown_with_its_reason(api: httpx.Client) -> None:

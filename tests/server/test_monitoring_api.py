@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -53,6 +54,10 @@ def test_a_check_run_over_the_api_and_its_alert_acknowledged_and_resolved(
     assert "income" in api.get(f"/api/alerts/{alert_id}").json()["evidence"]["features"]
     acked = api.post(f"/api/alerts/{alert_id}/ack", json={"by": "dana"}).json()
     assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "dana"
+    sdk = monitoring.get_alert(alert_id)
+    for field in ("opened_at", "updated_at", "acknowledged_at"):
+        assert_iso(acked[field], getattr(sdk, field))
+    assert acked["resolved_at"] is None
     assert api.post(f"/api/alerts/{alert_id}/ack").status_code == 409  # no longer open
     assert api.post(f"/api/alerts/{alert_id}/resolve").json()["status"] == "resolved"
     assert monitoring.get_alert(alert_id).status == "resolved"  # the same store as the SDK
@@ -90,6 +95,21 @@ def test_the_report_and_series_are_the_sdk_data_as_json(api: httpx.Client) -> No
     assert len(income) == 1 and income[0]["flagged"] is True and income[0]["value"] > 0.1
     checks = api.get("/api/monitors/applications-drift/checks", params={"limit": 1}).json()
     assert checks[0]["status"] == "alert"
+    assert_iso(checks[0]["at"], expected["checks"][0]["at"])
+    assert_iso(income[0]["at"], expected["checks"][0]["at"])
+    monitor = monitoring.get_monitor("applications-drift")
+    assert_iso(report["monitor"]["created_at"], monitor.created_at)
+    assert_iso(report["monitor"]["last_check_at"], monitor.last_check_at)
+    for shown, stored in zip(report["series"], expected["series"], strict=True):
+        assert_iso(shown["at"], stored["at"])
+    described = api.get("/openapi.json").json()["info"]["description"]
+    assert "ISO 8601 with its UTC offset" in described
+
+
+def assert_iso(text: str, epoch: float | None) -> None:
+    """An answer's time: ISO 8601 in UTC, the SDK's epoch seconds to the microsecond."""
+    assert epoch is not None and text.endswith("+00:00") and "." in text
+    assert abs(datetime.fromisoformat(text).timestamp() - epoch) <= 1e-6
 
 
 def test_bad_requests_name_what_is_wrong(api: httpx.Client) -> None:

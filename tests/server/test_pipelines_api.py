@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,14 @@ def test_pipelines_runs_and_logs_read_back(api: httpx.Client) -> None:
     assert [r["id"] for r in runs] == [run.id] and runs[0]["steps"] is None
     one = api.get(f"/api/pipeline-runs/{run.id}").json()
     assert one["status"] == "succeeded"
+    for answer, epoch in (
+        (one["created_at"], run.created_at),
+        (one["ended_at"], run.ended_at),
+        (one["steps"][0]["started_at"], run.steps[0].started_at),
+        (listed[0]["last_run_at"], run.created_at),
+    ):  # ISO 8601 in UTC, the SDK's epoch seconds
+        assert answer.endswith("+00:00") and epoch is not None
+        assert datetime.fromisoformat(answer).timestamp() == pytest.approx(epoch, abs=1e-6)
     assert [s["name"] for s in one["steps"]] == ["numbers", "power", "power-2", "add_up"]
     logs = api.get(f"/api/pipeline-runs/{run.id}/steps/numbers/logs")
     assert logs.status_code == 200 and logs.text == "making 3 numbers\n"

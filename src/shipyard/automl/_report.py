@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from shipyard._html import write_page
+from shipyard._html import figure_html, write_page
 from shipyard.automl._problem import LOWER_IS_BETTER
 
 __all__ = ["leaderboard_figure", "write_report"]
@@ -113,10 +113,10 @@ def _family_bars(figure: Any, scored: pd.DataFrame, metric: str, lower: bool) ->
 def write_report(
     leaderboard: pd.DataFrame, metric: str, path: str | Path, title: str = "AutoML search"
 ) -> Path:
-    """Write a self-contained HTML page (plotly.js inline: it opens offline): the chart
-    and the leaderboard table. Returns the path written."""
+    """Write a static HTML page (it opens offline, loading ``plotly.min.js`` written beside
+    it): the chart and the leaderboard table. Returns the path written."""
     figure = leaderboard_figure(leaderboard, metric)
-    chart = figure.to_html(full_html=False, include_plotlyjs=True)
+    chart = figure_html(figure)
     shown = leaderboard.drop(columns=["run_id"], errors="ignore").copy()
     for column in (metric, "started", "seconds"):
         if column in shown:
@@ -128,4 +128,4 @@ def write_report(
         f"<p>{len(leaderboard)} trials, ranked by {html.escape(metric)}.</p>\n{chart}\n"
         f"<h2>Leaderboard</h2>\n{table}"
     )
-    return write_page(path, title, body)
+    return write_page(path, title, body, charts=True)

@@ -58,7 +58,8 @@ class AutoMLResult:
         return leaderboard_figure(self.leaderboard, self.metric)
 
     def report(self, path: str | Path) -> Path:
-        """Write the chart and the leaderboard as one self-contained HTML page."""
+        """Write the chart and the leaderboard as a static HTML page (it loads
+        ``plotly.min.js``, written beside it)."""
         return write_report(self.leaderboard, self.metric, path, f"AutoML run {self.run_id}")
 
 

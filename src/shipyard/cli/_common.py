@@ -10,12 +10,33 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderResult
 from rich.table import Table
+from rich.text import Text
 
+from shipyard._time import iso_times
 from shipyard.errors import ShipyardError
 
-console = Console(highlight=False)
+PIPED_WIDTH = 4096  # columns when stdout is no terminal: a table row stays on one line
+
+
+class _Console(Console):
+    """A console that, writing to a pipe or file (and told no ``COLUMNS``), is as wide as
+    its longest line instead of 80 columns, so scripts get one line per table row."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        found = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPED_WIDTH, found.height)
+        return found
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = _Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 state = {"debug": False}
 
@@ -52,9 +73,12 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def print_json(data: Any) -> None:
-    """Machine-readable output for scripts (``--json``)."""
-    typer.echo(json.dumps(data, indent=2, default=_json_default, allow_nan=False))
+def print_json(data: Any, *, times: bool = True) -> None:
+    """Machine-readable output for scripts (``--json``): times (``created_at``, ``at``,
+    ``start_time``...) in ISO 8601 with their UTC offset (``shipyard._time``). ``times=False``
+    for user data, whose columns are not ours to read."""
+    shown = iso_times(data) if times else data
+    typer.echo(json.dumps(shown, indent=2, default=_json_default, allow_nan=False))
 
 
 def _json_default(value: Any) -> Any:
@@ -102,13 +126,30 @@ def status(value: str) -> str:
 def table(
     title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], no_wrap: int = 0
 ) -> Table:
-    """A rich table with the given header and rows; the first ``no_wrap`` columns never wrap."""
-    out = Table(title=title, title_justify="left", header_style="bold")
+    """A rich table with the given header and rows; the first ``no_wrap`` columns never wrap.
+    Headers wrap between words only (see :class:`_Table`)."""
+    out = _Table(title=title, title_justify="left", header_style="bold")
     for n, column in enumerate(columns):
-        out.add_column(column, overflow="fold", no_wrap=n < no_wrap)
+        header = Text(column, overflow="ellipsis")  # a word too long ends in "…", unbroken
+        out.add_column(header, overflow="fold", no_wrap=n < no_wrap)
     for row in rows:
         out.add_row(*[str(cell) for cell in row])
     return out
+
+
+class _Table(Table):
+    """A table whose headers never break mid-word: where every column can be as wide as its
+    header's longest word, each is (the values fold instead); where even that does not fit,
+    a header's long word ends in "…"."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        words = [max(map(len, str(c.header).split()), default=0) for c in self.columns]
+        _, right, _, left = self.padding
+        chrome = len(self.columns) * (left + right) + len(self.columns) + 1
+        fits = sum(words) + chrome <= options.max_width
+        for column, longest in zip(self.columns, words, strict=True):
+            column.min_width = longest if fits else None
+        yield from super().__rich_console__(console, options)
 
 
 _BLOCKS = "▁▂▃▄▅▆▇█"

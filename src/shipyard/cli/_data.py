@@ -161,7 +161,7 @@ def show_cmd(ref: str = typer.Argument(..., help="e.g. loans@3"), as_json: bool 
         rows.append(
             (
                 c.name,
-                c.type,
+                c.type_name,
                 c.kind,
                 f"{c.missing:,}",
                 f"{c.distinct:,}",
@@ -283,7 +283,8 @@ def query_cmd(
         console.print(f"Registered {result.ref}: {result.rows:,} rows x {result.columns} columns")
         return
     if as_json:
-        print_json(json.loads(result.head(limit).to_json(orient="records", date_format="iso")))
+        rows = json.loads(result.head(limit).to_json(orient="records", date_format="iso"))
+        print_json(rows, times=False)
         return
     console.print(result.head(limit).to_string(index=False))
     if len(result) > limit:

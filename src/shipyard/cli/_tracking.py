@@ -10,6 +10,7 @@ import typer
 from rich.panel import Panel
 
 from shipyard import tracking
+from shipyard._time import iso
 from shipyard.cli._common import (
     console,
     handle_errors,
@@ -183,7 +184,7 @@ def _print_run(run: tracking.RunData) -> None:
     ]
     if info.parent_id:
         lines.append(f"parent      {info.parent_id}")
-    console.print(Panel("\n".join(lines), title="run", title_align="left"))
+    console.print(Panel("\n".join(lines), title="run", title_align="left", expand=False))
     if run.params:
         console.print(table("Params", ["key", "value"], sorted(run.params.items())))
     if run.metrics:
@@ -268,7 +269,7 @@ def _plain(value: Any) -> Any:
     if value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):
-        return value.isoformat()
+        return iso(value)
     if hasattr(value, "item"):
         return value.item()
     return value

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from shipyard.data import _api
+from shipyard.data._profile_types import type_name
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,12 @@ def diff(a_ref: str, b_ref: str) -> DatasetDiff:
     pa_, pb = a.profile(), b.profile()
     cols_a = {c.name: c for c in pa_.columns}
     cols_b = {c.name: c for c in pb.columns}
-    changes = [f"column {n!r} added ({cols_b[n].type})" for n in cols_b if n not in cols_a]
-    changes += [f"column {n!r} removed (was {cols_a[n].type})" for n in cols_a if n not in cols_b]
+    changes = [f"column {n!r} added ({cols_b[n].type_name})" for n in cols_b if n not in cols_a]
     changes += [
-        f"column {n!r} type {cols_a[n].type} -> {cols_b[n].type}"
+        f"column {n!r} removed (was {cols_a[n].type_name})" for n in cols_a if n not in cols_b
+    ]
+    changes += [
+        f"column {n!r} type {_types(cols_a[n].type, cols_b[n].type)}"
         for n in cols_a
         if n in cols_b and cols_a[n].type != cols_b[n].type
     ]
@@ -153,6 +156,12 @@ def diff(a_ref: str, b_ref: str) -> DatasetDiff:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _types(a: str, b: str) -> str:
+    """``category -> string``; the Arrow types where the plain names are alike."""
+    plain = type_name(a), type_name(b)
+    return f"{a} -> {b}" if plain[0] == plain[1] else f"{plain[0]} -> {plain[1]}"
 
 
 def _row(column: str, stat: str, a: Any, b: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from shipyard.errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EXACT_ROWS", "KINDS", "QUANTILES", "ColumnProfile", "Histogram", "Profile"]
+__all__ = ["EXACT_ROWS", "KINDS", "QUANTILES", "ColumnProfile", "Histogram", "Profile", "type_name"]
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 """Quantiles every numeric column reports, keyed ``"0.01"`` … ``"0.99"``."""
@@ -80,6 +80,51 @@ class ColumnProfile:
     top: list[tuple[str, int]] = field(default_factory=list)
     infinite: int = 0
     approximate: bool = False
+
+    @property
+    def type_name(self) -> str:
+        """The type in plain words, as tables show it (:func:`type_name`)."""
+        return type_name(self.type)
+
+
+def type_name(arrow_type: str) -> str:
+    """An Arrow type (as ``str(pa.DataType)``) in plain words: ``category`` (dictionary),
+    ``string``, ``int64``, ``float64``, ``bool``, ``datetime`` (``datetime UTC`` with a
+    zone), ``date``, ``time``, ``duration``, ``binary``, ``list``, ``struct``...; another
+    type as it is.
+
+    Example:
+        >>> type_name("dictionary<values=large_string, indices=int8, ordered=0>")
+        'category'
+        >>> type_name("double"), type_name("timestamp[us, tz=UTC]"), type_name("date32[day]")
+        ('float64', 'datetime UTC', 'date')
+    """
+    head, _, rest = arrow_type.partition("[")
+    head = head.partition("<")[0].partition("(")[0]
+    if head == "timestamp":
+        zone = rest.rstrip("]").partition("tz=")[2]
+        return f"datetime {zone}" if zone else "datetime"
+    if head.startswith("decimal"):
+        return "decimal" + arrow_type[len(head) :]
+    return _PLAIN.get(head, arrow_type)
+
+
+_PLAIN = {
+    "dictionary": "category",
+    **dict.fromkeys(("string", "large_string", "utf8", "large_utf8", "string_view"), "string"),
+    **dict.fromkeys(("binary", "large_binary", "binary_view", "fixed_size_binary"), "binary"),
+    "bool": "bool",
+    "halffloat": "float16",
+    "float": "float32",
+    "double": "float64",
+    **dict.fromkeys(("date32", "date64"), "date"),
+    **dict.fromkeys(("time32", "time64"), "time"),
+    "duration": "duration",
+    **dict.fromkeys(("list", "large_list", "fixed_size_list", "list_view"), "list"),
+    "struct": "struct",
+    "map": "map",
+    "null": "null",
+}
 
 
 @dataclass(frozen=True)

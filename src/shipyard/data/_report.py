@@ -113,7 +113,7 @@ def _summary(profile: Profile) -> str:
         cells = [
             f'<td><a href="#col-{i}">{_e(c.name)}</a></td>',
             f"<td>{_e(c.kind)}</td>",
-            f"<td><code>{_e(c.type)}</code></td>",
+            f'<td><code title="{_e(c.type)}">{_e(c.type_name)}</code></td>',
             f'<td class="num">{missing}</td>',
             f'<td class="num">{approx}{c.distinct:,}</td>',
             f'<td class="num">{_fmt(c.mean)}</td>',
@@ -136,7 +136,7 @@ def _section(index: int, c: ColumnProfile, rows: int) -> str:
         chart = '<p class="note">No values present.</p>'
     return (
         f'<section id="col-{index}"><h3>{_e(c.name)}<span class="kind">{_e(c.kind)}</span>'
-        f'<span class="type">{_e(c.type)}</span></h3>'
+        f'<span class="type" title="{_e(c.type)}">{_e(c.type_name)}</span></h3>'
         f'<div class="body"><div>{chart}</div>{_stats_table(c, rows)}</div></section>'
     )
 

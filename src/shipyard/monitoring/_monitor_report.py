@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from shipyard._html import write_page
+from shipyard._html import figure_html, write_page
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._alerts import list_alerts
 from shipyard.monitoring._checks import checks, series
@@ -46,9 +46,8 @@ def report_data(name: str, *, last: int = 50) -> dict[str, Any]:
 
 
 def write_report(name: str, path: str | Path, *, last: int = 50) -> Path:
-    """Write the monitor's report to ``path`` (self-contained; plotly.js inlined once)."""
+    """Write the monitor's report to ``path`` (it loads ``plotly.min.js``, written beside)."""
     import pandas as pd
-    import plotly.io as pio
 
     target = Path(path)
     if not target.parent.is_dir():
@@ -86,9 +85,8 @@ def write_report(name: str, path: str | Path, *, last: int = 50) -> Path:
                 parts.append(table.to_html(index=False, border=0, classes="report", na_rep=""))
     body = "\n".join(parts)
     for i, figure in enumerate(figures):
-        chart = pio.to_html(figure, full_html=False, include_plotlyjs=(i == 0))
-        body = body.replace(_slot(i), chart, 1)
-    return write_page(path, f"Monitor {monitor['name']}", body)
+        body = body.replace(_slot(i), figure_html(figure), 1)
+    return write_page(path, f"Monitor {monitor['name']}", body, charts=True)
 
 
 def _chart_kind(detector: str) -> str:

@@ -2,7 +2,7 @@
 
 Each judged feature gets the reference's and the current window's shares per bin (numeric:
 the reference's deciles; categorical: the most common categories) side by side, drifted
-features first. plotly.js is inlined once, so the page opens offline.
+features first. The page loads ``plotly.min.js`` written beside it, so it opens offline.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from shipyard._html import write_page
+from shipyard._html import figure_html, write_page
 from shipyard.monitoring._statistics import label
 
 __all__ = ["distribution_figure", "feature_figure", "write_html"]
@@ -56,17 +56,11 @@ def distribution_figure(
 def write_html(report: Any, path: str | Path, title: str = "Data drift") -> Path:
     """Write the report (a ``DriftReport``) to ``path`` (atomically) and return it. Typed
     loosely: ``_verdict`` imports this module to write its reports."""
-    import plotly.io as pio
-
     features = sorted(
         (f for f in report.features if f.distribution),
         key=lambda f: (not f.drifted, f.feature),
     )
-    charts = []
-    for i, feature in enumerate(features):
-        charts.append(
-            pio.to_html(feature_figure(feature), full_html=False, include_plotlyjs=(i == 0))
-        )
+    charts = [figure_html(feature_figure(feature)) for feature in features]
     frame = report.to_frame()
     keep = ["feature", "kind", "method", "statistic", "threshold", "drifted", "rule", "note"]
     table = frame[keep].copy()
@@ -79,7 +73,7 @@ def write_html(report: Any, path: str | Path, title: str = "Data drift") -> Path
         f"the dataset drifts at\n{report.drift_share:.0%}).</p>\n"
         f"{table.to_html(index=False, border=0, classes='report', na_rep='')}\n" + "".join(charts)
     )
-    return write_page(path, title, body)
+    return write_page(path, title, body, charts=True)
 
 
 def _number(value: Any) -> str:

@@ -123,7 +123,8 @@ class DriftReport:
         return pd.DataFrame(rows)
 
     def to_html(self, path: str | Path, title: str = "Data drift") -> Path:
-        """A static HTML page: verdict, table and a chart per feature (opens offline)."""
+        """A static HTML page: verdict, table and a chart per feature (it opens offline,
+        loading ``plotly.min.js`` written beside it)."""
         from shipyard.monitoring._report import write_html
 
         return write_html(self, path, title)

@@ -3,7 +3,7 @@ state and labelled with its time, then a table of the steps (attempts, errors).
 
 The edges come from the run's pipeline version; when the run's parameters made steps that
 version's graph lacks (a wider fan-out), the graph is rebuilt from the pipeline's code with
-the run's parameters. plotly.js is inlined, so the page opens offline.
+the run's parameters. The page loads ``plotly.min.js`` written beside it: it opens offline.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shipyard._html import write_page
+from shipyard._html import figure_html, write_page
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.pipelines._api import get_pipeline, get_run, list_runs, load_pipeline
 from shipyard.pipelines._graph import build
@@ -188,7 +188,8 @@ def _table(run: PipelineRun) -> str:
 
 
 def report(run: str, path: str | Path) -> Path:
-    """Write a run's DAG chart to ``path`` (standalone HTML, written atomically).
+    """Write a run's DAG chart to ``path`` (static HTML, written atomically; it loads
+    ``plotly.min.js``, written beside it).
 
     Args:
         run: a run id, or a pipeline name (its latest run; ``name@3``: of version 3).
@@ -200,10 +201,8 @@ def report(run: str, path: str | Path) -> Path:
     Raises:
         NotFound: no such run or pipeline, or the pipeline never ran.
     """
-    import plotly.io as pio
-
     found = resolve_run(run)
-    chart = pio.to_html(dag_figure(found, upstream_of(found)), full_html=False)
+    chart = figure_html(dag_figure(found, upstream_of(found)))
     took = "-" if found.duration is None else f"{found.duration:.2f} s"
     summary = (
         f"<p>Run <code>{found.id}</code> of <strong>{html.escape(found.pipeline)}</strong> "
@@ -213,4 +212,4 @@ def report(run: str, path: str | Path) -> Path:
     if found.error:
         summary += f"<p>{html.escape(found.error)}</p>"
     title = f"Pipeline {found.pipeline}: run {found.id[:12]}"
-    return write_page(path, title, summary + chart + _table(found))
+    return write_page(path, title, summary + chart + _table(found), charts=True)

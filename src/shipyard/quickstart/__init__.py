@@ -81,7 +81,11 @@ def _learning_rates(options: Options) -> Sequence[float]:
 
 STEPS: tuple[Step, ...] = (
     Step("data", "data: register loan applications as a dataset version", register_data),
-    Step("drift", "data: register a later, drifted month and diff it", register_drifted),
+    Step(
+        "drift",
+        "data: register a later, drifted month (its checks may flag it: on purpose) and diff it",
+        register_drifted,
+    ),
     Step("train", "train: gradient boosting, learning_rate={item}", train, items=_learning_rates),
     Step("select", "select: best child run by test AUC", select),
     Step(
@@ -154,6 +158,7 @@ def run(
         loop.best.metrics,
         dataset=loop.reference.ref,
         drifted=loop.drifted.ref,
+        drifted_flags=loop.drifted_flags,
         moved=loop.moved,
         stages=loop.stages,
         model=loop.best_ref,

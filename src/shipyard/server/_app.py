@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
 
+from shipyard._time import TIME_FORMAT, iso_times
 from shipyard._version import __version__
 from shipyard.errors import InvalidInput
 from shipyard.serving import ApiKey, Keyring
@@ -26,7 +28,21 @@ from shipyard.serving._guard import Guard, exposure
 from shipyard.serving._http import JSON, install_error_handlers
 from shipyard.serving._openapi import ANY_ROUTE, errors
 
-__all__ = ["JSON", "create_app", "run"]
+__all__ = ["JSON", "TimesJSON", "create_app", "run"]
+
+DESCRIPTION = (
+    "Shipyard's deployments, monitors, alerts and pipelines. Every time in an answer "
+    f"(`created_at`, `at`, `opened_at`...) is a string: {TIME_FORMAT}. Errors answer "
+    '`{"error": message}` with the status of their kind.'
+)
+
+
+class TimesJSON(JSON):
+    """The platform API's answers: orjson, with times as ISO 8601 in UTC (``shipyard._time``:
+    the SDK's epoch seconds, converted by field name as the CLI's ``--json`` does)."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(iso_times(content))
 
 
 def create_app(
@@ -56,8 +72,9 @@ def create_app(
 
     app = FastAPI(
         title="Shipyard platform API",
+        description=DESCRIPTION,
         version=__version__,
-        default_response_class=JSON,
+        default_response_class=TimesJSON,
         openapi_url=None if auth else "/openapi.json",  # with auth, only health is open
         docs_url=None if auth else "/docs",
         redoc_url=None,

@@ -1,0 +1,84 @@
+"""Times as the CLI's ``--json`` and the REST API write them: ISO 8601 in UTC.
+
+The SDK keeps epoch seconds (floats) in its objects; what leaves for scripts and other
+programs says its zone: ``2026-12-05T22:57:04.123456+00:00``. :func:`iso_times` converts a
+payload's time fields by name (``at``, ``start_time``, ``end_time``, ``window_start``,
+``window_end``, every ``*_at``, and a ``window``'s ``start`` and ``end``), leaving user
+payloads (``params``, ``tags``, ``metrics``, data rows...) as they are.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = ["TIME_FORMAT", "is_time_field", "iso", "iso_times"]
+
+TIME_FORMAT = "ISO 8601 with its UTC offset, e.g. 2026-12-05T22:57:04.123456+00:00"
+_NAMES = frozenset({"at", "start_time", "end_time", "window_start", "window_end"})
+_WITHIN = {"window": frozenset({"start", "end"})}  # a monitor check's evidence
+# what users put in: their keys are not ours to read as times
+_PAYLOADS = frozenset(
+    {"params", "tags", "metrics", "environment", "schema", "profile", "rows", "inputs", "outputs"}
+)
+
+
+def iso(value: float | datetime | None) -> str | None:
+    """Epoch seconds (or a datetime; naive means UTC) as ISO 8601 in UTC, to the
+    microsecond; None stays None.
+
+    Example:
+        >>> iso(0.5)
+        '1970-01-01T00:00:00.500000+00:00'
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    else:
+        moment = datetime.fromtimestamp(float(value), tz=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def is_time_field(name: object) -> bool:
+    """Whether a payload field of this name holds a time (``at``, ``start_time``,
+    ``end_time``, ``*_at``); flattened user names (``metrics.seen_at``) never do."""
+    if not isinstance(name, str) or "." in name:
+        return False
+    return name in _NAMES or name.endswith("_at")
+
+
+def iso_times(data: Any) -> Any:
+    """``data`` (dicts, lists, values) with every time field's epoch seconds or datetime
+    as :func:`iso`; a new structure, the input unchanged.
+
+    Example:
+        >>> iso_times([{"id": 1, "created_at": 0.0, "tags": {"due_at": 5}}])
+        [{'id': 1, 'created_at': '1970-01-01T00:00:00.000000+00:00', 'tags': {'due_at': 5}}]
+    """
+    if isinstance(data, dict):
+        return {key: _field(key, value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [iso_times(value) for value in data]
+    return data
+
+
+def _field(key: object, value: Any) -> Any:
+    if is_time_field(key) and _is_time(value):
+        return iso(value)
+    if key in _PAYLOADS:
+        return value
+    times = _WITHIN.get(key) if isinstance(key, str) else None
+    if times is not None and isinstance(value, dict):
+        return {k: iso(v) if k in times and _is_time(v) else iso_times(v) for k, v in value.items()}
+    return iso_times(value)
+
+
+def _is_time(value: Any) -> bool:
+    if isinstance(value, datetime):
+        return True
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return math.isfinite(float(value))
