@@ -24,7 +24,7 @@ from shipyard.errors import InvalidInput
 from shipyard.models._signature import ColumnSpec, Signature, _is_regressor
 from shipyard.models._validate import plain
 
-__all__ = ["model_signature"]
+__all__ = ["model_signature", "selected_columns"]
 
 _IMPUTERS = ("SimpleImputer", "KNNImputer", "IterativeImputer")
 _ENCODERS = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder")
@@ -124,12 +124,12 @@ def _scan(step: Any, columns: list[str], found: _Found) -> None:
     elif kind == "ColumnTransformer":
         for _, transformer, selected in getattr(step, "transformers_", ()):
             if transformer not in ("drop", "passthrough"):
-                _scan(transformer, _selected(selected, columns), found)
+                _scan(transformer, selected_columns(selected, columns), found)
     elif kind in _NATIVE_NAN and getattr(step, "_preprocessor", None) is not None:
         _scan(step._preprocessor, columns, found)  # its encoder of category columns
 
 
-def _selected(selected: Any, columns: list[str]) -> list[str]:
+def selected_columns(selected: Any, columns: list[str]) -> list[str]:
     """The names a ColumnTransformer's fitted column selection picks."""
     if isinstance(selected, (str, int, np.integer)):
         selected = [selected]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard.models._infer_signature import selected_columns
 from shipyard.models._signature import Signature
 
 __all__ = ["SYNTHETIC_ROWS", "synthetic_rows"]
@@ -33,6 +34,7 @@ def synthetic_rows(signature: Signature, native: Any, rows: int, seed: int = 0) 
     """``rows`` rows the signature accepts, spread over the model's split thresholds."""
     rng = np.random.default_rng(seed)
     splits = split_values(native, signature.names)
+    scales = scaled_ranges(native, signature.names)
     data: dict[str, Any] = {}
     for spec in signature.inputs:
         if spec.categories is not None:
@@ -46,7 +48,8 @@ def synthetic_rows(signature: Signature, native: Any, rows: int, seed: int = 0) 
             days = rng.integers(0, 3650, size=rows)
             data[spec.name] = pd.Timestamp("2020-01-01") + pd.to_timedelta(days, unit="D")
         else:
-            values = _around(splits.get(spec.name, []), rng, rows)
+            centre, spread = scales.get(spec.name, (0.0, 1.0))
+            values = _around(splits.get(spec.name, []), rng, rows) * spread + centre
             data[spec.name] = np.round(values) if spec.type == "int" else values
     return pd.DataFrame(data)
 
@@ -62,6 +65,43 @@ def _around(thresholds: list[float], rng: np.random.Generator, rows: int) -> np.
         if high - low > _FLOAT32_GAP * max(1.0, abs(low), abs(high)):
             points.append((low + high) / 2)
     return np.asarray(points)[rng.integers(len(points), size=rows)]
+
+
+def scaled_ranges(native: Any, names: list[str]) -> dict[str, tuple[float, float]]:
+    """Column name -> (centre, spread) of a scaler that sees the raw column first (alone or
+    in a ColumnTransformer, after imputers), so made values look like the training data."""
+    found: dict[str, tuple[float, float]] = {}
+    try:
+        _scalers(native, names, found)
+    except (AttributeError, IndexError, TypeError, ValueError):  # an unusual layout: none
+        return {}
+    return found
+
+
+def _scalers(step: Any, names: list[str], found: dict[str, tuple[float, float]]) -> None:
+    kind = type(step).__name__
+    if kind == "Pipeline":
+        for _, sub in step.steps:
+            _scalers(sub, names, found)
+            if not type(sub).__name__.endswith("Imputer"):
+                return
+    elif kind == "ColumnTransformer":
+        for _, transformer, selected in step.transformers_:
+            if transformer not in ("drop", "passthrough"):
+                _scalers(transformer, selected_columns(selected, names), found)
+    elif kind in _SCALERS:
+        centre, spread = (np.asarray(getattr(step, a), dtype=float) for a in _SCALERS[kind])
+        if kind == "MinMaxScaler":  # (min, max): the middle, half the width
+            centre, spread = (centre + spread) / 2, (spread - centre) / 2
+        for name, c, s in zip(names, centre, spread, strict=False):
+            found[name] = (float(c), float(s) if s > 0 else 1.0)
+
+
+_SCALERS = {
+    "StandardScaler": ("mean_", "scale_"),
+    "RobustScaler": ("center_", "scale_"),
+    "MinMaxScaler": ("data_min_", "data_max_"),
+}
 
 
 def split_values(native: Any, names: list[str]) -> dict[str, list[float]]:
