@@ -152,6 +152,7 @@ PUBLIC = {
         "Schema",
         "Transform",
         "ValidationReport",
+        "accept",
         "diff",
         "get",
         "infer_schema",

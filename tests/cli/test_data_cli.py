@@ -72,3 +72,31 @@ def test_data_errors_are_clear(home: Path) -> None:
     result = invoke("data", "show", "ghost@1")
     assert result.exit_code == 1 and "No dataset named 'ghost'" in result.output
     assert sy.datasets.list_datasets() == []
+
+
+def test_a_version_that_fails_its_checks_is_said_once_in_one_line(home: Path, tmp_path: Path):
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    frame = make_loans(200, seed=3)
+    frame.to_csv(good, index=False)
+    frame.rename(columns={"income": "salary"}).to_csv(bad, index=False)
+    assert invoke("data", "register", "loans", str(good)).exit_code == 0
+
+    result = invoke("data", "register", "loans", str(bad))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "loans@2 registered: 200 rows x 17 columns"
+    (warning,) = lines[1:]  # one line, said once (it was a header, a list and a log)
+    assert warning.startswith("Warning: loans@2 failed its checks (Column 'income'")
+    assert "'loans' still resolves to loans@1" in warning
+    assert warning.endswith("shipyard data accept loans@2")
+    assert result.output.count("missing from the data") == 1
+    assert "failed" in invoke("data", "versions", "loans").output
+    listed = json.loads(invoke("data", "versions", "loans", "--json").output)
+    assert [v["checks"] for v in listed] == ["failed", "passed"]
+    assert json.loads(invoke("data", "show", "loans", "--json").output)["ref"] == "loans@1"
+
+    accepted = invoke("data", "accept", "loans@2")
+    assert accepted.output.strip() == "loans@2 accepted; loans now resolves to loans@2"
+    assert invoke("data", "register", "other", str(good)).exit_code == 0
+    rejected = invoke("data", "register", "other", str(bad), "--policy", "reject")
+    assert rejected.exit_code != 0 and "nothing was stored" in rejected.output

@@ -262,23 +262,44 @@ def test_a_loaded_model_checks_its_inputs_by_name(backend, register, X):
         loaded.predict_proba({k: v for k, v in record.items() if k != "income"})
 
 
-def test_tags_description_and_a_version_without_signature(backend, small, X):
+def test_tags_description_and_a_signature_read_from_the_model(backend, small, X):
     v = models.register("churn", small, tags={"team": "risk", "folds": 5}, description="first")
-    assert (v.tags, v.description, v.signature, v.sample_digest) == (
+    assert (v.tags, v.description, v.sample_digest) == (
         {"team": "risk", "folds": "5"},
         "first",
         None,
-        None,
     )
+    assert v.signature is not None and v.signature.names == NUMERIC  # its feature_names_in_
     assert models.get("churn@1").tags == {"team": "risk", "folds": "5"}
-    loaded = models.load("churn@1")  # predicts on what it is given, unchecked
+    loaded = models.load("churn@1")
     rows = X[NUMERIC].head(5)
     np.testing.assert_array_equal(loaded.predict(rows), small.predict(rows))
-    with pytest.raises(InvalidInput, match="registered without a signature"):
-        loaded.validate(rows)
     with pytest.raises(InvalidInput, match="tag key 'bad key!' is not valid"):
         models.register("churn", small, tags={"bad key!": 1})
     assert [v.version for v in models.versions("churn")] == [1]
+
+
+class FirstColumnTwice:
+    """A model that records nothing about its inputs."""
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(X, dtype=float)[:, 0] * 2
+
+
+def test_a_version_without_signature_is_said_in_one_line(backend, X, caplog):
+    v = models.register("doubler", FirstColumnTwice())
+    assert (v.signature, v.sample_digest) == (None, None)
+    (said,) = [r.getMessage() for r in caplog.records if r.name == "shipyard.models"]
+    assert said == (
+        "Model 'doubler': the FirstColumnTwice records no inputs, so the version has no "
+        "signature: it cannot be exported to ONNX or served (predict is unchecked). Register "
+        "it with X=<training inputs> (or signature=...)."
+    )
+    loaded = models.load("doubler@1")  # predicts on what it is given, unchecked
+    rows = X[NUMERIC].head(5)
+    np.testing.assert_array_equal(loaded.predict(rows), rows["age"].to_numpy() * 2.0)
+    with pytest.raises(InvalidInput, match="registered without a signature"):
+        loaded.validate(rows)
 
 
 def test_a_model_trained_on_an_array_takes_positional_columns(backend, X, y):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.tree import Tree
 
 from shipyard import data
@@ -34,6 +38,7 @@ def _version_json(v: data.DatasetVersion) -> dict[str, Any]:
         "schema_version": v.schema_version,
         "description": v.description,
         "validation": v.validation,
+        "checks": v.checks,
     }
 
 
@@ -56,18 +61,29 @@ def register_cmd(
             raise typer.BadParameter(f"--tag {item!r}: expected key=value")
         tags[key] = value
     before = {v.id for v in data.versions(name)} if _exists(name) else set()
-    version = data.register(
-        name, source, description=description, tags=tags, aliases=alias or (), policy=policy
-    )
+    with _quiet(logging.getLogger("shipyard.data")):  # the warning is printed once, below
+        version = data.register(
+            name, source, description=description, tags=tags, aliases=alias or (), policy=policy
+        )
     if as_json:
         print_json({**_version_json(version), "new": version.id not in before})
         return
     state = "registered" if version.id not in before else "already stored (no new bytes)"
     console.print(f"{version.ref} {state}: {version.rows:,} rows x {version.columns} columns")
-    if version.validation and version.validation.get("failures"):
-        console.print("[yellow]Warning: this version breaks the dataset's schema:[/]")
-        for failure in version.validation["failures"]:
-            console.print(f"  - {failure['message']}")
+    warning = version.check_warning()
+    if warning is not None:
+        console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
+
+
+@contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """Hold back ``logger``'s warnings meanwhile (the command prints its own)."""
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _exists(name: str) -> bool:
@@ -116,10 +132,11 @@ def versions_cmd(name: str = typer.Argument(...), as_json: bool = JSON) -> None:
     console.print(
         table(
             f"Versions of {name}",
-            ["version", "rows", "cols", "aliases", "made by", "created", "sha256"],
+            ["version", "checks", "rows", "cols", "aliases", "made by", "created", "sha256"],
             [
                 (
                     v.version,
+                    v.checks,
                     f"{v.rows:,}",
                     v.columns,
                     ", ".join(v.aliases) or "-",
@@ -297,6 +314,14 @@ def alias_cmd(ref: str = typer.Argument(...), alias: str = typer.Argument(...)) 
     """Point an alias (e.g. golden) at a version."""
     v = data.set_alias(ref, alias)
     console.print(f"{v.name}@{alias} -> {v.ref}")
+
+
+@app.command("accept")
+@handle_errors
+def accept_cmd(ref: str = typer.Argument(..., help="The flagged version, e.g. loans@3.")) -> None:
+    """Accept a version that failed its checks, so that the bare name may resolve to it."""
+    v = data.accept(ref)
+    console.print(f"{v.ref} accepted; {v.name} now resolves to {data.resolve(v.name).ref}")
 
 
 @app.command("lineage")

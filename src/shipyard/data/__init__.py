@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from shipyard.data._api import (
     DatasetVersion,
+    accept,
     get,
     list_datasets,
     profile,
@@ -48,6 +49,7 @@ __all__ = [
     "Schema",
     "Transform",
     "ValidationReport",
+    "accept",
     "diff",
     "get",
     "infer_schema",

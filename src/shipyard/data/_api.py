@@ -27,11 +27,12 @@ from shipyard.data._profile import profile as profile_table
 from shipyard.data._schema import Schema
 from shipyard.data._store import DatasetStore, check_alias
 from shipyard.data._types import Dataset, VersionInfo
-from shipyard.errors import Conflict, InvalidInput
+from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import ArtifactStore, Blob, default_artifacts, default_database
 from shipyard.tracking import active_run
 
 log = logging.getLogger("shipyard.data")
+MAX_FAILURES_SHOWN = 2  # in the one-line warning; the report keeps every failure
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,30 @@ class DatasetVersion(VersionInfo):
             return profile_table(self.path())
         return Profile.from_dict(json.loads(self.artifacts.get_bytes(self.profile_digest)))
 
+    def check_warning(self) -> str | None:
+        """One line when the version failed checks (None otherwise): what failed and, for a
+        flagged version, that it is kept but a bare name does not resolve to it, and how to
+        use or accept it."""
+        state = self.checks
+        if state not in ("failed", "warnings"):
+            return None
+        failures = (self.validation or {}).get("failures") or []
+        shown = "; ".join(
+            str(f.get("message", f)).rstrip(".") for f in failures[:MAX_FAILURES_SHOWN]
+        )
+        more = len(failures) - MAX_FAILURES_SHOWN
+        shown += f"; and {more} more" if more > 0 else ""
+        if state == "warnings":
+            return f"{self.ref} has values outside its dataset's schema ({shown}); kept."
+        try:
+            default = f"'{self.name}' still resolves to {_store().resolve_default(self.name).ref}"
+        except NotFound:
+            default = f"'{self.name}' resolves to no version until one passes"
+        return (
+            f"{self.ref} failed its checks ({shown}); it is kept, but {default}. Use it as "
+            f"{self.ref}, or make it the default: shipyard data accept {self.ref}"
+        )
+
     def schema(self) -> Schema | None:
         """The schema the version was validated against (or inferred from)."""
         if self.schema_version is None:
@@ -89,6 +114,7 @@ class DatasetVersion(VersionInfo):
 
 
 _cache: dict[str, DatasetBackend] = {}
+_warned: set[str] = set()  # flagged versions '@latest' already warned about
 _lock = threading.Lock()
 
 
@@ -104,6 +130,7 @@ def _store() -> DatasetBackend:
 def _forget() -> None:
     with _lock:
         _cache.clear()
+        _warned.clear()
 
 
 on_reset(_forget)
@@ -134,8 +161,11 @@ def register(
     stores nothing. The first version's schema is inferred and stored; later versions are
     validated against the current schema, and the dataset's policy decides: ``"reject"``
     raises with the report and stores nothing, ``"warn"`` (default) stores the version with
-    its report. ``checks`` adds user checks (name -> (column or None, function returning a
-    boolean Series or bool)) to that validation. Each version gets a profile.
+    its report, flagged: one warning line says so, and a bare ``name`` keeps resolving to
+    the newest version that passed (``name@3`` and ``name@latest`` reach the flagged one;
+    :func:`accept` makes it eligible). ``checks`` adds user checks (name -> (column or
+    None, function returning a boolean Series or bool)) to that validation. Each version
+    gets a profile.
 
     Raises:
         InvalidInput: unreadable or empty data, a mixed-type column, a rejected version.
@@ -172,7 +202,11 @@ def register(
             info = store.add_version(name, replace(new, policy=effective))
         except SchemaChanged:
             continue  # another writer changed the schema: validate against the new one
-        return _handle(info)
+        version = _handle(info)
+        warning = version.check_warning()
+        if warning is not None:
+            log.warning("%s", warning)
+        return version
     raise Conflict(f"The schema of dataset {name!r} kept changing while registering; try again.")
 
 
@@ -285,7 +319,6 @@ def _check(
                 f"New version of dataset {name!r} rejected by its schema (version "
                 f"{schema_version}) and checks; nothing was stored.\n{report.summary()}"
             )
-        log.warning("Dataset %r: new version breaks its schema:\n%s", name, report.summary())
     return new_schema, report
 
 
@@ -303,9 +336,12 @@ def _store_parquet(table: pa.Table, artifacts: ArtifactStore) -> Blob:
 def get(ref: str) -> DatasetVersion:
     """The version ``ref`` names (``loans``, ``loans@3``, ``loans@v3``, ``loans@golden``).
 
+    A bare ``loans`` is the newest version that did not fail its checks (or was accepted);
+    ``loans@latest`` is the newest, flagged or not (a warning says when it is flagged).
+
     Inside an active run, the run records that it read this version (lineage).
     """
-    info = _store().resolve(parse_ref("Dataset", ref))
+    info = _lookup(ref)
     run = active_run()
     if run is not None:
         _store().record_input(run.id, info.id)
@@ -314,7 +350,35 @@ def get(ref: str) -> DatasetVersion:
 
 def resolve(ref: str) -> DatasetVersion:
     """Like :func:`get`, without recording a read."""
-    return _handle(_store().resolve(parse_ref("Dataset", ref)))
+    return _handle(_lookup(ref))
+
+
+def _lookup(ref: str) -> VersionInfo:
+    """A bare name: the newest version that is not flagged; ``name@latest``: the newest,
+    flagged or not (with a warning when flagged); a number or alias: that version."""
+    parsed = parse_ref("Dataset", ref)
+    if "@" not in ref:
+        return _store().resolve_default(parsed.name)
+    info = _store().resolve(parsed)
+    if parsed.alias == "latest" and info.flagged and info.id not in _warned:
+        _warned.add(info.id)  # once per version and process: monitors read @latest often
+        log.warning(
+            "%s@latest is %s, which failed its checks; '%s' alone resolves to the newest "
+            "version that passed them.",
+            parsed.name,
+            info.ref,
+            parsed.name,
+        )
+    return info
+
+
+def accept(ref: str) -> DatasetVersion:
+    """Accept a version that failed its checks, so that a bare name may resolve to it again
+    (it stays the default only while it is the newest unflagged version). Its report is
+    kept; accepting a version that passed changes nothing."""
+    version = resolve(ref)
+    _store().accept(version.id)
+    return resolve(version.ref)
 
 
 def run_inputs(run_id: str) -> list[DatasetVersion]:

@@ -107,6 +107,20 @@ class DatasetBackend(abc.ABC):
     def versions(self, name: str) -> list[VersionInfo]:
         """Every version of a dataset, newest first."""
 
+    @abc.abstractmethod
+    def resolve_default(self, name: str) -> VersionInfo:
+        """What a bare name resolves to: the newest version that is not flagged (it passed
+        its checks, had none, or was accepted).
+
+        Raises:
+            NotFound: no such dataset, no versions, or every version is flagged (the
+                message names the newest and how to use or accept it).
+        """
+
+    @abc.abstractmethod
+    def accept(self, version_id: str) -> None:
+        """Mark a version that failed its checks as accepted (idempotent)."""
+
     # -- aliases and tags ----------------------------------------------------------------
 
     @abc.abstractmethod

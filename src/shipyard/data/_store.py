@@ -25,7 +25,7 @@ from shipyard.data._tables import (
     TRANSFORMS,
     VERSIONS,
 )
-from shipyard.data._types import Dataset, VersionInfo
+from shipyard.data._types import Dataset, VersionInfo, checks_state
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import Database, Edges, RegistrySpec, VersionedRegistry
 from shipyard.tracking._tables import RUNS
@@ -181,6 +181,44 @@ class DatasetStore(DatasetBackend):
         with self.db.read() as conn:
             ids = REGISTRY.version_ids(conn, REGISTRY.entity_id(conn, name))
             return [_info(conn, i) for i in ids]
+
+    def resolve_default(self, name: str) -> VersionInfo:
+        """The newest version that is not flagged (see :class:`DatasetBackend`)."""
+        query = select(VERSIONS.c.id, VERSIONS.c.version, VERSIONS.c.validation)
+        with self.db.read() as conn:
+            dataset_id = REGISTRY.entity_id(conn, name)
+            order = VERSIONS.c.version.desc()
+            rows = conn.execute(query.where(VERSIONS.c.dataset_id == dataset_id).order_by(order))
+            newest = found = None
+            for row in rows:  # newest first: usually the first row is the answer
+                newest = newest or int(row.version)
+                if checks_state(json.loads(row.validation) if row.validation else None) != "failed":
+                    found = str(row.id)
+                    break
+            rows.close()
+            if found is not None:
+                return _info(conn, found)
+        if newest is None:
+            raise NotFound(f"Dataset {name!r} has no versions yet.")
+        raise NotFound(
+            f"Dataset {name!r} has no version that passed its checks (the newest, "
+            f"{name}@{newest}, failed them). Use {name}@{newest} explicitly, or accept it: "
+            f"shipyard data accept {name}@{newest}"
+        )
+
+    def accept(self, version_id: str) -> None:
+        """Mark a version that failed its checks as accepted."""
+        with self.db.write() as conn:
+            raw = conn.scalar(select(VERSIONS.c.validation).where(VERSIONS.c.id == version_id))
+            report = json.loads(raw) if raw else None
+            if checks_state(report) != "failed":
+                return
+            assert report is not None
+            conn.execute(
+                update(VERSIONS)
+                .where(VERSIONS.c.id == version_id)
+                .values(validation=json.dumps({**report, "accepted": True}))
+            )
 
     def set_alias(self, dataset_id: str, alias: str, version_id: str) -> None:
         """Point ``alias`` at a version (moving it if it pointed elsewhere)."""

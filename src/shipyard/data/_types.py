@@ -48,3 +48,32 @@ class VersionInfo:
     def ref(self) -> str:
         """``name@version``."""
         return f"{self.name}@{self.version}"
+
+    @property
+    def checks(self) -> str:
+        """What its validation found: ``passed`` (or never checked); ``warnings``: only
+        values outside the schema's observed ranges, categories, nulls or patterns (drift a
+        new month is expected to show: still the default); ``failed``: a missing or
+        unexpected column, a wrong type or a user check (flagged); ``accepted``: failed,
+        then accepted with ``accept``."""
+        return checks_state(self.validation)
+
+    @property
+    def flagged(self) -> bool:
+        """It failed its checks and nobody accepted it: a bare ``name`` does not resolve to
+        it (``name@3`` and ``name@latest`` still do)."""
+        return self.checks == "failed"
+
+
+#: Schema checks on values: a new month may move them (drift); they warn, never flag.
+VALUE_CHECKS = frozenset({"nullable", "min", "max", "categories", "unique", "regex"})
+
+
+def checks_state(validation: dict[str, Any] | None) -> str:
+    """The checks state a stored validation report records (see ``VersionInfo.checks``)."""
+    if validation is None or validation.get("ok", True):
+        return "passed"
+    failures = validation.get("failures") or []
+    if all(f.get("check") in VALUE_CHECKS for f in failures):
+        return "warnings"
+    return "accepted" if validation.get("accepted") else "failed"

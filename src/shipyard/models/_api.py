@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -58,6 +59,7 @@ __all__ = [
     "versions",
 ]
 
+log = logging.getLogger("shipyard.models")
 FORMATS = ("native", "onnx", "onnx-int8", "auto")
 CACHE_SIZE = 32
 
@@ -113,9 +115,8 @@ def register(
             ``ModelProto``, PyTorch module, any object with ``predict`` (see
             :class:`PythonModel`), or the result of ``sy.train`` (its model, sample rows,
             run and dataset are used).
-        X: training inputs (or a sample); the signature is inferred from it and up to 1,000
-            rows are kept for export checks. Without it, the signature comes from the first
-            dataset version in ``datasets`` (the model's ``feature_names_in_`` columns).
+        X: training inputs (or a sample): the signature, and up to 1,000 rows kept for export
+            checks. Without it: from ``datasets[0]``, else what the model records of itself.
         y: training targets for those rows (classes, and the metric of export checks).
         signature: give the signature instead of inferring it.
         run: the run that trained it (a ``Run`` or run id); default: the active run. Its
@@ -148,6 +149,7 @@ def register(
     clean_tags, clean_metrics = _checked_fields({**lists, "trusted": trusted}, stage, tags, metrics)
     kind = flavor_for(model, flavor)
     sig, saved = _saved(kind, model, X, y, datasets, signature, serialization, trusted, artifacts)
+    _say_unsigned(name, model, sig)
     lineage = _provenance(run, datasets, clean_metrics)  # before any blob: it may refuse
     new = NewModelVersion(
         flavor=kind.name,
@@ -164,6 +166,20 @@ def register(
     version = _store().add_version(name, new)
     note_registered(version.id)  # its own object: this process may load it back
     return version
+
+
+def _say_unsigned(name: str, model: Any, sig: Signature | None) -> None:
+    """One warning line when a version has no signature: it can be neither exported nor
+    served."""
+    if sig is not None:
+        return
+    log.warning(
+        "Model %r: the %s records no inputs, so the version has no signature: it cannot be "
+        "exported to ONNX or served (predict is unchecked). Register it with "
+        "X=<training inputs> (or signature=...).",
+        name,
+        type(model).__name__,
+    )
 
 
 def _checked_fields(

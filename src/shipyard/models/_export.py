@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from shipyard.models._inputs import LABEL_COLUMN
 from shipyard.models._onnx import ExportResult
 from shipyard.models._quantize import quantize_int8
 from shipyard.models._signature import Columns, Signature
+from shipyard.models._synthetic import SYNTHETIC_ROWS, synthetic_rows
 from shipyard.models._types import ModelVersion
 from shipyard.store import default_artifacts
 
@@ -43,7 +45,9 @@ def export(
     """Convert a version to ONNX, check it matches, and store it with the version.
 
     The conversion is compared with the native model on a sample of the training data (the
-    rows kept at registration, or ``data``): the largest difference of probabilities (or
+    rows kept at registration, or ``data``; for a version registered without rows, rows made
+    from its signature around the model's split thresholds, reported as ``"sample":
+    "synthetic"``): the largest difference of probabilities (or
     predictions) and the share of equal labels. One that does not match is refused with
     the figures and not stored. With ``quantize="int8"`` the ONNX model is also quantized
     (dynamic, int8 weights) and kept only if its metric drops by at most ``tolerance``.
@@ -77,7 +81,7 @@ def export(
             "with X=<training data>."
         )
     sig = info.signature
-    sample, labels = _sample(info, sig, data, target, rows)
+    sample, labels = _sample(info, sig, data, target, rows, loaded.native)
     result = export_onnx(
         loaded.native,
         info.flavor,
@@ -87,6 +91,8 @@ def export(
         atol=atol,
         min_agreement=min_agreement,
     )
+    if data is None and info.sample_digest is None and not info.datasets:  # rows were made
+        result = replace(result, report={**result.report, "sample": "synthetic"})
     info = _keep(store, info, result)
     if quantize == "int8":
         quantized = quantize_int8(result, sig, sample, labels, tolerance=tolerance)
@@ -110,9 +116,10 @@ def _keep(store: ModelBackend, info: ModelVersion, result: ExportResult) -> Mode
 
 
 def _sample(
-    info: ModelVersion, sig: Signature, data: Any, target: str | None, rows: int
+    info: ModelVersion, sig: Signature, data: Any, target: str | None, rows: int, native: Any
 ) -> tuple[Columns, np.ndarray | None]:
-    """Validated rows to check the conversion on, and their labels when known."""
+    """Validated rows to check the conversion on, and their labels when known; made from
+    the signature when the version was registered without any (``synthetic_rows``)."""
     if rows < 1:
         raise InvalidInput(f"rows must be at least 1, got {rows}.")
     frame: pd.DataFrame | None = None
@@ -132,10 +139,7 @@ def _sample(
         frame = datasets_api.resolve(info.datasets[0]).to_pandas()
         target = target or sig.target
     if frame is None:
-        raise InvalidInput(
-            f"Model {info.ref} was registered without sample rows (X=...) or datasets, so "
-            "there is nothing to check the conversion on. Pass data='<dataset>@<version>'."
-        )
+        frame = synthetic_rows(sig, native, min(rows, SYNTHETIC_ROWS))
     if len(frame) > rows:
         frame = frame.sample(rows, random_state=0) if len(frame) > 10 * rows else frame.iloc[:rows]
     labels = None

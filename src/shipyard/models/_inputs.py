@@ -14,6 +14,7 @@ from shipyard import data as datasets_api
 from shipyard._validate import check_key
 from shipyard.errors import InvalidInput
 from shipyard.models._flavor import Flavor
+from shipyard.models._infer_signature import model_signature
 from shipyard.models._signature import Signature, infer_signature
 from shipyard.store import ArtifactStore
 from shipyard.tracking import Run, active_run, get_run
@@ -139,7 +140,7 @@ def signature_of(
             f"signature must be a Signature or its dict form, got {type(given).__name__}."
         )
     if frame is None:
-        return None
+        return model_signature(model)  # what the model records about its inputs, if anything
     return infer_signature(frame, y, model=model)
 
 
