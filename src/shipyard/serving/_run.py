@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,7 +157,9 @@ def start(options: ServeOptions, name_of: NameOf = python_name) -> None:
     )  # fmt: skip
 
 
-def _serve_here(app: FastAPI, sock: Any, log_level: str, announce: Any) -> None:
+def _serve_here(
+    app: FastAPI, sock: socket.socket, log_level: str, announce: Callable[[], None]
+) -> None:
     """Serve ``app`` from this process on the bound ``sock`` until interrupted."""
     import uvicorn
 
