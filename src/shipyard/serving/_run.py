@@ -135,8 +135,9 @@ def start(options: ServeOptions, name_of: NameOf = python_name) -> None:
         sock.close()
         raise
     name = o.deployment or str(o.model).split("@")[0]
+    address = f"[{o.host.strip('[]')}]" if ":" in o.host else o.host
     banner = (
-        f"Serving {served} on http://{o.host}:{o.port} with {o.workers} worker(s): "
+        f"Serving {served} on http://{address}:{o.port} with {o.workers} worker(s): "
         f"POST /predict or /v2/models/{name}/infer, metrics at /metrics. Ctrl-C stops."
     )
 
