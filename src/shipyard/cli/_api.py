@@ -21,8 +21,13 @@ def api_cmd(
     """Serve the platform REST API: deployments, monitors and alerts (OpenAPI at /docs)."""
     from shipyard import server
     from shipyard.serving._guard import exposure
+    from shipyard.serving._startup import bind, check_address, flag
 
-    exposure(host, auth=auth, insecure=insecure)  # refused before the banner
+    # refused before the banner, in one line: a bad address, keys off beyond this machine,
+    # a port in use (bound here the way uvicorn binds it, then left to uvicorn)
+    check_address(host, port, name_of=flag)
+    exposure(host, auth=auth, insecure=insecure)
+    bind(host, port, name_of=flag).close()
 
     console.print(
         f"Platform API on http://{host}:{port}/api (GET /api/deployments, /api/monitors, "

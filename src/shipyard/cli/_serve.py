@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from shipyard.cli._common import ALLOW_HOST, ALLOW_ORIGIN, INSECURE, console, handle_errors
+from shipyard.cli._common import ALLOW_HOST, ALLOW_ORIGIN, INSECURE, handle_errors
 
 TRUST = typer.Option(
     False,
@@ -67,20 +67,12 @@ def serve_cmd(
 ) -> None:
     """Serve a model: Open Inference Protocol v2 (/v2/models/NAME/infer), POST /predict,
     /metrics; hot-swaps when the alias moves."""
-    from shipyard import serving
-    from shipyard.serving._guard import exposure
-
-    exposure(host, auth=auth, insecure=insecure)  # refused before the banner
+    from shipyard.serving._run import ServeOptions, start
+    from shipyard.serving._startup import flag
 
     if trust:  # every process this server starts (workers, shadow workers) inherits it
         os.environ["SHIPYARD_TRUSTED_REGISTRANTS"] = "*"
-
-    console.print(
-        f"Serving {model or 'deployment ' + deployment} on http://{host}:{port} "
-        f"({workers} worker(s)); "
-        f"POST /predict or /v2/models/<name>/infer, metrics at /metrics. Ctrl-C stops."
-    )
-    serving.serve(
+    options = ServeOptions(
         model,
         deployment=deployment,
         host=host,
@@ -97,6 +89,8 @@ def serve_cmd(
         access_log=access_log,
         max_rows=max_rows,
         insecure=insecure,
-        allow_hosts=allow_host,
-        allow_origins=allow_origin,
+        allow_hosts=tuple(allow_host),
+        allow_origins=tuple(allow_origin),
     )
+    # options checked, port bound, every version loaded, then "Serving ..." (one-line errors)
+    start(options, name_of=flag)

@@ -1,31 +1,34 @@
 """Running the server: uvicorn, one process or ``workers`` processes.
 
-With several workers uvicorn imports the app in each process, so the settings travel in an
-environment variable and :func:`app_from_env` builds the app there.
+:func:`serve` says ``Serving ...`` only once it can: every option is checked, the address
+is bound and every version it serves is loaded and warmed (``_startup``); any failure is
+one :class:`~shipyard.errors.ShipyardError` and nothing was started. One worker serves
+from this process, on the socket bound by that check; several run under a supervisor in a
+fresh interpreter (``_workers``), so the caller's script is never imported again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
 
-from shipyard.errors import InvalidInput
+from shipyard import models
+from shipyard.errors import ShipyardError
 from shipyard.serving._app import create_app
 from shipyard.serving._guard import exposure
+from shipyard.serving._startup import NameOf, bind, check_options, load_served, python_name
+from shipyard.serving._workers import ACCESS_ENV, configure_logs, run_workers
 
-__all__ = ["app_from_env", "background", "serve"]
-
-ENV = "SHIPYARD_SERVE_CONFIG"
-ACCESS_ENV = "SHIPYARD_ACCESS_LOG"
-FORMATS = ("auto", "onnx", "native")
+__all__ = ["ServeOptions", "background", "serve", "start"]
 
 
 def serve(
@@ -50,98 +53,133 @@ def serve(
     allow_hosts: Sequence[str] = (),
     allow_origins: Sequence[str] = (),
 ) -> None:
-    """Serve ``model`` (``churn@champion``) or ``deployment`` until interrupted. See
-    :func:`create_app`. Without ``auth`` it refuses an address other than loopback unless
-    ``insecure`` (InvalidInput, before binding), and warns on stderr that keys are off."""
+    """Serve ``model`` (``churn@champion``) or ``deployment`` until interrupted (see
+    :func:`create_app` for the settings).
+
+    Before printing ``Serving ...`` on stdout it checks every option (InvalidInput naming
+    it), binds ``host:port`` (Conflict when the port is in use) and resolves, loads and
+    warms every version served (NotFound for a reference that names nothing; a version that
+    fails to load is refused, naming it): a failure raises and nothing was started.
+    Without ``auth`` it refuses an address other than loopback unless ``insecure``, and
+    warns on stderr that keys are off. With ``workers`` > 1 the worker processes never
+    import the caller's ``__main__``: a script calling ``serve`` at its top level is not
+    run again in them."""
+    options = ServeOptions(
+        model, deployment, host, port, workers, format, max_batch, max_wait, poll,
+        log_sample, log_dir, auth, max_inflight, access_log, log_level, max_rows, insecure,
+        tuple(allow_hosts), tuple(allow_origins),
+    )  # fmt: skip
+    start(options)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What :func:`serve` takes, as one value (the CLI builds one)."""
+
+    model: str | None = None
+    deployment: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    format: str = "auto"
+    max_batch: int = 64
+    max_wait: float = 0.0
+    poll: float = 2.0
+    log_sample: float = 1.0
+    log_dir: str | None = None
+    auth: bool = False
+    max_inflight: int = 1024
+    access_log: bool = False
+    log_level: str = "warning"
+    max_rows: int = 100_000
+    insecure: bool = False
+    allow_hosts: tuple[str, ...] = field(default=())
+    allow_origins: tuple[str, ...] = field(default=())
+
+    def app_settings(self) -> dict[str, Any]:
+        """The arguments of ``create_app`` (JSON, for worker processes)."""
+        return {
+            "model": self.model,
+            "deployment": self.deployment,
+            "format": self.format,
+            "max_batch": self.max_batch,
+            "max_wait": self.max_wait,
+            "poll": self.poll,
+            "log_sample": self.log_sample,
+            "log_dir": self.log_dir,
+            "auth": self.auth,
+            "max_inflight": self.max_inflight,
+            "max_rows": self.max_rows,
+            "allow_hosts": [self.host, *self.allow_hosts],
+            "allow_origins": list(self.allow_origins),
+        }
+
+
+def start(options: ServeOptions, name_of: NameOf = python_name) -> None:
+    """:func:`serve` with ``options``; errors name options as ``name_of`` spells them."""
+    o = options
+    warning = check_options(
+        o.model, o.deployment, host=o.host, port=o.port, workers=o.workers, format=o.format,
+        max_batch=o.max_batch, max_wait=o.max_wait, poll=o.poll, log_sample=o.log_sample,
+        auth=o.auth, insecure=o.insecure, max_inflight=o.max_inflight, max_rows=o.max_rows,
+        name_of=name_of,
+    )  # fmt: skip
+    sock = bind(o.host, o.port, name_of=name_of)  # held: nobody takes the port meanwhile
+    try:
+        served = load_served(o.model, o.deployment, format=o.format)
+        if o.access_log:
+            os.environ[ACCESS_ENV] = "1"  # worker processes read it too
+        configure_logs()
+        app = create_app(**o.app_settings()) if o.workers == 1 else None
+    except BaseException:
+        sock.close()
+        raise
+    name = o.deployment or str(o.model).split("@")[0]
+    address = f"[{o.host.strip('[]')}]" if ":" in o.host else o.host
+    banner = (
+        f"Serving {served} on http://{address}:{o.port} with {o.workers} worker(s): "
+        f"POST /predict or /v2/models/{name}/infer, metrics at /metrics. Ctrl-C stops."
+    )
+
+    def announce() -> None:
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
+        print(banner, flush=True)
+
+    if app is not None:
+        _serve_here(app, sock, o.log_level, announce)
+        return
+    sock.close()  # the supervisor binds it again
+    models.clear_cache()  # the check's models: the workers load their own
+    settings = o.app_settings()
+    run_workers(
+        settings, host=o.host, port=o.port, workers=o.workers, log_level=o.log_level,
+        on_ready=announce,
+    )  # fmt: skip
+
+
+def _serve_here(
+    app: FastAPI, sock: socket.socket, log_level: str, announce: Callable[[], None]
+) -> None:
+    """Serve ``app`` from this process on the bound ``sock`` until interrupted."""
     import uvicorn
 
-    settings = _settings(model, deployment, format, max_batch, max_wait, poll, log_sample)
-    if max_inflight < 1:
-        raise InvalidInput(f"max_inflight must be at least 1, got {max_inflight}.")
-    if max_rows < 1:
-        raise InvalidInput(f"max_rows must be at least 1, got {max_rows}.")
-    warning = exposure(host, auth=auth, insecure=insecure)
-    settings.update(
-        log_dir=log_dir,
-        auth=auth,
-        max_inflight=max_inflight,
-        max_rows=max_rows,
-        allow_hosts=[host, *allow_hosts],
-        allow_origins=list(allow_origins),
+    host, port = sock.getsockname()[:2]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
     )
-    if access_log:
-        os.environ[ACCESS_ENV] = "1"  # workers started by uvicorn read it too
-    if workers < 1:
-        raise InvalidInput(f"workers must be at least 1, got {workers}.")
-    if not 0 < port < 65536:
-        raise InvalidInput(f"port must be between 1 and 65535, got {port}.")
-    common: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": log_level,
-        "access_log": False,
-    }
-    _configure_logs()
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
-    if workers == 1:
-        uvicorn.run(create_app(**settings), **common)
-        return
-    os.environ[ENV] = json.dumps(settings)
-    uvicorn.run("shipyard.serving._run:app_from_env", factory=True, workers=workers, **common)
-
-
-def app_from_env() -> FastAPI:
-    """The app a worker process builds from the settings ``serve`` left in the environment."""
-    _configure_logs()
-    return create_app(**json.loads(os.environ[ENV]))
-
-
-def _configure_logs() -> None:
-    """Access lines (JSON, one per request) and the server's own messages on stderr."""
-    import logging
-
-    if os.environ.get(ACCESS_ENV) != "1":
-        return
-    access = logging.getLogger("shipyard.serving.access")
-    if not access.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(handler)
-        access.setLevel(logging.INFO)
-        access.propagate = False
-
-
-def _settings(
-    model: str | None,
-    deployment: str | None,
-    format: str,
-    max_batch: int,
-    max_wait: float,
-    poll: float,
-    log_sample: float,
-) -> dict[str, Any]:
-    if (model is None) == (deployment is None):
-        raise InvalidInput("Serve exactly one of a model reference or --deployment NAME.")
-    if not 0 <= log_sample <= 1:
-        raise InvalidInput(f"log_sample must be between 0 and 1, got {log_sample}.")
-    if format not in FORMATS:
-        raise InvalidInput(f"format must be one of {FORMATS}; got {format!r}.")
-    if max_batch < 1:
-        raise InvalidInput(f"max_batch must be at least 1, got {max_batch}.")
-    if not 0 <= max_wait <= 1:
-        raise InvalidInput(f"max_wait must be between 0 and 1 second, got {max_wait}.")
-    if poll < 0:
-        raise InvalidInput(f"poll must be 0 (off) or a number of seconds, got {poll}.")
-    return {
-        "model": model,
-        "deployment": deployment,
-        "log_sample": log_sample,
-        "format": format,
-        "max_batch": max_batch,
-        "max_wait": max_wait,
-        "poll": poll,
-    }
+    try:
+        sock.listen(server.config.backlog)  # connections wait from now, not refused
+        announce()
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    except SystemExit as exc:  # uvicorn's way to say the app did not start
+        if server.started:
+            raise
+        raise ShipyardError("The server did not start; see the messages above.") from exc
+    finally:
+        sock.close()
 
 
 @contextlib.contextmanager

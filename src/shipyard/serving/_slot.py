@@ -22,7 +22,7 @@ from shipyard import models
 from shipyard.errors import ShipyardError
 from shipyard.serving._batcher import Batcher
 
-__all__ = ["Active", "LoadFailure", "Slot"]
+__all__ = ["Active", "LoadFailure", "Slot", "warm"]
 
 log = logging.getLogger("shipyard.serving")
 
@@ -170,7 +170,7 @@ class Slot:
     def _prepare(self, info: Any) -> Active:
         started = time.perf_counter()
         model = models.load(info.ref, format=self.format)
-        one_row = _warm(model, info)
+        one_row = warm(model, info)
         if self.observe_load is not None:
             self.observe_load(info.ref, time.perf_counter() - started)
         batcher = Batcher(model.predict_columns, self.max_batch, self.max_wait, self.observe_batch)
@@ -180,7 +180,7 @@ class Slot:
         return Active(model, batcher)
 
 
-def _warm(model: Any, info: Any) -> float | None:
+def warm(model: Any, info: Any) -> float | None:
     """Predict on stored rows, so the first request pays no lazy initialisation (a model
     that cannot predict its own sample is refused here); the fastest of a few one-row calls,
     in seconds (None without a sample)."""
