@@ -10,12 +10,24 @@ import typer
 from rich.tree import Tree
 
 from shipyard import data
-from shipyard.cli._common import console, handle_errors, number, print_json, table, when
+from shipyard._refs import check_name, parse_ref
+from shipyard.cli._common import (
+    console,
+    file_option,
+    handle_errors,
+    int_option,
+    number,
+    print_json,
+    table,
+    when,
+)
+from shipyard.errors import InvalidInput, NotFound
 
 app = typer.Typer(
     help="Datasets: versions, validation, profiles, SQL and lineage.", no_args_is_help=True
 )
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+HTML = file_option("--html", help="Write a static HTML report here.")
 
 
 def _version_json(v: data.DatasetVersion) -> dict[str, Any]:
@@ -51,8 +63,8 @@ def register_cmd(
     tags = {}
     for item in tag or []:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"--tag {item!r}: expected key=value")
+        if not sep or not key:
+            raise InvalidInput(f"--tag {item!r}: expected key=value.")
         tags[key] = value
     before = {v.id for v in data.versions(name)} if _exists(name) else set()
     version = data.register(
@@ -231,6 +243,8 @@ def validate_cmd(
         from shipyard.data._content import to_arrow
 
         target = to_arrow(source)
+    else:
+        _check_version_ref(source)
     report = data.validate(target, against)
     if as_json:
         print_json(report.to_dict())
@@ -240,11 +254,23 @@ def validate_cmd(
         raise typer.Exit(1)
 
 
+def _check_version_ref(source: str) -> None:
+    """``source`` names a dataset version (it is no file): say so plainly when it is neither."""
+    if "/" in source or "\\" in source:
+        raise NotFound(f"File {source} does not exist.")
+    try:
+        parse_ref("Dataset", source)
+    except InvalidInput:
+        raise InvalidInput(
+            f"{source!r} is neither an existing file nor a dataset version (e.g. loans@3)."
+        ) from None
+
+
 @app.command("profile")
 @handle_errors
 def profile_cmd(
     ref: str = typer.Argument(...),
-    html: Path = typer.Option(None, "--html", help="Write a static HTML report here."),
+    html: Path = HTML,
     as_json: bool = JSON,
 ) -> None:
     """Show a version's profile, or write it as a static HTML report with charts."""
@@ -267,7 +293,7 @@ def query_cmd(
         ..., help='e.g. "SELECT region, avg(income) FROM loans@3 GROUP BY 1"'
     ),
     register_as: str = typer.Option(None, "--register-as", help="Store the result as a dataset."),
-    limit: int = typer.Option(50, "--limit", "-n", help="Rows to print."),
+    limit: int = int_option(50, "--limit", "-n", help="Rows to print."),
     external_access: bool = typer.Option(
         False,
         "--external-access",
@@ -277,6 +303,8 @@ def query_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Run SQL over dataset versions (DuckDB), print it or register it with lineage."""
+    if register_as is not None:
+        check_name("Dataset", register_as)
     result = data.query(sql, register_as=register_as, external_access=external_access)
     if isinstance(result, data.DatasetVersion):
         console.print(f"Registered {result.ref}: {result.rows:,} rows x {result.columns} columns")
