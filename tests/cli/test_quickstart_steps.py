@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+import shipyard as sy
 from shipyard import quickstart
+from shipyard.errors import InvalidInput
 
 
 def test_the_steps_print_the_quick_starts_progress_lines_in_order() -> None:
@@ -32,3 +38,22 @@ def test_a_step_runs_once_per_item_with_its_options() -> None:
     assert by_name["automl"] == ["automl: search model families for 2.5 s, register the best"]
     assert len({step.name for step in quickstart.STEPS}) == len(quickstart.STEPS)
     assert quickstart.stage_count(options) == 11
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"automl_budget": -1}, "automl_budget must be a positive number"),
+        ({"automl_budget": float("nan")}, "automl_budget must be a positive number"),
+        ({"rows": 10}, "rows must be a whole number from 1,000"),
+        ({"seed": -1}, "seed must be a whole number from 0"),
+        ({"learning_rates": ()}, "learning_rates must be positive numbers"),
+        ({"serve_requests": 0}, "serve_requests must be a whole number from 1"),
+    ],
+)
+def test_bad_knobs_are_refused_before_anything_is_registered(
+    home: Path, kwargs: dict, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        quickstart.run(**kwargs)
+    assert sy.datasets.list_datasets() == [] and sy.search_runs().empty

@@ -216,7 +216,7 @@ def check_executor(name: str, workers: int | None) -> None:
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
-        raise InvalidInput(f"workers must be a whole number of at least 1, got {workers!r}.")
+        raise InvalidInput(f"workers must be at least 1, got {workers!r}.")
 
 
 # The executors by the name ``executor=`` takes; each one's ``start`` does the work (pools,
