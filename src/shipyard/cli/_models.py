@@ -16,6 +16,7 @@ from shipyard.cli._common import (
     table,
     when,
 )
+from shipyard.errors import InvalidInput
 
 app = typer.Typer(
     help="Model registry: versions, aliases, stages, rollback, ONNX export.",
@@ -235,6 +236,8 @@ def export_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Convert to ONNX, check parity with the native model, store it (refused if it differs)."""
+    if target is not None and data is None:
+        raise InvalidInput("--target names the label column of --data; give --data too.")
     with console.status(f"Exporting {ref} to {fmt}..."):
         v = models.export(
             ref, fmt, quantize=quantize, data=data, target=target, atol=atol, tolerance=tolerance

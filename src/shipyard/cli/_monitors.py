@@ -240,6 +240,7 @@ def run_cmd(
 
     if (name is None) == (not due):
         raise InvalidInput("Give a monitor name or --due (one of them, not both).")
+    _check_log_dir(log_dir)
     done = monitoring.run_due(log_dir=log_dir) if due else [monitoring.check(name, log_dir=log_dir)]
     if as_json:
         print_json([c.to_dict() for c in done])
@@ -250,6 +251,15 @@ def run_cmd(
             console.print("No monitor is due.")
     if any(c.status == "failed" for c in done):
         raise typer.Exit(1)
+
+
+def _check_log_dir(log_dir: str | None) -> None:
+    """A local --log-dir must be a folder (a mistyped one would read as "no data")."""
+    if log_dir is not None and "://" not in log_dir and not Path(log_dir).is_dir():
+        raise InvalidInput(
+            f"--log-dir {log_dir} is not a folder; give the folder the servers log to "
+            "(shipyard serve --log-dir)."
+        )
 
 
 def _print_check(result: Any) -> None:
@@ -277,6 +287,7 @@ def watch_cmd(
     """Run monitors on their schedules (``--every``) until stopped."""
     from shipyard import monitoring
 
+    _check_log_dir(log_dir)
     console.print("Watching monitors' schedules (Ctrl+C stops).")
     try:
         while True:

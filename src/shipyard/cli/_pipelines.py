@@ -121,13 +121,23 @@ class LiveSteps:
 
 
 def _follow(title: str, steps: list[str], start: Any) -> pipelines.PipelineRun:
-    """Call ``start(watch)`` under a live view of its steps; the finished run."""
+    """Call ``start(watch)`` under a live view of its steps; the finished run. The view
+    appears with the first step, so an error before any step runs is one line alone."""
     view = LiveSteps(title, steps)
+    live = Live(view, console=console, refresh_per_second=4)
+
+    def watch(step: str, status: str) -> None:
+        view(step, status)
+        live.start()  # once: a started view is left as it is
+
     try:
-        with Live(view, console=console, refresh_per_second=4) as live:
-            run: pipelines.PipelineRun = start(view)
+        try:
+            run: pipelines.PipelineRun = start(watch)
             view.finish(run)
+            live.start()
             live.refresh()
+        finally:
+            live.stop()
     except KeyboardInterrupt:
         err_console.print("Interrupted: the run was cancelled.")
         raise typer.Exit(130) from None
@@ -287,6 +297,7 @@ def run_cmd(
 ) -> None:
     """Run a pipeline now, showing each step live; exit 1 when the run fails."""
     params = parse_params(param)
+    _check_executor(executor)
 
     def start(watch: Any) -> pipelines.PipelineRun:
         return pipelines.run(
@@ -314,6 +325,7 @@ def resume_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Run a failed run again as a new run: finished steps are reused, the rest run."""
+    _check_executor(executor)
     old = pipelines.get_run(run_id)
 
     def start(watch: Any) -> pipelines.PipelineRun:
@@ -324,6 +336,13 @@ def resume_cmd(
         return
     title = f"{old.pipeline}: resuming {run_id[:12]}"
     _ended(_follow(title, [s.name for s in old.steps], start), as_json)
+
+
+def _check_executor(executor: str | None) -> None:
+    if executor is not None and executor not in pipelines.EXECUTORS:
+        raise InvalidInput(
+            f"--executor must be one of {', '.join(pipelines.EXECUTORS)}; got {executor!r}."
+        )
 
 
 @app.command("runs")
