@@ -12,6 +12,7 @@ import subprocess
 import sys
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import cli_flows as flows
 import pytest
@@ -45,7 +46,7 @@ def _missing(package: str) -> pytest.MarkDecorator:
 # Each row: the arguments ({csv}: a CSV of the loans, {tmp}: a writable folder). The store
 # holds dataset loans@1, model churn@1, monitor m1 (on loans), deployment d1 (a=churn@1),
 # pipeline cli-fan and a run.
-CASES: list[str | pytest.param] = [  # type: ignore[valid-type]
+CASES: list[Any] = [
     # quickstart: every knob before anything is registered
     "quickstart --automl-budget -1",
     "quickstart --rows 10",
@@ -185,8 +186,8 @@ CASES: list[str | pytest.param] = [  # type: ignore[valid-type]
 ]
 
 
-def _args(case: str | object) -> str:
-    return case if isinstance(case, str) else case.values[0]  # type: ignore[attr-defined]
+def _args(case: Any) -> str:
+    return case if isinstance(case, str) else case.values[0]
 
 
 @pytest.fixture(scope="module")

@@ -146,7 +146,7 @@ def int_option(
     default: int | None, *names: str, low: int = 1, high: int = MAX_COUNT, help: str
 ) -> Any:
     """An integer option from ``low`` to ``high``; ``1e23``, ``2.5`` or 20 digits are refused."""
-    return typer.Option(default, *names, help=help, parser=_int_in(low, high), metavar="INTEGER")
+    return typer.Option(default, *names, help=help, parser=_int_in(low, high))
 
 
 def int_argument(default: Any, *, low: int = 1, high: int = 2**63 - 1, help: str) -> Any:
@@ -164,9 +164,7 @@ def float_option(
 ) -> Any:
     """A finite number option, at least ``low`` (more than it with ``above``) and at most
     ``high``; ``nan`` and ``inf`` are refused."""
-    return typer.Option(
-        default, *names, help=help, parser=_float_in(low, high, above), metavar="NUMBER"
-    )
+    return typer.Option(default, *names, help=help, parser=_float_in(low, high, above))
 
 
 def file_option(*names: str, help: str, required: bool = False) -> Any:
@@ -180,7 +178,7 @@ def _int_in(low: int, high: int) -> Callable[[str], int]:
         if isinstance(text, int):  # a default
             return text
         try:
-            value = int(text.strip().replace("_", ""))
+            value = int(text)  # spaces around and 1_000 are fine
         except ValueError:
             value = None
         if value is None or not low <= value <= high:
