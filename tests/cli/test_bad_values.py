@@ -30,6 +30,7 @@ from shipyard.serving import deployments
 runner = CliRunner()
 NO_DIR = "/nonexistent/dir/p.html"
 HUGE = "99999999999999999999"
+LONG = "x" * 300  # longer than a file name may be
 AB = "deployments create d2 --route a=churn@1 --route b=churn@1"
 
 # Commands another test covers with their own bad values (they start servers).
@@ -91,6 +92,8 @@ CASES: list[Any] = [
     "data validate 'not a ref' --against loans",
     "data profile loans@1 --html " + NO_DIR,
     "data profile loans@1 --html {tmp}",
+    "data profile loans@1 --html " + LONG,
+    "data validate " + LONG + " --against loans",
     "data query 'SELECT * FROM loans@1' --limit -5",
     "data query 'SELECT * FROM loans@1' --register-as 'bad name'",
     "data alias loans@1 'bad alias'",
@@ -142,6 +145,7 @@ CASES: list[Any] = [
     "monitors run nosuch",
     "monitors watch --poll 0",
     "monitors watch --once --log-dir /nonexistent/logs",
+    "monitors watch --once --log-dir " + LONG,
     "monitors report m1 --html " + NO_DIR,
     "monitors report m1 --html {tmp}/m.html --last 0",
     "monitors pause nosuch",
@@ -171,6 +175,7 @@ CASES: list[Any] = [
     "pipelines logs nosuch step",
     "pipelines schedule cli-fan 'bad cron'",
     "pipelines schedule cli-fan '0 3 * * *' --tz Mars/Olympus",
+    "pipelines schedule cli-fan '0 3 * * *' --tz " + LONG,
     "pipelines trigger cli-fan --on nope:x",
     "pipelines trigger cli-fan --on labels:d1 --rows 0",
     "pipelines schedules 'bad name'",

@@ -215,13 +215,32 @@ def _float_in(low: float | None, high: float | None, above: bool) -> Callable[[s
 def _new_file(text: str) -> Path:
     path = Path(text).expanduser()
     folder = path.parent
-    if path.is_dir():
+    if is_folder(path):
         raise typer.BadParameter(f"{text} is a folder; give a file name in it.")
-    if not folder.is_dir():
+    if not is_folder(folder):
         raise typer.BadParameter(f"folder {folder} does not exist; create it or choose another.")
     if not os.access(folder, os.W_OK):
         raise typer.BadParameter(f"folder {folder} is not writable.")
+    if len(path.name.encode()) > 255:
+        raise typer.BadParameter(f"file name {path.name[:40]}... is too long.")
     return path
+
+
+def is_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a folder; False also for a path the system cannot look up (too
+    long a name) rather than an OSError."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False
+
+
+def path_exists(path: str | Path) -> bool:
+    """Whether ``path`` exists (file or folder); False where the system cannot look it up."""
+    try:
+        return Path(path).exists()
+    except OSError:
+        return False
 
 
 # click's base of usage errors (vendored inside Typer since 0.29, click's own before)

@@ -17,6 +17,7 @@ from shipyard.cli._common import (
     handle_errors,
     int_option,
     number,
+    path_exists,
     print_json,
     table,
     when,
@@ -239,7 +240,7 @@ def validate_cmd(
 ) -> None:
     """Validate a version or a file against a dataset's schema; exit 1 on failures."""
     target: Any = source
-    if Path(source).exists() or "://" in source:
+    if path_exists(source) or "://" in source:
         from shipyard.data._content import to_arrow
 
         target = to_arrow(source)

@@ -17,6 +17,7 @@ from shipyard.cli._common import (
     handle_errors,
     int_argument,
     int_option,
+    is_folder,
     print_json,
     table,
     when,
@@ -255,7 +256,7 @@ def run_cmd(
 
 def _check_log_dir(log_dir: str | None) -> None:
     """A local --log-dir must be a folder (a mistyped one would read as "no data")."""
-    if log_dir is not None and "://" not in log_dir and not Path(log_dir).is_dir():
+    if log_dir is not None and "://" not in log_dir and not is_folder(log_dir):
         raise InvalidInput(
             f"--log-dir {log_dir} is not a folder; give the folder the servers log to "
             "(shipyard serve --log-dir)."
