@@ -10,6 +10,7 @@ import pytest
 import shipyard as sy
 from shipyard import quickstart
 from shipyard.data import make_loans
+from shipyard.errors import InvalidInput
 
 
 def test_the_steps_print_the_quick_starts_progress_lines_in_order() -> None:
@@ -56,3 +57,22 @@ def test_the_drifted_month_is_flagged_on_purpose_and_explained_not_warned(
                    for f, flag in zip(failures, loop.drifted_flags, strict=True))  # fmt: skip
         sy.datasets.register("loans", make_loans(2_000, seed=5, drift=1.0))
         assert "breaks its schema" in caplog.text  # held back only for the quick start's own
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"automl_budget": -1}, "automl_budget must be a positive number"),
+        ({"automl_budget": float("nan")}, "automl_budget must be a positive number"),
+        ({"rows": 10}, "rows must be a whole number from 1,000"),
+        ({"seed": -1}, "seed must be a whole number from 0"),
+        ({"learning_rates": ()}, "learning_rates must be positive numbers"),
+        ({"serve_requests": 0}, "serve_requests must be a whole number from 1"),
+    ],
+)
+def test_bad_knobs_are_refused_before_anything_is_registered(
+    home: Path, kwargs: dict, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        quickstart.run(**kwargs)
+    assert sy.datasets.list_datasets() == [] and sy.search_runs().empty

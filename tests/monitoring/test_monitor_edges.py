@@ -229,11 +229,15 @@ def test_a_notice_that_timed_out_is_not_sent_twice_and_is_offered_again_later(
 def test_command_line_limits_and_paths_are_checked(loans: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     monitoring.create_monitor("m", deployment="loans")
+    # usage errors (exit 2), each naming the option and what it takes, before any work
     for args, message in (
-        (["alerts", "list", "--limit", "-1"], "limit must be a positive"),
-        (["monitors", "show", "m", "--last", "0"], "limit must be a positive"),
-        (["alerts", "show", "99999999999999999999"], "No alert"),
-        (["monitors", "report", "m", "--html", str(tmp_path / "no" / "x.html")], "not a folder"),
+        (["alerts", "list", "--limit", "-1"], "'--limit': '-1' is not an integer from 1 to"),
+        (["monitors", "show", "m", "--last", "0"], "'--last': '0' is not an integer from 1 to"),
+        (["alerts", "show", "99999999999999999999"], "is not an integer from 1 to"),
+        (
+            ["monitors", "report", "m", "--html", str(tmp_path / "no" / "x.html")],
+            f"folder {tmp_path / 'no'} does not exist",
+        ),
     ):
         result = runner.invoke(app, args)
-        assert result.exit_code == 1 and message in result.output, result.output
+        assert result.exit_code == 2 and message in result.output, result.output

@@ -205,11 +205,18 @@ def make_executor(
     name: str, features: pd.DataFrame, y: Any, workers: int | None, address: str | None
 ) -> Any:
     """An executor by name: ``local``, ``processes`` or ``ray``."""
+    check_executor(name, workers)
+    return _TABLE[name].start(features, y, workers, address)
+
+
+def check_executor(name: str, workers: int | None) -> None:
+    """InvalidInput for an unknown executor or fewer than one worker."""
     if name not in EXECUTORS:
         raise InvalidInput(f"executor must be one of {EXECUTORS}; got {name!r}.")
-    if workers is not None and workers < 1:
-        raise InvalidInput(f"workers must be at least 1, got {workers}.")
-    return _TABLE[name].start(features, y, workers, address)
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise InvalidInput(f"workers must be at least 1, got {workers!r}.")
 
 
 # The executors by the name ``executor=`` takes; each one's ``start`` does the work (pools,

@@ -146,10 +146,7 @@ def make_splits(
     needed = folds if split == "kfold" else 2
     smallest = int(y.value_counts().min()) if task == "classification" else len(y)
     if len(y) < 2 * needed or smallest < needed:
-        raise InvalidInput(
-            f"Too few rows for {split} ({len(y)} rows; the rarest class has {smallest}); "
-            f"need at least {needed} of each class. Use fewer folds or more data."
-        )
+        raise InvalidInput(_too_few(y, task, split, needed, smallest))
     if time_column is not None:
         if time_column not in features.columns:
             raise InvalidInput(f"time_column {time_column!r} is not a feature column.")
@@ -167,6 +164,50 @@ def make_splits(
         rows, test_size=test_size, random_state=seed, stratify=stratify
     )
     return [(np.sort(train_rows), np.sort(test_rows))]
+
+
+def _too_few(y: pd.Series, task: str, split: str, needed: int, smallest: int) -> str:
+    """Why ``split`` cannot be made of ``y``, and what to change, fitting that split."""
+    if task == "classification" and len(y) >= 2 * needed:
+        classes = y.nunique()
+        said = (
+            f"target {y.name!r} has {classes:,} classes in {len(y):,} rows and the rarest has "
+            f"{smallest}; "
+        )
+        if split == "kfold":
+            return said + f"{needed} folds need {needed} rows of each. Use fewer folds."
+        if classes > len(y) // 2:
+            return said + (
+                "a holdout needs 2 rows of each class. It looks like an id or a continuous "
+                "value: choose another target, or train a regressor (task='regression')."
+            )
+        return said + "a holdout needs 2 rows of each class. Drop the rarest classes' rows."
+    what = f"{needed} folds" if split == "kfold" else "a holdout"
+    return f"Too few rows for {what} ({len(y)} rows); need at least {2 * needed}."
+
+
+def check_metric(metric: str, task: str) -> None:
+    """InvalidInput when ``metric`` is not one ``score`` computes for ``task``."""
+    known = METRICS[task]
+    if metric not in known:
+        raise InvalidInput(
+            f"metric {metric!r} is not available for this {task} task; choose from "
+            f"{', '.join(known)}."
+        )
+
+
+def check_seed(seed: Any) -> int:
+    """A seed NumPy and scikit-learn take: a whole number from 0 to 2**32 - 1."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**32):
+        raise InvalidInput(f"seed must be a whole number from 0 to {2**32 - 1}; got {seed!r}.")
+    return int(seed)
+
+
+METRICS = {
+    "classification": ("auc", "accuracy", "f1", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
+"""The metrics ``score`` computes for each task."""
 
 
 def clone_pipeline(pipeline: Any) -> Any:

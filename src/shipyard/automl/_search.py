@@ -20,9 +20,11 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard import tracking
-from shipyard.automl._executors import make_executor
+from shipyard.automl._executors import check_executor, make_executor
 from shipyard.automl._problem import (
     LOWER_IS_BETTER,
+    check_metric,
+    check_seed,
     check_target,
     clone_pipeline,
     make_splits,
@@ -37,7 +39,14 @@ from shipyard.automl._study import Progress, Search, best_trial, run_study, seco
 from shipyard.automl._train import TrainResult, registration_sample
 from shipyard.errors import InvalidInput
 
-__all__ = ["LOWER_IS_BETTER", "AutoMLResult", "automl", "default_metric", "load_optuna"]
+__all__ = [
+    "LOWER_IS_BETTER",
+    "AutoMLResult",
+    "automl",
+    "check_counts",
+    "default_metric",
+    "load_optuna",
+]
 
 
 @dataclass
@@ -111,16 +120,20 @@ def automl(
         progress: called after each trial with (trials done, best score, seconds left).
 
     Raises:
-        InvalidInput: bad target, metric, family, sampler or budget (named).
+        InvalidInput: bad target, metric, family, sampler, budget, trials, folds, seed,
+            ensemble or executor (named), before anything is read or tracked.
     """
     started = time.monotonic()  # the budget counts from the call: reading data included
+    chosen = _chosen(families, sampler, time_budget)
+    check_counts(n_trials, folds, ensemble, seed)
+    check_executor(executor, workers)
     optuna = load_optuna()
     frame, ref = read_frame(dataset, data)
     features, y = split_target(frame, target, drop)
     task = task or task_of(None, y)
     check_target(features, y, target, task)
     metric = metric or default_metric(task, y)
-    chosen = _chosen(families, sampler, time_budget)
+    check_metric(metric, task)
     splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
     search = Search(
         chosen, splits, task, metric, sampler, seed, n_trials, started, time_budget, progress
@@ -189,9 +202,32 @@ def _chosen(
         raise InvalidInput(f"families {unknown} unknown; choose from {', '.join(FAMILIES)}.")
     if sampler not in ("tpe", "random", "grid"):
         raise InvalidInput(f"sampler must be 'tpe', 'random' or 'grid'; got {sampler!r}.")
-    if not time_budget > 0:
+    if not _number(time_budget) or not 0 < time_budget < math.inf:
         raise InvalidInput(f"time_budget must be a positive number of seconds; got {time_budget}.")
     return chosen
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_counts(n_trials: int | None, folds: int, ensemble: int, seed: int) -> None:
+    """InvalidInput naming the first of these that is not a whole number in its range."""
+    if n_trials is not None and not _whole(n_trials, 1):
+        raise InvalidInput(f"n_trials must be a whole number of at least 1; got {n_trials!r}.")
+    if not _whole(folds, 2):
+        raise InvalidInput(f"folds must be a whole number of at least 2; got {folds!r}.")
+    if not _whole(ensemble, 0):
+        raise InvalidInput(
+            f"ensemble must be a whole number of families (0: none); got {ensemble!r}."
+        )
+    check_seed(seed)
+
+
+def _whole(value: Any, low: int) -> bool:
+    return (
+        isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= low)
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from shipyard import tracking
 from shipyard.automl._families import FAMILY_TABLE, get_family
 from shipyard.automl._problem import (
     build_pipeline,
+    check_seed,
     check_target,
     clone_pipeline,
     encoding_for,
@@ -133,11 +134,15 @@ def train(
 
     Raises:
         InvalidInput: an unknown target, a target with one class, a feature identical to the
-            target (leakage), too few rows for the folds, an unknown split.
+            target (leakage), too few rows for the folds, an unknown split or family, a bad
+            seed; all before anything is tracked.
     """
-    frame, ref = read_frame(dataset, data)
     if split not in SPLITS:
         raise InvalidInput(f"split must be one of {SPLITS}; got {split!r}.")
+    check_seed(seed)
+    if isinstance(model, str):
+        get_family(model)  # an unknown family is named before the data is read
+    frame, ref = read_frame(dataset, data)
     features, y = split_target(frame, target, drop)
     if isinstance(model, str):
         model = estimator(model, task or task_of(None, y), seed)

@@ -20,7 +20,7 @@ from shipyard.automl._problem import (
     split_target,
     task_of,
 )
-from shipyard.automl._search import LOWER_IS_BETTER, default_metric, load_optuna
+from shipyard.automl._search import LOWER_IS_BETTER, check_counts, default_metric, load_optuna
 from shipyard.errors import InvalidInput
 
 __all__ = ["tune"]
@@ -53,6 +53,7 @@ def tune(
     Returns:
         The trials, best first: params, score, state and run id.
     """
+    check_counts(n_trials, folds, 0, seed)
     optuna = load_optuna()
     if sampler not in SAMPLERS:
         raise InvalidInput(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")

@@ -17,7 +17,7 @@ from shipyard.cli import (
 )
 from shipyard.cli._api import api_cmd
 from shipyard.cli._automl import automl_cmd
-from shipyard.cli._common import state
+from shipyard.cli._common import OneLineErrors, state
 from shipyard.cli._gc import gc_cmd
 from shipyard.cli._quickstart import quickstart_cmd
 from shipyard.cli._scheduler import scheduler_cmd
@@ -28,6 +28,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="shipyard",
+    cls=OneLineErrors,
     help="Shipyard: data to a governed, monitored, self-retraining model service.",
     no_args_is_help=True,
     add_completion=False,

@@ -9,32 +9,46 @@ from rich.live import Live
 from rich.text import Text
 
 from shipyard import models
+from shipyard._refs import check_name
 from shipyard.automl import FAMILIES
 from shipyard.automl import automl as search
-from shipyard.cli._common import console, handle_errors, number, print_json, table
+from shipyard.cli._common import (
+    MAX_SEED,
+    console,
+    file_option,
+    float_option,
+    handle_errors,
+    int_option,
+    number,
+    print_json,
+    table,
+)
 
 FAMILY_HELP = f"Model families to search: {', '.join(FAMILIES)}."
+HTML = file_option("--html", help="Write the leaderboard chart and table to this HTML file.")
 
 
 @handle_errors
 def automl_cmd(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset version, e.g. loans@3."),
     target: str = typer.Option(..., "--target", "-t", help="Column to predict."),
-    time_budget: float = typer.Option(60.0, "--time-budget", help="Seconds for the search."),
-    trials: int = typer.Option(None, "--trials", help="Stop after this many trials."),
+    time_budget: float = float_option(
+        60.0, "--time-budget", low=0, above=True, help="Seconds for the search."
+    ),
+    trials: int = int_option(None, "--trials", help="Stop after this many trials."),
     metric: str = typer.Option(None, "--metric", help="auc, accuracy, f1, log_loss, rmse..."),
     family: list[str] = typer.Option(None, "--family", help=FAMILY_HELP),
-    folds: int = typer.Option(3, "--folds"),
+    folds: int = int_option(3, "--folds", low=2, high=1_000, help="Cross-validation folds."),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe, random or grid."),
     drop: list[str] = typer.Option(None, "--drop", help="Columns that are not features."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = int_option(0, "--seed", low=0, high=MAX_SEED, help="Random seed."),
     register: str = typer.Option(None, "--register", help="Register the best under this name."),
-    html: Path = typer.Option(
-        None, "--html", help="Write the leaderboard chart and table to this HTML file."
-    ),
+    html: Path = HTML,
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Search model families and hyper-parameters; print the leaderboard."""
+    if register is not None:
+        check_name("Model", register)  # before the search: a refused name leaves no run
     status = Text("starting")
     with Live(status, console=console, transient=True, refresh_per_second=4) as live:
 

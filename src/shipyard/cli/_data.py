@@ -14,13 +14,26 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from shipyard import data
-from shipyard.cli._common import console, handle_errors, number, print_json, table, when
+from shipyard._refs import check_name, parse_ref
+from shipyard.cli._common import (
+    console,
+    file_option,
+    handle_errors,
+    int_option,
+    number,
+    path_exists,
+    print_json,
+    table,
+    when,
+)
 from shipyard.config import empty_store_message, get_settings
+from shipyard.errors import InvalidInput, NotFound
 
 app = typer.Typer(
     help="Datasets: versions, validation, profiles, SQL and lineage.", no_args_is_help=True
 )
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+HTML = file_option("--html", help="Write a static HTML report here.")
 
 
 def _version_json(v: data.DatasetVersion) -> dict[str, Any]:
@@ -57,8 +70,8 @@ def register_cmd(
     tags = {}
     for item in tag or []:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"--tag {item!r}: expected key=value")
+        if not sep or not key:
+            raise InvalidInput(f"--tag {item!r}: expected key=value.")
         tags[key] = value
     before = {v.id for v in data.versions(name)} if _exists(name) else set()
     with _quiet(logging.getLogger("shipyard.data")):  # the warning is printed once, below
@@ -245,10 +258,12 @@ def validate_cmd(
 ) -> None:
     """Validate a version or a file against a dataset's schema; exit 1 on failures."""
     target: Any = source
-    if Path(source).exists() or "://" in source:
+    if path_exists(source) or "://" in source:
         from shipyard.data._content import to_arrow
 
         target = to_arrow(source)
+    else:
+        _check_version_ref(source)
     report = data.validate(target, against)
     if as_json:
         print_json(report.to_dict())
@@ -258,11 +273,23 @@ def validate_cmd(
         raise typer.Exit(1)
 
 
+def _check_version_ref(source: str) -> None:
+    """``source`` names a dataset version (it is no file): say so plainly when it is neither."""
+    if "/" in source or "\\" in source:
+        raise NotFound(f"File {source} does not exist.")
+    try:
+        parse_ref("Dataset", source)
+    except InvalidInput:
+        raise InvalidInput(
+            f"{source!r} is neither an existing file nor a dataset version (e.g. loans@3)."
+        ) from None
+
+
 @app.command("profile")
 @handle_errors
 def profile_cmd(
     ref: str = typer.Argument(...),
-    html: Path = typer.Option(None, "--html", help="Write a static HTML report here."),
+    html: Path = HTML,
     as_json: bool = JSON,
 ) -> None:
     """Show a version's profile, or write it as a static HTML report with charts."""
@@ -285,7 +312,7 @@ def query_cmd(
         ..., help='e.g. "SELECT region, avg(income) FROM loans@3 GROUP BY 1"'
     ),
     register_as: str = typer.Option(None, "--register-as", help="Store the result as a dataset."),
-    limit: int = typer.Option(50, "--limit", "-n", help="Rows to print."),
+    limit: int = int_option(50, "--limit", "-n", help="Rows to print."),
     external_access: bool = typer.Option(
         False,
         "--external-access",
@@ -295,6 +322,8 @@ def query_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Run SQL over dataset versions (DuckDB), print it or register it with lineage."""
+    if register_as is not None:
+        check_name("Dataset", register_as)
     result = data.query(sql, register_as=register_as, external_access=external_access)
     if isinstance(result, data.DatasetVersion):
         console.print(f"Registered {result.ref}: {result.rows:,} rows x {result.columns} columns")

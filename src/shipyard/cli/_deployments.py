@@ -12,7 +12,15 @@ from typing import Any
 
 import typer
 
-from shipyard.cli._common import console, handle_errors, print_json, table, when
+from shipyard.cli._common import (
+    console,
+    float_option,
+    handle_errors,
+    int_option,
+    print_json,
+    table,
+    when,
+)
 from shipyard.config import empty_store_message, get_settings
 from shipyard.errors import InvalidInput
 
@@ -65,7 +73,12 @@ def _with_policy_options(command: Callable[..., None]) -> Callable[..., None]:
         names = [param.option]
         if param.cli_type is bool:  # a flag pair: --require-labels/--no-require-labels
             names = [f"{param.option}/--no-{param.option[2:]}"]
-        default = typer.Option(None, *names, help=f"{said}.")
+        if param.cli_type is int:  # huge or fractional counts are usage errors
+            default = int_option(None, *names, low=0, high=10**9, help=f"{said}.")
+        elif param.cli_type is float:  # so are nan and inf
+            default = float_option(None, *names, help=f"{said}.")
+        else:
+            default = typer.Option(None, *names, help=f"{said}.")
         kept.append(
             inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind | None

@@ -13,6 +13,7 @@ from shipyard.errors import InvalidInput
 from shipyard.store import Collection, collect_garbage, default_artifacts, default_database
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_AGE = 100 * 365.25 * 86400.0
 
 
 @handle_errors
@@ -49,7 +50,10 @@ def parse_age(value: str) -> float:
             f"--older-than {value!r} is not a duration; expected a number with s, m, h or d "
             "(e.g. 1h)."
         )
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    age = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if age > MAX_AGE:
+        raise InvalidInput(f"--older-than {value!r} is more than 100 years; give a shorter age.")
+    return age
 
 
 def _show(found: Collection) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shipyard.cli._common import console, handle_errors, print_json, table, when
+from shipyard.cli._common import console, float_option, handle_errors, print_json, table, when
 
 app = typer.Typer(help="API keys for shipyard serve --auth: scopes and rate limits.")
 
@@ -16,7 +16,9 @@ def create_cmd(
     scope: list[str] = typer.Option(
         ["predict"], "--scope", "-s", help="predict, feedback or admin (repeat)."
     ),
-    rate: float = typer.Option(None, "--rate", help="Requests per second allowed (default: any)."),
+    rate: float = float_option(
+        None, "--rate", low=0, above=True, help="Requests per second allowed (default: any)."
+    ),
 ) -> None:
     """Create a key; it is printed once and only its hash is stored."""
     from shipyard.serving import create_key

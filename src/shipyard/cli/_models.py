@@ -7,8 +7,17 @@ from typing import Any
 import typer
 
 from shipyard import models
-from shipyard.cli._common import console, handle_errors, number, print_json, table, when
+from shipyard.cli._common import (
+    console,
+    float_option,
+    handle_errors,
+    number,
+    print_json,
+    table,
+    when,
+)
 from shipyard.config import empty_store_message, get_settings
+from shipyard.errors import InvalidInput
 
 app = typer.Typer(
     help="Model registry: versions, aliases, stages, rollback, ONNX export.",
@@ -222,13 +231,17 @@ def export_cmd(
     quantize: str = typer.Option(None, "--quantize", help="Also quantize: int8."),
     data: str = typer.Option(None, "--data", help="Dataset to check parity on (loans@3)."),
     target: str = typer.Option(None, "--target", help="Label column of --data."),
-    atol: float = typer.Option(1e-4, "--atol", help="Largest accepted probability difference."),
-    tolerance: float = typer.Option(
-        0.01, "--tolerance", help="Largest accepted metric drop when quantizing."
+    atol: float = float_option(
+        1e-4, "--atol", low=0, help="Largest accepted probability difference."
+    ),
+    tolerance: float = float_option(
+        0.01, "--tolerance", low=0, help="Largest accepted metric drop when quantizing."
     ),
     as_json: bool = JSON,
 ) -> None:
     """Convert to ONNX, check parity with the native model, store it (refused if it differs)."""
+    if target is not None and data is None:
+        raise InvalidInput("--target names the label column of --data; give --data too.")
     with console.status(f"Exporting {ref} to {fmt}..."):
         v = models.export(
             ref, fmt, quantize=quantize, data=data, target=target, atol=atol, tolerance=tolerance

@@ -4,11 +4,24 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import typer
 
-from shipyard.cli._common import console, err_console, handle_errors, print_json, table, when
+from shipyard.cli._common import (
+    console,
+    err_console,
+    file_option,
+    float_option,
+    handle_errors,
+    int_argument,
+    int_option,
+    is_folder,
+    print_json,
+    table,
+    when,
+)
 from shipyard.config import empty_store_message, get_settings
 from shipyard.errors import InvalidInput
 
@@ -23,6 +36,7 @@ alerts = typer.Typer(
     help="Alerts raised by monitors: list, acknowledge, resolve.", no_args_is_help=True
 )
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+HTML = file_option("--html", required=True, help="Write the report to this HTML file.")
 STATUS_STYLE = {"ok": "green", "alert": "red", "no data": "yellow", "failed": "red",
                 "open": "red", "acknowledged": "yellow", "resolved": "green"}  # fmt: skip
 
@@ -71,14 +85,16 @@ def create_cmd(
         help="log, webhook:URL or email:ADDRESS[,ADDRESS] (repeat).",
     ),
     cooldown: str = typer.Option("1h", "--cooldown", help="Quiet time after a resolve."),
-    drift_share: float = typer.Option(0.5, "--drift-share", help="Drifted share that alerts."),
+    drift_share: float = float_option(
+        0.5, "--drift-share", low=0, above=True, high=1, help="Drifted share that alerts."
+    ),
     threshold: list[str] = typer.Option(None, "--threshold", help="FEATURE=VALUE (repeat)."),
     categorical: list[str] = typer.Option(None, "--categorical", help="Column (repeat)."),
     metric: str = typer.Option(None, "--metric", help="accuracy, error_rate, mae or rmse."),
-    metric_threshold: float = typer.Option(
+    metric_threshold: float = float_option(
         None, "--metric-threshold", help="Alert when the metric is worse than this."
     ),
-    min_rows: int = typer.Option(30, "--min-rows", help="Fewer rows: no verdict."),
+    min_rows: int = int_option(30, "--min-rows", help="Fewer rows: no verdict."),
     on_alert: list[str] = typer.Option(
         None, "--on-alert", help="pipeline:NAME to run when an alert opens (repeat)."
     ),
@@ -88,7 +104,9 @@ def create_cmd(
     from dataclasses import asdict
 
     from shipyard import monitoring
+    from shipyard.monitoring._monitors import parse_window
 
+    parse_window(window)  # a dataset monitor has no window, but a bad one is still refused
     made = monitoring.create_monitor(
         name,
         deployment=deployment,
@@ -166,7 +184,7 @@ def _every(seconds: float) -> str:
 @handle_errors
 def show_cmd(
     name: str = typer.Argument(..., help="Monitor name."),
-    last: int = typer.Option(10, "--last", help="Checks to show."),
+    last: int = int_option(10, "--last", help="Checks to show."),
     as_json: bool = JSON,
 ) -> None:
     """A monitor's definition, recent checks and alerts."""
@@ -227,7 +245,8 @@ def run_cmd(
     from shipyard import monitoring
 
     if (name is None) == (not due):
-        raise InvalidInput("Give a monitor name or --due.")
+        raise InvalidInput("Give a monitor name or --due (one of them, not both).")
+    _check_log_dir(log_dir)
     done = monitoring.run_due(log_dir=log_dir) if due else [monitoring.check(name, log_dir=log_dir)]
     if as_json:
         print_json([c.to_dict() for c in done])
@@ -238,6 +257,15 @@ def run_cmd(
             console.print("No monitor is due.")
     if any(c.status == "failed" for c in done):
         raise typer.Exit(1)
+
+
+def _check_log_dir(log_dir: str | None) -> None:
+    """A local --log-dir must be a folder (a mistyped one would read as "no data")."""
+    if log_dir is not None and "://" not in log_dir and not is_folder(log_dir):
+        raise InvalidInput(
+            f"--log-dir {log_dir} is not a folder; give the folder the servers log to "
+            "(shipyard serve --log-dir)."
+        )
 
 
 def _print_check(result: Any) -> None:
@@ -257,12 +285,15 @@ def _print_check(result: Any) -> None:
 @handle_errors
 def watch_cmd(
     log_dir: str = typer.Option(None, "--log-dir", help="The servers' inference log folder."),
-    poll: float = typer.Option(30.0, "--poll", help="Seconds between looks at the schedule."),
+    poll: float = float_option(
+        30.0, "--poll", low=0, above=True, high=86_400, help="Seconds between schedule looks."
+    ),
     once: bool = typer.Option(False, "--once", help="Run what is due once, then stop."),
 ) -> None:
     """Run monitors on their schedules (``--every``) until stopped."""
     from shipyard import monitoring
 
+    _check_log_dir(log_dir)
     console.print("Watching monitors' schedules (Ctrl+C stops).")
     try:
         while True:
@@ -279,8 +310,8 @@ def watch_cmd(
 @handle_errors
 def report_cmd(
     name: str = typer.Argument(..., help="Monitor name."),
-    html: str = typer.Option(..., "--html", help="Write the report to this HTML file."),
-    last: int = typer.Option(50, "--last", help="Checks charted over time."),
+    html: Path = HTML,
+    last: int = int_option(50, "--last", help="Checks charted over time."),
 ) -> None:
     """A static HTML report: alerts, statistics over time, distributions of the last window."""
     from shipyard import monitoring
@@ -342,7 +373,7 @@ def alerts_list_cmd(
     status: str = typer.Option(
         None, "--status", help="open, acknowledged, resolved or active (open or acknowledged)."
     ),
-    limit: int = typer.Option(100, "--limit", help="At most this many, newest first."),
+    limit: int = int_option(100, "--limit", help="At most this many, newest first."),
     as_json: bool = JSON,
 ) -> None:
     """List alerts, newest first."""
@@ -362,7 +393,7 @@ def alerts_list_cmd(
 @alerts.command("show")
 @handle_errors
 def alerts_show_cmd(
-    alert_id: int = typer.Argument(..., help="Alert id."), as_json: bool = JSON
+    alert_id: int = int_argument(..., help="Alert id."), as_json: bool = JSON
 ) -> None:
     """An alert with its evidence and deliveries."""
     import json
@@ -393,7 +424,7 @@ def alerts_show_cmd(
 @alerts.command("acknowledge")
 @handle_errors
 def ack_cmd(
-    alert_id: int = typer.Argument(..., help="Alert id."),
+    alert_id: int = int_argument(..., help="Alert id."),
     by: str = typer.Option(None, "--by", help="Who (default: SHIPYARD_USER or login)."),
 ) -> None:
     """Acknowledge an open alert: no more notices until it resolves."""
@@ -406,7 +437,7 @@ def ack_cmd(
 @alerts.command("resolve")
 @handle_errors
 def resolve_cmd(
-    alert_id: int = typer.Argument(..., help="Alert id."),
+    alert_id: int = int_argument(..., help="Alert id."),
     by: str = typer.Option(None, "--by", help="Who (default: SHIPYARD_USER or login)."),
 ) -> None:
     """Resolve an alert by hand (its channels are told)."""

@@ -16,7 +16,9 @@ from shipyard import pipelines
 from shipyard.cli._common import (
     console,
     err_console,
+    file_option,
     handle_errors,
+    int_option,
     print_json,
     seconds,
     table,
@@ -24,12 +26,14 @@ from shipyard.cli._common import (
 )
 from shipyard.config import empty_store_message, get_settings
 from shipyard.errors import InvalidInput
+from shipyard.pipelines._graph import check_name
 
 app = typer.Typer(
     help="Pipelines: DAGs of steps, their runs, live progress, logs and charts.",
     no_args_is_help=True,
 )
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+HTML = file_option("--html", help="Write the DAG of the latest run (or --run) to this HTML file.")
 EXECUTOR = typer.Option(None, "--executor", "-e", help="Where steps run: local or ray.")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 STYLE = {
@@ -60,7 +64,11 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
             raise InvalidInput(f"--param expects key=value; got {item!r}.")
         try:
             params[key.strip()] = json.loads(raw)
-        except ValueError:
+        except ValueError as exc:
+            if raw.lstrip()[:1] in ("[", "{", '"'):  # meant as JSON: a typo is not a string
+                raise InvalidInput(
+                    f"--param {key.strip()}: {raw!r} is not valid JSON ({exc})."
+                ) from None
             params[key.strip()] = raw
     return params
 
@@ -114,13 +122,23 @@ class LiveSteps:
 
 
 def _follow(title: str, steps: list[str], start: Any) -> pipelines.PipelineRun:
-    """Call ``start(watch)`` under a live view of its steps; the finished run."""
+    """Call ``start(watch)`` under a live view of its steps; the finished run. The view
+    appears with the first step, so an error before any step runs is one line alone."""
     view = LiveSteps(title, steps)
+    live = Live(view, console=console, refresh_per_second=4)
+
+    def watch(step: str, status: str) -> None:
+        view(step, status)
+        live.start()  # once: a started view is left as it is
+
     try:
-        with Live(view, console=console, refresh_per_second=4) as live:
-            run: pipelines.PipelineRun = start(view)
+        try:
+            run: pipelines.PipelineRun = start(watch)
             view.finish(run)
+            live.start()
             live.refresh()
+        finally:
+            live.stop()
     except KeyboardInterrupt:
         err_console.print("Interrupted: the run was cancelled.")
         raise typer.Exit(130) from None
@@ -179,11 +197,9 @@ def list_cmd(as_json: bool = JSON) -> None:
 @handle_errors
 def show_cmd(
     ref: str = typer.Argument(..., help="retrain, retrain@3 or retrain@alias."),
-    html: Path | None = typer.Option(
-        None, "--html", help="Write the DAG of the latest run (or --run) to this HTML file."
-    ),
+    html: Path | None = HTML,
     run_id: str | None = typer.Option(None, "--run", help="The run drawn by --html."),
-    limit: int = typer.Option(5, "--limit", help="How many recent runs to list."),
+    limit: int = int_option(5, "--limit", high=10_000, help="How many recent runs to list."),
     as_json: bool = JSON,
 ) -> None:
     """Show a pipeline version: its steps, the versions, the last runs; draw a run's DAG."""
@@ -279,12 +295,13 @@ def run_cmd(
     ),
     executor: str | None = EXECUTOR,
     address: str | None = typer.Option(None, "--address", help="Ray cluster to join."),
-    workers: int | None = typer.Option(None, "--workers", help="Steps at once."),
+    workers: int | None = int_option(None, "--workers", high=1_024, help="Steps at once."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step again."),
     as_json: bool = JSON,
 ) -> None:
     """Run a pipeline now, showing each step live; exit 1 when the run fails."""
     params = parse_params(param)
+    _check_executor(executor)
 
     def start(watch: Any) -> pipelines.PipelineRun:
         return pipelines.run(
@@ -312,6 +329,7 @@ def resume_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Run a failed run again as a new run: finished steps are reused, the rest run."""
+    _check_executor(executor)
     old = pipelines.get_run(run_id)
 
     def start(watch: Any) -> pipelines.PipelineRun:
@@ -324,17 +342,26 @@ def resume_cmd(
     _ended(_follow(title, [s.name for s in old.steps], start), as_json)
 
 
+def _check_executor(executor: str | None) -> None:
+    if executor is not None and executor not in pipelines.EXECUTORS:
+        raise InvalidInput(
+            f"--executor must be one of {', '.join(pipelines.EXECUTORS)}; got {executor!r}."
+        )
+
+
 @app.command("runs")
 @handle_errors
 def runs_cmd(
     name: str | None = typer.Argument(None, help="Only this pipeline's runs."),
     status: str | None = typer.Option(None, "--status", help=f"One of {', '.join(RUN_STATUSES)}."),
-    limit: int = typer.Option(20, "--limit", help="How many, newest first."),
+    limit: int = int_option(20, "--limit", high=10_000, help="How many, newest first."),
     as_json: bool = JSON,
 ) -> None:
     """List runs, newest first."""
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInput(f"--status must be one of {', '.join(RUN_STATUSES)}; got {status!r}.")
+    if name is not None:
+        check_name(name, "pipeline name")
     found = pipelines.list_runs(name, status, limit)
     if as_json:
         print_json([r.to_dict(steps=False) for r in found])
@@ -408,7 +435,7 @@ def trigger_cmd(
     on: str = typer.Option(
         ..., "--on", help="dataset:NAME, model:NAME, alert:MONITOR or labels:DEPLOYMENT."
     ),
-    rows: int | None = typer.Option(None, "--rows", help="labels: new labelled rows."),
+    rows: int | None = int_option(None, "--rows", help="labels: new labelled rows."),
     param: list[str] | None = typer.Option(None, "--param", "-p", help="key=value; repeat."),
     as_json: bool = JSON,
 ) -> None:
@@ -424,6 +451,8 @@ def schedules_cmd(
     as_json: bool = JSON,
 ) -> None:
     """List schedules and triggers, oldest first."""
+    if name is not None:
+        check_name(name, "pipeline name")
     found = pipelines.list_schedules(name)
     if as_json:
         print_json([s.to_dict() for s in found])

@@ -4,30 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shipyard import quickstart
-from shipyard.cli._common import console, handle_errors, number
+from shipyard.cli._common import console, float_option, handle_errors, int_option, number
 from shipyard.config import get_settings
 from shipyard.quickstart import QuickstartResult
 
 
 @handle_errors
 def quickstart_cmd(
-    rows: int = typer.Option(8_000, help="Loan applications to generate."),
-    seed: int = typer.Option(0, help="Random seed (same seed, same data and models)."),
-    automl_budget: float = typer.Option(10.0, help="Seconds for the AutoML search."),
+    rows: int = int_option(
+        8_000, "--rows", low=1_000, high=1_000_000, help="Loan applications to generate."
+    ),
+    seed: int = int_option(
+        0, "--seed", low=0, high=2**31 - 1, help="Random seed (same seed, same data and models)."
+    ),
+    automl_budget: float = float_option(
+        10.0, "--automl-budget", low=0, above=True, help="Seconds for the AutoML search."
+    ),
 ) -> None:
     """Run the whole loop on bundled loan data and print where to look."""
+    options = quickstart.Options(rows=rows, seed=seed, automl_budget=automl_budget)
     settings = get_settings()
     console.print(f"Shipyard quick start: store {settings.db_url}")
-    result = _run_with_progress(rows, seed, automl_budget)
+    result = _run_with_progress(options)
     _print_summary(result)
     _print_where_to_look(result, settings.home)
 
 
-def _run_with_progress(rows: int, seed: int, automl_budget: float) -> QuickstartResult:
+def _run_with_progress(options: quickstart.Options) -> QuickstartResult:
     """``quickstart.run`` under a progress bar: one tick per stage line."""
     with Progress(
         SpinnerColumn(),
@@ -47,7 +53,12 @@ def _run_with_progress(rows: int, seed: int, automl_budget: float) -> Quickstart
             first[0] = False
             bar.update(task, description=name)
 
-        result = quickstart.run(rows=rows, seed=seed, progress=advance, automl_budget=automl_budget)
+        result = quickstart.run(
+            rows=options.rows,
+            seed=options.seed,
+            progress=advance,
+            automl_budget=options.automl_budget,
+        )
         bar.advance(task)
         bar.update(task, description="done")
     return result

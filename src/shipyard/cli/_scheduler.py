@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from shipyard.cli._common import console, handle_errors
+from shipyard.cli._common import console, float_option, handle_errors, int_option
 from shipyard.errors import InvalidInput
 
 __all__ = ["scheduler_cmd"]
@@ -21,8 +21,10 @@ def scheduler_cmd(
     once: bool = typer.Option(
         False, "--once", help="One round, then wait for the runs it started and exit."
     ),
-    interval: float = typer.Option(1.0, "--interval", help="Seconds between rounds."),
-    max_runs: int = typer.Option(2, "--max-runs", help="Pipeline runs at once here."),
+    interval: float = float_option(
+        1.0, "--interval", low=0, above=True, high=86_400, help="Seconds between rounds."
+    ),
+    max_runs: int = int_option(2, "--max-runs", high=1_000, help="Pipeline runs at once here."),
     monitors: bool = typer.Option(
         True, "--monitors/--no-monitors", help="Also check the monitors that are due."
     ),

@@ -14,6 +14,7 @@ from shipyard._time import iso
 from shipyard.cli._common import (
     console,
     handle_errors,
+    int_option,
     number,
     print_json,
     seconds,
@@ -65,7 +66,7 @@ def runs_list(
     order_by: list[str] = typer.Option(
         None, "--order-by", "-o", help="e.g. 'metrics.auc desc' (repeatable)."
     ),
-    limit: int = typer.Option(50, "--limit", "-n", help="Runs per page."),
+    limit: int = int_option(50, "--limit", "-n", help="Runs per page."),
     page_token: str = typer.Option(None, "--page-token", help="Token printed under a page."),
     as_json: bool = JSON,
 ) -> None:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import typer
 
 from shipyard import models
+from shipyard._refs import check_name
 from shipyard.automl import ESTIMATORS, train
-from shipyard.cli._common import console, handle_errors, number, print_json, table
+from shipyard.cli._common import (
+    MAX_SEED,
+    console,
+    float_option,
+    handle_errors,
+    int_option,
+    number,
+    print_json,
+    table,
+)
 
 
 @handle_errors
@@ -15,16 +25,20 @@ def train_cmd(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset version, e.g. loans@3."),
     target: str = typer.Option(..., "--target", "-t", help="Column to predict."),
     split: str = typer.Option("holdout", "--split", help="holdout or kfold."),
-    folds: int = typer.Option(5, "--folds", help="Folds for --split kfold."),
-    test_size: float = typer.Option(0.2, "--test-size", help="Share of rows held out."),
+    folds: int = int_option(5, "--folds", low=2, high=1_000, help="Folds for --split kfold."),
+    test_size: float = float_option(
+        0.2, "--test-size", low=0, above=True, high=0.99, help="Share of rows held out."
+    ),
     time_column: str = typer.Option(None, "--time-column", help="Split by time on this column."),
     drop: list[str] = typer.Option(None, "--drop", help="Columns that are not features."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = int_option(0, "--seed", low=0, high=MAX_SEED, help="Random seed."),
     experiment: str = typer.Option("train", "--experiment", "-e"),
     register: str = typer.Option(None, "--register", help="Register the model under this name."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Train one model with its preprocessing inside it; print its scores per fold."""
+    if register is not None:
+        check_name("Model", register)  # before training: a refused name leaves no run
     with console.status(f"Training {model} on {dataset}..."):
         result = train(
             model,

@@ -76,12 +76,45 @@ def _bad_column(frame: Any) -> str | None:
     return None
 
 
-def _read_path(path: str) -> pa.Table:
+def _filesystem(path: str) -> tuple[Any, str]:
+    """fsspec's filesystem for ``path`` and the path in it; a URL whose driver is not
+    installed, or whose scheme fsspec does not know, is refused naming what to install."""
     import fsspec.core
+
+    try:
+        return fsspec.core.url_to_fs(path)  # type: ignore[no-any-return]
+    except ImportError as exc:  # fsspec names the package, e.g. "Install s3fs to access S3"
+        scheme = path.partition("://")[0]
+        package = _DRIVERS.get(scheme)
+        hint = f"pip install {package}" if package else str(exc)
+        raise InvalidInput(f"Cannot read {path}: {scheme}:// needs a package: {hint}.") from exc
+    except ValueError as exc:  # "Protocol not known: foo"
+        raise InvalidInput(f"Cannot read {path}: {exc}.") from exc
+
+
+# the packages fsspec needs for the common URL schemes
+_DRIVERS = {
+    "http": "aiohttp",
+    "https": "aiohttp",
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "abfss": "adlfs",
+}
+
+
+def _read_path(path: str) -> pa.Table:
     import pyarrow.dataset as ds
 
-    fs, root = fsspec.core.url_to_fs(path)
-    if not fs.exists(root):
+    fs, root = _filesystem(path)
+    try:
+        found = fs.exists(root)
+    except OSError as exc:  # an unreachable host, refused credentials
+        raise NotFound(f"Cannot read {path}: {exc}") from exc
+    if not found:
         raise NotFound(f"Cannot register {path}: no such file or folder.")
     files = (
         [root]

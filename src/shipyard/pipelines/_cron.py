@@ -52,7 +52,7 @@ def check_zone(name: object) -> ZoneInfo:
         raise InvalidInput(f"timezone must be a zone name like 'Europe/Paris'; got {name!r}.")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise InvalidInput(
             f"timezone must be an IANA zone name like 'UTC' or 'Europe/Paris'; got {name!r}."
         ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import shipyard.models as models
 import shipyard.tracking as sy
 from shipyard.automl import AutoMLResult, automl
 from shipyard.data import make_loans
+from shipyard.errors import InvalidInput
 
 TARGET = "default"
 SENSITIVE = "gender"
@@ -86,6 +88,35 @@ class Options:
     automl_budget: float = 10.0
     serve_requests: int = 200
     canary_requests: int = 1_500
+
+    def __post_init__(self) -> None:
+        """Every knob is checked here, before the quick start changes anything."""
+        _whole("rows", self.rows, MIN_ROWS, MAX_ROWS)
+        _whole("seed", self.seed, 0, MAX_SEED)
+        _whole("serve_requests", self.serve_requests, 1, 100_000)
+        _whole("canary_requests", self.canary_requests, 1, 1_000_000)
+        if not _finite(self.automl_budget) or self.automl_budget <= 0:
+            raise InvalidInput(
+                f"automl_budget must be a positive number of seconds; got {self.automl_budget!r}."
+            )
+        rates = self.learning_rates
+        if not rates or not all(_finite(r) and r > 0 for r in rates):
+            raise InvalidInput(f"learning_rates must be positive numbers; got {rates!r}.")
+
+
+MIN_ROWS, MAX_ROWS = 1_000, 1_000_000
+MAX_SEED = 2**31 - 1  # the steps use seed, seed + 1 and seed + 2
+
+
+def _whole(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(
+            f"{name} must be a whole number from {low:,} to {high:,}; got {value!r}."
+        )
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
