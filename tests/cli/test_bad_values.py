@@ -97,6 +97,8 @@ CASES: list[Any] = [
     "data query 'SELECT * FROM loans@1' --limit -5",
     "data query 'SELECT * FROM loans@1' --register-as 'bad name'",
     "data alias loans@1 'bad alias'",
+    "data accept loans@99",
+    "data accept 'not a ref'",
     "data lineage loans@99",
     # models
     "models list --bogus",

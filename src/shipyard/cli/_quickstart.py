@@ -69,9 +69,9 @@ def _flags(result: QuickstartResult) -> str:
     if not result.drifted_flags:
         return ""
     return (
-        f" Its schema checks flag {result.drifted} on purpose (drifted data leaves the ranges "
-        f"learnt from {result.dataset}): {', '.join(result.drifted_flags)}; the default warn "
-        f"policy stores it with that report (shipyard data validate {result.drifted} "
+        f" {result.drifted} leaves the ranges learnt from {result.dataset} on purpose (it was "
+        f"drifted), so its schema checks warn: {', '.join(result.drifted_flags)}; it is stored "
+        f"with that report (shipyard data validate {result.drifted} "
         f"--against {result.dataset.partition('@')[0]})."
     )
 
