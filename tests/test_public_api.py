@@ -201,6 +201,7 @@ PUBLIC = {
         "load",
         "promote",
         "register",
+        "register_onnx_step",
         "remove_alias",
         "rollback",
         "sample",

@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from shipyard.automl._onnx import convert_date_parts, date_parts_shape
 from shipyard.errors import InvalidInput
+from shipyard.models import register_onnx_step
 
 __all__ = ["ENCODINGS", "DateParts", "column_kinds", "make_preprocessor"]
 
@@ -25,7 +27,8 @@ class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Datetime columns as numbers a model can split on: year, month, day, weekday, hour.
 
     A scikit-learn transformer with no learned state (``fit`` only records the columns), so
-    it is saved with the model and serves exactly as it trained.
+    it is saved with the model and serves exactly as it trained; its ONNX form computes the
+    same parts in the graph (``_onnx.py``).
     """
 
     PARTS = ("year", "month", "day", "dayofweek", "hour")
@@ -47,6 +50,9 @@ class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = input_features if input_features is not None else self.columns_
         return np.asarray([f"{c}_{p}" for c in names for p in self.PARTS], dtype=object)
+
+
+register_onnx_step(DateParts, convert_date_parts, date_parts_shape)
 
 
 def column_kinds(frame: pd.DataFrame) -> dict[str, list[str]]:
