@@ -46,7 +46,7 @@ __all__ = [
 
 LATENCY_CALLS = 200  # one-row calls timed for a p50
 TEXT_TYPES = ("string", "category")  # column types fed to ONNX as strings
-NULL_TEXT = "\x00"  # a null in a text input: no real text value is one NUL character
+NULL_TEXT = "\u2400"  # a null in a text input (SYMBOL FOR NULL: not a real text value)
 NULL_TIME = np.iinfo(np.int64).min  # a null in a datetime input (NaT's own integer)
 
 Feed = Callable[[Columns], dict[str, np.ndarray]]
@@ -324,8 +324,14 @@ def run_converter(package: str, model: Any, convert: Callable[[], Any]) -> tuple
     converter = f"{package} {require(package).__version__}"
     try:
         proto = convert()
-    except ExportRefused:
-        raise
+    except ExportRefused as exc:
+        if "step" not in exc.report:
+            raise
+        error = str(exc)  # a step of the model: say which converter, and which model
+        raise ExportRefused(
+            f"{converter} cannot convert the {type(model).__name__}: {error}",
+            {"converter": converter, **exc.report, "error": error},
+        ) from exc
     except Exception as exc:  # converters raise many unrelated types
         error = one_line(f"{type(exc).__name__}: {exc}")
         raise ExportRefused(

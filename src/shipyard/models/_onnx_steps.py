@@ -96,9 +96,10 @@ def converter_tables(model: Any) -> tuple[dict[type, Any], dict[type, Any]]:
         else:
             path = next(p for p, s in names.items() if type(s) is kind)
             raise ExportRefused(
-                f"Step {path!r} ({kind.__name__}) has no ONNX converter: neither skl2onnx nor "
+                f"step {path!r} ({kind.__name__}) has no ONNX converter: neither skl2onnx nor "
                 "Shipyard knows how to write it as ONNX operators. Keep serving the native "
-                "flavor, or register one with shipyard.models.register_onnx_step."
+                "flavor, or register one with shipyard.models.register_onnx_step.",
+                {"step": path},
             )
         converters[kind] = _naming(convert, names)
         shapes[kind] = _naming(shape, names)
@@ -146,7 +147,8 @@ def _naming(function: Any, names: Mapping[str, Any]) -> Callable[..., Any]:
             path = paths.get(id(raw), type(raw).__name__)
             why = one_line(f"{type(exc).__name__}: {exc}")
             raise ExportRefused(
-                f"Step {path!r} ({type(raw).__name__}) cannot be written as ONNX: {why}",
+                f"step {path!r} ({type(raw).__name__}) cannot be written as ONNX: {why}. Keep "
+                "serving the native flavor, or build the model from steps the converter supports",
                 {"step": path, "error": why},
             ) from exc
 
