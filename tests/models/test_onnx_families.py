@@ -5,6 +5,8 @@ nulls and unseen values. A step no converter handles is refused in one line nami
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -169,3 +171,26 @@ def test_date_parts_in_the_graph_equal_pandas_over_centuries() -> None:
     got = session.run(None, feed)[0]
 
     np.testing.assert_array_equal(got, model.transform(frame).astype(np.float32))
+
+
+def test_served_through_onnx_with_dates_and_nulls_as_json(tmp_path: Path) -> None:
+    """Serving runs the stored ONNX form on JSON records: ISO dates, nulls, unseen text."""
+    import httpx
+
+    from shipyard import serving
+
+    frame = _frame(ROWS, seed=5)
+    data = frame.drop(columns="score").assign(target=_target(frame, "binary"))
+    model = estimator("lightgbm", "classification").set_params(**SMALL["lightgbm"])
+    version = sy.models.register("served", sy.train(model, data=data, target="target"))
+    sy.models.export(version.ref, "onnx")
+    rows = _unusual(frame.drop(columns="score"))
+    records = json.loads(rows.to_json(orient="records", date_format="iso"))
+    app = serving.create_app(version.ref, poll=0, log_dir=tmp_path)
+
+    with serving.background(app) as url, httpx.Client(base_url=url) as client:
+        answer = client.post("/predict", json={"records": records}).json()
+
+    native = sy.models.load(version.ref)
+    np.testing.assert_allclose(answer["probabilities"], native.predict_proba(rows), atol=1e-5)
+    assert answer["predictions"] == native.predict(rows).tolist()
