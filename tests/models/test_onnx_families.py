@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 import shipyard as sy
 from shipyard.automl import DateParts, estimator
@@ -148,6 +149,23 @@ def test_a_step_without_a_converter_is_refused_in_one_line_naming_it() -> None:
     assert (
         "cannot convert the Pipeline: step 'prep/double' (Doubler) has no ONNX converter" in message
     )
+
+
+def test_a_step_its_converter_refuses_is_named_with_the_reason_in_one_line() -> None:
+    frame = _frame(ROWS, seed=3)
+    X, y = frame[["amount", "visits"]].fillna(0.0), _target(frame, "binary")
+    prep = ColumnTransformer([("log", FunctionTransformer(np.log1p), ["amount", "visits"])])
+    model = Pipeline([("prep", prep), ("model", LogisticRegression())]).fit(X, y)
+    version = sy.models.register("logs", model, X=X, y=y)
+
+    with pytest.raises(ExportRefused) as refused:
+        sy.models.export(version.ref, "onnx")
+
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "step 'prep/log' (FunctionTransformer) cannot be written as ONNX" in message
+    assert "not supported unless the transform function is None" in message
+    assert refused.value.report["step"] == "prep/log"
 
 
 def test_date_parts_in_the_graph_equal_pandas_over_centuries() -> None:

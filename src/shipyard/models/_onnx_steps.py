@@ -77,6 +77,7 @@ def converter_tables(model: Any) -> tuple[dict[type, Any], dict[type, Any]]:
     Raises:
         ExportRefused: a step no converter handles.
     """
+    from skl2onnx._parse import sklearn_parsers_map
     from skl2onnx._supported_operators import sklearn_operator_name_map
     from skl2onnx.common._registration import get_converter, get_shape_calculator
 
@@ -93,6 +94,8 @@ def converter_tables(model: Any) -> tuple[dict[type, Any], dict[type, Any]]:
         elif kind in sklearn_operator_name_map:
             alias = sklearn_operator_name_map[kind]
             convert, shape = get_converter(alias), get_shape_calculator(alias)
+        elif kind in sklearn_parsers_map:  # parsed into other operators (a wrapper)
+            continue
         else:
             path = next(p for p, s in names.items() if type(s) is kind)
             raise ExportRefused(
@@ -106,9 +109,10 @@ def converter_tables(model: Any) -> tuple[dict[type, Any], dict[type, Any]]:
     return converters, shapes
 
 
-def step_names(model: Any, prefix: str = "") -> dict[str, Any]:
-    """The leaf steps of a Pipeline, ColumnTransformer or FeatureUnion, by path."""
-    return dict(_leaves(model, prefix))
+def step_names(model: Any) -> dict[str, Any]:
+    """The leaf steps of a Pipeline, ColumnTransformer or FeatureUnion, by path
+    (``preprocess/numeric/simpleimputer``); a model of one step under its class name."""
+    return dict(_leaves(model, ""))
 
 
 def _leaves(model: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -148,7 +152,8 @@ def _naming(function: Any, names: Mapping[str, Any]) -> Callable[..., Any]:
             why = one_line(f"{type(exc).__name__}: {exc}")
             raise ExportRefused(
                 f"step {path!r} ({type(raw).__name__}) cannot be written as ONNX: {why}. Keep "
-                "serving the native flavor, or build the model from steps the converter supports",
+                "serving the native flavor, or build the model from steps the converter "
+                "supports.",
                 {"step": path, "error": why},
             ) from exc
 
