@@ -3,7 +3,8 @@
 skops's loader builds only types on an allow-list (scikit-learn, NumPy, SciPy, LightGBM,
 XGBoost, Shipyard) or types the registering user trusted by name. Pickle is used only when
 asked for (``serialization="pickle"``); the registry loads it only after the artifact's
-sha256 matches the version's record. ONNX conversion is skl2onnx's.
+sha256 matches the version's record. ONNX conversion is skl2onnx's, with the converters
+of ``_onnx_steps.py`` for steps it lacks or mishandles; each input column is one graph input.
 """
 
 from __future__ import annotations
