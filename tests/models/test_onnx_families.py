@@ -54,6 +54,9 @@ def _frame(rows: int, seed: int) -> pd.DataFrame:
             "city": city,
             "joined": pd.to_datetime(seconds, unit="s"),
             "mobile": rng.random(rows) < 0.3,
+            "autopay": pd.array(  # nullable booleans
+                np.where(rng.random(rows) < 0.1, None, rng.random(rows) < 0.5), dtype="boolean"
+            ),
             "score": score,
         }
     )
@@ -73,6 +76,7 @@ def _unusual(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows with nulls in every nullable column and text values training never saw."""
     rows = frame.iloc[:6].copy()
     rows["amount"] = np.nan
+    rows["autopay"] = pd.array([None, True, None, False, None, None], dtype="boolean")
     rows["plan"] = [None, "enterprise", "", "basic", None, "trial"]
     rows["city"] = ["nowhere", "city_00", "city_99", "x", "city_05", "elsewhere"]
     rows["tier"] = pd.Categorical([None, "gold", None, "bronze", None, None], ["bronze", "gold"])

@@ -5,6 +5,9 @@
   imputed where NaN (or the declared missing value), text where it is :data:`NULL_TEXT`
   (how the feed passes a null), columns with no statistic are dropped as scikit-learn does,
   and the indicator columns follow.
+- ``OneHotEncoder`` of numbers or booleans whose categories hold a null (a nullable
+  boolean column): skl2onnx casts categories to integers and fails on NaN. Here each
+  category is compared (NaN by ``IsNaN``), dropped ones left out; others go to skl2onnx.
 - ``TargetEncoder``: skl2onnx converts binary and continuous targets only. Here every
   target type, multiclass included (one column per feature and class, in scikit-learn's
   order); unknown values get the target mean, as in scikit-learn.
@@ -18,11 +21,12 @@ import math
 from typing import Any
 
 import numpy as np
+from skl2onnx.common._registration import get_converter, get_shape_calculator
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from skl2onnx.operator_converters.common import concatenate_variables
 from skl2onnx.proto import onnx_proto
 from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import TargetEncoder
+from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
 from shipyard.models._onnx import NULL_TEXT
 
@@ -83,6 +87,52 @@ def convert_imputer(scope: Any, operator: Any, container: Any) -> None:
         as_float = _name(scope, "indicator")
         container.add_node("Cast", [flags], [as_float], to=onnx_proto.TensorProto.FLOAT)
         parts.append(as_float)
+    container.add_node("Concat", parts, [operator.outputs[0].full_name], axis=1)
+
+
+def _onehot_kept(operator: Any) -> list[list[Any]] | None:
+    """Each feature's output categories, when Shipyard converts this encoder (numbers with
+    a null category); None when skl2onnx does."""
+    op = operator.raw_operator
+    numeric = not isinstance(operator.inputs[0].type, StringTensorType)
+    nulls = any(_is_null(c) for cats in op.categories_ for c in cats)
+    if not (numeric and nulls) or getattr(op, "_infrequent_enabled", False):
+        return None
+    drops = op.drop_idx_ if op.drop_idx_ is not None else [None] * len(op.categories_)
+    return [
+        [c for i, c in enumerate(cats) if drop is None or i != drop]
+        for cats, drop in zip(op.categories_, drops, strict=True)
+    ]
+
+
+def onehot_shape(operator: Any) -> None:
+    kept = _onehot_kept(operator)
+    if kept is None:
+        get_shape_calculator("SklearnOneHotEncoder")(operator)
+        return
+    rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = FloatTensorType([rows, sum(map(len, kept))])
+
+
+def convert_onehot(scope: Any, operator: Any, container: Any) -> None:
+    kept = _onehot_kept(operator)
+    if kept is None:
+        get_converter("SklearnOneHotEncoder")(scope, operator, container)
+        return
+    x = concatenate_variables(scope, operator.inputs, container)
+    parts = []
+    for feature, categories in enumerate(kept):
+        column = _columns(scope, container, x, np.array([feature]), -1)
+        for category in categories:
+            hit = _name(scope, "is_category")
+            if _is_null(category):
+                container.add_node("IsNaN", [column], [hit])
+            else:
+                value = _constant(scope, container, np.array([float(category)], np.float32))
+                container.add_node("Equal", [column, value], [hit])
+            flag = _name(scope, "onehot")
+            container.add_node("Cast", [hit], [flag], to=onnx_proto.TensorProto.FLOAT)
+            parts.append(flag)
     container.add_node("Concat", parts, [operator.outputs[0].full_name], axis=1)
 
 
@@ -158,5 +208,6 @@ def _is_null(value: Any) -> bool:
 #: type -> (converter, shape calculator), used instead of skl2onnx's
 REPLACED: dict[type, tuple[Any, Any]] = {
     SimpleImputer: (convert_imputer, imputer_shape),
+    OneHotEncoder: (convert_onehot, onehot_shape),
     TargetEncoder: (convert_target_encoder, target_encoder_shape),
 }
