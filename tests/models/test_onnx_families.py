@@ -43,6 +43,8 @@ def _frame(rows: int, seed: int) -> pd.DataFrame:
     city = rng.choice([f"city_{i:02d}" for i in range(40)], rows)  # > 30 values: wide
     # hours apart from 1969 to 1971: the epoch's floor division and every part move
     seconds = rng.integers(-400 * 86_400, 400 * 86_400, rows)
+    joined = pd.Series(pd.to_datetime(seconds, unit="s"))
+    joined[rng.random(rows) < 0.05] = pd.NaT
     tier = pd.Categorical(rng.choice(["gold", "bronze", None], rows, p=[0.5, 0.4, 0.1]))
     score = np.nan_to_num(amount, nan=800.0) / 500 + (plan == "pro") + rng.normal(0, 0.5, rows)
     return pd.DataFrame(
@@ -52,7 +54,7 @@ def _frame(rows: int, seed: int) -> pd.DataFrame:
             "plan": pd.array(plan, dtype=object),
             "tier": tier,  # a category column, with nulls
             "city": city,
-            "joined": pd.to_datetime(seconds, unit="s"),
+            "joined": joined,
             "mobile": rng.random(rows) < 0.3,
             "autopay": pd.array(  # nullable booleans
                 np.where(rng.random(rows) < 0.1, None, rng.random(rows) < 0.5), dtype="boolean"
@@ -76,6 +78,7 @@ def _unusual(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows with nulls in every nullable column and text values training never saw."""
     rows = frame.iloc[:6].copy()
     rows["amount"] = np.nan
+    rows["joined"] = rows["joined"].where(rows.index % 2 == 0)  # NaT in every other row
     rows["autopay"] = pd.array([None, True, None, False, None, None], dtype="boolean")
     rows["plan"] = [None, "enterprise", "", "basic", None, "trial"]
     rows["city"] = ["nowhere", "city_00", "city_99", "x", "city_05", "elsewhere"]

@@ -89,7 +89,8 @@ def make_preprocessor(
     with ``scale``, standardisation. Booleans: one 0/1 column. Text and categories: the most
     frequent value for nulls, then one-hot (unknown values ignored; columns with more than 30
     values are target-encoded), ordinal (unknown values as -1) or target encoding. Datetimes:
-    their parts (scaled with ``scale``).
+    their parts (median imputation with indicators when a date is missing; scaled with
+    ``scale``).
 
     Args:
         frame: the training features (not the target).
@@ -141,8 +142,14 @@ def make_preprocessor(
     if target:
         steps.append(("target", make_pipeline(_most_frequent(), TargetEncoder()), target))
     if kinds["datetime"]:
-        dates = make_pipeline(DateParts(), StandardScaler()) if scale else DateParts()
-        steps.append(("dates", dates, kinds["datetime"]))
+        dated: list[Any] = [DateParts()]
+        if frame[kinds["datetime"]].isna().to_numpy().any():  # no NaN reaches the model
+            dated.append(SimpleImputer(strategy="median", add_indicator=True))
+        if scale:
+            dated.append(StandardScaler())
+        steps.append(
+            ("dates", make_pipeline(*dated) if len(dated) > 1 else dated[0], kinds["datetime"])
+        )
     if not steps:
         raise InvalidInput("There are no feature columns to train on.")
     return ColumnTransformer(steps, remainder="drop", verbose_feature_names_out=False)
