@@ -39,31 +39,7 @@ def convert_date_parts(scope: Any, operator: Any, container: Any) -> None:
     width = sum(v.get_second_dimension() or 1 for v in operator.inputs)
     null = graph.node("Equal", [seconds, graph.ints(NULL_TIME)])
     days, of_day = graph.floor_div(seconds, DAY)
-    z = graph.add(days, 719_468)
-    era, _ = graph.floor_div(z, 146_097)
-    doe = graph.node("Sub", [z, graph.mul(era, 146_097)])  # day of era, 0..146096
-    yoe = graph.div(  # year of era, 0..399
-        graph.node(
-            "Sub",
-            [
-                graph.node("Add", [graph.node("Sub", [doe, graph.div(doe, 1460)]),
-                                   graph.div(doe, 36_524)]),
-                graph.div(doe, 146_096),
-            ],
-        ),
-        365,
-    )  # fmt: skip
-    year_start = graph.node(
-        "Add",
-        [graph.mul(yoe, 365), graph.node("Sub", [graph.div(yoe, 4), graph.div(yoe, 100)])],
-    )
-    doy = graph.node("Sub", [doe, year_start])  # day of year from March 1st, 0..365
-    mp = graph.div(graph.add(graph.mul(doy, 5), 2), 153)  # month from March, 0..11
-    day = graph.add(graph.node("Sub", [doy, graph.div(graph.add(graph.mul(mp, 153), 2), 5)]), 1)
-    late = graph.node("Cast", [graph.node("Less", [mp, graph.ints(10)])], to=7)  # int64
-    month = graph.node("Sub", [graph.add(mp, -9), graph.mul(late, -12)])  # mp+3 or mp-9
-    early = graph.node("Cast", [graph.node("LessOrEqual", [month, graph.ints(2)])], to=7)
-    year = graph.node("Add", [graph.mul(era, 400), graph.node("Add", [yoe, early])])
+    year, month, day = _civil(graph, days)
     weekday, _ = graph.floor_div(graph.add(days, 3), 7, remainder_only=True)  # 1970-01-01: Thu
     hour = graph.div(of_day, 3_600)
     parts = {"year": year, "month": month, "day": day, "dayofweek": weekday, "hour": hour}
@@ -81,6 +57,26 @@ def convert_date_parts(scope: Any, operator: Any, container: Any) -> None:
         [operator.outputs[0].full_name],
         name=scope.get_unique_operator_name("Reshape"),
     )
+
+
+def _civil(graph: _Graph, days: str) -> tuple[str, str, str]:
+    """Year, month and day of days since 1970-01-01 (H. Hinnant's ``civil_from_days``):
+    eras of 400 years from 0000-03-01, every division exact or of non-negative numbers."""
+    era, _ = graph.floor_div(graph.add(days, 719_468), 146_097)
+    doe = graph.minus(graph.add(days, 719_468), graph.mul(era, 146_097))  # 0..146096
+    leap_days = graph.minus(graph.plus(graph.div(doe, 1460), graph.div(doe, 146_096)),
+                            graph.div(doe, 36_524))  # fmt: skip
+    yoe = graph.div(graph.minus(doe, leap_days), 365)  # year of the era, 0..399
+    year_start = graph.plus(graph.mul(yoe, 365), graph.minus(graph.div(yoe, 4),
+                                                             graph.div(yoe, 100)))  # fmt: skip
+    doy = graph.minus(doe, year_start)  # day of the year from March 1st, 0..365
+    mp = graph.div(graph.add(graph.mul(doy, 5), 2), 153)  # month from March, 0..11
+    day = graph.add(graph.minus(doy, graph.div(graph.add(graph.mul(mp, 153), 2), 5)), 1)
+    before_january = graph.node("Cast", [graph.node("Less", [mp, graph.ints(10)])], to=7)
+    month = graph.plus(graph.add(mp, -9), graph.mul(before_january, 12))  # mp+3 or mp-9
+    in_next_year = graph.node("Cast", [graph.node("LessOrEqual", [month, graph.ints(2)])], to=7)
+    year = graph.plus(graph.mul(era, 400), graph.plus(yoe, in_next_year))
+    return year, month, day
 
 
 def torch_mlp_shape(operator: Any) -> None:
@@ -156,6 +152,12 @@ class _Graph:
 
     def texts(self, values: np.ndarray) -> str:
         return self._const(8, np.asarray([str(v).encode() for v in values], dtype=object), "text")
+
+    def plus(self, x: str, y: str) -> str:
+        return self.node("Add", [x, y])
+
+    def minus(self, x: str, y: str) -> str:
+        return self.node("Sub", [x, y])
 
     def add(self, x: str, value: int) -> str:
         return self.node("Add", [x, self.ints(value)])
