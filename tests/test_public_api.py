@@ -202,6 +202,7 @@ PUBLIC = {
         "load",
         "promote",
         "register",
+        "register_onnx_step",
         "remove_alias",
         "rollback",
         "sample",

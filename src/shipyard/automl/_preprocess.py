@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from shipyard.automl._onnx import convert_date_parts, date_parts_shape
 from shipyard.errors import InvalidInput
+from shipyard.models import register_onnx_step
 
 __all__ = ["ENCODINGS", "DateParts", "column_kinds", "make_preprocessor"]
 
@@ -25,7 +27,8 @@ class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Datetime columns as numbers a model can split on: year, month, day, weekday, hour.
 
     A scikit-learn transformer with no learned state (``fit`` only records the columns), so
-    it is saved with the model and serves exactly as it trained.
+    it is saved with the model and serves exactly as it trained; its ONNX form computes the
+    same parts in the graph (``_onnx.py``).
     """
 
     PARTS = ("year", "month", "day", "dayofweek", "hour")
@@ -47,6 +50,9 @@ class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = input_features if input_features is not None else self.columns_
         return np.asarray([f"{c}_{p}" for c in names for p in self.PARTS], dtype=object)
+
+
+register_onnx_step(DateParts, convert_date_parts, date_parts_shape)
 
 
 def column_kinds(frame: pd.DataFrame) -> dict[str, list[str]]:
@@ -83,7 +89,8 @@ def make_preprocessor(
     with ``scale``, standardisation. Booleans: one 0/1 column. Text and categories: the most
     frequent value for nulls, then one-hot (unknown values ignored; columns with more than 30
     values are target-encoded), ordinal (unknown values as -1) or target encoding. Datetimes:
-    their parts (scaled with ``scale``).
+    their parts (median imputation with indicators when a date is missing; scaled with
+    ``scale``).
 
     Args:
         frame: the training features (not the target).
@@ -135,8 +142,14 @@ def make_preprocessor(
     if target:
         steps.append(("target", make_pipeline(_most_frequent(), TargetEncoder()), target))
     if kinds["datetime"]:
-        dates = make_pipeline(DateParts(), StandardScaler()) if scale else DateParts()
-        steps.append(("dates", dates, kinds["datetime"]))
+        dated: list[Any] = [DateParts()]
+        if frame[kinds["datetime"]].isna().to_numpy().any():  # no NaN reaches the model
+            dated.append(SimpleImputer(strategy="median", add_indicator=True))
+        if scale:
+            dated.append(StandardScaler())
+        steps.append(
+            ("dates", make_pipeline(*dated) if len(dated) > 1 else dated[0], kinds["datetime"])
+        )
     if not steps:
         raise InvalidInput("There are no feature columns to train on.")
     return ColumnTransformer(steps, remainder="drop", verbose_feature_names_out=False)

@@ -6,8 +6,9 @@ decay and a validation curve per epoch that the search prunes on (``curve_bar``:
 whose best validation loss so far is worse than the median of earlier trials at the same
 epoch). Early stopping keeps the best epoch's weights.
 
-Fitted weights are NumPy arrays and prediction is a NumPy forward pass, so a registered model
-loads and predicts without PyTorch, and skops stores it as plain arrays, never pickled tensors.
+Fitted weights are NumPy arrays and prediction is a NumPy forward pass (its ONNX form is
+the same pass, ``_onnx.py``), so a registered model loads and predicts without PyTorch,
+and skops stores it as plain arrays, never pickled tensors.
 Written here rather than taken from skorch: skorch keeps the torch module in the fitted
 estimator (pickled on save), which the registry's safe serialization refuses.
 """
@@ -21,7 +22,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
+from shipyard.automl._onnx import convert_torch_mlp, torch_mlp_shape
 from shipyard.errors import InvalidInput
+from shipyard.models import register_onnx_step
 
 __all__ = ["ACTIVATIONS", "TorchMLPClassifier", "TorchMLPRegressor", "torch_available"]
 
@@ -250,6 +253,10 @@ class TorchMLPRegressor(RegressorMixin, _TorchMLP):  # type: ignore[misc]
 
     def predict(self, X: Any) -> np.ndarray:
         return self._forward(X)[:, 0] * self.y_scale_ + self.y_mean_
+
+
+register_onnx_step(TorchMLPClassifier, convert_torch_mlp, torch_mlp_shape, classifier=True)
+register_onnx_step(TorchMLPRegressor, convert_torch_mlp, torch_mlp_shape)
 
 
 def _dense(X: Any) -> np.ndarray:

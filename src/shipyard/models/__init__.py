@@ -39,6 +39,7 @@ from shipyard.models._flavor_python import PythonModel
 from shipyard.models._flavors import FLAVORS
 from shipyard.models._loaded import LoadedModel
 from shipyard.models._onnx import ExportRefused
+from shipyard.models._onnx_steps import register_onnx_step
 from shipyard.models._signature import ColumnSpec, Signature, infer_signature
 from shipyard.models._store import ModelStore
 from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
@@ -71,6 +72,7 @@ __all__ = [
     "load",
     "promote",
     "register",
+    "register_onnx_step",
     "remove_alias",
     "rollback",
     "sample",

@@ -3,7 +3,8 @@
 skops's loader builds only types on an allow-list (scikit-learn, NumPy, SciPy, LightGBM,
 XGBoost, Shipyard) or types the registering user trusted by name. Pickle is used only when
 asked for (``serialization="pickle"``); the registry loads it only after the artifact's
-sha256 matches the version's record. ONNX conversion is skl2onnx's.
+sha256 matches the version's record. ONNX conversion is skl2onnx's, with the converters
+of ``_onnx_steps.py`` for steps it lacks or mishandles; each input column is one graph input.
 """
 
 from __future__ import annotations
@@ -144,11 +145,12 @@ class SklearnFlavor:
 
 
 def _convert(model: Any, signature: Signature) -> Any:
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from skl2onnx import convert_sklearn, get_latest_tested_opset_version
     from sklearn.base import is_classifier
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
+
+    from shipyard.models._onnx_steps import converter_tables
 
     first = last = model
     while isinstance(first, Pipeline):
@@ -157,18 +159,37 @@ def _convert(model: Any, signature: Signature) -> Any:
         last = last.steps[-1][1]
     named = getattr(model, "feature_names_in_", None) is not None
     if named and isinstance(first, ColumnTransformer):  # it selects columns by name
-        types = [
-            (c.name, (StringTensorType if c.type in TEXT_TYPES else FloatTensorType)([None, 1]))
-            for c in signature.inputs
-        ]
+        types = [(c.name, _input_type(c.type)) for c in signature.inputs]
     else:
+        from skl2onnx.common.data_types import FloatTensorType
+
         width = getattr(model, "n_features_in_", len(signature.inputs))
         one_matrix(signature, type(model).__name__, width, codes=False)
         types = [("input", FloatTensorType([None, len(signature.inputs)]))]
     options = {id(last): {"zipmap": False}} if is_classifier(last) else None
+    converters, shapes = converter_tables(model)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", _BOOL_AS_INT, DeprecationWarning)
-        return convert_sklearn(model, initial_types=types, options=options)
+        return convert_sklearn(
+            model,
+            initial_types=types,
+            options=options,
+            # onnxmltools' tree converters (LightGBM, XGBoost in a Pipeline) write ai.onnx.ml 3
+            target_opset={"": get_latest_tested_opset_version(), "ai.onnx.ml": 3},
+            custom_conversion_functions=converters,
+            custom_shape_calculators=shapes,
+        )
+
+
+def _input_type(kind: str) -> Any:
+    """The graph input of one signature column (see ``_onnx.py`` for how each is fed)."""
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+
+    if kind in TEXT_TYPES:
+        return StringTensorType([None, 1])
+    if kind == "datetime":
+        return Int64TensorType([None, 1])  # seconds since the epoch
+    return FloatTensorType([None, 1])
 
 
 # -- examples for the contract battery ------------------------------------------------------

@@ -6,10 +6,12 @@ microseconds over ONNX Runtime itself. Each flavor converts its own models
 predicts what the original does; quantization lives in ``_quantize.py``.
 
 Input layouts: one input per signature column, named like it, for scikit-learn pipelines
-that select columns by name (numbers as float32, which the converters concatenate into one
-float tensor; integers are exact up to 2**24; text as strings); otherwise one float32
-matrix, a column per signature input (one feed runs faster than many), with category
-columns as codes: the index in ``ColumnSpec.categories``, NaN for null or unknown.
+that select columns by name (numbers and booleans as float32, which the converters
+concatenate into one float tensor; integers are exact up to 2**24; nulls as NaN; text as
+strings, a null as :data:`NULL_TEXT`; datetimes as int64 seconds since the Unix epoch, a
+null as the smallest int64); otherwise one float32 matrix, a column per signature input
+(one feed runs faster than many), with category columns as codes: the index in
+``ColumnSpec.categories``, NaN for null or unknown.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.models._signature import Columns, Signature
 
 __all__ = [
+    "NULL_TEXT",
+    "NULL_TIME",
     "TEXT_TYPES",
     "ExportRefused",
     "ExportResult",
     "OnnxPredictor",
+    "one_line",
     "one_matrix",
     "p50_us",
     "require",
@@ -40,6 +46,8 @@ __all__ = [
 
 LATENCY_CALLS = 200  # one-row calls timed for a p50
 TEXT_TYPES = ("string", "category")  # column types fed to ONNX as strings
+NULL_TEXT = "\u2400"  # a null in a text input (SYMBOL FOR NULL: not a real text value)
+NULL_TIME = np.iinfo(np.int64).min  # a null in a datetime input (NaT's own integer)
 
 Feed = Callable[[Columns], dict[str, np.ndarray]]
 
@@ -213,22 +221,24 @@ def _declared_classes(data: bytes) -> list[Any] | None:
 def _feeder(meta: Mapping[str, Any], signature: Signature) -> Feed:
     """A function from validated columns to the session's feed, worked out once."""
     inputs = meta["inputs"]
-    types = {c.name: c.type for c in signature.inputs}
-    dates = [n for f in inputs for n in f["columns"] if types[n] == "datetime"]
-    if dates:
-        raise InvalidInput(
-            f"Columns {dates} hold datetimes, which ONNX models cannot take; derive numeric "
-            "features (e.g. day of week) in the training frame and register that model."
-        )
+    specs = {c.name: c for c in signature.inputs}
     codes = {n: {c: float(i) for i, c in enumerate(cats)}.get for n, cats in meta["codes"].items()}
     if len(inputs) == 1 and len(inputs[0]["columns"]) > 1:
+        dates = [n for n in inputs[0]["columns"] if specs[n].type == "datetime"]
+        if dates:
+            raise InvalidInput(
+                f"Columns {dates} hold datetimes, which a graph taking one float matrix cannot "
+                "take; take them as int64 inputs named like the columns, or derive numeric "
+                "features (e.g. day of week) in the training frame and register that model."
+            )
         return _matrix(inputs[0], codes)
-    plain, coded, text = [], [], []
+    plain, coded, converted = [], [], []
     for f in inputs:
         (column,) = f["columns"]
         at = (slice(None), None) if f["rank"] == 2 else slice(None)
-        if f["dtype"] == "string":
-            text.append((f["name"], column, at))
+        convert = _converter(specs[column], f["dtype"])
+        if convert is not None:
+            converted.append((f["name"], column, at, convert))
         elif column in codes:
             coded.append((f["name"], column, at, np.dtype(f["dtype"]), codes[column]))
         else:
@@ -236,13 +246,50 @@ def _feeder(meta: Mapping[str, Any], signature: Signature) -> Feed:
 
     def feed(c: Columns) -> dict[str, np.ndarray]:
         out = {name: c[column].astype(dtype)[at] for name, column, at, dtype in plain}
-        for name, column, at in text:
-            out[name] = c[column][at]
+        for name, column, at, convert in converted:
+            out[name] = convert(c[column])[at]
         for name, column, at, dtype, get in coded:
             out[name] = np.array([get(v, math.nan) for v in c[column]], dtype)[at]
         return out
 
     return feed
+
+
+def _converter(spec: Any, dtype: str) -> Callable[[np.ndarray], np.ndarray] | None:
+    """How a validated column becomes its graph input, when ``astype`` is not enough."""
+    if dtype == "string":
+        return _text_input if spec.nullable else _same
+    if spec.type == "datetime":
+        if dtype != "int64":
+            raise InvalidInput(
+                f"Column {spec.name!r} holds datetimes; the graph's input for it is {dtype}, "
+                "expected int64 (seconds since the Unix epoch)."
+            )
+        return _epoch_seconds
+    if spec.type == "bool" and spec.nullable:
+        return lambda values: _bool_input(values, np.dtype(dtype))
+    return None
+
+
+def _same(values: np.ndarray) -> np.ndarray:
+    return values
+
+
+def _text_input(values: np.ndarray) -> np.ndarray:
+    missing = pd.isna(values)
+    return np.where(missing, NULL_TEXT, values) if missing.any() else values
+
+
+def _epoch_seconds(values: np.ndarray) -> np.ndarray:
+    """Datetimes as int64 seconds since the epoch; NaT stays the smallest int64."""
+    seconds = np.asarray(values, dtype="datetime64[s]")
+    return seconds.view(np.int64)
+
+
+def _bool_input(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+    if values.dtype.kind == "b":
+        return values.astype(dtype)
+    return np.array([math.nan if pd.isna(v) else float(v) for v in values], dtype)
 
 
 def _matrix(spec: Mapping[str, Any], codes: Mapping[str, Callable[..., Any]]) -> Feed:
@@ -277,10 +324,16 @@ def run_converter(package: str, model: Any, convert: Callable[[], Any]) -> tuple
     converter = f"{package} {require(package).__version__}"
     try:
         proto = convert()
-    except ExportRefused:
-        raise
+    except ExportRefused as exc:
+        if "step" not in exc.report:
+            raise
+        error = str(exc)  # a step of the model: say which converter, and which model
+        raise ExportRefused(
+            f"{converter} cannot convert the {type(model).__name__}: {error}",
+            {"converter": converter, **exc.report, "error": error},
+        ) from exc
     except Exception as exc:  # converters raise many unrelated types
-        error = f"{type(exc).__name__}: {exc}"
+        error = one_line(f"{type(exc).__name__}: {exc}")
         raise ExportRefused(
             f"{converter} cannot convert the {type(model).__name__}: {error}. Keep serving "
             "the native flavor, or build the model from steps the converter supports.",
@@ -307,6 +360,12 @@ def one_matrix(signature: Signature, what: str, features: int, *, codes: bool) -
 
 
 # -- shared -------------------------------------------------------------------------
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """A converter's message on one line (cut at ``limit`` characters), without its full stop."""
+    flat = " ".join(text.split()).rstrip(".")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def require(module: str) -> Any:

@@ -257,6 +257,8 @@ class Signature:
             values = columns[spec.name]
             if spec.type == "category":
                 data[spec.name] = as_categorical(spec, values)
+            elif spec.type == "bool" and values.dtype.kind == "O":  # nulls: pandas' own
+                data[spec.name] = pd.array(values, dtype="boolean")  # nullable booleans
             else:
                 data[spec.name] = values
         return pd.DataFrame(data, copy=False)
