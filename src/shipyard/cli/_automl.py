@@ -10,7 +10,6 @@ from rich.text import Text
 
 from shipyard import models
 from shipyard.automl import FAMILIES
-from shipyard.automl import automl as search
 from shipyard.cli._common import console, handle_errors, number, print_json, table
 
 FAMILY_HELP = f"Model families to search: {', '.join(FAMILIES)}."
@@ -35,6 +34,8 @@ def automl_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Search model families and hyper-parameters; print the leaderboard."""
+    from shipyard.automl import automl as search
+
     status = Text("starting")
     with Live(status, console=console, transient=True, refresh_per_second=4) as live:
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from shipyard import quickstart
 from shipyard.cli._common import console, handle_errors, number
 from shipyard.config import get_settings
-from shipyard.quickstart import QuickstartResult
+
+if TYPE_CHECKING:
+    from shipyard.quickstart import QuickstartResult
 
 
 @handle_errors
@@ -29,6 +31,8 @@ def quickstart_cmd(
 
 def _run_with_progress(rows: int, seed: int, automl_budget: float) -> QuickstartResult:
     """``quickstart.run`` under a progress bar: one tick per stage line."""
+    from shipyard import quickstart
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from shipyard import models
-from shipyard.automl import ESTIMATORS, train
+from shipyard.automl import ESTIMATORS
 from shipyard.cli._common import console, handle_errors, number, print_json, table
 
 
@@ -25,6 +25,8 @@ def train_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Train one model with its preprocessing inside it; print its scores per fold."""
+    from shipyard.automl import train
+
     with console.status(f"Training {model} on {dataset}..."):
         result = train(
             model,
