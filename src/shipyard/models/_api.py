@@ -9,9 +9,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shipyard import data as datasets_api
 from shipyard._refs import check_name, parse_ref
@@ -20,27 +18,18 @@ from shipyard.config import current_user, get_settings, on_reset
 from shipyard.errors import IntegrityError, InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._backend import ModelBackend
-from shipyard.models._flavor import Flavor
-from shipyard.models._flavors import flavor_for, get_flavor
-from shipyard.models._inputs import (
-    check_signature,
-    dataset_version,
-    head,
-    run_lineage,
-    signature_of,
-    store_files,
-    store_sample,
-    training_frame,
-    unpack,
-)
-from shipyard.models._loaded import LoadedModel
-from shipyard.models._onnx import OnnxPredictor
-from shipyard.models._signature import Signature
 from shipyard.models._store import ModelStore, NewModelVersion, check_alias, check_stage
 from shipyard.models._trust import check_trusted, note_registered
 from shipyard.models._types import Model, ModelEvent, ModelVersion
 from shipyard.store import default_artifacts, default_database
 from shipyard.tracking import Run, get_run
+
+if TYPE_CHECKING:  # the functions that use them import them: listings need no pandas, NumPy
+    import pandas as pd
+
+    from shipyard.models._flavor import Flavor
+    from shipyard.models._loaded import LoadedModel
+    from shipyard.models._signature import Signature
 
 __all__ = [
     "compare",
@@ -142,6 +131,9 @@ def register(
         >>> v.ref                                                         # doctest: +SKIP
         'churn@1'
     """
+    from shipyard.models._flavors import flavor_for
+    from shipyard.models._inputs import unpack
+
     check_name("Model", name)
     model, X, y, run, datasets = unpack(model, X=X, y=y, run=run, datasets=datasets)
     lists = {"aliases": aliases, "requirements": requirements, "datasets": datasets}
@@ -189,6 +181,8 @@ def _checked_fields(
 
 def _provenance(run: Any, datasets: Sequence[Any], metrics: Mapping[str, float]) -> dict[str, Any]:
     """Who registers the version, and its lineage: run, source commit, metrics, datasets."""
+    from shipyard.models._inputs import dataset_version, run_lineage
+
     run_id, source_commit, run_metrics, run_inputs = run_lineage(run)
     return {
         "created_by": current_user(),
@@ -221,6 +215,14 @@ def _saved(
 ) -> tuple[Signature | None, _Saved]:
     """The model's signature (checked against its flavor), and the model saved by its
     flavor; a PythonModel's files are stored."""
+    from shipyard.models._inputs import (
+        check_signature,
+        head,
+        signature_of,
+        store_files,
+        training_frame,
+    )
+
     frame = training_frame(X, model, datasets)
     sig = signature_of(signature, frame, y, model)
     check_signature(kind, sig, model)
@@ -232,6 +234,8 @@ def _saved(
 
 def _put(saved: _Saved, y: Any, sig: Signature | None) -> dict[str, Any]:
     """Store the model's bytes, then its sample rows: the version's artifact fields."""
+    from shipyard.models._inputs import store_sample
+
     store = default_artifacts()
     blob = store.put_bytes(saved.data)
     return {
@@ -254,6 +258,8 @@ def get(ref: str) -> ModelVersion:
 def sample(ref: str | ModelVersion) -> pd.DataFrame | None:
     """The input rows stored with a version at registration (up to 1,000; labels, when
     given, in the ``__label__`` column), or None if it was registered without ``X``."""
+    import pandas as pd
+
     info = get(ref) if isinstance(ref, str) else ref
     if info.sample_digest is None:
         return None
@@ -337,6 +343,10 @@ def _formats(format: str) -> tuple[str, ...]:
 
 
 def _load(info: ModelVersion, format: str) -> LoadedModel:
+    from shipyard.models._flavors import get_flavor
+    from shipyard.models._loaded import LoadedModel
+    from shipyard.models._onnx import OnnxPredictor
+
     artifacts = default_artifacts()
     chosen = format
     if chosen != "native" and chosen not in info.exports:
@@ -458,6 +468,8 @@ def compare(refs: Sequence[str]) -> pd.DataFrame:
     One column per version (``churn@3``), one row per field; fields one version lacks are
     empty. Rows whose values differ come first.
     """
+    import pandas as pd
+
     if len(refs) < 2:
         raise InvalidInput("compare needs at least two model references.")
     columns: dict[str, dict[str, Any]] = {}
