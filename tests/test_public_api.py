@@ -350,6 +350,10 @@ def test_every_capability_is_reachable_from_sy() -> None:
             "assert callable(sy.automl) and sy.automl.__module__ == 'shipyard.automl._search'",
             "import sys",
             "assert sy.automl is sys.modules['shipyard.automl'].automl",
+            # a capability's names load on first use, and only names it exports exist
+            "assert 'shipyard.monitoring._drift' not in sys.modules",
+            "assert sy.monitoring.drift.__module__ == 'shipyard.monitoring._drift'",
+            "assert 'drift' in dir(sy.monitoring) and not hasattr(sy.monitoring, 'nosuch')",
         ]
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)

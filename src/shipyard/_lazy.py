@@ -9,7 +9,7 @@ type checkers and readers see), and hands its module to :func:`exports`::
     __all__ = ["get", "register"]
 
     if not TYPE_CHECKING:  # type checkers read the names from the imports above
-        __getattr__, __dir__ = exports(__name__, __file__)
+        __getattr__, __dir__ = exports(__name__)
 
 ``import shipyard.data`` then costs next to nothing, and ``shipyard.data.get`` imports
 ``shipyard.data._api`` (and pandas with it) when it is first read. That keeps the CLI's
@@ -22,7 +22,6 @@ import ast
 import importlib
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 __all__ = ["exports"]
@@ -45,10 +44,13 @@ def _table(package: str, source: str) -> dict[str, tuple[str, str]]:
     return table
 
 
-def exports(package: str, init_file: str) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """The ``__getattr__`` and ``__dir__`` of ``package``, whose ``__init__`` is ``init_file``:
+def exports(package: str) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The ``__getattr__`` and ``__dir__`` of ``package`` (whose ``__init__`` is running):
     every name imported under its ``if TYPE_CHECKING:`` block loads on first use."""
-    table = _table(package, Path(init_file).read_text(encoding="utf-8"))
+    source = sys.modules[package].__loader__.get_source(package)  # type: ignore[union-attr]
+    if source is None:
+        raise ImportError(f"{package}: lazy exports need the package's source")
+    table = _table(package, source)
 
     def __getattr__(name: str) -> Any:
         target = table.get(name)

@@ -37,4 +37,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:  # type checkers read the names from the imports above
-    __getattr__, __dir__ = exports(__name__, __file__)
+    __getattr__, __dir__ = exports(__name__)

@@ -21,4 +21,4 @@ if TYPE_CHECKING:
 __all__ = ["create_app", "run"]
 
 if not TYPE_CHECKING:  # type checkers read the names from the imports above
-    __getattr__, __dir__ = exports(__name__, __file__)
+    __getattr__, __dir__ = exports(__name__)
