@@ -18,6 +18,17 @@ from shipyard.config import current_user, get_settings, on_reset
 from shipyard.errors import IntegrityError, InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._backend import ModelBackend
+from shipyard.models._inputs import (
+    check_signature,
+    dataset_version,
+    head,
+    run_lineage,
+    signature_of,
+    store_files,
+    store_sample,
+    training_frame,
+    unpack,
+)
 from shipyard.models._store import ModelStore, NewModelVersion, check_alias, check_stage
 from shipyard.models._trust import check_trusted, note_registered
 from shipyard.models._types import Model, ModelEvent, ModelVersion
@@ -71,6 +82,13 @@ def _forget() -> None:
 
 
 on_reset(_forget)
+
+
+def flavor_for(model: Any, flavor: str | None = None) -> Flavor:
+    """``_flavors.flavor_for``, imported on first use (the flavors bring NumPy)."""
+    from shipyard.models import _flavors
+
+    return _flavors.flavor_for(model, flavor)
 
 
 def register(
@@ -131,9 +149,6 @@ def register(
         >>> v.ref                                                         # doctest: +SKIP
         'churn@1'
     """
-    from shipyard.models._flavors import flavor_for
-    from shipyard.models._inputs import unpack
-
     check_name("Model", name)
     model, X, y, run, datasets = unpack(model, X=X, y=y, run=run, datasets=datasets)
     lists = {"aliases": aliases, "requirements": requirements, "datasets": datasets}
@@ -181,8 +196,6 @@ def _checked_fields(
 
 def _provenance(run: Any, datasets: Sequence[Any], metrics: Mapping[str, float]) -> dict[str, Any]:
     """Who registers the version, and its lineage: run, source commit, metrics, datasets."""
-    from shipyard.models._inputs import dataset_version, run_lineage
-
     run_id, source_commit, run_metrics, run_inputs = run_lineage(run)
     return {
         "created_by": current_user(),
@@ -215,14 +228,6 @@ def _saved(
 ) -> tuple[Signature | None, _Saved]:
     """The model's signature (checked against its flavor), and the model saved by its
     flavor; a PythonModel's files are stored."""
-    from shipyard.models._inputs import (
-        check_signature,
-        head,
-        signature_of,
-        store_files,
-        training_frame,
-    )
-
     frame = training_frame(X, model, datasets)
     sig = signature_of(signature, frame, y, model)
     check_signature(kind, sig, model)
@@ -234,8 +239,6 @@ def _saved(
 
 def _put(saved: _Saved, y: Any, sig: Signature | None) -> dict[str, Any]:
     """Store the model's bytes, then its sample rows: the version's artifact fields."""
-    from shipyard.models._inputs import store_sample
-
     store = default_artifacts()
     blob = store.put_bytes(saved.data)
     return {
