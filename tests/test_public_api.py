@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -51,11 +53,17 @@ PUBLIC = {
         "active_run",
         "autolog",
         "automl",
+        "data",
         "datasets",
         "models",
+        "monitoring",
         "pipeline",
         "pipelines",
+        "quickstart",
+        "server",
+        "serving",
         "step",
+        "tracking",
         "compare_runs",
         "delete_run",
         "end_run",
@@ -302,6 +310,18 @@ PUBLIC = {
 }
 
 
+CAPABILITIES = [
+    "data",
+    "models",
+    "monitoring",
+    "pipelines",
+    "quickstart",
+    "server",
+    "serving",
+    "tracking",
+]
+
+
 @pytest.mark.parametrize("module", sorted(PUBLIC))
 def test_all_is_pinned(module: str) -> None:
     mod = importlib.import_module(module)
@@ -315,14 +335,36 @@ def test_tracking_all_is_pinned() -> None:
 
     assert set(PUBLIC["shipyard"]) - {
         "__version__",
+        *CAPABILITIES,
         "datasets",
-        "models",
         "train",
         "automl",
         "tune",
-        "pipelines",
         "pipeline",
         "step",
     } <= set(tracking.__all__)
     for name in tracking.__all__:
         assert hasattr(tracking, name)
+
+
+def test_every_capability_is_reachable_from_sy() -> None:
+    # in a fresh interpreter: there, only what ``shipyard`` itself offers is an attribute
+    # (importing ``shipyard.monitoring`` anywhere would make ``sy.monitoring`` work)
+    check = "\n".join(
+        [
+            "import shipyard as sy",
+            f"for name in {CAPABILITIES!r}:",
+            "    assert getattr(sy, name).__name__ == 'shipyard.' + name, name",
+            "assert sy.datasets is sy.data",
+            "import shipyard.automl",
+            "assert callable(sy.automl) and sy.automl.__module__ == 'shipyard.automl._search'",
+            "import sys",
+            "assert sy.automl is sys.modules['shipyard.automl'].automl",
+            # a capability's names load on first use, and only names it exports exist
+            "assert 'shipyard.monitoring._drift' not in sys.modules",
+            "assert sy.monitoring.drift.__module__ == 'shipyard.monitoring._drift'",
+            "assert 'drift' in dir(sy.monitoring) and not hasattr(sy.monitoring, 'nosuch')",
+        ]
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

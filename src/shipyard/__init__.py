@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from shipyard._version import __version__
 
 if TYPE_CHECKING:
+    from shipyard import data, models, monitoring, pipelines, quickstart, server, serving, tracking
     from shipyard import data as datasets
-    from shipyard import models, pipelines
     from shipyard.automl import automl, train, tune
     from shipyard.pipelines import pipeline, step
     from shipyard.tracking import (
@@ -61,9 +61,15 @@ _TRACKING = (
 )
 #: name -> (module, attribute or None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "data": ("shipyard.data", None),
     "datasets": ("shipyard.data", None),
     "models": ("shipyard.models", None),
+    "monitoring": ("shipyard.monitoring", None),
     "pipelines": ("shipyard.pipelines", None),
+    "quickstart": ("shipyard.quickstart", None),
+    "server": ("shipyard.server", None),
+    "serving": ("shipyard.serving", None),
+    "tracking": ("shipyard.tracking", None),
     "automl": ("shipyard.automl", "automl"),
     "train": ("shipyard.automl", "train"),
     "tune": ("shipyard.automl", "tune"),
@@ -78,6 +84,7 @@ __all__ = [
     "autolog",
     "automl",
     "compare_runs",
+    "data",
     "datasets",
     "delete_run",
     "end_run",
@@ -91,12 +98,17 @@ __all__ = [
     "log_param",
     "log_params",
     "models",
+    "monitoring",
     "pipeline",
     "pipelines",
+    "quickstart",
     "search_runs",
+    "server",
+    "serving",
     "set_tag",
     "start_run",
     "step",
+    "tracking",
     "train",
     "tune",
 ]
@@ -122,7 +134,7 @@ class _Package(types.ModuleType):
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "automl" and isinstance(value, types.ModuleType):
-            value = value.automl
+            return  # ``sy.automl`` loads the function on first use (``__getattr__``)
         super().__setattr__(name, value)
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:

@@ -79,6 +79,7 @@ def test_the_time_budget_is_kept(loans: str) -> None:
 
 
 def test_architecture_search_over_the_mlp_family(loans: str) -> None:
+    pytest.importorskip("torch", reason='the PyTorch MLP needs torch: pip install ".[dev,torch]"')
     result = sy.automl(
         dataset=loans, target="default", drop=DROP, n_trials=3, time_budget=120, families=["mlp"]
     )

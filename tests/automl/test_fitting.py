@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
@@ -20,7 +21,10 @@ from shipyard.automl._study import curve_bar as _curve_bar
 from shipyard.automl._torch_mlp import TorchMLPClassifier, TorchMLPRegressor
 from shipyard.errors import InvalidInput
 
-pytest.importorskip("torch", reason="the PyTorch MLP needs torch (dev extra)")
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None,
+    reason='the PyTorch MLP needs torch: pip install ".[dev,torch]"',
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,10 @@ def test_grown_in_chunks_equals_one_fit(model: object, table: tuple) -> None:
         ),
         lambda: __import__("lightgbm").LGBMClassifier(n_estimators=100_000, verbose=-1),
         lambda: __import__("xgboost").XGBClassifier(n_estimators=100_000, n_jobs=1),
-        lambda: TorchMLPClassifier((128, 128), max_epochs=100_000, patience=100_000),
+        pytest.param(
+            lambda: TorchMLPClassifier((128, 128), max_epochs=100_000, patience=100_000),
+            marks=needs_torch,
+        ),
     ],
     ids=["forest", "hgb", "lightgbm", "xgboost", "torch-mlp"],
 )
@@ -71,6 +78,7 @@ def test_a_fit_stops_at_its_deadline_and_still_predicts(make: object, table: tup
     assert roc_auc_score(y, pipeline.predict_proba(X)[:, 1]) > 0.7
 
 
+@needs_torch
 def test_torch_mlp_learns_and_keeps_its_validation_curve(table: tuple) -> None:
     X, y = table
     make = dict(dropout=0.1, random_state=3, max_epochs=25, batch_size=256)
@@ -85,6 +93,7 @@ def test_torch_mlp_learns_and_keeps_its_validation_curve(table: tuple) -> None:
     np.testing.assert_array_equal(model.predict_proba(X), again.predict_proba(X))  # seeded
 
 
+@needs_torch
 def test_torch_mlp_regressor_predicts_on_the_target_scale() -> None:
     X, y = make_regression(2000, 8, noise=3.0, random_state=0)
     y = y * 50 + 1000  # far from the standardised scale it trains on
@@ -92,6 +101,7 @@ def test_torch_mlp_regressor_predicts_on_the_target_scale() -> None:
     assert r2_score(y[1600:], model.predict(X[1600:])) > 0.9
 
 
+@needs_torch
 def test_a_curve_worse_than_the_bar_is_pruned_after_the_warmup(table: tuple) -> None:
     X, y = table
     model = TorchMLPClassifier((16,), max_epochs=100).fit(X, y, curve_bar=[0.0] * 100)
@@ -106,6 +116,7 @@ def test_the_curve_bar_is_the_median_of_the_best_so_far() -> None:
     assert bar == pytest.approx((0.9, 0.6, 0.5, 0.5))
 
 
+@needs_torch
 def test_torch_mlp_rejects_bad_parameters_by_name(table: tuple) -> None:
     X, y = table
     with pytest.raises(InvalidInput, match="dropout"):
@@ -119,6 +130,7 @@ def test_torch_mlp_rejects_bad_parameters_by_name(table: tuple) -> None:
         model.predict(X.iloc[:, :3])
 
 
+@needs_torch
 def test_a_registered_torch_mlp_loads_and_predicts_the_same(home: Path) -> None:
     frame = sy.data.make_loans(800, seed=0)
     result = sy.train("torch_mlp", data=frame, target="default", drop=["application_id"], seed=0)

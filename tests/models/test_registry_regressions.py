@@ -31,6 +31,7 @@ from shipyard.models._api import _store
 from shipyard.store import default_artifacts, default_database
 
 NUMERIC = ["age", "income", "credit_score", "debt_to_income", "late_payments"]
+TORCH_MISSING = 'the PyTorch flavor needs torch: pip install ".[dev,torch]"'
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +171,7 @@ def test_number_categories_predict_like_the_native_model(home, case):
 
 
 def test_torch_single_logit_probability_does_not_depend_on_the_batch(home):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason=TORCH_MISSING)
 
     net = torch.nn.Linear(1, 1)
     with torch.no_grad():
@@ -202,7 +203,7 @@ def _unsigned_model(kind: str) -> Any:
 
         array = frame.to_numpy().astype(np.float32)
         return to_onnx(LogisticRegression().fit(array, labels), array[:1])
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason=TORCH_MISSING)
     net = torch.nn.Linear(2, 2)
     if kind == "torch-exported":
         return torch.export.export(net, (torch.zeros(2, 2),))
@@ -358,7 +359,7 @@ def test_a_forced_flavor_that_cannot_save_the_model_is_refused(home, small, X, y
 
 
 def test_torch_multi_output_regressor_keeps_its_columns(home):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason=TORCH_MISSING)
 
     torch.manual_seed(0)
     net = torch.nn.Linear(2, 2)

@@ -11,7 +11,9 @@ from shipyard import models
 from shipyard.data import make_loans
 from shipyard.errors import InvalidInput
 
-torch = pytest.importorskip("torch", reason="the PyTorch flavor needs the torch extra")
+torch = pytest.importorskip(
+    "torch", reason='the PyTorch flavor needs torch: pip install ".[dev,torch]"'
+)
 
 
 def _data() -> tuple[object, object]:

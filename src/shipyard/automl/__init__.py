@@ -7,13 +7,18 @@
 
 from __future__ import annotations
 
-from shipyard.automl._families import FAMILY_TABLE
-from shipyard.automl._family import Family
-from shipyard.automl._preprocess import DateParts, column_kinds, make_preprocessor
-from shipyard.automl._search import AutoMLResult, automl
-from shipyard.automl._spaces import FAMILIES
-from shipyard.automl._train import ESTIMATORS, TrainResult, estimator, train
-from shipyard.automl._tune import tune
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import exports
+
+if TYPE_CHECKING:
+    from shipyard.automl._families import ESTIMATORS, FAMILIES, FAMILY_TABLE
+    from shipyard.automl._family import Family
+    from shipyard.automl._preprocess import DateParts, column_kinds, make_preprocessor
+    from shipyard.automl._search import AutoMLResult, automl
+    from shipyard.automl._train import TrainResult, estimator, train
+    from shipyard.automl._tune import tune
+
 
 __all__ = [
     "ESTIMATORS",
@@ -30,3 +35,6 @@ __all__ = [
     "train",
     "tune",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the names from the imports above
+    __getattr__, __dir__ = exports(__name__)

@@ -16,15 +16,9 @@ from typing import Any
 
 from shipyard.automl import _stops
 from shipyard.automl._family import Family
-from shipyard.automl._torch_mlp import (
-    ACTIVATIONS,
-    TorchMLPClassifier,
-    TorchMLPRegressor,
-    torch_available,
-)
 from shipyard.errors import InvalidInput
 
-__all__ = ["FAMILY_TABLE", "family_of", "get_family"]
+__all__ = ["ESTIMATORS", "FAMILIES", "FAMILY_TABLE", "family_of", "get_family"]
 
 CLASSIFICATION = "classification"
 
@@ -147,6 +141,8 @@ def _mlp(task: str, seed: int) -> Any:
 
 
 def _torch_mlp(task: str, seed: int) -> Any:
+    from shipyard.automl._torch_mlp import TorchMLPClassifier, TorchMLPRegressor, torch_available
+
     if not torch_available():
         raise InvalidInput("torch_mlp needs PyTorch: pip install 'shipyard[torch]'.")
     kind = _by_task(task, TorchMLPClassifier, TorchMLPRegressor)
@@ -154,10 +150,14 @@ def _torch_mlp(task: str, seed: int) -> Any:
 
 
 def _searched_mlp(task: str, seed: int) -> Any:
+    from shipyard.automl._torch_mlp import torch_available
+
     return (_torch_mlp if torch_available() else _mlp)(task, seed)
 
 
 def _mlp_space(trial: Any, task: str) -> dict[str, Any]:
+    from shipyard.automl._torch_mlp import ACTIVATIONS, torch_available
+
     depth = trial.suggest_int("mlp.depth", 1, 3)
     widths = tuple(trial.suggest_int(f"mlp.width_{i}", 16, 256, log=True) for i in range(depth))
     if not torch_available():
@@ -179,6 +179,8 @@ def _mlp_space(trial: Any, task: str) -> dict[str, Any]:
 
 
 def _mlp_cheap(task: str) -> dict[str, Any]:
+    from shipyard.automl._torch_mlp import torch_available
+
     params: dict[str, Any] = {
         "mlp.depth": 1,
         "mlp.width_0": 32,
@@ -319,6 +321,11 @@ FAMILY_TABLE: dict[str, Family] = {
         ),
     )
 }
+
+ESTIMATORS = tuple(FAMILY_TABLE)
+"""Every family ``sy.train`` builds, by name."""
+FAMILIES = tuple(name for name, family in FAMILY_TABLE.items() if family.searched)
+"""The families AutoML searches, by name."""
 
 
 def get_family(name: str) -> Family:

@@ -8,12 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from shipyard.automl._families import FAMILY_TABLE, get_family
+from shipyard.automl._families import FAMILIES, FAMILY_TABLE, get_family
 from shipyard.automl._problem import build_pipeline, encoding_for
 
 __all__ = ["FAMILIES", "cheap_starts", "grid_points", "make_pipeline", "suggest"]
-
-FAMILIES = tuple(name for name, family in FAMILY_TABLE.items() if family.searched)
 
 
 def suggest(trial: Any, family: str, task: str, seed: int) -> Any:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard import tracking
-from shipyard.automl._families import FAMILY_TABLE, get_family
+from shipyard.automl._families import ESTIMATORS, get_family
 from shipyard.automl._problem import (
     build_pipeline,
     check_seed,
@@ -86,9 +86,6 @@ def registration_sample(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     extra = list(dict.fromkeys(missing[c].idxmax() for c in lacking[lacking].index))
     keep = sample.index[: max(0, len(sample) - len(extra))]
     return pd.concat([sample.loc[keep], frame.loc[extra]])
-
-
-ESTIMATORS = tuple(FAMILY_TABLE)
 
 
 def estimator(name: str, task: str, seed: int = 0) -> Any:

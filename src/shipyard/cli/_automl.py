@@ -11,7 +11,6 @@ from rich.text import Text
 from shipyard import models
 from shipyard._refs import check_name
 from shipyard.automl import FAMILIES
-from shipyard.automl import automl as search
 from shipyard.cli._common import (
     MAX_SEED,
     console,
@@ -49,6 +48,8 @@ def automl_cmd(
     """Search model families and hyper-parameters; print the leaderboard."""
     if register is not None:
         check_name("Model", register)  # before the search: a refused name leaves no run
+    from shipyard.automl import automl as search
+
     status = Text("starting")
     with Live(status, console=console, transient=True, refresh_per_second=4) as live:
 

@@ -6,7 +6,6 @@ import typer
 
 from shipyard.cli._common import console, handle_errors, print_json
 from shipyard.config import get_settings
-from shipyard.store import HEAD_REVISION, Database, current_revision, upgrade
 
 app = typer.Typer(help="The metadata store: schema migrations.", no_args_is_help=True)
 
@@ -15,6 +14,8 @@ app = typer.Typer(help="The metadata store: schema migrations.", no_args_is_help
 @handle_errors
 def upgrade_cmd() -> None:
     """Apply pending schema migrations to the configured store (safe to repeat)."""
+    from shipyard.store import Database, upgrade
+
     settings = get_settings()
     db = Database(settings.db_url, migrate=False)
     try:
@@ -33,6 +34,8 @@ def upgrade_cmd() -> None:
 @handle_errors
 def current_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the store's URL and schema revision, and the newest this code knows."""
+    from shipyard.store import HEAD_REVISION, Database, current_revision
+
     settings = get_settings()
     db = Database(settings.db_url, migrate=False)
     try:

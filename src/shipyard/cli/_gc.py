@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -10,7 +11,9 @@ from rich.table import Table
 from shipyard.cli._common import console, handle_errors, print_json
 from shipyard.config import get_settings
 from shipyard.errors import InvalidInput
-from shipyard.store import Collection, collect_garbage, default_artifacts, default_database
+
+if TYPE_CHECKING:
+    from shipyard.store import Collection
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_AGE = 100 * 365.25 * 86400.0
@@ -28,6 +31,8 @@ def gc_cmd(
 
     Only files older than --older-than go: temporary files killed processes left, and blobs
     no run, dataset, model or pipeline references any more (deleted versions' content)."""
+    from shipyard.store import collect_garbage, default_artifacts, default_database
+
     settings = get_settings()
     found = collect_garbage(
         default_database(),

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from shipyard import quickstart
 from shipyard.cli._common import console, float_option, handle_errors, int_option, number
 from shipyard.config import get_settings
-from shipyard.quickstart import QuickstartResult
+
+if TYPE_CHECKING:
+    from shipyard.quickstart import Options, QuickstartResult
 
 
 @handle_errors
@@ -25,6 +27,8 @@ def quickstart_cmd(
     ),
 ) -> None:
     """Run the whole loop on bundled loan data and print where to look."""
+    from shipyard import quickstart
+
     options = quickstart.Options(rows=rows, seed=seed, automl_budget=automl_budget)
     settings = get_settings()
     console.print(f"Shipyard quick start: store {settings.db_url}")
@@ -33,8 +37,10 @@ def quickstart_cmd(
     _print_where_to_look(result, settings.home)
 
 
-def _run_with_progress(options: quickstart.Options) -> QuickstartResult:
+def _run_with_progress(options: Options) -> QuickstartResult:
     """``quickstart.run`` under a progress bar: one tick per stage line."""
+    from shipyard import quickstart
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.panel import Panel
 
@@ -24,6 +23,9 @@ from shipyard.cli._common import (
     when,
 )
 from shipyard.config import empty_store_message, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 experiments = typer.Typer(help="Experiments: named groups of runs.", no_args_is_help=True)
 runs = typer.Typer(help="Runs: list, show, compare and delete.", no_args_is_help=True)
@@ -265,6 +267,8 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
+    import pandas as pd
+
     if isinstance(value, float) and math.isnan(value):
         return None
     if value is pd.NaT:
@@ -277,11 +281,15 @@ def _plain(value: Any) -> Any:
 
 
 def _ts(value: Any) -> str:
+    import pandas as pd
+
     return "-" if value is None or value is pd.NaT else value.strftime("%m-%d %H:%M")
 
 
 def _busiest(frame: pd.DataFrame, prefix: str, most: int, mentioned: str) -> list[str]:
     """The ``most`` columns with ``prefix``: those the query names first, then the fullest."""
+    import pandas as pd
+
     columns = [c for c in frame.columns if c.startswith(prefix)]
     counts = frame[columns].notna().sum() if columns else pd.Series(dtype=int)
     return sorted(columns, key=lambda c: (c not in mentioned, -int(counts[c]), c))[:most]

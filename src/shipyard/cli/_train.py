@@ -6,7 +6,7 @@ import typer
 
 from shipyard import models
 from shipyard._refs import check_name
-from shipyard.automl import ESTIMATORS, train
+from shipyard.automl import ESTIMATORS
 from shipyard.cli._common import (
     MAX_SEED,
     console,
@@ -39,6 +39,8 @@ def train_cmd(
     """Train one model with its preprocessing inside it; print its scores per fold."""
     if register is not None:
         check_name("Model", register)  # before training: a refused name leaves no run
+    from shipyard.automl import train
+
     with console.status(f"Training {model} on {dataset}..."):
         result = train(
             model,

@@ -6,36 +6,42 @@
 
 from __future__ import annotations
 
-from shipyard.data._api import (
-    DatasetVersion,
-    accept,
-    get,
-    list_datasets,
-    profile,
-    register,
-    remove_alias,
-    resolve,
-    run_inputs,
-    schema,
-    set_alias,
-    set_policy,
-    set_schema,
-    tag,
-    validate,
-    versions,
-)
-from shipyard.data._backend import DatasetBackend
-from shipyard.data._checks import ValidationReport
-from shipyard.data._derive import query, run_transform
-from shipyard.data._infer import infer_schema
-from shipyard.data._lineage import DatasetDiff, Lineage, diff, lineage
-from shipyard.data._loans import make_loans
-from shipyard.data._profile import Profile
-from shipyard.data._report import profile_html
-from shipyard.data._schema import ColumnSchema, Schema
-from shipyard.data._store import DatasetStore
-from shipyard.data._transforms import Transform, register_transform
-from shipyard.data._types import Dataset
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import exports
+
+if TYPE_CHECKING:
+    from shipyard.data._api import (
+        DatasetVersion,
+        accept,
+        get,
+        list_datasets,
+        profile,
+        register,
+        remove_alias,
+        resolve,
+        run_inputs,
+        schema,
+        set_alias,
+        set_policy,
+        set_schema,
+        tag,
+        validate,
+        versions,
+    )
+    from shipyard.data._backend import DatasetBackend
+    from shipyard.data._checks import ValidationReport
+    from shipyard.data._derive import query, run_transform
+    from shipyard.data._infer import infer_schema
+    from shipyard.data._lineage import DatasetDiff, Lineage, diff, lineage
+    from shipyard.data._loans import make_loans
+    from shipyard.data._profile import Profile
+    from shipyard.data._report import profile_html
+    from shipyard.data._schema import ColumnSchema, Schema
+    from shipyard.data._store import DatasetStore
+    from shipyard.data._transforms import Transform, register_transform
+    from shipyard.data._types import Dataset
+
 
 __all__ = [
     "ColumnSchema",
@@ -73,3 +79,6 @@ __all__ = [
     "validate",
     "versions",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the names from the imports above
+    __getattr__, __dir__ = exports(__name__)

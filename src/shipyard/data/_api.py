@@ -9,27 +9,25 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from shipyard._refs import Ref, check_name, parse_ref
 from shipyard._validate import MAX_TAG_VALUE, check_key, text_value
 from shipyard.config import get_settings, on_reset
 from shipyard.data._backend import POLICIES, DatasetBackend, NewVersion, SchemaChanged
-from shipyard.data._checks import Check, ValidationReport
-from shipyard.data._checks import validate as validate_table
-from shipyard.data._content import content_hash, to_arrow, write_parquet
-from shipyard.data._infer import infer_schema
-from shipyard.data._profile import Profile
-from shipyard.data._profile import profile as profile_table
 from shipyard.data._schema import Schema
 from shipyard.data._store import DatasetStore, check_alias
 from shipyard.data._types import Dataset, VersionInfo
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import ArtifactStore, Blob, default_artifacts, default_database
 from shipyard.tracking import active_run
+
+if TYPE_CHECKING:  # the functions that use them import them: listings need no pandas, Arrow
+    import pandas as pd
+    import pyarrow as pa
+
+    from shipyard.data._checks import Check, ValidationReport
+    from shipyard.data._profile import Profile
 
 log = logging.getLogger("shipyard.data")
 MAX_FAILURES_SHOWN = 2  # in the one-line warning; the report keeps every failure
@@ -76,6 +74,9 @@ class DatasetVersion(VersionInfo):
 
     def profile(self) -> Profile:
         """The profile computed when the version was registered."""
+        from shipyard.data._profile import Profile
+        from shipyard.data._profile import profile as profile_table
+
         assert self.artifacts is not None
         if self.profile_digest is None:
             return profile_table(self.path())
@@ -171,6 +172,8 @@ def register(
         InvalidInput: unreadable or empty data, a mixed-type column, a rejected version.
         NotFound: a file that does not exist.
     """
+    from shipyard.data._content import content_hash, to_arrow
+
     check_name("Dataset", name)
     if policy is not None and policy not in POLICIES:
         raise InvalidInput(f"policy must be one of {POLICIES}, got {policy!r}.")
@@ -255,6 +258,8 @@ def _existing(
 
 def _store_blobs(table: pa.Table) -> tuple[Blob, Blob]:
     """(profile JSON, Parquet data) of a new version, in the artifact store."""
+    from shipyard.data._profile import profile as profile_table
+
     artifacts = default_artifacts()
     stats = profile_table(table)
     return (
@@ -303,6 +308,9 @@ def _check(
     policy: str,
 ) -> tuple[dict[str, Any] | None, ValidationReport | None]:
     """(schema to store for a first version, validation report); raises when rejected."""
+    from shipyard.data._checks import validate as validate_table
+    from shipyard.data._infer import infer_schema
+
     new_schema: dict[str, Any] | None = None
     report: ValidationReport | None = None
     if current is None:
@@ -323,6 +331,8 @@ def _check(
 
 
 def _store_parquet(table: pa.Table, artifacts: ArtifactStore) -> Blob:
+    from shipyard.data._content import write_parquet
+
     temp_dir = get_settings().home / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     temp = temp_dir / f"{uuid.uuid4().hex}.parquet"
@@ -449,6 +459,9 @@ def validate(
     """Validate a version reference or any table (e.g. a serving batch) against a dataset's
     current schema (``against`` its name) or a given :class:`Schema`, and optional user
     checks."""
+    from shipyard.data._checks import validate as validate_table
+    from shipyard.data._content import to_arrow
+
     table = resolve(data).to_arrow() if isinstance(data, str) else to_arrow(data)
     expected = against if isinstance(against, Schema) else schema(against)
     return validate_table(table, expected, checks)

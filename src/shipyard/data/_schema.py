@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from shipyard.errors import InvalidInput, NotFound
 
 __all__ = ["DTYPES", "ColumnSchema", "Schema"]
@@ -299,6 +297,8 @@ def parse_bound(where: str, field: str, dtype: str, value: object) -> Any:
         InvalidInput: not a finite number (numeric columns) or an ISO 8601 string.
     """
     if dtype == "datetime":
+        import pandas as pd  # here, not at the top: reading a schema needs no pandas
+
         try:
             stamp = pd.Timestamp(value) if isinstance(value, str) else pd.NaT
         except ValueError:

@@ -8,40 +8,31 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shipyard import data as datasets_api
 from shipyard._refs import check_name, parse_ref
-from shipyard._validate import MAX_TAG_VALUE, check_key, metric_value, text_value
 from shipyard.config import current_user, get_settings, on_reset
 from shipyard.errors import IntegrityError, InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._backend import ModelBackend
-from shipyard.models._flavor import Flavor
-from shipyard.models._flavors import flavor_for, get_flavor
 from shipyard.models._inputs import (
-    check_signature,
-    dataset_version,
-    head,
-    run_lineage,
-    signature_of,
-    store_files,
-    store_sample,
-    training_frame,
     unpack,
 )
-from shipyard.models._loaded import LoadedModel
-from shipyard.models._onnx import OnnxPredictor
-from shipyard.models._signature import Signature
-from shipyard.models._store import ModelStore, NewModelVersion, check_alias, check_stage
+from shipyard.models._saving import checked_fields, provenance, put_model, save_model, say_unsigned
+from shipyard.models._store import ModelStore, NewModelVersion
 from shipyard.models._trust import check_trusted, note_registered
 from shipyard.models._types import Model, ModelEvent, ModelVersion
 from shipyard.store import default_artifacts, default_database
 from shipyard.tracking import Run, get_run
+
+if TYPE_CHECKING:  # the functions that use them import them: listings need no pandas, NumPy
+    import pandas as pd
+
+    from shipyard.models._flavor import Flavor
+    from shipyard.models._loaded import LoadedModel
+    from shipyard.models._signature import Signature
 
 __all__ = [
     "compare",
@@ -84,6 +75,13 @@ def _forget() -> None:
 
 
 on_reset(_forget)
+
+
+def flavor_for(model: Any, flavor: str | None = None) -> Flavor:
+    """``_flavors.flavor_for``, imported on first use (the flavors bring NumPy)."""
+    from shipyard.models import _flavors
+
+    return _flavors.flavor_for(model, flavor)
 
 
 def register(
@@ -146,11 +144,13 @@ def register(
     check_name("Model", name)
     model, X, y, run, datasets = unpack(model, X=X, y=y, run=run, datasets=datasets)
     lists = {"aliases": aliases, "requirements": requirements, "datasets": datasets}
-    clean_tags, clean_metrics = _checked_fields({**lists, "trusted": trusted}, stage, tags, metrics)
+    clean_tags, clean_metrics = checked_fields({**lists, "trusted": trusted}, stage, tags, metrics)
     kind = flavor_for(model, flavor)
-    sig, saved = _saved(kind, model, X, y, datasets, signature, serialization, trusted, artifacts)
-    _say_unsigned(name, model, sig)
-    lineage = _provenance(run, datasets, clean_metrics)  # before any blob: it may refuse
+    sig, saved = save_model(
+        kind, model, X, y, datasets, signature, serialization, trusted, artifacts
+    )
+    say_unsigned(name, model, sig)
+    lineage = provenance(run, datasets, clean_metrics)  # before any blob: it may refuse
     new = NewModelVersion(
         flavor=kind.name,
         signature=sig,
@@ -161,101 +161,11 @@ def register(
         stage=stage,
         reason=reason,
         **lineage,
-        **_put(saved, y, sig),
+        **put_model(saved, y, sig),
     )
     version = _store().add_version(name, new)
     note_registered(version.id)  # its own object: this process may load it back
     return version
-
-
-def _say_unsigned(name: str, model: Any, sig: Signature | None) -> None:
-    """One warning line when a version has no signature: it can be neither exported nor
-    served."""
-    if sig is not None:
-        return
-    log.warning(
-        "Model %r: the %s records no inputs, so the version has no signature: it cannot be "
-        "exported to ONNX or served (predict is unchecked). Register it with "
-        "X=<training inputs> (or signature=...).",
-        name,
-        type(model).__name__,
-    )
-
-
-def _checked_fields(
-    lists: Mapping[str, Any],
-    stage: str,
-    tags: Mapping[str, Any] | None,
-    metrics: Mapping[str, float] | None,
-) -> tuple[dict[str, str], dict[str, float]]:
-    """Check that list fields were not given a string and the aliases and stage are valid;
-    the clean tags and metrics."""
-    for field, value in lists.items():
-        if isinstance(value, (str, bytes)):
-            raise InvalidInput(f"Field {field!r} takes a list, got the string {value!r}.")
-    for alias in lists["aliases"]:
-        check_alias(alias)
-    check_stage(stage)
-    clean_tags = {
-        check_key("tag", k): text_value("tag", k, v, MAX_TAG_VALUE) for k, v in (tags or {}).items()
-    }
-    clean_metrics = {check_key("metric", k): metric_value(k, v) for k, v in (metrics or {}).items()}
-    return clean_tags, clean_metrics
-
-
-def _provenance(run: Any, datasets: Sequence[Any], metrics: Mapping[str, float]) -> dict[str, Any]:
-    """Who registers the version, and its lineage: run, source commit, metrics, datasets."""
-    run_id, source_commit, run_metrics, run_inputs = run_lineage(run)
-    return {
-        "created_by": current_user(),
-        "run_id": run_id,
-        "source_commit": source_commit,
-        "metrics": {**run_metrics, **metrics},
-        "datasets": [*(dataset_version(d).id for d in datasets), *run_inputs],
-    }
-
-
-@dataclass(frozen=True)
-class _Saved:
-    """A model saved by its flavor (meta with its files' digests), not stored yet."""
-
-    data: bytes
-    meta: dict[str, Any]
-    frame: Any  # the training inputs, for the sample rows
-
-
-def _saved(
-    kind: Flavor,
-    model: Any,
-    X: Any,
-    y: Any,
-    datasets: Sequence[Any],
-    signature: Signature | Mapping[str, Any] | None,
-    serialization: str,
-    trusted: Sequence[str],
-    artifacts: Mapping[str, str | Path] | None,
-) -> tuple[Signature | None, _Saved]:
-    """The model's signature (checked against its flavor), and the model saved by its
-    flavor; a PythonModel's files are stored."""
-    frame = training_frame(X, model, datasets)
-    sig = signature_of(signature, frame, y, model)
-    check_signature(kind, sig, model)
-    example = None if sig is None or frame is None else sig.validate(head(frame, 256))
-    saved = kind.save(model, serialization=serialization, trusted=tuple(trusted), example=example)
-    files = {"artifacts": store_files(default_artifacts(), artifacts)} if artifacts else {}
-    return sig, _Saved(saved.data, {**saved.meta, **files}, frame)
-
-
-def _put(saved: _Saved, y: Any, sig: Signature | None) -> dict[str, Any]:
-    """Store the model's bytes, then its sample rows: the version's artifact fields."""
-    store = default_artifacts()
-    blob = store.put_bytes(saved.data)
-    return {
-        "digest": blob.digest,
-        "size": blob.size,
-        "flavor_meta": saved.meta,
-        "sample_digest": store_sample(store, saved.frame, y, sig),
-    }
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -270,6 +180,8 @@ def get(ref: str) -> ModelVersion:
 def sample(ref: str | ModelVersion) -> pd.DataFrame | None:
     """The input rows stored with a version at registration (up to 1,000; labels, when
     given, in the ``__label__`` column), or None if it was registered without ``X``."""
+    import pandas as pd
+
     info = get(ref) if isinstance(ref, str) else ref
     if info.sample_digest is None:
         return None
@@ -353,6 +265,10 @@ def _formats(format: str) -> tuple[str, ...]:
 
 
 def _load(info: ModelVersion, format: str) -> LoadedModel:
+    from shipyard.models._flavors import get_flavor
+    from shipyard.models._loaded import LoadedModel
+    from shipyard.models._onnx import OnnxPredictor
+
     artifacts = default_artifacts()
     chosen = format
     if chosen != "native" and chosen not in info.exports:
@@ -474,6 +390,8 @@ def compare(refs: Sequence[str]) -> pd.DataFrame:
     One column per version (``churn@3``), one row per field; fields one version lacks are
     empty. Rows whose values differ come first.
     """
+    import pandas as pd
+
     if len(refs) < 2:
         raise InvalidInput("compare needs at least two model references.")
     columns: dict[str, dict[str, Any]] = {}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard._refs import Ref
-from shipyard.models._signature import Signature
 from shipyard.models._types import Model, ModelEvent, ModelVersion
+
+if TYPE_CHECKING:
+    from shipyard.models._signature import Signature
 
 __all__ = ["ModelBackend", "NewModelVersion"]
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shipyard import data as datasets_api
 from shipyard._validate import check_key
 from shipyard.errors import InvalidInput
-from shipyard.models._flavor import Flavor
-from shipyard.models._infer_signature import model_signature
-from shipyard.models._signature import Signature, infer_signature
 from shipyard.store import ArtifactStore
 from shipyard.tracking import Run, active_run, get_run
+
+if TYPE_CHECKING:  # imported where used: listing models needs no NumPy, pandas
+    from shipyard.models._flavor import Flavor
+    from shipyard.models._signature import Signature
 
 __all__ = [
     "LABEL_COLUMN",
@@ -131,6 +129,9 @@ def training_frame(X: Any, model: Any, datasets: Sequence[Any]) -> Any:
 def signature_of(
     given: Signature | Mapping[str, Any] | None, frame: Any, y: Any, model: Any
 ) -> Signature | None:
+    from shipyard.models._infer_signature import model_signature
+    from shipyard.models._signature import Signature, infer_signature
+
     if isinstance(given, Signature):
         return given
     if isinstance(given, Mapping):
@@ -146,6 +147,8 @@ def signature_of(
 
 def store_sample(store: ArtifactStore, frame: Any, y: Any, sig: Signature | None) -> str | None:
     """Up to 1,000 rows of the training inputs (and labels), as Parquet."""
+    import numpy as np
+
     if frame is None or sig is None:
         return None
     columns = sig.validate(head(frame, SAMPLE_ROWS))
@@ -160,6 +163,9 @@ def store_sample(store: ArtifactStore, frame: Any, y: Any, sig: Signature | None
 
 
 def head(frame: Any, n: int) -> Any:
+    import numpy as np
+    import pandas as pd
+
     if isinstance(frame, pd.DataFrame):
         return frame.iloc[:n]
     if isinstance(frame, np.ndarray):

@@ -12,7 +12,6 @@ from shipyard._refs import Ref
 from shipyard.data._tables import DATASETS
 from shipyard.data._tables import VERSIONS as DATASET_VERSIONS
 from shipyard.errors import NotFound
-from shipyard.models._signature import Signature
 from shipyard.models._tables import ALIASES, EVENTS, EXPORTS, INPUTS, MODELS, TAGS, VERSIONS
 from shipyard.models._types import STAGES, Export, ModelVersion
 from shipyard.store import Edges, RegistrySpec, VersionedRegistry
@@ -88,6 +87,8 @@ def _version(
     datasets: tuple[str, ...],
     exports: dict[str, Export],
 ) -> ModelVersion:
+    from shipyard.models._signature import Signature  # NumPy, pandas: listings need neither
+
     m = row._mapping
     return ModelVersion(
         id=m["id"],

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shipyard.models._signature import Signature
+if TYPE_CHECKING:
+    from shipyard.models._signature import Signature
 
 __all__ = ["STAGES", "Export", "Model", "ModelEvent", "ModelVersion"]
 

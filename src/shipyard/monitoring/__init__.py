@@ -19,30 +19,36 @@ opens an alert (``list_alerts``, ``acknowledge``, ``resolve``) and notifies its 
 
 from __future__ import annotations
 
-from shipyard.monitoring._alerts import (
-    Alert,
-    acknowledge,
-    get_alert,
-    list_alerts,
-    record_action,
-    resolve,
-)
-from shipyard.monitoring._channels import CHANNELS, Channel
-from shipyard.monitoring._checks import Check, check, checks, run_due, series
-from shipyard.monitoring._concept import PageHinkley, detect_changes
-from shipyard.monitoring._detector import Detector
-from shipyard.monitoring._detectors import DETECTOR_TABLE
-from shipyard.monitoring._domain import DomainDrift, domain_drift
-from shipyard.monitoring._drift import DEFAULTS, DriftReport, FeatureDrift, Reference, drift
-from shipyard.monitoring._monitor_report import report_data
-from shipyard.monitoring._monitor_report import write_report as report
-from shipyard.monitoring._monitors import DETECTORS, Monitor, delete_monitor, list_monitors
-from shipyard.monitoring._monitors import create as create_monitor
-from shipyard.monitoring._monitors import get as get_monitor
-from shipyard.monitoring._monitors import set_enabled as set_monitor_enabled
-from shipyard.monitoring._quality import quality
-from shipyard.monitoring._statistics import STATISTICS, DriftStatistic
-from shipyard.monitoring._stream import drift_stream
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import exports
+
+if TYPE_CHECKING:
+    from shipyard.monitoring._alerts import (
+        Alert,
+        acknowledge,
+        get_alert,
+        list_alerts,
+        record_action,
+        resolve,
+    )
+    from shipyard.monitoring._channels import CHANNELS, Channel
+    from shipyard.monitoring._checks import Check, check, checks, run_due, series
+    from shipyard.monitoring._concept import PageHinkley, detect_changes
+    from shipyard.monitoring._detector import Detector
+    from shipyard.monitoring._detectors import DETECTOR_TABLE
+    from shipyard.monitoring._domain import DomainDrift, domain_drift
+    from shipyard.monitoring._drift import DEFAULTS, DriftReport, FeatureDrift, Reference, drift
+    from shipyard.monitoring._monitor_report import report_data
+    from shipyard.monitoring._monitor_report import write_report as report
+    from shipyard.monitoring._monitors import DETECTORS, Monitor, delete_monitor, list_monitors
+    from shipyard.monitoring._monitors import create as create_monitor
+    from shipyard.monitoring._monitors import get as get_monitor
+    from shipyard.monitoring._monitors import set_enabled as set_monitor_enabled
+    from shipyard.monitoring._quality import quality
+    from shipyard.monitoring._statistics import STATISTICS, DriftStatistic
+    from shipyard.monitoring._stream import drift_stream
+
 
 __all__ = [
     "CHANNELS",
@@ -83,3 +89,6 @@ __all__ = [
     "series",
     "set_monitor_enabled",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the names from the imports above
+    __getattr__, __dir__ = exports(__name__)

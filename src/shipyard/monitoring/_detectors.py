@@ -22,23 +22,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError
 from shipyard.monitoring._detector import METRICS, Detector
-from shipyard.monitoring._drift import DriftReport, drift
-from shipyard.monitoring._performance import (
-    concept_change,
-    labelled_rows,
-    metric_value,
-    row_errors,
-)
-from shipyard.monitoring._quality import quality
-from shipyard.monitoring._statistics import deciding_key
 from shipyard.monitoring._values import Finding, Monitor
-from shipyard.monitoring._windows import Windows, inputs_of, window_evidence
+
+if TYPE_CHECKING:  # the detectors import them as they run: listing monitors needs no NumPy
+    import numpy as np
+
+    from shipyard.monitoring._drift import DriftReport
+    from shipyard.monitoring._windows import Windows
 
 __all__ = ["DETECTOR_TABLE", "Outcome", "finite_number"]
 
@@ -57,6 +51,9 @@ class Outcome:
 
 
 def _data_drift(monitor: Monitor, windows: Windows, _log_dir: object) -> Outcome:
+    from shipyard.monitoring._drift import drift
+    from shipyard.monitoring._windows import inputs_of, window_evidence
+
     thresholds = {k: v for k, v in monitor.thresholds.items() if k in windows.inputs}
     importance = _model_importance(monitor, windows) if monitor.weighted else None
     report = drift(
@@ -116,6 +113,10 @@ def _model_importance(monitor: Monitor, windows: Windows) -> dict[str, float] | 
 
 
 def _shuffle_importance(model: Any, windows: Windows) -> dict[str, float] | None:
+    import numpy as np
+
+    from shipyard.monitoring._windows import inputs_of
+
     table = inputs_of(windows.reference, windows.inputs)
     if table.num_rows > IMPORTANCE_ROWS:
         rng = np.random.default_rng(0)
@@ -151,6 +152,9 @@ def _shuffle_importance(model: Any, windows: Windows) -> dict[str, float] | None
 
 
 def _prediction_drift(monitor: Monitor, windows: Windows, _log_dir: object) -> Outcome:
+    from shipyard.monitoring._drift import drift
+    from shipyard.monitoring._windows import window_evidence
+
     reference = windows.reference_predictions
     if reference is None:
         reference = _score_reference(monitor, windows)
@@ -175,6 +179,9 @@ def _prediction_drift(monitor: Monitor, windows: Windows, _log_dir: object) -> O
 
 
 def _quality(monitor: Monitor, windows: Windows, _log_dir: object) -> Outcome:
+    from shipyard.monitoring._quality import quality
+    from shipyard.monitoring._windows import inputs_of, window_evidence
+
     frame = quality(
         inputs_of(windows.reference, windows.inputs),
         inputs_of(windows.current, windows.inputs),
@@ -216,6 +223,15 @@ def _quality(monitor: Monitor, windows: Windows, _log_dir: object) -> Outcome:
 
 
 def _performance(monitor: Monitor, windows: Windows, log_dir: str | Path | None) -> Outcome:
+    import numpy as np
+
+    from shipyard.monitoring._performance import (
+        concept_change,
+        labelled_rows,
+        metric_value,
+        row_errors,
+    )
+    from shipyard.monitoring._windows import window_evidence
     from shipyard.serving import read_feedback
 
     feedback = read_feedback(monitor.target, log_dir)
@@ -268,6 +284,8 @@ def _exceeds(errors: np.ndarray) -> np.ndarray:
     """A regressor's errors as 0/1: above the upper quartile of the window's first third.
     The share of such rows stays near 25% while nothing changes, whatever the errors'
     distribution (heavy tails included), and rises when the errors grow."""
+    import numpy as np
+
     early = errors[: max(len(errors) // 3, 1)]
     above: np.ndarray = (errors > np.quantile(early, 0.75)).astype(np.float64)
     return above
@@ -275,6 +293,7 @@ def _exceeds(errors: np.ndarray) -> np.ndarray:
 
 def _multivariate(monitor: Monitor, windows: Windows, _log_dir: object) -> Outcome:
     from shipyard.monitoring._domain import domain_drift
+    from shipyard.monitoring._windows import inputs_of, window_evidence
 
     result = domain_drift(
         inputs_of(windows.reference, windows.inputs),
@@ -365,6 +384,8 @@ def _drifted_evidence(report: DriftReport) -> dict[str, Any]:
 def _drift_results(
     report: DriftReport,
 ) -> list[tuple[str, str, float | None, float | None, bool]]:
+    from shipyard.monitoring._statistics import deciding_key
+
     rows: list[tuple[str, str, float | None, float | None, bool]] = []
     for f in report.features:
         for metric, value in f.stats.items():
@@ -401,6 +422,7 @@ def finite_number(value: float | None) -> float | None:
 
 def _is_classifier(table: Any) -> bool:
     """Classifiers log the top class's probability; regressors log NaN there."""
+    import numpy as np
     import pyarrow as pa
 
     if "probability" in table.column_names:
@@ -413,6 +435,7 @@ def _is_classifier(table: Any) -> bool:
 
 def _score_reference(monitor: Monitor, windows: Windows) -> Any:
     """The deployment's main model's outputs on (a sample of) the dataset reference."""
+    import numpy as np
     import pyarrow as pa
 
     from shipyard import models

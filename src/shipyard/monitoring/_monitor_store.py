@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -255,6 +254,8 @@ def _insert_check(conn: Connection, monitor: Monitor, record: CheckRecord) -> in
 
 
 def _json_default(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, (np.integer, np.floating)):
         number = value.item()
         return None if isinstance(number, float) and not math.isfinite(number) else number

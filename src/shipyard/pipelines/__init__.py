@@ -16,40 +16,46 @@ entry of ``TRIGGERS`` each) start runs through ``shipyard scheduler`` (:class:`S
 
 from __future__ import annotations
 
-from shipyard.pipelines._api import (
-    Pipeline,
-    cancel,
-    enqueue,
-    get_pipeline,
-    get_run,
-    list_pipelines,
-    list_runs,
-    lost,
-    pipeline,
-    register,
-    resume,
-    run,
-    run_queued,
-    versions,
-)
-from shipyard.pipelines._api import step_output as output
-from shipyard.pipelines._executors import EXECUTORS, Executor
-from shipyard.pipelines._graph import Output, Step, step
-from shipyard.pipelines._records import PipelineRun, PipelineVersion, StepRun
-from shipyard.pipelines._report import report
-from shipyard.pipelines._retraining import retraining
-from shipyard.pipelines._scheduler import Scheduler
-from shipyard.pipelines._schedules import (
-    Schedule,
-    delete_schedule,
-    list_firings,
-    list_schedules,
-    schedule,
-    set_schedule_enabled,
-    trigger,
-)
-from shipyard.pipelines._triggers import TRIGGERS, Trigger
-from shipyard.pipelines._values import VALUE_KINDS, ValueKind
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import exports
+
+if TYPE_CHECKING:
+    from shipyard.pipelines._api import (
+        Pipeline,
+        cancel,
+        enqueue,
+        get_pipeline,
+        get_run,
+        list_pipelines,
+        list_runs,
+        lost,
+        pipeline,
+        register,
+        resume,
+        run,
+        run_queued,
+        versions,
+    )
+    from shipyard.pipelines._api import step_output as output
+    from shipyard.pipelines._executors import EXECUTORS, Executor
+    from shipyard.pipelines._graph import Output, Step, step
+    from shipyard.pipelines._records import PipelineRun, PipelineVersion, StepRun
+    from shipyard.pipelines._report import report
+    from shipyard.pipelines._retraining import retraining
+    from shipyard.pipelines._scheduler import Scheduler
+    from shipyard.pipelines._schedules import (
+        Schedule,
+        delete_schedule,
+        list_firings,
+        list_schedules,
+        schedule,
+        set_schedule_enabled,
+        trigger,
+    )
+    from shipyard.pipelines._triggers import TRIGGERS, Trigger
+    from shipyard.pipelines._values import VALUE_KINDS, ValueKind
+
 
 __all__ = [
     "EXECUTORS",
@@ -90,3 +96,6 @@ __all__ = [
     "trigger",
     "versions",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the names from the imports above
+    __getattr__, __dir__ = exports(__name__)

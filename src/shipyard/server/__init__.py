@@ -11,6 +11,14 @@ monitors report`` charts) and ``POST .../check``; alerts: ``GET /api/alerts``,
 
 from __future__ import annotations
 
-from shipyard.server._app import create_app, run
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import exports
+
+if TYPE_CHECKING:
+    from shipyard.server._app import create_app, run
 
 __all__ = ["create_app", "run"]
+
+if not TYPE_CHECKING:  # type checkers read the names from the imports above
+    __getattr__, __dir__ = exports(__name__)

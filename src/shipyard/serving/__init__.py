@@ -16,14 +16,20 @@ bandit; ``POLICIES``, one entry per module of ``serving.policies``) that
 
 from __future__ import annotations
 
-from shipyard.serving import deployments
-from shipyard.serving._app import create_app
-from shipyard.serving._auth import SCOPES, ApiKey, Keyring, create_key, list_keys, revoke_key
-from shipyard.serving._deployments import Deployment, DeploymentEvent, Route
-from shipyard.serving._log import InferenceLog, read_feedback, read_requests
-from shipyard.serving._run import background, serve
-from shipyard.serving._service import InferenceService
-from shipyard.serving.policies import POLICIES
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import exports
+
+if TYPE_CHECKING:
+    from shipyard.serving import deployments
+    from shipyard.serving._app import create_app
+    from shipyard.serving._auth import SCOPES, ApiKey, Keyring, create_key, list_keys, revoke_key
+    from shipyard.serving._deployments import Deployment, DeploymentEvent, Route
+    from shipyard.serving._log import InferenceLog, read_feedback, read_requests
+    from shipyard.serving._run import background, serve
+    from shipyard.serving._service import InferenceService
+    from shipyard.serving.policies import POLICIES
+
 
 __all__ = [
     "POLICIES",
@@ -45,3 +51,6 @@ __all__ = [
     "revoke_key",
     "serve",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the names from the imports above
+    __getattr__, __dir__ = exports(__name__)

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-__all__ = ["TIME_BUCKETS", "RouteStats", "Timings"]
+__all__ = ["METRICS", "TIME_BUCKETS", "RouteStats", "Timings"]
+
+# what a policy can compare routes on: is higher better
+METRICS = {"accuracy": True, "error_rate": False, "reward": True, "latency": False}
 
 _FIRST = 1e-5  # seconds: the first bucket's upper edge (10 µs)
 _GROWTH = 2 ** (1 / 8)  # each bucket ~9% wider than the last: quantiles within ~4.5%
@@ -38,17 +42,25 @@ def _edge(bucket: int) -> float:
     return float(_FIRST * _GROWTH**bucket)
 
 
+def _no_counts() -> np.ndarray:
+    import numpy as np  # here, not at the top: the CLI imports the policies (--help)
+
+    return np.zeros(TIME_BUCKETS, dtype=np.int64)
+
+
 @dataclass
 class Timings:
     """A histogram of durations on fixed log-spaced buckets (mergeable by addition)."""
 
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(TIME_BUCKETS, dtype=np.int64))
+    counts: np.ndarray = field(default_factory=_no_counts)
 
     def add(self, seconds: float, times: int = 1) -> None:
         self.counts[_bucket(seconds)] += times
 
     def add_many(self, seconds: np.ndarray) -> None:
         """Add many durations at once (vectorised)."""
+        import numpy as np
+
         values = np.asarray(seconds, dtype=float)
         ratio = np.maximum(values, _FIRST) / _FIRST
         buckets = np.where(values <= _FIRST, 0, np.log(ratio) / _LOG_GROWTH + 1).astype(np.int64)
@@ -64,6 +76,8 @@ class Timings:
         total = self.total
         if total == 0:
             return None
+        import numpy as np
+
         rank = max(1, math.ceil(q * total))
         bucket = int(np.searchsorted(np.cumsum(self.counts), rank))
         return _edge(bucket)
@@ -77,6 +91,8 @@ class Timings:
 
     def to_json(self) -> dict[str, int]:
         """Sparse: bucket index (as text) to count."""
+        import numpy as np
+
         return {str(int(i)): int(self.counts[i]) for i in np.flatnonzero(self.counts)}
 
     @classmethod

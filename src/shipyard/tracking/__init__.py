@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-from shipyard.tracking._api import (
-    compare_runs,
-    delete_run,
-    download_artifact,
-    end_run,
-    get_metric_history,
-    get_run,
-    list_experiments,
-    load_artifact,
-    log_artifact,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    search_runs,
-    set_tag,
-    start_run,
-    tracking_store,
-)
-from shipyard.tracking._autolog import autolog
-from shipyard.tracking._backend import TrackingBackend
-from shipyard.tracking._run import Run, active_run, last_run_id
-from shipyard.tracking._store import TrackingStore
-from shipyard.tracking._types import (
-    ArtifactInfo,
-    Experiment,
-    LatestMetric,
-    Point,
-    RunData,
-    RunId,
-    RunInfo,
-)
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import exports
+
+if TYPE_CHECKING:
+    from shipyard.tracking._api import (
+        compare_runs,
+        delete_run,
+        download_artifact,
+        end_run,
+        get_metric_history,
+        get_run,
+        list_experiments,
+        load_artifact,
+        log_artifact,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        search_runs,
+        set_tag,
+        start_run,
+        tracking_store,
+    )
+    from shipyard.tracking._autolog import autolog
+    from shipyard.tracking._backend import TrackingBackend
+    from shipyard.tracking._run import Run, active_run, last_run_id
+    from shipyard.tracking._store import TrackingStore
+    from shipyard.tracking._types import (
+        ArtifactInfo,
+        Experiment,
+        LatestMetric,
+        Point,
+        RunData,
+        RunId,
+        RunInfo,
+    )
+
 
 __all__ = [
     "ArtifactInfo",
@@ -67,3 +73,6 @@ __all__ = [
     "start_run",
     "tracking_store",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the names from the imports above
+    __getattr__, __dir__ = exports(__name__)

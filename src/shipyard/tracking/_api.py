@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shipyard.config import get_settings, on_reset
 from shipyard.errors import InvalidInput, NotFound
@@ -17,6 +15,9 @@ from shipyard.tracking._objects import deserialize
 from shipyard.tracking._run import Run, active_run, require_active
 from shipyard.tracking._store import TrackingStore
 from shipyard.tracking._types import Experiment, Point, RunData
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _AUTO: Any = object()
 

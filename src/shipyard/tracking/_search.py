@@ -6,9 +6,8 @@ import base64
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import and_, or_, select
 
 from shipyard.errors import InvalidInput
@@ -20,6 +19,9 @@ from shipyard.tracking._filter import (
 )
 from shipyard.tracking._store import TrackingStore
 from shipyard.tracking._tables import EXPERIMENTS, LATEST, PARAMS, RUNS, TAGS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_PAGE = 1000
 _INFO_COLUMNS = [
@@ -146,6 +148,8 @@ def _after(order: list[tuple[Any, bool]], last: list[Any]) -> Any:
 
 
 def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.DataFrame:
+    import pandas as pd  # here, not at the top: listing experiments needs no pandas
+
     wanted: dict[str, list[str] | None] = {"metrics": None, "params": None, "tags": None}
     if columns is not None:
         wanted = {"metrics": [], "params": [], "tags": []}
@@ -212,6 +216,8 @@ def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.D
 def compare(store: TrackingStore, run_ids: Sequence[str]) -> pd.DataFrame:
     """One column per run, one row per attribute, param, metric and tag; ``differs`` flags rows
     whose values are not all equal."""
+    import pandas as pd
+
     if len(run_ids) < 2:
         raise InvalidInput(f"Compare needs at least two runs, got {len(run_ids)}.")
     runs = [store.get_run(run_id) for run_id in run_ids]

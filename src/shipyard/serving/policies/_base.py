@@ -20,7 +20,6 @@ from typing import Any, Protocol, runtime_checkable
 
 from shipyard.errors import InvalidInput
 from shipyard.serving._stats import RouteStats
-from shipyard.serving.policies._compare import compare
 
 __all__ = [
     "BasePolicy",
@@ -197,6 +196,8 @@ class BasePolicy:
     ) -> dict[str, Any]:
         """The stored ``metric`` (default accuracy) at the stored ``alpha`` (default 0.05)
         over the routes in the order of ``stats``."""
+        from shipyard.serving.policies._compare import compare  # numpy, SciPy: when judged
+
         metric = str(policy.get("metric") or "accuracy")
         return compare(stats, list(stats), metric, float(policy.get("alpha") or 0.05))
 

@@ -26,12 +26,10 @@ from shipyard.serving._sequential import (
     mean_interval,
     rate_interval,
 )
-from shipyard.serving._stats import TIME_BUCKETS, RouteStats, Timings
+from shipyard.serving._stats import METRICS, TIME_BUCKETS, RouteStats, Timings
 
 __all__ = ["METRICS", "MIN_SAMPLES", "compare", "sample_of"]
 
-# metric: is higher better
-METRICS = {"accuracy": True, "error_rate": False, "reward": True, "latency": False}
 MIN_SAMPLES = 30  # observations per route before a difference is tested
 
 

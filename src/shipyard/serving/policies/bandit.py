@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from shipyard.errors import InvalidInput
 from shipyard.serving.policies._base import BasePolicy, Param, RouteChooser, is_number
 
@@ -41,6 +39,8 @@ class BanditPolicy(BasePolicy):
         return {"kind": self.name, "algorithm": algorithm, "epsilon": float(epsilon)}
 
     def choose(self, policy: Mapping[str, Any], router: RouteChooser, key: str | None) -> str:
+        import numpy as np  # here, not at the top: the CLI imports the policies (--help)
+
         routes, stats, rng = router.routes, router.stats, router.random
         if policy.get("algorithm") == "epsilon_greedy":
             if rng.random() < float(policy.get("epsilon", 0.1)):

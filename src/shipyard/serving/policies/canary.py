@@ -34,14 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import InvalidInput
-from shipyard.serving._sequential import (
-    Sample,
-    bonferroni,
-    difference,
-    difference_above,
-    rate_above,
-    rate_interval,
-)
 from shipyard.serving._stats import RouteStats
 from shipyard.serving.policies._base import (
     BasePolicy,
@@ -50,7 +42,6 @@ from shipyard.serving.policies._base import (
     is_number,
     route_named,
 )
-from shipyard.serving.policies._compare import compare
 
 __all__ = ["CHECKS", "POLICY", "CanaryPolicy", "Check", "check_level", "judge"]
 
@@ -125,6 +116,8 @@ class CanaryPolicy(BasePolicy):
         self, policy: Mapping[str, Any], stats: Mapping[str, RouteStats]
     ) -> dict[str, Any]:
         """Accuracy, candidate against baseline, and the judge's checks with their level."""
+        from shipyard.serving.policies._compare import compare
+
         routes = [str(policy["baseline"]), str(policy["candidate"])]
         out = compare(stats, routes, "accuracy", float(policy.get("alpha", 0.05)))
         base, cand = (stats.get(r) or RouteStats() for r in routes)
@@ -182,6 +175,8 @@ def judge(policy: dict[str, Any], baseline: RouteStats, candidate: RouteStats) -
 
 def check_level(policy: Mapping[str, Any]) -> float:
     """Each check's level: ``alpha`` over the three checks of every judged step."""
+    from shipyard.serving._sequential import bonferroni  # numpy, SciPy: when judged
+
     judged = max(1, len(policy["steps"]) - 1)
     return bonferroni(float(policy.get("alpha", 0.05)), len(CHECKS) * judged)
 
@@ -220,6 +215,8 @@ def _checks(policy: dict[str, Any], baseline: RouteStats, candidate: RouteStats)
 
 
 def _error_check(limit: float, candidate: RouteStats) -> Check:
+    from shipyard.serving._sequential import rate_above, rate_interval
+
     errors, took = candidate.errors, candidate.attempts
     if not took:
         return Check("errors", None, limit, None, "no requests yet")
@@ -229,6 +226,8 @@ def _error_check(limit: float, candidate: RouteStats) -> Check:
 
 
 def _latency_check(ratio: float, baseline: RouteStats, candidate: RouteStats) -> Check:
+    from shipyard.serving._sequential import rate_above, rate_interval
+
     base_p99, timed = baseline.p99(), candidate.model_time.total
     if base_p99 is None or baseline.model_time.total < MIN_TIMINGS or not timed:
         need = f"needs {MIN_TIMINGS} baseline timings (has {baseline.model_time.total})"
@@ -245,6 +244,8 @@ def _latency_check(ratio: float, baseline: RouteStats, candidate: RouteStats) ->
 
 
 def _accuracy_check(policy: dict[str, Any], baseline: RouteStats, candidate: RouteStats) -> Check:
+    from shipyard.serving._sequential import Sample, difference, difference_above
+
     drop, need = float(policy["max_metric_drop"]), int(policy["min_labels"])
     base_acc, cand_acc = baseline.accuracy(), candidate.accuracy()
     if base_acc is None or cand_acc is None or min(baseline.labelled, candidate.labelled) < need:

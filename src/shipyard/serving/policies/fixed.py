@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shipyard.errors import InvalidInput
-from shipyard.serving._stats import RouteStats
+from shipyard.serving._stats import METRICS, RouteStats
 from shipyard.serving.policies._base import (
     BasePolicy,
     Decision,
@@ -22,7 +22,6 @@ from shipyard.serving.policies._base import (
     RouteChooser,
     is_number,
 )
-from shipyard.serving.policies._compare import METRICS, compare
 
 __all__ = ["POLICY", "FixedPolicy"]
 
@@ -114,6 +113,8 @@ class FixedPolicy(BasePolicy):
         self, policy: Mapping[str, Any], stats: Mapping[str, RouteStats]
     ) -> dict[str, Any]:
         """The routes of the split (in its order) compared on the stored metric."""
+        from shipyard.serving.policies._compare import compare
+
         routes = [r for r in policy.get("split") or stats if r in stats] or list(stats)
         return compare(stats, routes, _metric(policy), float(policy.get("alpha", 0.05)))
 
@@ -123,6 +124,8 @@ class FixedPolicy(BasePolicy):
         live = [r for r, share in (policy.get("split") or {}).items() if share > 0]
         if not policy.get("stop_when_significant") or len(live) < 2:
             return None
+        from shipyard.serving.policies._compare import compare
+
         found = compare(stats, live, _metric(policy), float(policy.get("alpha", 0.05)))
         winner = found["winner"]
         if winner is None:
