@@ -56,7 +56,14 @@ def imported(*args: str) -> set[str]:
     return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines[1:]}
 
 
-def test_the_import_report_is_read(home: Path) -> None:
+@pytest.fixture
+def store(home: Path) -> Path:
+    """A store that exists (a listing of a folder with none returns before opening one)."""
+    imported("db", "upgrade")
+    return home
+
+
+def test_the_import_report_is_read(store: Path) -> None:
     # the check sees what a command does import
     assert "pandas" in imported("runs", "list")  # its rows come as a DataFrame
 
@@ -78,7 +85,7 @@ def test_help_imports_no_heavy_library(home: Path) -> None:
         "alerts list",
     ],
 )
-def test_a_listing_imports_the_store_and_no_heavy_library(home: Path, listing: str) -> None:
+def test_a_listing_imports_the_store_and_no_heavy_library(store: Path, listing: str) -> None:
     imported("db", "upgrade")  # the store exists, as it does after a first command
     found = imported(*listing.split())
     assert "sqlalchemy" in found
