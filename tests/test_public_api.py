@@ -129,6 +129,7 @@ PUBLIC = {
         "tune",
         "FAMILY_TABLE",
         "Family",
+        "XGBLabelClassifier",
     ],
     "shipyard.store": [
         "HEAD_REVISION",

@@ -64,13 +64,13 @@ def _frame(rows: int, seed: int) -> pd.DataFrame:
     )
 
 
-def _target(frame: pd.DataFrame, task: str, *, text: bool = True) -> pd.Series:
+def _target(frame: pd.DataFrame, task: str) -> pd.Series:
     score = frame["score"]
     if task == "binary":
         return (score > score.median()).astype(int)
     if task == "multiclass":
         codes = pd.Series(np.digitize(score, score.quantile([0.33, 0.66])))
-        return codes.map({0: "low", 1: "mid", 2: "high"}) if text else codes
+        return codes.map({0: "low", 1: "mid", 2: "high"})
     return score * 10.0
 
 
@@ -93,8 +93,7 @@ def test_every_family_exports_and_predicts_like_the_native_model(family: str, ta
     if family == "torch_mlp":
         pytest.importorskip("torch", reason="the torch_mlp family needs PyTorch")
     frame = _frame(ROWS, seed=1)
-    # XGBoost's classifier takes class codes only (sy.train passes text labels as they are)
-    target = _target(frame, task, text=family != "xgboost")
+    target = _target(frame, task)  # text labels for multiclass, XGBoost's included
     data = frame.drop(columns="score").assign(target=target)
     kind = "regression" if task == "regression" else "classification"
     model = estimator(family, kind, seed=0).set_params(**SMALL.get(family, {}))

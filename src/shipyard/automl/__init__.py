@@ -14,6 +14,7 @@ from shipyard._lazy import exports
 if TYPE_CHECKING:
     from shipyard.automl._families import ESTIMATORS, FAMILIES, FAMILY_TABLE
     from shipyard.automl._family import Family
+    from shipyard.automl._labels import XGBLabelClassifier
     from shipyard.automl._preprocess import DateParts, column_kinds, make_preprocessor
     from shipyard.automl._search import AutoMLResult, automl
     from shipyard.automl._train import TrainResult, estimator, train
@@ -28,6 +29,7 @@ __all__ = [
     "DateParts",
     "Family",
     "TrainResult",
+    "XGBLabelClassifier",
     "automl",
     "column_kinds",
     "estimator",

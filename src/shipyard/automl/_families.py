@@ -112,9 +112,13 @@ def _lightgbm_space(trial: Any, task: str) -> dict[str, Any]:
 
 
 def _xgboost(task: str, seed: int) -> Any:
+    """XGBoost's regressor, or its classifier for any labels (``_labels.py``): XGBoost's own
+    takes classes 0..n-1 only."""
     import xgboost as xgb
 
-    kind = _by_task(task, xgb.XGBClassifier, xgb.XGBRegressor)
+    from shipyard.automl._labels import XGBLabelClassifier
+
+    kind = _by_task(task, XGBLabelClassifier, xgb.XGBRegressor)
     return kind(n_jobs=1, random_state=seed, tree_method="hist")
 
 
@@ -296,7 +300,7 @@ FAMILY_TABLE: dict[str, Family] = {
             },
             cost=2,
             missing_values=True,
-            estimators=("XGB",),
+            estimators=("XGB",),  # XGBoost's own, and XGBLabelClassifier
             stop=_stops.xgboost_rounds,
             needs=("xgboost",),
         ),

@@ -1,4 +1,5 @@
-"""ONNX converters for AutoML's own pipeline steps: :class:`DateParts` and the PyTorch MLP.
+"""ONNX converters for AutoML's own pipeline steps: :class:`DateParts`, the PyTorch MLP and
+the XGBoost classifier for any labels.
 
 Registered with ``shipyard.models.register_onnx_step`` by the modules that define the
 classes, so a model holding one exports; skl2onnx is imported only when a model converts.
@@ -7,16 +8,26 @@ classes, so a model holding one exports; skl2onnx is imported only when a model 
 export feeds datetimes; the smallest int64 is a null) and computes the calendar in the
 graph with integer operators (days to civil date, H. Hinnant's algorithm), so its parts
 equal pandas' exactly. The MLP's forward pass is MatMul, Add and its activation, then
-Softmax (classifier) or the target's scale (regressor), as its NumPy ``predict`` does.
+Softmax (classifier) or the target's scale (regressor), as its NumPy ``predict`` does. The
+XGBoost classifier for any labels is onnxmltools' converter of its inner XGBClassifier
+(labels ``0..n-1``, probabilities as they are), then a Gather of its labels by those codes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["convert_date_parts", "convert_torch_mlp", "date_parts_shape", "torch_mlp_shape"]
+__all__ = [
+    "convert_date_parts",
+    "convert_torch_mlp",
+    "convert_xgb_labels",
+    "date_parts_shape",
+    "torch_mlp_shape",
+    "xgb_labels_shape",
+]
 
 DAY = 86_400
 NULL_TIME = np.iinfo(np.int64).min
@@ -111,9 +122,44 @@ def convert_torch_mlp(scope: Any, operator: Any, container: Any) -> None:
         return
     container.add_node("Softmax", [values], [outputs[1]], axis=1)
     index = graph.node("ArgMax", [values], axis=1, keepdims=0)
-    classes = np.asarray(model.classes_)
+    _labels_at(graph, model.classes_, index, outputs[0])
+
+
+def xgb_labels_shape(operator: Any) -> None:
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    calculate_linear_classifier_output_shapes(operator)  # label type from ``classes_``
+
+
+@dataclass(frozen=True)
+class _InnerOperator:
+    """What onnxmltools' XGBoost converter reads of the operator it converts."""
+
+    raw_operator: Any
+    inputs: list[Any]
+    input_full_names: list[str]
+    output_full_names: list[str]
+
+
+def convert_xgb_labels(scope: Any, operator: Any, container: Any) -> None:
+    """The inner XGBClassifier's trees (label codes, probabilities), then the labels."""
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+
+    model = operator.raw_operator
+    codes = scope.get_unique_variable_name("label_codes")
+    label, probabilities = (v.full_name for v in operator.outputs)
+    inputs = list(operator.inputs)
+    names = [v.full_name for v in inputs]
+    inner = _InnerOperator(model.model_, inputs, names, [codes, probabilities])
+    convert_xgboost(scope, inner, container)
+    _labels_at(_Graph(scope, container), model.classes_, codes, label)
+
+
+def _labels_at(graph: _Graph, classes: Any, index: str, output: str) -> None:
+    """``output`` = the label at each ``index`` of ``classes`` (text, or integers)."""
+    classes = np.asarray(classes)
     table = graph.texts(classes) if classes.dtype.kind in "OUS" else graph.ints(classes.tolist())
-    container.add_node("Gather", [table, index], [outputs[0]], axis=0)
+    graph.container.add_node("Gather", [table, index], [output], axis=0)
 
 
 def _activation(graph: _Graph, values: str, activation: str) -> str:
