@@ -128,3 +128,21 @@ def test_a_fit_stops_at_its_deadline_and_keeps_no_clock() -> None:
     assert model.get_params()["callbacks"] is None
     assert model.model_.get_params()["callbacks"] is None
     assert set(pipeline.predict(X)) == {"no", "yes"}
+
+
+@pytest.mark.parametrize("labels", [("no", "yes"), (False, True), (3, 7, 11)], ids=str)
+def test_a_bare_classifier_fitted_on_a_frame_exports(home: Path, labels: tuple) -> None:
+    """Registered on its own, fitted on named columns (the graph takes one matrix)."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    cuts = [0.0] if len(labels) == 2 else [-0.5, 0.5]
+    y = pd.Series([labels[i] for i in np.digitize(X["a"], cuts)])
+    model = XGBLabelClassifier(n_estimators=10, n_jobs=1).fit(X, y)
+    version = sy.models.register("bare", model, X=X, y=y)
+
+    report = sy.models.export(version.ref, "onnx").exports["onnx"].report
+
+    assert report["max_diff"] <= report["atol"] and report["label_agreement"] == 1.0, report
+    onnx = sy.models.load(version.ref, format="onnx")
+    assert list(onnx.predict(X)) == list(model.predict(X))
+    assert list(model.get_booster().feature_names) == ["a", "b", "c"]  # the model is unchanged

@@ -15,6 +15,7 @@ XGBoost classifier for any labels is onnxmltools' converter of its inner XGBClas
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,9 +151,21 @@ def convert_xgb_labels(scope: Any, operator: Any, container: Any) -> None:
     label, probabilities = (v.full_name for v in operator.outputs)
     inputs = list(operator.inputs)
     names = [v.full_name for v in inputs]
-    inner = _InnerOperator(model.model_, inputs, names, [codes, probabilities])
+    inner = _InnerOperator(_positional(model.model_), inputs, names, [codes, probabilities])
     convert_xgboost(scope, inner, container)
     _labels_at(_Graph(scope, container), model.classes_, codes, label)
+
+
+def _positional(model: Any) -> Any:
+    """``model``, or a copy whose features are named ``f0, f1...`` as onnxmltools needs
+    (a model fitted on a DataFrame keeps its column names; the graph takes one matrix)."""
+    names = model.get_booster().feature_names
+    positional = [f"f{i}" for i in range(model.n_features_in_)]
+    if names is None or list(names) == positional:
+        return model
+    renamed = copy.deepcopy(model)
+    renamed.get_booster().feature_names = positional
+    return renamed
 
 
 def _labels_at(graph: _Graph, classes: Any, index: str, output: str) -> None:
