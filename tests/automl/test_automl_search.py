@@ -221,6 +221,9 @@ def test_an_ensemble_of_the_top_families_is_scored_and_kept_when_better(loans: s
         sy.models.load(version.ref).predict_proba(raw),
         result.best.model.predict_proba(raw[result.best.features]),
     )
+    if chosen == "ensemble":  # a soft vote of pipelines converts like any member
+        exported = sy.models.export(version.ref, "onnx")
+        assert exported.exports["onnx"].report["label_agreement"] >= 0.999
 
 
 def test_the_leaderboard_chart_and_report(loans: str, tmp_path: Path) -> None:

@@ -130,6 +130,32 @@ def test_encodings_each_export() -> None:
         )
 
 
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_a_vote_of_trained_models_exports_as_sy_automl_builds_its_ensemble(task: str) -> None:
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    frame = _frame(ROWS, seed=3)
+    data = frame.drop(columns="score").assign(target=_target(frame, task))
+    members = [
+        (family, sy.train(family, data=data, target="target", seed=0).model)
+        for family in ("linear", "hist_gradient_boosting")
+    ]
+    X, y = data.drop(columns="target"), data["target"]
+    vote = (
+        VotingRegressor(members)
+        if task == "regression"
+        else VotingClassifier(members, voting="soft", flatten_transform=False)
+    ).fit(X, y)
+    version = sy.models.register(f"vote-{task}", vote, X=X, y=y)
+    sy.models.export(version.ref, "onnx")
+    onnx = sy.models.load(version.ref, format="onnx")
+    rows = _unusual(frame.drop(columns="score"))
+    if task == "regression":
+        np.testing.assert_allclose(onnx.predict(rows), vote.predict(rows), rtol=1e-4)
+    else:
+        np.testing.assert_allclose(onnx.predict_proba(rows), vote.predict_proba(rows), atol=1e-4)
+
+
 class Doubler(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """A custom step no ONNX converter knows."""
 

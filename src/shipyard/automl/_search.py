@@ -314,7 +314,7 @@ def _ensemble(
         return None
     estimators = [(f"{family}-{t.number}", build(t.params)) for family, t in members.items()]
     voting = (
-        VotingClassifier(estimators, voting="soft")
+        VotingClassifier(estimators, voting="soft", flatten_transform=False)  # skl2onnx takes it
         if task == "classification"
         else VotingRegressor(estimators)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.live import Live
@@ -85,6 +86,17 @@ def automl_cmd(
             }
         )
         return
+    _print_board(result)
+    console.print(f"Run {result.run_id[:12]}: shipyard runs list -e automl")
+    if version is not None:
+        console.print(f"Registered {version.ref}: shipyard models show {version.ref}")
+    if report is not None:
+        console.print(f"Report: {report}")
+
+
+def _print_board(result: Any) -> None:
+    """The leaderboard's first 15 trials as a table."""
+    board = result.leaderboard
     rows = [
         [
             r.trial,
@@ -104,8 +116,3 @@ def automl_cmd(
             2,
         )
     )
-    console.print(f"Run {result.run_id[:12]}: shipyard runs list -e automl")
-    if version is not None:
-        console.print(f"Registered {version.ref}: shipyard models show {version.ref}")
-    if report is not None:
-        console.print(f"Report: {report}")

@@ -135,11 +135,6 @@ def register(
     Raises:
         InvalidInput: no flavor knows the object, an unfitted model, a bad name or alias.
         NotFound: a run or dataset version that does not exist.
-
-    Example:
-        >>> v = sy.models.register("churn", model, X=X_train, y=y_train)  # doctest: +SKIP
-        >>> v.ref                                                         # doctest: +SKIP
-        'churn@1'
     """
     check_name("Model", name)
     model, X, y, run, datasets = unpack(model, X=X, y=y, run=run, datasets=datasets)

@@ -152,13 +152,11 @@ def _convert(model: Any, signature: Signature) -> Any:
 
     from shipyard.models._onnx_steps import converter_tables
 
-    first = last = model
-    while isinstance(first, Pipeline):
-        first = first.steps[0][1]
+    last = model
     while isinstance(last, Pipeline):
         last = last.steps[-1][1]
     named = getattr(model, "feature_names_in_", None) is not None
-    if named and isinstance(first, ColumnTransformer):  # it selects columns by name
+    if named and _selects_by_name(model, Pipeline, ColumnTransformer):
         types = [(c.name, _input_type(c.type)) for c in signature.inputs]
     else:
         from skl2onnx.common.data_types import FloatTensorType
@@ -179,6 +177,17 @@ def _convert(model: Any, signature: Signature) -> Any:
             custom_conversion_functions=converters,
             custom_shape_calculators=shapes,
         )
+
+
+def _selects_by_name(model: Any, pipeline: type, columns: type) -> bool:
+    """Whether the model reads its columns by name (a ColumnTransformer first, or a vote
+    whose every member does), so the graph takes one input per column."""
+    while isinstance(model, pipeline):
+        model = model.steps[0][1]
+    members = getattr(model, "estimators_", None)
+    if type(model).__name__ in ("VotingClassifier", "VotingRegressor") and members:
+        return all(_selects_by_name(m, pipeline, columns) for m in members)
+    return isinstance(model, columns)
 
 
 def _input_type(kind: str) -> Any:

@@ -126,6 +126,11 @@ def _leaves(model: Any, path: str) -> Iterator[tuple[str, Any]]:
         parts = [(name, step) for name, step, _ in getattr(model, "transformers_", ())]
     elif isinstance(model, FeatureUnion):
         parts = list(model.transformer_list)
+    elif type(model).__name__ in ("VotingClassifier", "VotingRegressor") and hasattr(
+        model, "named_estimators_"
+    ):  # the vote has a converter of its own; its members are converted inside it
+        yield path or type(model).__name__, model
+        parts = list(model.named_estimators_.items())
     else:
         yield path or type(model).__name__, model
         return
