@@ -179,7 +179,7 @@ def _convert(model: Any, signature: Signature) -> Any:
         )
 
 
-def _selects_by_name(model: Any, pipeline: type, columns: type) -> bool:
+def _selects_by_name(model: Any, pipeline: Any, columns: Any) -> bool:
     """Whether the model reads its columns by name (a ColumnTransformer first, or a vote
     whose every member does), so the graph takes one input per column."""
     while isinstance(model, pipeline):
