@@ -3,6 +3,7 @@ finds ``.git``), else ``./.shipyard``; messages name the store and why it is tha
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,20 @@ def test_home_source_is_not_a_setting(tmp_path: Path) -> None:
     config.write_text('home_source = "found"\n')
     with pytest.raises(ValueError, match="unknown key"):
         Settings.load({"SHIPYARD_HOME": str(tmp_path)})
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="handing a folder to another user needs root",
+)
+def test_a_store_another_user_owns_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    planted = tmp_path / HOME_FOLDER
+    planted.mkdir()
+    os.chown(planted, 65534, 65534)  # nobody's: as another user would plant /tmp/.shipyard
+    (tmp_path / "work").mkdir()
+    assert find_home(tmp_path / "work") is None
+    assert "belongs to another user" in caplog.text and "SHIPYARD_HOME" in caplog.text
+    os.chown(planted, os.getuid(), os.getgid())
+    assert find_home(tmp_path / "work") == planted.resolve()

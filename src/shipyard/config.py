@@ -36,6 +36,7 @@ import cost on every CLI call and every ``import shipyard``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass, fields
@@ -166,10 +167,30 @@ def find_home(start: Path | None = None) -> Path | None:
             if folder.stat().st_dev != device:
                 return None
             if (folder / HOME_FOLDER).is_dir():
-                return folder / HOME_FOLDER
+                return folder / HOME_FOLDER if _owned(folder / HOME_FOLDER) else None
         except OSError:  # a parent we may not read
             return None
     return None
+
+
+def _owned(home: Path) -> bool:
+    """Whether a found ``.shipyard`` belongs to this user: one another user planted in a
+    shared parent (``/tmp/.shipyard``) would otherwise receive this user's runs and data, so
+    it is ignored, as git ignores a repository another user owns (SHIPYARD_HOME names it
+    explicitly)."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # Windows: no owners by number
+        return True
+    owner = home.stat().st_uid
+    if owner == getuid():
+        return True
+    logging.getLogger("shipyard").warning(
+        "Ignoring %s: it belongs to another user (uid %d). Set SHIPYARD_HOME=%s to use it.",
+        home,
+        owner,
+        home,
+    )
+    return False
 
 
 def empty_store_message(things: str) -> str:
