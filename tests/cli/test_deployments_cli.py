@@ -97,3 +97,15 @@ def test_the_statistics_table_shows_each_route_against_the_baseline() -> None:
     assert b[1:7] == ["b", "380", "0.75 [0.7, 0.8]", "-0.15 [-0.22, -0.08]", "0.0004", "yes"]
     c = [cell.strip() for cell in lines["c"].split("│")]
     assert c[3] == "-" and c[6] == "no"
+
+
+def test_show_lists_a_route_change_in_the_history(home: Path) -> None:
+    """A route moved to another version (as retraining does) is an event whose ``after``
+    is a reference, not a split: ``show`` lists it instead of failing."""
+    _models()
+    made = invoke("deployments", "create", "r", "--route", "main=fraud@1")
+    assert made.exit_code == 0, made.output
+    deployments.set_route("r", "main", "fraud@2", reason="retrained")
+    shown = invoke("deployments", "show", "r")
+    assert shown.exit_code == 0, shown.output
+    assert "retrained" in shown.output

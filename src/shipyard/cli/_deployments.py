@@ -308,7 +308,8 @@ def _value(estimate: float | None, interval: list[Any] | None) -> str:
 
 
 def _change(detail: dict[str, Any]) -> str:
-    after = detail.get("after", {}).get("split") or detail.get("split")
+    moved = detail.get("after")  # a route's event holds the reference it moved to
+    after = (moved.get("split") if isinstance(moved, dict) else None) or detail.get("split")
     if not after:
         return ""
     return ", ".join(f"{k} {v:g}%" for k, v in after.items())
