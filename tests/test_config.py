@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.config import HOME_FOLDER, Settings, empty_store_message, find_home, reset_settings
+from shipyard.errors import InvalidInput
 
 
 def _no_store_above(folder: Path) -> None:
@@ -118,3 +119,21 @@ def test_a_store_another_user_owns_is_ignored_with_a_warning(
     assert "belongs to another user" in caplog.text and "SHIPYARD_HOME" in caplog.text
     os.chown(planted, os.getuid(), os.getgid())
     assert find_home(tmp_path / "work") == planted.resolve()
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="handing a folder to another user needs root",
+)
+def test_a_store_another_user_owns_in_the_working_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The working folder's own ``.shipyard`` planted by another user is not the default
+    ``./.shipyard`` either (it was ignored, then used as the default)."""
+    planted = tmp_path / HOME_FOLDER
+    planted.mkdir()
+    os.chown(planted, 65534, 65534)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidInput, match=r"another user.*SHIPYARD_HOME"):
+        Settings.load({})
+    assert Settings.load({"SHIPYARD_HOME": str(planted)}).home == planted

@@ -105,6 +105,7 @@ class Settings:
         else:
             found = find_home()
             if found is None:
+                _refuse_foreign_here()
                 home, source = Path(HOME_FOLDER), "default"
             elif found.parent == _absolute(Path.cwd()):  # stays relative, as it always was
                 home, source = Path(HOME_FOLDER), "here"
@@ -191,6 +192,22 @@ def _owned(home: Path) -> bool:
         home,
     )
     return False
+
+
+def _refuse_foreign_here() -> None:
+    """The default ``./.shipyard`` is no refuge when the working folder's ``.shipyard`` is
+    one :func:`find_home` ignored (another user's): refuse it, as git refuses such a folder.
+
+    Raises:
+        InvalidInput: the working folder's ``.shipyard`` belongs to another user.
+    """
+    here = Path(HOME_FOLDER)
+    if here.is_dir():
+        where = _absolute(here)
+        raise InvalidInput(
+            f"{where} belongs to another user: Shipyard will not use it. Set "
+            f"SHIPYARD_HOME to the store you mean (SHIPYARD_HOME={where} to use this one)."
+        )
 
 
 def empty_store_message(things: str) -> str:
