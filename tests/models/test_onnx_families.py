@@ -130,6 +130,25 @@ def test_encodings_each_export() -> None:
         )
 
 
+@pytest.mark.parametrize("family", ["linear", "lightgbm"])
+def test_columns_named_with_spaces_quotes_and_unicode_export(family: str) -> None:
+    """skl2onnx spells the graph's inputs in C style (``income_amount``): they still feed the
+    columns they came from."""
+    frame = _frame(ROWS, seed=3)
+    names = {"amount": "loan amount", "plan": 'plän "q\'"', "city": "1 city", "visits": "a-b"}
+    data = frame.drop(columns="score").rename(columns=names)
+    data["target"] = _target(frame, "binary")
+    result = sy.train(family, data=data, target="target", seed=0)
+    version = sy.models.register(f"odd-names-{family}", result)
+
+    sy.models.export(version.ref, "onnx")
+
+    rows = _unusual(frame.drop(columns="score")).rename(columns=names)
+    onnx = sy.models.load(version.ref, format="onnx")
+    native = result.model.predict_proba(rows)
+    np.testing.assert_allclose(onnx.predict_proba(rows), native, atol=1e-4)
+
+
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 def test_a_vote_of_trained_models_exports_as_sy_automl_builds_its_ensemble(task: str) -> None:
     from sklearn.ensemble import VotingClassifier, VotingRegressor

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -165,6 +166,8 @@ def _describe(data: bytes, session: Any, signature: Signature) -> dict[str, Any]
     width = graph[0].shape[-1] if len(graph) == 1 and len(graph[0].shape) == 2 else -1
     if set(names) <= set(by_name):
         inputs = [_input(by_name[n], [n]) for n in names]
+    elif len(graph) == len(names) and all(map(_spelled, graph, names)):
+        inputs = [_input(g, [n]) for g, n in zip(graph, names, strict=True)]
     elif width == len(names) or width is None or isinstance(width, str):  # str: a named dim
         inputs = [_input(graph[0], names)]
     else:
@@ -178,6 +181,15 @@ def _describe(data: bytes, session: Any, signature: Signature) -> dict[str, Any]
     coded = [c for c in signature.inputs if c.type == "category" and c.name in numeric]
     codes = {c.name: list(c.categories or ()) for c in coded}
     return {"inputs": inputs, "codes": codes, **_outputs(data, session, signature)}
+
+
+def _spelled(arg: Any, column: str) -> bool:
+    """Whether graph input ``arg`` is ``column`` as skl2onnx spells names (C style, as
+    ``loan_amount`` for ``loan amount``, a number appended when two collide)."""
+    seed = re.sub(r"[^\w+]", "_", column)
+    seed = "_" + seed if seed[:1].isdigit() else seed
+    name = str(arg.name)
+    return name == seed or (name.startswith(seed) and name[len(seed) :].isdigit())
 
 
 def _input(arg: Any, columns: list[str]) -> dict[str, Any]:
