@@ -130,6 +130,23 @@ def test_encodings_each_export() -> None:
         )
 
 
+def test_a_text_column_mostly_null_exports_with_each_encoding() -> None:
+    """Null is the most frequent text: the imputer's statistic is None (scikit-learn keeps
+    the column and its nulls), not an empty column the graph drops."""
+    frame = _frame(ROWS, seed=4)
+    plan = [value if i % 3 == 0 else None for i, value in enumerate(frame["plan"])]
+    frame["plan"] = pd.Series(plan, dtype=object)  # None, as JSON records give
+    data = frame.drop(columns="score").assign(target=_target(frame, "binary"))
+    rows = _unusual(frame.drop(columns="score"))
+    for encoding in ("onehot", "ordinal", "target"):
+        result = sy.train("linear", data=data, target="target", preprocess=encoding)
+        version = sy.models.register(f"sparse-{encoding}", result)
+        sy.models.export(version.ref, "onnx")
+        onnx = sy.models.load(version.ref, format="onnx")
+        native = sy.models.load(version.ref)
+        np.testing.assert_allclose(onnx.predict_proba(rows), native.predict_proba(rows), atol=1e-4)
+
+
 @pytest.mark.parametrize("family", ["linear", "lightgbm"])
 def test_columns_named_with_spaces_quotes_and_unicode_export(family: str) -> None:
     """skl2onnx spells the graph's inputs in C style (``income_amount``): they still feed the

@@ -38,7 +38,9 @@ ML = "ai.onnx.ml"
 def _imputer_columns(op: Any) -> tuple[np.ndarray, list[int]]:
     """Kept columns (those with a statistic, unless empty ones are kept) and indicator ones."""
     stats = np.asarray(op.statistics_, dtype=object)
-    empty = np.array([_is_null(v) for v in stats], dtype=bool)
+    # as scikit-learn: only NaN marks an empty column; None is a text column's most
+    # frequent value (its nulls), kept and filled with itself
+    empty = np.array([_is_null(v) and v is not None for v in stats], dtype=bool)
     kept = np.arange(len(stats)) if op.keep_empty_features else np.flatnonzero(~empty)
     indicator = getattr(op, "indicator_", None)
     flagged = [] if indicator is None else [int(i) for i in indicator.features_]
@@ -76,7 +78,9 @@ def convert_imputer(scope: Any, operator: Any, container: Any) -> None:
         container.add_node("Equal", [x, value], [missing])
     stats = np.asarray(op.statistics_, dtype=object)
     if text:
-        fill = _constant(scope, container, np.array([str(v) for v in stats], dtype=object))
+        # a None statistic fills nulls with None: the encoders after it spell it "None"
+        texts = [str(v) for v in stats]
+        fill = _constant(scope, container, np.array(texts, dtype=object))
     else:
         fill = _constant(scope, container, np.asarray(stats, dtype=np.float32))
     filled = _name(scope, "filled")
@@ -153,15 +157,22 @@ def convert_target_encoder(scope: Any, operator: Any, container: Any) -> None:
     for feature, categories in enumerate(op.categories_):
         column = _columns(scope, container, x, np.array([feature]), -1)
         keys: dict[str, Any]
+        rows = list(range(len(categories)))
         if text:
-            keys = {"keys_strings": [NULL_TEXT if _is_null(c) else str(c) for c in categories]}
+            names = [NULL_TEXT if _is_null(c) else str(c) for c in categories]
+            nulls = [i for i, c in enumerate(categories) if _is_null(c)]
+            if nulls and "None" not in names:  # an imputer's None statistic fills "None"
+                names.append("None")
+                rows.append(nulls[0])
+            keys = {"keys_strings": names}
         else:
             keys = {"keys_floats": np.asarray(categories, dtype=np.float32)}
         for k in range(classes):
             encoded = _name(scope, "target_encoded")
+            values = np.asarray(op.encodings_[feature * classes + k], np.float32)[rows]
             container.add_node(
                 "LabelEncoder", [column], [encoded], op_domain=ML, op_version=2, **keys,
-                values_floats=np.asarray(op.encodings_[feature * classes + k], np.float32),
+                values_floats=values,
                 default_float=float(means[k % len(means)]),
             )  # fmt: skip
             parts.append(encoded)
