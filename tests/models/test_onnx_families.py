@@ -147,6 +147,25 @@ def test_a_text_column_mostly_null_exports_with_each_encoding() -> None:
         np.testing.assert_allclose(onnx.predict_proba(rows), native.predict_proba(rows), atol=1e-4)
 
 
+def test_dates_with_a_time_zone_export_and_split_on_utc_parts() -> None:
+    """A zone-aware date column: the model trains on the parts the signature serves (UTC),
+    so its ONNX form passes the parity check and an instant predicts the same in any zone."""
+    frame = _frame(ROWS, seed=5)
+    frame["joined"] = frame["joined"].dt.tz_localize("UTC").dt.tz_convert("Europe/Paris")
+    data = frame.drop(columns="score").assign(target=_target(frame, "binary"))
+    result = sy.train("linear", data=data, target="target", seed=0)
+    version = sy.models.register("zoned", result)
+
+    sy.models.export(version.ref, "onnx")
+
+    rows = frame.drop(columns="score").iloc[:20]
+    elsewhere = rows.assign(joined=rows["joined"].dt.tz_convert("America/New_York"))
+    onnx = sy.models.load(version.ref, format="onnx")
+    native = result.model.predict_proba(rows)
+    np.testing.assert_allclose(result.model.predict_proba(elsewhere), native)
+    np.testing.assert_allclose(onnx.predict_proba(rows), native, atol=1e-4)
+
+
 @pytest.mark.parametrize("family", ["linear", "lightgbm"])
 def test_columns_named_with_spaces_quotes_and_unicode_export(family: str) -> None:
     """skl2onnx spells the graph's inputs in C style (``income_amount``): they still feed the

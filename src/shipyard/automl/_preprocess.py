@@ -42,6 +42,8 @@ class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out = []
         for column in frame.columns:
             values = pd.to_datetime(frame[column])
+            if values.dt.tz is not None:  # the parts of UTC, as the signature serves them
+                values = values.dt.tz_convert("UTC")
             for part in self.PARTS:
                 attribute = "day_of_week" if part == "dayofweek" else part
                 out.append(getattr(values.dt, attribute).astype("float64").to_numpy())

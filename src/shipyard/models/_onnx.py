@@ -293,7 +293,10 @@ def _text_input(values: np.ndarray) -> np.ndarray:
 
 
 def _epoch_seconds(values: np.ndarray) -> np.ndarray:
-    """Datetimes as int64 seconds since the epoch; NaT stays the smallest int64."""
+    """Datetimes as int64 seconds since the epoch; NaT stays the smallest int64. Zoned
+    ones (objects) are their instants, read in UTC."""
+    if values.dtype.kind != "M":
+        values = pd.to_datetime(pd.Series(values), utc=True).dt.tz_localize(None).to_numpy()
     seconds = np.asarray(values, dtype="datetime64[s]")
     return seconds.view(np.int64)
 
