@@ -64,6 +64,19 @@ def test_a_bad_option_is_refused_by_name_before_anything(
     assert "Serving" not in capsys.readouterr().out
 
 
+def test_a_log_dir_that_is_a_file_is_refused_before_anything(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The inference log's folder cannot be a file, or lie under one (found on the first
+    request otherwise, after "Serving")."""
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    for log_dir in (afile, afile / "logs"):
+        with pytest.raises(InvalidInput, match=f"^log_dir {log_dir} is not a folder"):
+            serving.serve("nosuch@1", log_dir=str(log_dir))
+    assert "Serving" not in capsys.readouterr().out
+
+
 def test_nothing_to_serve_says_what_to_pass(home: Path) -> None:
     with pytest.raises(InvalidInput, match="Nothing to serve: pass model='churn@champion'"):
         serving.serve()

@@ -122,7 +122,7 @@ def start(options: ServeOptions, name_of: NameOf = python_name) -> None:
         o.model, o.deployment, host=o.host, port=o.port, workers=o.workers, format=o.format,
         max_batch=o.max_batch, max_wait=o.max_wait, poll=o.poll, log_sample=o.log_sample,
         auth=o.auth, insecure=o.insecure, max_inflight=o.max_inflight, max_rows=o.max_rows,
-        name_of=name_of,
+        log_dir=o.log_dir, name_of=name_of,
     )  # fmt: skip
     sock = bind(o.host, o.port, name_of=name_of)  # held: nobody takes the port meanwhile
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
 from shipyard import models
 from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
@@ -62,12 +63,14 @@ def check_options(
     insecure: bool = False,
     max_inflight: int = 1024,
     max_rows: int = 100_000,
+    log_dir: str | None = None,
     name_of: NameOf = python_name,
 ) -> str | None:
     """Refuse a bad option (InvalidInput naming it, as ``name_of`` spells it); returns the
     warning to print when keys are off (see ``_guard.exposure``)."""
     _check_target(model, deployment, name_of)
     check_address(host, port, name_of=name_of)
+    _check_log_dir(log_dir, name_of)
     checks = [
         ("workers", workers, workers >= 1, "at least 1"),
         ("format", format, format in FORMATS, "one of " + ", ".join(FORMATS)),
@@ -90,6 +93,20 @@ def check_address(host: str, port: int, *, name_of: NameOf = python_name) -> Non
         raise InvalidInput(f"{name_of('port')} must be a port number from 1 to 65535; got {port}.")
     if not host.strip():
         raise InvalidInput(f"{name_of('host')} must name an address, e.g. 127.0.0.1; got ''.")
+
+
+def _check_log_dir(log_dir: str | None, name_of: NameOf) -> None:
+    """A local ``log_dir`` is a folder, or one that can be made: its nearest existing
+    ancestor is a folder (a URL is checked when written)."""
+    if log_dir is None or "://" in log_dir:
+        return
+    path = Path(log_dir)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise InvalidInput(
+            f"{name_of('log_dir')} {log_dir} is not a folder: {existing} is a file. Give the "
+            "folder for the inference log."
+        )
 
 
 def _check_target(model: str | None, deployment: str | None, name_of: NameOf) -> None:
