@@ -41,6 +41,7 @@ from shipyard.models._loaded import LoadedModel
 from shipyard.models._onnx import ExportRefused
 from shipyard.models._signature import ColumnSpec, Signature, infer_signature
 from shipyard.models._store import ModelStore
+from shipyard.models._trust import is_trusted, trust_version
 from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "get",
     "history",
     "infer_signature",
+    "is_trusted",
     "list_models",
     "load",
     "promote",
@@ -76,5 +78,6 @@ __all__ = [
     "sample",
     "set_alias",
     "trained_on",
+    "trust_version",
     "versions",
 ]
