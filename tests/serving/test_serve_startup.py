@@ -226,11 +226,15 @@ except ShipyardError as exc:
 
 
 def start_script(home: Path, tmp_path: Path, model: str, port: int) -> subprocess.Popen[str]:
-    """A script registering a pickled ``model`` (defined in a module beside it) and serving
-    it with two workers; it holds its trust (it registered the version) and nobody else's."""
+    """A script registering a pickled ``model`` (defined in a module beside it, or in the
+    script itself for ``model="__main__"``) and serving it with two workers; it holds its
+    trust (it registered the version) and nobody else's."""
     (tmp_path / "constant.py").write_text(CONSTANT)
     script = tmp_path / "serve_pickled.py"
-    script.write_text(PICKLED.replace("{model}", model).replace("{port}", str(port)))
+    source = PICKLED.replace("{port}", str(port))
+    if model == "__main__":
+        source, model = source.replace("from constant import {model}", CONSTANT), "Constant"
+    script.write_text(source.replace("{model}", model))
     environ = {**os.environ, "SHIPYARD_HOME": str(home), "SHIPYARD_USER": "scripter"}
     environ.pop("SHIPYARD_TRUSTED_REGISTRANTS", None)
     return subprocess.Popen(
@@ -294,4 +298,22 @@ def test_a_worker_that_cannot_start_stops_the_server_with_one_line(
         "Error: A server worker did not start: pickled@latest (pickled@1) cannot be served: "
         "Homebound loads only where it was registered"
     ]
+    assert port_is_free(port)
+
+
+def test_a_pickle_of_a_class_in_the_script_is_refused_with_workers(
+    home: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    process = start_script(home, tmp_path, "__main__", port)
+    try:
+        output = process.communicate(timeout=180)[0]
+    finally:
+        process.kill()
+    assert process.returncode == 1, output
+    [line] = output.strip().splitlines()
+    assert line.startswith(
+        "Error: pickled@1 is a __main__.Constant, a class defined in the calling script"
+    )
+    assert line.endswith("or serve it with workers=1.")
     assert port_is_free(port)

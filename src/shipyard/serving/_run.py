@@ -27,7 +27,14 @@ from shipyard import models
 from shipyard.errors import ShipyardError
 from shipyard.serving._app import create_app
 from shipyard.serving._guard import exposure
-from shipyard.serving._startup import NameOf, bind, check_options, load_served, python_name
+from shipyard.serving._startup import (
+    NameOf,
+    bind,
+    check_loadable_by_workers,
+    check_options,
+    load_served,
+    python_name,
+)
 from shipyard.serving._workers import ACCESS_ENV, configure_logs, run_workers
 
 __all__ = ["ServeOptions", "background", "serve", "start"]
@@ -65,7 +72,9 @@ def serve(
     Without ``auth`` it refuses an address other than loopback unless ``insecure``, and
     warns on stderr that keys are off. With ``workers`` > 1 the worker processes never
     import the caller's ``__main__``: a script calling ``serve`` at its top level is not
-    run again in them."""
+    run again in them (so a pickle of a class defined in that script is refused, saying
+    so); they load the pickled versions this process trusted, and one that cannot start
+    stops the server (ShipyardError with its first error line)."""
     options = ServeOptions(
         model, deployment, host, port, workers, format, max_batch, max_wait, poll,
         log_sample, log_dir, auth, max_inflight, access_log, log_level, max_rows, insecure,
@@ -129,6 +138,7 @@ def start(options: ServeOptions, name_of: NameOf = python_name) -> None:
     sock = bind(o.host, o.port, name_of=name_of)  # held: nobody takes the port meanwhile
     try:
         served = load_served(o.model, o.deployment, format=o.format)
+        check_loadable_by_workers(served, o.workers, name_of=name_of)
         # the workers trust exactly the versions this process trusted (and so loaded)
         trusted = [(v.id, v.digest) for v in served.versions if models.is_trusted(v)]
         if o.access_log:

@@ -28,6 +28,7 @@ __all__ = [
     "Served",
     "bind",
     "check_address",
+    "check_loadable_by_workers",
     "check_options",
     "flag",
     "load_served",
@@ -202,3 +203,21 @@ def load_served(model: str | None, deployment: str | None, *, format: str = "aut
     if deployment is None:
         return Served(served[0], tuple(versions))
     return Served(f"deployment {deployment}: {', '.join(served)}", tuple(versions))
+
+
+def check_loadable_by_workers(
+    served: Served, workers: int, *, name_of: NameOf = python_name
+) -> None:
+    """With several workers, refuse a pickle of a class defined in the calling script: the
+    worker processes never import the caller's ``__main__``, so they could not load it."""
+    if workers == 1:
+        return
+    for info in served.versions:
+        kind = str(info.flavor_meta.get("type", ""))
+        if info.flavor_meta.get("format") == "pickle" and kind.startswith("__main__."):
+            raise InvalidInput(
+                f"{info.ref} is a {kind}, a class defined in the calling script: worker "
+                "processes never run that script, so they cannot load it. Define the class "
+                "in a module beside the script, import it from there and register again; "
+                f"or serve it with {_spelled(name_of, 'workers', 1)}."
+            )
