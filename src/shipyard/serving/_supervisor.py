@@ -55,7 +55,7 @@ class _Worker:
 
     def why(self) -> str:
         code = self.process.exitcode
-        return self.failure or f"it stopped (exit code {code}); see its messages above"
+        return self.failure or f"it ended with exit code {code}; see its messages above"
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -84,7 +84,8 @@ def supervise(plan: dict[str, Any], sock: socket.socket, status: IO[str]) -> int
                 if not worker.ready:  # it never served: starting it again fails again
                     status.write(f"failed {worker.why()}\n")
                     return STARTUP_FAILURE
-                again = f"A server worker stopped ({worker.why()}); starting another."
+                code = worker.process.exitcode
+                again = f"A server worker ended (exit code {code}); starting another."
                 print(again, file=sys.stderr, flush=True)
                 workers[index] = _Worker(context, plan, sock)
             if not announced and all(worker.ready for worker in workers):
