@@ -13,7 +13,6 @@ against the registry record before it is deserialized, so a changed artifact nev
 
 from __future__ import annotations
 
-<<<<<<< HEAD
 from typing import TYPE_CHECKING
 
 from shipyard._lazy import exports
@@ -48,40 +47,9 @@ if TYPE_CHECKING:
     from shipyard.models._onnx_steps import register_onnx_step
     from shipyard.models._signature import ColumnSpec, Signature, infer_signature
     from shipyard.models._store import ModelStore
+    from shipyard.models._trust import is_trusted, trust_version
     from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
 
-=======
-from shipyard.models._api import (
-    clear_cache,
-    compare,
-    delete,
-    delete_model,
-    get,
-    history,
-    list_models,
-    load,
-    promote,
-    register,
-    remove_alias,
-    rollback,
-    sample,
-    set_alias,
-    trained_on,
-    versions,
-)
-from shipyard.models._backend import ModelBackend
-from shipyard.models._env import ModelEnvironmentWarning
-from shipyard.models._export import export
-from shipyard.models._flavor import Flavor
-from shipyard.models._flavor_python import PythonModel
-from shipyard.models._flavors import FLAVORS
-from shipyard.models._loaded import LoadedModel
-from shipyard.models._onnx import ExportRefused
-from shipyard.models._signature import ColumnSpec, Signature, infer_signature
-from shipyard.models._store import ModelStore
-from shipyard.models._trust import is_trusted, trust_version
-from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
->>>>>>> serve2
 
 __all__ = [
     "FLAVORS",
