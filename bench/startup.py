@@ -107,9 +107,8 @@ def main() -> None:
             for what, ours, _ in PAIRS[:2]:
                 totals = import_self_times(ours, env)
                 top = ", ".join(f"{name} {us / 1e3:.0f}" for name, us in totals.most_common(8))
-                print(
-                    f"import self-time, shipyard {what}: {sum(totals.values()) / 1e3:.0f} ms ({top})"
-                )
+                total = sum(totals.values()) / 1e3
+                print(f"import self-time, shipyard {what}: {total:.0f} ms ({top})")
 
 
 if __name__ == "__main__":
