@@ -105,6 +105,21 @@ def test_trusted_true_loads_it(foreign):
     assert sy.models.load("pickled-lr@1", trusted=True).predict({"x": 0.0}).tolist() == [0]
 
 
+def test_a_version_handed_over_is_trusted_with_its_artifact_only(foreign):
+    # what serve(workers=N) hands its workers: the exact versions the caller trusted
+    planted, pickled = sy.models.get("planted@1"), sy.models.get("pickled-lr@1")
+    assert not sy.models.is_trusted(planted) and sy.models.is_trusted(sy.models.get("skops-lr@1"))
+    sy.models.trust_version(planted.id, "0" * 64)  # another artifact than the stored one
+    with pytest.raises(Forbidden):
+        sy.models.load("planted@1")
+    sy.models.trust_version(planted.id, planted.digest)
+    assert sy.models.is_trusted(planted) and not sy.models.is_trusted(pickled)
+    sy.models.load("planted@1")
+    assert foreign.exists()
+    with pytest.raises(Forbidden):  # another version of the same registrant
+        sy.models.load("pickled-lr@1")
+
+
 NAMED = [("mallory", True), ("bob, mallory", True), ("*", True), ("alice,bob", False)]
 NAMED += [("", False)]
 

@@ -5,6 +5,7 @@ caller's script again."""
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -194,3 +195,138 @@ def test_workers_do_not_run_the_callers_script_again(home: Path, tmp_path: Path)
         assert time.monotonic() < deadline, f"the workers outlived the script:\n{output}"
         time.sleep(0.2)
     assert "Serving scripted@latest (version 1)" in output and "Traceback" not in output
+
+
+CONSTANT = """
+import os
+
+import numpy as np
+import shipyard as sy
+
+
+class Constant(sy.models.PythonModel):
+    def predict(self, df):
+        return np.full(len(df), 7.0)
+
+
+class Homebound(Constant):
+    '''Unpickles only in the process that pickled it: every worker fails to start.'''
+
+    def __getstate__(self):
+        return {"pid": os.getpid()}
+
+    def __setstate__(self, state):
+        if state["pid"] != os.getpid():
+            raise RuntimeError("Homebound loads only where it was registered")
+"""
+
+PICKLED = """
+import sys
+
+import pandas as pd
+import shipyard as sy
+from constant import {model}
+from shipyard import serving
+from shipyard.errors import ShipyardError
+
+sy.models.register("pickled", {model}(), X=pd.DataFrame({"x": [0.0, 1.0]}))
+try:
+    serving.serve("pickled@latest", workers=2, port={port})
+except ShipyardError as exc:
+    print(f"Error: {exc}", flush=True)
+    sys.exit(1)
+"""
+
+
+def start_script(home: Path, tmp_path: Path, model: str, port: int) -> subprocess.Popen[str]:
+    """A script registering a pickled ``model`` (defined in a module beside it, or in the
+    script itself for ``model="__main__"``) and serving it with two workers; it holds its
+    trust (it registered the version) and nobody else's."""
+    (tmp_path / "constant.py").write_text(CONSTANT)
+    script = tmp_path / "serve_pickled.py"
+    source = PICKLED.replace("{port}", str(port))
+    if model == "__main__":
+        source, model = source.replace("from constant import {model}", CONSTANT), "Constant"
+    script.write_text(source.replace("{model}", model))
+    environ = {**os.environ, "SHIPYARD_HOME": str(home), "SHIPYARD_USER": "scripter"}
+    environ.pop("SHIPYARD_TRUSTED_REGISTRANTS", None)
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_workers_load_a_pickle_the_calling_script_registered(home: Path, tmp_path: Path) -> None:
+    port = free_port()
+    process = start_script(home, tmp_path, "Constant", port)
+    try:
+        deadline = time.monotonic() + 180
+        answers: list[httpx.Response] = []
+        while len(answers) < 4:
+            try:
+                answers.append(httpx.post(f"http://127.0.0.1:{port}/predict", json={"x": 1.0}))
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the script did not serve:\n{process.communicate(timeout=30)[0]}")
+                time.sleep(0.2)
+        assert [a.json()["predictions"] for a in answers] == [[7.0]] * 4
+        banner = read_until(process, "Serving", deadline)  # once both workers serve
+    finally:
+        process.terminate()
+        output = banner + process.communicate(timeout=60)[0]
+    assert "Serving pickled@latest (version 1) on" in output
+    assert "Traceback" not in output and "pickle registered by" not in output
+
+
+def read_until(process: subprocess.Popen[str], text: str, deadline: float) -> str:
+    """What ``process`` wrote up to the line holding ``text`` (or its end, or the deadline)."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()  # read raw: nothing is left in the pipe object's buffer
+    read = b""
+    while text.encode() not in read and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.2)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            read += chunk
+    return read.decode()
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_start_stops_the_server_with_one_line(
+    home: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    process = start_script(home, tmp_path, "Homebound", port)
+    try:
+        output = process.communicate(timeout=180)[0]  # not started again and again
+    finally:
+        process.kill()
+    assert process.returncode == 1, output
+    assert output.strip().splitlines() == [
+        "Error: A server worker did not start: pickled@latest (pickled@1) cannot be served: "
+        "Homebound loads only where it was registered"
+    ]
+    assert port_is_free(port)
+
+
+def test_a_pickle_of_a_class_in_the_script_is_refused_with_workers(
+    home: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    process = start_script(home, tmp_path, "__main__", port)
+    try:
+        output = process.communicate(timeout=180)[0]
+    finally:
+        process.kill()
+    assert process.returncode == 1, output
+    [line] = output.strip().splitlines()
+    assert line.startswith(
+        "Error: pickled@1 is a __main__.Constant, a class defined in the calling script"
+    )
+    assert line.endswith("or serve it with workers=1.")
+    assert port_is_free(port)

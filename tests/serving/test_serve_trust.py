@@ -73,8 +73,9 @@ def test_serve_refuses_an_untrusted_pickle_with_a_clear_error(environ):
     assert "--trust" in output
 
 
-def test_serve_with_trust_serves_it(environ):
-    process, url = serve(environ, "--trust")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_with_trust_serves_it(environ, workers):
+    process, url = serve(environ, "--trust", "--workers", workers)  # workers trust it too
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from shipyard.models._onnx_steps import register_onnx_step
     from shipyard.models._signature import ColumnSpec, Signature, infer_signature
     from shipyard.models._store import ModelStore
+    from shipyard.models._trust import is_trusted, trust_version
     from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
 
 
@@ -74,6 +75,7 @@ __all__ = [
     "get",
     "history",
     "infer_signature",
+    "is_trusted",
     "list_models",
     "load",
     "promote",
@@ -84,6 +86,7 @@ __all__ = [
     "sample",
     "set_alias",
     "trained_on",
+    "trust_version",
     "versions",
 ]
 

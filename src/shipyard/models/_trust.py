@@ -8,7 +8,10 @@ generic Python flavor knows, and scikit-learn models registered with
 - the version's registrant (``created_by``: ``SHIPYARD_USER`` or the login name of whoever
   registered it) is named in ``SHIPYARD_TRUSTED_REGISTRANTS`` (comma-separated; ``*``
   names everyone, for a store only you write to);
-- this process registered the version itself (it held the object already).
+- this process registered the version itself (it held the object already);
+- the process that started this one trusted that exact version and handed it over
+  (:func:`trust_version`: its id and artifact sha256, as ``serve(workers=N)`` does for its
+  worker processes): a changed artifact or another version is not trusted by it.
 
 Otherwise :class:`~shipyard.errors.Forbidden` says which version, who registered it and how
 to trust it. The registrant's name is what its writer claimed, not an authenticated identity:
@@ -30,12 +33,31 @@ TRUSTED_REGISTRANTS = "SHIPYARD_TRUSTED_REGISTRANTS"
 
 _lock = threading.Lock()
 _registered_here: set[str] = set()
+_handed: set[tuple[str, str]] = set()  # (version id, artifact sha256)
 
 
 def note_registered(version_id: str) -> None:
     """This process registered ``version_id``: its own object, trusted when loaded back."""
     with _lock:
         _registered_here.add(version_id)
+
+
+def trust_version(version_id: str, digest: str) -> None:
+    """Trust loading the version ``version_id`` in this process while its artifact's sha256
+    is ``digest``: what a process hands to the processes it starts (serving workers) for the
+    versions it trusted itself (see :func:`is_trusted`)."""
+    with _lock:
+        _handed.add((version_id, digest))
+
+
+def is_trusted(info: ModelVersion) -> bool:
+    """Whether this process loads ``info`` without ``trusted=True``: it is no pickle, or
+    its registrant is trusted, or this process registered it or was handed it."""
+    try:
+        check_trusted(info, trusted=False)
+    except Forbidden:
+        return False
+    return True
 
 
 def is_pickled(info: ModelVersion) -> bool:
@@ -63,7 +85,7 @@ def check_trusted(info: ModelVersion, trusted: bool) -> None:
     if "*" in names or (info.created_by is not None and info.created_by in names):
         return
     with _lock:
-        if info.id in _registered_here:
+        if info.id in _registered_here or (info.id, info.digest) in _handed:
             return
     who = repr(info.created_by) if info.created_by else "an unknown registrant"
     raise Forbidden(

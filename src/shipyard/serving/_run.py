@@ -4,7 +4,9 @@
 is bound and every version it serves is loaded and warmed (``_startup``); any failure is
 one :class:`~shipyard.errors.ShipyardError` and nothing was started. One worker serves
 from this process, on the socket bound by that check; several run under a supervisor in a
-fresh interpreter (``_workers``), so the caller's script is never imported again.
+fresh interpreter (``_workers``), so the caller's script is never imported again; they
+load the pickled versions this process trusted (that exact version and artifact), and a
+worker that cannot start stops them all with one line saying why.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from shipyard import models
 from shipyard.errors import ShipyardError
 from shipyard.serving._app import create_app
 from shipyard.serving._guard import exposure
-from shipyard.serving._startup import NameOf, bind, check_options, load_served, python_name
+from shipyard.serving._startup import (
+    NameOf,
+    bind,
+    check_loadable_by_workers,
+    check_options,
+    load_served,
+    python_name,
+)
 from shipyard.serving._workers import ACCESS_ENV, configure_logs, run_workers
 
 __all__ = ["ServeOptions", "background", "serve", "start"]
@@ -63,7 +72,9 @@ def serve(
     Without ``auth`` it refuses an address other than loopback unless ``insecure``, and
     warns on stderr that keys are off. With ``workers`` > 1 the worker processes never
     import the caller's ``__main__``: a script calling ``serve`` at its top level is not
-    run again in them."""
+    run again in them (so a pickle of a class defined in that script is refused, saying
+    so); they load the pickled versions this process trusted, and one that cannot start
+    stops the server (ShipyardError with its first error line)."""
     options = ServeOptions(
         model, deployment, host, port, workers, format, max_batch, max_wait, poll,
         log_sample, log_dir, auth, max_inflight, access_log, log_level, max_rows, insecure,
@@ -127,6 +138,9 @@ def start(options: ServeOptions, name_of: NameOf = python_name) -> None:
     sock = bind(o.host, o.port, name_of=name_of)  # held: nobody takes the port meanwhile
     try:
         served = load_served(o.model, o.deployment, format=o.format)
+        check_loadable_by_workers(served, o.workers, name_of=name_of)
+        # the workers trust exactly the versions this process trusted (and so loaded)
+        trusted = [(v.id, v.digest) for v in served.versions if models.is_trusted(v)]
         if o.access_log:
             os.environ[ACCESS_ENV] = "1"  # worker processes read it too
         configure_logs()
@@ -137,7 +151,7 @@ def start(options: ServeOptions, name_of: NameOf = python_name) -> None:
     name = o.deployment or str(o.model).split("@")[0]
     address = f"[{o.host.strip('[]')}]" if ":" in o.host else o.host
     banner = (
-        f"Serving {served} on http://{address}:{o.port} with {o.workers} worker(s): "
+        f"Serving {served.description} on http://{address}:{o.port} with {o.workers} worker(s): "
         f"POST /predict or /v2/models/{name}/infer, metrics at /metrics. Ctrl-C stops."
     )
 
@@ -149,12 +163,10 @@ def start(options: ServeOptions, name_of: NameOf = python_name) -> None:
     if app is not None:
         _serve_here(app, sock, o.log_level, announce)
         return
-    sock.close()  # the supervisor binds it again
     models.clear_cache()  # the check's models: the workers load their own
-    settings = o.app_settings()
     run_workers(
-        settings, host=o.host, port=o.port, workers=o.workers, log_level=o.log_level,
-        on_ready=announce,
+        o.app_settings(), sock=sock, workers=o.workers, log_level=o.log_level,
+        trusted=trusted, on_ready=announce,
     )  # fmt: skip
 
 

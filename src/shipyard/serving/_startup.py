@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard import models
@@ -25,8 +26,10 @@ from shipyard.serving._slot import warm
 
 __all__ = [
     "FORMATS",
+    "Served",
     "bind",
     "check_address",
+    "check_loadable_by_workers",
     "check_options",
     "flag",
     "load_served",
@@ -178,11 +181,20 @@ def _free_port_near(host: str, port: int) -> int:
     return 0
 
 
-def load_served(model: str | None, deployment: str | None, *, format: str = "auto") -> str:
+@dataclass(frozen=True)
+class Served:
+    """What a server serves: ``description`` (``churn@champion (version 3)``) and the
+    versions it loaded."""
+
+    description: str
+    versions: tuple[models.ModelVersion, ...]
+
+
+def load_served(model: str | None, deployment: str | None, *, format: str = "auto") -> Served:
     """Resolve, load and warm every version ``model`` or ``deployment`` names, as a server
-    does (into the process's model cache); returns what is served, e.g. ``churn@champion
-    (version 3)``. A reference that resolves to nothing is NotFound naming the deployment's
-    route; a version that fails to load or to predict its own sample is one line naming it."""
+    does (into the process's model cache); returns what is served. A reference that
+    resolves to nothing is NotFound naming the deployment's route; a version that fails to
+    load or to predict its own sample is one line naming it."""
     if deployment is None:
         assert model is not None
         targets = {model: ""}
@@ -192,7 +204,7 @@ def load_served(model: str | None, deployment: str | None, *, format: str = "aut
         targets = {}
         for route in default_store().get(deployment).routes:
             targets.setdefault(route.model, f"Deployment {deployment!r}, route {route.name!r}: ")
-    served = []
+    served, versions = [], []
     for ref, where in targets.items():
         try:
             info = models.get(ref)
@@ -204,6 +216,25 @@ def load_served(model: str | None, deployment: str | None, *, format: str = "aut
             named = ref if ref == info.ref else f"{ref} ({info.ref})"
             raise ShipyardError(f"{where}{named} cannot be served: {exc}") from exc
         served.append(f"{ref} (version {info.version})")
+        versions.append(info)
     if deployment is None:
-        return served[0]
-    return f"deployment {deployment}: {', '.join(served)}"
+        return Served(served[0], tuple(versions))
+    return Served(f"deployment {deployment}: {', '.join(served)}", tuple(versions))
+
+
+def check_loadable_by_workers(
+    served: Served, workers: int, *, name_of: NameOf = python_name
+) -> None:
+    """With several workers, refuse a pickle of a class defined in the calling script: the
+    worker processes never import the caller's ``__main__``, so they could not load it."""
+    if workers == 1:
+        return
+    for info in served.versions:
+        kind = str(info.flavor_meta.get("type", ""))
+        if info.flavor_meta.get("format") == "pickle" and kind.startswith("__main__."):
+            raise InvalidInput(
+                f"{info.ref} is a {kind}, a class defined in the calling script: worker "
+                "processes never run that script, so they cannot load it. Define the class "
+                "in a module beside the script, import it from there and register again; "
+                f"or serve it with {_spelled(name_of, 'workers', 1)}."
+            )
