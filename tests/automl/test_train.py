@@ -177,3 +177,16 @@ def test_train_command_prints_folds_and_registers(loans: str) -> None:
 def test_drop_must_name_existing_columns(home: Path) -> None:
     with pytest.raises(InvalidInput, match="drop names columns the data lacks: \\['nope'\\]"):
         sy.train("linear", data=make_loans(100, seed=5), target="default", drop=["nope"])
+
+
+def test_a_nullable_boolean_target_predicts_booleans() -> None:
+    """pandas' ``boolean`` (as read from Parquet) and ``Int64`` targets: the model predicts
+    the labels it was given, not scikit-learn's floats 0.0 and 1.0."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(0, 1, 120)})
+    flags = frame["x"] + rng.normal(0, 0.5, 120) > 0
+    for labels in (pd.array(flags, dtype="boolean"), pd.array(flags.astype(int), dtype="Int64")):
+        result = sy.train("linear", data=frame.assign(t=labels), target="t")
+        predicted = result.model.predict(frame.head(4))
+        assert predicted.dtype.kind in "bi", predicted
+        assert set(result.model.classes_) == {False, True}

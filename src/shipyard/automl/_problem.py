@@ -68,7 +68,12 @@ def split_target(
         raise InvalidInput(
             f"target {target!r} has {int(y.isna().sum())} missing values; drop those rows first."
         )
+    if isinstance(y.dtype, pd.BooleanDtype) or str(y.dtype) in _NULLABLE_INTS:
+        y = y.astype(y.dtype.numpy_dtype)  # scikit-learn reads these as floats (0.0, 1.0)
     return frame.drop(columns=[target, *drop]), y
+
+
+_NULLABLE_INTS = {f"{kind}{bits}" for kind in ("Int", "UInt") for bits in (8, 16, 32, 64)}
 
 
 def task_of(model: Any, y: pd.Series) -> str:
