@@ -100,3 +100,15 @@ def test_a_version_that_fails_its_checks_is_said_once_in_one_line(home: Path, tm
     assert invoke("data", "register", "other", str(good)).exit_code == 0
     rejected = invoke("data", "register", "other", str(bad), "--policy", "reject")
     assert rejected.exit_code != 0 and "nothing was stored" in rejected.output
+
+
+def test_validating_a_file_of_no_known_format_says_it_cannot_read_it(
+    home: Path, tmp_path: Path
+) -> None:
+    """``data validate`` reads the file as ``data register`` does; its error says "read",
+    not "register" (nothing is being registered)."""
+    page = tmp_path / "page.html"
+    page.write_text("<html></html>")
+    check = invoke("data", "validate", str(page), "--against", "loans")
+    assert check.exit_code == 1
+    assert f"Cannot read {page}" in check.output and "register" not in check.output

@@ -115,18 +115,18 @@ def _read_path(path: str) -> pa.Table:
     except OSError as exc:  # an unreachable host, refused credentials
         raise NotFound(f"Cannot read {path}: {exc}") from exc
     if not found:
-        raise NotFound(f"Cannot register {path}: no such file or folder.")
+        raise NotFound(f"Cannot read {path}: no such file or folder.")
     files = (
         [root]
         if fs.isfile(root)
         else sorted(f for f in fs.find(root) if Path(f).suffix.lower() in _SUFFIXES)
     )
     if not files:
-        raise InvalidInput(f"Cannot register {path}: no .csv, .parquet or .jsonl files in it.")
+        raise InvalidInput(f"Cannot read {path}: no .csv, .parquet or .jsonl files in it.")
     formats = {_SUFFIXES.get(Path(f).suffix.lower()) for f in files}
     if None in formats or len(formats) != 1:
         raise InvalidInput(
-            f"Cannot register {path}: expected files of one format among "
+            f"Cannot read {path}: expected files of one format among "
             f"{', '.join(sorted(_SUFFIXES))}, found {sorted(Path(f).suffix for f in files)}."
         )
     fmt = formats.pop()
@@ -147,7 +147,7 @@ def _read_path(path: str) -> pa.Table:
             delimiter = _DELIMITERS[suffixes.pop()]
             file_format = ds.CsvFileFormat(parse_options=pcsv.ParseOptions(delimiter=delimiter))
         elif fmt == "csv" and suffixes & set(_DELIMITERS):
-            raise InvalidInput(f"Cannot register {path}: it mixes .csv and .tsv files.")
+            raise InvalidInput(f"Cannot read {path}: it mixes .csv and .tsv files.")
         base = root if fs.isdir(root) else None
         parts = [ds.dataset(f, filesystem=fs, format=file_format) for f in files]
         first = parts[0].schema.remove_metadata()
@@ -161,7 +161,7 @@ def _read_path(path: str) -> pa.Table:
         )
         if odd is not None:
             raise InvalidInput(
-                f"Cannot register {path}: its files have different columns or types "
+                f"Cannot read {path}: its files have different columns or types "
                 f"({files[0]} vs {odd}). Register them separately or align them first."
             )
         dataset = ds.dataset(
