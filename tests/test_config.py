@@ -126,7 +126,7 @@ def test_a_store_another_user_owns_is_ignored_with_a_warning(
     reason="handing a folder to another user needs root",
 )
 def test_a_store_another_user_owns_in_the_working_folder_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The working folder's own ``.shipyard`` planted by another user is not the default
     ``./.shipyard`` either (it was ignored, then used as the default)."""
@@ -136,4 +136,5 @@ def test_a_store_another_user_owns_in_the_working_folder_is_refused(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InvalidInput, match=r"another user.*SHIPYARD_HOME"):
         Settings.load({})
+    assert "Ignoring" not in caplog.text  # one line: the refusal, not a warning before it
     assert Settings.load({"SHIPYARD_HOME": str(planted)}).home == planted

@@ -167,14 +167,15 @@ def find_home(start: Path | None = None) -> Path | None:
         try:
             if folder.stat().st_dev != device:
                 return None
-            if (folder / HOME_FOLDER).is_dir():
-                return folder / HOME_FOLDER if _owned(folder / HOME_FOLDER) else None
+            home = folder / HOME_FOLDER
+            if home.is_dir():  # the working folder's own is refused (Settings), not ignored
+                return home if _owned(home, warn=folder != here) else None
         except OSError:  # a parent we may not read
             return None
     return None
 
 
-def _owned(home: Path) -> bool:
+def _owned(home: Path, warn: bool = True) -> bool:
     """Whether a found ``.shipyard`` belongs to this user: one another user planted in a
     shared parent (``/tmp/.shipyard``) would otherwise receive this user's runs and data, so
     it is ignored, as git ignores a repository another user owns (SHIPYARD_HOME names it
@@ -183,8 +184,9 @@ def _owned(home: Path) -> bool:
     if getuid is None:  # Windows: no owners by number
         return True
     owner = home.stat().st_uid
-    if owner == getuid():
-        return True
+    mine = bool(owner == getuid())
+    if mine or not warn:  # warn: say it is ignored (the working folder's is refused instead)
+        return mine
     logging.getLogger("shipyard").warning(
         "Ignoring %s: it belongs to another user (uid %d). Set SHIPYARD_HOME=%s to use it.",
         home,
