@@ -8,6 +8,7 @@ SHIPYARD_REQUIRE_SERVICES=1 (as in CI).
 from __future__ import annotations
 
 import os
+import socket
 
 # One OpenMP/BLAS thread per test process (set before NumPy or scikit-learn load): on two
 # cores, OpenMP threads spinning against the rest of the suite made small fits ~50x slower.
@@ -79,6 +80,15 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port another server listens on."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield int(other.getsockname()[1])
 
 
 @pytest.fixture

@@ -5,10 +5,8 @@ a busy port announced first)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +16,6 @@ from shipyard.cli import app
 from shipyard.testing.servers import free_port
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    """A port another server listens on."""
-    with socket.socket() as other:
-        other.bind(("127.0.0.1", 0))
-        other.listen()
-        yield int(other.getsockname()[1])
 
 
 def refused(*args: str) -> str:

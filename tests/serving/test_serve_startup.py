@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,15 +20,6 @@ import shipyard as sy
 from shipyard import serving
 from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
 from shipyard.testing.servers import LOAN_ROW, free_port
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    """A port another server listens on."""
-    with socket.socket() as other:
-        other.bind(("127.0.0.1", 0))
-        other.listen()
-        yield int(other.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:
