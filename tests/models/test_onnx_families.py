@@ -23,6 +23,10 @@ from shipyard.automl import DateParts, estimator
 from shipyard.models import ExportRefused, infer_signature
 from shipyard.models._flavors import get_flavor
 
+# every test on a store of its own (SHIPYARD_HOME in a temporary folder), never the working
+# folder's: a .shipyard there (the quick start's, in CI) would otherwise receive these models
+pytestmark = pytest.mark.usefixtures("home")
+
 ROWS = 240
 FAMILIES = ["linear", "random_forest", "hist_gradient_boosting", "lightgbm", "xgboost", "mlp"]
 SMALL: dict[str, dict[str, Any]] = {  # fewer trees and epochs: the file runs in seconds
