@@ -303,3 +303,29 @@ def test_served_through_onnx_with_dates_and_nulls_as_json(tmp_path: Path) -> Non
     native = sy.models.load(version.ref)
     np.testing.assert_allclose(answer["probabilities"], native.predict_proba(rows), atol=1e-5)
     assert answer["predictions"] == native.predict(rows).tolist()
+
+
+def test_a_text_imputer_with_indicators_is_refused_in_one_line_naming_it() -> None:
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    X = pd.DataFrame({"city": ["a", None, "b", "a", "b", None] * 20})
+    y = pd.Series([0, 1, 0, 1, 0, 1] * 20)
+    text = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent", add_indicator=True)),
+            ("encode", OneHotEncoder(handle_unknown="ignore")),
+        ]
+    )
+    model = Pipeline(
+        [
+            ("prep", ColumnTransformer([("text", text, ["city"])])),
+            ("clf", LogisticRegression()),
+        ]
+    ).fit(X, y)
+    version = sy.models.register("text-indicator", model, X=X, y=y)
+    with pytest.raises(ExportRefused) as refused:
+        sy.models.export(version.ref, "onnx")
+    message = str(refused.value)
+    assert "\n" not in message and "prep/text/impute" in message
+    assert "indicators of text columns have no ONNX form" in message

@@ -51,7 +51,9 @@ def imputer_shape(operator: Any) -> None:
     kept, flagged = _imputer_columns(operator.raw_operator)
     kind = type(operator.inputs[0].type)
     if kind is StringTensorType and flagged:
-        raise NotImplementedError("missing-value indicators of text columns are not supported")
+        # ONNX has no text-null test to build the indicator from; _naming turns this into the
+        # one-line refusal that names the step (Shipyard's own preprocessing never builds it)
+        raise ValueError("missing-value indicators of text columns have no ONNX form")
     rows = operator.inputs[0].get_first_dimension()
     out = kind if kind in (FloatTensorType, StringTensorType) else FloatTensorType
     operator.outputs[0].type = out([rows, len(kept) + len(flagged)])
