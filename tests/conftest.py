@@ -96,11 +96,87 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty SHIPYARD_HOME (SQLite store, local artifacts) for one test."""
     root = tmp_path / "shipyard-home"
     monkeypatch.setenv("SHIPYARD_HOME", str(root))
-    for var in ("SHIPYARD_DB_URL", "SHIPYARD_ARTIFACTS_URL", "SHIPYARD_CONFIG"):
+    for var in (
+        "SHIPYARD_DB_URL",
+        "SHIPYARD_ARTIFACTS_URL",
+        "SHIPYARD_CONFIG",
+        "SHIPYARD_URL",
+        "SHIPYARD_TOKEN",
+    ):
         monkeypatch.delenv(var, raising=False)
     reset_settings()
     yield root
     reset_settings()
+
+
+@pytest.fixture(scope="module")
+def platform_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real platform server (``shipyard.server.run`` in a child process, auth off, on
+    127.0.0.1) over a fresh local store shared by the tests of one module; its base URL."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    root = tmp_path_factory.mktemp("server-home")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env["SHIPYARD_HOME"] = str(root / ".shipyard")
+    code = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
+    log = root / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, str(port)],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the platform server did not start: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the platform server did not answer /api/health within 60 s")
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def remote(platform_server: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Remote mode for one test: ``SHIPYARD_URL`` names the module's platform server (the
+    client's own home keeps only its download cache); the server's URL."""
+    monkeypatch.setenv("SHIPYARD_URL", platform_server)
+    reset_settings()
+    yield platform_server
+    reset_settings()
+
+
+@pytest.fixture(params=["local", "remote"])
+def mode(request: pytest.FixtureRequest, home: Path) -> str:
+    """Runs the test once on a local store and once through a platform server (remote
+    mode); the mode's name."""
+    if request.param == "remote":
+        request.getfixturevalue("remote")
+    return str(request.param)
 
 
 def _reset_postgres(url: str) -> None:

@@ -150,6 +150,8 @@ PUBLIC = {
         "Collection",
         "Garbage",
         "collect_garbage",
+        "RemoteClient",
+        "remote_client",
     ],
     "shipyard.data": [
         "ColumnSchema",

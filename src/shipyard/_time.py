@@ -14,7 +14,7 @@ import numbers
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["TIME_FORMAT", "is_time_field", "iso", "iso_times"]
+__all__ = ["TIME_FORMAT", "epoch", "is_time_field", "iso", "iso_times"]
 
 TIME_FORMAT = "ISO 8601 with its UTC offset, e.g. 2026-12-05T22:57:04.123456+00:00"
 _NAMES = frozenset({"at", "start_time", "end_time", "window_start", "window_end"})
@@ -40,6 +40,22 @@ def iso(value: float | datetime | None) -> str | None:
     else:
         moment = datetime.fromtimestamp(float(value), tz=timezone.utc)
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def epoch(value: str | float | None) -> float | None:
+    """An ISO 8601 time (as :func:`iso` writes it; naive means UTC) back to epoch seconds,
+    for clients of the REST API (remote mode); numbers and None pass through.
+
+    Example:
+        >>> epoch("1970-01-01T00:00:00.500000+00:00")
+        0.5
+    """
+    if value is None or isinstance(value, int | float):
+        return None if value is None else float(value)
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def is_time_field(name: object) -> bool:

@@ -16,6 +16,8 @@ SHIPYARD_SMTP_FROM         smtp_from                      ``shipyard@localhost``
 SHIPYARD_REDIS_URL         redis_url                      none: serving evidence in the db
 SHIPYARD_EVIDENCE_SYNC     evidence_sync (seconds)        ``0.2`` (serving workers pool)
 SHIPYARD_CONFIG            (path of the file itself)      ``<home>/config.toml`` if it exists
+SHIPYARD_URL               url                            none: the store is local
+SHIPYARD_TOKEN             token                          none (a platform server's token)
 ========================== ============================== ======================================
 
 Without ``SHIPYARD_HOME``, the home is found as git finds ``.git``: the nearest ``.shipyard``
@@ -29,6 +31,11 @@ Read from the environment only: ``SHIPYARD_USER`` (who is acting, for records) a
 
 The file holds the keys at top level or under a ``[shipyard]`` table. ``memory://`` as
 ``db_url`` or ``artifacts_url`` keeps everything in this process (tests, notebooks).
+
+With ``SHIPYARD_URL`` (``http://host:8700``, a ``shipyard server``) the SDK and the CLI work
+in *remote mode*: runs, datasets, models and artifacts go through that server's REST API
+(``shipyard.store.remote_client``), with ``SHIPYARD_TOKEN`` as the bearer token when the
+server wants one; the local database is not touched.
 
 Written by hand rather than with pydantic-settings: ten typed fields do not justify the
 import cost on every CLI call and every ``import shipyard``.
@@ -95,6 +102,14 @@ class Settings:
     # how ``home`` was chosen: "env" (SHIPYARD_HOME), "config" (the file's ``home``), "here"
     # (the working folder's ``.shipyard``), "found" (one above it) or "default" (none yet)
     home_source: str = "default"
+    # remote mode: a platform server's base URL and the token presented to it
+    url: str | None = None
+    token: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        """Whether the stores are a platform server's (``SHIPYARD_URL``), not local."""
+        return self.url is not None
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -125,6 +140,8 @@ class Settings:
         smtp_url = str(values.pop("smtp_url", cls.smtp_url))
         smtp_from = str(values.pop("smtp_from", cls.smtp_from))
         redis_url = str(values.pop("redis_url", "")) or None
+        url = _server_url(str(values.pop("url", "")).strip())
+        token = str(values.pop("token", "")).strip() or None
         floats = {name: _positive_float(name, value) for name, value in values.items()}
         return cls(
             home=home,
@@ -135,11 +152,15 @@ class Settings:
             smtp_from=smtp_from,
             redis_url=redis_url,
             home_source=source,
+            url=url,
+            token=token,
             **floats,
         )
 
     def where(self) -> str:
         """The metadata store, for messages: its folder (or URL, password hidden) and why."""
+        if self.url is not None:
+            return f"{self.url} (SHIPYARD_URL)"
         if self.db_url == f"sqlite:///{self.home / 'shipyard.db'}":
             return f"{_absolute(self.home)} ({_SOURCES[self.home_source]})"
         return f"{_hide_password(self.db_url)} (SHIPYARD_DB_URL)"
@@ -148,6 +169,8 @@ class Settings:
         """False when the metadata store is a SQLite file that does not exist yet: reading
         commands then answer "nothing" without creating a store."""
         prefix = "sqlite:///"
+        if self.url is not None:
+            return True  # the server's
         if not self.db_url.startswith(prefix):
             return True  # a server, or memory://
         path = self.db_url[len(prefix) :].split("?", 1)[0]
@@ -223,6 +246,23 @@ def _absolute(path: Path) -> Path:
         return path.resolve()
     except OSError:
         return path
+
+
+def _server_url(url: str) -> str | None:
+    """``SHIPYARD_URL`` checked: empty is local mode; else an http(s) URL, without a trailing
+    slash (one line naming the variable otherwise)."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise InvalidInput(f"SHIPYARD_URL: {exc} (expected http://host:port).") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"SHIPYARD_URL: expected http://host:port, got {url!r}.")
+    return url.rstrip("/")
 
 
 def _hide_password(url: str) -> str:

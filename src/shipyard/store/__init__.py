@@ -4,6 +4,7 @@ versioned-registry core that datasets and models build on."""
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from shipyard.config import get_settings, on_reset
 from shipyard.store._artifacts import ArtifactStore, Blob
@@ -29,6 +30,7 @@ __all__ = [
     "Edges",
     "Garbage",
     "RegistrySpec",
+    "RemoteClient",
     "SchemaState",
     "VersionedRegistry",
     "check_alias",
@@ -36,9 +38,13 @@ __all__ = [
     "current_revision",
     "default_artifacts",
     "default_database",
+    "remote_client",
     "upgrade",
     "watch_versions",
 ]
+
+if TYPE_CHECKING:
+    from shipyard.store._http import RemoteClient, remote_client
 
 _lock = threading.Lock()
 _database: Database | None = None
@@ -74,3 +80,12 @@ def _forget() -> None:
 
 
 on_reset(_forget)
+
+
+def __getattr__(name: str) -> object:
+    """Remote mode's client, imported on first use (httpx stays out of local start-up)."""
+    if name in ("RemoteClient", "remote_client"):
+        from shipyard.store import _http
+
+        return getattr(_http, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
