@@ -55,6 +55,7 @@ def create_app(
     from shipyard.server._deployments import router as deployments
     from shipyard.server._monitoring import router as monitoring
     from shipyard.server._pipelines import router as pipelines
+    from shipyard.server._ui import router as ui
 
     # read again on every request: a revoked key stops, a new one works, at once (the
     # platform API sees people, not inference traffic; one small query is cheap)
@@ -81,6 +82,8 @@ def create_app(
     )
     for router in (deployments, monitoring, pipelines):
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
+
+    app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
 
     @app.get("/api/health", tags=["health"], responses=errors(*ANY_ROUTE))
     def health() -> dict[str, str]:

@@ -1,0 +1,87 @@
+"""The web UI's frame: templates, static files and plotly.js, shared by every page.
+
+Pages are server-rendered Jinja2 templates (``server/templates/``) over the same public
+functions the REST API calls; charts are drawn by plotly.js, served from the installed
+plotly package at ``/static/plotly.min.js`` (one file the browser caches), with the small
+hand-written ``static/ui.js``. Each group of pages is a module ``_ui_<name>.py`` with its own
+``router`` of HTML routes (``include_in_schema=False``: pages are not part of the API).
+:func:`render` is how a page answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.templating import Jinja2Templates
+
+from shipyard._time import iso
+from shipyard._version import __version__
+from shipyard.errors import NotFound
+
+__all__ = ["NAV", "render", "router", "templates"]
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+#: the sections of the navigation bar: (path, label)
+NAV = (
+    ("/", "Home"),
+    ("/runs", "Runs"),
+    ("/datasets", "Datasets"),
+    ("/models", "Models"),
+    ("/deployments", "Deployments"),
+    ("/monitors", "Monitors"),
+    ("/alerts", "Alerts"),
+    ("/pipelines", "Pipelines"),
+)
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals.update(nav=NAV, version=__version__)
+templates.env.filters["when"] = lambda value: (iso(value) or "")[:19].replace("T", " ")
+
+router = APIRouter(include_in_schema=False)
+
+
+def render(request: Request, name: str, **context: Any) -> HTMLResponse:
+    """The page ``name`` (a template) rendered with ``context``; the current section of the
+    navigation is the first path segment."""
+    section = "/" + request.url.path.strip("/").split("/", 1)[0]
+    return templates.TemplateResponse(
+        request, name, {"section": section, **context}, media_type="text/html"
+    )
+
+
+@lru_cache(maxsize=32)
+def _static(name: str) -> tuple[bytes, str]:
+    """A static file's bytes and ETag (plotly.js from the installed plotly package)."""
+    if name == "plotly.min.js":
+        import plotly
+
+        path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    else:
+        path = STATIC / name
+        if path.parent != STATIC or not path.is_file():
+            raise NotFound(f"static file {name!r}: no such file.")
+    data = path.read_bytes()
+    return data, '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
+
+
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+
+@router.get("/static/{name}")
+def static(name: str, request: Request) -> Response:
+    """A static file, cached by the browser for a day and revalidated by its ETag."""
+    kind = _TYPES.get(Path(name).suffix)
+    if kind is None or "/" in name or name.startswith("."):
+        raise NotFound(f"static file {name!r}: no such file.")
+    data, etag = _static(name)
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=kind, headers=headers)

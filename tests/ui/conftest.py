@@ -1,0 +1,156 @@
+"""The web UI's fixtures: a real platform server over the quick start's data, and headless
+Debian Chromium driven by playwright (never a downloaded browser).
+
+``ui_server`` runs ``shipyard quickstart`` once per session into a store of its own, then
+``shipyard.server.run`` in a child process over it. ``page`` is a fresh browser tab that
+records console errors and failed requests; a test fails at teardown if there were any.
+``shot(page, name)`` saves a screenshot into the screenshots folder
+(``SHIPYARD_SCREENSHOTS``, else a session temporary folder, printed at the end).
+Without chromium or playwright the tests skip, and fail under SHIPYARD_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+QUICK = ("--rows", "3000", "--automl-budget", "3")  # a third of the default size
+CHROMIUM = os.environ.get("SHIPYARD_CHROMIUM", "/usr/bin/chromium")
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("SHIPYARD_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (SHIPYARD_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def _store_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env["SHIPYARD_HOME"] = str(home)
+    return env
+
+
+@pytest.fixture(scope="session")
+def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store filled by the quick start (at a third of its default size)."""
+    root = tmp_path_factory.mktemp("ui-store")
+    home = root / ".shipyard"
+    done = subprocess.run(
+        [sys.executable, "-m", "shipyard.cli", "quickstart", *QUICK],
+        cwd=root,
+        env=_store_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return home
+
+
+@pytest.fixture(scope="session")
+def ui_server(ui_home: Path) -> Iterator[str]:
+    """The platform server (web UI and API) over the quick start's store; its base URL."""
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    log = ui_home.parent / "server.log"
+    code = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, str(port)],
+            cwd=ui_home.parent,
+            env=_store_env(ui_home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the platform server did not start: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the platform server did not answer within 60 s")
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium through playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install playwright)")
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        _missing(f"no chromium at {CHROMIUM} (apt install chromium)")
+    with sync_playwright() as play:
+        launched = play.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where screenshots go: SHIPYARD_SCREENSHOTS, else a temporary folder of the session."""
+    folder = Path(os.environ.get("SHIPYARD_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
+    folder.mkdir(parents=True, exist_ok=True)
+    yield folder
+    print(f"\nscreenshots in {folder}")
+
+
+@pytest.fixture
+def page(browser: Any, ui_server: str) -> Iterator[Any]:
+    """A fresh tab (1440×900) whose console errors and failed requests fail the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=ui_server)
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on(
+        "console",
+        lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None,
+    )
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    tab.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} {r.failure}"))
+    tab.on(
+        "response",
+        lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+    )
+    yield tab
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def shot(screenshots: Path) -> Callable[[Any, str], Path]:
+    """``shot(page, "runs")`` saves a full-page screenshot as runs.png; its path."""
+
+    def take(tab: Any, name: str) -> Path:
+        path = screenshots / f"{name}.png"
+        tab.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
