@@ -97,6 +97,7 @@ PUBLIC = {
         "compare_runs",
         "delete_run",
         "download_artifact",
+        "downsample",
         "end_run",
         "get_metric_history",
         "get_run",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     )
     from shipyard.tracking._autolog import autolog
     from shipyard.tracking._backend import TrackingBackend
+    from shipyard.tracking._downsample import downsample
     from shipyard.tracking._run import Run, active_run, last_run_id
     from shipyard.tracking._store import TrackingStore
     from shipyard.tracking._types import (
@@ -57,6 +58,7 @@ __all__ = [
     "compare_runs",
     "delete_run",
     "download_artifact",
+    "downsample",
     "end_run",
     "get_metric_history",
     "get_run",
