@@ -14,14 +14,15 @@ from shipyard.cli import (
     _monitors,
     _pipelines,
     _tracking,
+    _users,
 )
-from shipyard.cli._api import api_cmd
 from shipyard.cli._automl import automl_cmd
 from shipyard.cli._common import OneLineErrors, state
 from shipyard.cli._gc import gc_cmd
 from shipyard.cli._quickstart import quickstart_cmd
 from shipyard.cli._scheduler import scheduler_cmd
 from shipyard.cli._serve import serve_cmd
+from shipyard.cli._server import server_cmd
 from shipyard.cli._train import train_cmd
 
 __all__ = ["app", "main"]
@@ -45,7 +46,9 @@ app.add_typer(_keys.app, name="keys")
 app.add_typer(_monitors.monitors, name="monitors")
 app.add_typer(_monitors.alerts, name="alerts")
 app.add_typer(_pipelines.app, name="pipelines")
-app.command("api")(api_cmd)
+app.command("server")(server_cmd)
+app.add_typer(_users.users, name="users")
+app.add_typer(_users.tokens, name="tokens")
 app.add_typer(_tracking.experiments, name="experiments")
 app.add_typer(_tracking.runs, name="runs")
 app.add_typer(_db.app, name="db")

@@ -1,39 +1,43 @@
-"""The FastAPI application: routers, errors as JSON, optional API keys.
+"""The FastAPI application: the web UI at ``/``, the REST API at ``/api``, users and tokens.
 
 Errors keep the SDK's meaning: every :class:`~shipyard.errors.ShipyardError` is answered
 with its ``http_status`` (bad input 422, unknown names 404, a state that forbids the change
 409, ...) as ``{"error": message}`` with the SDK's message, by the handler the inference
 server uses too; unknown paths (404), methods (405) and invalid parameters (422) answer in
-the same shape. With ``auth``, every endpoint but ``/api/health`` wants an API key
-(``shipyard keys create``; ``Authorization: Bearer`` or ``X-API-Key``), checked as the
-inference server checks it: reading needs any live key, changing something the ``admin``
-scope.
+the same shape. With ``auth``, every route but health, sign-in and static files wants a
+user's token (``Authorization: Bearer``, or the web UI's cookie) whose role is the one the
+route declares (``server._access``); a page asked without one redirects to ``/login``.
 """
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 
 from shipyard._time import TIME_FORMAT, iso_times
 from shipyard._version import __version__
 from shipyard.errors import InvalidInput
-from shipyard.serving import ApiKey, Keyring
-from shipyard.serving._auth import check_key, default_keys
-from shipyard.serving._guard import Guard, exposure
-from shipyard.serving._http import JSON, install_error_handlers
+from shipyard.server._access import COOKIE, PUBLIC, VIEWER, SignInRequired, role_of
+from shipyard.serving._guard import is_loopback
+from shipyard.serving._http import JSON, install_error_handlers, json_response
 from shipyard.serving._openapi import ANY_ROUTE, errors
 
-__all__ = ["JSON", "TimesJSON", "create_app", "run"]
+__all__ = ["JSON", "TimesJSON", "check_exposure", "create_app", "run"]
 
 DESCRIPTION = (
-    "Shipyard's deployments, monitors, alerts and pipelines. Every time in an answer "
-    f"(`created_at`, `at`, `opened_at`...) is a string: {TIME_FORMAT}. Errors answer "
-    '`{"error": message}` with the status of their kind.'
+    "Shipyard's runs, datasets, models, deployments, monitors, alerts and pipelines. Every "
+    f"time in an answer (`created_at`, `at`, `opened_at`...) is a string: {TIME_FORMAT}. "
+    'Errors answer `{"error": message}` with the status of their kind. With auth on, send a '
+    "user's token: `Authorization: Bearer syt_...`."
 )
 
 
@@ -48,51 +52,95 @@ class TimesJSON(JSON):
 def create_app(
     *, auth: bool = False, allow_hosts: Sequence[str] = (), allow_origins: Sequence[str] = ()
 ) -> FastAPI:
-    """The platform API. ``auth``: require API keys (see the module docstring).
+    """The platform server. ``auth``: require users' tokens (see the module docstring).
     ``allow_hosts``/``allow_origins``: ``Host`` names and cross-origin origins
     accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
     from another origin 403, a form or text body 415)."""
-    from shipyard.server._deployments import router as deployments
-    from shipyard.server._monitoring import router as monitoring
-    from shipyard.server._pipelines import router as pipelines
+    from shipyard.server import _deployments, _keys, _monitoring, _pipelines, _signin, _users
     from shipyard.server._ui import router as ui
-
-    # read again on every request: a revoked key stops, a new one works, at once (the
-    # platform API sees people, not inference traffic; one small query is cheap)
-    keyring = Keyring(default_keys(), ttl=0.0) if auth else None
-
-    def caller(request: Request) -> ApiKey | None:
-        """The key of the request (None without auth); refuses a missing or unknown one,
-        and a change asked with a key lacking the ``admin`` scope."""
-        if keyring is None:
-            return None
-        scope = None if request.method in ("GET", "HEAD") else "admin"
-        found = check_key(keyring, request.headers, scope)
-        request.state.api_key = found
-        return found
+    from shipyard.serving._guard import Guard
 
     app = FastAPI(
         title="Shipyard platform API",
         description=DESCRIPTION,
         version=__version__,
         default_response_class=TimesJSON,
-        openapi_url=None if auth else "/openapi.json",  # with auth, only health is open
-        docs_url=None if auth else "/docs",
+        openapi_url=None,  # served below, behind the viewer role like every page
+        docs_url=None,
         redoc_url=None,
     )
-    for router in (deployments, monitoring, pipelines):
-        app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
-
+    for module in (_deployments, _monitoring, _pipelines, _users, _keys, _signin):
+        app.include_router(module.router, prefix="/api", dependencies=[Depends(_json)])
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
+    app.include_router(_signin.pages)
 
-    @app.get("/api/health", tags=["health"], responses=errors(*ANY_ROUTE))
+    @app.get("/api/health", tags=["health"], dependencies=[PUBLIC], responses=errors(*ANY_ROUTE))
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    _describe(app, auth)
     app.state.auth = auth  # what ``serving.background`` checks before binding
+    if auth:
+        from shipyard.server._auth import Authenticator
+        from shipyard.server._auth_store import SQLUserStore
+        from shipyard.store import default_database
+
+        app.state.authenticate = Authenticator(SQLUserStore(default_database()))
     install_error_handlers(app)
+    app.add_exception_handler(SignInRequired, _sign_in)
     app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins)
     return app
+
+
+def _describe(app: FastAPI, auth: bool) -> None:
+    """``/openapi.json`` and ``/docs`` (viewer role); with auth, the description names the
+    bearer token every operation but the public ones wants."""
+
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = plain()  # cached by FastAPI; the bearer scheme added once more is cheap
+        if auth:
+            _secure(app, schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[VIEWER])
+    def openapi_json() -> Response:
+        return json_response(200, openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[VIEWER])
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Shipyard API")
+
+
+def _secure(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Declare the bearer scheme, and require it on every operation with a role."""
+    schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A user's token (syt_...): `shipyard tokens create USER`.",
+    }
+    for route in iter_route_contexts(app.routes):
+        dependant = getattr(route, "dependant", None)
+        if dependant is None or not getattr(route, "include_in_schema", False):
+            continue
+        roles = {role_of(d.call) for d in dependant.dependencies}
+        if roles - {None, "public"}:
+            for method in route.methods or ():
+                operation = schema["paths"].get(route.path, {}).get(method.lower())
+                if operation is not None:
+                    operation["security"] = [{"bearer": []}]
+
+
+def _sign_in(request: Request, exc: Exception) -> Response:
+    """A page asked without a valid token: to the sign-in page, back here afterwards."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    answer = RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+    if COOKIE in request.cookies:
+        answer.delete_cookie(COOKIE, path="/")
+    return answer
 
 
 async def _json(request: Request) -> None:
@@ -113,21 +161,62 @@ async def _json(request: Request) -> None:
         raise InvalidInput(f"body: send a JSON object (got {type(body).__name__}).")
 
 
+def check_exposure(host: str, *, auth: bool, insecure: bool) -> str | None:
+    """The start-up rule: InvalidInput (before anything binds) for a server without auth
+    on an address other than loopback unless ``insecure``; otherwise the one-line warning
+    to print when auth is off (None with it)."""
+    if auth:
+        return None
+    if not is_loopback(host) and not insecure:
+        raise InvalidInput(
+            f"Refusing to serve without auth on {host} (reachable from other machines): "
+            "use --auth (users sign in with tokens: the default there), or --insecure to "
+            "serve it open."
+        )
+    reach = "this machine" if is_loopback(host) else f"anyone who reaches {host}"
+    return f"WARNING: auth is off (--no-auth): {reach} may call every endpoint without a token."
+
+
+def bootstrap(url: str) -> str | None:
+    """On the first start with auth and no users: user ``admin`` and the banner that shows
+    its token, once (None afterwards: there are users)."""
+    from shipyard.server._auth_store import SQLUserStore
+    from shipyard.store import default_database
+
+    token = SQLUserStore(default_database()).bootstrap()
+    if token is None:
+        return None
+    return (
+        "Created user 'admin' (role admin). Its token is shown this once; store it now:\n"
+        f"  {token}\n"
+        f"Sign in at {url}/login, or: export SHIPYARD_URL={url} SHIPYARD_TOKEN=<token>\n"
+        "More users: shipyard users create NAME --role editor; shipyard tokens create NAME"
+    )
+
+
 def run(
     host: str = "127.0.0.1",
-    port: int = 8000,
+    port: int = 8700,
     *,
-    auth: bool = False,
+    auth: bool | None = None,
     insecure: bool = False,
     allow_hosts: Sequence[str] = (),
     allow_origins: Sequence[str] = (),
 ) -> None:
-    """Serve the platform API until interrupted. Without ``auth`` it refuses an address
-    other than loopback unless ``insecure`` (InvalidInput, before binding), and warns."""
+    """Serve the platform server until interrupted. ``auth`` defaults to on beyond
+    loopback. Without it, an address other than loopback is refused unless ``insecure``
+    (InvalidInput, before binding), with a warning. With it, the first start creates user
+    ``admin`` and prints its token on stderr, once."""
     import uvicorn
 
-    warning = exposure(host, auth=auth, insecure=insecure)
+    auth = not is_loopback(host) if auth is None else auth
+    warning = check_exposure(host, auth=auth, insecure=insecure)
     app = create_app(auth=auth, allow_hosts=(host, *allow_hosts), allow_origins=allow_origins)
     if warning:
         print(warning, file=sys.stderr, flush=True)
+    if auth:
+        shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+        banner = bootstrap(f"http://{shown if ':' not in shown else f'[{shown}]'}:{port}")
+        if banner:
+            print(banner, file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

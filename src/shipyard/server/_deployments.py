@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
-from shipyard.server._caller import key_name
+from shipyard.server._access import EDITOR, VIEWER, caller_of
 from shipyard.serving import deployments
 from shipyard.serving._openapi import CHANGES, KEYED, errors
 
@@ -26,27 +26,27 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.
 Reason = Annotated[str | None, Body(embed=True, description="Why (kept in the history).")]
 
 
-@router.get("/deployments", responses=_LIST)
+@router.get("/deployments", dependencies=[VIEWER], responses=_LIST)
 def list_deployments() -> list[dict[str, Any]]:
     """Every deployment: routes, shares and policy."""
     return [deployments.as_dict(d) for d in deployments.list_deployments()]
 
 
-@router.get("/deployments/{name}", responses=_READ)
+@router.get("/deployments/{name}", dependencies=[VIEWER], responses=_READ)
 def get_deployment(name: str) -> dict[str, Any]:
     """One deployment: routes, shares, policy, the last automatic decision (with its
     reason) and the statistics of the policy's current evidence period."""
     return deployments.as_dict(deployments.get(name), details=True)
 
 
-@router.get("/deployments/{name}/history", responses=_READ)
+@router.get("/deployments/{name}/history", dependencies=[VIEWER], responses=_READ)
 def get_history(name: str, limit: Limit = 50) -> list[dict[str, Any]]:
     """Changes and decisions, newest first: what, who, why, when, the split before and
     after."""
     return [asdict(e) for e in deployments.history(name, limit=limit)]
 
 
-@router.post("/deployments/{name}/promote", responses=_CHANGE)
+@router.post("/deployments/{name}/promote", dependencies=[EDITOR], responses=_CHANGE)
 def promote(
     name: str,
     request: Request,
@@ -59,7 +59,7 @@ def promote(
     return deployments.as_dict(deployments.promote(name, route, reason=_why(reason, request)))
 
 
-@router.post("/deployments/{name}/rollback", responses=_CHANGE)
+@router.post("/deployments/{name}/rollback", dependencies=[EDITOR], responses=_CHANGE)
 def rollback(name: str, request: Request, reason: Reason = None) -> dict[str, Any]:
     """Undo the last change of policy or split."""
     return deployments.as_dict(deployments.rollback(name, reason=_why(reason, request)))
@@ -67,7 +67,7 @@ def rollback(name: str, request: Request, reason: Reason = None) -> dict[str, An
 
 def _why(reason: str | None, request: Request) -> str | None:
     """The reason as given, with the acting key's name when there is one."""
-    who = key_name(request)
+    who = caller_of(request).actor
     if who is None:
         return reason
     return f"{reason} ({who})" if reason else who

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 
 from shipyard import monitoring
-from shipyard.server._caller import key_name
+from shipyard.server._access import EDITOR, VIEWER, caller_of
 from shipyard.serving._openapi import CHANGES, KEYED, errors
 
 __all__ = ["router"]
@@ -28,25 +28,25 @@ By = Annotated[
 ]
 
 
-@router.get("/monitors", responses=_LIST)
+@router.get("/monitors", dependencies=[VIEWER], responses=_LIST)
 def list_monitors() -> list[dict[str, Any]]:
     """Every monitor, by name."""
     return [_monitor(m) for m in monitoring.list_monitors()]
 
 
-@router.get("/monitors/{name}", responses=_READ)
+@router.get("/monitors/{name}", dependencies=[VIEWER], responses=_READ)
 def get_monitor(name: str) -> dict[str, Any]:
     """One monitor's settings and when it last ran."""
     return _monitor(monitoring.get_monitor(name))
 
 
-@router.get("/monitors/{name}/checks", responses=_READ)
+@router.get("/monitors/{name}/checks", dependencies=[VIEWER], responses=_READ)
 def list_checks(name: str, limit: Limit = 50) -> list[dict[str, Any]]:
     """The monitor's latest checks: status, window, each detector's verdict and evidence."""
     return [c.to_dict() for c in monitoring.checks(name, limit=limit)]
 
 
-@router.get("/monitors/{name}/series", responses=_READ)
+@router.get("/monitors/{name}/series", dependencies=[VIEWER], responses=_READ)
 def get_series(
     name: str,
     feature: str | None = None,
@@ -62,21 +62,23 @@ def get_series(
     return records
 
 
-@router.get("/monitors/{name}/report", responses=_READ)
+@router.get("/monitors/{name}/report", dependencies=[VIEWER], responses=_READ)
 def get_report(name: str, last: Limit = 50) -> dict[str, Any]:
     """What the HTML report charts: the monitor, its last checks with their distribution
     charts, the results over them and its alerts."""
     return monitoring.report_data(name, last=last)
 
 
-@router.post("/monitors/{name}/check", responses=_CHANGE)
-@router.post("/monitors/{name}/run", include_in_schema=False)  # the first spelling, kept
+@router.post("/monitors/{name}/check", dependencies=[EDITOR], responses=_CHANGE)
+@router.post(
+    "/monitors/{name}/run", include_in_schema=False, dependencies=[EDITOR]
+)  # the first spelling, kept
 def check(name: str) -> dict[str, Any]:
     """Check the monitor now (alerts open, resolve and notify as on schedule)."""
     return monitoring.check(name).to_dict()
 
 
-@router.get("/alerts", responses=_READ)
+@router.get("/alerts", dependencies=[VIEWER], responses=_READ)
 def list_alerts(
     monitor: str | None = None,
     status: Annotated[
@@ -94,23 +96,25 @@ def list_alerts(
     ]
 
 
-@router.get("/alerts/{alert_id}", responses=_READ)
+@router.get("/alerts/{alert_id}", dependencies=[VIEWER], responses=_READ)
 def get_alert(alert_id: int) -> dict[str, Any]:
     """One alert: its detector, title, evidence, occurrences and deliveries."""
     return monitoring.get_alert(alert_id).to_dict()
 
 
-@router.post("/alerts/{alert_id}/acknowledge", responses=_CHANGE)
-@router.post("/alerts/{alert_id}/ack", include_in_schema=False)  # the first spelling, kept
+@router.post("/alerts/{alert_id}/acknowledge", dependencies=[EDITOR], responses=_CHANGE)
+@router.post(
+    "/alerts/{alert_id}/ack", include_in_schema=False, dependencies=[EDITOR]
+)  # the first spelling, kept
 def acknowledge(alert_id: int, request: Request, by: By = None) -> dict[str, Any]:
     """Someone is on it: no more notices until it resolves (409 unless it is open)."""
-    return monitoring.acknowledge(alert_id, by=by or key_name(request)).to_dict()
+    return monitoring.acknowledge(alert_id, by=by or caller_of(request).actor).to_dict()
 
 
-@router.post("/alerts/{alert_id}/resolve", responses=_CHANGE)
+@router.post("/alerts/{alert_id}/resolve", dependencies=[EDITOR], responses=_CHANGE)
 def resolve(alert_id: int, request: Request, by: By = None) -> dict[str, Any]:
     """Close an alert by hand; its channels are told (409 when already resolved)."""
-    return monitoring.resolve(alert_id, by=by or key_name(request)).to_dict()
+    return monitoring.resolve(alert_id, by=by or caller_of(request).actor).to_dict()
 
 
 def _monitor(monitor: monitoring.Monitor) -> dict[str, Any]:

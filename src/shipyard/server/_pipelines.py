@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse, Response
 from shipyard import pipelines
 from shipyard._refs import NAME_PATTERN
 from shipyard.errors import NotFound
+from shipyard.server._access import EDITOR, VIEWER
 from shipyard.serving._openapi import CHANGES, KEYED, errors, text_answer
 
 __all__ = ["router"]
@@ -38,19 +39,19 @@ Status = Annotated[
 ]
 
 
-@router.get("/pipelines", responses=_LIST)
+@router.get("/pipelines", dependencies=[VIEWER], responses=_LIST)
 def list_pipelines() -> list[dict[str, Any]]:
     """Every registered pipeline: versions, latest version, its last run's status."""
     return pipelines.list_pipelines()
 
 
-@router.get("/pipelines/{ref}", responses=_READ)
+@router.get("/pipelines/{ref}", dependencies=[VIEWER], responses=_READ)
 def get_pipeline(ref: Ref) -> dict[str, Any]:
     """A version (``name`` for the latest, ``name@3``): its graph, entry and defaults."""
     return pipelines.get_pipeline(ref).to_dict()
 
 
-@router.get("/pipelines/{name}/runs", responses=_READ)
+@router.get("/pipelines/{name}/runs", dependencies=[VIEWER], responses=_READ)
 def list_pipeline_runs(
     name: Name, status: Status = None, limit: Limit = 50
 ) -> list[dict[str, Any]]:
@@ -58,7 +59,7 @@ def list_pipeline_runs(
     return [r.to_dict(steps=False) for r in pipelines.list_runs(name, status, limit)]
 
 
-@router.post("/pipelines/{name}/runs", status_code=202, responses=_CHANGE)
+@router.post("/pipelines/{name}/runs", status_code=202, dependencies=[EDITOR], responses=_CHANGE)
 def queue_run(
     name: Name,
     params: Annotated[
@@ -69,7 +70,7 @@ def queue_run(
     return pipelines.enqueue(name, params, trigger={"kind": "api"}).to_dict()
 
 
-@router.get("/pipeline-runs", responses=_READ)
+@router.get("/pipeline-runs", dependencies=[VIEWER], responses=_READ)
 def list_runs(
     pipeline: str | None = None, status: Status = None, limit: Limit = 50
 ) -> list[dict[str, Any]]:
@@ -77,7 +78,7 @@ def list_runs(
     return [r.to_dict(steps=False) for r in pipelines.list_runs(pipeline, status, limit)]
 
 
-@router.get("/pipeline-runs/{run_id}", responses=_READ)
+@router.get("/pipeline-runs/{run_id}", dependencies=[VIEWER], responses=_READ)
 def get_run(run_id: str) -> dict[str, Any]:
     """A run with its steps: status, times, attempts, errors, outputs' kinds, links."""
     run = pipelines.get_run(run_id).to_dict()
@@ -89,6 +90,7 @@ def get_run(run_id: str) -> dict[str, Any]:
 @router.get(
     "/pipeline-runs/{run_id}/steps/{step}/logs",
     response_class=Response,  # the 200 documented as text, the errors as JSON
+    dependencies=[VIEWER],
     responses={**text_answer("text/plain; charset=utf-8", "The step's output."), **_READ},
 )
 def get_logs(run_id: str, step: str) -> PlainTextResponse:
@@ -100,7 +102,7 @@ def get_logs(run_id: str, step: str) -> PlainTextResponse:
     return PlainTextResponse(found.logs or "")
 
 
-@router.post("/pipeline-runs/{run_id}/cancel", responses=_CHANGE)
+@router.post("/pipeline-runs/{run_id}/cancel", dependencies=[EDITOR], responses=_CHANGE)
 def cancel(run_id: str) -> dict[str, Any]:
     """Cancel a queued run, or ask a running one to stop (its steps are killed)."""
     return pipelines.cancel(run_id).to_dict(steps=False)

@@ -22,6 +22,7 @@ from starlette.templating import Jinja2Templates
 from shipyard._time import iso
 from shipyard._version import __version__
 from shipyard.errors import NotFound
+from shipyard.server._access import PUBLIC
 
 __all__ = ["NAV", "render", "router", "templates"]
 
@@ -74,7 +75,7 @@ def _static(name: str) -> tuple[bytes, str]:
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
-@router.get("/static/{name}")
+@router.get("/static/{name}", dependencies=[PUBLIC])
 def static(name: str, request: Request) -> Response:
     """A static file, cached by the browser for a day and revalidated by its ETag."""
     kind = _TYPES.get(Path(name).suffix)
