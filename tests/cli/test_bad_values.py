@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
 import shipyard as sy
-from shipyard import monitoring
+from shipyard import monitoring, server
 from shipyard.cli import app
 from shipyard.config import reset_settings
 from shipyard.data import make_loans
@@ -36,7 +36,7 @@ AB = "deployments create d2 --route a=churn@1 --route b=churn@1"
 # Commands another test covers with their own bad values (they start servers).
 EXEMPT = {
     ("serve",),  # covered by tests/serving/test_serve_startup.py
-    ("api",),  # covered by tests/serving/test_serve_startup.py
+    ("server",),  # covered by tests/cli/test_serve_cli.py and tests/serving/test_guard.py
 }
 
 
@@ -189,6 +189,21 @@ CASES: list[Any] = [
     "runs compare nosuch",
     "runs delete nosuch -y",
     "db upgrade extra",
+    # users and tokens of the platform server
+    "users create 'bad name'",
+    "users create bob --role god",
+    "users list --bogus",
+    "users role nosuch editor",
+    "users role alice god",
+    "users disable nosuch",
+    "users disable alice",  # the last enabled admin
+    "tokens create nosuch",
+    "tokens create alice --expires 0d",
+    "tokens create alice --expires soon",
+    "tokens create alice --name 'bad name'",
+    "tokens list --user nosuch",
+    "tokens revoke 12345678",
+    "tokens revoke nonsense",
     "db current --bogus",
 ]
 
@@ -214,6 +229,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         monitoring.create_monitor("m1", dataset="loans", reference="loans@1")
         deployments.create("d1", {"a": "churn@1"})
         sy.pipelines.register(flows.fan)
+        server.create_user("alice", "admin")
         with sy.start_run(experiment="e1", name="r1") as run:
             run.log_metric("auc", 0.5)
     finally:

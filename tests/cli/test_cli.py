@@ -49,7 +49,9 @@ def test_help_lists_every_command() -> None:
         "deployments",
         "monitors",
         "alerts",
-        "api",
+        "server",
+        "users",
+        "tokens",
         "db",
     ):
         assert command in result.output

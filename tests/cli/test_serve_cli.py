@@ -1,4 +1,4 @@
-"""``shipyard serve`` and ``shipyard api`` refuse what they cannot serve in one line, before
+"""``shipyard serve`` and ``shipyard server`` refuse what they cannot serve in one line, before
 saying "Serving" (issue 18: a traceback after the banner, a TypeError without a reference,
 a busy port announced first)."""
 
@@ -23,7 +23,7 @@ def refused(*args: str) -> str:
     result = runner.invoke(app, list(args), env={"COLUMNS": "80"})
     output = result.output.strip()
     assert result.exit_code == 1, output
-    assert "Traceback" not in output and "Serving" not in output and "Platform API" not in output
+    assert "Traceback" not in output and "Serving" not in output and "Platform server" not in output
     assert len(output.splitlines()) == 1, output
     assert output.startswith("Error: ")
     return output
@@ -73,7 +73,7 @@ def test_serve_refuses_a_reference_naming_nothing(
 
 
 def test_serve_and_api_refuse_a_busy_port_suggesting_another(home: Path, busy_port: int) -> None:
-    for command in ("serve", "api"):
+    for command in ("serve", "server"):
         target = ["nosuch@1"] if command == "serve" else []
         output = refused(command, *target, "--port", str(busy_port))
         assert f"port {busy_port} on 127.0.0.1 is in use" in output
@@ -85,11 +85,11 @@ def test_serve_and_api_refuse_a_busy_port_suggesting_another(home: Path, busy_po
     [
         (["--port", "0"], "--port must be a port number from 1 to 65535; got 0."),
         (["--host", "192.0.2.1", "--insecure"], "--host '192.0.2.1' is not an address"),
-        (["--host", "0.0.0.0"], "Refusing to serve without API keys on 0.0.0.0"),
+        (["--host", "0.0.0.0", "--no-auth"], "Refusing to serve without auth on 0.0.0.0"),
     ],
 )
 def test_api_refuses_a_bad_address_in_one_line(home: Path, args: list[str], message: str) -> None:
-    assert message in refused("api", *args)
+    assert message in refused("server", *args)
 
 
 @pytest.mark.parametrize("refusal", ["unknown-model", "busy-port"])

@@ -115,7 +115,7 @@ def test_bytes_beyond_the_shapes_count_are_not_decoded(server: str) -> None:
 
 def test_background_refuses_an_app_without_keys_beyond_loopback(server: str) -> None:
     # the SDK's way to serve (notebooks, scripts) bound 0.0.0.0 open, without a word,
-    # where ``shipyard serve`` and ``shipyard api`` refuse it without --insecure
+    # where ``shipyard serve`` and ``shipyard server`` refuse it without --insecure
     app = serving.create_app("loans-gbm@champion", poll=0, log_sample=0)
     with pytest.raises(InvalidInput, match="--auth"), serving.background(app, host="0.0.0.0"):
         pass

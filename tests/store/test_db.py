@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 import shipyard as sy
 import shipyard.monitoring  # each capability registers its tables when imported
 import shipyard.pipelines
+import shipyard.server
 import shipyard.serving
 from shipyard.config import reset_settings
 from shipyard.errors import InvalidInput, StoreVersionError

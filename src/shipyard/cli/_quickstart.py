@@ -195,7 +195,7 @@ def _print_where_to_look(result: QuickstartResult, home: Path) -> None:
         console.print(f"  shipyard pipelines logs {result.retrain_run[:12]} train")
     console.print("  shipyard scheduler    (schedules, triggers and alerts start pipelines)")
     console.print(
-        "  shipyard api --port 8000   (the REST API: /api/deployments, /api/monitors, /docs)"
+        "  shipyard server    (the web UI at http://127.0.0.1:8700/, the REST API at /api, /docs)"
     )
     console.print(
         f"  Python: sy.search_runs('{result.experiment}', "
