@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 import shipyard as sy
-from shipyard import monitoring, serving
+from shipyard import monitoring, server, serving
 from shipyard.data import make_loans
 from shipyard.server import create_app
 
@@ -138,26 +139,31 @@ def test_bad_requests_name_what_is_wrong(api: httpx.Client) -> None:
     assert monitoring.get_alert(alert_id).status == "open"  # nothing changed
 
 
-def test_with_auth_reads_need_a_key_and_changes_the_admin_scope(home: Any) -> None:
+def test_with_auth_reads_need_a_token_and_changes_the_editor_role(home: Any) -> None:
     watched_dataset()
     monitoring.check("applications-drift")
     alert_id = monitoring.list_alerts()[0].id
-    reader = serving.create_key("reader", scopes=["predict"])
-    admin = serving.create_key("ops", scopes=["admin"])
+    for name, role in (("reader", "viewer"), ("ops", "editor")):
+        server.create_user(name, role)
+    reader, ops = server.create_token("reader"), server.create_token("ops")
     with serving.background(create_app(auth=True)) as url, httpx.Client(base_url=url) as api:
         assert api.get("/api/health").status_code == 200  # health stays open
         refused = api.get("/api/monitors")
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
-        assert api.get("/openapi.json").status_code == 404
+        assert api.get("/openapi.json").status_code == 401
         as_reader = {"authorization": f"Bearer {reader}"}
         assert api.get("/api/monitors", headers=as_reader).status_code == 200
         forbidden = api.post(f"/api/alerts/{alert_id}/ack", headers=as_reader)
-        assert forbidden.status_code == 403 and "admin" in forbidden.json()["error"]
-        acked = api.post(f"/api/alerts/{alert_id}/ack", headers={"x-api-key": admin})
-        assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "key:ops"
-        serving.revoke_key("ops")  # refused from the next request on
-        late = api.post(f"/api/alerts/{alert_id}/resolve", headers={"x-api-key": admin})
-        assert late.status_code == 401
-        fresh = serving.create_key("ops-2", scopes=["admin"])  # works at once
-        assert api.post(f"/api/alerts/{alert_id}/resolve", headers={"x-api-key": fresh}).is_success
-        assert api.get("/api/monitors", headers={"x-api-key": "sy_00_forged"}).status_code == 401
+        assert forbidden.status_code == 403 and "editor" in forbidden.json()["error"]
+        as_ops = {"authorization": f"Bearer {ops}"}
+        acked = api.post(f"/api/alerts/{alert_id}/ack", headers=as_ops)
+        assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "user:ops"
+        server.revoke_token(ops)  # refused within a second
+        deadline = time.monotonic() + 10
+        while api.get("/api/monitors", headers=as_ops).status_code != 401:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        fresh = {"authorization": f"Bearer {server.create_token('ops')}"}  # works at once
+        assert api.post(f"/api/alerts/{alert_id}/resolve", headers=fresh).is_success
+        forged = {"authorization": "Bearer syt_00000000_" + "x" * 43}
+        assert api.get("/api/monitors", headers=forged).status_code == 401

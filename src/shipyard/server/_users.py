@@ -48,7 +48,11 @@ class UserPage(BaseModel):
 
 
 class NewUser(BaseModel):
-    name: str = Field(max_length=128, description="A letter, then letters, digits, _ - .")
+    name: str = Field(  # the pattern documented; the SDK refuses another name (422)
+        max_length=128,
+        description="A letter, then letters, digits, _ - .",
+        json_schema_extra={"pattern": f"^{NAME_PATTERN}$"},
+    )
     role: Role = "viewer"
 
 
