@@ -3,7 +3,7 @@
 The suite's fuzz tests (``tests/serving/test_fuzz.py``, ``tests/server/test_fuzz_api.py``)
 run a few derandomized examples per operation; this script explores: ``--examples`` per
 operation and generation mode (positive and negative), from ``--seed``, against
-``shipyard serve`` (a deployment over two versions of a loans model) and ``shipyard api``
+``shipyard serve`` (a deployment over two versions of a loans model) and ``shipyard server``
 (a store with a monitor, an open alert and a deployment), each without and with auth (a key
 with every scope; a third of the requests carry none). Every response goes through all of
 schemathesis' checks. It prints, per app and operation, the statuses seen and each distinct
@@ -102,7 +102,10 @@ def _store() -> dict[str, Any]:
         "api": {"name": "drift", "alert_id": alert, "ref": "drift"},
     }
     key = serving.create_key("fuzzer", ["predict", "feedback", "admin"])
-    return {"known": known, "key": key}
+    from shipyard import server
+
+    server.create_user("fuzzer", "admin")  # the platform server wants a user's token
+    return {"known": known, "key": key, "token": server.create_token("fuzzer")}
 
 
 @contextmanager
@@ -167,7 +170,7 @@ def fuzz(raw: dict, url: str, key: str | None, known: dict, examples: int, seed:
                     phases=["generate"],  # every failure is recorded, none is shrunk
                 )
                 def explore(case: Any, with_key: bool) -> None:
-                    headers = {"X-API-Key": key} if with_key else None
+                    headers = {"Authorization": f"Bearer {key}"} if with_key else None
                     try:
                         response = case.call_and_validate(session=session, headers=headers)
                         found["statuses"].add(response.status_code)  # noqa: B023
@@ -206,7 +209,7 @@ def main() -> int:
         with _apps(args.only, auths) as apps:
             for label, auth, raw, url in apps:
                 started = time.perf_counter()
-                key = made["key"] if auth else None
+                key = (made["key"] if label == "serve" else made["token"]) if auth else None
                 results = fuzz(raw, url, key, made["known"][label], args.examples, seed)
                 took = time.perf_counter() - started
                 print(f"\n{label} (auth {'on' if auth else 'off'}), {took:.0f} s")

@@ -41,5 +41,6 @@ class TokenRow(Base):
     revoked_at: Mapped[float | None] = mapped_column(Float)
 
 
-USERS = UserRow.__table__
-TOKENS = TokenRow.__table__
+# the tables as SQLAlchemy Core objects, for the statements of the users' store
+USERS = Base.metadata.tables["users"]
+TOKENS = Base.metadata.tables["user_tokens"]
