@@ -188,3 +188,37 @@ def test_the_first_start_beyond_loopback_prints_an_admin_token_once(
         reset_settings()
         out, err = _stop(second)
     assert "syt_" not in err  # never printed again
+
+
+def test_admins_manage_users_tokens_and_inference_keys_over_http(home: Path) -> None:
+    server.create_user("root", "admin")
+    admin = {"authorization": f"Bearer {server.create_token('root')}"}
+    with (
+        serving.background(create_app(auth=True)) as url,
+        httpx.Client(base_url=url, headers=admin) as api,
+    ):
+        made = api.post("/api/users", json={"name": "dana", "role": "viewer"})
+        assert made.status_code == 201 and made.json()["created_by"] == "user:root"
+        assert api.post("/api/users", json={"name": "dana"}).status_code == 409
+        bad = api.post("/api/users", json={"name": "a b"})
+        assert bad.status_code == 422 and bad.json()["error"].startswith("user name 'a b'")
+        changed = api.patch("/api/users/dana", json={"role": "editor"})
+        assert changed.json()["role"] == "editor"
+        assert api.patch("/api/users/root", json={"disabled": True}).status_code == 409
+        issued = api.post("/api/tokens", json={"user": "dana", "name": "ci", "expires_in": 60})
+        body = issued.json()
+        assert issued.status_code == 201 and body["token"].startswith(f"syt_{body['prefix']}_")
+        assert body["state"] == "active" and body["expires_at"].endswith("+00:00")
+        listed = api.get("/api/tokens", params={"user": "dana", "page_size": 1}).json()
+        assert [t["prefix"] for t in listed["items"]] == [body["prefix"]]
+        assert "token" not in listed["items"][0] and listed["next_page_token"] is None
+        as_dana = {"authorization": f"Bearer {body['token']}"}
+        assert api.get("/api/me", headers=as_dana).json() == {"name": "dana", "role": "editor"}
+        revoked = api.delete(f"/api/tokens/{body['prefix']}")
+        assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
+        key = api.post("/api/keys", json={"name": "svc", "scopes": ["predict"], "rate_limit": 5})
+        assert key.status_code == 201 and key.json()["key"].startswith("sy_")
+        assert [k["name"] for k in api.get("/api/keys").json()["items"]] == ["svc"]
+        assert api.delete("/api/keys/svc").json()["revoked_at"] is not None
+        assert api.delete("/api/keys/nosuch").status_code == 404
+    assert serving.list_keys()[0].revoked_at is not None
