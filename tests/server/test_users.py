@@ -180,6 +180,16 @@ def test_the_first_start_beyond_loopback_prints_an_admin_token_once(
         assert listed.exit_code == 0 and '"dana"' in listed.output and '"admin"' in listed.output
         issued = runner.invoke(cli, ["tokens", "create", "dana", "--expires", "1d"])
         assert issued.exit_code == 0 and "syt_" in issued.output
+        for args in (["users", "role", "dana", "viewer"], ["users", "disable", "dana"]):
+            assert runner.invoke(cli, args).exit_code == 0
+        assert server.get_user("dana").disabled and server.get_user("dana").role == "viewer"
+        assert not server.disable_user("dana", disabled=False).disabled  # the SDK, remotely
+        [listed] = server.list_tokens("dana")
+        assert listed.expires_at is not None and listed.state == "active"
+        assert runner.invoke(cli, ["tokens", "revoke", listed.prefix]).exit_code == 0
+        assert server.list_tokens("dana")[0].state == "revoked"
+        issued = runner.invoke(cli, ["tokens", "create", "dana"])
+        server.set_role("dana", "editor")
         monkeypatch.setenv("SHIPYARD_TOKEN", issued.output.split()[-1])
         reset_settings()
         refused = runner.invoke(cli, ["users", "list"])  # an editor may not
