@@ -176,6 +176,11 @@ def test_the_first_start_beyond_loopback_prints_an_admin_token_once(
         runner = CliRunner()
         made = runner.invoke(cli, ["users", "create", "dana", "--role", "editor"])
         assert made.exit_code == 0, made.output
+        for args in (["keys", "create", "svc", "--rate", "5"], ["keys", "revoke", "svc"]):
+            assert runner.invoke(cli, args).exit_code == 0, args  # the server's keys
+        keys = runner.invoke(cli, ["keys", "list", "--json"])
+        assert '"svc"' in keys.output and '"revoked_at": "20' in keys.output, keys.output
+        assert not (tmp_path / "client-home" / "shipyard.db").exists()  # nothing local
         listed = runner.invoke(cli, ["users", "list", "--json"])
         assert listed.exit_code == 0 and '"dana"' in listed.output and '"admin"' in listed.output
         issued = runner.invoke(cli, ["tokens", "create", "dana", "--expires", "1d"])

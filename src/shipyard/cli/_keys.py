@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from shipyard.cli._common import console, float_option, handle_errors, print_json, table, when
+
+if TYPE_CHECKING:
+    from shipyard.store import RemoteClient
 
 app = typer.Typer(help="API keys for shipyard serve --auth: scopes and rate limits.")
 
@@ -23,7 +28,11 @@ def create_cmd(
     """Create a key; it is printed once and only its hash is stored."""
     from shipyard.serving import create_key
 
-    key = create_key(name, scope, rate)
+    if _remote():  # the platform server's keys (admin role)
+        body = {"name": name, "scopes": scope, "rate_limit": rate}
+        key = _client().post("/api/keys", body)["key"]
+    else:
+        key = create_key(name, scope, rate)
     console.print(f"Key {name} ({', '.join(scope)}): store it now, it is not shown again.")
     typer.echo(key)
 
@@ -32,9 +41,17 @@ def create_cmd(
 @handle_errors
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """List keys (names, prefixes, scopes, limits; never the keys)."""
-    from shipyard.serving import list_keys
+    from shipyard._time import epoch
+    from shipyard.serving import ApiKey, list_keys
 
-    keys = list_keys()
+    if _remote():
+        keys = [
+            ApiKey(**{**k, "scopes": tuple(k["scopes"]), "created_at": epoch(k["created_at"]),
+                      "revoked_at": epoch(k["revoked_at"])})
+            for k in _client().pages("/api/keys")
+        ]  # fmt: skip
+    else:
+        keys = list_keys()
     if as_json:
         print_json([k.__dict__ for k in keys])
         return
@@ -58,5 +75,22 @@ def revoke_cmd(name: str = typer.Argument(...)) -> None:
     """Revoke a key (servers refuse it within their poll interval)."""
     from shipyard.serving import revoke_key
 
-    revoke_key(name)
+    if _remote():
+        from urllib.parse import quote
+
+        _client().delete(f"/api/keys/{quote(name, safe='')}")
+    else:
+        revoke_key(name)
     console.print(f"Revoked key {name}.")
+
+
+def _remote() -> bool:
+    from shipyard.config import get_settings
+
+    return get_settings().remote
+
+
+def _client() -> RemoteClient:
+    from shipyard.store import remote_client
+
+    return remote_client()
