@@ -8,6 +8,7 @@ import re
 import typer
 
 from shipyard.cli._common import console, handle_errors, print_json, table, when
+from shipyard.config import get_settings
 
 users = typer.Typer(help="Users of shipyard server: roles viewer, editor, admin.")
 tokens = typer.Typer(help="Users' tokens for shipyard server (shown once, stored hashed).")
@@ -49,9 +50,12 @@ def list_cmd(as_json: bool = JSON_OPTION) -> None:
     """List users: name, role, state."""
     from shipyard import server
 
-    found = server.list_users()
+    found = server.list_users() if get_settings().store_exists() else []
     if as_json:
         print_json([u.__dict__ for u in found])
+        return
+    if not found:
+        console.print(f"No users in {get_settings().where()}. Try: shipyard users create NAME")
         return
     rows = [
         [
@@ -119,9 +123,12 @@ def token_list_cmd(
     """List tokens (prefixes, users, times; never the tokens)."""
     from shipyard import server
 
-    found = server.list_tokens(user)
+    found = server.list_tokens(user) if get_settings().store_exists() or user else []
     if as_json:
         print_json([{**t.__dict__, "state": t.state} for t in found])
+        return
+    if not found:
+        console.print(f"No tokens in {get_settings().where()}. Try: shipyard tokens create USER")
         return
     rows = [
         [
