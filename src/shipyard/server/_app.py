@@ -53,6 +53,7 @@ def create_app(
     accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
     from another origin 403, a form or text body 415)."""
     from shipyard.server._deployments import router as deployments
+    from shipyard.server._models import router as models
     from shipyard.server._monitoring import router as monitoring
     from shipyard.server._pipelines import router as pipelines
     from shipyard.server._ui import router as ui
@@ -80,7 +81,7 @@ def create_app(
         docs_url=None if auth else "/docs",
         redoc_url=None,
     )
-    for router in (deployments, monitoring, pipelines):
+    for router in (deployments, monitoring, pipelines, models):
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
