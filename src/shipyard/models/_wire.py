@@ -141,9 +141,7 @@ def version_from_json(data: Mapping[str, Any]) -> ModelVersion:
         aliases=tuple(data.get("aliases") or ()),
         tags={str(k): str(t) for k, t in (data.get("tags") or {}).items()},
         datasets=tuple(data.get("datasets") or ()),
-        exports={
-            str(fmt): _export_from_json(e) for fmt, e in (data.get("exports") or {}).items()
-        },
+        exports={str(fmt): _export_from_json(e) for fmt, e in (data.get("exports") or {}).items()},
     )
 
 
