@@ -71,7 +71,8 @@ def _error(response: httpx.Response, status: int) -> str:
 def test_the_ui_buttons_move_stages_aliases_and_roll_back(api: httpx.Client) -> None:
     _records(2)
     for version in (1, 2):
-        moved = _ok(api.post(f"/models/churn/versions/{version}/stage", json={"stage": "production", "reason": "go"}))  # fmt: skip
+        body = {"stage": "production", "reason": "go"}
+        moved = _ok(api.post(f"/models/churn/versions/{version}/stage", json=body))
         assert VersionOut.model_validate(moved).stage == "production"
     back = Rolledback.model_validate(
         _ok(api.post("/models/churn/rollback", json={"reason": "bad"}))
@@ -125,7 +126,8 @@ def test_versions_are_read_by_number_alias_stage_and_id(api: httpx.Client) -> No
     _records(2)
     _ok(api.post("/models/churn/versions/v1/stage", json={"stage": "production"}))
     _ok(api.post("/models/churn/aliases/gold", json={"version": "1"}))
-    by = {s: _ok(api.get(f"/models/churn/versions/{s}"))["version"] for s in ("1", "v2", "latest", "gold", "production")}  # fmt: skip
+    selectors = ("1", "v2", "latest", "gold", "production")
+    by = {s: _ok(api.get(f"/models/churn/versions/{s}"))["version"] for s in selectors}
     assert by == {"1": 1, "v2": 2, "latest": 2, "gold": 1, "production": 1}
     version_id = _ok(api.get("/models/churn/versions/gold/id"))["id"]
     assert _ok(api.get(f"/model-versions/{version_id}"))["ref"] == "churn@1"
@@ -150,12 +152,14 @@ def test_refused_input_is_one_line_naming_the_field(api: httpx.Client) -> None:
     for field, body in refused.items():
         assert field in _error(api.post("/models/churn/versions", json=body), 422), field
     unknown = {**good, "datasets": ["0" * 32]}
-    assert "datasets: no dataset version" in _error(api.post("/models/churn/versions", json=unknown), 404)  # fmt: skip
+    missing = api.post("/models/churn/versions", json=unknown)
+    assert "datasets: no dataset version" in _error(missing, 404)
     assert "stage must be one of" in _error(
         api.post("/models/churn/versions/1/stage", json={"stage": "live"}), 422
     )
     assert "Model name 'a b'" in _error(api.get("/models/a b/versions"), 422)
-    form = api.post("/models/churn/rollback", content=b"reason=x", headers={"Content-Type": "text/plain"})  # fmt: skip
+    text = {"Content-Type": "text/plain"}
+    form = api.post("/models/churn/rollback", content=b"reason=x", headers=text)
     assert form.status_code == 415 or "JSON" in _error(form, 422)
 
 

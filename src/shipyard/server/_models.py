@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from shipyard import data, models, tracking
 from shipyard._refs import Ref, check_name, parse_ref
@@ -61,9 +61,11 @@ _CHANGE = errors(*CHANGES, *KEYED, 404, 409, 422)
 
 router = APIRouter(tags=["models"])
 Version = Annotated[
-    str, "A number (3 or v3), latest, an alias or a stage: what follows @ in a reference."
+    str,
+    Path(description="A number (3 or v3), latest, an alias or a stage: what follows @ in a ref."),
 ]
-Reason = Annotated[str | None, Query(max_length=10_000, description="Why (kept in the history).")]
+# short enough that a query string of the longest values stays far below URL limits
+Reason = Annotated[str | None, Query(max_length=500, description="Why (kept in the history).")]
 ActorQuery = Annotated[
     str | None,
     Query(max_length=128, description="Who acted, as the client names it (see the bodies)."),
