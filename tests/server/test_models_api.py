@@ -18,8 +18,10 @@ from sklearn.preprocessing import StandardScaler
 import shipyard as sy
 from shipyard import serving
 from shipyard.data import make_loans
+from shipyard.errors import Unauthorized
 from shipyard.models import ModelStore
 from shipyard.server import create_app
+from shipyard.server._access import Caller
 from shipyard.server._model_shapes import (
     CompareOut,
     EventPage,
@@ -236,3 +238,44 @@ def test_the_openapi_description_documents_every_answer(server: str) -> None:
         assert len(success) == 1, (path, method)
         if success != ["204"]:
             assert "$ref" in str(op["responses"][success[0]]["content"]), (path, method)
+
+
+@pytest.fixture
+def signed(home: Path) -> Iterator[str]:
+    """A server whose callers are signed in by token: alice edits, vic views, root admins."""
+    users = {
+        "t-alice": Caller("alice", "editor"),
+        "t-vic": Caller("vic", "viewer"),
+        "t-root": Caller("root", "admin"),
+    }
+
+    def authenticate(token: str) -> Caller:
+        if token not in users:
+            raise Unauthorized("token: unknown or revoked.")
+        return users[token]
+
+    app = create_app()
+    app.state.authenticate = authenticate
+    with serving.background(app) as url:
+        yield f"{url}/api"
+
+
+def _as(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def test_with_auth_the_signed_in_user_acted_and_roles_are_kept(signed: str) -> None:
+    good = {"flavor": "sklearn", "digest": "0" * 64, "size": 1, "created_by": "mallory"}
+    with httpx.Client(base_url=signed, timeout=60) as api:
+        assert _error(api.get("/models"), 401)
+        assert _error(api.post("/models/churn/versions", json=good, headers=_as("t-vic")), 403)
+        made = _ok(api.post("/models/churn/versions", json=good, headers=_as("t-alice")), 201)
+        assert made["created_by"] == "user:alice"
+        body = {"stage": "production", "reason": "go", "actor": "mallory"}
+        _ok(api.post("/models/churn/versions/1/stage", json=body, headers=_as("t-alice")))
+        alias = {"version": 1, "actor": "mallory"}
+        _ok(api.post("/models/churn/aliases/gold", json=alias, headers=_as("t-alice")))
+        events = _ok(api.get("/models/churn/events", headers=_as("t-vic")))["items"]
+        assert {e["actor"] for e in events} == {"user:alice"}
+        assert _error(api.delete("/models/churn", headers=_as("t-alice")), 403)
+        assert _ok(api.delete("/models/churn", headers=_as("t-root")))["versions"] == 1
