@@ -156,6 +156,11 @@ def test_refused_input_is_one_line_naming_the_field(api: httpx.Client) -> None:
     unknown = {**good, "datasets": ["0" * 32]}
     missing = api.post("/models/churn/versions", json=unknown)
     assert "datasets: no dataset version" in _error(missing, 404)
+    _error(api.post("/models/churn/versions", json={**good, "run_id": "0" * 32}), 404)
+    with sy.start_run(experiment="registry") as run:
+        pass
+    by_prefix = {**good, "run_id": run.id[:12]}
+    assert _ok(api.post("/models/churn/versions", json=by_prefix), 201)["run_id"] == run.id
     assert "stage must be one of" in _error(
         api.post("/models/churn/versions/1/stage", json={"stage": "live"}), 422
     )

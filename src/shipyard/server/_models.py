@@ -230,18 +230,17 @@ def add_version(name: str, body: NewVersion, request: Request) -> Response:
     check_name("Model", name)
     lists = {"aliases": body.aliases, "datasets": body.datasets, "requirements": ()}
     tags, metrics = checked_fields({**lists, "trusted": ()}, body.stage, body.tags, body.metrics)
-    _check_lineage(body)
+    run_id = _check_lineage(body)
     fields = body.model_dump()
-    fields.update(tags=tags, metrics=metrics)
+    fields.update(tags=tags, metrics=metrics, run_id=run_id)
     fields["created_by"] = _actor(request, "created_by" in body.model_fields_set, body.created_by)
     made = _store().add_version(name, new_version_from_json(fields))
     return _ok(version_json(made), 201)
 
 
-def _check_lineage(body: NewVersion) -> None:
-    """The run and dataset versions a new version names exist (else 404)."""
-    if body.run_id is not None:
-        tracking.get_run(body.run_id)
+def _check_lineage(body: NewVersion) -> str | None:
+    """The run and dataset versions a new version names exist (else 404); the run's full id
+    (a unique prefix names it too)."""
     if body.datasets:
         from shipyard.data import DatasetStore
         from shipyard.store import default_database
@@ -249,6 +248,7 @@ def _check_lineage(body: NewVersion) -> None:
         unknown = DatasetStore(default_database()).unknown_versions(list(body.datasets))
         if unknown:
             raise NotFound(f"datasets: no dataset version with id {', '.join(unknown[:5])}.")
+    return None if body.run_id is None else str(tracking.get_run(body.run_id).info.id)
 
 
 @router.get(
