@@ -60,12 +60,25 @@ _loaded: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 
 
 def _store() -> ModelBackend:
-    """The model store on the configured metadata store, built once (until a reset)."""
+    """The model store: the configured metadata store's, or in remote mode the platform
+    server's (:class:`~shipyard.models._http.HttpModelBackend`); built once (until a reset)."""
     store: ModelBackend | None = _cache.get("store")
     if store is None:
         with _lock:
-            store = _cache.setdefault("store", ModelStore(default_database()))
+            store = _cache.get("store")
+            if store is None:
+                store = _cache.setdefault("store", _new_store())
     return store
+
+
+def _new_store() -> ModelBackend:
+    """The platform server's registry in remote mode (``SHIPYARD_URL``), else the local one."""
+    if get_settings().remote:
+        from shipyard.models._http import HttpModelBackend
+        from shipyard.store import remote_client
+
+        return HttpModelBackend(remote_client())
+    return ModelStore(default_database())
 
 
 def _forget() -> None:

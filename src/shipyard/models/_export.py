@@ -24,7 +24,7 @@ from shipyard.models._synthetic import SYNTHETIC_ROWS, synthetic_rows
 from shipyard.models._types import ModelVersion
 from shipyard.store import default_artifacts
 
-__all__ = ["export"]
+__all__ = ["export", "export_as"]
 
 EXPORT_FORMATS = ("onnx",)
 QUANTIZATIONS = ("int8",)
@@ -70,6 +70,32 @@ def export(
         ExportRefused: the conversion or quantization does not match (figures attached).
         InvalidInput: no data to check with, or a model type the converters do not know.
     """
+    options = {"data": data, "target": target, "rows": rows, "atol": atol}
+    return export_as(
+        current_user(),
+        ref,
+        format,
+        quantize=quantize,
+        min_agreement=min_agreement,
+        tolerance=tolerance,
+        **options,
+    )
+
+
+def export_as(
+    actor: str | None,
+    ref: str,
+    format: str = "onnx",
+    *,
+    quantize: str | None = None,
+    data: Any = None,
+    target: str | None = None,
+    rows: int = 1000,
+    atol: float = 1e-4,
+    min_agreement: float = 0.999,
+    tolerance: float = 0.01,
+) -> ModelVersion:
+    """:func:`export`, recorded as done by ``actor`` (the platform server's signed-in user)."""
     _check_choices(format, quantize)
     store = _store()
     version_id = store.resolve_id(parse_ref("Model", ref))
@@ -93,10 +119,10 @@ def export(
     )
     if data is None and info.sample_digest is None and not info.datasets:  # rows were made
         result = replace(result, report={**result.report, "sample": "synthetic"})
-    info = _keep(store, info, result)
+    info = _keep(store, info, result, actor)
     if quantize == "int8":
         quantized = quantize_int8(result, sig, sample, labels, tolerance=tolerance)
-        info = _keep(store, info, quantized)
+        info = _keep(store, info, quantized, actor)
     return info
 
 
@@ -107,11 +133,13 @@ def _check_choices(format: str, quantize: str | None) -> None:
         raise InvalidInput(f"quantize must be one of {QUANTIZATIONS} or None; got {quantize!r}.")
 
 
-def _keep(store: ModelBackend, info: ModelVersion, result: ExportResult) -> ModelVersion:
+def _keep(
+    store: ModelBackend, info: ModelVersion, result: ExportResult, actor: str | None
+) -> ModelVersion:
     """Store an export's bytes and record it with the version."""
     blob = default_artifacts().put_bytes(result.data)
     return store.add_export(
-        info.id, result.format, blob.digest, blob.size, result.meta, result.report, current_user()
+        info.id, result.format, blob.digest, blob.size, result.meta, result.report, actor
     )
 
 

@@ -56,7 +56,15 @@ def create_app(
     ``allow_hosts``/``allow_origins``: ``Host`` names and cross-origin origins
     accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
     from another origin 403, a form or text body 415)."""
-    from shipyard.server import _deployments, _keys, _monitoring, _pipelines, _signin, _users
+    from shipyard.server import (
+        _deployments,
+        _keys,
+        _models,
+        _monitoring,
+        _pipelines,
+        _signin,
+        _users,
+    )
     from shipyard.server._ui import router as ui
     from shipyard.serving._guard import Guard
 
@@ -69,7 +77,15 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    for module in (_deployments, _monitoring, _pipelines, _users, _keys, _signin):
+    for module in (
+        _deployments,
+        _models,
+        _monitoring,
+        _pipelines,
+        _users,
+        _keys,
+        _signin,
+    ):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(_json)])
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
     app.include_router(_signin.pages)

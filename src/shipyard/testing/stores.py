@@ -37,6 +37,7 @@ import pytest
 
 from shipyard._refs import Ref
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.models import STAGES
 from shipyard.store import Database
 from shipyard.testing.backends import (
     RegistryCase,
@@ -252,7 +253,11 @@ class DatasetStoreContract:
 
 
 class ModelStoreContract:
-    """Checks of a :class:`~shipyard.models._backend.ModelBackend`; needs ``model_store``."""
+    """Checks of a :class:`~shipyard.models._backend.ModelBackend`; needs ``model_store``.
+
+    Besides the registry's own rules, the registry core's cases
+    (:class:`RegistryCoreContract`) for models, through the backend interface: so a backend
+    that reaches the core some other way (remote mode's HTTP backend) answers the same."""
 
     def test_numbers_are_consecutive_and_never_reused(self, model_store: Any) -> None:
         model_store.add_version("churn", new_model_version())
@@ -312,6 +317,93 @@ class ModelStoreContract:
             model_store.resolve(Ref("churn", alias="staging"))
         with pytest.raises(NotFound, match=r"no alias 'gold' \(aliases: none"):
             model_store.resolve(Ref("churn", alias="gold"))
+
+    def test_versions_are_numbered_from_one(self, model_store: Any) -> None:
+        numbers = [model_store.add_version("thing", new_model_version()).version for _ in range(3)]
+        assert numbers == [1, 2, 3]
+        assert model_store.add_version("other", new_model_version()).version == 1
+
+    def test_resolve_by_number_latest_and_alias(self, model_store: Any) -> None:
+        first = model_store.add_version("thing", new_model_version())
+        second = model_store.add_version("thing", new_model_version())
+        model_store.set_alias(Ref("thing", version=1), "gold", None, None)
+        assert model_store.resolve_id(Ref("thing", version=1)) == first.id
+        assert model_store.resolve_id(Ref("thing", alias="latest")) == second.id
+        assert model_store.resolve(Ref("thing", alias="gold")).id == first.id
+        assert model_store.get(first.id).aliases == ("gold",)
+        with pytest.raises(NotFound):
+            model_store.resolve_id(Ref("thing", version=7))
+
+    def test_not_found_messages_say_what_exists(self, model_store: Any) -> None:
+        model_store.add_version("thing", new_model_version())
+        model_store.add_version("thing", new_model_version())
+        with pytest.raises(NotFound, match=r"No model named 'ghost'\. Try: shipyard models list"):
+            model_store.resolve(Ref("ghost", version=1))
+        with pytest.raises(NotFound, match=r"Model 'thing' has no version 7 \(latest is 2\)"):
+            model_store.resolve(Ref("thing", version=7))
+        with pytest.raises(NotFound, match=r"has no alias 'nope' \(aliases: none"):
+            model_store.resolve_id(Ref("thing", alias="nope"))
+        with pytest.raises(NotFound, match="No model version with id 'x'"):
+            model_store.get("x")
+        with pytest.raises(NotFound, match="No model named 'ghost'"):
+            model_store.versions("ghost")
+
+    def test_reserved_and_malformed_aliases_are_refused(self, model_store: Any) -> None:
+        made = model_store.add_version("thing", new_model_version())
+        for alias in ["latest", "LATEST", "3", "v3", "V3", *STAGES]:
+            with pytest.raises(InvalidInput, match=f"Alias '{alias}' is reserved"):
+                model_store.set_alias(Ref("thing", version=1), alias, None, None)
+        for alias in ["", "two words", "a/b", "x" * 65]:
+            with pytest.raises(InvalidInput, match="is not valid"):
+                model_store.set_alias(Ref("thing", version=1), alias, None, None)
+        assert model_store.get(made.id).aliases == ()
+
+    def test_aliases_that_look_like_paths_stay_aliases(self, model_store: Any) -> None:
+        made = model_store.add_version("thing", new_model_version())
+        for alias in [".", "..", "a.b", "-x_"]:
+            model_store.set_alias(Ref("thing", version=1), alias, None, None)
+            assert model_store.resolve(Ref("thing", alias=alias)).id == made.id
+        assert model_store.get(made.id).aliases == ("-x_", ".", "..", "a.b")
+        for alias in [".", ".."]:
+            model_store.remove_alias("thing", alias, None, None)
+        assert model_store.get(made.id).aliases == ("-x_", "a.b")
+
+    def test_an_alias_moves_and_is_removed(self, model_store: Any) -> None:
+        first = model_store.add_version("thing", new_model_version())
+        second = model_store.add_version("thing", new_model_version())
+        model_store.set_alias(Ref("thing", version=1), "gold", "ann", "first pick")
+        moved = model_store.set_alias(Ref("thing", version=2), "gold", "bob", "better")
+        assert moved.aliases == ("gold",)
+        assert model_store.get(first.id).aliases == ()
+        assert model_store.get(second.id).aliases == ("gold",)
+        assert model_store.list_models()[0].aliases == {"gold": 2}
+        model_store.remove_alias("thing", "gold", "bob", "retired")
+        with pytest.raises(NotFound, match=r"has no alias 'gold' to remove \(aliases: none"):
+            model_store.remove_alias("thing", "gold", None, None)
+
+    def test_tags_travel_with_the_version(self, model_store: Any) -> None:
+        made = model_store.add_version(
+            "thing", new_model_version(tags={"team": "risk", "stage": "dev"})
+        )
+        assert model_store.get(made.id).tags == {"team": "risk", "stage": "dev"}
+
+    def test_events_record_actor_and_reason(self, model_store: Any) -> None:
+        model_store.add_version("thing", new_model_version(reason="first"))
+        model_store.add_version("thing", new_model_version(created_by=None))
+        model_store.set_alias(Ref("thing", version=1), "gold", "ann", "first pick")
+        model_store.set_alias(Ref("thing", version=1), "gold", "ann", "again: no move, no event")
+        model_store.set_alias(Ref("thing", version=2), "gold", "bob", "better")
+        model_store.remove_alias("thing", "gold", None, "retired")
+        events = model_store.events("thing")
+        assert [(e.kind, e.version, e.before, e.after, e.actor, e.reason) for e in events] == [
+            ("alias-removed", 2, "gold@2", None, None, "retired"),
+            ("alias", 2, "gold@1", "gold@2", "bob", "better"),
+            ("alias", 1, None, "gold@1", "ann", "first pick"),
+            ("registered", 2, None, "sklearn", None, None),
+            ("registered", 1, None, "sklearn", "ann", "first"),
+        ]
+        assert all(e.at > 0 for e in events) and all(e.model == "thing" for e in events)
+        assert [e.id for e in model_store.events("thing", 2)] == [e.id for e in events[:2]]
 
 
 # -- the tracking store --------------------------------------------------------------------
