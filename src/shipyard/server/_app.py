@@ -56,6 +56,8 @@ def create_app(
     from shipyard.server._monitoring import router as monitoring
     from shipyard.server._pipelines import router as pipelines
     from shipyard.server._ui import router as ui
+    from shipyard.server._ui_home import router as ui_home
+    from shipyard.server._ui_runs import router as ui_runs
 
     # read again on every request: a revoked key stops, a new one works, at once (the
     # platform API sees people, not inference traffic; one small query is cheap)
@@ -84,6 +86,8 @@ def create_app(
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
+    app.include_router(ui_home)  # /
+    app.include_router(ui_runs)  # /runs, /runs/{id}, /runs/compare
 
     @app.get("/api/health", tags=["health"], responses=errors(*ANY_ROUTE))
     def health() -> dict[str, str]:

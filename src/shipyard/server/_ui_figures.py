@@ -1,0 +1,162 @@
+"""Charts for the web UI's pages, as plotly figures (plain dicts) built on the server.
+
+A page embeds each figure as JSON (``{{ figure|tojson }}``) beside an element
+``data-figure="<id>"``; ``static/ui.js`` draws them when the page loads, so a chart needs
+no round trip. Long series arrive here already cut by
+:func:`~shipyard.tracking.downsample` (each bucket's extremes), so a 100,000-point metric
+costs the browser a thousand points. Values that JSON cannot carry (NaN, infinities)
+become ``null``: plotly leaves a gap there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from shipyard.tracking import Point, downsample
+
+__all__ = ["CHART_POINTS", "COLORS", "bars", "finite", "lines", "parallel", "series"]
+
+#: most points of one series a chart receives
+CHART_POINTS = 1000
+#: the colours of series in order, as ``static/ui.js`` and ``ui.css``'s swatches have them
+COLORS = (
+    "#2456d3", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6",
+    "#06b6d4", "#ec4899", "#84cc16", "#64748b", "#f97316",
+)  # fmt: skip
+
+
+def finite(values: Sequence[float] | np.ndarray) -> list[float | None]:
+    """Numbers JSON can carry: NaN and infinities become None."""
+    return [float(v) if v is not None and math.isfinite(v) else None for v in values]
+
+
+def series(points: Sequence[Point], max_points: int = CHART_POINTS) -> dict[str, Any]:
+    """A metric's history as chart data: steps and values of at most ``max_points`` points
+    (downsampled keeping spikes), with how many there were."""
+    values = np.fromiter((p.value for p in points), dtype=float, count=len(points))
+    steps = np.fromiter((p.step for p in points), dtype=float, count=len(points))
+    keep = downsample(values, max_points) if len(points) > max_points else slice(None)
+    return {
+        "x": finite(steps[keep]),
+        "y": finite(values[keep]),
+        "points": len(points),
+    }
+
+
+def _layout(title: str, **extra: Any) -> dict[str, Any]:
+    if not title:
+        return extra
+    return {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}}, **extra}
+
+
+def lines(
+    title: str, traces: Mapping[str, Mapping[str, Any]], x_title: str = "step"
+) -> dict[str, Any]:
+    """A line chart with one trace per named series (``{"x", "y"}``)."""
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines" if len(s["x"]) > 1 else "markers",
+            "name": name,
+            "x": s["x"],
+            "y": s["y"],
+            **(
+                {"line": {"color": s["color"]}, "marker": {"color": s["color"]}}
+                if "color" in s
+                else {}
+            ),
+        }
+        for name, s in traces.items()
+    ]
+    return {
+        "data": data,
+        "layout": _layout(
+            title,
+            xaxis={"title": {"text": x_title}},
+            showlegend=False,  # pages name the series beside the chart, in the same colours
+        ),
+    }
+
+
+def bars(
+    title: str, values: Mapping[str, float | None], colors: Sequence[str] = COLORS
+) -> dict[str, Any]:
+    """A horizontal bar per named value (runs' final values of a metric logged once),
+    the first on top."""
+    names = list(values)
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": names,
+                "x": finite(
+                    [math.nan if values[n] is None else float(values[n] or 0) for n in names]
+                ),
+                "marker": {"color": [colors[i % len(colors)] for i in range(len(names))]},
+                "hovertemplate": "%{y}: %{x:.4g}<extra></extra>",
+            }
+        ],
+        "layout": _layout(
+            title,
+            showlegend=False,
+            hovermode="closest",
+            yaxis={"autorange": "reversed", "automargin": True},
+            margin={"l": 10, "r": 16, "t": 14, "b": 30},
+        ),
+    }
+
+
+def parallel(
+    params: Mapping[str, Sequence[str | None]], metric: str, scores: Sequence[float]
+) -> dict[str, Any]:
+    """Parallel coordinates: an axis per param (numbers on a scale, text as categories)
+    and the metric last; each line a run, coloured by the metric."""
+    dimensions = [_axis(name, values) for name, values in params.items()]
+    dimensions.append({"label": metric, "values": finite(scores)})
+    return {
+        "data": [
+            {
+                "type": "parcoords",
+                "line": {
+                    "color": finite(scores),
+                    "colorscale": "Viridis",
+                    "showscale": True,
+                    "colorbar": {"title": {"text": metric}},
+                },
+                "dimensions": dimensions,
+            }
+        ],
+        "layout": _layout("", margin={"l": 70, "r": 70, "t": 50, "b": 30}, hovermode=False),
+    }
+
+
+def _axis(name: str, values: Sequence[str | None]) -> dict[str, Any]:
+    """One axis of parallel coordinates: numeric when every present value is a number,
+    else categories (missing values are a category of their own)."""
+    numbers = [_number(v) for v in values]
+    if all(n is not None for n in numbers):
+        return {"label": name, "values": numbers}
+    labels = sorted({"(none)" if v is None else str(v) for v in values})
+    codes = {label: i for i, label in enumerate(labels)}
+    return {
+        "label": name,
+        "values": [codes["(none)" if v is None else str(v)] for v in values],
+        "tickvals": list(range(len(labels))),
+        "ticktext": [label[:18] for label in labels],
+        "range": [-0.5, len(labels) - 0.5] if len(labels) == 1 else [0, len(labels) - 1],
+    }
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
