@@ -10,13 +10,22 @@ against one metric in parallel coordinates, and every param, metric and tag side
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from shipyard import data, models
 from shipyard.errors import InvalidInput, ShipyardError
-from shipyard.server._ui_figures import COLORS, bars, lines, parallel, series
-from shipyard.tracking import RunData, compare_runs, get_metric_history, get_run, search_runs
+from shipyard.server._ui_figures import CHART_POINTS, COLORS, bars, lines, parallel, series
+from shipyard.tracking import (
+    RunData,
+    RunId,
+    compare_runs,
+    get_run,
+    search_runs,
+    tracking_store,
+)
 
 __all__ = ["compare_context", "default_columns", "missing", "run_context", "table_rows"]
 
@@ -30,6 +39,32 @@ MAX_CHILDREN = 100
 MAX_AXES = 12
 #: the metric shown first when there is a choice: the first of these, else the most common
 KEY_METRICS = ("auc", "roc_auc", "accuracy", "f1", "r2", "rmse", "mae", "log_loss", "loss")
+
+
+#: downsampled histories kept (a finished run's series never changes; a growing one is
+#: read again: its point count and latest step are part of the key)
+CACHED_SERIES = 256
+_cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def history(run: RunData, key: str, max_points: int = CHART_POINTS) -> dict[str, Any]:
+    """A metric's history of ``run`` as chart data (:func:`series`), read once per state of
+    the series: reading 100,000 points costs the store most of a second, drawing them a
+    thousand points."""
+    latest = run.metrics[key]
+    state = (run.info.id, key, max_points, latest.count, latest.step, latest.timestamp)
+    with _cache_lock:
+        found = _cache.get(state)
+        if found is not None:
+            _cache.move_to_end(state)
+            return found
+    made = series(tracking_store().read_metrics(RunId(run.info.id), key), max_points)
+    with _cache_lock:
+        _cache[state] = made
+        while len(_cache) > CACHED_SERIES:
+            _cache.popitem(last=False)
+    return made
 
 
 def missing(value: Any) -> Any:
@@ -78,7 +113,7 @@ def run_context(run_id: str) -> dict[str, Any]:
     charts = []
     for key in sorted(run.metrics):
         if run.metrics[key].count > 1:
-            points = series(get_metric_history(rid, key))
+            points = history(run, key)
             charts.append(
                 {"key": key, "points": points["points"], "figure": lines("", {key: points})}
             )
@@ -176,8 +211,7 @@ def _curves(runs: Sequence[RunData], labels: Sequence[str], key: str) -> dict[st
     ]
     if any(r.metrics[key].count > 1 for r, _, _ in having):
         traces = {
-            label: {**series(get_metric_history(r.info.id, key), COMPARE_POINTS), "color": color}
-            for r, label, color in having
+            label: {**history(r, key, COMPARE_POINTS), "color": color} for r, label, color in having
         }
         return {"key": key, "figure": lines("", traces)}
     values = {label: r.metrics[key].value for r, label, _ in having}
