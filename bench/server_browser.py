@@ -20,9 +20,12 @@ median of ``--repeats`` fresh visits, from the navigation's start:
   HTML, stylesheet and script, the table rendered (the load event);
 - ``runs_sorted_ms``: the same sorted by ``metrics.auc desc`` (a join on 10,000 runs);
 - ``runs_next_page_ms``: the next page, reached by clicking "Next" (its page token);
-- ``chart_cold_ms``: the run with the 100,000-point metric until plotly has drawn its chart
-  (``ui.js`` marks ``shipyard:charts``), with an empty browser cache (plotly.js, 4.6 MB,
+- ``chart_first_ms``: the run with the 100,000-point metric until plotly has drawn its
+  chart (``ui.js`` marks ``shipyard:charts``), the first visit: the server reads the
+  100,000 points and downsamples them, the browser's cache is empty (plotly.js, 4.6 MB,
   downloaded and compiled);
+- ``chart_cold_ms``: later visits with an empty browser cache (the server has the
+  downsampled series in its cache: a finished run's history does not change);
 - ``chart_warm_ms``: the same page again, plotly.js from the browser's cache.
 
 The goal (issue 19): under one second each.
@@ -85,7 +88,7 @@ def fill(home: Path, runs: int = RUNS, points: int = POINTS) -> None:
                 for s in range(first, min(points, first + batch))
             ],
         )
-    store.finish_run(run.id, "finished")
+    store.finish_run(run.id, "finished", end_time=start + runs + 10 + points / 100)
 
 
 def serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -156,7 +159,10 @@ def browser_figures(url: str, repeats: int = 3) -> dict[str, float]:
                 context = browser.new_context(viewport={"width": 1440, "height": 900})
                 tab = context.new_page()  # an empty cache: plotly.js comes over the wire
                 tab.goto(f"{url}{run_url}")
-                note("chart_cold_ms", _charted(tab))
+                # the first visit also has the server read the 100,000 points (later ones
+                # find the downsampled series in its cache)
+                note("chart_first_ms" if "chart_first_ms" not in samples else "chart_cold_ms",
+                     _charted(tab))  # fmt: skip
                 tab.goto(f"{url}{run_url}")
                 note("chart_warm_ms", _charted(tab))
                 points = tab.evaluate("document.querySelector('[data-figure]').data[0].x.length")
