@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,20 @@ def seconds(value: float | None) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} m"
 
 
-templates.env.filters.update(num=number, seconds=seconds, short=lambda v: str(v or "")[:8])
+def ago(value: float | None) -> str:
+    """How long ago an epoch time was: ``just now``, ``5 min ago``, ``3 h ago``, ``2 d ago``."""
+    if value is None:
+        return ""
+    past = max(0.0, time.time() - value)
+    if past < 60:
+        return "just now"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if past >= size:
+            return f"{int(past // size)} {unit} ago"
+    return ""
+
+
+templates.env.filters.update(num=number, seconds=seconds, ago=ago, short=lambda v: str(v or "")[:8])
 
 router = APIRouter(include_in_schema=False)
 
