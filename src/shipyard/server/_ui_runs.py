@@ -112,17 +112,23 @@ def runs_page(
             max_results=view.page_size,
             page_token=view.page_token or None,
         )
-    except ShipyardError as error:
+    except ShipyardError as error:  # the page again, saying what to fix
         response = render(
-            request, "runs_list.html", view=view, experiments=experiments, error=str(error),
-            rows=[], headers=_headers(view, view.columns), available={}, pager={},
+            request,
+            "runs_list.html",
+            view=view,
+            experiments=experiments,
+            error=str(error),
+            rows=[],
+            headers=_headers(view, view.columns),
+            available={},
+            pager={},
             total=None,
-        )  # fmt: skip
+        )
         response.status_code = error.http_status
         return response
     columns = view.columns or default_columns(frame, DEFAULT_METRICS, DEFAULT_PARAMS)
-    if not view.columns:
-        view = replace(view, columns=columns)
+    view = replace(view, columns=columns)  # links keep the columns, chosen or not
     return render(
         request,
         "runs_list.html",
