@@ -26,6 +26,9 @@ median of ``--repeats`` fresh visits, from the navigation's start:
   downloaded and compiled);
 - ``chart_cold_ms``: later visits with an empty browser cache (the server has the
   downsampled series in its cache: a finished run's history does not change);
+- ``chart_preview_cold_ms``: with an empty cache, until the page with the chart's SVG
+  preview (the downsampled curve drawn on the server, shown until plotly takes over) was
+  first painted;
 - ``chart_warm_ms``: the same page again, plotly.js from the browser's cache.
 
 The goal (issue 19): under one second each.
@@ -123,6 +126,14 @@ def _loaded(tab: Any) -> float:
     return float(tab.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"))
 
 
+def _painted(tab: Any) -> float:
+    """Milliseconds from the navigation's start to its first contentful paint (the chart's
+    SVG preview comes with the page's HTML, so it is on screen from there)."""
+    return float(
+        tab.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
+    )
+
+
 def _charted(tab: Any) -> float:
     """Milliseconds from the navigation's start until ui.js had drawn every chart."""
     tab.wait_for_function("document.body.dataset.charts !== undefined", timeout=30_000)
@@ -163,6 +174,7 @@ def browser_figures(url: str, repeats: int = 3) -> dict[str, float]:
                 # find the downsampled series in its cache)
                 note("chart_first_ms" if "chart_first_ms" not in samples else "chart_cold_ms",
                      _charted(tab))  # fmt: skip
+                note("chart_preview_cold_ms", _painted(tab))
                 tab.goto(f"{url}{run_url}")
                 note("chart_warm_ms", _charted(tab))
                 points = tab.evaluate("document.querySelector('[data-figure]').data[0].x.length")

@@ -186,6 +186,8 @@ def test_runs_pages_work_without_javascript(browser: Any, ui_server: str) -> Non
         tab.click("#compare button")
         assert "/runs/compare?" in tab.url
         assert tab.locator("table.diff tbody tr").count() > 3
+        # the curves are drawn on the server too (an SVG preview plotly replaces)
+        assert tab.locator(".chart svg.preview path").count() >= 2
     finally:
         context.close()
 

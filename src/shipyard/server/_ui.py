@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from shipyard._time import iso
 from shipyard._version import __version__
 from shipyard.errors import NotFound, ShipyardError
+from shipyard.server._ui_figures import preview
 
 __all__ = ["NAV", "error_page", "render", "router", "templates"]
 
@@ -86,7 +87,9 @@ def ago(value: float | None) -> str:
     return ""
 
 
-templates.env.filters.update(num=number, seconds=seconds, ago=ago, short=lambda v: str(v or "")[:8])
+templates.env.filters.update(
+    num=number, seconds=seconds, ago=ago, short=lambda v: str(v or "")[:8], preview=preview
+)
 
 router = APIRouter(include_in_schema=False)
 

@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from markupsafe import Markup
 
 from shipyard.tracking import Point, downsample
 
-__all__ = ["CHART_POINTS", "COLORS", "bars", "finite", "lines", "parallel", "series"]
+__all__ = ["CHART_POINTS", "COLORS", "bars", "finite", "lines", "parallel", "preview", "series"]
 
 #: most points of one series a chart receives
 CHART_POINTS = 1000
@@ -160,3 +161,36 @@ def _number(value: str | None) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def preview(figure: Mapping[str, Any], width: int = 1000, height: int = 200) -> Markup:
+    """A line chart's curves as an SVG drawn with the page (before plotly.js has loaded,
+    and for readers without JavaScript), with their ranges in a caption; empty for other
+    charts. ``ui.js`` replaces it with the interactive chart."""
+    traces = [t for t in figure.get("data", ()) if t.get("type") == "scatter"]
+    xs = [x for t in traces for x, y in zip(t["x"], t["y"], strict=True) if None not in (x, y)]
+    ys = [y for t in traces for x, y in zip(t["x"], t["y"], strict=True) if None not in (x, y)]
+    if len(xs) < 2:
+        return Markup("")
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    sx = width / ((x1 - x0) or 1)
+    sy = height / ((y1 - y0) or 1)
+    paths = []
+    for i, trace in enumerate(traces):
+        color = trace.get("line", {}).get("color", COLORS[i % len(COLORS)])
+        moves, pen = [], "M"
+        for x, y in zip(trace["x"], trace["y"], strict=True):
+            if x is None or y is None:
+                pen = "M"
+                continue
+            moves.append(f"{pen}{(x - x0) * sx:.1f},{height - (y - y0) * sy:.1f}")
+            pen = "L"
+        paths.append(
+            f'<path d="{"".join(moves)}" stroke="{color}" fill="none" stroke-width="1.5" '
+            'vector-effect="non-scaling-stroke"/>'
+        )
+    return Markup(
+        f'<svg class="preview" viewBox="0 0 {width} {height}" preserveAspectRatio="none" '
+        f'aria-hidden="true">{"".join(paths)}</svg><div class="preview-axis">step '
+        f"{x0:,.0f} to {x1:,.0f} · values {y0:.4g} to {y1:.4g}</div>"
+    )

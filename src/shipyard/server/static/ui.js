@@ -46,6 +46,7 @@ const shipyard = {
     for (const element of root.querySelectorAll("[data-figure]")) {
       if (typeof Plotly === "undefined") break;
       const figure = shipyard.data(element.dataset.figure);
+      element.replaceChildren();  // the SVG preview drawn with the page
       pending.push(shipyard.chart(element, figure.data, figure.layout || {}));
     }
     await Promise.all(pending);
