@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from shipyard.tracking import Point, downsample
 
@@ -167,19 +167,24 @@ def preview(figure: Mapping[str, Any], width: int = 1000, height: int = 200) -> 
     """A line chart's curves as an SVG drawn with the page (before plotly.js has loaded,
     and for readers without JavaScript), with their ranges in a caption; empty for other
     charts. ``ui.js`` replaces it with the interactive chart."""
-    traces = [t for t in figure.get("data", ()) if t.get("type") == "scatter"]
-    xs = [x for t in traces for x, y in zip(t["x"], t["y"], strict=True) if None not in (x, y)]
-    ys = [y for t in traces for x, y in zip(t["x"], t["y"], strict=True) if None not in (x, y)]
-    if len(xs) < 2:
-        return Markup("")
+    traces = [t for t in figure.get("data", ()) if t.get("type", "scatter") == "scatter"]
+    pairs = [
+        (x, y)
+        for t in traces
+        for x, y in zip(t.get("x") or (), t.get("y") or (), strict=False)
+        if None not in (x, y)
+    ]
+    if len(pairs) < 2 or not all(_plain(x) and _plain(y) for x, y in pairs):
+        return Markup("")  # dates, categories...: plotly alone draws those
+    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     sx = width / ((x1 - x0) or 1)
     sy = height / ((y1 - y0) or 1)
     paths = []
     for i, trace in enumerate(traces):
-        color = trace.get("line", {}).get("color", COLORS[i % len(COLORS)])
+        color = escape(trace.get("line", {}).get("color", COLORS[i % len(COLORS)]))
         moves, pen = [], "M"
-        for x, y in zip(trace["x"], trace["y"], strict=True):
+        for x, y in zip(trace.get("x") or (), trace.get("y") or (), strict=False):
             if x is None or y is None:
                 pen = "M"
                 continue
@@ -189,8 +194,15 @@ def preview(figure: Mapping[str, Any], width: int = 1000, height: int = 200) -> 
             f'<path d="{"".join(moves)}" stroke="{color}" fill="none" stroke-width="1.5" '
             'vector-effect="non-scaling-stroke"/>'
         )
+    title = (figure.get("layout") or {}).get("xaxis", {}).get("title")
+    axis = (title.get("text") if isinstance(title, dict) else title) or "x"
     return Markup(
         f'<svg class="preview" viewBox="0 0 {width} {height}" preserveAspectRatio="none" '
-        f'aria-hidden="true">{"".join(paths)}</svg><div class="preview-axis">step '
-        f"{x0:,.0f} to {x1:,.0f} · values {y0:.4g} to {y1:.4g}</div>"
+        f'aria-hidden="true">{"".join(paths)}</svg><div class="preview-axis">{escape(axis)} '
+        f"{x0:,.6g} to {x1:,.6g} · values {y0:.4g} to {y1:.4g}</div>"
     )
+
+
+def _plain(value: Any) -> bool:
+    """A finite number (not a bool, date or text)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
