@@ -30,6 +30,10 @@ COLORS = (
 )  # fmt: skip
 
 
+#: a colour scale every value of which reads on white (Viridis ends in a pale yellow)
+SCALE = [[0.0, "#1e3a8a"], [0.5, "#0ea5e9"], [1.0, "#dc2626"]]
+
+
 def finite(values: Sequence[float] | np.ndarray) -> list[float | None]:
     """Numbers JSON can carry: NaN and infinities become None."""
     return [float(v) if v is not None and math.isfinite(v) else None for v in values]
@@ -125,7 +129,7 @@ def parallel(
                 "type": "parcoords",
                 "line": {
                     "color": finite(scores),
-                    "colorscale": "Viridis",
+                    "colorscale": SCALE,
                     "showscale": True,
                     "colorbar": {"title": {"text": metric}},
                 },
