@@ -2,7 +2,9 @@
 Debian Chromium driven by playwright (never a downloaded browser).
 
 ``ui_server`` runs ``shipyard quickstart`` once per session into a store of its own, then
-``shipyard.server.run`` in a child process over it. ``page`` is a fresh browser tab that
+``shipyard.server.run`` in a child process over it; ``many_runs_server`` does the same over
+10,000 runs and a 100,000-point metric (``bench/server_browser.py fill``). ``page`` is a
+fresh browser tab that
 records console errors and failed requests; a test fails at teardown if there were any.
 ``shot(page, name)`` saves a screenshot into the screenshots folder
 (``SHIPYARD_SCREENSHOTS``, else a session temporary folder, printed at the end).
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ import pytest
 
 QUICK = ("--rows", "3000", "--automl-budget", "3")  # a third of the default size
 CHROMIUM = os.environ.get("SHIPYARD_CHROMIUM", "/usr/bin/chromium")
+BENCH = Path(__file__).parents[2] / "bench" / "server_browser.py"
 
 
 def _missing(reason: str) -> None:
@@ -56,21 +60,22 @@ def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
-def ui_server(ui_home: Path) -> Iterator[str]:
-    """The platform server (web UI and API) over the quick start's store; its base URL."""
+@contextmanager
+def _serve(home: Path) -> Iterator[str]:
+    """``shipyard.server.run`` over the store at ``home`` in a child process; its base URL
+    once ``/api/health`` answers (the log is ``server.log`` beside the store)."""
     import httpx
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    log = ui_home.parent / "server.log"
+    log = home.parent / "server.log"
     code = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-c", code, str(port)],
-            cwd=ui_home.parent,
-            env=_store_env(ui_home),
+            cwd=home.parent,
+            env=_store_env(home),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -100,6 +105,32 @@ def ui_server(ui_home: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def ui_server(ui_home: Path) -> Iterator[str]:
+    """The platform server (web UI and API) over the quick start's store; its base URL."""
+    with _serve(ui_home) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def many_runs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A platform server over a store of its own: 10,000 runs in experiment ``big`` and a
+    run in ``long`` whose metric ``loss`` has 100,000 points, logged through the tracking
+    store directly by ``bench/server_browser.py fill`` (the browser benchmark's store)."""
+    home = tmp_path_factory.mktemp("ui-many-runs") / ".shipyard"
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "fill", str(home)],
+        cwd=home.parent,
+        env=_store_env(home),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with _serve(home) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium through playwright."""
     try:
@@ -123,10 +154,11 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     print(f"\nscreenshots in {folder}")
 
 
-@pytest.fixture
-def page(browser: Any, ui_server: str) -> Iterator[Any]:
-    """A fresh tab (1440×900) whose console errors and failed requests fail the test."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=ui_server)
+@contextmanager
+def _tab(browser: Any, base_url: str) -> Iterator[Any]:
+    """A fresh tab (1440×900) on ``base_url`` whose console errors, page errors, failed
+    requests and HTTP errors fail the test when it closes."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=base_url)
     tab = context.new_page()
     problems: list[str] = []
     tab.on(
@@ -142,6 +174,20 @@ def page(browser: Any, ui_server: str) -> Iterator[Any]:
     yield tab
     context.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def page(browser: Any, ui_server: str) -> Iterator[Any]:
+    """A fresh tab on ``ui_server`` whose console errors and failed requests fail the test."""
+    with _tab(browser, ui_server) as tab:
+        yield tab
+
+
+@pytest.fixture
+def many_runs_page(browser: Any, many_runs_server: str) -> Iterator[Any]:
+    """A fresh tab on ``many_runs_server``, checked as ``page`` is."""
+    with _tab(browser, many_runs_server) as tab:
+        yield tab
 
 
 @pytest.fixture

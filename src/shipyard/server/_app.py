@@ -66,6 +66,8 @@ def create_app(
         _users,
     )
     from shipyard.server._ui import router as ui
+    from shipyard.server._ui_home import router as ui_home
+    from shipyard.server._ui_runs import router as ui_runs
     from shipyard.serving._guard import Guard
 
     app = FastAPI(
@@ -88,7 +90,8 @@ def create_app(
     ):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(_json)])
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
-    app.include_router(_signin.pages)
+    for pages in (_signin.pages, ui_home, ui_runs):  # /login, /, /runs...
+        app.include_router(pages)
 
     @app.get("/api/health", tags=["health"], dependencies=[PUBLIC], responses=errors(*ANY_ROUTE))
     def health() -> dict[str, str]:

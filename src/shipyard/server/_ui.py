@@ -11,6 +11,8 @@ hand-written ``static/ui.js``. Each group of pages is a module ``_ui_<name>.py``
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,11 @@ from starlette.templating import Jinja2Templates
 
 from shipyard._time import iso
 from shipyard._version import __version__
-from shipyard.errors import NotFound
+from shipyard.errors import NotFound, ShipyardError
 from shipyard.server._access import PUBLIC
+from shipyard.server._ui_figures import preview
 
-__all__ = ["NAV", "render", "router", "templates"]
+__all__ = ["NAV", "error_page", "render", "router", "templates"]
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -45,6 +48,50 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals.update(nav=NAV, version=__version__)
 templates.env.filters["when"] = lambda value: (iso(value) or "")[:19].replace("T", " ")
 
+
+def number(value: object) -> str:
+    """A number as a table shows it: four significant digits, integers whole; anything
+    else as text, missing as empty."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e15):
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+def seconds(value: float | None) -> str:
+    """A duration: ``850 ms``, ``12.3 s``, ``4 m 05 s``, ``2 h 03 m``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(int(value), 60)
+    if minutes < 60:
+        return f"{minutes} m {rest:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} m"
+
+
+def ago(value: float | None) -> str:
+    """How long ago an epoch time was: ``just now``, ``5 min ago``, ``3 h ago``, ``2 d ago``."""
+    if value is None:
+        return ""
+    past = max(0.0, time.time() - value)
+    if past < 60:
+        return "just now"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if past >= size:
+            return f"{int(past // size)} {unit} ago"
+    return ""
+
+
+templates.env.filters.update(
+    num=number, seconds=seconds, ago=ago, short=lambda v: str(v or "")[:8], preview=preview
+)
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -55,6 +102,14 @@ def render(request: Request, name: str, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(
         request, name, {"section": section, **context}, media_type="text/html"
     )
+
+
+def error_page(request: Request, error: ShipyardError) -> HTMLResponse:
+    """A page saying what went wrong (an unknown run, a filter that does not parse), with
+    the status of the error's kind: a person in a browser reads HTML, not ``{"error"}``."""
+    response = render(request, "error.html", error=str(error), status=error.http_status)
+    response.status_code = error.http_status
+    return response
 
 
 @lru_cache(maxsize=32)
