@@ -56,6 +56,8 @@ def create_app(
     from shipyard.server._monitoring import router as monitoring
     from shipyard.server._pipelines import router as pipelines
     from shipyard.server._ui import router as ui
+    from shipyard.server._ui_datasets import router as ui_datasets
+    from shipyard.server._ui_models import router as ui_models
 
     # read again on every request: a revoked key stops, a new one works, at once (the
     # platform API sees people, not inference traffic; one small query is cheap)
@@ -84,6 +86,8 @@ def create_app(
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
+    app.include_router(ui_datasets)
+    app.include_router(ui_models)
 
     @app.get("/api/health", tags=["health"], responses=errors(*ANY_ROUTE))
     def health() -> dict[str, str]:
