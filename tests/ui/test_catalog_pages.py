@@ -253,3 +253,40 @@ def test_a_refused_change_says_why_on_the_page(browser: Any, registry: str) -> N
         assert tab.locator("#set-alias").is_enabled()  # one may correct and try again
     finally:
         context.close()
+
+
+@pytest.fixture
+def derived(home: Path) -> Iterator[str]:
+    """A server over a store where ``raw@2`` failed its checks (flagged) and ``clean@1`` was
+    made from ``raw@1``; its URL."""
+    frame = pd.DataFrame({"id": range(50), "x": np.linspace(0, 1, 50), "g": ["a", "b"] * 25})
+    first = sy.datasets.register("raw", frame)
+    sy.datasets.register("raw", frame.drop(columns=["g"]).assign(id=range(50, 100)))
+    sy.datasets.register("clean", frame[frame["x"] > 0.2], parents=[first.id])
+    with sy.serving.background(sy.server.create_app()) as url:
+        yield url
+
+
+def test_flagged_versions_and_the_lineage_of_derived_data(
+    tab: Any, derived: str, shot: Any
+) -> None:
+    tab.goto(f"{derived}/datasets")
+    assert "1 flagged" in tab.locator("tbody tr", has_text="raw").inner_text()
+
+    tab.goto(f"{derived}/datasets/raw")
+    flagged = tab.locator("tbody tr.flagged")
+    assert flagged.count() == 1 and "v2" in flagged.inner_text()
+    assert "v1" in tab.locator(".cards").inner_text()  # the default stays the version that passed
+
+    tab.goto(f"{derived}/datasets/raw/2")
+    shot(tab, "dataset-flagged")
+    assert "shipyard data accept raw@2" in tab.locator(".notice.bad").inner_text()
+    assert "missing_column" in tab.locator("#validation").inner_text()
+    charts_of(tab)
+
+    tab.goto(f"{derived}/datasets/raw/1")
+    tab.locator("svg.lineage a.node.dataset", has_text="clean@1").click()
+    tab.wait_for_url("**/datasets/clean/1")
+    graph = tab.locator("svg.lineage")
+    assert graph.locator("a.node.dataset", has_text="raw@1").count() == 1
+    assert "made from" in (graph.text_content() or "").lower()

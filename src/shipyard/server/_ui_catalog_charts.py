@@ -205,42 +205,66 @@ def compare_chart(version: Any, other: Any) -> Chart | None:
     return {"data": traces, "layout": _with_legend(layout)}
 
 
-_KINDS = {
-    "registered": ("circle", BLUE),
-    "stage": ("diamond", "#1a7f37"),
-    "rollback": ("triangle-left", "#cf222e"),
-    "alias": ("square", ORANGE),
-    "alias-removed": ("square-open", ORANGE),
-    "exported": ("star", "#8250df"),
-    "deleted": ("x", GREY),
+_STAGE_COLORS = {
+    "none": "#d0d7de",
+    "staging": "#d4a72c",
+    "production": "#1a7f37",
+    "archived": "#8c959f",
 }
 
 
-def history_chart(events: Sequence[Any]) -> Chart | None:
-    """A model's recorded moves over time: one marker per event at its version, shaped and
-    coloured by kind (registered, stage, alias, rollback, exported, deleted)."""
-    traces = []
-    for kind, (symbol, color) in _KINDS.items():
-        found = [e for e in events if e.kind == kind and e.version is not None]
-        if not found:
-            continue
+def history_chart(versions: Sequence[Any], events: Sequence[Any], now: float) -> Chart | None:
+    """A model's stage history: one row per version, a bar per stretch of time it spent in
+    each stage (none, staging, production, archived) up to ``now``, and a marker for every
+    alias moved onto it."""
+    moves = sorted(
+        (e for e in events if e.kind in ("stage", "rollback") and e.version is not None),
+        key=lambda e: e.at,
+    )
+    stretches: dict[str, list[tuple[str, float, float, str]]] = {s: [] for s in _STAGE_COLORS}
+    for v in sorted(versions, key=lambda v: v.version):
+        start, stage = v.created_at, "none"
+        for e in (m for m in moves if m.version == v.version):
+            stretches.setdefault(stage, []).append((f"v{v.version}", start, e.at, e.reason or ""))
+            start, stage = e.at, str(e.after)
+        stretches.setdefault(stage, []).append((f"v{v.version}", start, max(now, start), ""))
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": stage,
+            "y": [row for row, *_ in found],
+            "base": [iso(a) for _, a, _, _ in found],
+            "x": [max((b - a) * 1000, 1) for _, a, b, _ in found],
+            "customdata": [why for *_, why in found],
+            "marker": {"color": _STAGE_COLORS.get(stage, GREY)},
+            "hovertemplate": f"%{{y}} {stage} from %{{base}}<br>%{{customdata}}<extra></extra>",
+        }
+        for stage, found in stretches.items()
+        if found
+    ]
+    aliases = [e for e in events if e.kind == "alias" and e.version is not None]
+    if aliases:
         traces.append(
             {
                 "type": "scatter",
                 "mode": "markers",
-                "name": kind,
-                "x": [iso(e.at) for e in found],
-                "y": [e.version for e in found],
-                "customdata": [f"{e.before or ''} → {e.after or ''}" for e in found],
-                "marker": {"symbol": symbol, "color": color, "size": 11},
-                "hovertemplate": f"{kind}: " + "v%{y} %{customdata}<br>%{x}<extra></extra>",
+                "name": "alias set",
+                "x": [iso(e.at) for e in aliases],
+                "y": [f"v{e.version}" for e in aliases],
+                "customdata": [e.after or "" for e in aliases],
+                "marker": {"symbol": "diamond", "size": 10, "color": ORANGE},
+                "hovertemplate": "@%{customdata}<br>%{x}<extra></extra>",
             }
         )
     if not traces:
         return None
+    order = [f"v{v.version}" for v in sorted(versions, key=lambda v: v.version)]
     layout = {
-        "height": 280,
+        "height": 80 + 34 * len(order),
         "margin": {"l": 56, "r": 12, "t": 10, "b": 40},
-        "yaxis": {"title": {"text": "version"}, "dtick": 1},
+        "barmode": "overlay",
+        "xaxis": {"type": "date"},
+        "yaxis": {"type": "category", "categoryarray": order},
     }
     return {"data": traces, "layout": _with_legend(layout)}

@@ -9,6 +9,7 @@ models API (``/api/models/...``) with ``shipyard.post`` after a confirmation.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from typing import Any
 
@@ -75,7 +76,7 @@ def model_page(name: str, request: Request) -> HTMLResponse:
         events=events,
         can_roll_back=production is not None and len(promoted) > 1,
         metrics=metrics_chart(versions, keys),
-        history=history_chart(events),
+        history=history_chart(versions, events, time.time()),
         editor=_editor(request),
         fmt=fmt,
         size=human_size,
