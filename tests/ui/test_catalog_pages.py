@@ -290,3 +290,26 @@ def test_flagged_versions_and_the_lineage_of_derived_data(
     graph = tab.locator("svg.lineage")
     assert graph.locator("a.node.dataset", has_text="raw@1").count() == 1
     assert "made from" in (graph.text_content() or "").lower()
+
+
+def test_only_editors_see_the_buttons(home: Path) -> None:
+    create_user = getattr(sy.server, "create_user", None)
+    create_token = getattr(sy.server, "create_token", None)
+    if create_user is None or create_token is None:
+        pytest.skip("users and tokens (the core helper's server auth) are not on this branch yet")
+    X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
+    y = (X["a"] > 9).astype(int)
+    from sklearn.linear_model import LogisticRegression
+
+    sy.models.register("demo", LogisticRegression().fit(X, y), X=X, y=y)
+    tokens = {}
+    for name, role in (("vera", "viewer"), ("ed", "editor"), ("ada", "admin")):
+        create_user(name, role)
+        tokens[role] = create_token(name)
+    with sy.serving.background(sy.server.create_app(auth=True)) as url:
+        for role, token in tokens.items():
+            for path in ("/models/demo", "/models/demo/1"):
+                answer = httpx.get(url + path, headers={"Authorization": f"Bearer {token}"})
+                assert answer.status_code == 200, (role, path, answer.text[:300])
+                shown = "data-post=" in answer.text
+                assert shown == (role != "viewer"), (role, path)

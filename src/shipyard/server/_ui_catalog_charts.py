@@ -93,6 +93,9 @@ def missing_chart(profile: Any) -> Chart:
         "margin": {"l": 56, "r": 12, "t": 10, "b": 90},
         "yaxis": {"tickformat": ".0%", "range": [0, top], "title": {"text": "missing"}},
     }
+    if not any(shares):
+        note = {"text": "No missing values in any column", "showarrow": False, "y": top / 2}
+        layout["annotations"] = [{**note, "xref": "paper", "x": 0.5, "font": {"color": GREY}}]
     return {"data": [trace], "layout": layout}
 
 
