@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from shipyard.data._profile import ColumnProfile, Histogram, Profile
 
-__all__ = ["profile_html"]
+__all__ = ["profile_body", "profile_html"]
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933;
@@ -72,13 +72,22 @@ def profile_html(profile: Profile, *, title: str) -> str:
         f"<h1>{t}</h1>",
         f'<p class="meta">{profile.rows:,} rows · {len(profile.columns):,} columns · '
         "profiled by Shipyard</p>",
+        profile_body(profile),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def profile_body(profile: Profile) -> str:
+    """The report without its page: the summary table and one section per column (what the
+    web UI's profile page shows inside its own frame). Every name and value is escaped."""
+    parts = [
         "<h2>Summary</h2>",
         _summary(profile),
         "<h2>Columns</h2>",
         *(_section(i, c, profile.rows) for i, c in enumerate(profile.columns)),
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts)
 
 
 def _e(value: object) -> str:

@@ -66,7 +66,9 @@ def create_app(
         _users,
     )
     from shipyard.server._ui import router as ui
+    from shipyard.server._ui_datasets import router as ui_datasets
     from shipyard.server._ui_home import router as ui_home
+    from shipyard.server._ui_models import router as ui_models
     from shipyard.server._ui_runs import router as ui_runs
     from shipyard.serving._guard import Guard
 
@@ -90,7 +92,7 @@ def create_app(
     ):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(_json)])
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
-    for pages in (_signin.pages, ui_home, ui_runs):  # /login, /, /runs...
+    for pages in (_signin.pages, ui_home, ui_runs, ui_datasets, ui_models):  # /login, /...
         app.include_router(pages)
 
     @app.get("/api/health", tags=["health"], dependencies=[PUBLIC], responses=errors(*ANY_ROUTE))
