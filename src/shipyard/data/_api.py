@@ -19,7 +19,13 @@ from shipyard.data._schema import Schema
 from shipyard.data._store import DatasetStore, check_alias
 from shipyard.data._types import Dataset, VersionInfo
 from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.store import ArtifactStore, Blob, default_artifacts, default_database
+from shipyard.store import (
+    ArtifactStore,
+    Blob,
+    default_artifacts,
+    default_database,
+    remote_client,
+)
 from shipyard.tracking import active_run
 
 if TYPE_CHECKING:  # the functions that use them import them: listings need no pandas, Arrow
@@ -120,12 +126,21 @@ _lock = threading.Lock()
 
 
 def _store() -> DatasetBackend:
-    """The dataset store on the configured metadata store, built once (until a reset)."""
+    """The dataset store on the configured metadata store, built once (until a reset): in
+    remote mode (``SHIPYARD_URL``) the platform server's, over HTTP."""
     store = _cache.get("store")
     if store is None:
         with _lock:
-            store = _cache.setdefault("store", DatasetStore(default_database()))
+            store = _cache.get("store") or _cache.setdefault("store", _make_store())
     return store
+
+
+def _make_store() -> DatasetBackend:
+    if get_settings().remote:
+        from shipyard.data._http import HttpDatasetBackend
+
+        return HttpDatasetBackend(remote_client())
+    return DatasetStore(default_database())
 
 
 def _forget() -> None:

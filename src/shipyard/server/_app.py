@@ -80,7 +80,9 @@ def create_app(
         docs_url=None if auth else "/docs",
         redoc_url=None,
     )
-    for router in (deployments, monitoring, pipelines):
+    from shipyard.server._datasets import router as datasets
+
+    for router in (deployments, monitoring, pipelines, datasets):
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
