@@ -19,13 +19,7 @@ from shipyard.data._schema import Schema
 from shipyard.data._store import DatasetStore, check_alias
 from shipyard.data._types import Dataset, VersionInfo
 from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.store import (
-    ArtifactStore,
-    Blob,
-    default_artifacts,
-    default_database,
-    remote_client,
-)
+from shipyard.store import ArtifactStore, Blob, default_artifacts, default_database
 from shipyard.tracking import active_run
 
 if TYPE_CHECKING:  # the functions that use them import them: listings need no pandas, Arrow
@@ -138,6 +132,7 @@ def _store() -> DatasetBackend:
 def _make_store() -> DatasetBackend:
     if get_settings().remote:
         from shipyard.data._http import HttpDatasetBackend
+        from shipyard.store import remote_client
 
         return HttpDatasetBackend(remote_client())
     return DatasetStore(default_database())
