@@ -7,10 +7,12 @@ uniquely (``name``)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import uuid
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -159,3 +161,42 @@ def test_a_run_records_what_it_read(mode: str, name: str, loans: pd.DataFrame) -
     assert [v.ref for v in sy.datasets.run_inputs(run.id)] == [f"{name}@1"]
     graph = sy.datasets.lineage(f"{name}@1")
     assert [r["id"] for r in graph.readers[f"{name}@1"]] == [run.id]
+
+
+def test_the_server_reads_what_the_sdk_stored(remote: str, loans: pd.DataFrame) -> None:
+    """The version's files went to the server's artifact store (the HTTP artifact store)."""
+    if importlib.util.find_spec("shipyard.store._http_artifacts") is None:
+        pytest.skip("needs blobs over HTTP (shipyard.store._http_artifacts, the artifacts branch)")
+    name = f"loans_{uuid.uuid4().hex[:8]}"
+    sy.datasets.register(name, loans.head(40))
+    api = httpx.Client(base_url=f"{remote}/api")
+    rows = api.get(f"/datasets/{name}/versions/1/rows", params={"columns": ["age"]}).json()
+    assert [r[0] for r in rows["items"]] == loans["age"].head(40).tolist()
+    assert api.get(f"/datasets/{name}/versions/1/profile").json()["rows"] == 40
+    sql = {"sql": f"SELECT count(*) AS n FROM {name}@1"}
+    assert api.post("/datasets/query", json=sql).json()["rows"] == [[40]]
+
+
+def test_cli_lists_and_shows_through_the_server(remote: str, loans: pd.DataFrame) -> None:
+    name = f"loans_{uuid.uuid4().hex[:8]}"
+    sy.datasets.register(name, loans, aliases=["golden"])
+    sy.datasets.register(name, loans.head(30))
+    listed = _cli("data", "list", "--json")
+    mine = next(d for d in json.loads(listed) if d["name"] == name)
+    assert (mine["versions"], mine["latest"]) == (2, 2)
+    versions = _cli("data", "versions", name)
+    assert "golden" in versions and "600" in versions
+    shown = json.loads(_cli("data", "show", f"{name}@golden", "--json"))
+    assert shown["ref"] == f"{name}@1" and shown["profile"]["rows"] == 600
+    assert shown["created_at"].endswith("+00:00")
+    assert name in _cli("data", "list")
+
+
+def _cli(*args: str) -> str:
+    from typer.testing import CliRunner
+
+    from shipyard.cli import app
+
+    done = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    return done.output
