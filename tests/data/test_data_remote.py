@@ -169,12 +169,12 @@ def test_the_server_reads_what_the_sdk_stored(remote: str, loans: pd.DataFrame) 
         pytest.skip("needs blobs over HTTP (shipyard.store._http_artifacts, the artifacts branch)")
     name = f"loans_{uuid.uuid4().hex[:8]}"
     sy.datasets.register(name, loans.head(40))
-    api = httpx.Client(base_url=f"{remote}/api")
-    rows = api.get(f"/datasets/{name}/versions/1/rows", params={"columns": ["age"]}).json()
-    assert [r[0] for r in rows["items"]] == loans["age"].head(40).tolist()
-    assert api.get(f"/datasets/{name}/versions/1/profile").json()["rows"] == 40
-    sql = {"sql": f"SELECT count(*) AS n FROM {name}@1"}
-    assert api.post("/datasets/query", json=sql).json()["rows"] == [[40]]
+    with httpx.Client(base_url=f"{remote}/api") as api:
+        rows = api.get(f"/datasets/{name}/versions/1/rows", params={"columns": ["age"]}).json()
+        assert [r[0] for r in rows["items"]] == loans["age"].head(40).tolist()
+        assert api.get(f"/datasets/{name}/versions/1/profile").json()["rows"] == 40
+        sql = {"sql": f"SELECT count(*) AS n FROM {name}@1"}
+        assert api.post("/datasets/query", json=sql).json()["rows"] == [[40]]
 
 
 def test_cli_lists_and_shows_through_the_server(remote: str, loans: pd.DataFrame) -> None:
