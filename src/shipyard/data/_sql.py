@@ -71,6 +71,7 @@ def run_sql(
     spill = None if external_access else tempfile.TemporaryDirectory(prefix="shipyard-sql-")
     timer = threading.Timer(timeout, _interrupt, (con,)) if timeout is not None else None
     try:
+        con.execute("SET enable_progress_bar = false")  # a slow query prints one to stdout
         for view, path in views.items():
             con.read_parquet(path).create_view(view)
         if memory_limit is not None:
