@@ -31,13 +31,13 @@ def read_rows(path: Path, offset: int, limit: int, columns: Sequence[str] = ()) 
     if missing:
         raise InvalidInput(f"columns: no column {missing[0]!r} (columns: {', '.join(known)}).")
     wanted = list(columns) or None
-    start, groups = 0, []
+    start, at, groups = 0, 0, []  # start: the first chosen group's first row
     for group in range(pf.metadata.num_row_groups):
         rows = pf.metadata.row_group(group).num_rows
-        if start + rows > offset and start < offset + limit:
+        if at + rows > offset and at < offset + limit:
+            start = start if groups else at
             groups.append(group)
-        elif not groups:
-            start += rows
+        at += rows
     batches: list[pa.RecordBatch] = []
     skip, need = offset - start, limit
     if groups and need > 0:
