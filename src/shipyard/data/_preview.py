@@ -31,7 +31,8 @@ def read_rows(path: Path, offset: int, limit: int, columns: Sequence[str] = ()) 
     if missing:
         raise InvalidInput(f"columns: no column {missing[0]!r} (columns: {', '.join(known)}).")
     wanted = list(columns) or None
-    start, at, groups = 0, 0, []  # start: the first chosen group's first row
+    start, at = 0, 0  # the first chosen group's first row; the current group's
+    groups: list[int] = []
     for group in range(pf.metadata.num_row_groups):
         rows = pf.metadata.row_group(group).num_rows
         if at + rows > offset and at < offset + limit:
