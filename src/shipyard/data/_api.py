@@ -120,12 +120,22 @@ _lock = threading.Lock()
 
 
 def _store() -> DatasetBackend:
-    """The dataset store on the configured metadata store, built once (until a reset)."""
+    """The dataset store on the configured metadata store, built once (until a reset): in
+    remote mode (``SHIPYARD_URL``) the platform server's, over HTTP."""
     store = _cache.get("store")
     if store is None:
         with _lock:
-            store = _cache.setdefault("store", DatasetStore(default_database()))
+            store = _cache.get("store") or _cache.setdefault("store", _make_store())
     return store
+
+
+def _make_store() -> DatasetBackend:
+    if get_settings().remote:
+        from shipyard.data._http import HttpDatasetBackend
+        from shipyard.store import remote_client
+
+        return HttpDatasetBackend(remote_client())
+    return DatasetStore(default_database())
 
 
 def _forget() -> None:

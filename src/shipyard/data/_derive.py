@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from shipyard.data import _api, _sql
 from shipyard.data._transforms import (
@@ -37,16 +38,12 @@ def query(
     extensions is off (``read_csv('/etc/passwd')``, ``COPY ... TO``, ``ATTACH`` and
     ``INSTALL`` are refused with :class:`InvalidInput`). ``external_access=True`` turns it
     on for SQL you trust; the result's lineage then lists only the versions named.
+
+    The SQL runs in this process: in remote mode (``SHIPYARD_URL``) the versions it names
+    are downloaded once into the local cache (hash-verified) and read from there, so
+    ``external_access`` reaches this machine's files, never the server's.
     """
-    if not isinstance(sql, str) or not sql.strip():
-        raise InvalidInput("query takes a non-empty SQL string.")
-    refs = _sql.find_refs(sql)
-    versions = [_api.get(ref) for ref in refs]
-    names = {ref: f"__sy_{n}" for n, ref in enumerate(refs)}
-    views = {names[ref]: str(v.path()) for ref, v in zip(refs, versions, strict=True)}
-    table = _sql.run_sql(
-        _sql.rewrite(sql, names), views, dict(params or {}), external_access=external_access
-    )
+    table, versions = select(sql, params=params, external_access=external_access)
     if register_as is None:
         return table.to_pandas()
     transform_id = _api._store().transform(
@@ -60,6 +57,35 @@ def query(
         transform_id=transform_id,
         transform_params=dict(params or {}),
     )
+
+
+def select(
+    sql: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    external_access: bool = False,
+    limit: int | None = None,
+    timeout: float | None = None,
+    memory_limit: str | None = None,
+) -> tuple[pa.Table, list[_api.DatasetVersion]]:
+    """(result, versions read) of SQL over ``name@version`` references: :func:`query`'s
+    work, and the platform server's query route's with its bounds (see ``_sql.run_sql``)."""
+    if not isinstance(sql, str) or not sql.strip():
+        raise InvalidInput("query takes a non-empty SQL string.")
+    refs = _sql.find_refs(sql)
+    versions = [_api.get(ref) for ref in refs]
+    names = {ref: f"__sy_{n}" for n, ref in enumerate(refs)}
+    views = {names[ref]: str(v.path()) for ref, v in zip(refs, versions, strict=True)}
+    table = _sql.run_sql(
+        _sql.rewrite(sql, names),
+        views,
+        dict(params or {}),
+        external_access=external_access,
+        limit=limit,
+        timeout=timeout,
+        memory_limit=memory_limit,
+    )
+    return table, versions
 
 
 def run_transform(

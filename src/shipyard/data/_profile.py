@@ -87,6 +87,7 @@ def profile(
         con = duckdb.connect()
         try:
             con.sql(f"SET temp_directory = {_literal(spill)}")
+            con.sql("SET enable_progress_bar = false")  # a slow scan prints one to stdout
             con.sql("SET GLOBAL TimeZone = 'UTC'")
             _trust_no_nan_statistics(con, duckdb)
             if isinstance(source, str):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
+import threading
 from typing import Any
 
 import pyarrow as pa
@@ -42,6 +44,9 @@ def run_sql(
     params: dict[str, Any] | None = None,
     *,
     external_access: bool = False,
+    limit: int | None = None,
+    timeout: float | None = None,
+    memory_limit: str | None = None,
 ) -> pa.Table:
     """Run ``sql`` in a fresh DuckDB connection with each view name bound to a Parquet file.
 
@@ -51,17 +56,26 @@ def run_sql(
     private empty one) and the configuration locked, so SQL cannot read ``/etc/passwd``,
     ``COPY ... TO`` a file, ``ATTACH``, ``INSTALL``/``LOAD`` or turn the setting back on.
 
+    A shared server bounds the statement: at most ``limit`` rows come back (the rest is
+    never computed when the plan allows), it is interrupted after ``timeout`` seconds, and
+    DuckDB may use ``memory_limit`` (e.g. ``"1GB"``).
+
     Raises:
-        InvalidInput: DuckDB refused the statement (its message is kept), or the statement
-            reached outside the versions it names (one line, naming the opt-in).
+        InvalidInput: DuckDB refused the statement (its message is kept), the statement
+            reached outside the versions it names (one line, naming the opt-in), or it ran
+            past ``timeout``.
     """
     import duckdb
 
     con = duckdb.connect()
     spill = None if external_access else tempfile.TemporaryDirectory(prefix="shipyard-sql-")
+    timer = threading.Timer(timeout, _interrupt, (con,)) if timeout is not None else None
     try:
+        con.execute("SET enable_progress_bar = false")  # a slow query prints one to stdout
         for view, path in views.items():
             con.read_parquet(path).create_view(view)
+        if memory_limit is not None:
+            con.execute("SET memory_limit = $limit", {"limit": memory_limit})
         if spill is not None:
             con.execute("SET allowed_paths = $paths", {"paths": sorted(set(views.values()))})
             # DuckDB keeps its temp directory reachable with access off: by default that is
@@ -69,10 +83,19 @@ def run_sql(
             con.execute("SET temp_directory = $spill", {"spill": spill.name})
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
+        if timer is not None:
+            timer.start()
         relation = con.sql(sql, params=params) if params else con.sql(sql)
         if relation is None:
             raise InvalidInput("The SQL statement returns no rows; use a SELECT query.")
-        return _to_arrow(relation)
+        return _to_arrow(relation if limit is None else relation.limit(limit))
+    except duckdb.InterruptException as exc:
+        if timeout is None:
+            raise
+        raise InvalidInput(
+            f"SQL ran past its time limit of {timeout:g} s and was stopped; narrow the query "
+            "(filter, aggregate or LIMIT it)."
+        ) from exc
     except duckdb.PermissionException as exc:
         raise InvalidInput(
             f"SQL may read only the dataset versions it names (name@version): "
@@ -87,9 +110,19 @@ def run_sql(
             ) from exc
         raise InvalidInput(f"SQL failed: {exc}\n  {sql}") from exc
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
         if spill is not None:
             spill.cleanup()
+
+
+def _interrupt(con: Any) -> None:
+    """Stop the statement running on ``con`` (a timer's work: never raises)."""
+    import duckdb
+
+    with contextlib.suppress(duckdb.Error):  # the statement ended, the connection closed
+        con.interrupt()
 
 
 def _to_arrow(relation: Any) -> pa.Table:

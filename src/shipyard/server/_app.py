@@ -57,6 +57,7 @@ def create_app(
     accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
     from another origin 403, a form or text body 415)."""
     from shipyard.server import (
+        _datasets,
         _deployments,
         _keys,
         _models,
@@ -82,6 +83,7 @@ def create_app(
         redoc_url=None,
     )
     for module in (
+        _datasets,
         _deployments,
         _models,
         _monitoring,
