@@ -52,6 +52,8 @@ def create_app(
     ``allow_hosts``/``allow_origins``: ``Host`` names and cross-origin origins
     accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
     from another origin 403, a form or text body 415)."""
+    from shipyard.server._artifacts import is_upload_path
+    from shipyard.server._artifacts import router as artifacts
     from shipyard.server._deployments import router as deployments
     from shipyard.server._monitoring import router as monitoring
     from shipyard.server._pipelines import router as pipelines
@@ -83,6 +85,7 @@ def create_app(
     for router in (deployments, monitoring, pipelines):
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
+    app.include_router(artifacts, prefix="/api")  # no _json: chunks are raw bytes, streamed
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
 
     @app.get("/api/health", tags=["health"], responses=errors(*ANY_ROUTE))
@@ -91,7 +94,7 @@ def create_app(
 
     app.state.auth = auth  # what ``serving.background`` checks before binding
     install_error_handlers(app)
-    app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins)
+    app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins, untyped=is_upload_path)
     return app
 
 
