@@ -242,11 +242,12 @@ async def upload_put(
     content_range: Annotated[
         str | None, Header(description="bytes START-END/SIZE (instead of ?offset=)")
     ] = None,
-    content_length: Annotated[int | None, Header(ge=0)] = None,
 ) -> UploadState:
     """Append a chunk (``application/octet-stream``, at most ``chunk_limit`` bytes) where
     the received bytes end; 409 names a wrong offset, then ask the session and resume."""
     upload = await anyio.to_thread.run_sync(lambda: _uploads().get(upload_id))
+    declared = request.headers.get("content-length")  # valid: the HTTP server checked it
+    content_length = int(declared) if declared and declared.isdigit() else None
     start = _start(offset, content_range, content_length, upload.size)
     if content_length is not None:
         _check_length(upload, start, content_length)
