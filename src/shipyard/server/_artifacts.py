@@ -15,6 +15,7 @@ the worker threads to a file, never held whole in memory (see ``server._uploads`
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from collections.abc import Iterator
@@ -264,9 +265,12 @@ async def upload_put(
 
 async def _receive(request: Request, upload: Upload, start: int) -> None:
     """Write the body to the part file as it arrives, a megabyte at a time in a worker
-    thread; bytes that arrived before a dropped connection are kept."""
+    thread (the next megabyte is received while the last one is written and hashed);
+    bytes that arrived before a dropped connection are kept."""
     limit = min(CHUNK_LIMIT, upload.size - start)
-    out = await anyio.to_thread.run_sync(upload.open)
+    loop = asyncio.get_running_loop()
+    out = await loop.run_in_executor(None, upload.open)
+    writing: asyncio.Future[None] | None = None
     buffer = bytearray()
     got = 0
     try:
@@ -277,18 +281,24 @@ async def _receive(request: Request, upload: Upload, start: int) -> None:
                     break
                 buffer += piece
                 if len(buffer) >= _READ:
-                    await anyio.to_thread.run_sync(upload.append, out, bytes(buffer))
+                    if writing is not None:
+                        await writing
+                    writing = loop.run_in_executor(None, upload.append, out, bytes(buffer))
                     buffer.clear()
         except ClientDisconnect:
             pass  # keep what arrived: the client resumes from the session's offset
-        if got > limit:
-            await anyio.to_thread.run_sync(out.close)
-            await anyio.to_thread.run_sync(upload.truncate, start)
-            _refuse_excess(upload, start, limit)
-        if buffer:
-            await anyio.to_thread.run_sync(upload.append, out, bytes(buffer))
+        if writing is not None:
+            await writing
+            writing = None
+        if buffer and got <= limit:
+            await loop.run_in_executor(None, upload.append, out, bytes(buffer))
     finally:
-        await anyio.to_thread.run_sync(out.close)
+        if writing is not None:
+            await asyncio.wait([writing])
+        await loop.run_in_executor(None, out.close)
+    if got > limit:
+        await loop.run_in_executor(None, upload.truncate, start)
+        _refuse_excess(upload, start, limit)
 
 
 def _start(offset: int | None, content_range: str | None, length: int | None, size: int) -> int:

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -191,27 +192,25 @@ class HttpArtifactStore(BlobStore):
 
     def _receive(self, path: str, out: IO[bytes]) -> str:
         """Write the blob to ``out`` as it arrives; the sha256 of what was written."""
-        hasher = hashlib.sha256()
+        sink = _Sink(out)
         failures = 0
-        while True:
-            written = out.tell()
-            headers = {"Range": f"bytes={written}-"} if written else {}
-            try:
-                with self.client.stream("GET", path, headers=headers) as response:
-                    if written and response.status_code != 206:
-                        out.seek(0)  # the server sent the whole blob again
-                        out.truncate()
-                        hasher = hashlib.sha256()
-                    for chunk in response.iter_bytes(_READ):
-                        out.write(chunk)
-                        hasher.update(chunk)
-                return hasher.hexdigest()
-            except Unavailable:
-                failures += 1
-                if failures > self.retries:
-                    raise
-                time.sleep(self.backoff * 2 ** (failures - 1))
-                log.info("resuming the download of %s at byte %d", path, out.tell())
+        with sink:
+            while True:
+                written = sink.written()
+                headers = {"Range": f"bytes={written}-"} if written else {}
+                try:
+                    with self.client.stream("GET", path, headers=headers) as response:
+                        if written and response.status_code != 206:
+                            sink.restart()  # the server sent the whole blob again
+                        for chunk in response.iter_bytes(_READ):
+                            sink.write(chunk)
+                    return sink.sha256()
+                except Unavailable:
+                    failures += 1
+                    if failures > self.retries:
+                        raise
+                    time.sleep(self.backoff * 2 ** (failures - 1))
+                    log.info("resuming the download of %s at byte %d", path, sink.written())
 
     def local_path(self, digest: str) -> Path:
         """A verified local copy in ``cache_dir`` (downloaded once, reused while unchanged:
@@ -242,6 +241,50 @@ class HttpArtifactStore(BlobStore):
 
     def __repr__(self) -> str:
         return f"HttpArtifactStore({self.client.url!r})"
+
+
+class _Sink:
+    """Writes and hashes a download in a thread of its own, one chunk behind the network
+    (file writes and sha256 release the GIL while the next chunk is received)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.hasher = hashlib.sha256()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="shipyard-download")
+        self.pending: Future[None] | None = None
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.pool.shutdown(wait=True)
+
+    def _put(self, chunk: bytes) -> None:
+        self.out.write(chunk)
+        self.hasher.update(chunk)
+
+    def write(self, chunk: bytes) -> None:
+        self.drain()
+        self.pending = self.pool.submit(self._put, chunk)
+
+    def drain(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def written(self) -> int:
+        self.drain()
+        return self.out.tell()
+
+    def restart(self) -> None:
+        self.drain()
+        self.out.seek(0)
+        self.out.truncate()
+        self.hasher = hashlib.sha256()
+
+    def sha256(self) -> str:
+        self.drain()
+        return self.hasher.hexdigest()
 
 
 def _verify(digest: str, actual: str, where: str) -> None:
