@@ -85,7 +85,7 @@ def create_app(
     for router in (deployments, monitoring, pipelines):
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
-    app.include_router(artifacts, prefix="/api")  # no _json: chunks are raw bytes, streamed
+    app.include_router(artifacts, prefix="/api", dependencies=[Depends(caller)])  # no _json: raw
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
 
     @app.get("/api/health", tags=["health"], responses=errors(*ANY_ROUTE))
