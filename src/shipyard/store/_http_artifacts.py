@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -98,20 +99,29 @@ class HttpArtifactStore(BlobStore):
         return self._upload(digest, size, read)
 
     def _upload(self, digest: str, size: int, read: Callable[[int, int], Iterator[bytes]]) -> Blob:
-        answer = self._retrying(
-            lambda: self.client.post("/api/blobs/uploads", {"sha256": digest, "size": size})
-        )
-        if answer["stored"]:
-            return Blob(digest, size)
-        upload_id = str(answer["upload_id"])
-        offset = int(answer["offset"])
-        if offset:
-            log.info("resuming the upload of sha256:%s at byte %d of %d", digest, offset, size)
-        self._send(upload_id, digest, size, offset, read)
-        try:
-            self._retrying(lambda: self.client.post(f"/api/blobs/uploads/{upload_id}/complete"))
-        except InvalidInput as exc:
-            raise IntegrityError(f"Upload of sha256:{digest} refused by the server: {exc}") from exc
+        for attempt in (1, 2):
+            answer = self._retrying(
+                lambda: self.client.post("/api/blobs/uploads", {"sha256": digest, "size": size})
+            )
+            if answer["stored"]:
+                return Blob(digest, size)
+            upload_id = str(answer["upload_id"])
+            offset = int(answer["offset"])
+            if offset:
+                log.info("resuming the upload of sha256:%s at byte %d of %d", digest, offset, size)
+            try:
+                self._send(upload_id, digest, size, offset, read)
+                done = f"/api/blobs/uploads/{upload_id}/complete"
+                self._retrying(partial(self.client.post, done))
+            except NotFound:  # another client completed the shared session (or it went stale)
+                if attempt == 2:
+                    raise
+                continue
+            except InvalidInput as exc:
+                raise IntegrityError(
+                    f"Upload of sha256:{digest} refused by the server: {exc}"
+                ) from exc
+            break
         return Blob(digest, size)
 
     def _send(
