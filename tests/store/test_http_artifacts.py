@@ -161,6 +161,27 @@ def test_a_download_resumes_after_a_dropped_connection(
     assert any("resuming the download" in r.getMessage() for r in caplog.records)
 
 
+def test_a_damaged_server_copy_is_refused_on_download(
+    served: tuple[str, HttpArtifactStore], home: Path, tmp_path: Path
+) -> None:
+    _, store = served
+    data = _bytes(MB, seed=16)
+    digest = store.put_bytes(data).digest
+    stored = home / "artifacts" / "objects" / digest[:2] / digest[2:4] / digest
+    damaged = stored.with_name("damaged")
+    damaged.write_bytes(_bytes(MB, seed=17))  # same size, other bytes
+    damaged.replace(stored)  # a new inode: the server sees the change at once
+    with pytest.raises(IntegrityError, match="is corrupt"):
+        store.get_bytes(digest)
+    with pytest.raises(IntegrityError, match="is corrupt"):
+        store.download(digest, tmp_path / "copy.bin")
+    assert not any(tmp_path.glob("*copy.bin*"))  # no partial file left
+    with pytest.raises(IntegrityError):
+        store.local_path(digest)
+    assert store.put_bytes(data).digest == digest  # storing it again repairs it
+    assert store.get_bytes(digest) == data
+
+
 # -- uploads ----------------------------------------------------------------------------------
 
 

@@ -157,6 +157,7 @@ class ArtifactStore(BlobStore):
             actual = self._hash(path)
             actual = None if actual == digest else f"content hashing to {actual}"
         if actual is not None:
+            self._verified.pop(path, None)  # hashed, but not to its digest: never trusted
             log.warning(
                 "artifact sha256:%s in %s was corrupt (%s); replacing it", digest, self.url, actual
             )
