@@ -153,6 +153,8 @@ PUBLIC = {
         "collect_garbage",
         "RemoteClient",
         "remote_client",
+        "BlobStore",
+        "HttpArtifactStore",
     ],
     "shipyard.data": [
         "ColumnSchema",

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from shipyard.cli._common import console, handle_errors, print_json
-from shipyard.config import get_settings
+from shipyard.cli._db import local_only
 from shipyard.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -31,12 +31,12 @@ def gc_cmd(
 
     Only files older than --older-than go: temporary files killed processes left, and blobs
     no run, dataset, model or pipeline references any more (deleted versions' content)."""
-    from shipyard.store import collect_garbage, default_artifacts, default_database
+    from shipyard.store import ArtifactStore, collect_garbage, default_database
 
-    settings = get_settings()
+    settings = local_only("shipyard gc")
     found = collect_garbage(
         default_database(),
-        default_artifacts(),
+        ArtifactStore(settings.artifacts_url),
         [settings.home / "tmp"],
         older_than=parse_age(older_than),
         apply=yes,

@@ -19,7 +19,7 @@ from shipyard.data._schema import Schema
 from shipyard.data._store import DatasetStore, check_alias
 from shipyard.data._types import Dataset, VersionInfo
 from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.store import ArtifactStore, Blob, default_artifacts, default_database
+from shipyard.store import Blob, BlobStore, default_artifacts, default_database
 from shipyard.tracking import active_run
 
 if TYPE_CHECKING:  # the functions that use them import them: listings need no pandas, Arrow
@@ -42,7 +42,7 @@ class DatasetVersion(VersionInfo):
         >>> v.to_pandas().shape, v.scan().aggregate("avg(income)")  # doctest: +SKIP
     """
 
-    artifacts: ArtifactStore | None = field(default=None, repr=False, compare=False)
+    artifacts: BlobStore | None = field(default=None, repr=False, compare=False)
 
     def path(self) -> Path:
         """A local Parquet file with the version's data (verified against its hash)."""
@@ -340,7 +340,7 @@ def _check(
     return new_schema, report
 
 
-def _store_parquet(table: pa.Table, artifacts: ArtifactStore) -> Blob:
+def _store_parquet(table: pa.Table, artifacts: BlobStore) -> Blob:
     from shipyard.data._content import write_parquet
 
     temp_dir = get_settings().home / "tmp"

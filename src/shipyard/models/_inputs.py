@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard import data as datasets_api
 from shipyard._validate import check_key
 from shipyard.errors import InvalidInput
-from shipyard.store import ArtifactStore
+from shipyard.store import BlobStore
 from shipyard.tracking import Run, active_run, get_run
 
 if TYPE_CHECKING:  # imported where used: listing models needs no NumPy, pandas
@@ -54,7 +54,7 @@ def unpack(
     )
 
 
-def store_files(store: ArtifactStore, artifacts: Mapping[str, str | Path]) -> dict[str, Any]:
+def store_files(store: BlobStore, artifacts: Mapping[str, str | Path]) -> dict[str, Any]:
     """A PythonModel's files, stored: name -> digest and file name."""
     return {
         check_key("artifact", k): {
@@ -145,7 +145,7 @@ def signature_of(
     return infer_signature(frame, y, model=model)
 
 
-def store_sample(store: ArtifactStore, frame: Any, y: Any, sig: Signature | None) -> str | None:
+def store_sample(store: BlobStore, frame: Any, y: Any, sig: Signature | None) -> str | None:
     """Up to 1,000 rows of the training inputs (and labels), as Parquet."""
     import numpy as np
 

@@ -30,7 +30,7 @@ from shipyard.pipelines._records import RUN_STATUSES, PipelineRun, PipelineVersi
 from shipyard.pipelines._runner import Coordinator, Reuse, Watch, owner
 from shipyard.pipelines._store import PipelineStore
 from shipyard.pipelines._task import read_value
-from shipyard.store import default_artifacts, default_database
+from shipyard.store import ArtifactStore, default_artifacts, default_database
 
 __all__ = [
     "Pipeline",
@@ -294,6 +294,11 @@ def _coordinate(
     watch: Watch | None,
 ) -> PipelineRun:
     artifacts = default_artifacts()
+    if not isinstance(artifacts, ArtifactStore):  # remote mode: steps read a local store
+        raise InvalidInput(
+            "SHIPYARD_URL: pipelines run their steps on a local store; trigger the run on "
+            "the server (POST /api/pipelines/{name}/runs) or unset SHIPYARD_URL."
+        )
     cache_dir = str(get_settings().home / "cache")
     Coordinator(
         store(),

@@ -30,7 +30,7 @@ from typing import Any
 from shipyard.errors import InvalidInput
 from shipyard.pipelines._graph import Output
 from shipyard.pipelines._values import Stored, dump, load
-from shipyard.store import ArtifactStore, watch_versions
+from shipyard.store import ArtifactStore, BlobStore, watch_versions
 
 __all__ = ["LOG_LIMIT", "RUN_ENV", "STEP_ENV", "Task", "TaskResult", "execute", "resolve"]
 
@@ -93,7 +93,7 @@ def resolve(value: Any, loaded: dict[str, Any]) -> Any:
     return value
 
 
-def read_value(stored: Stored, artifacts: ArtifactStore | None) -> Any:
+def read_value(stored: Stored, artifacts: BlobStore | None) -> Any:
     """A stored value read back (from its row when small, else from the artifact store)."""
     if stored.inline is not None:
         return load(stored, stored.inline)

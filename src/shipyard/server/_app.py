@@ -57,6 +57,7 @@ def create_app(
     accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
     from another origin 403, a form or text body 415)."""
     from shipyard.server import (
+        _artifacts,
         _datasets,
         _deployments,
         _keys,
@@ -93,6 +94,7 @@ def create_app(
         _signin,
     ):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(_json)])
+    app.include_router(_artifacts.router, prefix="/api")  # no _json: bodies are raw chunks
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
     for pages in (_signin.pages, ui_home, ui_runs, ui_datasets, ui_models):  # /login, /...
         app.include_router(pages)
@@ -111,7 +113,9 @@ def create_app(
         app.state.authenticate = Authenticator(SQLUserStore(default_database()))
     install_error_handlers(app)
     app.add_exception_handler(SignInRequired, _sign_in)
-    app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins)
+    app.add_middleware(
+        Guard, hosts=allow_hosts, origins=allow_origins, untyped=_artifacts.is_upload_path
+    )
     return app
 
 

@@ -7,7 +7,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from shipyard.config import get_settings, on_reset
-from shipyard.store._artifacts import ArtifactStore, Blob
+from shipyard.store._artifacts import ArtifactStore
+from shipyard.store._blobs import Blob, BlobStore
 from shipyard.store._db import Database
 from shipyard.store._gc import Collection, Garbage, collect_garbage
 from shipyard.store._migrate import HEAD_REVISION, SchemaState, current_revision, upgrade
@@ -25,10 +26,12 @@ __all__ = [
     "ArtifactStore",
     "Base",
     "Blob",
+    "BlobStore",
     "Collection",
     "Database",
     "Edges",
     "Garbage",
+    "HttpArtifactStore",
     "RegistrySpec",
     "RemoteClient",
     "SchemaState",
@@ -45,10 +48,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from shipyard.store._http import RemoteClient, remote_client
+    from shipyard.store._http_artifacts import HttpArtifactStore
 
 _lock = threading.Lock()
 _database: Database | None = None
-_artifacts: ArtifactStore | None = None
+_artifacts: BlobStore | None = None
 
 
 def default_database() -> Database:
@@ -60,13 +64,24 @@ def default_database() -> Database:
         return _database
 
 
-def default_artifacts() -> ArtifactStore:
-    """The artifact store named by the settings (``SHIPYARD_ARTIFACTS_URL``)."""
+def default_artifacts() -> BlobStore:
+    """The artifact store named by the settings: the platform server's in remote mode
+    (``SHIPYARD_URL``: :class:`HttpArtifactStore`, downloads cached in ``SHIPYARD_HOME``),
+    else ``SHIPYARD_ARTIFACTS_URL``'s (:class:`ArtifactStore`)."""
     global _artifacts
     with _lock:
         if _artifacts is None:
             settings = get_settings()
-            _artifacts = ArtifactStore(settings.artifacts_url, cache_dir=settings.home / "cache")
+            cache = settings.home / "cache"
+            if settings.remote:
+                from shipyard.store._http import remote_client
+                from shipyard.store._http_artifacts import HttpArtifactStore
+
+                _artifacts = HttpArtifactStore(remote_client(), cache_dir=cache)
+            else:
+                _artifacts = ArtifactStore(
+                    settings.artifacts_url, cache_dir=settings.home / "cache"
+                )
         return _artifacts
 
 
@@ -88,4 +103,8 @@ def __getattr__(name: str) -> object:
         from shipyard.store import _http
 
         return getattr(_http, name)
+    if name == "HttpArtifactStore":
+        from shipyard.store._http_artifacts import HttpArtifactStore
+
+        return HttpArtifactStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from shipyard.errors import IntegrityError, InvalidInput, NotFound
+from shipyard.store._blobs import Blob, BlobStore, check_digest
 
 __all__ = ["ArtifactStore", "Blob"]
 
@@ -21,15 +22,7 @@ _CHUNK = 1 << 20
 MARKS = "marks"  # folder of marks: content stored again, its blob kept from garbage collection
 
 
-@dataclass(frozen=True)
-class Blob:
-    """Content stored once under its sha256 ``digest``."""
-
-    digest: str
-    size: int
-
-
-class ArtifactStore:
+class ArtifactStore(BlobStore):
     """Blobs addressed by sha256: identical content is stored once.
 
     Content is written under a temporary name and renamed into place, so a crash never
@@ -104,6 +97,50 @@ class ArtifactStore:
                 self._commit(iter(lambda: fh.read(_CHUNK), b""), digest)
         return Blob(digest, size)
 
+    def claim(self, digest: str, size: int) -> bool:
+        """Whether the blob is stored intact with ``size`` bytes; if so it is marked as
+        stored again (kept from garbage collection for its grace period), as storing it
+        again would. What an upload asks before sending anything."""
+        return self._intact(check_digest(digest), size)
+
+    def move_in(self, path: str | Path, digest: str) -> Blob:
+        """Store a local file whose sha256 the caller computed, taking the file: renamed
+        into place when the store is a local folder on the same filesystem (atomic, no
+        copy), else streamed in and verified. The file is gone afterwards either way."""
+        source = Path(path)
+        size = source.stat().st_size
+        try:
+            stored = self._intact(check_digest(digest), size)
+            if not stored and not (_is_local(self.fs) and self._rename_in(source, digest)):
+                with source.open("rb") as fh:
+                    self._commit(iter(lambda: fh.read(_CHUNK), b""), digest)
+        finally:
+            source.unlink(missing_ok=True)
+        return Blob(digest, size)
+
+    def _rename_in(self, source: Path, digest: str) -> bool:
+        final = self._path(digest)
+        Path(final).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, final)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            return False  # another filesystem: copied by the caller
+        self._verified[final] = _stat(final)
+        return True
+
+    def size(self, digest: str) -> int:
+        """The stored blob's size in bytes (NotFound when it is not stored)."""
+        try:
+            return int(self.fs.size(self._path(digest)))
+        except FileNotFoundError as exc:
+            raise self._missing(digest) from exc
+
+    def open(self, digest: str) -> IO[bytes]:
+        """The stored blob opened for reading (not verified: readers hash what they read)."""
+        return self._open(digest)
+
     def _intact(self, digest: str, size: int) -> bool:
         """Already stored intact (right size, right hash): then it is marked as stored again.
 
@@ -120,6 +157,7 @@ class ArtifactStore:
             actual = self._hash(path)
             actual = None if actual == digest else f"content hashing to {actual}"
         if actual is not None:
+            self._verified.pop(path, None)  # hashed, but not to its digest: never trusted
             log.warning(
                 "artifact sha256:%s in %s was corrupt (%s); replacing it", digest, self.url, actual
             )
@@ -238,10 +276,13 @@ class ArtifactStore:
         try:
             handle: IO[bytes] = self.fs.open(self._path(digest), "rb")
         except FileNotFoundError as exc:
-            raise NotFound(
-                f"Artifact content sha256:{digest} is not in the artifact store at {self.url}."
-            ) from exc
+            raise self._missing(digest) from exc
         return handle
+
+    def _missing(self, digest: str) -> NotFound:
+        return NotFound(
+            f"Artifact content sha256:{digest} is not in the artifact store at {self.url}."
+        )
 
     def _verify(self, digest: str, actual: str) -> None:
         if actual != digest:
@@ -256,8 +297,7 @@ class ArtifactStore:
         return self._path(digest)
 
     def _path(self, digest: str) -> str:
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise InvalidInput(f"Artifact digest {digest!r} is not a sha256 hex digest.")
+        check_digest(digest)
         return f"{self.root}/objects/{digest[:2]}/{digest[2:4]}/{digest}"
 
     def __repr__(self) -> str:

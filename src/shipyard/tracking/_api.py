@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.config import get_settings, on_reset
 from shipyard.errors import InvalidInput, NotFound
-from shipyard.store import ArtifactStore, default_artifacts, default_database
+from shipyard.store import BlobStore, default_artifacts, default_database
 from shipyard.tracking import _run, _search
 from shipyard.tracking._objects import deserialize
 from shipyard.tracking._run import Run, active_run, require_active
@@ -45,7 +45,7 @@ _lock = threading.Lock()
 on_reset(_forget)
 
 
-def _artifacts() -> ArtifactStore:
+def _artifacts() -> BlobStore:
     return default_artifacts()
 
 

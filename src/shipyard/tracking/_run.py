@@ -19,7 +19,7 @@ from typing import Any
 from shipyard import _validate as check
 from shipyard.config import get_settings
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
-from shipyard.store import ArtifactStore
+from shipyard.store import BlobStore
 from shipyard.tracking._backend import RawPoint, TrackingBackend
 from shipyard.tracking._objects import serialize, with_extension
 from shipyard.tracking._process import ProcessInfo, environment_info, source_info
@@ -41,7 +41,7 @@ class Run:
     """
 
     def __init__(
-        self, store: TrackingBackend, artifacts: ArtifactStore, info: RunInfo, experiment: str
+        self, store: TrackingBackend, artifacts: BlobStore, info: RunInfo, experiment: str
     ) -> None:
         self.store = store
         self.artifacts = artifacts
@@ -362,7 +362,7 @@ def run_name() -> str:
 
 def new_run(
     store: TrackingBackend,
-    artifacts: ArtifactStore,
+    artifacts: BlobStore,
     experiment: str,
     name: str | None,
     parent: Run | None,
@@ -391,7 +391,7 @@ def new_run(
     return run
 
 
-def resume(store: TrackingBackend, artifacts: ArtifactStore, run_id: str) -> Run:
+def resume(store: TrackingBackend, artifacts: BlobStore, run_id: str) -> Run:
     """Continue logging to an existing run (from this or another process)."""
     data = store.get_run(run_id)
     info = store.resume_run(data.info.id, ProcessInfo.current())
