@@ -19,12 +19,31 @@ from shipyard.store import Database, VersionedRegistry
 __all__ = [
     "BACKENDS",
     "RegistryCase",
+    "load_tables",
     "new_dataset_version",
     "new_model_version",
     "open_database",
     "registry_cases",
     "run_threads",
 ]
+
+
+def load_tables() -> Any:
+    """Import every capability's ``_tables`` module (capabilities export lazily, so importing
+    a package no longer does) and return the metadata they declare: what the migrations
+    must create."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import shipyard
+    from shipyard.store import Base
+
+    for package in pkgutil.iter_modules(shipyard.__path__):
+        if package.ispkg and importlib.util.find_spec(f"shipyard.{package.name}._tables"):
+            importlib.import_module(f"shipyard.{package.name}._tables")
+    return Base.metadata
+
 
 #: The metadata-store backends every store is checked against.
 BACKENDS = ("memory", "sqlite", "postgres")
