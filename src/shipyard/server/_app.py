@@ -84,6 +84,10 @@ def create_app(
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
+    from shipyard.server import _ui_deployments, _ui_monitors, _ui_pipelines
+
+    for pages in (_ui_deployments, _ui_monitors, _ui_pipelines):
+        app.include_router(pages.router)
 
     @app.get("/api/health", tags=["health"], responses=errors(*ANY_ROUTE))
     def health() -> dict[str, str]:

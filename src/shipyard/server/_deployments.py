@@ -1,5 +1,6 @@
-"""Deployments over HTTP: routes, policy, the last automatic decision and its reason, the
-history, and the moves people make (promote, roll back)."""
+"""Deployments over HTTP: routes and traffic split, policy, the last automatic decision
+and its reason, the history, live traffic figures, rollout progress, and the moves people
+make (promote, roll back)."""
 
 from __future__ import annotations
 
@@ -8,45 +9,79 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
-from shipyard.server._caller import key_name
+from shipyard.server._access import EDITOR, VIEWER, caller_of
+from shipyard.server._paging import PageSize, PageToken, page, page_of
+from shipyard.server._traffic import progress, traffic
 from shipyard.serving import deployments
 from shipyard.serving._openapi import CHANGES, KEYED, errors
 
 __all__ = ["router"]
 
-# what the routes answer besides success (``shipyard.serving._openapi``): with auth, reading
-# wants a live key (401), changing one with the admin scope (403); a name or filter may be
-# unknown (404) or refused (422, e.g. a NUL character); a list without filters only 400/401
-_LIST = errors(400, 401)
-_READ = errors(400, 401, 404, 422)
+# what the routes answer besides success (``shipyard.serving._openapi``): with auth, no
+# token (401) or too low a role (403); a name may be unknown (404), a parameter refused
+# (422); a change may meet a state that forbids it (409)
+_LIST = errors(400, *KEYED, 422)
+_READ = errors(400, *KEYED, 404, 422)
 _CHANGE = errors(*CHANGES, *KEYED, 404, 409, 422)
 
 router = APIRouter(tags=["deployments"])
-Limit = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")]
 Reason = Annotated[str | None, Body(embed=True, description="Why (kept in the history).")]
+Minutes = Annotated[
+    int, Query(ge=1, le=7 * 24 * 60, description="The window: this many minutes up to now.")
+]
+Until = Annotated[
+    float | None,
+    Query(ge=0, le=1e11, description="The window's end, epoch seconds (default: now)."),
+]
 
 
-@router.get("/deployments", responses=_LIST)
-def list_deployments() -> list[dict[str, Any]]:
-    """Every deployment: routes, shares and policy."""
-    return [deployments.as_dict(d) for d in deployments.list_deployments()]
+@router.get("/deployments", responses=_LIST, dependencies=[VIEWER])
+def list_deployments(page_size: PageSize = 100, page_token: PageToken = None) -> dict[str, Any]:
+    """Every deployment, by name: routes, shares and policy."""
+    found = [deployments.as_dict(d) for d in deployments.list_deployments()]
+    return page_of(found, page_size, page_token, "deployments")
 
 
-@router.get("/deployments/{name}", responses=_READ)
+@router.get("/deployments/{name}", responses=_READ, dependencies=[VIEWER])
 def get_deployment(name: str) -> dict[str, Any]:
     """One deployment: routes, shares, policy, the last automatic decision (with its
     reason) and the statistics of the policy's current evidence period."""
     return deployments.as_dict(deployments.get(name), details=True)
 
 
-@router.get("/deployments/{name}/history", responses=_READ)
-def get_history(name: str, limit: Limit = 50) -> list[dict[str, Any]]:
-    """Changes and decisions, newest first: what, who, why, when, the split before and
-    after."""
-    return [asdict(e) for e in deployments.history(name, limit=limit)]
+@router.get("/deployments/{name}/history", responses=_READ, dependencies=[VIEWER])
+def get_history(
+    name: str, page_size: PageSize = 100, page_token: PageToken = None
+) -> dict[str, Any]:
+    """Changes and decisions, newest first: kind, detail (the split before and after, a
+    decision's evidence), actor, reason, at."""
+    deployments.get(name)  # NotFound for an unknown name, even on an empty page
+
+    def fetch(offset: int, limit: int) -> list[dict[str, Any]]:
+        events = deployments.history(name, limit=offset + limit)
+        return [asdict(e) for e in events[offset:]]
+
+    return page(fetch, page_size, page_token, ["history", name])
 
 
-@router.post("/deployments/{name}/promote", responses=_CHANGE)
+@router.get("/deployments/{name}/traffic", responses=_READ, dependencies=[VIEWER])
+def get_traffic(name: str, minutes: Minutes = 60, until: Until = None) -> dict[str, Any]:
+    """Live traffic per route from the inference log, one point a minute over the window
+    (``times``: each minute's start): requests, rate per second, model latency p50 and p99
+    (ms); each shadow route's agreement with the answers; each route's pooled error rate in
+    the policy's current period; ``latest_at``, the newest logged request."""
+    return traffic(name, minutes, until)
+
+
+@router.get("/deployments/{name}/progress", responses=_READ, dependencies=[VIEWER])
+def get_progress(name: str) -> dict[str, Any]:
+    """Where the rollout stands: each route's share and pooled evidence (a bandit's arms:
+    requests, rewards), a canary's steps, current step, the candidate's requests toward the
+    next step and the judge's checks; the last automatic decision."""
+    return progress(name)
+
+
+@router.post("/deployments/{name}/promote", responses=_CHANGE, dependencies=[EDITOR])
 def promote(
     name: str,
     request: Request,
@@ -59,15 +94,15 @@ def promote(
     return deployments.as_dict(deployments.promote(name, route, reason=_why(reason, request)))
 
 
-@router.post("/deployments/{name}/rollback", responses=_CHANGE)
+@router.post("/deployments/{name}/rollback", responses=_CHANGE, dependencies=[EDITOR])
 def rollback(name: str, request: Request, reason: Reason = None) -> dict[str, Any]:
     """Undo the last change of policy or split."""
     return deployments.as_dict(deployments.rollback(name, reason=_why(reason, request)))
 
 
 def _why(reason: str | None, request: Request) -> str | None:
-    """The reason as given, with the acting key's name when there is one."""
-    who = key_name(request)
+    """The reason as given, with who acted when the server knows (``user:NAME``)."""
+    who = caller_of(request).actor
     if who is None:
         return reason
     return f"{reason} ({who})" if reason else who

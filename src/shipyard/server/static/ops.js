@@ -1,0 +1,182 @@
+// Shipyard's operations pages: deployments, monitors, alerts and pipelines (no framework).
+"use strict";
+const ops = (() => {
+  const COLOURS = ["#1f6feb", "#d4820f", "#1a7f37", "#8250df", "#cf222e", "#0a7ea4"];
+  const times = (data) => data.times.map((t) => new Date(t));
+  const clock = { tickformat: "%H:%M", hoverformat: "%Y-%m-%d %H:%M UTC" };
+  const empty = (id, text) => {
+    const el = document.getElementById(id);
+    if (el) { el.classList.add("no-data"); el.textContent = text; }
+  };
+  // the figure a static report draws, as the page embedded it
+  const figure = (id, fig, extra = {}) =>
+    shipyard.chart(id, fig.data, { ...fig.layout, ...extra });
+
+  function deployment() {
+    const traffic = shipyard.data("traffic-data");
+    const progress = shipyard.data("progress-data");
+    const colour = {};
+    progress.routes.forEach((r, i) => { colour[r.route] = COLOURS[i % COLOURS.length]; });
+    traffic.series.forEach((s, i) => { colour[s.route] ??= COLOURS[(i + 2) % COLOURS.length]; });
+    const live = progress.routes.filter((r) => r.share > 0);
+    shipyard.chart("split-chart", [{
+      type: "pie", hole: 0.6, sort: false, labels: live.map((r) => r.route),
+      values: live.map((r) => r.share), textinfo: "label+percent", textposition: "inside",
+      marker: { colors: live.map((r) => colour[r.route]) },
+    }], { height: 220, margin: { l: 10, r: 10, t: 10, b: 10 }, showlegend: false });
+    const x = times(traffic);
+    const answered = traffic.series.filter((s) => !s.shadow);
+    const name = (s) => s.route + (s.shadow ? " (shadow)" : "");
+    const line = (s) => ({ color: colour[s.route], dash: s.shadow ? "dot" : "solid" });
+    if (!traffic.series.length) {
+      ["rate-chart", "latency-chart", "arms-chart"].forEach((id) => empty(id, "No traffic in this window."));
+    } else {
+      shipyard.chart("rate-chart", traffic.series.map((s) => ({
+        x, y: s.rate_per_s, name: name(s), type: "scatter", mode: "lines+markers", line: line(s),
+        marker: { size: 4 },
+        fill: s.shadow ? "none" : "tozeroy",
+      })), { title: { text: "Request rate (per second)" }, height: 300, xaxis: clock, yaxis: { rangemode: "tozero" } });
+      const latency = [];
+      answered.forEach((s) => {
+        latency.push({ x, y: s.p50_ms, name: s.route + " p50", mode: "lines+markers", line: line(s), connectgaps: false });
+        latency.push({ x, y: s.p99_ms, name: s.route + " p99", mode: "lines+markers", line: { ...line(s), dash: "dash" }, marker: { symbol: "diamond" } });
+      });
+      shipyard.chart("latency-chart", latency, { title: { text: "Model latency (ms)" }, height: 300, xaxis: clock, yaxis: { rangemode: "tozero" } });
+      // each arm's share of the answers, minute by minute
+      const totals = x.map((_, i) => answered.reduce((n, s) => n + s.requests[i], 0));
+      shipyard.chart("arms-chart", answered.map((s) => ({
+        x, y: s.requests.map((n, i) => (totals[i] ? (100 * n) / totals[i] : null)), name: s.route,
+        stackgroup: "arms", mode: "lines", line: { color: colour[s.route], width: 0.5 }, connectgaps: false,
+      })), { height: 220, xaxis: clock, yaxis: { title: { text: "% of answers" }, range: [0, 100] }, margin: { l: 50, r: 10, t: 10, b: 40 } });
+    }
+    const errs = traffic.errors;
+    shipyard.chart("errors-chart", [{
+      type: "bar", x: errs.map((e) => e.route), y: errs.map((e) => (e.error_rate ?? 0) * 100),
+      marker: { color: errs.map((e) => colour[e.route]) },
+      text: errs.map((e) => `${e.errors} of ${e.requests}`), textposition: "outside",
+    }], { title: { text: "Error rate, current period (%)" }, height: 300, yaxis: { rangemode: "tozero" } });
+    if (traffic.shadow.length) {
+      shipyard.chart("shadow-chart", [{
+        type: "bar", orientation: "h", y: traffic.shadow.map((s) => s.route),
+        x: traffic.shadow.map((s) => (s.agreement ?? 0) * 100),
+        text: traffic.shadow.map((s) => `${((s.agreement ?? 0) * 100).toFixed(1)}% of ${s.compared}`),
+        textposition: "auto", marker: { color: traffic.shadow.map((s) => colour[s.route]) },
+      }], { title: { text: "Shadow agreement with the answers (%)" }, height: 300, xaxis: { range: [0, 100] }, yaxis: { automargin: true } });
+    } else {
+      empty("shadow-chart", "No shadow route compared in this window.");
+    }
+    moves();
+  }
+
+  // editors' buttons: POST to the API, then reload to show the new state
+  function moves() {
+    document.querySelectorAll("[data-post]").forEach((button) => {
+      button.addEventListener("click", async () => {
+        const status = document.getElementById(button.dataset.status || "move-result");
+        const reason = document.getElementById("reason");
+        const body = reason && reason.value ? { reason: reason.value } : {};
+        button.disabled = true;
+        try {
+          await shipyard.post(button.dataset.post, body);
+          if (status) status.textContent = "Done.";
+          window.location.reload();
+        } catch (error) {
+          if (status) { status.textContent = error.message; status.classList.add("error"); }
+          button.disabled = false;
+        }
+      });
+    });
+  }
+
+  function monitor() {
+    const drift = shipyard.data("drift-data");
+    const figures = shipyard.data("figures-data");
+    const single = drift.length && drift.every((s) => s.times.length === 1);
+    if (single) {
+      const shown = drift.filter((s) => s.detector === drift[0].detector && s.feature);
+      const label = (s) => `${s.feature} (${s.metric})`;
+      shipyard.chart("drift-chart", [
+        { type: "bar", name: "statistic", x: shown.map(label), y: shown.map((s) => s.value[0]),
+          marker: { color: shown.map((s) => (s.flagged[0] ? "#cf222e" : "#1a7f37")) } },
+        { type: "scatter", mode: "markers", name: "threshold", x: shown.map(label), y: shown.map((s) => s.threshold[0]),
+          marker: { symbol: "line-ew", size: 26, line: { width: 3, color: "#1c2430" } } },
+      ], { height: 380, yaxis: { title: { text: "statistic (red: drifted)" } }, xaxis: { automargin: true },
+        title: { text: "One check so far: each feature against its threshold" } });
+    } else if (drift.length) {
+      const traces = [];
+      drift.forEach((s, i) => {
+        const colour = COLOURS[i % COLOURS.length];
+        const label = s.feature ? `${s.feature} (${s.metric})` : s.metric;
+        traces.push({ x: s.times.map((t) => new Date(t)), y: s.value, name: label, mode: "lines+markers",
+          line: { color: colour }, marker: { size: 6 }, visible: s.detector === drift[0].detector ? true : "legendonly" });
+      });
+      shipyard.chart("drift-chart", traces, { height: 380, xaxis: { hoverformat: "%Y-%m-%d %H:%M UTC" }, yaxis: { title: { text: "statistic" } }, legend: { orientation: "v" } });
+    } else {
+      empty("drift-chart", "No check stored yet.");
+    }
+    figures.forEach((f) => figure(f.id, f.figure, f.id.startsWith("over-")
+      ? { height: f.height || 300, xaxis: { tickformat: "%H:%M", hoverformat: "%Y-%m-%d %H:%M UTC" } }
+      : { height: f.height || 300 }));
+  }
+
+  function check() {
+    shipyard.data("figures-data").forEach((f) => figure(f.id, f.figure, { height: f.height || 300 }));
+  }
+
+  function alerts() {
+    const items = shipyard.data("alerts-data");
+    if (!items.length) { empty("timeline-chart", "No alerts."); moves(); return; }
+    const now = new Date();
+    const colour = { open: "#cf222e", acknowledged: "#d4820f", resolved: "#1a7f37" };
+    const rows = items.map((a) => `#${a.id} ${a.monitor}: ${a.detector}`);
+    const traces = ["open", "acknowledged", "resolved"].map((status) => {
+      const mine = items.filter((a) => a.status === status);
+      return {
+        type: "bar", orientation: "h", name: status, marker: { color: colour[status] },
+        y: mine.map((a) => `#${a.id} ${a.monitor}: ${a.detector}`),
+        base: mine.map((a) => new Date(a.opened_at)),
+        x: mine.map((a) => Math.max((a.resolved_at ? new Date(a.resolved_at) : now) - new Date(a.opened_at), 60000)),
+        hovertext: mine.map((a) => a.title), hoverinfo: "text",
+      };
+    }).filter((t) => t.y.length);
+    shipyard.chart("timeline-chart", traces, {
+      barmode: "overlay", height: Math.max(220, 60 + 28 * rows.length),
+      xaxis: { type: "date" }, yaxis: { automargin: true, categoryorder: "array", categoryarray: rows.slice().reverse() },
+      margin: { l: 20, r: 20, t: 20, b: 40 },
+    });
+    moves();
+  }
+
+  function run() {
+    const fig = shipyard.data("dag-data");
+    figure("dag-chart", fig, { height: fig.layout.height || 360, title: { text: "" } });
+    document.querySelectorAll("details.logs").forEach((box) => {
+      box.addEventListener("toggle", async () => {
+        const pre = box.querySelector("pre");
+        if (!box.open || pre.dataset.loaded) return;
+        const response = await fetch(box.dataset.url, { credentials: "same-origin" });
+        pre.textContent = (await response.text()) || "(no output)";
+        pre.dataset.loaded = "1";
+      });
+    });
+    moves();
+  }
+
+  function pipeline() {
+    const runs = shipyard.data("runs-data");
+    if (runs.length) {
+      const colour = { succeeded: "#1a7f37", failed: "#cf222e", running: "#1f6feb", queued: "#d4820f", cancelled: "#8d6e63" };
+      shipyard.chart("runs-chart", [{
+        type: "bar", x: runs.map((r) => `${r.id.slice(0, 8)} · ${r.created_at.slice(5, 16).replace("T", " ")}`),
+        y: runs.map((r) => r.duration ?? 0), marker: { color: runs.map((r) => colour[r.status] || "#999") },
+        hovertext: runs.map((r) => `${r.id.slice(0, 12)} ${r.status}`), hoverinfo: "text+y",
+      }], { height: 240, xaxis: { type: "category", range: [-0.5, Math.max(runs.length, 12) - 0.5] },
+        yaxis: { title: { text: "seconds" } }, margin: { l: 50, r: 10, t: 10, b: 50 } });
+    } else {
+      empty("runs-chart", "No run yet.");
+    }
+    moves();
+  }
+
+  return { deployment, monitor, check, alerts, run, pipeline, moves };
+})();
