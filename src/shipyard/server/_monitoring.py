@@ -115,7 +115,7 @@ Status = Annotated[
 ]
 
 
-@router.get("/alerts", responses=_LIST, dependencies=[VIEWER])
+@router.get("/alerts", responses=_READ, dependencies=[VIEWER])
 def list_alerts(
     monitor: str | None = None,
     status: Status = None,

@@ -103,7 +103,7 @@ def list_schedules(
     return page_of(found, page_size, page_token, ["schedules", name])
 
 
-@router.get("/pipeline-runs", responses=_LIST, dependencies=[VIEWER])
+@router.get("/pipeline-runs", responses=_READ, dependencies=[VIEWER])
 def list_runs(
     pipeline: str | None = None,
     status: Status = None,
