@@ -91,36 +91,48 @@ const ops = (() => {
   function monitor() {
     const drift = shipyard.data("drift-data");
     const figures = shipyard.data("figures-data");
+    // p-values shrink as drift grows: drawn as -log10(p), so higher always means more drift
+    const pvalue = (s) => s.metric.endsWith("p_value");
+    const score = (s, v) => (v === null ? null : pvalue(s) ? -Math.log10(Math.max(v, 1e-300)) : v);
     const single = drift.length && drift.every((s) => s.times.length === 1);
     if (single) {
       const shown = drift.filter((s) => s.detector === drift[0].detector && s.feature);
-      const label = (s) => `${s.feature} (${s.metric})`;
       shipyard.chart("drift-chart", [
-        { type: "bar", name: "statistic", x: shown.map(label), y: shown.map((s) => s.value[0]),
-          marker: { color: shown.map((s) => (s.flagged[0] ? "#cf222e" : "#1a7f37")) } },
-        { type: "scatter", mode: "markers", name: "threshold", x: shown.map(label), y: shown.map((s) => s.threshold[0]),
-          marker: { symbol: "line-ew", size: 26, line: { width: 3, color: "#1c2430" } } },
-      ], { height: 380, yaxis: { title: { text: "statistic (red: drifted)" } }, xaxis: { automargin: true },
-        title: { text: "One check so far: each feature against its threshold" } });
+        { type: "bar", name: "drift score", x: shown.map((s) => s.feature), y: shown.map((s) => score(s, s.value[0])),
+          marker: { color: shown.map((s) => (s.flagged[0] ? "#cf222e" : "#1a7f37")) },
+          hovertext: shown.map((s) => `${s.metric} ${s.value[0]} (threshold ${s.threshold[0]})`), hoverinfo: "text" },
+        { type: "scatter", mode: "markers", name: "threshold", x: shown.map((s) => s.feature),
+          y: shown.map((s) => score(s, s.threshold[0])), marker: { symbol: "line-ew", size: 30, line: { width: 3, color: "#1c2430" } } },
+      ], { height: 380, yaxis: { title: { text: "drift score (−log10 p)" } }, xaxis: { automargin: true },
+        title: { text: "One check so far: each feature against its threshold (red: drifted)" } });
     } else if (drift.length) {
       const traces = [];
       drift.forEach((s, i) => {
         const colour = COLOURS[i % COLOURS.length];
         const label = s.feature ? `${s.feature} (${s.metric})` : s.metric;
-        traces.push({ x: s.times.map((t) => new Date(t)), y: s.value, name: label, mode: "lines+markers",
-          line: { color: colour }, marker: { size: 6 }, visible: s.detector === drift[0].detector ? true : "legendonly" });
+        const visible = s.detector === drift[0].detector ? true : "legendonly";
+        traces.push({ x: s.times.map((t) => new Date(t)), y: s.value.map((v) => score(s, v)), name: label,
+          mode: "lines+markers", line: { color: colour }, marker: { size: 6 }, visible,
+          customdata: s.value, hovertemplate: `${label}: %{customdata}<extra></extra>` });
       });
-      shipyard.chart("drift-chart", traces, { height: 380, xaxis: { hoverformat: "%Y-%m-%d %H:%M UTC" }, yaxis: { title: { text: "statistic" } }, legend: { orientation: "v" } });
+      shipyard.chart("drift-chart", traces, { height: 380, xaxis: { hoverformat: "%Y-%m-%d %H:%M UTC" },
+        yaxis: { title: { text: "drift score (p-values as −log10 p)" } }, legend: { orientation: "v" } });
     } else {
       empty("drift-chart", "No check stored yet.");
     }
     figures.forEach((f) => figure(f.id, f.figure, f.id.startsWith("over-")
       ? { height: f.height || 300, xaxis: { tickformat: "%H:%M", hoverformat: "%Y-%m-%d %H:%M UTC" } }
-      : { height: f.height || 300 }));
+      : distribution(f)));
   }
 
+  // a report's reference-against-current bars, compact: the section says which colour is which
+  const distribution = (f) => ({
+    height: f.height || 280, showlegend: false, title: { ...f.figure.layout.title, font: { size: 13 } },
+    xaxis: { tickangle: -35, tickfont: { size: 9 }, automargin: true }, margin: { l: 50, r: 10, t: 40, b: 30 },
+  });
+
   function check() {
-    shipyard.data("figures-data").forEach((f) => figure(f.id, f.figure, { height: f.height || 300 }));
+    shipyard.data("figures-data").forEach((f) => figure(f.id, f.figure, distribution(f)));
   }
 
   function alerts() {
