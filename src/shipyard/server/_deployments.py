@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import Response
 
 from shipyard.server._access import EDITOR, VIEWER, caller_of
 from shipyard.server._paging import PageSize, PageToken, page, page_of
@@ -37,9 +38,103 @@ Until = Annotated[
 
 @router.get("/deployments", responses=_LIST, dependencies=[VIEWER])
 def list_deployments(page_size: PageSize = 100, page_token: PageToken = None) -> dict[str, Any]:
-    """Every deployment, by name: routes, shares and policy."""
-    found = [deployments.as_dict(d) for d in deployments.list_deployments()]
+    """Every deployment, by name: id, routes, shares, policy and revision."""
+    found = [_stored(d) for d in deployments.list_deployments()]
     return page_of(found, page_size, page_token, "deployments")
+
+
+@router.post("/deployments", status_code=201, responses=_CHANGE, dependencies=[EDITOR])
+def create_deployment(
+    request: Request,
+    name: Annotated[str, Body(embed=True, description="The deployment's name.")],
+    routes: Annotated[
+        dict[str, str], Body(embed=True, description="Route names to model references.")
+    ],
+    policy: Annotated[str, Body(embed=True, description="fixed, canary, ...")] = "fixed",
+    params: Annotated[
+        dict[str, Any] | None, Body(embed=True, description="The policy's parameters.")
+    ] = None,
+    description: Annotated[str | None, Body(embed=True)] = None,
+    reason: Reason = None,
+) -> dict[str, Any]:
+    """A new deployment (409 if the name is taken); each model reference must resolve."""
+    made = deployments.create(
+        name,
+        routes,
+        policy=policy,
+        description=description,
+        reason=_why(reason, request),
+        **(params or {}),
+    )
+    return _stored(made)
+
+
+@router.get("/deployments/{name}/revision", responses=_READ, dependencies=[VIEWER])
+def get_revision(name: str) -> dict[str, Any]:
+    """The deployment as stored (no statistics): its id and revision (what servers poll),
+    routes, shares and policy."""
+    return _stored(deployments.get(name))
+
+
+@router.put("/deployments/{name}/policy", responses=_CHANGE, dependencies=[EDITOR])
+def set_policy(
+    name: str,
+    request: Request,
+    policy: Annotated[str, Body(embed=True, description="fixed, canary, ...")],
+    params: Annotated[
+        dict[str, Any] | None, Body(embed=True, description="The policy's parameters.")
+    ] = None,
+    reason: Reason = None,
+) -> dict[str, Any]:
+    """Replace the policy (its split starts over from the policy's own start)."""
+    changed = deployments.set_policy(name, policy, reason=_why(reason, request), **(params or {}))
+    return _stored(changed)
+
+
+@router.put("/deployments/{name}/routes/{route}", responses=_CHANGE, dependencies=[EDITOR])
+def set_route(
+    name: str,
+    route: str,
+    request: Request,
+    model: Annotated[str, Body(embed=True, description="A model reference (fraud@5).")],
+    reason: Reason = None,
+) -> dict[str, Any]:
+    """Point a route at another model reference; its share is kept."""
+    return _stored(deployments.set_route(name, route, model, reason=_why(reason, request)))
+
+
+@router.delete("/deployments/{name}", status_code=204, responses=_CHANGE, dependencies=[EDITOR])
+def delete_deployment(name: str) -> Response:
+    """Delete a deployment, its history and pooled evidence (models are untouched)."""
+    deployments.delete(name)
+    return Response(status_code=204)
+
+
+@router.post("/deployments/{name}/decisions", responses=_CHANGE, dependencies=[EDITOR])
+def record_decision(
+    name: str,
+    seen_revision: Annotated[int, Body(embed=True, ge=0)],
+    policy: Annotated[dict[str, Any], Body(embed=True)],
+    weights: Annotated[dict[str, float], Body(embed=True)],
+    kind: Annotated[str, Body(embed=True)],
+    evidence: Annotated[dict[str, Any], Body(embed=True)],
+    seen_id: Annotated[str | None, Body(embed=True)] = None,
+) -> dict[str, Any]:
+    """A server's decision (a canary step, an A/B conclusion), applied only if nobody
+    changed the deployment since ``seen_revision``: ``{"deployment": ...}``, null when
+    someone did."""
+    done = deployments.record_decision(
+        name, seen_revision, policy, weights, kind, evidence, seen_id
+    )
+    return {"deployment": None if done is None else _stored(done)}
+
+
+@router.get("/deployments/{name}/evidence", responses=_READ, dependencies=[VIEWER])
+def get_evidence(name: str) -> dict[str, Any]:
+    """Each route's statistics pooled in the policy's current period, as the servers keep
+    them (requests, errors, labels, rewards, model-time histogram)."""
+    found = deployments.statistics(name)
+    return {"routes": {route: stats.to_json() for route, stats in found.items()}}
 
 
 @router.get("/deployments/{name}", responses=_READ, dependencies=[VIEWER])
@@ -91,13 +186,17 @@ def promote(
     reason: Reason = None,
 ) -> dict[str, Any]:
     """Give one route all traffic (a canary's candidate by default)."""
-    return deployments.as_dict(deployments.promote(name, route, reason=_why(reason, request)))
+    return _stored(deployments.promote(name, route, reason=_why(reason, request)))
 
 
 @router.post("/deployments/{name}/rollback", responses=_CHANGE, dependencies=[EDITOR])
 def rollback(name: str, request: Request, reason: Reason = None) -> dict[str, Any]:
     """Undo the last change of policy or split."""
-    return deployments.as_dict(deployments.rollback(name, reason=_why(reason, request)))
+    return _stored(deployments.rollback(name, reason=_why(reason, request)))
+
+
+def _stored(deployment: deployments.Deployment) -> dict[str, Any]:
+    return {**deployments.as_dict(deployment), "id": deployment.id}
 
 
 def _why(reason: str | None, request: Request) -> str | None:

@@ -1,0 +1,113 @@
+"""Deployments in remote mode: with SHIPYARD_URL set, the SDK's deployment functions go
+through a real platform server (a child process over the test's store) and give what the
+local calls give: the same moves, history, statistics and errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import shipyard as sy
+from shipyard.config import reset_settings
+from shipyard.data import make_loans
+from shipyard.errors import Conflict, NotFound
+from shipyard.serving import deployments
+
+FEATURES = ["age", "income", "credit_score"]
+
+
+@pytest.fixture
+def server(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Two model versions in the test's store, a platform server over it, and this
+    process in remote mode against that server."""
+    frame = make_loans(300, seed=0)
+    X, y = frame[FEATURES], frame["default"]
+    for c in (0.1, 1.0):
+        sy.models.register("scorer", LogisticRegression(C=c, max_iter=500).fit(X, y), X=X, y=y)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env["SHIPYARD_HOME"] = str(home)
+    code = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, "the platform server did not start"
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the platform server did not answer"
+        time.sleep(0.1)
+    monkeypatch.setenv("SHIPYARD_URL", url)
+    monkeypatch.setenv("SHIPYARD_HOME", str(home.parent / "client-home"))  # no local store
+    reset_settings()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        reset_settings()
+
+
+def test_the_moves_go_through_the_server(server: str) -> None:
+    made = deployments.create(
+        "scoring", {"old": "scorer@1", "new": "scorer@2"}, policy="canary", reason="try it"
+    )
+    assert made.split == {"old": 95.0, "new": 5.0} and made.revision >= 1
+    served = httpx.get(f"{server}/api/deployments").json()["items"]
+    assert [d["name"] for d in served] == ["scoring"]  # stored by the server
+    assert [d.name for d in deployments.list_deployments()] == ["scoring"]
+    assert deployments.get("scoring") == made
+    assert deployments.revision("scoring") == (made.id, made.revision)
+    promoted = deployments.promote("scoring", reason="looks good")
+    assert promoted.split == {"old": 0.0, "new": 100.0}
+    assert deployments.rollback("scoring").split == {"old": 95.0, "new": 5.0}
+    changed = deployments.set_policy("scoring", "fixed", split={"old": 50, "new": 50})
+    assert changed.policy["kind"] == "fixed" and changed.split == {"old": 50.0, "new": 50.0}
+    pointed = deployments.set_route("scoring", "new", "scorer@1")
+    assert pointed.route("new").model == "scorer@1"
+    kinds = [e.kind for e in deployments.history("scoring")]
+    assert kinds == ["route", "policy", "rolled-back", "promoted", "created"]
+    assert [e.kind for e in deployments.history("scoring", limit=2)] == ["route", "policy"]
+    assert deployments.history("scoring")[3].reason == "looks good"
+    assert abs(deployments.history("scoring")[-1].at - made.created_at) < 1.0
+    stats = deployments.statistics("scoring")
+    assert set(stats) == {"old", "new"} and stats["old"].requests == 0
+    shown = deployments.as_dict(deployments.get("scoring"), details=True)
+    assert shown["evidence"]["new"]["requests"] == 0
+    current = deployments.get("scoring")
+    stale = deployments.record_decision(
+        "scoring", current.revision - 1, current.policy, current.split, "ab-concluded", {}
+    )
+    assert stale is None  # someone changed it since: dropped, as locally
+
+
+def test_errors_are_the_local_ones(server: str) -> None:
+    with pytest.raises(NotFound, match="nosuch"):
+        deployments.get("nosuch")
+    deployments.create("two", {"a": "scorer@1", "b": "scorer@2"})
+    with pytest.raises(Conflict):
+        deployments.create("two", {"a": "scorer@1"})
+    with pytest.raises(Conflict, match="no change left to roll back"):
+        deployments.rollback("two")
+    deployments.delete("two")
+    with pytest.raises(NotFound):
+        deployments.get("two")
