@@ -1,6 +1,6 @@
-"""Deployments in remote mode: with SHIPYARD_URL set, the SDK's deployment functions go
-through a real platform server (a child process over the test's store) and give what the
-local calls give: the same moves, history, statistics and errors."""
+"""Deployments, monitors and alerts in remote mode: with SHIPYARD_URL set, the SDK's
+functions go through a real platform server (a child process over the test's store) and
+give what the local calls give: the same moves, history, statistics, checks and errors."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import shipyard as sy
+from shipyard import monitoring
 from shipyard.config import reset_settings
 from shipyard.data import make_loans
 from shipyard.errors import Conflict, NotFound
@@ -27,12 +28,22 @@ FEATURES = ["age", "income", "credit_score"]
 
 @pytest.fixture
 def server(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Two model versions in the test's store, a platform server over it, and this
-    process in remote mode against that server."""
+    """Two model versions, a dataset with a drifted second version and a monitor of it in
+    the test's store, a platform server over it, and this process in remote mode against
+    that server."""
     frame = make_loans(300, seed=0)
     X, y = frame[FEATURES], frame["default"]
     for c in (0.1, 1.0):
         sy.models.register("scorer", LogisticRegression(C=c, max_iter=500).fit(X, y), X=X, y=y)
+    sy.datasets.register("applications", make_loans(1000, seed=0))
+    monitoring.create_monitor(
+        "drift", dataset="applications", reference="applications@1", detectors=["data_drift"],
+        drift_share=0.1,
+    )  # fmt: skip
+    moved = make_loans(1000, seed=1)
+    moved["income"] = moved["income"] * 1.8
+    moved["credit_score"] = moved["credit_score"] - 80
+    sy.datasets.register("applications", moved)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -111,3 +122,28 @@ def test_errors_are_the_local_ones(server: str) -> None:
     deployments.delete("two")
     with pytest.raises(NotFound):
         deployments.get("two")
+
+
+def test_monitors_checks_and_alerts_go_through_the_server(server: str) -> None:
+    assert [m.name for m in monitoring.list_monitors()] == ["drift"]
+    monitor = monitoring.get_monitor("drift")
+    assert monitor.target == "applications" and monitor.detectors == ("data_drift",)
+    ran = monitoring.check("drift")  # on the server, where the dataset is
+    assert ran.status == "alert" and ran.detectors["data_drift"]["flagged"] is True
+    assert monitoring.get_monitor("drift").last_check_at == pytest.approx(ran.at, abs=1e-3)
+    assert [c.id for c in monitoring.checks("drift")] == [ran.id]
+    income = monitoring.series("drift", feature="income")
+    assert len(income) >= 1 and bool(income["flagged"].any())
+    assert list(income.columns) == ["at", "check_id", "detector", "feature", "metric", "value",
+                                    "threshold", "flagged"]  # fmt: skip
+    (alert,) = monitoring.list_alerts(status="open")
+    assert alert.monitor == "drift" and alert.opened_at == pytest.approx(ran.at, abs=5)
+    assert monitoring.get_alert(alert.id) == alert
+    acked = monitoring.acknowledge(alert.id)
+    assert acked.status == "acknowledged" and acked.acknowledged_by
+    with pytest.raises(Conflict):
+        monitoring.acknowledge(alert.id)  # no longer open
+    assert monitoring.resolve(alert.id).status == "resolved"
+    assert monitoring.list_alerts(status="active") == []
+    with pytest.raises(NotFound):
+        monitoring.get_monitor("nope")
