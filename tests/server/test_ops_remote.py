@@ -20,8 +20,11 @@ import shipyard as sy
 from shipyard import monitoring
 from shipyard.config import reset_settings
 from shipyard.data import make_loans
-from shipyard.errors import Conflict, NotFound
+from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.serving import deployments
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "pipelines"))
+import core_flows as flows
 
 FEATURES = ["age", "income", "credit_score"]
 
@@ -44,11 +47,14 @@ def server(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     moved["income"] = moved["income"] * 1.8
     moved["credit_score"] = moved["credit_score"] - 80
     sy.datasets.register("applications", moved)
+    flows.fan(n=3, width=2)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
     env["SHIPYARD_HOME"] = str(home)
+    flows_folder = str(Path(__file__).parents[1] / "pipelines")  # the server imports core_flows
+    env["PYTHONPATH"] = os.pathsep.join([flows_folder, env.get("PYTHONPATH", "")])
     code = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
     process = subprocess.Popen(
         [sys.executable, "-c", code, str(port)],
@@ -147,3 +153,26 @@ def test_monitors_checks_and_alerts_go_through_the_server(server: str) -> None:
     assert monitoring.list_alerts(status="active") == []
     with pytest.raises(NotFound):
         monitoring.get_monitor("nope")
+    with pytest.raises(InvalidInput, match="local store only: unset SHIPYARD_URL"):
+        monitoring.set_monitor_enabled("drift", False)
+
+
+def test_pipelines_runs_and_queueing_go_through_the_server(server: str) -> None:
+    listed = sy.pipelines.list_pipelines()
+    assert [p["name"] for p in listed] == ["fan"] and listed[0]["last_run_status"] == "succeeded"
+    assert isinstance(listed[0]["last_run_at"], float)
+    assert sy.pipelines.get_pipeline("fan").ref == "fan@1"
+    (done,) = sy.pipelines.list_runs("fan")
+    run = sy.pipelines.get_run(done.id)
+    assert run.status == "succeeded" and run.created_at == done.created_at
+    assert [s.name for s in run.steps] == ["numbers", "power", "power-2", "add_up"]
+    assert run.step("numbers").logs == "making 3 numbers\n"
+    queued = sy.pipelines.enqueue("fan", {"n": 2})
+    assert queued.status == "queued" and queued.params["n"] == 2
+    assert sy.pipelines.cancel(queued.id).status == "cancelled"
+    assert [r.status for r in sy.pipelines.list_runs("fan")] == ["cancelled", "succeeded"]
+    assert sy.pipelines.list_schedules("fan") == []
+    with pytest.raises(InvalidInput, match="local store only: unset SHIPYARD_URL"):
+        sy.pipelines.schedule("fan", "0 3 * * *")  # not over HTTP yet: refused, not local
+    with pytest.raises(NotFound):
+        sy.pipelines.get_run("0" * 32)

@@ -25,7 +25,7 @@ from shipyard.config import current_user
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.monitoring._alert_store import AlertStore, SqlAlertStore
 from shipyard.monitoring._channels import send
-from shipyard.monitoring._http import alert_of, client, remote_alerts
+from shipyard.monitoring._http import alert_of, client, refuse_remote, remote_alerts
 from shipyard.monitoring._monitors import get
 from shipyard.monitoring._values import ACTIVE, STATUSES, Alert, Finding, Monitor, Notice
 from shipyard.store import default_database
@@ -49,6 +49,7 @@ _default: SqlAlertStore | None = None
 
 def alert_store() -> SqlAlertStore:
     """The alert store of the default metadata database (built once per database)."""
+    refuse_remote("this alerts function")
     global _default
     database = default_database()
     if _default is None or _default.database is not database:

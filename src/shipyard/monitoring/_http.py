@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shipyard._time import epoch
+from shipyard.errors import InvalidInput
 from shipyard.monitoring._values import Alert, Check, Monitor
 from shipyard.store import RemoteClient
 
@@ -20,6 +21,7 @@ __all__ = [
     "client",
     "monitor_of",
     "monitor_path",
+    "refuse_remote",
     "remote_alerts",
     "remote_checks",
     "remote_series",
@@ -38,6 +40,17 @@ def client() -> RemoteClient | None:
     from shipyard.store import remote_client
 
     return remote_client()
+
+
+def refuse_remote(what: str) -> None:
+    """InvalidInput in remote mode for what only works on a local store."""
+    from shipyard.config import get_settings
+
+    if get_settings().remote:
+        raise InvalidInput(
+            f"{what} works on a local store only: unset SHIPYARD_URL (or run it on the "
+            "server's host)."
+        )
 
 
 def monitor_path(name: str, *rest: str) -> str:

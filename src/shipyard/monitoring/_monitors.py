@@ -21,7 +21,7 @@ from shipyard.errors import InvalidInput
 from shipyard.monitoring._channels import parse_channel
 from shipyard.monitoring._detector import METRICS, TARGETS
 from shipyard.monitoring._detectors import DETECTOR_TABLE
-from shipyard.monitoring._http import client, monitor_of, monitor_path
+from shipyard.monitoring._http import client, monitor_of, monitor_path, refuse_remote
 from shipyard.monitoring._monitor_store import SqlMonitorStore
 from shipyard.monitoring._values import UNITS, Monitor, format_duration
 from shipyard.store import default_database
@@ -55,6 +55,7 @@ _default: SqlMonitorStore | None = None
 def monitor_store() -> SqlMonitorStore:
     """The monitor store of the default metadata database (built once per database): the
     edge where the public functions below and ``check`` find their store."""
+    refuse_remote("creating, pausing or deleting monitors")
     global _default
     database = default_database()
     if _default is None or _default.database is not database:
