@@ -160,3 +160,24 @@ def test_progress_shows_the_canary_steps_and_each_routes_share(api: httpx.Client
     deployments.create("arms", {"a": "scorer@1", "b": "scorer@2"}, policy="bandit")
     arms = api.get("/api/deployments/arms/progress").json()
     assert arms["canary"] is None and [r["route"] for r in arms["routes"]] == ["a", "b"]
+
+
+def test_a_decision_sent_over_http_is_checked_before_it_is_stored(api: httpx.Client) -> None:
+    deployments.create("checked", {"a": "scorer@1", "b": "scorer@2"})
+    current = deployments.get("checked")
+    base = {"seen_revision": current.revision, "policy": current.policy, "kind": "ab-concluded"}
+    for body, words in (
+        ({**base, "policy": {"kind": "nope"}, "weights": {"a": 50, "b": 50}}, "policy"),
+        ({**base, "weights": {"zzz": 100}}, "a share for each route"),
+        ({**base, "weights": {"a": 150, "b": -50}}, "from 0 to 100"),
+        ({**base, "weights": {"a": 10, "b": 10}}, "add up to 100"),
+    ):
+        refused = api.post("/api/deployments/checked/decisions", json={**body, "evidence": {}})
+        assert refused.status_code == 422 and words in refused.json()["error"], refused.text
+    assert deployments.get("checked") == current  # nothing stored
+    done = api.post(
+        "/api/deployments/checked/decisions",
+        json={**base, "weights": {"a": 0, "b": 100}, "evidence": {"why": "b won"}},
+    ).json()["deployment"]
+    assert {r["route"]: r["weight"] for r in done["routes"]} == {"a": 0.0, "b": 100.0}
+    assert api.get("/api/deployments/checked").json()["decision"]["why"] == "b won"

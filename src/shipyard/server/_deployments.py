@@ -4,17 +4,20 @@ make (promote, roll back)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 
+from shipyard.errors import InvalidInput
 from shipyard.server._access import EDITOR, VIEWER, caller_of
 from shipyard.server._paging import PageSize, PageToken, page, page_of
 from shipyard.server._traffic import progress, traffic
 from shipyard.serving import deployments
 from shipyard.serving._openapi import CHANGES, KEYED, errors
+from shipyard.serving.policies import policy_of
 
 __all__ = ["router"]
 
@@ -123,6 +126,7 @@ def record_decision(
     """A server's decision (a canary step, an A/B conclusion), applied only if nobody
     changed the deployment since ``seen_revision``: ``{"deployment": ...}``, null when
     someone did."""
+    _check_decision(deployments.get(name), policy, weights, kind)
     done = deployments.record_decision(
         name, seen_revision, policy, weights, kind, evidence, seen_id
     )
@@ -193,6 +197,29 @@ def promote(
 def rollback(name: str, request: Request, reason: Reason = None) -> dict[str, Any]:
     """Undo the last change of policy or split."""
     return _stored(deployments.rollback(name, reason=_why(reason, request)))
+
+
+def _check_decision(
+    current: deployments.Deployment,
+    policy: dict[str, Any],
+    weights: dict[str, float],
+    kind: str,
+) -> None:
+    """A decision from over the wire is checked before it is stored: a known policy, a
+    share (0 to 100, adding up to 100) for each of the deployment's routes and no other."""
+    policy_of(policy)  # InvalidInput for an unknown kind
+    routes = sorted(r.name for r in current.routes)
+    if sorted(weights) != routes:
+        raise InvalidInput(
+            f"weights: expected a share for each route ({', '.join(routes)}); "
+            f"got {', '.join(sorted(weights)) or 'none'}."
+        )
+    if any(not math.isfinite(v) or not 0 <= v <= 100 for v in weights.values()):
+        raise InvalidInput("weights: each share must be a percentage from 0 to 100.")
+    if abs(sum(weights.values()) - 100.0) > 0.01:
+        raise InvalidInput(f"weights: the shares must add up to 100; got {sum(weights.values())}.")
+    if not kind.strip():
+        raise InvalidInput("kind: name the decision (e.g. canary-step).")
 
 
 def _stored(deployment: deployments.Deployment) -> dict[str, Any]:
