@@ -83,12 +83,14 @@ def test_an_alert_is_acknowledged_by_a_click(tab: Any, shot: Shot) -> None:
     open_page(tab, "/alerts")
     assert points(tab, "timeline-chart") > 0
     shot(tab, "ops-alerts")
-    row = tab.locator("#alert-5")  # the dataset monitor's: the deployment's stay open
+    # the dataset monitor's alert: the deployment's stay open for the other pages' tests
+    row = tab.locator("#alerts tbody tr").filter(has_text="loans-data").first
+    row_id = row.get_attribute("id")
     assert row.locator(".badge").inner_text() == "open"
     with tab.expect_navigation():  # the page reloads once the API answered
         row.get_by_role("button", name="Acknowledge").click()
     tab.wait_for_load_state("networkidle")
-    row = tab.locator("#alert-5")
+    row = tab.locator(f"#{row_id}")
     assert row.locator(".badge").inner_text() == "acknowledged"
     assert row.get_by_role("button", name="Acknowledge").count() == 0
     assert row.get_by_role("button", name="Resolve").is_visible()
