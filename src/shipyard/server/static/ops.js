@@ -141,19 +141,31 @@ const ops = (() => {
     const now = new Date();
     const colour = { open: "#cf222e", acknowledged: "#d4820f", resolved: "#1a7f37" };
     const rows = items.map((a) => `#${a.id} ${a.monitor}: ${a.detector}`);
-    const traces = ["open", "acknowledged", "resolved"].map((status) => {
-      const mine = items.filter((a) => a.status === status);
-      return {
-        type: "bar", orientation: "h", name: status, marker: { color: colour[status] },
-        y: mine.map((a) => `#${a.id} ${a.monitor}: ${a.detector}`),
-        base: mine.map((a) => new Date(a.opened_at)),
-        x: mine.map((a) => Math.max((a.resolved_at ? new Date(a.resolved_at) : now) - new Date(a.opened_at), 60000)),
-        hovertext: mine.map((a) => a.title), hoverinfo: "text",
-      };
-    }).filter((t) => t.y.length);
+    // each alert's life as segments: open until acknowledged (or resolved, or now), then
+    // acknowledged until resolved (or now); a resolved alert ends in a mark
+    const segments = { open: [], acknowledged: [] };
+    items.forEach((a) => {
+      const row = `#${a.id} ${a.monitor}: ${a.detector}`;
+      const opened = new Date(a.opened_at);
+      const acked = a.acknowledged_at ? new Date(a.acknowledged_at) : null;
+      const end = a.resolved_at ? new Date(a.resolved_at) : now;
+      segments.open.push({ row, from: opened, to: acked || end, a });
+      if (acked) segments.acknowledged.push({ row, from: acked, to: end, a });
+    });
+    const traces = Object.entries(segments).filter(([, list]) => list.length).map(([status, list]) => ({
+      type: "bar", orientation: "h", name: status, marker: { color: colour[status] },
+      y: list.map((s) => s.row), base: list.map((s) => s.from),
+      x: list.map((s) => Math.max(s.to - s.from, 1000)),
+      hovertext: list.map((s) => `${s.a.title} (${status})`), hoverinfo: "text",
+    }));
+    const resolved = items.filter((a) => a.resolved_at);
+    if (resolved.length) {
+      traces.push({ type: "scatter", mode: "markers", name: "resolved", marker: { color: colour.resolved, size: 12, symbol: "diamond" },
+        y: resolved.map((a) => `#${a.id} ${a.monitor}: ${a.detector}`), x: resolved.map((a) => new Date(a.resolved_at)) });
+    }
     shipyard.chart("timeline-chart", traces, {
-      barmode: "overlay", height: Math.max(220, 60 + 28 * rows.length),
-      xaxis: { type: "date" }, yaxis: { automargin: true, categoryorder: "array", categoryarray: rows.slice().reverse() },
+      barmode: "overlay", height: Math.max(220, 80 + 28 * rows.length),
+      xaxis: { type: "date", hoverformat: "%Y-%m-%d %H:%M:%S UTC" }, legend: { orientation: "h", y: -0.3 }, yaxis: { automargin: true, categoryorder: "array", categoryarray: rows.slice().reverse() },
       margin: { l: 20, r: 20, t: 20, b: 40 },
     });
     moves();
