@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 import shipyard as sy
-from shipyard import monitoring, server, serving
+from shipyard import monitoring, serving
 from shipyard.data import make_loans
 from shipyard.server import create_app
 
@@ -44,17 +43,18 @@ def test_a_check_run_over_the_api_and_its_alert_acknowledged_and_resolved(
 ) -> None:
     watched_dataset()
     assert api.get("/api/health").json()["status"] == "ok"
-    assert [m["name"] for m in api.get("/api/monitors").json()] == ["applications-drift"]
+    listed = api.get("/api/monitors").json()["items"]
+    assert [m["name"] for m in listed] == ["applications-drift"]
     shown = api.get("/api/monitors/applications-drift").json()
     assert shown["target_kind"] == "dataset" and shown["window_text"] == "newest version"
     ran = api.post("/api/monitors/applications-drift/run")
     assert ran.status_code == 200 and ran.json()["status"] == "alert"
-    alerts = api.get("/api/alerts", params={"status": "open"}).json()
+    alerts = api.get("/api/alerts", params={"status": "open"}).json()["items"]
     assert [a["detector"] for a in alerts] == ["data_drift"]
     alert_id = alerts[0]["id"]
     assert "income" in api.get(f"/api/alerts/{alert_id}").json()["evidence"]["features"]
-    acked = api.post(f"/api/alerts/{alert_id}/ack", json={"by": "dana"}).json()
-    assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "dana"
+    acked = api.post(f"/api/alerts/{alert_id}/ack", json={}).json()
+    assert acked["status"] == "acknowledged" and acked["acknowledged_by"]  # the local user
     sdk = monitoring.get_alert(alert_id)
     for field in ("opened_at", "updated_at", "acknowledged_at"):
         assert_iso(acked[field], getattr(sdk, field))
@@ -68,8 +68,8 @@ def test_the_verbs_are_the_sdks_and_the_first_spellings_still_work(api: httpx.Cl
     watched_dataset()
     checked = api.post("/api/monitors/applications-drift/check")
     assert checked.status_code == 200 and checked.json()["status"] == "alert"
-    alert_id = api.get("/api/alerts", params={"status": "open"}).json()[0]["id"]
-    acknowledged = api.post(f"/api/alerts/{alert_id}/acknowledge", json={"by": "dana"})
+    alert_id = api.get("/api/alerts", params={"status": "open"}).json()["items"][0]["id"]
+    acknowledged = api.post(f"/api/alerts/{alert_id}/acknowledge", json={})
     assert acknowledged.json()["status"] == "acknowledged"
     paths = api.get("/openapi.json").json()["paths"]
     assert "/api/monitors/{name}/check" in paths and "/api/monitors/{name}/run" not in paths
@@ -92,9 +92,10 @@ def test_the_report_and_series_are_the_sdk_data_as_json(api: httpx.Client) -> No
     income = api.get(
         "/api/monitors/applications-drift/series",
         params={"feature": "income", "metric": "wasserstein_norm"},
-    ).json()
+    ).json()["items"]
     assert len(income) == 1 and income[0]["flagged"] is True and income[0]["value"] > 0.1
-    checks = api.get("/api/monitors/applications-drift/checks", params={"limit": 1}).json()
+    checks = api.get("/api/monitors/applications-drift/checks", params={"page_size": 1}).json()
+    checks = checks["items"]
     assert checks[0]["status"] == "alert"
     assert_iso(checks[0]["at"], expected["checks"][0]["at"])
     assert_iso(income[0]["at"], expected["checks"][0]["at"])
@@ -117,8 +118,8 @@ def test_bad_requests_name_what_is_wrong(api: httpx.Client) -> None:
     watched_dataset()
     missing = api.get("/api/monitors/nope")
     assert missing.status_code == 404 and "nope" in missing.json()["error"]
-    bad = api.get("/api/monitors/applications-drift/checks", params={"limit": 0})
-    assert bad.status_code == 422 and "limit" in bad.json()["error"]
+    bad = api.get("/api/monitors/applications-drift/checks", params={"page_size": 0})
+    assert bad.status_code == 422 and "page_size" in bad.json()["error"]
     wrong = api.get("/api/alerts", params={"status": "sleeping"})
     assert wrong.status_code == 422 and "status must be one of" in wrong.json()["error"]
     assert api.get("/api/alerts/abc").status_code == 422
@@ -129,41 +130,43 @@ def test_bad_requests_name_what_is_wrong(api: httpx.Client) -> None:
         assert answer.status_code == status and "error" in answer.json()  # one error shape
     monitoring.check("applications-drift")
     alert_id = monitoring.list_alerts()[0].id
-    form = api.post(f"/api/alerts/{alert_id}/ack", data={"by": "dana"})  # not JSON: refused
+    form = api.post(f"/api/alerts/{alert_id}/ack", data={"x": "y"})  # not JSON: refused
     assert form.status_code == 415 and "Content-Type: application/json" in form.json()["error"]
-    broken = api.post(
-        f"/api/alerts/{alert_id}/ack", content=b'{"by": "dana"',
-        headers={"content-type": "application/json"},
-    )  # fmt: skip
-    assert broken.status_code == 422 and "not valid JSON" in broken.json()["error"]
     assert monitoring.get_alert(alert_id).status == "open"  # nothing changed
 
 
-def test_with_auth_reads_need_a_token_and_changes_the_editor_role(home: Any) -> None:
+def test_drift_per_feature_over_time_and_one_checks_distributions(api: httpx.Client) -> None:
     watched_dataset()
+    first = monitoring.check("applications-drift")
     monitoring.check("applications-drift")
-    alert_id = monitoring.list_alerts()[0].id
-    for name, role in (("reader", "viewer"), ("ops", "editor")):
-        server.create_user(name, role)
-    reader, ops = server.create_token("reader"), server.create_token("ops")
-    with serving.background(create_app(auth=True)) as url, httpx.Client(base_url=url) as api:
-        assert api.get("/api/health").status_code == 200  # health stays open
-        refused = api.get("/api/monitors")
-        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
-        assert api.get("/openapi.json").status_code == 401
-        as_reader = {"authorization": f"Bearer {reader}"}
-        assert api.get("/api/monitors", headers=as_reader).status_code == 200
-        forbidden = api.post(f"/api/alerts/{alert_id}/ack", headers=as_reader)
-        assert forbidden.status_code == 403 and "editor" in forbidden.json()["error"]
-        as_ops = {"authorization": f"Bearer {ops}"}
-        acked = api.post(f"/api/alerts/{alert_id}/ack", headers=as_ops)
-        assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "user:ops"
-        server.revoke_token(ops)  # refused within a second
-        deadline = time.monotonic() + 10
-        while api.get("/api/monitors", headers=as_ops).status_code != 401:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        fresh = {"authorization": f"Bearer {server.create_token('ops')}"}  # works at once
-        assert api.post(f"/api/alerts/{alert_id}/resolve", headers=fresh).is_success
-        forged = {"authorization": "Bearer syt_00000000_" + "x" * 43}
-        assert api.get("/api/monitors", headers=forged).status_code == 401
+    drift = api.get("/api/monitors/applications-drift/drift").json()["series"]
+    income = next(s for s in drift if s["feature"] == "income" and s["detector"] == "data_drift")
+    assert len(income["times"]) == len(income["value"]) == 2 and income["flagged"] == [True] * 2
+    assert income["times"][0].endswith("+00:00")
+    one = api.get(f"/api/monitors/applications-drift/checks/{first.id}").json()
+    assert one["id"] == first.id and one["status"] == "alert"
+    chart = one["charts"]["data_drift"]["income"]
+    assert len(chart["bins"]) == len(chart["reference"]) == len(chart["current"]) > 1
+    missing = api.get("/api/monitors/applications-drift/checks/999")
+    assert missing.status_code == 404 and "no check 999" in missing.json()["error"]
+
+
+def test_alerts_are_paged_newest_first(api: httpx.Client) -> None:
+    watched_dataset()
+    monitoring.create_monitor(
+        "second", dataset="applications", reference="applications@1", detectors=["data_drift"],
+        drift_share=0.1,
+    )  # fmt: skip
+    monitoring.check("applications-drift")
+    monitoring.check("second")
+    first = api.get("/api/alerts", params={"page_size": 1}).json()
+    assert [a["monitor"] for a in first["items"]] == ["second"]
+    rest = api.get(
+        "/api/alerts", params={"page_size": 1, "page_token": first["next_page_token"]}
+    ).json()
+    assert [a["monitor"] for a in rest["items"]] == ["applications-drift"]
+    assert rest["next_page_token"] is None
+    other = api.get(
+        "/api/alerts", params={"status": "open", "page_token": first["next_page_token"]}
+    )
+    assert other.status_code == 422 and "another query" in other.json()["error"]

@@ -25,6 +25,7 @@ from shipyard.config import current_user
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.monitoring._alert_store import AlertStore, SqlAlertStore
 from shipyard.monitoring._channels import send
+from shipyard.monitoring._http import alert_of, client, refuse_remote, remote_alerts
 from shipyard.monitoring._monitors import get
 from shipyard.monitoring._values import ACTIVE, STATUSES, Alert, Finding, Monitor, Notice
 from shipyard.store import default_database
@@ -48,6 +49,7 @@ _default: SqlAlertStore | None = None
 
 def alert_store() -> SqlAlertStore:
     """The alert store of the default metadata database (built once per database)."""
+    refuse_remote("this alerts function")
     global _default
     database = default_database()
     if _default is None or _default.database is not database:
@@ -80,28 +82,41 @@ def list_alerts(
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, active; got {status!r}.")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"limit must be a positive number of alerts; got {limit!r}.")
+    remote = client()
+    if remote is not None:
+        return remote_alerts(remote, monitor, status, limit)
     statuses = ACTIVE if status == "active" else None if status is None else (status,)
     return alert_store().find(monitor, statuses, limit)
 
 
 def get_alert(alert_id: int) -> Alert:
     _check_id(alert_id)
+    remote = client()
+    if remote is not None:
+        return alert_of(remote.get(f"/api/alerts/{alert_id}"))
     return alert_store().get(alert_id)
 
 
 def acknowledge(alert_id: int, by: str | None = None) -> Alert:
-    """Someone is on it: no more notices until it resolves."""
-    who = _who(by)
+    """Someone is on it: no more notices until it resolves. In remote mode the server
+    records its caller (``by`` is not sent: nobody acts in another's name)."""
     _check_id(alert_id)
+    remote = client()
+    if remote is not None:
+        return alert_of(remote.post(f"/api/alerts/{alert_id}/acknowledge"))
+    who = _who(by)
     alert_store().acknowledge(alert_id, who, time.time())
     return get_alert(alert_id)
 
 
 def resolve(alert_id: int, by: str | None = None) -> Alert:
     """Close an alert by hand (its channels are told; a check that flags the detector
-    again opens a new one)."""
-    who = _who(by)
+    again opens a new one). In remote mode the server records its caller."""
     _check_id(alert_id)
+    remote = client()
+    if remote is not None:
+        return alert_of(remote.post(f"/api/alerts/{alert_id}/resolve"))
+    who = _who(by)
     monitor_name = alert_store().resolve(alert_id, who, time.time())
     notify(get(monitor_name), [Notice(alert_id, "resolved")])
     return get_alert(alert_id)

@@ -19,6 +19,13 @@ from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.monitoring._alerts import notify
 from shipyard.monitoring._channels import finite
 from shipyard.monitoring._detectors import DETECTOR_TABLE, Outcome, finite_number
+from shipyard.monitoring._http import (
+    check_of,
+    client,
+    monitor_path,
+    remote_checks,
+    remote_series,
+)
 from shipyard.monitoring._monitor_store import RESULT_COLUMNS, CheckRecord, MonitorStore, Result
 from shipyard.monitoring._monitors import get, list_monitors, monitor_store
 from shipyard.monitoring._values import Check, Monitor
@@ -40,6 +47,9 @@ def check(name: str, *, now: float | None = None, log_dir: str | Path | None = N
     Raises:
         NotFound: no such monitor (or it was deleted while the check ran).
     """
+    remote = client()
+    if remote is not None:  # the server reads the windows, stores and alerts
+        return check_of(remote.post(monitor_path(name, "check")))
     monitor = get(name)
     started = time.perf_counter()
     now = time.time() if now is None else now
@@ -93,6 +103,9 @@ def checks(name: str, limit: int = 50) -> list[Check]:
     """A monitor's checks, newest first."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"limit must be a positive number of checks; got {limit!r}.")
+    remote = client()
+    if remote is not None:
+        return remote_checks(remote, name, limit)
     monitor = get(name)
     return monitor_store().checks(monitor, limit)
 
@@ -116,8 +129,13 @@ def series(
         raise InvalidInput(
             f"from_check must be a check id (a positive integer); got {from_check!r}."
         )
-    store = monitor_store()
-    rows = store.results(store.get(name), feature, metric, from_check)
+    remote = client()
+    if remote is not None:
+        records = remote_series(remote, name, feature, metric, from_check)
+        rows: Any = [[r[c] for c in RESULT_COLUMNS] for r in records]
+    else:
+        store = monitor_store()
+        rows = store.results(store.get(name), feature, metric, from_check)
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     types = {"at": "float64", "check_id": "int64", "value": "float64", "threshold": "float64"}
     for column in ("detector", "feature", "metric"):

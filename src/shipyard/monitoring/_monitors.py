@@ -21,6 +21,7 @@ from shipyard.errors import InvalidInput
 from shipyard.monitoring._channels import parse_channel
 from shipyard.monitoring._detector import METRICS, TARGETS
 from shipyard.monitoring._detectors import DETECTOR_TABLE
+from shipyard.monitoring._http import client, monitor_of, monitor_path, refuse_remote
 from shipyard.monitoring._monitor_store import SqlMonitorStore
 from shipyard.monitoring._values import UNITS, Monitor, format_duration
 from shipyard.store import default_database
@@ -54,6 +55,7 @@ _default: SqlMonitorStore | None = None
 def monitor_store() -> SqlMonitorStore:
     """The monitor store of the default metadata database (built once per database): the
     edge where the public functions below and ``check`` find their store."""
+    refuse_remote("creating, pausing or deleting monitors")
     global _default
     database = default_database()
     if _default is None or _default.database is not database:
@@ -306,10 +308,16 @@ def _check_columns(kind: str, target: str, named: Sequence[str], metric: str | N
 
 
 def get(name: str) -> Monitor:
+    remote = client()
+    if remote is not None:
+        return monitor_of(remote.get(monitor_path(name)))
     return monitor_store().get(name)
 
 
 def list_monitors() -> list[Monitor]:
+    remote = client()
+    if remote is not None:
+        return [monitor_of(m) for m in remote.pages("/api/monitors")]
     return monitor_store().monitors()
 
 

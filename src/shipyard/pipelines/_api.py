@@ -25,6 +25,7 @@ from shipyard.config import get_settings
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.pipelines._executors import make_executor
 from shipyard.pipelines._graph import Graph, build, building, check_name, code_hash
+from shipyard.pipelines._http import refuse_remote, remote_pipelines
 from shipyard.pipelines._params import json_params, load_params, store_params
 from shipyard.pipelines._records import RUN_STATUSES, PipelineRun, PipelineVersion
 from shipyard.pipelines._runner import Coordinator, Reuse, Watch, owner
@@ -55,7 +56,8 @@ LOST_AFTER = 30.0
 
 
 def store() -> PipelineStore:
-    """The pipeline store on the default database."""
+    """The pipeline store on the default database (refused in remote mode: see ``_http``)."""
+    refuse_remote("this pipelines function")
     return PipelineStore(default_database())
 
 
@@ -332,6 +334,8 @@ def enqueue(
 ) -> PipelineRun:
     """Queue a run of a registered pipeline for ``shipyard scheduler`` to run (on
     ``executor``, default the one the pipeline declares)."""
+    if (remote := remote_pipelines()) is not None:
+        return remote.enqueue(name, params)  # the server's scheduler runs it
     version = store().version(name)
     given = json_params({**version.params, **dict(params or {})})
     target = load_pipeline(version)
@@ -442,6 +446,8 @@ def lost(run: PipelineRun) -> bool:
 def cancel(run_id: str) -> PipelineRun:
     """Cancel a queued run now, or ask a running one to stop (its running steps are killed);
     a running run whose coordinator is gone (:func:`lost`) is cancelled now."""
+    if (remote := remote_pipelines()) is not None:
+        return remote.cancel(run_id)
     pipelines = store()
     run_id = pipelines.full_id(run_id)
     if lost(pipelines.run(run_id)):
@@ -452,6 +458,8 @@ def cancel(run_id: str) -> PipelineRun:
 
 def get_run(run_id: str) -> PipelineRun:
     """A run with its steps (``run_id``: the id or a unique prefix of six characters or more)."""
+    if (remote := remote_pipelines()) is not None:
+        return remote.get_run(run_id)
     pipelines = store()
     return pipelines.run(pipelines.full_id(run_id))
 
@@ -464,16 +472,22 @@ def list_runs(
         raise InvalidInput(f"limit must be 1 to 10000; got {limit!r}.")
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}.")
+    if (remote := remote_pipelines()) is not None:
+        return remote.list_runs(pipeline, status, limit)
     return store().runs(pipeline, status, limit)
 
 
 def list_pipelines() -> list[dict[str, Any]]:
     """Every registered pipeline with its version count and last run."""
+    if (remote := remote_pipelines()) is not None:
+        return remote.list_pipelines()
     return store().pipelines()
 
 
 def get_pipeline(ref: str) -> PipelineVersion:
     """A registered version: ``name`` (the latest), ``name@3`` or ``name@alias``."""
+    if (remote := remote_pipelines()) is not None:
+        return remote.get_pipeline(ref)
     return store().version(ref)
 
 

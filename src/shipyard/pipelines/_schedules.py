@@ -18,6 +18,7 @@ from shipyard._refs import check_name
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.pipelines._api import load_pipeline, store
 from shipyard.pipelines._cron import check_cron, check_zone, wall
+from shipyard.pipelines._http import refuse_remote, remote_pipelines
 from shipyard.pipelines._params import json_params
 from shipyard.pipelines._schedule_store import Schedule, ScheduleStore, check_id, new_id
 from shipyard.pipelines._triggers import parse_on
@@ -38,6 +39,7 @@ __all__ = [
 
 def schedule_store() -> ScheduleStore:
     """The schedule store on the default database."""
+    refuse_remote("schedules and triggers (but list_schedules)")
     return ScheduleStore(default_database())
 
 
@@ -156,7 +158,12 @@ def monitor_schedule(monitor_id: str, monitor: str, pipeline: str, created_at: f
 
 
 def list_schedules(pipeline: str | None = None) -> list[Schedule]:
-    """Every schedule and trigger, oldest first (``pipeline`` filters)."""
+    """Every schedule and trigger, oldest first (``pipeline`` filters; in remote mode it
+    is required)."""
+    if (remote := remote_pipelines()) is not None:
+        if pipeline is None:
+            raise InvalidInput("pipeline: name one in remote mode (SHIPYARD_URL).")
+        return remote.list_schedules(pipeline)
     return schedule_store().schedules(pipeline)
 
 

@@ -96,7 +96,18 @@ def create_app(
         app.include_router(module.router, prefix="/api", dependencies=[Depends(_json)])
     app.include_router(_artifacts.router, prefix="/api")  # no _json: bodies are raw chunks
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
-    for pages in (_signin.pages, ui_home, ui_runs, ui_datasets, ui_models):  # /login, /...
+    from shipyard.server import _ui_deployments, _ui_monitors, _ui_pipelines
+
+    for pages in (
+        _signin.pages,
+        ui_home,
+        ui_runs,
+        ui_datasets,
+        ui_models,
+        _ui_deployments.router,
+        _ui_monitors.router,
+        _ui_pipelines.router,
+    ):
         app.include_router(pages)
 
     @app.get("/api/health", tags=["health"], dependencies=[PUBLIC], responses=errors(*ANY_ROUTE))

@@ -116,8 +116,22 @@ def last_decision(name: str, *, look_back: int = 200) -> dict[str, Any] | None:
 
 
 def default_store() -> DeploymentStore:
-    """The deployments of the default metadata store (``SHIPYARD_DB_URL``)."""
-    return SQLDeploymentStore(default_database())
+    """The deployments of the default metadata store (``SHIPYARD_DB_URL``), or of the
+    platform server in remote mode (``SHIPYARD_URL``)."""
+    remote = _remote()
+    return remote if remote is not None else SQLDeploymentStore(default_database())
+
+
+def _remote() -> Any:
+    """The platform server's deployments in remote mode, else None."""
+    from shipyard.config import get_settings
+
+    if not get_settings().remote:
+        return None
+    from shipyard.serving._deployments_http import HttpDeploymentStore
+    from shipyard.store import remote_client
+
+    return HttpDeploymentStore(remote_client())
 
 
 def create(
@@ -196,8 +210,13 @@ def record_decision(
 def statistics(name: str) -> dict[str, RouteStats]:
     """Each route's statistics in the deployment's current evidence period (a canary's
     step), pooled by every worker and replica serving it: in Redis when
-    ``SHIPYARD_REDIS_URL`` is set, else in the metadata store. Up to one sync interval
-    (``SHIPYARD_EVIDENCE_SYNC``) behind the servers. NotFound for an unknown name."""
+    ``SHIPYARD_REDIS_URL`` is set, else in the metadata store (in remote mode: the
+    platform server's). Up to one sync interval (``SHIPYARD_EVIDENCE_SYNC``) behind the
+    servers. NotFound for an unknown name."""
+    remote = _remote()
+    if remote is not None:
+        found: dict[str, RouteStats] = remote.statistics(name)
+        return found
     deployment = default_store().get(name)
     policy = deployment.policy
     evidence = open_evidence(default_database())
@@ -214,6 +233,9 @@ def delete(name: str) -> None:
     """Delete a deployment, its history and the evidence its servers pooled (models are
     untouched)."""
     store = default_store()
+    if _remote() is not None:  # the server forgets the evidence too
+        store.delete(name)
+        return
     deployment_id = store.revision(name)[0]
     store.delete(name)
     evidence = open_evidence(default_database())
