@@ -295,15 +295,12 @@ def _coordinate(
     reuse: Mapping[str, Reuse] | None,
     watch: Watch | None,
 ) -> PipelineRun:
+    pipelines = store()  # refused in remote mode: steps read and write a local store
     artifacts = default_artifacts()
-    if not isinstance(artifacts, ArtifactStore):  # remote mode: steps read a local store
-        raise InvalidInput(
-            "SHIPYARD_URL: pipelines run their steps on a local store; trigger the run on "
-            "the server (POST /api/pipelines/{name}/runs) or unset SHIPYARD_URL."
-        )
+    assert isinstance(artifacts, ArtifactStore)  # local, as store() checked
     cache_dir = str(get_settings().home / "cache")
     Coordinator(
-        store(),
+        pipelines,
         graph,
         run_id,
         runner,
