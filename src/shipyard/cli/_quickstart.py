@@ -135,7 +135,8 @@ def _print_summary(result: QuickstartResult) -> None:
     api = result.api
     console.print(
         f"The same through the REST API: {api['endpoint']} answered {api['checks']} check(s), "
-        f"{api['series']} stored results and {api['alerts']} alert(s).\n"
+        f"{api['series']} stored results and {api['alerts']} alert(s); the web UI answered "
+        f"{len(api['pages'])} pages ({', '.join(api['pages'])}).\n"
     )
     _print_loop(result)
 

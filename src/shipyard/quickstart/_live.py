@@ -138,18 +138,27 @@ def _monitor(reference: str, requests: int) -> dict[str, Any]:
 
 
 def _through_the_api(monitor: str) -> dict[str, Any]:
-    """The monitor's report data as the platform API answers it (served from a thread)."""
+    """The monitor's report data as the platform API answers it, and the web UI's pages
+    (served from a thread)."""
     import httpx
 
     from shipyard import server, serving
 
+    pages = ["/", "/runs", "/datasets", "/models", "/deployments", f"/monitors/{monitor}"]
+    pages += ["/alerts", "/pipelines"]
     with serving.background(server.create_app()) as url:
         answer = httpx.get(f"{url}/api/monitors/{monitor}/report", timeout=60)
         answer.raise_for_status()
         body = answer.json()
+        for page in pages:  # the web UI's pages over the same store
+            shown = httpx.get(f"{url}{page}", timeout=60)
+            shown.raise_for_status()
+            if not shown.headers["content-type"].startswith("text/html"):
+                raise RuntimeError(f"the web UI's {page} answered {shown.headers['content-type']}")
     return {
         "endpoint": f"GET /api/monitors/{monitor}/report",
         "checks": len(body["checks"]),
         "series": len(body["series"]),
         "alerts": len(body["alerts"]),
+        "pages": pages,
     }
