@@ -55,6 +55,7 @@ def create_app(
     from shipyard.server._deployments import router as deployments
     from shipyard.server._monitoring import router as monitoring
     from shipyard.server._pipelines import router as pipelines
+    from shipyard.server._tracking import router as tracking
     from shipyard.server._ui import router as ui
 
     # read again on every request: a revoked key stops, a new one works, at once (the
@@ -80,7 +81,7 @@ def create_app(
         docs_url=None if auth else "/docs",
         redoc_url=None,
     )
-    for router in (deployments, monitoring, pipelines):
+    for router in (deployments, monitoring, pipelines, tracking):
         app.include_router(router, prefix="/api", dependencies=[Depends(caller), Depends(_json)])
 
     app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
