@@ -10,7 +10,11 @@ one ``executemany``.
 
 from __future__ import annotations
 
+import gc
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -158,10 +162,12 @@ _FINISH_BODY = {
 async def write_metrics(run_id: str, request: Request) -> Response:
     """Append a batch of metric points (one transaction); ``heartbeat_at`` also records
     that the run's process is alive."""
-    body = _object(await request.body(), {"points", "heartbeat_at"})
-    points = parse_points(body.get("points"))
-    beat = _seconds("heartbeat_at", body.get("heartbeat_at"))
-    await run_in_threadpool(local_store().write_metrics, RunId(run_id), points, beat)
+    with gc_paused():
+        body = _object(await request.body(), {"points", "heartbeat_at"})
+        points = parse_points(body.get("points"))
+        beat = _seconds("heartbeat_at", body.get("heartbeat_at"))
+        await run_in_threadpool(local_store().write_metrics, RunId(run_id), points, beat)
+        del body, points
     return Response(status_code=204)
 
 
@@ -175,11 +181,13 @@ async def write_metrics(run_id: str, request: Request) -> Response:
 )
 async def finish_run(run_id: str, request: Request) -> Response:
     """Write the last metric points and the final status in one transaction."""
-    body = _object(await request.body(), {"status", "points", "end_time"})
-    status = check.final_status(body.get("status"))
-    points = parse_points(body.get("points", []))
-    end = _seconds("end_time", body.get("end_time"))
-    await run_in_threadpool(local_store().finish_run, RunId(run_id), status, points, end)
+    with gc_paused():
+        body = _object(await request.body(), {"status", "points", "end_time"})
+        status = check.final_status(body.get("status"))
+        points = parse_points(body.get("points", []))
+        end = _seconds("end_time", body.get("end_time"))
+        await run_in_threadpool(local_store().finish_run, RunId(run_id), status, points, end)
+        del body, points
     return Response(status_code=204)
 
 
@@ -248,40 +256,75 @@ def add_artifacts(run_id: str, body: Artifacts) -> Response:
 
 def parse_points(raw: Any) -> list[RawPoint]:
     """``[[key, value, step, timestamp], ...]`` checked as ``run.log_metric`` checks one
-    point (keys, finite numbers, 64-bit steps); InvalidInput naming the first bad point."""
+    point (keys, finite numbers, 64-bit steps); InvalidInput naming the first bad point.
+
+    One tight pass: JSON numbers parsed as floats are finite already (orjson refuses NaN
+    and infinities), so only integers are converted (and may overflow)."""
     if not isinstance(raw, list):
         raise InvalidInput("points: expected a list of [key, value, step, timestamp].")
     points: list[RawPoint] = []
     append = points.append
-    low, high = 0, 0
     for i, point in enumerate(raw):
         if type(point) is not list or len(point) != 4:
             raise InvalidInput(f"points[{i}]: expected [key, value, step, timestamp].")
         key, value, step, ts = point
-        kinds = (type(key), type(value), type(step), type(ts))
-        if (
-            kinds[0] is not str
-            or kinds[1] not in (float, int)
-            or kinds[2] is not int
-            or kinds[3] not in (float, int)
-        ):
-            raise InvalidInput(
-                f"points[{i}]: expected [key (text), value (number), step (integer), "
-                f"timestamp (epoch seconds)], got {point!r:.200}."
-            )
-        try:
-            value, ts = float(value), float(ts)
-        except OverflowError:
-            raise InvalidInput(f"points[{i}]: the value or timestamp is too large.") from None
-        if value - value != 0.0 or ts - ts != 0.0:
-            raise InvalidInput(f"points[{i}]: the value and timestamp must be finite.")
-        low, high = min(low, step), max(high, step)
+        if type(value) is not float:
+            value = _number(i, point, value)
+        if type(ts) is not float:
+            ts = _number(i, point, ts)
+        if type(key) is not str or type(step) is not int:
+            raise _bad_point(i, point)
+        if step >= _STEP_LIMIT or step < -_STEP_LIMIT:
+            raise InvalidInput(f"points[{i}]: the step {step} does not fit in 64 bits.")
         append((key, value, step, ts))
-    if low < -(2**63) or high >= 2**63:
-        raise InvalidInput("points: every step must fit in 64 bits.")
     for key in {p[0] for p in points}:
         check.check_key("Metric", key)
     return points
+
+
+_STEP_LIMIT = 2**63
+
+
+def _number(i: int, point: list[Any], value: Any) -> float:
+    if type(value) is not int:
+        raise _bad_point(i, point)
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidInput(f"points[{i}]: the value or timestamp is too large.") from None
+
+
+def _bad_point(i: int, point: list[Any]) -> InvalidInput:
+    return InvalidInput(
+        f"points[{i}]: expected [key (text), value (number), step (integer), timestamp "
+        f"(epoch seconds)], got {point!r:.200}."
+    )
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No garbage collection while a metric batch is parsed and written: its tens of
+    thousands of small lists and tuples would otherwise set off full collections that walk
+    the whole heap, several times per batch (they more than doubled the time of a
+    50,000-point batch). None of them form cycles; collection resumes after."""
+    global _paused
+    with _gc_lock:
+        if _paused == 0:
+            _was_enabled[0] = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _paused -= 1
+            if _paused == 0 and _was_enabled[0]:
+                gc.enable()
+
+
+_gc_lock = threading.Lock()
+_paused = 0
+_was_enabled = [True]
 
 
 def _object(body: bytes, fields: set[str]) -> dict[str, Any]:
