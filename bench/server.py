@@ -216,13 +216,13 @@ def bench_listing(sy_url: str, ml_url: str, experiment: tuple[str, str], args: A
     assert per_walk["shipyard"] == per_walk["mlflow"] == args.runs_count, per_walk
     sy.close()
     ml.close()
-    note = "{:,} pages of {}; whole walk {}"
+    note = f"{args.walks} walks of {{:,}} pages of {{}}; whole walk {{}}"
     return Row(
         f"1. List {args.runs_count:,} runs page by page ({PAGE} a page): one page, p50 / p99",
         Timing(samples["mlflow"], latency=True),
         Timing(samples["shipyard"], latency=True),
-        note.format(len(samples["mlflow"]), PAGE, fmt_s(min(walls["mlflow"]))),
-        note.format(len(samples["shipyard"]), PAGE, fmt_s(min(walls["shipyard"]))),
+        note.format(len(samples["mlflow"]) // args.walks, PAGE, fmt_s(min(walls["mlflow"]))),
+        note.format(len(samples["shipyard"]) // args.walks, PAGE, fmt_s(min(walls["shipyard"]))),
     )
 
 

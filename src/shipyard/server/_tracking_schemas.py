@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shipyard._validate import MAX_NAME
 
 _TEXT = r"^[^\x00]*$"  # no NUL character (PostgreSQL refuses them in text)
+# bodies: no unknown fields, no coercion (``false`` is not a time, ``"3"`` not a pid)
+_BODY = ConfigDict(extra="forbid", strict=True)
 
 
 class Experiment(BaseModel):
@@ -139,14 +141,14 @@ class Reaped(BaseModel):
 
 
 class NewExperiment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     name: str = Field(min_length=1, max_length=MAX_NAME)
 
 
 class Process(BaseModel):
     """The process owning a run (its heartbeat and liveness are checked by it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     host: str = Field(max_length=255, pattern=_TEXT)
     pid: int = Field(ge=0, lt=2**31)
     started: str | None = Field(None, max_length=64, pattern=_TEXT)
@@ -155,14 +157,14 @@ class Process(BaseModel):
 class Source(BaseModel):
     """Where the run's code came from."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     commit: str | None = Field(None, max_length=64, pattern=_TEXT)
     dirty: bool | None = None
     entry_point: str | None = Field(None, max_length=1000, pattern=_TEXT)
 
 
 class NewRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     experiment_id: str = Field(min_length=1, max_length=MAX_NAME, pattern=_TEXT)
     name: str = Field(min_length=1, max_length=MAX_NAME)
     parent_id: str | None = Field(None, max_length=64, pattern=_TEXT)
@@ -174,7 +176,7 @@ class NewRun(BaseModel):
 
 
 class Resume(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     process: Process
 
 
@@ -196,46 +198,37 @@ METRIC_POINTS_SCHEMA: dict[str, Any] = {
 }
 
 
-class Finish(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: str = Field(description="finished, failed or killed")
-    points: list[tuple[str, float, int, float]] = Field(
-        default_factory=list, description="The last points: [key, value, step, timestamp]."
-    )
-    end_time: float | None = Field(None, description="epoch seconds; default: now")
-
-
 class Heartbeat(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     run_ids: list[str] = Field(max_length=10_000)
     now: float | None = None
 
 
 class Reap(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     now: float | None = None
 
 
 class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     params: dict[str, str]
 
 
 class Tags(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     tags: dict[str, str]
 
 
 class NewArtifact(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     path: str = Field(min_length=1, max_length=1000)
     digest: str = Field(pattern="^[0-9a-f]{64}$", description="sha256 of the content")
     size: int = Field(ge=0, lt=2**63)
-    kind: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1, max_length=64, pattern=_TEXT)
 
 
 class Artifacts(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     artifacts: list[NewArtifact] = Field(max_length=100_000)
 
 
