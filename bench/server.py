@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     if figures is not None:
         print("Browser (bench/server_browser.py):")
         for name, value in figures.items():
-            print(f"  {name}: {value}")
+            print(f"  {name}: {value:,.1f}" if isinstance(value, float) else f"  {name}: {value}")
     return 0
 
 
