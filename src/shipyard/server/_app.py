@@ -65,6 +65,7 @@ def create_app(
         _monitoring,
         _pipelines,
         _signin,
+        _tracking,
         _users,
     )
     from shipyard.server._ui import router as ui
@@ -84,9 +85,10 @@ def create_app(
         redoc_url=None,
     )
     for module in (
+        _tracking,
         _datasets,
-        _deployments,
         _models,
+        _deployments,
         _monitoring,
         _pipelines,
         _users,

@@ -11,6 +11,7 @@ from shipyard.config import get_settings, on_reset
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.store import BlobStore, default_artifacts, default_database
 from shipyard.tracking import _run, _search
+from shipyard.tracking._backend import TrackingBackend
 from shipyard.tracking._objects import deserialize
 from shipyard.tracking._run import Run, active_run, require_active
 from shipyard.tracking._store import TrackingStore
@@ -22,16 +23,35 @@ if TYPE_CHECKING:
 _AUTO: Any = object()
 
 
-def tracking_store() -> TrackingStore:
-    """The tracking store on the configured metadata store, built once (until a reset)."""
-    store = _stores.get("store")
+def tracking_store() -> TrackingBackend:
+    """The tracking store of the settings, built once (until a reset): the platform
+    server's over HTTP in remote mode (``SHIPYARD_URL``), else :func:`local_store`."""
+    if not get_settings().remote:
+        return local_store()
+    store = _stores.get("http")
+    if store is None:
+        from shipyard.store import remote_client
+        from shipyard.tracking._http import HttpTrackingBackend
+
+        with _lock:
+            store = _stores.get("http")
+            if store is None:
+                store = _stores["http"] = HttpTrackingBackend(remote_client())
+    return store
+
+
+def local_store() -> TrackingStore:
+    """The SQL tracking store on the configured metadata store (what a platform server
+    serves), built once (until a reset)."""
+    store = _stores.get("sql")
     if store is None:
         with _lock:
-            store = _stores.get("store")
+            store = _stores.get("sql")
             if store is None:
                 settings = get_settings()
                 store = TrackingStore(default_database(), settings.heartbeat_timeout)
-                _stores["store"] = store
+                _stores["sql"] = store
+    assert isinstance(store, TrackingStore)
     return store
 
 
@@ -40,7 +60,7 @@ def _forget() -> None:
         _stores.clear()
 
 
-_stores: dict[str, TrackingStore] = {}
+_stores: dict[str, TrackingBackend] = {}
 _lock = threading.Lock()
 on_reset(_forget)
 
@@ -160,7 +180,7 @@ def search_runs(
         InvalidFilter: a filter that does not parse, with a pointer at the offending token.
         NotFound: an unknown experiment.
     """
-    return _search.search(
+    return _search.search_frame(
         tracking_store(),
         experiment,
         filter,

@@ -8,7 +8,15 @@ from typing import Any
 
 from shipyard.store import Blob
 from shipyard.tracking._process import ProcessInfo
-from shipyard.tracking._types import Experiment, ExperimentId, Point, RunData, RunId, RunInfo
+from shipyard.tracking._types import (
+    Experiment,
+    ExperimentId,
+    Point,
+    RunData,
+    RunId,
+    RunInfo,
+    RunsPage,
+)
 
 __all__ = ["RawPoint", "TrackingBackend"]
 
@@ -111,6 +119,24 @@ class TrackingBackend(abc.ABC):
     def get_run(self, run_id: str) -> RunData:
         """A run with its params, tags, latest metrics, artifacts and children (id or
         unique prefix of at least 6 characters)."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiments: Sequence[str] = (),
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int = 1000,
+        page_token: str | None = None,
+        columns: Sequence[str] | None = None,
+        include_deleted: bool = False,
+    ) -> RunsPage:
+        """One page of the runs of ``experiments`` (names; none: every experiment) matching
+        ``filter`` (the SDK's filter language), ordered by ``order_by`` then newest first;
+        ``columns`` limits the ``metrics.*``/``params.*``/``tags.*`` values returned.
+
+        Raises InvalidFilter for a filter that does not parse, NotFound for an unknown
+        experiment, InvalidInput for a token of another search."""
 
     # -- conveniences on the primitives --------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Searching and comparing runs: one SQL query for the page, three for its values."""
+"""Searching and comparing runs: one SQL query for the page, three for its values; the
+page as a DataFrame."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from shipyard.tracking._filter import (
     numeric_text,
     parse_order_by,
 )
-from shipyard.tracking._store import TrackingStore
 from shipyard.tracking._tables import EXPERIMENTS, LATEST, PARAMS, RUNS, TAGS
+from shipyard.tracking._types import RunsPage
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from shipyard.store import Database
+    from shipyard.tracking._backend import TrackingBackend
 
 DEFAULT_PAGE = 1000
 _INFO_COLUMNS = [
@@ -36,25 +40,33 @@ _INFO_COLUMNS = [
 ]
 
 
+def check_max_results(max_results: Any) -> int:
+    """``max_results`` if it is a positive integer, else InvalidInput naming it."""
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+        raise InvalidInput(f"max_results must be a positive integer, got {max_results!r}.")
+    return max_results
+
+
 def search(
-    store: TrackingStore,
-    experiments: str | Sequence[str] | None = None,
+    store: TrackingBackend,
+    db: Database,
+    names: Sequence[str] = (),
     filter: str | None = None,
-    order_by: Sequence[str] | str | None = None,
+    orders: Sequence[str] = (),
     max_results: int = DEFAULT_PAGE,
     page_token: str | None = None,
     columns: Sequence[str] | None = None,
     include_deleted: bool = False,
-) -> pd.DataFrame:
-    """Runs matching ``filter``, one page, as a DataFrame (``df.attrs['next_page_token']``)."""
-    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
-        raise InvalidInput(f"max_results must be a positive integer, got {max_results!r}.")
-    orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
-    names = [experiments] if isinstance(experiments, str) else list(experiments or [])
+) -> RunsPage:
+    """Runs matching ``filter``, one page of records, from ``store``'s database ``db``
+    (``TrackingStore.search_runs``)."""
+    check_max_results(max_results)
+    names, orders = list(names), list(orders)
     fingerprint = hashlib.sha256(
         json.dumps([names, filter, orders, include_deleted]).encode()
     ).hexdigest()[:16]
     token = _read_token(page_token, fingerprint)
+    wanted = _wanted(columns)
 
     store.reap()
     condition: Any = None
@@ -85,17 +97,38 @@ def search(
         offset = 0
     query = query.offset(offset).limit(max_results + 1)
 
-    with store.db.read() as conn:
+    with db.read() as conn:
         rows = conn.execute(query).all()
         more = len(rows) > max_results
         rows = rows[:max_results]
-        frame = _frame(conn, [r[0] for r in rows], columns)
+        records = _records(conn, [r[0] for r in rows], wanted)
     next_token = None
     if more:
         next_token = {"q": fingerprint, "o": offset + max_results}
         if not nullable:
             next_token["k"] = list(rows[-1][1:])
-    frame.attrs["next_page_token"] = _make_token(next_token) if next_token else None
+    return RunsPage(records, _make_token(next_token) if next_token else None)
+
+
+def search_frame(
+    store: TrackingBackend,
+    experiments: str | Sequence[str] | None = None,
+    filter: str | None = None,
+    order_by: Sequence[str] | str | None = None,
+    max_results: int = DEFAULT_PAGE,
+    page_token: str | None = None,
+    columns: Sequence[str] | None = None,
+    include_deleted: bool = False,
+) -> pd.DataFrame:
+    """One page of ``store.search_runs`` as a DataFrame (``df.attrs['next_page_token']``)."""
+    check_max_results(max_results)
+    orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
+    names = [experiments] if isinstance(experiments, str) else list(experiments or [])
+    found = store.search_runs(
+        names, filter, orders, max_results, page_token, columns, include_deleted
+    )
+    frame = to_frame(found.rows, columns)
+    frame.attrs["next_page_token"] = found.next_page_token
     return frame
 
 
@@ -147,9 +180,8 @@ def _after(order: list[tuple[Any, bool]], last: list[Any]) -> Any:
     return and_(lead, or_(*terms))
 
 
-def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.DataFrame:
-    import pandas as pd  # here, not at the top: listing experiments needs no pandas
-
+def _wanted(columns: Sequence[str] | None) -> dict[str, list[str] | None]:
+    """The keys of each kind ``columns`` asks for (None: all of them)."""
     wanted: dict[str, list[str] | None] = {"metrics": None, "params": None, "tags": None}
     if columns is not None:
         wanted = {"metrics": [], "params": [], "tags": []}
@@ -163,8 +195,14 @@ def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.D
             keys = wanted[prefix]
             assert keys is not None
             keys.append(key)
+    return wanted
+
+
+def _records(
+    conn: Any, run_ids: list[str], wanted: dict[str, list[str] | None]
+) -> list[dict[str, Any]]:
     if not run_ids:
-        return pd.DataFrame(columns=_INFO_COLUMNS + list(columns or []))
+        return []
     rows = conn.execute(
         select(
             RUNS.c.id,
@@ -202,7 +240,16 @@ def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.D
             query = query.where(table.c.key.in_(keys))
         for run_id, key, value in conn.execute(query).all():
             records[run_id][f"{prefix}.{key}"] = value
-    frame = pd.DataFrame.from_records([records[i] for i in run_ids if i in records])
+    return [records[i] for i in run_ids if i in records]
+
+
+def to_frame(records: list[dict[str, Any]], columns: Sequence[str] | None) -> pd.DataFrame:
+    """A page's records as the DataFrame ``search_runs`` returns."""
+    import pandas as pd  # here, not at the top: listing experiments needs no pandas
+
+    if not records:
+        return pd.DataFrame(columns=_INFO_COLUMNS + list(columns or []))
+    frame = pd.DataFrame.from_records(records)
     if columns is None:
         extra = sorted(c for c in frame.columns if c not in _INFO_COLUMNS)
     else:  # exactly the columns asked for, empty where no run on the page has a value
@@ -213,7 +260,7 @@ def _frame(conn: Any, run_ids: list[str], columns: Sequence[str] | None) -> pd.D
     return frame
 
 
-def compare(store: TrackingStore, run_ids: Sequence[str]) -> pd.DataFrame:
+def compare(store: TrackingBackend, run_ids: Sequence[str]) -> pd.DataFrame:
     """One column per run, one row per attribute, param, metric and tag; ``differs`` flags rows
     whose values are not all equal."""
     import pandas as pd

@@ -22,6 +22,7 @@ from shipyard.store import Blob, Database
 from shipyard.tracking import _rows
 from shipyard.tracking._backend import RawPoint, TrackingBackend
 from shipyard.tracking._process import ProcessInfo, is_alive
+from shipyard.tracking._search import search
 from shipyard.tracking._tables import (
     ARTIFACTS,
     EXPERIMENTS,
@@ -40,6 +41,7 @@ from shipyard.tracking._types import (
     RunData,
     RunId,
     RunInfo,
+    RunsPage,
 )
 
 
@@ -444,6 +446,29 @@ class TrackingStore(TrackingBackend):
             metrics,
             artifacts,
             children,
+        )
+
+    def search_runs(
+        self,
+        experiments: Sequence[str] = (),
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int = 1000,
+        page_token: str | None = None,
+        columns: Sequence[str] | None = None,
+        include_deleted: bool = False,
+    ) -> RunsPage:
+        """One page of matching runs: a query for the page (keyset-paged), three for values."""
+        return search(
+            self,
+            self.db,
+            experiments,
+            filter,
+            order_by,
+            max_results,
+            page_token,
+            columns,
+            include_deleted,
         )
 
     def _find_run(self, conn: Connection, run_id: str) -> Row[Any]:

@@ -94,3 +94,13 @@ class RunData:
     metrics: dict[str, LatestMetric]
     artifacts: list[ArtifactInfo]
     children: list[RunId]
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of a run search: a record per run (``run_id``, ``experiment``, ``name``,
+    ``status``, ``start_time``, ``end_time`` and ``duration`` in epoch seconds, ``parent_id``,
+    then ``metrics.<key>``, ``params.<key>``, ``tags.<key>``), and the next page's token."""
+
+    rows: list[dict[str, Any]]
+    next_page_token: str | None
