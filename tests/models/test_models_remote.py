@@ -156,10 +156,12 @@ class Doubler(sy.models.PythonModel):
 
 
 def test_a_pickle_another_process_registered_needs_trust(mode, name, tmp_path, monkeypatch):
-    (tmp_path / "planted.py").write_text(PLANTED)
+    # a module name of its own: another test file's ``planted`` must not be shadowed by it
+    monkeypatch.delitem(sys.modules, "remote_doubler", raising=False)
+    (tmp_path / "remote_doubler.py").write_text(PLANTED)
     script = f"""
         import pandas as pd, shipyard as sy
-        from planted import Doubler
+        from remote_doubler import Doubler
         sy.models.register({name!r}, Doubler(), X=pd.DataFrame({{"x": [1.0, 2.0]}}))
     """
     env = {**os.environ, "SHIPYARD_USER": "mallory"}
@@ -179,6 +181,7 @@ def test_a_pickle_another_process_registered_needs_trust(mode, name, tmp_path, m
     monkeypatch.delenv("SHIPYARD_TRUSTED_REGISTRANTS")
     models.trust_version(version.id, version.digest)
     assert models.load(f"{name}@1").predict({"x": 4.0}).tolist() == [8.0]
+    monkeypatch.delitem(sys.modules, "remote_doubler", raising=False)
 
 
 # -- the command line -----------------------------------------------------------------------

@@ -75,7 +75,8 @@ def test_a_monitor_shows_drift_over_time_and_distributions(tab: Any, shot: Shot)
     assert "/checks/" in tab.url
     ids = tab.locator(".chart.dist").evaluate_all("els => els.map(e => e.id)")
     assert len(ids) >= 10 and all(points(tab, i) > 0 for i in ids)
-    assert tab.locator("text=data drift in 8 of 13 features").count() >= 1
+    # the check's verdict (how many features drifted depends on the sampled month)
+    assert tab.get_by_text(re.compile(r"data drift in \d+ of \d+ features")).count() >= 1
     shot(tab, "ops-check")
 
 
