@@ -168,18 +168,24 @@ def blob_get(
 def _range(header: str, size: int) -> tuple[int, int] | str | None:
     """(first, last) byte of a single ``bytes=`` range, "unsatisfiable", or None for a
     header to ignore (malformed or several ranges: the whole blob is answered, RFC 9110)."""
-    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    match = re.fullmatch(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*", header)
     if match is None or not (match.group(1) or match.group(2)):
         return None
     first, last = match.group(1), match.group(2)
     if not first:  # the last N bytes
-        n = int(last)
+        n = _int(last)
         return (max(size - n, 0), size - 1) if n and size else "unsatisfiable"
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if last and int(last) < start:
+    start = _int(first)
+    end = min(_int(last), size - 1) if last else size - 1
+    if last and _int(last) < start:
         return None
     return (start, end) if start < size else "unsatisfiable"
+
+
+def _int(digits: str) -> int:
+    """A header's decimal number; past 19 digits, one bigger than any size (Python refuses
+    to parse numbers of thousands of digits, which would be a 500)."""
+    return int(digits) if len(digits) <= 19 else MAX_SIZE + 1
 
 
 def _chunks(store: ArtifactStore, digest: str, start: int, length: int) -> Iterator[bytes]:
@@ -307,17 +313,17 @@ def _start(offset: int | None, content_range: str | None, length: int | None, si
         if offset is None:
             raise InvalidInput("offset: give ?offset=N or 'Content-Range: bytes N-M/SIZE'.")
         return offset
-    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", content_range)
+    match = re.fullmatch(r"\s*bytes\s+([0-9]+)-([0-9]+)/([0-9]+|\*)\s*", content_range)
     if match is None:
         raise InvalidInput(
             f"Content-Range: expected 'bytes START-END/SIZE', got {content_range[:80]!r}."
         )
-    first, last, total = int(match.group(1)), int(match.group(2)), match.group(3)
+    first, last, total = _int(match.group(1)), _int(match.group(2)), match.group(3)
     if last < first or (length is not None and last - first + 1 != length):
         raise InvalidInput(
             f"Content-Range: bytes {first}-{last} is not the {length} bytes of the body."
         )
-    if total != "*" and int(total) != size:
+    if total != "*" and _int(total) != size:
         raise InvalidInput(f"Content-Range: total {total} is not the declared size {size}.")
     if offset is not None and offset != first:
         raise InvalidInput(f"offset: {offset} disagrees with Content-Range (starts at {first}).")
