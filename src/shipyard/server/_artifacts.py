@@ -205,21 +205,25 @@ def _chunks(store: ArtifactStore, digest: str, start: int, length: int) -> Itera
 @router.post(
     "/blobs/uploads",
     dependencies=[EDITOR],
-    responses=errors(*CHANGES, *KEYED, 413, 422),
+    responses=errors(*CHANGES, *KEYED, 409, 413, 422),
 )
 def upload_start(body: UploadRequest) -> UploadState:
     """Start (or resume) uploading content of a declared sha256 and size: ``stored`` when
-    the store has it already (send nothing), else the session and its ``offset``."""
+    the store has it already (send nothing), else the session and its ``offset``. 413 when
+    it does not fit the free disk beside what the other open sessions still expect; 409
+    when the server keeps as many sessions as it will."""
     if _store().claim(body.sha256, body.size):
         return UploadState(sha256=body.sha256, size=body.size, offset=body.size, stored=True)
     uploads = _uploads()
     upload = uploads.start(body.sha256, body.size)
     free = shutil.disk_usage(uploads.folder).free
     missing = body.size - upload.received()
-    if missing > free:
+    promised = uploads.promised(upload)  # what the other open sessions will still write
+    if missing + promised > free:
         uploads.drop(upload)
         raise PayloadTooLarge(
-            f"size: {body.size} bytes do not fit; the server has {free} bytes free."
+            f"size: {body.size} bytes do not fit; the server has {free} bytes free"
+            + (f", {promised} of them promised to other uploads." if promised else ".")
         )
     return UploadState(**upload.state())
 
