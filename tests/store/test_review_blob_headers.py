@@ -37,3 +37,21 @@ def test_huge_numbers_in_range_headers_are_not_server_errors(home: Path) -> None
         assert client.get(blob, headers={"Range": f"bytes=-{HUGE}"}).content == data
         tail = client.get(blob, headers={"Range": f"bytes=3-{HUGE}"})
         assert (tail.status_code, tail.content) == (206, b"lo")
+
+
+def test_a_missing_blob_does_not_reveal_the_servers_folders(home: Path) -> None:
+    missing = "0" * 64
+    with background(create_app()) as url, httpx.Client(base_url=url) as client:
+        for answer in (client.get(f"/api/blobs/{missing}"), client.head(f"/api/blobs/{missing}")):
+            assert answer.status_code == 404
+        error = client.get(f"/api/blobs/{missing}").json()["error"]
+        assert missing in error and str(home) not in error and "/" not in error
+
+
+def test_an_upload_size_must_be_a_json_integer(home: Path) -> None:
+    digest = hashlib.sha256(b"x").hexdigest()
+    with background(create_app()) as url, httpx.Client(base_url=url) as client:
+        for size in (True, "1", 1.0):
+            answer = client.post("/api/blobs/uploads", json={"sha256": digest, "size": size})
+            assert answer.status_code == 422, (size, answer.text)
+            assert answer.json()["error"].startswith("size:")

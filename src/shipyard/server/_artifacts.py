@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
 from shipyard.config import get_settings
-from shipyard.errors import Conflict, InvalidInput, PayloadTooLarge
+from shipyard.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from shipyard.server._access import EDITOR, VIEWER
 from shipyard.server._uploads import Upload, Uploads, uploads_in
 from shipyard.serving._http import JSON
@@ -80,7 +80,7 @@ class UploadRequest(BaseModel):
     """The content about to be sent: its sha256 and size."""
 
     sha256: str = Field(pattern="^[0-9a-f]{64}$", description="sha256 of the whole content.")
-    size: int = Field(ge=0, le=MAX_SIZE, description="Its size in bytes.")
+    size: int = Field(ge=0, le=MAX_SIZE, strict=True, description="Its size in bytes.")
 
 
 class UploadState(BaseModel):
@@ -127,7 +127,7 @@ def _headers(digest: str, length: int) -> dict[str, str]:
 @router.head("/blobs/{digest}", dependencies=[VIEWER], responses=errors(*ANY_ROUTE, *KEYED, 404))
 def blob_head(digest: Digest) -> Response:
     """Whether the blob is stored (200 with its Content-Length and ETag, else 404)."""
-    size = _store().size(digest)
+    size = _size(_store(), digest)
     return Response(headers=_headers(digest, size), media_type="application/octet-stream")
 
 
@@ -145,7 +145,7 @@ def blob_get(
 ) -> Response:
     """The blob's bytes, streamed; a ``Range`` answers 206 with that part (resume)."""
     store = _store()
-    size = store.size(digest)
+    size = _size(store, digest)
     part = _range(range, size) if range else None
     if part == "unsatisfiable":
         return JSON(
@@ -163,6 +163,15 @@ def blob_get(
         headers=headers,
         media_type="application/octet-stream",
     )
+
+
+def _size(store: ArtifactStore, digest: str) -> int:
+    """The blob's size; NotFound naming the digest only (the store's own message names its
+    folder on the server's disk, no business of a client's)."""
+    try:
+        return store.size(digest)
+    except NotFound:
+        raise NotFound(f"blob {digest}: not stored here.") from None
 
 
 def _range(header: str, size: int) -> tuple[int, int] | str | None:
