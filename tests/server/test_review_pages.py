@@ -19,3 +19,18 @@ def test_pages_forbid_framing(home: Path) -> None:
             assert answer.headers["content-type"].startswith("text/html"), path
             assert answer.headers.get("x-frame-options") == "DENY", path
             assert "frame-ancestors 'none'" in answer.headers.get("content-security-policy", "")
+
+
+def test_an_html_artifact_is_a_download_never_a_page(home: Path, tmp_path: Path) -> None:
+    import shipyard as sy
+
+    page = tmp_path / "report.html"
+    page.write_text("<script>fetch('/api/users', {method: 'POST'})</script>")
+    with sy.start_run(experiment="review") as run:
+        sy.log_artifact(str(page))
+    with background(create_app()) as url:
+        answer = httpx.get(f"{url}/runs/{run.id}/artifacts/report.html")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/octet-stream"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["content-disposition"].startswith("attachment")
