@@ -61,10 +61,29 @@ def is_trusted(info: ModelVersion) -> bool:
 
 
 def is_pickled(info: ModelVersion) -> bool:
-    """Whether loading the version's native artifact unpickles it (runs arbitrary code).
-    The generic Python flavor always unpickles, whatever its record's ``format`` says (a
-    record its registrant may have written by hand)."""
-    return info.flavor == "python" or info.flavor_meta.get("format") == "pickle"
+    """Whether loading the version's native artifact may run arbitrary code: it unpickles,
+    or skops builds types beyond the safe ones. The generic Python flavor always unpickles,
+    whatever its record's ``format`` says (a record its registrant may have written by
+    hand); skops builds every type of the record's ``trusted`` list, which its registrant
+    wrote too (``posix.system`` there is a call of ``os.system`` on load)."""
+    return (
+        info.flavor == "python"
+        or info.flavor_meta.get("format") == "pickle"
+        or bool(unsafe_types(info))
+    )
+
+
+def unsafe_types(info: ModelVersion) -> list[str]:
+    """The names in the record's skops ``trusted`` list that skops would not build unasked
+    (custom classes, functions such as ``posix.system``)."""
+    names = info.flavor_meta.get("trusted")
+    if not names:
+        return []
+    if not isinstance(names, list | tuple):
+        return [repr(names)]
+    from shipyard.models._flavor_sklearn import _safe_type
+
+    return sorted(str(n) for n in names if not (isinstance(n, str) and _safe_type(n)))
 
 
 def trusted_registrants() -> frozenset[str]:
@@ -88,8 +107,15 @@ def check_trusted(info: ModelVersion, trusted: bool) -> None:
         if info.id in _registered_here or (info.id, info.digest) in _handed:
             return
     who = repr(info.created_by) if info.created_by else "an unknown registrant"
+    unsafe = unsafe_types(info)
+    if unsafe:
+        risk = (
+            f"builds types its registrant {who} listed ({', '.join(unsafe[:5])}): loading "
+            "it may run their code"
+        )
+    else:
+        risk = f"is a pickle registered by {who}: loading it runs that code"
     raise Forbidden(
-        f"Model {info.ref} is a pickle registered by {who}: loading it runs that code. If you "
-        f"trust it, pass trusted=True (shipyard serve --trust) or name the registrant in "
-        f"{TRUSTED_REGISTRANTS}."
+        f"Model {info.ref} {risk}. If you trust it, pass trusted=True (shipyard serve "
+        f"--trust) or name the registrant in {TRUSTED_REGISTRANTS}."
     )

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
 from shipyard.config import get_settings
-from shipyard.errors import Conflict, InvalidInput, PayloadTooLarge
+from shipyard.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from shipyard.server._access import EDITOR, VIEWER
 from shipyard.server._uploads import Upload, Uploads, uploads_in
 from shipyard.serving._http import JSON
@@ -80,7 +80,7 @@ class UploadRequest(BaseModel):
     """The content about to be sent: its sha256 and size."""
 
     sha256: str = Field(pattern="^[0-9a-f]{64}$", description="sha256 of the whole content.")
-    size: int = Field(ge=0, le=MAX_SIZE, description="Its size in bytes.")
+    size: int = Field(ge=0, le=MAX_SIZE, strict=True, description="Its size in bytes.")
 
 
 class UploadState(BaseModel):
@@ -127,7 +127,7 @@ def _headers(digest: str, length: int) -> dict[str, str]:
 @router.head("/blobs/{digest}", dependencies=[VIEWER], responses=errors(*ANY_ROUTE, *KEYED, 404))
 def blob_head(digest: Digest) -> Response:
     """Whether the blob is stored (200 with its Content-Length and ETag, else 404)."""
-    size = _store().size(digest)
+    size = _size(_store(), digest)
     return Response(headers=_headers(digest, size), media_type="application/octet-stream")
 
 
@@ -145,7 +145,7 @@ def blob_get(
 ) -> Response:
     """The blob's bytes, streamed; a ``Range`` answers 206 with that part (resume)."""
     store = _store()
-    size = store.size(digest)
+    size = _size(store, digest)
     part = _range(range, size) if range else None
     if part == "unsatisfiable":
         return JSON(
@@ -165,21 +165,36 @@ def blob_get(
     )
 
 
+def _size(store: ArtifactStore, digest: str) -> int:
+    """The blob's size; NotFound naming the digest only (the store's own message names its
+    folder on the server's disk, no business of a client's)."""
+    try:
+        return store.size(digest)
+    except NotFound:
+        raise NotFound(f"blob {digest}: not stored here.") from None
+
+
 def _range(header: str, size: int) -> tuple[int, int] | str | None:
     """(first, last) byte of a single ``bytes=`` range, "unsatisfiable", or None for a
     header to ignore (malformed or several ranges: the whole blob is answered, RFC 9110)."""
-    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    match = re.fullmatch(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*", header)
     if match is None or not (match.group(1) or match.group(2)):
         return None
     first, last = match.group(1), match.group(2)
     if not first:  # the last N bytes
-        n = int(last)
+        n = _int(last)
         return (max(size - n, 0), size - 1) if n and size else "unsatisfiable"
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if last and int(last) < start:
+    start = _int(first)
+    end = min(_int(last), size - 1) if last else size - 1
+    if last and _int(last) < start:
         return None
     return (start, end) if start < size else "unsatisfiable"
+
+
+def _int(digits: str) -> int:
+    """A header's decimal number; past 19 digits, one bigger than any size (Python refuses
+    to parse numbers of thousands of digits, which would be a 500)."""
+    return int(digits) if len(digits) <= 19 else MAX_SIZE + 1
 
 
 def _chunks(store: ArtifactStore, digest: str, start: int, length: int) -> Iterator[bytes]:
@@ -199,21 +214,25 @@ def _chunks(store: ArtifactStore, digest: str, start: int, length: int) -> Itera
 @router.post(
     "/blobs/uploads",
     dependencies=[EDITOR],
-    responses=errors(*CHANGES, *KEYED, 413, 422),
+    responses=errors(*CHANGES, *KEYED, 409, 413, 422),
 )
 def upload_start(body: UploadRequest) -> UploadState:
     """Start (or resume) uploading content of a declared sha256 and size: ``stored`` when
-    the store has it already (send nothing), else the session and its ``offset``."""
+    the store has it already (send nothing), else the session and its ``offset``. 413 when
+    it does not fit the free disk beside what the other open sessions still expect; 409
+    when the server keeps as many sessions as it will."""
     if _store().claim(body.sha256, body.size):
         return UploadState(sha256=body.sha256, size=body.size, offset=body.size, stored=True)
     uploads = _uploads()
     upload = uploads.start(body.sha256, body.size)
     free = shutil.disk_usage(uploads.folder).free
     missing = body.size - upload.received()
-    if missing > free:
+    promised = uploads.promised(upload)  # what the other open sessions will still write
+    if missing + promised > free:
         uploads.drop(upload)
         raise PayloadTooLarge(
-            f"size: {body.size} bytes do not fit; the server has {free} bytes free."
+            f"size: {body.size} bytes do not fit; the server has {free} bytes free"
+            + (f", {promised} of them promised to other uploads." if promised else ".")
         )
     return UploadState(**upload.state())
 
@@ -307,17 +326,17 @@ def _start(offset: int | None, content_range: str | None, length: int | None, si
         if offset is None:
             raise InvalidInput("offset: give ?offset=N or 'Content-Range: bytes N-M/SIZE'.")
         return offset
-    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", content_range)
+    match = re.fullmatch(r"\s*bytes\s+([0-9]+)-([0-9]+)/([0-9]+|\*)\s*", content_range)
     if match is None:
         raise InvalidInput(
             f"Content-Range: expected 'bytes START-END/SIZE', got {content_range[:80]!r}."
         )
-    first, last, total = int(match.group(1)), int(match.group(2)), match.group(3)
+    first, last, total = _int(match.group(1)), _int(match.group(2)), match.group(3)
     if last < first or (length is not None and last - first + 1 != length):
         raise InvalidInput(
             f"Content-Range: bytes {first}-{last} is not the {length} bytes of the body."
         )
-    if total != "*" and int(total) != size:
+    if total != "*" and _int(total) != size:
         raise InvalidInput(f"Content-Range: total {total} is not the declared size {size}.")
     if offset is not None and offset != first:
         raise InvalidInput(f"offset: {offset} disagrees with Content-Range (starts at {first}).")

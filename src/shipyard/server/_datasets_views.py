@@ -10,11 +10,14 @@ from shipyard import data, models
 from shipyard.data._api import _store
 from shipyard.data._preview import jsonable, table_rows
 from shipyard.data._wire import version_json
+from shipyard.errors import InvalidInput
 
 __all__ = ["detail", "diff_json", "lineage_graph", "query_json"]
 
 #: A shared server bounds what SQL may use, besides its rows and time.
 QUERY_MEMORY = "1GB"
+#: ... and how big its answer may be (bytes of the result's columns, before JSON)
+QUERY_ANSWER = 64 << 20
 
 
 def detail(v: data.DatasetVersion) -> dict[str, Any]:
@@ -139,6 +142,11 @@ def query_json(
     )
     truncated = table.num_rows > max_rows
     table = table.slice(0, max_rows)
+    if table.nbytes > QUERY_ANSWER:
+        raise InvalidInput(
+            f"sql: its answer is {table.nbytes:,} bytes, more than the {QUERY_ANSWER:,} the "
+            "server sends; select fewer or narrower columns, or fewer rows (max_rows)."
+        )
     return {
         "columns": [{"name": f.name, "type": str(f.type)} for f in table.schema],
         "rows": table_rows(table),

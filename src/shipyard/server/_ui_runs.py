@@ -258,4 +258,9 @@ def artifact(request: Request, run_id: str, path: str) -> Response:
         local = default_artifacts().local_path(found.digest)
     except ShipyardError as error:
         return error_page(request, error)
-    return FileResponse(local, filename=path.rsplit("/", 1)[-1] or "artifact")
+    return FileResponse(  # a download, never rendered here: an HTML or SVG artifact is
+        local,  # whoever logged it's content, and this origin holds the signed-in cookie
+        filename=path.rsplit("/", 1)[-1] or "artifact",
+        media_type="application/octet-stream",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )

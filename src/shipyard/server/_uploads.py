@@ -28,6 +28,7 @@ from shipyard.errors import Conflict, NotFound
 __all__ = ["DAY", "Upload", "Uploads", "uploads_in"]
 
 DAY = 86400.0
+MAX_SESSIONS = 1000  # open at once: each start scans them, each holds two files
 _CHUNK = 1 << 20
 
 
@@ -110,9 +111,12 @@ class Upload:
 class Uploads:
     """The sessions of one uploads folder. Thread-safe."""
 
-    def __init__(self, folder: Path, stale_after: float = DAY) -> None:
+    def __init__(
+        self, folder: Path, stale_after: float = DAY, max_sessions: int = MAX_SESSIONS
+    ) -> None:
         self.folder = folder
         self.stale_after = stale_after
+        self.max_sessions = max_sessions
         self._lock = threading.Lock()
         self._open: dict[str, Upload] = {}  # by id, loaded from disk on first use
 
@@ -120,9 +124,16 @@ class Uploads:
         """The session for this content: the one already open (resumed), else a new one."""
         self.sweep()
         with self._lock:
-            for upload in self._all():
+            sessions = self._all()
+            for upload in sessions:
                 if upload.digest == digest and upload.size == size:
                     return upload
+            if len(sessions) >= self.max_sessions:
+                raise Conflict(
+                    f"uploads: {len(sessions)} sessions are open, the most this server keeps; "
+                    "complete or cancel some (DELETE /api/blobs/uploads/ID), or wait for stale "
+                    "ones to be removed."
+                )
             self.folder.mkdir(parents=True, exist_ok=True)
             upload = Upload(self.folder, uuid.uuid4().hex, digest, size)
             upload.part.touch()
@@ -131,6 +142,12 @@ class Uploads:
             temp.replace(upload.meta)
             self._open[upload.id] = upload
             return upload
+
+    def promised(self, but: Upload) -> int:
+        """Bytes the other open sessions still expect (declared minus received)."""
+        with self._lock:
+            sessions = self._all()
+        return sum(max(u.size - u.received(), 0) for u in sessions if u.id != but.id)
 
     def get(self, upload_id: str) -> Upload:
         """The session ``upload_id`` (NotFound when unknown, completed or removed)."""

@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["Guard", "HostRule", "exposure", "is_loopback"]
+__all__ = ["BodyLimit", "Guard", "HostRule", "exposure", "is_loopback"]
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 _JSON = b"application/json"
@@ -263,6 +263,64 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
+
+
+class BodyLimit:
+    """Refuse a request body above ``max_body`` bytes (413) before any route reads it:
+    FastAPI reads a route's whole body before its dependencies run, the role check
+    included, so without this anyone, signed in or not, could make the server hold a
+    body of any size in memory. A ``Content-Length`` above the bound is refused at once;
+    a chunked body is counted as it arrives and cut at the bound. ``exempt``: paths whose
+    routes stream and bound their bodies themselves (the blob upload chunks)."""
+
+    def __init__(
+        self, app: ASGIApp, max_body: int, exempt: Callable[[str], bool] | None = None
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.exempt = exempt or (lambda _path: False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _SAFE or self.exempt(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        length = next((v for n, v in scope["headers"] if n == b"content-length"), b"")
+        if length.isdigit() and (len(length) > 18 or int(length) > self.max_body):
+            await _refuse(send, 413, self._message())
+            return
+        over = started = False
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal over, received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    over = True
+                    return {"type": "http.disconnect"}  # the route stops reading
+            return message
+
+        async def answered(message: Message) -> None:
+            nonlocal started
+            if over:
+                return  # the app's answer to a body it never got whole: 413 below
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, answered)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await _refuse(send, 413, self._message())
+
+    def _message(self) -> str:
+        return (
+            f"body: more than {self.max_body:,} bytes; this server takes at most that in "
+            "one request."
+        )
 
 
 def _identity(encoding: bytes) -> bool:
