@@ -19,8 +19,7 @@ from urllib.parse import quote
 
 import orjson
 from fastapi import Depends, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
 
 from shipyard._time import TIME_FORMAT, iso_times
@@ -41,6 +40,9 @@ DESCRIPTION = (
 )
 
 
+MAX_BODY = 64 << 20  # bytes of one request body (a metric batch of ~1M points fits)
+
+
 class TimesJSON(JSON):
     """The platform API's answers: orjson, with times as ISO 8601 in UTC (``shipyard._time``:
     the SDK's epoch seconds, converted by field name as the CLI's ``--json`` does)."""
@@ -56,24 +58,7 @@ def create_app(
     ``allow_hosts``/``allow_origins``: ``Host`` names and cross-origin origins
     accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
     from another origin 403, a form or text body 415)."""
-    from shipyard.server import (
-        _artifacts,
-        _datasets,
-        _deployments,
-        _keys,
-        _models,
-        _monitoring,
-        _pipelines,
-        _signin,
-        _tracking,
-        _users,
-    )
-    from shipyard.server._ui import router as ui
-    from shipyard.server._ui_datasets import router as ui_datasets
-    from shipyard.server._ui_home import router as ui_home
-    from shipyard.server._ui_models import router as ui_models
-    from shipyard.server._ui_runs import router as ui_runs
-    from shipyard.serving._guard import Guard
+    from shipyard.serving._guard import BodyLimit, Guard
 
     app = FastAPI(
         title="Shipyard platform API",
@@ -81,36 +66,10 @@ def create_app(
         version=__version__,
         default_response_class=TimesJSON,
         openapi_url=None,  # served below, behind the viewer role like every page
-        docs_url=None,
+        docs_url=None,  # /docs is a page of the UI (server/_ui_api.py), with no CDN script
         redoc_url=None,
     )
-    for module in (
-        _tracking,
-        _datasets,
-        _models,
-        _deployments,
-        _monitoring,
-        _pipelines,
-        _users,
-        _keys,
-        _signin,
-    ):
-        app.include_router(module.router, prefix="/api", dependencies=[Depends(_json)])
-    app.include_router(_artifacts.router, prefix="/api")  # no _json: bodies are raw chunks
-    app.include_router(ui)  # the web UI's frame (static files); pages: server/_ui_*.py
-    from shipyard.server import _ui_deployments, _ui_monitors, _ui_pipelines
-
-    for pages in (
-        _signin.pages,
-        ui_home,
-        ui_runs,
-        ui_datasets,
-        ui_models,
-        _ui_deployments.router,
-        _ui_monitors.router,
-        _ui_pipelines.router,
-    ):
-        app.include_router(pages)
+    _include(app)
 
     @app.get("/api/health", tags=["health"], dependencies=[PUBLIC], responses=errors(*ANY_ROUTE))
     def health() -> dict[str, str]:
@@ -126,14 +85,68 @@ def create_app(
         app.state.authenticate = Authenticator(SQLUserStore(default_database()))
     install_error_handlers(app)
     app.add_exception_handler(SignInRequired, _sign_in)
-    app.add_middleware(
-        Guard, hosts=allow_hosts, origins=allow_origins, untyped=_artifacts.is_upload_path
-    )
+    from shipyard.server._artifacts import is_upload_path
+
+    app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins, untyped=is_upload_path)
+    # bodies are read before the role check: bounded for everyone (uploads bound their own)
+    app.add_middleware(BodyLimit, max_body=MAX_BODY, exempt=is_upload_path)
     return app
 
 
+def _include(app: FastAPI) -> None:
+    """The REST API's routers (one per capability) under ``/api``, and the web UI's pages."""
+    from shipyard.server import (
+        _artifacts,
+        _datasets,
+        _deployments,
+        _keys,
+        _models,
+        _monitoring,
+        _pipelines,
+        _signin,
+        _tracking,
+        _ui,
+        _ui_api,
+        _ui_datasets,
+        _ui_deployments,
+        _ui_home,
+        _ui_models,
+        _ui_monitors,
+        _ui_pipelines,
+        _ui_runs,
+        _users,
+    )
+
+    for module in (
+        _tracking,
+        _datasets,
+        _models,
+        _deployments,
+        _monitoring,
+        _pipelines,
+        _users,
+        _keys,
+        _signin,
+    ):
+        app.include_router(module.router, prefix="/api", dependencies=[Depends(_json)])
+    app.include_router(_artifacts.router, prefix="/api")  # no _json: bodies are raw chunks
+    for pages in (
+        _ui.router,  # the frame: static files, plotly.js
+        _signin.pages,
+        _ui_home.router,
+        _ui_runs.router,
+        _ui_datasets.router,
+        _ui_models.router,
+        _ui_deployments.router,
+        _ui_monitors.router,
+        _ui_pipelines.router,
+        _ui_api.router,  # /docs
+    ):
+        app.include_router(pages)
+
+
 def _describe(app: FastAPI, auth: bool) -> None:
-    """``/openapi.json`` and ``/docs`` (viewer role); with auth, the description names the
+    """``/openapi.json`` (viewer role; ``/docs`` draws it); with auth, the description names the
     bearer token every operation but the public ones wants."""
 
     plain = app.openapi
@@ -149,10 +162,6 @@ def _describe(app: FastAPI, auth: bool) -> None:
     @app.get("/openapi.json", include_in_schema=False, dependencies=[VIEWER])
     def openapi_json() -> Response:
         return json_response(200, openapi())
-
-    @app.get("/docs", include_in_schema=False, dependencies=[VIEWER])
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Shipyard API")
 
 
 def _secure(app: FastAPI, schema: dict[str, Any]) -> None:
