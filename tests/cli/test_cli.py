@@ -263,7 +263,7 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     series = len(monitoring.series("loans-watch"))
     assert api.startswith("GET /api/monitors/loans-watch/report answered 1 check(s), ")
     assert f"{series} stored results" in api and series > 0
-    assert "the web UI answered 8 pages (/, /runs, /datasets, /models, /deployments," in api
+    assert "the web UI answered 8 pages" in api
     # The loop: the alerts of that check started one run of the retraining pipeline (the
     # run names the alert, the alerts name the run), whose candidate went on canary.
     (started,) = sy.pipelines.list_runs("retrain-loans")
