@@ -29,11 +29,9 @@ import core_flows as flows
 FEATURES = ["age", "income", "credit_score"]
 
 
-@pytest.fixture
-def server(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Two model versions, a dataset with a drifted second version and a monitor of it in
-    the test's store, a platform server over it, and this process in remote mode against
-    that server."""
+def _fill_store() -> None:
+    """Two model versions, a dataset with a drifted second version and a monitor of it, and
+    one run of a small pipeline, in the current (local) store."""
     frame = make_loans(300, seed=0)
     X, y = frame[FEATURES], frame["default"]
     for c in (0.1, 1.0):
@@ -48,6 +46,10 @@ def server(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     moved["credit_score"] = moved["credit_score"] - 80
     sy.datasets.register("applications", moved)
     flows.fan(n=3, width=2)
+
+
+def _start(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A platform server in a child process over the store in ``home``; its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -68,19 +70,44 @@ def server(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         assert process.poll() is None, "the platform server did not start"
         try:
             if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                break
+                return process, url
         except httpx.HTTPError:
             pass
         assert time.monotonic() < deadline, "the platform server did not answer"
         time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The module's store (filled once: the tests read it, and each changes only what it
+    made) and a platform server over it; (its URL, the folder to put client homes in)."""
+    root = tmp_path_factory.mktemp("ops-remote")
+    with pytest.MonkeyPatch.context() as patch:
+        for var in [k for k in os.environ if k.startswith("SHIPYARD_")]:
+            patch.delenv(var)
+        patch.setenv("SHIPYARD_HOME", str(root / "server-home"))
+        reset_settings()
+        try:
+            _fill_store()
+        finally:
+            reset_settings()
+    process, url = _start(root / "server-home")
+    try:
+        yield url, root
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def server(served: tuple[str, Path], home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """This process in remote mode against the module's server (no local store)."""
+    url, _ = served
     monkeypatch.setenv("SHIPYARD_URL", url)
-    monkeypatch.setenv("SHIPYARD_HOME", str(home.parent / "client-home"))  # no local store
     reset_settings()
     try:
         yield url
     finally:
-        process.terminate()
-        process.wait(10)
         reset_settings()
 
 
