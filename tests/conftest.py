@@ -113,51 +113,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def platform_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real platform server (``shipyard.server.run`` in a child process, auth off, on
     127.0.0.1) over a fresh local store shared by the tests of one module; its base URL."""
-    import subprocess
-    import sys
-    import time
-
-    import httpx
+    from shipyard.testing.servers import platform_server as running
 
     root = tmp_path_factory.mktemp("server-home")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-    env["SHIPYARD_HOME"] = str(root / ".shipyard")
-    code = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
-    log = root / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", code, str(port)],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the platform server did not start: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the platform server did not answer /api/health within 60 s")
-        time.sleep(0.1)
-    try:
+    with running(root / ".shipyard") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ uniquely (``name``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import uuid
@@ -153,8 +152,6 @@ def test_not_found_messages_are_the_same(mode: str, name: str, loans: pd.DataFra
 
 def test_a_run_records_what_it_read(mode: str, name: str, loans: pd.DataFrame) -> None:
     """In remote mode the run must be the server's too (the tracking store over HTTP)."""
-    if mode == "remote" and importlib.util.find_spec("shipyard.tracking._http") is None:
-        pytest.skip("needs runs over HTTP (shipyard.tracking._http, the tracking branch)")
     sy.datasets.register(name, loans.head(20))
     with sy.start_run(experiment=name) as run:
         sy.datasets.get(name)
@@ -165,8 +162,6 @@ def test_a_run_records_what_it_read(mode: str, name: str, loans: pd.DataFrame) -
 
 def test_the_server_reads_what_the_sdk_stored(remote: str, loans: pd.DataFrame) -> None:
     """The version's files went to the server's artifact store (the HTTP artifact store)."""
-    if importlib.util.find_spec("shipyard.store._http_artifacts") is None:
-        pytest.skip("needs blobs over HTTP (shipyard.store._http_artifacts, the artifacts branch)")
     name = f"loans_{uuid.uuid4().hex[:8]}"
     sy.datasets.register(name, loans.head(40))
     with httpx.Client(base_url=f"{remote}/api") as api:

@@ -10,7 +10,6 @@ store, tracking and datasets over HTTP as well, and run once those are in the tr
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -217,17 +216,10 @@ def test_the_models_commands(mode, name, small, loans):
     assert failed.exit_code != 0 and "has no version 7 (latest is 2)" in failed.output
 
 
-# -- between machines: need the artifact store (and tracking, datasets) over HTTP ----------
-
-
-def _over_http(*modules: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)} (remote mode of another capability)")
+# -- between machines: the artifact store, runs and datasets over HTTP ---------------------
 
 
 def test_another_home_loads_what_this_one_registered(remote, small, loans, tmp_path, monkeypatch):
-    _over_http("shipyard.store._http_artifacts")
     monkeypatch.setenv("SHIPYARD_USER", "ann")
     made = _register("between-homes", small, loans)
     models.export(made.ref, "onnx")
@@ -243,8 +235,6 @@ def test_another_home_loads_what_this_one_registered(remote, small, loans, tmp_p
 
 
 def test_the_server_exports_and_traces_what_a_client_registered(remote, small, loans):
-    modules = ("shipyard.store._http_artifacts", "shipyard.tracking._http", "shipyard.data._http")
-    _over_http(*modules)
     sy.datasets.register("remote-loans", loans)
     with sy.start_run(experiment="remote-registry") as run:
         sy.log_params({"C": 1.0})

@@ -5,10 +5,7 @@ give what the local calls give: the same moves, history, statistics, checks and 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from shipyard.config import reset_settings
 from shipyard.data import make_loans
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.serving import deployments
+from shipyard.testing.servers import platform_server
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "pipelines"))
 import core_flows as flows
@@ -48,35 +46,6 @@ def _fill_store() -> None:
     flows.fan(n=3, width=2)
 
 
-def _start(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A platform server in a child process over the store in ``home``; its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-    env["SHIPYARD_HOME"] = str(home)
-    flows_folder = str(Path(__file__).parents[1] / "pipelines")  # the server imports core_flows
-    env["PYTHONPATH"] = os.pathsep.join([flows_folder, env.get("PYTHONPATH", "")])
-    code = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, "the platform server did not start"
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the platform server did not answer"
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The module's store (filled once: the tests read it, and each changes only what it
@@ -91,12 +60,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             _fill_store()
         finally:
             reset_settings()
-    process, url = _start(root / "server-home")
-    try:
+    flows_folder = str(Path(__file__).parents[1] / "pipelines")  # the server imports core_flows
+    with platform_server(root / "server-home", pythonpath=[flows_folder]) as url:
         yield url, root
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from shipyard.testing.servers import platform_server
 
 QUICK = ("--rows", "3000", "--automl-budget", "3")  # a third of the default size
 CHROMIUM = os.environ.get("SHIPYARD_CHROMIUM", "/usr/bin/chromium")
@@ -60,54 +60,10 @@ def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-@contextmanager
-def _serve(home: Path) -> Iterator[str]:
-    """``shipyard.server.run`` over the store at ``home`` in a child process; its base URL
-    once ``/api/health`` answers (the log is ``server.log`` beside the store)."""
-    import httpx
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    log = home.parent / "server.log"
-    code = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", code, str(port)],
-            cwd=home.parent,
-            env=_store_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the platform server did not start: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the platform server did not answer within 60 s")
-        time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="session")
 def ui_server(ui_home: Path) -> Iterator[str]:
     """The platform server (web UI and API) over the quick start's store; its base URL."""
-    with _serve(ui_home) as url:
+    with platform_server(ui_home) as url:
         yield url
 
 
@@ -126,7 +82,7 @@ def many_runs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    with _serve(home) as url:
+    with platform_server(home) as url:
         yield url
 
 
