@@ -155,6 +155,9 @@ PUBLIC = {
         "remote_client",
         "BlobStore",
         "HttpArtifactStore",
+        "AuditEntry",
+        "acting",
+        "append_audit",
     ],
     "shipyard.data": [
         "ColumnSchema",
@@ -229,7 +232,12 @@ PUBLIC = {
         "ModelStore",
         "FLAVORS",
         "Flavor",
+        "EVIDENCE_KINDS",
+        "Evidence",
+        "evidence",
+        "record_evidence",
     ],
+    "shipyard.governance": [],
     "shipyard.errors": [
         "Conflict",
         "IntegrityError",

@@ -23,11 +23,13 @@ if TYPE_CHECKING:
         compare,
         delete,
         delete_model,
+        evidence,
         get,
         history,
         list_models,
         load,
         promote,
+        record_evidence,
         register,
         remove_alias,
         rollback,
@@ -48,13 +50,23 @@ if TYPE_CHECKING:
     from shipyard.models._signature import ColumnSpec, Signature, infer_signature
     from shipyard.models._store import ModelStore
     from shipyard.models._trust import is_trusted, trust_version
-    from shipyard.models._types import STAGES, Export, Model, ModelEvent, ModelVersion
+    from shipyard.models._types import (
+        EVIDENCE_KINDS,
+        STAGES,
+        Evidence,
+        Export,
+        Model,
+        ModelEvent,
+        ModelVersion,
+    )
 
 
 __all__ = [
+    "EVIDENCE_KINDS",
     "FLAVORS",
     "STAGES",
     "ColumnSpec",
+    "Evidence",
     "Export",
     "ExportRefused",
     "Flavor",
@@ -71,6 +83,7 @@ __all__ = [
     "compare",
     "delete",
     "delete_model",
+    "evidence",
     "export",
     "get",
     "history",
@@ -79,6 +92,7 @@ __all__ = [
     "list_models",
     "load",
     "promote",
+    "record_evidence",
     "register",
     "register_onnx_step",
     "remove_alias",

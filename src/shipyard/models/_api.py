@@ -17,13 +17,14 @@ from shipyard.config import current_user, get_settings, on_reset
 from shipyard.errors import IntegrityError, InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._backend import ModelBackend
+from shipyard.models._evidence import check_kind, encode
 from shipyard.models._inputs import (
     unpack,
 )
 from shipyard.models._saving import checked_fields, provenance, put_model, save_model, say_unsigned
 from shipyard.models._store import ModelStore, NewModelVersion
 from shipyard.models._trust import check_trusted, note_registered
-from shipyard.models._types import Model, ModelEvent, ModelVersion
+from shipyard.models._types import Evidence, Model, ModelEvent, ModelVersion
 from shipyard.store import default_artifacts, default_database
 from shipyard.tracking import Run, get_run
 
@@ -424,3 +425,28 @@ def compare(refs: Sequence[str]) -> pd.DataFrame:
     frame = pd.DataFrame(columns)
     differs = frame.astype(str).nunique(axis=1, dropna=False) > 1
     return pd.concat([frame[differs], frame[~differs]])
+
+
+# -- evidence (what governance records about a version) ------------------------------
+
+
+def record_evidence(ref: str, kind: str, data: Mapping[str, Any]) -> Evidence:
+    """Record ``data`` (a JSON object) about the version ``ref`` names, as ``kind`` (one of
+    ``explanation``, ``fairness``, ``mitigation``, ``evaluation``, ``card``, ``approval``,
+    ``override``). Governance's functions call this; records are appended, never edited.
+
+    Raises:
+        InvalidInput: an unknown kind, or data that is not a JSON object of finite numbers.
+        NotFound: no such version.
+    """
+    check_kind(kind)
+    encode(data)  # refuse before any request or transaction
+    return _store().add_evidence(parse_ref("Model", ref), kind, data, current_user())
+
+
+def evidence(ref: str, kind: str | None = None) -> list[Evidence]:
+    """What was recorded about the version ``ref`` names, newest first; only ``kind``'s
+    records when given."""
+    if kind is not None:
+        check_kind(kind)
+    return _store().evidence(parse_ref("Model", ref), kind)

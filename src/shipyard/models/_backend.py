@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shipyard._refs import Ref
-from shipyard.models._types import Model, ModelEvent, ModelVersion
+from shipyard.models._types import Evidence, Model, ModelEvent, ModelVersion
 
 if TYPE_CHECKING:
     from shipyard.models._signature import Signature
@@ -129,3 +129,15 @@ class ModelBackend(abc.ABC):
         actor: str | None,
     ) -> ModelVersion:
         """Store another form of a version (replacing an earlier one of that format)."""
+
+    # -- evidence ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def add_evidence(
+        self, ref: Ref, kind: str, data: Mapping[str, Any], actor: str | None
+    ) -> Evidence:
+        """Append a governance record about a version (with its audit-log entry)."""
+
+    @abc.abstractmethod
+    def evidence(self, ref: Ref, kind: str | None = None) -> list[Evidence]:
+        """A version's governance records, newest first (of one kind when given)."""

@@ -15,9 +15,10 @@ from typing import Any
 from urllib.parse import quote
 
 from shipyard._refs import Ref
+from shipyard._time import epoch
 from shipyard.models._backend import ModelBackend, NewModelVersion
 from shipyard.models._store import check_alias
-from shipyard.models._types import Model, ModelEvent, ModelVersion
+from shipyard.models._types import Evidence, Model, ModelEvent, ModelVersion
 from shipyard.models._wire import (
     event_from_json,
     model_from_json,
@@ -164,3 +165,22 @@ class HttpModelBackend(ModelBackend):
         }
         path = f"/api/model-versions/{_segment(version_id)}/exports"
         return version_from_json(self.client.post(path, body))
+
+    # -- evidence ----------------------------------------------------------------------
+
+    def add_evidence(
+        self, ref: Ref, kind: str, data: Mapping[str, Any], actor: str | None
+    ) -> Evidence:
+        """``POST /api/models/{name}/versions/{version}/evidence``."""
+        body = {"kind": kind, "data": dict(data), "actor": actor}
+        return _evidence(self.client.post(f"{self._version(ref)}/evidence", json=body))
+
+    def evidence(self, ref: Ref, kind: str | None = None) -> list[Evidence]:
+        """``GET /api/models/{name}/versions/{version}/evidence``."""
+        params = {} if kind is None else {"kind": kind}
+        found = self.client.get(f"{self._version(ref)}/evidence", **params)
+        return [_evidence(item) for item in found["items"]]
+
+
+def _evidence(item: dict[str, Any]) -> Evidence:
+    return Evidence(**{**item, "created_at": epoch(item["created_at"])})

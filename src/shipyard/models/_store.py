@@ -19,11 +19,12 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard._refs import Ref
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.models import _evidence as evidence_rows
 from shipyard.models import _queries as q
 from shipyard.models._backend import ModelBackend, NewModelVersion
 from shipyard.models._queries import REGISTRY
 from shipyard.models._tables import ALIASES, EVENTS, EXPORTS, MODELS, VERSIONS
-from shipyard.models._types import STAGES, Model, ModelEvent, ModelVersion
+from shipyard.models._types import STAGES, Evidence, Model, ModelEvent, ModelVersion
 from shipyard.store import Database
 
 __all__ = ["RESERVED", "ModelStore", "NewModelVersion", "check_alias", "check_stage"]
@@ -265,6 +266,21 @@ class ModelStore(ModelBackend):
             )
             REGISTRY.event(conn, row.model_id, row.version, "exported", None, fmt, actor, None)
             return q.info(conn, version_id)
+
+    # -- evidence ----------------------------------------------------------------------
+
+    def add_evidence(
+        self, ref: Ref, kind: str, data: Mapping[str, Any], actor: str | None
+    ) -> Evidence:
+        """Append a governance record about a version (with its audit-log entry)."""
+        with self.db.write() as conn:
+            REGISTRY.lock(conn, ref.name)
+            return evidence_rows.add(conn, q.resolve(conn, ref), kind, data, actor)
+
+    def evidence(self, ref: Ref, kind: str | None = None) -> list[Evidence]:
+        """A version's governance records, newest first (of one kind when given)."""
+        with self.db.read() as conn:
+            return evidence_rows.read(conn, q.resolve(conn, ref), kind)
 
 
 def _add_version(conn: Connection, name: str, new: NewModelVersion) -> ModelVersion:

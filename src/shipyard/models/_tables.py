@@ -1,4 +1,5 @@
-"""The model registry tables: models, versions, aliases, tags, inputs, exports, events."""
+"""The model registry tables: models, versions, aliases, tags, inputs, exports, events,
+promotion policies and the governance evidence recorded for versions."""
 
 from __future__ import annotations
 
@@ -139,6 +140,40 @@ class ModelEventRow(Base):
     at: Mapped[float] = mapped_column(Float)
 
 
+class ModelPolicyRow(Base):
+    """One version of a model's promotion policy (the newest is in force)."""
+
+    __tablename__ = "model_policies"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)  # JSON: the parsed policy
+    source: Mapped[str | None] = mapped_column(Text)  # the YAML as given
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class ModelEvidenceRow(Base):
+    """What governance recorded about a version: an explanation, a fairness report, a
+    mitigation, the card's user-written sections, an approval, a gate override."""
+
+    __tablename__ = "model_evidence"
+    __table_args__ = (Index(None, "version_id", "kind", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+
+
 # The tables as SQLAlchemy Core objects, for the statements of this capability's store.
 _tables = Base.metadata.tables
 MODELS = _tables["models"]
@@ -148,3 +183,5 @@ TAGS = _tables["model_version_tags"]
 INPUTS = _tables["model_inputs"]
 EXPORTS = _tables["model_exports"]
 EVENTS = _tables["model_events"]
+POLICIES = _tables["model_policies"]
+EVIDENCE = _tables["model_evidence"]

@@ -8,9 +8,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shipyard.models._signature import Signature
 
-__all__ = ["STAGES", "Export", "Model", "ModelEvent", "ModelVersion"]
+__all__ = ["EVIDENCE_KINDS", "STAGES", "Evidence", "Export", "Model", "ModelEvent", "ModelVersion"]
 
 STAGES = ("none", "staging", "production", "archived")
+
+EVIDENCE_KINDS = (
+    "explanation", "fairness", "mitigation", "evaluation", "card", "approval", "override",
+)  # fmt: skip
+"""What governance records about a version (``models.record_evidence``)."""
 
 
 @dataclass(frozen=True)
@@ -85,3 +90,29 @@ class ModelEvent:
     actor: str | None
     reason: str | None
     at: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One record governance keeps about a version: an explanation, a fairness report, a
+    mitigation, an evaluation, the card's user-written sections, an approval or a gate
+    override. ``data`` is the record's JSON object."""
+
+    id: int
+    model: str
+    version: int
+    kind: str
+    data: dict[str, Any]
+    created_at: float
+    created_by: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "version": self.version,
+            "kind": self.kind,
+            "data": self.data,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        }

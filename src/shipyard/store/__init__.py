@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from shipyard.config import get_settings, on_reset
 from shipyard.store._artifacts import ArtifactStore
+from shipyard.store._audit import AuditEntry, acting
+from shipyard.store._audit import append as append_audit
 from shipyard.store._blobs import Blob, BlobStore
 from shipyard.store._db import Database
 from shipyard.store._gc import Collection, Garbage, collect_garbage
@@ -24,6 +26,7 @@ from shipyard.store._versioned import (
 __all__ = [
     "HEAD_REVISION",
     "ArtifactStore",
+    "AuditEntry",
     "Base",
     "Blob",
     "BlobStore",
@@ -36,6 +39,8 @@ __all__ = [
     "RemoteClient",
     "SchemaState",
     "VersionedRegistry",
+    "acting",
+    "append_audit",
     "check_alias",
     "collect_garbage",
     "current_revision",

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, 
 
 from shipyard._refs import _SELECTOR, Ref
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.store._audit import append as append_audit
 
 __all__ = ["Edges", "RegistrySpec", "VersionedRegistry", "check_alias", "watch_versions"]
 
@@ -434,21 +435,22 @@ class VersionedRegistry:
         actor: str | None,
         reason: str | None,
     ) -> None:
-        """Record who did what to which version, when and why (no-op without events)."""
+        """Record who did what to which version, when and why: in the registry's events
+        (when it has them) and in the audit log, both in the caller's transaction."""
+        ent = self.spec.entities
+        name = conn.execute(select(ent.c.name).where(ent.c.id == entity_id)).scalar_one()
+        change: dict[str, Any] = {
+            "version": version,
+            "before": before,
+            "after": after,
+            "reason": reason,
+        }
+        append_audit(conn, kind, self.spec.kind.lower(), name, actor=actor, **change)
         if self.spec.events is None:
             return
         conn.execute(
             insert(self.spec.events).values(
-                {
-                    self.spec.fk: entity_id,
-                    "version": version,
-                    "kind": kind,
-                    "before": before,
-                    "after": after,
-                    "actor": actor,
-                    "reason": reason,
-                    "at": time.time(),
-                }
+                {self.spec.fk: entity_id, "kind": kind, "actor": actor, "at": time.time(), **change}
             )
         )
 

@@ -1,38 +1,127 @@
-"""A real platform server for tests: ``shipyard.server.run`` in a child process over a store.
+"""Servers as users run them, for tests: ``shipyard serve`` processes started and waited
+for, a model that fails on chosen rows (a broken candidate to roll back), and the platform
+server (``shipyard.server.run``) in a child process over a store.
 
-The child gets a clean environment (no ``SHIPYARD_*`` of the caller's, so a test in remote
-mode never points the server at itself) with ``SHIPYARD_HOME`` set to the store's folder;
-:func:`platform_server` waits for ``/api/health`` and stops the server afterwards.
+    with serve_processes("fraud", workers=(2, 1)) as (first, second):
+        httpx.post(first + "/predict", json=row)
+
+The platform server's child gets a clean environment (no ``SHIPYARD_*`` of the caller's, so a
+test in remote mode never points the server at itself) with ``SHIPYARD_HOME`` set to the
+store's folder; :func:`platform_server` waits for ``/api/health`` and stops it afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-import httpx
+import numpy as np
 
-__all__ = ["platform_server"]
+from shipyard.models import PythonModel
+
+__all__ = ["LOAN_ROW", "FailsOn", "free_port", "platform_server", "serve_processes"]
 
 _RUN = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
 
+LOAN_ROW: dict[str, Any] = {
+    "age": 41,
+    "income": 52000.0,
+    "loan_amount": 12000.0,
+    "term_months": 36,
+    "credit_score": 640,
+    "region": "north",
+}
+"""One loan application (``shipyard.data.make_loans``' features) to send to a server."""
 
-@contextmanager
+
+class FailsOn(PythonModel):
+    """Fails every batch holding a row whose ``column`` equals ``value``; predicts 0
+    otherwise (so it passes its warm-up on a stored sample without that value)."""
+
+    def __init__(self, column: str, value: Any) -> None:
+        self.column = column
+        self.value = value
+
+    def predict(self, df: Any) -> Any:
+        if (df[self.column] == self.value).any():
+            raise RuntimeError(f"{self.column} == {self.value!r}: this model always fails")
+        return np.zeros(len(df), dtype=np.int64)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_processes(
+    deployment: str,
+    workers: tuple[int, ...] = (1,),
+    *,
+    poll: float = 0.1,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 90.0,
+) -> Iterator[list[str]]:
+    """One ``shipyard serve --deployment`` process per entry of ``workers`` (with that many
+    uvicorn workers each), on free ports, with this environment (plus ``env``); yields their
+    URLs once every process answers ready; terminates them afterwards. Raises RuntimeError
+    with a process's output when it does not become ready within ``timeout`` seconds."""
+    started: list[tuple[subprocess.Popen[bytes], str]] = []
+    environ = {**os.environ, **(env or {})}
+    try:
+        for count in workers:
+            port = free_port()
+            command = [sys.executable, "-m", "shipyard.cli", "serve", "--deployment", deployment]
+            options = ["--port", str(port), "--workers", str(count), "--poll", str(poll)]
+            options.append("--trust")  # the test registered its own PythonModels (pickles)
+            process = subprocess.Popen(
+                [*command, *options], env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            started.append((process, f"http://127.0.0.1:{port}"))
+        for process, url in started:
+            _wait_ready(process, url, timeout)
+        yield [url for _, url in started]
+    finally:
+        for process, _ in started:
+            process.terminate()
+        for process, _ in started:
+            process.communicate(timeout=60)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float) -> None:
+    import httpx
+
+    deadline, ready = time.monotonic() + timeout, 0
+    while ready < 10:  # ten in a row on fresh connections: the workers have started
+        try:
+            ok = httpx.get(url + "/v2/health/ready", timeout=5).status_code == 200
+        except httpx.TransportError:
+            ok = False
+        ready = ready + 1 if ok else 0
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.terminate()
+            output = process.communicate(timeout=30)[0].decode()
+            raise RuntimeError(f"shipyard serve did not become ready at {url}:\n{output[-3000:]}")
+        time.sleep(0.05 if ok else 0.3)
+
+
+@contextlib.contextmanager
 def platform_server(
     home: Path, *, pythonpath: Sequence[str] = (), timeout: float = 60.0
 ) -> Iterator[str]:
     """A server (auth off, on 127.0.0.1) over the store in ``home``; its base URL. Its
     output goes to ``server.log`` beside ``home``; ``pythonpath``: folders the server must
     import from (pipelines defined in test modules)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
     env["SHIPYARD_HOME"] = str(home)
     if pythonpath:
@@ -49,7 +138,7 @@ def platform_server(
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait(process, url, log, timeout)
+        _wait_health(process, url, log, timeout)
         yield url
     finally:
         process.terminate()
@@ -60,7 +149,9 @@ def platform_server(
             process.wait()
 
 
-def _wait(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
+def _wait_health(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
+    import httpx
+
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:

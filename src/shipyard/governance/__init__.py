@@ -1,0 +1,9 @@
+"""Governance: explanations, fairness, mitigation, model cards and the audit log.
+
+Promotion policies and their gates live with the registry (``shipyard.models``), which checks
+them on every promotion; this package computes what the gates and the cards read.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
