@@ -158,6 +158,11 @@ PUBLIC = {
         "AuditEntry",
         "acting",
         "append_audit",
+        "AuditBreak",
+        "AuditReport",
+        "audit_entries",
+        "audit_head",
+        "verify_audit_chain",
     ],
     "shipyard.data": [
         "ColumnSchema",
@@ -237,7 +242,7 @@ PUBLIC = {
         "evidence",
         "record_evidence",
     ],
-    "shipyard.governance": [],
+    "shipyard.governance": ["AuditBreak", "AuditEntry", "AuditReport", "audit_log", "verify_audit"],
     "shipyard.errors": [
         "Conflict",
         "IntegrityError",

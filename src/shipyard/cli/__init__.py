@@ -6,6 +6,7 @@ import typer
 
 from shipyard._version import __version__
 from shipyard.cli import (
+    _audit,
     _data,
     _db,
     _deployments,
@@ -54,6 +55,7 @@ app.add_typer(_tracking.runs, name="runs")
 app.add_typer(_db.app, name="db")
 app.command("scheduler")(scheduler_cmd)
 app.command("gc")(gc_cmd)
+app.add_typer(_audit.app, name="audit")
 
 
 def _version(value: bool) -> None:

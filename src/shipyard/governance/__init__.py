@@ -6,4 +6,7 @@ them on every promotion; this package computes what the gates and the cards read
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from shipyard.governance._audit import audit_log, verify_audit
+from shipyard.store import AuditBreak, AuditEntry, AuditReport
+
+__all__: list[str] = ["AuditBreak", "AuditEntry", "AuditReport", "audit_log", "verify_audit"]

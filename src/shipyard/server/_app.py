@@ -85,11 +85,13 @@ def create_app(
         app.state.authenticate = Authenticator(SQLUserStore(default_database()))
     install_error_handlers(app)
     app.add_exception_handler(SignInRequired, _sign_in)
+    from shipyard.server import _audit
     from shipyard.server._artifacts import is_upload_path
 
     app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins, untyped=is_upload_path)
     # bodies are read before the role check: bounded for everyone (uploads bound their own)
     app.add_middleware(BodyLimit, max_body=MAX_BODY, exempt=is_upload_path)
+    app.add_middleware(_audit.Acting)  # who and from where, for the audit log
     return app
 
 
@@ -97,6 +99,7 @@ def _include(app: FastAPI) -> None:
     """The REST API's routers (one per capability) under ``/api``, and the web UI's pages."""
     from shipyard.server import (
         _artifacts,
+        _audit,
         _datasets,
         _deployments,
         _evidence,
@@ -128,6 +131,7 @@ def _include(app: FastAPI) -> None:
         _pipelines,
         _users,
         _keys,
+        _audit,
         _signin,
     ):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(_json)])

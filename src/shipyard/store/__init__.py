@@ -10,6 +10,10 @@ from shipyard.config import get_settings, on_reset
 from shipyard.store._artifacts import ArtifactStore
 from shipyard.store._audit import AuditEntry, acting
 from shipyard.store._audit import append as append_audit
+from shipyard.store._audit import entries as audit_entries
+from shipyard.store._audit import head as audit_head
+from shipyard.store._audit_verify import AuditBreak, AuditReport
+from shipyard.store._audit_verify import verify as verify_audit_chain
 from shipyard.store._blobs import Blob, BlobStore
 from shipyard.store._db import Database
 from shipyard.store._gc import Collection, Garbage, collect_garbage
@@ -26,7 +30,9 @@ from shipyard.store._versioned import (
 __all__ = [
     "HEAD_REVISION",
     "ArtifactStore",
+    "AuditBreak",
     "AuditEntry",
+    "AuditReport",
     "Base",
     "Blob",
     "BlobStore",
@@ -41,6 +47,8 @@ __all__ = [
     "VersionedRegistry",
     "acting",
     "append_audit",
+    "audit_entries",
+    "audit_head",
     "check_alias",
     "collect_garbage",
     "current_revision",
@@ -48,6 +56,7 @@ __all__ = [
     "default_database",
     "remote_client",
     "upgrade",
+    "verify_audit_chain",
     "watch_versions",
 ]
 

@@ -20,7 +20,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -33,7 +33,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shipyard.config import current_user
 from shipyard.store._schema import Base
 
-__all__ = ["GENESIS", "AuditEntry", "acting", "append", "canonical", "entry_hash"]
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "acting",
+    "append",
+    "canonical",
+    "entries",
+    "entry_hash",
+    "head",
+]
 
 GENESIS = "0" * 64
 """The ``prev`` of the first entry."""
@@ -108,6 +117,15 @@ class AuditEntry:
             fields[key] = None if m[key] is None else json.loads(m[key])
         return cls(**fields)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditEntry:
+        """An entry from :meth:`to_dict`'s shape (``at`` as epoch seconds or ISO 8601)."""
+        from shipyard._time import epoch
+
+        fields: dict[str, Any] = {k: data.get(k) for k in (*FIELDS, "hash")}
+        fields["at"] = epoch(fields["at"])
+        return cls(**fields)
+
     @property
     def target(self) -> str:
         """``model:churn@7``, ``deployment:churn-api``: what the entry changed."""
@@ -118,15 +136,18 @@ class AuditEntry:
         return {k: getattr(self, k) for k in (*FIELDS, "hash")}
 
 
-_context: ContextVar[tuple[str | None, str | None] | None] = ContextVar(
+Actor = str | Callable[[], str | None] | None
+_context: ContextVar[tuple[Actor, str | None] | None] = ContextVar(
     "shipyard_audit_context", default=None
 )
 
 
 @contextmanager
-def acting(actor: str | None, origin: str | None) -> Iterator[None]:
+def acting(actor: Actor, origin: str | None) -> Iterator[None]:
     """Within this context, entries without an explicit actor name ``actor``, and every
-    entry names ``origin`` (``http 10.0.0.7`` for a server request)."""
+    entry names ``origin`` (``http 10.0.0.7`` for a server request). ``actor`` may be a
+    function, asked when an entry is appended (the platform server knows who called only
+    once the route has checked the token)."""
     token = _context.set((actor, origin))
     try:
         yield
@@ -151,6 +172,20 @@ def entry_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+def _insert_head(conn: Connection) -> Any:
+    """The genesis head row, unless a concurrent writer inserted it first."""
+    values = {"id": 1, "seq": 0, "hash": GENESIS}
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(HEAD).values(**values).on_conflict_do_nothing()
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(HEAD).values(**values).on_conflict_do_nothing()
+    return insert(HEAD).values(**values)
+
+
 def append(
     conn: Connection,
     action: str,
@@ -170,15 +205,15 @@ def append(
     """
     context = _context.get()
     if actor is None:
-        actor = context[0] if context is not None and context[0] else current_user()
+        given = context[0] if context is not None else None
+        actor = (given() if callable(given) else given) or current_user()
     origin = context[1] if context is not None and context[1] else _local_origin()
-    head = conn.execute(select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update())
-    last = head.first()
-    if last is None:  # a store created from the metadata rather than the migrations
-        conn.execute(insert(HEAD).values(id=1, seq=0, hash=GENESIS))
-        seq, prev = 1, GENESIS
-    else:
-        seq, prev = int(last.seq) + 1, str(last.hash)
+    locked = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+    last = conn.execute(locked).first()
+    if last is None:  # a store created from the metadata (or emptied): concurrent-safe
+        conn.execute(_insert_head(conn))
+        last = conn.execute(locked).one()
+    seq, prev = int(last.seq) + 1, str(last.hash)
     fields: dict[str, Any] = {
         "seq": seq,
         "at": time.time(),
@@ -197,3 +232,34 @@ def append(
     conn.execute(insert(LOG).values(**fields, hash=digest))
     conn.execute(sql_update(HEAD).where(HEAD.c.id == 1).values(seq=seq, hash=digest))
     return seq
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    """The chain's last entry as ``audit_head`` records it: ``(seq, hash)`` (``(0, GENESIS)``
+    for an empty log)."""
+    row = conn.execute(select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)).first()
+    return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
+
+
+def entries(
+    conn: Connection,
+    *,
+    kind: str | None = None,
+    name: str | None = None,
+    version: int | None = None,
+    actor: str | None = None,
+    limit: int = 100,
+    after: int | None = None,
+) -> list[AuditEntry]:
+    """Entries newest first, filtered by what is given; ``after`` is the ``seq`` of the last
+    entry of the previous page (keyset paging: this page continues with older entries)."""
+    query = select(LOG)
+    for column, value in (("kind", kind), ("name", name), ("version", version)):
+        if value is not None:
+            query = query.where(LOG.c[column] == value)
+    if actor is not None:
+        query = query.where(LOG.c.actor == actor)
+    if after is not None:
+        query = query.where(LOG.c.seq < after)
+    rows = conn.execute(query.order_by(LOG.c.seq.desc()).limit(limit))
+    return [AuditEntry.from_row(row) for row in rows]
