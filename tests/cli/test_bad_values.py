@@ -75,6 +75,10 @@ CASES: list[Any] = [
     "scheduler --max-runs 0",
     "gc --older-than xyz",
     "gc --older-than 99999999999999d",
+    "audit list --limit 0",
+    "audit list --model churn --kind dataset",
+    "audit verify --head xyz",
+    "audit head --bogus",
     # data
     "data register x /nonexistent.csv",
     "data register 'bad name' {csv}",

@@ -79,12 +79,16 @@ class AuditReport:
         return f"Audit log BROKEN at {where}: {self.broken.message}"
 
 
+# what ``entry_hash``'s json.dumps uses, built once (a third of the time per entry)
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_sha256 = hashlib.sha256
+
+
 def _digest(row: Any, seq: int | None = None) -> str:
     values = list(row[:_HASH])
     if seq is not None:
         values[_SEQ] = seq
-    data = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode()).hexdigest()
+    return _sha256(_encode(values).encode()).hexdigest()
 
 
 class _Walk:
