@@ -77,6 +77,7 @@ class DatasetStore(DatasetBackend):
         ds = self.dataset(name)
         with self.db.write() as conn:
             conn.execute(update(DATASETS).where(DATASETS.c.id == ds.id).values(policy=policy))
+            REGISTRY.event(conn, ds.id, None, "policy", ds.policy, policy, None, None)
 
     def list_datasets(self) -> list[Dataset]:
         """Every dataset with its number of versions and latest version."""
@@ -219,6 +220,10 @@ class DatasetStore(DatasetBackend):
                 .where(VERSIONS.c.id == version_id)
                 .values(validation=json.dumps({**report, "accepted": True}))
             )
+            row = conn.execute(select(VERSIONS).where(VERSIONS.c.id == version_id)).one()
+            REGISTRY.event(
+                conn, row.dataset_id, row.version, "accepted", "failed", None, None, None
+            )
 
     def set_alias(self, dataset_id: str, alias: str, version_id: str) -> None:
         """Point ``alias`` at a version (moving it if it pointed elsewhere)."""
@@ -331,6 +336,9 @@ class DatasetStore(DatasetBackend):
             pass  # the same run finished concurrently: either output is right
 
 
+_NO = (None, None)  # no actor given (the context's), no reason
+
+
 def _put_schema(conn: Connection, dataset_id: str, schema: Mapping[str, Any]) -> int:
     current = (
         conn.scalar(select(func.max(SCHEMAS.c.version)).where(SCHEMAS.c.dataset_id == dataset_id))
@@ -359,7 +367,8 @@ def _add_version(conn: Connection, name: str, new: NewVersion) -> VersionInfo:
     schema_version = (
         _put_schema(conn, dataset_id, new.new_schema) if new.new_schema is not None else current
     )
-    version_id, _ = REGISTRY.add_version(conn, dataset_id, _payload(new, schema_version))
+    version_id, number = REGISTRY.add_version(conn, dataset_id, _payload(new, schema_version))
+    REGISTRY.event(conn, dataset_id, number, "registered", None, new.content_hash, None, None)
     REGISTRY.add_edges(conn, version_id, new.parents)
     _label(conn, dataset_id, version_id, new.aliases, new.tags)
     return _info(conn, version_id)

@@ -25,7 +25,7 @@ from shipyard.models._backend import ModelBackend, NewModelVersion
 from shipyard.models._queries import REGISTRY
 from shipyard.models._tables import ALIASES, EVENTS, EXPORTS, MODELS, VERSIONS
 from shipyard.models._types import STAGES, Evidence, Model, ModelEvent, ModelVersion
-from shipyard.store import Database
+from shipyard.store import Database, append_audit
 
 __all__ = ["RESERVED", "ModelStore", "NewModelVersion", "check_alias", "check_stage"]
 
@@ -228,6 +228,7 @@ class ModelStore(ModelBackend):
         with self.db.write() as conn:
             model_id = REGISTRY.lock(conn, name)
             count = len(REGISTRY.version_ids(conn, model_id))
+            append_audit(conn, "model-deleted", "model", name, before={"versions": count})
             conn.execute(delete(MODELS).where(MODELS.c.id == model_id))
             return count
 

@@ -18,7 +18,7 @@ from shipyard.errors import Conflict, NotFound
 from shipyard.monitoring._channels import finite
 from shipyard.monitoring._tables import ALERTS, MONITORS
 from shipyard.monitoring._values import ACTIVE, Alert, Finding, Monitor, Notice
-from shipyard.store import Database
+from shipyard.store import Database, append_audit
 
 __all__ = ["AlertStore", "SqlAlertStore", "dumps"]
 
@@ -90,6 +90,7 @@ class SqlAlertStore(AlertStore):
                     status="acknowledged", acknowledged_at=now, acknowledged_by=by, updated_at=now
                 )
             )
+            _audit(conn, alert_id, "alert-acknowledged", by)
 
     def resolve(self, alert_id: int, by: str | None, now: float) -> str:
         with self.database.write() as conn:
@@ -100,13 +101,7 @@ class SqlAlertStore(AlertStore):
                 .where(ALERTS.c.id == alert_id)
                 .values(status="resolved", resolved_at=now, resolved_by=by, updated_at=now)
             )
-            return str(
-                conn.scalar(
-                    select(MONITORS.c.name)
-                    .select_from(ALERTS.join(MONITORS, ALERTS.c.monitor_id == MONITORS.c.id))
-                    .where(ALERTS.c.id == alert_id)
-                )
-            )
+            return _audit(conn, alert_id, "alert-resolved", by)
 
     def record_deliveries(self, alert_id: int, deliveries: Sequence[dict[str, Any]]) -> None:
         with self.database.write() as conn:
@@ -267,3 +262,16 @@ def _alert(row: Any) -> Alert:
         resolved_by=row.resolved_by,
         deliveries=tuple(json.loads(row.deliveries)),
     )
+
+
+def _audit(conn: Connection, alert_id: int, action: str, by: str | None) -> str:
+    """Append the audit entry of an alert's change (on its monitor); the monitor's name."""
+    monitor = str(
+        conn.scalar(
+            select(MONITORS.c.name)
+            .select_from(ALERTS.join(MONITORS, ALERTS.c.monitor_id == MONITORS.c.id))
+            .where(ALERTS.c.id == alert_id)
+        )
+    )
+    append_audit(conn, action, "monitor", monitor, after={"alert": alert_id}, actor=by)
+    return monitor

@@ -24,7 +24,7 @@ from shipyard.errors import Conflict, NotFound
 from shipyard.monitoring._alert_store import AlertStore, SqlAlertStore
 from shipyard.monitoring._tables import ALERTS, CHECKS, MONITORS, RESULTS
 from shipyard.monitoring._values import Check, Finding, Monitor, Notice
-from shipyard.store import Database
+from shipyard.store import Database, append_audit
 
 __all__ = ["CheckRecord", "MonitorStore", "Result", "SqlMonitorStore"]
 
@@ -141,6 +141,8 @@ class SqlMonitorStore(MonitorStore):
                         created_by=current_user(), updated_at=now, last_check_at=None,
                     )
                 )  # fmt: skip
+                after = {"target": f"{kind}:{target}", "every": every, **spec}
+                append_audit(conn, "created", "monitor", name, after=after)
                 return _read(conn, name)
         except IntegrityError as exc:  # created by someone else between our check and insert
             raise Conflict(taken) from exc
@@ -163,6 +165,7 @@ class SqlMonitorStore(MonitorStore):
             )
             if not found.rowcount:
                 raise NotFound(f"No monitor named {name!r}. Try: shipyard monitors list")
+            append_audit(conn, "enabled" if enabled else "disabled", "monitor", name)
             return _read(conn, name)
 
     def delete(self, name: str) -> None:
@@ -171,6 +174,7 @@ class SqlMonitorStore(MonitorStore):
             for table in (ALERTS, RESULTS, CHECKS):
                 conn.execute(delete(table).where(table.c.monitor_id == monitor.id))
             conn.execute(delete(MONITORS).where(MONITORS.c.id == monitor.id))
+            append_audit(conn, "deleted", "monitor", name, before={"target": monitor.target})
 
     def record_check(
         self,

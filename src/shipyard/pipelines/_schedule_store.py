@@ -23,7 +23,7 @@ from shipyard.errors import InvalidInput, NotFound
 from shipyard.pipelines._records import PipelineVersion
 from shipyard.pipelines._store import PipelineStore
 from shipyard.pipelines._tables import FIRINGS, RUNS, SCHEDULES
-from shipyard.store import Database
+from shipyard.store import Database, append_audit
 
 __all__ = ["Lost", "Schedule", "ScheduleStore", "dumps"]
 
@@ -63,6 +63,9 @@ class Lost(Exception):
     """Another scheduler moved the schedule's cursor first: read it again."""
 
 
+_PIPELINE = select(SCHEDULES.c.pipeline)
+
+
 class ScheduleStore:
     """Schedules and firings in the metadata database. Thread-safe."""
 
@@ -78,6 +81,8 @@ class ScheduleStore:
         try:
             with self.db.write() as conn:
                 conn.execute(insert(SCHEDULES).values(**values))
+                after = {**schedule.to_dict(), "id": schedule.id}
+                append_audit(conn, "schedule-created", "pipeline", schedule.pipeline, after=after)
         except IntegrityError:
             if not exist_ok:
                 raise
@@ -103,15 +108,26 @@ class ScheduleStore:
         """Delete a schedule with its firings (the runs stay)."""
         with self.db.write() as conn:
             conn.execute(delete(FIRINGS).where(FIRINGS.c.schedule_id == schedule_id))
+            pipeline = conn.scalar(
+                select(SCHEDULES.c.pipeline).where(SCHEDULES.c.id == schedule_id)
+            )
             if not conn.execute(delete(SCHEDULES).where(SCHEDULES.c.id == schedule_id)).rowcount:
                 raise NotFound(f"No schedule {schedule_id!r}. Try: shipyard pipelines schedules")
+            before = {"id": schedule_id}
+            append_audit(conn, "schedule-deleted", "pipeline", str(pipeline), before=before)
 
     def set_enabled(self, schedule_id: str, enabled: bool) -> Schedule:
         """Pause or resume a schedule."""
         with self.db.write() as conn:
-            conn.execute(
+            done = conn.execute(
                 update(SCHEDULES).where(SCHEDULES.c.id == schedule_id).values(enabled=enabled)
             )
+            pipeline = conn.scalar(
+                select(SCHEDULES.c.pipeline).where(SCHEDULES.c.id == schedule_id)
+            )
+            if done.rowcount and pipeline is not None:
+                action = "schedule-resumed" if enabled else "schedule-paused"
+                append_audit(conn, action, "pipeline", pipeline, after={"id": schedule_id})
         return self.get(schedule_id)
 
     def set_cursor(self, schedule: Schedule, cursor: Mapping[str, Any]) -> None:

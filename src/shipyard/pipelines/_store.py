@@ -34,7 +34,7 @@ from shipyard.pipelines._tables import (
     VERSIONS,
 )
 from shipyard.pipelines._values import Stored
-from shipyard.store import Database, RegistrySpec, VersionedRegistry
+from shipyard.store import Database, RegistrySpec, VersionedRegistry, append_audit
 
 __all__ = ["REGISTRY", "PipelineStore"]
 
@@ -240,6 +240,8 @@ class PipelineStore:
                         for s in steps
                     ],
                 )
+            after = {"run": run_id, "status": status, "trigger": trigger}
+            append_audit(conn, f"run-{status}", "pipeline", version.name, after=after)
             if also is not None:
                 also(conn, run_id)
         return run_id
@@ -375,6 +377,8 @@ class PipelineStore:
                 )
             else:
                 conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(cancel_requested=True))
+            name = conn.scalar(select(PIPELINES.c.name).join(RUNS).where(RUNS.c.id == run_id))
+            append_audit(conn, "run-cancel", "pipeline", str(name), after={"run": run_id})
         return self.run(run_id)
 
     def _status(self, conn: Connection, run_id: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from shipyard.errors import Conflict, NotFound
 from shipyard.server._access import ROLES
 from shipyard.server._tables import TOKENS, USERS
-from shipyard.store import Database
+from shipyard.store import Database, append_audit
 
 __all__ = ["SQLUserStore", "Token", "User", "UserStore", "digest", "new_token", "token_prefix"]
 
@@ -132,6 +132,7 @@ class SQLUserStore(UserStore):
             if conn.scalar(select(USERS.c.name).where(USERS.c.name == name)) is not None:
                 raise Conflict(f"A user named {name!r} exists. Try: shipyard users list")
             conn.execute(insert(USERS).values(**made.__dict__))
+            append_audit(conn, "created", "user", name, after={"role": role})
         return made
 
     def users(self) -> list[User]:
@@ -172,6 +173,12 @@ class SQLUserStore(UserStore):
                 .where(USERS.c.name == name)
                 .values(role=after.role, disabled=after.disabled)
             )
+            action = "updated" if disabled is None or disabled == before.disabled else (
+                "disabled" if disabled else "enabled"
+            )  # fmt: skip
+            was = {"role": before.role, "disabled": before.disabled}
+            now = {"role": after.role, "disabled": after.disabled}
+            append_audit(conn, action, "user", name, before=was, after=now)
         return after
 
     def create_token(
@@ -187,6 +194,8 @@ class SQLUserStore(UserStore):
                     continue
                 made = Token(prefix, user, name, now, created_by, None, expires_at, None)
                 conn.execute(insert(TOKENS).values(**made.__dict__, digest=digest(token)))
+                after = {"prefix": prefix, "name": name, "expires_at": expires_at}
+                append_audit(conn, "token-created", "user", user, after=after)
                 return made, token
         raise Conflict("token: could not draw an unused prefix; try again.")
 
@@ -201,12 +210,14 @@ class SQLUserStore(UserStore):
 
     def revoke_token(self, prefix: str) -> Token:
         with self.database.write() as conn:
-            conn.execute(
+            done = conn.execute(
                 update(TOKENS)
                 .where(TOKENS.c.prefix == prefix, TOKENS.c.revoked_at.is_(None))
                 .values(revoked_at=time.time())
             )
             row = conn.execute(select(TOKENS).where(TOKENS.c.prefix == prefix)).first()
+            if done.rowcount and row is not None:
+                append_audit(conn, "token-revoked", "user", row.user, before={"prefix": prefix})
         if row is None:
             raise NotFound(f"No token with prefix {prefix!r}. Try: shipyard tokens list")
         return _token(row)
@@ -245,6 +256,7 @@ class SQLUserStore(UserStore):
                         disabled=False,
                     )
                 )  # fmt: skip
+                append_audit(conn, "created", "user", name, after={"role": "admin"})
         except IntegrityError:
             return None
         return self.create_token(name, "bootstrap", None, None)[1]

@@ -25,7 +25,7 @@ from shipyard._refs import check_name
 from shipyard.config import current_user
 from shipyard.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from shipyard.serving._tables import KEYS
-from shipyard.store import Database, default_database
+from shipyard.store import Database, append_audit, default_database
 
 __all__ = [
     "SCOPES",
@@ -124,6 +124,8 @@ class SQLKeyStore(KeyStore):
                     revoked_at=None,
                 )
             )
+            after = {"prefix": key.prefix, "scopes": list(key.scopes), "rate": key.rate_limit}
+            append_audit(conn, "created", "key", key.name, after=after)
 
     def keys(self) -> list[ApiKey]:
         with self.database.read() as conn:
@@ -146,6 +148,8 @@ class SQLKeyStore(KeyStore):
                 known = conn.scalar(select(KEYS.c.id).where(KEYS.c.name == name))
                 if known is None:
                     raise NotFound(f"No API key named {name!r}. Try: shipyard keys list")
+            else:
+                append_audit(conn, "revoked", "key", name)
 
 
 def default_keys() -> KeyStore:

@@ -29,7 +29,7 @@ from shipyard.config import current_user
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.serving._tables import DEPLOYMENTS, EVENTS, ROUTES
 from shipyard.serving.policies import check_policy, initial_weights, policy_of
-from shipyard.store import Database
+from shipyard.store import Database, append_audit
 
 __all__ = [
     "Change",
@@ -379,6 +379,7 @@ class SQLDeploymentStore(DeploymentStore):
     def delete(self, name: str) -> None:
         with self.database.write() as conn:
             deployment_id = _lock(conn, name)
+            append_audit(conn, "deleted", "deployment", name, before=_read(conn, name).split)
             conn.execute(sql_delete(DEPLOYMENTS).where(DEPLOYMENTS.c.id == deployment_id))
 
 
@@ -457,7 +458,9 @@ def _event(
             reason=reason,
             at=time.time(),
         )
-    )
+    )  # and the audit log's entry, in the same transaction
+    name = str(conn.scalar(select(DEPLOYMENTS.c.name).where(DEPLOYMENTS.c.id == deployment_id)))
+    append_audit(conn, kind, "deployment", name, after=detail, reason=reason)
 
 
 def _id(conn: Connection, name: str) -> str:
