@@ -111,6 +111,7 @@ def _include(app: FastAPI) -> None:
         _tracking,
         _ui,
         _ui_api,
+        _ui_audit,
         _ui_datasets,
         _ui_deployments,
         _ui_home,
@@ -146,6 +147,7 @@ def _include(app: FastAPI) -> None:
         _ui_deployments.router,
         _ui_monitors.router,
         _ui_pipelines.router,
+        _ui_audit.router,
         _ui_api.router,  # /docs
     ):
         app.include_router(pages)
