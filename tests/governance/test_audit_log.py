@@ -96,3 +96,22 @@ def test_rest_api_pages_with_tokens(remote: str, model: LogisticRegression) -> N
         assert verdict["ok"] is True and verdict["broken"] is None
         bad = client.get("/api/audit/verify", params={"head": "zz"})
         assert bad.status_code == 422 and "head" in bad.json()["error"]
+
+
+def test_signed_in_caller_and_address_are_recorded(home: Path) -> None:
+    from shipyard import server, serving
+
+    server.create_user("boss", "admin")
+    server.create_user("ed", "editor")
+    boss, ed = server.create_token("boss"), server.create_token("ed")
+    with serving.background(server.create_app(auth=True)) as url, httpx.Client(base_url=url) as c:
+        made = c.post("/api/keys", json={"name": "ci"}, headers={"authorization": f"Bearer {boss}"})
+        assert made.status_code == 201, made.text
+        refused = c.get("/api/audit", headers={"authorization": f"Bearer {ed}"})
+        assert refused.status_code == 403  # the log is the admin's
+        listed = c.get(
+            "/api/audit", params={"kind": "key"}, headers={"authorization": f"Bearer {boss}"}
+        )
+    entry = listed.json()["items"][0]
+    assert (entry["action"], entry["name"]) == ("created", "ci")
+    assert (entry["actor"], entry["origin"]) == ("user:boss", "http 127.0.0.1")
