@@ -21,6 +21,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -79,9 +80,23 @@ class AuditReport:
         return f"Audit log BROKEN at {where}: {self.broken.message}"
 
 
-# what ``entry_hash``'s json.dumps uses, built once (a third of the time per entry)
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# ``entry_hash``'s json.dumps, its C encoder built once (half the time spent per entry);
+# the same text, which the tests check against ``entry_hash``
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_c_encoder = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(
+        None, _encoder.default, encode_basestring, None, ":", ",", False, False, True
+    )
+)
 _sha256 = hashlib.sha256
+
+
+def _encode(values: list[Any]) -> str:
+    if _c_encoder is None:  # pragma: no cover - an interpreter without the C accelerator
+        return _encoder.encode(values)
+    return "".join(_c_encoder(values, 0))
 
 
 def _digest(row: Any, seq: int | None = None) -> str:
@@ -102,6 +117,30 @@ class _Walk:
         self.last = GENESIS
         self.before_last: str | None = None
         self.count = 0
+
+    def steps(self, rows: Any) -> AuditBreak | None:
+        """Check a batch in order: the usual case (all intact) without a call per entry."""
+        expected, last, head_seq, anchor = self.expected, self.last, self.head_seq, self.anchor
+        before_last, anchored, done = self.before_last, self.anchored, 0
+        encode, sha256 = _encode, _sha256
+        for row in rows:
+            seq, stored = row[_SEQ], row[_HASH]
+            intact = seq == expected and seq <= head_seq and row[_PREV] == last
+            if not intact or sha256(encode(list(row[:_HASH])).encode()).hexdigest() != stored:
+                self.expected, self.last, self.before_last = expected, last, before_last
+                self.anchored, self.count, done = anchored, self.count + done, 0
+                broken = self.step(row)
+                if broken is not None:
+                    return broken
+                expected, last, before_last = self.expected, self.last, self.before_last
+                anchored = self.anchored
+                continue
+            before_last, last, expected, done = last, stored, expected + 1, done + 1
+            if stored == anchor:
+                anchored = True
+        self.expected, self.last, self.before_last = expected, last, before_last
+        self.anchored, self.count = anchored, self.count + done
+        return None
 
     def step(self, row: Any) -> AuditBreak | None:
         seq, prev, stored = int(row[_SEQ]), row[_PREV], row[_HASH]
@@ -186,10 +225,7 @@ def verify(conn: Connection, *, anchor: str | None = None, batch: int = BATCH) -
         if found is None and rows:
             broken = AuditBreak(1, "head mismatch", "the head row (audit_head) is missing.")
             break
-        for row in rows:
-            broken = walk.step(row)
-            if broken is not None:
-                break
+        broken = walk.steps(rows)
         if len(rows) < batch:
             break
         after = int(rows[-1][_SEQ])
