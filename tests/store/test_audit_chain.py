@@ -177,3 +177,16 @@ _TAMPER = {
     "truncate": lambda: _sql("delete from audit_log where seq >= 5"),
     "head": lambda: _sql("update audit_head set hash = :h", h="f" * 64),
 }
+
+
+def test_verification_hashes_as_appending_does(backend: str) -> None:
+    """Text beyond ASCII, quotes, new lines, large and small numbers: the verifier's
+    encoder gives the bytes ``entry_hash`` hashed."""
+    with default_database().write() as conn, acting("user:zoë", 'http "::1"\n'):
+        append_audit(
+            conn, "alias", "model", "prévision-😀", version=2**31 - 1,
+            before={"a": 1e-300, "b": [1.5, None, True]}, after={"ü": "line\nbreak\t\\"},
+            reason="weil\u2028es ging",
+        )  # fmt: skip
+    report = _verify()
+    assert report.ok and report.entries == 1
