@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Float, Index, Integer, String, Text, insert, select
@@ -39,6 +40,7 @@ __all__ = [
     "acting",
     "append",
     "canonical",
+    "encode_fields",
     "entries",
     "entry_hash",
     "head",
@@ -166,10 +168,25 @@ def canonical(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+# json.dumps(values, separators=(",", ":"), ensure_ascii=False), its C encoder built once
+# (json.dumps builds one per call: half the time of verifying an entry)
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_c_encoder = None if c_make_encoder is None else c_make_encoder(
+    None, _encoder.default, encode_basestring, None, ":", ",", False, False, True
+)  # fmt: skip
+
+
+def encode_fields(values: list[Any]) -> str:
+    """An entry's field values as the JSON text its hash covers (``json.dumps``'s, compact,
+    not ASCII-escaped)."""
+    if _c_encoder is None:  # pragma: no cover - an interpreter without the C accelerator
+        return _encoder.encode(values)
+    return "".join(_c_encoder(values, 0))
+
+
 def entry_hash(fields: dict[str, Any]) -> str:
     """The SHA-256 (hex) of an entry's fields (``FIELDS``, in order, as a JSON array)."""
-    data = json.dumps([fields[k] for k in FIELDS], separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode()).hexdigest()
+    return hashlib.sha256(encode_fields([fields[k] for k in FIELDS]).encode()).hexdigest()
 
 
 def _insert_head(conn: Connection) -> Any:

@@ -18,15 +18,13 @@ entry on). The first break is named with its kind:
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from shipyard.store._audit import FIELDS, GENESIS, HEAD, LOG
+from shipyard.store._audit import FIELDS, GENESIS, HEAD, LOG, encode_fields
 
 __all__ = ["BREAKS", "AuditBreak", "AuditReport", "verify"]
 
@@ -80,30 +78,14 @@ class AuditReport:
         return f"Audit log BROKEN at {where}: {self.broken.message}"
 
 
-# ``entry_hash``'s json.dumps, its C encoder built once (half the time spent per entry);
-# the same text, which the tests check against ``entry_hash``
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_c_encoder = (
-    None
-    if c_make_encoder is None
-    else c_make_encoder(
-        None, _encoder.default, encode_basestring, None, ":", ",", False, False, True
-    )
-)
 _sha256 = hashlib.sha256
-
-
-def _encode(values: list[Any]) -> str:
-    if _c_encoder is None:  # pragma: no cover - an interpreter without the C accelerator
-        return _encoder.encode(values)
-    return "".join(_c_encoder(values, 0))
 
 
 def _digest(row: Any, seq: int | None = None) -> str:
     values = list(row[:_HASH])
     if seq is not None:
         values[_SEQ] = seq
-    return _sha256(_encode(values).encode()).hexdigest()
+    return _sha256(encode_fields(values).encode()).hexdigest()
 
 
 class _Walk:
@@ -122,7 +104,7 @@ class _Walk:
         """Check a batch in order: the usual case (all intact) without a call per entry."""
         expected, last, head_seq, anchor = self.expected, self.last, self.head_seq, self.anchor
         before_last, anchored, done = self.before_last, self.anchored, 0
-        encode, sha256 = _encode, _sha256
+        encode, sha256 = encode_fields, _sha256
         for row in rows:
             seq, stored = row[_SEQ], row[_HASH]
             intact = seq == expected and seq <= head_seq and row[_PREV] == last
