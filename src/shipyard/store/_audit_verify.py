@@ -167,7 +167,7 @@ class _Walk:
                 return AuditBreak(
                     seq,
                     "deleted",
-                    f"{shift} entries before entry {seq} were deleted and the rest renumbered.",
+                    f"{_count(shift)} before entry {seq} deleted and the rest renumbered.",
                 )
         return AuditBreak(seq, "edited", f"entry {seq} was edited (it chains to another hash).")
 
@@ -189,6 +189,10 @@ class _Walk:
                 f"the given head {self.anchor} is not in the chain (rewritten or cut before it).",
             )
         return None
+
+
+def _count(n: int) -> str:
+    return "1 entry" if n == 1 else f"{n} entries"
 
 
 def verify(conn: Connection, *, anchor: str | None = None, batch: int = BATCH) -> AuditReport:
