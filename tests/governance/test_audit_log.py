@@ -50,6 +50,7 @@ def test_sdk_lists_filters_pages_and_verifies(mode: str, model: LogisticRegressi
     rest = audit_log(kind="model", name=name, after=first[0].seq)
     assert [e.seq for e in first + rest] == [e.seq for e in found]
     assert audit_log(kind="model", name=name, version=1)[0].action == "registered"
+    assert len(audit_log(kind="model", name=name, limit=5000)) == 3  # pages of 1,000 remotely
     report = verify_audit()
     assert report.ok and report.entries >= 3 and report.head_hash == audit_log(limit=1)[0].hash
     assert verify_audit(head=found[0].hash).ok

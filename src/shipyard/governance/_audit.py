@@ -80,13 +80,26 @@ def audit_log(
     """
     check_filters(kind, name, version, actor, limit, after)
     if get_settings().remote:
-        query: dict[str, Any] = {"kind": kind, "name": name, "version": version, "actor": actor}
-        answer = remote_client().get("/api/audit", **query, page_size=limit, after=after)
-        return [AuditEntry.from_dict(item) for item in answer["items"]]
+        return _remote(
+            {"kind": kind, "name": name, "version": version, "actor": actor}, limit, after
+        )
     with default_database().read() as conn:
         return audit_entries(
             conn, kind=kind, name=name, version=version, actor=actor, limit=limit, after=after
         )
+
+
+def _remote(query: dict[str, Any], limit: int, after: int | None) -> list[AuditEntry]:
+    """``limit`` entries from the server, in pages of at most 1,000 (its largest)."""
+    found: list[AuditEntry] = []
+    while len(found) < limit:
+        size = min(limit - len(found), 1000)
+        answer = remote_client().get("/api/audit", **query, page_size=size, after=after)
+        found += [AuditEntry.from_dict(item) for item in answer["items"]]
+        if len(answer["items"]) < size:
+            break
+        after = found[-1].seq
+    return found
 
 
 def verify_audit(head: str | None = None) -> AuditReport:
