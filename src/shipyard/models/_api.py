@@ -1,4 +1,5 @@
-"""The registry SDK: register, load, alias, promote, roll back, export and compare models."""
+"""The registry SDK: register, load, remove aliases, roll back, export and compare models
+(gated moves, ``promote`` and ``set_alias``, are in ``_promote``)."""
 
 from __future__ import annotations
 
@@ -42,11 +43,9 @@ __all__ = [
     "history",
     "list_models",
     "load",
-    "promote",
     "register",
     "remove_alias",
     "rollback",
-    "set_alias",
     "trained_on",
     "versions",
 ]
@@ -348,21 +347,10 @@ def clear_cache() -> None:
 # -- moves --------------------------------------------------------------------------------
 
 
-def set_alias(ref: str, alias: str, *, reason: str | None = None) -> ModelVersion:
-    """Point ``alias`` at the version ``ref`` names (``set_alias("churn@7", "champion")``)."""
-    return _store().set_alias(parse_ref("Model", ref), alias, current_user(), reason)
-
-
 def remove_alias(name: str, alias: str, *, reason: str | None = None) -> None:
     """Remove an alias from a model."""
     check_name("Model", name)
     _store().remove_alias(name, alias, current_user(), reason)
-
-
-def promote(ref: str, to: str = "production", *, reason: str | None = None) -> ModelVersion:
-    """Move a version to a stage: ``staging``, ``production`` (the previous production
-    version is archived in the same transaction), ``archived`` or ``none``."""
-    return _store().set_stage(parse_ref("Model", ref), to, current_user(), reason)
 
 
 def rollback(name: str, *, reason: str | None = None) -> ModelVersion:
