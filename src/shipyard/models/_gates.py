@@ -98,10 +98,11 @@ class GatesFailed(Conflict):
     """A move to a protected alias or stage refused: the gates that failed, one line.
     ``report`` holds every gate's verdict. Override with ``force=True`` and a reason."""
 
-    def __init__(self, report: GateReport) -> None:
+    def __init__(self, report: GateReport, message: str | None = None) -> None:
         self.report = report
         super().__init__(
-            f"{report.summary()} (policy version {report.policy_version}). Fix them, or "
+            message
+            or f"{report.summary()} (policy version {report.policy_version}). Fix them, or "
             "override with force=True and a reason (shipyard: --force --reason TEXT)."
         )
 

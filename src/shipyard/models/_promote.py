@@ -17,7 +17,7 @@ from typing import Any
 
 from shipyard._refs import Ref, check_name, parse_ref
 from shipyard.config import current_user
-from shipyard.errors import Forbidden, InvalidInput, NotFound
+from shipyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shipyard.models._api import _store
 from shipyard.models._backend import ModelBackend
 from shipyard.models._gates import GateReport, GatesFailed, Inputs, run_gates
@@ -150,7 +150,13 @@ def gated_move(
     check_alias(to) if kind == "alias" else check_stage(to)
     backend = _store()
     if isinstance(backend, HttpModelBackend):
-        return backend.move(ref, Move(kind, to, actor, reason, force=force))
+        try:
+            return backend.move(ref, Move(kind, to, actor, reason, force=force))
+        except Conflict as exc:  # the server's GatesFailed: its report, for the caller
+            if " gates failed: " not in str(exc):
+                raise
+            report = GateReport.from_dict(backend.check(ref, to))
+            raise GatesFailed(report, str(exc)) from None
     found = backend.policies(ref.name)
     if not found or not found[0].policy.protects(to):
         number = found[0].version if found else None
