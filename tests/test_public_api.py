@@ -244,6 +244,7 @@ PUBLIC = {
         "PolicyVersion",
         "approve",
         "check",
+        "check_scores",
         "policies",
         "policy",
         "set_policy",

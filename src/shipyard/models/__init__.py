@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from shipyard.models._promote import (
         approve,
         check,
+        check_scores,
         policies,
         policy,
         promote,
@@ -98,6 +99,7 @@ __all__ = [
     "Signature",
     "approve",
     "check",
+    "check_scores",
     "clear_cache",
     "compare",
     "delete",

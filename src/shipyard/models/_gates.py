@@ -15,10 +15,12 @@ from typing import Any, NamedTuple
 
 from shipyard.errors import Conflict
 from shipyard.models._gates_eval import evaluate, recorded_value
-from shipyard.models._policies import DROP_METRICS, ROLES, Policy
+from shipyard.models._policies import DROP_METRICS, ROLES, MaxDrop, Policy
 from shipyard.models._types import Evidence, ModelVersion
 
-__all__ = ["GATE_TABLE", "GateReport", "GateResult", "GatesFailed", "Inputs", "run_gates"]
+__all__ = [
+    "GATE_TABLE", "GateReport", "GateResult", "GatesFailed", "Inputs", "run_gates", "score_gates",
+]  # fmt: skip
 
 
 class GateResult(NamedTuple):
@@ -258,4 +260,37 @@ def run_gates(inputs: Inputs) -> tuple[GateResult, ...]:
     out: list[GateResult] = []
     for name in inputs.policy.gates:
         out.extend(GATE_TABLE[name](inputs))
+    return tuple(out)
+
+
+def score_gates(
+    policy: Policy, candidate: Mapping[str, float], incumbent: Mapping[str, float]
+) -> tuple[GateResult, ...]:
+    """The metric gates on given scores (``auc`` and ``holdout_auc`` match each other)."""
+
+    def value(scores: Mapping[str, float], name: str) -> float | None:
+        for key in (name, f"holdout_{name}", name.removeprefix("holdout_")):
+            if key in scores:
+                return float(scores[key])
+        return None
+
+    out: list[GateResult] = []
+    for gate, at_least in (("min_metric", True), ("max_metric", False)):
+        for name, limit in getattr(policy, gate).items():
+            mine = value(candidate, name)
+            if mine is None:
+                out.append(GateResult(f"{gate}.{name}", False, f"no {name} scored"))
+                continue
+            ok = mine >= limit if at_least else mine <= limit
+            sign = (">=" if at_least else "<=") if ok else ("<" if at_least else ">")
+            out.append(GateResult(f"{gate}.{name}", ok, f"{mine:.4g} {sign} {limit:g}"))
+    drop = policy.max_drop
+    if isinstance(drop, MaxDrop):
+        mine, theirs = value(candidate, drop.metric), value(incumbent, drop.metric)
+        if mine is None or theirs is None:
+            out.append(GateResult("max_drop", False, f"{drop.metric} not scored on both"))
+        else:
+            lost = (theirs - mine) if DROP_METRICS[drop.metric] else (mine - theirs)
+            detail = f"{drop.metric} {mine:.4g} against {theirs:.4g}: a change of {-lost:+.4g}"
+            out.append(GateResult("max_drop", lost <= drop.by, f"{detail} (at most -{drop.by:g})"))
     return tuple(out)

@@ -208,9 +208,10 @@ class HttpModelBackend(ModelBackend):
         found = self.client.post(f"{self._version(ref)}/stage", {**body, "stage": move.to})
         return version_from_json(found)
 
-    def check(self, ref: Ref, to: str | None) -> dict[str, Any]:
+    def check(self, ref: Ref, to: str | None, against: str | None = None) -> dict[str, Any]:
         """``GET /api/models/{name}/versions/{version}/gates``: the server's gate report."""
-        params = {} if to is None else {"to": to}
+        given = {"to": to, "against": against}
+        params = {k: v for k, v in given.items() if v is not None}
         return dict(self.client.get(f"{self._version(ref)}/gates", **params))
 
     def approve(

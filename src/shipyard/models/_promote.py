@@ -20,7 +20,7 @@ from shipyard.config import current_user
 from shipyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shipyard.models._api import _store
 from shipyard.models._backend import ModelBackend
-from shipyard.models._gates import GateReport, GatesFailed, Inputs, run_gates
+from shipyard.models._gates import GateReport, GatesFailed, Inputs, run_gates, score_gates
 from shipyard.models._http import HttpModelBackend
 from shipyard.models._policies import ROLES, Policy, PolicyVersion, as_policy
 from shipyard.models._policy_rows import Move
@@ -30,6 +30,7 @@ from shipyard.models._types import STAGES, Evidence, ModelVersion
 __all__ = [
     "approve",
     "check",
+    "check_scores",
     "check_with",
     "gated_move",
     "policies",
@@ -91,17 +92,25 @@ def _holder(backend: ModelBackend, name: str, kind: str, to: str | None) -> Mode
 
 
 def check_with(
-    backend: ModelBackend, ref: Ref, to: str | None, kind: str | None = None
+    backend: ModelBackend,
+    ref: Ref,
+    to: str | None,
+    kind: str | None = None,
+    against: str | None = None,
 ) -> GateReport:
     """The gate report of the version ``ref`` names for a move to ``to`` on a local
-    backend (what the server runs for a remote client)."""
+    backend (what the server runs for a remote client); ``against``: the version
+    ``max_drop`` compares with instead of the target's holder."""
     version = backend.resolve(ref)
     found = backend.policies(ref.name)
     if not found:
         return GateReport(version.ref, to, None, False)
     current = found[0]
     kind = kind or ("stage" if to in STAGES else "alias")
-    holder = _holder(backend, ref.name, kind, to)
+    if against is not None:
+        holder: ModelVersion | None = backend.resolve(parse_ref("Model", against))
+    else:
+        holder = _holder(backend, ref.name, kind, to)
     actor = current_user()
 
     def record(v: ModelVersion, data: Mapping[str, Any]) -> None:
@@ -119,15 +128,35 @@ def check_with(
     )
 
 
-def check(ref: str, to: str | None = None) -> GateReport:
+def check(ref: str, to: str | None = None, *, against: str | None = None) -> GateReport:
     """Check the version ``ref`` names against its model's policy, for a move to ``to``
     (an alias or stage; None: every gate, as for any protected target). Moves nothing;
-    ``max_drop`` records the "evaluation" it scores."""
+    ``max_drop`` records the "evaluation" it scores, against the version holding ``to``
+    (or ``against``, e.g. the version a deployment serves now)."""
     parsed = parse_ref("Model", ref)
     backend = _store()
     if isinstance(backend, HttpModelBackend):
-        return GateReport.from_dict(backend.check(parsed, to))
-    return check_with(backend, parsed, to)
+        return GateReport.from_dict(backend.check(parsed, to, against))
+    return check_with(backend, parsed, to, against=against)
+
+
+def check_scores(
+    name: str, candidate: Mapping[str, float], incumbent: Mapping[str, float] | None = None
+) -> GateReport:
+    """The policy's metric gates on scores computed elsewhere, before a version exists
+    (the retraining pipeline's holdout): ``min_metric`` and ``max_metric`` on
+    ``candidate`` (a policy metric ``auc`` also matches ``holdout_auc``), ``max_drop`` on
+    its metric against ``incumbent``'s. The other gates wait for the version."""
+    found = policy(name)
+    if found is None:
+        return GateReport(f"{name} (candidate)", None, None, False)
+    return GateReport(
+        f"{name} (candidate)",
+        None,
+        found.version,
+        True,
+        score_gates(found.policy, candidate, incumbent or {}),
+    )
 
 
 # -- moves ----------------------------------------------------------------------------------

@@ -119,9 +119,12 @@ def check_gates(
     name: str,
     version: Version,
     to: Annotated[str | None, Query(max_length=64, description="The target.")] = None,
+    against: Annotated[
+        str | None, Query(max_length=200, description="max_drop's comparison, e.g. churn@3.")
+    ] = None,
 ) -> Response:
     """The version's gates under its model's policy, for a move to ``to``."""
-    return _ok(check_with(_store(), _ref(name, version), to).to_dict())
+    return _ok(check_with(_store(), _ref(name, version), to, against=against).to_dict())
 
 
 @router.post(
