@@ -175,3 +175,14 @@ def test_the_move_refuses_when_the_policy_or_holder_moved_meanwhile(backend: str
     with pytest.raises(Conflict, match="champion moved to another version"):
         store.move(parse_ref("Model", weak), moved)
     assert sy.models.get("churn@champion").ref == good
+
+
+def test_a_new_version_cannot_take_a_protected_alias_at_registration(home: Path) -> None:
+    _setup()
+    sy.models.set_policy("churn", Policy(protect=("champion", "production")))
+    frame = _frame(1)
+    model = LogisticRegression().fit(frame[["a", "b"]], frame["label"])
+    with pytest.raises(Conflict, match="aliases: champion, production of model 'churn'"):
+        sy.models.register("churn", model, aliases=["champion"], stage="production")
+    assert [v.version for v in sy.models.versions("churn")] == [2, 1]
+    assert sy.models.register("churn", model, aliases=["challenger"]).version == 3

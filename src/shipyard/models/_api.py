@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard import data as datasets_api
 from shipyard._refs import check_name, parse_ref
 from shipyard.config import current_user, get_settings, on_reset
-from shipyard.errors import IntegrityError, InvalidInput, NotFound
+from shipyard.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._backend import ModelBackend
 from shipyard.models._evidence import check_kind, encode
@@ -150,6 +150,7 @@ def register(
         NotFound: a run or dataset version that does not exist.
     """
     check_name("Model", name)
+    _refuse_protected(name, aliases, stage)
     model, X, y, run, datasets = unpack(model, X=X, y=y, run=run, datasets=datasets)
     lists = {"aliases": aliases, "requirements": requirements, "datasets": datasets}
     clean_tags, clean_metrics = checked_fields({**lists, "trusted": trusted}, stage, tags, metrics)
@@ -174,6 +175,26 @@ def register(
     version = _store().add_version(name, new)
     note_registered(version.id)  # its own object: this process may load it back
     return version
+
+
+def _refuse_protected(name: str, aliases: Sequence[str], stage: str) -> None:
+    """A new version cannot take an alias or stage its model's policy protects: it has
+    passed no gate yet (register it, then promote or set the alias)."""
+    targets = [*(a for a in aliases if isinstance(a, str)), *([stage] if stage != "none" else [])]
+    if not targets:
+        return
+    try:
+        found = _store().policies(name)
+    except NotFound:  # a new model has no policy
+        return
+    hit = [t for t in targets if found and found[0].policy.protects(t)]
+    if hit:
+        raise Conflict(
+            f"{'stage' if hit == [stage] else 'aliases'}: {', '.join(hit)} of model {name!r} "
+            "are protected by its policy (version "
+            f"{found[0].version}): register without them, then promote the new version "
+            "through the gates (sy.models.set_alias / promote)."
+        )
 
 
 # -- reading ------------------------------------------------------------------------------
