@@ -13,11 +13,11 @@ from sklearn.linear_model import LogisticRegression
 from sqlalchemy import text
 
 import shipyard as sy
-from shipyard._refs import parse_ref
 from shipyard.errors import Conflict, InvalidInput
 from shipyard.models import GatesFailed, Policy
 from shipyard.models._api import _store
 from shipyard.models._policy_rows import Move
+from shipyard.models._promote import _exact
 from shipyard.store import default_database
 
 
@@ -169,11 +169,11 @@ def test_the_move_refuses_when_the_policy_or_holder_moved_meanwhile(backend: str
                  guard_holder=True)  # fmt: skip
     sy.models.set_policy("churn", Policy(approval="admin"))
     with pytest.raises(Conflict, match="its policy changed while the gates were checked"):
-        store.move(parse_ref("Model", weak), stale)
+        store.move(_exact(sy.models.get(weak)), stale)
     moved = Move("alias", "champion", None, None, checked=True, policy_version=2, holder=None,
                  guard_holder=True)  # fmt: skip
     with pytest.raises(Conflict, match="champion moved to another version"):
-        store.move(parse_ref("Model", weak), moved)
+        store.move(_exact(sy.models.get(weak)), moved)
     assert sy.models.get("churn@champion").ref == good
 
 
