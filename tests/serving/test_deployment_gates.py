@@ -35,6 +35,9 @@ def test_promote_refuses_a_version_the_policy_refuses(home: Path) -> None:
     )
     assert deployments.get("d").split == {"a": 100.0, "b": 0.0}
     assert deployments.promote("d", "a").split == {"a": 100.0, "b": 0.0}  # churn@1 passes
+    sy.models.promote("churn@2", "production", force=True, reason="vendor model, signed off")
+    assert deployments.promote("d", "b").split == {"a": 0.0, "b": 100.0}  # overridden
+    deployments.promote("d", "a")
     sy.models.set_policy("churn", Policy(protect=("champion",), min_metric={"auc": 0.9}))
     assert deployments.promote("d", "b").split == {"a": 0.0, "b": 100.0}  # not protected
 

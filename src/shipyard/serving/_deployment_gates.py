@@ -3,7 +3,9 @@ pass its model's policy (as for the ``production`` stage), compared (``max_drop`
 version the deployment serves most now.
 
 A person's ``promote`` is refused with :class:`~shipyard.models.GatesFailed`; a canary
-that would promote itself holds instead, at its last split, and records why.
+that would promote itself holds instead, at its last split, and records why. A version
+whose gates were overridden for ``production`` under the policy in force (``shipyard
+models promote churn@7 --force --reason ...``, recorded) may go.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ def _report(deployment: Any, chosen: str) -> models.GateReport | None:
     others = [r for r in routes if r.name != chosen and r.model != ref]
     against = max(others, key=lambda r: r.weight).model if others else None
     report = models.check(ref, TARGET, against=against)
-    return report if report.protected and not report.passed else None
+    if not report.protected or report.passed:
+        return None
+    for item in models.evidence(ref, "override"):  # overridden under the same policy: goes
+        if item.data.get("to") == TARGET and item.data.get("policy_version") == (
+            report.policy_version
+        ):
+            return None
+    return report
 
 
 def checked_promotion(deployment: Any, route: str | None) -> str:
