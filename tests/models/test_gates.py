@@ -68,6 +68,8 @@ def test_a_protected_alias_needs_the_gates_and_force_needs_a_reason(backend: str
     assert sy.models.get("churn@champion").ref == good  # nothing moved
     with pytest.raises(InvalidInput, match="reason: overriding the gates"):
         sy.models.set_alias(weak, "champion", force=True)
+    with pytest.raises(InvalidInput, match="force: expected true or false"):
+        sy.models.promote(weak, "production", force="yes", reason="x")  # type: ignore[arg-type]
     assert sy.models.set_alias(weak, "challenger").aliases == ("challenger",)  # unprotected
     assert sy.models.promote(weak, "staging").stage == "staging"
     moved = sy.models.set_alias(weak, "champion", force=True, reason="incident 42")

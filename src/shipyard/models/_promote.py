@@ -174,6 +174,8 @@ def gated_move(
 ) -> ModelVersion:
     """Move the version ``ref`` names to alias or stage ``to`` if the policy lets it (or
     ``force`` with a reason overrides it; ``role``: the caller's, when a server asks)."""
+    if not isinstance(force, bool):
+        raise InvalidInput(f"force: expected true or false, got {force!r}.")
     if force and not (isinstance(reason, str) and reason.strip()):
         raise InvalidInput("reason: overriding the gates (force) needs a reason; none given.")
     check_alias(to) if kind == "alias" else check_stage(to)
