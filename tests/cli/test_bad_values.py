@@ -116,6 +116,11 @@ CASES: list[Any] = [
     "models export churn@1 --target default",
     "models compare churn@1",
     "models delete churn@99",
+    "models policy set churn {tmp}/missing.yaml",
+    "models policy show churn --version 0",
+    "models policy history nosuch",
+    "models check churn@99 --to champion",
+    "models approve churn@1 --for latest",
     # deployments: each policy's options are checked as they are read
     "deployments create d2 --route a=churn@99",
     "deployments create d2 --route nonsense",

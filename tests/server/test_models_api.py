@@ -233,7 +233,7 @@ def test_the_openapi_description_documents_every_answer(server: str) -> None:
         if path.startswith(("/api/models", "/api/model-versions"))
         for method, op in item.items()
     ]
-    assert len(operations) == 19
+    assert len(operations) == 25
     for path, method, op in operations:
         codes = set(op["responses"])
         assert {"401", "403", "404", "422"} <= codes, (path, method)

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from shipyard import models
+from shipyard.cli import _policies
 from shipyard.cli._common import (
     console,
     float_option,
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 REASON = typer.Option(None, "--reason", "-r", help="Why (recorded in the history).")
+FORCE = typer.Option(False, "--force", help="Override failed gates (needs --reason).")
 STAGE_STYLE = {"production": "green", "staging": "cyan", "archived": "dim", "none": "white"}
 
 
@@ -177,10 +179,12 @@ def promote_cmd(
     version: str = typer.Argument(None, help="Version number or alias (7, champion)."),
     to: str = typer.Option("production", "--to", help="staging, production, archived or none."),
     reason: str = REASON,
+    force: bool = FORCE,
     as_json: bool = JSON,
 ) -> None:
-    """Move a version to a stage (production archives the previous production version)."""
-    v = models.promote(_ref(name, version), to=to, reason=reason)
+    """Move a version to a stage (production archives the previous production version).
+    A stage the model's policy protects needs its gates passed, or --force --reason."""
+    v = models.promote(_ref(name, version), to=to, reason=reason, force=force)
     if as_json:
         print_json(_version_json(v))
         return
@@ -211,6 +215,7 @@ def alias_cmd(
     version: str = typer.Argument(None, help="Version to point it at (7)."),
     remove: bool = typer.Option(False, "--remove", help="Remove the alias instead."),
     reason: str = REASON,
+    force: bool = FORCE,
 ) -> None:
     """Point an alias at a version (``shipyard models alias churn champion 7``), or remove it."""
     if remove:
@@ -219,7 +224,7 @@ def alias_cmd(
         return
     if version is None and "@" not in name:
         raise typer.BadParameter("give the version: shipyard models alias churn champion 7")
-    v = models.set_alias(_ref(name, version), alias, reason=reason)
+    v = models.set_alias(_ref(name, version), alias, reason=reason, force=force)
     console.print(f"{v.name}@{alias} → {v.version}")
 
 
@@ -298,3 +303,6 @@ def _ref(name: str, version: str | None) -> str:
     if "@" in name:
         raise typer.BadParameter(f"give either {name!r} or a version, not both")
     return f"{name}@{version}"
+
+
+_policies.attach(app)  # policy set|show|history, check, approve

@@ -2,6 +2,8 @@
 
 ``sy.models.register("churn", model, X=X_train, y=y_train)``, then
 ``sy.models.promote("churn@1", to="production")`` and ``sy.models.load("churn@production")``.
+``sy.models.set_policy("churn", "policy.yaml")`` guards protected aliases and stages with
+promotion gates (``check``, ``approve``; ``force=True`` with a reason overrides them).
 
 Safe serialization: loading never runs code from an artifact nobody trusted. LightGBM,
 XGBoost and ONNX models are stored in their own formats, which carry no code; scikit-learn
@@ -28,13 +30,11 @@ if TYPE_CHECKING:
         history,
         list_models,
         load,
-        promote,
         record_evidence,
         register,
         remove_alias,
         rollback,
         sample,
-        set_alias,
         trained_on,
         versions,
     )
@@ -44,9 +44,21 @@ if TYPE_CHECKING:
     from shipyard.models._flavor import Flavor
     from shipyard.models._flavor_python import PythonModel
     from shipyard.models._flavors import FLAVORS
+    from shipyard.models._gates import GateReport, GateResult, GatesFailed
     from shipyard.models._loaded import LoadedModel
     from shipyard.models._onnx import ExportRefused
     from shipyard.models._onnx_steps import register_onnx_step
+    from shipyard.models._policies import MaxDrop, Policy, PolicyVersion
+    from shipyard.models._promote import (
+        approve,
+        check,
+        check_scores,
+        policies,
+        policy,
+        promote,
+        set_alias,
+        set_policy,
+    )
     from shipyard.models._signature import ColumnSpec, Signature, infer_signature
     from shipyard.models._store import ModelStore
     from shipyard.models._trust import is_trusted, trust_version
@@ -70,15 +82,24 @@ __all__ = [
     "Export",
     "ExportRefused",
     "Flavor",
+    "GateReport",
+    "GateResult",
+    "GatesFailed",
     "LoadedModel",
+    "MaxDrop",
     "Model",
     "ModelBackend",
     "ModelEnvironmentWarning",
     "ModelEvent",
     "ModelStore",
     "ModelVersion",
+    "Policy",
+    "PolicyVersion",
     "PythonModel",
     "Signature",
+    "approve",
+    "check",
+    "check_scores",
     "clear_cache",
     "compare",
     "delete",
@@ -91,6 +112,8 @@ __all__ = [
     "is_trusted",
     "list_models",
     "load",
+    "policies",
+    "policy",
     "promote",
     "record_evidence",
     "register",
@@ -99,6 +122,7 @@ __all__ = [
     "rollback",
     "sample",
     "set_alias",
+    "set_policy",
     "trained_on",
     "trust_version",
     "versions",

@@ -1,4 +1,5 @@
-"""The registry SDK: register, load, alias, promote, roll back, export and compare models."""
+"""The registry SDK: register, load, remove aliases, roll back, export and compare models
+(gated moves, ``promote`` and ``set_alias``, are in ``_promote``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard import data as datasets_api
 from shipyard._refs import check_name, parse_ref
 from shipyard.config import current_user, get_settings, on_reset
-from shipyard.errors import IntegrityError, InvalidInput, NotFound
+from shipyard.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from shipyard.models import _env
 from shipyard.models._backend import ModelBackend
 from shipyard.models._evidence import check_kind, encode
@@ -42,11 +43,9 @@ __all__ = [
     "history",
     "list_models",
     "load",
-    "promote",
     "register",
     "remove_alias",
     "rollback",
-    "set_alias",
     "trained_on",
     "versions",
 ]
@@ -151,6 +150,7 @@ def register(
         NotFound: a run or dataset version that does not exist.
     """
     check_name("Model", name)
+    _refuse_protected(name, aliases, stage)
     model, X, y, run, datasets = unpack(model, X=X, y=y, run=run, datasets=datasets)
     lists = {"aliases": aliases, "requirements": requirements, "datasets": datasets}
     clean_tags, clean_metrics = checked_fields({**lists, "trusted": trusted}, stage, tags, metrics)
@@ -175,6 +175,26 @@ def register(
     version = _store().add_version(name, new)
     note_registered(version.id)  # its own object: this process may load it back
     return version
+
+
+def _refuse_protected(name: str, aliases: Sequence[str], stage: str) -> None:
+    """A new version cannot take an alias or stage its model's policy protects: it has
+    passed no gate yet (register it, then promote or set the alias)."""
+    targets = [*(a for a in aliases if isinstance(a, str)), *([stage] if stage != "none" else [])]
+    if not targets:
+        return
+    try:
+        found = _store().policies(name)
+    except NotFound:  # a new model has no policy
+        return
+    hit = [t for t in targets if found and found[0].policy.protects(t)]
+    if hit:
+        raise Conflict(
+            f"{'stage' if hit == [stage] else 'aliases'}: {', '.join(hit)} of model {name!r} "
+            "are protected by its policy (version "
+            f"{found[0].version}): register without them, then promote the new version "
+            "through the gates (sy.models.set_alias / promote)."
+        )
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -348,21 +368,10 @@ def clear_cache() -> None:
 # -- moves --------------------------------------------------------------------------------
 
 
-def set_alias(ref: str, alias: str, *, reason: str | None = None) -> ModelVersion:
-    """Point ``alias`` at the version ``ref`` names (``set_alias("churn@7", "champion")``)."""
-    return _store().set_alias(parse_ref("Model", ref), alias, current_user(), reason)
-
-
 def remove_alias(name: str, alias: str, *, reason: str | None = None) -> None:
     """Remove an alias from a model."""
     check_name("Model", name)
     _store().remove_alias(name, alias, current_user(), reason)
-
-
-def promote(ref: str, to: str = "production", *, reason: str | None = None) -> ModelVersion:
-    """Move a version to a stage: ``staging``, ``production`` (the previous production
-    version is archived in the same transaction), ``archived`` or ``none``."""
-    return _store().set_stage(parse_ref("Model", ref), to, current_user(), reason)
 
 
 def rollback(name: str, *, reason: str | None = None) -> ModelVersion:

@@ -11,6 +11,8 @@ from shipyard._refs import Ref
 from shipyard.models._types import Evidence, Model, ModelEvent, ModelVersion
 
 if TYPE_CHECKING:
+    from shipyard.models._policies import Policy, PolicyVersion
+    from shipyard.models._policy_rows import Move
     from shipyard.models._signature import Signature
 
 __all__ = ["ModelBackend", "NewModelVersion"]
@@ -141,3 +143,21 @@ class ModelBackend(abc.ABC):
     @abc.abstractmethod
     def evidence(self, ref: Ref, kind: str | None = None) -> list[Evidence]:
         """A version's governance records, newest first (of one kind when given)."""
+
+    # -- policies and gated moves ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def set_policy(
+        self, name: str, policy: Policy, source: str | None, actor: str | None
+    ) -> PolicyVersion:
+        """Store the model's next policy version (with its audit entry)."""
+
+    @abc.abstractmethod
+    def policies(self, name: str, version: int | None = None) -> list[PolicyVersion]:
+        """The model's policy versions, newest first (only ``version`` when given)."""
+
+    @abc.abstractmethod
+    def move(self, ref: Ref, move: Move) -> ModelVersion:
+        """Point an alias at, or move to a stage, the version ``ref`` names; refused
+        (Conflict) when the gates' policy or the target's holder changed since they ran,
+        with the override record appended in the same transaction when given."""

@@ -17,6 +17,8 @@ from urllib.parse import quote
 from shipyard._refs import Ref
 from shipyard._time import epoch
 from shipyard.models._backend import ModelBackend, NewModelVersion
+from shipyard.models._policies import Policy, PolicyVersion
+from shipyard.models._policy_rows import Move
 from shipyard.models._store import check_alias
 from shipyard.models._types import Evidence, Model, ModelEvent, ModelVersion
 from shipyard.models._wire import (
@@ -180,6 +182,56 @@ class HttpModelBackend(ModelBackend):
         params = {} if kind is None else {"kind": kind}
         found = self.client.get(f"{self._version(ref)}/evidence", **params)
         return [_evidence(item) for item in found["items"]]
+
+    # -- policies, gates and approvals (the server checks the gates) ---------------------
+
+    def set_policy(
+        self, name: str, policy: Policy, source: str | None, actor: str | None
+    ) -> PolicyVersion:
+        """``PUT /api/models/{name}/policy``."""
+        body = {"policy": policy.to_dict(), "source": source, "actor": actor}
+        return policy_version_from_json(self.client.put(f"{self._model(name)}/policy", body))
+
+    def policies(self, name: str, version: int | None = None) -> list[PolicyVersion]:
+        """``GET /api/models/{name}/policies``."""
+        params = {} if version is None else {"version": version}
+        found = self.client.get(f"{self._model(name)}/policies", **params)
+        return [policy_version_from_json(item) for item in found["items"]]
+
+    def move(self, ref: Ref, move: Move) -> ModelVersion:
+        """``POST`` the alias or stage route with ``force``: the server checks the gates."""
+        body: dict[str, Any] = {"reason": move.reason, "actor": move.actor, "force": move.force}
+        if move.kind == "alias":
+            check_alias(move.to)
+            path = f"{self._model(ref.name)}/aliases/{_segment(move.to)}"
+            return version_from_json(self.client.post(path, {**body, "version": _selector(ref)}))
+        found = self.client.post(f"{self._version(ref)}/stage", {**body, "stage": move.to})
+        return version_from_json(found)
+
+    def check(self, ref: Ref, to: str | None, against: str | None = None) -> dict[str, Any]:
+        """``GET /api/models/{name}/versions/{version}/gates``: the server's gate report."""
+        given = {"to": to, "against": against}
+        params = {k: v for k, v in given.items() if v is not None}
+        return dict(self.client.get(f"{self._version(ref)}/gates", **params))
+
+    def approve(
+        self, ref: Ref, comment: str | None, for_: str | None, actor: str | None
+    ) -> Evidence:
+        """``POST /api/models/{name}/versions/{version}/approvals`` (the caller's role)."""
+        body = {"comment": comment, "for": for_, "actor": actor}
+        return _evidence(self.client.post(f"{self._version(ref)}/approvals", json=body))
+
+
+def policy_version_from_json(item: dict[str, Any]) -> PolicyVersion:
+    """A policy version as the API answers it."""
+    return PolicyVersion(
+        item["model"],
+        int(item["version"]),
+        Policy.from_dict(item["policy"]),
+        item.get("source"),
+        epoch(item["created_at"]) or 0.0,
+        item.get("created_by"),
+    )
 
 
 def _evidence(item: dict[str, Any]) -> Evidence:

@@ -20,8 +20,11 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from shipyard._refs import Ref
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.models import _evidence as evidence_rows
+from shipyard.models import _policy_rows as policy_rows
 from shipyard.models import _queries as q
 from shipyard.models._backend import ModelBackend, NewModelVersion
+from shipyard.models._policies import Policy, PolicyVersion
+from shipyard.models._policy_rows import Move
 from shipyard.models._queries import REGISTRY
 from shipyard.models._tables import ALIASES, EVENTS, EXPORTS, MODELS, VERSIONS
 from shipyard.models._types import STAGES, Evidence, Model, ModelEvent, ModelVersion
@@ -282,6 +285,43 @@ class ModelStore(ModelBackend):
         """A version's governance records, newest first (of one kind when given)."""
         with self.db.read() as conn:
             return evidence_rows.read(conn, q.resolve(conn, ref), kind)
+
+    # -- policies and gated moves --------------------------------------------------------
+
+    def set_policy(
+        self, name: str, policy: Policy, source: str | None, actor: str | None
+    ) -> PolicyVersion:
+        """Store the model's next policy version (with its audit entry)."""
+        with self.db.write() as conn:
+            return policy_rows.add(conn, REGISTRY.lock(conn, name), name, policy, source, actor)
+
+    def policies(self, name: str, version: int | None = None) -> list[PolicyVersion]:
+        """The model's policy versions, newest first (only ``version`` when given)."""
+        with self.db.read() as conn:
+            return policy_rows.read(conn, REGISTRY.entity_id(conn, name), name, version)
+
+    def move(self, ref: Ref, move: Move) -> ModelVersion:
+        """A gated alias or stage move: one transaction that re-checks what the gates saw,
+        appends the override record (if any) and moves."""
+        if move.kind == "alias":
+            check_alias(move.to)
+        else:
+            check_stage(move.to)
+        with self.db.write() as conn:
+            model_id = REGISTRY.lock(conn, ref.name)
+            version_id = q.resolve(conn, ref)
+            policy_rows.check_unchanged(conn, model_id, ref.name, move)
+            if move.override is not None:
+                evidence_rows.add(conn, version_id, "override", move.override, move.actor)
+                append_audit(conn, "gates-overridden", "model", ref.name,
+                             version=REGISTRY.number(conn, version_id), after=dict(move.override),
+                             actor=move.actor, reason=move.reason)  # fmt: skip
+            if move.kind == "alias":
+                REGISTRY.set_alias(conn, model_id, move.to, version_id, move.actor, move.reason)
+            else:
+                number = REGISTRY.number(conn, version_id) or 0
+                _set_stage(conn, model_id, version_id, number, move.to, move.actor, move.reason)
+            return q.info(conn, version_id)
 
 
 def _add_version(conn: Connection, name: str, new: NewModelVersion) -> ModelVersion:

@@ -319,9 +319,23 @@ def _gate(
         reason = load_gate(path)(dict(candidate), dict(incumbent), context)
         if reason:
             reasons.append(f"gate {path}: {reason}")
+    policy = _policy_gates(evaluation)
+    reasons.extend(f"policy gate {r['name']}: {r['detail']}" for r in policy["failed"])
     if reasons:
         raise GateBlocked("the candidate is not promoted: " + "; ".join(reasons) + ".")
-    return {**evaluation, "drop": drop, "tolerance": tolerance, "gates": list(gates)}
+    return {**evaluation, "drop": drop, "tolerance": tolerance, "gates": list(gates),
+            "policy": policy}  # fmt: skip
+
+
+def _policy_gates(evaluation: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's promotion policy on the holdout scores (its metric gates: the others
+    are checked on the registered version when the canary or a person promotes it)."""
+    from shipyard import models
+
+    name = str(evaluation["champion_ref"]).partition("@")[0]
+    report = models.check_scores(name, evaluation["candidate"], evaluation["champion"])
+    failed = [r._asdict() for r in report.failed]
+    return {"version": report.policy_version, "passed": report.passed, "failed": failed}
 
 
 def _register_candidate(

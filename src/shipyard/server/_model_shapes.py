@@ -264,10 +264,12 @@ class Why(_Body):
 
 class StageMove(Why):
     stage: str = Field(description="none, staging, production or archived")
+    force: bool = Field(False, description="Override failed gates (needs a reason; admin).")
 
 
 class AliasMove(Why):
     version: int | str = Field(description="The version it names: a number, alias or stage.")
+    force: bool = Field(False, description="Override failed gates (needs a reason; admin).")
 
 
 class ExportAsk(_Body):

@@ -21,6 +21,7 @@ from shipyard.config import current_user
 from shipyard.errors import NotFound
 from shipyard.models._api import _store
 from shipyard.models._export import export_as
+from shipyard.models._promote import gated_move
 from shipyard.models._saving import checked_fields
 from shipyard.models._wire import (
     event_json,
@@ -182,10 +183,16 @@ def _plain(value: Any) -> Any:
     response_model=VersionOut,
 )
 def set_alias(name: str, alias: str, body: AliasMove, request: Request) -> Response:
-    """Point an alias at a version (moving it if it pointed elsewhere)."""
+    """Point an alias at a version (moving it if it pointed elsewhere). An alias the
+    model's policy protects needs its gates passed (409 listing the failed ones), or
+    ``force`` with a reason (the admin role with auth)."""
     actor = _actor(request, "actor" in body.model_fields_set, body.actor)
     ref = _ref(name, str(body.version))
-    return _ok(version_json(_store().set_alias(ref, alias, actor, body.reason)))
+    role = caller_of(request).role
+    moved = gated_move(
+        ref, "alias", alias, actor=actor, reason=body.reason, force=body.force, role=role
+    )
+    return _ok(version_json(moved))
 
 
 @router.delete(
@@ -300,9 +307,15 @@ def delete_version(
     response_model=VersionOut,
 )
 def set_stage(name: str, version: Version, body: StageMove, request: Request) -> Response:
-    """Move a version to a stage; promoting to production archives the previous one."""
+    """Move a version to a stage; promoting to production archives the previous one. A
+    stage the model's policy protects needs its gates passed (409 listing the failed
+    ones), or ``force`` with a reason (the admin role with auth)."""
     actor = _actor(request, "actor" in body.model_fields_set, body.actor)
-    moved = _store().set_stage(_ref(name, version), body.stage, actor, body.reason)
+    role = caller_of(request).role
+    moved = gated_move(
+        _ref(name, version), "stage", body.stage, actor=actor, reason=body.reason,
+        force=body.force, role=role,
+    )  # fmt: skip
     return _ok(version_json(moved))
 
 

@@ -27,6 +27,7 @@ from shipyard import models
 from shipyard._refs import check_name, parse_ref
 from shipyard.config import current_user
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.serving import _deployment_gates as gates
 from shipyard.serving._tables import DEPLOYMENTS, EVENTS, ROUTES
 from shipyard.serving.policies import check_policy, initial_weights, policy_of
 from shipyard.store import Database, append_audit
@@ -209,14 +210,14 @@ class DeploymentStore(abc.ABC):
         self, name: str, route: str | None = None, *, reason: str | None = None
     ) -> Deployment:
         """All traffic to ``route``, or to the policy's own choice (the canary's candidate,
-        blue-green's other colour). The split before is kept for :meth:`rollback`."""
+        blue-green's other colour). The split before is kept for :meth:`rollback`. The
+        version it puts on all traffic must pass its model's policy (GatesFailed)."""
+        model = gates.checked_promotion(self.get(name), route)  # outside the transaction
 
         def decide(current: Deployment, _events: object) -> Change:
             routes = [r.name for r in current.routes]
-            if route is not None:
-                current.route(route)
             policy, chosen = policy_of(current.policy).promote(current.policy, routes, route)
-            current.route(chosen)
+            gates.unchanged(current, chosen, model)
             weights = {r: 100.0 if r == chosen else 0.0 for r in routes}
             return _move(current, policy, weights, "promoted", reason)
 
@@ -255,10 +256,12 @@ class DeploymentStore(abc.ABC):
         the deployment since ``seen_revision`` (of the deployment ``seen_id``, when given);
         None when someone did (the decision is dropped)."""
 
+        decided = gates.gated_decision(self.get(name), policy, weights, kind, evidence)
+
         def decide(current: Deployment, _events: object) -> Change | None:
             if current.revision != seen_revision or seen_id not in (None, current.id):
                 return None
-            return _move(current, policy, weights, kind, None, evidence)
+            return _move(current, *decided[:3], None, decided[3])
 
         return self.change(name, decide)
 
