@@ -55,6 +55,7 @@ PUBLIC = {
         "automl",
         "data",
         "datasets",
+        "governance",
         "models",
         "monitoring",
         "pipeline",
@@ -67,6 +68,7 @@ PUBLIC = {
         "compare_runs",
         "delete_run",
         "end_run",
+        "explain",
         "get_metric_history",
         "get_run",
         "list_experiments",
@@ -237,7 +239,13 @@ PUBLIC = {
         "evidence",
         "record_evidence",
     ],
-    "shipyard.governance": [],
+    "shipyard.governance": [
+        "Explanation",
+        "GlobalExplanation",
+        "explain",
+        "explain_global",
+        "explanation",
+    ],
     "shipyard.errors": [
         "Conflict",
         "IntegrityError",
@@ -342,6 +350,7 @@ PUBLIC = {
 
 CAPABILITIES = [
     "data",
+    "governance",
     "models",
     "monitoring",
     "pipelines",
@@ -367,6 +376,7 @@ def test_tracking_all_is_pinned() -> None:
         "__version__",
         *CAPABILITIES,
         "datasets",
+        "explain",
         "train",
         "automl",
         "tune",

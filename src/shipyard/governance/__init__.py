@@ -6,4 +6,19 @@ them on every promotion; this package computes what the gates and the cards read
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import exports
+
+if TYPE_CHECKING:
+    from shipyard.governance._explain import Explanation, explain
+    from shipyard.governance._explain_global import (
+        GlobalExplanation,
+        explain_global,
+        explanation,
+    )
+
+__all__ = ["Explanation", "GlobalExplanation", "explain", "explain_global", "explanation"]
+
+if not TYPE_CHECKING:  # type checkers read the names from the imports above
+    __getattr__, __dir__ = exports(__name__)
