@@ -14,13 +14,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
 from shipyard.governance._explain_methods import Explainer, agnostic, build_explainer
+
+if TYPE_CHECKING:
+    from shipyard.models import LoadedModel
 
 __all__ = ["Explanation", "explain", "explainer_for"]
 
@@ -181,7 +184,7 @@ def explain_loaded(loaded: Any, rows: Any, ref: str | None = None) -> Explanatio
     )
 
 
-def explain(ref: str, rows: Any) -> Explanation:
+def explain(ref: str | LoadedModel, rows: Any) -> Explanation:
     """Each input column's contribution to the model's output for ``rows``.
 
     Contributions are SHAP values, equal to what the ``shap`` library computes for the same
@@ -189,7 +192,8 @@ def explain(ref: str, rows: Any) -> Explanation:
     add up, with the base value, to the model's output (see :attr:`Explanation.output`).
 
     Args:
-        ref: a model version (``churn@champion``, ``churn@7``).
+        ref: a model version (``churn@champion``, ``churn@7``) or a loaded model (one in
+            its ONNX form is explained with its native form).
         rows: one record (a dict), a list of records, a dict of columns or a DataFrame.
 
     Raises:
@@ -201,9 +205,19 @@ def explain(ref: str, rows: Any) -> Explanation:
         >>> e.contributions()                                           # doctest: +SKIP
         {'age': 0.31, 'plan': -0.12}
     """
-    from shipyard.models import load
+    from shipyard.models import LoadedModel, load
 
-    loaded = load(ref, format="native")
+    if isinstance(ref, LoadedModel) and ref.format == "native":
+        loaded = ref
+    elif isinstance(ref, LoadedModel):
+        loaded = load(ref.version.ref, format="native", check_environment=False)
+    elif isinstance(ref, str):
+        loaded = load(ref, format="native")
+    else:
+        raise InvalidInput(
+            f"ref: expected a model version ('churn@7') or a loaded model, got "
+            f"{type(ref).__name__}."
+        )
     return explain_loaded(loaded, _rows(rows), loaded.version.ref)
 
 
