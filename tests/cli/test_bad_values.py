@@ -112,6 +112,10 @@ CASES: list[Any] = [
     "models export churn@1 --target default",
     "models compare churn@1",
     "models delete churn@99",
+    "models explain churn@1 --rows 0",
+    "models explain churn@1 --data loans@1 --target nope",
+    "explain churn@1 --rows /nonexistent.json",
+    "explain churn@1 --rows {csv} --top 0",
     # deployments: each policy's options are checked as they are read
     "deployments create d2 --route a=churn@99",
     "deployments create d2 --route nonsense",
