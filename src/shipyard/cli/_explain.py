@@ -72,7 +72,7 @@ def explain_cmd(
 
 
 def _size(value: Any) -> float:
-    return max(abs(v) for v in value) if isinstance(value, list) else abs(value)
+    return float(max(abs(v) for v in value) if isinstance(value, list) else abs(value))
 
 
 def _show(value: Any) -> str:
