@@ -87,7 +87,10 @@ def _lightgbm(booster: Any, features: list[str], classifier: bool) -> Explainer:
     classes = int(booster.num_model_per_iteration())
 
     def run(frame: pd.DataFrame) -> Raw:
-        contrib = np.asarray(booster.predict(frame, pred_contrib=True, num_threads=1))
+        data: Any = frame
+        if all(t.kind in "fiu" for t in frame.dtypes):  # numbers: skip LightGBM's pandas path
+            data = frame.to_numpy(dtype=np.float64)
+        contrib = np.asarray(booster.predict(data, pred_contrib=True, num_threads=1))
         return _split_contrib(contrib, len(features), classes)
 
     return Explainer("tree", "log-odds" if classifier else "raw", features, run)
