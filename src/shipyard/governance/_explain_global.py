@@ -12,13 +12,15 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
-from shipyard.governance._explain import explain_loaded
+from shipyard.governance._explain import explain_loaded, explainer_for
 
 __all__ = ["GlobalExplanation", "explain_global", "explanation"]
 
 SAMPLE_ROWS = 200  # rows of SHAP values kept for charts
 REPEATS = 5  # shuffles per column for permutation importance
 LABEL = "__label__"  # the stored sample's label column
+FAST = ("tree", "linear")  # methods fast enough for every row asked for
+AGNOSTIC_ROWS = 20  # rows explained by a model-agnostic method, at most
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,8 @@ def explain_global(
         data: a dataset version (``loans@3``), a DataFrame, or None for the rows stored at
             registration (their labels, when stored, are the target).
         target: the label column of ``data`` (enables permutation importance).
-        rows: at most this many rows (a seeded random sample of larger data).
+        rows: at most this many rows (a seeded random sample of larger data; at most 20
+            for a model only a model-agnostic method explains).
 
     Raises:
         InvalidInput: ``rows`` not a positive integer, a missing target or input column.
@@ -223,6 +226,8 @@ def explain_global(
     loaded = load(ref, format="native")
     frame, source = _frame(loaded.version.ref, data)
     labels = _labels(frame, target, source)
+    if explainer_for(loaded).method not in FAST:  # model-agnostic: seconds per row
+        rows = min(rows, AGNOSTIC_ROWS)
     if len(frame) > rows:
         frame = frame.sample(rows, random_state=0)
         labels = None if labels is None else labels.loc[frame.index]
