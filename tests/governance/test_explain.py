@@ -160,3 +160,38 @@ def test_bad_rows_are_refused_in_one_line(store: Path) -> None:
         sy.explain("lgb@1", "age=3")
     with pytest.raises(InvalidInput, match="income"):
         sy.explain("lgb@1", {"age": 1.0, "debt": 0.0, "score": 0.0})
+
+
+def test_a_model_without_an_exact_method_says_so_and_matches_shap_kernel(store: Path) -> None:
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, _ = numbers(n=150)
+    y = X["age"] * 2 + X["debt"]
+    model = KNeighborsRegressor(n_neighbors=5).fit(X, y)
+    sy.models.register("knn", model, X=X, y=y)
+    rows = X.head(2)
+    e = sy.explain("knn@1", rows)
+    assert e.method == "exact" and e.output == "raw"
+    assert e.note is not None and "KNeighborsRegressor" in e.note
+    background = sy.models.sample("knn@1")[list(X.columns)].head(100).to_numpy()
+
+    def f(matrix: np.ndarray) -> np.ndarray:
+        return model.predict(pd.DataFrame(matrix, columns=X.columns))
+
+    expected = shap.KernelExplainer(f, background).shap_values(
+        rows.to_numpy(), nsamples=2**4, silent=True
+    )
+    np.testing.assert_allclose(e.values, expected, atol=1e-9)
+    check_additive(e, model.predict(rows))
+
+
+def test_a_model_shap_refuses_falls_back_and_says_why(store: Path) -> None:
+    from sklearn.ensemble import AdaBoostClassifier
+
+    X, y = numbers(n=150)
+    model = AdaBoostClassifier(n_estimators=5, random_state=SEED).fit(X, y)
+    sy.models.register("ada", model, X=X, y=y)
+    e = sy.explain("ada@1", X.head(2))
+    assert e.method == "exact" and e.output == "probability"
+    assert e.note is not None and e.note.startswith("shap's exact method failed on this model")
+    check_additive(e, model.predict_proba(X.head(2))[:, 1])

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.governance._explain_methods import Explainer, agnostic, build_explainer
 
 if TYPE_CHECKING:
@@ -112,8 +112,9 @@ def _agnostic_predict(loaded: Any) -> Any:
     return predict
 
 
-def explainer_for(loaded: Any) -> Explainer:
-    """The explainer of a loaded (native) model, built once per version and cached.
+def explainer_for(loaded: Any, refused: str | None = None) -> Explainer:
+    """The explainer of a loaded (native) model, built once per version and cached;
+    ``refused``: why the fast method failed on this model (build the fallback instead).
 
     Raises:
         InvalidInput: the version has no signature, or no sample rows for a model only a
@@ -122,7 +123,7 @@ def explainer_for(loaded: Any) -> Explainer:
     key = loaded.version.id
     with _lock:
         hit = _cache.get(key)
-        if hit is not None:
+        if hit is not None and (refused is None or hit.note is not None):
             _cache.move_to_end(key)
             return hit
     if loaded.signature is None:
@@ -132,25 +133,16 @@ def explainer_for(loaded: Any) -> Explainer:
         )
     features = list(loaded.signature.names)
     background = _background(loaded)
-    built, note = None, None
-    try:
-        built = build_explainer(
-            loaded.native, loaded.version.flavor, features, _classifier(loaded), background
-        )
-    except Exception as exc:  # shap refused this model: fall back, and say so
-        note = f"shap could not explain this model with its fast method ({exc}); "
-    if built is None:
-        if background is None:
-            raise InvalidInput(
-                f"Model {loaded.version.ref} needs a model-agnostic explanation, which needs "
-                "background rows; register it with X=<training data> (a sample is kept)."
+    built, note = None, refused
+    if refused is None:
+        try:
+            built = build_explainer(
+                loaded.native, loaded.version.flavor, features, _classifier(loaded), background
             )
-        kind = type(loaded.native).__name__
-        note = (note or f"no exact SHAP method for {kind}; ") + (
-            "used shap's model-agnostic explainer on the model's output."
-        )
-        output = "raw" if loaded.classes is None else "probability"
-        built = agnostic(_agnostic_predict(loaded), features, background, output, note)
+        except Exception as exc:  # shap refused this model: fall back, and say so
+            note = _refusal(exc)
+    if built is None:
+        built = _fallback(loaded, features, background, note)
     with _lock:
         _cache[key] = built
         while len(_cache) > CACHE_SIZE:
@@ -158,11 +150,40 @@ def explainer_for(loaded: Any) -> Explainer:
     return built
 
 
+def _refusal(exc: Exception) -> str:
+    said = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return f"shap's exact method failed on this model ({said}); "
+
+
+def _fallback(
+    loaded: Any, features: list[str], background: pd.DataFrame | None, note: str | None
+) -> Explainer:
+    if background is None:
+        raise InvalidInput(
+            f"Model {loaded.version.ref} needs a model-agnostic explanation, which needs "
+            "background rows; register it with X=<training data> (a sample is kept)."
+        )
+    kind = type(loaded.native).__name__
+    note = (note or f"no exact SHAP method for {kind}; ") + (
+        "used shap's model-agnostic explainer on the model's output."
+    )
+    output = "raw" if loaded.classes is None else "probability"
+    return agnostic(_agnostic_predict(loaded), features, background, output, note)
+
+
 def explain_loaded(loaded: Any, rows: Any, ref: str | None = None) -> Explanation:
     """Explain ``rows`` (any form ``LoadedModel.predict`` takes) with a native model."""
     explainer = explainer_for(loaded)
     frame = loaded.signature.frame(loaded.validate(rows))
-    raw = explainer.explain(frame)
+    try:
+        raw = explainer.explain(frame)
+    except ShipyardError:
+        raise
+    except Exception as exc:  # the fast method failed on these rows: fall back, say so
+        if explainer.note is not None:
+            raise InvalidInput(f"The model could not be explained: {_refusal(exc)}") from exc
+        explainer = explainer_for(loaded, refused=_refusal(exc))
+        raw = explainer.explain(frame)
     classes = loaded.classes
     explained = None
     if classes is not None and raw.values.ndim == 3:
