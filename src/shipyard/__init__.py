@@ -16,9 +16,20 @@ from typing import TYPE_CHECKING, Any
 from shipyard._version import __version__
 
 if TYPE_CHECKING:
-    from shipyard import data, models, monitoring, pipelines, quickstart, server, serving, tracking
+    from shipyard import (
+        data,
+        governance,
+        models,
+        monitoring,
+        pipelines,
+        quickstart,
+        server,
+        serving,
+        tracking,
+    )
     from shipyard import data as datasets
     from shipyard.automl import automl, train, tune
+    from shipyard.governance import explain
     from shipyard.pipelines import pipeline, step
     from shipyard.tracking import (
         active_run,
@@ -62,6 +73,8 @@ _TRACKING = (
 #: name -> (module, attribute or None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
     "data": ("shipyard.data", None),
+    "governance": ("shipyard.governance", None),
+    "explain": ("shipyard.governance", "explain"),
     "datasets": ("shipyard.data", None),
     "models": ("shipyard.models", None),
     "monitoring": ("shipyard.monitoring", None),
@@ -88,8 +101,10 @@ __all__ = [
     "datasets",
     "delete_run",
     "end_run",
+    "explain",
     "get_metric_history",
     "get_run",
+    "governance",
     "list_experiments",
     "load_artifact",
     "log_artifact",

@@ -121,6 +121,10 @@ CASES: list[Any] = [
     "models policy history nosuch",
     "models check churn@99 --to champion",
     "models approve churn@1 --for latest",
+    "models explain churn@1 --rows 0",
+    "models explain churn@1 --data loans@1 --target nope",
+    "explain churn@1 --rows /nonexistent.json",
+    "explain churn@1 --rows {csv} --top 0",
     # deployments: each policy's options are checked as they are read
     "deployments create d2 --route a=churn@99",
     "deployments create d2 --route nonsense",

@@ -36,7 +36,7 @@ from shipyard.automl._problem import (
 from shipyard.automl._report import leaderboard_figure, write_report
 from shipyard.automl._spaces import FAMILIES, make_pipeline
 from shipyard.automl._study import Progress, Search, best_trial, run_study, seconds, trials
-from shipyard.automl._train import TrainResult, registration_sample
+from shipyard.automl._train import TrainResult, register_explained, registration_sample
 from shipyard.errors import InvalidInput
 
 __all__ = [
@@ -61,6 +61,11 @@ class AutoMLResult:
     def registration(self) -> dict[str, Any]:
         """What ``sy.models.register`` records: the best model with the search's lineage."""
         return {**self.best.registration(), "run": self.run_id}
+
+    def register(self, name: str, **options: Any) -> Any:
+        """Register the best model (``sy.models.register(name, self, **options)``), then
+        record its global explanation (see :meth:`TrainResult.register`)."""
+        return register_explained(name, self, options)
 
     def figure(self) -> Any:
         """The leaderboard as a plotly Figure: scores over time per family, best so far."""

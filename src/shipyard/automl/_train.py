@@ -37,6 +37,9 @@ SPLITS = ("holdout", "kfold")
 SAMPLE_ROWS = 1000
 
 
+EXPLAIN_ROWS = 500  # sample rows explained at registration
+
+
 @dataclass
 class TrainResult:
     """A trained model and how it scored; ``sy.models.register(name, result)`` takes it.
@@ -71,6 +74,29 @@ class TrainResult:
             "run": self.run_id,
             "datasets": [self.dataset] if self.dataset else [],
         }
+
+    def register(self, name: str, **options: Any) -> Any:
+        """Register the model (``sy.models.register(name, self, **options)``), then record
+        its global explanation on the stored sample rows and their target
+        (``sy.governance.explain_global``); an explanation that fails warns, never undoes
+        the registration. Returns the ModelVersion."""
+        return register_explained(name, self, options)
+
+
+def register_explained(name: str, result: Any, options: dict[str, Any]) -> Any:
+    """``sy.models.register(name, result)``, then its recorded global explanation."""
+    import warnings
+
+    from shipyard import models
+    from shipyard.errors import ShipyardError
+    from shipyard.governance import explain_global
+
+    version = models.register(name, result, **options)
+    try:
+        explain_global(version.ref, rows=EXPLAIN_ROWS)
+    except ShipyardError as exc:
+        warnings.warn(f"{version.ref} registered; its explanation failed: {exc}", stacklevel=3)
+    return version
 
 
 def registration_sample(frame: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -9,7 +9,6 @@ import typer
 from rich.live import Live
 from rich.text import Text
 
-from shipyard import models
 from shipyard._refs import check_name
 from shipyard.automl import FAMILIES
 from shipyard.cli._common import (
@@ -71,7 +70,7 @@ def automl_cmd(
             seed=seed,
             progress=None if as_json else progress,
         )
-    version = models.register(register, result) if register else None
+    version = result.register(register) if register else None
     board = result.leaderboard
     report = result.report(html) if html is not None else None
     if as_json:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from shipyard import models
 from shipyard._refs import check_name
 from shipyard.automl import ESTIMATORS
 from shipyard.cli._common import (
@@ -54,7 +53,7 @@ def train_cmd(
             seed=seed,
             experiment=experiment,
         )
-    version = models.register(register, result) if register else None
+    version = result.register(register) if register else None
     if as_json:
         print_json(
             {

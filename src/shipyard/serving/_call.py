@@ -57,3 +57,4 @@ class Call:
     labels: Any = None
     proba: Any = None
     model_seconds: float = 0.0  # the model call that answered it
+    explain: bool = False  # add the answer's explanation (/explain, ?explain=true)

@@ -2,7 +2,8 @@
 :class:`~shipyard.serving._service.InferenceService` and its answer back.
 
 Endpoints: ``/v2/health/live``, ``/v2/health/ready``, ``/v2``, ``/v2/models/{name}``
-(``/versions/{v}``), ``.../ready``, ``.../infer``; ``POST /predict``; ``POST /feedback``;
+(``/versions/{v}``), ``.../ready``, ``.../infer``; ``POST /predict`` (``?explain=true``);
+``POST /explain``; ``POST /feedback``;
 ``GET /metrics``. Errors raised here (a refused key, an unknown model) are answered by the
 app's one error handler (``_http``); prediction errors are answered by the service itself,
 which counts them. Every prediction answer carries ``X-Request-ID`` (the client's, or a
@@ -16,12 +17,13 @@ import functools
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 from starlette.routing import Route
 
 from shipyard._version import __version__
 from shipyard.errors import PayloadTooLarge
+from shipyard.serving._explain import wants_explanation
 from shipyard.serving._http import json_response
 from shipyard.serving._oip_binary import HEADER, decode, render
 from shipyard.serving._openapi import (
@@ -111,9 +113,15 @@ async def _answer(
 ) -> Response:
     service = _service(request)
     service.gate(request.headers, "predict")
+    explain = endpoint != "infer" and wants_explanation(request.query_params, endpoint)
     body = HttpBody(request, request.app.state.max_body, endpoint)
     answer = await service.infer(
-        body, endpoint=endpoint, name=name, version=version, headers=request.headers
+        body,
+        endpoint=endpoint,
+        name=name,
+        version=version,
+        headers=request.headers,
+        explain=explain,
     )
     if endpoint == "infer":
         content, extra = render(answer.payload)
@@ -201,8 +209,28 @@ async def infer_version(name: str, version: str, request: Request) -> Response:
     openapi_extra=request_id_header(body_schema(PREDICT_BODY)),
     responses=_PREDICT,
 )
-async def predict_route(request: Request) -> Response:
+async def predict_route(
+    request: Request,
+    explain: bool = Query(
+        False, description="Add each row's explanation (per-feature contributions)."
+    ),
+) -> Response:
     return await _answer(request, "predict")
+
+
+@router.post(
+    "/explain",
+    tags=["inference"],
+    openapi_extra=request_id_header(body_schema(PREDICT_BODY)),
+    responses=_PREDICT,
+    description=(
+        "The prediction of /predict (same bodies) with its explanation: the method, the "
+        "output explained (log-odds, probability or raw), the base value and each row's "
+        "per-feature contributions, which add up with the base value to that output."
+    ),
+)
+async def explain_route(request: Request) -> Response:
+    return await _answer(request, "explain")
 
 
 @router.post(
@@ -237,6 +265,10 @@ async def _fast_predict(request: Request) -> Response:
     return await _answer(request, "predict")
 
 
+async def _fast_explain(request: Request) -> Response:
+    return await _answer(request, "explain")
+
+
 async def _fast_infer(request: Request) -> Response:
     params = request.path_params
     return await _answer(request, "infer", params["name"], params.get("version"))
@@ -252,6 +284,7 @@ def install_routes(
     app.include_router(router)
     app.router.routes[:0] = [
         Route("/predict", _fast_predict, methods=["POST"]),
+        Route("/explain", _fast_explain, methods=["POST"]),
         Route("/v2/models/{name}/infer", _fast_infer, methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}/infer", _fast_infer, methods=["POST"]),
     ]

@@ -52,6 +52,7 @@ from shipyard.serving._call import Call, fair_id, header
 from shipyard.serving._deployments import DeploymentStore
 from shipyard.serving._evidence import EvidenceStore, InProcessEvidence
 from shipyard.serving._evidence_backends import open_evidence
+from shipyard.serving._explain import explanation_of
 from shipyard.serving._http import error_answer
 from shipyard.serving._log import InferenceLog
 from shipyard.serving._oip import oip_metadata, oip_outputs, requested_outputs
@@ -278,9 +279,11 @@ class InferenceService:
         name: str | None = None,
         version: str | None = None,
         headers: Mapping[str, str] | None = None,
+        explain: bool = False,
     ) -> Answer:
         """Answer a prediction request: ``endpoint`` ``predict`` (plain JSON records or
-        columns) or ``infer`` (Open Inference Protocol). ``body`` is parsed JSON or a
+        columns), ``explain`` (the same) or ``infer`` (Open Inference Protocol); ``explain``
+        adds the rows' explanation to the answer. ``body`` is parsed JSON or a
         :class:`RequestBody`. Never raises for a bad request: errors are answered with
         their status (and counted, and logged at access level) like any answer. Not
         gated: call :meth:`gate` first."""
@@ -290,6 +293,7 @@ class InferenceService:
         own = None if refused else given
         # a fresh id: 128 random bits as 32 hex digits (uuid4().hex's form, ~5x cheaper)
         call = Call(endpoint, own or os.urandom(16).hex(), time.perf_counter(), headers)
+        call.explain = explain
         self.inflight += 1
         try:
             if refused:  # never echoed, kept or logged: a fresh id names the refusal
@@ -372,6 +376,8 @@ class InferenceService:
         else:
             shape = functools.partial(self._predict_shape, active, call.labels, call.proba)
         payload: dict[str, Any] = await _maybe_thread(big, shape)  # big: lists in a thread
+        if call.explain:
+            payload["explanation"] = await _maybe_thread(big, explanation_of, active.model, columns)
         payload.setdefault("id", call.request_id)
         return payload
 

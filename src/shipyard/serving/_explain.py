@@ -1,0 +1,57 @@
+"""Explanations on the model server: ``POST /explain`` and ``POST /predict?explain=true``.
+
+A prediction request asks for its explanation with the ``/explain`` endpoint (the same body
+forms as ``/predict``) or ``?explain=true``; the answer is the prediction's with an
+``explanation`` object: the method, the output explained, the base value and each row's
+per-feature contributions (``shipyard.governance.explain``'s, for the version the request
+was routed to). A version served in its ONNX form is explained with its native form, loaded
+once per version beside it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from shipyard.errors import InvalidRequest
+
+__all__ = ["explanation_of", "wants_explanation"]
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no", ""})
+_lock = threading.Lock()
+_native: dict[str, Any] = {}  # version id -> its native LoadedModel
+
+
+def wants_explanation(query: Mapping[str, str], endpoint: str) -> bool:
+    """Whether the request asks for explanations (``/explain``, or ``?explain=true``)."""
+    if endpoint == "explain":
+        return True
+    value = query.get("explain")
+    if value is None or value.lower() in _FALSE:
+        return False
+    if value.lower() in _TRUE:
+        return True
+    raise InvalidRequest(f"explain: expected true or false, got {value[:40]!r}.")
+
+
+def explanation_of(model: Any, columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The JSON explanation of validated ``columns`` for the served ``model`` (a version
+    served in its ONNX form is explained with its native form, loaded once)."""
+    from shipyard.governance import explain
+
+    key = model.version.id
+    with _lock:
+        native = _native.get(key, model if model.format == "native" else None)
+    if native is None:
+        from shipyard.models import load
+
+        native = load(model.version.ref, format="native", check_environment=False)
+        with _lock:
+            _native[key] = native
+    out = explain(native, dict(columns)).to_dict()
+    del out["model"]
+    return out
