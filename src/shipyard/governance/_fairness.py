@@ -289,7 +289,7 @@ def _compute(
     from fairlearn.metrics import MetricFrame
 
     model, data, target, columns = names
-    tail = (1 - confidence) / 2
+    tail = round((1 - confidence) / 2, 12)  # 0.025, not 0.025000000000000022
     frame = MetricFrame(
         metrics=metric_functions(result.task),
         y_true=result.y_true,
