@@ -237,7 +237,14 @@ PUBLIC = {
         "evidence",
         "record_evidence",
     ],
-    "shipyard.governance": [],
+    "shipyard.governance": [
+        "FairnessGroup",
+        "FairnessReport",
+        "MetricValue",
+        "fairness",
+        "fairness_report",
+        "mitigate",
+    ],
     "shipyard.errors": [
         "Conflict",
         "IntegrityError",

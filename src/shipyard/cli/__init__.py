@@ -18,6 +18,7 @@ from shipyard.cli import (
 )
 from shipyard.cli._automl import automl_cmd
 from shipyard.cli._common import OneLineErrors, state
+from shipyard.cli._fairness import fairness_cmd, mitigate_cmd
 from shipyard.cli._gc import gc_cmd
 from shipyard.cli._quickstart import quickstart_cmd
 from shipyard.cli._scheduler import scheduler_cmd
@@ -41,6 +42,8 @@ app.command("automl")(automl_cmd)
 app.command("serve")(serve_cmd)
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
+_models.app.command("fairness")(fairness_cmd)
+_models.app.command("mitigate")(mitigate_cmd)
 app.add_typer(_deployments.app, name="deployments")
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_monitors.monitors, name="monitors")

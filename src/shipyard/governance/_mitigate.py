@@ -107,30 +107,12 @@ def mitigate(
         y=rows[target],
         datasets=[data_ref] if data_ref else [],
         description=f"{version.ref} mitigated: {method}, {constraint} on {', '.join(columns)}",
-        tags={
-            "mitigation": method,
-            "mitigated_from": version.ref,
-            "sensitive": ",".join(columns),
-        },
+        tags={"mitigation": method, "mitigated_from": version.ref, "sensitive": ",".join(columns)},
         reason=f"fairness mitigation of {version.ref}",
     )
     after = _measure(new.ref, evaluate_on, data, target, columns, seed, record=True)
-    models.record_evidence(
-        new.ref,
-        "mitigation",
-        {
-            "method": method,
-            "constraint": constraint,
-            "from": version.ref,
-            "data": data_ref,
-            "evaluated_on": after.data if evaluate_on is not None else data_ref,
-            "target": target,
-            "sensitive": list(columns),
-            "rows": after.rows,
-            "before": _summary(before),
-            "after": _summary(after),
-        },
-    )
+    record = {"method": method, "constraint": constraint, "from": version.ref, "data": data_ref}
+    models.record_evidence(new.ref, "mitigation", _trade_off(record, before, after, evaluate_on))
     return models.get(new.ref)
 
 
@@ -158,6 +140,25 @@ def _measure(
     return fairness(
         ref, where, target=target, sensitive=list(columns), boot=0, seed=seed, record=record
     )
+
+
+def _trade_off(
+    record: dict[str, Any],
+    before: FairnessReport,
+    after: FairnessReport,
+    evaluate_on: object,
+) -> dict[str, Any]:
+    """The ``mitigation`` record: what was done, on which rows, and the metrics before and
+    after on the same rows."""
+    return {
+        **record,
+        "evaluated_on": after.data if evaluate_on is not None else record["data"],
+        "target": after.target,
+        "sensitive": list(after.sensitive),
+        "rows": after.rows,
+        "before": _summary(before),
+        "after": _summary(after),
+    }
 
 
 def _summary(report: FairnessReport) -> dict[str, float | None]:
