@@ -4,6 +4,7 @@ attributes declared on a dataset or a model version, and one-line errors for bad
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +24,12 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.metrics import accuracy_score, mean_absolute_error
+from sklearn.metrics import accuracy_score, mean_absolute_error, zero_one_loss
+from typer.testing import CliRunner
 
 import shipyard as sy
 from shipyard import governance
+from shipyard.cli import app
 from shipyard.config import reset_settings
 from shipyard.errors import InvalidInput
 
@@ -43,14 +46,16 @@ def biased(n: int, seed: int) -> pd.DataFrame:
     approved = (income + score + rng.normal(0, 1, n) > 0.7).astype(np.int64)
     region = rng.choice(["north", "south"], n)
     amount = 10 * income + 5 * score + rng.normal(0, 1, n)
+    tier = np.select([score + income < -0.5, score + income < 1.0], ["low", "mid"], "high")
     frame = {"income": income, "score": score, "gender": gender, "region": region}
-    return pd.DataFrame({**frame, "approved": approved, "amount": amount})
+    return pd.DataFrame({**frame, "approved": approved, "amount": amount, "tier": tier})
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One store for the module: dataset ``apps@1`` (declares ``gender`` sensitive), binary
-    classifier ``loan@1`` and regressor ``amount@1`` (declares ``region``)."""
+    classifier ``loan@1``, three-class ``tier@1`` and regressor ``amount@1`` (declares
+    ``region``)."""
     root = tmp_path_factory.mktemp("fairness") / "home"
     with pytest.MonkeyPatch.context() as patch:
         for var in [k for k in os.environ if k.startswith("SHIPYARD_")]:
@@ -62,6 +67,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             sy.datasets.register("apps", df, tags={"sensitive": "gender"})
             classifier = LogisticRegression().fit(df[FEATURES], df["approved"])
             sy.models.register("loan", classifier, X=df[FEATURES], y=df["approved"])
+            tiers = LogisticRegression().fit(df[FEATURES], df["tier"])
+            sy.models.register("tier", tiers, X=df[FEATURES], y=df["tier"])
             regressor = LinearRegression().fit(df[FEATURES], df["amount"])
             sy.models.register("amount", regressor, X=df[FEATURES], tags={"sensitive": "region"})
         finally:
@@ -198,6 +205,56 @@ def test_a_regressor_reports_error_per_group_equal_to_metricframe(shared: pd.Dat
     }
 
 
+def test_a_multiclass_model_reports_accuracy_and_error_equal_to_metricframe(
+    shared: pd.DataFrame,
+) -> None:
+    report = governance.fairness(
+        "tier@1", "apps@1", target="tier", sensitive="gender", boot=10, record=False
+    )
+    assert report.task == "multiclass" and report.positive_label is None
+    y_pred = sy.models.load("tier@1").predict(shared)
+    expected = MetricFrame(
+        metrics={"accuracy": accuracy_score, "error": zero_one_loss},
+        y_true=shared["tier"].to_numpy(),
+        y_pred=y_pred,
+        sensitive_features=shared[["gender"]],
+        n_boot=10,
+        ci_quantiles=[0.025, 0.975],
+        random_state=0,
+    )
+    low, high = expected.by_group_ci
+    for group in report.groups:
+        key = group.group["gender"]
+        for name in ("accuracy", "error"):
+            assert group.metrics[name].value == expected.by_group.loc[key, name]
+            assert group.metrics[name].low == low.loc[key, name]
+            assert group.metrics[name].high == high.loc[key, name]
+    assert report.disparities == {
+        "error_difference": expected.difference()["error"],
+        "error_ratio": expected.ratio()["error"],
+    }
+
+
+def test_a_continuous_sensitive_column_is_refused_before_any_work(shared: pd.DataFrame) -> None:
+    with pytest.raises(InvalidInput, match=r"sensitive: 1200 groups \(at most 200\)"):
+        governance.fairness("loan@1", "apps@1", target="approved", sensitive="income")
+
+
+def test_the_cli_prints_the_report_and_records_it(shared: pd.DataFrame) -> None:
+    args = "models fairness loan@1 -d apps@1 -t approved -s gender -s region --boot 0 --json"
+    before = len(sy.models.evidence("loan@1", "fairness"))
+    done = CliRunner().invoke(app, args.split())
+    assert done.exit_code == 0, done.output
+    shown = json.loads(done.output)
+    assert shown["sensitive"] == ["gender", "region"] and len(shown["groups"]) == 6
+    assert shown == sy.models.evidence("loan@1", "fairness")[0].data
+    assert len(sy.models.evidence("loan@1", "fairness")) == before + 1
+    table = CliRunner().invoke(app, [*args.split()[:-1], "--no-record"])
+    assert table.exit_code == 0 and "demographic_parity_difference" in table.output
+    assert "nonbinary" in table.output
+    assert len(sy.models.evidence("loan@1", "fairness")) == before + 1
+
+
 def test_null_sensitive_values_form_their_own_group(shared: pd.DataFrame) -> None:
     rows = shared.copy()
     rows["gender"] = rows["gender"].astype(object)
@@ -247,3 +304,17 @@ def test_target_values_the_model_never_saw_are_refused(shared: pd.DataFrame) -> 
     rows = shared.assign(approved=shared["approved"] + 1)  # 1 and 2: 2 is no class
     with pytest.raises(InvalidInput, match=r"target: values 2 of column 'approved'"):
         governance.fairness("loan@1", rows, target="approved", sensitive="gender")
+
+
+def test_the_report_is_recorded_on_every_store(backend: str) -> None:
+    df = biased(300, seed=2)
+    sy.datasets.register("apps", df)
+    model = LogisticRegression().fit(df[FEATURES], df["approved"])
+    sy.models.register(
+        "loan", model, X=df[FEATURES], y=df["approved"], tags={"sensitive": "gender"}
+    )
+    report = governance.fairness("loan@1", "apps@1", target="approved", boot=0)
+    assert report.sensitive == ("gender",)  # declared on the model version
+    assert governance.fairness_report("loan@1") == report
+    assert governance.fairness_report("loan") is not None
+    assert [e.kind for e in sy.models.evidence("loan@1")] == ["fairness"]

@@ -289,6 +289,12 @@ def _compute(
     from fairlearn.metrics import MetricFrame
 
     model, data, target, columns = names
+    found = len(features.drop_duplicates())
+    if found > MAX_GROUPS:
+        raise InvalidInput(
+            f"sensitive: {found} groups (at most {MAX_GROUPS}); is {', '.join(columns)} an "
+            "identifier or a continuous value? Bin it first."
+        )
     tail = round((1 - confidence) / 2, 12)  # 0.025, not 0.025000000000000022
     frame = MetricFrame(
         metrics=metric_functions(result.task),
@@ -298,11 +304,6 @@ def _compute(
         **(_bootstrap(boot, tail, seed) if boot else {}),
     )
     groups = _groups(frame, columns, boot > 0, min_group_size)
-    if len(groups) > MAX_GROUPS:
-        raise InvalidInput(
-            f"sensitive: {len(groups)} groups (at most {MAX_GROUPS}); is {', '.join(columns)} "
-            "an identifier or a continuous value? Bin it first."
-        )
     notes = [*result.notes, *notes, *_notes(groups, result, features, min_group_size)]
     overall = {k: clean_float(v) for k, v in frame.overall.items() if k != "count"}
     return FairnessReport(
