@@ -300,6 +300,26 @@ def test_no_sensitive_attribute_given_or_declared_is_refused(shared: pd.DataFram
         governance.fairness("loan@1", shared, target="approved")
 
 
+def test_a_target_read_back_as_floats_with_gaps_matches_integer_classes(
+    shared: pd.DataFrame,
+) -> None:
+    rows = shared.assign(approved=shared["approved"].astype(np.float64))
+    rows.loc[:4, "approved"] = np.nan
+    report = governance.fairness(
+        "loan@1", rows, target="approved", sensitive="gender", boot=0, record=False
+    )
+    assert report.rows == 1195 and report.positive_label == 1
+    assert any("5 rows without a 'approved' value were left out" in n for n in report.notes)
+    y_pred = sy.models.load("loan@1").predict(rows.loc[5:])
+    assert report.disparities["demographic_parity_difference"] == (
+        demographic_parity_difference(
+            rows.loc[5:, "approved"].to_numpy(np.int64),
+            y_pred,
+            sensitive_features=rows.loc[5:, "gender"],
+        )
+    )
+
+
 def test_target_values_the_model_never_saw_are_refused(shared: pd.DataFrame) -> None:
     rows = shared.assign(approved=shared["approved"] + 1)  # 1 and 2: 2 is no class
     with pytest.raises(InvalidInput, match=r"target: values 2 of column 'approved'"):

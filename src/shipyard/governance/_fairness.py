@@ -217,23 +217,25 @@ def outcomes(model: LoadedModel, frame: pd.DataFrame, target: str) -> Outcomes:
     predicted = np.asarray(model.predict(rows))
     classes = model.classes
     if classes is None:
-        y_float, predicted_float = y.astype(np.float64), predicted.astype(np.float64)
+        try:
+            y_float, predicted_float = y.astype(np.float64), predicted.astype(np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                f"target: column {target!r} holds values that are not numbers, and "
+                f"{model.version.ref} is a regressor (it has no classes)."
+            ) from None
         return Outcomes("regression", y_float, predicted_float, kept, None, notes)
-    unknown = sorted({str(v) for v in pd.unique(y)} - {str(c) for c in classes})
+    unknown = sorted({_key(v) for v in pd.unique(y)} - {_key(c) for c in classes})
     if unknown:
         raise InvalidInput(
             f"target: values {', '.join(unknown[:5])} of column {target!r} are not among the "
             f"model's classes ({', '.join(map(str, classes))})."
         )
-    if len(classes) == 2:
-        positive = classes[1]
-        as_text = str(positive)
-        y_true = np.array([str(v) == as_text for v in y], dtype=np.int64)
-        y_pred = np.array([str(v) == as_text for v in predicted], dtype=np.int64)
-        return Outcomes("binary", y_true, y_pred, kept, _plain(positive), notes)
-    labels = {str(c): i for i, c in enumerate(classes)}
-    y_true = np.array([labels[str(v)] for v in y], dtype=np.int64)
-    y_pred = np.array([labels.get(str(v), -1) for v in predicted], dtype=np.int64)
+    labels = {_key(c): i for i, c in enumerate(classes)}
+    y_true = np.array([labels[_key(v)] for v in y], dtype=np.int64)
+    y_pred = np.array([labels.get(_key(v), -1) for v in predicted], dtype=np.int64)
+    if len(classes) == 2:  # 1: the positive class, the second of the model's classes
+        return Outcomes("binary", y_true, y_pred, kept, _plain(classes[1]), notes)
     return Outcomes("multiclass", y_true, y_pred, kept, None, notes)
 
 
@@ -412,6 +414,16 @@ def _call(
     function: Callable[..., Any], *, y_true: np.ndarray, y_pred: np.ndarray, features: Any
 ) -> float | None:
     return clean_float(function(y_true, y_pred, sensitive_features=features))
+
+
+def _key(value: Any) -> str:
+    """A label as text, whole numbers alike whatever their type (``1``, ``1.0``, ``np.int64(1)``),
+    so that a target read back as floats still matches integer classes."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _plain(value: Any) -> Any:
