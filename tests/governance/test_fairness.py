@@ -91,9 +91,14 @@ def shared(store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pd.DataFram
 
 def test_group_metrics_and_intervals_equal_fairlearns_metricframe(shared: pd.DataFrame) -> None:
     report = governance.fairness(
-        "loan@1", "apps@1", target="approved", sensitive=["gender", "region"], boot=10, seed=3,
+        "loan@1",
+        "apps@1",
+        target="approved",
+        sensitive=["gender", "region"],
+        boot=10,
+        seed=3,
         record=False,
-    )  # fmt: skip
+    )
     y_true = shared["approved"].to_numpy()
     y_pred = sy.models.load("loan@1").predict(shared)
     features = shared[["gender", "region"]]
@@ -168,9 +173,14 @@ def test_intervals_are_present_and_ordered_and_small_groups_are_reported(
     shared: pd.DataFrame,
 ) -> None:
     report = governance.fairness(
-        "loan@1", shared, target="approved", sensitive="gender", boot=10, min_group_size=100,
+        "loan@1",
+        shared,
+        target="approved",
+        sensitive="gender",
+        boot=10,
+        min_group_size=100,
         record=False,
-    )  # fmt: skip
+    )
     assert report.data is None
     small = [g for g in report.groups if g.small]
     assert [g.group["gender"] for g in small] == ["nonbinary"]  # reported, not hidden

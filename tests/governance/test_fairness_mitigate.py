@@ -144,3 +144,22 @@ def test_bad_input_registers_nothing(
         governance.mitigate(ref, "jobs@1", **arguments)  # type: ignore[arg-type]
     assert said in str(raised.value) and "\n" not in str(raised.value)
     assert [len(sy.models.versions(name)) for name in ("hire", "pay")] == before
+
+
+def test_a_lightgbm_booster_is_post_processed_and_not_refitted(shared: Path) -> None:
+    import lightgbm
+
+    df = unfair(400, seed=11)
+    X = df[["income", "tenure"]]
+    booster = lightgbm.LGBMClassifier(n_estimators=15, n_jobs=1, verbose=-1).fit(X, df["hired"])
+    first = sy.models.register("hire-gbm", booster, X=X, y=df["hired"])
+    new = governance.mitigate(first.ref, df, target="hired", sensitive="group")
+    loaded = sy.models.load(new.ref)  # the booster's predictor is rebuilt on load
+    assert set(loaded.predict(df)) <= {"yes", "no"}
+    after = sy.models.evidence(new.ref, "mitigation")[0].data["after"]
+    assert after["demographic_parity_difference"] < 0.1
+    with pytest.raises(InvalidInput, match=r"Booster is not a scikit-learn compatible"):
+        governance.mitigate(
+            first.ref, df, target="hired", sensitive=["group"], method="exponentiated_gradient"
+        )
+    assert len(sy.models.versions("hire-gbm")) == 2

@@ -240,6 +240,20 @@ class Scores(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def __sklearn_is_fitted__(self) -> bool:
         return True
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The version and its native model: a flavor's predictor may hold a lambda (it is
+        rebuilt from the flavor when the mitigated version loads)."""
+        return {"version": self.model.version, "native": self.model.native}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from shipyard.models import FLAVORS, LoadedModel
+
+        version, native = state["version"], state["native"]
+        predictor = FLAVORS[version.flavor].predictor(
+            native, version.flavor_meta, version.signature
+        )
+        self.model = LoadedModel(version, "native", native, predictor)
+
     def has_proba(self) -> bool:
         native = self.model.native
         return bool(hasattr(native, "predict_proba") or self.model.version.flavor != "python")
