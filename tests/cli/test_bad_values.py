@@ -125,6 +125,10 @@ CASES: list[Any] = [
     "models explain churn@1 --data loans@1 --target nope",
     "explain churn@1 --rows /nonexistent.json",
     "explain churn@1 --rows {csv} --top 0",
+    "models fairness churn@1 --data loans@1 --target default --sensitive race",
+    "models fairness churn@1 --data loans@1 --target default --boot -1",
+    "models mitigate churn@1 --data loans@1 --target default -s gender --method reweigh",
+    "models mitigate churn@1 --data loans@1 --target outcome -s gender",
     # deployments: each policy's options are checked as they are read
     "deployments create d2 --route a=churn@99",
     "deployments create d2 --route nonsense",

@@ -20,6 +20,7 @@ from shipyard.cli import (
 from shipyard.cli._automl import automl_cmd
 from shipyard.cli._common import OneLineErrors, state
 from shipyard.cli._explain import explain_cmd, models_explain_cmd
+from shipyard.cli._fairness import fairness_cmd, mitigate_cmd
 from shipyard.cli._gc import gc_cmd
 from shipyard.cli._quickstart import quickstart_cmd
 from shipyard.cli._scheduler import scheduler_cmd
@@ -45,6 +46,8 @@ app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
 _models.app.command("explain")(models_explain_cmd)
 app.command("explain")(explain_cmd)
+_models.app.command("fairness")(fairness_cmd)
+_models.app.command("mitigate")(mitigate_cmd)
 app.add_typer(_deployments.app, name="deployments")
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_monitors.monitors, name="monitors")
