@@ -237,7 +237,7 @@ PUBLIC = {
         "evidence",
         "record_evidence",
     ],
-    "shipyard.governance": [],
+    "shipyard.governance": ["ModelCard", "card", "set_card"],
     "shipyard.errors": [
         "Conflict",
         "IntegrityError",
