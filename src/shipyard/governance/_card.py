@@ -94,12 +94,14 @@ class ModelCard:
 
         return markdown(self)
 
-    def html(self) -> str:
+    def html(self, *, fragment: bool = False) -> str:
         """The card as one self-contained HTML page (inline style and SVG charts, no
-        script, nothing fetched): it opens offline, from a file or an e-mail."""
-        from shipyard.governance._card_html import html
+        script, nothing fetched): it opens offline, from a file or an e-mail.
+        ``fragment``: only the sections, in a ``<div class="model-card">`` (for embedding
+        in a page that styles it, as the web UI does). Every text is escaped."""
+        from shipyard.governance._card_html import body, html
 
-        return html(self)
+        return f'<div class="model-card">{body(self)}</div>' if fragment else html(self)
 
 
 def card(ref: str, *, to: str = "production", check: bool = True) -> ModelCard:
