@@ -112,6 +112,11 @@ CASES: list[Any] = [
     "models export churn@1 --target default",
     "models compare churn@1",
     "models delete churn@99",
+    "models card churn@99",
+    "models card churn@1 --html --json",
+    "models card churn@1 --output " + NO_DIR,
+    "models card-set churn@1",
+    "models card-set churn@99 --owners me",
     # deployments: each policy's options are checked as they are read
     "deployments create d2 --route a=churn@99",
     "deployments create d2 --route nonsense",
