@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import html as _html
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 from shipyard.governance._card_blocks import Bars, Block, Facts, Heading, Para, Table, num
 from shipyard.governance._card_text import blocks
 
-if TYPE_CHECKING:
-    from shipyard.governance._card import ModelCard
+# A card is typed ``ModelCard`` in spirit: ``_card`` imports this module, so the type is not
+# imported back (modules of one package never import each other both ways).
+ModelCard = Any
 
 __all__ = ["bars_svg", "body", "html"]
 

@@ -5,7 +5,7 @@ forms always say the same things in the same order."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shipyard.governance._card_blocks import (
     Bars,
@@ -19,8 +19,9 @@ from shipyard.governance._card_blocks import (
     when,
 )
 
-if TYPE_CHECKING:
-    from shipyard.governance._card import ModelCard
+# A card is typed ``ModelCard`` in spirit: ``_card`` imports this module, so the type is not
+# imported back (modules of one package never import each other both ways).
+ModelCard = Any
 
 __all__ = ["blocks", "group_label", "markdown"]
 
