@@ -164,3 +164,26 @@ def test_a_version_without_evidence_and_an_unknown_one(browser: Any, store: str)
         assert "Not written yet" in tab.locator(".model-card").inner_text()
     missing = httpx.get(f"{store}/models/people/9/card")
     assert missing.status_code == 404 and "no version 9" in missing.text.lower()
+
+
+def test_only_editors_get_the_card_form_and_may_save_it(store: str) -> None:
+    create_user, create_token = sy.server.create_user, sy.server.create_token
+    tokens = {}
+    for name, role in (("vera", "viewer"), ("ed", "editor")):
+        create_user(name, role)
+        tokens[role] = create_token(name)
+    with sy.serving.background(sy.server.create_app(auth=True)) as url:
+        for role, token in tokens.items():
+            auth = {"Authorization": f"Bearer {token}"}
+            page = httpx.get(f"{url}/models/people/1/card", headers=auth)
+            assert page.status_code == 200, page.text[:300]
+            assert ('id="card-form"' in page.text) == (role == "editor"), role
+            saved = httpx.post(
+                f"{url}/api/models/people/versions/1/evidence",
+                json={"kind": "card", "data": {"intended_use": f"by {role}", "limitations": "x"}},
+                headers=auth,
+            )
+            assert saved.status_code == (201 if role == "editor" else 403), saved.text
+    found = governance.card("people@1", check=False)
+    assert found.intended_use == "by editor"
+    assert models.evidence("people@1", "card")[0].created_by == "user:ed"
