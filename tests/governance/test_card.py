@@ -195,11 +195,21 @@ def test_a_full_card_as_markdown_and_html(trained: str) -> None:
     assert 'id="intended-use"' in page
 
 
-@pytest.mark.skipif(not hasattr(models, "check"), reason="promotion gates not in the registry")
+@pytest.mark.skipif(not hasattr(models, "set_policy"), reason="promotion gates not in the registry")
 def test_the_card_reports_the_policys_gates(trained: str) -> None:
+    assert governance.card(trained).gates["note"] == "the model has no policy"
+    policy = models.Policy(card_complete=True, explanation=True)  # type: ignore[attr-defined]
+    models.set_policy("people-model", policy)  # type: ignore[attr-defined]
     found = governance.card(trained, to="production")
-    assert found.gates["to"] == "production"
+    assert found.gates["checked"] and not found.gates["passed"]
+    failed = {r["name"]: r["detail"] for r in found.gates["results"] if not r["passed"]}
+    assert set(failed) == {"card_complete", "explanation"}
     assert "## Gates (for production)" in found.markdown()
+    governance.set_card(trained, intended_use="Demo.", limitations="Demo data.")
+    models.record_evidence(trained, "explanation", EXPLANATION)
+    gates = governance.card(trained).gates
+    assert gates["passed"] and gates["to"] is None
+    assert "All gates pass (policy version 1)." in governance.card(trained).markdown()
 
 
 def test_cli_prints_writes_and_sets_the_card(trained: str, tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ def card_cmd(
     as_html: bool = typer.Option(False, "--html", help="A self-contained HTML page."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     output: str | None = file_option("--output", "-o", help="Write the card to this file."),
-    to: str = typer.Option(
-        "production", "--to", help="Report the promotion gates for this alias or stage."
+    to: str | None = typer.Option(
+        None, "--to", help="Report the promotion gates of a move to this alias or stage."
     ),
     check: bool = typer.Option(
         True, "--check/--no-check", help="Check the policy's gates (may score on a dataset)."

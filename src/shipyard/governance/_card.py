@@ -104,13 +104,13 @@ class ModelCard:
         return f'<div class="model-card">{body(self)}</div>' if fragment else html(self)
 
 
-def card(ref: str, *, to: str = "production", check: bool = True) -> ModelCard:
+def card(ref: str, *, to: str | None = None, check: bool = True) -> ModelCard:
     """The card of the version ``ref`` names (``"churn@7"``, ``"churn@champion"``).
 
     Args:
         ref: a model version reference.
-        to: the alias or stage whose promotion gates the card reports (the model's policy
-            is checked for a move of this version there).
+        to: report the promotion gates of a move of this version to this alias or stage;
+            None: every gate of the model's policy.
         check: False leaves the gates out (checking may score models on a dataset).
 
     Raises:
@@ -374,8 +374,9 @@ def _checker() -> Callable[..., Any] | None:
     return None
 
 
-def _gates(version: ModelVersion, to: str) -> dict[str, Any]:
-    """The policy's gates for moving the version to ``to``: each with whether it passed."""
+def _gates(version: ModelVersion, to: str | None) -> dict[str, Any]:
+    """The policy's gates for moving the version to ``to`` (every gate when None): each
+    with whether it passed, and the policy's version (None: the model has no policy)."""
     check = _checker()
     if check is None:
         return {"to": to, "checked": False, "note": "no promotion gates in this registry"}
@@ -393,7 +394,12 @@ def _gates(version: ModelVersion, to: str) -> dict[str, Any]:
             detail = getattr(result, "detail", None)
         results.append({"name": str(name), "passed": bool(passed), "detail": detail or ""})
     passed = getattr(report, "passed", all(r["passed"] for r in results))
-    return {"to": to, "checked": True, "passed": bool(passed), "results": results}
+    found = {"to": to, "checked": True, "passed": bool(passed), "results": results}
+    found["policy_version"] = getattr(report, "policy_version", None)
+    found["protected"] = getattr(report, "protected", None)
+    if hasattr(report, "policy_version") and found["policy_version"] is None:
+        found["note"] = "the model has no policy"
+    return found
 
 
 def _lineage(

@@ -344,14 +344,19 @@ def _perm(found: Mapping[str, Any] | None) -> str:
 
 def _gates(card: ModelCard) -> list[Block]:
     gates = card.gates
-    found: list[Block] = [Heading(f"Gates (for {gates.get('to', 'production')})", anchor="gates")]
-    if not gates.get("checked"):
-        found.append(
-            Para("Not checked" + (f": {gates['note']}" if gates.get("note") else "."), muted=True)
-        )
+    to = gates.get("to")
+    found: list[Block] = [Heading("Gates" + (f" (for {to})" if to else ""), anchor="gates")]
+    if not gates.get("checked") or gates.get("note"):
+        said = "Not checked" if not gates.get("checked") else "Nothing to check"
+        found.append(Para(said + (f": {gates['note']}." if gates.get("note") else "."), muted=True))
     else:
-        verdict = "All gates pass." if gates.get("passed") else "Some gates fail."
-        found.append(Para(verdict))
+        verdict = "All gates pass" if gates.get("passed") else "Some gates fail"
+        if gates.get("policy_version") is not None:
+            verdict += f" (policy version {gates['policy_version']}"
+            if to and gates.get("protected") is False:
+                verdict += f"; {to} is not protected: reported, not enforced"
+            verdict += ")"
+        found.append(Para(verdict + "."))
         results = gates.get("results") or []
         if results:
             rows = tuple(

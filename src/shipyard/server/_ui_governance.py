@@ -32,10 +32,10 @@ __all__ = ["governance_section", "router"]
 
 router = APIRouter(include_in_schema=False)
 GROUP_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy", "error")
-_TO = Query("production", max_length=100, description="Report the gates for this target.")
+_TO = Query(None, max_length=100, description="Report the gates of a move to this target.")
 
 
-def governance_section(ref: str, to: str = "production") -> dict[str, Any]:
+def governance_section(ref: str, to: str | None = None) -> dict[str, Any]:
     """What the version page shows of governance: the card (its sections, gates, approvals
     and overrides) and the charts of its explanation, fairness report and evaluation; an
     ``error`` instead when the card cannot be made."""
@@ -61,7 +61,7 @@ def governance_section(ref: str, to: str = "production") -> dict[str, Any]:
 
 
 @router.get("/models/{name}/{version}/card", dependencies=[VIEWER])
-def card_page(name: str, version: str, request: Request, to: str = _TO) -> HTMLResponse:
+def card_page(name: str, version: str, request: Request, to: str | None = _TO) -> HTMLResponse:
     """A version's model card, as the standalone HTML file has it, with links to its
     Markdown and HTML forms and, for editors, a form to write its sections."""
     try:
@@ -80,7 +80,7 @@ def card_page(name: str, version: str, request: Request, to: str = _TO) -> HTMLR
 
 
 @router.get("/models/{name}/{version}/card.md", dependencies=[VIEWER])
-def card_markdown(name: str, version: str, request: Request, to: str = _TO) -> Response:
+def card_markdown(name: str, version: str, request: Request, to: str | None = _TO) -> Response:
     """The card as Markdown, as ``shipyard models card`` prints it (a download)."""
     try:
         card = governance.card(f"{name}@{version}", to=to)
@@ -95,7 +95,7 @@ def card_markdown(name: str, version: str, request: Request, to: str = _TO) -> R
 
 
 @router.get("/models/{name}/{version}/card.html", dependencies=[VIEWER])
-def card_file(name: str, version: str, request: Request, to: str = _TO) -> HTMLResponse:
+def card_file(name: str, version: str, request: Request, to: str | None = _TO) -> HTMLResponse:
     """The card as the self-contained page ``shipyard models card --html`` writes."""
     try:
         card = governance.card(f"{name}@{version}", to=to)
