@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import html as _html
 import math
+import time
 from typing import Any
 
-from shipyard.governance._card_blocks import Bars, Block, Facts, Heading, Para, Table, num
+from shipyard.governance._card_blocks import Bars, Block, Facts, Heading, Para, Table, num, when
 from shipyard.governance._card_text import blocks
 
 # A card is typed ``ModelCard`` in spirit: ``_card`` imports this module, so the type is not
@@ -138,6 +139,7 @@ def html(card: ModelCard) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Model card: {_e(card.ref)}</title><style>{_STYLE}</style></head>\n"
         f'<body><main class="model-card">\n{body(card)}\n</main>'
-        f"<footer>Made by Shipyard {_e(__version__)} from the registry's records.</footer>"
+        f"<footer>Made by Shipyard {_e(__version__)} from the registry's records on "
+        f"{_e(when(time.time()))}.</footer>"
         "</body></html>\n"
     )
