@@ -129,6 +129,11 @@ CASES: list[Any] = [
     "models fairness churn@1 --data loans@1 --target default --boot -1",
     "models mitigate churn@1 --data loans@1 --target default -s gender --method reweigh",
     "models mitigate churn@1 --data loans@1 --target outcome -s gender",
+    "models card churn@99",
+    "models card churn@1 --html --json",
+    "models card churn@1 --output " + NO_DIR,
+    "models card-set churn@1",
+    "models card-set churn@99 --owners me",
     # deployments: each policy's options are checked as they are read
     "deployments create d2 --route a=churn@99",
     "deployments create d2 --route nonsense",

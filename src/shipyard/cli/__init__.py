@@ -7,6 +7,7 @@ import typer
 from shipyard._version import __version__
 from shipyard.cli import (
     _audit,
+    _card,  # noqa: F401  (adds ``models card`` and ``card-set``)
     _data,
     _db,
     _deployments,

@@ -23,6 +23,7 @@ from shipyard.server._access import VIEWER, caller_of
 from shipyard.server._ui import render
 from shipyard.server._ui_catalog import Node, fmt, human_size, lineage_svg, problem_page
 from shipyard.server._ui_catalog_charts import compare_chart, history_chart, metrics_chart
+from shipyard.server._ui_governance import governance_section
 
 __all__ = ["router"]
 
@@ -110,6 +111,7 @@ def version_page(name: str, version: str, request: Request) -> HTMLResponse:
         production=production,
         compare=compare_chart(found, production) if production else None,
         lineage=_lineage(found, run, search),
+        governance=governance_section(found.ref),
         editor=_editor(request),
         fmt=fmt,
         size=human_size,
