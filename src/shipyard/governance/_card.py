@@ -11,7 +11,7 @@ read, never stored: a card is always as current as what it describes.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -366,38 +366,18 @@ def _explanation(record: Evidence | None) -> dict[str, Any] | None:
     return found
 
 
-def _checker() -> Callable[..., Any] | None:
-    """``shipyard.models.check`` when the registry has promotion gates."""
-    with contextlib.suppress(AttributeError):
-        found: Callable[..., Any] = models.check  # type: ignore[attr-defined]
-        return found
-    return None
-
-
 def _gates(version: ModelVersion, to: str | None) -> dict[str, Any]:
     """The policy's gates for moving the version to ``to`` (every gate when None): each
     with whether it passed, and the policy's version (None: the model has no policy)."""
-    check = _checker()
-    if check is None:
-        return {"to": to, "checked": False, "note": "no promotion gates in this registry"}
     try:
-        report = check(version.ref, to=to)
+        report = models.check(version.ref, to=to)
     except ShipyardError as error:
         return {"to": to, "checked": False, "note": str(error)}
-    results = []
-    for result in getattr(report, "results", None) or []:
-        if isinstance(result, tuple | list):
-            name, passed, detail = [*result, None, None, None][:3]
-        else:
-            name = getattr(result, "name", str(result))
-            passed = getattr(result, "passed", None)
-            detail = getattr(result, "detail", None)
-        results.append({"name": str(name), "passed": bool(passed), "detail": detail or ""})
-    passed = getattr(report, "passed", all(r["passed"] for r in results))
-    found = {"to": to, "checked": True, "passed": bool(passed), "results": results}
-    found["policy_version"] = getattr(report, "policy_version", None)
-    found["protected"] = getattr(report, "protected", None)
-    if hasattr(report, "policy_version") and found["policy_version"] is None:
+    results = [{"name": r.name, "passed": r.passed, "detail": r.detail} for r in report.results]
+    found: dict[str, Any] = {"to": to, "checked": True, "passed": report.passed, "results": results}
+    found["policy_version"] = report.policy_version
+    found["protected"] = report.protected
+    if report.policy_version is None:
         found["note"] = "the model has no policy"
     return found
 
