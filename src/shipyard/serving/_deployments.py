@@ -371,7 +371,7 @@ class SQLDeploymentStore(DeploymentStore):
 
     def change(self, name: str, decide: Decide) -> Deployment | None:
         with self.database.write() as conn:
-            deployment_id = _lock(conn, name)
+            deployment_id = _id(conn, name, lock=True)
             current = _read(conn, name)
             change = decide(current, lambda: _events(conn, deployment_id, None))
             if change is None:
@@ -381,7 +381,7 @@ class SQLDeploymentStore(DeploymentStore):
 
     def delete(self, name: str) -> None:
         with self.database.write() as conn:
-            deployment_id = _lock(conn, name)
+            deployment_id = _id(conn, name, lock=True)
             append_audit(conn, "deleted", "deployment", name, before=_read(conn, name).split)
             conn.execute(sql_delete(DEPLOYMENTS).where(DEPLOYMENTS.c.id == deployment_id))
 
@@ -466,17 +466,10 @@ def _event(
     append_audit(conn, kind, "deployment", name, after=detail, reason=reason)
 
 
-def _id(conn: Connection, name: str) -> str:
-    value = conn.scalar(select(DEPLOYMENTS.c.id).where(DEPLOYMENTS.c.name == name))
-    if value is None:
-        raise NotFound(f"No deployment named {name!r}. Try: shipyard deployments list")
-    return str(value)
-
-
-def _lock(conn: Connection, name: str) -> str:
-    value = conn.scalar(
-        select(DEPLOYMENTS.c.id).where(DEPLOYMENTS.c.name == name).with_for_update()
-    )
+def _id(conn: Connection, name: str, *, lock: bool = False) -> str:
+    """The deployment's id (its row locked until the transaction ends with ``lock``)."""
+    query = select(DEPLOYMENTS.c.id).where(DEPLOYMENTS.c.name == name)
+    value = conn.scalar(query.with_for_update() if lock else query)
     if value is None:
         raise NotFound(f"No deployment named {name!r}. Try: shipyard deployments list")
     return str(value)
