@@ -139,6 +139,25 @@ def _print_summary(result: QuickstartResult) -> None:
         f"{len(api['pages'])} pages ({', '.join(api['pages'])}).\n"
     )
     _print_loop(result)
+    _print_governance(result)
+
+
+def _print_governance(result: QuickstartResult) -> None:
+    """The champion explained, its fairness, the challenger gated, the audit log verified."""
+    found = result.governance
+    gaps = ", ".join(
+        f"{k.replace('_', ' ')} {number(v, 3)}" for k, v in found["disparities"].items()
+    )
+    failed = ", ".join(found["gates_failed"]) or "none"
+    console.print(
+        f"Governance: {found['model']} explained ({found['explained_by']} SHAP; top features "
+        f"{', '.join(found['top_features'])}); by {found['sensitive']}: {gaps}; its card is "
+        f"{'complete' if found['card_complete'] else 'incomplete'}. Policy v"
+        f"{found['policy_version']} guards champion and production: {found['challenger']} "
+        f"{'passes' if found['gates_passed'] else 'fails'} its gates (failed: {failed}). The "
+        f"audit log holds {found['audit_entries']} changes, its hash chain "
+        f"{'intact' if found['audit_ok'] else 'BROKEN'}.\n"
+    )
 
 
 def _print_loop(result: QuickstartResult) -> None:
@@ -195,6 +214,11 @@ def _print_where_to_look(result: QuickstartResult, home: Path) -> None:
         )
         console.print(f"  shipyard pipelines logs {result.retrain_run[:12]} train")
     console.print("  shipyard scheduler    (schedules, triggers and alerts start pipelines)")
+    model = result.governance.get("model", f"{name}@champion")
+    console.print(f"  shipyard models card {model} --html --output card.html")
+    console.print(f"  shipyard models check {name}@challenger --to champion")
+    console.print(f"  shipyard audit list --model {name}")
+    console.print("  shipyard audit verify    (the hash chain of every change)")
     console.print(
         "  shipyard server    (the web UI at http://127.0.0.1:8700/, the REST API at /api, /docs)"
     )

@@ -18,7 +18,10 @@ raising alerts and writing an HTML report, and read its data back through the pl
 REST API (served from a thread); the monitor's alert starts the retraining pipeline
 (``retrain-loans``: the newest month, validated, the champion's configuration refitted,
 judged against the champion on one holdout, registered and put on canary), and the next
-weeks' traffic lets the canary promote or roll back the candidate.
+weeks' traffic lets the canary promote or roll back the candidate; last, governance: the
+champion is explained (SHAP), its fairness across gender reported (Fairlearn), its card
+written, a promotion policy set for the model, the challenger checked against it, and the
+audit log of every change verified.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from shipyard.quickstart._governance import govern
 from shipyard.quickstart._live import serve_traffic, try_canary, watch
 from shipyard.quickstart._loop import close_the_loop
 from shipyard.quickstart._stages import (
@@ -123,6 +127,11 @@ STEPS: tuple[Step, ...] = (
         "pipelines: the alert starts retrain-loans; its candidate goes on canary",
         close_the_loop,
     ),
+    Step(
+        "govern",
+        "governance: explain the champion, its fairness by gender, its card; gate the challenger",
+        govern,
+    ),
 )
 """The quick start, in order. A later capability adds its stage here."""
 
@@ -171,4 +180,5 @@ def run(
         **loop.canaried,
         **loop.watched,
         **loop.looped,
+        governance=loop.governed,
     )

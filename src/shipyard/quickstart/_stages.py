@@ -72,6 +72,7 @@ class QuickstartResult:
     retrain_canary: str = ""  # promoted, rolled_back, or running when undecided
     retrain_canary_requests: int = 0
     retrain_canary_why: str = ""
+    governance: dict[str, Any] = field(default_factory=dict)  # explained, fair, gated, audited
 
 
 Progress = Callable[[str], None]
@@ -152,6 +153,7 @@ class Loop:
     canaried: dict[str, Any]
     watched: dict[str, Any]
     looped: dict[str, Any]
+    governed: dict[str, Any]
 
     def __init__(self, options: Options, progress: Progress) -> None:
         self.options = options
