@@ -278,3 +278,23 @@ def test_quickstart_runs_the_loop_and_says_where_to_look(home: Path) -> None:
     assert candidate.datasets == ("loans@2",)
     assert f"Loop: alert {run.trigger['alert']} " in result.output
     assert "The candidate loans-default@5 went on canary" in result.output
+    _governed(result.output, champion.ref)
+
+
+def _governed(output: str, champion: str) -> None:
+    """The governance stage: the champion explained, fair, carded; the challenger gated."""
+    from shipyard import governance
+
+    explained = governance.explanation(champion)
+    assert explained is not None and explained.method == "tree"
+    fair = sy.models.evidence(champion, "fairness")[0].data
+    assert fair["sensitive"] == ["gender"] and fair["disparities"]
+    assert governance.card(champion, check=False).complete
+    gates = sy.models.check("loans-default@challenger", to="champion")
+    assert not gates.passed and "explanation" in [r.name for r in gates.results if not r.passed]
+    with pytest.raises(sy.models.GatesFailed):
+        sy.models.set_alias("loans-default@challenger", "champion")
+    assert governance.verify_audit().ok
+    assert f"Governance: {champion} explained (tree SHAP" in output
+    assert "its hash chain intact" in output
+    assert f"shipyard models card {champion} --html" in output

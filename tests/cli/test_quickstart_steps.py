@@ -29,6 +29,7 @@ def test_the_steps_print_the_quick_starts_progress_lines_in_order() -> None:
         "serving: the challenger as a canary, judged by sequential tests on posted labels",
         "monitoring: check the traffic and the newest month against the training data",
         "pipelines: the alert starts retrain-loans; its candidate goes on canary",
+        "governance: explain the champion, its fairness by gender, its card; gate the challenger",
     ]
     assert quickstart.stage_count() == len(lines)
 
@@ -39,7 +40,7 @@ def test_a_step_runs_once_per_item_with_its_options() -> None:
     assert by_name["train"] == ["train: gradient boosting, learning_rate=0.2"]
     assert by_name["automl"] == ["automl: search model families for 2.5 s, register the best"]
     assert len({step.name for step in quickstart.STEPS}) == len(quickstart.STEPS)
-    assert quickstart.stage_count(options) == 11
+    assert quickstart.stage_count(options) == 12
 
 
 def test_the_drifted_month_is_flagged_on_purpose_and_explained_not_warned(
