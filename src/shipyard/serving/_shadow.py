@@ -167,13 +167,18 @@ class ShadowQueue:
         counter.inc(rows)
 
     async def stop(self, drain: float = 5.0, starting: float = 60.0) -> None:
-        """Send what is queued (for up to ``drain`` seconds, or ``starting`` while the child
-        has not answered yet: a short-lived server's copies would otherwise all be lost to
-        the child's start), then stop sending and end the child; copies still queued then
-        are dropped uncounted."""
-        began = time.monotonic()
+        """Send what is queued while the child keeps taking it (until ``drain`` seconds pass
+        without a batch sent, or ``starting`` while the child has not answered yet: a
+        short-lived server's copies would otherwise all be lost to the child's start, or to
+        a slow machine), then stop sending and end the child; copies still queued then are
+        dropped uncounted."""
+        began, seen = time.monotonic(), (len(self._copies), self._busy)
         while self._sender is not None and (self._copies or self._busy):
-            if time.monotonic() - began > (drain if self._settled else max(drain, starting)):
+            now = time.monotonic()
+            state = (len(self._copies), self._busy)
+            if state != seen:  # a batch went out or came back: the wait starts again
+                began, seen = now, state
+            if now - began > (drain if self._settled else max(drain, starting)):
                 break
             await asyncio.sleep(0.02)
         sender, self._sender = self._sender, None
