@@ -176,8 +176,9 @@ class ShadowQueue:
         while self._sender is not None and (self._copies or self._busy):
             now = time.monotonic()
             state = (len(self._copies), self._busy)
-            if state != seen:  # a batch went out or came back: the wait starts again
-                began, seen = now, state
+            if state[0] < seen[0] or state[1] != seen[1]:  # a batch went out or came back
+                began = now  # the wait starts again (new copies arriving do not count)
+            seen = state
             if now - began > (drain if self._settled else max(drain, starting)):
                 break
             await asyncio.sleep(0.02)
