@@ -83,7 +83,9 @@ def registry(registry_template: Path, tmp_path_factory: pytest.TempPathFactory) 
     alias ``champion`` on 1, shared by a module's tests: a copy of the session's template
     (the store holds no absolute paths)."""
     root = tmp_path_factory.mktemp("serving-home") / "home"
-    shutil.copytree(registry_template, root)
+    # not SQLite's shared-memory index: this process still has the template open, and a
+    # copy of its index can be stale against the copied log (SQLite rebuilds it)
+    shutil.copytree(registry_template, root, ignore=shutil.ignore_patterns("*.db-shm"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SHIPYARD_HOME", str(root))
         for var in ("SHIPYARD_DB_URL", "SHIPYARD_ARTIFACTS_URL", "SHIPYARD_CONFIG"):
