@@ -9,6 +9,7 @@ listing experiments loads SQLAlchemy and the store, not pandas, scikit-learn or 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,10 +57,24 @@ def imported(*args: str) -> set[str]:
     return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines[1:]}
 
 
+@pytest.fixture(scope="module")
+def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store ``shipyard db upgrade`` made, as a first command does, once per module."""
+    home = tmp_path_factory.mktemp("startup") / "shipyard-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHIPYARD_HOME", str(home))
+        for var in ("DB_URL", "ARTIFACTS_URL", "CONFIG", "URL", "TOKEN"):
+            patch.delenv(f"SHIPYARD_{var}", raising=False)
+        imported("db", "upgrade")
+    assert (home / "shipyard.db").is_file()
+    return home
+
+
 @pytest.fixture
-def store(home: Path) -> Path:
-    """A store that exists (a listing of a folder with none returns before opening one)."""
-    imported("db", "upgrade")
+def store(home: Path, upgraded: Path) -> Path:
+    """A store that exists (a listing of a folder with none returns before opening one): a
+    copy of the module's upgraded one."""
+    shutil.copytree(upgraded, home)
     return home
 
 
@@ -86,7 +101,7 @@ def test_help_imports_no_heavy_library(home: Path) -> None:
     ],
 )
 def test_a_listing_imports_the_store_and_no_heavy_library(store: Path, listing: str) -> None:
-    imported("db", "upgrade")  # the store exists, as it does after a first command
+    # the store exists, as it does after a first command (``store``: ``shipyard db upgrade``)
     found = imported(*listing.split())
     assert "sqlalchemy" in found
     assert found & HEAVY == set(), f"shipyard {listing} imports {sorted(found & HEAVY)}"

@@ -7,6 +7,7 @@ formats that build no arbitrary objects (skops) need no trust."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 import shipyard as sy
 from shipyard.errors import Forbidden
-from shipyard.models import PythonModel
+from shipyard.models import PythonModel, _trust
 
 MODULE = '''
 import os
@@ -64,27 +65,45 @@ sy.models.register("skops-lr", LogisticRegression().fit(X, y), X=X, y=y)
 """
 
 
-@pytest.fixture
-def foreign(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Versions registered by another process as 'mallory'; the marker file the planted
-    model writes when unpickled (absent until then)."""
-    code = tmp_path / "code"
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """Versions registered by another process as 'mallory', once per module: the store's
+    home (copied into each test's own), the folder of the planted module's code, and the
+    marker file the planted model writes when unpickled (its path is in the pickle)."""
+    root = tmp_path_factory.mktemp("foreign")
+    home, code, marker = root / "shipyard-home", root / "code", root / "marker"
     code.mkdir()
     (code / "planted.py").write_text(MODULE)
     (code / "register.py").write_text(textwrap.dedent(REGISTER))
-    marker = tmp_path / "marker"
     path = os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "PYTHONPATH": path, "SHIPYARD_USER": "mallory"}
-    env.pop("SHIPYARD_TRUSTED_REGISTRANTS", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env.update(PYTHONPATH=path, SHIPYARD_HOME=str(home), SHIPYARD_USER="mallory")
     subprocess.run(
         [sys.executable, str(code / "register.py"), str(marker)], env=env, check=True, timeout=120
     )
+    assert not marker.exists()
+    return home, code, marker
+
+
+@pytest.fixture
+def foreign(
+    home: Path, registered: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Versions registered by another process as 'mallory' (a copy of the module's store);
+    the marker file the planted model writes when unpickled (absent until then)."""
+    template, code, marker = registered
+    shutil.copytree(template, home)
+    marker.unlink(missing_ok=True)  # an earlier test's unpickling
     monkeypatch.syspath_prepend(str(code))
     monkeypatch.delenv("SHIPYARD_TRUSTED_REGISTRANTS", raising=False)
     monkeypatch.setenv("SHIPYARD_USER", "alice")
+    # every test's copy holds the same version ids: what an earlier test trusted by hand
+    # (trust_version, process-wide) is forgotten, as a fresh registration's ids would be
+    monkeypatch.setattr(_trust, "_handed", set())
     sy.models.clear_cache()
     yield marker
     sy.models.clear_cache()
+    marker.unlink(missing_ok=True)
 
 
 def test_a_pickle_registered_by_someone_else_is_refused_before_unpickling(foreign):

@@ -21,6 +21,7 @@ import shipyard as sy
 from shipyard import monitoring, serving
 from shipyard.cli import app
 from shipyard.data import make_loans
+from shipyard.monitoring import _channels
 from shipyard.serving import InferenceLog
 
 FEATURES = ["age", "income", "loan_amount", "term_months", "credit_score", "region"]
@@ -189,13 +190,17 @@ def test_the_schedule_goes_on_past_a_monitor_that_cannot_be_checked(loans: Path,
     assert done == {"a-broken": "failed", "b-fine": "ok"}
 
 
+# the channels' timeout in the test below (5 s in production), and the slow receiver's delay
+TIMEOUT, SLOW = 2.0, 3.0
+
+
 class _Slow(BaseHTTPRequestHandler):
     posts = 0
 
     def do_POST(self) -> None:
         type(self).posts += 1
         self.rfile.read(int(self.headers["Content-Length"]))
-        time.sleep(6)  # past the channel's timeout, after the body arrived
+        time.sleep(SLOW)  # past the channel's timeout, after the body arrived
         self.send_response(200)
         self.end_headers()
 
@@ -204,8 +209,9 @@ class _Slow(BaseHTTPRequestHandler):
 
 
 def test_a_notice_that_timed_out_is_not_sent_twice_and_is_offered_again_later(
-    drifted: Any, loans: Path, log: Any, hook: Any
+    drifted: Any, loans: Path, log: Any, hook: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_channels, "TIMEOUT", TIMEOUT)  # two timeouts waited for, not 2 x 5 s
     slow = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
     threading.Thread(target=slow.serve_forever, daemon=True).start()
     try:

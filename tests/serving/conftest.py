@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,10 +41,11 @@ class Running:
         self.thread.join(timeout=15)
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+@pytest.fixture(scope="session")
+def registry_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store holding ``loans-gbm`` @1 (HGB pipeline, ONNX) and @2 (logistic, native),
-    alias ``champion`` on 1, shared by a module's tests."""
+    alias ``champion`` on 1, built once per session: never used directly, each module
+    gets a copy (``registry``)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -70,6 +72,25 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         sy.models.register("loans-gbm", gbm.fit(X, y), X=X, y=y, aliases=["champion"])
         sy.models.export("loans-gbm@1", "onnx")
         sy.models.register("loans-gbm", linear.fit(X, y), X=X, y=y)
+        sy.models.clear_cache()
+    reset_settings()
+    return root
+
+
+@pytest.fixture(scope="module")
+def registry(registry_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A store holding ``loans-gbm`` @1 (HGB pipeline, ONNX) and @2 (logistic, native),
+    alias ``champion`` on 1, shared by a module's tests: a copy of the session's template
+    (the store holds no absolute paths)."""
+    root = tmp_path_factory.mktemp("serving-home") / "home"
+    # not SQLite's shared-memory index: this process still has the template open, and a
+    # copy of its index can be stale against the copied log (SQLite rebuilds it)
+    shutil.copytree(registry_template, root, ignore=shutil.ignore_patterns("*.db-shm"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHIPYARD_HOME", str(root))
+        for var in ("SHIPYARD_DB_URL", "SHIPYARD_ARTIFACTS_URL", "SHIPYARD_CONFIG"):
+            patch.delenv(var, raising=False)
+        reset_settings()
         yield root
         sy.models.clear_cache()
     reset_settings()

@@ -1,13 +1,13 @@
 """The web UI's fixtures: a real platform server over the quick start's data, and headless
 Debian Chromium driven by playwright (never a downloaded browser).
 
-``ui_server`` runs ``shipyard quickstart`` once per session into a store of its own, then
-``shipyard.server.run`` in a child process over it; ``many_runs_server`` does the same over
-10,000 runs and a 100,000-point metric (``bench/server_browser.py fill``). ``page`` is a
-fresh browser tab that
-records console errors and failed requests; a test fails at teardown if there were any.
-``shot(page, name)`` saves a screenshot into the screenshots folder
-(``SHIPYARD_SCREENSHOTS``, else a session temporary folder, printed at the end).
+``ui_server`` runs ``shipyard.server.run`` in a child process over a copy of the session's
+quick-start store (``quickstart_store`` of tests/conftest.py); ``many_runs_server`` does the
+same over 10,000 runs and a 100,000-point metric (``bench/server_browser.py fill``).
+``page`` is a fresh browser tab that records console errors and failed requests; a test
+fails at teardown if there were any. ``shot(page, name)`` saves a screenshot into the
+screenshots folder (``SHIPYARD_SCREENSHOTS``, else a session temporary folder, printed at
+the end).
 Without chromium or playwright the tests skip, and fail under SHIPYARD_REQUIRE_SERVICES=1.
 """
 
@@ -26,7 +26,6 @@ import pytest
 
 from shipyard.testing.servers import platform_server
 
-QUICK = ("--rows", "3000", "--automl-budget", "3")  # a third of the default size
 CHROMIUM = os.environ.get("SHIPYARD_CHROMIUM", "/usr/bin/chromium")
 BENCH = Path(__file__).parents[2] / "bench" / "server_browser.py"
 
@@ -44,19 +43,11 @@ def _store_env(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store filled by the quick start (at a third of its default size)."""
-    root = tmp_path_factory.mktemp("ui-store")
-    home = root / ".shipyard"
-    done = subprocess.run(
-        [sys.executable, "-m", "shipyard.cli", "quickstart", *QUICK],
-        cwd=root,
-        env=_store_env(home),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+def ui_home(quickstart_store: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store filled by the quick start (at a third of its default size): a copy of the
+    session's ``quickstart_store``."""
+    home = tmp_path_factory.mktemp("ui-store") / ".shipyard"
+    shutil.copytree(quickstart_store[0], home)
     return home
 
 
