@@ -97,10 +97,12 @@ def check_with(
     to: str | None,
     kind: str | None = None,
     against: str | None = None,
+    score: bool = True,
 ) -> GateReport:
     """The gate report of the version ``ref`` names for a move to ``to`` on a local
     backend (what the server runs for a remote client); ``against``: the version
-    ``max_drop`` compares with instead of the target's holder."""
+    ``max_drop`` compares with instead of the target's holder; ``score=False``: read-only
+    (``max_drop`` uses recorded evaluations only, failing when one is missing)."""
     version = backend.resolve(ref)
     found = backend.policies(ref.name)
     if not found:
@@ -116,7 +118,8 @@ def check_with(
     def record(v: ModelVersion, data: Mapping[str, Any]) -> None:
         backend.add_evidence(_exact(v), "evaluation", data, actor)
 
-    inputs = Inputs(version, current.policy, to, holder, backend.evidence(_exact(version)), record)
+    found_evidence = backend.evidence(_exact(version))
+    inputs = Inputs(version, current.policy, to, holder, found_evidence, record if score else None)
     return GateReport(
         version.ref,
         to,
@@ -128,16 +131,21 @@ def check_with(
     )
 
 
-def check(ref: str, to: str | None = None, *, against: str | None = None) -> GateReport:
+def check(
+    ref: str, to: str | None = None, *, against: str | None = None, score: bool = True
+) -> GateReport:
     """Check the version ``ref`` names against its model's policy, for a move to ``to``
     (an alias or stage; None: every gate, as for any protected target). Moves nothing;
     ``max_drop`` records the "evaluation" it scores, against the version holding ``to``
-    (or ``against``, e.g. the version a deployment serves now)."""
+    (or ``against``, e.g. the version a deployment serves now). ``score=False``: writes
+    nothing (``max_drop`` reads recorded evaluations only; the model card's view)."""
+    if not isinstance(score, bool):
+        raise InvalidInput(f"score: expected true or false, got {score!r}.")
     parsed = parse_ref("Model", ref)
     backend = _store()
     if isinstance(backend, HttpModelBackend):
-        return GateReport.from_dict(backend.check(parsed, to, against))
-    return check_with(backend, parsed, to, against=against)
+        return GateReport.from_dict(backend.check(parsed, to, against, score))
+    return check_with(backend, parsed, to, against=against, score=score)
 
 
 def check_scores(

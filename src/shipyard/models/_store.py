@@ -326,6 +326,8 @@ class ModelStore(ModelBackend):
 
 def _add_version(conn: Connection, name: str, new: NewModelVersion) -> ModelVersion:
     model_id = REGISTRY.lock_or_create(conn, name, {"description": None})
+    targets = [*new.aliases, *([new.stage] if new.stage != "none" else [])]
+    policy_rows.refuse_protected(conn, model_id, name, targets)
     version_id, number = REGISTRY.add_version(conn, model_id, _payload(new))
     REGISTRY.set_tags(conn, version_id, new.tags)
     REGISTRY.add_edges(conn, version_id, new.datasets)
