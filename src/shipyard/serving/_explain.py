@@ -16,9 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from shipyard.errors import InvalidRequest
+from shipyard.errors import InvalidRequest, PayloadTooLarge
 
-__all__ = ["explanation_of", "wants_explanation"]
+__all__ = ["AGNOSTIC_ROWS", "MAX_ROWS", "explanation_of", "wants_explanation"]
+
+MAX_ROWS = 1000
+"""The most rows one request may have explained (413 beyond): exact tree and linear methods."""
+AGNOSTIC_ROWS = 10
+"""The most rows a model-agnostic method explains per request (each row costs thousands of
+model calls over the background rows): 413 beyond."""
+_AGNOSTIC = ("exact", "kernel")
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
@@ -42,7 +49,10 @@ def explanation_of(model: Any, columns: Mapping[str, np.ndarray]) -> dict[str, A
     """The JSON explanation of validated ``columns`` for the served ``model`` (a version
     served in its ONNX form is explained with its native form, loaded once)."""
     from shipyard.governance import explain
+    from shipyard.governance._explain import explainer_for
 
+    rows = len(next(iter(columns.values()), ()))
+    _bounded(rows, MAX_ROWS, "")
     key = model.version.id
     with _lock:
         native = _native.get(key, model if model.format == "native" else None)
@@ -52,6 +62,16 @@ def explanation_of(model: Any, columns: Mapping[str, np.ndarray]) -> dict[str, A
         native = load(model.version.ref, format="native", check_environment=False)
         with _lock:
             _native[key] = native
+    if explainer_for(native).method in _AGNOSTIC:
+        _bounded(rows, AGNOSTIC_ROWS, " by the model-agnostic method")
     out = explain(native, dict(columns)).to_dict()
     del out["model"]
     return out
+
+
+def _bounded(rows: int, most: int, how: str) -> None:
+    if rows > most:
+        raise PayloadTooLarge(
+            f"rows: at most {most:,} rows are explained per request{how}, got {rows:,}; "
+            "send fewer (or /predict without explain)."
+        )
