@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 import shipyard as sy
 from shipyard.errors import Conflict
+from shipyard.models import GatesFailed
 from shipyard.models._api import _store
 from shipyard.models._backend import NewModelVersion
 
@@ -65,3 +66,20 @@ def test_a_read_only_check_and_a_card_view_record_no_evaluation(home: Path) -> N
     assert len(sy.models.evidence(new, "evaluation")) == 1
     (seen,) = sy.models.check(new, "champion", score=False).results
     assert seen.passed and "against" in seen.detail
+
+
+def test_a_rollback_puts_back_only_a_version_the_policy_in_force_lets_in(home: Path) -> None:
+    frame = _frame()
+    x, y = frame[["a", "b"]], frame["label"]
+    model = LogisticRegression().fit(x, y)
+    old = sy.models.register("churn", model, X=x, stage="production").ref  # before the policy
+    new = sy.models.register("churn", model, X=x).ref
+    sy.models.set_policy("churn", {"protect": ["production"], "gates": {"approval": "admin"}})
+    sy.models.approve(new)
+    sy.models.promote(new, "production")
+    with pytest.raises(GatesFailed, match=r"Rollback: churn@1 for production: 1 of 1 gates failed"):
+        sy.models.rollback("churn", reason="the new one misbehaves")
+    assert sy.models.get("churn@production").ref == new
+    sy.models.approve(old, for_="production")
+    assert sy.models.rollback("churn", reason="approved now").ref == old
+    assert sy.models.get("churn@production").ref == old

@@ -24,7 +24,7 @@ from shipyard.models._gates import GateReport, GatesFailed, Inputs, run_gates, s
 from shipyard.models._http import HttpModelBackend
 from shipyard.models._policies import ROLES, Policy, PolicyVersion, as_policy
 from shipyard.models._policy_rows import Move
-from shipyard.models._store import check_alias, check_stage
+from shipyard.models._store import ModelStore, check_alias, check_stage
 from shipyard.models._types import STAGES, Evidence, ModelVersion
 
 __all__ = [
@@ -33,10 +33,12 @@ __all__ = [
     "check_scores",
     "check_with",
     "gated_move",
+    "gated_rollback",
     "policies",
     "policy",
     "promote",
     "record_approval",
+    "rollback",
     "set_alias",
     "set_policy",
 ]
@@ -213,6 +215,45 @@ def gated_move(
     move = Move(kind, to, actor, reason, force, True, report.policy_version, report.holder_id,
                 guard_holder=True, override=override)  # fmt: skip
     return backend.move(parse_ref("Model", report.ref), move)
+
+
+def gated_rollback(
+    backend: ModelBackend, name: str, actor: str | None, reason: str | None
+) -> tuple[int | None, int]:
+    """Roll production back (see ``ModelStore.rollback``) if the version it puts back
+    passes the policy in force when that protects ``production`` (else GatesFailed: an
+    admin may override with ``promote --force --reason``); (from, to) numbers."""
+    if not isinstance(backend, ModelStore):  # a server: it checks the gates itself
+        return backend.rollback(name, actor, reason)
+    target, target_id = backend.rollback_target(name)
+    found = backend.policies(name)
+    number = found[0].version if found else None
+    if found and found[0].policy.protects("production"):
+        report = check_with(backend, parse_ref("Model", f"{name}@{target}"), "production", "stage")
+        if not report.passed:
+            raise GatesFailed(
+                report,
+                f"Rollback: {report.summary()} (policy version {number}); "
+                f"nothing moved. Fix them, or override: shipyard models promote {report.ref} "
+                "--to production --force --reason TEXT.",
+            )
+    guard = Move("stage", "production", actor, reason, checked=True, policy_version=number,
+                 holder=target_id)  # fmt: skip
+    return backend.rollback(name, actor, reason, guard)
+
+
+def rollback(name: str, *, reason: str | None = None) -> ModelVersion:
+    """Put the previous production version back in production, in one step. A
+    ``production`` stage the model's policy protects needs the version put back to pass
+    the policy in force.
+
+    Raises:
+        Conflict: there is no earlier production version.
+        GatesFailed: the version put back fails the policy's gates.
+    """
+    check_name("Model", name)
+    _, target = gated_rollback(_store(), name, current_user(), reason)
+    return _store().resolve(parse_ref("Model", f"{name}@{target}"))
 
 
 def promote(
