@@ -16,9 +16,13 @@ from typing import Any
 from shipyard import models
 from shipyard.errors import Conflict
 
-__all__ = ["TARGET", "checked_promotion", "gated_decision", "unchanged"]
+__all__ = [
+    "MAJORITY", "TARGET", "checked_change", "checked_majority", "checked_promotion",
+    "gated_decision", "same_revision", "unchanged",
+]  # fmt: skip
 
 TARGET = "production"  # what all of a deployment's traffic is, for the policy
+MAJORITY = 50.0  # a route with this share or more serves production traffic
 
 
 def _report(deployment: Any, chosen: str) -> models.GateReport | None:
@@ -27,6 +31,11 @@ def _report(deployment: Any, chosen: str) -> models.GateReport | None:
     ref = next(r.model for r in routes if r.name == chosen)
     others = [r for r in routes if r.name != chosen and r.model != ref]
     against = max(others, key=lambda r: r.weight).model if others else None
+    return _failed(ref, against)
+
+
+def _failed(ref: str, against: str | None) -> models.GateReport | None:
+    """The failed check of ``ref`` for production traffic, None when it may go."""
     report = models.check(ref, TARGET, against=against)
     if not report.protected or report.passed:
         return None
@@ -56,6 +65,54 @@ def checked_promotion(deployment: Any, route: str | None) -> str:
             f"model (shipyard models promote {report.ref} --force --reason TEXT) first.",
         )
     return str(deployment.route(chosen).model)
+
+
+def checked_majority(
+    name: str, before: Any | None, routes: Mapping[str, str], split: Mapping[str, float]
+) -> None:
+    """Refuse (GatesFailed) a creation or change that gives a model version the majority
+    of a deployment's traffic (a share of :data:`MAJORITY` or more) it did not have,
+    unless it passes its model's policy as :meth:`promote` would check it (a canary's
+    candidate at a small share is not refused: its promotion is checked)."""
+    old = {} if before is None else {r.name: (r.model, r.weight) for r in before.routes}
+    for route, share in split.items():
+        model = routes[route]
+        if share < MAJORITY or (
+            old.get(route, (None, 0.0))[0] == model and old[route][1] >= MAJORITY
+        ):
+            continue
+        held = [m for m, w in old.values() if w >= MAJORITY and m != model]
+        report = _failed(model, held[0] if held else None)
+        if report is not None:
+            raise models.GatesFailed(
+                report,
+                f"Deployment {name!r} route {route!r} would serve {share:g}% of traffic: "
+                f"{report.summary()} (policy version {report.policy_version}); nothing "
+                "moved. Give it a small share (a canary) and promote it through the gates.",
+            )
+
+
+def checked_change(
+    deployment: Any, routes: Mapping[str, str], split: Mapping[str, float] | None = None
+) -> Any:
+    """What a change of some ``routes``' models and (or) of the ``split`` keeps or sets
+    (the split; the deployment when ``split`` is None), once it passed
+    :func:`checked_majority`."""
+    for route in routes:
+        deployment.route(route)  # NotFound listing the routes
+    models_now = {**{r.name: r.model for r in deployment.routes}, **routes}
+    shares = deployment.split if split is None else split
+    checked_majority(deployment.name, deployment, models_now, shares)
+    return deployment if split is None else split
+
+
+def same_revision(before: Any, current: Any) -> None:
+    """Refuse if the deployment changed while its gates were checked."""
+    if current.revision != before.revision or current.id != before.id:
+        raise Conflict(
+            f"Deployment {current.name!r} changed while its gates were checked; nothing "
+            "moved. Try again."
+        )
 
 
 def unchanged(deployment: Any, chosen: str, model: str) -> None:

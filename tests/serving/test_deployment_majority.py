@@ -1,0 +1,38 @@
+"""No way around a deployment's promotion gates: creating a deployment, pointing a route at
+another version or replacing its policy cannot give a version the policy refuses the
+majority of production traffic (a canary's small share stays allowed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import shipyard as sy
+from shipyard.models import GatesFailed, Policy
+from shipyard.serving import deployments
+
+
+def test_no_route_change_gives_a_refused_version_the_majority(home: Path) -> None:
+    x = pd.DataFrame({"a": np.random.default_rng(0).normal(size=40)})
+    y = x["a"] > 0
+    for auc in (0.95, 0.6):
+        sy.models.register("churn", LogisticRegression().fit(x, y), X=x, metrics={"auc": auc})
+    sy.models.set_policy("churn", Policy(min_metric={"auc": 0.9}))
+    with pytest.raises(GatesFailed, match="route 'a' would serve 100% of traffic: churn@2"):
+        deployments.create("d", {"a": "churn@2"})
+    made = deployments.create("d", {"a": "churn@1", "b": "churn@2"}, split={"a": 100, "b": 0})
+    with pytest.raises(GatesFailed, match="route 'a' would serve 100% of traffic"):
+        deployments.set_route("d", "a", "churn@2")
+    with pytest.raises(GatesFailed, match="route 'b' would serve 100% of traffic"):
+        deployments.set_policy("d", "fixed", split={"a": 0, "b": 100})
+    assert deployments.get("d").revision == made.revision
+    deployments.set_route("d", "b", "churn@2")  # no traffic: allowed
+    canary = deployments.create(
+        "c", {"base": "churn@1", "new": "churn@2"}, policy="canary", baseline="base",
+        candidate="new",
+    )  # fmt: skip
+    assert canary.split["new"] < 50
