@@ -4,6 +4,7 @@ registration's transaction, whoever calls it), and the read-only check a card vi
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,27 @@ def test_a_rollback_puts_back_only_a_version_the_policy_in_force_lets_in(home: P
     sy.models.approve(old, for_="production")
     assert sy.models.rollback("churn", reason="approved now").ref == old
     assert sy.models.get("churn@production").ref == old
+
+
+def _alias_bomb(levels: int) -> str:
+    """A YAML policy whose protect list shares one value 9**levels times (a few lines)."""
+    names = [f"l{i}" for i in range(levels)]
+    first = f"&{names[0]} [" + ", ".join(["x"] * 9) + "]"
+    rest = [f"&{n} [" + ", ".join([f"*{p}"] * 9) + "]" for p, n in itertools.pairwise(names)]
+    return "protect:\n  - [" + ", ".join([first, *rest]) + "]\n"
+
+
+def test_a_policy_file_is_bounded_and_an_alias_bomb_is_refused_at_once() -> None:
+    import time
+
+    from shipyard.errors import InvalidInput
+    from shipyard.models._policies import MAX_YAML, Policy
+
+    with pytest.raises(
+        InvalidInput, match=f"policy: 70,000 characters of YAML; at most {MAX_YAML:,}"
+    ):
+        Policy.from_yaml("#" * 70_000)
+    start = time.perf_counter()
+    with pytest.raises(InvalidInput, match=r"^policy\.protect: expected a non-empty string") as bad:
+        Policy.from_yaml(_alias_bomb(8))
+    assert time.perf_counter() - start < 1.0 and len(str(bad.value)) < 200
