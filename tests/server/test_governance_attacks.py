@@ -36,3 +36,20 @@ def test_an_evaluation_cannot_be_forged_to_pass_max_drop(remote: str) -> None:
     with pytest.raises(GatesFailed, match="max_drop"):
         sy.models.set_alias(weak, "champion")
     assert sy.models.get("forged@champion").version == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("version=99999999999999999999", "version"),
+        ("version=2147483648", "version"),
+        ("after=9223372036854775808", "after"),
+    ],
+)
+def test_audit_filters_beyond_the_columns_range_are_a_422(
+    remote: str, query: str, field: str
+) -> None:
+    answer = httpx.get(f"{remote}/api/audit?name=churn&{query}", timeout=30)
+    assert answer.status_code == 422 and field in answer.json()["error"]
+    with pytest.raises(InvalidInput, match=f"^{field}: expected at most"):
+        sy.governance.audit_log(name="churn", **{field: int(query.split("=")[1])})
