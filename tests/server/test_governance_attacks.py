@@ -53,3 +53,14 @@ def test_audit_filters_beyond_the_columns_range_are_a_422(
     assert answer.status_code == 422 and field in answer.json()["error"]
     with pytest.raises(InvalidInput, match=f"^{field}: expected at most"):
         sy.governance.audit_log(name="churn", **{field: int(query.split("=")[1])})
+
+
+def test_a_policy_version_beyond_the_columns_range_is_a_422(remote: str) -> None:
+    rng = np.random.default_rng(6)
+    x = pd.DataFrame({"a": rng.normal(size=30)})
+    sy.models.register("ranged", LogisticRegression().fit(x, x["a"] > 0), X=x)
+    sy.models.set_policy("ranged", {"gates": {}})
+    answer = httpx.get(f"{remote}/api/models/ranged/policies?version={2**70}", timeout=30)
+    assert answer.status_code == 422 and "version" in answer.json()["error"]
+    with pytest.raises(InvalidInput, match=r"^version: expected a policy version number"):
+        sy.models.policy("ranged", 2**70)

@@ -63,8 +63,12 @@ def set_policy(name: str, policy: Policy | Mapping[str, Any] | str | Path) -> Po
 def policy(name: str, version: int | None = None) -> PolicyVersion | None:
     """The policy in force (or its version ``version``); None when the model has none."""
     check_name("Model", name)
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-        raise InvalidInput(f"version: expected a policy version number, got {version!r}.")
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**31
+    ):
+        raise InvalidInput(
+            f"version: expected a policy version number (1 to 2,147,483,647), got {version!r}."
+        )
     found = _store().policies(name, version)
     if version is not None and not found:
         raise NotFound(f"Model {name!r} has no policy version {version}.")

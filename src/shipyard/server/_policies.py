@@ -90,7 +90,9 @@ def policy_json(found: PolicyVersion) -> dict[str, Any]:
 )
 def list_policies(
     name: str,
-    version: Annotated[int | None, Query(ge=1, description="Only this policy version.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="Only this policy version.")
+    ] = None,
 ) -> Response:
     """The model's policy versions, newest first (the first is in force)."""
     check_name("Model", name)
