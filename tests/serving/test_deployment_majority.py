@@ -36,3 +36,28 @@ def test_no_route_change_gives_a_refused_version_the_majority(home: Path) -> Non
         candidate="new",
     )  # fmt: skip
     assert canary.split["new"] < 50
+
+
+def test_a_posted_decision_cannot_give_a_refused_version_the_majority(home: Path) -> None:
+    x = pd.DataFrame({"a": np.random.default_rng(0).normal(size=40)})
+    y = x["a"] > 0
+    for auc in (0.95, 0.6):
+        sy.models.register("churn", LogisticRegression().fit(x, y), X=x, metrics={"auc": auc})
+    made = deployments.create(
+        "c", {"base": "churn@1", "new": "churn@2"}, policy="canary", baseline="base",
+        candidate="new",
+    )  # fmt: skip
+    sy.models.set_policy("churn", Policy(min_metric={"auc": 0.9}))
+    store = deployments.default_store()
+    decided = store.record_decision(
+        "c", made.revision, made.policy, {"base": 0.0, "new": 100.0}, "canary-step",
+        {"why": "a client says so"}, made.id,
+    )  # fmt: skip
+    assert decided is not None and decided.split == made.split
+    event = deployments.history("c")[0]
+    assert event.kind == "canary-held" and "given the majority" in event.detail["evidence"]["why"]
+    half = store.record_decision(
+        "c", decided.revision, made.policy, {"base": 50.0, "new": 50.0}, "canary-step", {},
+        made.id,
+    )  # fmt: skip
+    assert half is not None and half.split == {"base": 50.0, "new": 50.0}  # not the majority

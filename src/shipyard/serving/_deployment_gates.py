@@ -22,7 +22,7 @@ __all__ = [
 ]  # fmt: skip
 
 TARGET = "production"  # what all of a deployment's traffic is, for the policy
-MAJORITY = 50.0  # a route with this share or more serves production traffic
+MAJORITY = 50.0  # a route with more than this share serves production traffic
 
 
 def _report(deployment: Any, chosen: str) -> models.GateReport | None:
@@ -71,15 +71,14 @@ def checked_majority(
     name: str, before: Any | None, routes: Mapping[str, str], split: Mapping[str, float]
 ) -> None:
     """Refuse (GatesFailed) a creation or change that gives a model version the majority
-    of a deployment's traffic (a share of :data:`MAJORITY` or more) it did not have,
+    of a deployment's traffic (more than :data:`MAJORITY` percent) it did not have,
     unless it passes its model's policy as :meth:`promote` would check it (a canary's
     candidate at a small share is not refused: its promotion is checked)."""
     old = {} if before is None else {r.name: (r.model, r.weight) for r in before.routes}
     for route, share in split.items():
         model = routes[route]
-        if share < MAJORITY or (
-            old.get(route, (None, 0.0))[0] == model and old[route][1] >= MAJORITY
-        ):
+        kept = old.get(route, (None, 0.0))
+        if share <= MAJORITY or (kept[0] == model and kept[1] > MAJORITY):
             continue
         held = [m for m, w in old.values() if w >= MAJORITY and m != model]
         report = _failed(model, held[0] if held else None)
@@ -131,16 +130,22 @@ def gated_decision(
     kind: str,
     evidence: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, float], str, dict[str, Any]]:
-    """A canary's decision, held (its split kept, ``status: held``) when it would promote
-    a version its model's policy refuses; (policy, weights, kind, evidence)."""
-    if kind != "canary-promoted":
+    """A decision, held (its split kept, a canary's ``status: held``) when it would
+    promote a version its model's policy refuses, or give one more than half the traffic
+    (any decision, e.g. one posted by a client); (policy, weights, kind, evidence)."""
+    before = deployment.split
+    rising = [r for r, w in weights.items() if w > MAJORITY and before.get(r, 0.0) <= MAJORITY]
+    promoted = kind == "canary-promoted"
+    if not promoted and not rising:
         return policy, weights, kind, evidence
-    report = _report(deployment, str(policy["candidate"]))
+    report = _report(deployment, str(policy["candidate"]) if promoted else rising[0])
     if report is None:
         return policy, weights, kind, evidence
     failed = [r._asdict() for r in report.failed]
-    why = f"held, not promoted: {report.summary()}"
-    held = {**deployment.policy, "status": "held"}
-    split: Mapping[str, float] = deployment.split
+    why = f"held, not {'promoted' if promoted else 'given the majority'}: {report.summary()}"
+    held = deployment.policy
+    if promoted or "status" in held:
+        held = {**held, "status": "held"}
     gates = {"policy_version": report.policy_version, "failed": failed}
-    return held, dict(split), "canary-held", {**evidence, "why": why, "gates": gates}
+    out = "canary-held" if promoted or "candidate" in held else "decision-held"
+    return held, dict(before), out, {**evidence, "why": why, "gates": gates}
