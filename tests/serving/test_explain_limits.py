@@ -13,7 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 import shipyard as sy
 from shipyard import serving
-from shipyard.serving._explain import AGNOSTIC_ROWS, MAX_ROWS
+from shipyard.serving._explain import AGNOSTIC_FEATURES, AGNOSTIC_ROWS, MAX_ROWS
 
 
 def test_explain_refuses_more_rows_than_its_method_may_take(home: Path) -> None:
@@ -35,3 +35,16 @@ def test_explain_refuses_more_rows_than_its_method_may_take(home: Path) -> None:
     assert "model-agnostic" in agnostic.json()["error"]
     assert huge.status_code == 413 and f"at most {MAX_ROWS:,} rows" in huge.json()["error"]
     assert few.status_code == 200 and len(few.json()["explanation"]["rows"]) == 2
+
+
+def test_explain_refuses_a_model_too_wide_for_the_model_agnostic_method(home: Path) -> None:
+    rng = np.random.default_rng(4)
+    x = pd.DataFrame(rng.normal(size=(30, AGNOSTIC_FEATURES + 1))).add_prefix("f")
+    sy.models.register("wide", KNeighborsClassifier(3).fit(x, x["f0"] > 0), X=x)
+    with (
+        serving.background(serving.create_app("wide@1", poll=0)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        refused = client.post("/explain", json={"records": x.head(1).to_dict("records")})
+    assert refused.status_code == 422, refused.text
+    assert f"has {AGNOSTIC_FEATURES + 1} input features" in refused.json()["error"]
