@@ -12,6 +12,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import shipyard as sy
+from shipyard.errors import InvalidInput
 from shipyard.models import GatesFailed, Policy
 from shipyard.serving import deployments
 
@@ -61,3 +62,14 @@ def test_a_posted_decision_cannot_give_a_refused_version_the_majority(home: Path
         made.id,
     )  # fmt: skip
     assert half is not None and half.split == {"base": 50.0, "new": 50.0}  # not the majority
+
+
+def test_a_promotion_decision_without_its_candidate_is_a_one_line_error(home: Path) -> None:
+    x = pd.DataFrame({"a": np.random.default_rng(0).normal(size=40)})
+    sy.models.register("churn", LogisticRegression().fit(x, x["a"] > 0), X=x)
+    made = deployments.create("d", {"a": "churn@1", "b": "churn@1"}, split={"a": 100, "b": 0})
+    with pytest.raises(InvalidInput, match=r"^policy\.candidate: a canary-promoted decision"):
+        deployments.default_store().record_decision(
+            "d", made.revision, {"kind": "fixed"}, {"a": 0.0, "b": 100.0}, "canary-promoted", {}
+        )
+    assert deployments.get("d").revision == made.revision

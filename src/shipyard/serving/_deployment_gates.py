@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shipyard import models
-from shipyard.errors import Conflict
+from shipyard.errors import Conflict, InvalidInput
 
 __all__ = [
     "MAJORITY", "TARGET", "checked_change", "checked_majority", "checked_promotion",
@@ -138,7 +138,13 @@ def gated_decision(
     promoted = kind == "canary-promoted"
     if not promoted and not rising:
         return policy, weights, kind, evidence
-    report = _report(deployment, str(policy["candidate"]) if promoted else rising[0])
+    candidate = policy.get("candidate")
+    if promoted and candidate not in deployment.split:
+        raise InvalidInput(
+            f"policy.candidate: a canary-promoted decision names one of the routes "
+            f"({', '.join(deployment.split)}); got {str(candidate)[:64]!r}."
+        )
+    report = _report(deployment, str(candidate) if promoted else rising[0])
     if report is None:
         return policy, weights, kind, evidence
     failed = [r._asdict() for r in report.failed]
