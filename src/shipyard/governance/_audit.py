@@ -38,11 +38,14 @@ def check_filters(
     for field, value, size in (("kind", kind, 32), ("name", name, 256), ("actor", actor, 128)):
         if value is not None and (not isinstance(value, str) or not value or len(value) > size):
             raise InvalidInput(f"{field}: expected a non-empty text of at most {size} characters.")
-    for field, number, low in (("version", version, 1), ("after", after, 1), ("limit", limit, 1)):
+    bounds = (("version", version, 2**31 - 1), ("after", after, 2**63 - 1), ("limit", limit, None))
+    for field, number, high in bounds:
         if number is None:
             continue
-        if isinstance(number, bool) or not isinstance(number, int) or number < low:
-            raise InvalidInput(f"{field}: expected a whole number >= {low}, got {number!r}.")
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise InvalidInput(f"{field}: expected a whole number >= 1, got {number!r}.")
+        if high is not None and number > high:  # the column's range
+            raise InvalidInput(f"{field}: expected at most {high:,}, got {number:,}.")
     if limit > MAX_LIMIT:
         raise InvalidInput(f"limit: expected at most {MAX_LIMIT}, got {limit}.")
 

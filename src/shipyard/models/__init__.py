@@ -33,7 +33,6 @@ if TYPE_CHECKING:
         record_evidence,
         register,
         remove_alias,
-        rollback,
         sample,
         trained_on,
         versions,
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
         policies,
         policy,
         promote,
+        rollback,
         set_alias,
         set_policy,
     )

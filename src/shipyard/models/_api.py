@@ -45,7 +45,6 @@ __all__ = [
     "load",
     "register",
     "remove_alias",
-    "rollback",
     "trained_on",
     "versions",
 ]
@@ -372,17 +371,6 @@ def remove_alias(name: str, alias: str, *, reason: str | None = None) -> None:
     """Remove an alias from a model."""
     check_name("Model", name)
     _store().remove_alias(name, alias, current_user(), reason)
-
-
-def rollback(name: str, *, reason: str | None = None) -> ModelVersion:
-    """Put the previous production version back in production, in one step.
-
-    Raises:
-        Conflict: there is no earlier production version.
-    """
-    check_name("Model", name)
-    _, target = _store().rollback(name, current_user(), reason)
-    return get(f"{name}@{target}")
 
 
 def delete(ref: str, *, force: bool = False, reason: str | None = None) -> ModelVersion:

@@ -118,7 +118,8 @@ class Inputs:
     to: str | None
     holder: ModelVersion | None
     evidence: Sequence[Evidence]
-    record: Callable[[ModelVersion, Mapping[str, Any]], None]
+    record: Callable[[ModelVersion, Mapping[str, Any]], None] | None
+    """Stores a new "evaluation"; None: a read-only check (``max_drop`` scores nothing)."""
 
     def newest(self, kind: str) -> Evidence | None:
         return next((e for e in self.evidence if e.kind == kind), None)
@@ -147,14 +148,14 @@ def _limits(inputs: Inputs, gate: str, at_least: bool) -> list[GateResult]:
     return out
 
 
-def _scored(inputs: Inputs, version: ModelVersion, found: Sequence[Evidence]) -> float:
+def _scored(inputs: Inputs, version: ModelVersion, found: Sequence[Evidence]) -> float | None:
     drop = inputs.policy.max_drop
     assert drop is not None and not isinstance(drop, Mapping)
     from shipyard import data as datasets
 
     data = datasets.resolve(drop.data).ref
     value = recorded_value(found, data, drop.target, drop.metric)
-    if value is None:
+    if value is None and inputs.record is not None:
         record = evaluate(version, data, drop.target, drop.metric)
         inputs.record(version, record)
         value = float(record["metrics"][drop.metric]["value"])
@@ -168,10 +169,14 @@ def _max_drop(inputs: Inputs) -> list[GateResult]:
     assert drop is not None and not isinstance(drop, Mapping)
     mine = _scored(inputs, inputs.version, inputs.evidence)
     holder = inputs.holder
-    if holder is None or holder.id == inputs.version.id:
+    if mine is not None and (holder is None or holder.id == inputs.version.id):
         who = "nobody holds it" if holder is None else "it holds it already"
         return [GateResult("max_drop", True, f"{drop.metric} {mine:.4g}; {who}")]
-    theirs = _scored(inputs, holder, evidence(holder.ref, "evaluation"))
+    theirs = None if holder is None else _scored(inputs, holder, evidence(holder.ref, "evaluation"))
+    if mine is None or theirs is None or holder is None:
+        unscored = inputs.version.ref if mine is None else str(holder and holder.ref)
+        why = f"{unscored} not scored on {drop.data} yet (a read-only check scores nothing)"
+        return [GateResult("max_drop", False, why)]
     higher = DROP_METRICS[drop.metric]
     lost = (theirs - mine) if higher else (mine - theirs)
     detail = (

@@ -208,9 +208,11 @@ class HttpModelBackend(ModelBackend):
         found = self.client.post(f"{self._version(ref)}/stage", {**body, "stage": move.to})
         return version_from_json(found)
 
-    def check(self, ref: Ref, to: str | None, against: str | None = None) -> dict[str, Any]:
+    def check(
+        self, ref: Ref, to: str | None, against: str | None = None, score: bool = True
+    ) -> dict[str, Any]:
         """``GET /api/models/{name}/versions/{version}/gates``: the server's gate report."""
-        given = {"to": to, "against": against}
+        given = {"to": to, "against": against, "score": None if score else "false"}
         params = {k: v for k, v in given.items() if v is not None}
         return dict(self.client.get(f"{self._version(ref)}/gates", **params))
 

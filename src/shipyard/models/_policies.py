@@ -24,6 +24,7 @@ audit log.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +48,12 @@ DROP_METRICS = {
 _FLAGS = ("explanation", "data_validated", "card_complete")
 
 
+MAX_YAML = 64 * 1024
+"""The longest policy file (characters): a policy is a few lines."""
+
+
 def _fail(where: str, expected: str, got: object) -> InvalidInput:
-    shown = repr(got)
+    shown = reprlib.repr(got)  # bounded: a YAML alias bomb shares one huge value many times
     return InvalidInput(f"{where}: expected {expected}, got {shown[:80]}.")
 
 
@@ -193,6 +198,10 @@ class Policy:
         """A policy from YAML text; malformed YAML is a one-line error with its position."""
         import yaml
 
+        if not isinstance(text, str):
+            raise _fail("policy", "YAML text", type(text).__name__)
+        if len(text) > MAX_YAML:
+            raise InvalidInput(f"policy: {len(text):,} characters of YAML; at most {MAX_YAML:,}.")
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -21,7 +21,9 @@ from shipyard.models._policies import Policy, PolicyVersion
 from shipyard.models._tables import ALIASES, POLICIES, VERSIONS
 from shipyard.store import append_audit
 
-__all__ = ["Move", "add", "check_unchanged", "holder", "latest_number", "read"]
+__all__ = [
+    "Move", "add", "check_unchanged", "holder", "latest_number", "read", "refuse_protected",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -138,4 +140,21 @@ def check_unchanged(conn: Connection, model_id: str, name: str, move: Move) -> N
         raise Conflict(
             f"Model {name!r}: {move.to} moved to another version while the gates were "
             "checked; nothing moved. Try again."
+        )
+
+
+def refuse_protected(conn: Connection, model_id: str, name: str, targets: list[str]) -> None:
+    """A new version cannot take an alias or stage the policy in force protects (it has
+    passed no gate): Conflict naming them. Checked in the registration's transaction, so a
+    client posting the version itself (``POST /api/models/{name}/versions``) is refused too."""
+    number = latest_number(conn, model_id) if targets else None
+    if number is None:
+        return
+    policy = read(conn, model_id, name, number)[0].policy
+    hit = [t for t in targets if policy.protects(t)]
+    if hit:
+        raise Conflict(
+            f"{', '.join(hit)} of model {name!r} protected by its policy (version {number}): "
+            "register without them, then promote the new version through the gates "
+            "(sy.models.set_alias / promote)."
         )

@@ -24,7 +24,7 @@ from shipyard.models._gates import GateReport, GatesFailed, Inputs, run_gates, s
 from shipyard.models._http import HttpModelBackend
 from shipyard.models._policies import ROLES, Policy, PolicyVersion, as_policy
 from shipyard.models._policy_rows import Move
-from shipyard.models._store import check_alias, check_stage
+from shipyard.models._store import ModelStore, check_alias, check_stage
 from shipyard.models._types import STAGES, Evidence, ModelVersion
 
 __all__ = [
@@ -33,10 +33,12 @@ __all__ = [
     "check_scores",
     "check_with",
     "gated_move",
+    "gated_rollback",
     "policies",
     "policy",
     "promote",
     "record_approval",
+    "rollback",
     "set_alias",
     "set_policy",
 ]
@@ -61,8 +63,12 @@ def set_policy(name: str, policy: Policy | Mapping[str, Any] | str | Path) -> Po
 def policy(name: str, version: int | None = None) -> PolicyVersion | None:
     """The policy in force (or its version ``version``); None when the model has none."""
     check_name("Model", name)
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-        raise InvalidInput(f"version: expected a policy version number, got {version!r}.")
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**31
+    ):
+        raise InvalidInput(
+            f"version: expected a policy version number (1 to 2,147,483,647), got {version!r}."
+        )
     found = _store().policies(name, version)
     if version is not None and not found:
         raise NotFound(f"Model {name!r} has no policy version {version}.")
@@ -97,10 +103,12 @@ def check_with(
     to: str | None,
     kind: str | None = None,
     against: str | None = None,
+    score: bool = True,
 ) -> GateReport:
     """The gate report of the version ``ref`` names for a move to ``to`` on a local
     backend (what the server runs for a remote client); ``against``: the version
-    ``max_drop`` compares with instead of the target's holder."""
+    ``max_drop`` compares with instead of the target's holder; ``score=False``: read-only
+    (``max_drop`` uses recorded evaluations only, failing when one is missing)."""
     version = backend.resolve(ref)
     found = backend.policies(ref.name)
     if not found:
@@ -116,7 +124,8 @@ def check_with(
     def record(v: ModelVersion, data: Mapping[str, Any]) -> None:
         backend.add_evidence(_exact(v), "evaluation", data, actor)
 
-    inputs = Inputs(version, current.policy, to, holder, backend.evidence(_exact(version)), record)
+    found_evidence = backend.evidence(_exact(version))
+    inputs = Inputs(version, current.policy, to, holder, found_evidence, record if score else None)
     return GateReport(
         version.ref,
         to,
@@ -128,16 +137,21 @@ def check_with(
     )
 
 
-def check(ref: str, to: str | None = None, *, against: str | None = None) -> GateReport:
+def check(
+    ref: str, to: str | None = None, *, against: str | None = None, score: bool = True
+) -> GateReport:
     """Check the version ``ref`` names against its model's policy, for a move to ``to``
     (an alias or stage; None: every gate, as for any protected target). Moves nothing;
     ``max_drop`` records the "evaluation" it scores, against the version holding ``to``
-    (or ``against``, e.g. the version a deployment serves now)."""
+    (or ``against``, e.g. the version a deployment serves now). ``score=False``: writes
+    nothing (``max_drop`` reads recorded evaluations only; the model card's view)."""
+    if not isinstance(score, bool):
+        raise InvalidInput(f"score: expected true or false, got {score!r}.")
     parsed = parse_ref("Model", ref)
     backend = _store()
     if isinstance(backend, HttpModelBackend):
-        return GateReport.from_dict(backend.check(parsed, to, against))
-    return check_with(backend, parsed, to, against=against)
+        return GateReport.from_dict(backend.check(parsed, to, against, score))
+    return check_with(backend, parsed, to, against=against, score=score)
 
 
 def check_scores(
@@ -205,6 +219,45 @@ def gated_move(
     move = Move(kind, to, actor, reason, force, True, report.policy_version, report.holder_id,
                 guard_holder=True, override=override)  # fmt: skip
     return backend.move(parse_ref("Model", report.ref), move)
+
+
+def gated_rollback(
+    backend: ModelBackend, name: str, actor: str | None, reason: str | None
+) -> tuple[int | None, int]:
+    """Roll production back (see ``ModelStore.rollback``) if the version it puts back
+    passes the policy in force when that protects ``production`` (else GatesFailed: an
+    admin may override with ``promote --force --reason``); (from, to) numbers."""
+    if not isinstance(backend, ModelStore):  # a server: it checks the gates itself
+        return backend.rollback(name, actor, reason)
+    target, target_id = backend.rollback_target(name)
+    found = backend.policies(name)
+    number = found[0].version if found else None
+    if found and found[0].policy.protects("production"):
+        report = check_with(backend, parse_ref("Model", f"{name}@{target}"), "production", "stage")
+        if not report.passed:
+            raise GatesFailed(
+                report,
+                f"Rollback: {report.summary()} (policy version {number}); "
+                f"nothing moved. Fix them, or override: shipyard models promote {report.ref} "
+                "--to production --force --reason TEXT.",
+            )
+    guard = Move("stage", "production", actor, reason, checked=True, policy_version=number,
+                 holder=target_id)  # fmt: skip
+    return backend.rollback(name, actor, reason, guard)
+
+
+def rollback(name: str, *, reason: str | None = None) -> ModelVersion:
+    """Put the previous production version back in production, in one step. A
+    ``production`` stage the model's policy protects needs the version put back to pass
+    the policy in force.
+
+    Raises:
+        Conflict: there is no earlier production version.
+        GatesFailed: the version put back fails the policy's gates.
+    """
+    check_name("Model", name)
+    _, target = gated_rollback(_store(), name, current_user(), reason)
+    return _store().resolve(parse_ref("Model", f"{name}@{target}"))
 
 
 def promote(

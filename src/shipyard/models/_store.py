@@ -170,40 +170,36 @@ class ModelStore(ModelBackend):
             _set_stage(conn, model_id, version_id, number, stage, actor, reason)
             return q.info(conn, version_id)
 
-    def rollback(self, name: str, actor: str | None, reason: str | None) -> tuple[int | None, int]:
+    def rollback(
+        self, name: str, actor: str | None, reason: str | None, guard: Move | None = None
+    ) -> tuple[int | None, int]:
         """Put the previous production version back in production; (from, to) numbers.
 
         Production history is replayed from the events: a promotion pushes a version, a
         rollback pops one; deleted versions are skipped. So rolling back twice goes back two
-        promotions, not back and forth.
+        promotions, not back and forth. ``guard``: what the gates were checked against
+        (the policy version; in ``holder``, the id of the version rolled back to).
         """
         with self.db.write() as conn:
             model_id = REGISTRY.lock(conn, name)
-            live = dict(
-                conn.execute(
-                    select(VERSIONS.c.version, VERSIONS.c.id).where(VERSIONS.c.model_id == model_id)
-                ).all()
-            )
-            current = conn.scalar(
-                select(VERSIONS.c.version).where(
-                    VERSIONS.c.model_id == model_id, VERSIONS.c.stage == "production"
-                )
-            )
-            candidates = [v for v in _production_history(conn, model_id) if v in live]
-            if candidates and candidates[-1] == current:
-                candidates.pop()
-            candidates = [v for v in candidates if v != current]
-            if not candidates:
-                raise Conflict(
-                    f"Model {name!r} has no earlier production version to roll back to "
-                    f"(production now: {current if current is not None else 'none'}). "
-                    f"Try: shipyard models promote {name} <version> --to production"
-                )
-            target = candidates[-1]
+            current, target, live = _rollback_target(conn, model_id, name)
+            if guard is not None:
+                policy_rows.check_unchanged(conn, model_id, name, guard)
+                if live[target] != guard.holder:
+                    raise Conflict(
+                        f"Model {name!r}: its production history moved while the gates were "
+                        "checked; nothing moved. Try again."
+                    )
             why = reason or f"rollback from version {current}"
             move = (target, "production", actor, why)
             _set_stage(conn, model_id, live[target], *move, kind="rollback")
             return (None if current is None else int(current)), int(target)
+
+    def rollback_target(self, name: str) -> tuple[int, str]:
+        """The number and id of the version :meth:`rollback` would put back now."""
+        with self.db.read() as conn:
+            _, target, live = _rollback_target(conn, REGISTRY.entity_id(conn, name), name)
+            return target, live[target]
 
     def delete_version(
         self, ref: Ref, actor: str | None, reason: str | None, force: bool
@@ -326,6 +322,8 @@ class ModelStore(ModelBackend):
 
 def _add_version(conn: Connection, name: str, new: NewModelVersion) -> ModelVersion:
     model_id = REGISTRY.lock_or_create(conn, name, {"description": None})
+    targets = [*new.aliases, *([new.stage] if new.stage != "none" else [])]
+    policy_rows.refuse_protected(conn, model_id, name, targets)
     version_id, number = REGISTRY.add_version(conn, model_id, _payload(new))
     REGISTRY.set_tags(conn, version_id, new.tags)
     REGISTRY.add_edges(conn, version_id, new.datasets)
@@ -413,3 +411,30 @@ def _production_history(conn: Connection, model_id: str) -> list[int]:
                 continue
         stack.append(number)
     return stack
+
+
+def _rollback_target(
+    conn: Connection, model_id: str, name: str
+) -> tuple[int | None, int, dict[int, str]]:
+    """(production now, the version a rollback puts back, live number -> id)."""
+    live = dict(
+        conn.execute(
+            select(VERSIONS.c.version, VERSIONS.c.id).where(VERSIONS.c.model_id == model_id)
+        ).all()
+    )
+    current = conn.scalar(
+        select(VERSIONS.c.version).where(
+            VERSIONS.c.model_id == model_id, VERSIONS.c.stage == "production"
+        )
+    )
+    candidates = [v for v in _production_history(conn, model_id) if v in live]
+    if candidates and candidates[-1] == current:
+        candidates.pop()
+    candidates = [v for v in candidates if v != current]
+    if not candidates:
+        raise Conflict(
+            f"Model {name!r} has no earlier production version to roll back to "
+            f"(production now: {current if current is not None else 'none'}). "
+            f"Try: shipyard models promote {name} <version> --to production"
+        )
+    return (None if current is None else int(current)), int(candidates[-1]), live

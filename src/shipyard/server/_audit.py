@@ -68,10 +68,11 @@ def entry_json(entry: AuditEntry) -> dict[str, Any]:
 
 Text32 = Annotated[str | None, Query(min_length=1, max_length=32, description="Only this kind.")]
 Name = Annotated[str | None, Query(min_length=1, max_length=256, description="Only this name.")]
-Number = Annotated[int | None, Query(ge=1, description="Only this version.")]
+Number = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Only this version.")]
 Actor = Annotated[str | None, Query(min_length=1, max_length=128, description="Only this actor.")]
 After = Annotated[
-    int | None, Query(ge=1, description="Continue below this seq (the last one seen).")
+    int | None,
+    Query(ge=1, le=2**63 - 1, description="Continue below this seq (the last one seen)."),
 ]
 
 

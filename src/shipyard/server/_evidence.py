@@ -2,7 +2,9 @@
 fairness reports, mitigations, evaluations, card sections, approvals, overrides).
 
 Reading needs the viewer role, recording the editor role. Approvals and gate overrides are
-not recorded here: they have routes of their own that check who may give them.
+not recorded here: they have routes of their own that check who may give them. Nor are
+evaluations: the ``max_drop`` gate reuses them as its scores, so only the server's own gate
+check writes them (a client-written one could claim any score for either version).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ __all__ = ["evidence_json", "router"]
 
 _READ = errors(*ANY_ROUTE, *KEYED, 404, 422)
 _CHANGE = errors(*CHANGES, *KEYED, 404, 409, 422)
-# approvals and overrides have their own routes (who may give them is checked there)
-_OPEN_KINDS = ("explanation", "fairness", "mitigation", "evaluation", "card")
+# approvals and overrides have their own routes (who may give them is checked there);
+# evaluations are the server's own scores (the max_drop gate trusts them)
+_OPEN_KINDS = ("explanation", "fairness", "mitigation", "card")
 
 router = APIRouter(tags=["models"])
 
@@ -47,7 +50,7 @@ class EvidencePage(BaseModel):
 
 
 class NewEvidence(_Body):
-    kind: Literal["explanation", "fairness", "mitigation", "evaluation", "card"] = Field(
+    kind: Literal["explanation", "fairness", "mitigation", "card"] = Field(
         description="What the record is."
     )
     data: dict[str, Any] = Field(description="The record: a JSON object.")
@@ -83,7 +86,7 @@ def list_evidence(
     status_code=201,
 )
 def add_evidence(name: str, version: Version, body: NewEvidence, request: Request) -> Response:
-    """Record an explanation, fairness report, mitigation, evaluation or card sections."""
+    """Record an explanation, fairness report, mitigation or card sections."""
     if body.kind not in _OPEN_KINDS:  # the Literal already refuses; kept for direct calls
         raise InvalidInput(f"kind: expected one of {', '.join(_OPEN_KINDS)}, got {body.kind!r}.")
     actor = _actor(request, "actor" in body.model_fields_set, body.actor)

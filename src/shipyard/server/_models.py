@@ -21,7 +21,7 @@ from shipyard.config import current_user
 from shipyard.errors import NotFound
 from shipyard.models._api import _store
 from shipyard.models._export import export_as
-from shipyard.models._promote import gated_move
+from shipyard.models._promote import gated_move, gated_rollback
 from shipyard.models._saving import checked_fields
 from shipyard.models._wire import (
     event_json,
@@ -141,7 +141,7 @@ def rollback(name: str, body: Why, request: Request) -> Response:
     """Put the previous production version back in production (409 without one)."""
     check_name("Model", name)
     actor = _actor(request, "actor" in body.model_fields_set, body.actor)
-    before, after = _store().rollback(name, actor, body.reason)
+    before, after = gated_rollback(_store(), name, actor, body.reason)
     return _ok({"previous": before, "version": version_json(models.get(f"{name}@{after}"))})
 
 

@@ -90,7 +90,9 @@ def policy_json(found: PolicyVersion) -> dict[str, Any]:
 )
 def list_policies(
     name: str,
-    version: Annotated[int | None, Query(ge=1, description="Only this policy version.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="Only this policy version.")
+    ] = None,
 ) -> Response:
     """The model's policy versions, newest first (the first is in force)."""
     check_name("Model", name)
@@ -122,9 +124,13 @@ def check_gates(
     against: Annotated[
         str | None, Query(max_length=200, description="max_drop's comparison, e.g. churn@3.")
     ] = None,
+    score: Annotated[
+        bool, Query(description="false: read-only (max_drop uses recorded scores only).")
+    ] = True,
 ) -> Response:
     """The version's gates under its model's policy, for a move to ``to``."""
-    return _ok(check_with(_store(), _ref(name, version), to, against=against).to_dict())
+    report = check_with(_store(), _ref(name, version), to, against=against, score=score)
+    return _ok(report.to_dict())
 
 
 @router.post(

@@ -14,11 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from shipyard import models
-from shipyard.errors import Conflict
+from shipyard.errors import Conflict, InvalidInput
 
-__all__ = ["TARGET", "checked_promotion", "gated_decision", "unchanged"]
+__all__ = [
+    "MAJORITY", "TARGET", "checked_change", "checked_majority", "checked_promotion",
+    "gated_decision", "same_revision", "unchanged",
+]  # fmt: skip
 
 TARGET = "production"  # what all of a deployment's traffic is, for the policy
+MAJORITY = 50.0  # a route with more than this share serves production traffic
 
 
 def _report(deployment: Any, chosen: str) -> models.GateReport | None:
@@ -27,6 +31,11 @@ def _report(deployment: Any, chosen: str) -> models.GateReport | None:
     ref = next(r.model for r in routes if r.name == chosen)
     others = [r for r in routes if r.name != chosen and r.model != ref]
     against = max(others, key=lambda r: r.weight).model if others else None
+    return _failed(ref, against)
+
+
+def _failed(ref: str, against: str | None) -> models.GateReport | None:
+    """The failed check of ``ref`` for production traffic, None when it may go."""
     report = models.check(ref, TARGET, against=against)
     if not report.protected or report.passed:
         return None
@@ -58,6 +67,53 @@ def checked_promotion(deployment: Any, route: str | None) -> str:
     return str(deployment.route(chosen).model)
 
 
+def checked_majority(
+    name: str, before: Any | None, routes: Mapping[str, str], split: Mapping[str, float]
+) -> None:
+    """Refuse (GatesFailed) a creation or change that gives a model version the majority
+    of a deployment's traffic (more than :data:`MAJORITY` percent) it did not have,
+    unless it passes its model's policy as :meth:`promote` would check it (a canary's
+    candidate at a small share is not refused: its promotion is checked)."""
+    old = {} if before is None else {r.name: (r.model, r.weight) for r in before.routes}
+    for route, share in split.items():
+        model = routes[route]
+        kept = old.get(route, (None, 0.0))
+        if share <= MAJORITY or (kept[0] == model and kept[1] > MAJORITY):
+            continue
+        held = [m for m, w in old.values() if w >= MAJORITY and m != model]
+        report = _failed(model, held[0] if held else None)
+        if report is not None:
+            raise models.GatesFailed(
+                report,
+                f"Deployment {name!r} route {route!r} would serve {share:g}% of traffic: "
+                f"{report.summary()} (policy version {report.policy_version}); nothing "
+                "moved. Give it a small share (a canary) and promote it through the gates.",
+            )
+
+
+def checked_change(
+    deployment: Any, routes: Mapping[str, str], split: Mapping[str, float] | None = None
+) -> Any:
+    """What a change of some ``routes``' models and (or) of the ``split`` keeps or sets
+    (the split; the deployment when ``split`` is None), once it passed
+    :func:`checked_majority`."""
+    for route in routes:
+        deployment.route(route)  # NotFound listing the routes
+    models_now = {**{r.name: r.model for r in deployment.routes}, **routes}
+    shares = deployment.split if split is None else split
+    checked_majority(deployment.name, deployment, models_now, shares)
+    return deployment if split is None else split
+
+
+def same_revision(before: Any, current: Any) -> None:
+    """Refuse if the deployment changed while its gates were checked."""
+    if current.revision != before.revision or current.id != before.id:
+        raise Conflict(
+            f"Deployment {current.name!r} changed while its gates were checked; nothing "
+            "moved. Try again."
+        )
+
+
 def unchanged(deployment: Any, chosen: str, model: str) -> None:
     """Refuse if route ``chosen`` serves another model than the one the gates checked."""
     if deployment.route(chosen).model != model:
@@ -74,16 +130,28 @@ def gated_decision(
     kind: str,
     evidence: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, float], str, dict[str, Any]]:
-    """A canary's decision, held (its split kept, ``status: held``) when it would promote
-    a version its model's policy refuses; (policy, weights, kind, evidence)."""
-    if kind != "canary-promoted":
+    """A decision, held (its split kept, a canary's ``status: held``) when it would
+    promote a version its model's policy refuses, or give one more than half the traffic
+    (any decision, e.g. one posted by a client); (policy, weights, kind, evidence)."""
+    before = deployment.split
+    rising = [r for r, w in weights.items() if w > MAJORITY and before.get(r, 0.0) <= MAJORITY]
+    promoted = kind == "canary-promoted"
+    if not promoted and not rising:
         return policy, weights, kind, evidence
-    report = _report(deployment, str(policy["candidate"]))
+    candidate = policy.get("candidate")
+    if promoted and candidate not in deployment.split:
+        raise InvalidInput(
+            f"policy.candidate: a canary-promoted decision names one of the routes "
+            f"({', '.join(deployment.split)}); got {str(candidate)[:64]!r}."
+        )
+    report = _report(deployment, str(candidate) if promoted else rising[0])
     if report is None:
         return policy, weights, kind, evidence
     failed = [r._asdict() for r in report.failed]
-    why = f"held, not promoted: {report.summary()}"
-    held = {**deployment.policy, "status": "held"}
-    split: Mapping[str, float] = deployment.split
+    why = f"held, not {'promoted' if promoted else 'given the majority'}: {report.summary()}"
+    held = deployment.policy
+    if promoted or "status" in held:
+        held = {**held, "status": "held"}
     gates = {"policy_version": report.policy_version, "failed": failed}
-    return held, dict(split), "canary-held", {**evidence, "why": why, "gates": gates}
+    out = "canary-held" if promoted or "candidate" in held else "decision-held"
+    return held, dict(before), out, {**evidence, "why": why, "gates": gates}

@@ -176,6 +176,7 @@ class DeploymentStore(abc.ABC):
         checked = check_routes(routes)
         stored = check_policy(policy, list(checked), params)
         weights = initial_weights(stored, list(checked))
+        gates.checked_majority(name, None, checked, weights)
         return self.insert(name, checked, stored, weights, description, reason)
 
     def list_deployments(self) -> list[Deployment]:
@@ -185,11 +186,13 @@ class DeploymentStore(abc.ABC):
         self, name: str, policy: str, *, reason: str | None = None, **params: Any
     ) -> Deployment:
         """Replace the policy (its split starts over from the policy's own start)."""
+        seen = self.get(name)
+        stored = check_policy(policy, routes := [r.name for r in seen.routes], params)
+        weights = gates.checked_change(seen, {}, initial_weights(stored, routes))
 
         def decide(current: Deployment, _events: object) -> Change:
-            routes = [r.name for r in current.routes]
-            stored = check_policy(policy, routes, params)
-            return _move(current, stored, initial_weights(stored, routes), "policy", reason)
+            gates.same_revision(seen, current)  # so its routes, and the policy's start
+            return _move(current, stored, weights, "policy", reason)
 
         return self._changed(name, decide)
 
@@ -198,8 +201,10 @@ class DeploymentStore(abc.ABC):
     ) -> Deployment:
         """Point a route at another model reference (``fraud@5``); its share is kept."""
         checked = check_routes({route: model})
+        seen = gates.checked_change(self.get(name), checked)
 
         def decide(current: Deployment, _events: object) -> Change:
+            gates.same_revision(seen, current)
             before = current.route(route).model
             detail = {"route": route, "before": before, "after": model}
             return Change("route", detail, reason, models={route: checked[route]})

@@ -16,9 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from shipyard.errors import InvalidRequest
+from shipyard.errors import InvalidInput, InvalidRequest, PayloadTooLarge
 
-__all__ = ["explanation_of", "wants_explanation"]
+__all__ = ["AGNOSTIC_FEATURES", "AGNOSTIC_ROWS", "MAX_ROWS", "explanation_of", "wants_explanation"]
+
+MAX_ROWS = 1000
+"""The most rows one request may have explained (413 beyond): exact tree and linear methods."""
+AGNOSTIC_ROWS = 10
+"""The most rows a model-agnostic method explains per request (each row costs thousands of
+model calls over the background rows): 413 beyond."""
+AGNOSTIC_FEATURES = 64
+"""The most input features a model may have for the model-agnostic method here (its
+coalition samples times background rows times features are held in memory at once)."""
+_AGNOSTIC = ("exact", "kernel")
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
@@ -42,7 +52,10 @@ def explanation_of(model: Any, columns: Mapping[str, np.ndarray]) -> dict[str, A
     """The JSON explanation of validated ``columns`` for the served ``model`` (a version
     served in its ONNX form is explained with its native form, loaded once)."""
     from shipyard.governance import explain
+    from shipyard.governance._explain import explainer_for
 
+    rows = len(next(iter(columns.values()), ()))
+    _bounded(rows, MAX_ROWS, "")
     key = model.version.id
     with _lock:
         native = _native.get(key, model if model.format == "native" else None)
@@ -52,6 +65,23 @@ def explanation_of(model: Any, columns: Mapping[str, np.ndarray]) -> dict[str, A
         native = load(model.version.ref, format="native", check_environment=False)
         with _lock:
             _native[key] = native
+    explainer = explainer_for(native)
+    if explainer.method in _AGNOSTIC:
+        if len(explainer.features) > AGNOSTIC_FEATURES:
+            raise InvalidInput(
+                f"explain: {model.version.ref} has {len(explainer.features)} input features; "
+                f"the model-agnostic method explains at most {AGNOSTIC_FEATURES} here "
+                "(explain it in process with sy.explain)."
+            )
+        _bounded(rows, AGNOSTIC_ROWS, " by the model-agnostic method")
     out = explain(native, dict(columns)).to_dict()
     del out["model"]
     return out
+
+
+def _bounded(rows: int, most: int, how: str) -> None:
+    if rows > most:
+        raise PayloadTooLarge(
+            f"rows: at most {most:,} rows are explained per request{how}, got {rows:,}; "
+            "send fewer (or /predict without explain)."
+        )

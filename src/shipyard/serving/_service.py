@@ -377,7 +377,8 @@ class InferenceService:
             shape = functools.partial(self._predict_shape, active, call.labels, call.proba)
         payload: dict[str, Any] = await _maybe_thread(big, shape)  # big: lists in a thread
         if call.explain:
-            payload["explanation"] = await _maybe_thread(big, explanation_of, active.model, columns)
+            # always off the loop: an explanation may take seconds (model-agnostic methods)
+            payload["explanation"] = await asyncio.to_thread(explanation_of, active.model, columns)
         payload.setdefault("id", call.request_id)
         return payload
 
