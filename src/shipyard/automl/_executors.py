@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.automl._fitting import FoldOutcome, fit_within
-from shipyard.automl._problem import score
+from shipyard.automl._problem import predict_values, score_values
 from shipyard.automl._spaces import make_pipeline
 from shipyard.errors import InvalidInput
 
@@ -40,6 +40,7 @@ class FoldJob:
     test_rows: np.ndarray
     deadline: float | None = None  # time.time() by which the fit stops, finished or not
     curve_bar: tuple[float, ...] | None = None  # prune a curve worse than this (PyTorch MLP)
+    keep_predictions: bool = False  # return the held-out rows' predictions (ensembles)
 
 
 def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) -> FoldOutcome:
@@ -48,11 +49,18 @@ def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) 
     y = _data["y"] if y is None else y
     pipeline = make_pipeline(job.params, job.task, job.seed, features)
     train_x, train_y = features.iloc[job.train_rows], y.iloc[job.train_rows]
+    test_x, test_y = features.iloc[job.test_rows], y.iloc[job.test_rows]
     with one_thread():
         stopped = fit_within(pipeline, train_x, train_y, job.deadline, job.curve_bar)
-        scores = score(pipeline, features.iloc[job.test_rows], y.iloc[job.test_rows], job.task)
+        values = predict_values(pipeline, test_x, job.task)
+        classes = list(getattr(pipeline, "classes_", [])) if job.task != "regression" else []
+        labels = pipeline.predict(test_x) if job.task != "regression" else None
+        has_proba = job.task == "regression" or hasattr(pipeline, "predict_proba")
+        proba = values if has_proba else None
+        scores = score_values(test_y, proba, job.task, classes or None, labels)
     curve = list(getattr(pipeline.steps[-1][1], "validation_curve_", []))
-    return FoldOutcome(scores, stopped, curve)
+    kept = values.astype(np.float32) if job.keep_predictions else None
+    return FoldOutcome(scores, stopped, curve, kept, classes)
 
 
 @contextlib.contextmanager

@@ -29,6 +29,10 @@ def _no_grid(task: str) -> dict[str, list[Any]]:
     return {}
 
 
+def _no_portfolio(task: str) -> list[dict[str, Any]]:
+    return []
+
+
 @dataclass(frozen=True)
 class Family:
     """One model family: its estimator, search space, cheap start and capabilities.
@@ -42,6 +46,8 @@ class Family:
         cheap_start: ``task -> trial params`` of the first, cheap configuration.
         grid: ``task -> {trial param: values}`` of ``sampler="grid"`` (others at the cheap
             start).
+        portfolio: ``task -> [trial params, ...]``: strong configurations tried first, best
+            first (a preset's ``portfolio`` says how many).
         cost: where the family's cheap start comes in a search, cheapest first.
         tasks: the tasks it builds estimators for.
         missing_values: its estimator takes missing values as they are.
@@ -51,6 +57,8 @@ class Family:
             bounded by their own size).
         prunes_curves: its fits also stop on a validation curve worse than earlier trials'.
         needs: optional packages it needs (``torch``), checked by ``build``.
+        max_rows: the most training rows it is searched on (None: any; k-nearest
+            neighbours are for small data).
 
     Entries are immutable; their functions are pure and thread-safe. ``build`` raises
     InvalidInput when a needed package is missing.
@@ -62,6 +70,7 @@ class Family:
     search_build: Callable[[str, int], Any] | None = None
     cheap_start: Callable[[str], dict[str, Any]] = _no_params
     grid: Callable[[str], Mapping[str, list[Any]]] = _no_grid
+    portfolio: Callable[[str], list[dict[str, Any]]] = _no_portfolio
     cost: int = 0
     tasks: tuple[str, ...] = ("classification", "regression")
     missing_values: bool = False
@@ -70,6 +79,7 @@ class Family:
     stop: Stop | None = None
     prunes_curves: bool = False
     needs: tuple[str, ...] = field(default=())
+    max_rows: int | None = None
 
     @property
     def searched(self) -> bool:

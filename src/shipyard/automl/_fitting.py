@@ -30,6 +30,10 @@ class FoldOutcome:
     scores: dict[str, float]
     stopped: str | None = None  # "deadline" or "pruned" when the fit did not finish
     curve: list[float] = field(default_factory=list)  # validation curve (PyTorch MLP)
+    # the held-out rows' predictions (``predict_values``: probabilities in ``classes``
+    # order, or values) for the search's ensemble; None when not asked for
+    predictions: Any = None
+    classes: list[Any] = field(default_factory=list)
 
 
 def fit_within(

@@ -25,8 +25,10 @@ __all__ = [
     "encoding_for",
     "is_tree",
     "make_splits",
+    "predict_values",
     "read_frame",
     "score",
+    "score_values",
     "split_target",
     "task_of",
 ]
@@ -222,28 +224,67 @@ def clone_pipeline(pipeline: Any) -> Any:
 
 
 def score(model: Any, X: pd.DataFrame, y: pd.Series, task: str) -> dict[str, float]:
+    """Every metric of ``task`` for a fitted model on ``X`` against ``y``."""
+    if task == "regression":
+        return score_values(y, model.predict(X), task)
+    classes = list(getattr(model, "classes_", sorted(pd.unique(y))))
+    proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+    return score_values(y, proba, task, classes, labels=model.predict(X))
+
+
+def predict_values(model: Any, X: pd.DataFrame, task: str) -> np.ndarray:
+    """What a model's predictions are kept as for ensembles: the predicted values
+    (regression), or the class probabilities in ``model.classes_`` order (one-hot of its
+    predictions for a classifier without ``predict_proba``)."""
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=np.float64)
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(X))
+    classes = list(model.classes_)
+    predicted = np.asarray(model.predict(X))
+    return np.stack([predicted == c for c in classes], axis=1).astype(np.float64)
+
+
+def score_values(
+    y: Any,
+    values: np.ndarray | None,
+    task: str,
+    classes: list[Any] | None = None,
+    labels: Any = None,
+) -> dict[str, float]:
+    """Every metric of ``task`` from predictions: the predicted values (regression), or the
+    class probabilities in ``classes`` order (``labels``: the predicted classes, by default
+    the most probable). A classifier's probabilities may be None when ``labels`` are given
+    (no auc or log_loss then)."""
     from sklearn import metrics as m
 
     if task == "regression":
-        predicted = model.predict(X)
+        assert values is not None
         return {
-            "rmse": float(np.sqrt(m.mean_squared_error(y, predicted))),
-            "mae": float(m.mean_absolute_error(y, predicted)),
-            "r2": float(m.r2_score(y, predicted)),
+            "rmse": float(np.sqrt(m.mean_squared_error(y, values))),
+            "mae": float(m.mean_absolute_error(y, values)),
+            "r2": float(m.r2_score(y, values)),
         }
-    predicted = model.predict(X)
-    classes = list(getattr(model, "classes_", sorted(pd.unique(y))))
+    y = pd.Series(np.asarray(y))
+    classes = list(classes if classes is not None else sorted(pd.unique(y)))
+    if labels is None:
+        assert values is not None
+        labels = np.asarray(classes, dtype=object)[np.argmax(values, axis=1)]
+        labels = pd.Series(labels).astype(y.dtype, errors="ignore").to_numpy()
     f1 = (
-        m.f1_score(y, predicted, pos_label=classes[-1])
+        m.f1_score(y, labels, pos_label=classes[-1])
         if len(classes) == 2
-        else m.f1_score(y, predicted, average="macro")
+        else m.f1_score(y, labels, average="macro")
     )
-    scores = {"accuracy": float(m.accuracy_score(y, predicted)), "f1": float(f1)}
-    if hasattr(model, "predict_proba"):
-        proba = model.predict_proba(X)
+    scores = {"accuracy": float(m.accuracy_score(y, labels)), "f1": float(f1)}
+    if values is not None:
+        # rows sum to one up to their float type's rounding (float32 from some models):
+        # log_loss checks at float64's precision
+        values = np.asarray(values, dtype=np.float64)
+        values = values / values.sum(axis=1, keepdims=True)
         if len(classes) == 2:
-            scores["auc"] = float(m.roc_auc_score(y == classes[1], proba[:, 1]))
+            scores["auc"] = float(m.roc_auc_score(y == classes[1], values[:, 1]))
         elif set(y.unique()) == set(classes):
-            scores["auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-        scores["log_loss"] = float(m.log_loss(y, proba, labels=classes))
+            scores["auc"] = float(m.roc_auc_score(y, values, multi_class="ovr", labels=classes))
+        scores["log_loss"] = float(m.log_loss(y, values, labels=classes))
     return scores

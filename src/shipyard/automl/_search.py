@@ -21,6 +21,8 @@ import pandas as pd
 from shipyard import data as datasets_api
 from shipyard import tracking
 from shipyard.automl._executors import check_executor, make_executor
+from shipyard.automl._oof import OutOfFold
+from shipyard.automl._presets import DEFAULT_PRESET, get_preset
 from shipyard.automl._problem import (
     LOWER_IS_BETTER,
     check_metric,
@@ -93,6 +95,7 @@ def automl(
     drop: tuple[str, ...] | list[str] = (),
     seed: int = 0,
     experiment: str = "automl",
+    presets: str = DEFAULT_PRESET,
     ensemble: int = 0,
     executor: str = "local",
     workers: int | None = None,
@@ -115,6 +118,9 @@ def automl(
         sampler: ``tpe`` (default), ``random``, or ``grid`` (a coarse grid over each
             family's main hyper-parameters, families in turn; the search ends when the grid
             is done).
+        presets: ``best`` (default: an ensemble of the best trials when it scores better
+            than the best one alone) or ``fast`` (the best single model: quicker to predict
+            with, less memory).
         ensemble: combine the best trials of this many different families (soft voting;
             averaging for regression), scored on the same folds, and keep the combination when
             it beats the best single model (0: no ensemble).
@@ -132,6 +138,7 @@ def automl(
     chosen = _chosen(families, sampler, time_budget)
     check_counts(n_trials, folds, ensemble, seed)
     check_executor(executor, workers)
+    preset = get_preset(presets)
     optuna = load_optuna()
     frame, ref = read_frame(dataset, data)
     features, y = split_target(frame, target, drop)
@@ -140,8 +147,20 @@ def automl(
     metric = metric or default_metric(task, y)
     check_metric(metric, task)
     splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
+    oof = OutOfFold(y, task, metric, splits, preset.keep)
     search = Search(
-        chosen, splits, task, metric, sampler, seed, n_trials, started, time_budget, progress
+        chosen,
+        splits,
+        task,
+        metric,
+        sampler,
+        seed,
+        n_trials,
+        started,
+        time_budget,
+        progress,
+        preset,
+        oof,
     )
     with tracking.start_run(experiment=experiment, name="automl") as parent:
         if ref is not None:
@@ -192,6 +211,7 @@ def _logged(search: Search, target: str, folds: int, rows: int) -> dict[str, Any
         "sampler": search.sampler,
         "seed": search.seed,
         "families": ",".join(search.families),
+        "presets": search.preset.name,
         "rows": rows,
     }
 

@@ -20,6 +20,8 @@ import numpy as np
 from shipyard import tracking
 from shipyard.automl._executors import FoldJob
 from shipyard.automl._families import get_family
+from shipyard.automl._oof import OutOfFold
+from shipyard.automl._presets import DEFAULT_PRESET, PRESETS, Preset
 from shipyard.automl._problem import LOWER_IS_BETTER
 from shipyard.automl._spaces import cheap_starts, grid_points, suggest
 from shipyard.errors import InvalidInput
@@ -43,15 +45,19 @@ class Search:
     started: float  # time.monotonic() when the search was called
     time_budget: float
     progress: Progress | None
+    preset: Preset = PRESETS[DEFAULT_PRESET]
+    oof: OutOfFold | None = None  # where complete trials' out-of-fold predictions are kept
 
 
 @dataclass
 class _Trial:
-    """A trial in flight: its Optuna trial, its run, its scores so far."""
+    """A trial in flight: its Optuna trial, its run, its scores (and out-of-fold
+    predictions) so far."""
 
     trial: Any
     run: Any
     scores: list[dict[str, float]]
+    predictions: np.ndarray | None = None
 
 
 def run_study(optuna: Any, search: Search, parent: Any, executor: Any) -> Any:
@@ -141,7 +147,8 @@ class _Runner:
         prunes = get_family(str(state.trial.params["family"])).prunes_curves
         bar = curve_bar(self.curves, least=3 * len(search.splits)) if prunes else None  # 3 trials
         params = dict(state.trial.params)
-        job = FoldJob(params, search.task, search.seed, train_rows, test_rows, stop_at, bar)
+        keep = search.oof is not None and search.oof.keep > 0
+        job = FoldJob(params, search.task, search.seed, train_rows, test_rows, stop_at, bar, keep)
         self.flying[self.executor.submit(job)] = state
 
     def ask(self) -> None:
@@ -196,6 +203,7 @@ class _Runner:
             )
         number = len(state.scores)
         state.scores.append(fold)
+        self.keep_predictions(state, number, outcome)
         state.run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
         running = float(np.mean([f[metric] for f in state.scores]))
         state.trial.report(running, number)
@@ -217,8 +225,19 @@ class _Runner:
             state.run.log_metrics(means)
             state.trial.set_user_attr("metrics", means)
             state.trial.set_user_attr("folds", state.scores)
+            if search.oof is not None and state.predictions is not None:
+                search.oof.add(state.trial.number, means[metric], state.predictions)
             self.finish(state, "complete", means[metric])
         self.current = None
+
+    def keep_predictions(self, state: _Trial, fold: int, outcome: Any) -> None:
+        """Lay one fold's held-out predictions into the trial's out-of-fold matrix."""
+        oof = self.search.oof
+        if oof is None or outcome.predictions is None:
+            return
+        if state.predictions is None:
+            state.predictions = oof.empty()
+        oof.place(state.predictions, fold, outcome.predictions, outcome.classes)
 
 
 def curve_bar(curves: list[list[float]], least: int = 3) -> tuple[float, ...] | None:
