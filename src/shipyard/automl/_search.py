@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from shipyard import data as datasets_api
 from shipyard import tracking
 from shipyard.automl._executors import check_executor, make_executor
 from shipyard.automl._oof import OutOfFold
-from shipyard.automl._presets import DEFAULT_PRESET, get_preset
+from shipyard.automl._presets import DEFAULT_PRESET, Preset, get_preset
 from shipyard.automl._problem import (
     LOWER_IS_BETTER,
     check_metric,
@@ -136,9 +136,7 @@ def automl(
     """
     started = time.monotonic()  # the budget counts from the call: reading data included
     chosen = _chosen(families, sampler, time_budget)
-    check_counts(n_trials, folds, ensemble, seed)
-    check_executor(executor, workers)
-    preset = get_preset(presets)
+    preset = _checked(n_trials, folds, ensemble, seed, executor, workers, presets)
     optuna = load_optuna()
     frame, ref = read_frame(dataset, data)
     features, y = split_target(frame, target, drop)
@@ -147,21 +145,8 @@ def automl(
     metric = metric or default_metric(task, y)
     check_metric(metric, task)
     splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
-    oof = OutOfFold(y, task, metric, splits, preset.keep)
-    search = Search(
-        chosen,
-        splits,
-        task,
-        metric,
-        sampler,
-        seed,
-        n_trials,
-        started,
-        time_budget,
-        progress,
-        preset,
-        oof,
-    )
+    search = Search(chosen, splits, task, metric, sampler, seed, n_trials, started, time_budget)
+    search = replace(search, progress=progress, preset=preset, oof=_oof(y, search, preset))
     with tracking.start_run(experiment=experiment, name="automl") as parent:
         if ref is not None:
             datasets_api.get(ref)  # lineage: the search read this version
@@ -174,6 +159,26 @@ def automl(
         parent.set_tags({"best_trial": str(best.trial.number), "best_family": best.family})
     result = _result(best_model, best, search, str(parent.id), ref, target, frame, features)
     return AutoMLResult(result, best.leaderboard, metric, str(parent.id))
+
+
+def _oof(y: pd.Series, search: Search, preset: Preset) -> OutOfFold:
+    """Where the search keeps its trials' out-of-fold predictions."""
+    return OutOfFold(y, search.task, search.metric, search.splits, preset.keep)
+
+
+def _checked(
+    n_trials: int | None,
+    folds: int,
+    ensemble: int,
+    seed: int,
+    executor: str,
+    workers: int | None,
+    presets: str,
+) -> Preset:
+    """The preset, once every option is checked (InvalidInput names the first bad one)."""
+    check_counts(n_trials, folds, ensemble, seed)
+    check_executor(executor, workers)
+    return get_preset(presets)
 
 
 def _result(

@@ -44,7 +44,7 @@ class Search:
     n_trials: int | None
     started: float  # time.monotonic() when the search was called
     time_budget: float
-    progress: Progress | None
+    progress: Progress | None = None
     preset: Preset = PRESETS[DEFAULT_PRESET]
     oof: OutOfFold | None = None  # where complete trials' out-of-fold predictions are kept
 
