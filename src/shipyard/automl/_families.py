@@ -6,19 +6,22 @@ Shipyard's PyTorch MLP (``_torch_mlp.py``: dropout, pruning on validation curves
 it, scikit-learn's MLP (no dropout; its L2 penalty ``alpha`` plays that part). ``sy.train``
 builds scikit-learn's MLP for ``mlp`` and the PyTorch one for ``torch_mlp``.
 
-To add a family: write its estimator factory, space, cheap start and grid here and add its
-:class:`Family` to ``FAMILY_TABLE``; the battery (``shipyard.testing.families``) checks it.
+To add a family: write its estimator factory, space, cheap start, grid and portfolio here
+(or in ``_families_extra.py``, where CatBoost's, extra-trees' and k-nearest neighbours' are)
+and add its :class:`Family` to ``FAMILY_TABLE``; the battery (``shipyard.testing.families``)
+checks it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from shipyard.automl import _families_extra as extra
 from shipyard.automl import _stops
 from shipyard.automl._family import Family
 from shipyard.errors import InvalidInput
 
-__all__ = ["ESTIMATORS", "FAMILIES", "FAMILY_TABLE", "family_of", "get_family"]
+__all__ = ["ESTIMATORS", "FAMILIES", "FAMILY_TABLE", "family_of", "get_family", "installed"]
 
 CLASSIFICATION = "classification"
 
@@ -230,7 +233,7 @@ FAMILY_TABLE: dict[str, Family] = {
             },
             cost=4,
             missing_values=True,
-            estimators=("RandomForest", "ExtraTrees"),
+            estimators=("RandomForest",),
             stop=_stops.grown("n_estimators", lambda m: len(m.estimators_)),
         ),
         Family(
@@ -323,13 +326,61 @@ FAMILY_TABLE: dict[str, Family] = {
             prunes_curves=True,
             needs=("torch",),
         ),
+        Family(
+            "catboost",
+            extra.catboost_estimator,
+            extra.catboost_space,
+            cheap_start=extra.catboost_cheap,
+            grid=extra.catboost_grid,
+            portfolio=extra.catboost_portfolio,
+            cost=5,
+            missing_values=True,
+            categories=True,
+            estimators=("CatBoost",),  # Shipyard's steps (_catboost.py), and CatBoost's own
+            stop=_stops.catboost_rounds,
+            needs=("catboost",),
+        ),
+        Family(
+            "extra_trees",
+            extra.extra_trees_estimator,
+            extra.extra_trees_space,
+            cheap_start=extra.extra_trees_cheap,
+            grid=extra.extra_trees_grid,
+            portfolio=extra.extra_trees_portfolio,
+            cost=4,
+            estimators=("ExtraTrees",),  # missing values from scikit-learn 1.6 only
+            stop=_stops.grown("n_estimators", lambda m: len(m.estimators_)),
+        ),
+        Family(
+            "knn",
+            extra.knn_estimator,
+            extra.knn_space,
+            cheap_start=extra.knn_cheap,
+            grid=extra.knn_grid,
+            portfolio=extra.knn_portfolio,
+            cost=1,
+            estimators=("KNeighbors",),  # bounded by its size: nothing to stop
+            max_rows=extra.KNN_MAX_ROWS,
+        ),
     )
 }
 
 ESTIMATORS = tuple(FAMILY_TABLE)
 """Every family ``sy.train`` builds, by name."""
-FAMILIES = tuple(name for name, family in FAMILY_TABLE.items() if family.searched)
-"""The families AutoML searches, by name."""
+
+
+def installed(family: Family) -> bool:
+    """Whether the optional packages ``family`` needs are installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(package) is not None for package in family.needs)
+
+
+FAMILIES = tuple(
+    name for name, family in FAMILY_TABLE.items() if family.searched and installed(family)
+)
+"""The families AutoML searches, by name: the searched ones whose packages are installed
+(CatBoost is an optional extra: without it, searches leave its family out)."""
 
 
 def get_family(name: str) -> Family:

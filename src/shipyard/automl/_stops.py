@@ -1,6 +1,6 @@
 """How fits already running stop at a deadline: the ``stop`` of each family that can.
 
-LightGBM and XGBoost stop through a callback between boosting rounds; random forests and
+LightGBM, XGBoost and CatBoost stop through a callback between boosting rounds; random forests and
 histogram gradient boosting grow in chunks (``warm_start``, which gives the same model as
 one fit when nothing stops it); the PyTorch MLP checks after each epoch. Each stops when
 the next round, tree or epoch would end past the deadline (at the pace measured so far), so
@@ -14,7 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["CHUNK_TREES", "boosting_rounds", "epochs", "grown", "xgboost_rounds"]
+__all__ = [
+    "CHUNK_TREES",
+    "boosting_rounds",
+    "catboost_rounds",
+    "epochs",
+    "grown",
+    "xgboost_rounds",
+]
 
 CHUNK_TREES = 10  # the most trees or boosting rounds grown between two looks at the clock
 
@@ -69,6 +76,30 @@ def xgboost_rounds(
         model.set_params(callbacks=None)  # the fitted model keeps no reference to the clock
     rounds = model.get_booster().num_boosted_rounds()
     return "deadline" if clock.stopped and rounds < model.get_params()["n_estimators"] else None
+
+
+def catboost_rounds(
+    model: Any, X: Any, y: Any, deadline: float | None, curve_bar: Sequence[float] | None
+) -> str | None:
+    """CatBoost (Shipyard's step, ``_catboost.py``): a callback after each iteration, whose
+    ``False`` ends the fit with the trees grown so far."""
+    if deadline is None:
+        model.fit(X, y)
+        return None
+
+    class Clock:
+        stopped = False
+        started = time.time()
+
+        def after_iteration(self, info: Any) -> bool:
+            now = time.time()
+            assert deadline is not None
+            self.stopped = now + (now - self.started) / (info.iteration + 1) >= deadline
+            return not self.stopped
+
+    clock = Clock()
+    model.fit(X, y, callbacks=[clock])
+    return "deadline" if clock.stopped and model.tree_count_ < model.iterations else None
 
 
 def epochs(
