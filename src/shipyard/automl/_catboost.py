@@ -166,7 +166,7 @@ def _category_text(value: Any) -> str:
     return str(value)
 
 
-class CatBoostTabularClassifier(ClassifierMixin, _CatBoostStep):
+class CatBoostTabularClassifier(ClassifierMixin, _CatBoostStep):  # type: ignore[misc]
     """CatBoost's classifier on one thread, for any labels (``classes_``, sorted).
 
     >>> X = np.array([[0.0], [1.0], [2.0], [3.0]] * 5)
@@ -204,7 +204,7 @@ class CatBoostTabularClassifier(ClassifierMixin, _CatBoostStep):
         return result
 
 
-class CatBoostTabularRegressor(RegressorMixin, _CatBoostStep):
+class CatBoostTabularRegressor(RegressorMixin, _CatBoostStep):  # type: ignore[misc]
     """CatBoost's regressor (RMSE) on one thread."""
 
     def _model_kind(self) -> Any:

@@ -112,8 +112,8 @@ def automl(
         time_budget: seconds for the whole search, refit included; trials stop starting
             when it is spent.
         n_trials: stop after this many trials (with a seed, the same leaderboard each time).
-        families: which of ``linear``, ``random_forest``, ``hist_gradient_boosting``,
-            ``lightgbm``, ``xgboost``, ``mlp`` to search (default: all).
+        families: which of linear, random_forest, hist_gradient_boosting, lightgbm, xgboost,
+            mlp, catboost, extra_trees, knn to search (default: all installed).
         folds: cross-validation folds per trial (time-ordered with ``time_column``).
         sampler: ``tpe`` (default), ``random``, or ``grid`` (a coarse grid over each
             family's main hyper-parameters, families in turn; the search ends when the grid

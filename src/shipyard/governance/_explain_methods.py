@@ -6,7 +6,8 @@ values in the model's ORIGINAL feature space, a base value and the output they a
 - LightGBM and XGBoost boosters: their own exact TreeSHAP (``pred_contrib``), in log-odds
   for classifiers and raw scores for regressors, exactly what ``shap.TreeExplainer`` gives.
 - scikit-learn trees, forests and gradient boosting (and LightGBM/XGBoost estimators inside a
-  Pipeline): ``shap.TreeExplainer`` on the final estimator.
+  Pipeline): ``shap.TreeExplainer`` on the final estimator (on the CatBoost model of
+  Shipyard's CatBoost step, unless it reads category columns).
 - Linear models: ``shap.LinearExplainer`` with the stored sample rows as background.
 - Anything else (a :class:`~shipyard.models.PythonModel`, an MLP, a model the above refuse):
   ``shap``'s model-agnostic KernelExplainer on the model's output (every coalition, so exact,
@@ -111,6 +112,8 @@ def _xgboost(booster: Any, features: list[str], classifier: bool) -> Explainer:
 
 
 def _tree_kind(estimator: Any) -> bool:
+    if hasattr(estimator, "shap_tree"):  # Shipyard's CatBoost step: CatBoost's own model
+        return estimator.shap_tree() is not None
     module = type(estimator).__module__
     if module.startswith(("lightgbm", "xgboost", "catboost")):
         return True
@@ -242,7 +245,8 @@ def _sklearn(
         width = len(names)
     if _tree_kind(estimator):
         output = _tree_output(estimator)
-        explainer = shap.TreeExplainer(estimator)
+        tree = estimator.shap_tree() if hasattr(estimator, "shap_tree") else estimator
+        explainer = shap.TreeExplainer(tree)
         method = "tree"
     else:
         if background is None or not len(background):
