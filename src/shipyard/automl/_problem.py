@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard import data as datasets_api
-from shipyard.automl._preprocess import ENCODINGS, make_preprocessor
+from shipyard.automl._preprocess import ENCODINGS, column_kinds, make_preprocessor
 from shipyard.errors import InvalidInput
 
 __all__ = [
@@ -125,6 +125,10 @@ def build_pipeline(model: Any, features: pd.DataFrame, encoding: str | None) -> 
     if encoding is None:
         return Pipeline([("model", model)])
     pre = make_preprocessor(features, encoding=encoding, scale=not is_tree(model))
+    natively = getattr(model, "take_categories", None)  # CatBoost's step (``_catboost.py``)
+    categories = column_kinds(features)["categorical"] if encoding == "ordinal" else []
+    if natively is not None and natively(categories):
+        pre.set_output(transform="pandas")  # the model finds its columns by name
     return Pipeline([("preprocess", pre), ("model", model)])
 
 

@@ -6,8 +6,8 @@ values in the model's ORIGINAL feature space, a base value and the output they a
 - LightGBM and XGBoost boosters: their own exact TreeSHAP (``pred_contrib``), in log-odds
   for classifiers and raw scores for regressors, exactly what ``shap.TreeExplainer`` gives.
 - scikit-learn trees, forests and gradient boosting (and LightGBM/XGBoost estimators inside a
-  Pipeline): ``shap.TreeExplainer`` on the final estimator (on the CatBoost model of
-  Shipyard's CatBoost step, unless it reads category columns).
+  Pipeline): ``shap.TreeExplainer`` on the final estimator; Shipyard's CatBoost step:
+  CatBoost's own exact TreeSHAP (category columns included), like the boosters above.
 - Linear models: ``shap.LinearExplainer`` with the stored sample rows as background.
 - Anything else (a :class:`~shipyard.models.PythonModel`, an MLP, a model the above refuse):
   ``shap``'s model-agnostic KernelExplainer on the model's output (every coalition, so exact,
@@ -112,8 +112,8 @@ def _xgboost(booster: Any, features: list[str], classifier: bool) -> Explainer:
 
 
 def _tree_kind(estimator: Any) -> bool:
-    if hasattr(estimator, "shap_tree"):  # Shipyard's CatBoost step: CatBoost's own model
-        return estimator.shap_tree() is not None
+    if hasattr(estimator, "contributions"):  # Shipyard's CatBoost step: CatBoost's TreeSHAP
+        return True
     module = type(estimator).__module__
     if module.startswith(("lightgbm", "xgboost", "catboost")):
         return True
@@ -126,6 +126,29 @@ def _tree_kind(estimator: Any) -> bool:
             )
         )
     return False
+
+
+def _contributions(estimator: Any) -> Callable[[Any], Any] | None:
+    """For an estimator with its own TreeSHAP (``contributions``: LightGBM's
+    ``pred_contrib`` layout), a callable that gives shap's Explanation-like values."""
+    if not hasattr(estimator, "contributions"):
+        return None
+
+    def explain(matrix: Any) -> Any:
+        contrib = estimator.contributions(matrix)
+        classes = contrib.shape[1] if contrib.ndim == 3 else 1
+        raw = _split_contrib(contrib.reshape(len(contrib), -1), contrib.shape[-1] - 1, classes)
+        return _Explained(raw.values, np.broadcast_to(raw.base, (len(contrib), *raw.base.shape)))
+
+    return explain
+
+
+@dataclass(frozen=True)
+class _Explained:
+    """Values and base values, as ``_shap_values`` reads shap's Explanation."""
+
+    values: np.ndarray
+    base_values: np.ndarray
 
 
 def _linear_kind(estimator: Any) -> bool:
@@ -245,8 +268,7 @@ def _sklearn(
         width = len(names)
     if _tree_kind(estimator):
         output = _tree_output(estimator)
-        tree = estimator.shap_tree() if hasattr(estimator, "shap_tree") else estimator
-        explainer = shap.TreeExplainer(tree)
+        explainer = _contributions(estimator) or shap.TreeExplainer(estimator)
         method = "tree"
     else:
         if background is None or not len(background):
