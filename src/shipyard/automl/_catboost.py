@@ -54,6 +54,7 @@ class _CatBoostStep(BaseEstimator):  # type: ignore[misc]
         bagging_temperature: float = 1.0,
         border_count: int = 254,
         one_hot_max_size: int | None = None,
+        max_ctr_complexity: int | None = None,
         cat_features: Sequence[Any] | None = None,
         native_categories: bool = True,
         thread_count: int = 1,
@@ -67,6 +68,7 @@ class _CatBoostStep(BaseEstimator):  # type: ignore[misc]
         self.bagging_temperature = bagging_temperature
         self.border_count = border_count
         self.one_hot_max_size = one_hot_max_size
+        self.max_ctr_complexity = max_ctr_complexity
         self.cat_features = cat_features
         self.native_categories = native_categories
         self.thread_count = thread_count

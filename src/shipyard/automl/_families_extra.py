@@ -59,15 +59,20 @@ def catboost_estimator(task: str, seed: int) -> Any:
     if not catboost_available():
         raise InvalidInput("catboost needs CatBoost: pip install 'shipyard[catboost]'.")
     kind = CatBoostTabularClassifier if task == CLASSIFICATION else CatBoostTabularRegressor
-    return kind(iterations=300, learning_rate=0.1, thread_count=1, random_state=seed)
+    # max_ctr_complexity=1: no combinations of category columns; on loans they took
+    # twice the fit time for 0.0004 AUC (0.8017 against 0.8013; 500 trees, 4,000 rows)
+    return kind(
+        iterations=300, learning_rate=0.1, max_ctr_complexity=1, thread_count=1, random_state=seed
+    )
 
 
 def catboost_space(trial: Any, task: str) -> dict[str, Any]:
-    # ranges of CatBoost's parameter-tuning guide (depth 4-10, l2_leaf_reg, random_strength)
+    # ranges of CatBoost's parameter-tuning guide (l2_leaf_reg, random_strength; depth up to
+    # 8 of its 4-10, and up to 800 trees: one thread, the whole search's budget)
     return {
-        "iterations": trial.suggest_int("catboost.iterations", 50, 1000, log=True),
+        "iterations": trial.suggest_int("catboost.iterations", 50, 800, log=True),
         "learning_rate": trial.suggest_float("catboost.learning_rate", 0.01, 0.3, log=True),
-        "depth": trial.suggest_int("catboost.depth", 4, 10),
+        "depth": trial.suggest_int("catboost.depth", 4, 8),  # 10: ~4x the time of 8
         "l2_leaf_reg": trial.suggest_float("catboost.l2_leaf_reg", 1.0, 30.0, log=True),
         "random_strength": trial.suggest_float("catboost.random_strength", 0.1, 10.0, log=True),
     }
@@ -99,7 +104,7 @@ def catboost_portfolio(task: str) -> list[dict[str, Any]]:
     points = [
         (500, 0.06, 6, 3.0, 1.0),  # the defaults, at half the trees and a faster rate
         (300, 0.1, 4, 1.0, 1.0),  # shallow and fast: small data
-        (800, 0.04, 8, 10.0, 2.0),  # deeper, more regularised: interactions
+        (500, 0.05, 8, 10.0, 2.0),  # deeper, more regularised: interactions
         (200, 0.15, 6, 3.0, 1.0),  # the cheap start's neighbour, for larger data
     ]
     names = ("iterations", "learning_rate", "depth", "l2_leaf_reg", "random_strength")
