@@ -1,6 +1,6 @@
-"""The catboost, extra_trees and knn families: trained in Shipyard's pipeline, registered
-(skops, no trust), exported to ONNX predicting what the native model does; CatBoost stops at
-a deadline, reads category columns natively and is explained by its own TreeSHAP."""
+"""The catboost, extra_trees and knn families (their ONNX export, for every task, is in
+tests/models/test_onnx_families.py): CatBoost stops at a deadline, reads category columns
+natively, registers without trust (skops) and is explained by its own TreeSHAP."""
 
 from __future__ import annotations
 
@@ -23,11 +23,6 @@ from shipyard.errors import ShipyardError
 
 DROP = ["application_id"]
 TARGETS = {"classification": "default", "regression": "income"}
-SMALL = {
-    "catboost": {"iterations": 30, "native_categories": False},  # ONNX: codes as numbers
-    "extra_trees": {"n_estimators": 21, "min_samples_leaf": 2},  # odd: no tied votes
-    "knn": {"n_neighbors": 7},
-}
 
 
 def _catboost() -> None:
@@ -37,32 +32,6 @@ def _catboost() -> None:
 @pytest.fixture(scope="module")
 def loans() -> pd.DataFrame:
     return make_loans(300, seed=1)
-
-
-@pytest.mark.parametrize("task", ["classification", "regression"])
-@pytest.mark.parametrize("family", ["catboost", "extra_trees", "knn"])
-def test_registered_and_exported_to_onnx_predicting_the_same(
-    home: Path, loans: pd.DataFrame, family: str, task: str
-) -> None:
-    if family == "catboost":
-        _catboost()
-    model = estimator(family, task).set_params(**SMALL[family])
-    result = sy.train(model, data=loans, target=TARGETS[task], drop=DROP, seed=0)
-    assert family_of(result.model[-1]) is FAMILY_TABLE[family]
-    version = sy.models.register(f"{family}-{task}", result)
-    assert version.flavor_meta["format"] == "skops"
-    rows = make_loans(40, seed=7)
-    native = sy.models.load(version.ref)  # no trust asked: skops builds only known types
-
-    report = sy.models.export(version.ref, "onnx").exports["onnx"].report
-
-    assert report["max_diff"] <= report["atol"], report
-    onnx = sy.models.load(version.ref, format="onnx")
-    if task == "classification":
-        assert list(onnx.predict(rows)) == list(native.predict(rows))
-        np.testing.assert_allclose(onnx.predict_proba(rows), native.predict_proba(rows), atol=1e-5)
-    else:
-        np.testing.assert_allclose(onnx.predict(rows), native.predict(rows), rtol=1e-5)
 
 
 def test_catboost_stops_at_its_deadline() -> None:
@@ -89,6 +58,7 @@ def test_catboost_reads_category_columns_natively_and_keeps_them_off_onnx(
     categories = ["gender", "education", "home_ownership", "purpose", "region"]
     assert step.cat_features == categories and len(step.categorical_) == len(categories)
     version = sy.models.register("native-categories", result)
+    assert version.flavor_meta["format"] == "skops"  # the model as bytes: no trust asked
     rows = make_loans(20, seed=7)
     assert list(sy.models.load(version.ref).predict(rows)) == list(result.model.predict(rows))
 

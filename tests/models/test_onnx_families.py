@@ -28,7 +28,16 @@ from shipyard.models._flavors import get_flavor
 pytestmark = pytest.mark.usefixtures("home")
 
 ROWS = 240
-FAMILIES = ["linear", "random_forest", "hist_gradient_boosting", "lightgbm", "xgboost", "mlp"]
+FAMILIES = [
+    "linear",
+    "random_forest",
+    "hist_gradient_boosting",
+    "lightgbm",
+    "xgboost",
+    "mlp",
+    "extra_trees",
+    "knn",
+]
 SMALL: dict[str, dict[str, Any]] = {  # fewer trees and epochs: the file runs in seconds
     "random_forest": {"n_estimators": 15, "max_depth": 6},
     "hist_gradient_boosting": {"max_iter": 15},
@@ -36,6 +45,9 @@ SMALL: dict[str, dict[str, Any]] = {  # fewer trees and epochs: the file runs in
     "xgboost": {"n_estimators": 15, "max_depth": 3},
     "mlp": {"hidden_layer_sizes": (16,), "max_iter": 100},
     "torch_mlp": {"hidden_layer_sizes": (16,), "max_epochs": 15},
+    "extra_trees": {"n_estimators": 15, "max_depth": 6},
+    # CatBoost's ONNX has no category features: the text columns' codes as numbers
+    "catboost": {"iterations": 15, "native_categories": False},
 }
 
 
@@ -92,10 +104,11 @@ def _unusual(frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # few epochs
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-@pytest.mark.parametrize("family", [*FAMILIES, "torch_mlp"])
+@pytest.mark.parametrize("family", [*FAMILIES, "torch_mlp", "catboost"])
 def test_every_family_exports_and_predicts_like_the_native_model(family: str, task: str) -> None:
-    if family == "torch_mlp":
-        pytest.importorskip("torch", reason="the torch_mlp family needs PyTorch")
+    if family in ("torch_mlp", "catboost"):
+        needed = {"torch_mlp": "torch", "catboost": "catboost"}[family]
+        pytest.importorskip(needed, reason=f"the {family} family needs {needed}")
     frame = _frame(ROWS, seed=1)
     target = _target(frame, task)  # text labels for multiclass, XGBoost's included
     data = frame.drop(columns="score").assign(target=target)
