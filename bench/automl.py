@@ -773,7 +773,9 @@ def note_table(specs: list[dict], results: dict, summary: dict, tools: list[str]
     """The scores, best in bold, Shipyard's margin over the best other tool, then the mean
     rank and Shipyard's W/T/L against each tool: the table to paste into a note."""
     header = ["Set", "Task", "Rows × features", "Metric", *(LABELS[t] for t in tools)]
-    header.append("Shipyard − best other [90% bootstrap]")
+    versus = "shipyard" in tools and len(tools) > 1
+    if versus:
+        header.append("Shipyard − best other [90% bootstrap]")
     rows = []
     for spec in specs:
         entry, res = summary["sets"][spec["name"]], results[spec["name"]]
@@ -794,20 +796,23 @@ def note_table(specs: list[dict], results: dict, summary: dict, tools: list[str]
         task = spec["task"]
         if task == "multiclass":
             task += f" ({len(spec['classes'])})"
-        rows.append([spec["name"], task, _shape(spec), spec["metric"], *cells, shown])
+        rows.append(
+            [spec["name"], task, _shape(spec), spec["metric"], *cells, shown][: len(header)]
+        )
     mean = summary["mean_rank"]
     rows.append(
         ["**mean rank**", "", f"{summary['ranked_sets']} sets", "", *(
             f"**{mean[t]:.2f}**" if mean and mean[t] == min(mean.values()) else
             (f"{mean[t]:.2f}" if mean else "—") for t in tools
-        ), ""]
+        ), ""][: len(header)]
     )  # fmt: skip
-    rows.append(
-        ["**Shipyard W/T/L**", "", "", "", *(
-            "—" if t == "shipyard" else
-            "{win}/{tie}/{loss}".format(**summary["wtl"][t]) for t in tools
-        ), f"tie: within {TIE}"]
-    )  # fmt: skip
+    if versus:
+        rows.append(
+            ["**Shipyard W/T/L**", "", "", "", *(
+                "—" if t == "shipyard" else
+                "{win}/{tie}/{loss}".format(**summary["wtl"][t]) for t in tools
+            ), f"tie: within {TIE}"]
+        )  # fmt: skip
     return table(header, rows)
 
 
