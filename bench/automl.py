@@ -142,8 +142,11 @@ def _timed(call: Any) -> tuple[Any, float, float, list[str]]:
 
 
 def _counts(values: Any) -> str:
+    """How often each value occurs ("a 3, b 1"), most frequent first; missing ones left out."""
     found: dict[str, int] = {}
     for value in values:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
         found[str(value)] = found.get(str(value), 0) + 1
     return ", ".join(f"{k} {n}" for k, n in sorted(found.items(), key=lambda kv: -kv[1]))
 
