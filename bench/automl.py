@@ -151,6 +151,18 @@ def _counts(values: Any) -> str:
     return ", ".join(f"{k} {n}" for k, n in sorted(found.items(), key=lambda kv: -kv[1]))
 
 
+def _ensemble_note(ensemble: Any) -> str:
+    """What Shipyard's greedy ensemble did, if its version builds one (read defensively)."""
+    if ensemble is None:
+        return ""
+    members = len(getattr(ensemble, "weights", {}) or {})
+    kept = "kept" if getattr(ensemble, "kept", False) else "not kept"
+    cv, single = (
+        getattr(ensemble, n, math.nan) for n in ("cross_validated", "single_cross_validated")
+    )
+    return f"; ensemble of {members} {kept} (CV {cv:.4f} vs best single {single:.4f})"
+
+
 def worker_shipyard(spec: dict) -> dict:
     os.environ["SHIPYARD_HOME"] = spec["home"]
     for name in ("SHIPYARD_DB_URL", "SHIPYARD_ARTIFACTS_URL", "SHIPYARD_CONFIG"):
@@ -175,7 +187,12 @@ def worker_shipyard(spec: dict) -> dict:
     else:
         predictions = model.predict(X_test)
     board = result.leaderboard
-    trials = board[board["trial"] >= 0] if "trial" in board else board
+    if "trial" in board:
+        import pandas as pd
+
+        trials = board[pd.to_numeric(board["trial"], errors="coerce") >= 0]
+    else:
+        trials = board
     best = board.iloc[0]
     number = best.get("trial")
     pick = str(best.get("family", "?"))
@@ -191,7 +208,8 @@ def worker_shipyard(spec: dict) -> dict:
         "cv": float(result.best.metrics[metric]),
         "cv_label": f"CV {metric}",
         "best": pick,
-        "search": f"{len(trials)} trials ({states}): {families}; {in_trials:.1f} s in trials",
+        "search": f"{len(trials)} trials ({states}): {families}; {in_trials:.1f} s in trials"
+        + _ensemble_note(getattr(result, "ensemble", None)),
         "leaderboard": [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
             for row in board.drop(columns=["run_id"], errors="ignore").head(20).to_dict("records")
