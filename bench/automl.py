@@ -833,13 +833,31 @@ def _shape(spec: dict) -> str:
     return f"{sum(spec['rows']):,} × {spec['features']} ({kinds})"
 
 
+def _wall(run: dict) -> str:
+    if "seconds" not in run:
+        return "—"
+    flag = " **over**" if run["over"] > OVER_BUDGET else ""
+    return f"{run['seconds']:.1f} ({100 * run['over']:+.1f}%){flag}"
+
+
+def _budget_cell(budget: dict) -> str:
+    if not budget["runs"]:
+        return ""
+    return (
+        f"{budget['runs'] - len(budget['over'])}/{budget['runs']} within {100 * OVER_BUDGET:.0f}%"
+    )
+
+
 def note_table(specs: list[dict], results: dict, summary: dict, tools: list[str]) -> str:
-    """The scores, best in bold, Shipyard's margin over the best other tool, then the mean
-    rank and Shipyard's W/T/L against each tool: the table to paste into a note."""
+    """The scores, best in bold, Shipyard's margin over the best other tool and its wall
+    seconds, then the mean rank and Shipyard's W/T/L against each tool: the table to paste
+    into a note."""
     header = ["Set", "Task", "Rows × features", "Metric", *(LABELS[t] for t in tools)]
     versus = "shipyard" in tools and len(tools) > 1
     if versus:
         header.append("Shipyard − best other [90% bootstrap]")
+    if "shipyard" in tools:
+        header.append("Shipyard s (vs budget)")
     rows = []
     for spec in specs:
         entry, res = summary["sets"][spec["name"]], results[spec["name"]]
@@ -860,22 +878,24 @@ def note_table(specs: list[dict], results: dict, summary: dict, tools: list[str]
         task = spec["task"]
         if task == "multiclass":
             task += f" ({len(spec['classes'])})"
-        rows.append(
-            [spec["name"], task, _shape(spec), spec["metric"], *cells, shown][: len(header)]
-        )
+        row = [spec["name"], task, _shape(spec), spec["metric"], *cells]
+        row += [shown] if versus else []
+        if "shipyard" in tools:
+            row.append(_wall(res.get("shipyard", {})))
+        rows.append(row)
     mean = summary["mean_rank"]
     rows.append(
         ["**mean rank**", "", f"{summary['ranked_sets']} sets", "", *(
             f"**{mean[t]:.2f}**" if mean and mean[t] == min(mean.values()) else
             (f"{mean[t]:.2f}" if mean else "—") for t in tools
-        ), ""][: len(header)]
+        ), "", ""][: len(header)]
     )  # fmt: skip
     if versus:
         rows.append(
             ["**Shipyard W/T/L**", "", "", "", *(
                 "—" if t == "shipyard" else
                 "{win}/{tie}/{loss}".format(**summary["wtl"][t]) for t in tools
-            ), f"tie: within {TIE}"]
+            ), f"tie: within {TIE}", _budget_cell(summary["budget"])]
         )  # fmt: skip
     return table(header, rows)
 
