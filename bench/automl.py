@@ -546,7 +546,7 @@ def run_all(specs: list[dict], args: argparse.Namespace, save: Any) -> dict[str,
     lock = threading.Lock()
     total = len(jobs)
     guess = sum(args.budget * 1.05 + OUTSIDE[tool] for _, tool in jobs) / args.lanes
-    log(f"{total} tool runs on {args.lanes} lane(s): about {guess / 60:.0f} min")
+    log(f"{total} tool runs on {args.lanes} lane(s): about {guess / 60:.1f} min")
 
     def lane(number: int, cpus: list[int] | None) -> None:
         while True:
