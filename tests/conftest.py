@@ -7,9 +7,7 @@ SHIPYARD_REQUIRE_SERVICES=1 (as in CI).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 
 # One OpenMP/BLAS thread per test process (set before NumPy or scikit-learn load): on two
@@ -18,21 +16,17 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
 from shipyard.config import reset_settings
-
-if TYPE_CHECKING:
-    from shipyard.testing.servers import PlatformServer
+from shipyard.testing.servers import Background, PlatformServer
 
 # CI runs the property tests with a fixed seed: a red build then means a real regression,
 # and new examples are explored on developers' machines instead.
@@ -96,53 +90,35 @@ def postgres_url() -> Iterator[str]:
 QUICKSTART_ARGS = ("--rows", "3000", "--automl-budget", "3")
 
 # The session's quick start, started as soon as the tests are collected when one of them
-# needs it: it runs beside the tests before them (at a lower priority, so that it takes only
-# a core they leave idle), instead of holding up the first that needs it. Its folder
-# (removed when the session ends) and its process.
-_quickstart: dict[str, Any] = {}
+# needs it (``Background``: beside the tests before that one, at a lower priority), instead
+# of holding up the first that needs it; its folder is removed when the session ends.
+_early: dict[str, tuple[Path, Background]] = {}
 
 
-def _start_quickstart(root: Path, *, nice: bool = False) -> subprocess.Popen[bytes]:
+def _quickstart(root: Path) -> Background:
     """``shipyard quickstart`` (:data:`QUICKSTART_ARGS`) in a child process over a fresh store
-    in ``root``, its output (160 columns wide) written to ``root/quickstart.txt``; ``nice``:
-    at a lower CPU priority (``nice -n 10``, where there is a ``nice`` command)."""
+    in ``root``, its output (160 columns wide) written to ``root/quickstart.txt``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
     env.update(SHIPYARD_HOME=str(root / ".shipyard"), COLUMNS="160")
     command = [sys.executable, "-m", "shipyard.cli", "quickstart", *QUICKSTART_ARGS]
-    lower = shutil.which("nice") if nice else None
-    with (root / "quickstart.txt").open("wb") as out:
-        return subprocess.Popen(
-            [lower, "-n", "10", *command] if lower else command,
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a group of its own, stopped whole (_stop_quickstart)
-        )
-
-
-def _stop_quickstart(process: subprocess.Popen[bytes]) -> None:
-    """Kills the quick start and whatever it started, unless it has ended; waits for it."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    return Background(command, cwd=root, env=env, output=root / "quickstart.txt")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Starts the session's quick start early when a collected test needs it."""
-    if session.config.option.collectonly or _quickstart:
+    if session.config.option.collectonly or "quickstart" in _early:
         return
     if any("quickstart_store" in getattr(item, "fixturenames", ()) for item in session.items):
         root = Path(tempfile.mkdtemp(prefix="shipyard-quickstart-"))
-        _quickstart.update(root=root, process=_start_quickstart(root, nice=True))
+        _early["quickstart"] = (root, _quickstart(root))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Stops the quick start when no test waited for it; removes its folder."""
-    if _quickstart:
-        _stop_quickstart(_quickstart.pop("process"))
-        shutil.rmtree(_quickstart.pop("root"), ignore_errors=True)
+    for root, command in _early.values():
+        command.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    _early.clear()
 
 
 @pytest.fixture(scope="session")
@@ -152,17 +128,13 @@ def quickstart_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, st
     what the command printed (stdout and stderr, interleaved, 160 columns wide). Never write
     to that home: copy it (``shutil.copytree``; the store holds no absolute paths, so a copy
     is a store of its own)."""
-    if _quickstart:
-        root, process = _quickstart["root"], _quickstart["process"]
+    if "quickstart" in _early:
+        root, command = _early["quickstart"]
     else:
         root = tmp_path_factory.mktemp("quickstart")
-        process = _start_quickstart(root)
-    try:
-        process.wait(timeout=600)
-    finally:
-        _stop_quickstart(process)
-    output = (root / "quickstart.txt").read_text()
-    assert process.returncode == 0, output[-6000:]
+        command = _quickstart(root)
+    code, output = command.wait(timeout=600)
+    assert code == 0, output[-6000:]
     return root / ".shipyard", output
 
 
@@ -208,8 +180,6 @@ class _Servers:
         self.spare: PlatformServer | None = None
 
     def _start(self) -> PlatformServer:
-        from shipyard.testing.servers import PlatformServer
-
         return PlatformServer(self.factory.mktemp("server-home") / ".shipyard")
 
     def take(self, module: str) -> PlatformServer:

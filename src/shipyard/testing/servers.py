@@ -8,13 +8,16 @@ server (``shipyard.server.run``) in a child process over a store.
 The platform server's child gets a clean environment (no ``SHIPYARD_*`` of the caller's, so a
 test in remote mode never points the server at itself) with ``SHIPYARD_HOME`` set to the
 store's folder; :func:`platform_server` waits for ``/api/health`` and stops it afterwards
-(:class:`PlatformServer` starts one without waiting, to start it ahead of its use).
+(:class:`PlatformServer` starts one without waiting, to start it ahead of its use;
+:class:`Background` starts any command so).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +32,7 @@ from shipyard.models import PythonModel
 
 __all__ = [
     "LOAN_ROW",
+    "Background",
     "FailsOn",
     "PlatformServer",
     "free_port",
@@ -187,3 +191,41 @@ def platform_server(
         yield server.wait(timeout)
     finally:
         server.stop()
+
+
+class Background:
+    """A command started ahead of the test that needs what it makes (a session fixture's
+    store), so that it runs beside the tests before that one: in a process group of its own,
+    at a lower CPU priority (``nice -n 10``, where there is a ``nice`` command: it takes only
+    a core the tests leave idle), its output (stdout and stderr) written to ``output``."""
+
+    def __init__(
+        self, command: Sequence[str], *, cwd: Path, env: Mapping[str, str], output: Path
+    ) -> None:
+        lower = shutil.which("nice")
+        self.output = output
+        with output.open("wb") as out:
+            self.process = subprocess.Popen(
+                [lower, "-n", "10", *command] if lower else list(command),
+                cwd=cwd,
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait(self, timeout: float) -> tuple[int, str]:
+        """Its exit code and output, once it ends (stopped after ``timeout`` seconds:
+        subprocess.TimeoutExpired)."""
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            self.stop()
+        return self.process.returncode, self.output.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Kills the command and whatever it started, unless it has ended; waits for it."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
