@@ -15,8 +15,9 @@ import socket
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import subprocess
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from shipyard.config import reset_settings
+from shipyard.testing.servers import Background, PlatformServer
 
 # CI runs the property tests with a fixed seed: a red build then means a real regression,
 # and new examples are explored on developers' machines instead.
@@ -87,28 +89,53 @@ def postgres_url() -> Iterator[str]:
 # The quick start at a third of its default size: the same names, a third of the time.
 QUICKSTART_ARGS = ("--rows", "3000", "--automl-budget", "3")
 
+# The session's quick start, started as soon as the tests are collected when one of them
+# needs it (``Background``: beside the tests before that one, at a lower priority), instead
+# of holding up the first that needs it; its folder is removed when the session ends.
+_early: dict[str, tuple[Path, Background]] = {}
+
+
+def _quickstart(root: Path) -> Background:
+    """``shipyard quickstart`` (:data:`QUICKSTART_ARGS`) in a child process over a fresh store
+    in ``root``, its output (160 columns wide) written to ``root/quickstart.txt``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env.update(SHIPYARD_HOME=str(root / ".shipyard"), COLUMNS="160")
+    command = [sys.executable, "-m", "shipyard.cli", "quickstart", *QUICKSTART_ARGS]
+    return Background(command, cwd=root, env=env, output=root / "quickstart.txt")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Starts the session's quick start early when a collected test needs it."""
+    if session.config.option.collectonly or "quickstart" in _early:
+        return
+    if any("quickstart_store" in getattr(item, "fixturenames", ()) for item in session.items):
+        root = Path(tempfile.mkdtemp(prefix="shipyard-quickstart-"))
+        _early["quickstart"] = (root, _quickstart(root))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stops the quick start when no test waited for it; removes its folder."""
+    for root, command in _early.values():
+        command.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    _early.clear()
+
 
 @pytest.fixture(scope="session")
 def quickstart_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """``shipyard quickstart`` (:data:`QUICKSTART_ARGS`), run once per session in a child
-    process over a fresh store: the store's home and what the command printed (stdout and
-    stderr, interleaved, 160 columns wide). Never write to that home: copy it
-    (``shutil.copytree``; the store holds no absolute paths, so a copy is a store of its own)."""
-    root = tmp_path_factory.mktemp("quickstart")
-    home = root / ".shipyard"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-    env.update(SHIPYARD_HOME=str(home), COLUMNS="160")
-    done = subprocess.run(
-        [sys.executable, "-m", "shipyard.cli", "quickstart", *QUICKSTART_ARGS],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-6000:]
-    return home, done.stdout
+    process over a fresh store (started when the tests were collected): the store's home and
+    what the command printed (stdout and stderr, interleaved, 160 columns wide). Never write
+    to that home: copy it (``shutil.copytree``; the store holds no absolute paths, so a copy
+    is a store of its own)."""
+    if "quickstart" in _early:
+        root, command = _early["quickstart"]
+    else:
+        root = tmp_path_factory.mktemp("quickstart")
+        command = _quickstart(root)
+    code, output = command.wait(timeout=600)
+    assert code == 0, output[-6000:]
+    return root / ".shipyard", output
 
 
 @pytest.fixture
@@ -138,15 +165,56 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     reset_settings()
 
 
+SERVED = {"platform_server", "remote", "mode"}
+"""The fixtures that start a module's platform server (``mode`` through ``remote``)."""
+
+
+class _Servers:
+    """The platform servers of the modules that use one, each started while the module
+    before it runs (one spare ahead): every module still gets a server of its own over a
+    fresh store, without waiting for its start-up."""
+
+    def __init__(self, factory: pytest.TempPathFactory, modules: set[str]) -> None:
+        self.factory = factory
+        self.modules = modules  # those still to come
+        self.spare: PlatformServer | None = None
+
+    def _start(self) -> PlatformServer:
+        return PlatformServer(self.factory.mktemp("server-home") / ".shipyard")
+
+    def take(self, module: str) -> PlatformServer:
+        """A started server for ``module``; starts the next module's."""
+        self.modules.discard(module)
+        server, self.spare = self.spare or self._start(), None
+        if self.modules:
+            self.spare = self._start()
+        return server
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare.stop()
+
+
+@pytest.fixture(scope="session")
+def _servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_Servers]:
+    items = request.session.items
+    modules = {i.nodeid.split("::")[0] for i in items if SERVED & set(i.fixturenames)}
+    servers = _Servers(tmp_path_factory, modules)
+    yield servers
+    servers.close()
+
+
 @pytest.fixture(scope="module")
-def platform_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def platform_server(request: pytest.FixtureRequest, _servers: _Servers) -> Iterator[str]:
     """A real platform server (``shipyard.server.run`` in a child process, auth off, on
     127.0.0.1) over a fresh local store shared by the tests of one module; its base URL."""
-    from shipyard.testing.servers import platform_server as running
-
-    root = tmp_path_factory.mktemp("server-home")
-    with running(root / ".shipyard") as url:
-        yield url
+    server = _servers.take(request.node.nodeid.split("::")[0])
+    try:
+        yield server.wait()
+    finally:
+        server.stop()
 
 
 @pytest.fixture

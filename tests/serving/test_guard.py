@@ -182,9 +182,10 @@ def _cli(*args: str, home: Path) -> subprocess.Popen[str]:
 
 def test_without_keys_servers_refuse_other_addresses_unless_insecure(home: Path) -> None:
     port = str(free_port())
-    for command in (("server", "--no-auth"), ("serve", "loans@champion")):
-        refused = _cli(*command, "--host", "0.0.0.0", "--port", port, home=home)
-        out, err = refused.communicate(timeout=60)
+    commands = (("server", "--no-auth"), ("serve", "loans@champion"))
+    started = [_cli(*c, "--host", "0.0.0.0", "--port", port, home=home) for c in commands]
+    outputs = [p.communicate(timeout=60) for p in started]  # both at once: refused unbound
+    for refused, (out, err) in zip(started, outputs, strict=True):
         assert refused.returncode == 1, (out, err)
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) == 1 and "--auth" in lines[0] and "--insecure" in lines[0], err

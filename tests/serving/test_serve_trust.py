@@ -4,6 +4,7 @@ it, and serves it with ``--trust`` (issue 17: serving ran any registrant's pickl
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -33,19 +34,32 @@ sy.models.register("constant", Constant(), X=pd.DataFrame({"x": [0.0, 1.0]}))
 """
 
 
-@pytest.fixture
-def environ(home: Path, tmp_path: Path) -> dict[str, str]:
-    """The environment of a server process, with ``constant@1`` registered by 'mallory'."""
-    code = tmp_path / "code"
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A store holding ``constant@1`` registered by 'mallory' (in a process of its own),
+    made once for the module (each test serves a copy), and the folder of its code."""
+    root = tmp_path_factory.mktemp("trust")
+    code, store = root / "code", root / "store"
     code.mkdir()
     (code / "constant.py").write_text(MODULE)
     (code / "register.py").write_text(REGISTER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env.update(SHIPYARD_HOME=str(store), SHIPYARD_USER="mallory")
+    env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [env.get("PYTHONPATH")])])
+    command = [sys.executable, str(code / "register.py")]
+    subprocess.run(command, env=env, check=True, timeout=120)
+    return store, code
+
+
+@pytest.fixture
+def environ(home: Path, registered: tuple[Path, Path]) -> dict[str, str]:
+    """The environment of a server process, with ``constant@1`` registered by 'mallory'
+    (a copy of the module's store: it holds no absolute paths)."""
+    store, code = registered
+    shutil.copytree(store, home)
     paths = [str(code), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     env.pop("SHIPYARD_TRUSTED_REGISTRANTS", None)
-    registering = {**env, "SHIPYARD_USER": "mallory"}
-    command = [sys.executable, str(code / "register.py")]
-    subprocess.run(command, env=registering, check=True, timeout=120)
     return {**env, "SHIPYARD_USER": "alice"}
 
 

@@ -84,7 +84,8 @@ def _free_port() -> int:
 
 
 class Server:
-    """``shipyard serve --deployment NAME`` in its own process (its own GIL)."""
+    """``shipyard serve --deployment NAME`` in its own process (its own GIL), started;
+    :meth:`wait` waits until it answers ready (so that several start at once)."""
 
     def __init__(self, home: Path, name: str, log_dir: Path) -> None:
         self.url = f"http://127.0.0.1:{_free_port()}"
@@ -95,12 +96,16 @@ class Server:
         self.output = log_dir.with_suffix(".txt")
         with open(self.output, "wb") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=out)
+
+    def wait(self) -> Server:
+        """Waits until the server answers ready (fails after 90 s); the server."""
         deadline = time.monotonic() + 90
         while not self._ready():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 pytest.fail(f"the server did not start:\n{self.output.read_text()}")
-            time.sleep(0.2)
+            time.sleep(0.1)
+        return self
 
     def _ready(self) -> bool:
         try:
@@ -196,7 +201,7 @@ def test_a_slow_shadow_sheds_copies_and_a_promote_still_takes_effect(
     deployment: Callable[..., str], shadows: Path, tmp_path: Path
 ) -> None:
     name = deployment("mirrored", {"main": "loans-gbm@1", "copy": "slow-rows@1"}, policy="shadow")
-    server = Server(shadows, name, tmp_path / "log")
+    server = Server(shadows, name, tmp_path / "log").wait()
     load = Load(server.url)
     try:
         wait_for(lambda: server.metric("shipyard_shadow_dropped_total") > 0, 60, "copies shed")
@@ -234,8 +239,9 @@ def test_a_cpu_bound_shadow_leaves_the_answers_their_throughput(
     plain = deployment("unshadowed", {"main": "loans-gbm@1"})
     busy = deployment("busy-shadow", {"main": "loans-gbm@1", "copy": "busy@1"}, policy="shadow")
     without = Server(shadows, plain, tmp_path / "a")
-    shadowed = Server(shadows, busy, tmp_path / "b")
+    shadowed = Server(shadows, busy, tmp_path / "b")  # both start at once
     try:
+        without.wait(), shadowed.wait()
         _phase(shadowed.url, 1.0)  # warm-up: the shadow worker starts
         wait_for(lambda: shadowed.metric("shipyard_shadow_rows_total") > 0, 60, "first copies")
         rounds: dict[str, list[tuple[float, float, float]]] = {"without": [], "with": []}

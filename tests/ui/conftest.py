@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from shipyard.testing.servers import platform_server
+from shipyard.testing.servers import Background, platform_server
 
 CHROMIUM = os.environ.get("SHIPYARD_CHROMIUM", "/usr/bin/chromium")
 BENCH = Path(__file__).parents[2] / "bench" / "server_browser.py"
@@ -58,21 +58,50 @@ def ui_server(ui_home: Path) -> Iterator[str]:
         yield url
 
 
+# The many-runs store, filled from when the tests are collected when one of them needs it
+# (``Background``: beside the tests before that one, at a lower priority); its folder is
+# removed when the session ends.
+_early: dict[str, tuple[Path, Background]] = {}
+
+
+def _fill(home: Path) -> Background:
+    """``bench/server_browser.py fill`` over a fresh store in ``home``, in a child process."""
+    command = [sys.executable, str(BENCH), "fill", str(home)]
+    return Background(
+        command, cwd=home.parent, env=_store_env(home), output=home.parent / "fill.txt"
+    )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Starts filling the many-runs store early when a collected test needs it."""
+    if session.config.option.collectonly or "fill" in _early:
+        return
+    if any("many_runs_server" in getattr(i, "fixturenames", ()) for i in session.items):
+        home = Path(tempfile.mkdtemp(prefix="shipyard-many-runs-")) / ".shipyard"
+        _early["fill"] = (home, _fill(home))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stops the fill when no test waited for it; removes its folder."""
+    for home, command in _early.values():
+        command.stop()
+        shutil.rmtree(home.parent, ignore_errors=True)
+    _early.clear()
+
+
 @pytest.fixture(scope="session")
 def many_runs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A platform server over a store of its own: 10,000 runs in experiment ``big`` and a
     run in ``long`` whose metric ``loss`` has 100,000 points, logged through the tracking
-    store directly by ``bench/server_browser.py fill`` (the browser benchmark's store)."""
-    home = tmp_path_factory.mktemp("ui-many-runs") / ".shipyard"
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "fill", str(home)],
-        cwd=home.parent,
-        env=_store_env(home),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    store directly by ``bench/server_browser.py fill`` (the browser benchmark's store;
+    started when the tests were collected)."""
+    if "fill" in _early:
+        home, command = _early["fill"]
+    else:
+        home = tmp_path_factory.mktemp("ui-many-runs") / ".shipyard"
+        command = _fill(home)
+    code, output = command.wait(timeout=900)
+    assert code == 0, output[-6000:]
     with platform_server(home) as url:
         yield url
 

@@ -7,13 +7,17 @@ server (``shipyard.server.run``) in a child process over a store.
 
 The platform server's child gets a clean environment (no ``SHIPYARD_*`` of the caller's, so a
 test in remote mode never points the server at itself) with ``SHIPYARD_HOME`` set to the
-store's folder; :func:`platform_server` waits for ``/api/health`` and stops it afterwards.
+store's folder; :func:`platform_server` waits for ``/api/health`` and stops it afterwards
+(:class:`PlatformServer` starts one without waiting, to start it ahead of its use;
+:class:`Background` starts any command so).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +30,15 @@ import numpy as np
 
 from shipyard.models import PythonModel
 
-__all__ = ["LOAN_ROW", "FailsOn", "free_port", "platform_server", "serve_processes"]
+__all__ = [
+    "LOAN_ROW",
+    "Background",
+    "FailsOn",
+    "PlatformServer",
+    "free_port",
+    "platform_server",
+    "serve_processes",
+]
 
 _RUN = "import sys; from shipyard.server import run; run('127.0.0.1', int(sys.argv[1]))"
 
@@ -111,56 +123,109 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float) -> N
             process.terminate()
             output = process.communicate(timeout=30)[0].decode()
             raise RuntimeError(f"shipyard serve did not become ready at {url}:\n{output[-3000:]}")
-        time.sleep(0.05 if ok else 0.3)
+        time.sleep(0.05 if ok else 0.1)
+
+
+class PlatformServer:
+    """A platform server (auth off, on 127.0.0.1) over the store in ``home``, started in a
+    child process and not yet waited for (a caller can start the next module's server while
+    this module's tests run); :meth:`wait` returns its base URL once it answers. Its output
+    goes to ``server.log`` beside ``home``; ``pythonpath``: folders the server must import
+    from (pipelines defined in test modules)."""
+
+    def __init__(self, home: Path, *, pythonpath: Sequence[str] = ()) -> None:
+        self.home = home
+        self.url = f"http://127.0.0.1:{free_port()}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+        env["SHIPYARD_HOME"] = str(home)
+        if pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join([*pythonpath, env.get("PYTHONPATH", "")])
+        home.parent.mkdir(parents=True, exist_ok=True)
+        self.log = home.parent / "server.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _RUN, self.url.rsplit(":", 1)[1]],
+                cwd=home.parent,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait(self, timeout: float = 60.0) -> str:
+        """The base URL, once ``/api/health`` answers; RuntimeError (with the log's end)
+        when the server exits first or does not answer within ``timeout`` seconds."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                output = self.log.read_text()[-2000:]
+                raise RuntimeError(f"the platform server did not start: {output}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return self.url
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the platform server did not answer within {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Terminates the server (killed after 10 s) and waits for it."""
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 @contextlib.contextmanager
 def platform_server(
     home: Path, *, pythonpath: Sequence[str] = (), timeout: float = 60.0
 ) -> Iterator[str]:
-    """A server (auth off, on 127.0.0.1) over the store in ``home``; its base URL. Its
-    output goes to ``server.log`` beside ``home``; ``pythonpath``: folders the server must
-    import from (pipelines defined in test modules)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-    env["SHIPYARD_HOME"] = str(home)
-    if pythonpath:
-        env["PYTHONPATH"] = os.pathsep.join([*pythonpath, env.get("PYTHONPATH", "")])
-    home.parent.mkdir(parents=True, exist_ok=True)
-    log = home.parent / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", _RUN, str(port)],
-            cwd=home.parent,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    """A :class:`PlatformServer` over the store in ``home``, waited for (``timeout``
+    seconds) and stopped afterwards; its base URL."""
+    server = PlatformServer(home, pythonpath=pythonpath)
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_health(process, url, log, timeout)
-        yield url
+        yield server.wait(timeout)
     finally:
-        process.terminate()
+        server.stop()
+
+
+class Background:
+    """A command started ahead of the test that needs what it makes (a session fixture's
+    store), so that it runs beside the tests before that one: in a process group of its own,
+    at a lower CPU priority (``nice -n 10``, where there is a ``nice`` command: it takes only
+    a core the tests leave idle), its output (stdout and stderr) written to ``output``."""
+
+    def __init__(
+        self, command: Sequence[str], *, cwd: Path, env: Mapping[str, str], output: Path
+    ) -> None:
+        lower = shutil.which("nice")
+        self.output = output
+        with output.open("wb") as out:
+            self.process = subprocess.Popen(
+                [lower, "-n", "10", *command] if lower else list(command),
+                cwd=cwd,
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait(self, timeout: float) -> tuple[int, str]:
+        """Its exit code and output, once it ends (stopped after ``timeout`` seconds:
+        subprocess.TimeoutExpired)."""
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.wait(timeout=timeout)
+        finally:
+            self.stop()
+        return self.process.returncode, self.output.read_text(errors="replace")
 
-
-def _wait_health(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the platform server did not start: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the platform server did not answer within {timeout:.0f} s")
-        time.sleep(0.1)
+    def stop(self) -> None:
+        """Kills the command and whatever it started, unless it has ended; waits for it."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
