@@ -6,11 +6,12 @@ gives the best blend on the out-of-fold rows; the weights are how often each tri
 added, over the rounds. Every trial was scored on the same folds, so the blends are scored
 the way trials are (the search's metric, mean over folds).
 
-A selection scored on the rows it was chosen on flatters itself, so the keep decision
-cross-validates the selection: for each fold, weights chosen on the other folds' held-out
-rows are scored on this fold's; the ensemble is kept only when the mean of those scores beats
-the best single trial's. The selections run side by side, a round at a time, so a deadline
-cuts all of them at the same round.
+A selection scored on the rows it was chosen on flatters itself, and so does the best of
+many trials, so the keep decision cross-validates both choices alike: for each fold, the
+weights chosen on the other folds' held-out rows, and the single trial best on those rows,
+are scored on this fold's; the ensemble is kept only when the mean of its scores beats the
+single trial's (an ensemble that only flatters itself loses). The selections run side by
+side, a round at a time, so a deadline cuts all of them at the same round.
 
 The model is scikit-learn's ``VotingClassifier`` (soft) or ``VotingRegressor`` with those
 weights over the members' pipelines, refitted on every row within the budget (a member that
@@ -62,6 +63,7 @@ class _Greedy:
         # per fold, the sum of the chosen predictions
         self.sums: list[Any] = [0.0 for _ in folds]
         self.score = -np.inf
+        self.first: int | None = None  # the single trial best on these folds
 
     def step(self) -> None:
         rounds = sum(self.counts.values()) + 1
@@ -79,6 +81,7 @@ class _Greedy:
             if gain > best_gain:
                 best, best_gain = number, gain
         self.counts[best] += 1
+        self.first = best if self.first is None else self.first
         chosen = self.scorer.parts[best]
         self.sums = [s + chosen[f] for s, f in zip(self.sums, self.folds, strict=True)]
         self.score = best_gain
@@ -92,6 +95,7 @@ class Selection:
         counts: trial number -> times chosen, on every fold's rows.
         held_out: per fold, the counts chosen on the other folds' rows.
         single: the best single trial (number) and its score.
+        held_out_single: per fold, the single trial best on the other folds' rows.
         rounds: rounds run (fewer than asked when the deadline came first).
     """
 
@@ -100,6 +104,7 @@ class Selection:
     held_out: list[dict[int, int]]
     single: tuple[int, float]
     rounds: int
+    held_out_single: list[int]
     oof: OutOfFold = field(repr=False)
 
     @property
@@ -142,10 +147,18 @@ class Selection:
             found.append(score_values(oof.y.iloc[test], values, oof.task, classes))
         return found
 
+    def single_cross_validated(self) -> float:
+        """Mean over folds of the single trial best on the other folds, scored on this one:
+        what choosing the best trial is worth, as honestly as :meth:`cross_validated`."""
+        chosen = enumerate(self.held_out_single)
+        return float(np.mean([self.scorer.score(f, self.scorer.parts[n][f]) for f, n in chosen]))
+
     def beats_single(self, members: Any = None) -> bool:
-        """Whether the cross-validated blend scores better than the best single trial."""
-        gain = self.scorer.sign * (self.cross_validated(members) - self.single[1])
-        return gain > 1e-9 * max(1.0, abs(self.single[1]))  # float32 predictions: no noise
+        """Whether the cross-validated blend scores better than the cross-validated choice
+        of the best single trial."""
+        single = self.single_cross_validated()
+        gain = self.scorer.sign * (self.cross_validated(members) - single)
+        return gain > 1e-9 * max(1.0, abs(single))  # float32 predictions: no rounding noise
 
 
 def select(
@@ -170,7 +183,13 @@ def select(
         return None
     single = (ranked[0], oof.values[ranked[0]])
     return Selection(
-        scorer, dict(whole.counts), [dict(g.counts) for g in held_out], single, done, oof
+        scorer,
+        dict(whole.counts),
+        [dict(g.counts) for g in held_out],
+        single,
+        done,
+        [int(g.first) for g in held_out if g.first is not None],
+        oof,
     )
 
 
@@ -183,8 +202,11 @@ class Ensemble:
         families: trial number -> family, of the members.
         score: the blend's out-of-fold score (chosen on the same rows: flattering).
         cross_validated: the selection's score, weights chosen on the other folds.
-        single: the best single trial's score (the same folds).
-        kept: whether the search returns the ensemble (it beat the best single trial).
+        single: the best single trial's score (the same folds; chosen on them: flattering).
+        single_cross_validated: the best single trial chosen on the other folds, scored on
+            each (what the ensemble's cross-validated score must beat).
+        kept: whether the search returns the ensemble (it beat the best single trial,
+            both cross-validated).
         dropped: members chosen but not refitted within the budget.
         rounds: rounds of the greedy selection.
     """
@@ -194,6 +216,7 @@ class Ensemble:
     score: float
     cross_validated: float
     single: float
+    single_cross_validated: float
     kept: bool
     dropped: tuple[int, ...] = ()
     rounds: int = 0
@@ -241,6 +264,7 @@ def refit_members(
         score=selection.score(fitted),
         cross_validated=selection.cross_validated(fitted),
         single=selection.single[1],
+        single_cross_validated=selection.single_cross_validated(),
         kept=kept,
         dropped=tuple(dropped),
         rounds=selection.rounds,

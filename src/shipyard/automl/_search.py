@@ -269,8 +269,8 @@ def check_counts(n_trials: int | None, folds: int, ensemble: int | None, seed: i
         raise InvalidInput(f"folds must be a whole number of at least 2; got {folds!r}.")
     if ensemble is not None and not (_whole(ensemble, 2) or (_whole(ensemble, 0) and not ensemble)):
         raise InvalidInput(
-            "ensemble must be None (the preset's), 0 (none) or a whole number of members of "
-            f"at least 2; got {ensemble!r}."
+            "ensemble must be a whole number of members: 0 (none) or at least 2 (None: the "
+            f"preset's); got {ensemble!r}."
         )
     check_seed(seed)
 
@@ -381,7 +381,7 @@ def _log_ensemble(run: Any, ensemble: Ensemble | None, metric: str) -> None:
     run.log_metrics(
         {
             f"ensemble_cv_{metric}": ensemble.cross_validated,
-            f"single_{metric}": ensemble.single,
+            f"single_cv_{metric}": ensemble.single_cross_validated,
         }
     )
     run.set_tag("ensemble", "kept" if ensemble.kept else "not kept")
