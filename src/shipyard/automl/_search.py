@@ -325,9 +325,14 @@ def _finish(
     estimates = {n: seconds(found[n]) / folds * REFIT_FACTOR for n in (oof.values if oof else ())}
     selection = None
     if oof is not None and preset.ensemble_rounds:
-        refits = estimates.get(best.trial.number, 0.0)
-        refits += members_seconds(oof, preset.members, estimates, search.time_budget)
-        selection = select(oof, preset.ensemble_rounds, preset.members, deadline - refits)
+        # after the best model's refit, the selection has what the members' refits leave,
+        # and at least a third of it (members that then have no time are dropped)
+        now = time.monotonic()
+        left = deadline - now - estimates.get(best.trial.number, 0.0)
+        members = members_seconds(oof, preset.members, estimates, search.time_budget)
+        selection = select(
+            oof, preset.ensemble_rounds, preset.members, now + max(left - members, left / 3)
+        )
     with one_thread():  # as the folds were fitted: their times are what refits cost
         model = clone_pipeline(best.pipeline).fit(features, y)
     if selection is None:
