@@ -16,7 +16,7 @@ import pytest
 
 import shipyard as sy
 from shipyard import serving
-from shipyard.automl._blend_scores import fast_metric
+from shipyard.automl._blend_scores import batch_metric, fast_metric
 from shipyard.automl._ensemble import refit_members, select
 from shipyard.automl._oof import OutOfFold, fold_score
 from shipyard.automl._problem import make_splits, score_values
@@ -41,6 +41,9 @@ def test_the_fast_metrics_are_score_values(metric: str, classes: int) -> None:
         y, values = rng.normal(size=200), rng.normal(size=200)
         want = score_values(y, values, "regression")[metric]
         assert fast_metric(metric)(y, values) == pytest.approx(want, rel=1e-9)
+        many = np.stack([values, values[::-1]])
+        singles = [fast_metric(metric)(y, v) for v in many]
+        np.testing.assert_allclose(batch_metric(metric)(y, many), singles, rtol=1e-9)
         return
     codes = rng.integers(0, classes, 200)
     values = rng.dirichlet(np.ones(classes), 200)
@@ -48,6 +51,9 @@ def test_the_fast_metrics_are_score_values(metric: str, classes: int) -> None:
     labels = np.array(["a", "b", "c"][:classes])[codes]
     want = score_values(labels, values, "classification", ["a", "b", "c"][:classes])[metric]
     assert fast_metric(metric)(codes, values) == pytest.approx(want, rel=1e-9)
+    many = np.stack([values, values[::-1], np.round(values, 1)])  # ties within rows too
+    singles = [fast_metric(metric)(codes, v) for v in many]
+    np.testing.assert_allclose(batch_metric(metric)(codes, many), singles, rtol=1e-9)
 
 
 def test_the_selection_blends_two_models_that_beat_each_other_together() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FoldScorer", "fast_metric"]
+__all__ = ["FoldScorer", "batch_metric", "fast_metric"]
 
 Metric = Callable[[np.ndarray, np.ndarray], float]  # (true values or class codes, predictions)
 
@@ -86,6 +86,54 @@ _METRICS: dict[str, Metric] = {
 }
 
 
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """Each row's average ranks (from 1, ties averaged): ``rankdata`` for many rows at once."""
+    count, width = scores.shape
+    order = np.argsort(scores, axis=1)
+    ordered = np.take_along_axis(scores, order, axis=1)
+    starts = np.ones((count, width), dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    ends = np.ones((count, width), dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    index = np.broadcast_to(np.arange(width), (count, width))
+    first = np.maximum.accumulate(np.where(starts, index, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, index, width - 1)[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty((count, width))
+    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
+    return ranks
+
+
+def _batch_rank_auc(positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    ranked = _ranks(scores)[:, positive].sum(axis=1)
+    return np.asarray((ranked - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _batch_auc(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    if values.shape[2] == 2:
+        return _batch_rank_auc(codes == 1, values[:, :, 1])
+    present = [c for c in range(values.shape[2]) if 0 < int((codes == c).sum()) < len(codes)]
+    per_class = [_batch_rank_auc(codes == c, values[:, :, c]) for c in present]
+    return np.asarray(np.mean(per_class, axis=0))
+
+
+_BATCH: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "auc": _batch_auc,
+    "accuracy": lambda codes, values: np.mean(np.argmax(values, axis=2) == codes, axis=1),
+    "rmse": lambda y, values: np.sqrt(np.mean((values - y) ** 2, axis=1)),
+    "mae": lambda y, values: np.mean(np.abs(values - y), axis=1),
+}
+
+
+def batch_metric(metric: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The metric of many predictions at once (``values[i]`` each), one score each."""
+    if metric in _BATCH:
+        return _BATCH[metric]
+    one = _METRICS[metric]
+    return lambda truth, values: np.array([one(truth, v) for v in values])
+
+
 def fast_metric(metric: str) -> Metric:
     """The metric as ``(truth, predictions) -> float``: class codes (index in the sorted
     classes) against probabilities whose rows sum to one, or values against values."""
@@ -101,6 +149,7 @@ class FoldScorer:
 
     def __init__(self, oof: Any, numbers: list[int]) -> None:
         self.metric = fast_metric(oof.metric)
+        self.batch = batch_metric(oof.metric)
         self.sign = -1.0 if oof.metric in ("rmse", "mae", "log_loss") else 1.0
         y = oof.y.to_numpy()
         if oof.task == "classification":
@@ -113,10 +162,19 @@ class FoldScorer:
             if matrix.ndim == 2:
                 matrix = matrix / matrix.sum(axis=1, keepdims=True)
             self.parts[number] = [matrix[test] for _, test in oof.splits]
+        # per fold, every trial's predictions stacked (trial, row[, class]), ``numbers`` order
+        self.numbers = list(numbers)
+        self.stacks = [np.stack([self.parts[n][f] for n in numbers]) for f in range(self.folds)]
 
     @property
     def folds(self) -> int:
         return len(self.truth)
+
+    def gains(self, fold: int, base: Any, rows: list[int], rounds: int) -> np.ndarray:
+        """The gain of adding each of the stacked trials at ``rows`` to the sum ``base`` of
+        the predictions chosen so far (``rounds`` with the one added): larger is better."""
+        blends = (self.stacks[fold][rows] + base) / rounds
+        return np.asarray(self.sign * self.batch(self.truth[fold], blends))
 
     def score(self, fold: int, values: np.ndarray) -> float:
         """The metric of ``values`` on fold ``fold``'s held-out rows."""

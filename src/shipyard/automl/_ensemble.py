@@ -68,23 +68,18 @@ class _Greedy:
     def step(self) -> None:
         rounds = sum(self.counts.values()) + 1
         pool = self.candidates if len(self.counts) < self.most else list(self.counts)
-        best, best_gain = pool[0], -np.inf
-        for number in pool:
-            gain = float(
-                np.mean(
-                    [
-                        self.scorer.gain(f, (self.sums[i] + self.scorer.parts[number][f]) / rounds)
-                        for i, f in enumerate(self.folds)
-                    ]
-                )
-            )
-            if gain > best_gain:
-                best, best_gain = number, gain
+        rows = [self.scorer.numbers.index(n) for n in pool]
+        gains = np.mean(
+            [self.scorer.gains(f, self.sums[i], rows, rounds) for i, f in enumerate(self.folds)],
+            axis=0,
+        )
+        at = int(np.argmax(gains))  # the first of equals: the better trial
+        best = pool[at]
         self.counts[best] += 1
         self.first = best if self.first is None else self.first
         chosen = self.scorer.parts[best]
         self.sums = [s + chosen[f] for s, f in zip(self.sums, self.folds, strict=True)]
-        self.score = best_gain
+        self.score = float(gains[at])
 
 
 @dataclass(frozen=True)
