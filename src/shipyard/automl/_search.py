@@ -161,12 +161,8 @@ def automl(
         parent.log_params(_logged(search, target, folds, len(frame)))
         executing = make_executor(executor, features, y, workers, address)
         study = run_study(optuna, search, parent, executing)
-        picked = _pick(study, search, features)
-        best_model, best, combined = _finish(study, picked, search, features, y)
-        _log_ensemble(parent, combined, metric)
-        parent.log_artifact(best.leaderboard, name="leaderboard.parquet")
-        parent.log_metrics(best.metrics)
-        parent.set_tags({"best_trial": str(best.trial.number), "best_family": best.family})
+        best_model, best, combined = _finish(study, search, features, y)
+        _log_best(parent, best, combined, metric)
     result = _result(best_model, best, search, str(parent.id), ref, target, frame, features)
     return AutoMLResult(result, best.leaderboard, metric, str(parent.id), combined)
 
@@ -312,12 +308,13 @@ def _pick(study: Any, search: Search, features: pd.DataFrame) -> _Best:
 
 
 def _finish(
-    study: Any, best: _Best, search: Search, features: pd.DataFrame, y: pd.Series
+    study: Any, search: Search, features: pd.DataFrame, y: pd.Series
 ) -> tuple[Any, _Best, Ensemble | None]:
     """The model to return: the ensemble's greedy selection first (within the time its
     refits leave), then the best single model refitted on every row (always), then the
     ensemble's other members within the budget; the ensemble when it still beats the best
     single model, cross-validated. Returns (model, what it is, the ensemble tried)."""
+    best = _pick(study, search, features)
     preset, oof = search.preset, search.oof
     deadline = search.started + search.time_budget - _closing(search.time_budget)
     found = trials(study)
@@ -371,9 +368,13 @@ def _closing(budget: float) -> float:
     return min(0.25, 0.005 * budget)
 
 
-def _log_ensemble(run: Any, ensemble: Ensemble | None, metric: str) -> None:
-    """The ensemble tried, on the search's run: members and weights, its cross-validated
-    score against the best single trial's, kept or not."""
+def _log_best(run: Any, best: _Best, ensemble: Ensemble | None, metric: str) -> None:
+    """What the search returns, on its run: the leaderboard, the scores, which trial (or the
+    ensemble); and the ensemble tried: members and weights, its cross-validated score
+    against the best single trial's, kept or not."""
+    run.log_artifact(best.leaderboard, name="leaderboard.parquet")
+    run.log_metrics(best.metrics)
+    run.set_tags({"best_trial": str(best.trial.number), "best_family": best.family})
     if ensemble is None:
         return
     run.log_params(
