@@ -181,15 +181,16 @@ def test_the_ensemble_registers_exports_and_serves(searched: Any) -> None:
     X = frame.drop(columns="y")
     version = result.register("blend")
     loaded = sy.models.load(version.ref)
-    np.testing.assert_allclose(
-        loaded.predict_proba(X[:20]), result.best.model.predict_proba(X[:20])
-    )
+    want = result.best.model.predict_proba(X[:20])
+    np.testing.assert_allclose(loaded.predict_proba(X[:20]), want)
     report = sy.models.export(version.ref, "onnx").exports["onnx"].report
     assert report["label_agreement"] >= 0.999 and report["max_diff"] < 1e-4
     record = {k: float(v) for k, v in X.iloc[0].items()}
     (answer,) = asyncio.run(_post(serving.create_app(version.ref, poll=0), [record]))
     assert answer.status_code == 200, answer.text
-    assert result.best.model.predict(X[:1])[0] in answer.text
+    served = answer.json()
+    assert served["predictions"] == list(result.best.model.predict(X[:1]))
+    np.testing.assert_allclose(served["probabilities"], want[:1], atol=1e-4)
 
 
 async def _post(app: Any, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
