@@ -3,7 +3,9 @@
 Every trial is a child run of one tracked run (params, a score per fold, its state), scored by
 cross-validation on the same folds, pruned after a fold when it is already worse than the
 median trial there, and the search stops starting trials when the time budget is spent. The
-best configuration is refitted on every row and returned ready to register.
+best configuration is refitted on every row; with an ensemble (``_ensemble.py``), chosen from
+the trials' out-of-fold predictions, its members too, and the ensemble is returned when it
+beats the best single model. Either is ready to register.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from shipyard import tracking
 from shipyard.automl._ensemble import (
     REFIT_FACTOR,
     Ensemble,
+    Selection,
     members_seconds,
     refit_members,
     select,
@@ -346,12 +349,18 @@ def _finish(
         )  # fmt: skip
     if not ensemble.kept:
         return model, best, ensemble
+    return ensemble.model, _as_ensemble(best, ensemble, selection, search.metric), ensemble
+
+
+def _as_ensemble(best: _Best, ensemble: Ensemble, selection: Selection, metric: str) -> _Best:
+    """The kept ensemble as what the search returns: every metric of its cross-validated
+    blends (the way a trial's folds are scored), first on the leaderboard."""
     scores = selection.fold_metrics(ensemble.weights)
     means = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
     row = {
         "trial": -1,
         "family": "ensemble",
-        search.metric: ensemble.cross_validated,
+        metric: ensemble.cross_validated,
         "state": "complete",
         "started": math.nan,
         "seconds": math.nan,
@@ -359,8 +368,7 @@ def _finish(
         "params": ensemble.describe(),
     }
     board = pd.concat([pd.DataFrame([row]), best.leaderboard], ignore_index=True)
-    chosen = replace(best, metrics=means, folds=scores, family="ensemble", leaderboard=board)
-    return ensemble.model, chosen, ensemble
+    return replace(best, metrics=means, folds=scores, family="ensemble", leaderboard=board)
 
 
 def _closing(budget: float) -> float:
