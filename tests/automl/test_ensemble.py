@@ -179,7 +179,7 @@ def test_the_kept_ensemble_is_a_weighted_vote_on_the_leaderboard(searched: Any) 
 def test_the_ensemble_registers_exports_and_serves(searched: Any) -> None:
     result, frame = searched
     X = frame.drop(columns="y")
-    version = result.register("blend")
+    version = sy.models.register("blend", result)  # (result.register adds its explanation)
     loaded = sy.models.load(version.ref)
     want = result.best.model.predict_proba(X[:20])
     np.testing.assert_allclose(loaded.predict_proba(X[:20]), want)
