@@ -223,3 +223,26 @@ def test_bad_presets_or_ensemble_are_one_line(home: Path, options: dict, said: s
     with pytest.raises(InvalidInput, match=re.escape(said)) as raised:
         sy.automl(dataset="nosuch@1", target="y", **options)
     assert "\n" not in str(raised.value)
+
+
+def test_the_command_takes_presets_and_ensemble_and_says_what_came_of_it(home: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from shipyard.cli import app
+
+    ref = sy.datasets.register("mixed", _complementary(300, 1)).ref
+    args = ["automl", "-d", ref, "-t", "y", "--trials", "4", "--seed", "1"]
+    args += ["--family", "linear", "--family", "hist_gradient_boosting"]
+    out = CliRunner().invoke(app, [*args, "--ensemble", "2", "--json"])
+    assert out.exit_code == 0, out.output
+    said = json.loads(out.stdout)["ensemble"]
+    assert 1 <= len(said["members"]) <= 2 and isinstance(said["kept"], bool)
+    assert sum(m["weight"] for m in said["members"]) == pytest.approx(1.0)
+    shown = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
+    assert (
+        shown.exit_code == 0 and "Ensemble " in shown.output and "cross-validated" in shown.output
+    )
+    fast = CliRunner().invoke(app, [*args, "--presets", "fast", "--json"])
+    assert fast.exit_code == 0 and json.loads(fast.stdout)["ensemble"] is None

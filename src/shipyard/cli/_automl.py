@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def automl_cmd(
                 "metric": result.metric,
                 "best": result.best.metrics,
                 "ensemble": _ensemble_json(result),
-                "leaderboard": board.drop(columns=["run_id"]).head(20).to_dict("records"),
+                "leaderboard": _records(board.drop(columns=["run_id"]).head(20)),
                 "registered": version.ref if version else None,
                 "report": str(report) if report else None,
             }
@@ -163,3 +164,11 @@ def _ensemble_json(result: Any) -> dict[str, Any] | None:
         "single": ensemble.single,
         "dropped": list(ensemble.dropped),
     }
+
+
+def _records(board: Any) -> list[dict[str, Any]]:
+    """Leaderboard rows for JSON: no score (a pruned trial) or time (the ensemble) is null."""
+    return [
+        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+        for row in board.to_dict("records")
+    ]
