@@ -21,6 +21,7 @@ cannot be is dropped, the others' weights renormalised and checked again).
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -40,6 +41,7 @@ __all__ = [
     "Ensemble",
     "Selection",
     "members_seconds",
+    "refit_estimates",
     "refit_members",
     "reserve_seconds",
     "select",
@@ -296,6 +298,12 @@ def voting(
     if hasattr(fitted[0], "feature_names_in_"):
         vote.feature_names_in_ = fitted[0].feature_names_in_
     return vote
+
+
+def refit_estimates(durations: Mapping[int, float], folds: int) -> dict[int, float]:
+    """Seconds to refit each trial on every row: :data:`REFIT_FACTOR` folds' fits (a
+    trial's seconds over its folds); a trial with no duration yet is left out."""
+    return {n: d / folds * REFIT_FACTOR for n, d in durations.items() if math.isfinite(d)}
 
 
 def reserve_seconds(

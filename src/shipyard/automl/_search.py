@@ -22,10 +22,10 @@ import pandas as pd
 from shipyard import data as datasets_api
 from shipyard import tracking
 from shipyard.automl._ensemble import (
-    REFIT_FACTOR,
     Ensemble,
     Selection,
     members_seconds,
+    refit_estimates,
     refit_members,
     select,
 )
@@ -321,8 +321,8 @@ def _finish(
     preset, oof = search.preset, search.oof
     deadline = search.started + search.time_budget - _closing(search.time_budget)
     found = trials(study)
-    folds = len(search.splits)
-    estimates = {n: seconds(found[n]) / folds * REFIT_FACTOR for n in (oof.values if oof else ())}
+    kept = oof.values if oof is not None else {}
+    estimates = refit_estimates({n: seconds(found[n]) for n in kept}, len(search.splits))
     selection = None
     if oof is not None and preset.ensemble_rounds:
         # after the best model's refit, the selection has what the members' refits leave,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from shipyard import tracking
-from shipyard.automl._ensemble import REFIT_FACTOR, reserve_seconds
+from shipyard.automl._ensemble import REFIT_FACTOR, refit_estimates, reserve_seconds
 from shipyard.automl._executors import FoldJob
 from shipyard.automl._families import get_family
 from shipyard.automl._oof import OutOfFold
@@ -144,7 +144,7 @@ class _Runner:
         if search.oof is None or not search.preset.ensemble_rounds:
             return single
         found = trials(self.study)
-        estimates = {n: seconds(found[n]) / folds * REFIT_FACTOR for n in search.oof.values}
+        estimates = refit_estimates({n: seconds(found[n]) for n in search.oof.values}, folds)
         preset = search.preset
         more = reserve_seconds(
             search.oof, preset.ensemble_rounds, preset.members, estimates, search.time_budget
