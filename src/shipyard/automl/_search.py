@@ -3,14 +3,15 @@
 Every trial is a child run of one tracked run (params, a score per fold, its state), scored by
 cross-validation on the same folds, pruned after a fold when it is already worse than the
 median trial there, and the search stops starting trials when the time budget is spent. The
-best configuration is refitted on every row and returned ready to register.
+best configuration is refitted on every row; with an ensemble (``_ensemble.py``), chosen from
+the trials' out-of-fold predictions, its members too, and the ensemble is returned when it
+beats the best single model. Either is ready to register.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,17 @@ import pandas as pd
 
 from shipyard import data as datasets_api
 from shipyard import tracking
-from shipyard.automl._executors import check_executor, make_executor
+from shipyard.automl._ensemble import (
+    Ensemble,
+    Selection,
+    members_seconds,
+    refit_estimates,
+    refit_members,
+    select,
+)
+from shipyard.automl._executors import check_executor, make_executor, one_thread
 from shipyard.automl._oof import OutOfFold
-from shipyard.automl._presets import DEFAULT_PRESET, Preset, get_preset
+from shipyard.automl._presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from shipyard.automl._problem import (
     LOWER_IS_BETTER,
     check_metric,
@@ -31,7 +40,6 @@ from shipyard.automl._problem import (
     clone_pipeline,
     make_splits,
     read_frame,
-    score,
     split_target,
     task_of,
 )
@@ -59,6 +67,7 @@ class AutoMLResult:
     leaderboard: pd.DataFrame
     metric: str
     run_id: str
+    ensemble: Ensemble | None = None  # the greedy ensemble tried, kept or not (None: none)
 
     def registration(self) -> dict[str, Any]:
         """What ``sy.models.register`` records: the best model with the search's lineage."""
@@ -96,7 +105,7 @@ def automl(
     seed: int = 0,
     experiment: str = "automl",
     presets: str = DEFAULT_PRESET,
-    ensemble: int = 0,
+    ensemble: int | None = None,
     executor: str = "local",
     workers: int | None = None,
     address: str | None = None,
@@ -118,12 +127,14 @@ def automl(
         sampler: ``tpe`` (default), ``random``, or ``grid`` (a coarse grid over each
             family's main hyper-parameters, families in turn; the search ends when the grid
             is done).
-        presets: ``best`` (default: an ensemble of the best trials when it scores better
-            than the best one alone) or ``fast`` (the best single model: quicker to predict
+        presets: ``best`` (default: an ensemble of the trials when it scores better than
+            the best one alone) or ``fast`` (the best single model: quicker to predict
             with, less memory).
-        ensemble: combine the best trials of this many different families (soft voting;
-            averaging for regression), scored on the same folds, and keep the combination when
-            it beats the best single model (0: no ensemble).
+        ensemble: at most this many distinct trials in the ensemble (None: the preset's;
+            0: none). The ensemble is chosen greedily from the trials' out-of-fold
+            predictions (Caruana et al. 2004), a weighted soft vote (a weighted mean for
+            regression) of their pipelines, and kept when its cross-validated score beats
+            the best single trial's; its members are refitted within the budget.
         executor: where folds are fitted: ``local`` (this process, one at a time),
             ``processes`` (``workers`` local processes, trials side by side) or ``ray``
             (tasks on the Ray cluster at ``address``, or a local one started for you). Every
@@ -152,13 +163,11 @@ def automl(
             datasets_api.get(ref)  # lineage: the search read this version
         parent.log_params(_logged(search, target, folds, len(frame)))
         executing = make_executor(executor, features, y, workers, address)
-        best = _pick(run_study(optuna, search, parent, executing), search, ensemble, features, y)
-        best_model = clone_pipeline(best.pipeline).fit(features, y)
-        parent.log_artifact(best.leaderboard, name="leaderboard.parquet")
-        parent.log_metrics(best.metrics)
-        parent.set_tags({"best_trial": str(best.trial.number), "best_family": best.family})
+        study = run_study(optuna, search, parent, executing)
+        best_model, best, combined = _finish(study, search, features, y)
+        _log_best(parent, best, combined, metric)
     result = _result(best_model, best, search, str(parent.id), ref, target, frame, features)
-    return AutoMLResult(result, best.leaderboard, metric, str(parent.id))
+    return AutoMLResult(result, best.leaderboard, metric, str(parent.id), combined)
 
 
 def _oof(y: pd.Series, search: Search, preset: Preset) -> OutOfFold:
@@ -169,16 +178,26 @@ def _oof(y: pd.Series, search: Search, preset: Preset) -> OutOfFold:
 def _checked(
     n_trials: int | None,
     folds: int,
-    ensemble: int,
+    ensemble: int | None,
     seed: int,
     executor: str,
     workers: int | None,
     presets: str,
 ) -> Preset:
-    """The preset, once every option is checked (InvalidInput names the first bad one)."""
+    """The preset (with ``ensemble``'s size), once every option is checked (InvalidInput
+    names the first bad one)."""
     check_counts(n_trials, folds, ensemble, seed)
     check_executor(executor, workers)
-    return get_preset(presets)
+    preset = get_preset(presets)
+    if ensemble is None:
+        return preset
+    if ensemble == 0:
+        return replace(preset, keep=0, ensemble_rounds=0, members=1)
+    best = PRESETS["best"]  # an ensemble asked of the fast preset is built as best builds it
+    rounds = max(preset.ensemble_rounds, best.ensemble_rounds)
+    return replace(
+        preset, keep=max(preset.keep, best.keep), ensemble_rounds=rounds, members=ensemble
+    )
 
 
 def _result(
@@ -241,15 +260,16 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_counts(n_trials: int | None, folds: int, ensemble: int, seed: int) -> None:
+def check_counts(n_trials: int | None, folds: int, ensemble: int | None, seed: int) -> None:
     """InvalidInput naming the first of these that is not a whole number in its range."""
     if n_trials is not None and not _whole(n_trials, 1):
         raise InvalidInput(f"n_trials must be a whole number of at least 1; got {n_trials!r}.")
     if not _whole(folds, 2):
         raise InvalidInput(f"folds must be a whole number of at least 2; got {folds!r}.")
-    if not _whole(ensemble, 0):
+    if ensemble is not None and not (_whole(ensemble, 2) or (_whole(ensemble, 0) and not ensemble)):
         raise InvalidInput(
-            f"ensemble must be a whole number of families (0: none); got {ensemble!r}."
+            "ensemble must be a whole number of members: 0 (none) or at least 2 (None: the "
+            f"preset's); got {ensemble!r}."
         )
     check_seed(seed)
 
@@ -272,93 +292,113 @@ class _Best:
     leaderboard: pd.DataFrame
 
 
-def _pick(study: Any, search: Search, ensemble: int, features: pd.DataFrame, y: pd.Series) -> _Best:
-    """The best trial, or the ensemble of the best families when it scores better."""
-    metric = search.metric
+def _pick(study: Any, search: Search, features: pd.DataFrame) -> _Best:
+    """The best single trial, its pipeline (unfitted) and scores."""
     best = best_trial(study)
     if best is None:
         raise InvalidInput(
             f"No trial finished within the time budget of {search.time_budget:g} s; give it "
             "more time, fewer rows or fewer families."
         )
-
-    def build(params: dict[str, Any]) -> Any:
-        return make_pipeline(params, search.task, search.seed, features)
-
-    chosen = _Best(
+    return _Best(
         best,
-        build(best.params),
+        make_pipeline(best.params, search.task, search.seed, features),
         dict(best.user_attrs.get("metrics", {})),
         list(best.user_attrs.get("folds", [])),
         str(best.params["family"]),
-        _leaderboard(study, metric),
+        _leaderboard(study, search.metric),
     )
-    if ensemble < 2:
-        return chosen
-    combined = _ensemble(study, build, ensemble, search.task, features, y, search.splits, metric)
-    if combined is None or not _better(combined[1][metric], chosen.metrics[metric], metric):
-        return chosen
-    pipeline, metrics, folds = combined
+
+
+def _finish(
+    study: Any, search: Search, features: pd.DataFrame, y: pd.Series
+) -> tuple[Any, _Best, Ensemble | None]:
+    """The model to return: the ensemble's greedy selection first (within the time its
+    refits leave), then the best single model refitted on every row (always), then the
+    ensemble's other members within the budget; the ensemble when it still beats the best
+    single model, cross-validated. Returns (model, what it is, the ensemble tried)."""
+    best = _pick(study, search, features)
+    preset, oof = search.preset, search.oof
+    deadline = search.started + search.time_budget - _closing(search.time_budget)
+    found = trials(study)
+    kept = oof.values if oof is not None else {}
+    estimates = refit_estimates({n: seconds(found[n]) for n in kept}, len(search.splits))
+    selection = None
+    if oof is not None and preset.ensemble_rounds:
+        # after the best model's refit, the selection has what the members' refits leave,
+        # and at least a third of it (members that then have no time are dropped)
+        now = time.monotonic()
+        left = deadline - now - estimates.get(best.trial.number, 0.0)
+        members = members_seconds(oof, preset.members, estimates, search.time_budget)
+        selection = select(
+            oof, preset.ensemble_rounds, preset.members, now + max(left - members, left / 3)
+        )
+    with one_thread():  # as the folds were fitted: their times are what refits cost
+        model = clone_pipeline(best.pipeline).fit(features, y)
+    if selection is None:
+        return model, best, None
+
+    def build(number: int) -> Any:
+        return make_pipeline(found[number].params, search.task, search.seed, features)
+
+    families = {n: str(found[n].params["family"]) for n in selection.counts}
+    with one_thread():
+        ensemble = refit_members(
+            selection, (best.trial.number, model), build, families, estimates, (features, y),
+            deadline,
+        )  # fmt: skip
+    if not ensemble.kept:
+        return model, best, ensemble
+    return ensemble.model, _as_ensemble(best, ensemble, selection, search.metric), ensemble
+
+
+def _as_ensemble(best: _Best, ensemble: Ensemble, selection: Selection, metric: str) -> _Best:
+    """The kept ensemble as what the search returns: every metric of its cross-validated
+    blends (the way a trial's folds are scored), first on the leaderboard."""
+    scores = selection.fold_metrics(ensemble.weights)
+    means = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
     row = {
         "trial": -1,
         "family": "ensemble",
-        metric: metrics[metric],
+        metric: ensemble.cross_validated,
         "state": "complete",
         "started": math.nan,
         "seconds": math.nan,
         "run_id": None,
-        "params": ", ".join(n for n, _ in pipeline.estimators),
+        "params": ensemble.describe(),
     }
-    board = pd.concat([pd.DataFrame([row]), chosen.leaderboard], ignore_index=True)
-    return _Best(best, pipeline, metrics, folds, "ensemble", board)
+    board = pd.concat([pd.DataFrame([row]), best.leaderboard], ignore_index=True)
+    return replace(best, metrics=means, folds=scores, family="ensemble", leaderboard=board)
 
 
-def _better(a: float, b: float, metric: str) -> bool:
-    return a < b if metric in LOWER_IS_BETTER else a > b
+def _closing(budget: float) -> float:
+    """Seconds kept after the refits for the search's last writes (its run, leaderboard)."""
+    return min(0.25, 0.005 * budget)
 
 
-def _ensemble(
-    study: Any,
-    build: Callable[[Any], Any],
-    size: int,
-    task: str,
-    features: pd.DataFrame,
-    y: pd.Series,
-    splits: list[tuple[np.ndarray, np.ndarray]],
-    metric: str,
-) -> tuple[Any, dict[str, float], list[dict[str, float]]] | None:
-    """The best trial of each of the top families, voting; None with fewer than two."""
-    from sklearn.ensemble import VotingClassifier, VotingRegressor
-
-    ranked = sorted(
-        trials(study, complete=True),
-        key=lambda t: t.value,
-        reverse=metric not in LOWER_IS_BETTER,
+def _log_best(run: Any, best: _Best, ensemble: Ensemble | None, metric: str) -> None:
+    """What the search returns, on its run: the leaderboard, the scores, which trial (or the
+    ensemble); and the ensemble tried: members and weights, its cross-validated score
+    against the best single trial's, kept or not."""
+    run.log_artifact(best.leaderboard, name="leaderboard.parquet")
+    run.log_metrics(best.metrics)
+    run.set_tags({"best_trial": str(best.trial.number), "best_family": best.family})
+    if ensemble is None:
+        return
+    run.log_params(
+        {
+            "ensemble": ensemble.describe(),
+            "ensemble_dropped": ",".join(map(str, ensemble.dropped)),
+            "ensemble_rounds": ensemble.rounds,
+        }
     )
-    members: dict[str, Any] = {}
-    for trial in ranked:
-        members.setdefault(str(trial.params["family"]), trial)
-        if len(members) == size:
-            break
-    if len(members) < 2:
-        return None
-    estimators = [(f"{family}-{t.number}", build(t.params)) for family, t in members.items()]
-    voting = (
-        VotingClassifier(estimators, voting="soft", flatten_transform=False)  # skl2onnx takes it
-        if task == "classification"
-        else VotingRegressor(estimators)
+    run.log_metrics(
+        {
+            f"ensemble_cv_{metric}": ensemble.cross_validated,
+            f"single_cv_{metric}": ensemble.single_cross_validated,
+        }
     )
-    with tracking.start_run(name="ensemble") as run:
-        run.log_params({"members": ", ".join(n for n, _ in estimators)})
-        scores = []
-        for number, (train_rows, test_rows) in enumerate(splits):
-            fitted = clone_pipeline(voting).fit(features.iloc[train_rows], y.iloc[train_rows])
-            fold = score(fitted, features.iloc[test_rows], y.iloc[test_rows], task)
-            run.log_metrics({f"fold_{k}": v for k, v in fold.items()}, step=number)
-            scores.append(fold)
-        means = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
-        run.log_metrics(means)
-    return voting, means, scores
+    run.set_tag("ensemble", "kept" if ensemble.kept else "not kept")
 
 
 def _leaderboard(study: Any, metric: str) -> pd.DataFrame:

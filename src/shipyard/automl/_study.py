@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from shipyard import tracking
+from shipyard.automl._ensemble import REFIT_FACTOR, refit_estimates, reserve_seconds
 from shipyard.automl._executors import FoldJob
 from shipyard.automl._families import get_family
 from shipyard.automl._oof import OutOfFold
@@ -133,9 +134,22 @@ class _Runner:
             self.executor.close()
 
     def refit_reserve(self) -> float:
-        # the refit costs about one fold's fit on every row
+        """Seconds kept for the end: the best model's refit (about 1.5 folds' fits: every
+        row) and, with an ensemble, its selection and its likely members' refits."""
         best = best_trial(self.study)
-        return (seconds(best) / len(self.search.splits) * 1.5) if best is not None else 0.0
+        if best is None:
+            return 0.0
+        search, folds = self.search, len(self.search.splits)
+        single = seconds(best) / folds * REFIT_FACTOR
+        if search.oof is None or not search.preset.ensemble_rounds:
+            return single
+        found = trials(self.study)
+        estimates = refit_estimates({n: seconds(found[n]) for n in search.oof.values}, folds)
+        preset = search.preset
+        more = reserve_seconds(
+            search.oof, preset.ensemble_rounds, preset.members, estimates, search.time_budget
+        )
+        return single + more
 
     def submit(self, state: _Trial) -> None:
         search = self.search

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,16 @@ def automl_cmd(
     family: list[str] = typer.Option(None, "--family", help=FAMILY_HELP),
     folds: int = int_option(3, "--folds", low=2, high=1_000, help="Cross-validation folds."),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe, random or grid."),
+    presets: str = typer.Option(
+        "best", "--presets", help="best (an ensemble when it scores better) or fast (one model)."
+    ),
+    ensemble: int = int_option(
+        None,
+        "--ensemble",
+        low=0,
+        high=1_000,
+        help="At most this many distinct trials in the ensemble (0: none; default: the preset's).",
+    ),
     drop: list[str] = typer.Option(None, "--drop", help="Columns that are not features."),
     seed: int = int_option(0, "--seed", low=0, high=MAX_SEED, help="Random seed."),
     register: str = typer.Option(None, "--register", help="Register the best under this name."),
@@ -66,6 +77,8 @@ def automl_cmd(
             families=family or None,
             folds=folds,
             sampler=sampler,
+            presets=presets,
+            ensemble=ensemble,
             drop=drop or [],
             seed=seed,
             progress=None if as_json else progress,
@@ -79,13 +92,17 @@ def automl_cmd(
                 "run_id": result.run_id,
                 "metric": result.metric,
                 "best": result.best.metrics,
-                "leaderboard": board.drop(columns=["run_id"]).head(20).to_dict("records"),
+                "ensemble": _ensemble_json(result),
+                "leaderboard": _records(board.drop(columns=["run_id"]).head(20)),
                 "registered": version.ref if version else None,
                 "report": str(report) if report else None,
             }
         )
         return
     _print_board(result)
+    said = ensemble_line(result)
+    if said:
+        console.print(said)
     console.print(f"Run {result.run_id[:12]}: shipyard runs list -e automl")
     if version is not None:
         console.print(f"Registered {version.ref}: shipyard models show {version.ref}")
@@ -115,3 +132,43 @@ def _print_board(result: Any) -> None:
             2,
         )
     )
+
+
+def ensemble_line(result: Any) -> str:
+    """One line on the search's ensemble: kept (members, weights) or why not; empty when
+    none was tried."""
+    ensemble, metric = result.ensemble, result.metric
+    if ensemble is None:
+        return ""
+    scores = (
+        f"{metric} {number(ensemble.cross_validated, 4)} cross-validated against "
+        f"{number(ensemble.single_cross_validated, 4)} for the best single model"
+    )
+    if ensemble.kept:
+        return f"Ensemble kept ({scores}): {ensemble.describe()}."
+    return f"Ensemble not kept ({scores}); the best single model is returned."
+
+
+def _ensemble_json(result: Any) -> dict[str, Any] | None:
+    ensemble = result.ensemble
+    if ensemble is None:
+        return None
+    return {
+        "kept": ensemble.kept,
+        "members": [
+            {"trial": n, "family": ensemble.families[n], "weight": w}
+            for n, w in ensemble.weights.items()
+        ],
+        "cross_validated": ensemble.cross_validated,
+        "single_cross_validated": ensemble.single_cross_validated,
+        "single": ensemble.single,
+        "dropped": list(ensemble.dropped),
+    }
+
+
+def _records(board: Any) -> list[dict[str, Any]]:
+    """Leaderboard rows for JSON: no score (a pruned trial) or time (the ensemble) is null."""
+    return [
+        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+        for row in board.to_dict("records")
+    ]

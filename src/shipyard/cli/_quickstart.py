@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -106,7 +106,7 @@ def _print_summary(result: QuickstartResult) -> None:
     console.print(
         f"AutoML: {result.automl_trials} trials; its best, {result.challenger} (alias "
         f"challenger), scored AUC {number(result.automl_metrics.get('auc'), 4)} in "
-        "cross-validation.\n"
+        f"cross-validation{_ensemble_said(result.automl_ensemble)}.\n"
     )
     console.print(
         f"Serving: deployment {result.deployment} (champion answers, challenger in shadow) "
@@ -227,3 +227,17 @@ def _print_where_to_look(result: QuickstartResult, home: Path) -> None:
         "filter='metrics.auc > 0.7', order_by=['metrics.auc desc'])"
     )
     console.print(f"  Everything is stored under {home.resolve()}")
+
+
+def _ensemble_said(ensemble: dict[str, Any]) -> str:
+    """The AutoML line's end: whether the search's ensemble was kept, and why."""
+    if not ensemble:
+        return ""
+    scores = (
+        f"AUC {number(ensemble['cross_validated'], 4)} against "
+        f"{number(ensemble['single_cross_validated'], 4)} for the best single model, both "
+        "cross-validated"
+    )
+    if ensemble["kept"]:
+        return f"; it is an ensemble ({ensemble['members']}: {scores})"
+    return f"; its ensemble was not kept ({scores})"

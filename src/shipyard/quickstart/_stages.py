@@ -47,6 +47,8 @@ class QuickstartResult:
     challenger: str = ""
     automl_trials: int = 0
     automl_metrics: dict[str, float] = field(default_factory=dict)
+    # the search's ensemble: kept, members, cross-validated scores (empty: none tried)
+    automl_ensemble: dict[str, Any] = field(default_factory=dict)
     deployment: str = ""
     served: int = 0
     served_p50_ms: float = 0.0
@@ -366,3 +368,17 @@ def search(loop: Loop, _item: None) -> None:
     loop.challenger = models.register(
         MODEL, loop.searched, aliases=["challenger"], description="The AutoML search's best"
     ).ref
+
+
+def ensemble_summary(result: AutoMLResult) -> dict[str, Any]:
+    """What the quick start says of a search's ensemble: kept or not, its members, its
+    cross-validated score against the best single model's (empty when none was tried)."""
+    ensemble = result.ensemble
+    if ensemble is None:
+        return {}
+    return {
+        "kept": ensemble.kept,
+        "members": ensemble.describe(),
+        "cross_validated": ensemble.cross_validated,
+        "single_cross_validated": ensemble.single_cross_validated,
+    }
