@@ -8,6 +8,7 @@ best configuration is refitted on every row and returned ready to register.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import pandas as pd
 from shipyard import data as datasets_api
 from shipyard import tracking
 from shipyard.automl._executors import check_executor, make_executor
+from shipyard.automl._families import get_family
 from shipyard.automl._oof import OutOfFold
 from shipyard.automl._presets import DEFAULT_PRESET, Preset, get_preset
 from shipyard.automl._problem import (
@@ -97,7 +99,7 @@ def automl(
     experiment: str = "automl",
     presets: str = DEFAULT_PRESET,
     ensemble: int = 0,
-    executor: str = "local",
+    executor: str = "auto",
     workers: int | None = None,
     address: str | None = None,
     progress: Progress | None = None,
@@ -124,10 +126,12 @@ def automl(
         ensemble: combine the best trials of this many different families (soft voting;
             averaging for regression), scored on the same folds, and keep the combination when
             it beats the best single model (0: no ensemble).
-        executor: where folds are fitted: ``local`` (this process, one at a time),
-            ``processes`` (``workers`` local processes, trials side by side) or ``ray``
-            (tasks on the Ray cluster at ``address``, or a local one started for you). Every
-            trial is tracked from this process, in the same store.
+        executor: where folds are fitted: ``auto`` (default: ``processes`` with one worker
+            per usable core when there are two or more, ``time_budget`` is at least 30 s and
+            no ``n_trials`` is given; else ``local``), ``local`` (this process, one at a
+            time), ``processes`` (``workers`` local processes, trials side by side) or
+            ``ray`` (tasks on the Ray cluster at ``address``, or a local one started for
+            you). Every trial is tracked from this process, in the same store.
         progress: called after each trial with (trials done, best score, seconds left).
 
     Raises:
@@ -144,6 +148,7 @@ def automl(
     check_target(features, y, target, task)
     metric = metric or default_metric(task, y)
     check_metric(metric, task)
+    chosen = _chosen(families, sampler, time_budget, rows=len(y))
     splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
     search = Search(chosen, splits, task, metric, sampler, seed, n_trials, started, time_budget)
     search = replace(search, progress=progress, preset=preset, oof=_oof(y, search, preset))
@@ -222,14 +227,26 @@ def _logged(search: Search, target: str, folds: int, rows: int) -> dict[str, Any
 
 
 def _chosen(
-    families: tuple[str, ...] | list[str] | None, sampler: str, time_budget: float
+    families: tuple[str, ...] | list[str] | None,
+    sampler: str,
+    time_budget: float,
+    rows: int | None = None,
 ) -> list[str]:
-    """The families to search (all by default); InvalidInput for a bad family, sampler or
-    budget."""
+    """The families to search (by default all, less those meant for fewer than ``rows``
+    training rows: ``Family.max_rows``, a logged note); InvalidInput for a bad family,
+    sampler or budget."""
     chosen = list(families or FAMILIES)
     unknown = [f for f in chosen if f not in FAMILIES]
     if unknown:
         raise InvalidInput(f"families {unknown} unknown; choose from {', '.join(FAMILIES)}.")
+    if not families and rows is not None:
+        fits = [f for f in chosen if (get_family(f).max_rows or rows) >= rows]
+        if len(fits) < len(chosen):
+            left = ", ".join(f for f in chosen if f not in fits)
+            logging.getLogger("shipyard.automl").info(
+                "%s left out: %d rows is more than they take", left, rows
+            )
+        chosen = fits
     if sampler not in ("tpe", "random", "grid"):
         raise InvalidInput(f"sampler must be 'tpe', 'random' or 'grid'; got {sampler!r}.")
     if not _number(time_budget) or not 0 < time_budget < math.inf:
