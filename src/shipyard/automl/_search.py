@@ -126,12 +126,9 @@ def automl(
         ensemble: combine the best trials of this many different families (soft voting;
             averaging for regression), scored on the same folds, and keep the combination when
             it beats the best single model (0: no ensemble).
-        executor: where folds are fitted: ``auto`` (default: ``processes`` with one worker
-            per usable core when there are two or more, ``time_budget`` is at least 30 s and
-            no ``n_trials`` is given; else ``local``), ``local`` (this process, one at a
-            time), ``processes`` (``workers`` local processes, trials side by side) or
-            ``ray`` (tasks on the Ray cluster at ``address``, or a local one started for
-            you). Every trial is tracked from this process, in the same store.
+        executor: where folds are fitted: ``auto`` (default: ``processes`` with a worker per
+            usable core, 2 or more, for 30 s or more without ``n_trials``; else ``local``),
+            ``local``, ``processes`` (``workers`` of them) or ``ray`` (at ``address``).
         progress: called after each trial with (trials done, best score, seconds left).
 
     Raises:
