@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,24 +135,31 @@ class LocalExecutor:
 
 
 class ProcessExecutor:
-    """Folds of different trials at once, in local worker processes (one core each)."""
+    """Folds of different trials at once, in local worker processes (one core each).
 
-    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
+    The pool is loky's (joblib's, a scikit-learn dependency): fresh interpreters, so no
+    forked threads or locks, which unlike ``multiprocessing``'s spawn never re-run the
+    caller's ``__main__``, so a script needs no ``if __name__ == "__main__"`` guard."""
+
+    def __init__(self, pool: Any, workers: int) -> None:
         self.pool, self.workers = pool, workers
 
     @classmethod
     def start(
         cls, features: pd.DataFrame, y: Any, workers: int | None, address: str | None
     ) -> ProcessExecutor:
-        import multiprocessing
+        from joblib.externals.loky import ProcessPoolExecutor
 
         count = workers or usable_cores()
         pool = ProcessPoolExecutor(
             max_workers=count,
-            mp_context=multiprocessing.get_context("spawn"),  # no forked threads or locks
             initializer=_remember,
             initargs=(features, y),
+            env={"OMP_NUM_THREADS": "1"},  # one core per worker, before NumPy loads
         )
+        # Wait for every worker to start (seconds under load): otherwise the first trials'
+        # durations include it, and the search thinks trials cost that much.
+        wait([pool.submit(time.sleep, 0.2) for _ in range(count)])
         return cls(pool, count)
 
     def submit(self, job: FoldJob) -> Any:
@@ -165,7 +173,7 @@ class ProcessExecutor:
         return handle.result()  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        self.pool.shutdown(cancel_futures=True)
+        self.pool.shutdown(wait=True, kill_workers=True)  # folds still running: stopped
 
 
 class RayExecutor:

@@ -3,10 +3,11 @@
 After the start points (cheap starts, portfolio), each trial's family is the one with the
 lowest estimated cost of an improvement: its time per trial, times how many of its trials
 have gone by since its best last improved, times how far its best is behind the overall
-best (in units of the spread of scores so far). The family ahead keeps getting trials
-while it improves; a family that stalls, or is far behind, or is slow, gets fewer. The
-sampler then fills the family's hyper-parameters. (In the spirit of FLAML's "estimated
-cost for improvement", Wang et al. 2021, simplified.)
+best (1 for the family ahead, up to 5 for the family furthest behind, and for a family
+with no complete trial). The family ahead keeps getting trials while it improves; a family
+that stalls, or is far behind, or is slow, gets fewer, but none is starved. The sampler
+then fills the family's hyper-parameters. (In the spirit of FLAML's "estimated cost for
+improvement", Wang et al. 2021, simplified.)
 
 With ``n_trials`` a search is meant to be repeatable, so time per trial is the family's
 static ``cost`` rank instead of a measured, machine-dependent one.
@@ -30,17 +31,17 @@ def next_family(found: Sequence[Any], families: list[str], lower: bool, measured
     ``found`` so far (Optuna trials, in order; ``lower``: smaller scores are better;
     ``measured``: time per trial from the trials' durations, else from the family's cost)."""
     sign = 1.0 if lower else -1.0  # sign * value: smaller is better
-    values = [sign * t.value for t in found if t.state.name == "COMPLETE"]
-    best = min(values) if values else 0.0
-    spread = float(np.median(values)) - best if values else 0.0
-    spread = spread if spread > 0 else 1.0
-    estimates = {}
-    for family in families:
-        mine = [t for t in found if t.params.get("family") == family]
+    tried = {f: [t for t in found if t.params.get("family") == f] for f in families}
+    for family, mine in tried.items():
         if not mine:
             return family  # never tried: try it now
-        gap = _gap(mine, sign, best)
-        behind = 2.0 if gap is None else 1.0 + gap / spread
+    bests = {f: _best(mine, sign) for f, mine in tried.items()}
+    scored = [b for b in bests.values() if b is not None]
+    top, worst = (min(scored), max(scored)) if scored else (0.0, 0.0)
+    estimates = {}
+    for family, mine in tried.items():
+        best = bests[family]
+        behind = 5.0 if best is None else 1.0 + 4.0 * (best - top) / ((worst - top) or 1.0)
         estimates[family] = _cost(mine, family, measured) * _stall(mine, sign) * behind
     return min(families, key=lambda f: estimates[f])  # ties: the first listed
 
@@ -64,11 +65,10 @@ def _stall(mine: list[Any], sign: float) -> float:
     return 1.0 + (len(mine) - 1 - at)
 
 
-def _gap(mine: list[Any], sign: float, best: float) -> float | None:
-    """How far the family's best complete score is behind the overall best (None: the
-    family has no complete trial; it counts as one spread behind)."""
+def _best(mine: list[Any], sign: float) -> float | None:
+    """The family's best complete score, smaller better (None: no complete trial)."""
     scored = [sign * t.value for t in mine if t.state.name == "COMPLETE"]
-    return (min(scored) - best) if scored else None
+    return min(scored) if scored else None
 
 
 def _seconds(trial: Any) -> float:
