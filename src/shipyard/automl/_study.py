@@ -230,8 +230,11 @@ class _Runner:
 
     def out_of_time(self) -> bool:
         # Stop starting trials once a typical trial would overrun the time left for the
-        # refit, which costs about one fold's fit on every row.
-        durations = sorted(seconds(t) for t in trials(self.study, complete=True))
+        # refit, which costs about one fold's fit on every row. With halving rungs most
+        # trials end on a cheap rung: pruned ones count too (one promoted late is cut at
+        # the deadline like any fold).
+        finished = [t for t in trials(self.study) if self.rungs or t.state.name == "COMPLETE"]
+        durations = sorted(seconds(t) for t in finished if t.state.name != "RUNNING")
         typical = durations[len(durations) // 2] if durations else 0.0
         return time.monotonic() + typical + self.refit_reserve() >= self.deadline
 
