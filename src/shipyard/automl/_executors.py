@@ -1,4 +1,5 @@
-"""Where trials' folds are fitted: in this process, in local worker processes, or on Ray.
+"""Where trials' folds are fitted: in this process, in local worker processes, or on Ray;
+``auto`` picks worker processes (one per usable core) for longer searches on several cores.
 
 Workers only fit and score one fold of one configuration; the search (Optuna's ask and tell,
 pruning) and all tracking stay in the calling process, so every trial is a run in the same
@@ -10,20 +11,23 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from shipyard.automl._fitting import FoldOutcome, fit_within
+from shipyard.automl._fitting import FoldOutcome, fit_within, subsample
 from shipyard.automl._problem import predict_values, score_values
 from shipyard.automl._spaces import make_pipeline
 from shipyard.errors import InvalidInput
 
-__all__ = ["EXECUTORS", "FoldJob", "make_executor"]
+__all__ = ["AUTO_BUDGET", "EXECUTORS", "FoldJob", "make_executor", "usable_cores"]
+
+AUTO_BUDGET = 30.0  # "auto" starts worker processes for budgets of this many seconds or more
 
 
 _data: dict[str, Any] = {}  # a worker's copy of the training data
@@ -41,6 +45,7 @@ class FoldJob:
     deadline: float | None = None  # time.time() by which the fit stops, finished or not
     curve_bar: tuple[float, ...] | None = None  # prune a curve worse than this (PyTorch MLP)
     keep_predictions: bool = False  # return the held-out rows' predictions (ensembles)
+    fraction: float = 1.0  # fit on this seeded share of the training rows (a halving rung)
 
 
 def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) -> FoldOutcome:
@@ -48,7 +53,8 @@ def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) 
     features = _data["features"] if features is None else features
     y = _data["y"] if y is None else y
     pipeline = make_pipeline(job.params, job.task, job.seed, features)
-    train_x, train_y = features.iloc[job.train_rows], y.iloc[job.train_rows]
+    train_rows = subsample(job.train_rows, y, job.fraction, job.seed, job.task)
+    train_x, train_y = features.iloc[train_rows], y.iloc[train_rows]
     test_x, test_y = features.iloc[job.test_rows], y.iloc[job.test_rows]
     with one_thread():
         stopped = fit_within(pipeline, train_x, train_y, job.deadline, job.curve_bar)
@@ -129,24 +135,31 @@ class LocalExecutor:
 
 
 class ProcessExecutor:
-    """Folds of different trials at once, in local worker processes (one core each)."""
+    """Folds of different trials at once, in local worker processes (one core each).
 
-    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
+    The pool is loky's (joblib's, a scikit-learn dependency): fresh interpreters, so no
+    forked threads or locks, which unlike ``multiprocessing``'s spawn never re-run the
+    caller's ``__main__``, so a script needs no ``if __name__ == "__main__"`` guard."""
+
+    def __init__(self, pool: Any, workers: int) -> None:
         self.pool, self.workers = pool, workers
 
     @classmethod
     def start(
         cls, features: pd.DataFrame, y: Any, workers: int | None, address: str | None
     ) -> ProcessExecutor:
-        import multiprocessing
+        from joblib.externals.loky import ProcessPoolExecutor
 
-        count = workers or os.cpu_count() or 1
+        count = workers or usable_cores()
         pool = ProcessPoolExecutor(
             max_workers=count,
-            mp_context=multiprocessing.get_context("spawn"),  # no forked threads or locks
             initializer=_remember,
             initargs=(features, y),
+            env={"OMP_NUM_THREADS": "1"},  # one core per worker, before NumPy loads
         )
+        # Wait for every worker to start (seconds under load): otherwise the first trials'
+        # durations include it, and the search thinks trials cost that much.
+        wait([pool.submit(time.sleep, 0.2) for _ in range(count)])
         return cls(pool, count)
 
     def submit(self, job: FoldJob) -> Any:
@@ -160,7 +173,7 @@ class ProcessExecutor:
         return handle.result()  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        self.pool.shutdown(cancel_futures=True)
+        self.pool.shutdown(wait=True, kill_workers=True)  # folds still running: stopped
 
 
 class RayExecutor:
@@ -205,6 +218,42 @@ class RayExecutor:
         pass  # the cluster outlives the search; ray.shutdown() is the caller's to call
 
 
+class AutoExecutor:
+    """``executor="auto"``: worker processes, one per usable core, when there are two or
+    more, the budget is at least AUTO_BUDGET seconds (starting workers costs seconds) and
+    no ``n_trials`` asks for a repeatable search; otherwise this process. The search
+    chooses (``choose``) once it knows its budget."""
+
+    workers = 1
+
+    def __init__(self, features: pd.DataFrame, y: Any, workers: int | None) -> None:
+        self.features, self.y, self.asked = features, y, workers
+
+    @classmethod
+    def start(
+        cls, features: pd.DataFrame, y: Any, workers: int | None, address: str | None
+    ) -> AutoExecutor:
+        return cls(features, y, workers)
+
+    def choose(self, time_budget: float, n_trials: int | None) -> Any:
+        """The executor this search runs on."""
+        cores = self.asked or usable_cores()
+        if cores >= 2 and time_budget >= AUTO_BUDGET and n_trials is None:
+            return ProcessExecutor.start(self.features, self.y, cores, None)
+        return LocalExecutor(self.features, self.y)
+
+    def close(self) -> None:
+        pass
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on macOS or Windows
+        return os.cpu_count() or 1
+
+
 def _fit_on_ray(job: FoldJob, data: tuple[pd.DataFrame, Any]) -> FoldOutcome:
     return fit_fold(job, *data)
 
@@ -212,7 +261,7 @@ def _fit_on_ray(job: FoldJob, data: tuple[pd.DataFrame, Any]) -> FoldOutcome:
 def make_executor(
     name: str, features: pd.DataFrame, y: Any, workers: int | None, address: str | None
 ) -> Any:
-    """An executor by name: ``local``, ``processes`` or ``ray``."""
+    """An executor by name: ``auto``, ``local``, ``processes`` or ``ray``."""
     check_executor(name, workers)
     return _TABLE[name].start(features, y, workers, address)
 
@@ -230,6 +279,7 @@ def check_executor(name: str, workers: int | None) -> None:
 # The executors by the name ``executor=`` takes; each one's ``start`` does the work (pools,
 # cluster connections), its constructor only stores what ``start`` made.
 _TABLE: dict[str, Any] = {
+    "auto": AutoExecutor,
     "local": LocalExecutor,
     "processes": ProcessExecutor,
     "ray": RayExecutor,

@@ -19,6 +19,7 @@ from typing import Any
 from shipyard.automl import _families_extra as extra
 from shipyard.automl import _stops
 from shipyard.automl._family import Family
+from shipyard.automl._portfolios import PORTFOLIOS
 from shipyard.errors import InvalidInput
 
 __all__ = ["ESTIMATORS", "FAMILIES", "FAMILY_TABLE", "family_of", "get_family", "installed"]
@@ -213,6 +214,7 @@ FAMILY_TABLE: dict[str, Family] = {
             _linear_space,
             cheap_start=lambda task: {f"linear.{_linear_key(task)}": 1.0},
             grid=lambda task: {f"linear.{_linear_key(task)}": [0.01, 0.1, 1.0, 10.0]},
+            portfolio=PORTFOLIOS["linear"],
             cost=0,
             estimators=("LogisticRegression", "Ridge"),
         ),
@@ -231,6 +233,7 @@ FAMILY_TABLE: dict[str, Family] = {
                 "random_forest.max_depth": [8, 16],
                 "random_forest.max_features": [0.3, 0.7],
             },
+            portfolio=PORTFOLIOS["random_forest"],
             cost=4,
             missing_values=True,
             estimators=("RandomForest",),
@@ -252,6 +255,7 @@ FAMILY_TABLE: dict[str, Family] = {
                 "hgb.max_leaf_nodes": [15, 63],
                 "hgb.max_iter": [100, 300],
             },
+            portfolio=PORTFOLIOS["hist_gradient_boosting"],
             cost=3,
             missing_values=True,
             categories=True,
@@ -276,6 +280,7 @@ FAMILY_TABLE: dict[str, Family] = {
                 "lightgbm.num_leaves": [15, 63],
                 "lightgbm.n_estimators": [100, 300],
             },
+            portfolio=PORTFOLIOS["lightgbm"],
             cost=1,
             missing_values=True,
             categories=True,
@@ -301,6 +306,7 @@ FAMILY_TABLE: dict[str, Family] = {
                 "xgboost.max_depth": [4, 8],
                 "xgboost.n_estimators": [100, 300],
             },
+            portfolio=PORTFOLIOS["xgboost"],
             cost=2,
             missing_values=True,
             estimators=("XGB",),  # XGBoost's own, and XGBLabelClassifier
@@ -314,6 +320,7 @@ FAMILY_TABLE: dict[str, Family] = {
             search_build=_searched_mlp,
             cheap_start=_mlp_cheap,
             grid=lambda task: {"mlp.width_0": [32, 128], "mlp.learning_rate": [1e-3, 3e-3]},
+            portfolio=PORTFOLIOS["mlp"],
             cost=5,
             estimators=("MLP",),  # scikit-learn's cannot stop: bounded by max_iter
             prunes_curves=True,  # the search's PyTorch MLP, when installed

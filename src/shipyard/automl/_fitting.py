@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shipyard.automl._families import family_of
 
-__all__ = ["FoldOutcome", "fit_within"]
+__all__ = ["FoldOutcome", "fit_within", "subsample"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,18 @@ def _fit_model(
         model.fit(X, y)
         return None
     return family.stop(model, X, y, deadline, curve_bar)
+
+
+def subsample(rows: np.ndarray, y: Any, fraction: float, seed: int, task: str) -> np.ndarray:
+    """A seeded ``fraction`` of ``rows`` (a low-fidelity rung of successive halving), in
+    their order; for classification, every class of ``rows`` keeps two rows (or all it has),
+    so the rung's model predicts the same classes as the full fit."""
+    if fraction >= 1.0:
+        return rows
+    count = max(1, round(len(rows) * fraction))
+    picked = np.random.default_rng(seed).permutation(len(rows))[:count]
+    if task == "classification":
+        labels = np.asarray(y)[rows].astype(str)
+        for label in np.unique(labels):
+            picked = np.union1d(picked, np.flatnonzero(labels == label)[:2])
+    return rows[np.sort(picked)]

@@ -10,6 +10,7 @@ beats the best single model. Either is ready to register.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from shipyard.automl._ensemble import (
     select,
 )
 from shipyard.automl._executors import check_executor, make_executor, one_thread
+from shipyard.automl._families import get_family
 from shipyard.automl._oof import OutOfFold
 from shipyard.automl._presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from shipyard.automl._problem import (
@@ -106,7 +108,7 @@ def automl(
     experiment: str = "automl",
     presets: str = DEFAULT_PRESET,
     ensemble: int | None = None,
-    executor: str = "local",
+    executor: str = "auto",
     workers: int | None = None,
     address: str | None = None,
     progress: Progress | None = None,
@@ -135,10 +137,9 @@ def automl(
             predictions (Caruana et al. 2004), a weighted soft vote (a weighted mean for
             regression) of their pipelines, and kept when its cross-validated score beats
             the best single trial's; its members are refitted within the budget.
-        executor: where folds are fitted: ``local`` (this process, one at a time),
-            ``processes`` (``workers`` local processes, trials side by side) or ``ray``
-            (tasks on the Ray cluster at ``address``, or a local one started for you). Every
-            trial is tracked from this process, in the same store.
+        executor: where folds are fitted: ``auto`` (default: ``processes`` with a worker per
+            usable core, 2 or more, for 30 s or more without ``n_trials``; else ``local``),
+            ``local``, ``processes`` (``workers`` of them) or ``ray`` (at ``address``).
         progress: called after each trial with (trials done, best score, seconds left).
 
     Raises:
@@ -155,6 +156,7 @@ def automl(
     check_target(features, y, target, task)
     metric = metric or default_metric(task, y)
     check_metric(metric, task)
+    chosen = _chosen(families, sampler, time_budget, rows=len(y))
     splits = make_splits(features, y, task, "kfold", 0.2, folds, time_column, seed)
     search = Search(chosen, splits, task, metric, sampler, seed, n_trials, started, time_budget)
     search = replace(search, progress=progress, preset=preset, oof=_oof(y, search, preset))
@@ -241,14 +243,26 @@ def _logged(search: Search, target: str, folds: int, rows: int) -> dict[str, Any
 
 
 def _chosen(
-    families: tuple[str, ...] | list[str] | None, sampler: str, time_budget: float
+    families: tuple[str, ...] | list[str] | None,
+    sampler: str,
+    time_budget: float,
+    rows: int | None = None,
 ) -> list[str]:
-    """The families to search (all by default); InvalidInput for a bad family, sampler or
-    budget."""
+    """The families to search (by default all, less those meant for fewer than ``rows``
+    training rows: ``Family.max_rows``, a logged note); InvalidInput for a bad family,
+    sampler or budget."""
     chosen = list(families or FAMILIES)
     unknown = [f for f in chosen if f not in FAMILIES]
     if unknown:
         raise InvalidInput(f"families {unknown} unknown; choose from {', '.join(FAMILIES)}.")
+    if not families and rows is not None:
+        fits = [f for f in chosen if (get_family(f).max_rows or rows) >= rows]
+        if len(fits) < len(chosen):
+            left = ", ".join(f for f in chosen if f not in fits)
+            logging.getLogger("shipyard.automl").info(
+                "%s left out: %d rows is more than they take", left, rows
+            )
+        chosen = fits
     if sampler not in ("tpe", "random", "grid"):
         raise InvalidInput(f"sampler must be 'tpe', 'random' or 'grid'; got {sampler!r}.")
     if not _number(time_budget) or not 0 < time_budget < math.inf:

@@ -11,7 +11,7 @@ import pandas as pd
 from shipyard.automl._families import FAMILIES, FAMILY_TABLE, get_family
 from shipyard.automl._problem import build_pipeline, encoding_for
 
-__all__ = ["FAMILIES", "cheap_starts", "grid_points", "make_pipeline", "suggest"]
+__all__ = ["FAMILIES", "cheap_starts", "grid_points", "make_pipeline", "start_points", "suggest"]
 
 
 def suggest(trial: Any, family: str, task: str, seed: int) -> Any:
@@ -30,6 +30,18 @@ def cheap_starts(families: list[str], task: str) -> list[dict[str, Any]]:
     """The first trials of a search over ``families``: a cheap configuration of each,
     cheapest families first."""
     return [{"family": name, **FAMILY_TABLE[name].cheap_start(task)} for name in _by_cost(families)]
+
+
+def start_points(families: list[str], task: str, portfolio: int) -> list[dict[str, Any]]:
+    """The trials a search starts with: the cheap starts, then the first ``portfolio``
+    configurations of each family's portfolio, interleaved across families, cheapest
+    first (a short budget sees each family's strongest before its next ones)."""
+    per_family = [
+        [{"family": name, **p} for p in FAMILY_TABLE[name].portfolio(task)[:portfolio]]
+        for name in _by_cost(families)
+    ]
+    rounds = itertools.zip_longest(*per_family)
+    return cheap_starts(families, task) + [p for group in rounds for p in group if p is not None]
 
 
 def grid_points(families: list[str], task: str) -> list[dict[str, Any]]:
