@@ -63,10 +63,26 @@ def fit_fold(job: FoldJob, features: pd.DataFrame | None = None, y: Any = None) 
         labels = pipeline.predict(test_x) if job.task != "regression" else None
         has_proba = job.task == "regression" or hasattr(pipeline, "predict_proba")
         proba = values if has_proba else None
-        scores = score_values(test_y, proba, job.task, classes or None, labels)
+        if classes:  # scored against every class: a time-ordered fold may miss some
+            every = sorted(pd.unique(y))
+            proba = None if proba is None else _widened(proba, classes, every)
+            scores = score_values(test_y, proba, job.task, every, labels)
+        else:
+            scores = score_values(test_y, proba, job.task, None, labels)
     curve = list(getattr(pipeline.steps[-1][1], "validation_curve_", []))
     kept = values.astype(np.float32) if job.keep_predictions else None
     return FoldOutcome(scores, stopped, curve, kept, classes)
+
+
+def _widened(proba: np.ndarray, classes: list[Any], every: list[Any]) -> np.ndarray:
+    """Probabilities in ``classes`` order as columns of ``every`` class (zero for those the
+    fold's training rows lacked)."""
+    if classes == every:
+        return proba
+    wide = np.zeros((len(proba), len(every)))
+    for column, label in enumerate(classes):
+        wide[:, every.index(label)] = proba[:, column]
+    return wide
 
 
 @contextlib.contextmanager

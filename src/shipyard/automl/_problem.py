@@ -290,5 +290,10 @@ def score_values(
             scores["auc"] = float(m.roc_auc_score(y == classes[1], values[:, 1]))
         elif set(y.unique()) == set(classes):
             scores["auc"] = float(m.roc_auc_score(y, values, multi_class="ovr", labels=classes))
+        elif y.nunique() > 1:  # a (time-ordered) fold without some class: those present
+            present = [i for i, c in enumerate(classes) if (y == c).any()]
+            scores["auc"] = float(
+                np.mean([m.roc_auc_score(y == classes[i], values[:, i]) for i in present])
+            )
         scores["log_loss"] = float(m.log_loss(y, values, labels=classes))
     return scores
