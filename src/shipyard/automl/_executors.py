@@ -146,8 +146,17 @@ class LocalExecutor:
     def result(self, handle: Any) -> FoldOutcome:
         return handle.result()  # type: ignore[no-any-return]
 
+    def warm(self, families: tuple[str, ...]) -> None:
+        warm_imports(families)
+
     def close(self) -> None:
         pass
+
+
+def _warm_slowly(families: tuple[str, ...]) -> None:
+    """A worker's warm-up: the imports, then long enough for its siblings to take theirs."""
+    warm_imports(families)
+    time.sleep(0.2)
 
 
 class ProcessExecutor:
@@ -177,6 +186,10 @@ class ProcessExecutor:
         # durations include it, and the search thinks trials cost that much.
         wait([pool.submit(time.sleep, 0.2) for _ in range(count)])
         return cls(pool, count)
+
+    def warm(self, families: tuple[str, ...]) -> None:
+        """Each worker imports what the families' fits import slowly (``warm_imports``)."""
+        wait([self.pool.submit(_warm_slowly, families) for _ in range(self.workers)])
 
     def submit(self, job: FoldJob) -> Any:
         return self.pool.submit(fit_fold, job)
@@ -260,6 +273,16 @@ class AutoExecutor:
 
     def close(self) -> None:
         pass
+
+
+def warm_imports(families: tuple[str, ...]) -> None:
+    """Import what the families' fits import lazily and slowly (PyTorch: seconds), so that
+    the cost is paid before the first trial, where the search counts it, not inside a late
+    trial, which would then end past the budget."""
+    from shipyard.automl._torch_mlp import torch_available
+
+    if "mlp" in families and torch_available():
+        import torch  # noqa: F401
 
 
 def usable_cores() -> int:

@@ -111,6 +111,8 @@ def run_study(optuna: Any, search: Search, parent: Any, executor: Any) -> Any:
         n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
     if hasattr(executor, "choose"):  # "auto": processes or local, by budget and trials
         executor = executor.choose(search.time_budget, n_trials)
+    if hasattr(executor, "warm"):
+        executor.warm(tuple(search.families))
     _Runner(optuna, study, search, parent, executor, n_trials, rungs).run()
     return study
 
