@@ -22,7 +22,15 @@ from shipyard.automl._family import Family
 from shipyard.automl._portfolios import PORTFOLIOS
 from shipyard.errors import InvalidInput
 
-__all__ = ["ESTIMATORS", "FAMILIES", "FAMILY_TABLE", "family_of", "get_family", "installed"]
+__all__ = [
+    "ESTIMATORS",
+    "FAMILIES",
+    "FAMILY_TABLE",
+    "family_of",
+    "get_family",
+    "installed",
+    "installed_package",
+]
 
 CLASSIFICATION = "classification"
 
@@ -378,9 +386,14 @@ ESTIMATORS = tuple(FAMILY_TABLE)
 
 def installed(family: Family) -> bool:
     """Whether the optional packages ``family`` needs are installed."""
+    return all(installed_package(package) for package in family.needs)
+
+
+def installed_package(package: str) -> bool:
+    """Whether ``package`` can be imported here."""
     import importlib.util
 
-    return all(importlib.util.find_spec(package) is not None for package in family.needs)
+    return importlib.util.find_spec(package) is not None
 
 
 FAMILIES = tuple(

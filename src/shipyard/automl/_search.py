@@ -31,7 +31,7 @@ from shipyard.automl._ensemble import (
     select,
 )
 from shipyard.automl._executors import check_executor, make_executor, one_thread
-from shipyard.automl._families import get_family
+from shipyard.automl._families import FAMILY_TABLE, get_family, installed_package
 from shipyard.automl._oof import OutOfFold
 from shipyard.automl._presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from shipyard.automl._problem import (
@@ -253,6 +253,10 @@ def _chosen(
     sampler or budget."""
     chosen = list(families or FAMILIES)
     unknown = [f for f in chosen if f not in FAMILIES]
+    absent = [f for f in unknown if f in FAMILY_TABLE and FAMILY_TABLE[f].searched]
+    if absent:  # a family searches know, its package not installed: say which
+        needs = " ".join(p for p in FAMILY_TABLE[absent[0]].needs if not installed_package(p))
+        raise InvalidInput(f"family {absent[0]!r} needs {needs} installed: pip install {needs}.")
     if unknown:
         raise InvalidInput(f"families {unknown} unknown; choose from {', '.join(FAMILIES)}.")
     if not families and rows is not None:
