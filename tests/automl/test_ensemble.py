@@ -244,5 +244,7 @@ def test_the_command_takes_presets_and_ensemble_and_says_what_came_of_it(home: P
     assert (
         shown.exit_code == 0 and "Ensemble " in shown.output and "cross-validated" in shown.output
     )
+    assert "Leaderboard (4 trials" in shown.output  # the ensemble's row is not a trial
+    assert "Ensemble kept" not in shown.output or " nan " not in shown.output
     fast = CliRunner().invoke(app, [*args, "--presets", "fast", "--json"])
     assert fast.exit_code == 0 and json.loads(fast.stdout)["ensemble"] is None

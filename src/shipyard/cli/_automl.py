@@ -119,14 +119,14 @@ def _print_board(result: Any) -> None:
             r.family,
             number(getattr(r, result.metric), 4),
             r.state,
-            f"{r.seconds:.1f}",
+            "-" if r.seconds != r.seconds else f"{r.seconds:.1f}",  # the ensemble: no trial
             r.params,
         ]
         for r in board.head(15).itertuples()
     ]
     console.print(
         table(
-            f"Leaderboard ({len(board)} trials, {result.metric})",
+            f"Leaderboard ({int((board['trial'] >= 0).sum())} trials, {result.metric})",
             ["trial", "family", result.metric, "state", "seconds", "params"],
             rows,
             2,
