@@ -1,13 +1,23 @@
-"""A family whose optional package is not installed: left out by default, named when asked."""
+"""Which families a search is asked for: one whose package is missing, or no list at all."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
+
+import shipyard as sy
+from shipyard.errors import InvalidInput
+
 # catboost hidden (``sys.modules[name] = None``: find_spec answers None, import fails)
 _SCRIPT = """
 import sys
+
+import pytest
+
+import shipyard as sy
+from shipyard.errors import InvalidInput
 sys.modules["catboost"] = None
 import pandas as pd
 import shipyard as sy
@@ -30,3 +40,10 @@ def test_an_uninstalled_family_asked_for_says_what_to_install(home: object) -> N
     assert "default False" in lines
     said = next(line for line in lines if line.startswith("said"))
     assert "family 'catboost' needs catboost installed: pip install catboost." in said
+
+
+@pytest.mark.parametrize("families", ["linear", [], ()])
+def test_families_not_a_list_of_names_is_one_line(home: object, families: object) -> None:
+    with pytest.raises(InvalidInput, match="families must be a list of family names") as raised:
+        sy.automl(dataset="nosuch@1", target="y", families=families)
+    assert "\n" not in str(raised.value)

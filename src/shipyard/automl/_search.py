@@ -251,6 +251,10 @@ def _chosen(
     """The families to search (by default all, less those meant for fewer than ``rows``
     training rows: ``Family.max_rows``, a logged note); InvalidInput for a bad family,
     sampler or budget."""
+    if isinstance(families, str) or (families is not None and not len(families)):
+        raise InvalidInput(
+            f"families must be a list of family names (None: all); got {families!r}."
+        )
     chosen = list(families or FAMILIES)
     unknown = [f for f in chosen if f not in FAMILIES]
     absent = [f for f in unknown if f in FAMILY_TABLE and FAMILY_TABLE[f].searched]
