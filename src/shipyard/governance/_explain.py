@@ -20,7 +20,12 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput, ShipyardError
-from shipyard.governance._explain_methods import Explainer, agnostic, build_explainer
+from shipyard.governance._explain_methods import (
+    BACKGROUND_ROWS,
+    Explainer,
+    agnostic,
+    build_explainer,
+)
 
 if TYPE_CHECKING:
     from shipyard.models import LoadedModel
@@ -165,10 +170,18 @@ def _fallback(
         )
     kind = type(loaded.native).__name__
     note = (note or f"no exact SHAP method for {kind}; ") + (
-        "used shap's model-agnostic explainer on the model's output."
+        "used shap's model-agnostic explainer on the model's output"
     )
+    rows = BACKGROUND_ROWS
+    members = len(getattr(loaded.native, "estimators", None) or ())
+    if members > 1:
+        # An ensemble (sy.automl's vote) predicts through every member for each of the
+        # method's thousands of coalitions per row and background row: fewer background rows
+        # keep its explanation in seconds, not minutes (5 members: 10 rows, about 15 s).
+        rows = max(10, BACKGROUND_ROWS // (2 * members))
+        note += f", over {rows} background rows (an ensemble of {members} models)"
     output = "raw" if loaded.classes is None else "probability"
-    return agnostic(_agnostic_predict(loaded), features, background, output, note)
+    return agnostic(_agnostic_predict(loaded), features, background, output, note + ".", rows)
 
 
 def explain_loaded(loaded: Any, rows: Any, ref: str | None = None) -> Explanation:

@@ -28,7 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Explainer", "Raw", "agnostic", "build_explainer", "shap_module", "source_map"]
+__all__ = [
+    "BACKGROUND_ROWS",
+    "Explainer",
+    "Raw",
+    "agnostic",
+    "build_explainer",
+    "shap_module",
+    "source_map",
+]
 
 AGNOSTIC_EXACT = 10  # up to this many features the model-agnostic method is exact
 BACKGROUND_ROWS = 100  # rows of background data for the linear and model-agnostic methods
@@ -331,9 +339,10 @@ def agnostic(
     background: pd.DataFrame,
     output: str,
     note: str,
+    rows: int = BACKGROUND_ROWS,
 ) -> Explainer:
     """shap's model-agnostic KernelExplainer on ``predict`` (rows -> output) in the original
-    feature space, over up to :data:`BACKGROUND_ROWS` background rows. Up to
+    feature space, over up to ``rows`` background rows. Up to
     :data:`AGNOSTIC_EXACT` features it evaluates every coalition, so its values are the exact
     Shapley values (method ``exact``); beyond, a seeded sample of coalitions (``kernel``).
 
@@ -346,7 +355,7 @@ def agnostic(
     def call(matrix: np.ndarray) -> np.ndarray:
         return predict(codes.decode(matrix))
 
-    explainer = shap.KernelExplainer(call, codes.encode(background.head(BACKGROUND_ROWS)))
+    explainer = shap.KernelExplainer(call, codes.encode(background.head(rows)))
     exact = len(features) <= AGNOSTIC_EXACT
     samples: Any = 2 ** len(features) if exact else "auto"
 
