@@ -74,14 +74,18 @@ def missing(value: Any) -> Any:
     return None if str(value) == "NaT" else value
 
 
+_PER_STEP = ("metrics.fold_", "metrics.rung_")
+
+
 def default_columns(frame: Any, metrics: int, params: int) -> tuple[str, ...]:
     """The ``metrics`` metrics and ``params`` params that most runs of a search page have
-    (ties by name)."""
+    (ties by name). A search's per-fold and per-rung scores (``fold_*``, ``rung_*``: every
+    trial logs them, only finished ones log the score itself) come after the other metrics."""
     counts = frame.notna().sum()
     chosen: list[str] = []
     for kind, most in (("metrics", metrics), ("params", params)):
         keys = [c for c in frame.columns if c.startswith(kind + ".") and counts[c] > 0]
-        keys.sort(key=lambda c: (-int(counts[c]), c))
+        keys.sort(key=lambda c: (c.startswith(_PER_STEP), -int(counts[c]), c))
         chosen += keys[:most]
     return tuple(chosen)
 
