@@ -12,21 +12,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from _common import table
+
 __all__ = ["GOAL_OVERHEAD", "overhead_rows", "worker_overhead"]
 
 GOAL_OVERHEAD = 0.05  # of a 1-second trial
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = [header, ["---"] * len(header), *rows]
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    out = []
-    for line in lines:
-        cells = [
-            str(c).ljust(w) if c != "---" else "-" * w for c, w in zip(line, widths, strict=True)
-        ]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
 
 
 def worker_overhead(spec: dict) -> dict:
@@ -360,5 +350,5 @@ def overhead_rows(over: dict) -> tuple[str, list[str], bool | None]:
         )
     elif over.get("search_skipped"):
         notes.append(f"Rows c–d skipped: {over['search_skipped']}")
-    text = _table(["Row", "What is timed", "Time", "% of a 1-s trial", "Goal < 5%"], rows)
+    text = table(["Row", "What is timed", "Time", "% of a 1-s trial", "Goal < 5%"], rows)
     return text, notes, all(met)

@@ -602,3 +602,16 @@ def workspace(prefix: str, keep: bool) -> Iterator[Workspace]:
         log(f"Working in {root}")
         with inside(root):
             yield Workspace(root)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table of ``rows`` under ``header``, columns padded to one width."""
+    lines = [header, ["---"] * len(header), *rows]
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    out = []
+    for line in lines:
+        cells = [
+            str(c).ljust(w) if c != "---" else "-" * w for c, w in zip(line, widths, strict=True)
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)

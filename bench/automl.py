@@ -57,7 +57,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from _common import OtherLoad, exit_on_sigterm, fill_defaults, log, source_state, temp_folder
+from _common import (
+    OtherLoad,
+    exit_on_sigterm,
+    fill_defaults,
+    log,
+    source_state,
+    table,
+    temp_folder,
+)
 
 TOOLS = ("shipyard", "flaml", "h2o", "autogluon")
 ANCHORS = TOOLS[1:]
@@ -815,18 +823,6 @@ def budget_check(specs: list[dict], results: dict[str, dict]) -> dict:
 
 
 # -- output ---------------------------------------------------------------------------------
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = [header, ["---"] * len(header), *rows]
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    out = []
-    for line in lines:
-        cells = [
-            str(c).ljust(w) if c != "---" else "-" * w for c, w in zip(line, widths, strict=True)
-        ]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
 
 
 def _shape(spec: dict) -> str:

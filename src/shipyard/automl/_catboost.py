@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from shipyard.automl._onnx_catboost import catboost_shape, convert_catboost
+from shipyard.automl._onnx import step_shape
+from shipyard.automl._onnx_catboost import convert_catboost
 from shipyard.errors import InvalidInput
 from shipyard.models import register_onnx_step
 
@@ -245,5 +246,5 @@ class CatBoostTabularRegressor(RegressorMixin, _CatBoostStep):  # type: ignore[m
         return np.asarray(self.model_.predict(self._frame(X, fitting=False)), dtype=np.float64)
 
 
-register_onnx_step(CatBoostTabularClassifier, convert_catboost, catboost_shape, classifier=True)
-register_onnx_step(CatBoostTabularRegressor, convert_catboost, catboost_shape)
+register_onnx_step(CatBoostTabularClassifier, convert_catboost, step_shape, classifier=True)
+register_onnx_step(CatBoostTabularRegressor, convert_catboost, step_shape)

@@ -26,7 +26,7 @@ __all__ = [
     "convert_torch_mlp",
     "convert_xgb_labels",
     "date_parts_shape",
-    "torch_mlp_shape",
+    "step_shape",
     "xgb_labels_shape",
 ]
 
@@ -91,7 +91,9 @@ def _civil(graph: _Graph, days: str) -> tuple[str, str, str]:
     return year, month, day
 
 
-def torch_mlp_shape(operator: Any) -> None:
+def step_shape(operator: Any) -> None:
+    """Output shapes of a step that answers a label and probabilities (a classifier) or a
+    value (a regressor): the PyTorch MLP's and CatBoost's."""
     from skl2onnx.common.shape_calculator import (
         calculate_linear_classifier_output_shapes,
         calculate_linear_regressor_output_shapes,

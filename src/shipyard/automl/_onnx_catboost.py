@@ -12,21 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["catboost_shape", "convert_catboost"]
+__all__ = ["convert_catboost"]
 
 TREES = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
-
-
-def catboost_shape(operator: Any) -> None:
-    from skl2onnx.common.shape_calculator import (
-        calculate_linear_classifier_output_shapes,
-        calculate_linear_regressor_output_shapes,
-    )
-
-    if hasattr(operator.raw_operator, "classes_"):
-        calculate_linear_classifier_output_shapes(operator)
-    else:
-        calculate_linear_regressor_output_shapes(operator)
 
 
 def convert_catboost(scope: Any, operator: Any, container: Any) -> None:

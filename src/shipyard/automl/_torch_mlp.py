@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from shipyard.automl._onnx import convert_torch_mlp, torch_mlp_shape
+from shipyard.automl._onnx import convert_torch_mlp, step_shape
 from shipyard.errors import InvalidInput
 from shipyard.models import register_onnx_step
 
@@ -255,8 +255,8 @@ class TorchMLPRegressor(RegressorMixin, _TorchMLP):  # type: ignore[misc]
         return self._forward(X)[:, 0] * self.y_scale_ + self.y_mean_
 
 
-register_onnx_step(TorchMLPClassifier, convert_torch_mlp, torch_mlp_shape, classifier=True)
-register_onnx_step(TorchMLPRegressor, convert_torch_mlp, torch_mlp_shape)
+register_onnx_step(TorchMLPClassifier, convert_torch_mlp, step_shape, classifier=True)
+register_onnx_step(TorchMLPRegressor, convert_torch_mlp, step_shape)
 
 
 def _dense(X: Any) -> np.ndarray:
