@@ -169,8 +169,13 @@ class _CatBoostStep(BaseEstimator):  # type: ignore[misc]
             state["model_"] = model
         super().__setstate__(state)
 
+    _catboost_class = "CatBoost"  # the subclass's CatBoost model: CatBoostClassifier, ...
+
     def _model_kind(self) -> Any:
-        raise NotImplementedError
+        """CatBoost's model class this step wraps (imported only when used)."""
+        import catboost
+
+        return getattr(catboost, self._catboost_class)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -198,10 +203,7 @@ class CatBoostTabularClassifier(ClassifierMixin, _CatBoostStep):  # type: ignore
     (['no', 'yes'], ['no', 'no'])
     """
 
-    def _model_kind(self) -> Any:
-        from catboost import CatBoostClassifier
-
-        return CatBoostClassifier
+    _catboost_class = "CatBoostClassifier"
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> CatBoostTabularClassifier:
         """Fit on the label codes (index in ``classes_``); ``fit_params`` (``callbacks``)
@@ -230,10 +232,7 @@ class CatBoostTabularClassifier(ClassifierMixin, _CatBoostStep):  # type: ignore
 class CatBoostTabularRegressor(RegressorMixin, _CatBoostStep):  # type: ignore[misc]
     """CatBoost's regressor (RMSE) on one thread."""
 
-    def _model_kind(self) -> Any:
-        from catboost import CatBoostRegressor
-
-        return CatBoostRegressor
+    _catboost_class = "CatBoostRegressor"
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> CatBoostTabularRegressor:
         """Fit; ``fit_params`` (``callbacks``) go to CatBoost's ``fit``."""
