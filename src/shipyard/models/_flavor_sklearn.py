@@ -28,6 +28,7 @@ from shipyard.models._flavor import (
 )
 from shipyard.models._onnx import TEXT_TYPES, one_matrix, run_converter
 from shipyard.models._signature import Columns, Signature
+from shipyard.models._skops import skops_io
 
 __all__ = ["SklearnFlavor"]
 
@@ -102,8 +103,7 @@ class SklearnFlavor:
             return Saved(pickle.dumps(model, protocol=5), meta)
         if serialization != "skops":
             raise InvalidInput(f"serialization must be 'skops' or 'pickle', got {serialization!r}.")
-        import skops.io as sio
-
+        sio = skops_io()
         data = sio.dumps(model)
         needed = sio.get_untrusted_types(data=data)
         unsafe = sorted(t for t in needed if t not in trusted and not _safe_type(t))
@@ -119,7 +119,7 @@ class SklearnFlavor:
     def load(self, data: bytes, meta: Mapping[str, Any]) -> Any:
         if meta.get("format") == "pickle":
             return pickle.loads(data)  # the caller verified the sha256 against the record
-        import skops.io as sio
+        sio = skops_io()
         from skops.io.exceptions import UntrustedTypesFoundException
 
         try:  # skops refuses any type outside the list recorded at registration
