@@ -25,7 +25,14 @@ from fastapi.routing import iter_route_contexts
 from shipyard._time import TIME_FORMAT, iso_times
 from shipyard._version import __version__
 from shipyard.errors import InvalidInput
-from shipyard.server._access import COOKIE, PUBLIC, VIEWER, SignInRequired, role_of
+from shipyard.server._access import (
+    COOKIE,
+    PUBLIC,
+    VIEWER,
+    Admission,
+    SignInRequired,
+    role_of,
+)
 from shipyard.serving._guard import is_loopback
 from shipyard.serving._http import JSON, install_error_handlers, json_response
 from shipyard.serving._openapi import ANY_ROUTE, errors
@@ -88,6 +95,8 @@ def create_app(
     from shipyard.server import _audit
     from shipyard.server._artifacts import is_upload_path
 
+    # a body is read only once its route's role admitted the caller (inside the Guard)
+    app.add_middleware(Admission, routes=app.routes)
     app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins, untyped=is_upload_path)
     # bodies are read before the role check: bounded for everyone (uploads bound their own)
     app.add_middleware(BodyLimit, max_body=MAX_BODY, exempt=is_upload_path)
