@@ -65,3 +65,14 @@ def test_a_page_token_made_up_with_a_huge_offset_is_refused(home: Path) -> None:
             f"{url}/api/alerts", params={"page_token": encode(5, ["alerts", None, None])}
         )
         assert fine.status_code == 200 and fine.json()["items"] == []
+
+
+def test_no_answer_may_be_framed_by_another_site(home: Path) -> None:
+    """Clickjacking: a page framed by another site, its buttons under a decoy, would be
+    clicked as the UI's own same-origin request (with auth off, no cookie is needed)."""
+    with serving.background(create_app()) as url:
+        for path in ("/", "/runs", "/api/health", "/login", "/api/nosuch"):
+            answer = httpx.get(f"{url}{path}", headers={"accept": "text/html"})
+            assert answer.headers["x-frame-options"] == "DENY", path
+            assert answer.headers["content-security-policy"] == "frame-ancestors 'none'"
+            assert answer.headers["x-content-type-options"] == "nosniff"

@@ -65,7 +65,7 @@ def create_app(
     ``allow_hosts``/``allow_origins``: ``Host`` names and cross-origin origins
     accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
     from another origin 403, a form or text body 415)."""
-    from shipyard.serving._guard import BodyLimit, Guard
+    from shipyard.serving._guard import BodyLimit, Guard, NoFraming
 
     app = FastAPI(
         title="Shipyard platform API",
@@ -101,6 +101,7 @@ def create_app(
     # bodies are read before the role check: bounded for everyone (uploads bound their own)
     app.add_middleware(BodyLimit, max_body=MAX_BODY, exempt=is_upload_path)
     app.add_middleware(_audit.Acting)  # who and from where, for the audit log
+    app.add_middleware(NoFraming)  # no page in another site's frame (clickjacking)
     return app
 
 
