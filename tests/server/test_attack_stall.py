@@ -42,3 +42,27 @@ def test_a_large_batch_does_not_stall_other_requests(platform_server: str) -> No
     # the parse runs in a worker thread: the event loop answers in between (before, the
     # longest wait was the whole request: the loop was busy parsing all along)
     assert max(waits) < 0.5 * took, (max(waits), took)
+
+
+def test_sql_statements_beyond_the_servers_slots_are_refused(platform_server: str) -> None:
+    """Each statement may take 1 GB and every core: a client sending many at once was
+    free to take them all (and the threads every other route runs in)."""
+    slow = {"sql": "SELECT count(*) FROM range(100000000000) a", "timeout": 3}
+    answers: list[httpx.Response] = []
+
+    def send() -> None:
+        answers.append(httpx.post(f"{platform_server}/api/datasets/query", json=slow, timeout=60))
+
+    running = [threading.Thread(target=send) for _ in range(2)]
+    for thread in running:
+        thread.start()
+    time.sleep(1.0)
+    busy = httpx.post(f"{platform_server}/api/datasets/query", json={"sql": "SELECT 1"})
+    for thread in running:
+        thread.join()
+    assert busy.status_code == 503, busy.text
+    assert "at most 2 statements at once" in busy.json()["error"]
+    assert busy.headers["retry-after"] == "1"
+    assert [a.status_code for a in answers] == [422, 422]  # stopped at their time limit
+    after = httpx.post(f"{platform_server}/api/datasets/query", json={"sql": "SELECT 1 AS one"})
+    assert after.status_code == 200 and after.json()["rows"] == [[1]]
