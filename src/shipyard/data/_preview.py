@@ -17,44 +17,89 @@ from shipyard.errors import InvalidInput
 __all__ = ["jsonable", "read_rows", "table_rows"]
 
 BATCH = 1024
+MAX_PAGE_BYTES = 32 << 20  # bytes a page of rows may hold once decoded
 
 
 def read_rows(path: Path, offset: int, limit: int, columns: Sequence[str] = ()) -> pa.Table:
     """Rows ``offset`` to ``offset + limit`` of a Parquet file (only ``columns`` if given):
     the row groups before ``offset`` are skipped by their metadata, the rest read in small
-    batches, so memory stays bounded by ``limit`` whatever the file's size."""
+    batches, so memory stays bounded by ``limit`` whatever the file's size. A page that
+    would hold more than :data:`MAX_PAGE_BYTES` once decoded is refused (InvalidInput)
+    before it is: a file of a kilobyte may repeat one long text in every row (a dictionary
+    page, or a compressed plain one) and decode to gigabytes."""
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
-    known = pf.schema_arrow.names
+    plain = pq.ParquetFile(path)
+    known = plain.schema_arrow.names
     missing = [c for c in columns if c not in known]
     if missing:
         raise InvalidInput(f"columns: no column {missing[0]!r} (columns: {', '.join(known)}).")
     wanted = list(columns) or None
-    start, at = 0, 0  # the first chosen group's first row; the current group's
+    texts = [f.name for f in plain.schema_arrow if _is_text(f.type)]
+    pf = pq.ParquetFile(path, read_dictionary=texts) if texts else plain  # repeats not copied
+    start, at, widest = 0, 0, 0  # the first chosen group's first row; the current group's
     groups: list[int] = []
     for group in range(pf.metadata.num_row_groups):
-        rows = pf.metadata.row_group(group).num_rows
-        if at + rows > offset and at < offset + limit:
+        meta = pf.metadata.row_group(group)
+        if at + meta.num_rows > offset and at < offset + limit:
             start = start if groups else at
             groups.append(group)
-        at += rows
+            widest = max(widest, meta.total_byte_size // max(meta.num_rows, 1))
+        at += meta.num_rows
     batches: list[pa.RecordBatch] = []
-    skip, need = offset - start, limit
+    skip, need, size = offset - start, limit, 0
+    batch_size = max(1, min(BATCH, MAX_PAGE_BYTES // max(widest, 1)))  # rows of wide pages
     if groups and need > 0:
-        for batch in pf.iter_batches(batch_size=BATCH, row_groups=groups, columns=wanted):
+        for batch in pf.iter_batches(batch_size=batch_size, row_groups=groups, columns=wanted):
             if skip >= batch.num_rows:
                 skip -= batch.num_rows
                 continue
             part = batch.slice(skip, need)
             skip, need = 0, need - part.num_rows
+            size += _decoded_size(part)
+            if size > MAX_PAGE_BYTES:
+                raise InvalidInput(
+                    f"rows: these {limit - max(need, 0)} rows hold more than "
+                    f"{MAX_PAGE_BYTES:,} bytes of values; ask for fewer rows (page_size) or "
+                    "columns."
+                )
             batches.append(part)
             if need <= 0:
                 break
     schema = (
         pf.schema_arrow if wanted is None else pa.schema([pf.schema_arrow.field(c) for c in wanted])
     )
-    return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+    table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+    return table.cast(_plain_schema(table.schema, plain.schema_arrow))
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
+
+
+def _decoded_size(batch: pa.RecordBatch) -> int:
+    """Bytes the batch's values take once every dictionary entry is written out in each
+    row that names it."""
+    import pyarrow.compute as pc
+
+    total = 0
+    for column in batch.columns:
+        if pa.types.is_dictionary(column.type) and _is_text(column.type.value_type):
+            lengths = pc.binary_length(column.dictionary).take(column.indices)
+            total += int(pc.sum(lengths).as_py() or 0) + 4 * len(column)
+        else:
+            total += column.nbytes
+    return total
+
+
+def _plain_schema(read: pa.Schema, stored: pa.Schema) -> pa.Schema:
+    """The schema of what was read, each text column back to its stored type."""
+    return pa.schema([stored.field(f.name) if f.name in stored.names else f for f in read])
 
 
 def jsonable(value: Any) -> Any:

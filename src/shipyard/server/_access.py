@@ -16,13 +16,18 @@ request acts as the local user with every right.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shipyard.errors import Forbidden, Unauthorized
+from shipyard.errors import Forbidden, ShipyardError, Unauthorized
+from shipyard.serving._http import error_answer, json_response
 
 __all__ = [
     "ADMIN",
@@ -31,6 +36,7 @@ __all__ = [
     "PUBLIC",
     "ROLES",
     "VIEWER",
+    "Admission",
     "Caller",
     "SignInRequired",
     "caller_of",
@@ -41,6 +47,7 @@ __all__ = [
 ]
 
 ROLES = ("viewer", "editor", "admin")
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})  # methods whose requests carry no body
 COOKIE = "shipyard_token"  # the web UI's sign-in keeps the token in this HttpOnly cookie
 
 
@@ -84,35 +91,81 @@ def require(role: str) -> Callable[[Request], Caller]:
     ``request.state.caller`` (401 without a valid token, 403 with too low a role)."""
     if role not in ROLES:
         raise ValueError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
-    rank = ROLES.index(role)
 
     def check(request: Request) -> Caller:
-        authenticate: Callable[[str], Caller] | None = getattr(
-            request.app.state, "authenticate", None
-        )
-        if authenticate is None:
-            caller = Caller(None, "admin")
-        else:
-            token = presented_token(request)
-            try:
-                if token is None:
-                    raise Unauthorized(
-                        "token: this server wants one (Authorization: Bearer <token>)."
-                    )
-                caller = authenticate(token)  # Unauthorized: unknown, revoked, expired
-            except Unauthorized as exc:
-                if wants_page(request):
-                    raise SignInRequired(str(exc)) from None
-                raise
-            if ROLES.index(caller.role) < rank:
-                raise Forbidden(
-                    f"role: this needs {role} or higher; {caller.name} is {caller.role}."
-                )
+        caller = _admit(request, role)
         request.state.caller = caller
         return caller
 
     check.role = role  # type: ignore[attr-defined]  # read by the access test
     return check
+
+
+def _admit(request: Request, role: str) -> Caller:
+    """The caller of ``request`` if its token is valid and its role ``role`` or higher
+    (every right when auth is off); Unauthorized (SignInRequired for a page) or Forbidden."""
+    authenticate: Callable[[str], Caller] | None = getattr(request.app.state, "authenticate", None)
+    if authenticate is None:
+        return Caller(None, "admin")
+    token = presented_token(request)
+    try:
+        if token is None:
+            raise Unauthorized("token: this server wants one (Authorization: Bearer <token>).")
+        caller = authenticate(token)  # Unauthorized: unknown, revoked, expired
+    except Unauthorized as exc:
+        if wants_page(request):
+            raise SignInRequired(str(exc)) from None
+        raise
+    if ROLES.index(caller.role) < ROLES.index(role):
+        raise Forbidden(f"role: this needs {role} or higher; {caller.name} is {caller.role}.")
+    return caller
+
+
+class Admission:
+    """ASGI middleware: a request that may carry a body (any method but GET, HEAD, OPTIONS)
+    is checked against the role its route declares before anything reads that body.
+    FastAPI reads and parses a route's whole body, on the event loop, before the route's
+    dependencies run: without this, anyone could make a server with auth parse a body of up
+    to the body limit (seconds for 64 MB, every other request stalled) before being
+    refused. The route's own dependency checks again (the verdict is cached)."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+        self._roles: list[tuple[Any, str | None]] | None = None  # each route, its role
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _SAFE:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if getattr(request.app.state, "authenticate", None) is not None:  # auth is on
+            role = self._role(scope)
+            try:
+                if role is not None:
+                    await anyio.to_thread.run_sync(_admit, request, role)
+            except ShipyardError as exc:
+                status, body, headers = error_answer(exc)
+                await json_response(status, body, headers)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _role(self, scope: Scope) -> str | None:
+        """The role of the route the request goes to (None: no route, or a public one)."""
+        if self._roles is None:  # the app's routes, as its router tries them
+            self._roles = [
+                (route, next((r for r in _declared(route) if r in ROLES), None))
+                for route in iter_route_contexts(self.routes)
+            ]
+        for route, role in self._roles:
+            if route.matches(scope)[0] is Match.FULL:
+                return role
+        return None
+
+
+def _declared(route: Any) -> list[str | None]:
+    """The roles a route's dependencies declare."""
+    return [role_of(d.call) for d in getattr(getattr(route, "dependant", None), "dependencies", ())]
 
 
 def _public(request: Request) -> None:

@@ -11,6 +11,7 @@ route declares (``server._access``); a page asked without one redirects to ``/lo
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 from collections.abc import Sequence
@@ -25,7 +26,14 @@ from fastapi.routing import iter_route_contexts
 from shipyard._time import TIME_FORMAT, iso_times
 from shipyard._version import __version__
 from shipyard.errors import InvalidInput
-from shipyard.server._access import COOKIE, PUBLIC, VIEWER, SignInRequired, role_of
+from shipyard.server._access import (
+    COOKIE,
+    PUBLIC,
+    VIEWER,
+    Admission,
+    SignInRequired,
+    role_of,
+)
 from shipyard.serving._guard import is_loopback
 from shipyard.serving._http import JSON, install_error_handlers, json_response
 from shipyard.serving._openapi import ANY_ROUTE, errors
@@ -40,6 +48,7 @@ DESCRIPTION = (
 )
 
 
+_OBJECT = re.compile(rb"[ \t\r\n]*\{")  # how a JSON object starts
 MAX_BODY = 64 << 20  # bytes of one request body (a metric batch of ~1M points fits)
 
 
@@ -58,7 +67,7 @@ def create_app(
     ``allow_hosts``/``allow_origins``: ``Host`` names and cross-origin origins
     accepted beyond the server's own (``serving._guard``: a wrong Host is 400, a change
     from another origin 403, a form or text body 415)."""
-    from shipyard.serving._guard import BodyLimit, Guard
+    from shipyard.serving._guard import BodyLimit, Guard, NoFraming
 
     app = FastAPI(
         title="Shipyard platform API",
@@ -88,10 +97,13 @@ def create_app(
     from shipyard.server import _audit
     from shipyard.server._artifacts import is_upload_path
 
+    # a body is read only once its route's role admitted the caller (inside the Guard)
+    app.add_middleware(Admission, routes=app.routes)
     app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins, untyped=is_upload_path)
     # bodies are read before the role check: bounded for everyone (uploads bound their own)
     app.add_middleware(BodyLimit, max_body=MAX_BODY, exempt=is_upload_path)
     app.add_middleware(_audit.Acting)  # who and from where, for the audit log
+    app.add_middleware(NoFraming)  # no page in another site's frame (clickjacking)
     return app
 
 
@@ -214,8 +226,11 @@ async def _json(request: Request) -> None:
         raise InvalidInput(
             f"body: send JSON with 'Content-Type: application/json' (got {kind or 'none'!r})."
         )
+    raw = await request.body()
+    if _OBJECT.match(raw):  # an object, or malformed: each route parses it once, off this
+        return  # check (a second parse of a 64 MB body held the event loop for seconds)
     try:
-        body = orjson.loads(await request.body())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return  # FastAPI answers a malformed body itself (422, naming where)
     if not isinstance(body, dict):

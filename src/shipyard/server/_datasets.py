@@ -336,12 +336,18 @@ def remove_alias(name: Name, alias: Alias) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/datasets/query", response_model=QueryOut, responses=_CHANGE, dependencies=[EDITOR])
+@router.post(
+    "/datasets/query",
+    response_model=QueryOut,
+    responses={**_CHANGE, **errors(503)},
+    dependencies=[EDITOR],
+)
 def query(body: QueryIn) -> dict[str, Any]:
     """SQL (DuckDB) over the versions it names as ``name@version``, e.g.
     ``SELECT region, avg(income) FROM loans@3 GROUP BY 1``. It reads only those versions:
     files, URLs, extensions and settings are refused (422). At most ``max_rows`` rows come
-    back (``truncated`` says when there were more) and it stops after ``timeout`` seconds."""
+    back (``truncated`` says when there were more) and it stops after ``timeout`` seconds;
+    at most two run at once (503 with Retry-After when the server is busy)."""
     return query_json(body.sql, body.params, body.max_rows, body.timeout)
 
 

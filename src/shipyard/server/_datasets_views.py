@@ -4,13 +4,14 @@ graph as nodes and edges, a diff as JSON, a SQL answer."""
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 from shipyard import data, models
 from shipyard.data._api import _store
 from shipyard.data._preview import jsonable, table_rows
 from shipyard.data._wire import version_json
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, Unavailable
 
 __all__ = ["detail", "diff_json", "lineage_graph", "query_json"]
 
@@ -18,6 +19,10 @@ __all__ = ["detail", "diff_json", "lineage_graph", "query_json"]
 QUERY_MEMORY = "1GB"
 #: ... and how big its answer may be (bytes of the result's columns, before JSON)
 QUERY_ANSWER = 64 << 20
+#: ... and how many statements run at once (each may take QUERY_MEMORY and every core)
+QUERY_SLOTS = 2
+QUERY_WAIT = 1.0  # seconds a statement waits for a slot before it is refused (503)
+_slots = threading.BoundedSemaphore(QUERY_SLOTS)
 
 
 def detail(v: data.DatasetVersion) -> dict[str, Any]:
@@ -137,9 +142,18 @@ def query_json(
     :data:`QUERY_MEMORY`; never files, URLs or extensions (external access off)."""
     from shipyard.data._derive import select
 
-    table, read = select(
-        sql, params=params, limit=max_rows + 1, timeout=timeout, memory_limit=QUERY_MEMORY
-    )
+    if not _slots.acquire(timeout=QUERY_WAIT):  # the memory bound is per statement
+        raise Unavailable(
+            f"sql: the server runs at most {QUERY_SLOTS} statements at once and is busy; "
+            "try again shortly.",
+            retry_after=1,
+        )
+    try:
+        table, read = select(
+            sql, params=params, limit=max_rows + 1, timeout=timeout, memory_limit=QUERY_MEMORY
+        )
+    finally:
+        _slots.release()
     truncated = table.num_rows > max_rows
     table = table.slice(0, max_rows)
     if table.nbytes > QUERY_ANSWER:

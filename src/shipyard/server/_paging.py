@@ -21,6 +21,7 @@ from shipyard.errors import InvalidInput
 __all__ = ["PageSize", "PageToken", "page", "page_of"]
 
 PageSize = Annotated[int, Query(ge=1, le=1000, description="At most this many items.")]
+MAX_OFFSET = 2**53  # beyond any listing; an offset past it overflows SQL's 64-bit OFFSET + LIMIT
 PageToken = Annotated[
     str | None,
     Query(max_length=200, description="The `next_page_token` of the previous page."),
@@ -41,7 +42,9 @@ def decode(token: str | None, query: Any = None) -> int:
         offset, digest = int(raw["o"]), str(raw["q"])
     except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
         raise InvalidInput("page_token: not a token this server gave out.") from None
-    if offset < 0 or digest != _digest(query):
+    if not 0 <= offset <= MAX_OFFSET:  # the token is not signed: one made up by hand
+        raise InvalidInput("page_token: not a token this server gave out.")
+    if digest != _digest(query):
         raise InvalidInput("page_token: it belongs to another query (same filters and order).")
     return offset
 

@@ -162,13 +162,18 @@ _FINISH_BODY = {
 async def write_metrics(run_id: str, request: Request) -> Response:
     """Append a batch of metric points (one transaction); ``heartbeat_at`` also records
     that the run's process is alive."""
+    await run_in_threadpool(_write_metrics, RunId(run_id), await request.body())
+    return Response(status_code=204)
+
+
+def _write_metrics(run_id: RunId, raw: bytes) -> None:
+    """Parse and write a batch in a worker thread: parsing a large batch on the event loop
+    stalled every other request for seconds."""
     with gc_paused():
-        body = _object(await request.body(), {"points", "heartbeat_at"})
+        body = _object(raw, {"points", "heartbeat_at"})
         points = parse_points(body.get("points"))
         beat = _seconds("heartbeat_at", body.get("heartbeat_at"))
-        await run_in_threadpool(local_store().write_metrics, RunId(run_id), points, beat)
-        del body, points
-    return Response(status_code=204)
+        local_store().write_metrics(run_id, points, beat)
 
 
 @router.post(
@@ -181,14 +186,18 @@ async def write_metrics(run_id: str, request: Request) -> Response:
 )
 async def finish_run(run_id: str, request: Request) -> Response:
     """Write the last metric points and the final status in one transaction."""
+    await run_in_threadpool(_finish_run, RunId(run_id), await request.body())
+    return Response(status_code=204)
+
+
+def _finish_run(run_id: RunId, raw: bytes) -> None:
+    """Parse the last batch and finish the run, in a worker thread (see _write_metrics)."""
     with gc_paused():
-        body = _object(await request.body(), {"status", "points", "end_time"})
+        body = _object(raw, {"status", "points", "end_time"})
         status = check.final_status(body.get("status"))
         points = parse_points(body.get("points", []))
         end = _seconds("end_time", body.get("end_time"))
-        await run_in_threadpool(local_store().finish_run, RunId(run_id), status, points, end)
-        del body, points
-    return Response(status_code=204)
+        local_store().finish_run(run_id, status, points, end)
 
 
 @router.delete(

@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["BodyLimit", "Guard", "HostRule", "exposure", "is_loopback"]
+__all__ = ["BodyLimit", "Guard", "HostRule", "NoFraming", "exposure", "is_loopback"]
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 _JSON = b"application/json"
@@ -321,6 +321,39 @@ class BodyLimit:
             f"body: more than {self.max_body:,} bytes; this server takes at most that in "
             "one request."
         )
+
+
+class NoFraming:
+    """Every answer tells the browser not to show it inside another site's frame
+    (``X-Frame-Options: DENY``, ``Content-Security-Policy: frame-ancestors 'none'``) and not
+    to guess its type (``X-Content-Type-Options: nosniff``). A page of the web UI framed by
+    another site could otherwise be clicked through by a person who sees only the other
+    site (the Promote or Roll back button under a decoy): the click is the UI's own,
+    same-origin request, which the Origin rule lets through."""
+
+    HEADERS = (
+        (b"x-frame-options", b"DENY"),
+        (b"content-security-policy", b"frame-ancestors 'none'"),
+        (b"x-content-type-options", b"nosniff"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_framed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                named = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in self.HEADERS if n not in named]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_framed)
 
 
 def _identity(encoding: bytes) -> bool:
