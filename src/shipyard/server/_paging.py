@@ -20,6 +20,10 @@ from shipyard.errors import InvalidInput
 
 __all__ = ["PageSize", "PageToken", "page", "page_of"]
 
+# past any listing's length, and far inside a database's 64-bit OFFSET (a forged token's
+# 2**70 would otherwise reach the driver as an overflow: a 500)
+MAX_OFFSET = 1 << 53
+
 PageSize = Annotated[int, Query(ge=1, le=1000, description="At most this many items.")]
 PageToken = Annotated[
     str | None,
@@ -38,10 +42,12 @@ def decode(token: str | None, query: Any = None) -> int:
         return 0
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        offset, digest = int(raw["o"]), str(raw["q"])
+        offset, digest = raw["o"], str(raw["q"])
     except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
         raise InvalidInput("page_token: not a token this server gave out.") from None
-    if offset < 0 or digest != _digest(query):
+    if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput("page_token: not a token this server gave out.")
+    if digest != _digest(query):
         raise InvalidInput("page_token: it belongs to another query (same filters and order).")
     return offset
 

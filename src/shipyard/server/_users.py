@@ -101,7 +101,7 @@ def me(request: Request) -> Me:
 @router.get("/users", response_model=UserPage, dependencies=[ADMIN], responses=_LIST)
 def list_users(page_size: PageSize = 100, page_token: PageToken = None) -> UserPage:
     """Every user, by name."""
-    found = page_of([user_out(u) for u in _auth.list_users()], page_size, page_token)
+    found = page_of([user_out(u) for u in _auth.list_users()], page_size, page_token, "users")
     return UserPage(**found)
 
 
