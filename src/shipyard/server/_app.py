@@ -27,7 +27,7 @@ from shipyard._version import __version__
 from shipyard.errors import InvalidInput
 from shipyard.server._access import COOKIE, PUBLIC, VIEWER, SignInRequired, role_of
 from shipyard.serving._guard import is_loopback
-from shipyard.serving._http import JSON, install_error_handlers, json_response
+from shipyard.serving._http import JSON, HeadAsGet, install_error_handlers, json_response
 from shipyard.serving._openapi import ANY_ROUTE, errors
 
 __all__ = ["JSON", "TimesJSON", "check_exposure", "create_app", "run"]
@@ -88,6 +88,7 @@ def create_app(
     from shipyard.server import _audit
     from shipyard.server._artifacts import is_upload_path
 
+    app.add_middleware(HeadAsGet, app=app)  # innermost: HEAD reaches the GET route's checks
     app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins, untyped=is_upload_path)
     # bodies are read before the role check: bounded for everyone (uploads bound their own)
     app.add_middleware(BodyLimit, max_body=MAX_BODY, exempt=is_upload_path)
@@ -205,8 +206,9 @@ def _sign_in(request: Request, exc: Exception) -> Response:
 
 
 async def _json(request: Request) -> None:
-    """A request body must be a JSON object: a form or text body would otherwise be
-    ignored, and a list or a bare value read as every field missing."""
+    """A request body must be a JSON object, in strict JSON (no NaN or Infinity, UTF-8): a
+    form or text body would otherwise be ignored, and a list or a bare value read as every
+    field missing."""
     if request.method in ("GET", "HEAD") or not await request.body():
         return
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -216,8 +218,10 @@ async def _json(request: Request) -> None:
         )
     try:
         body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        return  # FastAPI answers a malformed body itself (422, naming where)
+    except orjson.JSONDecodeError as exc:
+        # strict JSON (RFC 8259) here, where FastAPI's parser takes NaN and Infinity and
+        # answers invalid UTF-8 with a vague 400
+        raise InvalidInput(f"body: not valid JSON ({exc}).") from None
     if not isinstance(body, dict):
         raise InvalidInput(f"body: send a JSON object (got {type(body).__name__}).")
 

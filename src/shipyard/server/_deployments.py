@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -33,9 +34,13 @@ Reason = Annotated[str | None, Body(embed=True, description="Why (kept in the hi
 Minutes = Annotated[
     int, Query(ge=1, le=7 * 24 * 60, description="The window: this many minutes up to now.")
 ]
+_YEAR_10000 = 253402300800.0  # epoch seconds
 Until = Annotated[
-    float | None,
-    Query(ge=0, le=1e11, description="The window's end, epoch seconds (default: now)."),
+    datetime | None,
+    Query(
+        description="The window's end (default: now): ISO 8601, e.g. "
+        "2026-12-05T22:57:04+00:00 (without an offset: UTC), or epoch seconds.",
+    ),
 ]
 
 
@@ -169,7 +174,12 @@ def get_traffic(name: str, minutes: Minutes = 60, until: Until = None) -> dict[s
     (``times``: each minute's start): requests, rate per second, model latency p50 and p99
     (ms); each shadow route's agreement with the answers; each route's pooled error rate in
     the policy's current period; ``latest_at``, the newest logged request."""
-    return traffic(name, minutes, until)
+    end = None
+    if until is not None:
+        end = (until if until.tzinfo else until.replace(tzinfo=timezone.utc)).timestamp()
+        if not 0 <= end < _YEAR_10000:
+            raise InvalidInput(f"until: {until.isoformat()} is not between 1970 and 9999.")
+    return traffic(name, minutes, end)
 
 
 @router.get("/deployments/{name}/progress", responses=_READ, dependencies=[VIEWER])

@@ -1,0 +1,106 @@
+"""The platform API as a strict HTTP client sees it: ``Allow`` on a 405 names every method
+of the path, HEAD works wherever GET does, bodies are strict JSON, a time no calendar holds
+is refused at the door (it broke every runs listing afterwards) and a time query takes ISO
+8601."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import shipyard as sy
+from shipyard import serving
+from shipyard.server import create_app
+
+
+@pytest.fixture
+def api(home: Path) -> Iterator[httpx.Client]:
+    with sy.start_run(experiment="proto", name="r"):
+        pass
+    with serving.background(create_app()) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+def test_a_405_allows_every_method_of_the_path(api: httpx.Client) -> None:
+    # GET /api/runs and POST /api/runs are two routes: the router named only one of them
+    answer = api.request("OPTIONS", "/api/runs")
+    assert answer.status_code == 405 and answer.json() == {"error": "Method Not Allowed"}
+    assert answer.headers["allow"] == "GET, HEAD, POST"
+    run_id = api.get("/api/runs").json()["items"][0]["run_id"]
+    answer = api.put(f"/api/runs/{run_id}", json={})
+    assert answer.status_code == 405 and answer.headers["allow"] == "DELETE, GET, HEAD"
+
+
+def test_head_answers_wherever_get_does(api: httpx.Client) -> None:
+    for path in ("/api/runs", "/api/experiments/proto", "/api/health", "/static/ui.css"):
+        got, head = api.get(path), api.head(path)
+        assert head.status_code == got.status_code == 200, (path, head.status_code)
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers["content-length"] == str(len(got.content))
+    assert api.head("/api/experiments/nope").status_code == 404
+
+
+def test_bodies_are_strict_json(api: httpx.Client) -> None:
+    sent = {"content-type": "application/json"}
+    for body in (b'{"name": NaN}', b'{"name": Infinity}', b'{"name": "x", "n": -Infinity}'):
+        answer = api.post("/api/experiments", content=body, headers=sent)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["error"].startswith("body: not valid JSON")
+    answer = api.post("/api/experiments", content=b'{"name": "\xff"}', headers=sent)
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "body: not valid JSON (it is not UTF-8 text)."}
+
+
+def test_a_run_time_outside_the_calendar_is_refused_and_listings_keep_working(
+    api: httpx.Client,
+) -> None:
+    experiment = api.get("/api/experiments/proto").json()["id"]
+    new = {"experiment_id": experiment, "process": {"host": "h", "pid": 1}}
+    for when in (-2.25e15, 1e300, 253402300800):
+        answer = api.post("/api/runs", json={**new, "name": "bad", "start_time": when})
+        assert answer.status_code == 422, (when, answer.text)
+        assert answer.json()["error"].startswith("start_time:")
+    run = api.post("/api/runs", json={**new, "name": "ok", "start_time": 0}).json()
+    answer = api.post(
+        f"/api/runs/{run['id']}/finish", json={"status": "finished", "end_time": -1e15}
+    )
+    assert answer.status_code == 422 and answer.json()["error"].startswith("end_time:")
+    assert api.get("/api/runs").status_code == 200
+
+
+def test_an_artifact_path_twice_in_one_batch_keeps_the_later(api: httpx.Client) -> None:
+    run_id = api.get("/api/runs").json()["items"][0]["run_id"]
+    first, second = "a" * 64, "b" * 64
+    batch = [
+        {"path": "model.pkl", "digest": first, "size": 3, "kind": "file"},
+        {"path": "model.pkl", "digest": second, "size": 4, "kind": "file"},
+    ]
+    answer = api.post(f"/api/runs/{run_id}/artifacts", json={"artifacts": batch})
+    assert answer.status_code == 204, answer.text
+    (artifact,) = api.get(f"/api/runs/{run_id}").json()["artifacts"]
+    assert artifact["digest"] == second and artifact["size"] == 4
+
+
+def test_a_traffic_window_ends_at_an_iso_time(home: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from shipyard.data import make_loans
+
+    frame = make_loans(200, seed=0)
+    X, y = frame[["age", "income"]], frame["default"]
+    sy.models.register("m", LogisticRegression().fit(X, y), X=X, y=y)
+    serving.deployments.create("d", {"a": "m@1"})
+    with serving.background(create_app()) as url, httpx.Client(base_url=url) as api:
+        at = {"minutes": 2, "until": "2026-12-06T12:00:00+01:00"}
+        answer = api.get("/api/deployments/d/traffic", params=at)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["until"] == "2026-12-06T11:00:00.000000+00:00"
+        epoch = api.get("/api/deployments/d/traffic", params={"until": 1796557200})
+        assert epoch.json()["until"] == "2026-12-06T11:40:00.000000+00:00"
+        for bad in ("garbage", "0001-01-01T00:00:00Z"):
+            answer = api.get("/api/deployments/d/traffic", params={"until": bad})
+            assert answer.status_code == 422 and answer.json()["error"].startswith("until:")
