@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 import shipyard as sy
-from shipyard import serving
+from shipyard import server, serving
 from shipyard.server import create_app
 
 
@@ -32,6 +32,11 @@ def test_a_405_allows_every_method_of_the_path(api: httpx.Client) -> None:
     run_id = api.get("/api/runs").json()["items"][0]["run_id"]
     answer = api.put(f"/api/runs/{run_id}", json={})
     assert answer.status_code == 405 and answer.headers["allow"] == "DELETE, GET, HEAD"
+    # the most specific path is the resource: not a dataset called "query", nor a run
+    # called "heartbeat" (the paths the OpenAPI description names)
+    assert api.get("/api/datasets/query").headers.get("allow") is None  # a dataset lookup
+    assert api.request("OPTIONS", "/api/datasets/query").headers["allow"] == "POST"
+    assert api.request("OPTIONS", "/api/runs/heartbeat").headers["allow"] == "POST"
 
 
 def test_head_answers_wherever_get_does(api: httpx.Client) -> None:
@@ -72,6 +77,15 @@ def test_a_run_time_outside_the_calendar_is_refused_and_listings_keep_working(
     assert api.get("/api/runs").status_code == 200
 
 
+def test_yes_or_no_fields_take_booleans_only(api: httpx.Client) -> None:
+    server.create_user("ana", "viewer")
+    for value in (0, 1, "true", "no"):
+        answer = api.patch("/api/users/ana", json={"disabled": value})
+        assert answer.status_code == 422, (value, answer.text)
+        assert answer.json()["error"].startswith("disabled:")
+    assert api.patch("/api/users/ana", json={"disabled": True}).json()["disabled"] is True
+
+
 def test_an_artifact_path_twice_in_one_batch_keeps_the_later(api: httpx.Client) -> None:
     run_id = api.get("/api/runs").json()["items"][0]["run_id"]
     first, second = "a" * 64, "b" * 64
@@ -101,6 +115,12 @@ def test_a_traffic_window_ends_at_an_iso_time(home: Path) -> None:
         assert answer.json()["until"] == "2026-12-06T11:00:00.000000+00:00"
         epoch = api.get("/api/deployments/d/traffic", params={"until": 1796557200})
         assert epoch.json()["until"] == "2026-12-06T11:40:00.000000+00:00"
-        for bad in ("garbage", "0001-01-01T00:00:00Z"):
+        zero = api.get("/api/deployments/d/traffic", params={"until": 0, "minutes": 1})
+        assert zero.json()["until"] == "1970-01-01T00:00:00.000000+00:00"
+        documented = create_app().openapi()["paths"]["/api/deployments/{name}/traffic"]["get"]
+        (until,) = [p for p in documented["parameters"] if p["name"] == "until"]
+        kinds = {k.get("format", k["type"]) for k in until["schema"]["anyOf"]}
+        assert kinds == {"date-time", "number", "null"}
+        for bad in ("garbage", "0001-01-01T00:00:00Z", -1):
             answer = api.get("/api/deployments/d/traffic", params={"until": bad})
             assert answer.status_code == 422 and answer.json()["error"].startswith("until:")

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 
 from shipyard.errors import InvalidInput
 from shipyard.server._access import EDITOR, VIEWER, caller_of
@@ -35,8 +36,27 @@ Minutes = Annotated[
     int, Query(ge=1, le=7 * 24 * 60, description="The window: this many minutes up to now.")
 ]
 _YEAR_10000 = 253402300800.0  # epoch seconds
+
+
+def _time_or_seconds(value: Any) -> Any:
+    """A query's text as epoch seconds or an ISO 8601 time, with one message for neither."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"expected ISO 8601 (2026-12-05T22:57:04+00:00) or epoch seconds, got {value!r:.40}"
+        ) from None
+
+
 Until = Annotated[
-    datetime | None,
+    datetime | float | None,
+    BeforeValidator(_time_or_seconds),
     Query(
         description="The window's end (default: now): ISO 8601, e.g. "
         "2026-12-05T22:57:04+00:00 (without an offset: UTC), or epoch seconds.",
@@ -174,11 +194,12 @@ def get_traffic(name: str, minutes: Minutes = 60, until: Until = None) -> dict[s
     (``times``: each minute's start): requests, rate per second, model latency p50 and p99
     (ms); each shadow route's agreement with the answers; each route's pooled error rate in
     the policy's current period; ``latest_at``, the newest logged request."""
-    end = None
-    if until is not None:
-        end = (until if until.tzinfo else until.replace(tzinfo=timezone.utc)).timestamp()
-        if not 0 <= end < _YEAR_10000:
-            raise InvalidInput(f"until: {until.isoformat()} is not between 1970 and 9999.")
+    shown = until.isoformat() if isinstance(until, datetime) else until
+    if isinstance(until, datetime):
+        until = (until if until.tzinfo else until.replace(tzinfo=timezone.utc)).timestamp()
+    end: float | None = until
+    if end is not None and not 0 <= end < _YEAR_10000:
+        raise InvalidInput(f"until: {shown} is not a time between 1970 and 9999.")
     return traffic(name, minutes, end)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from shipyard._refs import NAME_PATTERN
 from shipyard._time import iso
@@ -58,7 +58,8 @@ class NewUser(BaseModel):
 
 class UserChange(BaseModel):
     role: Role | None = None
-    disabled: bool | None = Field(None, description="true: refuse the user's tokens.")
+    # strict: 0 or "no" is not a yes-or-no (the schema says boolean)
+    disabled: StrictBool | None = Field(None, description="true: refuse the user's tokens.")
 
 
 class TokenOut(BaseModel):

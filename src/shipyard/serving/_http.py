@@ -75,12 +75,15 @@ def _http_error(request: Request, exc: Exception) -> Response:
 def allowed_methods(request: Request) -> list[str]:
     """The methods the app's routes answer at the request's path (and HEAD wherever GET is,
     on an app that :class:`HeadAsGet` serves)."""
-    methods: set[str] = set()
     path = request.scope.get("path", "")
+    found: dict[int, set[str]] = {}  # by how many parameters the route's path has
     for route in iter_route_contexts(request.app.routes):
         regex = getattr(route, "path_regex", None)
         if route.methods and regex is not None and regex.match(path):
-            methods |= set(route.methods)
+            found.setdefault((route.path or "").count("{"), set()).update(route.methods)
+    # the resource is the most specific path matching: POST /api/datasets/query, not a
+    # dataset called "query" (the path the OpenAPI description names)
+    methods = found[min(found)] if found else set()
     if "GET" in methods and getattr(request.app.state, "head_as_get", False):
         methods.add("HEAD")
     return sorted(methods)
