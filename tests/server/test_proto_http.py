@@ -109,7 +109,7 @@ def test_a_traffic_window_ends_at_an_iso_time(home: Path) -> None:
     sy.models.register("m", LogisticRegression().fit(X, y), X=X, y=y)
     serving.deployments.create("d", {"a": "m@1"})
     with serving.background(create_app()) as url, httpx.Client(base_url=url) as api:
-        at = {"minutes": 2, "until": "2026-12-06T12:00:00+01:00"}
+        at: dict[str, str | int] = {"minutes": 2, "until": "2026-12-06T12:00:00+01:00"}
         answer = api.get("/api/deployments/d/traffic", params=at)
         assert answer.status_code == 200, answer.text
         assert answer.json()["until"] == "2026-12-06T11:00:00.000000+00:00"

@@ -50,10 +50,10 @@ def test_a_forged_offset_past_any_database_integer_is_refused(api: httpx.Client)
         )
         assert answer.status_code == 422, (offset, answer.text)
         assert "page_token" in answer.json()["error"]
-    for offset in (1.5, True, "1"):
-        token = _forged({"o": offset, "q": "x"})
+    for odd in (1.5, True, "1"):
+        token = _forged({"o": odd, "q": "x"})
         answer = api.get("/api/experiments", params={"page_token": token})
-        assert answer.status_code == 422, (offset, answer.text)
+        assert answer.status_code == 422, (odd, answer.text)
 
 
 def test_a_token_from_another_listing_is_refused(api: httpx.Client) -> None:
@@ -66,7 +66,7 @@ def test_a_token_from_another_listing_is_refused(api: httpx.Client) -> None:
 
 def test_forged_run_search_tokens_are_refused(api: httpx.Client) -> None:
     digest = hashlib.sha256(json.dumps([[], None, [], False]).encode()).hexdigest()[:16]
-    forged = [
+    forged: list[dict[str, Any]] = [
         {"q": digest, "o": 2**70},  # past SQLite's 64-bit OFFSET
         {"q": digest, "o": -5},
         {"q": digest, "o": "7"},
