@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 import shipyard as sy
@@ -84,6 +85,19 @@ def test_yes_or_no_fields_take_booleans_only(api: httpx.Client) -> None:
         assert answer.status_code == 422, (value, answer.text)
         assert answer.json()["error"].startswith("disabled:")
     assert api.patch("/api/users/ana", json={"disabled": True}).json()["disabled"] is True
+
+
+def test_an_integer_past_64_bits_in_a_stored_body_does_not_break_its_answers(
+    api: httpx.Client,
+) -> None:
+    experiment = api.get("/api/experiments/proto").json()["id"]
+    new = {"experiment_id": experiment, "name": "big", "process": {"host": "h", "pid": 1}}
+    body = b'{"environment": {"seed": 123456789012345678901234567890}, ' + orjson.dumps(new)[1:]
+    created = api.post("/api/runs", content=body, headers={"content-type": "application/json"})
+    assert created.status_code == 200, created.text
+    answer = api.get(f"/api/runs/{created.json()['id']}")
+    assert answer.status_code == 200
+    assert answer.json()["info"]["environment"]["seed"] == pytest.approx(1.2345678901234568e29)
 
 
 def test_an_artifact_path_twice_in_one_batch_keeps_the_later(api: httpx.Client) -> None:

@@ -26,23 +26,46 @@ __all__ = [
     "JSON",
     "HeadAsGet",
     "allowed_methods",
+    "dumps",
     "error_answer",
     "install_error_handlers",
     "json_response",
 ]
 
 
+def dumps(content: Any) -> bytes:
+    """orjson: NaN and infinities become null, numpy values are written as numbers, and an
+    integer beyond 64 bits (a client's JSON may hold one, Python's parser keeps it) as the
+    float orjson itself reads it as, rather than failing the answer."""
+    try:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        return orjson.dumps(_fit(content), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _fit(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _fit(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_fit(v) for v in data]
+    if isinstance(data, int) and not isinstance(data, bool) and not -(2**63) <= data < 2**64:
+        return float(data)
+    return data
+
+
 class JSON(JSONResponse):
     """orjson: NaN and infinities become null, numpy values are written as numbers."""
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+        return dumps(content)
 
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
     """``payload`` as an orjson answer (numpy values written as numbers)."""
     return Response(
-        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
+        dumps(payload),
         status_code=status,
         media_type="application/json",
         headers=headers,
