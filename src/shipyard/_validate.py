@@ -81,14 +81,20 @@ def metric_step(key: str, step: object) -> int:
     raise InvalidInput(f"Step of metric '{key}' must be an integer, got {step!r}.")
 
 
+# epoch seconds of the years 1 and 9999 (their ends): shipyard._time's FIRST and LAST, the
+# times ISO 8601 answers can write (this layer may not import that one)
+_FIRST, _LAST = -62135596800.0, 253402300799.0
+
+
 def metric_timestamp(key: str, timestamp: object) -> float:
-    """Epoch seconds: a finite real number."""
+    """Epoch seconds: a real number within the years 1 to 9999 (as ISO 8601 writes them)."""
     if isinstance(timestamp, numbers.Real) and not isinstance(timestamp, bool):
         seconds = float(timestamp)
-        if math.isfinite(seconds):
+        if math.isfinite(seconds) and _FIRST <= seconds <= _LAST:
             return seconds
     raise InvalidInput(
-        f"Timestamp of metric '{key}' must be finite epoch seconds, got {timestamp!r}."
+        f"Timestamp of metric '{key}' must be finite epoch seconds within the years 1 to "
+        f"9999, got {timestamp!r}."
     )
 
 

@@ -35,7 +35,7 @@ from shipyard.server._access import (
     role_of,
 )
 from shipyard.serving._guard import is_loopback
-from shipyard.serving._http import JSON, install_error_handlers, json_response
+from shipyard.serving._http import JSON, HeadAsGet, install_error_handlers, json_response
 from shipyard.serving._openapi import ANY_ROUTE, errors
 
 __all__ = ["JSON", "TimesJSON", "check_exposure", "create_app", "run"]
@@ -49,6 +49,7 @@ DESCRIPTION = (
 
 
 _OBJECT = re.compile(rb"[ \t\r\n]*\{")  # how a JSON object starts
+_PARSED_TWICE = 1 << 20  # bytes of a body checked here as well as parsed by its route
 MAX_BODY = 64 << 20  # bytes of one request body (a metric batch of ~1M points fits)
 
 
@@ -97,6 +98,7 @@ def create_app(
     from shipyard.server import _audit
     from shipyard.server._artifacts import is_upload_path
 
+    app.add_middleware(HeadAsGet, app=app)  # innermost: HEAD reaches the GET route's checks
     # a body is read only once its route's role admitted the caller (inside the Guard)
     app.add_middleware(Admission, routes=app.routes)
     app.add_middleware(Guard, hosts=allow_hosts, origins=allow_origins, untyped=is_upload_path)
@@ -217,8 +219,9 @@ def _sign_in(request: Request, exc: Exception) -> Response:
 
 
 async def _json(request: Request) -> None:
-    """A request body must be a JSON object: a form or text body would otherwise be
-    ignored, and a list or a bare value read as every field missing."""
+    """A request body must be a JSON object, in strict JSON (no NaN or Infinity, UTF-8): a
+    form or text body would otherwise be ignored, and a list or a bare value read as every
+    field missing."""
     if request.method in ("GET", "HEAD") or not await request.body():
         return
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -227,12 +230,16 @@ async def _json(request: Request) -> None:
             f"body: send JSON with 'Content-Type: application/json' (got {kind or 'none'!r})."
         )
     raw = await request.body()
-    if _OBJECT.match(raw):  # an object, or malformed: each route parses it once, off this
-        return  # check (a second parse of a 64 MB body held the event loop for seconds)
+    if len(raw) > _PARSED_TWICE and _OBJECT.match(raw):
+        # a big object is parsed once, by its route (the metric batch's with orjson, off the
+        # event loop): a second parse here of a 64 MB body held every request for seconds
+        return
     try:
         body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return  # FastAPI answers a malformed body itself (422, naming where)
+    except orjson.JSONDecodeError as exc:
+        # strict JSON (RFC 8259) here, where FastAPI's parser takes NaN and Infinity and
+        # answers invalid UTF-8 with a vague 400
+        raise InvalidInput(f"body: not valid JSON ({exc}).") from None
     if not isinstance(body, dict):
         raise InvalidInput(f"body: send a JSON object (got {type(body).__name__}).")
 

@@ -362,7 +362,7 @@ def run_inputs(
 ) -> dict[str, Any]:
     """The dataset versions a run read."""
     found = [version_json(v) for v in _store().run_inputs(read_by)]
-    return page_of(found, page_size, page_token, read_by)
+    return page_of(found, page_size, page_token, ["read_by", read_by])
 
 
 @router.get(
@@ -414,7 +414,7 @@ def children(
     """The versions made from this one."""
     _store().get(version_id)
     found = [{"id": c, "ref": _store().get(c).ref} for c in _store().children(version_id)]
-    return page_of(found, page_size, page_token, version_id)
+    return page_of(found, page_size, page_token, ["children", version_id])
 
 
 @router.get(
@@ -428,7 +428,7 @@ def readers(
 ) -> dict[str, Any]:
     """The runs that read this version: id, name, status."""
     _store().get(version_id)
-    return page_of(_store().readers(version_id), page_size, page_token, version_id)
+    return page_of(_store().readers(version_id), page_size, page_token, ["readers", version_id])
 
 
 @router.post(

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 
 from shipyard.errors import InvalidInput
 from shipyard.server._access import EDITOR, VIEWER, caller_of
@@ -33,9 +35,32 @@ Reason = Annotated[str | None, Body(embed=True, description="Why (kept in the hi
 Minutes = Annotated[
     int, Query(ge=1, le=7 * 24 * 60, description="The window: this many minutes up to now.")
 ]
+_YEAR_10000 = 253402300800.0  # epoch seconds
+
+
+def _time_or_seconds(value: Any) -> Any:
+    """A query's text as epoch seconds or an ISO 8601 time, with one message for neither."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"expected ISO 8601 (2026-12-05T22:57:04+00:00) or epoch seconds, got {value!r:.40}"
+        ) from None
+
+
 Until = Annotated[
-    float | None,
-    Query(ge=0, le=1e11, description="The window's end, epoch seconds (default: now)."),
+    datetime | float | None,
+    BeforeValidator(_time_or_seconds),
+    Query(
+        description="The window's end (default: now): ISO 8601, e.g. "
+        "2026-12-05T22:57:04+00:00 (without an offset: UTC), or epoch seconds.",
+    ),
 ]
 
 
@@ -169,7 +194,13 @@ def get_traffic(name: str, minutes: Minutes = 60, until: Until = None) -> dict[s
     (``times``: each minute's start): requests, rate per second, model latency p50 and p99
     (ms); each shadow route's agreement with the answers; each route's pooled error rate in
     the policy's current period; ``latest_at``, the newest logged request."""
-    return traffic(name, minutes, until)
+    shown = until.isoformat() if isinstance(until, datetime) else until
+    if isinstance(until, datetime):
+        until = (until if until.tzinfo else until.replace(tzinfo=timezone.utc)).timestamp()
+    end: float | None = until
+    if end is not None and not 0 <= end < _YEAR_10000:
+        raise InvalidInput(f"until: {shown} is not a time between 1970 and 9999.")
+    return traffic(name, minutes, end)
 
 
 @router.get("/deployments/{name}/progress", responses=_READ, dependencies=[VIEWER])

@@ -58,7 +58,7 @@ class NewKey(BaseModel):
 @router.get("/keys", response_model=KeyPage, dependencies=[ADMIN], responses=_LIST)
 def list_api_keys(page_size: PageSize = 100, page_token: PageToken = None) -> KeyPage:
     """Every key, by name (revoked ones included; never the keys)."""
-    return KeyPage(**page_of([key_out(k) for k in list_keys()], page_size, page_token))
+    return KeyPage(**page_of([key_out(k) for k in list_keys()], page_size, page_token, "keys"))
 
 
 @router.post(

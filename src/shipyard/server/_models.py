@@ -99,7 +99,7 @@ def _actor(request: Request, given: bool, actor: str | None) -> str | None:
 def list_models(page_size: PageSize = 100, page_token: PageToken = None) -> Response:
     """Every model with its version count, latest and production versions and aliases."""
     found = models.list_models()
-    return _ok(page_of([model_json(m) for m in found], page_size, page_token))
+    return _ok(page_of([model_json(m) for m in found], page_size, page_token, "models"))
 
 
 @router.get("/models/{name}", dependencies=[VIEWER], responses=_READ, response_model=ModelOut)
@@ -131,7 +131,7 @@ def list_events(name: str, page_size: PageSize = 100, page_token: PageToken = No
     def fetch(offset: int, limit: int) -> list[dict[str, Any]]:
         return [event_json(e) for e in _store().events(name, offset + limit)[offset:]]
 
-    return _ok(page(fetch, page_size, page_token, name))
+    return _ok(page(fetch, page_size, page_token, ["events", name]))
 
 
 @router.post(
@@ -220,7 +220,7 @@ def remove_alias(
 def list_versions(name: str, page_size: PageSize = 100, page_token: PageToken = None) -> Response:
     """Every version of a model, newest first."""
     found = models.versions(name)
-    return _ok(page_of([version_json(v) for v in found], page_size, page_token, name))
+    return _ok(page_of([version_json(v) for v in found], page_size, page_token, ["versions", name]))
 
 
 @router.post(
@@ -402,7 +402,9 @@ def list_trained_on(
 ) -> Response:
     """Versions trained on a dataset version, by model name then number."""
     found = _store().trained_on(trained_on)
-    return _ok(page_of([version_json(v) for v in found], page_size, page_token, trained_on))
+    return _ok(
+        page_of([version_json(v) for v in found], page_size, page_token, ["trained_on", trained_on])
+    )
 
 
 @router.get(

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from shipyard._time import iso, iso_series
 from shipyard.server._access import EDITOR, VIEWER
 from shipyard.server._paging import PageSize, page_of
 from shipyard.server._tracking_schemas import (
@@ -207,8 +208,9 @@ def get_metric_history(
         steps = [steps[i] for i in keep]
         values = [values[i] for i in keep]
         stamps = [stamps[i] for i in keep]
-    # no time fields to convert: plain orjson, not TimesJSON's walk over every number
-    answer = {"key": key, "count": count, "steps": steps, "values": values, "timestamps": stamps}
+    # the times converted at once (vectorized): plain orjson, not TimesJSON's walk
+    times = iso_series(stamps)
+    answer = {"key": key, "count": count, "steps": steps, "values": values, "timestamps": times}
     return JSON(answer)
 
 
@@ -233,8 +235,12 @@ def _series(store: Any, run_id: str, key: str) -> tuple[list[int], list[float], 
 
 
 def run_json(run: RunDataValue) -> dict[str, Any]:
-    """A run as the API answers it (``RunData``'s fields; times converted on the way out)."""
-    return asdict(run)
+    """A run as the API answers it (``RunData``'s fields; times converted on the way out,
+    each latest metric's here: ``metrics`` is the user's, left alone by the by-name walk)."""
+    answer = asdict(run)
+    for latest in answer["metrics"].values():
+        latest["timestamp"] = iso(latest["timestamp"])
+    return answer
 
 
 def _plain(value: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shipyard._time import TIME_FORMAT
 from shipyard._validate import MAX_NAME
 
 _TEXT = r"^[^\x00]*$"  # no NUL character (PostgreSQL refuses them in text)
@@ -59,7 +60,7 @@ class LatestMetric(BaseModel):
     key: str
     value: float
     step: int
-    timestamp: float = Field(description="epoch seconds")
+    timestamp: datetime = Field(description=TIME_FORMAT)
     count: int
 
 
@@ -114,7 +115,7 @@ class MetricHistory(BaseModel):
     count: int = Field(description="Points stored (before downsampling).")
     steps: list[int]
     values: list[float]
-    timestamps: list[float] = Field(description="epoch seconds, as logged")
+    timestamps: list[datetime] = Field(description=f"as logged, each {TIME_FORMAT}")
 
 
 class CompareRow(BaseModel):

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from shipyard import _validate as check
+from shipyard._time import FIRST, LAST, iso
 from shipyard.errors import InvalidInput
 from shipyard.server._access import EDITOR
 from shipyard.server._tracking_schemas import (
@@ -283,6 +284,10 @@ def parse_points(raw: Any) -> list[RawPoint]:
             ts = _number(i, point, ts)
         if type(key) is not str or type(step) is not int:
             raise _bad_point(i, point)
+        if not FIRST <= ts <= LAST:  # answered as ISO 8601: a time of the calendar
+            raise InvalidInput(
+                f"points[{i}]: the timestamp {ts!r} is not between the years 1 and 9999."
+            )
         if step >= _STEP_LIMIT or step < -_STEP_LIMIT:
             raise InvalidInput(f"points[{i}]: the step {step} does not fit in 64 bits.")
         append((key, value, step, ts))
@@ -354,6 +359,12 @@ def _seconds(field: str, value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInput(f"{field}: expected epoch seconds (a finite number), got {value!r}.")
+    try:  # answered as ISO 8601 later: a time no calendar holds would break every listing
+        iso(value)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidInput(
+            f"{field}: {value!r} epoch seconds is not a time between the years 1 and 9999."
+        ) from None
     return float(value)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from shipyard._refs import NAME_PATTERN
 from shipyard._time import iso
@@ -58,7 +58,8 @@ class NewUser(BaseModel):
 
 class UserChange(BaseModel):
     role: Role | None = None
-    disabled: bool | None = Field(None, description="true: refuse the user's tokens.")
+    # strict: 0 or "no" is not a yes-or-no (the schema says boolean)
+    disabled: StrictBool | None = Field(None, description="true: refuse the user's tokens.")
 
 
 class TokenOut(BaseModel):
@@ -101,7 +102,7 @@ def me(request: Request) -> Me:
 @router.get("/users", response_model=UserPage, dependencies=[ADMIN], responses=_LIST)
 def list_users(page_size: PageSize = 100, page_token: PageToken = None) -> UserPage:
     """Every user, by name."""
-    found = page_of([user_out(u) for u in _auth.list_users()], page_size, page_token)
+    found = page_of([user_out(u) for u in _auth.list_users()], page_size, page_token, "users")
     return UserPage(**found)
 
 

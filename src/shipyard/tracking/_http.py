@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from shipyard._time import epoch
+from shipyard._time import epoch, epochs
 from shipyard.store import Blob, RemoteClient
 from shipyard.tracking._backend import RawPoint, TrackingBackend
 from shipyard.tracking._process import ProcessInfo
@@ -139,7 +139,7 @@ class HttpTrackingBackend(TrackingBackend):
         return [
             Point(key, value, step, ts)
             for step, value, ts in zip(
-                answer["steps"], answer["values"], answer["timestamps"], strict=True
+                answer["steps"], answer["values"], epochs(answer["timestamps"]), strict=True
             )
         ]
 
@@ -236,7 +236,7 @@ def _run_data(data: dict[str, Any]) -> RunData:
         data["params"],
         data["tags"],
         {
-            k: LatestMetric(k, m["value"], m["step"], m["timestamp"], m["count"])
+            k: LatestMetric(k, m["value"], m["step"], _epoch(m["timestamp"]), m["count"])
             for k, m in data["metrics"].items()
         },
         [

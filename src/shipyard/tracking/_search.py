@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -168,7 +169,7 @@ def _ordering(
 def _after(order: list[tuple[Any, bool]], last: list[Any]) -> Any:
     """Rows after ``last`` in ``order``: a lexicographic comparison, led by a range on the
     first column so the database can seek in its index."""
-    if len(last) != len(order):
+    if len(last) != len(order) or not all(map(_fits, [c for c, _ in order], last)):
         raise InvalidInput("page_token does not match this search's order.")
     terms = []
     for i, (column, descending) in enumerate(order):
@@ -178,6 +179,16 @@ def _after(order: list[tuple[Any, bool]], last: list[Any]) -> Any:
     first, descending = order[0]
     lead = first <= last[0] if descending else first >= last[0]
     return and_(lead, or_(*terms))
+
+
+def _fits(column: Any, value: Any) -> bool:
+    """Whether a token's sort value is of its column's kind (text or number): a database
+    compares them only then (PostgreSQL refuses ``text > 1.5``)."""
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return True
+    return isinstance(value, str) == (kind is str)
 
 
 def _wanted(columns: Sequence[str] | None) -> dict[str, list[str] | None]:
@@ -297,6 +308,21 @@ def _make_token(state: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_MAX_OFFSET = 1 << 53  # far past any search's length, inside the databases' 64-bit OFFSET
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity: never in a token of ours
+
+
+def _is_sort_value(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(1 << 63) <= value < 1 << 63
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def _read_token(token: str | None, fingerprint: str) -> dict[str, Any]:
     """The state a page token carries: the query fingerprint, an offset, and (for keyset
     paging) the sort values of the last row returned."""
@@ -304,10 +330,15 @@ def _read_token(token: str | None, fingerprint: str) -> dict[str, Any]:
         return {}
     try:
         padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded))
-        int(data["o"])
+        data = json.loads(base64.urlsafe_b64decode(padded), parse_constant=_no_constant)
         query = data["q"]
-        if "k" in data and not isinstance(data["k"], list):
+        # what this module wrote: an offset a database takes, and the last row's sort
+        # values (numbers and text, never null: keyset paging only sorts non-null keys)
+        if type(data["o"]) is not int or not 0 <= data["o"] <= _MAX_OFFSET:
+            raise ValueError("o")
+        if "k" in data and not (
+            isinstance(data["k"], list) and all(map(_is_sort_value, data["k"]))
+        ):
             raise TypeError("k")
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(f"page_token {token!r} is not a token returned by a search.") from exc

@@ -374,8 +374,8 @@ class TrackingStore(TrackingBackend):
 
     def add_artifacts(self, run_id: RunId, entries: Iterable[tuple[str, Blob, str]]) -> None:
         """Record (path, blob, kind) entries; a path logged again points at the new content."""
-        rows = [
-            {
+        by_path = {  # a path given twice in one call: the later entry, as in two calls
+            path: {
                 "run_id": run_id,
                 "path": path,
                 "digest": blob.digest,
@@ -384,7 +384,8 @@ class TrackingStore(TrackingBackend):
                 "created_at": time.time(),
             }
             for path, blob, kind in entries
-        ]
+        }
+        rows = list(by_path.values())
         if not rows:
             return
         with self.db.write() as conn:
