@@ -55,3 +55,31 @@ def test_an_upload_size_must_be_a_json_integer(home: Path) -> None:
             answer = client.post("/api/blobs/uploads", json={"sha256": digest, "size": size})
             assert answer.status_code == 422, (size, answer.text)
             assert answer.json()["error"].startswith("size:")
+
+
+def test_conditional_blob_requests_follow_rfc_9110(home: Path) -> None:
+    data = b"conditional"
+    digest = hashlib.sha256(data).hexdigest()
+    etag = f'"{digest}"'
+    with background(create_app()) as url, httpx.Client(base_url=url) as client:
+        started = client.post("/api/blobs/uploads", json={"sha256": digest, "size": len(data)})
+        upload = started.json()["upload_id"]
+        binary = {"Content-Type": "application/octet-stream"}
+        client.put(f"/api/blobs/uploads/{upload}?offset=0", content=data, headers=binary)
+        assert client.post(f"/api/blobs/uploads/{upload}/complete").status_code == 200
+        blob = f"/api/blobs/{digest}"
+        for held in (etag, f'"x", {etag}', f"W/{etag}", "*"):
+            same = client.get(blob, headers={"If-None-Match": held})
+            assert (same.status_code, same.content) == (304, b""), held
+            assert same.headers["ETag"] == etag
+        changed = client.get(blob, headers={"If-None-Match": '"another"'})
+        assert (changed.status_code, changed.content) == (200, data)
+        resumed = client.get(blob, headers={"Range": "bytes=4-", "If-Range": etag})
+        assert (resumed.status_code, resumed.content) == (206, b"itional")
+        for stale in ('"another"', "Sat, 05 Dec 2026 10:00:00 GMT"):
+            whole = client.get(blob, headers={"Range": "bytes=4-", "If-Range": stale})
+            assert (whole.status_code, whole.content) == (200, data), stale
+        head = client.head(blob)
+        assert head.status_code == 200
+        assert head.headers["content-type"] == "application/octet-stream"
+        assert head.headers["content-length"] == str(len(data))

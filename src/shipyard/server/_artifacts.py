@@ -68,6 +68,9 @@ _BLOB: dict[int | str, dict[str, Any]] = {
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     },
 }
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "If-None-Match named the blob's ETag: the client's copy is current."}
+}
 _CHUNK_BODY = {
     "requestBody": {
         "required": True,
@@ -124,7 +127,12 @@ def _headers(digest: str, length: int) -> dict[str, str]:
     }
 
 
-@router.head("/blobs/{digest}", dependencies=[VIEWER], responses=errors(*ANY_ROUTE, *KEYED, 404))
+@router.head(
+    "/blobs/{digest}",
+    dependencies=[VIEWER],
+    response_class=Response,
+    responses={200: _BLOB[200], **errors(*ANY_ROUTE, *KEYED, 404)},
+)
 def blob_head(digest: Digest) -> Response:
     """Whether the blob is stored (200 with its Content-Length and ETag, else 404)."""
     size = _size(_store(), digest)
@@ -135,17 +143,32 @@ def blob_head(digest: Digest) -> Response:
     "/blobs/{digest}",
     dependencies=[VIEWER],
     response_class=Response,
-    responses={**_BLOB, **errors(*ANY_ROUTE, *KEYED, 404, 422), **_RANGE_416},
+    responses={**_BLOB, **_NOT_MODIFIED, **errors(*ANY_ROUTE, *KEYED, 404, 422), **_RANGE_416},
 )
 def blob_get(
     digest: Digest,
     range: Annotated[  # the header's name
         str | None, Header(description="bytes=START-END, bytes=START- or bytes=-LAST")
     ] = None,
+    if_range: Annotated[
+        str | None, Header(description="The blob's ETag: the Range applies only if it matches")
+    ] = None,
+    if_none_match: Annotated[
+        str | None, Header(description="ETags the client holds: 304 when one is the blob's")
+    ] = None,
 ) -> Response:
-    """The blob's bytes, streamed; a ``Range`` answers 206 with that part (resume)."""
+    """The blob's bytes, streamed; a ``Range`` answers 206 with that part (resume), unless an
+    ``If-Range`` names another ETag (then the whole blob); 304 for an ``If-None-Match`` that
+    names this blob (RFC 9110)."""
     store = _store()
     size = _size(store, digest)
+    etag = f'"{digest}"'
+    if if_none_match is not None and _names(if_none_match, etag):
+        headers = _headers(digest, 0)
+        del headers["Content-Length"], headers["Accept-Ranges"]
+        return Response(status_code=304, headers=headers)
+    if if_range is not None and if_range.strip() != etag:  # a date or another ETag
+        range = None
     part = _range(range, size) if range else None
     if part == "unsatisfiable":
         return JSON(
@@ -163,6 +186,12 @@ def blob_get(
         headers=headers,
         media_type="application/octet-stream",
     )
+
+
+def _names(if_none_match: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` list names ``etag`` (weak comparison) or is ``*``."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 def _size(store: ArtifactStore, digest: str) -> int:

@@ -1,9 +1,12 @@
 """Listings in pages: ``?page_size=&page_token=`` in, ``{"items", "next_page_token"}`` out.
 
-A page token is opaque to clients: the offset of the next page and a digest of the query it
-belongs to, base64url-encoded, so a token replayed with another filter or order is refused
-(422) rather than silently answering a page of something else. Every listing of the
-platform server answers this one shape, built by :func:`page`.
+A page token is opaque to clients: the offset of the next page, a digest of the query it
+belongs to, so a token replayed with another filter or order is refused (422) rather than
+silently answering a page of something else, and a digest of the last item it followed. The
+newest-first listings (alerts, checks, events, runs of pipelines) grow at the top while a
+client pages through them: the next page starts after that item wherever it moved (up to a
+page's worth of inserts or deletes), so nothing is sent twice or skipped. Every listing of
+the platform server answers this one shape, built by :func:`page`.
 """
 
 from __future__ import annotations
@@ -35,28 +38,44 @@ def _digest(query: Any) -> str:
     return hashlib.sha256(orjson.dumps(query, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
-def decode(token: str | None, query: Any = None) -> int:
-    """The offset a token stands for (0 without one); InvalidInput for a token that is not
-    one of ours or belongs to another query."""
-    if not token:
-        return 0
+def _item_digest(item: Any) -> str:
+    raw = orjson.dumps(
+        item, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+        default=str,
+    )  # fmt: skip
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _read(token: str, query: Any) -> tuple[int, str | None]:
+    """(offset, the last item's digest or None) of a token; InvalidInput for a token that is
+    not one of ours or belongs to another query."""
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        offset, digest = raw["o"], str(raw["q"])
-    except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+        offset, digest, after = raw["o"], str(raw["q"]), raw.get("a")
+    except (ValueError, TypeError, KeyError, AttributeError, orjson.JSONDecodeError):
         raise InvalidInput("page_token: not a token this server gave out.") from None
     # the token is not signed: one made up by hand may hold anything
     if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput("page_token: not a token this server gave out.")
+    if after is not None and not isinstance(after, str):
+        raise InvalidInput("page_token: not a token this server gave out.")
     if digest != _digest(query):
         raise InvalidInput("page_token: it belongs to another query (same filters and order).")
-    return offset
+    return offset, after
 
 
-def encode(offset: int, query: Any = None) -> str:
-    """The token of the page that starts at ``offset``."""
-    raw = orjson.dumps({"o": offset, "q": _digest(query)})
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def decode(token: str | None, query: Any = None) -> int:
+    """The offset a token stands for (0 without one); InvalidInput for a token that is not
+    one of ours or belongs to another query."""
+    return _read(token, query)[0] if token else 0
+
+
+def encode(offset: int, query: Any = None, after: str | None = None) -> str:
+    """The token of the page that starts at ``offset``, after the item of digest ``after``."""
+    fields: dict[str, Any] = {"o": offset, "q": _digest(query)}
+    if after is not None:
+        fields["a"] = after
+    return base64.urlsafe_b64encode(orjson.dumps(fields)).decode().rstrip("=")
 
 
 def page(
@@ -67,13 +86,33 @@ def page(
 ) -> dict[str, Any]:
     """One page: ``fetch(offset, limit)`` is asked for one item more than ``size`` to know
     whether another page follows. ``query`` is what the listing was filtered and ordered by."""
-    offset = decode(token, query)
-    items = list(fetch(offset, size + 1))
+    offset, after = _read(token, query) if token else (0, None)
+    if after is None:
+        items = list(fetch(offset, size + 1))
+    else:
+        offset, items = _after(fetch, size, offset, after)
     more = len(items) > size
+    items = items[:size]
     return {
-        "items": items[:size],
-        "next_page_token": encode(offset + size, query) if more else None,
+        "items": items,
+        "next_page_token": encode(offset + size, query, _item_digest(items[-1])) if more else None,
     }
+
+
+def _after(
+    fetch: Callable[[int, int], Sequence[Any]], size: int, offset: int, after: str
+) -> tuple[int, list[Any]]:
+    """(where the page starts, its items and one more): after the item of digest ``after``,
+    looked for within ``size`` places of where it was (the nearest match), else at
+    ``offset`` (the item changed, or moved further)."""
+    low = max(0, offset - size)
+    window = list(fetch(low, offset - low + 2 * size + 2))
+    expected = offset - 1 - low
+    found = [i for i, item in enumerate(window) if _item_digest(item) == after]
+    if not found:
+        return offset, window[offset - low : offset - low + size + 1]
+    at = min(found, key=lambda i: abs(i - expected))
+    return low + at + 1, window[at + 1 : at + 2 + size]
 
 
 def page_of(
