@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shipyard.errors import NotFound, ShipyardError, Unavailable
+from shipyard.errors import InvalidInput, NotFound, ShipyardError, Unavailable
 from shipyard.store import RemoteClient
 
 
@@ -72,3 +72,13 @@ def test_a_path_too_many_is_named(platform_server: str) -> None:
     with pytest.raises(NotFound, match="No run with id"):  # the server's own 404s pass through
         right.get("/api/runs/" + "0" * 32)
     right.close()
+
+
+@pytest.mark.parametrize("token", ["syt_é", "syt_a\nb", "syt_a b"])
+def test_a_token_that_cannot_be_sent_is_one_line(foreign: str, token: str) -> None:
+    client = RemoteClient(foreign, token)
+    with pytest.raises(InvalidInput) as caught:
+        client.get("/api/health")
+    message = str(caught.value)
+    assert message.startswith("SHIPYARD_TOKEN: expected a token") and "\n" not in message
+    assert token not in message  # a secret is not echoed

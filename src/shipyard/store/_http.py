@@ -63,7 +63,7 @@ class RemoteClient:
                 if self._client is None:
                     headers = {"User-Agent": "shipyard-sdk"}
                     if self.token:
-                        headers["Authorization"] = f"Bearer {self.token}"
+                        headers["Authorization"] = f"Bearer {_checked(self.token)}"
                     self._client = httpx.Client(
                         base_url=self.url, headers=headers, timeout=self.timeout
                     )
@@ -169,6 +169,17 @@ class RemoteClient:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _checked(token: str) -> str:
+    """The token, when it can travel in a header (printable ASCII, no spaces); else one line
+    naming SHIPYARD_TOKEN (the token itself is not shown: it is a secret)."""
+    if not (token.isascii() and token.isprintable()) or any(c.isspace() for c in token):
+        raise errors.InvalidInput(
+            "SHIPYARD_TOKEN: expected a token as `shipyard tokens create` prints it (syt_..., "
+            "printable ASCII without spaces); this one is not: copy it again."
+        )
+    return token
 
 
 def _query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
