@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipyard._time import iso, iso_times
+from shipyard._time import epoch_times, iso, iso_times
 
 ISO_UTC = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$"
 
@@ -61,3 +61,15 @@ def test_time_fields_convert_by_name_and_user_payloads_do_not() -> None:
     for key in ("params", "metrics.seen_at", "tags", "resolved_at", "opened_at"):
         assert shown[key] == payload[key]
     assert payload["created_at"] == 0.0  # the input is left as it was
+
+
+def test_remote_clients_turn_time_fields_back_into_epoch_seconds() -> None:
+    payload = {
+        "deliveries": [{"at": 60.5, "event": "opened", "ok": True}],
+        "evidence": {"window": {"start": 0.0, "end": 1.25, "rows": 3}, "start": 4},
+        "params": {"stop_at": "1970-01-01T00:00:00.000000+00:00"},  # the user's text
+        "opened_at": "not a time",
+    }
+    back = epoch_times(iso_times(payload))
+    assert back == payload
+    assert isinstance(back["deliveries"][0]["at"], float)

@@ -20,6 +20,7 @@ __all__ = [
     "LAST",
     "TIME_FORMAT",
     "epoch",
+    "epoch_times",
     "epochs",
     "is_time_field",
     "iso",
@@ -124,6 +125,42 @@ def iso_times(data: Any) -> Any:
     if isinstance(data, list | tuple):
         return [iso_times(value) for value in data]
     return data
+
+
+def epoch_times(data: Any) -> Any:
+    """The inverse of :func:`iso_times`, for clients of the REST API (remote mode): every
+    time field's ISO 8601 text back to epoch seconds; a new structure.
+
+    Example:
+        >>> epoch_times({"at": "1970-01-01T00:00:01.000000+00:00", "tags": {"due_at": "x"}})
+        {'at': 1.0, 'tags': {'due_at': 'x'}}
+    """
+    if isinstance(data, dict):
+        return {key: _epoch_field(key, value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [epoch_times(value) for value in data]
+    return data
+
+
+def _epoch_field(key: object, value: Any) -> Any:
+    if is_time_field(key) and isinstance(value, str):
+        return _epoch_or_text(value)
+    if key in _PAYLOADS:
+        return value
+    times = _WITHIN.get(key) if isinstance(key, str) else None
+    if times is not None and isinstance(value, dict):
+        return {
+            k: _epoch_or_text(v) if k in times and isinstance(v, str) else epoch_times(v)
+            for k, v in value.items()
+        }
+    return epoch_times(value)
+
+
+def _epoch_or_text(value: str) -> float | str:
+    try:
+        return epoch(value) or 0.0
+    except ValueError:  # text in a field named like a time: not ours to read
+        return value
 
 
 def _field(key: object, value: Any) -> Any:

@@ -161,6 +161,23 @@ def test_a_download_resumes_after_a_dropped_connection(
     assert any("resuming the download" in r.getMessage() for r in caplog.records)
 
 
+def test_bytes_read_whole_resume_after_a_dropped_connection(
+    served: tuple[str, HttpArtifactStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a model load reads (get_bytes) resumes too, instead of failing the load."""
+    url, store = served
+    data = _bytes(4 * MB, seed=4)
+    digest = store.put_bytes(data).digest
+    with _Proxy(url, cut_down=int(1.5 * MB)) as proxied:
+        remote = HttpArtifactStore(RemoteClient(proxied), backoff=0.05)
+        with caplog.at_level(logging.INFO, "shipyard.store"):
+            assert remote.get_bytes(digest) == data
+        with pytest.raises(NotFound):
+            remote.get_bytes("3" * 64)
+        remote.client.close()
+    assert any("resuming the download" in r.getMessage() for r in caplog.records)
+
+
 def test_a_damaged_server_copy_is_refused_on_download(
     served: tuple[str, HttpArtifactStore], home: Path, tmp_path: Path
 ) -> None:

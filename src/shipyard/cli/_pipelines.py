@@ -299,9 +299,15 @@ def run_cmd(
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step again."),
     as_json: bool = JSON,
 ) -> None:
-    """Run a pipeline now, showing each step live; exit 1 when the run fails."""
+    """Run a pipeline now, showing each step live; exit 1 when the run fails. With
+    SHIPYARD_URL, queue it on the server instead (its ``shipyard scheduler`` runs it)."""
     params = parse_params(param)
     _check_executor(executor)
+    if get_settings().remote:
+        given = {"--executor": executor, "--address": address, "--workers": workers}
+        given["--no-cache"] = True if no_cache else None
+        _queue_remotely(name, params, [k for k, v in given.items() if v is not None], as_json)
+        return
 
     def start(watch: Any) -> pipelines.PipelineRun:
         return pipelines.run(
@@ -319,6 +325,22 @@ def run_cmd(
         return
     steps = [n["name"] for n in pipelines.get_pipeline(name).graph]
     _ended(_follow(f"Pipeline {name}", steps, start), as_json)
+
+
+def _queue_remotely(name: str, params: dict[str, Any], options: list[str], as_json: bool) -> None:
+    """Queue a run on the server (remote mode); refuse what only a run here takes."""
+    if options:
+        raise InvalidInput(
+            f"{', '.join(options)}: not for a run queued on the server (SHIPYARD_URL), whose "
+            "scheduler picks how to run it; leave them out."
+        )
+    queued = pipelines.enqueue(name, params)
+    if as_json:
+        print_json(queued.to_dict())
+        return
+    where = f"{queued.pipeline}@{queued.version} on {get_settings().url}"
+    console.print(f"Queued run {queued.id} of {where}: its scheduler runs it.", soft_wrap=True)
+    console.print(f"Follow: shipyard pipelines runs {queued.pipeline}", soft_wrap=True)
 
 
 @app.command("resume")

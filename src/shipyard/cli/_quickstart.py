@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shipyard.cli._common import console, float_option, handle_errors, int_option, number
-from shipyard.config import get_settings
 
 if TYPE_CHECKING:
     from shipyard.quickstart import Options, QuickstartResult
@@ -28,9 +27,10 @@ def quickstart_cmd(
 ) -> None:
     """Run the whole loop on bundled loan data and print where to look."""
     from shipyard import quickstart
+    from shipyard.cli._db import local_only
 
+    settings = local_only("shipyard quickstart")  # it creates monitors and pipelines here
     options = quickstart.Options(rows=rows, seed=seed, automl_budget=automl_budget)
-    settings = get_settings()
     console.print(f"Shipyard quick start: store {settings.db_url}")
     result = _run_with_progress(options)
     _print_summary(result)

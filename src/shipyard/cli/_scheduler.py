@@ -31,7 +31,9 @@ def scheduler_cmd(
 ) -> None:
     """Run schedules, triggers and queued pipeline runs (and due monitor checks)."""
     from shipyard import pipelines
+    from shipyard.cli._db import local_only
 
+    local_only("shipyard scheduler")  # it runs the pipelines of this host's store
     if not interval > 0 or max_runs < 1:
         raise InvalidInput("--interval must be > 0 seconds and --max-runs at least 1.")
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")

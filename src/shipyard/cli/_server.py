@@ -23,10 +23,14 @@ def server_cmd(
 ) -> None:
     """Serve the web UI at /, the REST API at /api and its OpenAPI at /docs."""
     from shipyard import server
+    from shipyard.cli._db import local_only
     from shipyard.server._app import check_exposure
     from shipyard.serving._guard import is_loopback
     from shipyard.serving._startup import bind, check_address, flag
 
+    # it serves this host's stores: in remote mode it would pass the caller's token on to
+    # whoever reaches it
+    local_only("shipyard server")
     # refused before the banner, in one line: a bad address, auth off beyond this machine,
     # a port in use (bound here the way uvicorn binds it, then left to uvicorn)
     check_address(host, port, name_of=flag)

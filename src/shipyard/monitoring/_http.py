@@ -10,7 +10,7 @@ from dataclasses import fields
 from typing import Any
 from urllib.parse import quote
 
-from shipyard._time import epoch
+from shipyard._time import epoch, epoch_times
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._values import Alert, Check, Monitor
 from shipyard.store import RemoteClient
@@ -95,7 +95,8 @@ def alert_of(data: Mapping[str, Any]) -> Alert:
         values[key] = epoch(values[key]) or 0.0
     for key in ("acknowledged_at", "resolved_at"):
         values[key] = epoch(values.get(key))
-    values["deliveries"] = tuple(values.get("deliveries") or ())
+    values["deliveries"] = tuple(epoch_times(list(values.get("deliveries") or ())))
+    values["evidence"] = epoch_times(values.get("evidence") or {})
     return Alert(**values)
 
 

@@ -490,7 +490,7 @@ def get_pipeline(ref: str) -> PipelineVersion:
 
 def versions(name: str) -> list[PipelineVersion]:
     """A registered pipeline's versions, newest first."""
-    return store().versions(name)
+    return remote.versions(name) if (remote := remote_pipelines()) else store().versions(name)
 
 
 def step_output(run_id: str, step: str) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shipyard._time import epoch
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, NotFound
 from shipyard.pipelines._records import PipelineRun, PipelineVersion, StepRun
 from shipyard.pipelines._schedule_store import Schedule
 from shipyard.store import RemoteClient
@@ -89,6 +89,17 @@ class RemotePipelines:
         values["created_at"] = epoch(values["created_at"]) or 0.0
         values["aliases"] = tuple(values.get("aliases") or ())
         return PipelineVersion(**values)
+
+    def versions(self, name: str) -> list[PipelineVersion]:
+        """Every version, newest first: the latest, then each number below it."""
+        latest = self.get_pipeline(name)
+        found = [latest]
+        for number in range(latest.version - 1, 0, -1):
+            try:
+                found.append(self.get_pipeline(f"{latest.name}@{number}"))
+            except NotFound:  # a version number that was never kept
+                continue
+        return found
 
     def list_runs(self, pipeline: str | None, status: str | None, limit: int) -> list[PipelineRun]:
         found: list[PipelineRun] = []

@@ -63,7 +63,7 @@ class RemoteClient:
                 if self._client is None:
                     headers = {"User-Agent": "shipyard-sdk"}
                     if self.token:
-                        headers["Authorization"] = f"Bearer {self.token}"
+                        headers["Authorization"] = f"Bearer {_checked(self.token)}"
                     self._client = httpx.Client(
                         base_url=self.url, headers=headers, timeout=self.timeout
                     )
@@ -134,21 +134,52 @@ class RemoteClient:
 
     def answer(self, response: httpx.Response) -> Any:
         """The decoded body of a success; the error an error answer stands for, raised."""
-        if response.status_code < 400:
-            return orjson.loads(response.content) if response.content else None
+        status = response.status_code
+        if status < 400:
+            try:
+                return orjson.loads(response.content) if response.content else None
+            except orjson.JSONDecodeError:
+                raise self.foreign(response, "a body that is not JSON") from None
         try:
             message = str(orjson.loads(response.content)["error"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            message = f"the server answered {response.status_code} {response.reason_phrase}"
-        kind = _BY_STATUS.get(response.status_code, errors.ShipyardError)
+            if status in (404, 405):
+                raise self.foreign(response, f"{status} {response.reason_phrase}") from None
+            message = f"the server answered {status} {response.reason_phrase}"
+        if status == 404 and message == "Not Found":  # no such route: not a Shipyard base URL
+            raise self.foreign(response, "404, no such route")
+        kind = _BY_STATUS.get(status, errors.ShipyardError)
+        if status in (502, 504):  # a proxy in front that could not reach the server
+            kind = errors.Unavailable
         if kind is errors.Unauthorized and not self.token:
             message += " (set SHIPYARD_TOKEN)"
         raise kind(message)
+
+    def foreign(self, response: httpx.Response, what: str) -> errors.ShipyardError:
+        """The one line for an answer no Shipyard server gives: SHIPYARD_URL names
+        something else (another service, a path too many)."""
+        asked = f"{response.request.method} {response.request.url.path}"
+        kind = errors.NotFound if response.status_code == 404 else errors.ShipyardError
+        return kind(
+            f"SHIPYARD_URL: {self.url} answered {asked} with {what}: expected a Shipyard "
+            "platform server's base URL (shipyard server; http://host:8700, without /api)."
+        )
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _checked(token: str) -> str:
+    """The token, when it can travel in a header (printable ASCII, no spaces); else one line
+    naming SHIPYARD_TOKEN (the token itself is not shown: it is a secret)."""
+    if not (token.isascii() and token.isprintable()) or any(c.isspace() for c in token):
+        raise errors.InvalidInput(
+            "SHIPYARD_TOKEN: expected a token as `shipyard tokens create` prints it (syt_..., "
+            "printable ASCII without spaces); this one is not: copy it again."
+        )
+    return token
 
 
 def _query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

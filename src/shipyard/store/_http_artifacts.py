@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import threading
@@ -178,11 +179,12 @@ class HttpArtifactStore(BlobStore):
         return True
 
     def get_bytes(self, digest: str) -> bytes:
-        """The blob's content, verified against its digest."""
-        with self.client.stream("GET", self._blob(digest)) as response:
-            data = response.read()
-        _verify(digest, hashlib.sha256(data).hexdigest(), self.url)
-        return data
+        """The blob's content, verified against its digest (resumed with a Range request
+        after a dropped connection, as :meth:`download` is)."""
+        buffer = io.BytesIO()
+        actual = self._receive(self._blob(digest), buffer)
+        _verify(digest, actual, self.url)
+        return buffer.getvalue()
 
     def download(self, digest: str, dest: str | Path) -> Path:
         """Stream a blob to a local file (resumed with a Range request after a dropped

@@ -9,11 +9,12 @@ answers are raised as the same :class:`~shipyard.errors.ShipyardError` kinds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from shipyard._time import epoch, epochs
+from shipyard.errors import InvalidFilter, InvalidInput
 from shipyard.store import Blob, RemoteClient
 from shipyard.tracking._backend import RawPoint, TrackingBackend
 from shipyard.tracking._process import ProcessInfo
@@ -172,7 +173,8 @@ class HttpTrackingBackend(TrackingBackend):
         rows: list[dict[str, Any]] = []
         token = page_token
         while True:
-            answer = self.client.get(
+            answer = _filter_errors(
+                self.client.get,
                 "/api/runs",
                 experiment=list(experiments) or None,
                 filter=filter,
@@ -189,6 +191,22 @@ class HttpTrackingBackend(TrackingBackend):
 
 
 # -- JSON back into the SDK's values -----------------------------------------------------
+
+
+def _filter_errors(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(...)``, a filter the server could not parse raised as the
+    :class:`~shipyard.errors.InvalidFilter` the local search raises (rebuilt from its
+    message: the text, then a line of ``^`` under the offending token)."""
+    try:
+        return call(*args, **kwargs)
+    except InvalidInput as exc:
+        lines = str(exc).split("\n")
+        if len(lines) < 3 or not lines[-2].startswith("  ") or set(lines[-1].strip()) != {"^"}:
+            raise
+        *head, text, pointer = lines
+        carets = pointer.strip()
+        position = len(pointer) - len(pointer.lstrip(" ")) - 2
+        raise InvalidFilter("\n".join(head), text[2:], position, len(carets)) from None
 
 
 def _segment(text: str) -> str:

@@ -29,6 +29,8 @@ log = logging.getLogger("shipyard.tracking")
 
 #: A buffer this large is written at once rather than waiting for the flush interval.
 MAX_BUFFERED = 50_000
+#: The most points one write carries (a server takes request bodies of up to 64 MB).
+MAX_BATCH = 100_000
 
 
 class Run:
@@ -36,8 +38,9 @@ class Run:
 
     Metric points are buffered in memory and written in batches: by a background thread
     every ``flush_interval`` seconds, when the buffer holds ``MAX_BUFFERED`` points, when the
-    run ends and when the interpreter exits. Params, tags and artifacts are written at once.
-    Thread-safe.
+    run ends and when the interpreter exits. A write that fails keeps its points (logging goes
+    on, tried again at each ``MAX_BUFFERED`` more; ``end()`` raises until they are written).
+    Params, tags and artifacts are written at once. Thread-safe.
     """
 
     def __init__(
@@ -86,9 +89,14 @@ class Run:
             step = self._next_step.get(key, 0) if step is None else check.metric_step(key, step)
             self._next_step[key] = max(step + 1, self._next_step.get(key, 0))
             self._buffer.append((key, value, step, ts))
-            full = len(self._buffer) >= MAX_BUFFERED
+            full = len(self._buffer) % MAX_BUFFERED == 0  # again at each MAX_BUFFERED more
         if full:
-            self.flush()
+            try:
+                self.flush()
+            except ShipyardError as exc:  # kept for the flusher and end(); a run deleted is not
+                if isinstance(exc, NotFound):
+                    raise
+                log.warning("Could not flush run %s (will retry): %s", self.id, exc)
 
     def log_metrics(
         self,
@@ -109,23 +117,28 @@ class Run:
             self.log_metric(key, value, step, ts)
 
     def flush(self) -> None:
-        """Write buffered metric points now (one transaction); kept for retry on failure."""
+        """Write buffered metric points now, ``MAX_BATCH`` at a time (one transaction each);
+        what was not written is kept for retry on failure."""
         with self._flush_lock:
             with self._lock:
-                points, self._buffer = self._buffer, []
-            if not points:
-                return
-            now = time.time()
-            try:
-                self.store.write_metrics(self.id, points, heartbeat_at=now)
-            except NotFound:
-                self._detach()  # the run was deleted: its points have nowhere to go
-                raise
-            except BaseException:
+                left = len(self._buffer)  # not what other threads add meanwhile
+            while left > 0:
                 with self._lock:
-                    self._buffer[:0] = points
-                raise
-            self._last_write = now
+                    points = self._buffer[: min(left, MAX_BATCH)]
+                    del self._buffer[: len(points)]
+                if not points:  # emptied meanwhile (the run ended or was deleted)
+                    return
+                now, left = time.time(), left - len(points)
+                try:
+                    self.store.write_metrics(self.id, points, heartbeat_at=now)
+                except NotFound:
+                    self._detach()  # the run was deleted: its points have nowhere to go
+                    raise
+                except BaseException:
+                    with self._lock:
+                        self._buffer[:0] = points
+                    raise
+                self._last_write = now
 
     def metric_history(self, key: str) -> list[Point]:
         """Every point logged to ``key`` (flushes first)."""
@@ -217,8 +230,9 @@ class Run:
         the owner's to set.
         """
         check.final_status(status)
+        if self._pid != os.getpid() or len(self._buffer) > MAX_BATCH:
+            self.flush()  # then the last points go with the final status
         if self._pid != os.getpid():
-            self.flush()
             return
         with self._flush_lock:
             with self._lock:
@@ -318,41 +332,13 @@ def _pop_active(run: Run) -> None:
 
 
 _ADJECTIVES = (
-    "brave",
-    "calm",
-    "eager",
-    "fair",
-    "keen",
-    "lucid",
-    "merry",
-    "noble",
-    "quick",
-    "sharp",
-    "steady",
-    "swift",
-    "tidy",
-    "vivid",
-    "wise",
-    "bold",
-)
+    "brave", "calm", "eager", "fair", "keen", "lucid", "merry", "noble",
+    "quick", "sharp", "steady", "swift", "tidy", "vivid", "wise", "bold"
+)  # fmt: skip
 _NOUNS = (
-    "otter",
-    "heron",
-    "lynx",
-    "falcon",
-    "badger",
-    "marlin",
-    "orca",
-    "raven",
-    "wren",
-    "bison",
-    "ibis",
-    "puffin",
-    "gecko",
-    "koala",
-    "tern",
-    "yak",
-)
+    "otter", "heron", "lynx", "falcon", "badger", "marlin", "orca", "raven",
+    "wren", "bison", "ibis", "puffin", "gecko", "koala", "tern", "yak"
+)  # fmt: skip
 
 
 def run_name() -> str:
