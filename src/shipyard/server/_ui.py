@@ -30,7 +30,16 @@ from shipyard.errors import Forbidden, InvalidInput, NotFound, ShipyardError, Un
 from shipyard.server._access import PUBLIC
 from shipyard.server._ui_figures import preview
 
-__all__ = ["NAV", "PageRoute", "error_page", "pages", "render", "router", "templates"]
+__all__ = [
+    "NAV",
+    "PageRoute",
+    "error_page",
+    "pages",
+    "render",
+    "router",
+    "standalone",
+    "templates",
+]
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -64,6 +73,18 @@ def number(value: object) -> str:
     return f"{value:.4g}"
 
 
+def cell(value: object) -> str:
+    """A runs table's cell: :func:`number`, and a param (text) that is a long decimal
+    (``0.04498142591``) at four significant digits as well (the full text is its title)."""
+    if isinstance(value, str) and "." in value:
+        try:
+            parsed = float(value)
+        except ValueError:
+            return value
+        return number(parsed) if math.isfinite(parsed) else value
+    return number(value)
+
+
 def seconds(value: float | None) -> str:
     """A duration: ``850 ms``, ``12.3 s``, ``4 m 05 s``, ``2 h 03 m``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -92,7 +113,12 @@ def ago(value: float | None) -> str:
 
 
 templates.env.filters.update(
-    num=number, seconds=seconds, ago=ago, short=lambda v: str(v or "")[:8], preview=preview
+    num=number,
+    cell=cell,
+    seconds=seconds,
+    ago=ago,
+    short=lambda v: str(v or "")[:8],
+    preview=preview,
 )
 
 
@@ -161,6 +187,18 @@ def error_page(request: Request, error: ShipyardError) -> HTMLResponse:
     response = render(request, "error.html", error=str(error), status=error.http_status)
     response.status_code = error.http_status
     return response
+
+
+def standalone(page: str) -> str:
+    """A self-contained report file served as a page, with the UI's icon inlined (else the
+    browser asks the server for ``/favicon.ico``, a 404; the file still opens offline)."""
+    from urllib.parse import quote
+
+    icon = quote((STATIC / "favicon.svg").read_text().strip(), safe=" =:/,.")
+    link = f'<link rel="icon" href="data:image/svg+xml,{icon}">'
+    head = page.find("<head")
+    end = page.find(">", head) + 1 if head >= 0 else 0
+    return page[:end] + link + page[end:] if end else page
 
 
 @lru_cache(maxsize=32)

@@ -19,7 +19,7 @@ from shipyard import models, tracking
 from shipyard.data._report import profile_body
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.server._access import VIEWER
-from shipyard.server._ui import pages, render
+from shipyard.server._ui import pages, render, standalone
 from shipyard.server._ui_catalog import Node, fmt, human_size, lineage_svg, problem_page, rows_of
 from shipyard.server._ui_catalog_charts import (
     column_chart,
@@ -178,7 +178,7 @@ def profile_file(name: str, version: str, request: Request) -> HTMLResponse:
     except ShipyardError as error:
         return problem_page(request, error, (f"/datasets/{name}", name))
     disposition = f'inline; filename="{found.name}-v{found.version}-profile.html"'
-    return HTMLResponse(page, headers={"Content-Disposition": disposition})
+    return HTMLResponse(standalone(page), headers={"Content-Disposition": disposition})
 
 
 def _lineage(version: Any) -> dict[str, Any]:

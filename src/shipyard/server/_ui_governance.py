@@ -19,7 +19,7 @@ from markupsafe import Markup
 from shipyard import governance
 from shipyard.errors import ShipyardError
 from shipyard.server._access import VIEWER, caller_of
-from shipyard.server._ui import pages, render
+from shipyard.server._ui import pages, render, standalone
 from shipyard.server._ui_catalog import fmt, problem_page
 from shipyard.server._ui_governance_charts import (
     evaluation_chart,
@@ -103,4 +103,4 @@ def card_file(name: str, version: str, request: Request, to: str | None = _TO) -
         return problem_page(request, error, (f"/models/{name}", name))
     disposition = f'inline; filename="{card.model}-v{card.version}-card.html"'
     headers = {"Content-Disposition": disposition, "X-Frame-Options": "DENY"}
-    return HTMLResponse(card.html(), headers=headers)
+    return HTMLResponse(standalone(card.html()), headers=headers)
