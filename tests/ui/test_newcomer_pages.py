@@ -86,3 +86,22 @@ def test_the_runs_table_shows_a_long_decimal_param_briefly(site: str) -> None:
     text = httpx.get(f"{site}/runs", params={"col": ["params.C", "params.kernel"]}, timeout=60).text
     assert '<td class="num" title="0.04498142591234568">0.04498</td>' in text
     assert '<td class="num" title="rbf">rbf</td>' in text
+
+
+#: the tables of the page wider than their frame (cut off at the right: scrolled to see)
+CUT = """() => [...document.querySelectorAll('.table-wrap')]
+  .filter(el => el.scrollWidth > el.clientWidth + 1)
+  .map(el => `${el.querySelector('th')?.innerText} ${el.scrollWidth} > ${el.clientWidth}`)"""
+
+
+def test_home_and_a_model_fit_a_laptop_screen_with_the_editors_buttons(page: Any) -> None:
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto("/")
+    assert not page.evaluate(CUT)
+    page.goto("/models/loans-default")
+    assert not page.evaluate(CUT)
+    promote = page.locator("tbody button:has-text('Promote')")
+    assert promote.count() >= 1  # auth off: every caller may change the registry
+    for button in promote.all():
+        box = button.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1366

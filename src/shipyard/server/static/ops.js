@@ -3,6 +3,9 @@
 const ops = (() => {
   const COLOURS = ["#1f6feb", "#d4820f", "#1a7f37", "#8250df", "#cf222e", "#0a7ea4"];
   const times = (data) => data.times.map((t) => new Date(t));
+  const above = { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" };
+  // a chart's title on the first line, its legend on the next (side by side they overlap)
+  const heading = (text) => ({ title: { text, x: 0.02, xanchor: "left", yref: "container", y: 0.98, yanchor: "top" }, legend: above, margin: { l: 56, r: 16, t: 66, b: 40 } });
   const clock = { tickformat: "%H:%M", hoverformat: "%Y-%m-%d %H:%M UTC", title: { text: "time (UTC)" } };
   const empty = (id, text) => {
     const el = document.getElementById(id);
@@ -35,19 +38,19 @@ const ops = (() => {
         x, y: s.rate_per_s, name: name(s), type: "scatter", mode: "lines+markers", line: line(s),
         marker: { size: 4 },
         fill: s.shadow ? "none" : "tozeroy",
-      })), { title: { text: "Request rate (per second)" }, height: 300, xaxis: clock, yaxis: { rangemode: "tozero", title: { text: "requests / s" } } });
+      })), { ...heading("Request rate (per second)"), height: 320, xaxis: clock, yaxis: { rangemode: "tozero", title: { text: "requests / s" } } });
       const latency = [];
       answered.forEach((s) => {
         latency.push({ x, y: s.p50_ms, name: s.route + " p50", mode: "lines+markers", line: line(s), connectgaps: false });
         latency.push({ x, y: s.p99_ms, name: s.route + " p99", mode: "lines+markers", line: { ...line(s), dash: "dash" }, marker: { symbol: "diamond" } });
       });
-      shipyard.chart("latency-chart", latency, { title: { text: "Model latency (ms)" }, height: 300, xaxis: clock, yaxis: { rangemode: "tozero", title: { text: "ms" } } });
+      shipyard.chart("latency-chart", latency, { ...heading("Model latency (ms)"), height: 320, xaxis: clock, yaxis: { rangemode: "tozero", title: { text: "ms" } } });
       // each arm's share of the answers, minute by minute
       const totals = x.map((_, i) => answered.reduce((n, s) => n + s.requests[i], 0));
       shipyard.chart("arms-chart", answered.map((s) => ({
         x, y: s.requests.map((n, i) => (totals[i] ? (100 * n) / totals[i] : null)), name: s.route,
         stackgroup: "arms", mode: "lines", line: { color: colour[s.route], width: 0.5 }, connectgaps: false,
-      })), { height: 220, xaxis: clock, yaxis: { title: { text: "% of answers" }, range: [0, 100] }, margin: { l: 50, r: 10, t: 10, b: 40 } });
+      })), { height: 240, legend: above, xaxis: clock, yaxis: { title: { text: "% of answers" }, range: [0, 100] }, margin: { l: 50, r: 10, t: 30, b: 40 } });
     }
     const errs = traffic.errors;
     shipyard.chart("errors-chart", [{
@@ -166,8 +169,8 @@ const ops = (() => {
     }
     shipyard.chart("timeline-chart", traces, {
       barmode: "overlay", height: Math.max(220, 80 + 28 * rows.length),
-      xaxis: { type: "date", hoverformat: "%Y-%m-%d %H:%M:%S UTC", title: { text: "time (UTC)" } }, legend: { orientation: "h", y: -0.3 }, yaxis: { automargin: true, categoryorder: "array", categoryarray: rows.slice().reverse(), title: { text: "alert" } },
-      margin: { l: 20, r: 20, t: 20, b: 40 },
+      xaxis: { type: "date", hoverformat: "%Y-%m-%d %H:%M:%S UTC", title: { text: "time (UTC)" } }, legend: above, yaxis: { automargin: true, categoryorder: "array", categoryarray: rows.slice().reverse(), title: { text: "alert" } },
+      margin: { l: 20, r: 20, t: 30, b: 40 },
     });
     moves();
   }
