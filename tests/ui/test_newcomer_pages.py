@@ -105,3 +105,17 @@ def test_home_and_a_model_fit_a_laptop_screen_with_the_editors_buttons(page: Any
     for button in promote.all():
         box = button.bounding_box()
         assert box is not None and box["x"] + box["width"] <= 1366
+
+
+def test_the_audit_log_is_linked_and_its_long_values_fold(page: Any) -> None:
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto("/")
+    page.locator("footer a[href='/audit']").click()  # auth off: the caller is an admin
+    page.wait_for_url("**/audit")
+    assert page.locator("#entries tbody tr").count() >= 5
+    assert not page.evaluate(CUT)
+    folded = page.locator("#entries details.value")
+    assert folded.count() >= 1  # a policy's or a deployment's whole state: one line, a click
+    assert not folded.first.locator("pre").is_visible()
+    folded.first.locator("summary").click()
+    assert folded.first.locator("pre").is_visible()
