@@ -119,3 +119,9 @@ def test_the_audit_log_is_linked_and_its_long_values_fold(page: Any) -> None:
     assert not folded.first.locator("pre").is_visible()
     folded.first.locator("summary").click()
     assert folded.first.locator("pre").is_visible()
+
+
+def test_the_runs_forms_keep_the_page_size_without_javascript(site: str) -> None:
+    kept = '<input type="hidden" name="page_size" value="5">'
+    assert httpx.get(f"{site}/runs", params={"page_size": 5}, timeout=60).text.count(kept) == 2
+    assert 'name="page_size"' not in httpx.get(f"{site}/runs", timeout=60).text

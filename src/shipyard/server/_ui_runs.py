@@ -72,6 +72,11 @@ class RunsView:
         text = urlencode([(k, v) for k, v in query if v != ""])
         return "/runs" + ("?" + text if text else "")
 
+    @property
+    def chosen_size(self) -> int | None:
+        """The page size asked for, when not the default (the forms keep it)."""
+        return self.page_size if self.page_size != PAGE_SIZE else None
+
     def first(self, **changes: Any) -> str:
         """The first page of this view with ``changes`` (a new order, other columns)."""
         return self.url(page_token="", trail=(), page=1, **changes)
