@@ -4,8 +4,8 @@ Pages are server-rendered Jinja2 templates (``server/templates/``) over the same
 functions the REST API calls; charts are drawn by plotly.js, served from the installed
 plotly package at ``/static/plotly.min.js`` (one file the browser caches), with the small
 hand-written ``static/ui.js``. Each group of pages is a module ``_ui_<name>.py`` with its own
-``router`` of HTML routes (``include_in_schema=False``: pages are not part of the API).
-:func:`render` is how a page answers.
+``router`` of HTML routes made by :func:`pages` (not part of the API; a client's mistake
+answers an error page, never JSON). :func:`render` is how a page answers.
 """
 
 from __future__ import annotations
@@ -13,21 +13,33 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable, Coroutine
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from starlette.templating import Jinja2Templates
 
 from shipyard._time import iso
 from shipyard._version import __version__
-from shipyard.errors import NotFound, ShipyardError
+from shipyard.errors import Forbidden, InvalidInput, NotFound, ShipyardError, Unauthorized
 from shipyard.server._access import PUBLIC
 from shipyard.server._ui_figures import preview
 
-__all__ = ["NAV", "error_page", "render", "router", "templates"]
+__all__ = [
+    "NAV",
+    "PageRoute",
+    "error_page",
+    "pages",
+    "render",
+    "router",
+    "standalone",
+    "templates",
+]
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -61,6 +73,18 @@ def number(value: object) -> str:
     return f"{value:.4g}"
 
 
+def cell(value: object) -> str:
+    """A runs table's cell: :func:`number`, and a param (text) that is a long decimal
+    (``0.04498142591``) at four significant digits as well (the full text is its title)."""
+    if isinstance(value, str) and "." in value:
+        try:
+            parsed = float(value)
+        except ValueError:
+            return value
+        return number(parsed) if math.isfinite(parsed) else value
+    return number(value)
+
+
 def seconds(value: float | None) -> str:
     """A duration: ``850 ms``, ``12.3 s``, ``4 m 05 s``, ``2 h 03 m``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -89,10 +113,52 @@ def ago(value: float | None) -> str:
 
 
 templates.env.filters.update(
-    num=number, seconds=seconds, ago=ago, short=lambda v: str(v or "")[:8], preview=preview
+    num=number,
+    cell=cell,
+    seconds=seconds,
+    ago=ago,
+    short=lambda v: str(v or "")[:8],
+    preview=preview,
 )
 
-router = APIRouter(include_in_schema=False)
+
+class PageRoute(APIRoute):
+    """A page's route: an unknown name (``ShipyardError``) or a query parameter of the wrong
+    type (``page=abc``) answers :func:`error_page` with its 4xx status, HTML a person reads.
+    Auth's refusals keep the app's answers (a redirect to sign in, or 401/403)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except (Unauthorized, Forbidden):
+                raise
+            except ShipyardError as error:
+                return error_page(request, error)
+            except RequestValidationError as error:
+                return error_page(request, InvalidInput(_invalid(error)))
+
+        return page
+
+
+def _invalid(error: RequestValidationError) -> str:
+    """FastAPI's validation errors as one line naming each parameter: ``page: Input should
+    be a valid integer...``."""
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in problem["loc"] if p not in ("query", "path"))
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts) + "."
+
+
+def pages() -> APIRouter:
+    """A router of pages (:class:`PageRoute`), left out of the OpenAPI description."""
+    return APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+router = pages()
 
 
 def render(request: Request, name: str, **context: Any) -> HTMLResponse:
@@ -121,6 +187,18 @@ def error_page(request: Request, error: ShipyardError) -> HTMLResponse:
     response = render(request, "error.html", error=str(error), status=error.http_status)
     response.status_code = error.http_status
     return response
+
+
+def standalone(page: str) -> str:
+    """A self-contained report file served as a page, with the UI's icon inlined (else the
+    browser asks the server for ``/favicon.ico``, a 404; the file still opens offline)."""
+    from urllib.parse import quote
+
+    icon = quote((STATIC / "favicon.svg").read_text().strip(), safe=" =:/,.")
+    link = f'<link rel="icon" href="data:image/svg+xml,{icon}">'
+    head = page.find("<head")
+    end = page.find(">", head) + 1 if head >= 0 else 0
+    return page[:end] + link + page[end:] if end else page
 
 
 @lru_cache(maxsize=32)

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from shipyard.server._access import VIEWER
-from shipyard.server._ui import render
+from shipyard.server._ui import pages, render
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 _METHODS = ("get", "post", "put", "patch", "delete", "head")
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from shipyard.errors import ShipyardError
 from shipyard.governance import audit_log, verify_audit
 from shipyard.server._access import ADMIN
-from shipyard.server._ui import error_page, render
+from shipyard.server._ui import error_page, pages, render
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 PAGE = 100
 Text = Annotated[str | None, Query(max_length=256)]
 

@@ -58,7 +58,8 @@ def column_chart(column: Any) -> Chart | None:
             "marker": {"color": BLUE},
             "hovertemplate": "%{x:.4g}: %{y:,} rows<extra></extra>",
         }
-        return {"data": [trace], "layout": {**_SMALL, "yaxis": {"title": {"text": "rows"}}}}
+        axes = {"xaxis": _title(column.name), "yaxis": _title("rows")}
+        return {"data": [trace], "layout": {**_SMALL, **axes}}
     if column.top:
         top = column.top[:_TOP_SHOWN][::-1]  # most frequent on top
         trace = {
@@ -70,7 +71,8 @@ def column_chart(column: Any) -> Chart | None:
             "hovertemplate": "%{y}: %{x:,} rows<extra></extra>",
         }
         layout = {**_SMALL, "margin": {**_SMALL["margin"], "l": 120}}
-        return {"data": [trace], "layout": layout}
+        axes = {"xaxis": _title("rows"), "yaxis": _title(column.name)}
+        return {"data": [trace], "layout": {**layout, **axes}}
     return None
 
 
@@ -91,6 +93,7 @@ def missing_chart(profile: Any) -> Chart:
     layout = {
         "height": 230,
         "margin": {"l": 56, "r": 12, "t": 10, "b": 90},
+        "xaxis": _title("column"),
         "yaxis": {"tickformat": ".0%", "range": [0, top], "title": {"text": "missing"}},
     }
     if not any(shares):
@@ -119,7 +122,8 @@ def diff_chart(a: Any, b: Any, names: tuple[str, str]) -> Chart | None:
                     "hovertemplate": f"{name}: " + "%{x:.4g}: %{y:.1%}<extra></extra>",
                 }
             )
-        layout = {**_SMALL, "barmode": "overlay", "yaxis": {"tickformat": ".0%"}}
+        shares = {"tickformat": ".0%", **_title("share of rows")}
+        layout = {**_SMALL, "barmode": "overlay", "xaxis": _title(a.name), "yaxis": shares}
         return {"data": traces, "layout": _with_legend(layout)}
     if a.top and b.top:
         share_a = {str(k): n / max(a.count, 1) for k, n in a.top}
@@ -137,9 +141,15 @@ def diff_chart(a: Any, b: Any, names: tuple[str, str]) -> Chart | None:
             }
             for share, name, color in ((share_a, names[0], GREY), (share_b, names[1], BLUE))
         ]
-        layout = {**_SMALL, "barmode": "group", "yaxis": {"tickformat": ".0%"}}
+        shares = {"tickformat": ".0%", **_title("share of rows")}
+        layout = {**_SMALL, "barmode": "group", "xaxis": _title(a.name), "yaxis": shares}
         return {"data": traces, "layout": _with_legend(layout)}
     return None
+
+
+def _title(text: str) -> dict[str, Any]:
+    """An axis's title."""
+    return {"title": {"text": text}}
 
 
 def _with_legend(layout: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +170,8 @@ def versions_chart(versions: Sequence[Any]) -> Chart:
         "hovertemplate": "%{x}: %{y:,} rows, checks %{customdata}<extra></extra>",
     }
     layout = {"height": 240, "margin": {"l": 56, "r": 12, "t": 10, "b": 36}}
-    return {"data": [trace], "layout": {**layout, "yaxis": {"title": {"text": "rows"}}}}
+    axes = {"xaxis": _title("version"), "yaxis": _title("rows")}
+    return {"data": [trace], "layout": {**layout, **axes}}
 
 
 def metrics_chart(versions: Sequence[Any], keys: Sequence[str]) -> Chart | None:
@@ -183,7 +194,9 @@ def metrics_chart(versions: Sequence[Any], keys: Sequence[str]) -> Chart | None:
     if not traces:
         return None
     layout = {"height": 280, "margin": {"l": 56, "r": 12, "t": 10, "b": 40}}
-    layout["xaxis"] = {"type": "category", "categoryarray": [f"v{v.version}" for v in ordered]}
+    order = [f"v{v.version}" for v in ordered]
+    layout["xaxis"] = {"type": "category", "categoryarray": order, **_title("version")}
+    layout["yaxis"] = _title("metric value")
     return {"data": traces, "layout": _with_legend(layout)}
 
 
@@ -205,6 +218,7 @@ def compare_chart(version: Any, other: Any) -> Chart | None:
         for v, color in ((other, GREY), (version, BLUE))
     ]
     layout = {"height": 260, "margin": {"l": 56, "r": 12, "t": 10, "b": 60}, "barmode": "group"}
+    layout |= {"xaxis": _title("metric"), "yaxis": _title("value")}
     return {"data": traces, "layout": _with_legend(layout)}
 
 
@@ -267,7 +281,7 @@ def history_chart(versions: Sequence[Any], events: Sequence[Any], now: float) ->
         "height": 80 + 34 * len(order),
         "margin": {"l": 56, "r": 12, "t": 10, "b": 40},
         "barmode": "overlay",
-        "xaxis": {"type": "date"},
-        "yaxis": {"type": "category", "categoryarray": order},
+        "xaxis": {"type": "date", **_title("time (UTC)")},
+        "yaxis": {"type": "category", "categoryarray": order, **_title("version")},
     }
     return {"data": traces, "layout": _with_legend(layout)}

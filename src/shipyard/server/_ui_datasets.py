@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
@@ -19,7 +19,7 @@ from shipyard import models, tracking
 from shipyard.data._report import profile_body
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.server._access import VIEWER
-from shipyard.server._ui import render
+from shipyard.server._ui import pages, render, standalone
 from shipyard.server._ui_catalog import Node, fmt, human_size, lineage_svg, problem_page, rows_of
 from shipyard.server._ui_catalog_charts import (
     column_chart,
@@ -30,7 +30,7 @@ from shipyard.server._ui_catalog_charts import (
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 PREVIEW_ROWS = 20
 _BACK = ("/datasets", "all datasets")
 
@@ -178,7 +178,7 @@ def profile_file(name: str, version: str, request: Request) -> HTMLResponse:
     except ShipyardError as error:
         return problem_page(request, error, (f"/datasets/{name}", name))
     disposition = f'inline; filename="{found.name}-v{found.version}-profile.html"'
-    return HTMLResponse(page, headers={"Content-Disposition": disposition})
+    return HTMLResponse(standalone(page), headers={"Content-Disposition": disposition})
 
 
 def _lineage(version: Any) -> dict[str, Any]:

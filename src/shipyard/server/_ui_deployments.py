@@ -7,18 +7,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from shipyard.server._access import VIEWER
 from shipyard.server._traffic import progress, traffic
-from shipyard.server._ui import render
+from shipyard.server._ui import pages, render
 from shipyard.server._ui_ops import can_edit
 from shipyard.serving import deployments
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 WINDOWS = (15, 60, 360, 1440)  # the window choices, minutes
 Minutes = Annotated[int, Query(ge=1, le=7 * 24 * 60)]
 

@@ -59,9 +59,10 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
 
 
 def lines(
-    title: str, traces: Mapping[str, Mapping[str, Any]], x_title: str = "step"
+    title: str, traces: Mapping[str, Mapping[str, Any]], x_title: str = "step", y_title: str = ""
 ) -> dict[str, Any]:
-    """A line chart with one trace per named series (``{"x", "y"}``)."""
+    """A line chart with one trace per named series (``{"x", "y"}``); ``y_title``: what
+    the values are (a metric's key)."""
     data = [
         {
             "type": "scatter",
@@ -82,16 +83,20 @@ def lines(
         "layout": _layout(
             title,
             xaxis={"title": {"text": x_title}},
+            yaxis={"title": {"text": y_title}},
             showlegend=False,  # pages name the series beside the chart, in the same colours
         ),
     }
 
 
 def bars(
-    title: str, values: Mapping[str, float | None], colors: Sequence[str] = COLORS
+    title: str,
+    values: Mapping[str, float | None],
+    colors: Sequence[str] = COLORS,
+    x_title: str = "",
 ) -> dict[str, Any]:
     """A horizontal bar per named value (runs' final values of a metric logged once),
-    the first on top."""
+    the first on top; ``x_title``: what the values are."""
     names = list(values)
     return {
         "data": [
@@ -110,7 +115,8 @@ def bars(
             title,
             showlegend=False,
             hovermode="closest",
-            yaxis={"autorange": "reversed", "automargin": True},
+            xaxis={"title": {"text": x_title}},
+            yaxis={"autorange": "reversed", "automargin": True, "title": {"text": "run"}},
             margin={"l": 10, "r": 16, "t": 14, "b": 30},
         ),
     }

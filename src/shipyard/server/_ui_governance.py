@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from shipyard import governance
 from shipyard.errors import ShipyardError
 from shipyard.server._access import VIEWER, caller_of
-from shipyard.server._ui import render
+from shipyard.server._ui import pages, render, standalone
 from shipyard.server._ui_catalog import fmt, problem_page
 from shipyard.server._ui_governance_charts import (
     evaluation_chart,
@@ -30,7 +30,7 @@ from shipyard.server._ui_governance_charts import (
 
 __all__ = ["governance_section", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 GROUP_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy", "error")
 _TO = Query(None, max_length=100, description="Report the gates of a move to this target.")
 
@@ -103,4 +103,4 @@ def card_file(name: str, version: str, request: Request, to: str | None = _TO) -
         return problem_page(request, error, (f"/models/{name}", name))
     disposition = f'inline; filename="{card.model}-v{card.version}-card.html"'
     headers = {"Content-Disposition": disposition, "X-Frame-Options": "DENY"}
-    return HTMLResponse(card.html(), headers=headers)
+    return HTMLResponse(standalone(card.html()), headers=headers)

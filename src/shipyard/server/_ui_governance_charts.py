@@ -16,6 +16,7 @@ from typing import Any
 __all__ = ["SWARM_FEATURES", "evaluation_chart", "fairness_chart", "shap_bars", "shap_swarm"]
 
 Chart = dict[str, Any]
+_FEATURE: dict[str, Any] = {"title": {"text": "feature"}}
 BLUE, GREY = "#1f6feb", "#8c959f"
 SWARM_FEATURES = 10
 #: low to high values of a feature in the beeswarm (blue to red, readable on white)
@@ -59,7 +60,7 @@ def shap_bars(explanation: Mapping[str, Any], top: int = 15) -> Chart | None:
         "margin": {"l": 10, "r": 16, "t": 10, "b": 40},
         "hovermode": "closest",
         "xaxis": {"title": {"text": f"mean |SHAP| ({explanation.get('output') or 'output'})"}},
-        "yaxis": {"autorange": "reversed", "automargin": True, "type": "category"},
+        "yaxis": {"autorange": "reversed", "automargin": True, "type": "category", **_FEATURE},
     }
     return {"data": [trace], "layout": layout}
 
@@ -129,6 +130,7 @@ def shap_swarm(explanation: Mapping[str, Any]) -> Chart | None:
             "autorange": "reversed",
             "automargin": True,
             "zeroline": False,
+            **_FEATURE,
         },
     }
     return {"data": [trace], "layout": layout}
@@ -216,8 +218,8 @@ def fairness_chart(report: Mapping[str, Any]) -> Chart | None:
         "hovermode": "closest",
         "showlegend": True,
         "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
-        "yaxis": {"rangemode": "tozero"},
-        "xaxis": {"type": "category"},
+        "yaxis": {"rangemode": "tozero", "title": {"text": "metric value"}},
+        "xaxis": {"type": "category", "title": {"text": "group"}},
     }
     return {"data": traces, "layout": layout}
 
@@ -247,6 +249,12 @@ def evaluation_chart(metrics: Sequence[Mapping[str, Any]]) -> Chart | None:
         "height": 80 + 30 * len(shown),
         "margin": {"l": 10, "r": 16, "t": 10, "b": 36},
         "hovermode": "closest",
-        "yaxis": {"type": "category", "automargin": True, "autorange": "reversed"},
+        "xaxis": {"title": {"text": "value (95% interval)"}},
+        "yaxis": {
+            "type": "category",
+            "automargin": True,
+            "autorange": "reversed",
+            "title": {"text": "metric"},
+        },
     }
     return {"data": [trace], "layout": layout}

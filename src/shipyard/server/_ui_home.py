@@ -14,20 +14,20 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from shipyard import models, monitoring, pipelines
 from shipyard.errors import ShipyardError
 from shipyard.server._access import VIEWER
-from shipyard.server._ui import render
+from shipyard.server._ui import pages, render
 from shipyard.server._ui_run import default_columns, table_rows
 from shipyard.serving import deployments
 from shipyard.tracking import list_experiments, search_runs
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 
 #: rows of each list on the page
 SHOWN = 8

@@ -13,21 +13,21 @@ import time
 from collections import Counter
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from shipyard import data as datasets
 from shipyard import models, tracking
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.server._access import VIEWER, caller_of
-from shipyard.server._ui import render
+from shipyard.server._ui import pages, render
 from shipyard.server._ui_catalog import Node, fmt, human_size, lineage_svg, problem_page
 from shipyard.server._ui_catalog_charts import compare_chart, history_chart, metrics_chart
 from shipyard.server._ui_governance import governance_section
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 SHOWN_METRICS = 4  # metric columns in a model's versions table
 _BACK = ("/models", "all models")
 
@@ -174,7 +174,11 @@ def automl_page(run_id: str, request: Request) -> HTMLResponse:
     figure["layout"].pop("template", None)  # the UI's own style
     figure["layout"]["legend"] = {"orientation": "h", "y": -0.22}
     figure["layout"]["margin"] = {"t": 40, "b": 90, "l": 60, "r": 20}
-    rows = [{**row, "score": row.get(metric)} for row in board.to_dict("records")]
+    rows = [
+        # an ensemble's row has no run of its own: its run_id is missing (NaN)
+        {**row, "score": row.get(metric), "run_id": _text(row.get("run_id"))}
+        for row in board.to_dict("records")
+    ]
     trained = [
         v for m in models.list_models() for v in models.versions(m.name) if v.run_id == run.info.id
     ]
@@ -188,6 +192,11 @@ def automl_page(run_id: str, request: Request) -> HTMLResponse:
         trained=trained,
         fmt=fmt,
     )
+
+
+def _text(value: Any) -> str | None:
+    """A leaderboard cell that should be text (a run id); None when it is missing."""
+    return value if isinstance(value, str) and value else None
 
 
 def _metric_of(board: Any) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from shipyard import monitoring
@@ -18,12 +18,12 @@ from shipyard.monitoring._monitor_report import _over_time
 from shipyard.monitoring._report import distribution_figure
 from shipyard.server._access import VIEWER
 from shipyard.server._monitoring import drift_series, find_check
-from shipyard.server._ui import render
+from shipyard.server._ui import pages, render
 from shipyard.server._ui_ops import can_edit, figure_json
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 LAST = 50  # checks shown on a monitor's page
 MOST_CHARTS = 12  # distribution charts on a monitor's page (drifted first); a check's: 40
 Status = Annotated[str | None, Query(pattern="^(open|acknowledged|resolved|active)$")]

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from shipyard import pipelines
 from shipyard._time import iso_times
 from shipyard.pipelines._report import COLOURS, dag_figure, upstream_of
 from shipyard.server._access import VIEWER
-from shipyard.server._ui import render
+from shipyard.server._ui import pages, render
 from shipyard.server._ui_ops import can_edit, figure_json
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 RUNS = 100  # runs shown on a pipeline's page
 
 

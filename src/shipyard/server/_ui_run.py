@@ -119,7 +119,11 @@ def run_context(run_id: str) -> dict[str, Any]:
         if run.metrics[key].count > 1:
             points = history(run, key)
             charts.append(
-                {"key": key, "points": points["points"], "figure": lines("", {key: points})}
+                {
+                    "key": key,
+                    "points": points["points"],
+                    "figure": lines("", {key: points}, y_title=key),
+                }
             )
     children = search_runs(filter=f"parent_id = '{rid}'", max_results=MAX_CHILDREN)
     child_columns = default_columns(children, 3, 0)
@@ -217,9 +221,9 @@ def _curves(runs: Sequence[RunData], labels: Sequence[str], key: str) -> dict[st
         traces = {
             label: {**history(r, key, COMPARE_POINTS), "color": color} for r, label, color in having
         }
-        return {"key": key, "figure": lines("", traces)}
+        return {"key": key, "figure": lines("", traces, y_title=key)}
     values = {label: r.metrics[key].value for r, label, _ in having}
-    return {"key": key, "figure": bars("", values, [color for _, _, color in having])}
+    return {"key": key, "figure": bars("", values, [c for _, _, c in having], key)}
 
 
 def _parallel(runs: Sequence[RunData], metric: str) -> dict[str, Any] | None:

@@ -16,19 +16,19 @@ from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.server._access import VIEWER
-from shipyard.server._ui import error_page, render
+from shipyard.server._ui import error_page, pages, render
 from shipyard.server._ui_run import compare_context, default_columns, run_context, table_rows
 from shipyard.store import default_artifacts
 from shipyard.tracking import get_run, list_experiments, search_runs
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = pages()
 
 PAGE_SIZE = 50
 #: pages "previous" can step back through (their tokens ride in the URL)
@@ -71,6 +71,11 @@ class RunsView:
         ]
         text = urlencode([(k, v) for k, v in query if v != ""])
         return "/runs" + ("?" + text if text else "")
+
+    @property
+    def chosen_size(self) -> int | None:
+        """The page size asked for, when not the default (the forms keep it)."""
+        return self.page_size if self.page_size != PAGE_SIZE else None
 
     def first(self, **changes: Any) -> str:
         """The first page of this view with ``changes`` (a new order, other columns)."""

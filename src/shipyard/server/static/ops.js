@@ -3,7 +3,10 @@
 const ops = (() => {
   const COLOURS = ["#1f6feb", "#d4820f", "#1a7f37", "#8250df", "#cf222e", "#0a7ea4"];
   const times = (data) => data.times.map((t) => new Date(t));
-  const clock = { tickformat: "%H:%M", hoverformat: "%Y-%m-%d %H:%M UTC" };
+  const above = { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" };
+  // a chart's title on the first line, its legend on the next (side by side they overlap)
+  const heading = (text) => ({ title: { text, x: 0.02, xanchor: "left", yref: "container", y: 0.98, yanchor: "top" }, legend: above, margin: { l: 56, r: 16, t: 66, b: 40 } });
+  const clock = { tickformat: "%H:%M", hoverformat: "%Y-%m-%d %H:%M UTC", title: { text: "time (UTC)" } };
   const empty = (id, text) => {
     const el = document.getElementById(id);
     if (el) { el.classList.add("no-data"); el.textContent = text; }
@@ -35,33 +38,33 @@ const ops = (() => {
         x, y: s.rate_per_s, name: name(s), type: "scatter", mode: "lines+markers", line: line(s),
         marker: { size: 4 },
         fill: s.shadow ? "none" : "tozeroy",
-      })), { title: { text: "Request rate (per second)" }, height: 300, xaxis: clock, yaxis: { rangemode: "tozero" } });
+      })), { ...heading("Request rate (per second)"), height: 320, xaxis: clock, yaxis: { rangemode: "tozero", title: { text: "requests / s" } } });
       const latency = [];
       answered.forEach((s) => {
         latency.push({ x, y: s.p50_ms, name: s.route + " p50", mode: "lines+markers", line: line(s), connectgaps: false });
         latency.push({ x, y: s.p99_ms, name: s.route + " p99", mode: "lines+markers", line: { ...line(s), dash: "dash" }, marker: { symbol: "diamond" } });
       });
-      shipyard.chart("latency-chart", latency, { title: { text: "Model latency (ms)" }, height: 300, xaxis: clock, yaxis: { rangemode: "tozero" } });
+      shipyard.chart("latency-chart", latency, { ...heading("Model latency (ms)"), height: 320, xaxis: clock, yaxis: { rangemode: "tozero", title: { text: "ms" } } });
       // each arm's share of the answers, minute by minute
       const totals = x.map((_, i) => answered.reduce((n, s) => n + s.requests[i], 0));
       shipyard.chart("arms-chart", answered.map((s) => ({
         x, y: s.requests.map((n, i) => (totals[i] ? (100 * n) / totals[i] : null)), name: s.route,
         stackgroup: "arms", mode: "lines", line: { color: colour[s.route], width: 0.5 }, connectgaps: false,
-      })), { height: 220, xaxis: clock, yaxis: { title: { text: "% of answers" }, range: [0, 100] }, margin: { l: 50, r: 10, t: 10, b: 40 } });
+      })), { height: 240, legend: above, xaxis: clock, yaxis: { title: { text: "% of answers" }, range: [0, 100] }, margin: { l: 50, r: 10, t: 30, b: 40 } });
     }
     const errs = traffic.errors;
     shipyard.chart("errors-chart", [{
       type: "bar", x: errs.map((e) => e.route), y: errs.map((e) => (e.error_rate ?? 0) * 100),
       marker: { color: errs.map((e) => colour[e.route]) },
       text: errs.map((e) => `${e.errors} of ${e.requests}`), textposition: "outside",
-    }], { title: { text: "Error rate, current period (%)" }, height: 300, yaxis: { rangemode: "tozero" } });
+    }], { title: { text: "Error rate, current period (%)" }, height: 300, xaxis: { title: { text: "route" } }, yaxis: { rangemode: "tozero", title: { text: "errors (% of requests)" } } });
     if (traffic.shadow.length) {
       shipyard.chart("shadow-chart", [{
         type: "bar", orientation: "h", y: traffic.shadow.map((s) => s.route),
         x: traffic.shadow.map((s) => (s.agreement ?? 0) * 100),
         text: traffic.shadow.map((s) => `${((s.agreement ?? 0) * 100).toFixed(1)}% of ${s.compared}`),
         textposition: "auto", marker: { color: traffic.shadow.map((s) => colour[s.route]) },
-      }], { title: { text: "Shadow agreement with the answers (%)" }, height: 300, xaxis: { range: [0, 100] }, yaxis: { automargin: true } });
+      }], { title: { text: "Shadow agreement with the answers (%)" }, height: 300, xaxis: { range: [0, 100], title: { text: "same answer (%)" } }, yaxis: { automargin: true, title: { text: "route" } } });
     } else {
       empty("shadow-chart", "No shadow route compared in this window.");
     }
@@ -103,7 +106,7 @@ const ops = (() => {
           hovertext: shown.map((s) => `${s.metric} ${s.value[0]} (threshold ${s.threshold[0]})`), hoverinfo: "text" },
         { type: "scatter", mode: "markers", name: "threshold", x: shown.map((s) => s.feature),
           y: shown.map((s) => score(s, s.threshold[0])), marker: { symbol: "line-ew", size: 30, line: { width: 3, color: "#1c2430" } } },
-      ], { height: 380, yaxis: { title: { text: "drift score (−log10 p)" } }, xaxis: { automargin: true },
+      ], { height: 380, yaxis: { title: { text: "drift score (−log10 p)" } }, xaxis: { automargin: true, title: { text: "feature" } },
         title: { text: "One check so far: each feature against its threshold (red: drifted)" } });
     } else if (drift.length) {
       const traces = [];
@@ -115,20 +118,21 @@ const ops = (() => {
           mode: "lines+markers", line: { color: colour }, marker: { size: 6 }, visible,
           customdata: s.value, hovertemplate: `${label}: %{customdata}<extra></extra>` });
       });
-      shipyard.chart("drift-chart", traces, { height: 380, xaxis: { hoverformat: "%Y-%m-%d %H:%M UTC" },
+      shipyard.chart("drift-chart", traces, { height: 380, xaxis: { hoverformat: "%Y-%m-%d %H:%M UTC", title: { text: "check time (UTC)" } },
         yaxis: { title: { text: "drift score (p-values as −log10 p)" } }, legend: { orientation: "v" } });
     } else {
       empty("drift-chart", "No check stored yet.");
     }
     figures.forEach((f) => figure(f.id, f.figure, f.id.startsWith("over-")
-      ? { height: f.height || 300, xaxis: { tickformat: "%H:%M", hoverformat: "%Y-%m-%d %H:%M UTC" } }
+      ? { height: f.height || 300, xaxis: { tickformat: "%H:%M", hoverformat: "%Y-%m-%d %H:%M UTC", title: { text: "check time (UTC)" } },
+        yaxis: { ...f.figure.layout.yaxis, title: { text: f.figure.layout.yaxis?.title?.text || f.figure.data.map((t) => t.name).find(Boolean) || "value" } } }
       : distribution(f)));
   }
 
   // a report's reference-against-current bars, compact: the section says which colour is which
   const distribution = (f) => ({
     height: f.height || 280, showlegend: false, title: { ...f.figure.layout.title, font: { size: 13 } },
-    xaxis: { tickangle: -35, tickfont: { size: 9 }, automargin: true }, margin: { l: 50, r: 10, t: 40, b: 30 },
+    xaxis: { tickangle: -35, tickfont: { size: 9 }, automargin: true, title: { text: "value (bins)", font: { size: 11 } } }, margin: { l: 50, r: 10, t: 40, b: 30 },
   });
 
   function check() {
@@ -165,8 +169,8 @@ const ops = (() => {
     }
     shipyard.chart("timeline-chart", traces, {
       barmode: "overlay", height: Math.max(220, 80 + 28 * rows.length),
-      xaxis: { type: "date", hoverformat: "%Y-%m-%d %H:%M:%S UTC" }, legend: { orientation: "h", y: -0.3 }, yaxis: { automargin: true, categoryorder: "array", categoryarray: rows.slice().reverse() },
-      margin: { l: 20, r: 20, t: 20, b: 40 },
+      xaxis: { type: "date", hoverformat: "%Y-%m-%d %H:%M:%S UTC", title: { text: "time (UTC)" } }, legend: above, yaxis: { automargin: true, categoryorder: "array", categoryarray: rows.slice().reverse(), title: { text: "alert" } },
+      margin: { l: 20, r: 20, t: 30, b: 40 },
     });
     moves();
   }
@@ -194,7 +198,7 @@ const ops = (() => {
         type: "bar", x: runs.map((r) => `${r.id.slice(0, 8)} · ${r.created_at.slice(5, 16).replace("T", " ")}`),
         y: runs.map((r) => r.duration ?? 0), marker: { color: runs.map((r) => colour[r.status] || "#999") },
         hovertext: runs.map((r) => `${r.id.slice(0, 12)} ${r.status}`), hoverinfo: "text+y",
-      }], { height: 240, xaxis: { type: "category", range: [-0.5, Math.max(runs.length, 12) - 0.5] },
+      }], { height: 240, xaxis: { type: "category", range: [-0.5, Math.max(runs.length, 12) - 0.5], title: { text: "run · created (UTC)" } },
         yaxis: { title: { text: "seconds" } }, margin: { l: 50, r: 10, t: 10, b: 50 } });
     } else {
       empty("runs-chart", "No run yet.");

@@ -28,7 +28,7 @@ const shipyard = {
       paper_bgcolor: "#fff", plot_bgcolor: "#fff", colorway: shipyard.colors,
       font: { family: "system-ui, 'Liberation Sans', sans-serif", size: 12, color: "#172033" },
       legend: { orientation: "h", y: -0.18 }, hovermode: "x unified",
-      xaxis: { gridcolor: "#eef1f5", zerolinecolor: "#dfe4ea" },
+      xaxis: { gridcolor: "#eef1f5", zerolinecolor: "#dfe4ea", automargin: true },
       yaxis: { gridcolor: "#eef1f5", zerolinecolor: "#dfe4ea", automargin: true },
     };
     const merged = { ...base, ...layout };
