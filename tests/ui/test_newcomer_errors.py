@@ -37,6 +37,8 @@ def site(home: Path) -> Iterator[str]:
         ("/alerts?monitor=nope", 404, "nope"),
         ("/pipelines/nope", 404, "nope"),
         ("/pipelines/runs/nope", 404, "nope"),
+        ("/nope", 404, "/nope"),
+        ("/runs/abc/def/ghi", 404, "/runs/abc/def/ghi"),
     ],
 )
 def test_a_bad_address_answers_a_page_naming_it(
@@ -76,3 +78,14 @@ def test_an_automl_leaderboard_with_an_ensemble_row_shows(site: str) -> None:
     assert answer.status_code == 200, answer.text[-500:]
     assert "ensemble" in answer.text
     assert answer.text.count('href="/runs/' + "a" * 32) == 1
+
+
+def test_an_unknown_path_is_json_for_the_api_and_for_clients_not_asking_for_html(
+    site: str,
+) -> None:
+    for path, accept in (("/api/nope", "text/html"), ("/nope", "application/json"), ("/nope", "")):
+        answer = httpx.get(site + path, headers={"accept": accept}, timeout=60)
+        assert answer.status_code == 404
+        assert answer.json() == {"error": "Not Found"}
+    refused = httpx.delete(site + "/runs", headers={"accept": "text/html"}, timeout=60)
+    assert refused.status_code == 405 and "GET" in refused.headers["allow"]

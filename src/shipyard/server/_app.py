@@ -22,10 +22,11 @@ import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipyard._time import TIME_FORMAT, iso_times
 from shipyard._version import __version__
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, NotFound
 from shipyard.server._access import (
     COOKIE,
     PUBLIC,
@@ -35,7 +36,13 @@ from shipyard.server._access import (
     role_of,
 )
 from shipyard.serving._guard import is_loopback
-from shipyard.serving._http import JSON, HeadAsGet, install_error_handlers, json_response
+from shipyard.serving._http import (
+    JSON,
+    HeadAsGet,
+    http_error,
+    install_error_handlers,
+    json_response,
+)
 from shipyard.serving._openapi import ANY_ROUTE, errors
 
 __all__ = ["JSON", "TimesJSON", "check_exposure", "create_app", "run"]
@@ -94,6 +101,7 @@ def create_app(
 
         app.state.authenticate = Authenticator(SQLUserStore(default_database()))
     install_error_handlers(app)
+    app.add_exception_handler(StarletteHTTPException, _no_such_page)
     app.add_exception_handler(SignInRequired, _sign_in)
     from shipyard.server import _audit
     from shipyard.server._artifacts import is_upload_path
@@ -207,6 +215,20 @@ def _secure(app: FastAPI, schema: dict[str, Any]) -> None:
                 operation = schema["paths"].get(route.path, {}).get(method.lower())
                 if operation is not None:
                     operation["security"] = [{"bearer": []}]
+
+
+def _no_such_page(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no route at a path, a method it does not take): a browser
+    asking outside ``/api`` for a page that does not exist gets the UI's error page, every
+    other client the API's ``{"error"}``."""
+    assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
+    browser = "text/html" in request.headers.get("accept", "")
+    if exc.status_code == 404 and browser and path != "/api" and not path.startswith("/api/"):
+        from shipyard.server._ui import error_page
+
+        return error_page(request, NotFound(f"There is no page at {path[:200]}."))
+    return http_error(request, exc)
 
 
 def _sign_in(request: Request, exc: Exception) -> Response:

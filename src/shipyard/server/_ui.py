@@ -165,20 +165,10 @@ def render(request: Request, name: str, **context: Any) -> HTMLResponse:
     """The page ``name`` (a template) rendered with ``context``; the current section of the
     navigation is the first path segment."""
     section = "/" + request.url.path.strip("/").split("/", 1)[0]
-    response = templates.TemplateResponse(
+    # (the app's NoFraming middleware forbids other sites to frame it: clickjacking)
+    return templates.TemplateResponse(
         request, name, {"section": section, **context}, media_type="text/html"
     )
-    response.headers.update(_PAGE_HEADERS)
-    return response
-
-
-#: no other site may frame a page (a click on a framed promote or rollback button would be
-#: the user's own, same-origin request: clickjacking), nor have it sniffed as another type
-_PAGE_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 def error_page(request: Request, error: ShipyardError) -> HTMLResponse:

@@ -28,6 +28,7 @@ __all__ = [
     "allowed_methods",
     "dumps",
     "error_answer",
+    "http_error",
     "install_error_handlers",
     "json_response",
 ]
@@ -83,7 +84,7 @@ def _shipyard_error(_request: Request, exc: Exception) -> Response:
     return json_response(status, payload, headers or None)
 
 
-def _http_error(request: Request, exc: Exception) -> Response:
+def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own answers (404 unknown path, 405 method) in the same shape; a 405's
     ``Allow`` names every method of the path (the router names one route's only)."""
     assert isinstance(exc, StarletteHTTPException)
@@ -167,5 +168,5 @@ def install_error_handlers(app: FastAPI) -> None:
     """Answer every ShipyardError, unknown path or method and invalid request as JSON."""
     app.add_exception_handler(ShipyardError, _shipyard_error)
     app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, _internal)
