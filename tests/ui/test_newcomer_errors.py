@@ -89,3 +89,18 @@ def test_an_unknown_path_is_json_for_the_api_and_for_clients_not_asking_for_html
         assert answer.json() == {"error": "Not Found"}
     refused = httpx.delete(site + "/runs", headers={"accept": "text/html"}, timeout=60)
     assert refused.status_code == 405 and "GET" in refused.headers["allow"]
+
+
+def test_a_versions_first_rows_are_bounded_like_the_apis(
+    site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = pd.DataFrame({"id": np.arange(5), "text": ["y" * 2_000] * 5})
+    sy.datasets.register("wide", frame)
+    shown = httpx.get(f"{site}/datasets/wide/1", timeout=60)
+    assert shown.status_code == 200 and ">5 of 5<" in shown.text
+    # the same bound the rows API keeps (32 MB decoded), made small: the page still shows
+    monkeypatch.setattr("shipyard.data._preview.MAX_PAGE_BYTES", 1_000)
+    bounded = httpx.get(f"{site}/datasets/wide/1", timeout=60)
+    assert bounded.status_code == 200, bounded.text[:300]
+    assert ">0 of 5<" in bounded.text and "ask for fewer rows" in bounded.text
+    assert "Schema" in bounded.text

@@ -16,8 +16,9 @@ from markupsafe import Markup
 
 from shipyard import data as datasets
 from shipyard import models, tracking
+from shipyard.data._preview import read_rows
 from shipyard.data._report import profile_body
-from shipyard.errors import NotFound, ShipyardError
+from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.server._access import VIEWER
 from shipyard.server._ui import pages, render, standalone
 from shipyard.server._ui_catalog import Node, fmt, human_size, lineage_svg, problem_page, rows_of
@@ -134,10 +135,13 @@ def version_page(name: str, version: str, request: Request) -> HTMLResponse:
         found = datasets.resolve(f"{name}@{version}")
         profile = found.profile()
         schema = found.schema()
-        head = found.dataset().head(PREVIEW_ROWS)
     except ShipyardError as error:
         return problem_page(request, error, (f"/datasets/{name}", name))
-    columns, rows = rows_of(head)
+    try:  # bounded as the API's rows are: a few bytes may decode to gigabytes of text
+        columns, rows = rows_of(read_rows(found.path(), 0, PREVIEW_ROWS))
+        too_big = None
+    except InvalidInput as error:
+        columns, rows, too_big = [], [], str(error)
     charts = [{"column": c, "chart": column_chart(c)} for c in profile.columns]
     return render(
         request,
@@ -150,6 +154,7 @@ def version_page(name: str, version: str, request: Request) -> HTMLResponse:
         charts=charts,
         missing=missing_chart(profile),
         preview=(columns, rows),
+        preview_refused=too_big,
         lineage=_lineage(found),
         fmt=fmt,
         size=human_size,
