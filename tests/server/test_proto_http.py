@@ -46,7 +46,9 @@ def test_head_answers_wherever_get_does(api: httpx.Client) -> None:
         assert head.status_code == got.status_code == 200, (path, head.status_code)
         assert head.content == b""
         assert head.headers["content-type"] == got.headers["content-type"]
-        assert head.headers["content-length"] == str(len(got.content))
+        assert head.headers["content-length"] == got.headers["content-length"]
+        if "content-encoding" not in got.headers:
+            assert head.headers["content-length"] == str(len(got.content))
     assert api.head("/api/experiments/nope").status_code == 404
 
 
@@ -138,3 +140,22 @@ def test_a_traffic_window_ends_at_an_iso_time(home: Path) -> None:
         for bad in ("garbage", "0001-01-01T00:00:00Z", -1):
             answer = api.get("/api/deployments/d/traffic", params={"until": bad})
             assert answer.status_code == 422 and answer.json()["error"].startswith("until:")
+
+
+def test_static_files_go_gzipped_to_clients_that_take_it(api: httpx.Client) -> None:
+    plain = api.get("/static/plotly.min.js", headers={"accept-encoding": "identity"})
+    zipped = api.get("/static/plotly.min.js", headers={"accept-encoding": "br, gzip"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < int(plain.headers["content-length"]) / 2
+    assert zipped.content == plain.content  # httpx decoded it
+    assert zipped.headers["etag"] != plain.headers["etag"]  # one per representation
+    assert "accept-encoding" in zipped.headers["vary"].lower()
+    for accept, answer in (("identity", plain), ("gzip", zipped)):
+        again = api.get(
+            "/static/plotly.min.js",
+            headers={"accept-encoding": accept, "if-none-match": answer.headers["etag"]},
+        )
+        assert again.status_code == 304, accept
+    refused = api.get("/static/plotly.min.js", headers={"accept-encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers

@@ -10,6 +10,7 @@ answers an error page, never JSON). :func:`render` is how a page answers.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import math
 import time
@@ -206,17 +207,45 @@ def _static(name: str) -> tuple[bytes, str]:
     return data, '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
 
 
+@lru_cache(maxsize=8)
+def _gzipped(name: str) -> bytes:
+    """A static file gzip-compressed once per process (plotly.js: 4.6 MB to about 1.4 MB)."""
+    return gzip.compress(_static(name)[0], compresslevel=6, mtime=0)
+
+
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+_SMALL = 1024  # bytes below which a file is sent as it is
 
 
 @router.get("/static/{name}", dependencies=[PUBLIC])
 def static(name: str, request: Request) -> Response:
-    """A static file, cached by the browser for a day and revalidated by its ETag."""
+    """A static file, cached by the browser for a day and revalidated by its ETag; gzip
+    when the browser takes it (each encoding has its own ETag, RFC 9110)."""
     kind = _TYPES.get(Path(name).suffix)
     if kind is None or "/" in name or name.startswith("."):
         raise NotFound(f"static file {name!r}: no such file.")
     data, etag = _static(name)
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
-    if request.headers.get("if-none-match") == etag:
+    zipped = len(data) > _SMALL and _takes_gzip(request.headers.get("accept-encoding", ""))
+    if zipped:
+        etag = etag[:-1] + '-gz"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+    held = {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}
+    if etag in held:
         return Response(status_code=304, headers=headers)
+    if zipped:
+        headers["Content-Encoding"] = "gzip"
+        return Response(_gzipped(name), media_type=kind, headers=headers)
     return Response(data, media_type=kind, headers=headers)
+
+
+def _takes_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` header accepts gzip (named, or ``*``, without q=0)."""
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=").strip() if "q=" in params else "1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False
