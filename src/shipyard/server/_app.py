@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -324,4 +325,7 @@ def run(
         banner = bootstrap(f"http://{shown if ':' not in shown else f'[{shown}]'}:{port}")
         if banner:
             print(banner, file=sys.stderr, flush=True)
+    from shipyard.server._ui import warm_static
+
+    threading.Thread(target=warm_static, name="warm-static", daemon=True).start()
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -21,7 +21,7 @@ from shipyard import models, monitoring, pipelines
 from shipyard.errors import ShipyardError
 from shipyard.server._access import VIEWER
 from shipyard.server._ui import pages, render
-from shipyard.server._ui_run import default_columns, table_rows
+from shipyard.server._ui_run import PER_STEP, default_columns, table_rows
 from shipyard.serving import deployments
 from shipyard.tracking import list_experiments, search_runs
 
@@ -167,8 +167,9 @@ def _pipeline_runs() -> dict[str, Any]:
 
 
 def _latest_runs() -> dict[str, Any]:
-    """The newest runs, with the two metrics most of them have."""
+    """The newest runs, with the two metrics most of them have (not a search's per-fold or
+    per-rung scores: its pruned trials log only those)."""
     frame = search_runs(max_results=SHOWN)
-    columns = default_columns(frame, 2, 0)
+    columns = tuple(c for c in default_columns(frame, 2, 0) if not c.startswith(PER_STEP))
     total = sum(e.run_count or 0 for e in list_experiments())
     return {"rows": table_rows(frame, columns), "columns": columns, "total": total}

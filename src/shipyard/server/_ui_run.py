@@ -27,7 +27,7 @@ from shipyard.tracking import (
     tracking_store,
 )
 
-__all__ = ["compare_context", "default_columns", "missing", "run_context", "table_rows"]
+__all__ = ["PER_STEP", "compare_context", "default_columns", "missing", "run_context", "table_rows"]
 
 #: most runs one comparison shows
 MAX_COMPARE = 20
@@ -74,7 +74,7 @@ def missing(value: Any) -> Any:
     return None if str(value) == "NaT" else value
 
 
-_PER_STEP = ("metrics.fold_", "metrics.rung_")
+PER_STEP = ("metrics.fold_", "metrics.rung_")  # a search's per-fold and per-rung scores
 
 
 def default_columns(frame: Any, metrics: int, params: int) -> tuple[str, ...]:
@@ -85,7 +85,7 @@ def default_columns(frame: Any, metrics: int, params: int) -> tuple[str, ...]:
     chosen: list[str] = []
     for kind, most in (("metrics", metrics), ("params", params)):
         keys = [c for c in frame.columns if c.startswith(kind + ".") and counts[c] > 0]
-        keys.sort(key=lambda c: (c.startswith(_PER_STEP), -int(counts[c]), c))
+        keys.sort(key=lambda c: (c.startswith(PER_STEP), -int(counts[c]), c))
         chosen += keys[:most]
     return tuple(chosen)
 
