@@ -5,13 +5,15 @@ Each route checks its input as the SDK does before it reaches the store (a bad k
 value is a 422 naming it) and calls the SQL store's primitive of the same name. A metric
 batch is the hot path: its body, ``{"points": [[key, value, step, timestamp], ...]}``, is
 read with orjson and checked in one pass (no per-point pydantic objects), then written with
-one ``executemany``.
+one ``executemany``. A batch may carry the client's ``batch_id``: it is recorded with the
+points, and the same batch sent again (its first answer lost) is answered as done, unwritten.
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,6 +115,12 @@ def resume_run(run_id: str, body: Resume) -> dict[str, Any]:
     return asdict(local_store().resume_run(RunId(run_id), process))
 
 
+_BATCH_ID_SCHEMA = {
+    "type": ["string", "null"],
+    "pattern": "^[0-9A-Za-z_-]{1,64}$",
+    "description": "The client's id of this batch (a uuid4 hex): a batch sent again with "
+    "an id the run already has is answered as done and not written twice.",
+}
 _POINTS_BODY = {
     "requestBody": {
         "required": True,
@@ -125,6 +133,7 @@ _POINTS_BODY = {
                     "properties": {
                         "points": METRIC_POINTS_SCHEMA,
                         "heartbeat_at": {"type": ["number", "null"]},
+                        "batch_id": _BATCH_ID_SCHEMA,
                     },
                 }
             }
@@ -144,6 +153,7 @@ _FINISH_BODY = {
                         "status": {"type": "string", "enum": ["finished", "failed", "killed"]},
                         "points": METRIC_POINTS_SCHEMA,
                         "end_time": {"type": ["number", "null"]},
+                        "batch_id": _BATCH_ID_SCHEMA,
                     },
                 }
             }
@@ -162,7 +172,8 @@ _FINISH_BODY = {
 )
 async def write_metrics(run_id: str, request: Request) -> Response:
     """Append a batch of metric points (one transaction); ``heartbeat_at`` also records
-    that the run's process is alive."""
+    that the run's process is alive. A ``batch_id`` the run already has: done, not written
+    twice."""
     await run_in_threadpool(_write_metrics, RunId(run_id), await request.body())
     return Response(status_code=204)
 
@@ -171,10 +182,11 @@ def _write_metrics(run_id: RunId, raw: bytes) -> None:
     """Parse and write a batch in a worker thread: parsing a large batch on the event loop
     stalled every other request for seconds."""
     with gc_paused():
-        body = _object(raw, {"points", "heartbeat_at"})
+        body = _object(raw, {"points", "heartbeat_at", "batch_id"})
         points = parse_points(body.get("points"))
         beat = _seconds("heartbeat_at", body.get("heartbeat_at"))
-        local_store().write_metrics(run_id, points, beat)
+        batch = _batch_id(body.get("batch_id"))
+        local_store().write_metrics(run_id, points, beat, batch_id=batch)
 
 
 @router.post(
@@ -194,11 +206,12 @@ async def finish_run(run_id: str, request: Request) -> Response:
 def _finish_run(run_id: RunId, raw: bytes) -> None:
     """Parse the last batch and finish the run, in a worker thread (see _write_metrics)."""
     with gc_paused():
-        body = _object(raw, {"status", "points", "end_time"})
+        body = _object(raw, {"status", "points", "end_time", "batch_id"})
         status = check.final_status(body.get("status"))
         points = parse_points(body.get("points", []))
         end = _seconds("end_time", body.get("end_time"))
-        local_store().finish_run(run_id, status, points, end)
+        batch = _batch_id(body.get("batch_id"))
+        local_store().finish_run(run_id, status, points, end, batch_id=batch)
 
 
 @router.delete(
@@ -366,6 +379,17 @@ def _seconds(field: str, value: Any) -> float | None:
             f"{field}: {value!r} epoch seconds is not a time between the years 1 and 9999."
         ) from None
     return float(value)
+
+
+def _batch_id(value: Any) -> str | None:
+    if value is None or (type(value) is str and _BATCH_ID.fullmatch(value)):
+        return value
+    raise InvalidInput(
+        f"batch_id: expected 1 to 64 letters, digits, '-' or '_' (a uuid4 hex), got {value!r:.80}."
+    )
+
+
+_BATCH_ID = re.compile("[0-9A-Za-z_-]{1,64}")
 
 
 def _texts(kind: str, values: dict[str, str], limit: int) -> dict[str, str]:

@@ -9,6 +9,7 @@ answers are raised as the same :class:`~shipyard.errors.ShipyardError` kinds.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -101,8 +102,11 @@ class HttpTrackingBackend(TrackingBackend):
         status: str,
         points: Sequence[RawPoint] = (),
         end_time: float | None = None,
+        batch_id: str | None = None,
     ) -> None:
         body = {"status": status, "points": list(points), "end_time": end_time}
+        if batch_id is not None:
+            body["batch_id"] = batch_id
         self.client.post(f"/api/runs/{_segment(run_id)}/finish", body)
 
     def heartbeat(self, run_ids: Sequence[RunId], now: float | None = None) -> None:
@@ -128,12 +132,23 @@ class HttpTrackingBackend(TrackingBackend):
             self.client.post(f"/api/runs/{_segment(run_id)}/tags", {"tags": dict(tags)})
 
     def write_metrics(
-        self, run_id: RunId, points: Sequence[RawPoint], heartbeat_at: float | None = None
+        self,
+        run_id: RunId,
+        points: Sequence[RawPoint],
+        heartbeat_at: float | None = None,
+        batch_id: str | None = None,
     ) -> None:
         """One request for the whole batch (orjson encodes the tuples as arrays)."""
         if points:
-            body = {"points": points, "heartbeat_at": heartbeat_at}
+            body: dict[str, Any] = {"points": points, "heartbeat_at": heartbeat_at}
+            if batch_id is not None:
+                body["batch_id"] = batch_id
             self.client.post(f"/api/runs/{_segment(run_id)}/metrics", body)
+
+    def new_batch_id(self) -> str:
+        """A fresh id (uuid4 hex): a request whose answer is lost may still have been
+        written, so the batch is sent again under the same id and the server keeps it once."""
+        return uuid.uuid4().hex
 
     def read_metrics(self, run_id: RunId, key: str) -> list[Point]:
         answer = self.client.get(f"/api/runs/{_segment(run_id)}/metrics/{_segment(key)}")
