@@ -138,34 +138,24 @@ def test_a_finish_whose_answer_is_lost_is_stored_once(proxy: LosingProxy) -> Non
     assert len(sy.get_metric_history(run.id, "loss")) == 500
 
 
-@pytest.mark.parametrize(
-    ("batch_id", "says"),
-    [
-        (7, "got 7"),
-        ("", "got ''"),
-        ("a b", "got 'a b'"),
-        ("x" * 65, "expected 1 to 64 letters"),
-    ],
-)
-def test_a_bad_batch_id_is_a_422_naming_it(
-    platform_server: str, batch_id: object, says: str
-) -> None:
-    run_id = httpx.post(
-        f"{platform_server}/api/runs",
-        json={
-            "experiment_id": httpx.post(
-                f"{platform_server}/api/experiments", json={"name": "bad-ids"}
-            ).json()["id"],
-            "name": "r",
-            "process": {"host": "h", "pid": 1, "started": None},
-        },
-    ).json()["id"]
+@pytest.mark.parametrize("key", ["", "a b", "x" * 65, "é"])
+def test_a_bad_idempotency_key_is_a_422_naming_it(platform_server: str, key: str) -> None:
+    base = f"{platform_server}/api"
+    exp = httpx.post(f"{base}/experiments", json={"name": "bad-ids"}).json()["id"]
+    process = {"host": "h", "pid": 1, "started": None}
+    new = {"experiment_id": exp, "name": "r", "process": process}
+    run_id = httpx.post(f"{base}/runs", json=new).json()["id"]
+    points = [["k", 1.0, 0, 1.0]]
     for route, body in (
-        ("metrics", {"points": [["k", 1.0, 0, 1.0]], "batch_id": batch_id}),
-        ("finish", {"status": "finished", "points": [["k", 1.0, 0, 1.0]], "batch_id": batch_id}),
+        ("metrics", {"points": points}),
+        ("finish", {"status": "finished", "points": points}),
     ):
-        answer = httpx.post(f"{platform_server}/api/runs/{run_id}/{route}", json=body)
+        answer = httpx.post(
+            f"{base}/runs/{run_id}/{route}",
+            json=body,
+            headers={"Idempotency-Key": key.encode("latin-1")},
+        )
         assert answer.status_code == 422, answer.text
-        assert answer.json()["error"].startswith("batch_id: expected") and says in answer.text
-    run = httpx.get(f"{platform_server}/api/runs/{run_id}").json()
+        assert answer.json()["error"].startswith("Idempotency-Key: expected 1 to 64 letters")
+    run = httpx.get(f"{base}/runs/{run_id}").json()
     assert run["metrics"] == {} and run["info"]["status"] == "running"

@@ -5,8 +5,9 @@ Each route checks its input as the SDK does before it reaches the store (a bad k
 value is a 422 naming it) and calls the SQL store's primitive of the same name. A metric
 batch is the hot path: its body, ``{"points": [[key, value, step, timestamp], ...]}``, is
 read with orjson and checked in one pass (no per-point pydantic objects), then written with
-one ``executemany``. A batch may carry the client's ``batch_id``: it is recorded with the
-points, and the same batch sent again (its first answer lost) is answered as done, unwritten.
+one ``executemany``. A batch may carry the client's id in an ``Idempotency-Key`` header:
+it is recorded with the points, and the same batch sent again (its first answer lost) is
+answered as done, unwritten (an older server ignores the header and still takes the batch).
 """
 
 from __future__ import annotations
@@ -115,13 +116,16 @@ def resume_run(run_id: str, body: Resume) -> dict[str, Any]:
     return asdict(local_store().resume_run(RunId(run_id), process))
 
 
-_BATCH_ID_SCHEMA = {
-    "type": ["string", "null"],
-    "pattern": "^[0-9A-Za-z_-]{1,64}$",
-    "description": "The client's id of this batch (a uuid4 hex): a batch sent again with "
-    "an id the run already has is answered as done and not written twice.",
+_BATCH_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[0-9A-Za-z_-]{1,64}$"},
+    "description": "The client's id of this batch of points (a uuid4 hex): the batch sent "
+    "again under an id the run already has is answered as done, its points not written twice.",
 }
 _POINTS_BODY = {
+    "parameters": [_BATCH_HEADER],
     "requestBody": {
         "required": True,
         "content": {
@@ -133,14 +137,14 @@ _POINTS_BODY = {
                     "properties": {
                         "points": METRIC_POINTS_SCHEMA,
                         "heartbeat_at": {"type": ["number", "null"]},
-                        "batch_id": _BATCH_ID_SCHEMA,
                     },
                 }
             }
         },
-    }
+    },
 }
 _FINISH_BODY = {
+    "parameters": [_BATCH_HEADER],
     "requestBody": {
         "required": True,
         "content": {
@@ -153,12 +157,11 @@ _FINISH_BODY = {
                         "status": {"type": "string", "enum": ["finished", "failed", "killed"]},
                         "points": METRIC_POINTS_SCHEMA,
                         "end_time": {"type": ["number", "null"]},
-                        "batch_id": _BATCH_ID_SCHEMA,
                     },
                 }
             }
         },
-    }
+    },
 }
 
 
@@ -172,20 +175,20 @@ _FINISH_BODY = {
 )
 async def write_metrics(run_id: str, request: Request) -> Response:
     """Append a batch of metric points (one transaction); ``heartbeat_at`` also records
-    that the run's process is alive. A ``batch_id`` the run already has: done, not written
-    twice."""
-    await run_in_threadpool(_write_metrics, RunId(run_id), await request.body())
+    that the run's process is alive. An ``Idempotency-Key`` the run already has: done, not
+    written twice."""
+    batch = _batch_id(request.headers.get("idempotency-key"))
+    await run_in_threadpool(_write_metrics, RunId(run_id), await request.body(), batch)
     return Response(status_code=204)
 
 
-def _write_metrics(run_id: RunId, raw: bytes) -> None:
+def _write_metrics(run_id: RunId, raw: bytes, batch: str | None) -> None:
     """Parse and write a batch in a worker thread: parsing a large batch on the event loop
     stalled every other request for seconds."""
     with gc_paused():
-        body = _object(raw, {"points", "heartbeat_at", "batch_id"})
+        body = _object(raw, {"points", "heartbeat_at"})
         points = parse_points(body.get("points"))
         beat = _seconds("heartbeat_at", body.get("heartbeat_at"))
-        batch = _batch_id(body.get("batch_id"))
         local_store().write_metrics(run_id, points, beat, batch_id=batch)
 
 
@@ -198,19 +201,20 @@ def _write_metrics(run_id: RunId, raw: bytes) -> None:
     openapi_extra=_FINISH_BODY,
 )
 async def finish_run(run_id: str, request: Request) -> Response:
-    """Write the last metric points and the final status in one transaction."""
-    await run_in_threadpool(_finish_run, RunId(run_id), await request.body())
+    """Write the last metric points and the final status in one transaction (the points
+    not again under an ``Idempotency-Key`` the run already has)."""
+    batch = _batch_id(request.headers.get("idempotency-key"))
+    await run_in_threadpool(_finish_run, RunId(run_id), await request.body(), batch)
     return Response(status_code=204)
 
 
-def _finish_run(run_id: RunId, raw: bytes) -> None:
+def _finish_run(run_id: RunId, raw: bytes, batch: str | None) -> None:
     """Parse the last batch and finish the run, in a worker thread (see _write_metrics)."""
     with gc_paused():
-        body = _object(raw, {"status", "points", "end_time", "batch_id"})
+        body = _object(raw, {"status", "points", "end_time"})
         status = check.final_status(body.get("status"))
         points = parse_points(body.get("points", []))
         end = _seconds("end_time", body.get("end_time"))
-        batch = _batch_id(body.get("batch_id"))
         local_store().finish_run(run_id, status, points, end, batch_id=batch)
 
 
@@ -381,11 +385,12 @@ def _seconds(field: str, value: Any) -> float | None:
     return float(value)
 
 
-def _batch_id(value: Any) -> str | None:
-    if value is None or (type(value) is str and _BATCH_ID.fullmatch(value)):
+def _batch_id(value: str | None) -> str | None:
+    if value is None or _BATCH_ID.fullmatch(value):
         return value
     raise InvalidInput(
-        f"batch_id: expected 1 to 64 letters, digits, '-' or '_' (a uuid4 hex), got {value!r:.80}."
+        "Idempotency-Key: expected 1 to 64 letters, digits, '-' or '_' (a uuid4 hex), "
+        f"got {value!r:.80}."
     )
 
 

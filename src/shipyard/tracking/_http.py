@@ -105,9 +105,8 @@ class HttpTrackingBackend(TrackingBackend):
         batch_id: str | None = None,
     ) -> None:
         body = {"status": status, "points": list(points), "end_time": end_time}
-        if batch_id is not None:
-            body["batch_id"] = batch_id
-        self.client.post(f"/api/runs/{_segment(run_id)}/finish", body)
+        path = f"/api/runs/{_segment(run_id)}/finish"
+        self.client.request("POST", path, json=body, headers=_batch_header(batch_id))
 
     def heartbeat(self, run_ids: Sequence[RunId], now: float | None = None) -> None:
         if run_ids:
@@ -138,12 +137,12 @@ class HttpTrackingBackend(TrackingBackend):
         heartbeat_at: float | None = None,
         batch_id: str | None = None,
     ) -> None:
-        """One request for the whole batch (orjson encodes the tuples as arrays)."""
+        """One request for the whole batch (orjson encodes the tuples as arrays), its id in
+        the ``Idempotency-Key`` header (which a server too old to know it ignores)."""
         if points:
-            body: dict[str, Any] = {"points": points, "heartbeat_at": heartbeat_at}
-            if batch_id is not None:
-                body["batch_id"] = batch_id
-            self.client.post(f"/api/runs/{_segment(run_id)}/metrics", body)
+            body = {"points": points, "heartbeat_at": heartbeat_at}
+            path = f"/api/runs/{_segment(run_id)}/metrics"
+            self.client.request("POST", path, json=body, headers=_batch_header(batch_id))
 
     def new_batch_id(self) -> str:
         """A fresh id (uuid4 hex): a request whose answer is lost may still have been
@@ -222,6 +221,10 @@ def _filter_errors(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         carets = pointer.strip()
         position = len(pointer) - len(pointer.lstrip(" ")) - 2
         raise InvalidFilter("\n".join(head), text[2:], position, len(carets)) from None
+
+
+def _batch_header(batch_id: str | None) -> dict[str, str] | None:
+    return None if batch_id is None else {"Idempotency-Key": batch_id}
 
 
 def _segment(text: str) -> str:

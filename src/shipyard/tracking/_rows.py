@@ -59,6 +59,7 @@ _CLAIM_BATCH = {
     name: dialect.insert(BATCHES)
     .values(run_id=bindparam("rid"), batch_id=bindparam("bid"))
     .on_conflict_do_nothing()
+    .returning(BATCHES.c.batch_id)  # a row back when recorded (rowcount was -1 on PostgreSQL)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 
@@ -95,7 +96,7 @@ def claim_batch(conn: Connection, dialect: str, run_id: str, batch_id: str | Non
     same id waits for this transaction, then finds the id recorded."""
     if batch_id is None:
         return True
-    return conn.execute(_CLAIM_BATCH[dialect], {"rid": run_id, "bid": batch_id}).rowcount == 1
+    return conn.execute(_CLAIM_BATCH[dialect], {"rid": run_id, "bid": batch_id}).first() is not None
 
 
 def check_param_conflicts(
