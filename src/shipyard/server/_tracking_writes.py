@@ -5,13 +5,16 @@ Each route checks its input as the SDK does before it reaches the store (a bad k
 value is a 422 naming it) and calls the SQL store's primitive of the same name. A metric
 batch is the hot path: its body, ``{"points": [[key, value, step, timestamp], ...]}``, is
 read with orjson and checked in one pass (no per-point pydantic objects), then written with
-one ``executemany``.
+one ``executemany``. A batch may carry the client's id in an ``Idempotency-Key`` header:
+it is recorded with the points, and the same batch sent again (its first answer lost) is
+answered as done, unwritten (an older server ignores the header and still takes the batch).
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,7 +116,16 @@ def resume_run(run_id: str, body: Resume) -> dict[str, Any]:
     return asdict(local_store().resume_run(RunId(run_id), process))
 
 
+_BATCH_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[0-9A-Za-z_-]{1,64}$"},
+    "description": "The client's id of this batch of points (a uuid4 hex): the batch sent "
+    "again under an id the run already has is answered as done, its points not written twice.",
+}
 _POINTS_BODY = {
+    "parameters": [_BATCH_HEADER],
     "requestBody": {
         "required": True,
         "content": {
@@ -129,9 +141,10 @@ _POINTS_BODY = {
                 }
             }
         },
-    }
+    },
 }
 _FINISH_BODY = {
+    "parameters": [_BATCH_HEADER],
     "requestBody": {
         "required": True,
         "content": {
@@ -148,7 +161,7 @@ _FINISH_BODY = {
                 }
             }
         },
-    }
+    },
 }
 
 
@@ -162,19 +175,21 @@ _FINISH_BODY = {
 )
 async def write_metrics(run_id: str, request: Request) -> Response:
     """Append a batch of metric points (one transaction); ``heartbeat_at`` also records
-    that the run's process is alive."""
-    await run_in_threadpool(_write_metrics, RunId(run_id), await request.body())
+    that the run's process is alive. An ``Idempotency-Key`` the run already has: done, not
+    written twice."""
+    batch = _batch_id(request.headers.get("idempotency-key"))
+    await run_in_threadpool(_write_metrics, RunId(run_id), await request.body(), batch)
     return Response(status_code=204)
 
 
-def _write_metrics(run_id: RunId, raw: bytes) -> None:
+def _write_metrics(run_id: RunId, raw: bytes, batch: str | None) -> None:
     """Parse and write a batch in a worker thread: parsing a large batch on the event loop
     stalled every other request for seconds."""
     with gc_paused():
         body = _object(raw, {"points", "heartbeat_at"})
         points = parse_points(body.get("points"))
         beat = _seconds("heartbeat_at", body.get("heartbeat_at"))
-        local_store().write_metrics(run_id, points, beat)
+        local_store().write_metrics(run_id, points, beat, batch_id=batch)
 
 
 @router.post(
@@ -186,19 +201,21 @@ def _write_metrics(run_id: RunId, raw: bytes) -> None:
     openapi_extra=_FINISH_BODY,
 )
 async def finish_run(run_id: str, request: Request) -> Response:
-    """Write the last metric points and the final status in one transaction."""
-    await run_in_threadpool(_finish_run, RunId(run_id), await request.body())
+    """Write the last metric points and the final status in one transaction (the points
+    not again under an ``Idempotency-Key`` the run already has)."""
+    batch = _batch_id(request.headers.get("idempotency-key"))
+    await run_in_threadpool(_finish_run, RunId(run_id), await request.body(), batch)
     return Response(status_code=204)
 
 
-def _finish_run(run_id: RunId, raw: bytes) -> None:
+def _finish_run(run_id: RunId, raw: bytes, batch: str | None) -> None:
     """Parse the last batch and finish the run, in a worker thread (see _write_metrics)."""
     with gc_paused():
         body = _object(raw, {"status", "points", "end_time"})
         status = check.final_status(body.get("status"))
         points = parse_points(body.get("points", []))
         end = _seconds("end_time", body.get("end_time"))
-        local_store().finish_run(run_id, status, points, end)
+        local_store().finish_run(run_id, status, points, end, batch_id=batch)
 
 
 @router.delete(
@@ -366,6 +383,18 @@ def _seconds(field: str, value: Any) -> float | None:
             f"{field}: {value!r} epoch seconds is not a time between the years 1 and 9999."
         ) from None
     return float(value)
+
+
+def _batch_id(value: str | None) -> str | None:
+    if value is None or _BATCH_ID.fullmatch(value):
+        return value
+    raise InvalidInput(
+        "Idempotency-Key: expected 1 to 64 letters, digits, '-' or '_' (a uuid4 hex), "
+        f"got {value!r:.80}."
+    )
+
+
+_BATCH_ID = re.compile("[0-9A-Za-z_-]{1,64}")
 
 
 def _texts(kind: str, values: dict[str, str], limit: int) -> dict[str, str]:

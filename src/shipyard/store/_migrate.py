@@ -15,7 +15,7 @@ __all__ = ["HEAD_REVISION", "SchemaState", "current_revision", "ensure_schema", 
 
 #: The newest migration this code ships; a test pins it to Alembic's head so the fast path
 #: (one query on start-up, no Alembic import) cannot drift from the scripts.
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x5348_4950  # advisory lock id held while migrating PostgreSQL ("SHIP")
 

@@ -455,6 +455,20 @@ class TrackingStoreContract:
         with pytest.raises(InvalidInput, match="not a final status"):
             tracking_store.end_run(run.id, "running")
 
+    def test_a_batch_sent_again_under_its_id_is_written_once(self, tracking_store: Any) -> None:
+        run, other = self._run(tracking_store), self._run(tracking_store, "other")
+        batch = [("loss", 0.5, 0, 1.0), ("loss", 0.4, 1, 2.0)]
+        for _ in range(2):  # the first answer was lost: the client sends the batch again
+            tracking_store.write_metrics(run.id, batch, batch_id="b1")
+        tracking_store.write_metrics(run.id, batch, batch_id="b2")  # another batch: written
+        tracking_store.write_metrics(other.id, batch, batch_id="b1")  # ids are per run
+        for _ in range(2):  # a finish sent again once the run has finished: done, once
+            tracking_store.finish_run(run.id, "failed", [("loss", 0.3, 2, 3.0)], batch_id="b3")
+        assert [p.step for p in tracking_store.read_metrics(run.id, "loss")] == [0, 0, 1, 1, 2]
+        data = tracking_store.get_run(run.id)
+        assert (data.metrics["loss"].count, data.info.status) == (5, "failed")
+        assert len(tracking_store.read_metrics(other.id, "loss")) == 2
+
     def test_delete_hides_then_purges(self, tracking_store: Any) -> None:
         run = self._run(tracking_store)
         assert tracking_store.delete_run(run.id) == [run.id]

@@ -76,8 +76,10 @@ class TrackingBackend(abc.ABC):
         status: str,
         points: Sequence[RawPoint] = (),
         end_time: float | None = None,
+        batch_id: str | None = None,
     ) -> None:
-        """Write the last metric points and the final status atomically."""
+        """Write the last metric points and the final status atomically (the points not
+        again when the run already has ``batch_id``, see :meth:`write_metrics`)."""
 
     @abc.abstractmethod
     def heartbeat(self, run_ids: Sequence[RunId], now: float | None = None) -> None:
@@ -103,9 +105,21 @@ class TrackingBackend(abc.ABC):
 
     @abc.abstractmethod
     def write_metrics(
-        self, run_id: RunId, points: Sequence[RawPoint], heartbeat_at: float | None = None
+        self,
+        run_id: RunId,
+        points: Sequence[RawPoint],
+        heartbeat_at: float | None = None,
+        batch_id: str | None = None,
     ) -> None:
-        """Append metric points atomically and keep each key's latest point."""
+        """Append metric points atomically and keep each key's latest point.
+
+        ``batch_id`` (from :meth:`new_batch_id`) names the batch: sent again with the same
+        id, as after an answer lost on the way back, it is not written twice."""
+
+    def new_batch_id(self) -> str | None:
+        """An id for the next batch of points, or None where a write cannot succeed
+        unseen (a local store's answer is never lost, so its writes need no id)."""
+        return None
 
     @abc.abstractmethod
     def read_metrics(self, run_id: RunId, key: str) -> list[Point]:

@@ -9,6 +9,7 @@ answers are raised as the same :class:`~shipyard.errors.ShipyardError` kinds.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -101,9 +102,11 @@ class HttpTrackingBackend(TrackingBackend):
         status: str,
         points: Sequence[RawPoint] = (),
         end_time: float | None = None,
+        batch_id: str | None = None,
     ) -> None:
         body = {"status": status, "points": list(points), "end_time": end_time}
-        self.client.post(f"/api/runs/{_segment(run_id)}/finish", body)
+        path = f"/api/runs/{_segment(run_id)}/finish"
+        self.client.request("POST", path, json=body, headers=_batch_header(batch_id))
 
     def heartbeat(self, run_ids: Sequence[RunId], now: float | None = None) -> None:
         if run_ids:
@@ -128,12 +131,23 @@ class HttpTrackingBackend(TrackingBackend):
             self.client.post(f"/api/runs/{_segment(run_id)}/tags", {"tags": dict(tags)})
 
     def write_metrics(
-        self, run_id: RunId, points: Sequence[RawPoint], heartbeat_at: float | None = None
+        self,
+        run_id: RunId,
+        points: Sequence[RawPoint],
+        heartbeat_at: float | None = None,
+        batch_id: str | None = None,
     ) -> None:
-        """One request for the whole batch (orjson encodes the tuples as arrays)."""
+        """One request for the whole batch (orjson encodes the tuples as arrays), its id in
+        the ``Idempotency-Key`` header (which a server too old to know it ignores)."""
         if points:
             body = {"points": points, "heartbeat_at": heartbeat_at}
-            self.client.post(f"/api/runs/{_segment(run_id)}/metrics", body)
+            path = f"/api/runs/{_segment(run_id)}/metrics"
+            self.client.request("POST", path, json=body, headers=_batch_header(batch_id))
+
+    def new_batch_id(self) -> str:
+        """A fresh id (uuid4 hex): a request whose answer is lost may still have been
+        written, so the batch is sent again under the same id and the server keeps it once."""
+        return uuid.uuid4().hex
 
     def read_metrics(self, run_id: RunId, key: str) -> list[Point]:
         answer = self.client.get(f"/api/runs/{_segment(run_id)}/metrics/{_segment(key)}")
@@ -207,6 +221,10 @@ def _filter_errors(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         carets = pointer.strip()
         position = len(pointer) - len(pointer.lstrip(" ")) - 2
         raise InvalidFilter("\n".join(head), text[2:], position, len(carets)) from None
+
+
+def _batch_header(batch_id: str | None) -> dict[str, str] | None:
+    return None if batch_id is None else {"Idempotency-Key": batch_id}
 
 
 def _segment(text: str) -> str:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shipyard.errors import Conflict
-from shipyard.tracking._tables import LATEST, PARAMS, RUNS, TAGS
+from shipyard.tracking._backend import RawPoint
+from shipyard.tracking._tables import BATCHES, LATEST, PARAMS, RUNS, TAGS
 from shipyard.tracking._types import Experiment, ExperimentId, RunId, RunInfo
 
 # Statements on the hot paths (run creation, params, metric flushes, run end), built once:
@@ -54,6 +55,48 @@ UPSERT_LATEST = {
     "sqlite": _upsert_latest_statement(sqlite),
     "postgresql": _upsert_latest_statement(postgresql),
 }
+_CLAIM_BATCH = {
+    name: dialect.insert(BATCHES)
+    .values(run_id=bindparam("rid"), batch_id=bindparam("bid"))
+    .on_conflict_do_nothing()
+    .returning(BATCHES.c.batch_id)  # a row back when recorded (rowcount was -1 on PostgreSQL)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
+def write_points(conn: Connection, dialect: str, run_id: str, points: Sequence[RawPoint]) -> None:
+    """Append metric points and keep each key's latest point (in the caller's transaction)."""
+    latest: dict[str, list[Any]] = {}
+    for key, value, step, ts in points:
+        best = latest.get(key)
+        if best is None:
+            latest[key] = [value, step, ts, 1]
+        else:
+            best[3] += 1
+            if (step, ts) >= (best[1], best[2]):
+                best[0], best[1], best[2] = value, step, ts
+    # The one statement that carries every metric point: handed to the driver as tuples,
+    # skipping SQLAlchemy's per-row parameter processing (half the cost of a flush).
+    conn.exec_driver_sql(
+        INSERT_METRICS_SQL[dialect], [(run_id, k, s, t, v) for k, v, s, t in points]
+    )
+    conn.execute(
+        UPSERT_LATEST[dialect],
+        [
+            {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t, "count": n}
+            for k, (v, s, t, n) in latest.items()
+        ],
+    )
+
+
+def claim_batch(conn: Connection, dialect: str, run_id: str, batch_id: str | None) -> bool:
+    """Record ``batch_id`` for the run in the transaction of ``conn``: False when the run
+    has it already (a batch sent again after its answer was lost: written once, so not
+    again), True otherwise (and for a batch without an id). A concurrent attempt with the
+    same id waits for this transaction, then finds the id recorded."""
+    if batch_id is None:
+        return True
+    return conn.execute(_CLAIM_BATCH[dialect], {"rid": run_id, "bid": batch_id}).first() is not None
 
 
 def check_param_conflicts(

@@ -51,6 +51,9 @@ class Run:
         self.info = info
         self.experiment = experiment
         self._buffer: list[RawPoint] = []
+        # (id, size) of a batch whose write failed, back at the buffer's front: it may have
+        # been written (the answer lost), so it is sent again as it was, under its id
+        self._unsure: tuple[str | None, int] | None = None
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._next_step: dict[str, int] = {}
@@ -124,21 +127,29 @@ class Run:
                 left = len(self._buffer)  # not what other threads add meanwhile
             while left > 0:
                 with self._lock:
-                    points = self._buffer[: min(left, MAX_BATCH)]
+                    batch_id, size = self._unsure or (None, min(left, MAX_BATCH))
+                    points = self._buffer[:size]
                     del self._buffer[: len(points)]
+                    self._unsure = None
                 if not points:  # emptied meanwhile (the run ended or was deleted)
                     return
                 now, left = time.time(), left - len(points)
+                batch_id = batch_id or self.store.new_batch_id()
                 try:
-                    self.store.write_metrics(self.id, points, heartbeat_at=now)
+                    self.store.write_metrics(self.id, points, heartbeat_at=now, batch_id=batch_id)
                 except NotFound:
                     self._detach()  # the run was deleted: its points have nowhere to go
                     raise
                 except BaseException:
-                    with self._lock:
-                        self._buffer[:0] = points
+                    self._keep(points, batch_id)
                     raise
                 self._last_write = now
+
+    def _keep(self, points: list[RawPoint], batch_id: str | None) -> None:
+        """Put back a batch whose write failed, to be sent again as it was (same id)."""
+        with self._lock:
+            self._buffer[:0] = points
+            self._unsure = (batch_id, len(points))
 
     def metric_history(self, key: str) -> list[Point]:
         """Every point logged to ``key`` (flushes first)."""
@@ -230,7 +241,7 @@ class Run:
         the owner's to set.
         """
         check.final_status(status)
-        if self._pid != os.getpid() or len(self._buffer) > MAX_BATCH:
+        if self._pid != os.getpid() or len(self._buffer) > MAX_BATCH or self._unsure:
             self.flush()  # then the last points go with the final status
         if self._pid != os.getpid():
             return
@@ -240,14 +251,16 @@ class Run:
                     return
                 points, self._buffer = self._buffer, []
                 self._closing = True  # from here on, log_metric refuses rather than loses
+            batch_id = self.store.new_batch_id() if points else None
             try:
-                self.store.finish_run(self.id, status, points)
+                self.store.finish_run(self.id, status, points, batch_id=batch_id)
             except NotFound:
                 self._detach()  # the run was deleted: nothing left to end or retry
                 raise
             except BaseException:
-                with self._lock:  # kept: the flusher or the exit handler will try again
-                    self._buffer[:0] = points
+                if points:  # kept: the flusher or the exit handler will try again
+                    self._keep(points, batch_id)
+                with self._lock:
                     self._closing = False
                 raise
         self._detach()
@@ -256,6 +269,7 @@ class Run:
         with self._lock:
             self._ended = True
             self._buffer = []
+            self._unsure = None
         _flusher.forget(self)
         _pop_active(self)
 
@@ -448,7 +462,7 @@ class _Flusher:
         run's status stays with the process that started it.
         """
         for run in list(self._runs):
-            run._buffer = []
+            run._buffer, run._unsure = [], None
             run._lock = threading.Lock()
             run._flush_lock = threading.Lock()
         self._runs = weakref.WeakSet()

@@ -301,13 +301,19 @@ class TrackingStore(TrackingBackend):
             )
 
     def write_metrics(
-        self, run_id: RunId, points: Sequence[RawPoint], heartbeat_at: float | None = None
+        self,
+        run_id: RunId,
+        points: Sequence[RawPoint],
+        heartbeat_at: float | None = None,
+        batch_id: str | None = None,
     ) -> None:
-        """Append metric points (one transaction) and keep each key's latest point."""
+        """Append metric points (one transaction) and keep each key's latest point; a
+        ``batch_id`` the run already has is a batch written before: not written again."""
         if not points:
             return
         with self._run_must_exist(run_id), self.db.write() as conn:
-            self._write_points(conn, run_id, points)
+            if _rows.claim_batch(conn, self.db.dialect, run_id, batch_id):
+                _rows.write_points(conn, self.db.dialect, run_id, points)
             if heartbeat_at is not None:
                 conn.execute(
                     update(RUNS)
@@ -321,43 +327,18 @@ class TrackingStore(TrackingBackend):
         status: str,
         points: Sequence[RawPoint] = (),
         end_time: float | None = None,
+        batch_id: str | None = None,
     ) -> None:
-        """Write the last metric points and the final status in one transaction."""
+        """Write the last metric points (unless the run has ``batch_id`` already) and the
+        final status in one transaction."""
         check.final_status(status)
         with self._run_must_exist(run_id), self.db.write() as conn:
-            if points:
-                self._write_points(conn, run_id, points)
+            if points and _rows.claim_batch(conn, self.db.dialect, run_id, batch_id):
+                _rows.write_points(conn, self.db.dialect, run_id, points)
             conn.execute(
                 _rows.FINISH_RUN,
                 {"rid": run_id, "st": status, "et": time.time() if end_time is None else end_time},
             )
-
-    def _write_points(self, conn: Connection, run_id: RunId, points: Sequence[RawPoint]) -> None:
-        latest: dict[str, list[Any]] = {}
-        for key, value, step, ts in points:
-            best = latest.get(key)
-            if best is None:
-                latest[key] = [value, step, ts, 1]
-            else:
-                best[3] += 1
-                if (step, ts) >= (best[1], best[2]):
-                    best[0], best[1], best[2] = value, step, ts
-        # The one statement that carries every metric point: handed to the driver as tuples,
-        # skipping SQLAlchemy's per-row parameter processing (half the cost of a flush).
-        conn.exec_driver_sql(
-            _rows.INSERT_METRICS_SQL[self.db.dialect],
-            [(run_id, k, s, t, v) for k, v, s, t in points],
-        )
-        self._upsert_latest(conn, run_id, latest)
-
-    def _upsert_latest(self, conn: Connection, run_id: RunId, latest: dict[str, list[Any]]) -> None:
-        conn.execute(
-            _rows.UPSERT_LATEST[self.db.dialect],
-            [
-                {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t, "count": n}
-                for k, (v, s, t, n) in latest.items()
-            ],
-        )
 
     def read_metrics(self, run_id: RunId, key: str) -> list[Point]:
         """Every point of one metric of a run, by step then time."""

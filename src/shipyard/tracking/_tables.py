@@ -1,4 +1,5 @@
-"""The tracking tables: experiments, runs, params, tags, metric series, artifacts.
+"""The tracking tables: experiments, runs, params, tags, metric series (and the ids of the
+batches written, so that a retried batch is not written twice), artifacts.
 
 Metric series live in their own table apart from run rows, and the latest value of each
 metric is kept in ``latest_metrics`` so that filtering and ordering runs by a metric is an
@@ -111,6 +112,16 @@ class LatestMetricRow(Base):
     count: Mapped[int] = mapped_column(BigInteger)
 
 
+class MetricBatchRow(Base):
+    """A metric batch written for a run, by the id its client gave it: a retried batch
+    (its first answer lost on the way back) is recognised and not written twice."""
+
+    __tablename__ = "metric_batches"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class ArtifactRow(Base):
     """A logical path in a run's artifacts, pointing at content in the artifact store."""
 
@@ -132,4 +143,5 @@ PARAMS = _tables["params"]
 TAGS = _tables["tags"]
 METRICS = _tables["metrics"]
 LATEST = _tables["latest_metrics"]
+BATCHES = _tables["metric_batches"]
 ARTIFACTS = _tables["artifacts"]
