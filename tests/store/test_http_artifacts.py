@@ -5,7 +5,6 @@ requests served while a big upload is in flight."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -26,6 +25,7 @@ from shipyard.errors import IntegrityError, InvalidInput, NotFound
 from shipyard.server import create_app
 from shipyard.serving import background
 from shipyard.store import HttpArtifactStore, RemoteClient, default_artifacts
+from shipyard.testing.proxy import FaultyProxy
 
 MB = 1 << 20
 BINARY = {"Content-Type": "application/octet-stream"}
@@ -152,8 +152,8 @@ def test_a_download_resumes_after_a_dropped_connection(
     url, store = served
     data = _bytes(4 * MB, seed=3)
     digest = store.put_bytes(data).digest
-    with _Proxy(url, cut_down=int(2.5 * MB)) as proxied:
-        remote = HttpArtifactStore(RemoteClient(proxied), backoff=0.05)
+    with FaultyProxy(url, cut_down=int(2.5 * MB)) as proxied:
+        remote = HttpArtifactStore(RemoteClient(proxied.url), backoff=0.05)
         with caplog.at_level(logging.INFO, "shipyard.store"):
             copy = remote.download(digest, tmp_path / "copy.bin")
         remote.client.close()
@@ -168,8 +168,8 @@ def test_bytes_read_whole_resume_after_a_dropped_connection(
     url, store = served
     data = _bytes(4 * MB, seed=4)
     digest = store.put_bytes(data).digest
-    with _Proxy(url, cut_down=int(1.5 * MB)) as proxied:
-        remote = HttpArtifactStore(RemoteClient(proxied), backoff=0.05)
+    with FaultyProxy(url, cut_down=int(1.5 * MB)) as proxied:
+        remote = HttpArtifactStore(RemoteClient(proxied.url), backoff=0.05)
         with caplog.at_level(logging.INFO, "shipyard.store"):
             assert remote.get_bytes(digest) == data
         with pytest.raises(NotFound):
@@ -235,8 +235,8 @@ def test_the_client_retries_an_upload_whose_connection_dropped(
     data = _bytes(5 * MB, seed=5)
     source = tmp_path / "data.bin"
     source.write_bytes(data)
-    with _Proxy(url, cut_up=int(2.5 * MB)) as proxied:
-        store = HttpArtifactStore(RemoteClient(proxied), chunk_size=MB, backoff=0.05)
+    with FaultyProxy(url, cut_up=int(2.5 * MB)) as proxied:
+        store = HttpArtifactStore(RemoteClient(proxied.url), chunk_size=MB, backoff=0.05)
         with caplog.at_level(logging.INFO, "shipyard.store"):
             blob = store.put_file(source)
         store.client.close()
@@ -402,58 +402,3 @@ def test_local_only_commands_refuse_remote_mode(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "SHIPYARD_URL=http://127.0.0.1:9" in lines[0], result.output
     assert not (home / "shipyard.db").exists()
-
-
-# -- a TCP proxy that drops one connection mid-way ------------------------------------------
-
-
-class _Proxy:
-    """Forwards 127.0.0.1:<port> to ``url``; closes the first connection that has carried
-    ``cut_up`` bytes towards the server (or ``cut_down`` towards the client), once."""
-
-    def __init__(self, url: str, cut_up: int | None = None, cut_down: int | None = None) -> None:
-        host, port = url.removeprefix("http://").split(":")
-        self.target = (host, int(port))
-        self.cuts = {"up": cut_up, "down": cut_down}
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.threads: list[threading.Thread] = []
-
-    def __enter__(self) -> str:
-        self._spawn(self._accept)
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def __exit__(self, *_: object) -> None:
-        self.listener.close()
-
-    def _spawn(self, target: Callable[..., None], *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.target)
-            self._spawn(self._pump, client, server, "up")
-            self._spawn(self._pump, server, client, "down")
-
-    def _pump(self, source: socket.socket, sink: socket.socket, way: str) -> None:
-        carried = 0
-        try:
-            while chunk := source.recv(65536):
-                cut = self.cuts[way]
-                if cut is not None and carried + len(chunk) >= cut:
-                    self.cuts[way] = None  # once
-                    sink.sendall(chunk[: cut - carried])
-                    break
-                sink.sendall(chunk)
-                carried += len(chunk)
-        except OSError:
-            pass
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-            end.close()

@@ -5,9 +5,6 @@ forwards a request and then drops the connection instead of the answer."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 from collections.abc import Iterator
 
 import httpx
@@ -16,87 +13,16 @@ import pytest
 import shipyard as sy
 from shipyard.config import reset_settings
 from shipyard.errors import Unavailable
-
-
-class LosingProxy:
-    """Forwards TCP connections from a local port to ``target``; once :meth:`lose` names a
-    request path, the next request whose start holds it reaches the server, and its
-    connection is closed when the answer begins, the answer not passed on."""
-
-    def __init__(self, target: str) -> None:
-        host, port = target.removeprefix("http://").split(":")
-        self.target = (host, int(port))
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.marker: bytes | None = None
-        self.lost = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def lose(self, path_part: str) -> None:
-        self.marker = path_part.encode()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.target)
-            dropping = threading.Event()
-            threading.Thread(target=self._up, args=(client, server, dropping), daemon=True).start()
-            threading.Thread(
-                target=self._down, args=(server, client, dropping), daemon=True
-            ).start()
-
-    def _up(self, client: socket.socket, server: socket.socket, dropping: threading.Event) -> None:
-        while data := _recv(client):
-            if self.marker is not None and self.marker in data.split(b"\r\n", 1)[0]:
-                self.marker = None
-                dropping.set()  # before the request goes on: its answer cannot slip through
-            try:
-                server.sendall(data)
-            except OSError:
-                break
-        _close(client, server)
-
-    def _down(
-        self, server: socket.socket, client: socket.socket, dropping: threading.Event
-    ) -> None:
-        while data := _recv(server):
-            if dropping.is_set():  # the server answered, so it has written the batch
-                self.lost += 1
-                break
-            try:
-                client.sendall(data)
-            except OSError:
-                break
-        _close(client, server)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def _recv(sock: socket.socket) -> bytes:
-    try:
-        return sock.recv(65536)
-    except OSError:
-        return b""
-
-
-def _close(*socks: socket.socket) -> None:
-    for sock in socks:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-        sock.close()
+from shipyard.testing.proxy import FaultyProxy
 
 
 @pytest.fixture
 def proxy(
     platform_server: str, home: object, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LosingProxy]:
-    """Remote mode through a :class:`LosingProxy` in front of the module's server."""
-    losing = LosingProxy(platform_server)
-    monkeypatch.setenv("SHIPYARD_URL", losing.url)
+) -> Iterator[FaultyProxy]:
+    """Remote mode through a :class:`FaultyProxy` in front of the module's server."""
+    losing = FaultyProxy(platform_server)
+    monkeypatch.setenv("SHIPYARD_URL", losing.start())
     reset_settings()
     try:
         yield losing
@@ -110,10 +36,10 @@ def _logged(run: sy.Run, key: str, n: int) -> None:
         run.log_metric(key, i * 0.5, step=i)
 
 
-def test_a_flush_whose_answer_is_lost_is_stored_once(proxy: LosingProxy) -> None:
+def test_a_flush_whose_answer_is_lost_is_stored_once(proxy: FaultyProxy) -> None:
     run = sy.start_run(experiment="lost-answers")
     _logged(run, "loss", 1000)
-    proxy.lose("/metrics")
+    proxy.lose_answer("/metrics")
     with pytest.raises(Unavailable, match="cannot reach the server"):
         run.flush()
     assert proxy.lost == 1
@@ -125,10 +51,10 @@ def test_a_flush_whose_answer_is_lost_is_stored_once(proxy: LosingProxy) -> None
     assert [p.step for p in sy.get_metric_history(run.id, "loss")] == list(range(1000))
 
 
-def test_a_finish_whose_answer_is_lost_is_stored_once(proxy: LosingProxy) -> None:
+def test_a_finish_whose_answer_is_lost_is_stored_once(proxy: FaultyProxy) -> None:
     run = sy.start_run(experiment="lost-answers")
     _logged(run, "loss", 500)
-    proxy.lose("/finish")
+    proxy.lose_answer("/finish")
     with pytest.raises(Unavailable, match="cannot reach the server"):
         run.end()
     assert proxy.lost == 1 and sy.get_run(run.id).info.status == "finished"
