@@ -96,9 +96,11 @@ CUT = """() => [...document.querySelectorAll('.table-wrap')]
 
 def test_home_and_a_model_fit_a_laptop_screen_with_the_editors_buttons(page: Any) -> None:
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto("/")
+    # each page's own requests (its icon, plotly.js prefetched) end before the next one: a
+    # navigation cancels them, which the tab's check counts as a failed request
+    page.goto("/", wait_until="networkidle")
     assert not page.evaluate(CUT)
-    page.goto("/models/loans-default")
+    page.goto("/models/loans-default", wait_until="networkidle")
     assert not page.evaluate(CUT)
     promote = page.locator("tbody button:has-text('Promote')")
     assert promote.count() >= 1  # auth off: every caller may change the registry
@@ -109,7 +111,7 @@ def test_home_and_a_model_fit_a_laptop_screen_with_the_editors_buttons(page: Any
 
 def test_the_audit_log_is_linked_and_its_long_values_fold(page: Any) -> None:
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto("/")
+    page.goto("/", wait_until="networkidle")
     page.locator("footer a[href='/audit']").click()  # auth off: the caller is an admin
     page.wait_for_url("**/audit")
     assert page.locator("#entries tbody tr").count() >= 5
